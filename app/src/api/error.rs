@@ -1,0 +1,57 @@
+use leptos::server_fn::{
+    codec::JsonEncoding,
+    error::{FromServerFnError, ServerFnErrorErr},
+};
+use serde::{Deserialize, Serialize};
+
+/// Errors that cross the wire from a server function to the page. Messages are written for
+/// the person reading the page; internal details stay in the server log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+pub enum AppError {
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("something went wrong on the server; the server log has the details")]
+    Internal,
+    #[error("the request to the server failed: {0}")]
+    Transport(String),
+}
+
+impl AppError {
+    /// The HTTP status a page showing this error is served with.
+    pub fn status(&self) -> u16 {
+        match self {
+            AppError::NotFound(_) => 404,
+            AppError::Invalid(_) => 422,
+            AppError::Conflict(_) => 409,
+            AppError::Internal | AppError::Transport(_) => 500,
+        }
+    }
+}
+
+impl FromServerFnError for AppError {
+    type Encoder = JsonEncoding;
+
+    fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        AppError::Transport(value.to_string())
+    }
+}
+
+#[cfg(feature = "ssr")]
+impl From<crate::backend::db::DbError> for AppError {
+    fn from(error: crate::backend::db::DbError) -> Self {
+        use crate::backend::db::DbError;
+        match error {
+            DbError::NotFound(message) => AppError::NotFound(message),
+            DbError::Conflict(message) => AppError::Conflict(message),
+            DbError::Invalid(errors) => AppError::Invalid(errors.to_string()),
+            other => {
+                tracing::error!(error = %other, "database error in a server function");
+                AppError::Internal
+            }
+        }
+    }
+}

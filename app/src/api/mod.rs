@@ -1,0 +1,25 @@
+//! Server functions: thin wrappers that call the backend and map its errors.
+//! The same operations are served as JSON under /api/v1 by the server crate.
+mod error;
+
+pub use error::AppError;
+
+use leptos::prelude::*;
+
+use crate::domain::Environment;
+
+/// Every stored environment, by name.
+#[server]
+pub async fn list_environments() -> Result<Vec<Environment>, AppError> {
+    let db = crate::backend::db::use_database()?;
+    Ok(crate::backend::environments::list(&db).await?)
+}
+
+/// One environment; `NotFound` when there is none of that name.
+#[server]
+pub async fn get_environment(name: String) -> Result<Environment, AppError> {
+    let db = crate::backend::db::use_database()?;
+    crate::backend::environments::get(&db, &name)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("there is no environment named {name:?}")))
+}

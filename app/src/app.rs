@@ -1,0 +1,77 @@
+//! The HTML shell, the router and the page frame.
+use leptos::prelude::*;
+use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_router::{
+    ParamSegment, StaticSegment,
+    components::{Route, Router, Routes},
+};
+
+use crate::ui::{
+    layout::Frame,
+    pages::{
+        ApplicationsPage, CertificatesPage, ChecklistPage, EnvironmentPage, NotFound, OverviewPage,
+        PoolsPage, TopologyPage,
+    },
+    theme::Theme,
+};
+
+/// The document around the application. Rendered on the server only.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    let theme = Theme::from_request();
+    #[cfg(feature = "ssr")]
+    crate::backend::http::set_content_security_policy();
+    view! {
+        <!DOCTYPE html>
+        <html lang="en" data-theme=theme.map(Theme::as_str)>
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <meta name="color-scheme" content="light dark" />
+                <meta
+                    name="description"
+                    content="Gatehouse plans, checks and submits Cilium load balancing and TLS termination for Kubernetes."
+                />
+                <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
+                <HydrationScripts options />
+                <MetaTags />
+            </head>
+            <body>
+                <App />
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    // Lets tests (and curious people) see that the WASM bundle has taken over the page.
+    #[cfg(feature = "hydrate")]
+    Effect::new(|_| {
+        if let Some(body) = document().body() {
+            let _ = body.set_attribute("data-hydrated", "true");
+        }
+    });
+    view! {
+        <Stylesheet id="gatehouse" href="/pkg/gatehouse.css" />
+        <Title formatter=|page: String| {
+            if page.is_empty() { "Gatehouse".to_owned() } else { format!("{page} · Gatehouse") }
+        } />
+        <Router>
+            <Frame>
+                <Routes fallback=|| view! { <NotFound /> }>
+                    <Route path=StaticSegment("") view=OverviewPage />
+                    <Route path=StaticSegment("topology") view=TopologyPage />
+                    <Route path=StaticSegment("pools") view=PoolsPage />
+                    <Route path=StaticSegment("certificates") view=CertificatesPage />
+                    <Route path=StaticSegment("applications") view=ApplicationsPage />
+                    <Route path=StaticSegment("checklist") view=ChecklistPage />
+                    <Route
+                        path=(StaticSegment("environments"), ParamSegment("name"))
+                        view=EnvironmentPage
+                    />
+                </Routes>
+            </Frame>
+        </Router>
+    }
+}

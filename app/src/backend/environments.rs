@@ -1,0 +1,141 @@
+//! The environments repository. Every write validates through the domain types, passes the
+//! plan guard (no new error-level checklist finding) and records itself in the audit log, all
+//! in one transaction.
+use sqlx::Row;
+
+use super::{
+    audit,
+    db::{Database, DbError, now_text},
+    plan,
+};
+use crate::domain::Environment;
+
+fn object(name: &str) -> String {
+    format!("environment/{name}")
+}
+
+fn to_json(environment: &Environment) -> serde_json::Value {
+    // An Environment is plain data; serialising it cannot fail.
+    serde_json::to_value(environment).unwrap_or(serde_json::Value::Null)
+}
+
+fn not_found(name: &str) -> DbError {
+    DbError::NotFound(format!("there is no environment named {name:?}"))
+}
+
+pub async fn list(db: &Database) -> Result<Vec<Environment>, DbError> {
+    let rows = sqlx::query("SELECT spec FROM environments ORDER BY name")
+        .fetch_all(db.pool())
+        .await?;
+    rows.iter()
+        .map(|row| plan::parse_environment(&row.try_get::<String, _>("spec")?))
+        .collect()
+}
+
+pub async fn get(db: &Database, name: &str) -> Result<Option<Environment>, DbError> {
+    let row = sqlx::query("SELECT spec FROM environments WHERE name = $1")
+        .bind(name)
+        .fetch_optional(db.pool())
+        .await?;
+    row.map(|row| plan::parse_environment(&row.try_get::<String, _>("spec")?))
+        .transpose()
+}
+
+pub async fn create(db: &Database, actor: &str, environment: &Environment) -> Result<(), DbError> {
+    let name = environment.name.to_string();
+    let mut tx = db.pool().begin().await?;
+    plan::lock(&mut tx).await?;
+    let before = plan::load(&mut tx).await?;
+    if before.environment(&environment.name).is_some() {
+        return Err(DbError::Conflict(format!(
+            "an environment named {name:?} already exists; choose another name or edit it with PUT /api/v1/environments/{name}"
+        )));
+    }
+    let mut after = before.clone();
+    after.environments.push(environment.clone());
+    plan::refuse_new_errors(&before, &after, plan::now_unix())?;
+
+    let spec = to_json(environment);
+    let now = now_text();
+    sqlx::query(
+        "INSERT INTO environments (name, spec, created_at, updated_at) VALUES ($1, $2, $3, $3)",
+    )
+    .bind(&name)
+    .bind(spec.to_string())
+    .bind(&now)
+    .execute(&mut *tx)
+    .await?;
+    audit::record(&mut tx, actor, "environment.create", &object(&name), None, Some(&spec)).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Replaces the stored environment of that name.
+pub async fn update(db: &Database, actor: &str, environment: &Environment) -> Result<(), DbError> {
+    let name = environment.name.to_string();
+    let mut tx = db.pool().begin().await?;
+    plan::lock(&mut tx).await?;
+    let before = plan::load(&mut tx).await?;
+    let previous = before.environment(&environment.name).cloned().ok_or_else(|| not_found(&name))?;
+    let mut after = before.clone();
+    for stored in &mut after.environments {
+        if stored.name == environment.name {
+            *stored = environment.clone();
+        }
+    }
+    plan::refuse_new_errors(&before, &after, plan::now_unix())?;
+
+    let after_json = to_json(environment);
+    sqlx::query("UPDATE environments SET spec = $1, updated_at = $2 WHERE name = $3")
+        .bind(after_json.to_string())
+        .bind(now_text())
+        .bind(&name)
+        .execute(&mut *tx)
+        .await?;
+    audit::record(
+        &mut tx,
+        actor,
+        "environment.update",
+        &object(&name),
+        Some(&to_json(&previous)),
+        Some(&after_json),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Deletes an environment that no pool and no application uses.
+pub async fn delete(db: &Database, actor: &str, name: &str) -> Result<(), DbError> {
+    let mut tx = db.pool().begin().await?;
+    plan::lock(&mut tx).await?;
+    let before = plan::load(&mut tx).await?;
+    let previous = before
+        .environments
+        .iter()
+        .find(|e| e.name.as_str() == name)
+        .cloned()
+        .ok_or_else(|| not_found(name))?;
+    let pools: Vec<String> = before.pools_of(&previous.name).map(|p| p.name.to_string()).collect();
+    let applications: Vec<String> = before
+        .applications
+        .iter()
+        .filter(|a| a.environments.contains_key(&previous.name))
+        .map(|a| a.name.to_string())
+        .collect();
+    if !pools.is_empty() || !applications.is_empty() {
+        return Err(DbError::Conflict(format!(
+            "environment {name:?} is in use (pools: [{}]; applications: [{}]); delete or move those first",
+            pools.join(", "),
+            applications.join(", ")
+        )));
+    }
+    sqlx::query("DELETE FROM environments WHERE name = $1")
+        .bind(name)
+        .execute(&mut *tx)
+        .await?;
+    audit::record(&mut tx, actor, "environment.delete", &object(name), Some(&to_json(&previous)), None)
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}

@@ -1,0 +1,10 @@
+//! Server-only services: database, manifests, schema validation, certificates, cluster.
+pub mod audit;
+pub mod db;
+pub mod demo;
+pub mod environments;
+pub mod http;
+pub mod plan;
+pub mod pools;
+pub mod applications;
+pub mod schema;

@@ -1,0 +1,159 @@
+//! The VIP pools repository. Writes pass the plan guard, so an overlapping pool is refused
+//! with the finding that names the other pool.
+use sqlx::Row;
+
+use super::{
+    audit,
+    db::{Database, DbError, now_text},
+    plan::{self, POOL_COLUMNS},
+};
+use crate::domain::VipPool;
+
+fn object(pool: &VipPool) -> String {
+    format!("pool/{}/{}", pool.environment, pool.name)
+}
+
+fn to_json(pool: &VipPool) -> serde_json::Value {
+    serde_json::to_value(pool).unwrap_or(serde_json::Value::Null)
+}
+
+fn blocks_json(pool: &VipPool) -> String {
+    serde_json::to_string(&pool.blocks).unwrap_or_else(|_| "[]".to_owned())
+}
+
+fn not_found(id: i64) -> DbError {
+    DbError::NotFound(format!("there is no pool with id {id}"))
+}
+
+fn row_to_pool(row: &sqlx::any::AnyRow) -> Result<VipPool, DbError> {
+    plan::parse_pool(
+        row.try_get("id")?,
+        &row.try_get::<String, _>("environment")?,
+        &row.try_get::<String, _>("name")?,
+        &row.try_get::<String, _>("blocks")?,
+    )
+}
+
+/// Pools of one environment (or all), by environment and name.
+pub async fn list(db: &Database, environment: Option<&str>) -> Result<Vec<VipPool>, DbError> {
+    let base = format!("SELECT {POOL_COLUMNS} FROM pools p JOIN environments e ON e.id = p.environment_id");
+    let rows = match environment {
+        Some(environment) => {
+            sqlx::query(&format!("{base} WHERE e.name = $1 ORDER BY p.name"))
+                .bind(environment)
+                .fetch_all(db.pool())
+                .await?
+        }
+        None => sqlx::query(&format!("{base} ORDER BY e.name, p.name")).fetch_all(db.pool()).await?,
+    };
+    rows.iter().map(row_to_pool).collect()
+}
+
+pub async fn get(db: &Database, id: i64) -> Result<Option<VipPool>, DbError> {
+    let row = sqlx::query(&format!(
+        "SELECT {POOL_COLUMNS} FROM pools p JOIN environments e ON e.id = p.environment_id WHERE p.id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(db.pool())
+    .await?;
+    row.as_ref().map(row_to_pool).transpose()
+}
+
+/// Stores a new pool and returns it with its id.
+pub async fn create(db: &Database, actor: &str, pool: &VipPool) -> Result<VipPool, DbError> {
+    let mut tx = db.pool().begin().await?;
+    plan::lock(&mut tx).await?;
+    let before = plan::load(&mut tx).await?;
+    let environment_id: i64 = sqlx::query("SELECT id FROM environments WHERE name = $1")
+        .bind(pool.environment.as_str())
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or_else(|| DbError::NotFound(format!("there is no environment named {:?}", pool.environment.as_str())))?
+        .try_get("id")?;
+    if before.pools_of(&pool.environment).any(|p| p.name == pool.name) {
+        return Err(DbError::Conflict(format!(
+            "environment {} already has a pool named {:?}; choose another name",
+            pool.environment, pool.name.as_str()
+        )));
+    }
+    let mut after = before.clone();
+    after.pools.push(VipPool { id: Some(-1), ..pool.clone() });
+    plan::refuse_new_errors(&before, &after, plan::now_unix())?;
+
+    let now = now_text();
+    let row = sqlx::query(
+        "INSERT INTO pools (environment_id, name, blocks, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $4) RETURNING id",
+    )
+    .bind(environment_id)
+    .bind(pool.name.as_str())
+    .bind(blocks_json(pool))
+    .bind(&now)
+    .fetch_one(&mut *tx)
+    .await?;
+    let stored = VipPool { id: Some(row.try_get("id")?), ..pool.clone() };
+    audit::record(&mut tx, actor, "pool.create", &object(&stored), None, Some(&to_json(&stored))).await?;
+    tx.commit().await?;
+    Ok(stored)
+}
+
+/// Replaces a pool's name and blocks; a pool stays in its environment.
+pub async fn update(db: &Database, actor: &str, id: i64, pool: &VipPool) -> Result<VipPool, DbError> {
+    let mut tx = db.pool().begin().await?;
+    plan::lock(&mut tx).await?;
+    let before = plan::load(&mut tx).await?;
+    let previous = before.pools.iter().find(|p| p.id == Some(id)).cloned().ok_or_else(|| not_found(id))?;
+    if previous.environment != pool.environment {
+        return Err(DbError::Invalid(crate::domain::FieldErrors::from(vec![crate::domain::FieldError::new(
+            "environment",
+            "environment_mismatch",
+            format!(
+                "pool {id} belongs to environment {}; a pool cannot move — create it in {} and delete this one",
+                previous.environment, pool.environment
+            ),
+        )])));
+    }
+    if before.pools_of(&pool.environment).any(|p| p.name == pool.name && p.id != Some(id)) {
+        return Err(DbError::Conflict(format!(
+            "environment {} already has a pool named {:?}",
+            pool.environment, pool.name.as_str()
+        )));
+    }
+    let stored = VipPool { id: Some(id), ..pool.clone() };
+    let mut after = before.clone();
+    for candidate in &mut after.pools {
+        if candidate.id == Some(id) {
+            *candidate = stored.clone();
+        }
+    }
+    plan::refuse_new_errors(&before, &after, plan::now_unix())?;
+    sqlx::query("UPDATE pools SET name = $1, blocks = $2, updated_at = $3 WHERE id = $4")
+        .bind(stored.name.as_str())
+        .bind(blocks_json(&stored))
+        .bind(now_text())
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    audit::record(
+        &mut tx,
+        actor,
+        "pool.update",
+        &object(&stored),
+        Some(&to_json(&previous)),
+        Some(&to_json(&stored)),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(stored)
+}
+
+pub async fn delete(db: &Database, actor: &str, id: i64) -> Result<(), DbError> {
+    let mut tx = db.pool().begin().await?;
+    plan::lock(&mut tx).await?;
+    let before = plan::load(&mut tx).await?;
+    let previous = before.pools.iter().find(|p| p.id == Some(id)).cloned().ok_or_else(|| not_found(id))?;
+    sqlx::query("DELETE FROM pools WHERE id = $1").bind(id).execute(&mut *tx).await?;
+    audit::record(&mut tx, actor, "pool.delete", &object(&previous), Some(&to_json(&previous)), None).await?;
+    tx.commit().await?;
+    Ok(())
+}

@@ -1,0 +1,1084 @@
+//! The plan: environments, VIP pools, applications, allocations and certificate metadata,
+//! in the JSON shapes of `/api/v1` (see shared/API.md), with raw `…Input` forms that parse
+//! into them while collecting every field error.
+//!
+//! Parsing checks what an object needs to make sense on its own (every field valid, node
+//! addresses inside a node subnet, no overlapping ranges inside one environment, BGP
+//! settings present when BGP is used). Whether the plan as a whole works — overlaps across
+//! environments, peers, certificates, VIPs — is the checklist's job
+//! ([`super::checklist`]), which re-checks everything it needs because model structs have
+//! public fields and may be built directly.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::str::FromStr;
+
+use serde::de::IgnoredAny;
+use serde::ser::SerializeStruct;
+use serde::{Deserialize, Serialize};
+
+use super::error::{Collector, ErrorCode, FieldErrors, serde_via_str};
+use super::names::{
+    Asn, ConfigKey, EnvironmentName, Hostname, HttpPath, ImageRef, K8sName, K8sSubdomain, Label, LabelKey,
+    LabelValue, Port,
+};
+use super::net::{Cidr, CidrError, IpAddr, IpFamily, IpRange, IpRangeError, Span, overlapping_pairs};
+
+/// A number field that also accepts its text form, so forms can pass what the user typed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum NumberInput {
+    Int(i64),
+    Text(String),
+}
+
+impl From<i64> for NumberInput {
+    fn from(v: i64) -> Self {
+        Self::Int(v)
+    }
+}
+
+impl From<&str> for NumberInput {
+    fn from(v: &str) -> Self {
+        Self::Text(v.to_owned())
+    }
+}
+
+impl From<String> for NumberInput {
+    fn from(v: String) -> Self {
+        Self::Text(v)
+    }
+}
+
+/// The error of a field that is neither of its allowed words (`mode`, `vip`, …).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{input}` is not a valid {what}; use one of: {allowed}")]
+pub struct ChoiceError {
+    pub input: String,
+    pub what: &'static str,
+    pub allowed: &'static str,
+    code: &'static str,
+}
+
+impl ErrorCode for ChoiceError {
+    fn code(&self) -> &'static str {
+        if self.input.is_empty() { "required" } else { self.code }
+    }
+}
+
+// =============================================================================================
+// Environment
+
+/// How the environment's VIPs are announced to the network.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AdvertisementMode {
+    /// L2 announcements: a node answers ARP for each VIP (CiliumL2AnnouncementPolicy).
+    Arp,
+    /// BGP: nodes advertise VIP routes to peers (CiliumBGPClusterConfig and friends).
+    Bgp,
+    Both,
+}
+
+impl AdvertisementMode {
+    pub fn parse(input: &str) -> Result<Self, ChoiceError> {
+        match input.trim().to_ascii_lowercase().as_str() {
+            "arp" | "l2" => Ok(Self::Arp),
+            "bgp" => Ok(Self::Bgp),
+            "both" => Ok(Self::Both),
+            _ => Err(ChoiceError {
+                input: input.trim().to_owned(),
+                what: "advertisement mode",
+                allowed: "arp, bgp, both",
+                code: "invalid_mode",
+            }),
+        }
+    }
+
+    pub fn uses_arp(self) -> bool {
+        matches!(self, Self::Arp | Self::Both)
+    }
+
+    pub fn uses_bgp(self) -> bool {
+        matches!(self, Self::Bgp | Self::Both)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Arp => "arp",
+            Self::Bgp => "bgp",
+            Self::Both => "both",
+        }
+    }
+}
+
+impl fmt::Display for AdvertisementMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// L2 announcement settings (CiliumL2AnnouncementPolicy). Empty lists mean "all".
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ArpSettings {
+    /// Regular expressions for the interfaces that answer ARP, e.g. `^eth[0-9]+$`.
+    /// (Checked for shape here; compiled server-side where the regex crate is available.)
+    pub interfaces: Vec<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub node_selector: BTreeMap<LabelKey, LabelValue>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BgpPeer {
+    pub name: K8sName,
+    pub asn: Asn,
+    pub address: IpAddr,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BgpSettings {
+    pub local_asn: Asn,
+    pub peers: Vec<BgpPeer>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Advertisement {
+    pub mode: AdvertisementMode,
+    /// The label Gatehouse puts on every LoadBalancer Service (and Gateway infrastructure)
+    /// of the environment; the L2 policy and the BGP advertisement select Services by it.
+    pub label: Label,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arp: Option<ArpSettings>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bgp: Option<BgpSettings>,
+}
+
+/// One environment: a Kubernetes cluster (or a slice of one) with its address plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "EnvironmentInput")]
+pub struct Environment {
+    pub name: EnvironmentName,
+    pub node_subnets: Vec<Cidr>,
+    pub node_addresses: Vec<IpAddr>,
+    pub pod_cidrs: Vec<Cidr>,
+    pub service_cidr: Cidr,
+    pub advertisement: Advertisement,
+    pub protected: bool,
+    /// Networks the clients come from (for the topology diagrams).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub client_networks: Vec<Cidr>,
+    /// The router between the clients and the node subnet (for the topology diagrams).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_router: Option<IpAddr>,
+}
+
+impl Environment {
+    /// Production is what is protected, or what is called so.
+    pub fn is_production(&self) -> bool {
+        self.protected || is_production_name(&self.name)
+    }
+
+    pub fn parse(input: EnvironmentInput) -> Result<Self, FieldErrors> {
+        Self::try_from(input)
+    }
+}
+
+pub fn is_production_name(name: &EnvironmentName) -> bool {
+    matches!(name.as_str(), "prod" | "production")
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LabelInput {
+    pub key: String,
+    pub value: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ArpInput {
+    pub interfaces: Vec<String>,
+    pub node_selector: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BgpPeerInput {
+    pub name: String,
+    pub asn: Option<NumberInput>,
+    pub address: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BgpInput {
+    pub local_asn: Option<NumberInput>,
+    pub peers: Vec<BgpPeerInput>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AdvertisementInput {
+    pub mode: String,
+    pub label: LabelInput,
+    pub arp: Option<ArpInput>,
+    pub bgp: Option<BgpInput>,
+}
+
+/// An environment as typed into a form or sent to the API; every field plain text.
+/// Missing fields default to empty and are reported as `required`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EnvironmentInput {
+    pub name: String,
+    pub node_subnets: Vec<String>,
+    pub node_addresses: Vec<String>,
+    pub pod_cidrs: Vec<String>,
+    pub service_cidr: String,
+    pub advertisement: AdvertisementInput,
+    pub protected: bool,
+    pub client_networks: Vec<String>,
+    pub external_router: Option<String>,
+}
+
+impl From<&Environment> for EnvironmentInput {
+    fn from(e: &Environment) -> Self {
+        let strings = |v: &[Cidr]| v.iter().map(ToString::to_string).collect();
+        Self {
+            name: e.name.to_string(),
+            node_subnets: strings(&e.node_subnets),
+            node_addresses: e.node_addresses.iter().map(ToString::to_string).collect(),
+            pod_cidrs: strings(&e.pod_cidrs),
+            service_cidr: e.service_cidr.to_string(),
+            advertisement: AdvertisementInput {
+                mode: e.advertisement.mode.to_string(),
+                label: LabelInput {
+                    key: e.advertisement.label.key.to_string(),
+                    value: e.advertisement.label.value.to_string(),
+                },
+                arp: e.advertisement.arp.as_ref().map(|a| ArpInput {
+                    interfaces: a.interfaces.clone(),
+                    node_selector: a.node_selector.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+                }),
+                bgp: e.advertisement.bgp.as_ref().map(|b| BgpInput {
+                    local_asn: Some(NumberInput::Int(i64::from(b.local_asn.get()))),
+                    peers: b
+                        .peers
+                        .iter()
+                        .map(|p| BgpPeerInput {
+                            name: p.name.to_string(),
+                            asn: Some(NumberInput::Int(i64::from(p.asn.get()))),
+                            address: p.address.to_string(),
+                        })
+                        .collect(),
+                }),
+            },
+            protected: e.protected,
+            client_networks: strings(&e.client_networks),
+            external_router: e.external_router.map(|a| a.to_string()),
+        }
+    }
+}
+
+fn parse_asn(c: &mut Collector, field: &str, input: Option<&NumberInput>) -> Option<Asn> {
+    match input {
+        None => {
+            c.push(field, "required", "an AS number is required, like 65001");
+            None
+        }
+        Some(NumberInput::Int(v)) => c.take(field, Asn::new(*v)),
+        Some(NumberInput::Text(s)) => c.take(field, Asn::parse(s)),
+    }
+}
+
+fn parse_list<T, E: ErrorCode>(c: &mut Collector, field: &str, items: &[String], parse: impl Fn(&str) -> Result<T, E>) -> Vec<T> {
+    items.iter().enumerate().filter_map(|(i, s)| c.take(format!("{field}[{i}]"), parse(s))).collect()
+}
+
+fn parse_label(c: &mut Collector, field: &str, input: &LabelInput) -> Option<Label> {
+    let key = c.take(format!("{field}.key"), LabelKey::parse(&input.key));
+    let value = c.take(format!("{field}.value"), LabelValue::parse(&input.value));
+    Some(Label { key: key?, value: value? })
+}
+
+fn parse_arp(c: &mut Collector, input: &ArpInput) -> ArpSettings {
+    let mut interfaces = Vec::new();
+    for (i, pattern) in input.interfaces.iter().enumerate() {
+        let field = format!("advertisement.arp.interfaces[{i}]");
+        if pattern.trim().is_empty() {
+            c.push(field, "required", "an interface pattern is required, like ^eth[0-9]+$");
+        } else if pattern.chars().any(|ch| ch.is_whitespace() || ch.is_control()) || pattern.len() > 256 {
+            c.push(
+                field,
+                "invalid_interface",
+                format!("`{pattern}` is not an interface pattern; write a regular expression without spaces, like ^eth[0-9]+$"),
+            );
+        } else {
+            interfaces.push(pattern.clone());
+        }
+    }
+    let mut node_selector = BTreeMap::new();
+    for (k, v) in &input.node_selector {
+        let field = format!("advertisement.arp.node_selector.{k}");
+        let key = c.take(field.clone(), LabelKey::parse(k));
+        let value = c.take(field, LabelValue::parse(v));
+        if let (Some(key), Some(value)) = (key, value) {
+            node_selector.insert(key, value);
+        }
+    }
+    ArpSettings { interfaces, node_selector }
+}
+
+fn parse_bgp(c: &mut Collector, input: &BgpInput) -> Option<BgpSettings> {
+    let local_asn = parse_asn(c, "advertisement.bgp.local_asn", input.local_asn.as_ref());
+    let mut peers = Vec::new();
+    let mut names = BTreeSet::new();
+    let mut addresses = BTreeSet::new();
+    for (i, p) in input.peers.iter().enumerate() {
+        let field = format!("advertisement.bgp.peers[{i}]");
+        let name = c.take(format!("{field}.name"), K8sName::parse(&p.name));
+        let asn = parse_asn(c, &format!("{field}.asn"), p.asn.as_ref());
+        let address = c.take(format!("{field}.address"), IpAddr::parse(&p.address));
+        if let Some(n) = &name {
+            if !names.insert(n.clone()) {
+                c.push(format!("{field}.name"), "duplicate", format!("the peer name `{n}` is used twice; give each peer its own name"));
+            }
+        }
+        if let Some(a) = address {
+            if !addresses.insert(a) {
+                c.push(format!("{field}.address"), "duplicate", format!("{a} is listed twice; each router is one peer"));
+            }
+        }
+        if let (Some(name), Some(asn), Some(address)) = (name, asn, address) {
+            peers.push(BgpPeer { name, asn, address });
+        }
+    }
+    Some(BgpSettings { local_asn: local_asn?, peers })
+}
+
+impl TryFrom<EnvironmentInput> for Environment {
+    type Error = FieldErrors;
+
+    fn try_from(input: EnvironmentInput) -> Result<Self, FieldErrors> {
+        let mut c = Collector::default();
+        let name = c.take("name", EnvironmentName::parse(&input.name));
+        let node_subnets = parse_list(&mut c, "node_subnets", &input.node_subnets, Cidr::parse);
+        let node_addresses = parse_list(&mut c, "node_addresses", &input.node_addresses, IpAddr::parse);
+        let pod_cidrs = parse_list(&mut c, "pod_cidrs", &input.pod_cidrs, Cidr::parse);
+        let service_cidr = c.take("service_cidr", Cidr::parse(&input.service_cidr));
+        let client_networks = parse_list(&mut c, "client_networks", &input.client_networks, Cidr::parse);
+        let external_router = match input.external_router.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(s) => c.take("external_router", IpAddr::parse(s)),
+        };
+
+        let adv = &input.advertisement;
+        let mode = c.take("advertisement.mode", AdvertisementMode::parse(&adv.mode));
+        let label = parse_label(&mut c, "advertisement.label", &adv.label);
+        let arp = adv.arp.as_ref().map(|a| parse_arp(&mut c, a));
+        let bgp = adv.bgp.as_ref().and_then(|b| parse_bgp(&mut c, b));
+        if mode.is_some_and(AdvertisementMode::uses_bgp) && adv.bgp.is_none() {
+            c.push("advertisement.bgp", "required", "BGP mode needs BGP settings: the local AS number and the peers");
+        }
+
+        if input.node_subnets.is_empty() {
+            c.push("node_subnets", "required", "at least one node subnet is required, like 192.168.101.0/24");
+        }
+        if input.pod_cidrs.is_empty() {
+            c.push("pod_cidrs", "required", "at least one pod CIDR is required, like 10.10.0.0/16");
+        }
+        // Node addresses: inside a node subnet, each once. Only judged when all subnets parsed.
+        if node_subnets.len() == input.node_subnets.len() && !node_subnets.is_empty() {
+            let mut seen = BTreeSet::new();
+            for (i, a) in input.node_addresses.iter().enumerate() {
+                let Ok(a) = IpAddr::parse(a) else { continue };
+                if !node_subnets.iter().any(|s| s.contains(&a)) {
+                    let subnets = node_subnets.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
+                    c.push(
+                        format!("node_addresses[{i}]"),
+                        "outside_node_subnet",
+                        format!("node address {a} is outside the node subnets ({subnets}); fix the address or add its subnet"),
+                    );
+                }
+                if !seen.insert(a) {
+                    c.push(format!("node_addresses[{i}]"), "duplicate", format!("node address {a} is listed twice"));
+                }
+            }
+        }
+        // Ranges of one environment must not overlap (pods, services, nodes).
+        let mut spans: Vec<Span<String>> = Vec::new();
+        for (i, s) in input.node_subnets.iter().enumerate() {
+            if let Ok(cidr) = Cidr::parse(s) {
+                spans.push(cidr.span(format!("node_subnets[{i}]")));
+            }
+        }
+        for (i, s) in input.pod_cidrs.iter().enumerate() {
+            if let Ok(cidr) = Cidr::parse(s) {
+                spans.push(cidr.span(format!("pod_cidrs[{i}]")));
+            }
+        }
+        if let Some(svc) = service_cidr {
+            spans.push(svc.span("service_cidr".to_owned()));
+        }
+        for (i, j) in overlapping_pairs(&spans) {
+            // Report on the later field, naming the earlier one.
+            let (first, second) = (&spans[i].owner, &spans[j].owner);
+            c.push(second.clone(), "range_overlap", format!("{second} overlaps {first}; the ranges of an environment must be distinct"));
+        }
+
+        if !c.is_empty() {
+            return Err(c.finish());
+        }
+        match (name, service_cidr, mode, label) {
+            (Some(name), Some(service_cidr), Some(mode), Some(label)) => Ok(Environment {
+                name,
+                node_subnets,
+                node_addresses,
+                pod_cidrs,
+                service_cidr,
+                advertisement: Advertisement { mode, label, arp, bgp },
+                protected: input.protected,
+                client_networks,
+                external_router,
+            }),
+            // Unreachable: every `None` above recorded an error.
+            _ => Err(c.finish()),
+        }
+    }
+}
+
+// =============================================================================================
+// VIP pools
+
+/// One block of a CiliumLoadBalancerIPPool: `{"cidr": …}` or `{"start": …, "stop": …}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum PoolBlock {
+    Cidr(Cidr),
+    Range(IpRange),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PoolBlockError {
+    #[error("a block is either {{\"cidr\": …}} or {{\"start\": …, \"stop\": …}}; this one is neither")]
+    Neither,
+    #[error("a block is either {{\"cidr\": …}} or {{\"start\": …, \"stop\": …}}, not both")]
+    Both,
+    #[error("`{input}` is neither a CIDR (192.168.101.192/28) nor a range (192.168.101.240-192.168.101.250)")]
+    Unrecognised { input: String },
+    #[error(transparent)]
+    Cidr(#[from] CidrError),
+    #[error(transparent)]
+    Range(#[from] IpRangeError),
+}
+
+impl ErrorCode for PoolBlockError {
+    fn code(&self) -> &'static str {
+        match self {
+            Self::Cidr(e) => e.code(),
+            Self::Range(e) => e.code(),
+            _ => "invalid_block",
+        }
+    }
+}
+
+impl PoolBlock {
+    /// Parses the text form: `192.168.101.192/28` or `192.168.101.240-192.168.101.250`.
+    pub fn parse(input: &str) -> Result<Self, PoolBlockError> {
+        let s = input.trim();
+        if s.contains('/') {
+            Ok(Self::Cidr(Cidr::parse(s)?))
+        } else if s.contains('-') {
+            Ok(Self::Range(IpRange::parse(s)?))
+        } else if s.is_empty() {
+            Err(PoolBlockError::Neither)
+        } else {
+            Err(PoolBlockError::Unrecognised { input: s.to_owned() })
+        }
+    }
+
+    pub fn family(&self) -> IpFamily {
+        match self {
+            Self::Cidr(c) => c.family(),
+            Self::Range(r) => r.family(),
+        }
+    }
+
+    pub fn first_u128(&self) -> u128 {
+        match self {
+            Self::Cidr(c) => c.first_u128(),
+            Self::Range(r) => r.first_u128(),
+        }
+    }
+
+    pub fn last_u128(&self) -> u128 {
+        match self {
+            Self::Cidr(c) => c.last_u128(),
+            Self::Range(r) => r.last_u128(),
+        }
+    }
+
+    pub fn first(&self) -> IpAddr {
+        match self {
+            Self::Cidr(c) => c.network(),
+            Self::Range(r) => r.start(),
+        }
+    }
+
+    pub fn last(&self) -> IpAddr {
+        match self {
+            Self::Cidr(c) => c.last(),
+            Self::Range(r) => r.stop(),
+        }
+    }
+
+    pub fn size(&self) -> u128 {
+        match self {
+            Self::Cidr(c) => c.size(),
+            Self::Range(r) => r.size(),
+        }
+    }
+
+    pub fn contains(&self, address: &IpAddr) -> bool {
+        match self {
+            Self::Cidr(c) => c.contains(address),
+            Self::Range(r) => r.contains(address),
+        }
+    }
+
+    pub fn span<O>(&self, owner: O) -> Span<O> {
+        Span { family: self.family(), start: self.first_u128(), end: self.last_u128(), owner }
+    }
+
+    pub fn as_range(&self) -> IpRange {
+        match self {
+            Self::Cidr(c) => IpRange::from(*c),
+            Self::Range(r) => *r,
+        }
+    }
+}
+
+impl FromStr for PoolBlock {
+    type Err = PoolBlockError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::parse(s)
+    }
+}
+
+impl fmt::Display for PoolBlock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Cidr(c) => c.fmt(f),
+            Self::Range(r) => r.fmt(f),
+        }
+    }
+}
+
+impl Serialize for PoolBlock {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Self::Cidr(c) => {
+                let mut m = s.serialize_struct("PoolBlock", 1)?;
+                m.serialize_field("cidr", c)?;
+                m.end()
+            }
+            Self::Range(r) => {
+                let mut m = s.serialize_struct("PoolBlock", 2)?;
+                m.serialize_field("start", &r.start())?;
+                m.serialize_field("stop", &r.stop())?;
+                m.end()
+            }
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for PoolBlock {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let input = PoolBlockInput::deserialize(d)?;
+        input.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PoolBlockInput {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cidr: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub start: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stop: Option<String>,
+}
+
+impl PoolBlockInput {
+    pub fn parse(&self) -> Result<PoolBlock, PoolBlockError> {
+        match (&self.cidr, &self.start, &self.stop) {
+            (Some(c), None, None) => Ok(PoolBlock::Cidr(Cidr::parse(c)?)),
+            (None, Some(a), Some(b)) => Ok(PoolBlock::Range(IpRange::from_parts(a, b)?)),
+            (None, None, None) => Err(PoolBlockError::Neither),
+            (None, Some(_), None) | (None, None, Some(_)) => {
+                Err(PoolBlockError::Range(IpRangeError::MissingDash { input: "a range needs both start and stop".to_owned() }))
+            }
+            _ => Err(PoolBlockError::Both),
+        }
+    }
+}
+
+impl From<PoolBlock> for PoolBlockInput {
+    fn from(b: PoolBlock) -> Self {
+        match b {
+            PoolBlock::Cidr(c) => Self { cidr: Some(c.to_string()), ..Self::default() },
+            PoolBlock::Range(r) => Self { start: Some(r.start().to_string()), stop: Some(r.stop().to_string()), cidr: None },
+        }
+    }
+}
+
+/// A pool of VIPs for LoadBalancer Services (a CiliumLoadBalancerIPPool).
+/// Serialised with its computed `size` (API.md); the server adds `allocated`/`reserved`/`free`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "VipPoolInput")]
+pub struct VipPool {
+    pub id: Option<i64>,
+    pub environment: EnvironmentName,
+    pub name: K8sName,
+    pub blocks: Vec<PoolBlock>,
+}
+
+impl VipPool {
+    pub fn parse(input: VipPoolInput) -> Result<Self, FieldErrors> {
+        Self::try_from(input)
+    }
+
+    /// Number of addresses in all blocks (saturating).
+    pub fn size(&self) -> u128 {
+        self.blocks.iter().fold(0u128, |n, b| n.saturating_add(b.size()))
+    }
+
+    pub fn contains(&self, address: &IpAddr) -> bool {
+        self.blocks.iter().any(|b| b.contains(address))
+    }
+}
+
+impl Serialize for VipPool {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_struct("VipPool", 5)?;
+        m.serialize_field("id", &self.id)?;
+        m.serialize_field("environment", &self.environment)?;
+        m.serialize_field("name", &self.name)?;
+        m.serialize_field("blocks", &self.blocks)?;
+        m.serialize_field("size", &self.size())?;
+        m.end()
+    }
+}
+
+/// A pool as sent to the API. The read-only fields of a pool read back from the API
+/// (`size`, `allocated`, `reserved`, `free`) are accepted and ignored, so GET → PUT works.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct VipPoolInput {
+    pub id: Option<i64>,
+    pub environment: String,
+    pub name: String,
+    pub blocks: Vec<PoolBlockInput>,
+    #[serde(skip_serializing)]
+    pub size: Option<IgnoredAny>,
+    #[serde(skip_serializing)]
+    pub allocated: Option<IgnoredAny>,
+    #[serde(skip_serializing)]
+    pub reserved: Option<IgnoredAny>,
+    #[serde(skip_serializing)]
+    pub free: Option<IgnoredAny>,
+}
+
+impl From<&VipPool> for VipPoolInput {
+    fn from(p: &VipPool) -> Self {
+        Self {
+            id: p.id,
+            environment: p.environment.to_string(),
+            name: p.name.to_string(),
+            blocks: p.blocks.iter().copied().map(PoolBlockInput::from).collect(),
+            ..Self::default()
+        }
+    }
+}
+
+impl TryFrom<VipPoolInput> for VipPool {
+    type Error = FieldErrors;
+
+    fn try_from(input: VipPoolInput) -> Result<Self, FieldErrors> {
+        let mut c = Collector::default();
+        let environment = c.take("environment", EnvironmentName::parse(&input.environment));
+        let name = c.take("name", K8sName::parse(&input.name));
+        if input.blocks.is_empty() {
+            c.push("blocks", "required", "a pool needs at least one block, like {\"cidr\": \"192.168.101.192/28\"}");
+        }
+        let mut blocks = Vec::with_capacity(input.blocks.len());
+        let mut spans = Vec::with_capacity(input.blocks.len());
+        for (i, b) in input.blocks.iter().enumerate() {
+            if let Some(block) = c.take(format!("blocks[{i}]"), b.parse()) {
+                spans.push(block.span(i));
+                blocks.push(block);
+            }
+        }
+        for (a, b) in overlapping_pairs(&spans) {
+            let (first, second) = (spans[a].owner, spans[b].owner);
+            c.push(
+                format!("blocks[{second}]"),
+                "range_overlap",
+                format!("blocks[{second}] ({}) overlaps blocks[{first}] ({}); each address belongs to one block", blocks[b], blocks[a]),
+            );
+        }
+        if !c.is_empty() {
+            return Err(c.finish());
+        }
+        match (environment, name) {
+            (Some(environment), Some(name)) => Ok(VipPool { id: input.id, environment, name, blocks }),
+            _ => Err(c.finish()),
+        }
+    }
+}
+
+// =============================================================================================
+// Applications
+
+/// The VIP an application asks for in an environment: the next free one, or a given address.
+/// Serialised as `"auto"` or the address.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum VipRequest {
+    #[default]
+    Auto,
+    Address(IpAddr),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{input}` is neither `auto` nor an IP address; write `auto` to get the next free VIP, or an address from the environment's pool")]
+pub struct VipRequestError {
+    pub input: String,
+}
+
+impl ErrorCode for VipRequestError {
+    fn code(&self) -> &'static str {
+        "invalid_vip"
+    }
+}
+
+impl VipRequest {
+    pub fn parse(input: &str) -> Result<Self, VipRequestError> {
+        let s = input.trim();
+        if s.is_empty() || s.eq_ignore_ascii_case("auto") {
+            return Ok(Self::Auto);
+        }
+        IpAddr::parse(s).map(Self::Address).map_err(|_| VipRequestError { input: s.to_owned() })
+    }
+
+    pub fn address(&self) -> Option<IpAddr> {
+        match self {
+            Self::Auto => None,
+            Self::Address(a) => Some(*a),
+        }
+    }
+}
+
+impl FromStr for VipRequest {
+    type Err = VipRequestError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::parse(s)
+    }
+}
+
+impl fmt::Display for VipRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Auto => f.write_str("auto"),
+            Self::Address(a) => a.fmt(f),
+        }
+    }
+}
+
+serde_via_str!(VipRequest);
+
+/// `externalTrafficPolicy` of the Service in front of the application (the Gateway's
+/// generated Service or a LoadBalancer Service). Kubernetes spelling in JSON.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ExternalTrafficPolicy {
+    #[default]
+    Cluster,
+    Local,
+}
+
+impl ExternalTrafficPolicy {
+    pub fn parse(input: &str) -> Result<Self, ChoiceError> {
+        match input.trim().to_ascii_lowercase().as_str() {
+            "" | "cluster" => Ok(Self::Cluster),
+            "local" => Ok(Self::Local),
+            _ => Err(ChoiceError {
+                input: input.trim().to_owned(),
+                what: "external traffic policy",
+                allowed: "Cluster, Local",
+                code: "invalid_traffic_policy",
+            }),
+        }
+    }
+
+    fn is_cluster(&self) -> bool {
+        *self == Self::Cluster
+    }
+}
+
+/// How an application runs in one environment: its routes, its config and its VIP.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppEnvironment {
+    pub hostnames: Vec<Hostname>,
+    /// HTTPRoute path prefixes; empty means every path (`/`).
+    pub paths: Vec<HttpPath>,
+    /// The data of the environment's ConfigMap.
+    pub config: BTreeMap<ConfigKey, String>,
+    /// Name of the TLS certificate (Secret) the environment's Gateway terminates with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate: Option<K8sSubdomain>,
+    #[serde(default)]
+    pub vip: VipRequest,
+    #[serde(default, skip_serializing_if = "ExternalTrafficPolicy::is_cluster")]
+    pub external_traffic_policy: ExternalTrafficPolicy,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "ApplicationInput")]
+pub struct Application {
+    pub name: K8sName,
+    pub namespace: K8sName,
+    pub image: ImageRef,
+    pub replicas: u32,
+    pub port: Port,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub readiness_path: Option<HttpPath>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub liveness_path: Option<HttpPath>,
+    pub environments: BTreeMap<EnvironmentName, AppEnvironment>,
+}
+
+impl Application {
+    pub fn parse(input: ApplicationInput) -> Result<Self, FieldErrors> {
+        Self::try_from(input)
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AppEnvironmentInput {
+    pub hostnames: Vec<String>,
+    pub paths: Vec<String>,
+    pub config: BTreeMap<String, String>,
+    pub certificate: Option<String>,
+    /// `"auto"` (the default) or an address.
+    pub vip: Option<String>,
+    /// `"Cluster"` (the default) or `"Local"`.
+    pub external_traffic_policy: Option<String>,
+}
+
+/// An application as typed into a form or sent to the API.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ApplicationInput {
+    pub name: String,
+    pub namespace: String,
+    pub image: String,
+    /// Defaults to 1, like a Deployment.
+    pub replicas: Option<NumberInput>,
+    pub port: Option<NumberInput>,
+    pub readiness_path: Option<String>,
+    pub liveness_path: Option<String>,
+    pub environments: BTreeMap<String, AppEnvironmentInput>,
+}
+
+impl From<&Application> for ApplicationInput {
+    fn from(a: &Application) -> Self {
+        Self {
+            name: a.name.to_string(),
+            namespace: a.namespace.to_string(),
+            image: a.image.to_string(),
+            replicas: Some(NumberInput::Int(i64::from(a.replicas))),
+            port: Some(NumberInput::Int(i64::from(a.port.get()))),
+            readiness_path: a.readiness_path.as_ref().map(ToString::to_string),
+            liveness_path: a.liveness_path.as_ref().map(ToString::to_string),
+            environments: a
+                .environments
+                .iter()
+                .map(|(name, e)| {
+                    let input = AppEnvironmentInput {
+                        hostnames: e.hostnames.iter().map(ToString::to_string).collect(),
+                        paths: e.paths.iter().map(ToString::to_string).collect(),
+                        config: e.config.iter().map(|(k, v)| (k.to_string(), v.clone())).collect(),
+                        certificate: e.certificate.as_ref().map(ToString::to_string),
+                        vip: Some(e.vip.to_string()),
+                        external_traffic_policy: match e.external_traffic_policy {
+                            ExternalTrafficPolicy::Cluster => None,
+                            ExternalTrafficPolicy::Local => Some("Local".to_owned()),
+                        },
+                    };
+                    (name.to_string(), input)
+                })
+                .collect(),
+        }
+    }
+}
+
+fn optional_path(c: &mut Collector, field: &str, input: Option<&str>) -> Option<HttpPath> {
+    match input.map(str::trim) {
+        None | Some("") => None,
+        Some(p) => c.take(field, HttpPath::parse(p)),
+    }
+}
+
+fn parse_app_environment(c: &mut Collector, prefix: &str, input: &AppEnvironmentInput) -> AppEnvironment {
+    let mut hostnames = Vec::with_capacity(input.hostnames.len());
+    for (i, h) in input.hostnames.iter().enumerate() {
+        let field = format!("{prefix}.hostnames[{i}]");
+        if let Some(h) = c.take(field.clone(), Hostname::parse(h)) {
+            if hostnames.contains(&h) {
+                c.push(field, "duplicate", format!("{h} is listed twice"));
+            } else {
+                hostnames.push(h);
+            }
+        }
+    }
+    let mut paths = Vec::with_capacity(input.paths.len());
+    for (i, p) in input.paths.iter().enumerate() {
+        let field = format!("{prefix}.paths[{i}]");
+        if let Some(p) = c.take(field.clone(), HttpPath::parse(p)) {
+            if paths.contains(&p) {
+                c.push(field, "duplicate", format!("the path {p} is listed twice"));
+            } else {
+                paths.push(p);
+            }
+        }
+    }
+    let mut config = BTreeMap::new();
+    for (k, v) in &input.config {
+        if let Some(key) = c.take(format!("{prefix}.config.{k}"), ConfigKey::parse(k)) {
+            config.insert(key, v.clone());
+        }
+    }
+    let certificate = match input.certificate.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(s) => c.take(format!("{prefix}.certificate"), K8sSubdomain::parse(s)),
+    };
+    let vip = c.take(format!("{prefix}.vip"), VipRequest::parse(input.vip.as_deref().unwrap_or("auto"))).unwrap_or_default();
+    let external_traffic_policy = c
+        .take(
+            format!("{prefix}.external_traffic_policy"),
+            ExternalTrafficPolicy::parse(input.external_traffic_policy.as_deref().unwrap_or("")),
+        )
+        .unwrap_or_default();
+    AppEnvironment { hostnames, paths, config, certificate, vip, external_traffic_policy }
+}
+
+impl TryFrom<ApplicationInput> for Application {
+    type Error = FieldErrors;
+
+    fn try_from(input: ApplicationInput) -> Result<Self, FieldErrors> {
+        let mut c = Collector::default();
+        let name = c.take("name", K8sName::parse(&input.name));
+        let namespace = c.take("namespace", K8sName::parse(&input.namespace));
+        let image = c.take("image", ImageRef::parse(&input.image));
+        let replicas = match &input.replicas {
+            None => Some(1),
+            Some(n) => {
+                let value = match n {
+                    NumberInput::Int(v) => Some(*v),
+                    NumberInput::Text(s) => s.trim().parse::<i64>().ok(),
+                };
+                let replicas = value.and_then(|v| u32::try_from(v).ok()).filter(|v| *v <= 10_000);
+                if replicas.is_none() {
+                    c.push("replicas", "invalid_replicas", "replicas must be a whole number from 0 to 10000, like 3");
+                }
+                replicas
+            }
+        };
+        let port = match &input.port {
+            None => {
+                c.push("port", "required", "the container port is required, like 8080");
+                None
+            }
+            Some(NumberInput::Int(v)) => c.take("port", Port::new(*v)),
+            Some(NumberInput::Text(s)) => c.take("port", Port::parse(s)),
+        };
+        let readiness_path = optional_path(&mut c, "readiness_path", input.readiness_path.as_deref());
+        let liveness_path = optional_path(&mut c, "liveness_path", input.liveness_path.as_deref());
+        let mut environments = BTreeMap::new();
+        for (env, e) in &input.environments {
+            let prefix = format!("environments.{env}");
+            let env_name = c.take(prefix.clone(), EnvironmentName::parse(env));
+            let parsed = parse_app_environment(&mut c, &prefix, e);
+            if let Some(env_name) = env_name {
+                environments.insert(env_name, parsed);
+            }
+        }
+        if !c.is_empty() {
+            return Err(c.finish());
+        }
+        match (name, namespace, image, replicas, port) {
+            (Some(name), Some(namespace), Some(image), Some(replicas), Some(port)) => {
+                Ok(Application { name, namespace, image, replicas, port, readiness_path, liveness_path, environments })
+            }
+            _ => Err(c.finish()),
+        }
+    }
+}
+
+// =============================================================================================
+// Certificates, allocations, the plan
+
+/// What Gatehouse knows about an uploaded TLS certificate: metadata only, never the key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CertificateInfo {
+    pub environment: EnvironmentName,
+    pub name: K8sSubdomain,
+    /// Subject alternative names as found in the certificate (DNS names; IP SANs as text).
+    pub sans: Vec<String>,
+    /// Unix seconds.
+    pub not_before: i64,
+    /// Unix seconds.
+    pub not_after: i64,
+    pub fingerprint_sha256: String,
+    /// SHA-256 of the SubjectPublicKeyInfo: equal values mean a shared private key.
+    pub public_key_fingerprint: String,
+}
+
+/// An address handed out from a pool.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Allocation {
+    pub address: IpAddr,
+    pub pool_id: i64,
+    pub environment: EnvironmentName,
+    pub owner: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub application: Option<K8sName>,
+}
+
+/// Everything the checklist looks at.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Plan {
+    pub environments: Vec<Environment>,
+    pub pools: Vec<VipPool>,
+    pub applications: Vec<Application>,
+    pub allocations: Vec<Allocation>,
+    /// `None`: certificates are not known (e.g. not uploaded yet, or a draft plan), so the
+    /// certificate rules are skipped. `Some(list)`: the list is authoritative — a referenced
+    /// certificate that is not in it is missing.
+    pub certificates: Option<Vec<CertificateInfo>>,
+}
+
+impl Plan {
+    pub fn environment(&self, name: &EnvironmentName) -> Option<&Environment> {
+        self.environments.iter().find(|e| &e.name == name)
+    }
+
+    pub fn application(&self, name: &str) -> Option<&Application> {
+        self.applications.iter().find(|a| a.name.as_str() == name)
+    }
+
+    pub fn pools_of<'a>(&'a self, environment: &'a EnvironmentName) -> impl Iterator<Item = &'a VipPool> + 'a {
+        self.pools.iter().filter(move |p| &p.environment == environment)
+    }
+}

@@ -1,0 +1,81 @@
+//! The frame every page sits in: skip link, header with navigation, main landmark, footer.
+use leptos::prelude::*;
+use leptos_router::components::A;
+
+use super::theme::ThemeToggle;
+
+/// The sections of the portal, in navigation order.
+pub const SECTIONS: &[(&str, &str)] = &[
+    ("/", "Overview"),
+    ("/topology", "Topology"),
+    ("/pools", "IP Pools"),
+    ("/certificates", "Certificates"),
+    ("/applications", "Applications"),
+    ("/checklist", "Checklist"),
+];
+
+#[component]
+pub fn Frame(children: Children) -> impl IntoView {
+    view! {
+        <a class="skip-link" href="#main">"Skip to content"</a>
+        <header class="site-header">
+            <div class="site-header__inner">
+                <A href="/" attr:class="brand">
+                    <svg class="brand__mark" viewBox="0 0 32 32" width="28" height="28" aria-hidden="true">
+                        <path d="M4 28V12l12-8 12 8v16h-8v-9h-8v9z" />
+                    </svg>
+                    <span class="brand__name">"Gatehouse"</span>
+                </A>
+                <nav class="site-nav" aria-label="Main">
+                    <ul>
+                        {SECTIONS
+                            .iter()
+                            .map(|(href, label)| {
+                                view! {
+                                    <li>
+                                        <A href=*href exact=true>
+                                            {*label}
+                                        </A>
+                                    </li>
+                                }
+                            })
+                            .collect_view()}
+                    </ul>
+                </nav>
+                <ThemeToggle />
+            </div>
+        </header>
+        <main id="main" class="page" tabindex="-1">
+            {children()}
+        </main>
+        <footer class="site-footer">
+            <p>
+                "Gatehouse — plan, check and submit Cilium load balancing and TLS termination. "
+                <a href="/api/v1/environments">"JSON API"</a>
+            </p>
+        </footer>
+    }
+}
+
+/// A page heading with an optional lead paragraph.
+#[component]
+pub fn PageHeader(#[prop(into)] title: String, #[prop(optional, into)] lead: Option<String>) -> impl IntoView {
+    view! {
+        <leptos_meta::Title text=title.clone() />
+        <div class="page-header">
+            <h1>{title}</h1>
+            {lead.map(|lead| view! { <p class="lead">{lead}</p> })}
+        </div>
+    }
+}
+
+/// What a section will hold, shown until it holds something.
+#[component]
+pub fn EmptyState(#[prop(into)] title: String, children: Children) -> impl IntoView {
+    view! {
+        <section class="empty-state" aria-labelledby="empty-state-title">
+            <h2 id="empty-state-title">{title}</h2>
+            {children()}
+        </section>
+    }
+}

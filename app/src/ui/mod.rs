@@ -1,0 +1,4 @@
+//! Pages, components and (later) the SVG diagrams.
+pub mod layout;
+pub mod pages;
+pub mod theme;

@@ -1,0 +1,273 @@
+//! The portal's pages.
+use leptos::prelude::*;
+use leptos_router::{components::A, hooks::use_params_map};
+
+use super::layout::{EmptyState, PageHeader};
+use crate::{
+    api::{AppError, get_environment, list_environments},
+    domain::{AdvertisementMode, Environment},
+};
+
+/// Sets the HTTP status of the page being rendered on the server; nothing in the browser.
+fn set_status(status: u16) {
+    #[cfg(feature = "ssr")]
+    if let (Some(response), Ok(code)) = (
+        use_context::<leptos_axum::ResponseOptions>(),
+        axum::http::StatusCode::from_u16(status),
+    ) {
+        response.set_status(code);
+    }
+    #[cfg(not(feature = "ssr"))]
+    let _ = status;
+}
+
+#[component]
+pub fn OverviewPage() -> impl IntoView {
+    let environments = Resource::new_blocking(|| (), |_| list_environments());
+    view! {
+        <PageHeader
+            title="Overview"
+            lead="Gatehouse is the checklist, the IP plan and the submit button for running load balancing and TLS termination on Kubernetes with Cilium."
+        />
+        <section class="prose" aria-labelledby="what-title">
+            <h2 id="what-title">"What Gatehouse does"</h2>
+            <p>
+                "A hardware load balancer used to hold a service's virtual IP, its TLS key pair and its health checks, and a team of people split the work of turning it up. With Cilium the same job is done in software: a Deployment's pods sit behind a Service whose virtual IP comes from a "
+                <code>"CiliumLoadBalancerIPPool"</code>
+                ", an HTTPRoute steers hostnames and paths, and a Gateway terminates TLS on a second VIP. The VIPs reach the outside world by ARP (L2 announcements) or by BGP host routes to a router such as FRR."
+            </p>
+            <p>
+                "That puts every task on one Kubernetes admin, and it goes wrong unless it is worked from a formal checklist. Gatehouse keeps the plan — node subnets, pod CIDRs and VIP pools per environment, certificates, hostnames — checks it against that checklist as you type, draws it beside the hardware design it replaces, and submits validated bundles to the cluster with the advertisement labels applied, including on the Service Cilium generates for each Gateway."
+            </p>
+        </section>
+        <section aria-labelledby="environments-title">
+            <h2 id="environments-title">"Environments"</h2>
+            <Suspense fallback=|| view! { <p class="muted">"Loading environments…"</p> }>
+                {move || Suspend::new(async move {
+                    match environments.await {
+                        Ok(list) if list.is_empty() => view! {
+                            <p class="muted" data-testid="no-environments">
+                                "No environments yet. Create one with POST /api/v1/environments, or start Gatehouse with --demo to load the dev and prod example."
+                            </p>
+                        }.into_any(),
+                        Ok(list) => view! { <EnvironmentTable environments=list /> }.into_any(),
+                        Err(error) => view! { <ErrorNotice error /> }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </section>
+    }
+}
+
+fn mode_label(mode: AdvertisementMode) -> &'static str {
+    match mode {
+        AdvertisementMode::Arp => "ARP (L2 announcements)",
+        AdvertisementMode::Bgp => "BGP",
+        AdvertisementMode::Both => "ARP and BGP",
+    }
+}
+
+fn joined<T: ToString>(items: &[T]) -> String {
+    items.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+}
+
+#[component]
+fn EnvironmentTable(environments: Vec<Environment>) -> impl IntoView {
+    view! {
+        <div class="table-wrap">
+            <table class="data-table" data-testid="environments-table">
+                <caption class="visually-hidden">"Environments and their address plan"</caption>
+                <thead>
+                    <tr>
+                        <th scope="col">"Environment"</th>
+                        <th scope="col">"Node subnets"</th>
+                        <th scope="col">"Pod CIDRs"</th>
+                        <th scope="col">"Service CIDR"</th>
+                        <th scope="col">"Advertisement"</th>
+                    </tr>
+                </thead>
+                <tbody>
+                    {environments
+                        .into_iter()
+                        .map(|environment| {
+                            let name = environment.name.to_string();
+                            view! {
+                                <tr>
+                                    <th scope="row">
+                                        <A href=format!("/environments/{name}")>{name.clone()}</A>
+                                        {environment.protected.then(|| view! { <span class="badge badge--warn">"protected"</span> })}
+                                    </th>
+                                    <td>{joined(&environment.node_subnets)}</td>
+                                    <td>{joined(&environment.pod_cidrs)}</td>
+                                    <td>{environment.service_cidr.to_string()}</td>
+                                    <td>{mode_label(environment.advertisement.mode)}</td>
+                                </tr>
+                            }
+                        })
+                        .collect_view()}
+                </tbody>
+            </table>
+        </div>
+    }
+}
+
+#[component]
+pub fn EnvironmentPage() -> impl IntoView {
+    let params = use_params_map();
+    let environment = Resource::new_blocking(
+        move || params.read().get("name").unwrap_or_default(),
+        get_environment,
+    );
+    view! {
+        <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match environment.await {
+                    Ok(environment) => view! { <EnvironmentDetail environment /> }.into_any(),
+                    Err(AppError::NotFound(_)) => view! { <NotFound /> }.into_any(),
+                    Err(error) => view! { <ErrorNotice error /> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn EnvironmentDetail(environment: Environment) -> impl IntoView {
+    let advertisement = environment.advertisement.clone();
+    let label = format!("{}={}", advertisement.label.key, advertisement.label.value);
+    view! {
+        <PageHeader
+            title=format!("Environment {}", environment.name)
+            lead="The address plan of this environment and how its VIPs are advertised."
+        />
+        <dl class="facts">
+            <dt>"Node subnets"</dt>
+            <dd>{joined(&environment.node_subnets)}</dd>
+            <dt>"Node addresses"</dt>
+            <dd>{joined(&environment.node_addresses)}</dd>
+            <dt>"Pod CIDRs"</dt>
+            <dd>{joined(&environment.pod_cidrs)}</dd>
+            <dt>"Service CIDR"</dt>
+            <dd>{environment.service_cidr.to_string()}</dd>
+            <dt>"Advertisement"</dt>
+            <dd>{mode_label(advertisement.mode)}</dd>
+            <dt>"Advertisement label"</dt>
+            <dd><code>{label}</code></dd>
+            {advertisement.arp.map(|arp| view! {
+                <dt>"ARP interfaces"</dt>
+                <dd>{if arp.interfaces.is_empty() { "all".to_owned() } else { arp.interfaces.join(", ") }}</dd>
+            })}
+            {advertisement.bgp.map(|bgp| view! {
+                <dt>"BGP"</dt>
+                <dd>
+                    {format!("local AS {}; peers: ", bgp.local_asn)}
+                    {bgp.peers.iter().map(|peer| format!("{} (AS {}, {})", peer.name, peer.asn, peer.address)).collect::<Vec<_>>().join(", ")}
+                </dd>
+            })}
+            <dt>"Protected"</dt>
+            <dd>{if environment.protected { "yes: submissions wait for a network admin's approval" } else { "no" }}</dd>
+        </dl>
+        <p><A href="/">"← All environments"</A></p>
+    }
+}
+
+#[component]
+pub fn TopologyPage() -> impl IntoView {
+    view! {
+        <PageHeader
+            title="Topology"
+            lead="Diagrams of the hardware load-balancer design beside the Cilium design that replaces it, drawn from the stored plan."
+        />
+        <EmptyState title="Diagrams are not drawn yet">
+            <p>
+                "This page will draw the hardware design — clients on 192.168.99.0/24, routers, the load-balancer appliance holding the api.mdhlabs.com keys, three JVM hosts on 192.168.101.0/24 — beside the Cilium design: pods on three nodes, the Service VIP, the HTTPRoute, the Gateway VIP and the ARP or BGP path, dev beside prod, with a step-by-step packet walk for training."
+            </p>
+        </EmptyState>
+    }
+}
+
+#[component]
+pub fn PoolsPage() -> impl IntoView {
+    view! {
+        <PageHeader
+            title="IP Pools"
+            lead="Node subnets, pod CIDRs and VIP pools per environment: use, conflicts, allocation and release."
+        />
+        <EmptyState title="No VIP pools to show yet">
+            <p>
+                "Network admins will plan VIP pools here — CIDR blocks and start–stop ranges per environment — with an address map coloured by state, the next free VIP, reservations with a reason, and every overlap across the plan. The environments themselves are listed on the "
+                <A href="/">"overview"</A>
+                "."
+            </p>
+        </EmptyState>
+    }
+}
+
+#[component]
+pub fn CertificatesPage() -> impl IntoView {
+    view! {
+        <PageHeader
+            title="Certificates"
+            lead="TLS certificates and keys per environment: parsed, checked against their key and hostnames, expiry tracked."
+        />
+        <EmptyState title="No certificates uploaded yet">
+            <p>
+                "Each environment's Gateway terminates TLS with a certificate of its own. This page will take a PEM chain and key, show subject, SANs, issuer and validity, check the key matches and the SANs cover every hostname, and warn before expiry. Keys are encrypted at rest and never shown again."
+            </p>
+        </EmptyState>
+    }
+}
+
+#[component]
+pub fn ApplicationsPage() -> impl IntoView {
+    view! {
+        <PageHeader
+            title="Applications"
+            lead="Self-service for app teams: describe a service once, get a validated bundle per environment, preview it and submit it."
+        />
+        <EmptyState title="No applications yet">
+            <p>
+                "An application is a Deployment with its Service, ConfigMap, TLS Secret, Gateway and HTTPRoute in each environment. App teams will fill a form here, see the checklist run as they type, preview the YAML and a diff against the cluster, and submit it with the advertisement labels applied."
+            </p>
+        </EmptyState>
+    }
+}
+
+#[component]
+pub fn ChecklistPage() -> impl IntoView {
+    view! {
+        <PageHeader
+            title="Checklist"
+            lead="The formal checklist every environment and application is held to before it reaches a cluster."
+        />
+        <EmptyState title="No applications to check yet">
+            <p>
+                "Distinct pod ranges and VIP ranges per environment, a distinct ConfigMap and TLS key pair per environment, distinct hostnames and Gateways, VIPs that ARP or BGP can actually reach, and the advertisement label on the Service Cilium generates for each Gateway: each application's findings will be listed here with the fix for each."
+            </p>
+        </EmptyState>
+    }
+}
+
+#[component]
+pub fn NotFound() -> impl IntoView {
+    set_status(404);
+    view! {
+        <PageHeader title="Page not found" />
+        <section class="error-page" data-testid="not-found">
+            <p class="error-page__code">"404"</p>
+            <p>"There is nothing at this address. It may have been renamed or deleted, or the link may be mistyped."</p>
+            <p><A href="/">"Go to the overview"</A></p>
+        </section>
+    }
+}
+
+/// A failed load, shown in place of the content with the matching HTTP status.
+#[component]
+pub fn ErrorNotice(error: AppError) -> impl IntoView {
+    set_status(error.status());
+    view! {
+        <div class="notice notice--error" role="alert">
+            <p><strong>"Could not load this: "</strong>{error.to_string()}</p>
+        </div>
+    }
+}

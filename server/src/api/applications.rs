@@ -1,0 +1,100 @@
+//! `/api/v1/applications`, their checklist, and the whole plan's conflicts.
+use app::{
+    backend::{applications as repo, db::DbError, plan},
+    domain::{Application, ApplicationInput, FieldError, FieldErrors, Finding, Report, check_plan},
+};
+use axum::{
+    Json,
+    extract::{Path, State},
+    http::{HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use serde::Serialize;
+
+use super::{ANONYMOUS, ApiError, ApiJson};
+use crate::state::AppState;
+
+fn not_found(name: &str) -> ApiError {
+    ApiError::not_found(
+        "application_not_found",
+        format!("there is no application named {name:?}; GET /api/v1/applications lists them"),
+    )
+}
+
+fn parse(input: ApplicationInput) -> Result<Application, ApiError> {
+    Application::parse(input).map_err(|errors| ApiError::unprocessable(&errors))
+}
+
+pub async fn list(State(state): State<AppState>) -> Result<Json<Vec<Application>>, ApiError> {
+    Ok(Json(repo::list(&state.db).await?))
+}
+
+pub async fn get(State(state): State<AppState>, Path(name): Path<String>) -> Result<Json<Application>, ApiError> {
+    repo::get(&state.db, &name).await?.map(Json).ok_or_else(|| not_found(&name))
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    ApiJson(input): ApiJson<ApplicationInput>,
+) -> Result<Response, ApiError> {
+    let application = parse(input)?;
+    repo::create(&state.db, ANONYMOUS, &application).await.map_err(|error| match error {
+        DbError::Conflict(message) => ApiError::conflict("application_exists", message).with_field("name"),
+        other => other.into(),
+    })?;
+    let location = format!("/api/v1/applications/{}", application.name);
+    let mut response = (StatusCode::CREATED, Json(&application)).into_response();
+    if let Ok(location) = HeaderValue::from_str(&location) {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    Ok(response)
+}
+
+pub async fn update(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    ApiJson(input): ApiJson<ApplicationInput>,
+) -> Result<Json<Application>, ApiError> {
+    let application = parse(input)?;
+    if application.name.as_str() != name {
+        return Err(ApiError::unprocessable(&FieldErrors::from(vec![FieldError::new(
+            "name",
+            "name_mismatch",
+            format!(
+                "the body names {:?} but the URL names {name:?}; create the application under its new name and delete this one",
+                application.name.as_str()
+            ),
+        )])));
+    }
+    repo::update(&state.db, ANONYMOUS, &application).await.map_err(|error| match error {
+        DbError::NotFound(_) => not_found(&name),
+        other => other.into(),
+    })?;
+    Ok(Json(application))
+}
+
+pub async fn delete(State(state): State<AppState>, Path(name): Path<String>) -> Result<StatusCode, ApiError> {
+    repo::delete(&state.db, ANONYMOUS, &name).await.map_err(|error| match error {
+        DbError::NotFound(_) => not_found(&name),
+        other => other.into(),
+    })?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn checklist(State(state): State<AppState>, Path(name): Path<String>) -> Result<Json<Report>, ApiError> {
+    let plan = plan::load_from(&state.db).await?;
+    if plan.application(&name).is_none() {
+        return Err(not_found(&name));
+    }
+    Ok(Json(check_plan(&plan, plan::now_unix())))
+}
+
+#[derive(Serialize)]
+pub struct Conflicts {
+    findings: Vec<Finding>,
+}
+
+pub async fn conflicts(State(state): State<AppState>) -> Result<Json<Conflicts>, ApiError> {
+    let plan = plan::load_from(&state.db).await?;
+    Ok(Json(Conflicts { findings: check_plan(&plan, plan::now_unix()).findings }))
+}

@@ -1,0 +1,83 @@
+//! `/api/v1/environments`: the first resource, end to end.
+use app::{
+    backend::environments as repo,
+    domain::{Environment, EnvironmentInput, FieldError, FieldErrors},
+};
+use axum::{
+    Json,
+    extract::{Path, State},
+    http::{HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+
+use super::{ANONYMOUS, ApiError, ApiJson};
+use crate::state::AppState;
+
+fn not_found(name: &str) -> ApiError {
+    ApiError::not_found(
+        "environment_not_found",
+        format!("there is no environment named {name:?}; GET /api/v1/environments lists them"),
+    )
+}
+
+fn parse(input: EnvironmentInput) -> Result<Environment, ApiError> {
+    Environment::try_from(input).map_err(|errors| ApiError::unprocessable(&errors))
+}
+
+pub async fn list(State(state): State<AppState>) -> Result<Json<Vec<Environment>>, ApiError> {
+    Ok(Json(repo::list(&state.db).await?))
+}
+
+pub async fn get(State(state): State<AppState>, Path(name): Path<String>) -> Result<Json<Environment>, ApiError> {
+    repo::get(&state.db, &name).await?.map(Json).ok_or_else(|| not_found(&name))
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    ApiJson(input): ApiJson<EnvironmentInput>,
+) -> Result<Response, ApiError> {
+    let environment = parse(input)?;
+    repo::create(&state.db, ANONYMOUS, &environment).await.map_err(|error| match error {
+        app::backend::db::DbError::Conflict(message) => {
+            ApiError::conflict("environment_exists", message).with_field("name")
+        }
+        other => other.into(),
+    })?;
+    let location = format!("/api/v1/environments/{}", environment.name);
+    let mut response = (StatusCode::CREATED, Json(&environment)).into_response();
+    if let Ok(location) = HeaderValue::from_str(&location) {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    Ok(response)
+}
+
+pub async fn update(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    ApiJson(input): ApiJson<EnvironmentInput>,
+) -> Result<Json<Environment>, ApiError> {
+    let environment = parse(input)?;
+    if environment.name.as_str() != name {
+        return Err(ApiError::unprocessable(&FieldErrors::from(vec![FieldError::new(
+            "name",
+            "name_mismatch",
+            format!(
+                "the body names {:?} but the URL names {name:?}; an environment cannot be renamed — create the new one and delete this one",
+                environment.name.as_str()
+            ),
+        )])));
+    }
+    repo::update(&state.db, ANONYMOUS, &environment).await.map_err(|error| match error {
+        app::backend::db::DbError::NotFound(_) => not_found(&name),
+        other => other.into(),
+    })?;
+    Ok(Json(environment))
+}
+
+pub async fn delete(State(state): State<AppState>, Path(name): Path<String>) -> Result<StatusCode, ApiError> {
+    repo::delete(&state.db, ANONYMOUS, &name).await.map_err(|error| match error {
+        app::backend::db::DbError::NotFound(_) => not_found(&name),
+        other => other.into(),
+    })?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,158 @@
+//! The API's error policy: a user-facing error has the right status and a body
+//! `{"error": {"code", "message", "field"?, "rule"?}, "errors": [...]?}` that says what to fix.
+//! Anything unexpected is logged and becomes a 500 with no internal detail.
+use app::{
+    backend::db::DbError,
+    domain::{FieldErrors, Finding},
+};
+use axum::{
+    Json,
+    http::StatusCode,
+    response::{IntoResponse, Response},
+};
+use serde::Serialize;
+
+/// Rules whose findings mean two objects claim the same thing (answered 409, not 422).
+const COLLISION_RULES: &[&str] = &[
+    "GH-RANGE-OVERLAP",
+    "GH-POD-CIDR-DISTINCT",
+    "GH-VIP-DISTINCT",
+    "GH-VIP-DUPLICATE",
+    "GH-HOSTNAME-DISTINCT",
+];
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ErrorDetail {
+    pub code: String,
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct ErrorBody {
+    error: ErrorDetail,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    errors: Vec<ErrorDetail>,
+}
+
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    error: ErrorDetail,
+    errors: Vec<ErrorDetail>,
+}
+
+fn detail(code: &str, message: impl Into<String>) -> ErrorDetail {
+    ErrorDetail { code: code.to_owned(), message: message.into(), field: None, rule: None }
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &str, message: impl Into<String>) -> ApiError {
+        ApiError { status, error: detail(code, message), errors: Vec::new() }
+    }
+
+    pub fn with_field(mut self, field: impl Into<String>) -> ApiError {
+        self.error.field = Some(field.into());
+        self
+    }
+
+    pub fn with_rule(mut self, rule: impl Into<String>) -> ApiError {
+        self.error.rule = Some(rule.into());
+        self
+    }
+
+    pub fn bad_request(code: &str, message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, code, message)
+    }
+
+    pub fn not_found(code: &str, message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::NOT_FOUND, code, message)
+    }
+
+    pub fn conflict(code: &str, message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::CONFLICT, code, message)
+    }
+
+    pub fn method_not_allowed() -> ApiError {
+        ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            "this route does not take that method; see the API section of the README",
+        )
+    }
+
+    /// Values that parse as JSON but break a rule: 422 with every field error.
+    pub fn unprocessable(errors: &FieldErrors) -> ApiError {
+        let details: Vec<ErrorDetail> = errors
+            .iter()
+            .map(|error| ErrorDetail {
+                code: error.code.clone(),
+                message: error.message.clone(),
+                field: Some(error.field.clone()),
+                rule: None,
+            })
+            .collect();
+        let first = details
+            .first()
+            .cloned()
+            .unwrap_or_else(|| detail("invalid", "the request breaks a rule"));
+        ApiError { status: StatusCode::UNPROCESSABLE_ENTITY, error: first, errors: details }
+    }
+
+    /// A change refused because it would break error-level checklist rules: 409 when it
+    /// collides with another object (an overlap, a duplicate), 422 otherwise.
+    pub fn rejected(findings: &[Finding]) -> ApiError {
+        let details: Vec<ErrorDetail> = findings
+            .iter()
+            .map(|finding| ErrorDetail {
+                code: "checklist_violation".to_owned(),
+                message: format!("{} {}", finding.message, finding.hint),
+                field: None,
+                rule: Some(finding.rule.to_string()),
+            })
+            .collect();
+        let collides = findings.iter().any(|finding| COLLISION_RULES.contains(&&*finding.rule));
+        let status = if collides { StatusCode::CONFLICT } else { StatusCode::UNPROCESSABLE_ENTITY };
+        let first = details
+            .first()
+            .cloned()
+            .unwrap_or_else(|| detail("checklist_violation", "the change breaks the checklist"));
+        ApiError { status, error: first, errors: details }
+    }
+
+    /// Logs the cause; the caller sees only that something went wrong.
+    pub fn internal(cause: &dyn std::fmt::Display) -> ApiError {
+        tracing::error!(error = %cause, "internal error answering an API request");
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "something went wrong on the server; the server log has the details",
+        )
+    }
+
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+}
+
+impl From<DbError> for ApiError {
+    fn from(error: DbError) -> ApiError {
+        match error {
+            DbError::NotFound(message) => ApiError::not_found("not_found", message),
+            DbError::Conflict(message) => ApiError::conflict("conflict", message),
+            DbError::Invalid(errors) => ApiError::unprocessable(&errors),
+            DbError::Rejected(findings) => ApiError::rejected(&findings),
+            other => ApiError::internal(&other),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = ErrorBody { error: self.error, errors: self.errors };
+        (self.status, Json(body)).into_response()
+    }
+}

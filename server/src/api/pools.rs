@@ -1,0 +1,111 @@
+//! `/api/v1/environments/{env}/pools` and `/api/v1/pools/{id}`.
+use app::{
+    backend::{db::DbError, pools as repo},
+    domain::{FieldError, FieldErrors, VipPool, VipPoolInput},
+};
+use axum::{
+    Json,
+    extract::{Path, State},
+    http::{HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use serde::Serialize;
+
+use super::{ANONYMOUS, ApiError, ApiJson};
+use crate::state::AppState;
+
+/// A pool as the API shows it: the stored pool and how its addresses are used.
+#[derive(Debug, Serialize)]
+pub struct PoolView {
+    #[serde(flatten)]
+    pub pool: VipPool,
+    pub allocated: u128,
+    pub reserved: u128,
+    pub free: u128,
+}
+
+impl From<VipPool> for PoolView {
+    fn from(pool: VipPool) -> PoolView {
+        let free = pool.size();
+        PoolView { pool, allocated: 0, reserved: 0, free }
+    }
+}
+
+fn pool_not_found(id: i64) -> ApiError {
+    ApiError::not_found("pool_not_found", format!("there is no pool with id {id}; GET /api/v1/environments/{{env}}/pools lists them"))
+}
+
+fn environment_not_found(name: &str) -> ApiError {
+    ApiError::not_found(
+        "environment_not_found",
+        format!("there is no environment named {name:?}; GET /api/v1/environments lists them"),
+    )
+}
+
+/// The environment comes from the URL; a body that names another one is refused.
+fn parse(mut input: VipPoolInput, environment: &str) -> Result<VipPool, ApiError> {
+    if !input.environment.is_empty() && input.environment != environment {
+        return Err(ApiError::unprocessable(&FieldErrors::from(vec![FieldError::new(
+            "environment",
+            "environment_mismatch",
+            format!("the body names environment {:?} but the URL names {environment:?}", input.environment),
+        )])));
+    }
+    input.environment = environment.to_owned();
+    VipPool::parse(input).map_err(|errors| ApiError::unprocessable(&errors))
+}
+
+pub async fn list(State(state): State<AppState>, Path(env): Path<String>) -> Result<Json<Vec<PoolView>>, ApiError> {
+    if app::backend::environments::get(&state.db, &env).await?.is_none() {
+        return Err(environment_not_found(&env));
+    }
+    let pools = repo::list(&state.db, Some(&env)).await?;
+    Ok(Json(pools.into_iter().map(PoolView::from).collect()))
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    Path(env): Path<String>,
+    ApiJson(input): ApiJson<VipPoolInput>,
+) -> Result<Response, ApiError> {
+    let pool = parse(input, &env)?;
+    let stored = repo::create(&state.db, ANONYMOUS, &pool).await.map_err(|error| match error {
+        DbError::NotFound(_) => environment_not_found(&env),
+        DbError::Conflict(message) => ApiError::conflict("pool_exists", message).with_field("name"),
+        other => other.into(),
+    })?;
+    let location = format!("/api/v1/pools/{}", stored.id.unwrap_or_default());
+    let mut response = (StatusCode::CREATED, Json(PoolView::from(stored))).into_response();
+    if let Ok(location) = HeaderValue::from_str(&location) {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    Ok(response)
+}
+
+pub async fn get(State(state): State<AppState>, Path(id): Path<i64>) -> Result<Json<PoolView>, ApiError> {
+    let pool = repo::get(&state.db, id).await?.ok_or_else(|| pool_not_found(id))?;
+    Ok(Json(pool.into()))
+}
+
+pub async fn update(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    ApiJson(input): ApiJson<VipPoolInput>,
+) -> Result<Json<PoolView>, ApiError> {
+    let current = repo::get(&state.db, id).await?.ok_or_else(|| pool_not_found(id))?;
+    let pool = parse(input, current.environment.as_str())?;
+    let stored = repo::update(&state.db, ANONYMOUS, id, &pool).await.map_err(|error| match error {
+        DbError::NotFound(_) => pool_not_found(id),
+        DbError::Conflict(message) => ApiError::conflict("pool_exists", message).with_field("name"),
+        other => other.into(),
+    })?;
+    Ok(Json(stored.into()))
+}
+
+pub async fn delete(State(state): State<AppState>, Path(id): Path<i64>) -> Result<StatusCode, ApiError> {
+    repo::delete(&state.db, ANONYMOUS, id).await.map_err(|error| match error {
+        DbError::NotFound(_) => pool_not_found(id),
+        other => other.into(),
+    })?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,66 @@
+//! Command-line flags, each with an environment-variable twin.
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
+
+use clap::{Parser, ValueEnum};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Human,
+    Json,
+}
+
+#[derive(Debug, Clone, Parser)]
+#[command(name = "gatehouse", version, about = "Plan, check and submit Cilium load balancing and TLS termination for Kubernetes")]
+pub struct Config {
+    /// Address to listen on; port 0 picks a free port (the log says which).
+    #[arg(long, env = "GATEHOUSE_LISTEN", default_value = "127.0.0.1:3000")]
+    pub listen: SocketAddr,
+
+    /// sqlite:PATH (created on first run) or postgres://USER:PASSWORD@HOST/DB.
+    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://data/gatehouse.db")]
+    pub database_url: String,
+
+    /// Seed the example plan (dev and prod) where it is missing; idempotent.
+    #[arg(long, env = "GATEHOUSE_DEMO")]
+    pub demo: bool,
+
+    /// Log as human-readable lines or as JSON objects.
+    #[arg(long, env = "GATEHOUSE_LOG_FORMAT", value_enum, default_value = "human")]
+    pub log_format: LogFormat,
+
+    /// PEM certificate chain for HTTPS; with --tls-key the portal serves HTTPS only.
+    #[arg(long, env = "GATEHOUSE_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1) for --tls-cert.
+    #[arg(long, env = "GATEHOUSE_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+
+    /// Directory with the built site (the hydration script, WASM, CSS and assets).
+    #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
+    pub site_root: PathBuf,
+
+    /// Seconds a request may take before it is answered 408.
+    #[arg(long, env = "GATEHOUSE_REQUEST_TIMEOUT", default_value_t = 30)]
+    pub request_timeout_secs: u64,
+}
+
+impl Config {
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_secs(self.request_timeout_secs.max(1))
+    }
+
+    /// A configuration for tests: port 0 on loopback and the given database.
+    pub fn for_tests(database_url: impl Into<String>, site_root: impl Into<PathBuf>) -> Config {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            database_url: database_url.into(),
+            demo: false,
+            log_format: LogFormat::Human,
+            tls_cert: None,
+            tls_key: None,
+            site_root: site_root.into(),
+            request_timeout_secs: 30,
+        }
+    }
+}

@@ -1,0 +1,117 @@
+//! The `gatehouse` server: configuration, startup, state and the router that joins the
+//! Leptos pages, the /api/v1 JSON API and the health endpoints.
+pub mod api;
+pub mod config;
+pub mod router;
+pub mod state;
+pub mod telemetry;
+pub mod tls;
+
+use std::{future::Future, net::SocketAddr};
+
+use app::backend::db::{Database, DbError};
+pub use config::Config;
+pub use router::router;
+pub use state::AppState;
+use tokio::net::TcpListener;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("database: {0}")]
+    Database(#[from] DbError),
+    #[error("could not listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("TLS: {0}")]
+    Tls(#[from] tls::TlsError),
+    #[error("serving: {0}")]
+    Serve(std::io::Error),
+}
+
+/// A started portal: the database is migrated (and seeded with `--demo`) and the
+/// socket is bound, so `local_addr` is known before serving begins.
+pub struct Gatehouse {
+    state: AppState,
+    listener: TcpListener,
+    tls: Option<tls::TlsAcceptorConfig>,
+}
+
+impl Gatehouse {
+    pub async fn start(config: Config) -> Result<Gatehouse, StartError> {
+        let tls = match (&config.tls_cert, &config.tls_key) {
+            (Some(cert), Some(key)) => Some(tls::TlsAcceptorConfig::load(cert, key)?),
+            _ => None,
+        };
+        let db = Database::connect(&config.database_url).await?;
+        if config.demo {
+            let created = app::backend::demo::seed(&db).await?;
+            tracing::info!(created, "demo data seeded");
+        }
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .map_err(|source| StartError::Bind { addr: config.listen, source })?;
+        let state = AppState::new(db, &config);
+        Ok(Gatehouse { state, listener, tls })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener.local_addr().unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    pub fn url(&self) -> String {
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        format!("{scheme}://{}", self.local_addr())
+    }
+
+    /// Serves until `shutdown` completes, then lets requests in flight finish.
+    pub async fn serve(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), StartError> {
+        let db = self.state.db.clone();
+        let app = router(self.state);
+        let served = match self.tls {
+            None => axum::serve(self.listener, app).with_graceful_shutdown(shutdown).await,
+            Some(tls) => {
+                let listener = tls::TlsListener::new(self.listener, tls);
+                axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+            }
+        };
+        db.close().await;
+        served.map_err(StartError::Serve)
+    }
+}
+
+/// Runs the portal until SIGTERM or ctrl-c.
+pub async fn run(config: Config) -> Result<(), StartError> {
+    let gatehouse = Gatehouse::start(config).await?;
+    tracing::info!(url = %gatehouse.url(), "gatehouse listening on {}", gatehouse.url());
+    gatehouse.serve(shutdown_signal()).await?;
+    tracing::info!("gatehouse stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutdown requested; finishing requests in flight");
+}

@@ -1,0 +1,39 @@
+use std::time::Duration;
+
+use app::backend::db::Database;
+use axum::extract::FromRef;
+use leptos::prelude::LeptosOptions;
+
+use crate::Config;
+
+/// What every handler may need; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    pub db: Database,
+    pub leptos_options: LeptosOptions,
+    pub request_timeout: Duration,
+    pub tls: bool,
+}
+
+impl AppState {
+    pub fn new(db: Database, config: &Config) -> AppState {
+        let leptos_options = LeptosOptions::builder()
+            .output_name("gatehouse")
+            .site_root(config.site_root.to_string_lossy().into_owned())
+            .site_pkg_dir("pkg")
+            .site_addr(config.listen)
+            .build();
+        AppState {
+            db,
+            leptos_options,
+            request_timeout: config.request_timeout(),
+            tls: config.tls_cert.is_some(),
+        }
+    }
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> LeptosOptions {
+        state.leptos_options.clone()
+    }
+}

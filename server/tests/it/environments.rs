@@ -1,0 +1,161 @@
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::harness::{DbKind, TestApp};
+
+fn dev() -> Value {
+    json!({
+        "name": "dev",
+        "node_subnets": ["192.168.101.0/24"],
+        "node_addresses": ["192.168.101.11", "192.168.101.12", "192.168.101.13"],
+        "pod_cidrs": ["10.10.0.0/16"],
+        "service_cidr": "10.96.0.0/16",
+        "advertisement": {
+            "mode": "arp",
+            "label": {"key": "gatehouse.io/advertise", "value": "dev"},
+            "arp": {"interfaces": ["^eth[0-9]+$"]}
+        },
+        "protected": false
+    })
+}
+
+async fn create_read_update_delete(kind: DbKind) {
+    let app = TestApp::spawn(kind).await;
+
+    let response = app.client.post(app.at("/api/v1/environments")).json(&dev()).send().await.unwrap();
+    assert_eq!(response.status(), 201);
+    assert_eq!(
+        response.headers().get("location").and_then(|v| v.to_str().ok()),
+        Some("/api/v1/environments/dev")
+    );
+    let created: Value = response.json().await.unwrap();
+    assert_eq!(created["name"], "dev");
+    assert_eq!(created["pod_cidrs"], json!(["10.10.0.0/16"]));
+    assert_eq!(created["advertisement"]["mode"], "arp");
+
+    let (status, list) = app.get_json("/api/v1/environments").await;
+    assert_eq!(status, 200);
+    assert_eq!(list.as_array().map(Vec::len), Some(1));
+    assert_eq!(list[0]["name"], "dev");
+
+    let mut changed = dev();
+    changed["pod_cidrs"] = json!(["10.11.0.0/16"]);
+    changed["protected"] = json!(true);
+    let (status, body) = app.send_json(Method::PUT, "/api/v1/environments/dev", &changed).await;
+    assert_eq!(status, 200, "{body}");
+    let (_, fetched) = app.get_json("/api/v1/environments/dev").await;
+    assert_eq!(fetched["pod_cidrs"], json!(["10.11.0.0/16"]));
+    assert_eq!(fetched["protected"], json!(true));
+
+    let response = app.client.delete(app.at("/api/v1/environments/dev")).send().await.unwrap();
+    assert_eq!(response.status(), 204);
+    let (status, body) = app.get_json("/api/v1/environments/dev").await;
+    assert_eq!(status, 404);
+    assert_eq!(body["error"]["code"], "environment_not_found");
+
+    // Every change is in the audit log, with the object before and after.
+    let db = app::backend::db::Database::connect(&app.database.url).await.unwrap();
+    let entries = app::backend::audit::list(&db, Some("environment/dev")).await.unwrap();
+    let actions: Vec<&str> = entries.iter().map(|e| e.action.as_str()).collect();
+    assert_eq!(actions, ["environment.create", "environment.update", "environment.delete"]);
+    assert_eq!(entries[1].before.as_ref().unwrap()["pod_cidrs"], json!(["10.10.0.0/16"]));
+    assert_eq!(entries[1].after.as_ref().unwrap()["pod_cidrs"], json!(["10.11.0.0/16"]));
+    assert!(entries[2].after.is_none());
+}
+
+async fn malformed_cidr_is_422_naming_the_field(kind: DbKind) {
+    let app = TestApp::spawn(kind).await;
+    let mut body = dev();
+    body["pod_cidrs"] = json!(["10.10.0.0/16", "10.300.0.0/16"]);
+    body["service_cidr"] = json!("10.96.0.5/16");
+    let (status, error) = app.post_json("/api/v1/environments", &body).await;
+    assert_eq!(status, 422, "{error}");
+    assert_eq!(error["error"]["field"], "pod_cidrs[1]");
+    assert_eq!(error["error"]["code"], "invalid_cidr");
+    let fields: Vec<&str> = error["errors"].as_array().unwrap().iter().filter_map(|e| e["field"].as_str()).collect();
+    assert!(fields.contains(&"service_cidr"), "every field error is reported: {error}");
+    let host_bits = error["errors"].as_array().unwrap().iter().find(|e| e["field"] == "service_cidr").unwrap();
+    assert!(
+        host_bits["message"].as_str().unwrap().contains("did you mean 10.96.0.0/16"),
+        "{host_bits}"
+    );
+    // Nothing was stored.
+    let (_, list) = app.get_json("/api/v1/environments").await;
+    assert_eq!(list, json!([]));
+}
+
+async fn bad_bodies_get_clear_errors(kind: DbKind) {
+    let app = TestApp::spawn(kind).await;
+
+    let response = app
+        .client
+        .post(app.at("/api/v1/environments"))
+        .header("content-type", "application/json")
+        .body("{\"name\": ")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "malformed_body");
+
+    let mut wrong_type = dev();
+    wrong_type["pod_cidrs"] = json!("10.10.0.0/16");
+    let (status, body) = app.post_json("/api/v1/environments", &wrong_type).await;
+    assert_eq!(status, 400);
+    assert_eq!(body["error"]["field"], "pod_cidrs");
+
+    let response = app.client.post(app.at("/api/v1/environments")).body(dev().to_string()).send().await.unwrap();
+    assert_eq!(response.status(), 415);
+
+    let (status, body) = app.post_json("/api/v1/environments", &dev()).await;
+    assert_eq!(status, 201, "{body}");
+    let (status, body) = app.post_json("/api/v1/environments", &dev()).await;
+    assert_eq!(status, 409);
+    assert_eq!(body["error"]["code"], "environment_exists");
+
+    let mut renamed = dev();
+    renamed["name"] = json!("prod");
+    let (status, body) = app.send_json(Method::PUT, "/api/v1/environments/dev", &renamed).await;
+    assert_eq!(status, 422);
+    assert_eq!(body["error"]["field"], "name");
+
+    let (status, body) = app.send_json(Method::PUT, "/api/v1/environments/staging", &{
+        let mut staging = dev();
+        staging["name"] = json!("staging");
+        staging
+    }).await;
+    assert_eq!(status, 404, "{body}");
+
+    let (status, body) = app.get_json("/api/v1/no-such-thing").await;
+    assert_eq!(status, 404);
+    assert_eq!(body["error"]["code"], "unknown_route");
+
+    let response = app.client.patch(app.at("/api/v1/environments")).send().await.unwrap();
+    assert_eq!(response.status(), 405);
+}
+
+async fn data_survives_a_restart_and_demo_seeding_is_idempotent(kind: DbKind) {
+    let app = TestApp::spawn_demo(kind).await;
+    let (_, list) = app.get_json("/api/v1/environments").await;
+    let names: Vec<&str> = list.as_array().unwrap().iter().filter_map(|e| e["name"].as_str()).collect();
+    assert_eq!(names, ["dev", "prod"]);
+    let (_, dev) = app.get_json("/api/v1/environments/dev").await;
+    let (_, prod) = app.get_json("/api/v1/environments/prod").await;
+    assert_eq!(dev["node_subnets"], json!(["192.168.101.0/24"]));
+    assert_eq!(dev["node_addresses"].as_array().map(Vec::len), Some(3));
+    assert_ne!(dev["pod_cidrs"], prod["pod_cidrs"]);
+    assert_eq!(dev["advertisement"]["mode"], "arp");
+
+    let database = app.stop().await;
+    let again = TestApp::spawn_with(database, |config| config.demo = true).await;
+    let (_, list) = again.get_json("/api/v1/environments").await;
+    assert_eq!(list.as_array().map(Vec::len), Some(2), "seeding twice adds nothing: {list}");
+}
+
+crate::on_both_databases!(
+    create_read_update_delete,
+    malformed_cidr_is_422_naming_the_field,
+    bad_bodies_get_clear_errors,
+    data_survives_a_restart_and_demo_seeding_is_idempotent,
+);

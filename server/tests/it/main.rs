@@ -1,0 +1,9 @@
+//! Integration tests: the real server on 127.0.0.1 port 0, real HTTP, a fresh database per
+//! test — every database test runs on SQLite and on PostgreSQL.
+mod harness;
+
+mod binary;
+mod environments;
+mod health;
+mod pages;
+mod tls;

@@ -1,0 +1,82 @@
+use crate::harness::{DbKind, TestApp};
+
+const NAVIGATION: &[&str] = &["/", "/topology", "/pools", "/certificates", "/applications", "/checklist"];
+
+async fn pages_render_on_the_server_with_a_nonce_policy(kind: DbKind) {
+    let app = TestApp::spawn_demo(kind).await;
+    let response = app.get("/").await;
+    assert_eq!(response.status(), 200);
+    let headers = response.headers().clone();
+    let html = response.text().await.unwrap();
+    assert!(html.contains("What Gatehouse does"));
+    // The demo environments are in the server-rendered table.
+    assert!(html.contains("href=\"/environments/dev\""), "{html}");
+    assert!(html.contains("href=\"/environments/prod\""));
+
+    let policy = headers.get("content-security-policy").unwrap().to_str().unwrap();
+    let nonce = policy
+        .split("'nonce-")
+        .nth(1)
+        .and_then(|rest| rest.split('\'').next())
+        .expect("the policy admits scripts by nonce");
+    assert!(policy.contains("frame-ancestors 'none'"));
+    assert!(policy.contains("script-src 'self' 'nonce-"));
+    assert!(!policy.contains("unsafe-inline"), "{policy}");
+    assert!(html.contains(&format!("nonce=\"{nonce}\"")), "the hydration script carries the nonce");
+    assert_eq!(headers.get("x-content-type-options").unwrap(), "nosniff");
+    assert_eq!(headers.get("referrer-policy").unwrap(), "strict-origin-when-cross-origin");
+
+    // A fresh nonce per response.
+    let second = app.get("/").await;
+    let second_policy = second.headers().get("content-security-policy").unwrap().to_str().unwrap().to_owned();
+    assert_ne!(policy, second_policy);
+}
+
+async fn every_section_answers_and_unknown_pages_are_404(kind: DbKind) {
+    let app = TestApp::spawn_demo(kind).await;
+    for path in NAVIGATION {
+        let response = app.get(path).await;
+        assert_eq!(response.status(), 200, "{path}");
+        let html = response.text().await.unwrap();
+        assert!(html.contains("aria-current=\"page\""), "{path} marks itself in the navigation");
+    }
+    let response = app.get("/environments/dev").await;
+    assert_eq!(response.status(), 200);
+    assert!(response.text().await.unwrap().contains("192.168.101.11"));
+
+    for missing in ["/no/such/page", "/environments/staging"] {
+        let response = app.get(missing).await;
+        assert_eq!(response.status(), 404, "{missing}");
+        assert!(response.text().await.unwrap().contains("Page not found"), "{missing}");
+    }
+}
+
+async fn responses_are_compressed(kind: DbKind) {
+    let app = TestApp::spawn_demo(kind).await;
+    let response = app.client.get(app.at("/")).header("accept-encoding", "gzip").send().await.unwrap();
+    assert_eq!(response.headers().get("content-encoding").map(|v| v.to_str().unwrap()), Some("gzip"));
+}
+
+async fn the_theme_cookie_is_rendered_on_the_server(kind: DbKind) {
+    let app = TestApp::spawn(kind).await;
+    let html = app
+        .client
+        .get(app.at("/"))
+        .header("cookie", "gatehouse-theme=dark")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("<html lang=\"en\" data-theme=\"dark\""), "{}", &html[..200.min(html.len())]);
+    let html = app.get("/").await.text().await.unwrap();
+    assert!(!html.contains("data-theme=\""), "no choice: the OS decides");
+}
+
+crate::on_both_databases!(
+    pages_render_on_the_server_with_a_nonce_policy,
+    every_section_answers_and_unknown_pages_are_404,
+    responses_are_compressed,
+    the_theme_cookie_is_rendered_on_the_server,
+);
