@@ -1,6 +1,6 @@
 //! The HTML shell, the router and the page frame.
 use leptos::prelude::*;
-use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_meta::{MetaTags, Title, provide_meta_context};
 use leptos_router::{
     ParamSegment, StaticSegment,
     components::{Route, Router, Routes},
@@ -32,6 +32,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                     content="Gatehouse plans, checks and submits Cilium load balancing and TLS termination for Kubernetes."
                 />
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
+                <link rel="stylesheet" href="/pkg/gatehouse.css" />
                 <HydrationScripts options />
                 <MetaTags />
             </head>
@@ -53,7 +54,6 @@ pub fn App() -> impl IntoView {
         }
     });
     view! {
-        <Stylesheet id="gatehouse" href="/pkg/gatehouse.css" />
         <Title formatter=|page: String| {
             if page.is_empty() { "Gatehouse".to_owned() } else { format!("{page} · Gatehouse") }
         } />

@@ -4,6 +4,7 @@ pub mod db;
 pub mod demo;
 pub mod environments;
 pub mod http;
+pub mod manifests;
 pub mod plan;
 pub mod pools;
 pub mod applications;

@@ -262,7 +262,10 @@ mod tests {
     use super::*;
 
     const CRDS_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/crds");
-    const KUBERNETES_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/kubernetes-schemas");
+    const KUBERNETES_DIR: &str = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../shared/kubernetes-schemas"
+    );
 
     static REGISTRY: LazyLock<SchemaRegistry> = LazyLock::new(|| {
         SchemaRegistry::load(Path::new(CRDS_DIR), Path::new(KUBERNETES_DIR))
@@ -281,9 +284,15 @@ mod tests {
     fn assert_violation(object: &Value, path: &str, message: &str) -> Vec<Violation> {
         let violations = REGISTRY.validate(object).expect_err("expected violations");
         assert!(
-            violations.iter().any(|v| v.path == path && v.message.contains(message)),
+            violations
+                .iter()
+                .any(|v| v.path == path && v.message.contains(message)),
             "no violation at {path:?} containing {message:?}; got:\n{}",
-            violations.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n")
+            violations
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("\n")
         );
         violations
     }
@@ -596,7 +605,10 @@ mod tests {
             ("cilium.io/v2", "CiliumBGPNodeConfigOverride"),
         ];
         for (api_version, kind) in expected {
-            assert!(REGISTRY.contains(api_version, kind), "{api_version} {kind} is not registered");
+            assert!(
+                REGISTRY.contains(api_version, kind),
+                "{api_version} {kind} is not registered"
+            );
         }
         assert!(REGISTRY.object_meta.is_some());
         assert!(REGISTRY.kinds().count() > 100);
@@ -607,7 +619,11 @@ mod tests {
         for (component, pointer, values) in loader::NATIVE_ENUMS {
             let full = format!("/components/schemas/{component}{pointer}/enum");
             let applied = REGISTRY.documents.iter().any(|document| {
-                document.root.pointer(&full).and_then(Value::as_array).is_some_and(|found| found.len() == values.len())
+                document
+                    .root
+                    .pointer(&full)
+                    .and_then(Value::as_array)
+                    .is_some_and(|found| found.len() == values.len())
             });
             assert!(applied, "{component}{pointer} is in no Kubernetes document");
         }
@@ -626,8 +642,16 @@ mod tests {
         assert_valid(&gateway());
         assert_valid(&http_route());
         // The address `type` defaults to IPAddress, which decides the `oneOf` branch.
-        assert_valid(&with(gateway(), "/spec/addresses", json!([{ "value": "192.168.10.20" }])));
-        assert_valid(&with(gateway(), "/spec/addresses", json!([{ "type": "Hostname", "value": "lb.example.com" }])));
+        assert_valid(&with(
+            gateway(),
+            "/spec/addresses",
+            json!([{ "value": "192.168.10.20" }]),
+        ));
+        assert_valid(&with(
+            gateway(),
+            "/spec/addresses",
+            json!([{ "type": "Hostname", "value": "lb.example.com" }]),
+        ));
         let mut v1beta1 = http_route();
         v1beta1["apiVersion"] = json!("gateway.networking.k8s.io/v1beta1");
         assert_valid(&v1beta1);
@@ -644,15 +668,31 @@ mod tests {
 
     #[test]
     fn misspelled_fields_are_unknown() {
-        let misspelled = with(without(deployment(), "/spec/replicas"), "/spec/replica", json!(2));
-        assert_violation(&misspelled, "spec.replica", r#"unknown field "replica" (did you mean "replicas"?)"#);
+        let misspelled = with(
+            without(deployment(), "/spec/replicas"),
+            "/spec/replica",
+            json!(2),
+        );
+        assert_violation(
+            &misspelled,
+            "spec.replica",
+            r#"unknown field "replica" (did you mean "replicas"?)"#,
+        );
 
         let listeners = gateway()["spec"]["listeners"].clone();
-        let misspelled = with(without(gateway(), "/spec/listeners"), "/spec/listener", listeners);
+        let misspelled = with(
+            without(gateway(), "/spec/listeners"),
+            "/spec/listener",
+            listeners,
+        );
         assert_violation(&misspelled, "spec.listener", "unknown field");
         assert_violation(&misspelled, "spec.listeners", "required field is missing");
 
-        let deep = with(http_route(), "/spec/rules/0/backendRefs/0/prot", json!(8080));
+        let deep = with(
+            http_route(),
+            "/spec/rules/0/backendRefs/0/prot",
+            json!(8080),
+        );
         assert_violation(&deep, "spec.rules[0].backendRefs[0].prot", "unknown field");
     }
 
@@ -663,8 +703,16 @@ mod tests {
             misspelled["metadata"]["lables"] = labels();
             assert_violation(&misspelled, "metadata.lables", r#"did you mean "labels"?"#);
         }
-        let nested = with(deployment(), "/spec/template/metadata/annotation", json!({}));
-        assert_violation(&nested, "spec.template.metadata.annotation", "unknown field");
+        let nested = with(
+            deployment(),
+            "/spec/template/metadata/annotation",
+            json!({}),
+        );
+        assert_violation(
+            &nested,
+            "spec.template.metadata.annotation",
+            "unknown field",
+        );
     }
 
     #[test]
@@ -674,7 +722,11 @@ mod tests {
             "spec.replicas",
             r#"expected an integer, found string "3""#,
         );
-        assert_violation(&with(deployment(), "/spec/replicas", json!(null)), "spec.replicas", "found null");
+        assert_violation(
+            &with(deployment(), "/spec/replicas", json!(null)),
+            "spec.replicas",
+            "found null",
+        );
         assert_violation(
             &with(gateway(), "/spec/listeners/0/port", json!("80")),
             "spec.listeners[0].port",
@@ -689,7 +741,11 @@ mod tests {
 
     #[test]
     fn missing_required_fields_are_reported() {
-        assert_violation(&without(deployment(), "/spec/selector"), "spec.selector", "required field is missing");
+        assert_violation(
+            &without(deployment(), "/spec/selector"),
+            "spec.selector",
+            "required field is missing",
+        );
         assert_violation(
             &without(deployment(), "/spec/template/spec/containers/0/name"),
             "spec.template.spec.containers[0].name",
@@ -705,9 +761,21 @@ mod tests {
             "spec.bgpInstances[0].name",
             "required field is missing",
         );
-        assert_violation(&without(gateway(), "/metadata/name"), "metadata.name", "required field is missing");
-        assert_violation(&without(config_map(), "/metadata"), "metadata", "required field is missing");
-        let generated = with(without(config_map(), "/metadata/name"), "/metadata/generateName", json!("cfg-"));
+        assert_violation(
+            &without(gateway(), "/metadata/name"),
+            "metadata.name",
+            "required field is missing",
+        );
+        assert_violation(
+            &without(config_map(), "/metadata"),
+            "metadata",
+            "required field is missing",
+        );
+        let generated = with(
+            without(config_map(), "/metadata/name"),
+            "/metadata/generateName",
+            json!("cfg-"),
+        );
         assert_valid(&generated);
     }
 
@@ -739,22 +807,38 @@ mod tests {
     #[test]
     fn pattern_violations_are_reported() {
         assert_violation(
-            &with(gateway(), "/spec/listeners/0/hostname", json!("Portal.Example.com")),
+            &with(
+                gateway(),
+                "/spec/listeners/0/hostname",
+                json!("Portal.Example.com"),
+            ),
             "spec.listeners[0].hostname",
             "does not match the pattern",
         );
         assert_violation(
-            &with(gateway(), "/spec/listeners/1/hostname", json!("portal..example.com")),
+            &with(
+                gateway(),
+                "/spec/listeners/1/hostname",
+                json!("portal..example.com"),
+            ),
             "spec.listeners[1].hostname",
             "does not match the pattern",
         );
         assert_violation(
-            &with(http_route(), "/spec/hostnames/0", json!("portal.example.com:443")),
+            &with(
+                http_route(),
+                "/spec/hostnames/0",
+                json!("portal.example.com:443"),
+            ),
             "spec.hostnames[0]",
             "does not match the pattern",
         );
         assert_violation(
-            &with(gateway(), "/spec/infrastructure/labels/gatehouse.example.com~1ip-pool", json!("not valid!")),
+            &with(
+                gateway(),
+                "/spec/infrastructure/labels/gatehouse.example.com~1ip-pool",
+                json!("not valid!"),
+            ),
             r#"spec.infrastructure.labels["gatehouse.example.com/ip-pool"]"#,
             "does not match the pattern",
         );
@@ -783,19 +867,31 @@ mod tests {
             "format cidr",
         );
         assert_violation(
-            &with(tls_secret(), "/data/tls.crt", json!("-----BEGIN CERTIFICATE-----")),
+            &with(
+                tls_secret(),
+                "/data/tls.crt",
+                json!("-----BEGIN CERTIFICATE-----"),
+            ),
             r#"data["tls.crt"]"#,
             "format byte",
         );
         assert_violation(
-            &with(gateway(), "/spec/addresses/0/value", json!("192.168.10.256")),
+            &with(
+                gateway(),
+                "/spec/addresses/0/value",
+                json!("192.168.10.256"),
+            ),
             "spec.addresses[0]",
             "must match exactly one oneOf schema, but matches none",
         );
         let labels: serde_json::Map<String, Value> =
             (0..9).map(|i| (format!("label-{i}"), json!("x"))).collect();
         assert_violation(
-            &with(gateway(), "/spec/infrastructure/labels", Value::Object(labels)),
+            &with(
+                gateway(),
+                "/spec/infrastructure/labels",
+                Value::Object(labels),
+            ),
             "spec.infrastructure.labels",
             "must have at most 8 entries",
         );
@@ -809,7 +905,11 @@ mod tests {
     #[test]
     fn list_map_keys_and_sets_must_be_unique() {
         let duplicate_listener = with(gateway(), "/spec/listeners/1/name", json!("http"));
-        assert_violation(&duplicate_listener, "spec.listeners[1]", r#"duplicate entry with name="http""#);
+        assert_violation(
+            &duplicate_listener,
+            "spec.listeners[1]",
+            r#"duplicate entry with name="http""#,
+        );
 
         // `protocol` defaults to TCP, so these two ports collide.
         let ports = json!([
@@ -840,9 +940,17 @@ mod tests {
 
         let mut unknown_version = gateway();
         unknown_version["apiVersion"] = json!("gateway.networking.k8s.io/v2");
-        assert_violation(&unknown_version, "apiVersion", "known apiVersions: gateway.networking.k8s.io/v1");
+        assert_violation(
+            &unknown_version,
+            "apiVersion",
+            "known apiVersions: gateway.networking.k8s.io/v1",
+        );
 
-        assert_violation(&without(gateway(), "/kind"), "kind", "required field is missing");
+        assert_violation(
+            &without(gateway(), "/kind"),
+            "kind",
+            "required field is missing",
+        );
         assert_violation(&json!("Gateway"), "", "expected an object");
     }
 
@@ -920,8 +1028,14 @@ spec:
 "#;
 
     fn widgets() -> SchemaRegistry {
-        let crds = [SchemaSource { name: "widgets.yaml", contents: WIDGET_CRD }];
-        let kubernetes = [SchemaSource { name: "meta.json", contents: TINY_OBJECT_META }];
+        let crds = [SchemaSource {
+            name: "widgets.yaml",
+            contents: WIDGET_CRD,
+        }];
+        let kubernetes = [SchemaSource {
+            name: "meta.json",
+            contents: TINY_OBJECT_META,
+        }];
         SchemaRegistry::from_sources(&crds, &kubernetes).unwrap_or_else(|error| panic!("{error}"))
     }
 
@@ -963,27 +1077,79 @@ spec:
     #[test]
     fn in_memory_sources_support_the_remaining_keywords() {
         let registry = widgets();
-        assert_eq!(registry.kinds().collect::<Vec<_>>(), [("example.com/v1", "Widget")]);
+        assert_eq!(
+            registry.kinds().collect::<Vec<_>>(),
+            [("example.com/v1", "Widget")]
+        );
         assert_eq!(registry.validate(&widget()), Ok(()));
-        assert_eq!(registry.validate(&with(widget(), "/spec/port", json!(8080))), Ok(()));
+        assert_eq!(
+            registry.validate(&with(widget(), "/spec/port", json!(8080))),
+            Ok(())
+        );
 
         let cases = [
-            ("/spec/port", json!(true), "spec.port: expected an integer or a string, found boolean true"),
-            ("/spec/tags", json!(["a", "a"]), r#"spec.tags[1]: duplicate value "a" in a list of type set"#),
-            ("/spec/closed", json!({ "a": "x", "b": "y" }), r#"spec.closed.b: unknown field "b""#),
-            ("/spec/ratio", json!(1), "spec.ratio: must be less than 1, but is 1"),
-            ("/spec/ratio", json!(-0.5), "spec.ratio: must be greater than or equal to 0, but is -0.5"),
-            ("/spec/created", json!("yesterday"), "spec.created: \"yesterday\" is not an RFC 3339 date-time"),
-            ("/spec/digits", json!("١٢٣"), "spec.digits: \"١٢٣\" does not match the pattern ^\\d+$"),
-            ("/spec/empty", json!({ "x": 1 }), r#"spec.empty.x: unknown field "x""#),
-            ("/spec/template/metadata", json!({ "nmae": "x" }), r#"spec.template.metadata.nmae: unknown field "nmae" (did you mean "name"?)"#),
-            ("/spec/template/kind", json!(1), "spec.template.kind: expected a string, found integer 1"),
-            ("/metadata", json!({ "name": "w", "uid": "x" }), r#"metadata.uid: unknown field "uid""#),
+            (
+                "/spec/port",
+                json!(true),
+                "spec.port: expected an integer or a string, found boolean true",
+            ),
+            (
+                "/spec/tags",
+                json!(["a", "a"]),
+                r#"spec.tags[1]: duplicate value "a" in a list of type set"#,
+            ),
+            (
+                "/spec/closed",
+                json!({ "a": "x", "b": "y" }),
+                r#"spec.closed.b: unknown field "b""#,
+            ),
+            (
+                "/spec/ratio",
+                json!(1),
+                "spec.ratio: must be less than 1, but is 1",
+            ),
+            (
+                "/spec/ratio",
+                json!(-0.5),
+                "spec.ratio: must be greater than or equal to 0, but is -0.5",
+            ),
+            (
+                "/spec/created",
+                json!("yesterday"),
+                "spec.created: \"yesterday\" is not an RFC 3339 date-time",
+            ),
+            (
+                "/spec/digits",
+                json!("١٢٣"),
+                "spec.digits: \"١٢٣\" does not match the pattern ^\\d+$",
+            ),
+            (
+                "/spec/empty",
+                json!({ "x": 1 }),
+                r#"spec.empty.x: unknown field "x""#,
+            ),
+            (
+                "/spec/template/metadata",
+                json!({ "nmae": "x" }),
+                r#"spec.template.metadata.nmae: unknown field "nmae" (did you mean "name"?)"#,
+            ),
+            (
+                "/spec/template/kind",
+                json!(1),
+                "spec.template.kind: expected a string, found integer 1",
+            ),
+            (
+                "/metadata",
+                json!({ "name": "w", "uid": "x" }),
+                r#"metadata.uid: unknown field "uid""#,
+            ),
         ];
         for (pointer, value, expected) in cases {
             let found = widget_violations(pointer, value);
             assert!(
-                found.iter().any(|violation| violation.starts_with(expected)),
+                found
+                    .iter()
+                    .any(|violation| violation.starts_with(expected)),
                 "{pointer}: expected {expected:?}, got {found:?}"
             );
         }
@@ -996,30 +1162,70 @@ spec:
 
     #[test]
     fn load_errors_name_the_file() {
-        let kubernetes = [SchemaSource { name: "meta.json", contents: TINY_OBJECT_META }];
-        let broken = [SchemaSource { name: "broken.yaml", contents: "kind: [unclosed" }];
+        let kubernetes = [SchemaSource {
+            name: "meta.json",
+            contents: TINY_OBJECT_META,
+        }];
+        let broken = [SchemaSource {
+            name: "broken.yaml",
+            contents: "kind: [unclosed",
+        }];
         let error = SchemaRegistry::from_sources(&broken, &kubernetes).expect_err("invalid YAML");
-        assert!(error.to_string().starts_with("broken.yaml: invalid YAML"), "{error}");
+        assert!(
+            error.to_string().starts_with("broken.yaml: invalid YAML"),
+            "{error}"
+        );
 
-        let not_a_crd = [SchemaSource { name: "pod.yaml", contents: "kind: Pod\napiVersion: v1\n" }];
+        let not_a_crd = [SchemaSource {
+            name: "pod.yaml",
+            contents: "kind: Pod\napiVersion: v1\n",
+        }];
         let error = SchemaRegistry::from_sources(&not_a_crd, &kubernetes).expect_err("not a CRD");
-        assert_eq!(error.to_string(), "pod.yaml: expected a CustomResourceDefinition, found Pod");
+        assert_eq!(
+            error.to_string(),
+            "pod.yaml: expected a CustomResourceDefinition, found Pod"
+        );
 
         let bad_pattern = WIDGET_CRD.replace(r"'^\d+$'", "'^(unclosed$'");
-        let crds = [SchemaSource { name: "widgets.yaml", contents: &bad_pattern }];
+        let crds = [SchemaSource {
+            name: "widgets.yaml",
+            contents: &bad_pattern,
+        }];
         let error = SchemaRegistry::from_sources(&crds, &kubernetes).expect_err("bad pattern");
-        assert!(error.to_string().starts_with(r#"widgets.yaml: pattern "^(unclosed$""#), "{error}");
+        assert!(
+            error
+                .to_string()
+                .starts_with(r#"widgets.yaml: pattern "^(unclosed$""#),
+            "{error}"
+        );
 
-        let crds = [SchemaSource { name: "widgets.yaml", contents: WIDGET_CRD }];
+        let crds = [SchemaSource {
+            name: "widgets.yaml",
+            contents: WIDGET_CRD,
+        }];
         let error = SchemaRegistry::from_sources(&crds, &[]).expect_err("no ObjectMeta");
         assert!(matches!(error, SchemaLoadError::MissingObjectMeta));
 
-        let twice = [crds[0], SchemaSource { name: "again.yaml", contents: WIDGET_CRD }];
+        let twice = [
+            crds[0],
+            SchemaSource {
+                name: "again.yaml",
+                contents: WIDGET_CRD,
+            },
+        ];
         let error = SchemaRegistry::from_sources(&twice, &kubernetes).expect_err("duplicate");
-        assert_eq!(error.to_string(), "again.yaml: example.com/v1 Widget is already defined by widgets.yaml");
+        assert_eq!(
+            error.to_string(),
+            "again.yaml: example.com/v1 Widget is already defined by widgets.yaml"
+        );
 
         let error = SchemaRegistry::load(Path::new("/nonexistent/crds"), Path::new(KUBERNETES_DIR))
             .expect_err("missing directory");
-        assert!(error.to_string().starts_with("cannot read /nonexistent/crds"), "{error}");
+        assert!(
+            error
+                .to_string()
+                .starts_with("cannot read /nonexistent/crds"),
+            "{error}"
+        );
     }
 }

@@ -1,9 +1,22 @@
-//! The checklist (work in progress: types are final, rules land next).
+//! The checklist: rules over the whole plan. Each rule has a stable id (`GH-…`), a severity
+//! (an error blocks a submission, a warning informs), a title, a short training text for
+//! learners and the diagram element it is drawn on.
+//!
+//! [`check_plan`] runs every rule over a [`Plan`]; [`check_application`] keeps the findings
+//! that concern one application and its environments. All overlap checks sort and sweep
+//! ([`overlapping_pairs`]); no rule compares all pairs of anything.
+
 use std::borrow::Cow;
+use std::collections::{BTreeSet, HashMap};
 
 use serde::{Deserialize, Serialize};
 
-use super::model::Plan;
+use super::model::{
+    AdvertisementMode, AppEnvironment, Application, CertificateInfo, Environment, ExternalTrafficPolicy, Plan,
+    PoolBlock, VipPool, VipRequest, is_production_name,
+};
+use super::names::{EnvironmentName, Hostname, K8sName, K8sSubdomain};
+use super::net::{Cidr, IpAddr, IpFamily, Span, overlapping_pairs};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -12,24 +25,1542 @@ pub enum Severity {
     Warning,
 }
 
+/// A rule as listed on the Checklist page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct RuleInfo {
+    pub id: &'static str,
+    pub severity: Severity,
+    pub title: &'static str,
+    /// One or two sentences on why the rule exists.
+    pub training: &'static str,
+    /// The diagram element the rule is about, e.g. `cilium/vip-pool`.
+    pub diagram: &'static str,
+}
+
+/// One problem in the plan (API.md's Finding).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Finding {
     pub rule: Cow<'static, str>,
     pub severity: Severity,
+    /// What is wrong, naming the objects involved.
     pub message: String,
+    /// How to fix it.
     pub hint: String,
+    /// `environment/dev`, `pool/dev-vips`, `application/api`, `certificate/dev/api-tls`,
+    /// `vip/192.168.101.240`.
     pub objects: Vec<String>,
     pub diagram: Cow<'static, str>,
 }
 
+/// The checklist's answer: `{"errors", "warnings", "findings", "passed"}`, plus `skipped`
+/// (rules that could not run, e.g. certificate rules while certificates are unknown) when
+/// there are any.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Report {
     pub errors: usize,
     pub warnings: usize,
     pub findings: Vec<Finding>,
+    /// Ids of the rules that ran and found nothing, in checklist order.
     pub passed: Vec<Cow<'static, str>>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<Cow<'static, str>>,
 }
 
-pub fn check_plan(_plan: &Plan, _now_unix: i64) -> Report {
-    Report::default()
+impl Report {
+    /// No error-level finding: the plan may be submitted.
+    pub fn is_ok(&self) -> bool {
+        self.errors == 0
+    }
+}
+
+// =============================================================================================
+// The rules
+
+macro_rules! rule {
+    ($name:ident, $id:literal, $severity:ident, $diagram:literal, $title:literal, $training:literal) => {
+        pub const $name: RuleInfo = RuleInfo {
+            id: $id,
+            severity: Severity::$severity,
+            title: $title,
+            training: $training,
+            diagram: $diagram,
+        };
+    };
+}
+
+/// The rules as constants, for code that wants to name one (`rule::VIP_DUPLICATE.id`).
+pub mod rule {
+    use super::{RuleInfo, Severity};
+
+    rule!(POD_CIDR_DISTINCT, "GH-POD-CIDR-DISTINCT", Error, "cilium/pods",
+        "Each environment has its own pod IP range",
+        "Cilium's IPAM gives pods addresses from the pod CIDRs. If two environments share a range, the same pod address can exist in both and routers, firewalls and logs can no longer tell dev from prod.");
+    rule!(VIP_DISTINCT, "GH-VIP-DISTINCT", Error, "cilium/vip-pool",
+        "Each environment has its own VIP range",
+        "LB-IPAM hands out Service VIPs from the environment's CiliumLoadBalancerIPPool. If two environments' pools overlap, both can hand out the same VIP and both answer for it, so clients reach either one.");
+    rule!(CONFIGMAP_DISTINCT, "GH-CONFIGMAP-DISTINCT", Error, "cilium/configmap",
+        "Each environment has its own ConfigMap data",
+        "Every environment of an application gets its own ConfigMap. The same data in two environments, or data in one and none in another, is usually a copied setting: production reading dev's settings is the classic incident.");
+    rule!(TLS_DISTINCT, "GH-TLS-DISTINCT", Error, "cilium/certificate",
+        "Each environment has its own TLS certificate and key",
+        "A certificate or private key shared between environments means that a leak from the least protected environment also exposes production. Each environment's Gateway terminates TLS with its own key pair.");
+    rule!(HOSTNAME_DISTINCT, "GH-HOSTNAME-DISTINCT", Error, "cilium/httproute",
+        "Each environment has its own hostnames",
+        "A hostname resolves to one VIP. If two environments route the same hostname, or a wildcard in one covers a name of another, DNS decides which environment users reach.");
+    rule!(GATEWAY_TLS, "GH-GATEWAY-TLS", Error, "cilium/gateway",
+        "Each environment has its own TLS Gateway",
+        "Gatehouse gives each environment of an application its own Gateway with an HTTPS listener. The listener needs the hostnames it answers for and a certificate to terminate TLS with.");
+    rule!(RANGE_OVERLAP, "GH-RANGE-OVERLAP", Error, "cilium/vip-pool",
+        "No two address ranges overlap",
+        "Pod CIDRs, service CIDRs, VIP pools and node subnets are separate routing domains: where two overlap, packets meant for one are delivered to the other. Node subnets may be shared between environments, and VIP pools are judged against node subnets by the ARP and BGP rules.");
+    rule!(VIP_DUPLICATE, "GH-VIP-DUPLICATE", Error, "cilium/vip-pool",
+        "Each VIP has one owner",
+        "A VIP is a Service's public address. Two owners of one address means two Services answer for it, and each gets part of the other's traffic.");
+    rule!(VIP_OUTSIDE_POOL, "GH-VIP-OUTSIDE-POOL", Error, "cilium/vip-pool",
+        "VIPs come from their environment's pools",
+        "Cilium LB-IPAM only assigns a requested address that lies in one of the cluster's pools; any other request leaves the Service pending with no external IP.");
+    rule!(ARP_VIP_IN_SUBNET, "GH-ARP-VIP-IN-SUBNET", Error, "cilium/l2-segment",
+        "ARP VIPs lie inside a node subnet",
+        "With L2 announcements one node answers ARP for the VIP on its own network segment. Clients and the router only ask ARP for addresses of that subnet, so a VIP outside it is never reached.");
+    rule!(ARP_VIP_NODE_CLASH, "GH-ARP-VIP-NODE-CLASH", Error, "cilium/l2-segment",
+        "ARP VIPs avoid node, router, network and broadcast addresses",
+        "A VIP that is also a node's or the router's address gets two answers to every ARP request, and the subnet's network and broadcast addresses are not usable host addresses.");
+    rule!(ARP_IPV6, "GH-ARP-IPV6", Error, "cilium/l2-segment",
+        "L2 announcements are IPv4 only",
+        "Cilium's L2 announcements answer ARP, which exists only for IPv4; IPv6 uses neighbour discovery, which they do not answer. IPv6 VIPs need BGP.");
+    rule!(BGP_PEER, "GH-BGP-PEER", Error, "cilium/bgp-router",
+        "BGP has at least one peer",
+        "With BGP the nodes advertise a route for each VIP to their peers. Without a peer nobody learns the routes and the VIPs are unreachable.");
+    rule!(BGP_VIP_OUTSIDE_SUBNET, "GH-BGP-VIP-OUTSIDE-SUBNET", Warning, "cilium/bgp-router",
+        "BGP VIPs lie outside the node subnets",
+        "The router reaches the node subnet directly, so for a VIP inside it the router asks ARP instead of using the BGP route, and nobody answers. Give BGP VIPs a range of their own.");
+    rule!(ADVERT_LABEL, "GH-ADVERT-LABEL", Error, "cilium/bgp-router",
+        "The advertisement label selects the Services",
+        "The L2 announcement policy and the BGP advertisement pick the Services to announce by the environment's advertisement label. Gatehouse puts the label on every Service, so it needs a value to match on.");
+    rule!(GATEWAY_LABEL, "GH-GATEWAY-LABEL", Warning, "cilium/gateway",
+        "The Gateway's generated Service carries the advertisement label",
+        "Cilium creates a Service cilium-gateway-<name> for each Gateway, and it does not copy the Gateway's metadata.labels. Gatehouse puts the advertisement label in the Gateway's spec.infrastructure.labels and on the generated Service, which needs a usable label.");
+    rule!(L2_ETP_LOCAL, "GH-L2-ETP-LOCAL", Error, "cilium/l2-segment",
+        "No externalTrafficPolicy: Local with L2 announcements",
+        "L2 announcements elect one node per VIP, wherever the pods run. With externalTrafficPolicy: Local that node drops the traffic when it has no local endpoint.");
+    rule!(CERT_SAN, "GH-CERT-SAN", Error, "cilium/certificate",
+        "The certificate covers every hostname",
+        "Browsers check that the certificate names the hostname they asked for (a wildcard covers one label). A hostname missing from the certificate's SANs gets a certificate warning.");
+    rule!(CERT_EXPIRED, "GH-CERT-EXPIRED", Error, "cilium/certificate",
+        "The certificate is valid now",
+        "An expired certificate, or one not valid yet, is refused by every client.");
+    rule!(CERT_EXPIRING, "GH-CERT-EXPIRING", Warning, "cilium/certificate",
+        "The certificate does not expire within 30 days",
+        "Renewing takes time (issuing, approval, upload); starting 30 days ahead leaves room to do it without an outage.");
+    rule!(CERT_MISSING, "GH-CERT-MISSING", Error, "cilium/certificate",
+        "Referenced certificates exist",
+        "The Gateway's listener refers to the TLS Secret by name. If the certificate was never uploaded to that environment, the listener has nothing to terminate TLS with.");
+    rule!(PROD_REPLICAS, "GH-PROD-REPLICAS", Warning, "cilium/pods",
+        "Production runs at least two replicas",
+        "With one replica every rollout, node drain or crash is an outage. Two or more keep the Service's endpoints up while one is replaced.");
+    rule!(PROD_PROBES, "GH-PROD-PROBES", Warning, "cilium/pods",
+        "Production has readiness and liveness probes",
+        "Without a readiness probe traffic reaches pods that are still starting; without a liveness probe a hung pod is never restarted.");
+    rule!(ENV_UNKNOWN, "GH-ENV-UNKNOWN", Error, "cilium/gateway",
+        "Objects belong to a defined environment",
+        "Pools, allocations and application environments are generated into an environment's cluster; one that names an undefined environment has nowhere to go.");
+}
+
+static RULES: [RuleInfo; 24] = [
+    rule::POD_CIDR_DISTINCT,
+    rule::VIP_DISTINCT,
+    rule::CONFIGMAP_DISTINCT,
+    rule::TLS_DISTINCT,
+    rule::HOSTNAME_DISTINCT,
+    rule::GATEWAY_TLS,
+    rule::RANGE_OVERLAP,
+    rule::VIP_DUPLICATE,
+    rule::VIP_OUTSIDE_POOL,
+    rule::ARP_VIP_IN_SUBNET,
+    rule::ARP_VIP_NODE_CLASH,
+    rule::ARP_IPV6,
+    rule::BGP_PEER,
+    rule::BGP_VIP_OUTSIDE_SUBNET,
+    rule::ADVERT_LABEL,
+    rule::GATEWAY_LABEL,
+    rule::L2_ETP_LOCAL,
+    rule::CERT_SAN,
+    rule::CERT_EXPIRED,
+    rule::CERT_EXPIRING,
+    rule::CERT_MISSING,
+    rule::PROD_REPLICAS,
+    rule::PROD_PROBES,
+    rule::ENV_UNKNOWN,
+];
+
+/// Rules that need the plan's certificate list to be authoritative (`Plan::certificates`
+/// is `Some`); skipped otherwise.
+const CERTIFICATE_RULES: [&str; 5] =
+    [rule::TLS_DISTINCT.id, rule::CERT_SAN.id, rule::CERT_EXPIRED.id, rule::CERT_EXPIRING.id, rule::CERT_MISSING.id];
+
+/// Every rule, in checklist order.
+pub fn rules() -> &'static [RuleInfo] {
+    &RULES
+}
+
+pub fn rule_info(id: &str) -> Option<&'static RuleInfo> {
+    RULES.iter().find(|r| r.id == id)
+}
+
+/// A certificate expiring within this many seconds gets GH-CERT-EXPIRING.
+pub const EXPIRY_WARNING_SECONDS: i64 = 30 * 24 * 60 * 60;
+
+// =============================================================================================
+// Object names and findings
+
+fn env_obj(name: &EnvironmentName) -> String {
+    format!("environment/{name}")
+}
+
+fn pool_obj(pool: &VipPool) -> String {
+    format!("pool/{}", pool.name)
+}
+
+fn app_obj(name: &K8sName) -> String {
+    format!("application/{name}")
+}
+
+fn cert_obj(env: &EnvironmentName, name: &K8sSubdomain) -> String {
+    format!("certificate/{env}/{name}")
+}
+
+fn vip_obj(address: IpAddr) -> String {
+    format!("vip/{address}")
+}
+
+fn finding(rule: &RuleInfo, message: String, hint: String, objects: Vec<String>) -> Finding {
+    let mut unique = Vec::with_capacity(objects.len());
+    for o in objects {
+        if !unique.contains(&o) {
+            unique.push(o);
+        }
+    }
+    Finding {
+        rule: Cow::Borrowed(rule.id),
+        severity: rule.severity,
+        message,
+        hint,
+        objects: unique,
+        diagram: Cow::Borrowed(rule.diagram),
+    }
+}
+
+fn join<T: std::fmt::Display>(items: impl IntoIterator<Item = T>) -> String {
+    items.into_iter().map(|i| i.to_string()).collect::<Vec<_>>().join(", ")
+}
+
+// =============================================================================================
+// The engine
+
+/// Lookups shared by the rules, built once per run.
+struct Ctx<'a> {
+    plan: &'a Plan,
+    now: i64,
+    environments: HashMap<&'a EnvironmentName, &'a Environment>,
+    pools_by_env: HashMap<&'a EnvironmentName, Vec<&'a VipPool>>,
+    pools_by_id: HashMap<i64, &'a VipPool>,
+    /// Per environment, the pool blocks sorted for "is this address in a pool" in O(log n).
+    pool_index: HashMap<&'a EnvironmentName, AddressIndex>,
+}
+
+impl<'a> Ctx<'a> {
+    fn new(plan: &'a Plan, now: i64) -> Self {
+        let environments = plan.environments.iter().map(|e| (&e.name, e)).collect();
+        let mut pools_by_env: HashMap<&EnvironmentName, Vec<&VipPool>> = HashMap::new();
+        let mut pools_by_id = HashMap::new();
+        for p in &plan.pools {
+            pools_by_env.entry(&p.environment).or_default().push(p);
+            if let Some(id) = p.id {
+                pools_by_id.insert(id, p);
+            }
+        }
+        let pool_index = pools_by_env
+            .iter()
+            .map(|(env, pools)| (*env, AddressIndex::new(pools.iter().flat_map(|p| p.blocks.iter()))))
+            .collect();
+        Self { plan, now, environments, pools_by_env, pools_by_id, pool_index }
+    }
+
+    fn environment(&self, name: &EnvironmentName) -> Option<&'a Environment> {
+        self.environments.get(name).copied()
+    }
+
+    fn pools(&self, env: &EnvironmentName) -> &[&'a VipPool] {
+        self.pools_by_env.get(env).map_or(&[], Vec::as_slice)
+    }
+
+    fn in_pools(&self, env: &EnvironmentName, address: IpAddr) -> bool {
+        self.pool_index.get(env).is_some_and(|i| i.contains(address))
+    }
+
+    fn is_production(&self, env: &EnvironmentName) -> bool {
+        self.environment(env).map_or_else(|| is_production_name(env), Environment::is_production)
+    }
+}
+
+/// Sorted blocks with the running maximum of their ends (per family), so that containment
+/// of an address is one binary search even when blocks overlap.
+struct AddressIndex {
+    spans: Vec<(IpFamily, u128, u128)>,
+    max_end: Vec<u128>,
+}
+
+impl AddressIndex {
+    fn new<'b>(blocks: impl Iterator<Item = &'b PoolBlock>) -> Self {
+        let mut spans: Vec<_> = blocks.map(|b| (b.family(), b.first_u128(), b.last_u128())).collect();
+        spans.sort_unstable();
+        let mut max_end: Vec<u128> = Vec::with_capacity(spans.len());
+        for (i, (family, _, end)) in spans.iter().enumerate() {
+            let carried = match (i, max_end.last()) {
+                (0, _) | (_, None) => *end,
+                (_, Some(&m)) if spans[i - 1].0 == *family => m.max(*end),
+                _ => *end,
+            };
+            max_end.push(carried);
+        }
+        Self { spans, max_end }
+    }
+
+    fn contains(&self, address: IpAddr) -> bool {
+        let (family, a) = (address.family(), address.to_u128());
+        let n = self.spans.partition_point(|&(f, start, _)| (f, start) <= (family, a));
+        n > 0 && self.spans[n - 1].0 == family && self.max_end[n - 1] >= a
+    }
+}
+
+/// Runs every rule over the plan. `now_unix` is the current time in Unix seconds (the
+/// domain never reads the clock; it also runs in the browser).
+///
+/// Certificate rules (GH-TLS-DISTINCT, GH-CERT-*) run only when `plan.certificates` is
+/// `Some`, i.e. the list is authoritative; otherwise they are reported as `skipped`.
+pub fn check_plan(plan: &Plan, now_unix: i64) -> Report {
+    let ctx = Ctx::new(plan, now_unix);
+    let mut out = Vec::new();
+    check_ranges(&ctx, &mut out);
+    for env in &plan.environments {
+        check_environment(&ctx, env, &mut out);
+    }
+    for pool in &plan.pools {
+        if ctx.environment(&pool.environment).is_none() {
+            out.push(finding(
+                &rule::ENV_UNKNOWN,
+                format!("pool {} belongs to environment {}, which is not defined", pool.name, pool.environment),
+                format!("create environment {} or move the pool's blocks to a pool of an existing environment", pool.environment),
+                vec![pool_obj(pool), env_obj(&pool.environment)],
+            ));
+        }
+    }
+    for app in &plan.applications {
+        check_application_rules(&ctx, app, &mut out);
+    }
+    check_hostnames(&ctx, &mut out);
+    check_vips(&ctx, &mut out);
+    if let Some(certificates) = &plan.certificates {
+        check_certificates(&ctx, certificates, &mut out);
+    }
+    let skipped: &[&str] = if plan.certificates.is_some() { &[] } else { &CERTIFICATE_RULES };
+    report(out, skipped)
+}
+
+/// The findings of [`check_plan`] that concern application `app_name`: those that name the
+/// application, and those that name no application but one of its environments, their
+/// pools or certificates (an overlap of the environment's pod CIDR concerns every
+/// application in it). An unknown application gets an empty report.
+pub fn check_application(plan: &Plan, app_name: &str, now_unix: i64) -> Report {
+    let Some(app) = plan.application(app_name) else {
+        return Report::default();
+    };
+    let full = check_plan(plan, now_unix);
+    let app_object = app_obj(&app.name);
+    let mut related: BTreeSet<String> = BTreeSet::new();
+    for env in app.environments.keys() {
+        related.insert(env_obj(env));
+        for pool in plan.pools_of(env) {
+            related.insert(pool_obj(pool));
+        }
+    }
+    let cert_prefixes: Vec<String> = app.environments.keys().map(|e| format!("certificate/{e}/")).collect();
+    let concerns = |f: &Finding| {
+        if f.objects.contains(&app_object) {
+            return true;
+        }
+        let names_application = f.objects.iter().any(|o| o.starts_with("application/"));
+        !names_application
+            && f.objects.iter().any(|o| related.contains(o) || cert_prefixes.iter().any(|p| o.starts_with(p.as_str())))
+    };
+    let findings = full.findings.into_iter().filter(|f| concerns(f)).collect();
+    let skipped: Vec<&str> = full.skipped.iter().filter_map(|s| rule_info(s).map(|r| r.id)).collect();
+    report(findings, &skipped)
+}
+
+fn report(mut findings: Vec<Finding>, skipped: &[&str]) -> Report {
+    let order = |id: &str| RULES.iter().position(|r| r.id == id).unwrap_or(RULES.len());
+    findings.sort_by(|a, b| {
+        (a.severity, order(&a.rule), &a.objects, &a.message).cmp(&(b.severity, order(&b.rule), &b.objects, &b.message))
+    });
+    let errors = findings.iter().filter(|f| f.severity == Severity::Error).count();
+    let warnings = findings.len() - errors;
+    let fired: BTreeSet<&str> = findings.iter().map(|f| f.rule.as_ref()).collect();
+    let passed = RULES
+        .iter()
+        .filter(|r| !fired.contains(r.id) && !skipped.contains(&r.id))
+        .map(|r| Cow::Borrowed(r.id))
+        .collect();
+    let skipped = RULES.iter().filter(|r| skipped.contains(&r.id)).map(|r| Cow::Borrowed(r.id)).collect();
+    Report { errors, warnings, findings, passed, skipped }
+}
+
+// =============================================================================================
+// Ranges: one sweep over every range of the plan
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum RangeKind {
+    NodeSubnet,
+    PodCidr,
+    ServiceCidr,
+    PoolBlock,
+}
+
+#[derive(Clone, Copy)]
+struct RangeOwner<'a> {
+    kind: RangeKind,
+    env: &'a EnvironmentName,
+    pool: Option<&'a VipPool>,
+    cidr: Option<&'a Cidr>,
+    block: Option<&'a PoolBlock>,
+}
+
+impl RangeOwner<'_> {
+    fn describe(&self) -> String {
+        match (self.kind, self.pool, self.block, self.cidr) {
+            (RangeKind::PoolBlock, Some(pool), Some(block), _) => {
+                format!("block {block} of pool {} ({})", pool.name, pool.environment)
+            }
+            (RangeKind::NodeSubnet, _, _, Some(c)) => format!("node subnet {c} of {}", self.env),
+            (RangeKind::PodCidr, _, _, Some(c)) => format!("pod CIDR {c} of {}", self.env),
+            (RangeKind::ServiceCidr, _, _, Some(c)) => format!("service CIDR {c} of {}", self.env),
+            _ => format!("a range of {}", self.env),
+        }
+    }
+
+    fn object(&self) -> String {
+        match self.pool {
+            Some(pool) => pool_obj(pool),
+            None => env_obj(self.env),
+        }
+    }
+}
+
+/// Every range of the plan as a sweep span: node subnets, pod and service CIDRs, pool blocks.
+fn plan_spans(plan: &Plan) -> Vec<Span<RangeOwner<'_>>> {
+    let blocks: usize = plan.pools.iter().map(|p| p.blocks.len()).sum();
+    let mut spans: Vec<Span<RangeOwner<'_>>> = Vec::with_capacity(blocks + plan.environments.len() * 4);
+    for env in &plan.environments {
+        let owner = |kind, cidr| RangeOwner { kind, env: &env.name, pool: None, cidr: Some(cidr), block: None };
+        spans.extend(env.node_subnets.iter().map(|c| c.span(owner(RangeKind::NodeSubnet, c))));
+        spans.extend(env.pod_cidrs.iter().map(|c| c.span(owner(RangeKind::PodCidr, c))));
+        spans.push(env.service_cidr.span(owner(RangeKind::ServiceCidr, &env.service_cidr)));
+    }
+    for pool in &plan.pools {
+        for block in &pool.blocks {
+            let owner =
+                RangeOwner { kind: RangeKind::PoolBlock, env: &pool.environment, pool: Some(pool), cidr: None, block: Some(block) };
+            spans.push(block.span(owner));
+        }
+    }
+    spans
+}
+
+fn check_ranges(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
+    let spans = plan_spans(ctx.plan);
+    for (i, j) in overlapping_pairs(&spans) {
+        let (a, b) = (&spans[i].owner, &spans[j].owner);
+        let same_env = a.env == b.env;
+        let rule = match (a.kind, b.kind) {
+            // Environments may share the node network.
+            (RangeKind::NodeSubnet, RangeKind::NodeSubnet) if !same_env => continue,
+            // A pool on its own environment's node network: the ARP and BGP rules judge it.
+            (RangeKind::NodeSubnet, RangeKind::PoolBlock) if pool_env_has_subnet(ctx, b, a) => continue,
+            (RangeKind::PoolBlock, RangeKind::NodeSubnet) if pool_env_has_subnet(ctx, a, b) => continue,
+            (RangeKind::PodCidr, RangeKind::PodCidr) if !same_env => &rule::POD_CIDR_DISTINCT,
+            (RangeKind::PoolBlock, RangeKind::PoolBlock) if !same_env => &rule::VIP_DISTINCT,
+            _ => &rule::RANGE_OVERLAP,
+        };
+        let (what_a, what_b) = (a.describe(), b.describe());
+        let hint = match rule.id {
+            "GH-POD-CIDR-DISTINCT" => format!("give {} and {} pod CIDRs that do not overlap, e.g. 10.10.0.0/16 and 10.20.0.0/16", a.env, b.env),
+            "GH-VIP-DISTINCT" => format!("give {} and {} VIP ranges of their own; shrink or move one of the pools", a.env, b.env),
+            _ => "move or shrink one of the two ranges so that no address is in both".to_owned(),
+        };
+        let mut f = finding(rule, format!("{what_a} overlaps {what_b}"), hint, vec![a.object(), b.object(), env_obj(a.env), env_obj(b.env)]);
+        if rule.id == rule::RANGE_OVERLAP.id {
+            let kinds = [a.kind, b.kind];
+            f.diagram = Cow::Borrowed(if kinds.contains(&RangeKind::PoolBlock) {
+                "cilium/vip-pool"
+            } else if kinds.contains(&RangeKind::PodCidr) || kinds.contains(&RangeKind::ServiceCidr) {
+                "cilium/pods"
+            } else {
+                "cilium/l2-segment"
+            });
+        }
+        out.push(f);
+    }
+}
+
+/// Whether the pool block's environment has `subnet` (a node subnet, possibly of another
+/// environment) among its own node subnets.
+fn pool_env_has_subnet(ctx: &Ctx<'_>, block: &RangeOwner<'_>, subnet: &RangeOwner<'_>) -> bool {
+    block.env == subnet.env
+        || match (ctx.environment(block.env), subnet.cidr) {
+            (Some(env), Some(cidr)) => env.node_subnets.contains(cidr),
+            _ => false,
+        }
+}
+
+// =============================================================================================
+// Environments: advertisement, ARP and BGP
+
+fn check_environment(ctx: &Ctx<'_>, env: &Environment, out: &mut Vec<Finding>) {
+    let adv = &env.advertisement;
+    let mode = adv.mode;
+    if adv.label.value.is_empty() {
+        let mut f = finding(
+            &rule::ADVERT_LABEL,
+            format!("the advertisement label {} of {} has an empty value, so it cannot tell the environment's Services apart", adv.label.key, env.name),
+            format!("set the label value, e.g. {}={}", adv.label.key, env.name),
+            vec![env_obj(&env.name)],
+        );
+        if !mode.uses_bgp() {
+            f.diagram = Cow::Borrowed("cilium/l2-segment");
+        }
+        out.push(f);
+    }
+    if mode.uses_bgp() && adv.bgp.as_ref().is_none_or(|b| b.peers.is_empty()) {
+        out.push(finding(
+            &rule::BGP_PEER,
+            format!("{} advertises its VIPs by BGP but has no BGP peer", env.name),
+            "add the router as a peer (name, AS number, address), e.g. frr, 65000, 192.168.101.1".to_owned(),
+            vec![env_obj(&env.name)],
+        ));
+    }
+
+    for pool in ctx.pools(&env.name) {
+        for block in &pool.blocks {
+            let objects = || vec![pool_obj(pool), env_obj(&env.name)];
+            let family = block.family();
+            if family == IpFamily::Ipv6 {
+                if mode == AdvertisementMode::Arp {
+                    out.push(finding(
+                        &rule::ARP_IPV6,
+                        format!("pool {} of {} has the IPv6 block {block}, but {} announces VIPs by ARP only", pool.name, env.name, env.name),
+                        "announce IPv6 VIPs by BGP (mode bgp or both), or remove the IPv6 block".to_owned(),
+                        objects(),
+                    ));
+                }
+                // The ARP rules below are about IPv4; IPv6 in mode `both` goes by BGP.
+                if mode.uses_arp() {
+                    continue;
+                }
+            }
+            if mode.uses_arp() {
+                check_arp_block(env, pool, block, out);
+            }
+            if mode == AdvertisementMode::Bgp {
+                let inside: Vec<&Cidr> = env
+                    .node_subnets
+                    .iter()
+                    .filter(|s| s.family() == family && s.first_u128() <= block.last_u128() && block.first_u128() <= s.last_u128())
+                    .collect();
+                if !inside.is_empty() {
+                    out.push(finding(
+                        &rule::BGP_VIP_OUTSIDE_SUBNET,
+                        format!("block {block} of pool {} lies in the node subnet {} of {}, which announces VIPs by BGP", pool.name, join(inside), env.name),
+                        "give BGP VIPs a range outside the node subnets, e.g. 172.16.100.0/24".to_owned(),
+                        objects(),
+                    ));
+                }
+            }
+        }
+    }
+}
+
+fn check_arp_block(env: &Environment, pool: &VipPool, block: &PoolBlock, out: &mut Vec<Finding>) {
+    let (first, last) = (block.first_u128(), block.last_u128());
+    let family = block.family();
+    let objects = || vec![pool_obj(pool), env_obj(&env.name)];
+    let subnet = env.node_subnets.iter().find(|s| s.contains_span(family, first, last));
+    match subnet {
+        None => out.push(finding(
+            &rule::ARP_VIP_IN_SUBNET,
+            format!(
+                "block {block} of pool {} is not inside a node subnet of {} ({}), so no client ever asks ARP for it",
+                pool.name,
+                env.name,
+                join(&env.node_subnets)
+            ),
+            "move the block into the node subnet, clear of the nodes' addresses".to_owned(),
+            objects(),
+        )),
+        Some(subnet) => {
+            let mut clashes: Vec<String> = Vec::new();
+            for node in &env.node_addresses {
+                if block.contains(node) {
+                    clashes.push(format!("node {node}"));
+                }
+            }
+            if let Some(router) = env.external_router.filter(|r| block.contains(r)) {
+                clashes.push(format!("router {router}"));
+            }
+            // Only IPv4 has network and broadcast addresses (and /31, /32 use both as hosts).
+            if subnet.is_ipv4() && subnet.prefix_len() < 31 {
+                if block.contains(&subnet.network()) {
+                    clashes.push(format!("network address {}", subnet.network()));
+                }
+                if block.contains(&subnet.broadcast()) {
+                    clashes.push(format!("broadcast address {}", subnet.broadcast()));
+                }
+            }
+            if !clashes.is_empty() {
+                out.push(finding(
+                    &rule::ARP_VIP_NODE_CLASH,
+                    format!("block {block} of pool {} contains the {} of {subnet}", pool.name, clashes.join(", ")),
+                    "shrink or move the block so that it holds only free host addresses of the subnet".to_owned(),
+                    objects(),
+                ));
+            }
+        }
+    }
+}
+
+// =============================================================================================
+// Applications
+
+fn check_application_rules(ctx: &Ctx<'_>, app: &Application, out: &mut Vec<Finding>) {
+    let a = app_obj(&app.name);
+    for (env_name, e) in &app.environments {
+        let env = ctx.environment(env_name);
+        let objects = || vec![a.clone(), env_obj(env_name)];
+        if env.is_none() {
+            out.push(finding(
+                &rule::ENV_UNKNOWN,
+                format!("application {} has settings for environment {env_name}, which is not defined", app.name),
+                format!("create environment {env_name} or remove it from the application"),
+                objects(),
+            ));
+        }
+        if e.hostnames.is_empty() || e.certificate.is_none() {
+            let missing = match (e.hostnames.is_empty(), e.certificate.is_none()) {
+                (true, true) => "no hostname and no certificate",
+                (true, false) => "no hostname",
+                _ => "no certificate",
+            };
+            out.push(finding(
+                &rule::GATEWAY_TLS,
+                format!("application {} in {env_name} has {missing}, so it cannot get a TLS Gateway of its own", app.name),
+                "give the environment its hostnames and the name of its TLS certificate".to_owned(),
+                objects(),
+            ));
+        }
+        if let Some(env) = env {
+            // GH-GATEWAY-LABEL: Gatehouse always copies the advertisement label into the
+            // Gateway's spec.infrastructure.labels and onto the generated Service, so a
+            // reminder on every application would be noise. It fires only where that copy
+            // cannot work: a Gateway (the environment has hostnames) in an environment whose
+            // label has no value. The environment itself gets GH-ADVERT-LABEL.
+            if !e.hostnames.is_empty() && env.advertisement.label.value.is_empty() {
+                out.push(finding(
+                    &rule::GATEWAY_LABEL,
+                    format!(
+                        "the Gateway of application {} in {env_name} cannot carry a usable advertisement label ({} has an empty value), so its generated Service cilium-gateway-… is not announced",
+                        app.name, env.advertisement.label.key
+                    ),
+                    format!("give environment {env_name} an advertisement label value; Gatehouse then sets it in spec.infrastructure.labels and on the generated Service"),
+                    objects(),
+                ));
+            }
+            if e.external_traffic_policy == ExternalTrafficPolicy::Local && env.advertisement.mode.uses_arp() {
+                out.push(finding(
+                    &rule::L2_ETP_LOCAL,
+                    format!("application {} in {env_name} sets externalTrafficPolicy: Local, but {env_name} announces VIPs by ARP", app.name),
+                    "use externalTrafficPolicy: Cluster (the default) for L2-announced Services".to_owned(),
+                    objects(),
+                ));
+            }
+            if let VipRequest::Address(vip) = e.vip
+                && vip.is_ipv6() && env.advertisement.mode == AdvertisementMode::Arp {
+                    out.push(finding(
+                        &rule::ARP_IPV6,
+                        format!("application {} asks for the IPv6 VIP {vip} in {env_name}, which announces VIPs by ARP only", app.name),
+                        "ask for an IPv4 VIP, or announce IPv6 by BGP".to_owned(),
+                        vec![a.clone(), env_obj(env_name), vip_obj(vip)],
+                    ));
+                }
+        }
+        if let VipRequest::Address(vip) = e.vip
+            && !ctx.in_pools(env_name, vip) {
+                let pools = join(ctx.pools(env_name).iter().map(|p| format!("{} ({})", p.name, join(&p.blocks))));
+                out.push(finding(
+                    &rule::VIP_OUTSIDE_POOL,
+                    format!("application {} asks for VIP {vip} in {env_name}, which is in none of its pools{}", app.name, if pools.is_empty() { String::from(" (it has none)") } else { format!(": {pools}") }),
+                    "ask for an address from the environment's pools, or `auto`".to_owned(),
+                    vec![a.clone(), env_obj(env_name), vip_obj(vip)],
+                ));
+            }
+        if ctx.is_production(env_name) {
+            if app.replicas < 2 {
+                out.push(finding(
+                    &rule::PROD_REPLICAS,
+                    format!("application {} runs {} replica{} in production environment {env_name}", app.name, app.replicas, if app.replicas == 1 { "" } else { "s" }),
+                    "run at least 2 replicas".to_owned(),
+                    objects(),
+                ));
+            }
+            let missing: Vec<&str> = [("readiness", app.readiness_path.is_none()), ("liveness", app.liveness_path.is_none())]
+                .into_iter()
+                .filter_map(|(name, missing)| missing.then_some(name))
+                .collect();
+            if !missing.is_empty() {
+                out.push(finding(
+                    &rule::PROD_PROBES,
+                    format!("application {} has no {} probe in production environment {env_name}", app.name, missing.join(" and no ")),
+                    "set readiness_path and liveness_path, e.g. /actuator/health/readiness and /actuator/health/liveness".to_owned(),
+                    objects(),
+                ));
+            }
+        }
+    }
+    check_config_distinct(app, out);
+}
+
+fn check_config_distinct(app: &Application, out: &mut Vec<Finding>) {
+    if app.environments.len() < 2 {
+        return;
+    }
+    let a = app_obj(&app.name);
+    let (with, without): (Vec<_>, Vec<_>) = app.environments.iter().partition(|(_, e)| !e.config.is_empty());
+    if with.is_empty() {
+        // No environment has config data: there is nothing to keep apart.
+        return;
+    }
+    for (env, _) in &without {
+        out.push(finding(
+            &rule::CONFIGMAP_DISTINCT,
+            format!("application {} has ConfigMap data in {} but none in {env}", app.name, join(with.iter().map(|(e, _)| e))),
+            format!("give {env} its own settings, or remove the data from the other environments if none is needed"),
+            vec![a.clone(), env_obj(env)],
+        ));
+    }
+    // Group the environments by identical data; a group of two or more is a finding.
+    let mut groups: Vec<(&AppEnvironment, Vec<&EnvironmentName>)> = Vec::new();
+    for (env, e) in &with {
+        match groups.iter_mut().find(|(data, _)| data.config == e.config) {
+            Some((_, envs)) => envs.push(env),
+            None => groups.push((e, vec![env])),
+        }
+    }
+    for (_, envs) in groups.into_iter().filter(|(_, envs)| envs.len() > 1) {
+        let mut objects = vec![a.clone()];
+        objects.extend(envs.iter().map(|e| env_obj(e)));
+        out.push(finding(
+            &rule::CONFIGMAP_DISTINCT,
+            format!("application {} has identical ConfigMap data in {}", app.name, join(&envs)),
+            "set the environment-specific values (profile, URLs, credentials references) in each environment".to_owned(),
+            objects,
+        ));
+    }
+}
+
+/// GH-HOSTNAME-DISTINCT: the same hostname in two environments, or a wildcard in one
+/// environment covering a hostname of another. Hash maps, no pairwise comparison.
+fn check_hostnames(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
+    type Use<'a> = (&'a EnvironmentName, &'a K8sName);
+    let mut by_name: HashMap<&Hostname, Vec<Use<'_>>> = HashMap::new();
+    let mut by_parent: HashMap<&str, Vec<(&Hostname, Use<'_>)>> = HashMap::new();
+    let mut wildcards: Vec<(&Hostname, Use<'_>)> = Vec::new();
+    for app in &ctx.plan.applications {
+        for (env, e) in &app.environments {
+            for h in &e.hostnames {
+                by_name.entry(h).or_default().push((env, &app.name));
+                if h.is_wildcard() {
+                    wildcards.push((h, (env, &app.name)));
+                } else if let Some(parent) = h.parent() {
+                    by_parent.entry(parent).or_default().push((h, (env, &app.name)));
+                }
+            }
+        }
+    }
+    let uses_objects = |uses: &[Use<'_>]| {
+        let mut objects: Vec<String> = uses.iter().map(|(_, app)| app_obj(app)).collect();
+        objects.extend(uses.iter().map(|(env, _)| env_obj(env)));
+        objects
+    };
+    for (host, uses) in &by_name {
+        let envs: BTreeSet<&EnvironmentName> = uses.iter().map(|(env, _)| *env).collect();
+        if envs.len() > 1 {
+            let mut uses = uses.clone();
+            uses.sort();
+            out.push(finding(
+                &rule::HOSTNAME_DISTINCT,
+                format!("{host} is routed in {} ({})", join(&envs), join(uses.iter().map(|(env, app)| format!("{app} in {env}")))),
+                format!("give each environment its own hostname, e.g. {}", suggest_env_hostname(host, &envs)),
+                uses_objects(&uses),
+            ));
+        }
+    }
+    for (wildcard, (w_env, w_app)) in &wildcards {
+        let Some(parent) = wildcard.parent() else { continue };
+        let Some(covered) = by_parent.get(parent) else { continue };
+        for (host, (env, app)) in covered.iter().filter(|(h, (env, _))| env != w_env && wildcard.matches(h)) {
+            out.push(finding(
+                &rule::HOSTNAME_DISTINCT,
+                format!("{wildcard} of {w_app} in {w_env} covers {host} of {app} in {env}"),
+                format!("use a wildcard that {env}'s names do not fall under, or list {w_env}'s hostnames one by one"),
+                uses_objects(&[(*w_env, *w_app), (*env, *app)]),
+            ));
+        }
+    }
+}
+
+fn suggest_env_hostname(host: &Hostname, envs: &BTreeSet<&EnvironmentName>) -> String {
+    let env = envs.iter().find(|e| !is_production_name(e)).or_else(|| envs.iter().next());
+    match (host.as_str().split_once('.'), env) {
+        (Some((first, rest)), Some(env)) if first != "*" => format!("{first}-{env}.{rest}"),
+        _ => "api-dev.example.com for dev and api.example.com for prod".to_owned(),
+    }
+}
+
+// =============================================================================================
+// VIPs: duplicates and allocations outside their pools
+
+fn check_vips(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
+    // Who claims each address: allocations, and applications that ask for a fixed VIP.
+    #[derive(Default)]
+    struct Claims {
+        claimants: BTreeSet<String>,
+        allocations: usize,
+        environments: BTreeSet<String>,
+        pools: BTreeSet<String>,
+    }
+    let mut claims: HashMap<IpAddr, Claims> = HashMap::new();
+    for app in &ctx.plan.applications {
+        for (env, e) in &app.environments {
+            if let VipRequest::Address(vip) = e.vip {
+                let c = claims.entry(vip).or_default();
+                c.claimants.insert(app_obj(&app.name));
+                c.environments.insert(env_obj(env));
+            }
+        }
+    }
+    for alloc in &ctx.plan.allocations {
+        let pool = ctx.pools_by_id.get(&alloc.pool_id).copied();
+        let owner = alloc.application.as_ref().map_or_else(|| format!("owner/{}", alloc.owner), app_obj);
+        let c = claims.entry(alloc.address).or_default();
+        c.claimants.insert(owner);
+        c.allocations += 1;
+        c.environments.insert(env_obj(&alloc.environment));
+        if let Some(pool) = pool {
+            c.pools.insert(pool_obj(pool));
+        }
+
+        let mut objects = vec![vip_obj(alloc.address)];
+        objects.extend(pool.map(pool_obj));
+        objects.extend(alloc.application.as_ref().map(app_obj));
+        objects.push(env_obj(&alloc.environment));
+        if ctx.environment(&alloc.environment).is_none() {
+            out.push(finding(
+                &rule::ENV_UNKNOWN,
+                format!("VIP {} is allocated in environment {}, which is not defined", alloc.address, alloc.environment),
+                "release the allocation".to_owned(),
+                objects.clone(),
+            ));
+        }
+        let outside = match pool {
+            Some(pool) if pool.environment == alloc.environment => {
+                (!pool.contains(&alloc.address)).then(|| format!("outside its pool {} ({})", pool.name, join(&pool.blocks)))
+            }
+            _ => (!ctx.in_pools(&alloc.environment, alloc.address))
+                .then(|| format!("in none of the pools of {}", alloc.environment)),
+        };
+        if let Some(where_) = outside {
+            out.push(finding(
+                &rule::VIP_OUTSIDE_POOL,
+                format!("VIP {} (allocated to {}) is {where_}", alloc.address, alloc.application.as_ref().map_or(alloc.owner.as_str(), K8sName::as_str)),
+                "release it and allocate an address from the environment's pool".to_owned(),
+                objects,
+            ));
+        }
+    }
+    let mut duplicates: Vec<(IpAddr, Claims)> =
+        claims.into_iter().filter(|(_, c)| c.claimants.len() > 1 || c.allocations > 1).collect();
+    duplicates.sort_by_key(|(a, _)| *a);
+    for (address, c) in duplicates {
+        let owners = join(c.claimants.iter().map(|o| o.split_once('/').map_or(o.as_str(), |(_, n)| n)));
+        let mut objects = vec![vip_obj(address)];
+        objects.extend(c.claimants.iter().filter(|o| o.starts_with("application/")).cloned());
+        objects.extend(c.pools);
+        objects.extend(c.environments);
+        out.push(finding(
+            &rule::VIP_DUPLICATE,
+            format!("VIP {address} is claimed {} times (by {owners})", c.allocations.max(c.claimants.len())),
+            "keep one owner: release the other allocations or ask for `auto`".to_owned(),
+            objects,
+        ));
+    }
+}
+
+// =============================================================================================
+// Certificates (only when the plan's certificate list is authoritative)
+
+fn check_certificates(ctx: &Ctx<'_>, certificates: &[CertificateInfo], out: &mut Vec<Finding>) {
+    let by_name: HashMap<(&EnvironmentName, &K8sSubdomain), &CertificateInfo> =
+        certificates.iter().map(|c| ((&c.environment, &c.name), c)).collect();
+    // The applications that use each certificate, for the findings' objects.
+    let mut users: HashMap<(&EnvironmentName, &K8sSubdomain), Vec<&K8sName>> = HashMap::new();
+
+    for app in &ctx.plan.applications {
+        for (env, e) in &app.environments {
+            let Some(name) = &e.certificate else { continue };
+            let objects = vec![app_obj(&app.name), cert_obj(env, name), env_obj(env)];
+            let Some(cert) = by_name.get(&(env, name)) else {
+                out.push(finding(
+                    &rule::CERT_MISSING,
+                    format!("application {} in {env} uses certificate {name}, which is not uploaded to {env}", app.name),
+                    format!("upload certificate {name} to {env}, or pick one of its certificates"),
+                    objects,
+                ));
+                continue;
+            };
+            users.entry((env, name)).or_default().push(&app.name);
+            let sans: Vec<Hostname> = cert.sans.iter().filter_map(|s| Hostname::parse(s).ok()).collect();
+            let uncovered: Vec<&Hostname> = e.hostnames.iter().filter(|h| !sans.iter().any(|san| san.matches(h))).collect();
+            if !uncovered.is_empty() {
+                out.push(finding(
+                    &rule::CERT_SAN,
+                    format!(
+                        "certificate {name} in {env} does not cover {} of application {} (its names: {})",
+                        join(&uncovered),
+                        app.name,
+                        if cert.sans.is_empty() { "none".to_owned() } else { join(&cert.sans) }
+                    ),
+                    "issue a certificate whose SANs list every hostname (a wildcard covers one label)".to_owned(),
+                    objects,
+                ));
+            }
+        }
+    }
+
+    let mut used: Vec<_> = users.iter().collect();
+    used.sort();
+    for ((env, name), apps) in used {
+        let Some(cert) = by_name.get(&(*env, *name)) else { continue };
+        let mut objects = vec![cert_obj(env, name)];
+        objects.extend(apps.iter().map(|a| app_obj(a)));
+        objects.push(env_obj(env));
+        if cert.not_after <= ctx.now || cert.not_before > ctx.now {
+            let message = if cert.not_after <= ctx.now {
+                format!("certificate {name} in {env} expired {} ago", human_duration(ctx.now - cert.not_after))
+            } else {
+                format!("certificate {name} in {env} is not valid for another {}", human_duration(cert.not_before - ctx.now))
+            };
+            out.push(finding(&rule::CERT_EXPIRED, message, "upload a renewed certificate".to_owned(), objects));
+        } else if cert.not_after - ctx.now <= EXPIRY_WARNING_SECONDS {
+            out.push(finding(
+                &rule::CERT_EXPIRING,
+                format!("certificate {name} in {env} expires in {}", human_duration(cert.not_after - ctx.now)),
+                "renew it now and upload the new certificate".to_owned(),
+                objects,
+            ));
+        }
+    }
+
+    // GH-TLS-DISTINCT over every certificate of the plan: a shared certificate or key is a
+    // risk whether or not an application uses it yet.
+    let mut by_fingerprint: HashMap<&str, Vec<&CertificateInfo>> = HashMap::new();
+    let mut by_key: HashMap<&str, Vec<&CertificateInfo>> = HashMap::new();
+    for c in certificates {
+        if !c.fingerprint_sha256.is_empty() {
+            by_fingerprint.entry(c.fingerprint_sha256.as_str()).or_default().push(c);
+        }
+        if !c.public_key_fingerprint.is_empty() {
+            by_key.entry(c.public_key_fingerprint.as_str()).or_default().push(c);
+        }
+    }
+    let mut shared: Vec<(bool, Vec<&CertificateInfo>)> = Vec::new();
+    for (same_cert, groups) in [(true, by_fingerprint), (false, by_key)] {
+        for (_, mut certs) in groups {
+            let envs: BTreeSet<&EnvironmentName> = certs.iter().map(|c| &c.environment).collect();
+            // A shared key with different certificates only; a shared certificate is reported once.
+            let distinct_certs: BTreeSet<&str> = certs.iter().map(|c| c.fingerprint_sha256.as_str()).collect();
+            if envs.len() > 1 && (same_cert || distinct_certs.len() > 1) {
+                certs.sort_by(|a, b| (&a.environment, &a.name).cmp(&(&b.environment, &b.name)));
+                shared.push((same_cert, certs));
+            }
+        }
+    }
+    shared.sort_by(|a, b| {
+        let key = |s: &(bool, Vec<&CertificateInfo>)| s.1.iter().map(|c| cert_obj(&c.environment, &c.name)).collect::<Vec<_>>();
+        key(a).cmp(&key(b))
+    });
+    for (same_cert, certs) in shared {
+        let names = join(certs.iter().map(|c| format!("{} in {}", c.name, c.environment)));
+        let mut objects: Vec<String> = certs.iter().map(|c| cert_obj(&c.environment, &c.name)).collect();
+        for c in &certs {
+            if let Some(apps) = users.get(&(&c.environment, &c.name)) {
+                objects.extend(apps.iter().map(|a| app_obj(a)));
+            }
+        }
+        objects.extend(certs.iter().map(|c| env_obj(&c.environment)));
+        let what = if same_cert { "are the same certificate" } else { "share one private key" };
+        out.push(finding(
+            &rule::TLS_DISTINCT,
+            format!("{names} {what}"),
+            "issue each environment its own certificate with a freshly generated key".to_owned(),
+            objects,
+        ));
+    }
+}
+
+fn human_duration(seconds: i64) -> String {
+    let days = seconds / 86_400;
+    match days {
+        0 => match seconds / 3600 {
+            0 => "less than an hour".to_owned(),
+            1 => "1 hour".to_owned(),
+            h => format!("{h} hours"),
+        },
+        1 => "1 day".to_owned(),
+        d => format!("{d} days"),
+    }
+}
+
+#[cfg(test)]
+#[expect(clippy::unwrap_used, reason = "in tests a failed parse is a failed test")]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::domain::model::{Allocation, ArpSettings, BgpPeer, BgpSettings};
+    use crate::domain::names::{Asn, LabelValue};
+    use crate::domain::net::naive_overlaps;
+    use crate::domain::seed::{seed_plan, synthetic_plan};
+
+    const NOW: i64 = 1_780_000_000;
+    const DAY: i64 = 86_400;
+
+    fn env(s: &str) -> EnvironmentName {
+        EnvironmentName::parse(s).unwrap()
+    }
+
+    fn ip(s: &str) -> IpAddr {
+        IpAddr::parse(s).unwrap()
+    }
+
+    fn cert(environment: &str, sans: &[&str], fingerprint: &str, key: &str) -> CertificateInfo {
+        CertificateInfo {
+            environment: env(environment),
+            name: K8sSubdomain::parse("api-tls").unwrap(),
+            sans: sans.iter().map(|s| (*s).to_owned()).collect(),
+            not_before: NOW - DAY,
+            not_after: NOW + 365 * DAY,
+            fingerprint_sha256: fingerprint.to_owned(),
+            public_key_fingerprint: key.to_owned(),
+        }
+    }
+
+    /// The seed plan with its two certificates uploaded: passes every rule.
+    fn good() -> Plan {
+        let mut plan = seed_plan();
+        plan.certificates = Some(vec![
+            cert("dev", &["api-dev.mdhlabs.com"], "f-dev", "k-dev"),
+            cert("prod", &["api.mdhlabs.com"], "f-prod", "k-prod"),
+        ]);
+        plan
+    }
+
+    fn environment<'a>(plan: &'a mut Plan, name: &str) -> &'a mut Environment {
+        plan.environments.iter_mut().find(|e| e.name == name).unwrap()
+    }
+
+    fn pool<'a>(plan: &'a mut Plan, name: &str) -> &'a mut VipPool {
+        plan.pools.iter_mut().find(|p| p.name == name).unwrap()
+    }
+
+    fn api_in<'a>(plan: &'a mut Plan, name: &str) -> &'a mut AppEnvironment {
+        plan.applications[0].environments.get_mut(&env(name)).unwrap()
+    }
+
+    fn certificate<'a>(plan: &'a mut Plan, environment: &str) -> &'a mut CertificateInfo {
+        plan.certificates.as_mut().unwrap().iter_mut().find(|c| c.environment == environment).unwrap()
+    }
+
+    fn findings<'a>(report: &'a Report, rule: &RuleInfo) -> Vec<&'a Finding> {
+        report.findings.iter().filter(|f| f.rule == rule.id).collect()
+    }
+
+    /// Runs the plan and returns the findings of `rule`, after checking the good plan is
+    /// quiet on it.
+    fn fires(plan: &Plan, rule: &RuleInfo) -> Vec<Finding> {
+        let quiet = check_plan(&good(), NOW);
+        assert!(findings(&quiet, rule).is_empty(), "{} fires on the good plan", rule.id);
+        assert!(quiet.passed.contains(&Cow::Borrowed(rule.id)));
+        let report = check_plan(plan, NOW);
+        let found: Vec<Finding> = findings(&report, rule).into_iter().cloned().collect();
+        assert!(!found.is_empty(), "{} does not fire: {:#?}", rule.id, report.findings);
+        assert!(!report.passed.contains(&Cow::Borrowed(rule.id)));
+        for f in &found {
+            assert_eq!(f.severity, rule.severity);
+            assert!(!f.message.is_empty() && !f.hint.is_empty() && !f.objects.is_empty());
+        }
+        found
+    }
+
+    fn set_mode(plan: &mut Plan, name: &str, mode: AdvertisementMode) {
+        let e = environment(plan, name);
+        e.advertisement.mode = mode;
+        if mode.uses_bgp() {
+            e.advertisement.bgp = Some(BgpSettings {
+                local_asn: Asn::new(65_001).unwrap(),
+                peers: vec![BgpPeer { name: K8sName::parse("frr").unwrap(), asn: Asn::new(65_000).unwrap(), address: ip("192.168.101.1") }],
+            });
+        }
+    }
+
+    #[test]
+    fn seed_plan_passes_with_zero_errors() {
+        let report = check_plan(&seed_plan(), NOW);
+        assert_eq!((report.errors, report.warnings), (0, 0), "{:#?}", report.findings);
+        assert_eq!(report.skipped.len(), CERTIFICATE_RULES.len(), "certificates unknown: certificate rules skipped");
+        assert!(!report.passed.iter().any(|p| CERTIFICATE_RULES.contains(&p.as_ref())));
+        let report = check_plan(&good(), NOW);
+        assert_eq!((report.errors, report.warnings), (0, 0), "{:#?}", report.findings);
+        assert_eq!(report.passed.len(), rules().len());
+        assert!(report.skipped.is_empty());
+    }
+
+    #[test]
+    fn report_serialises_as_the_api() {
+        let mut plan = good();
+        api_in(&mut plan, "dev").certificate = None;
+        let json = serde_json::to_value(check_plan(&plan, NOW)).unwrap();
+        let keys: Vec<&String> = json.as_object().unwrap().keys().collect();
+        assert_eq!(keys, ["errors", "findings", "passed", "warnings"]);
+        let finding = &json["findings"][0];
+        assert_eq!(finding["rule"], "GH-GATEWAY-TLS");
+        assert_eq!(finding["severity"], "error");
+        assert_eq!(finding["diagram"], "cilium/gateway");
+        assert_eq!(finding["objects"], serde_json::json!(["application/api", "environment/dev"]));
+        let back: Report = serde_json::from_value(json).unwrap();
+        assert_eq!(back.errors, 1);
+        assert!(serde_json::to_value(check_plan(&seed_plan(), NOW)).unwrap()["skipped"].is_array());
+    }
+
+    #[test]
+    fn rules_are_listed_with_unique_ids_and_training() {
+        let diagrams = [
+            "cilium/vip-pool", "cilium/gateway", "cilium/pods", "cilium/bgp-router", "cilium/l2-segment",
+            "cilium/httproute", "cilium/configmap", "cilium/certificate",
+        ];
+        let ids: BTreeSet<&str> = rules().iter().map(|r| r.id).collect();
+        assert_eq!(ids.len(), rules().len());
+        for r in rules() {
+            assert!(r.id.starts_with("GH-"), "{}", r.id);
+            assert!(r.training.len() > 40 && !r.title.is_empty(), "{}", r.id);
+            assert!(diagrams.contains(&r.diagram), "{}: {}", r.id, r.diagram);
+            assert_eq!(rule_info(r.id), Some(r));
+        }
+    }
+
+    #[test]
+    fn pod_cidr_distinct() {
+        let mut plan = good();
+        environment(&mut plan, "prod").pod_cidrs = vec![Cidr::parse("10.10.0.0/17").unwrap()];
+        let found = fires(&plan, &rule::POD_CIDR_DISTINCT);
+        assert_eq!(found[0].objects, ["environment/dev", "environment/prod"]);
+        assert_eq!(found[0].message, "pod CIDR 10.10.0.0/16 of dev overlaps pod CIDR 10.10.0.0/17 of prod");
+        assert!(findings(&check_plan(&plan, NOW), &rule::RANGE_OVERLAP).is_empty(), "one rule per pair");
+    }
+
+    #[test]
+    fn vip_distinct() {
+        let mut plan = good();
+        pool(&mut plan, "prod-vips").blocks.push(PoolBlock::parse("192.168.101.200-192.168.101.201").unwrap());
+        let found = fires(&plan, &rule::VIP_DISTINCT);
+        assert_eq!(found[0].objects, ["pool/dev-vips", "pool/prod-vips", "environment/dev", "environment/prod"]);
+    }
+
+    #[test]
+    fn configmap_distinct() {
+        let mut plan = good();
+        let dev = api_in(&mut plan, "dev").config.clone();
+        api_in(&mut plan, "prod").config = dev;
+        let found = fires(&plan, &rule::CONFIGMAP_DISTINCT);
+        assert!(found[0].message.contains("identical ConfigMap data in dev, prod"), "{}", found[0].message);
+
+        let mut plan = good();
+        api_in(&mut plan, "prod").config.clear();
+        let found = fires(&plan, &rule::CONFIGMAP_DISTINCT);
+        assert!(found[0].message.contains("none in prod"), "{}", found[0].message);
+
+        let mut plan = good();
+        api_in(&mut plan, "prod").config.clear();
+        api_in(&mut plan, "dev").config.clear();
+        assert!(findings(&check_plan(&plan, NOW), &rule::CONFIGMAP_DISTINCT).is_empty(), "no config at all is fine");
+    }
+
+    #[test]
+    fn tls_distinct() {
+        let mut plan = good();
+        certificate(&mut plan, "prod").fingerprint_sha256 = "f-dev".into();
+        certificate(&mut plan, "prod").public_key_fingerprint = "k-dev".into();
+        let found = fires(&plan, &rule::TLS_DISTINCT);
+        assert_eq!(found.len(), 1, "a shared certificate is reported once, not also as a shared key");
+        assert!(found[0].message.ends_with("are the same certificate"), "{}", found[0].message);
+        assert!(found[0].objects.contains(&"application/api".to_owned()));
+
+        let mut plan = good();
+        certificate(&mut plan, "prod").public_key_fingerprint = "k-dev".into();
+        let found = fires(&plan, &rule::TLS_DISTINCT);
+        assert!(found[0].message.ends_with("share one private key"), "{}", found[0].message);
+    }
+
+    #[test]
+    fn hostname_distinct() {
+        let mut plan = good();
+        api_in(&mut plan, "prod").hostnames = vec![Hostname::parse("api-dev.mdhlabs.com").unwrap()];
+        let found = fires(&plan, &rule::HOSTNAME_DISTINCT);
+        assert!(found[0].message.starts_with("api-dev.mdhlabs.com is routed in dev, prod"), "{}", found[0].message);
+
+        let mut plan = good();
+        api_in(&mut plan, "dev").hostnames = vec![Hostname::parse("*.mdhlabs.com").unwrap()];
+        let found = fires(&plan, &rule::HOSTNAME_DISTINCT);
+        assert_eq!(found[0].message, "*.mdhlabs.com of api in dev covers api.mdhlabs.com of api in prod");
+    }
+
+    #[test]
+    fn gateway_tls() {
+        let mut plan = good();
+        api_in(&mut plan, "prod").hostnames.clear();
+        let found = fires(&plan, &rule::GATEWAY_TLS);
+        assert!(found[0].message.contains("in prod has no hostname"), "{}", found[0].message);
+    }
+
+    #[test]
+    fn range_overlap() {
+        let mut plan = good();
+        environment(&mut plan, "dev").service_cidr = Cidr::parse("10.20.0.0/16").unwrap();
+        let found = fires(&plan, &rule::RANGE_OVERLAP);
+        assert_eq!(found[0].message, "service CIDR 10.20.0.0/16 of dev overlaps pod CIDR 10.20.0.0/16 of prod");
+        assert_eq!(found[0].diagram, "cilium/pods");
+
+        let mut plan = good();
+        pool(&mut plan, "dev-vips").blocks.push(PoolBlock::parse("10.96.0.0/28").unwrap());
+        let found = fires(&plan, &rule::RANGE_OVERLAP);
+        assert_eq!(found[0].objects, ["environment/dev", "pool/dev-vips"]);
+        assert_eq!(found[0].diagram, "cilium/vip-pool");
+
+        // A node subnet of another environment that the pool's environment does not share.
+        let mut plan = good();
+        environment(&mut plan, "prod").node_subnets.push(Cidr::parse("172.16.0.0/24").unwrap());
+        pool(&mut plan, "dev-vips").blocks.push(PoolBlock::parse("172.16.0.64/28").unwrap());
+        let found = fires(&plan, &rule::RANGE_OVERLAP);
+        assert!(found[0].message.contains("node subnet 172.16.0.0/24 of prod"), "{}", found[0].message);
+    }
+
+    #[test]
+    fn vip_duplicate() {
+        let mut plan = good();
+        plan.allocations.push(Allocation {
+            address: ip("192.168.101.240"),
+            pool_id: 2,
+            environment: env("prod"),
+            owner: "team-a".into(),
+            application: Some(K8sName::parse("api").unwrap()),
+        });
+        assert!(findings(&check_plan(&plan, NOW), &rule::VIP_DUPLICATE).is_empty(), "api's own allocation");
+        plan.allocations.push(Allocation {
+            address: ip("192.168.101.240"),
+            pool_id: 2,
+            environment: env("prod"),
+            owner: "team-b".into(),
+            application: Some(K8sName::parse("web").unwrap()),
+        });
+        let found = fires(&plan, &rule::VIP_DUPLICATE);
+        assert_eq!(found[0].objects, ["vip/192.168.101.240", "application/api", "application/web", "pool/prod-vips", "environment/prod"]);
+    }
+
+    #[test]
+    fn vip_outside_pool() {
+        let mut plan = good();
+        api_in(&mut plan, "prod").vip = VipRequest::Address(ip("192.168.101.200"));
+        let found = fires(&plan, &rule::VIP_OUTSIDE_POOL);
+        assert!(found[0].message.contains("none of its pools: prod-vips (192.168.101.240-192.168.101.250)"), "{}", found[0].message);
+
+        let mut plan = good();
+        plan.allocations.push(Allocation {
+            address: ip("192.168.101.100"),
+            pool_id: 1,
+            environment: env("dev"),
+            owner: "team-a".into(),
+            application: None,
+        });
+        let found = fires(&plan, &rule::VIP_OUTSIDE_POOL);
+        assert_eq!(found[0].objects, ["vip/192.168.101.100", "pool/dev-vips", "environment/dev"]);
+    }
+
+    #[test]
+    fn arp_vip_in_subnet() {
+        let mut plan = good();
+        pool(&mut plan, "dev-vips").blocks = vec![PoolBlock::parse("192.168.102.0/28").unwrap()];
+        let found = fires(&plan, &rule::ARP_VIP_IN_SUBNET);
+        assert_eq!(found[0].objects, ["pool/dev-vips", "environment/dev"]);
+    }
+
+    #[test]
+    fn arp_vip_node_clash() {
+        let mut plan = good();
+        pool(&mut plan, "dev-vips").blocks = vec![PoolBlock::parse("192.168.101.0/28").unwrap()];
+        let found = fires(&plan, &rule::ARP_VIP_NODE_CLASH);
+        assert_eq!(
+            found[0].message,
+            "block 192.168.101.0/28 of pool dev-vips contains the node 192.168.101.11, node 192.168.101.12, node 192.168.101.13, router 192.168.101.1, network address 192.168.101.0 of 192.168.101.0/24"
+        );
+        let mut plan = good();
+        pool(&mut plan, "prod-vips").blocks = vec![PoolBlock::parse("192.168.101.250-192.168.101.255").unwrap()];
+        assert!(fires(&plan, &rule::ARP_VIP_NODE_CLASH)[0].message.contains("broadcast address 192.168.101.255"));
+    }
+
+    #[test]
+    fn arp_ipv6() {
+        let mut plan = good();
+        pool(&mut plan, "dev-vips").blocks.push(PoolBlock::parse("fd00:101::/120").unwrap());
+        let found = fires(&plan, &rule::ARP_IPV6);
+        assert_eq!(found.len(), 1);
+        assert!(findings(&check_plan(&plan, NOW), &rule::ARP_VIP_IN_SUBNET).is_empty());
+        set_mode(&mut plan, "dev", AdvertisementMode::Both);
+        assert!(findings(&check_plan(&plan, NOW), &rule::ARP_IPV6).is_empty(), "IPv6 goes by BGP in mode both");
+    }
+
+    #[test]
+    fn bgp_peer() {
+        let mut plan = good();
+        set_mode(&mut plan, "dev", AdvertisementMode::Bgp);
+        assert!(findings(&check_plan(&plan, NOW), &rule::BGP_PEER).is_empty());
+        environment(&mut plan, "dev").advertisement.bgp.as_mut().unwrap().peers.clear();
+        let found = fires(&plan, &rule::BGP_PEER);
+        assert_eq!(found[0].objects, ["environment/dev"]);
+    }
+
+    #[test]
+    fn bgp_vip_outside_subnet() {
+        let mut plan = good();
+        set_mode(&mut plan, "dev", AdvertisementMode::Bgp);
+        let found = fires(&plan, &rule::BGP_VIP_OUTSIDE_SUBNET);
+        assert_eq!(found[0].severity, Severity::Warning);
+        pool(&mut plan, "dev-vips").blocks = vec![PoolBlock::parse("172.16.100.0/28").unwrap()];
+        let report = check_plan(&plan, NOW);
+        assert!(findings(&report, &rule::BGP_VIP_OUTSIDE_SUBNET).is_empty());
+        assert_eq!(report.errors, 0, "{:#?}", report.findings);
+    }
+
+    #[test]
+    fn advert_label_and_gateway_label() {
+        let mut plan = good();
+        environment(&mut plan, "dev").advertisement.label.value = LabelValue::default();
+        let found = fires(&plan, &rule::ADVERT_LABEL);
+        assert_eq!(found[0].diagram, "cilium/l2-segment", "ARP environment");
+        let found = fires(&plan, &rule::GATEWAY_LABEL);
+        assert_eq!(found[0].objects, ["application/api", "environment/dev"]);
+        assert!(found[0].message.contains("cilium-gateway-"));
+    }
+
+    #[test]
+    fn l2_etp_local() {
+        let mut plan = good();
+        api_in(&mut plan, "dev").external_traffic_policy = ExternalTrafficPolicy::Local;
+        fires(&plan, &rule::L2_ETP_LOCAL);
+        set_mode(&mut plan, "dev", AdvertisementMode::Bgp);
+        assert!(findings(&check_plan(&plan, NOW), &rule::L2_ETP_LOCAL).is_empty(), "Local is fine with BGP");
+    }
+
+    #[test]
+    fn cert_san() {
+        let mut plan = good();
+        certificate(&mut plan, "prod").sans = vec!["www.mdhlabs.com".into()];
+        let found = fires(&plan, &rule::CERT_SAN);
+        assert!(found[0].message.contains("does not cover api.mdhlabs.com"), "{}", found[0].message);
+        certificate(&mut plan, "prod").sans = vec!["*.mdhlabs.com".into(), "192.168.1.1".into()];
+        assert!(findings(&check_plan(&plan, NOW), &rule::CERT_SAN).is_empty(), "wildcard covers it");
+    }
+
+    #[test]
+    fn cert_expired_and_expiring() {
+        let mut plan = good();
+        certificate(&mut plan, "prod").not_after = NOW - 3 * DAY;
+        let found = fires(&plan, &rule::CERT_EXPIRED);
+        assert_eq!(found[0].message, "certificate api-tls in prod expired 3 days ago");
+        assert_eq!(found[0].objects, ["certificate/prod/api-tls", "application/api", "environment/prod"]);
+
+        let mut plan = good();
+        certificate(&mut plan, "dev").not_before = NOW + 2 * 3600;
+        assert!(fires(&plan, &rule::CERT_EXPIRED)[0].message.contains("not valid for another 2 hours"));
+
+        let mut plan = good();
+        certificate(&mut plan, "dev").not_after = NOW + 10 * DAY;
+        let found = fires(&plan, &rule::CERT_EXPIRING);
+        assert_eq!(found[0].message, "certificate api-tls in dev expires in 10 days");
+        certificate(&mut plan, "dev").not_after = NOW + 31 * DAY;
+        assert!(findings(&check_plan(&plan, NOW), &rule::CERT_EXPIRING).is_empty());
+    }
+
+    #[test]
+    fn cert_missing_only_when_certificates_are_known() {
+        let mut plan = good();
+        plan.certificates.as_mut().unwrap().retain(|c| c.environment != "prod");
+        let found = fires(&plan, &rule::CERT_MISSING);
+        assert_eq!(found[0].objects, ["application/api", "certificate/prod/api-tls", "environment/prod"]);
+        plan.certificates = None;
+        let report = check_plan(&plan, NOW);
+        assert!(findings(&report, &rule::CERT_MISSING).is_empty());
+        assert!(report.skipped.contains(&Cow::Borrowed(rule::CERT_MISSING.id)));
+    }
+
+    #[test]
+    fn prod_replicas_and_probes() {
+        let mut plan = good();
+        plan.applications[0].replicas = 1;
+        plan.applications[0].liveness_path = None;
+        let found = fires(&plan, &rule::PROD_REPLICAS);
+        assert_eq!(found.len(), 1, "only prod");
+        assert_eq!(found[0].message, "application api runs 1 replica in production environment prod");
+        let found = fires(&plan, &rule::PROD_PROBES);
+        assert_eq!(found[0].message, "application api has no liveness probe in production environment prod");
+        // `protected` makes an environment production whatever its name.
+        environment(&mut plan, "dev").protected = true;
+        assert_eq!(findings(&check_plan(&plan, NOW), &rule::PROD_REPLICAS).len(), 2);
+    }
+
+    #[test]
+    fn env_unknown() {
+        let mut plan = good();
+        let staging = plan.applications[0].environments[&env("dev")].clone();
+        plan.applications[0].environments.insert(env("staging"), staging);
+        let found = fires(&plan, &rule::ENV_UNKNOWN);
+        assert_eq!(found[0].objects, ["application/api", "environment/staging"]);
+        let mut plan = good();
+        pool(&mut plan, "dev-vips").environment = env("qa");
+        fires(&plan, &rule::ENV_UNKNOWN);
+    }
+
+    #[test]
+    fn check_application_keeps_what_concerns_the_application() {
+        let mut plan = good();
+        let mut web = plan.applications[0].clone();
+        web.name = K8sName::parse("web").unwrap();
+        web.replicas = 1;
+        for e in web.environments.values_mut() {
+            e.vip = VipRequest::Auto;
+            for h in &mut e.hostnames {
+                *h = Hostname::parse(&h.as_str().replace("api", "web")).unwrap();
+            }
+        }
+        web.environments.remove(&env("dev"));
+        plan.applications.push(web);
+        certificate(&mut plan, "prod").sans.push("web.mdhlabs.com".into());
+        // An environment-level problem in dev: concerns api (in dev), not web (prod only).
+        environment(&mut plan, "dev").advertisement.arp = Some(ArpSettings::default());
+        environment(&mut plan, "dev").pod_cidrs.push(Cidr::parse("10.97.0.0/16").unwrap());
+
+        let all = check_plan(&plan, NOW);
+        assert_eq!(findings(&all, &rule::PROD_REPLICAS).len(), 1);
+        assert_eq!(findings(&all, &rule::RANGE_OVERLAP).len(), 1);
+
+        let api = check_application(&plan, "api", NOW);
+        assert!(findings(&api, &rule::PROD_REPLICAS).is_empty(), "web's finding is not api's");
+        assert!(api.passed.contains(&Cow::Borrowed(rule::PROD_REPLICAS.id)));
+        assert_eq!(findings(&api, &rule::RANGE_OVERLAP).len(), 1, "dev ⊃ api; prod ⊃ api");
+
+        let web = check_application(&plan, "web", NOW);
+        assert_eq!(findings(&web, &rule::PROD_REPLICAS).len(), 1);
+        assert_eq!(findings(&web, &rule::RANGE_OVERLAP).len(), 1, "the overlap names prod's service CIDR");
+        assert_eq!((web.errors, web.warnings), (1, 1));
+
+        assert_eq!(check_application(&plan, "nope", NOW), Report::default());
+    }
+
+    #[test]
+    fn synthetic_plan_is_clean() {
+        let plan = synthetic_plan(6, 300, 40, NOW);
+        assert_eq!(plan.environments.len(), 6);
+        let ranges: usize = 3 * plan.environments.len() + plan.pools.iter().map(|p| p.blocks.len()).sum::<usize>();
+        assert!((290..=300).contains(&ranges), "{ranges}");
+        let report = check_plan(&plan, NOW);
+        assert_eq!((report.errors, report.warnings), (0, 0), "{:#?}", &report.findings[..report.findings.len().min(5)]);
+    }
+
+    fn arb_cidr() -> impl Strategy<Value = Cidr> {
+        // A /20 of IPv4 and a sliver of IPv6 so that random ranges overlap often.
+        prop_oneof![
+            (0u32..4096, 20u8..=32).prop_map(|(a, p)| Cidr::containing(IpAddr::from(std::net::Ipv4Addr::from(0x0A00_0000 + a)), p)),
+            (0u128..4096, 116u8..=128).prop_map(|(a, p)| Cidr::containing(IpAddr::from(std::net::Ipv6Addr::from(a)), p)),
+        ]
+        .prop_map(|c| c.unwrap())
+    }
+
+    fn arb_plan() -> impl Strategy<Value = Plan> {
+        let environment = (
+            proptest::collection::vec(arb_cidr(), 1..3),
+            proptest::collection::vec(arb_cidr(), 1..3),
+            arb_cidr(),
+            proptest::collection::vec(proptest::collection::vec(arb_cidr(), 1..4), 0..3),
+        );
+        proptest::collection::vec(environment, 1..5).prop_map(|envs| {
+            let mut plan = seed_plan();
+            let template = plan.environments[0].clone();
+            plan.environments.clear();
+            plan.pools.clear();
+            for (i, (nodes, pods, service, pools)) in envs.into_iter().enumerate() {
+                let name = env(&format!("e{i}"));
+                for (k, blocks) in pools.into_iter().enumerate() {
+                    plan.pools.push(VipPool {
+                        id: Some((i * 10 + k) as i64),
+                        environment: name.clone(),
+                        name: K8sName::parse(&format!("p{i}-{k}")).unwrap(),
+                        blocks: blocks.into_iter().map(PoolBlock::Cidr).collect(),
+                    });
+                }
+                plan.environments.push(Environment {
+                    name,
+                    node_subnets: nodes,
+                    pod_cidrs: pods,
+                    service_cidr: service,
+                    ..template.clone()
+                });
+            }
+            plan
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        #[test]
+        fn sweep_equals_naive_on_random_plans(plan in arb_plan()) {
+            let spans = plan_spans(&plan);
+            let pairs = overlapping_pairs(&spans);
+            prop_assert_eq!(&pairs, &naive_overlaps(&spans));
+            let report = check_plan(&plan, NOW);
+            let range_findings = report
+                .findings
+                .iter()
+                .filter(|f| [rule::RANGE_OVERLAP.id, rule::POD_CIDR_DISTINCT.id, rule::VIP_DISTINCT.id].contains(&f.rule.as_ref()))
+                .count();
+            prop_assert!(range_findings <= pairs.len());
+            prop_assert_eq!(report.errors + report.warnings, report.findings.len());
+        }
+    }
 }

@@ -141,14 +141,6 @@ impl Collector {
         self.errors.push(FieldError::new(field, code, message));
     }
 
-    /// Re-homes nested errors under `prefix` (e.g. `advertisement.` + `label.key`).
-    pub(crate) fn extend_prefixed(&mut self, prefix: &str, nested: FieldErrors) {
-        for mut e in nested {
-            e.field = format!("{prefix}{}", e.field);
-            self.errors.push(e);
-        }
-    }
-
     pub(crate) fn is_empty(&self) -> bool {
         self.errors.is_empty()
     }

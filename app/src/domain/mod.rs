@@ -1,17 +1,25 @@
 //! Pure domain logic: typed values, IP math, the plan model and the checklist.
 //! No leptos, axum, sqlx or kube imports: this runs in the browser and on the server.
+//!
+//! - [`names`]: hostnames, Kubernetes names, labels, environment names, ports, ASNs, images.
+//! - [`net`]: IP addresses, CIDRs, ranges, and the sort-and-sweep overlap search.
+//! - [`model`]: environments, VIP pools, applications, certificates, allocations, the plan,
+//!   and the raw `…Input` forms that parse into them collecting every [`FieldError`].
+//! - [`checklist`]: the rules over a plan.
+//! - [`seed`]: the seed example plan.
 
+pub mod checklist;
 pub mod error;
 pub mod model;
 pub mod names;
 pub mod net;
+pub mod seed;
 
+pub use checklist::{Finding, Report, RuleInfo, Severity, check_application, check_plan, rules};
 pub use error::{ErrorCode, FieldError, FieldErrors};
 pub use model::*;
 pub use names::*;
-pub use net::{Cidr, CidrError, IpAddr, IpAddrError, IpFamily, IpRange, IpRangeError, Span, overlapping_pairs};
-pub mod checklist;
-pub mod seed;
-
-pub use checklist::{Finding, Report, Severity, check_plan};
+pub use net::{
+    Cidr, CidrError, IpAddr, IpAddrError, IpFamily, IpRange, IpRangeError, Span, naive_overlaps, overlapping_pairs,
+};
 pub use seed::seed_plan;

@@ -286,12 +286,11 @@ impl Hostname {
         if s.parse::<std::net::IpAddr>().is_ok() {
             return Err(HostnameError::IpAddress { input: s });
         }
-        if let Some(stripped) = s.strip_suffix('.') {
-            if !stripped.is_empty() && !stripped.ends_with('.') {
+        if let Some(stripped) = s.strip_suffix('.')
+            && !stripped.is_empty() && !stripped.ends_with('.') {
                 let suggestion = stripped.to_owned();
                 return Err(HostnameError::TrailingDot { input: s, suggestion });
             }
-        }
         let (wildcard, rest) = match s.strip_prefix("*.") {
             Some(rest) => (true, rest),
             None => (false, s.as_str()),
@@ -752,11 +751,10 @@ fn is_registry(s: &str) -> bool {
             None => (s, None),
         }
     };
-    if let Some(p) = port {
-        if p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()) {
+    if let Some(p) = port
+        && (p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit())) {
             return false;
         }
-    }
     if host.is_empty() {
         return s.starts_with('[');
     }
@@ -1025,5 +1023,245 @@ impl fmt::Display for Port {
 impl fmt::Display for Asn {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.0)
+    }
+}
+
+#[cfg(test)]
+#[expect(clippy::unwrap_used, reason = "in tests a failed parse is a failed test")]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::domain::error::ErrorCode;
+
+    #[test]
+    fn k8s_name_accepts_dns_labels_and_explains_rejections() {
+        assert_eq!(K8sName::parse("cd-service").map(|n| n.to_string()), Ok("cd-service".to_owned()));
+        assert_eq!(K8sName::parse(" api ").map(|n| n.to_string()), Ok("api".to_owned()));
+        let err = K8sName::parse("Api").unwrap_err();
+        assert_eq!(err.code(), "invalid_k8s_name");
+        assert!(err.to_string().contains("did you mean") || err.to_string().contains("e.g. `api`"), "{err}");
+        assert!(matches!(K8sName::parse("my_app"), Err(K8sNameError::InvalidChar { ch: '_', .. })));
+        assert!(matches!(K8sName::parse("-api"), Err(K8sNameError::BadEdge { .. })));
+        assert!(matches!(K8sName::parse("api-"), Err(K8sNameError::BadEdge { .. })));
+        assert!(matches!(K8sName::parse(&"a".repeat(64)), Err(K8sNameError::TooLong { len: 64, .. })));
+        assert!(K8sName::parse(&"a".repeat(63)).is_ok());
+        assert_eq!(K8sName::parse("").unwrap_err().code(), "required");
+    }
+
+    #[test]
+    fn environment_name_is_a_dns_label() {
+        assert!(EnvironmentName::parse("prod").is_ok());
+        let err = EnvironmentName::parse("Prod").unwrap_err();
+        assert_eq!(err.code(), "invalid_environment_name");
+        assert!(err.to_string().contains("environment name"), "{err}");
+        assert!(EnvironmentName::parse("dev.eu").is_err());
+    }
+
+    #[test]
+    fn k8s_subdomain_allows_dots() {
+        assert!(K8sSubdomain::parse("api-tls").is_ok());
+        assert!(K8sSubdomain::parse("api.tls.v2").is_ok());
+        assert!(matches!(K8sSubdomain::parse("api..tls"), Err(K8sSubdomainError::BadEdge { .. })));
+        assert!(matches!(K8sSubdomain::parse(".api"), Err(K8sSubdomainError::BadEdge { .. })));
+        assert!(matches!(K8sSubdomain::parse("API.tls"), Err(K8sSubdomainError::UpperCase { .. })));
+        assert!(K8sSubdomain::parse(&"a".repeat(253)).is_ok());
+        assert!(matches!(K8sSubdomain::parse(&"a".repeat(254)), Err(K8sSubdomainError::TooLong { .. })));
+    }
+
+    #[test]
+    fn hostname_is_lower_cased_and_validated() {
+        let h = Hostname::parse("API-Dev.MDHLabs.com").unwrap();
+        assert_eq!(h.as_str(), "api-dev.mdhlabs.com");
+        assert!(!h.is_wildcard());
+        assert!(Hostname::parse("*.mdhlabs.com").unwrap().is_wildcard());
+        assert!(Hostname::parse("localhost").is_ok());
+        for (input, expected) in [
+            ("api.*.com", "wildcard"),
+            ("a*.example.com", "wildcard"),
+            ("*", "wildcard"),
+            ("api..example.com", "empty label"),
+            ("api.example.com.", "without it"),
+            ("-api.example.com", "start and end"),
+            ("api_x.example.com", "`_`"),
+            ("192.168.1.1", "IP address"),
+            ("10.0.0.300", "IP address"),
+            ("::1", "IP address"),
+        ] {
+            let err = Hostname::parse(input).unwrap_err();
+            assert_eq!(err.code(), "invalid_hostname");
+            assert!(err.to_string().contains(expected), "{input}: {err}");
+        }
+        let long_label = format!("{}.example.com", "a".repeat(64));
+        assert!(matches!(Hostname::parse(&long_label), Err(HostnameError::LabelTooLong { .. })));
+        let long = ["a".repeat(63), "b".repeat(63), "c".repeat(63), "d".repeat(63)].join(".");
+        assert!(matches!(Hostname::parse(&long), Err(HostnameError::TooLong { len: 255, .. })));
+    }
+
+    #[test]
+    fn wildcard_san_covers_exactly_one_label() {
+        let san = |s: &str| Hostname::parse(s).unwrap();
+        assert!(san("*.mdhlabs.com").matches(&san("api.mdhlabs.com")));
+        assert!(!san("*.mdhlabs.com").matches(&san("mdhlabs.com")));
+        assert!(!san("*.mdhlabs.com").matches(&san("a.b.mdhlabs.com")));
+        assert!(!san("*.mdhlabs.com").matches(&san("api.other.com")));
+        assert!(san("*.mdhlabs.com").matches(&san("*.mdhlabs.com")));
+        assert!(!san("api.mdhlabs.com").matches(&san("*.mdhlabs.com")));
+        assert!(!san("*.com").matches(&san("example.com")), "no wildcard under a top-level domain");
+        assert!(san("api.mdhlabs.com").matches(&san("API.mdhlabs.com")));
+    }
+
+    #[test]
+    fn label_key_and_value() {
+        let k = LabelKey::parse("gatehouse.io/advertise").unwrap();
+        assert_eq!(k.prefix(), Some("gatehouse.io"));
+        assert_eq!(k.name(), "advertise");
+        assert_eq!(LabelKey::parse("app").unwrap().prefix(), None);
+        assert!(LabelKey::parse("App_Name.v1").is_ok(), "names may use upper case, `_` and `.`");
+        assert!(matches!(LabelKey::parse("a/b/c"), Err(LabelKeyError::TooManySlashes { .. })));
+        assert!(matches!(LabelKey::parse("Gatehouse.io/x"), Err(LabelKeyError::InvalidPrefix { .. })));
+        assert!(matches!(LabelKey::parse("gatehouse.io/"), Err(LabelKeyError::EmptyName { .. })));
+        assert!(matches!(LabelKey::parse("_x"), Err(LabelKeyError::BadEdge { .. })));
+        assert!(matches!(LabelKey::parse(&"x".repeat(64)), Err(LabelKeyError::NameTooLong { .. })));
+        assert_eq!(LabelKey::parse("a b").unwrap_err().code(), "invalid_label_key");
+
+        assert!(LabelValue::parse("").unwrap().is_empty());
+        assert!(LabelValue::parse("dev").is_ok());
+        assert!(matches!(LabelValue::parse("dev-"), Err(LabelValueError::BadEdge { .. })));
+        assert!(matches!(LabelValue::parse("a/b"), Err(LabelValueError::InvalidChar { ch: '/', .. })));
+        assert!(matches!(LabelValue::parse(&"v".repeat(64)), Err(LabelValueError::TooLong { .. })));
+
+        let label: Label = serde_json::from_str(r#"{"key": "gatehouse.io/advertise", "value": "dev"}"#).unwrap();
+        assert_eq!(label.to_string(), "gatehouse.io/advertise=dev");
+        assert_eq!(serde_json::to_string(&label).unwrap(), r#"{"key":"gatehouse.io/advertise","value":"dev"}"#);
+        assert!(serde_json::from_str::<Label>(r#"{"key": "bad key", "value": "dev"}"#).is_err());
+    }
+
+    #[test]
+    fn port_is_1_to_65535() {
+        assert_eq!(Port::parse("8080").map(Port::get), Ok(8080));
+        assert!(matches!(Port::parse("0"), Err(PortError::OutOfRange { value: 0 })));
+        assert!(matches!(Port::new(65_536), Err(PortError::OutOfRange { .. })));
+        assert!(matches!(Port::new(-1), Err(PortError::OutOfRange { .. })));
+        assert!(matches!(Port::parse("80a"), Err(PortError::NotANumber { .. })));
+        assert!(matches!(Port::parse("99999999999999999999999"), Err(PortError::OutOfRange { .. })));
+        assert_eq!(serde_json::to_string(&Port::new(443).unwrap()).unwrap(), "443");
+        assert!(serde_json::from_str::<Port>("0").is_err());
+        assert_eq!(serde_json::from_str::<Port>("8080").unwrap().get(), 8080);
+    }
+
+    #[test]
+    fn asn_rejects_reserved_numbers_and_knows_private_ones() {
+        for reserved in [0, 23_456, 65_535, 4_294_967_295] {
+            let err = Asn::new(reserved).unwrap_err();
+            assert_eq!(err.code(), "invalid_asn");
+            assert!(err.to_string().contains("reserved"), "{err}");
+        }
+        assert!(matches!(Asn::new(4_294_967_296), Err(AsnError::OutOfRange { .. })));
+        assert!(matches!(Asn::new(-5), Err(AsnError::OutOfRange { .. })));
+        assert!(Asn::new(64_512).unwrap().is_private());
+        assert!(Asn::new(65_534).unwrap().is_private());
+        assert!(Asn::new(4_200_000_000).unwrap().is_private());
+        assert!(!Asn::new(3320).unwrap().is_private());
+        assert_eq!(Asn::parse("AS65001").map(Asn::get), Ok(65_001));
+        assert!(matches!(Asn::parse("65.001"), Err(AsnError::NotANumber { .. })));
+    }
+
+    #[test]
+    fn image_refs_follow_the_docker_grammar() {
+        let img = ImageRef::parse("registry.example/cd-service:1.4.2").unwrap();
+        assert_eq!(img.registry(), Some("registry.example"));
+        assert_eq!(img.repository(), "cd-service");
+        assert_eq!(img.tag(), Some("1.4.2"));
+        assert_eq!(img.digest(), None);
+        let digest = format!("sha256:{}", "a".repeat(64));
+        let img = ImageRef::parse(&format!("localhost:5000/team/api_v2@{digest}")).unwrap();
+        assert_eq!(img.registry(), Some("localhost:5000"));
+        assert_eq!(img.repository(), "team/api_v2");
+        assert_eq!(img.digest(), Some(digest.as_str()));
+        let img = ImageRef::parse("nginx").unwrap();
+        assert_eq!((img.registry(), img.repository(), img.tag()), (None, "nginx", None));
+        assert!(ImageRef::parse(&format!("[fd00::1]:5000/a/b:c@{digest}")).is_ok());
+        assert!(ImageRef::parse("a__b/c---d").is_ok());
+
+        let upper = ImageRef::parse("registry.example/CD-Service:1.4.2").unwrap_err();
+        assert!(upper.to_string().contains("registry.example/cd-service:1.4.2"), "{upper}");
+        assert!(matches!(ImageRef::parse("a/.b"), Err(ImageRefError::InvalidPath { .. })));
+        assert!(matches!(ImageRef::parse("a/b___c"), Err(ImageRefError::InvalidPath { .. })));
+        assert!(matches!(ImageRef::parse("api:-x"), Err(ImageRefError::InvalidTag { .. })));
+        assert!(matches!(ImageRef::parse("api:"), Err(ImageRefError::InvalidTag { .. })));
+        assert!(matches!(ImageRef::parse("api@sha256:abc"), Err(ImageRefError::InvalidDigest { .. })));
+        assert!(matches!(ImageRef::parse("bad_host.io:x/api"), Err(ImageRefError::InvalidRegistry { .. })));
+        assert_eq!(ImageRef::parse("").unwrap_err().code(), "required");
+    }
+
+    #[test]
+    fn http_paths_and_config_keys() {
+        assert!(HttpPath::parse("/actuator/health/readiness").is_ok());
+        let err = HttpPath::parse("health").unwrap_err();
+        assert!(err.to_string().contains("`/health`"), "{err}");
+        assert!(matches!(HttpPath::parse("/a b"), Err(HttpPathError::InvalidChar { .. })));
+        assert!(matches!(HttpPath::parse("/a?b"), Err(HttpPathError::InvalidChar { ch: '?', .. })));
+        assert!(ConfigKey::parse("SPRING_PROFILES_ACTIVE").is_ok());
+        assert!(ConfigKey::parse("application.properties").is_ok());
+        assert!(matches!(ConfigKey::parse("A B"), Err(ConfigKeyError::InvalidChar { .. })));
+        assert!(matches!(ConfigKey::parse(".."), Err(ConfigKeyError::DotName { .. })));
+        assert!(matches!(ConfigKey::parse(&"k".repeat(254)), Err(ConfigKeyError::TooLong { .. })));
+    }
+
+    #[test]
+    fn serde_goes_through_the_parser() {
+        let h: Hostname = serde_json::from_str(r#""API.example.com""#).unwrap();
+        assert_eq!(serde_json::to_string(&h).unwrap(), r#""api.example.com""#);
+        let err = serde_json::from_str::<K8sName>(r#""Bad_Name""#).unwrap_err();
+        assert!(err.to_string().contains("Kubernetes name"), "{err}");
+        let img: ImageRef = serde_json::from_str(r#""registry.example/cd-service:1.4.2""#).unwrap();
+        assert_eq!(serde_json::to_string(&img).unwrap(), r#""registry.example/cd-service:1.4.2""#);
+        assert!(serde_json::from_str::<Asn>("23456").is_err());
+    }
+
+    /// Round trip parse → Display → parse for anything that parses; never a panic.
+    macro_rules! round_trip {
+        ($name:ident, $t:ty, $valid:expr) => {
+            proptest! {
+                #[test]
+                fn $name(garbage in any::<String>(), valid in $valid) {
+                    for input in [garbage.as_str(), valid.as_str()] {
+                        if let Ok(v) = <$t>::from_str(input) {
+                            let again = <$t>::from_str(&v.to_string());
+                            prop_assert_eq!(again.as_ref(), Ok(&v), "{:?}", input);
+                        }
+                    }
+                }
+            }
+        };
+    }
+
+    round_trip!(k8s_name_round_trip, K8sName, "[a-zA-Z0-9_-]{0,70}");
+    round_trip!(environment_name_round_trip, EnvironmentName, "[a-z0-9-]{0,65}");
+    round_trip!(k8s_subdomain_round_trip, K8sSubdomain, "[a-z0-9.-]{0,70}");
+    round_trip!(hostname_round_trip, Hostname, "(\\*\\.)?([a-zA-Z0-9-]{1,10}\\.){0,4}[a-zA-Z0-9-]{1,10}\\.?");
+    round_trip!(label_key_round_trip, LabelKey, "([a-z0-9.-]{1,20}/)?[a-zA-Z0-9._-]{0,65}");
+    round_trip!(label_value_round_trip, LabelValue, "[a-zA-Z0-9._-]{0,65}");
+    round_trip!(port_round_trip, Port, "[0-9]{1,6}");
+    round_trip!(asn_round_trip, Asn, "(AS)?[0-9]{1,11}");
+    round_trip!(image_round_trip, ImageRef, "([a-z0-9.-]{1,12}(:[0-9]{1,5})?/)?[a-zA-Z0-9._/-]{1,20}(:[a-zA-Z0-9._-]{1,10})?(@sha256:[0-9a-f]{64})?");
+    round_trip!(http_path_round_trip, HttpPath, "/?[a-z0-9/ ?#._-]{0,30}");
+    round_trip!(config_key_round_trip, ConfigKey, "[a-zA-Z0-9._ -]{0,30}");
+
+    proptest! {
+        #[test]
+        fn valid_dns_labels_always_parse(name in "[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?") {
+            prop_assert!(K8sName::parse(&name).is_ok());
+            prop_assert!(EnvironmentName::parse(&name).is_ok());
+            prop_assert!(K8sSubdomain::parse(&name).is_ok());
+        }
+
+        #[test]
+        fn valid_ports_and_asns_parse(port in 1u16.., asn in 1u32..4_294_967_295) {
+            prop_assert_eq!(Port::parse(&port.to_string()).map(Port::get), Ok(port));
+            let reserved = matches!(asn, 23_456 | 65_535);
+            prop_assert_eq!(Asn::new(i64::from(asn)).is_ok(), !reserved);
+        }
     }
 }

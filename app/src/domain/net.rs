@@ -81,11 +81,10 @@ impl IpAddr {
         if s.is_empty() {
             return Err(IpAddrError::Empty);
         }
-        if let Some((addr, prefix)) = s.split_once('/') {
-            if addr.parse::<std::net::IpAddr>().is_ok() {
+        if let Some((addr, prefix)) = s.split_once('/')
+            && addr.parse::<std::net::IpAddr>().is_ok() {
                 return Err(IpAddrError::IsCidr { input: s.to_owned(), prefix: prefix.to_owned() });
             }
-        }
         s.parse::<std::net::IpAddr>().map(Self).map_err(|_| IpAddrError::Invalid { input: s.to_owned() })
     }
 
@@ -549,4 +548,181 @@ pub fn naive_overlaps<O>(spans: &[Span<O>]) -> Vec<(usize, usize)> {
         }
     }
     pairs
+}
+
+#[cfg(test)]
+#[expect(clippy::unwrap_used, reason = "in tests a failed parse is a failed test")]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn ip(s: &str) -> IpAddr {
+        IpAddr::parse(s).unwrap()
+    }
+
+    fn cidr(s: &str) -> Cidr {
+        Cidr::parse(s).unwrap()
+    }
+
+    #[test]
+    fn ip_addresses_parse_with_helpful_errors() {
+        assert_eq!(ip(" 192.168.101.11 ").to_string(), "192.168.101.11");
+        assert_eq!(ip("2001:DB8::10").to_string(), "2001:db8::10");
+        let err = IpAddr::parse("192.168.1.0/24").unwrap_err();
+        assert_eq!(err.code(), "invalid_ip");
+        assert!(err.to_string().contains("drop the `/24`"), "{err}");
+        assert!(matches!(IpAddr::parse("192.168.1"), Err(IpAddrError::Invalid { .. })));
+        assert_eq!(IpAddr::parse("").unwrap_err().code(), "required");
+        assert_eq!(ip("10.0.0.1").to_u128(), 0x0a00_0001);
+        assert_eq!(IpAddr::from_u128(IpFamily::Ipv4, 0x0a00_0001), Some(ip("10.0.0.1")));
+        assert_eq!(IpAddr::from_u128(IpFamily::Ipv4, 1 << 40), None);
+        assert_eq!(ip("10.0.0.255").next(), Some(ip("10.0.1.0")));
+        assert_eq!(ip("255.255.255.255").next(), None);
+        assert_eq!(serde_json::to_string(&ip("10.0.0.1")).unwrap(), r#""10.0.0.1""#);
+    }
+
+    #[test]
+    fn cidr_with_host_bits_suggests_the_network() {
+        let err = Cidr::parse("192.168.1.5/24").unwrap_err();
+        assert_eq!(err.to_string(), "192.168.1.5/24 has host bits set; did you mean 192.168.1.0/24?");
+        assert_eq!(err.code(), "invalid_cidr");
+        let err = Cidr::parse("fd00:10::1/64").unwrap_err();
+        assert_eq!(err.to_string(), "fd00:10::1/64 has host bits set; did you mean fd00:10::/64?");
+        let err = Cidr::new(ip("10.0.0.1"), 8).unwrap_err();
+        assert!(matches!(err, CidrError::HostBitsSet { .. }));
+    }
+
+    #[test]
+    fn cidr_parse_errors() {
+        let err = Cidr::parse("10.0.0.1").unwrap_err();
+        assert!(err.to_string().contains("10.0.0.1/32"), "{err}");
+        assert!(matches!(Cidr::parse("10.0.0.0/33"), Err(CidrError::InvalidPrefix { max: 32, .. })));
+        assert!(matches!(Cidr::parse("::/129"), Err(CidrError::InvalidPrefix { max: 128, .. })));
+        assert!(matches!(Cidr::parse("10.0.0.0/+8"), Err(CidrError::InvalidPrefix { .. })));
+        assert!(matches!(Cidr::parse("10.0.0.0/"), Err(CidrError::InvalidPrefix { .. })));
+        assert!(matches!(Cidr::parse("10.0.0/8"), Err(CidrError::InvalidAddress { .. })));
+        assert_eq!(Cidr::parse(" ").unwrap_err().code(), "required");
+    }
+
+    #[test]
+    fn cidr_math() {
+        let c = cidr("192.168.101.0/24");
+        assert_eq!(c.network(), ip("192.168.101.0"));
+        assert_eq!(c.broadcast(), ip("192.168.101.255"));
+        assert_eq!(c.prefix_len(), 24);
+        assert_eq!(c.size(), 256);
+        assert!(c.is_ipv4());
+        assert!(c.contains(&ip("192.168.101.11")));
+        assert!(!c.contains(&ip("192.168.102.1")));
+        assert!(!c.contains(&ip("::ffff:192.168.101.11")), "families never mix");
+        assert!(c.overlaps(&cidr("192.168.101.192/28")));
+        assert!(c.overlaps(&cidr("192.168.0.0/16")));
+        assert!(!c.overlaps(&cidr("192.168.102.0/24")));
+        assert!(!cidr("0.0.0.0/0").overlaps(&cidr("::/0")));
+        assert_eq!(cidr("10.0.0.0/32").size(), 1);
+        assert_eq!(cidr("0.0.0.0/0").size(), 1 << 32);
+        assert_eq!(cidr("::/0").size(), u128::MAX, "saturates");
+        assert_eq!(cidr("fd00::/64").size(), 1 << 64);
+        assert_eq!(cidr("fd00::/64").last(), ip("fd00::ffff:ffff:ffff:ffff"));
+        assert_eq!(Cidr::containing(ip("10.1.2.3"), 16), Some(cidr("10.1.0.0/16")));
+        assert_eq!(serde_json::to_string(&c).unwrap(), r#""192.168.101.0/24""#);
+        assert!(serde_json::from_str::<Cidr>(r#""192.168.101.5/24""#).is_err());
+    }
+
+    #[test]
+    fn ip_ranges() {
+        let r = IpRange::parse("192.168.101.240-192.168.101.250").unwrap();
+        assert_eq!(r.size(), 11);
+        assert!(r.contains(&ip("192.168.101.240")) && r.contains(&ip("192.168.101.250")));
+        assert!(!r.contains(&ip("192.168.101.251")));
+        assert_eq!(r.to_string(), "192.168.101.240-192.168.101.250");
+        assert!(r.overlaps(&IpRange::parse("192.168.101.250 - 192.168.101.255").unwrap()));
+        assert!(!r.overlaps(&IpRange::parse("192.168.101.251-192.168.101.255").unwrap()));
+        assert_eq!(IpRange::parse("fd00::1-fd00::ff").unwrap().size(), 255);
+
+        let err = IpRange::parse("192.168.101.250-192.168.101.240").unwrap_err();
+        assert!(err.to_string().contains("did you mean 192.168.101.240-192.168.101.250?"), "{err}");
+        assert!(matches!(IpRange::parse("10.0.0.1-fd00::1"), Err(IpRangeError::MixedFamilies { .. })));
+        assert!(matches!(IpRange::parse("10.0.0.1"), Err(IpRangeError::MissingDash { .. })));
+        assert!(matches!(IpRange::parse("x-10.0.0.1"), Err(IpRangeError::InvalidStart { .. })));
+        assert!(matches!(IpRange::from_parts("10.0.0.1", "y"), Err(IpRangeError::InvalidStop { .. })));
+
+        let json = serde_json::to_string(&r).unwrap();
+        assert_eq!(json, r#"{"start":"192.168.101.240","stop":"192.168.101.250"}"#);
+        assert_eq!(serde_json::from_str::<IpRange>(&json).unwrap(), r);
+        assert!(serde_json::from_str::<IpRange>(r#"{"start":"10.0.0.9","stop":"10.0.0.1"}"#).is_err());
+        assert_eq!(IpRange::from(cidr("10.0.0.0/30")).to_string(), "10.0.0.0-10.0.0.3");
+    }
+
+    #[test]
+    fn sweep_reports_each_overlapping_pair_once() {
+        let spans = vec![
+            cidr("10.0.0.0/8").span("a"),
+            cidr("10.1.0.0/16").span("b"),
+            cidr("10.1.2.0/24").span("c"),
+            cidr("11.0.0.0/8").span("d"),
+            cidr("::/0").span("e"),
+            IpRange::parse("10.255.255.255-11.0.0.0").unwrap().span("f"),
+        ];
+        assert_eq!(overlapping_pairs(&spans), vec![(0, 1), (0, 2), (0, 5), (1, 2), (3, 5)]);
+        assert_eq!(overlapping_pairs(&spans), naive_overlaps(&spans));
+        assert!(overlapping_pairs::<()>(&[]).is_empty());
+    }
+
+    fn arb_family() -> impl Strategy<Value = IpFamily> {
+        prop_oneof![Just(IpFamily::Ipv4), Just(IpFamily::Ipv6)]
+    }
+
+    /// Small address space so that random spans overlap often, touching ends included.
+    fn arb_span() -> impl Strategy<Value = Span<()>> {
+        (arb_family(), 0u128..200, 0u128..30).prop_map(|(family, start, len)| Span { family, start, end: start + len, owner: () })
+    }
+
+    proptest! {
+        #[test]
+        fn sweep_equals_naive(spans in proptest::collection::vec(arb_span(), 0..80)) {
+            prop_assert_eq!(overlapping_pairs(&spans), naive_overlaps(&spans));
+        }
+
+        #[test]
+        fn cidr_round_trip(v4 in any::<u32>(), v6 in any::<u128>(), p4 in 0u8..=32, p6 in 0u8..=128) {
+            for c in [Cidr::containing(IpAddr::from(Ipv4Addr::from(v4)), p4), Cidr::containing(IpAddr::from(Ipv6Addr::from(v6)), p6)] {
+                let c = c.unwrap();
+                prop_assert_eq!(Cidr::parse(&c.to_string()), Ok(c));
+                prop_assert!(c.contains(&c.network()) && c.contains(&c.last()));
+                if c.size() < u128::MAX {
+                    prop_assert_eq!(c.last_u128() - c.first_u128() + 1, c.size());
+                }
+            }
+        }
+
+        #[test]
+        fn cidr_host_bits_always_suggest_the_containing_network(v4 in any::<u32>(), p in 0u8..=32) {
+            let address = IpAddr::from(Ipv4Addr::from(v4));
+            let network = Cidr::containing(address, p).unwrap();
+            match Cidr::parse(&format!("{address}/{p}")) {
+                Ok(c) => prop_assert_eq!(c, network),
+                Err(CidrError::HostBitsSet { network: suggested, .. }) => prop_assert_eq!(suggested, network),
+                Err(other) => prop_assert!(false, "unexpected {other}"),
+            }
+        }
+
+        #[test]
+        fn range_round_trip(a in any::<u32>(), b in any::<u32>()) {
+            let (lo, hi) = (a.min(b), a.max(b));
+            let r = IpRange::new(Ipv4Addr::from(lo).into(), Ipv4Addr::from(hi).into()).unwrap();
+            prop_assert_eq!(IpRange::parse(&r.to_string()), Ok(r));
+            prop_assert_eq!(r.size(), u128::from(hi - lo) + 1);
+        }
+
+        #[test]
+        fn garbage_never_panics(s in any::<String>(), t in "[0-9a-f:./ -]{0,40}") {
+            for input in [s.as_str(), t.as_str()] {
+                if let Ok(a) = IpAddr::parse(input) { prop_assert_eq!(IpAddr::parse(&a.to_string()), Ok(a)); }
+                if let Ok(c) = Cidr::parse(input) { prop_assert_eq!(Cidr::parse(&c.to_string()), Ok(c)); }
+                if let Ok(r) = IpRange::parse(input) { prop_assert_eq!(IpRange::parse(&r.to_string()), Ok(r)); }
+            }
+        }
+    }
 }

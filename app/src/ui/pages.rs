@@ -4,8 +4,8 @@ use leptos_router::{components::A, hooks::use_params_map};
 
 use super::layout::{EmptyState, PageHeader};
 use crate::{
-    api::{AppError, get_environment, list_environments},
-    domain::{AdvertisementMode, Environment},
+    api::{AppError, ChecklistSummary, checklist_overview, get_environment, list_environments},
+    domain::{AdvertisementMode, Environment, Finding, Severity, rules},
 };
 
 /// Sets the HTTP status of the page being rendered on the server; nothing in the browser.
@@ -235,16 +235,133 @@ pub fn ApplicationsPage() -> impl IntoView {
 
 #[component]
 pub fn ChecklistPage() -> impl IntoView {
+    let overview = Resource::new_blocking(|| (), |_| checklist_overview());
     view! {
         <PageHeader
             title="Checklist"
-            lead="The formal checklist every environment and application is held to before it reaches a cluster."
+            lead="The formal checklist every environment and application is held to before it reaches a cluster. Errors block a submission; warnings inform."
         />
-        <EmptyState title="No applications to check yet">
-            <p>
-                "Distinct pod ranges and VIP ranges per environment, a distinct ConfigMap and TLS key pair per environment, distinct hostnames and Gateways, VIPs that ARP or BGP can actually reach, and the advertisement label on the Service Cilium generates for each Gateway: each application's findings will be listed here with the fix for each."
-            </p>
-        </EmptyState>
+        <Suspense fallback=|| view! { <p class="muted">"Checking…"</p> }>
+            {move || Suspend::new(async move {
+                match overview.await {
+                    Ok(overview) => view! { <ChecklistReports overview /> }.into_any(),
+                    Err(error) => view! { <ErrorNotice error /> }.into_any(),
+                }
+            })}
+        </Suspense>
+        <RuleCatalogue />
+    }
+}
+
+#[component]
+fn ChecklistReports(overview: ChecklistSummary) -> impl IntoView {
+    let plan_findings = overview.plan.findings.clone();
+    view! {
+        {if overview.applications.is_empty() {
+            view! {
+                <EmptyState title="No applications to check yet">
+                    <p>"Once an application is stored (POST /api/v1/applications, or start with --demo) its checklist appears here, finding by finding, with the fix for each."</p>
+                </EmptyState>
+            }.into_any()
+        } else {
+            overview.applications.into_iter().map(|(name, report)| {
+                let heading_id = format!("app-{name}");
+                let labelled_by = heading_id.clone();
+                let test_id = format!("checklist-{name}");
+                view! {
+                    <section class="checklist" aria-labelledby=labelled_by data-testid=test_id>
+                        <h2 id=heading_id>
+                            "Application " <code>{name.clone()}</code>
+                            <ReportBadges errors=report.errors warnings=report.warnings />
+                        </h2>
+                        <FindingList findings=report.findings />
+                        <details class="passed">
+                            <summary>{format!("{} rules passed", report.passed.len())}</summary>
+                            <ul class="rule-ids">
+                                {report.passed.into_iter().map(|rule| view! { <li><code>{rule.to_string()}</code></li> }).collect_view()}
+                            </ul>
+                        </details>
+                    </section>
+                }
+            }).collect_view().into_any()
+        }}
+        <section class="checklist" aria-labelledby="plan-findings" data-testid="checklist-plan">
+            <h2 id="plan-findings">
+                "The whole plan"
+                <ReportBadges errors=overview.plan.errors warnings=overview.plan.warnings />
+            </h2>
+            <p class="muted">"Overlaps and rule violations across every environment, pool and application."</p>
+            <FindingList findings=plan_findings />
+        </section>
+    }
+}
+
+#[component]
+fn ReportBadges(errors: usize, warnings: usize) -> impl IntoView {
+    view! {
+        <span class={if errors > 0 { "badge badge--error" } else { "badge badge--ok" }}>
+            {format!("{errors} error{}", if errors == 1 { "" } else { "s" })}
+        </span>
+        <span class={if warnings > 0 { "badge badge--warn" } else { "badge" }}>
+            {format!("{warnings} warning{}", if warnings == 1 { "" } else { "s" })}
+        </span>
+    }
+}
+
+#[component]
+fn FindingList(findings: Vec<Finding>) -> impl IntoView {
+    if findings.is_empty() {
+        return view! { <p class="all-clear">"No findings: every rule passes."</p> }.into_any();
+    }
+    view! {
+        <ul class="findings">
+            {findings.into_iter().map(|finding| {
+                let (class, label) = match finding.severity {
+                    Severity::Error => ("finding finding--error", "error"),
+                    Severity::Warning => ("finding finding--warning", "warning"),
+                };
+                view! {
+                    <li class=class>
+                        <p class="finding__head">
+                            <span class="finding__severity">{label}</span>
+                            <code class="finding__rule">{finding.rule.to_string()}</code>
+                        </p>
+                        <p class="finding__message">{finding.message}</p>
+                        <p class="finding__hint"><strong>"Fix: "</strong>{finding.hint}</p>
+                        <p class="finding__objects muted">{finding.objects.join(" · ")}</p>
+                    </li>
+                }
+            }).collect_view()}
+        </ul>
+    }.into_any()
+}
+
+#[component]
+fn RuleCatalogue() -> impl IntoView {
+    view! {
+        <section aria-labelledby="rules-title" class="rule-catalogue">
+            <h2 id="rules-title">"The rules"</h2>
+            <div class="table-wrap">
+                <table class="data-table">
+                    <thead>
+                        <tr>
+                            <th scope="col">"Rule"</th>
+                            <th scope="col">"Severity"</th>
+                            <th scope="col">"What it checks, and why"</th>
+                        </tr>
+                    </thead>
+                    <tbody>
+                        {rules().iter().map(|rule| view! {
+                            <tr id=rule.id>
+                                <th scope="row"><code>{rule.id}</code></th>
+                                <td>{match rule.severity { Severity::Error => "error", Severity::Warning => "warning" }}</td>
+                                <td><strong>{rule.title}</strong><br />{rule.training}</td>
+                            </tr>
+                        }).collect_view()}
+                    </tbody>
+                </table>
+            </div>
+        </section>
     }
 }
 

@@ -1,7 +1,7 @@
 //! `/api/v1/applications`, their checklist, and the whole plan's conflicts.
 use app::{
     backend::{applications as repo, db::DbError, plan},
-    domain::{Application, ApplicationInput, FieldError, FieldErrors, Finding, Report, check_plan},
+    domain::{Application, ApplicationInput, FieldError, FieldErrors, Finding, Report, check_application, check_plan},
 };
 use axum::{
     Json,
@@ -86,7 +86,7 @@ pub async fn checklist(State(state): State<AppState>, Path(name): Path<String>) 
     if plan.application(&name).is_none() {
         return Err(not_found(&name));
     }
-    Ok(Json(check_plan(&plan, plan::now_unix())))
+    Ok(Json(check_application(&plan, &name, plan::now_unix())))
 }
 
 #[derive(Serialize)]

@@ -6,4 +6,5 @@ mod binary;
 mod environments;
 mod health;
 mod pages;
+mod plan;
 mod tls;

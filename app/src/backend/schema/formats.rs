@@ -54,9 +54,8 @@ fn is_date_time(value: &str) -> bool {
             .get(group)
             .map_or(Some(0), |m| m.as_str().parse::<u32>().ok())
     };
-    let in_range = |group: usize, min: u32, max: u32| {
-        number(group).is_some_and(|n| (min..=max).contains(&n))
-    };
+    let in_range =
+        |group: usize, min: u32, max: u32| number(group).is_some_and(|n| (min..=max).contains(&n));
     in_range(2, 1, 12)
         && in_range(3, 1, 31)
         && in_range(4, 0, 23)
@@ -69,8 +68,11 @@ fn is_date_time(value: &str) -> bool {
 /// Standard base64 with padding, as Go's `encoding/base64.StdEncoding` decodes it (line breaks
 /// are skipped).
 fn is_base64(value: &str) -> bool {
-    let bytes: Vec<u8> = value.bytes().filter(|b| !matches!(b, b'\r' | b'\n')).collect();
-    if bytes.len() % 4 != 0 {
+    let bytes: Vec<u8> = value
+        .bytes()
+        .filter(|b| !matches!(b, b'\r' | b'\n'))
+        .collect();
+    if !bytes.len().is_multiple_of(4) {
         return false;
     }
     let padding = bytes.iter().rev().take_while(|b| **b == b'=').count();
@@ -92,7 +94,9 @@ fn is_cidr(value: &str) -> bool {
     !prefix.is_empty()
         && prefix.len() <= 3
         && prefix.bytes().all(|b| b.is_ascii_digit())
-        && prefix.parse::<u32>().is_ok_and(|prefix| prefix <= max_prefix)
+        && prefix
+            .parse::<u32>()
+            .is_ok_and(|prefix| prefix <= max_prefix)
 }
 
 /// Rewrites a Go RE2 pattern (the syntax CRDs and CEL use) for the `regex` crate, which accepts

@@ -8,9 +8,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::formats::re2_to_rust;
-use super::{
-    Document, KindEntry, Location, Origin, SchemaLoadError, SchemaRegistry, SchemaSource,
-};
+use super::{Document, KindEntry, Location, Origin, SchemaLoadError, SchemaRegistry, SchemaSource};
 
 pub(super) const OBJECT_META: &str = "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta";
 
@@ -200,7 +198,10 @@ fn pointer_segment(name: &str) -> String {
 impl SchemaRegistry {
     /// Adds every CustomResourceDefinition of a (possibly multi-document) YAML file. Returns
     /// whether the file held at least one.
-    pub(super) fn add_crd_file(&mut self, source: &SchemaSource<'_>) -> Result<bool, SchemaLoadError> {
+    pub(super) fn add_crd_file(
+        &mut self,
+        source: &SchemaSource<'_>,
+    ) -> Result<bool, SchemaLoadError> {
         let file = source.name;
         let mut found = false;
         for document in serde_yaml::Deserializer::from_str(source.contents) {
@@ -240,7 +241,11 @@ impl SchemaRegistry {
 
         let mut served = Vec::new();
         for (index, version) in versions.iter().enumerate() {
-            if !version.get("served").and_then(Value::as_bool).unwrap_or(false) {
+            if !version
+                .get("served")
+                .and_then(Value::as_bool)
+                .unwrap_or(false)
+            {
                 continue;
             }
             let name = version
@@ -248,9 +253,15 @@ impl SchemaRegistry {
                 .and_then(Value::as_str)
                 .ok_or_else(|| invalid(file, format!("spec.versions[{index}] has no name")))?;
             let pointer = format!("/spec/versions/{index}/schema/openAPIV3Schema");
-            let schema = crd.pointer(&pointer).filter(|schema| schema.is_object()).ok_or_else(
-                || invalid(file, format!("served version {name} has no openAPIV3Schema")),
-            )?;
+            let schema = crd
+                .pointer(&pointer)
+                .filter(|schema| schema.is_object())
+                .ok_or_else(|| {
+                    invalid(
+                        file,
+                        format!("served version {name} has no openAPIV3Schema"),
+                    )
+                })?;
             self.compile_patterns(file, schema)?;
             served.push((format!("{group}/{name}"), pointer));
         }
@@ -300,7 +311,10 @@ impl SchemaRegistry {
             for gvk in gvks {
                 let field = |key: &str| {
                     gvk.get(key).and_then(Value::as_str).ok_or_else(|| {
-                        invalid(file, format!("{name}: x-kubernetes-group-version-kind without {key}"))
+                        invalid(
+                            file,
+                            format!("{name}: x-kubernetes-group-version-kind without {key}"),
+                        )
                     })
                 };
                 let (group, version, kind) = (field("group")?, field("version")?, field("kind")?);
@@ -392,7 +406,11 @@ impl SchemaRegistry {
             .and_then(Value::as_object)
             .into_iter()
             .flat_map(|properties| properties.values())
-            .chain(["items", "additionalProperties", "not"].iter().filter_map(|key| schema.get(*key)))
+            .chain(
+                ["items", "additionalProperties", "not"]
+                    .iter()
+                    .filter_map(|key| schema.get(*key)),
+            )
             .chain(
                 ["allOf", "anyOf", "oneOf"]
                     .iter()
@@ -408,7 +426,10 @@ impl SchemaRegistry {
 
 fn add_native_enums(root: &mut Value) {
     for (component, pointer, values) in NATIVE_ENUMS {
-        let full = format!("/components/schemas/{}{pointer}", pointer_segment(component));
+        let full = format!(
+            "/components/schemas/{}{pointer}",
+            pointer_segment(component)
+        );
         if let Some(Value::Object(schema)) = root.pointer_mut(&full) {
             schema.entry("enum").or_insert_with(|| {
                 Value::Array(values.iter().map(|value| Value::from(*value)).collect())

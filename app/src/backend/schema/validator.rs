@@ -36,7 +36,10 @@ impl<'r> Validator<'r> {
     pub(super) fn validate_object(&self, object: &Value) -> Vec<Violation> {
         let mut out = Vec::new();
         let Some(fields) = object.as_object() else {
-            out.push(Violation::new("", format!("expected an object, found {}", describe(object))));
+            out.push(Violation::new(
+                "",
+                format!("expected an object, found {}", describe(object)),
+            ));
             return out;
         };
         let api_version = type_meta_field(fields, "apiVersion", &mut out);
@@ -49,7 +52,10 @@ impl<'r> Validator<'r> {
             return out;
         };
         let Some((root, schema)) = self.registry.resolve(&entry.location) else {
-            out.push(Violation::new("", format!("the schema of {api_version} {kind} is missing")));
+            out.push(Violation::new(
+                "",
+                format!("the schema of {api_version} {kind} is missing"),
+            ));
             return out;
         };
         let scope = Scope {
@@ -90,12 +96,22 @@ impl<'r> Validator<'r> {
         }
     }
 
-    fn check(&self, scope: Scope<'_>, schema: &Value, value: &Value, path: &str, out: &mut Vec<Violation>) {
+    fn check(
+        &self,
+        scope: Scope<'_>,
+        schema: &Value,
+        value: &Value,
+        path: &str,
+        out: &mut Vec<Violation>,
+    ) {
         let Some(schema) = schema.as_object() else {
             return;
         };
         if scope.depth >= MAX_DEPTH {
-            out.push(Violation::new(path, "schema nesting is too deep (recursive $ref?)"));
+            out.push(Violation::new(
+                path,
+                "schema nesting is too deep (recursive $ref?)",
+            ));
             return;
         }
         let scope = Scope {
@@ -136,7 +152,11 @@ impl<'r> Validator<'r> {
         {
             out.push(Violation::new(
                 path,
-                format!("unsupported value {}: must be one of {}", preview(value), list(allowed)),
+                format!(
+                    "unsupported value {}: must be one of {}",
+                    preview(value),
+                    list(allowed)
+                ),
             ));
         }
         match value {
@@ -171,7 +191,10 @@ impl<'r> Validator<'r> {
             if failures.iter().all(|failure| !failure.is_empty()) {
                 out.push(Violation::new(
                     path,
-                    format!("must match at least one anyOf schema ({})", explain(path, &failures)),
+                    format!(
+                        "must match at least one anyOf schema ({})",
+                        explain(path, &failures)
+                    ),
                 ));
             }
         }
@@ -203,7 +226,13 @@ impl<'r> Validator<'r> {
         }
     }
 
-    fn check_string(&self, schema: &Map<String, Value>, text: &str, path: &str, out: &mut Vec<Violation>) {
+    fn check_string(
+        &self,
+        schema: &Map<String, Value>,
+        text: &str,
+        path: &str,
+        out: &mut Vec<Violation>,
+    ) {
         let length = text.chars().count() as u64;
         if let Some(min) = unsigned(schema, "minLength")
             && length < min
@@ -253,12 +282,18 @@ impl<'r> Validator<'r> {
         if let Some(min) = unsigned(schema, "minItems")
             && count < min
         {
-            out.push(Violation::new(path, format!("must have at least {min} items, but has {count}")));
+            out.push(Violation::new(
+                path,
+                format!("must have at least {min} items, but has {count}"),
+            ));
         }
         if let Some(max) = unsigned(schema, "maxItems")
             && count > max
         {
-            out.push(Violation::new(path, format!("must have at most {max} items, but has {count}")));
+            out.push(Violation::new(
+                path,
+                format!("must have at most {max} items, but has {count}"),
+            ));
         }
         if let Some(item_schema) = schema.get("items") {
             for (index, item) in items.iter().enumerate() {
@@ -332,7 +367,11 @@ impl<'r> Validator<'r> {
             }
         }
 
-        for name in array(schema, "required").into_iter().flatten().filter_map(Value::as_str) {
+        for name in array(schema, "required")
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+        {
             if !fields.contains_key(name) {
                 out.push(Violation::new(key_path(path, name), REQUIRED));
             }
@@ -341,19 +380,34 @@ impl<'r> Validator<'r> {
         if let Some(min) = unsigned(schema, "minProperties")
             && count < min
         {
-            out.push(Violation::new(path, format!("must have at least {min} entries, but has {count}")));
+            out.push(Violation::new(
+                path,
+                format!("must have at least {min} entries, but has {count}"),
+            ));
         }
         if let Some(max) = unsigned(schema, "maxProperties")
             && count > max
         {
-            out.push(Violation::new(path, format!("must have at most {max} entries, but has {count}")));
+            out.push(Violation::new(
+                path,
+                format!("must have at most {max} entries, but has {count}"),
+            ));
         }
     }
 
-    fn check_object_meta(&self, scope: Scope<'_>, value: &Value, path: &str, out: &mut Vec<Violation>) {
+    fn check_object_meta(
+        &self,
+        scope: Scope<'_>,
+        value: &Value,
+        path: &str,
+        out: &mut Vec<Violation>,
+    ) {
         let meta = self.registry.object_meta.as_ref();
         let Some((root, schema)) = meta.and_then(|location| self.registry.resolve(location)) else {
-            out.push(Violation::new(path, "no ObjectMeta schema is loaded to validate metadata"));
+            out.push(Violation::new(
+                path,
+                "no ObjectMeta schema is loaded to validate metadata",
+            ));
             return;
         };
         let scope = Scope {
@@ -408,7 +462,11 @@ fn apply_defaults(schema: &Value, value: &mut Value) {
 }
 
 /// `apiVersion` and `kind` must be present strings before the schema can even be found.
-fn type_meta_field<'v>(fields: &'v Map<String, Value>, key: &str, out: &mut Vec<Violation>) -> Option<&'v str> {
+fn type_meta_field<'v>(
+    fields: &'v Map<String, Value>,
+    key: &str,
+    out: &mut Vec<Violation>,
+) -> Option<&'v str> {
     match fields.get(key) {
         Some(Value::String(text)) if !text.is_empty() => Some(text),
         Some(Value::String(_)) | None => {
@@ -416,7 +474,10 @@ fn type_meta_field<'v>(fields: &'v Map<String, Value>, key: &str, out: &mut Vec<
             None
         }
         Some(other) => {
-            out.push(Violation::new(key, format!("expected a string, found {}", describe(other))));
+            out.push(Violation::new(
+                key,
+                format!("expected a string, found {}", describe(other)),
+            ));
             None
         }
     }
@@ -444,7 +505,12 @@ fn check_name(fields: &Map<String, Value>, out: &mut Vec<Violation>) {
 }
 
 /// Returns whether `value` has the declared type, so that the remaining keywords apply.
-fn check_type(schema: &Map<String, Value>, value: &Value, path: &str, out: &mut Vec<Violation>) -> bool {
+fn check_type(
+    schema: &Map<String, Value>,
+    value: &Value,
+    path: &str,
+    out: &mut Vec<Violation>,
+) -> bool {
     if flag(schema, "x-kubernetes-int-or-string") {
         let valid = is_integer(value) || value.is_string();
         if !valid {
@@ -466,12 +532,19 @@ fn check_type(schema: &Map<String, Value>, value: &Value, path: &str, out: &mut 
         "number" => value.is_number(),
         "boolean" => value.is_boolean(),
         other => {
-            out.push(Violation::new(path, format!("the schema has an unsupported type {other:?}")));
+            out.push(Violation::new(
+                path,
+                format!("the schema has an unsupported type {other:?}"),
+            ));
             return false;
         }
     };
     if !valid {
-        let article = if expected.starts_with(['a', 'e', 'i', 'o', 'u']) { "an" } else { "a" };
+        let article = if expected.starts_with(['a', 'e', 'i', 'o', 'u']) {
+            "an"
+        } else {
+            "a"
+        };
         out.push(Violation::new(
             path,
             format!("expected {article} {expected}, found {}", describe(value)),
@@ -480,10 +553,25 @@ fn check_type(schema: &Map<String, Value>, value: &Value, path: &str, out: &mut 
     valid
 }
 
-fn check_number(schema: &Map<String, Value>, number: &Number, path: &str, out: &mut Vec<Violation>) {
+fn check_number(
+    schema: &Map<String, Value>,
+    number: &Number,
+    path: &str,
+    out: &mut Vec<Violation>,
+) {
     let bounds = [
-        ("minimum", "exclusiveMinimum", Ordering::Less, "greater than"),
-        ("maximum", "exclusiveMaximum", Ordering::Greater, "less than"),
+        (
+            "minimum",
+            "exclusiveMinimum",
+            Ordering::Less,
+            "greater than",
+        ),
+        (
+            "maximum",
+            "exclusiveMaximum",
+            Ordering::Greater,
+            "less than",
+        ),
     ];
     for (keyword, exclusive_keyword, beyond, relation) in bounds {
         let Some(bound) = schema.get(keyword).and_then(Value::as_number) else {
@@ -506,7 +594,9 @@ fn check_number(schema: &Map<String, Value>, number: &Number, path: &str, out: &
     if let Some(format) = string(schema, "format")
         && let Some((min, max)) = integer_range(format)
         && (number.is_i64() || number.is_u64())
-        && !number.as_i64().is_some_and(|value| (min..=max).contains(&value))
+        && !number
+            .as_i64()
+            .is_some_and(|value| (min..=max).contains(&value))
     {
         out.push(Violation::new(
             path,
@@ -554,7 +644,10 @@ fn check_map_list(
                 .collect();
             out.push(Violation::new(
                 index_path(path, index),
-                format!("duplicate entry with {} in a list of type map", described.join(", ")),
+                format!(
+                    "duplicate entry with {} in a list of type map",
+                    described.join(", ")
+                ),
             ));
         } else {
             seen.push(identity);
@@ -563,7 +656,12 @@ fn check_map_list(
 }
 
 /// The `default` of property `key` of an object schema, looking through `$ref` and `allOf`.
-fn property_default<'v>(root: &'v Value, schema: &'v Value, key: &str, depth: u32) -> Option<&'v Value> {
+fn property_default<'v>(
+    root: &'v Value,
+    schema: &'v Value,
+    key: &str,
+    depth: u32,
+) -> Option<&'v Value> {
     let schema = schema.as_object()?;
     if depth > 8 {
         return None;
@@ -588,7 +686,11 @@ fn resolve_ref<'v>(root: &'v Value, reference: &str) -> Option<&'v Value> {
 }
 
 fn compare(a: &Number, b: &Number) -> Option<Ordering> {
-    let exact = |n: &Number| n.as_i64().map(i128::from).or_else(|| n.as_u64().map(i128::from));
+    let exact = |n: &Number| {
+        n.as_i64()
+            .map(i128::from)
+            .or_else(|| n.as_u64().map(i128::from))
+    };
     match (exact(a), exact(b)) {
         (Some(a), Some(b)) => Some(a.cmp(&b)),
         _ => a.as_f64()?.partial_cmp(&b.as_f64()?),

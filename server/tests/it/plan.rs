@@ -1,0 +1,138 @@
+//! The stored plan: pools, applications, the checklist and conflicts, on both databases.
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::harness::{DbKind, TestApp};
+
+async fn pools_are_stored_and_overlaps_are_refused(kind: DbKind) {
+    let app = TestApp::spawn_demo(kind).await;
+    let (status, pools) = app.get_json("/api/v1/environments/dev/pools").await;
+    assert_eq!(status, 200);
+    assert_eq!(pools[0]["name"], "dev-vips");
+    assert_eq!(pools[0]["size"], 16);
+    assert_eq!(pools[0]["free"], 16);
+
+    let (status, created) = app
+        .post_json(
+            "/api/v1/environments/dev/pools",
+            &json!({"name": "dev-extra", "blocks": [{"start": "192.168.101.100", "stop": "192.168.101.109"}]}),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(created["environment"], "dev");
+    assert_eq!(created["size"], 10);
+    let id = created["id"].as_i64().unwrap();
+
+    let (status, fetched) = app.get_json(&format!("/api/v1/pools/{id}")).await;
+    assert_eq!(status, 200);
+    assert_eq!(fetched["blocks"], json!([{"start": "192.168.101.100", "stop": "192.168.101.109"}]));
+
+    // Overlapping the prod pool: refused with 409, naming the other pool, nothing stored.
+    let (status, error) = app
+        .post_json(
+            "/api/v1/environments/dev/pools",
+            &json!({"name": "dev-clash", "blocks": [{"cidr": "192.168.101.240/29"}]}),
+        )
+        .await;
+    assert_eq!(status, 409, "{error}");
+    assert!(error["error"]["rule"].as_str().unwrap().starts_with("GH-"), "{error}");
+    assert!(error["error"]["message"].as_str().unwrap().contains("prod-vips"), "{error}");
+    let (_, pools) = app.get_json("/api/v1/environments/dev/pools").await;
+    assert_eq!(pools.as_array().map(Vec::len), Some(2));
+
+    let (status, error) = app
+        .post_json("/api/v1/environments/dev/pools", &json!({"name": "Bad_Name", "blocks": [{"cidr": "192.168.101.5/24"}]}))
+        .await;
+    assert_eq!(status, 422);
+    let fields: Vec<&str> = error["errors"].as_array().unwrap().iter().filter_map(|e| e["field"].as_str()).collect();
+    assert!(fields.contains(&"name") && fields.contains(&"blocks[0]"), "{error}");
+
+    let (status, _) = app
+        .send_json(Method::PUT, &format!("/api/v1/pools/{id}"), &json!({"name": "dev-extra", "blocks": [{"cidr": "192.168.101.96/28"}]}))
+        .await;
+    assert_eq!(status, 200);
+    let (_, fetched) = app.get_json(&format!("/api/v1/pools/{id}")).await;
+    assert_eq!(fetched["blocks"], json!([{"cidr": "192.168.101.96/28"}]));
+
+    let response = app.client.delete(app.at(&format!("/api/v1/pools/{id}"))).send().await.unwrap();
+    assert_eq!(response.status(), 204);
+    let (status, body) = app.get_json(&format!("/api/v1/pools/{id}")).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (404, Some("pool_not_found")));
+    let (status, _) = app.get_json("/api/v1/environments/staging/pools").await;
+    assert_eq!(status, 404);
+
+    // An environment with pools cannot be deleted.
+    let response = app.client.delete(app.at("/api/v1/environments/dev")).send().await.unwrap();
+    assert_eq!(response.status(), 409);
+}
+
+fn application() -> Value {
+    json!({
+        "name": "ledger", "namespace": "ledger", "image": "registry.example/ledger:2.0.1",
+        "replicas": 2, "port": 8080,
+        "readiness_path": "/ready", "liveness_path": "/live",
+        "environments": {
+            "dev": {"hostnames": ["ledger-dev.mdhlabs.com"], "paths": ["/"], "config": {"MODE": "dev"}, "certificate": "ledger-tls", "vip": "auto"},
+            "prod": {"hostnames": ["ledger.mdhlabs.com"], "paths": ["/"], "config": {"MODE": "prod"}, "certificate": "ledger-tls", "vip": "192.168.101.245"}
+        }
+    })
+}
+
+async fn applications_are_stored_with_their_checklist(kind: DbKind) {
+    let app = TestApp::spawn_demo(kind).await;
+    let (status, body) = app.post_json("/api/v1/applications", &application()).await;
+    assert_eq!(status, 201, "{body}");
+    let (_, list) = app.get_json("/api/v1/applications").await;
+    let names: Vec<&str> = list.as_array().unwrap().iter().filter_map(|a| a["name"].as_str()).collect();
+    assert_eq!(names, ["api", "ledger"]);
+
+    let (status, report) = app.get_json("/api/v1/applications/api/checklist").await;
+    assert_eq!(status, 200);
+    assert_eq!(report["errors"], 0, "the seed example passes: {report}");
+    assert!(report["passed"].as_array().unwrap().iter().any(|r| r == "GH-POD-CIDR-DISTINCT"), "{report}");
+    assert!(report["findings"].is_array());
+
+    // The same hostname in both environments: an error finding that names the hostname.
+    let mut same_host = application();
+    same_host["environments"]["prod"]["hostnames"] = json!(["ledger-dev.mdhlabs.com"]);
+    let (status, error) = app.send_json(Method::PUT, "/api/v1/applications/ledger", &same_host).await;
+    assert!(status == 409 || status == 422, "{status} {error}");
+    assert_eq!(error["error"]["rule"], "GH-HOSTNAME-DISTINCT");
+
+    let mut unknown_env = application();
+    unknown_env["environments"]["staging"] = json!({"hostnames": ["ledger-staging.mdhlabs.com"], "vip": "auto"});
+    let (status, error) = app.send_json(Method::PUT, "/api/v1/applications/ledger", &unknown_env).await;
+    assert_eq!(status, 422);
+    assert_eq!(error["error"]["field"], "environments.staging");
+
+    let mut bad = application();
+    bad["image"] = json!("Registry.Example/Ledger");
+    bad["port"] = json!(70000);
+    let (status, error) = app.post_json("/api/v1/applications", &bad).await;
+    assert_eq!(status, 422);
+    let fields: Vec<&str> = error["errors"].as_array().unwrap().iter().filter_map(|e| e["field"].as_str()).collect();
+    assert!(fields.contains(&"image") && fields.contains(&"port"), "{error}");
+
+    let (status, _) = app.get_json("/api/v1/applications/nope/checklist").await;
+    assert_eq!(status, 404);
+    let (status, conflicts) = app.get_json("/api/v1/conflicts").await;
+    assert_eq!(status, 200);
+    assert!(conflicts["findings"].is_array());
+
+    let response = app.client.delete(app.at("/api/v1/applications/ledger")).send().await.unwrap();
+    assert_eq!(response.status(), 204);
+}
+
+async fn the_checklist_page_lists_each_application(kind: DbKind) {
+    let app = TestApp::spawn_demo(kind).await;
+    let html = app.get("/checklist").await.text().await.unwrap();
+    assert!(html.contains("data-testid=\"checklist-api\""), "{html}");
+    assert!(html.contains("GH-POD-CIDR-DISTINCT"));
+    assert!(html.contains("rules passed"));
+}
+
+crate::on_both_databases!(
+    pools_are_stored_and_overlaps_are_refused,
+    applications_are_stored_with_their_checklist,
+    the_checklist_page_lists_each_application,
+);
