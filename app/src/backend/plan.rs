@@ -3,7 +3,7 @@
 use sqlx::{Any, AnyConnection, Row, Transaction};
 
 use super::db::DbError;
-use crate::domain::{Application, Environment, Finding, Plan, PoolBlock, Severity, VipPool, check_plan};
+use crate::domain::{Application, Environment, Plan, PoolBlock, VipPool};
 
 /// Bumps the plan revision as the first write of a transaction. This takes the database's
 /// write lock (SQLite) or the row's lock (PostgreSQL), so the plan read afterwards in the same
@@ -79,17 +79,7 @@ pub async fn load_from(db: &super::db::Database) -> Result<Plan, DbError> {
 /// Refuses a change that would add an error-level finding to the plan. Findings the plan
 /// already had are not held against this change.
 pub fn refuse_new_errors(before: &Plan, after: &Plan, now_unix: i64) -> Result<(), DbError> {
-    let existing = check_plan(before, now_unix).findings;
-    let new_errors: Vec<Finding> = check_plan(after, now_unix)
-        .findings
-        .into_iter()
-        .filter(|finding| finding.severity == Severity::Error)
-        .filter(|finding| {
-            !existing
-                .iter()
-                .any(|old| old.rule == finding.rule && old.objects == finding.objects)
-        })
-        .collect();
+    let new_errors = crate::domain::change::new_errors(before, after, now_unix);
     if new_errors.is_empty() { Ok(()) } else { Err(DbError::Rejected(new_errors)) }
 }
 

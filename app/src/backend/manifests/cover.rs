@@ -99,7 +99,7 @@ mod tests {
             let address = first + i as u32;
             for host_bits in 0..=bits {
                 let size = 1u32 << host_bits;
-                if address % size != 0 || i + size as usize > len {
+                if !address.is_multiple_of(size) || i + size as usize > len {
                     break;
                 }
                 best[i] = best[i].min(1 + best[i + size as usize]);

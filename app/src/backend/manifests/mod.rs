@@ -20,12 +20,11 @@
 //! from a CiliumLoadBalancerIPPool, the L2 policy (ARP) or the BGP advertisement announces the
 //! VIP, and Envoy terminates TLS and forwards to the application's Service.
 //!
-//! - **The application's Service is `type: LoadBalancer`**, as in the seed design: the pods sit
-//!   behind a Service with a VIP of its own (plain HTTP on port 80 — handy for checks from
-//!   inside the network), and the Gateway terminates TLS on a second VIP. Both Services carry
-//!   the environment's advertisement label, so one pool and one announcement policy cover both.
-//!   `allocateLoadBalancerNodePorts: false`: Cilium's eBPF load balancer answers on the VIP
-//!   itself, so node ports would only open extra ports on every node.
+//! - **The application's Service is `type: ClusterIP`**: the only way in from outside is the
+//!   Gateway's VIP, where TLS is terminated, so plain HTTP never leaves the cluster and the
+//!   application needs one VIP per environment, not two. (A second LoadBalancer Service would
+//!   also race the Gateway for its requested address: LB-IPAM does not hold a requested address
+//!   for a Service that has not asked yet, so an `auto` Service applied first could take it.)
 //! - **A requested VIP goes on the Gateway** (`spec.addresses: [{type: IPAddress, value}]`): it
 //!   is the address clients' DNS names point at. Cilium passes it to LB-IPAM for the generated
 //!   Service. `auto` leaves the choice to LB-IPAM.
@@ -44,6 +43,13 @@
 //! `app.kubernetes.io/managed-by=gatehouse` and `gatehouse.io/environment=<env>`. Environment
 //! objects (pools, announcement policies, BGP) belong to no application and carry only the
 //! last two. Pods are selected by `app.kubernetes.io/name` alone, which never changes.
+//!
+//! # Names
+//!
+//! The ConfigMap is `<app>-config`, Deployment and Service are `<app>`, Gateway and HTTPRoute
+//! `<app>-<env>`; cluster-scoped Cilium objects are `gatehouse-<env>` (pools keep their own
+//! name). Two environments of one application therefore need separate clusters, or at least
+//! separate namespaces — as distinct pod CIDRs per environment already imply.
 
 mod cilium;
 mod cover;

@@ -143,11 +143,12 @@ fn seed_deployment_spreads_three_replicas_over_the_nodes() {
 }
 
 #[test]
-fn seed_service_and_gateway_carry_the_advertisement_label() {
+fn seed_service_is_internal_and_the_gateway_carries_the_advertisement_label() {
     let bundle = ok(application_bundle(&seed_plan(), "api", "prod"));
     let service = object(&bundle, "Service");
-    assert_eq!(service["spec"]["type"], "LoadBalancer");
-    assert_eq!(service["spec"]["externalTrafficPolicy"], "Cluster");
+    // Only the Gateway's VIP is reachable from outside; the Service stays inside the cluster.
+    assert_eq!(service["spec"]["type"], "ClusterIP");
+    assert!(service["spec"].get("externalTrafficPolicy").is_none());
     assert_eq!(service["spec"]["ports"][0], json!({"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}));
     assert_eq!(service["metadata"]["labels"]["gatehouse.io/advertise"], "prod");
 
@@ -722,10 +723,10 @@ fn http_route_cel_violations(route: &Value) -> Vec<String> {
         for (j, m) in rule["matches"].as_array().unwrap_or(&empty).iter().enumerate() {
             total_matches += 1;
             let path = &m["path"];
-            if ["Exact", "PathPrefix"].contains(&path["type"].as_str().unwrap_or("PathPrefix")) {
-                if let Some(problem) = gateway_api::route_path_problem(path["value"].as_str().unwrap_or("/")) {
-                    found.push(format!("rules[{i}].matches[{j}].path: {problem}"));
-                }
+            if ["Exact", "PathPrefix"].contains(&path["type"].as_str().unwrap_or("PathPrefix"))
+                && let Some(problem) = gateway_api::route_path_problem(path["value"].as_str().unwrap_or("/"))
+            {
+                found.push(format!("rules[{i}].matches[{j}].path: {problem}"));
             }
         }
         for (j, b) in rule["backendRefs"].as_array().unwrap_or(&empty).iter().enumerate() {

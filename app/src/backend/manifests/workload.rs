@@ -16,7 +16,7 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::Target;
 use super::labels::{self, Labels};
-use crate::domain::{ExternalTrafficPolicy, HttpPath, K8sName, K8sSubdomain};
+use crate::domain::{HttpPath, K8sName, K8sSubdomain};
 
 /// The name of the container port, which the probes and the Service refer to.
 pub const PORT_NAME: &str = "http";
@@ -159,15 +159,16 @@ fn spread_over_nodes(target: &Target<'_>) -> Affinity {
 }
 
 pub fn service(target: &Target<'_>) -> Service {
-    let labels: Labels = labels::with_advertisement(labels::application_labels(target), target.env);
-    let policy = match target.app_env.external_traffic_policy {
-        ExternalTrafficPolicy::Cluster => "Cluster",
-        ExternalTrafficPolicy::Local => "Local",
-    };
     Service {
-        metadata: labels::namespaced_meta(target, target.app.name.to_string(), labels),
+        // The advertisement label does nothing on a ClusterIP Service (LB-IPAM and the L2/BGP
+        // policies only act on LoadBalancer Services); it marks what the environment announces.
+        metadata: labels::namespaced_meta(
+            target,
+            target.app.name.to_string(),
+            labels::with_advertisement(labels::application_labels(target), target.env),
+        ),
         spec: Some(ServiceSpec {
-            type_: Some("LoadBalancer".to_owned()),
+            type_: Some("ClusterIP".to_owned()),
             selector: Some(labels::pod_selector(target)),
             ports: Some(vec![ServicePort {
                 name: Some(PORT_NAME.to_owned()),
@@ -176,8 +177,6 @@ pub fn service(target: &Target<'_>) -> Service {
                 protocol: Some("TCP".to_owned()),
                 ..ServicePort::default()
             }]),
-            external_traffic_policy: Some(policy.to_owned()),
-            allocate_load_balancer_node_ports: Some(false),
             ..ServiceSpec::default()
         }),
         ..Service::default()

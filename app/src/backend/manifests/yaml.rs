@@ -4,7 +4,7 @@
 //! `y` and `n` are booleans, `0755` is octal and `1_000` an integer. serde_yaml writes YAML 1.2
 //! and leaves those plain, so `allowFirstLastIPs: Yes` or a ConfigMap value `no` would reach the
 //! API server as a boolean. This emitter leaves a string plain only when it starts with a letter
-//! and holds no character YAML treats specially; everything else is double-quoted, with every
+//! (or `/`) and holds no character YAML treats specially; everything else is double-quoted, with every
 //! character escaped that some YAML reader would not keep as it is.
 
 use std::fmt::{self, Write};
@@ -118,8 +118,9 @@ fn pad(f: &mut fmt::Formatter<'_>, indent: usize) -> fmt::Result {
 pub fn is_plain_safe(s: &str) -> bool {
     const WORDS: [&str; 9] = ["y", "n", "yes", "no", "true", "false", "on", "off", "null"];
     let mut chars = s.chars();
-    let starts_with_letter = chars.next().is_some_and(|c| c.is_ascii_alphabetic());
-    starts_with_letter
+    // A letter or `/` first: never a number, date, null, anchor, tag or indicator.
+    let safe_start = chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '/');
+    safe_start
         && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/'))
         && !WORDS.contains(&s.to_ascii_lowercase().as_str())
 }
@@ -144,7 +145,7 @@ mod tests {
             let back: Value = serde_yaml::from_str(&text).unwrap_or_default();
             assert_eq!(back, json!({ "k": word }), "{text}");
         }
-        for word in ["dev", "api-tls", "app.kubernetes.io/name", "LoadBalancer", "v1", "tls.crt", "nope", "yesterday"] {
+        for word in ["dev", "api-tls", "app.kubernetes.io/name", "LoadBalancer", "v1", "tls.crt", "nope", "yesterday", "/", "/actuator/health"] {
             assert!(is_plain_safe(word), "{word:?} may stay plain");
         }
     }
@@ -156,21 +157,20 @@ mod tests {
             "a": { "nested": { "deep": "v" }, "empty": {} },
             "c": "multi\nline",
         });
-        let expected = "\
-a:
+        let expected = r#"a:
   empty: {}
   nested:
     deep: v
 b:
   - x: 1
-    y:
+    "y":
       - true
       - null
   - s
   - []
   - {}
-c: \"multi\\nline\"
-";
+c: "multi\nline"
+"#;
         assert_eq!(yaml(&value), expected);
     }
 
