@@ -257,54 +257,59 @@ fn join<T: std::fmt::Display>(items: impl IntoIterator<Item = T>) -> String {
 // =============================================================================================
 // The engine
 
+/// What the rules need to know about one environment name, found with one lookup.
+struct EnvInfo<'a> {
+    /// `None` for a name that pools refer to but the plan does not define.
+    env: Option<&'a Environment>,
+    pools: Vec<&'a VipPool>,
+    /// The pools' blocks, for "is this address in a pool" in O(log n).
+    index: AddressIndex,
+}
+
 /// Lookups shared by the rules, built once per run.
 struct Ctx<'a> {
     plan: &'a Plan,
     now: i64,
-    environments: HashMap<&'a EnvironmentName, &'a Environment>,
-    pools_by_env: HashMap<&'a EnvironmentName, Vec<&'a VipPool>>,
+    envs: HashMap<&'a str, EnvInfo<'a>>,
     pools_by_id: HashMap<i64, &'a VipPool>,
-    /// Per environment, the pool blocks sorted for "is this address in a pool" in O(log n).
-    pool_index: HashMap<&'a EnvironmentName, AddressIndex>,
 }
 
 impl<'a> Ctx<'a> {
     fn new(plan: &'a Plan, now: i64) -> Self {
-        let environments = plan.environments.iter().map(|e| (&e.name, e)).collect();
-        let mut pools_by_env: HashMap<&EnvironmentName, Vec<&VipPool>> = HashMap::new();
-        let mut pools_by_id = HashMap::new();
+        let mut envs: HashMap<&str, EnvInfo<'_>> = HashMap::with_capacity(plan.environments.len());
+        let empty = || EnvInfo { env: None, pools: Vec::new(), index: AddressIndex::default() };
+        for e in &plan.environments {
+            envs.entry(e.name.as_str()).or_insert_with(empty).env = Some(e);
+        }
+        let mut pools_by_id = HashMap::with_capacity(plan.pools.len());
         for p in &plan.pools {
-            pools_by_env.entry(&p.environment).or_default().push(p);
+            envs.entry(p.environment.as_str()).or_insert_with(empty).pools.push(p);
             if let Some(id) = p.id {
                 pools_by_id.insert(id, p);
             }
         }
-        let pool_index = pools_by_env
-            .iter()
-            .map(|(env, pools)| (*env, AddressIndex::new(pools.iter().flat_map(|p| p.blocks.iter()))))
-            .collect();
-        Self { plan, now, environments, pools_by_env, pools_by_id, pool_index }
+        for info in envs.values_mut() {
+            info.index = AddressIndex::new(info.pools.iter().flat_map(|p| p.blocks.iter()));
+        }
+        Self { plan, now, envs, pools_by_id }
+    }
+
+    fn info(&self, name: &EnvironmentName) -> Option<&EnvInfo<'a>> {
+        self.envs.get(name.as_str())
     }
 
     fn environment(&self, name: &EnvironmentName) -> Option<&'a Environment> {
-        self.environments.get(name).copied()
+        self.info(name).and_then(|i| i.env)
     }
 
-    fn pools(&self, env: &EnvironmentName) -> &[&'a VipPool] {
-        self.pools_by_env.get(env).map_or(&[], Vec::as_slice)
-    }
-
-    fn in_pools(&self, env: &EnvironmentName, address: IpAddr) -> bool {
-        self.pool_index.get(env).is_some_and(|i| i.contains(address))
-    }
-
-    fn is_production(&self, env: &EnvironmentName) -> bool {
-        self.environment(env).map_or_else(|| is_production_name(env), Environment::is_production)
+    fn pools(&self, name: &EnvironmentName) -> &[&'a VipPool] {
+        self.info(name).map_or(&[], |i| i.pools.as_slice())
     }
 }
 
 /// Sorted blocks with the running maximum of their ends (per family), so that containment
 /// of an address is one binary search even when blocks overlap.
+#[derive(Default)]
 struct AddressIndex {
     spans: Vec<(IpFamily, u128, u128)>,
     max_end: Vec<u128>,
@@ -641,10 +646,11 @@ fn check_arp_block(env: &Environment, pool: &VipPool, block: &PoolBlock, out: &m
 // Applications
 
 fn check_application_rules(ctx: &Ctx<'_>, app: &Application, out: &mut Vec<Finding>) {
-    let a = app_obj(&app.name);
+    let a = || app_obj(&app.name);
     for (env_name, e) in &app.environments {
-        let env = ctx.environment(env_name);
-        let objects = || vec![a.clone(), env_obj(env_name)];
+        let info = ctx.info(env_name);
+        let env = info.and_then(|i| i.env);
+        let objects = || vec![a(), env_obj(env_name)];
         if env.is_none() {
             out.push(finding(
                 &rule::ENV_UNKNOWN,
@@ -697,21 +703,21 @@ fn check_application_rules(ctx: &Ctx<'_>, app: &Application, out: &mut Vec<Findi
                         &rule::ARP_IPV6,
                         format!("application {} asks for the IPv6 VIP {vip} in {env_name}, which announces VIPs by ARP only", app.name),
                         "ask for an IPv4 VIP, or announce IPv6 by BGP".to_owned(),
-                        vec![a.clone(), env_obj(env_name), vip_obj(vip)],
+                        vec![a(), env_obj(env_name), vip_obj(vip)],
                     ));
                 }
         }
         if let VipRequest::Address(vip) = e.vip
-            && !ctx.in_pools(env_name, vip) {
-                let pools = join(ctx.pools(env_name).iter().map(|p| format!("{} ({})", p.name, join(&p.blocks))));
+            && !info.is_some_and(|i| i.index.contains(vip)) {
+                let pools = join(info.map_or(&[][..], |i| i.pools.as_slice()).iter().map(|p| format!("{} ({})", p.name, join(&p.blocks))));
                 out.push(finding(
                     &rule::VIP_OUTSIDE_POOL,
                     format!("application {} asks for VIP {vip} in {env_name}, which is in none of its pools{}", app.name, if pools.is_empty() { String::from(" (it has none)") } else { format!(": {pools}") }),
                     "ask for an address from the environment's pools, or `auto`".to_owned(),
-                    vec![a.clone(), env_obj(env_name), vip_obj(vip)],
+                    vec![a(), env_obj(env_name), vip_obj(vip)],
                 ));
             }
-        if ctx.is_production(env_name) {
+        if env.map_or_else(|| is_production_name(env_name), Environment::is_production) {
             if app.replicas < 2 {
                 out.push(finding(
                     &rule::PROD_REPLICAS,
@@ -741,7 +747,7 @@ fn check_config_distinct(app: &Application, out: &mut Vec<Finding>) {
     if app.environments.len() < 2 {
         return;
     }
-    let a = app_obj(&app.name);
+    let a = || app_obj(&app.name);
     let (with, without): (Vec<_>, Vec<_>) = app.environments.iter().partition(|(_, e)| !e.config.is_empty());
     if with.is_empty() {
         // No environment has config data: there is nothing to keep apart.
@@ -752,7 +758,7 @@ fn check_config_distinct(app: &Application, out: &mut Vec<Finding>) {
             &rule::CONFIGMAP_DISTINCT,
             format!("application {} has ConfigMap data in {} but none in {env}", app.name, join(with.iter().map(|(e, _)| e))),
             format!("give {env} its own settings, or remove the data from the other environments if none is needed"),
-            vec![a.clone(), env_obj(env)],
+            vec![a(), env_obj(env)],
         ));
     }
     // Group the environments by identical data; a group of two or more is a finding.
@@ -764,7 +770,7 @@ fn check_config_distinct(app: &Application, out: &mut Vec<Finding>) {
         }
     }
     for (_, envs) in groups.into_iter().filter(|(_, envs)| envs.len() > 1) {
-        let mut objects = vec![a.clone()];
+        let mut objects = vec![a()];
         objects.extend(envs.iter().map(|e| env_obj(e)));
         out.push(finding(
             &rule::CONFIGMAP_DISTINCT,
@@ -778,49 +784,64 @@ fn check_config_distinct(app: &Application, out: &mut Vec<Finding>) {
 /// GH-HOSTNAME-DISTINCT: the same hostname in two environments, or a wildcard in one
 /// environment covering a hostname of another. Hash maps, no pairwise comparison.
 fn check_hostnames(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
-    type Use<'a> = (&'a EnvironmentName, &'a K8sName);
-    let mut by_name: HashMap<&Hostname, Vec<Use<'_>>> = HashMap::new();
-    let mut by_parent: HashMap<&str, Vec<(&Hostname, Use<'_>)>> = HashMap::new();
-    let mut wildcards: Vec<(&Hostname, Use<'_>)> = Vec::new();
+    type Use<'a> = (&'a Hostname, &'a EnvironmentName, &'a K8sName);
+    let mut uses: Vec<Use<'_>> = Vec::new();
     for app in &ctx.plan.applications {
         for (env, e) in &app.environments {
-            for h in &e.hostnames {
-                by_name.entry(h).or_default().push((env, &app.name));
-                if h.is_wildcard() {
-                    wildcards.push((h, (env, &app.name)));
-                } else if let Some(parent) = h.parent() {
-                    by_parent.entry(parent).or_default().push((h, (env, &app.name)));
-                }
-            }
+            uses.extend(e.hostnames.iter().map(|h| (h, env, &app.name)));
         }
     }
     let uses_objects = |uses: &[Use<'_>]| {
-        let mut objects: Vec<String> = uses.iter().map(|(_, app)| app_obj(app)).collect();
-        objects.extend(uses.iter().map(|(env, _)| env_obj(env)));
+        let mut objects: Vec<String> = uses.iter().map(|(_, _, app)| app_obj(app)).collect();
+        objects.extend(uses.iter().map(|(_, env, _)| env_obj(env)));
         objects
     };
-    for (host, uses) in &by_name {
-        let envs: BTreeSet<&EnvironmentName> = uses.iter().map(|(env, _)| *env).collect();
-        if envs.len() > 1 {
-            let mut uses = uses.clone();
-            uses.sort();
+
+    // The first environment seen per hostname, and whether another environment uses it too.
+    let mut seen: HashMap<&str, (&EnvironmentName, bool)> = HashMap::with_capacity(uses.len());
+    for (host, env, _) in &uses {
+        seen.entry(host.as_str())
+            .and_modify(|(first, shared)| *shared |= first != env)
+            .or_insert((env, false));
+    }
+    let mut shared: HashMap<&str, Vec<Use<'_>>> =
+        seen.into_iter().filter(|(_, (_, shared))| *shared).map(|(host, _)| (host, Vec::new())).collect();
+    if !shared.is_empty() {
+        for u in &uses {
+            if let Some(list) = shared.get_mut(u.0.as_str()) {
+                list.push(*u);
+            }
+        }
+        for (host, mut list) in shared {
+            list.sort();
+            let envs: BTreeSet<&EnvironmentName> = list.iter().map(|(_, env, _)| *env).collect();
             out.push(finding(
                 &rule::HOSTNAME_DISTINCT,
-                format!("{host} is routed in {} ({})", join(&envs), join(uses.iter().map(|(env, app)| format!("{app} in {env}")))),
-                format!("give each environment its own hostname, e.g. {}", suggest_env_hostname(host, &envs)),
-                uses_objects(&uses),
+                format!("{host} is routed in {} ({})", join(&envs), join(list.iter().map(|(_, env, app)| format!("{app} in {env}")))),
+                format!("give each environment its own hostname, e.g. {}", suggest_env_hostname(list[0].0, &envs)),
+                uses_objects(&list),
             ));
         }
     }
-    for (wildcard, (w_env, w_app)) in &wildcards {
-        let Some(parent) = wildcard.parent() else { continue };
-        let Some(covered) = by_parent.get(parent) else { continue };
-        for (host, (env, app)) in covered.iter().filter(|(h, (env, _))| env != w_env && wildcard.matches(h)) {
+
+    let wildcards: Vec<&Use<'_>> = uses.iter().filter(|u| u.0.is_wildcard()).collect();
+    if wildcards.is_empty() {
+        return;
+    }
+    let mut by_parent: HashMap<&str, Vec<&Use<'_>>> = HashMap::new();
+    for u in uses.iter().filter(|u| !u.0.is_wildcard()) {
+        if let Some(parent) = u.0.parent() {
+            by_parent.entry(parent).or_default().push(u);
+        }
+    }
+    for &&(wildcard, w_env, w_app) in &wildcards {
+        let Some(covered) = wildcard.parent().and_then(|p| by_parent.get(p)) else { continue };
+        for &&(host, env, app) in covered.iter().filter(|u| u.1 != w_env && wildcard.matches(u.0)) {
             out.push(finding(
                 &rule::HOSTNAME_DISTINCT,
                 format!("{wildcard} of {w_app} in {w_env} covers {host} of {app} in {env}"),
                 format!("use a wildcard that {env}'s names do not fall under, or list {w_env}'s hostnames one by one"),
-                uses_objects(&[(*w_env, *w_app), (*env, *app)]),
+                uses_objects(&[(wildcard, w_env, w_app), (host, env, app)]),
             ));
         }
     }
@@ -837,53 +858,56 @@ fn suggest_env_hostname(host: &Hostname, envs: &BTreeSet<&EnvironmentName>) -> S
 // =============================================================================================
 // VIPs: duplicates and allocations outside their pools
 
+/// Who holds or asks for a VIP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Claimant<'a> {
+    Application(&'a K8sName),
+    Owner(&'a str),
+}
+
+struct Claim<'a> {
+    address: IpAddr,
+    claimant: Claimant<'a>,
+    env: &'a EnvironmentName,
+    pool: Option<&'a VipPool>,
+    allocation: bool,
+}
+
 fn check_vips(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
-    // Who claims each address: allocations, and applications that ask for a fixed VIP.
-    #[derive(Default)]
-    struct Claims {
-        claimants: BTreeSet<String>,
-        allocations: usize,
-        environments: BTreeSet<String>,
-        pools: BTreeSet<String>,
-    }
-    let mut claims: HashMap<IpAddr, Claims> = HashMap::new();
+    let mut claims: Vec<Claim<'_>> = Vec::with_capacity(ctx.plan.allocations.len() + ctx.plan.applications.len());
     for app in &ctx.plan.applications {
         for (env, e) in &app.environments {
-            if let VipRequest::Address(vip) = e.vip {
-                let c = claims.entry(vip).or_default();
-                c.claimants.insert(app_obj(&app.name));
-                c.environments.insert(env_obj(env));
+            if let VipRequest::Address(address) = e.vip {
+                claims.push(Claim { address, claimant: Claimant::Application(&app.name), env, pool: None, allocation: false });
             }
         }
     }
     for alloc in &ctx.plan.allocations {
         let pool = ctx.pools_by_id.get(&alloc.pool_id).copied();
-        let owner = alloc.application.as_ref().map_or_else(|| format!("owner/{}", alloc.owner), app_obj);
-        let c = claims.entry(alloc.address).or_default();
-        c.claimants.insert(owner);
-        c.allocations += 1;
-        c.environments.insert(env_obj(&alloc.environment));
-        if let Some(pool) = pool {
-            c.pools.insert(pool_obj(pool));
-        }
+        let claimant = alloc.application.as_ref().map_or(Claimant::Owner(&alloc.owner), Claimant::Application);
+        claims.push(Claim { address: alloc.address, claimant, env: &alloc.environment, pool, allocation: true });
 
-        let mut objects = vec![vip_obj(alloc.address)];
-        objects.extend(pool.map(pool_obj));
-        objects.extend(alloc.application.as_ref().map(app_obj));
-        objects.push(env_obj(&alloc.environment));
-        if ctx.environment(&alloc.environment).is_none() {
+        let objects = || {
+            let mut objects = vec![vip_obj(alloc.address)];
+            objects.extend(pool.map(pool_obj));
+            objects.extend(alloc.application.as_ref().map(app_obj));
+            objects.push(env_obj(&alloc.environment));
+            objects
+        };
+        let info = ctx.info(&alloc.environment);
+        if info.and_then(|i| i.env).is_none() {
             out.push(finding(
                 &rule::ENV_UNKNOWN,
                 format!("VIP {} is allocated in environment {}, which is not defined", alloc.address, alloc.environment),
                 "release the allocation".to_owned(),
-                objects.clone(),
+                objects(),
             ));
         }
         let outside = match pool {
             Some(pool) if pool.environment == alloc.environment => {
                 (!pool.contains(&alloc.address)).then(|| format!("outside its pool {} ({})", pool.name, join(&pool.blocks)))
             }
-            _ => (!ctx.in_pools(&alloc.environment, alloc.address))
+            _ => (!info.is_some_and(|i| i.index.contains(alloc.address)))
                 .then(|| format!("in none of the pools of {}", alloc.environment)),
         };
         if let Some(where_) = outside {
@@ -891,22 +915,34 @@ fn check_vips(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
                 &rule::VIP_OUTSIDE_POOL,
                 format!("VIP {} (allocated to {}) is {where_}", alloc.address, alloc.application.as_ref().map_or(alloc.owner.as_str(), K8sName::as_str)),
                 "release it and allocate an address from the environment's pool".to_owned(),
-                objects,
+                objects(),
             ));
         }
     }
-    let mut duplicates: Vec<(IpAddr, Claims)> =
-        claims.into_iter().filter(|(_, c)| c.claimants.len() > 1 || c.allocations > 1).collect();
-    duplicates.sort_by_key(|(a, _)| *a);
-    for (address, c) in duplicates {
-        let owners = join(c.claimants.iter().map(|o| o.split_once('/').map_or(o.as_str(), |(_, n)| n)));
+
+    // Claims of one address sit together after sorting.
+    claims.sort_by_key(|c| c.address);
+    for run in claims.chunk_by(|a, b| a.address == b.address).filter(|run| run.len() > 1) {
+        let allocations = run.iter().filter(|c| c.allocation).count();
+        let claimants: BTreeSet<Claimant<'_>> = run.iter().map(|c| c.claimant).collect();
+        if claimants.len() < 2 && allocations < 2 {
+            continue;
+        }
+        let address = run[0].address;
+        let owners = join(claimants.iter().map(|c| match c {
+            Claimant::Application(name) => name.as_str(),
+            Claimant::Owner(owner) => owner,
+        }));
         let mut objects = vec![vip_obj(address)];
-        objects.extend(c.claimants.iter().filter(|o| o.starts_with("application/")).cloned());
-        objects.extend(c.pools);
-        objects.extend(c.environments);
+        objects.extend(claimants.iter().filter_map(|c| match c {
+            Claimant::Application(name) => Some(app_obj(name)),
+            Claimant::Owner(_) => None,
+        }));
+        objects.extend(run.iter().filter_map(|c| c.pool).map(pool_obj).collect::<BTreeSet<_>>());
+        objects.extend(run.iter().map(|c| env_obj(c.env)).collect::<BTreeSet<_>>());
         out.push(finding(
             &rule::VIP_DUPLICATE,
-            format!("VIP {address} is claimed {} times (by {owners})", c.allocations.max(c.claimants.len())),
+            format!("VIP {address} is claimed {} times (by {owners})", allocations.max(claimants.len())),
             "keep one owner: release the other allocations or ask for `auto`".to_owned(),
             objects,
         ));
@@ -916,28 +952,54 @@ fn check_vips(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
 // =============================================================================================
 // Certificates (only when the plan's certificate list is authoritative)
 
+/// Groups of certificates (indexes) with the same non-empty `key` in two or more
+/// environments, each group sorted, the groups sorted.
+fn shared_across_environments(certificates: &[CertificateInfo], key: impl Fn(&CertificateInfo) -> &str) -> Vec<Vec<usize>> {
+    let mut seen: HashMap<&str, (&EnvironmentName, bool)> = HashMap::with_capacity(certificates.len());
+    for c in certificates.iter().filter(|c| !key(c).is_empty()) {
+        seen.entry(key(c)).and_modify(|(first, shared)| *shared |= *first != &c.environment).or_insert((&c.environment, false));
+    }
+    let mut groups: HashMap<&str, Vec<usize>> =
+        seen.into_iter().filter(|(_, (_, shared))| *shared).map(|(k, _)| (k, Vec::new())).collect();
+    if groups.is_empty() {
+        return Vec::new();
+    }
+    for (i, c) in certificates.iter().enumerate() {
+        if let Some(group) = groups.get_mut(key(c)) {
+            group.push(i);
+        }
+    }
+    let mut groups: Vec<Vec<usize>> = groups.into_values().collect();
+    groups.sort();
+    groups
+}
+
 fn check_certificates(ctx: &Ctx<'_>, certificates: &[CertificateInfo], out: &mut Vec<Finding>) {
-    let by_name: HashMap<(&EnvironmentName, &K8sSubdomain), &CertificateInfo> =
-        certificates.iter().map(|c| ((&c.environment, &c.name), c)).collect();
-    // The applications that use each certificate, for the findings' objects.
-    let mut users: HashMap<(&EnvironmentName, &K8sSubdomain), Vec<&K8sName>> = HashMap::new();
+    let by_name: HashMap<(&str, &str), usize> =
+        certificates.iter().enumerate().map(|(i, c)| ((c.environment.as_str(), c.name.as_str()), i)).collect();
+    // (certificate index, application) for every use of a certificate.
+    let mut uses: Vec<(usize, &K8sName)> = Vec::new();
 
     for app in &ctx.plan.applications {
         for (env, e) in &app.environments {
             let Some(name) = &e.certificate else { continue };
-            let objects = vec![app_obj(&app.name), cert_obj(env, name), env_obj(env)];
-            let Some(cert) = by_name.get(&(env, name)) else {
+            let objects = || vec![app_obj(&app.name), cert_obj(env, name), env_obj(env)];
+            let Some(&index) = by_name.get(&(env.as_str(), name.as_str())) else {
                 out.push(finding(
                     &rule::CERT_MISSING,
                     format!("application {} in {env} uses certificate {name}, which is not uploaded to {env}", app.name),
                     format!("upload certificate {name} to {env}, or pick one of its certificates"),
-                    objects,
+                    objects(),
                 ));
                 continue;
             };
-            users.entry((env, name)).or_default().push(&app.name);
-            let sans: Vec<Hostname> = cert.sans.iter().filter_map(|s| Hostname::parse(s).ok()).collect();
-            let uncovered: Vec<&Hostname> = e.hostnames.iter().filter(|h| !sans.iter().any(|san| san.matches(h))).collect();
+            uses.push((index, &app.name));
+            let cert = &certificates[index];
+            let covered = |host: &Hostname| {
+                cert.sans.iter().any(|san| san.eq_ignore_ascii_case(host.as_str()))
+                    || cert.sans.iter().filter_map(|san| Hostname::parse(san).ok()).any(|san| san.matches(host))
+            };
+            let uncovered: Vec<&Hostname> = e.hostnames.iter().filter(|h| !covered(h)).collect();
             if !uncovered.is_empty() {
                 out.push(finding(
                     &rule::CERT_SAN,
@@ -948,27 +1010,38 @@ fn check_certificates(ctx: &Ctx<'_>, certificates: &[CertificateInfo], out: &mut
                         if cert.sans.is_empty() { "none".to_owned() } else { join(&cert.sans) }
                     ),
                     "issue a certificate whose SANs list every hostname (a wildcard covers one label)".to_owned(),
-                    objects,
+                    objects(),
                 ));
             }
         }
     }
+    uses.sort_by_key(|(index, _)| *index);
+    let users_of = |index: usize| {
+        let from = uses.partition_point(|(i, _)| *i < index);
+        uses[from..].iter().take_while(move |(i, _)| *i == index).map(|(_, app)| *app)
+    };
 
-    let mut used: Vec<_> = users.iter().collect();
-    used.sort();
-    for ((env, name), apps) in used {
-        let Some(cert) = by_name.get(&(*env, *name)) else { continue };
+    // Validity of every certificate in use.
+    for run in uses.chunk_by(|a, b| a.0 == b.0) {
+        let cert = &certificates[run[0].0];
+        let (env, name) = (&cert.environment, &cert.name);
+        let expired = cert.not_after <= ctx.now;
+        let not_yet = cert.not_before > ctx.now;
+        let expiring = cert.not_after - ctx.now <= EXPIRY_WARNING_SECONDS;
+        if !(expired || not_yet || expiring) {
+            continue;
+        }
         let mut objects = vec![cert_obj(env, name)];
-        objects.extend(apps.iter().map(|a| app_obj(a)));
+        objects.extend(run.iter().map(|(_, app)| app_obj(app)));
         objects.push(env_obj(env));
-        if cert.not_after <= ctx.now || cert.not_before > ctx.now {
-            let message = if cert.not_after <= ctx.now {
+        if expired || not_yet {
+            let message = if expired {
                 format!("certificate {name} in {env} expired {} ago", human_duration(ctx.now - cert.not_after))
             } else {
                 format!("certificate {name} in {env} is not valid for another {}", human_duration(cert.not_before - ctx.now))
             };
             out.push(finding(&rule::CERT_EXPIRED, message, "upload a renewed certificate".to_owned(), objects));
-        } else if cert.not_after - ctx.now <= EXPIRY_WARNING_SECONDS {
+        } else {
             out.push(finding(
                 &rule::CERT_EXPIRING,
                 format!("certificate {name} in {env} expires in {}", human_duration(cert.not_after - ctx.now)),
@@ -979,43 +1052,22 @@ fn check_certificates(ctx: &Ctx<'_>, certificates: &[CertificateInfo], out: &mut
     }
 
     // GH-TLS-DISTINCT over every certificate of the plan: a shared certificate or key is a
-    // risk whether or not an application uses it yet.
-    let mut by_fingerprint: HashMap<&str, Vec<&CertificateInfo>> = HashMap::new();
-    let mut by_key: HashMap<&str, Vec<&CertificateInfo>> = HashMap::new();
-    for c in certificates {
-        if !c.fingerprint_sha256.is_empty() {
-            by_fingerprint.entry(c.fingerprint_sha256.as_str()).or_default().push(c);
-        }
-        if !c.public_key_fingerprint.is_empty() {
-            by_key.entry(c.public_key_fingerprint.as_str()).or_default().push(c);
-        }
-    }
-    let mut shared: Vec<(bool, Vec<&CertificateInfo>)> = Vec::new();
-    for (same_cert, groups) in [(true, by_fingerprint), (false, by_key)] {
-        for (_, mut certs) in groups {
-            let envs: BTreeSet<&EnvironmentName> = certs.iter().map(|c| &c.environment).collect();
-            // A shared key with different certificates only; a shared certificate is reported once.
-            let distinct_certs: BTreeSet<&str> = certs.iter().map(|c| c.fingerprint_sha256.as_str()).collect();
-            if envs.len() > 1 && (same_cert || distinct_certs.len() > 1) {
-                certs.sort_by(|a, b| (&a.environment, &a.name).cmp(&(&b.environment, &b.name)));
-                shared.push((same_cert, certs));
-            }
-        }
-    }
-    shared.sort_by(|a, b| {
-        let key = |s: &(bool, Vec<&CertificateInfo>)| s.1.iter().map(|c| cert_obj(&c.environment, &c.name)).collect::<Vec<_>>();
-        key(a).cmp(&key(b))
-    });
-    for (same_cert, certs) in shared {
+    // risk whether or not an application uses it yet. A shared key is only reported when the
+    // certificates differ; the same certificate is reported once, as such.
+    let same_cert = shared_across_environments(certificates, |c| c.fingerprint_sha256.as_str());
+    let same_key = shared_across_environments(certificates, |c| c.public_key_fingerprint.as_str());
+    let distinct_certs =
+        |group: &Vec<usize>| group.iter().map(|&i| certificates[i].fingerprint_sha256.as_str()).collect::<BTreeSet<_>>().len() > 1;
+    let groups = same_cert.into_iter().map(|g| (true, g)).chain(same_key.into_iter().filter(distinct_certs).map(|g| (false, g)));
+    for (is_same_cert, group) in groups {
+        let certs: Vec<&CertificateInfo> = group.iter().map(|&i| &certificates[i]).collect();
         let names = join(certs.iter().map(|c| format!("{} in {}", c.name, c.environment)));
         let mut objects: Vec<String> = certs.iter().map(|c| cert_obj(&c.environment, &c.name)).collect();
-        for c in &certs {
-            if let Some(apps) = users.get(&(&c.environment, &c.name)) {
-                objects.extend(apps.iter().map(|a| app_obj(a)));
-            }
+        for &i in &group {
+            objects.extend(users_of(i).map(app_obj));
         }
         objects.extend(certs.iter().map(|c| env_obj(&c.environment)));
-        let what = if same_cert { "are the same certificate" } else { "share one private key" };
+        let what = if is_same_cert { "are the same certificate" } else { "share one private key" };
         out.push(finding(
             &rule::TLS_DISTINCT,
             format!("{names} {what}"),

@@ -8,6 +8,7 @@
 //! - [`checklist`]: the rules over a plan.
 //! - [`seed`]: the seed example plan.
 
+pub mod change;
 pub mod checklist;
 pub mod error;
 pub mod model;
