@@ -29,12 +29,20 @@ fn checklist(c: &mut Criterion) {
     let plan = synthetic_plan(100, 100_000, 10_000, NOW);
     let report = check_plan(&plan, NOW);
     assert_eq!(report.errors + report.warnings, 0, "the generated plan is clean");
-    println!("plan: {} environments, {} ranges, {} applications", plan.environments.len(), spans(&plan).len(), plan.applications.len());
+    println!(
+        "plan: {} environments, {} ranges, {} applications",
+        plan.environments.len(),
+        spans(&plan).len(),
+        plan.applications.len()
+    );
 
     let mut group = c.benchmark_group("checklist");
     group.sample_size(10).measurement_time(Duration::from_secs(5));
-    group.bench_function("check_plan 100 envs, 100k ranges, 10k apps", |b| b.iter(|| check_plan(black_box(&plan), NOW)));
-    group.bench_function("check_application (same plan)", |b| b.iter(|| check_application(black_box(&plan), "app42", NOW)));
+    group
+        .bench_function("check_plan 100 envs, 100k ranges, 10k apps", |b| b.iter(|| check_plan(black_box(&plan), NOW)));
+    group.bench_function("check_application (same plan)", |b| {
+        b.iter(|| check_application(black_box(&plan), "app42", NOW))
+    });
     group.finish();
 }
 

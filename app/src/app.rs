@@ -1,16 +1,21 @@
 //! The HTML shell, the router and the page frame.
+//!
+//! Pages that load data render with `SsrMode::Async`: the server waits for their data and
+//! sends whole HTML, so they read the same with JavaScript off (no streamed fragments that
+//! only a script can put in place).
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Title, provide_meta_context};
 use leptos_router::{
-    ParamSegment, StaticSegment,
+    ParamSegment, SsrMode, StaticSegment,
     components::{Route, Router, Routes},
 };
 
 use crate::ui::{
+    environments::{EditEnvironmentPage, EnvironmentPage, EnvironmentsPage, NewEnvironmentPage},
     layout::Frame,
     pages::{
-        ApplicationsPage, CertificatesPage, ChecklistPage, EnvironmentPage, NotFound, OverviewPage,
-        PoolsPage, TopologyPage,
+        ApplicationsPage, CertificatesPage, ChecklistPage, NotFound, OverviewPage, PoolsPage,
+        TopologyPage,
     },
     theme::Theme,
 };
@@ -60,15 +65,23 @@ pub fn App() -> impl IntoView {
         <Router>
             <Frame>
                 <Routes fallback=|| view! { <NotFound /> }>
-                    <Route path=StaticSegment("") view=OverviewPage />
+                    <Route path=StaticSegment("") view=OverviewPage ssr=SsrMode::Async />
                     <Route path=StaticSegment("topology") view=TopologyPage />
                     <Route path=StaticSegment("pools") view=PoolsPage />
                     <Route path=StaticSegment("certificates") view=CertificatesPage />
                     <Route path=StaticSegment("applications") view=ApplicationsPage />
-                    <Route path=StaticSegment("checklist") view=ChecklistPage />
+                    <Route path=StaticSegment("checklist") view=ChecklistPage ssr=SsrMode::Async />
+                    <Route path=StaticSegment("environments") view=EnvironmentsPage ssr=SsrMode::Async />
+                    <Route path=(StaticSegment("environments"), StaticSegment("new")) view=NewEnvironmentPage />
                     <Route
                         path=(StaticSegment("environments"), ParamSegment("name"))
                         view=EnvironmentPage
+                        ssr=SsrMode::Async
+                    />
+                    <Route
+                        path=(StaticSegment("environments"), ParamSegment("name"), StaticSegment("edit"))
+                        view=EditEnvironmentPage
+                        ssr=SsrMode::Async
                     />
                 </Routes>
             </Frame>

@@ -14,6 +14,12 @@ pub enum AppError {
     Invalid(String),
     #[error("{0}")]
     Conflict(String),
+    /// Fields that do not parse, each with its path and how to fix it.
+    #[error("{} field(s) need fixing", .0.len())]
+    Fields(Vec<crate::domain::FieldError>),
+    /// Error-level checklist findings the change would add; nothing was saved.
+    #[error("the change breaks {} checklist rule(s)", .0.len())]
+    Rejected(Vec<crate::domain::Finding>),
     #[error("something went wrong on the server; the server log has the details")]
     Internal,
     #[error("the request to the server failed: {0}")]
@@ -25,7 +31,7 @@ impl AppError {
     pub fn status(&self) -> u16 {
         match self {
             AppError::NotFound(_) => 404,
-            AppError::Invalid(_) => 422,
+            AppError::Invalid(_) | AppError::Fields(_) | AppError::Rejected(_) => 422,
             AppError::Conflict(_) => 409,
             AppError::Internal | AppError::Transport(_) => 500,
         }
@@ -47,7 +53,8 @@ impl From<crate::backend::db::DbError> for AppError {
         match error {
             DbError::NotFound(message) => AppError::NotFound(message),
             DbError::Conflict(message) => AppError::Conflict(message),
-            DbError::Invalid(errors) => AppError::Invalid(errors.to_string()),
+            DbError::Invalid(errors) => AppError::Fields(errors.into_vec()),
+            DbError::Rejected(findings) => AppError::Rejected(findings),
             other => {
                 tracing::error!(error = %other, "database error in a server function");
                 AppError::Internal

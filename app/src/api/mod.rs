@@ -6,7 +6,7 @@ pub use error::AppError;
 
 use leptos::prelude::*;
 
-use crate::domain::Environment;
+use crate::domain::{Environment, EnvironmentInput, Plan};
 
 /// Every stored environment, by name.
 #[server]
@@ -47,4 +47,38 @@ pub async fn checklist_overview() -> Result<ChecklistSummary, AppError> {
         })
         .collect();
     Ok(ChecklistSummary { applications, plan: crate::domain::check_plan(&plan, now) })
+}
+
+/// The stored plan and the server's clock, for checks that run in the browser.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct PlanSnapshot {
+    pub plan: Plan,
+    pub now_unix: i64,
+}
+
+#[server]
+pub async fn load_plan() -> Result<PlanSnapshot, AppError> {
+    use crate::backend::plan;
+    let db = crate::backend::db::use_database()?;
+    Ok(PlanSnapshot { plan: plan::load_from(&db).await?, now_unix: plan::now_unix() })
+}
+
+/// Creates (`create`) or replaces an environment; answers its name.
+#[server(input = leptos::server_fn::codec::Json)]
+pub async fn save_environment(input: EnvironmentInput, create: bool) -> Result<String, AppError> {
+    use crate::backend::environments;
+    let db = crate::backend::db::use_database()?;
+    let environment = Environment::try_from(input).map_err(|errors| AppError::Fields(errors.into_vec()))?;
+    if create {
+        environments::create(&db, crate::backend::ANONYMOUS, &environment).await?;
+    } else {
+        environments::update(&db, crate::backend::ANONYMOUS, &environment).await?;
+    }
+    Ok(environment.name.to_string())
+}
+
+#[server]
+pub async fn delete_environment(name: String) -> Result<(), AppError> {
+    let db = crate::backend::db::use_database()?;
+    Ok(crate::backend::environments::delete(&db, crate::backend::ANONYMOUS, &name).await?)
 }

@@ -9,3 +9,6 @@ pub mod plan;
 pub mod pools;
 pub mod applications;
 pub mod schema;
+
+/// Who is acting, for the audit log, until sign-in exists.
+pub const ANONYMOUS: &str = "anonymous";

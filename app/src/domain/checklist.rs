@@ -78,13 +78,8 @@ impl Report {
 
 macro_rules! rule {
     ($name:ident, $id:literal, $severity:ident, $diagram:literal, $title:literal, $training:literal) => {
-        pub const $name: RuleInfo = RuleInfo {
-            id: $id,
-            severity: Severity::$severity,
-            title: $title,
-            training: $training,
-            diagram: $diagram,
-        };
+        pub const $name: RuleInfo =
+            RuleInfo { id: $id, severity: Severity::$severity, title: $title, training: $training, diagram: $diagram };
     };
 }
 
@@ -92,78 +87,198 @@ macro_rules! rule {
 pub mod rule {
     use super::{RuleInfo, Severity};
 
-    rule!(POD_CIDR_DISTINCT, "GH-POD-CIDR-DISTINCT", Error, "cilium/pods",
+    rule!(
+        POD_CIDR_DISTINCT,
+        "GH-POD-CIDR-DISTINCT",
+        Error,
+        "cilium/pods",
         "Each environment has its own pod IP range",
-        "Cilium's IPAM gives pods addresses from the pod CIDRs. If two environments share a range, the same pod address can exist in both and routers, firewalls and logs can no longer tell dev from prod.");
-    rule!(VIP_DISTINCT, "GH-VIP-DISTINCT", Error, "cilium/vip-pool",
+        "Cilium's IPAM gives pods addresses from the pod CIDRs. If two environments share a range, the same pod address can exist in both and routers, firewalls and logs can no longer tell dev from prod."
+    );
+    rule!(
+        VIP_DISTINCT,
+        "GH-VIP-DISTINCT",
+        Error,
+        "cilium/vip-pool",
         "Each environment has its own VIP range",
-        "LB-IPAM hands out Service VIPs from the environment's CiliumLoadBalancerIPPool. If two environments' pools overlap, both can hand out the same VIP and both answer for it, so clients reach either one.");
-    rule!(CONFIGMAP_DISTINCT, "GH-CONFIGMAP-DISTINCT", Error, "cilium/configmap",
+        "LB-IPAM hands out Service VIPs from the environment's CiliumLoadBalancerIPPool. If two environments' pools overlap, both can hand out the same VIP and both answer for it, so clients reach either one."
+    );
+    rule!(
+        CONFIGMAP_DISTINCT,
+        "GH-CONFIGMAP-DISTINCT",
+        Error,
+        "cilium/configmap",
         "Each environment has its own ConfigMap data",
-        "Every environment of an application gets its own ConfigMap. The same data in two environments, or data in one and none in another, is usually a copied setting: production reading dev's settings is the classic incident.");
-    rule!(TLS_DISTINCT, "GH-TLS-DISTINCT", Error, "cilium/certificate",
+        "Every environment of an application gets its own ConfigMap. The same data in two environments, or data in one and none in another, is usually a copied setting: production reading dev's settings is the classic incident."
+    );
+    rule!(
+        TLS_DISTINCT,
+        "GH-TLS-DISTINCT",
+        Error,
+        "cilium/certificate",
         "Each environment has its own TLS certificate and key",
-        "A certificate or private key shared between environments means that a leak from the least protected environment also exposes production. Each environment's Gateway terminates TLS with its own key pair.");
-    rule!(HOSTNAME_DISTINCT, "GH-HOSTNAME-DISTINCT", Error, "cilium/httproute",
+        "A certificate or private key shared between environments means that a leak from the least protected environment also exposes production. Each environment's Gateway terminates TLS with its own key pair."
+    );
+    rule!(
+        HOSTNAME_DISTINCT,
+        "GH-HOSTNAME-DISTINCT",
+        Error,
+        "cilium/httproute",
         "Each environment has its own hostnames",
-        "A hostname resolves to one VIP. If two environments route the same hostname, or a wildcard in one covers a name of another, DNS decides which environment users reach.");
-    rule!(GATEWAY_TLS, "GH-GATEWAY-TLS", Error, "cilium/gateway",
+        "A hostname resolves to one VIP. If two environments route the same hostname, or a wildcard in one covers a name of another, DNS decides which environment users reach."
+    );
+    rule!(
+        GATEWAY_TLS,
+        "GH-GATEWAY-TLS",
+        Error,
+        "cilium/gateway",
         "Each environment has its own TLS Gateway",
-        "Gatehouse gives each environment of an application its own Gateway with an HTTPS listener. The listener needs the hostnames it answers for and a certificate to terminate TLS with.");
-    rule!(RANGE_OVERLAP, "GH-RANGE-OVERLAP", Error, "cilium/vip-pool",
+        "Gatehouse gives each environment of an application its own Gateway with an HTTPS listener. The listener needs the hostnames it answers for and a certificate to terminate TLS with."
+    );
+    rule!(
+        RANGE_OVERLAP,
+        "GH-RANGE-OVERLAP",
+        Error,
+        "cilium/vip-pool",
         "No two address ranges overlap",
-        "Pod CIDRs, service CIDRs, VIP pools and node subnets are separate routing domains: where two overlap, packets meant for one are delivered to the other. Node subnets may be shared between environments, and VIP pools are judged against node subnets by the ARP and BGP rules.");
-    rule!(VIP_DUPLICATE, "GH-VIP-DUPLICATE", Error, "cilium/vip-pool",
+        "Pod CIDRs, service CIDRs, VIP pools and node subnets are separate routing domains: where two overlap, packets meant for one are delivered to the other. Node subnets may be shared between environments, and VIP pools are judged against node subnets by the ARP and BGP rules."
+    );
+    rule!(
+        VIP_DUPLICATE,
+        "GH-VIP-DUPLICATE",
+        Error,
+        "cilium/vip-pool",
         "Each VIP has one owner",
-        "A VIP is a Service's public address. Two owners of one address means two Services answer for it, and each gets part of the other's traffic.");
-    rule!(VIP_OUTSIDE_POOL, "GH-VIP-OUTSIDE-POOL", Error, "cilium/vip-pool",
+        "A VIP is a Service's public address. Two owners of one address means two Services answer for it, and each gets part of the other's traffic."
+    );
+    rule!(
+        VIP_OUTSIDE_POOL,
+        "GH-VIP-OUTSIDE-POOL",
+        Error,
+        "cilium/vip-pool",
         "VIPs come from their environment's pools",
-        "Cilium LB-IPAM only assigns a requested address that lies in one of the cluster's pools; any other request leaves the Service pending with no external IP.");
-    rule!(ARP_VIP_IN_SUBNET, "GH-ARP-VIP-IN-SUBNET", Error, "cilium/l2-segment",
+        "Cilium LB-IPAM only assigns a requested address that lies in one of the cluster's pools; any other request leaves the Service pending with no external IP."
+    );
+    rule!(
+        ARP_VIP_IN_SUBNET,
+        "GH-ARP-VIP-IN-SUBNET",
+        Error,
+        "cilium/l2-segment",
         "ARP VIPs lie inside a node subnet",
-        "With L2 announcements one node answers ARP for the VIP on its own network segment. Clients and the router only ask ARP for addresses of that subnet, so a VIP outside it is never reached.");
-    rule!(ARP_VIP_NODE_CLASH, "GH-ARP-VIP-NODE-CLASH", Error, "cilium/l2-segment",
+        "With L2 announcements one node answers ARP for the VIP on its own network segment. Clients and the router only ask ARP for addresses of that subnet, so a VIP outside it is never reached."
+    );
+    rule!(
+        ARP_VIP_NODE_CLASH,
+        "GH-ARP-VIP-NODE-CLASH",
+        Error,
+        "cilium/l2-segment",
         "ARP VIPs avoid node, router, network and broadcast addresses",
-        "A VIP that is also a node's or the router's address gets two answers to every ARP request, and the subnet's network and broadcast addresses are not usable host addresses.");
-    rule!(ARP_IPV6, "GH-ARP-IPV6", Error, "cilium/l2-segment",
+        "A VIP that is also a node's or the router's address gets two answers to every ARP request, and the subnet's network and broadcast addresses are not usable host addresses."
+    );
+    rule!(
+        ARP_IPV6,
+        "GH-ARP-IPV6",
+        Error,
+        "cilium/l2-segment",
         "L2 announcements are IPv4 only",
-        "Cilium's L2 announcements answer ARP, which exists only for IPv4; IPv6 uses neighbour discovery, which they do not answer. IPv6 VIPs need BGP.");
-    rule!(BGP_PEER, "GH-BGP-PEER", Error, "cilium/bgp-router",
+        "Cilium's L2 announcements answer ARP, which exists only for IPv4; IPv6 uses neighbour discovery, which they do not answer. IPv6 VIPs need BGP."
+    );
+    rule!(
+        BGP_PEER,
+        "GH-BGP-PEER",
+        Error,
+        "cilium/bgp-router",
         "BGP has at least one peer",
-        "With BGP the nodes advertise a route for each VIP to their peers. Without a peer nobody learns the routes and the VIPs are unreachable.");
-    rule!(BGP_VIP_OUTSIDE_SUBNET, "GH-BGP-VIP-OUTSIDE-SUBNET", Warning, "cilium/bgp-router",
+        "With BGP the nodes advertise a route for each VIP to their peers. Without a peer nobody learns the routes and the VIPs are unreachable."
+    );
+    rule!(
+        BGP_VIP_OUTSIDE_SUBNET,
+        "GH-BGP-VIP-OUTSIDE-SUBNET",
+        Warning,
+        "cilium/bgp-router",
         "BGP VIPs lie outside the node subnets",
-        "The router reaches the node subnet directly, so for a VIP inside it the router asks ARP instead of using the BGP route, and nobody answers. Give BGP VIPs a range of their own.");
-    rule!(ADVERT_LABEL, "GH-ADVERT-LABEL", Error, "cilium/bgp-router",
+        "The router reaches the node subnet directly, so for a VIP inside it the router asks ARP instead of using the BGP route, and nobody answers. Give BGP VIPs a range of their own."
+    );
+    rule!(
+        ADVERT_LABEL,
+        "GH-ADVERT-LABEL",
+        Error,
+        "cilium/bgp-router",
         "The advertisement label selects the Services",
-        "The L2 announcement policy and the BGP advertisement pick the Services to announce by the environment's advertisement label. Gatehouse puts the label on every Service, so it needs a value to match on.");
-    rule!(GATEWAY_LABEL, "GH-GATEWAY-LABEL", Warning, "cilium/gateway",
+        "The L2 announcement policy and the BGP advertisement pick the Services to announce by the environment's advertisement label. Gatehouse puts the label on every Service, so it needs a value to match on."
+    );
+    rule!(
+        GATEWAY_LABEL,
+        "GH-GATEWAY-LABEL",
+        Warning,
+        "cilium/gateway",
         "The Gateway's generated Service carries the advertisement label",
-        "Cilium creates a Service cilium-gateway-<name> for each Gateway, and it does not copy the Gateway's metadata.labels. Gatehouse puts the advertisement label in the Gateway's spec.infrastructure.labels and on the generated Service, which needs a usable label.");
-    rule!(L2_ETP_LOCAL, "GH-L2-ETP-LOCAL", Error, "cilium/l2-segment",
+        "Cilium creates a Service cilium-gateway-<name> for each Gateway, and it does not copy the Gateway's metadata.labels. Gatehouse puts the advertisement label in the Gateway's spec.infrastructure.labels and on the generated Service, which needs a usable label."
+    );
+    rule!(
+        L2_ETP_LOCAL,
+        "GH-L2-ETP-LOCAL",
+        Error,
+        "cilium/l2-segment",
         "No externalTrafficPolicy: Local with L2 announcements",
-        "L2 announcements elect one node per VIP, wherever the pods run. With externalTrafficPolicy: Local that node drops the traffic when it has no local endpoint.");
-    rule!(CERT_SAN, "GH-CERT-SAN", Error, "cilium/certificate",
+        "L2 announcements elect one node per VIP, wherever the pods run. With externalTrafficPolicy: Local that node drops the traffic when it has no local endpoint."
+    );
+    rule!(
+        CERT_SAN,
+        "GH-CERT-SAN",
+        Error,
+        "cilium/certificate",
         "The certificate covers every hostname",
-        "Browsers check that the certificate names the hostname they asked for (a wildcard covers one label). A hostname missing from the certificate's SANs gets a certificate warning.");
-    rule!(CERT_EXPIRED, "GH-CERT-EXPIRED", Error, "cilium/certificate",
+        "Browsers check that the certificate names the hostname they asked for (a wildcard covers one label). A hostname missing from the certificate's SANs gets a certificate warning."
+    );
+    rule!(
+        CERT_EXPIRED,
+        "GH-CERT-EXPIRED",
+        Error,
+        "cilium/certificate",
         "The certificate is valid now",
-        "An expired certificate, or one not valid yet, is refused by every client.");
-    rule!(CERT_EXPIRING, "GH-CERT-EXPIRING", Warning, "cilium/certificate",
+        "An expired certificate, or one not valid yet, is refused by every client."
+    );
+    rule!(
+        CERT_EXPIRING,
+        "GH-CERT-EXPIRING",
+        Warning,
+        "cilium/certificate",
         "The certificate does not expire within 30 days",
-        "Renewing takes time (issuing, approval, upload); starting 30 days ahead leaves room to do it without an outage.");
-    rule!(CERT_MISSING, "GH-CERT-MISSING", Error, "cilium/certificate",
+        "Renewing takes time (issuing, approval, upload); starting 30 days ahead leaves room to do it without an outage."
+    );
+    rule!(
+        CERT_MISSING,
+        "GH-CERT-MISSING",
+        Error,
+        "cilium/certificate",
         "Referenced certificates exist",
-        "The Gateway's listener refers to the TLS Secret by name. If the certificate was never uploaded to that environment, the listener has nothing to terminate TLS with.");
-    rule!(PROD_REPLICAS, "GH-PROD-REPLICAS", Warning, "cilium/pods",
+        "The Gateway's listener refers to the TLS Secret by name. If the certificate was never uploaded to that environment, the listener has nothing to terminate TLS with."
+    );
+    rule!(
+        PROD_REPLICAS,
+        "GH-PROD-REPLICAS",
+        Warning,
+        "cilium/pods",
         "Production runs at least two replicas",
-        "With one replica every rollout, node drain or crash is an outage. Two or more keep the Service's endpoints up while one is replaced.");
-    rule!(PROD_PROBES, "GH-PROD-PROBES", Warning, "cilium/pods",
+        "With one replica every rollout, node drain or crash is an outage. Two or more keep the Service's endpoints up while one is replaced."
+    );
+    rule!(
+        PROD_PROBES,
+        "GH-PROD-PROBES",
+        Warning,
+        "cilium/pods",
         "Production has readiness and liveness probes",
-        "Without a readiness probe traffic reaches pods that are still starting; without a liveness probe a hung pod is never restarted.");
-    rule!(ENV_UNKNOWN, "GH-ENV-UNKNOWN", Error, "cilium/gateway",
+        "Without a readiness probe traffic reaches pods that are still starting; without a liveness probe a hung pod is never restarted."
+    );
+    rule!(
+        ENV_UNKNOWN,
+        "GH-ENV-UNKNOWN",
+        Error,
+        "cilium/gateway",
         "Objects belong to a defined environment",
-        "Pools, allocations and application environments are generated into an environment's cluster; one that names an undefined environment has nowhere to go.");
+        "Pools, allocations and application environments are generated into an environment's cluster; one that names an undefined environment has nowhere to go."
+    );
 }
 
 static RULES: [RuleInfo; 24] = [
@@ -355,7 +470,10 @@ pub fn check_plan(plan: &Plan, now_unix: i64) -> Report {
             out.push(finding(
                 &rule::ENV_UNKNOWN,
                 format!("pool {} belongs to environment {}, which is not defined", pool.name, pool.environment),
-                format!("create environment {} or move the pool's blocks to a pool of an existing environment", pool.environment),
+                format!(
+                    "create environment {} or move the pool's blocks to a pool of an existing environment",
+                    pool.environment
+                ),
                 vec![pool_obj(pool), env_obj(&pool.environment)],
             ));
         }
@@ -473,8 +591,13 @@ fn plan_spans(plan: &Plan) -> Vec<Span<RangeOwner<'_>>> {
     }
     for pool in &plan.pools {
         for block in &pool.blocks {
-            let owner =
-                RangeOwner { kind: RangeKind::PoolBlock, env: &pool.environment, pool: Some(pool), cidr: None, block: Some(block) };
+            let owner = RangeOwner {
+                kind: RangeKind::PoolBlock,
+                env: &pool.environment,
+                pool: Some(pool),
+                cidr: None,
+                block: Some(block),
+            };
             spans.push(block.span(owner));
         }
     }
@@ -498,11 +621,21 @@ fn check_ranges(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
         };
         let (what_a, what_b) = (a.describe(), b.describe());
         let hint = match rule.id {
-            "GH-POD-CIDR-DISTINCT" => format!("give {} and {} pod CIDRs that do not overlap, e.g. 10.10.0.0/16 and 10.20.0.0/16", a.env, b.env),
-            "GH-VIP-DISTINCT" => format!("give {} and {} VIP ranges of their own; shrink or move one of the pools", a.env, b.env),
+            "GH-POD-CIDR-DISTINCT" => format!(
+                "give {} and {} pod CIDRs that do not overlap, e.g. 10.10.0.0/16 and 10.20.0.0/16",
+                a.env, b.env
+            ),
+            "GH-VIP-DISTINCT" => {
+                format!("give {} and {} VIP ranges of their own; shrink or move one of the pools", a.env, b.env)
+            }
             _ => "move or shrink one of the two ranges so that no address is in both".to_owned(),
         };
-        let mut f = finding(rule, format!("{what_a} overlaps {what_b}"), hint, vec![a.object(), b.object(), env_obj(a.env), env_obj(b.env)]);
+        let mut f = finding(
+            rule,
+            format!("{what_a} overlaps {what_b}"),
+            hint,
+            vec![a.object(), b.object(), env_obj(a.env), env_obj(b.env)],
+        );
         if rule.id == rule::RANGE_OVERLAP.id {
             let kinds = [a.kind, b.kind];
             f.diagram = Cow::Borrowed(if kinds.contains(&RangeKind::PoolBlock) {
@@ -536,7 +669,10 @@ fn check_environment(ctx: &Ctx<'_>, env: &Environment, out: &mut Vec<Finding>) {
     if adv.label.value.is_empty() {
         let mut f = finding(
             &rule::ADVERT_LABEL,
-            format!("the advertisement label {} of {} has an empty value, so it cannot tell the environment's Services apart", adv.label.key, env.name),
+            format!(
+                "the advertisement label {} of {} has an empty value, so it cannot tell the environment's Services apart",
+                adv.label.key, env.name
+            ),
             format!("set the label value, e.g. {}={}", adv.label.key, env.name),
             vec![env_obj(&env.name)],
         );
@@ -562,7 +698,10 @@ fn check_environment(ctx: &Ctx<'_>, env: &Environment, out: &mut Vec<Finding>) {
                 if mode == AdvertisementMode::Arp {
                     out.push(finding(
                         &rule::ARP_IPV6,
-                        format!("pool {} of {} has the IPv6 block {block}, but {} announces VIPs by ARP only", pool.name, env.name, env.name),
+                        format!(
+                            "pool {} of {} has the IPv6 block {block}, but {} announces VIPs by ARP only",
+                            pool.name, env.name, env.name
+                        ),
                         "announce IPv6 VIPs by BGP (mode bgp or both), or remove the IPv6 block".to_owned(),
                         objects(),
                     ));
@@ -579,12 +718,21 @@ fn check_environment(ctx: &Ctx<'_>, env: &Environment, out: &mut Vec<Finding>) {
                 let inside: Vec<&Cidr> = env
                     .node_subnets
                     .iter()
-                    .filter(|s| s.family() == family && s.first_u128() <= block.last_u128() && block.first_u128() <= s.last_u128())
+                    .filter(|s| {
+                        s.family() == family
+                            && s.first_u128() <= block.last_u128()
+                            && block.first_u128() <= s.last_u128()
+                    })
                     .collect();
                 if !inside.is_empty() {
                     out.push(finding(
                         &rule::BGP_VIP_OUTSIDE_SUBNET,
-                        format!("block {block} of pool {} lies in the node subnet {} of {}, which announces VIPs by BGP", pool.name, join(inside), env.name),
+                        format!(
+                            "block {block} of pool {} lies in the node subnet {} of {}, which announces VIPs by BGP",
+                            pool.name,
+                            join(inside),
+                            env.name
+                        ),
                         "give BGP VIPs a range outside the node subnets, e.g. 172.16.100.0/24".to_owned(),
                         objects(),
                     ));
@@ -667,7 +815,10 @@ fn check_application_rules(ctx: &Ctx<'_>, app: &Application, out: &mut Vec<Findi
             };
             out.push(finding(
                 &rule::GATEWAY_TLS,
-                format!("application {} in {env_name} has {missing}, so it cannot get a TLS Gateway of its own", app.name),
+                format!(
+                    "application {} in {env_name} has {missing}, so it cannot get a TLS Gateway of its own",
+                    app.name
+                ),
                 "give the environment its hostnames and the name of its TLS certificate".to_owned(),
                 objects(),
             ));
@@ -698,38 +849,58 @@ fn check_application_rules(ctx: &Ctx<'_>, app: &Application, out: &mut Vec<Findi
                 ));
             }
             if let VipRequest::Address(vip) = e.vip
-                && vip.is_ipv6() && env.advertisement.mode == AdvertisementMode::Arp {
-                    out.push(finding(
-                        &rule::ARP_IPV6,
-                        format!("application {} asks for the IPv6 VIP {vip} in {env_name}, which announces VIPs by ARP only", app.name),
-                        "ask for an IPv4 VIP, or announce IPv6 by BGP".to_owned(),
-                        vec![a(), env_obj(env_name), vip_obj(vip)],
-                    ));
-                }
-        }
-        if let VipRequest::Address(vip) = e.vip
-            && !info.is_some_and(|i| i.index.contains(vip)) {
-                let pools = join(info.map_or(&[][..], |i| i.pools.as_slice()).iter().map(|p| format!("{} ({})", p.name, join(&p.blocks))));
+                && vip.is_ipv6()
+                && env.advertisement.mode == AdvertisementMode::Arp
+            {
                 out.push(finding(
-                    &rule::VIP_OUTSIDE_POOL,
-                    format!("application {} asks for VIP {vip} in {env_name}, which is in none of its pools{}", app.name, if pools.is_empty() { String::from(" (it has none)") } else { format!(": {pools}") }),
-                    "ask for an address from the environment's pools, or `auto`".to_owned(),
+                    &rule::ARP_IPV6,
+                    format!(
+                        "application {} asks for the IPv6 VIP {vip} in {env_name}, which announces VIPs by ARP only",
+                        app.name
+                    ),
+                    "ask for an IPv4 VIP, or announce IPv6 by BGP".to_owned(),
                     vec![a(), env_obj(env_name), vip_obj(vip)],
                 ));
             }
+        }
+        if let VipRequest::Address(vip) = e.vip
+            && !info.is_some_and(|i| i.index.contains(vip))
+        {
+            let pools = join(
+                info.map_or(&[][..], |i| i.pools.as_slice())
+                    .iter()
+                    .map(|p| format!("{} ({})", p.name, join(&p.blocks))),
+            );
+            out.push(finding(
+                &rule::VIP_OUTSIDE_POOL,
+                format!(
+                    "application {} asks for VIP {vip} in {env_name}, which is in none of its pools{}",
+                    app.name,
+                    if pools.is_empty() { String::from(" (it has none)") } else { format!(": {pools}") }
+                ),
+                "ask for an address from the environment's pools, or `auto`".to_owned(),
+                vec![a(), env_obj(env_name), vip_obj(vip)],
+            ));
+        }
         if env.map_or_else(|| is_production_name(env_name), Environment::is_production) {
             if app.replicas < 2 {
                 out.push(finding(
                     &rule::PROD_REPLICAS,
-                    format!("application {} runs {} replica{} in production environment {env_name}", app.name, app.replicas, if app.replicas == 1 { "" } else { "s" }),
+                    format!(
+                        "application {} runs {} replica{} in production environment {env_name}",
+                        app.name,
+                        app.replicas,
+                        if app.replicas == 1 { "" } else { "s" }
+                    ),
                     "run at least 2 replicas".to_owned(),
                     objects(),
                 ));
             }
-            let missing: Vec<&str> = [("readiness", app.readiness_path.is_none()), ("liveness", app.liveness_path.is_none())]
-                .into_iter()
-                .filter_map(|(name, missing)| missing.then_some(name))
-                .collect();
+            let missing: Vec<&str> =
+                [("readiness", app.readiness_path.is_none()), ("liveness", app.liveness_path.is_none())]
+                    .into_iter()
+                    .filter_map(|(name, missing)| missing.then_some(name))
+                    .collect();
             if !missing.is_empty() {
                 out.push(finding(
                     &rule::PROD_PROBES,
@@ -756,7 +927,11 @@ fn check_config_distinct(app: &Application, out: &mut Vec<Finding>) {
     for (env, _) in &without {
         out.push(finding(
             &rule::CONFIGMAP_DISTINCT,
-            format!("application {} has ConfigMap data in {} but none in {env}", app.name, join(with.iter().map(|(e, _)| e))),
+            format!(
+                "application {} has ConfigMap data in {} but none in {env}",
+                app.name,
+                join(with.iter().map(|(e, _)| e))
+            ),
             format!("give {env} its own settings, or remove the data from the other environments if none is needed"),
             vec![a(), env_obj(env)],
         ));
@@ -775,7 +950,8 @@ fn check_config_distinct(app: &Application, out: &mut Vec<Finding>) {
         out.push(finding(
             &rule::CONFIGMAP_DISTINCT,
             format!("application {} has identical ConfigMap data in {}", app.name, join(&envs)),
-            "set the environment-specific values (profile, URLs, credentials references) in each environment".to_owned(),
+            "set the environment-specific values (profile, URLs, credentials references) in each environment"
+                .to_owned(),
             objects,
         ));
     }
@@ -800,9 +976,7 @@ fn check_hostnames(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
     // The first environment seen per hostname, and whether another environment uses it too.
     let mut seen: HashMap<&str, (&EnvironmentName, bool)> = HashMap::with_capacity(uses.len());
     for (host, env, _) in &uses {
-        seen.entry(host.as_str())
-            .and_modify(|(first, shared)| *shared |= first != env)
-            .or_insert((env, false));
+        seen.entry(host.as_str()).and_modify(|(first, shared)| *shared |= first != env).or_insert((env, false));
     }
     let mut shared: HashMap<&str, Vec<Use<'_>>> =
         seen.into_iter().filter(|(_, (_, shared))| *shared).map(|(host, _)| (host, Vec::new())).collect();
@@ -817,7 +991,11 @@ fn check_hostnames(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
             let envs: BTreeSet<&EnvironmentName> = list.iter().map(|(_, env, _)| *env).collect();
             out.push(finding(
                 &rule::HOSTNAME_DISTINCT,
-                format!("{host} is routed in {} ({})", join(&envs), join(list.iter().map(|(_, env, app)| format!("{app} in {env}")))),
+                format!(
+                    "{host} is routed in {} ({})",
+                    join(&envs),
+                    join(list.iter().map(|(_, env, app)| format!("{app} in {env}")))
+                ),
                 format!("give each environment its own hostname, e.g. {}", suggest_env_hostname(list[0].0, &envs)),
                 uses_objects(&list),
             ));
@@ -878,7 +1056,13 @@ fn check_vips(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
     for app in &ctx.plan.applications {
         for (env, e) in &app.environments {
             if let VipRequest::Address(address) = e.vip {
-                claims.push(Claim { address, claimant: Claimant::Application(&app.name), env, pool: None, allocation: false });
+                claims.push(Claim {
+                    address,
+                    claimant: Claimant::Application(&app.name),
+                    env,
+                    pool: None,
+                    allocation: false,
+                });
             }
         }
     }
@@ -898,22 +1082,28 @@ fn check_vips(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
         if info.and_then(|i| i.env).is_none() {
             out.push(finding(
                 &rule::ENV_UNKNOWN,
-                format!("VIP {} is allocated in environment {}, which is not defined", alloc.address, alloc.environment),
+                format!(
+                    "VIP {} is allocated in environment {}, which is not defined",
+                    alloc.address, alloc.environment
+                ),
                 "release the allocation".to_owned(),
                 objects(),
             ));
         }
         let outside = match pool {
-            Some(pool) if pool.environment == alloc.environment => {
-                (!pool.contains(&alloc.address)).then(|| format!("outside its pool {} ({})", pool.name, join(&pool.blocks)))
-            }
+            Some(pool) if pool.environment == alloc.environment => (!pool.contains(&alloc.address))
+                .then(|| format!("outside its pool {} ({})", pool.name, join(&pool.blocks))),
             _ => (!info.is_some_and(|i| i.index.contains(alloc.address)))
                 .then(|| format!("in none of the pools of {}", alloc.environment)),
         };
         if let Some(where_) = outside {
             out.push(finding(
                 &rule::VIP_OUTSIDE_POOL,
-                format!("VIP {} (allocated to {}) is {where_}", alloc.address, alloc.application.as_ref().map_or(alloc.owner.as_str(), K8sName::as_str)),
+                format!(
+                    "VIP {} (allocated to {}) is {where_}",
+                    alloc.address,
+                    alloc.application.as_ref().map_or(alloc.owner.as_str(), K8sName::as_str)
+                ),
                 "release it and allocate an address from the environment's pool".to_owned(),
                 objects(),
             ));
@@ -954,10 +1144,15 @@ fn check_vips(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
 
 /// Groups of certificates (indexes) with the same non-empty `key` in two or more
 /// environments, each group sorted, the groups sorted.
-fn shared_across_environments(certificates: &[CertificateInfo], key: impl Fn(&CertificateInfo) -> &str) -> Vec<Vec<usize>> {
+fn shared_across_environments(
+    certificates: &[CertificateInfo],
+    key: impl Fn(&CertificateInfo) -> &str,
+) -> Vec<Vec<usize>> {
     let mut seen: HashMap<&str, (&EnvironmentName, bool)> = HashMap::with_capacity(certificates.len());
     for c in certificates.iter().filter(|c| !key(c).is_empty()) {
-        seen.entry(key(c)).and_modify(|(first, shared)| *shared |= *first != &c.environment).or_insert((&c.environment, false));
+        seen.entry(key(c))
+            .and_modify(|(first, shared)| *shared |= *first != &c.environment)
+            .or_insert((&c.environment, false));
     }
     let mut groups: HashMap<&str, Vec<usize>> =
         seen.into_iter().filter(|(_, (_, shared))| *shared).map(|(k, _)| (k, Vec::new())).collect();
@@ -987,7 +1182,10 @@ fn check_certificates(ctx: &Ctx<'_>, certificates: &[CertificateInfo], out: &mut
             let Some(&index) = by_name.get(&(env.as_str(), name.as_str())) else {
                 out.push(finding(
                     &rule::CERT_MISSING,
-                    format!("application {} in {env} uses certificate {name}, which is not uploaded to {env}", app.name),
+                    format!(
+                        "application {} in {env} uses certificate {name}, which is not uploaded to {env}",
+                        app.name
+                    ),
                     format!("upload certificate {name} to {env}, or pick one of its certificates"),
                     objects(),
                 ));
@@ -1038,7 +1236,10 @@ fn check_certificates(ctx: &Ctx<'_>, certificates: &[CertificateInfo], out: &mut
             let message = if expired {
                 format!("certificate {name} in {env} expired {} ago", human_duration(ctx.now - cert.not_after))
             } else {
-                format!("certificate {name} in {env} is not valid for another {}", human_duration(cert.not_before - ctx.now))
+                format!(
+                    "certificate {name} in {env} is not valid for another {}",
+                    human_duration(cert.not_before - ctx.now)
+                )
             };
             out.push(finding(&rule::CERT_EXPIRED, message, "upload a renewed certificate".to_owned(), objects));
         } else {
@@ -1056,9 +1257,11 @@ fn check_certificates(ctx: &Ctx<'_>, certificates: &[CertificateInfo], out: &mut
     // certificates differ; the same certificate is reported once, as such.
     let same_cert = shared_across_environments(certificates, |c| c.fingerprint_sha256.as_str());
     let same_key = shared_across_environments(certificates, |c| c.public_key_fingerprint.as_str());
-    let distinct_certs =
-        |group: &Vec<usize>| group.iter().map(|&i| certificates[i].fingerprint_sha256.as_str()).collect::<BTreeSet<_>>().len() > 1;
-    let groups = same_cert.into_iter().map(|g| (true, g)).chain(same_key.into_iter().filter(distinct_certs).map(|g| (false, g)));
+    let distinct_certs = |group: &Vec<usize>| {
+        group.iter().map(|&i| certificates[i].fingerprint_sha256.as_str()).collect::<BTreeSet<_>>().len() > 1
+    };
+    let groups =
+        same_cert.into_iter().map(|g| (true, g)).chain(same_key.into_iter().filter(distinct_certs).map(|g| (false, g)));
     for (is_same_cert, group) in groups {
         let certs: Vec<&CertificateInfo> = group.iter().map(|&i| &certificates[i]).collect();
         let names = join(certs.iter().map(|c| format!("{} in {}", c.name, c.environment)));
@@ -1177,7 +1380,11 @@ mod tests {
         if mode.uses_bgp() {
             e.advertisement.bgp = Some(BgpSettings {
                 local_asn: Asn::new(65_001).unwrap(),
-                peers: vec![BgpPeer { name: K8sName::parse("frr").unwrap(), asn: Asn::new(65_000).unwrap(), address: ip("192.168.101.1") }],
+                peers: vec![BgpPeer {
+                    name: K8sName::parse("frr").unwrap(),
+                    asn: Asn::new(65_000).unwrap(),
+                    address: ip("192.168.101.1"),
+                }],
             });
         }
     }
@@ -1214,8 +1421,14 @@ mod tests {
     #[test]
     fn rules_are_listed_with_unique_ids_and_training() {
         let diagrams = [
-            "cilium/vip-pool", "cilium/gateway", "cilium/pods", "cilium/bgp-router", "cilium/l2-segment",
-            "cilium/httproute", "cilium/configmap", "cilium/certificate",
+            "cilium/vip-pool",
+            "cilium/gateway",
+            "cilium/pods",
+            "cilium/bgp-router",
+            "cilium/l2-segment",
+            "cilium/httproute",
+            "cilium/configmap",
+            "cilium/certificate",
         ];
         let ids: BTreeSet<&str> = rules().iter().map(|r| r.id).collect();
         assert_eq!(ids.len(), rules().len());
@@ -1342,7 +1555,10 @@ mod tests {
             application: Some(K8sName::parse("web").unwrap()),
         });
         let found = fires(&plan, &rule::VIP_DUPLICATE);
-        assert_eq!(found[0].objects, ["vip/192.168.101.240", "application/api", "application/web", "pool/prod-vips", "environment/prod"]);
+        assert_eq!(
+            found[0].objects,
+            ["vip/192.168.101.240", "application/api", "application/web", "pool/prod-vips", "environment/prod"]
+        );
     }
 
     #[test]
@@ -1350,7 +1566,11 @@ mod tests {
         let mut plan = good();
         api_in(&mut plan, "prod").vip = VipRequest::Address(ip("192.168.101.200"));
         let found = fires(&plan, &rule::VIP_OUTSIDE_POOL);
-        assert!(found[0].message.contains("none of its pools: prod-vips (192.168.101.240-192.168.101.250)"), "{}", found[0].message);
+        assert!(
+            found[0].message.contains("none of its pools: prod-vips (192.168.101.240-192.168.101.250)"),
+            "{}",
+            found[0].message
+        );
 
         let mut plan = good();
         plan.allocations.push(Allocation {
@@ -1557,8 +1777,10 @@ mod tests {
     fn arb_cidr() -> impl Strategy<Value = Cidr> {
         // A /20 of IPv4 and a sliver of IPv6 so that random ranges overlap often.
         prop_oneof![
-            (0u32..4096, 20u8..=32).prop_map(|(a, p)| Cidr::containing(IpAddr::from(std::net::Ipv4Addr::from(0x0A00_0000 + a)), p)),
-            (0u128..4096, 116u8..=128).prop_map(|(a, p)| Cidr::containing(IpAddr::from(std::net::Ipv6Addr::from(a)), p)),
+            (0u32..4096, 20u8..=32)
+                .prop_map(|(a, p)| Cidr::containing(IpAddr::from(std::net::Ipv4Addr::from(0x0A00_0000 + a)), p)),
+            (0u128..4096, 116u8..=128)
+                .prop_map(|(a, p)| Cidr::containing(IpAddr::from(std::net::Ipv6Addr::from(a)), p)),
         ]
         .prop_map(|c| c.unwrap())
     }

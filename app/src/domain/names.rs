@@ -164,9 +164,13 @@ pub enum K8sSubdomainError {
     Empty,
     #[error("`{input}` is not a valid Kubernetes name: it is {len} characters long and the limit is 253; shorten it")]
     TooLong { input: String, len: usize },
-    #[error("`{input}` is not a valid Kubernetes name: `{ch}` is not allowed; use lower-case letters, digits, `-` and `.`")]
+    #[error(
+        "`{input}` is not a valid Kubernetes name: `{ch}` is not allowed; use lower-case letters, digits, `-` and `.`"
+    )]
     InvalidChar { input: String, ch: char },
-    #[error("`{input}` is not a valid Kubernetes name: every dot-separated part must start and end with a letter or a digit")]
+    #[error(
+        "`{input}` is not a valid Kubernetes name: every dot-separated part must start and end with a letter or a digit"
+    )]
     BadEdge { input: String },
     #[error("`{input}` is not a valid Kubernetes name: use lower case, e.g. `{suggestion}`")]
     UpperCase { input: String, suggestion: String },
@@ -215,10 +219,9 @@ impl K8sSubdomain {
             Some(LabelProblem::TooLong(len)) => Err(K8sSubdomainError::TooLong { input: s.to_owned(), len }),
             Some(LabelProblem::InvalidChar(ch)) => Err(K8sSubdomainError::InvalidChar { input: s.to_owned(), ch }),
             Some(LabelProblem::BadEdge) => Err(K8sSubdomainError::BadEdge { input: s.to_owned() }),
-            Some(LabelProblem::UpperCase) => Err(K8sSubdomainError::UpperCase {
-                input: s.to_owned(),
-                suggestion: s.to_ascii_lowercase(),
-            }),
+            Some(LabelProblem::UpperCase) => {
+                Err(K8sSubdomainError::UpperCase { input: s.to_owned(), suggestion: s.to_ascii_lowercase() })
+            }
         }
     }
 
@@ -287,10 +290,12 @@ impl Hostname {
             return Err(HostnameError::IpAddress { input: s });
         }
         if let Some(stripped) = s.strip_suffix('.')
-            && !stripped.is_empty() && !stripped.ends_with('.') {
-                let suggestion = stripped.to_owned();
-                return Err(HostnameError::TrailingDot { input: s, suggestion });
-            }
+            && !stripped.is_empty()
+            && !stripped.ends_with('.')
+        {
+            let suggestion = stripped.to_owned();
+            return Err(HostnameError::TrailingDot { input: s, suggestion });
+        }
         let (wildcard, rest) = match s.strip_prefix("*.") {
             Some(rest) => (true, rest),
             None => (false, s.as_str()),
@@ -681,11 +686,15 @@ pub enum ImageRefError {
     Empty,
     #[error("`{input}`: the repository path must be lower case, e.g. `{suggestion}`")]
     UpperCase { input: String, suggestion: String },
-    #[error("`{input}`: `{component}` is not a valid repository path component; use lower-case letters and digits separated by `.`, `_`, `__` or `-`")]
+    #[error(
+        "`{input}`: `{component}` is not a valid repository path component; use lower-case letters and digits separated by `.`, `_`, `__` or `-`"
+    )]
     InvalidPath { input: String, component: String },
     #[error("`{input}`: the registry `{registry}` is not a valid host[:port]")]
     InvalidRegistry { input: String, registry: String },
-    #[error("`{input}`: the tag `{tag}` is invalid; a tag is up to 128 letters, digits, `_`, `.` and `-`, not starting with `.` or `-`")]
+    #[error(
+        "`{input}`: the tag `{tag}` is invalid; a tag is up to 128 letters, digits, `_`, `.` and `-`, not starting with `.` or `-`"
+    )]
     InvalidTag { input: String, tag: String },
     #[error("`{input}`: the digest must be `sha256:` followed by 64 lower-case hex digits")]
     InvalidDigest { input: String },
@@ -752,9 +761,10 @@ fn is_registry(s: &str) -> bool {
         }
     };
     if let Some(p) = port
-        && (p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit())) {
-            return false;
-        }
+        && (p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return false;
+    }
     if host.is_empty() {
         return s.starts_with('[');
     }
@@ -1245,7 +1255,11 @@ mod tests {
     round_trip!(label_value_round_trip, LabelValue, "[a-zA-Z0-9._-]{0,65}");
     round_trip!(port_round_trip, Port, "[0-9]{1,6}");
     round_trip!(asn_round_trip, Asn, "(AS)?[0-9]{1,11}");
-    round_trip!(image_round_trip, ImageRef, "([a-z0-9.-]{1,12}(:[0-9]{1,5})?/)?[a-zA-Z0-9._/-]{1,20}(:[a-zA-Z0-9._-]{1,10})?(@sha256:[0-9a-f]{64})?");
+    round_trip!(
+        image_round_trip,
+        ImageRef,
+        "([a-z0-9.-]{1,12}(:[0-9]{1,5})?/)?[a-zA-Z0-9._/-]{1,20}(:[a-zA-Z0-9._-]{1,10})?(@sha256:[0-9a-f]{64})?"
+    );
     round_trip!(http_path_round_trip, HttpPath, "/?[a-z0-9/ ?#._-]{0,30}");
     round_trip!(config_key_round_trip, ConfigKey, "[a-zA-Z0-9._ -]{0,30}");
 

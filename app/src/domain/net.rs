@@ -82,9 +82,10 @@ impl IpAddr {
             return Err(IpAddrError::Empty);
         }
         if let Some((addr, prefix)) = s.split_once('/')
-            && addr.parse::<std::net::IpAddr>().is_ok() {
-                return Err(IpAddrError::IsCidr { input: s.to_owned(), prefix: prefix.to_owned() });
-            }
+            && addr.parse::<std::net::IpAddr>().is_ok()
+        {
+            return Err(IpAddrError::IsCidr { input: s.to_owned(), prefix: prefix.to_owned() });
+        }
         s.parse::<std::net::IpAddr>().map(Self).map_err(|_| IpAddrError::Invalid { input: s.to_owned() })
     }
 
@@ -250,8 +251,11 @@ impl Cidr {
     pub fn new(address: IpAddr, prefix_len: u8) -> Result<Self, CidrError> {
         let input = format!("{address}/{prefix_len}");
         let family = address.family();
-        let network = Self::containing(address, prefix_len)
-            .ok_or_else(|| CidrError::InvalidPrefix { input: input.clone(), max: family.bits(), family })?;
+        let network = Self::containing(address, prefix_len).ok_or_else(|| CidrError::InvalidPrefix {
+            input: input.clone(),
+            max: family.bits(),
+            family,
+        })?;
         if network.network != address {
             return Err(CidrError::HostBitsSet { input, network });
         }
@@ -676,7 +680,12 @@ mod tests {
 
     /// Small address space so that random spans overlap often, touching ends included.
     fn arb_span() -> impl Strategy<Value = Span<()>> {
-        (arb_family(), 0u128..200, 0u128..30).prop_map(|(family, start, len)| Span { family, start, end: start + len, owner: () })
+        (arb_family(), 0u128..200, 0u128..30).prop_map(|(family, start, len)| Span {
+            family,
+            start,
+            end: start + len,
+            owner: (),
+        })
     }
 
     proptest! {

@@ -69,10 +69,13 @@ pub fn synthetic_plan(environments: usize, ranges: usize, applications: usize, n
     use std::net::Ipv4Addr;
 
     use super::model::{
-        Advertisement, AdvertisementMode, AppEnvironment, Allocation, ArpSettings, CertificateInfo, PoolBlock,
+        Advertisement, AdvertisementMode, Allocation, AppEnvironment, ArpSettings, CertificateInfo, PoolBlock,
         VipRequest,
     };
-    use super::names::{ConfigKey, EnvironmentName, Hostname, HttpPath, ImageRef, K8sName, K8sSubdomain, Label, LabelKey, LabelValue, Port};
+    use super::names::{
+        ConfigKey, EnvironmentName, Hostname, HttpPath, ImageRef, K8sName, K8sSubdomain, Label, LabelKey, LabelValue,
+        Port,
+    };
     use super::net::{Cidr, IpAddr};
 
     const VALID: &str = "synthetic values are valid by construction";
@@ -83,7 +86,8 @@ pub fn synthetic_plan(environments: usize, ranges: usize, applications: usize, n
     let node_base = |i: usize| 0x0A00_0000u32 + ((i as u32) << 16);
     let blocks_per_env = (ranges.saturating_sub(3 * e_count) / e_count).clamp(1, 4000);
     let block_addr = |i: usize, j: usize| node_base(i) + 256 + 16 * j as u32;
-    let env_name = |i: usize| EnvironmentName::parse(&if i == 0 { "prod".to_owned() } else { format!("env{i}") }).expect(VALID);
+    let env_name =
+        |i: usize| EnvironmentName::parse(&if i == 0 { "prod".to_owned() } else { format!("env{i}") }).expect(VALID);
 
     let mut plan = Plan { certificates: Some(Vec::new()), ..Plan::default() };
     for i in 0..e_count {
@@ -95,7 +99,10 @@ pub fn synthetic_plan(environments: usize, ranges: usize, applications: usize, n
             service_cidr: net(0x0C00_0000 + ((i as u32) << 16), 16),
             advertisement: Advertisement {
                 mode: AdvertisementMode::Arp,
-                label: Label { key: LabelKey::parse("gatehouse.io/advertise").expect(VALID), value: LabelValue::from(name.clone()) },
+                label: Label {
+                    key: LabelKey::parse("gatehouse.io/advertise").expect(VALID),
+                    value: LabelValue::from(name.clone()),
+                },
                 arp: Some(ArpSettings::default()),
                 bgp: None,
             },

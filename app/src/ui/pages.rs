@@ -1,11 +1,11 @@
 //! The portal's pages.
 use leptos::prelude::*;
-use leptos_router::{components::A, hooks::use_params_map};
+use leptos_router::components::A;
 
 use super::layout::{EmptyState, PageHeader};
 use crate::{
-    api::{AppError, ChecklistSummary, checklist_overview, get_environment, list_environments},
-    domain::{AdvertisementMode, Environment, Finding, Severity, rules},
+    api::{AppError, ChecklistSummary, checklist_overview, list_environments},
+    domain::{AdvertisementMode, Finding, Severity, rules},
 };
 
 /// Sets the HTTP status of the page being rendered on the server; nothing in the browser.
@@ -50,7 +50,7 @@ pub fn OverviewPage() -> impl IntoView {
                                 "No environments yet. Create one with POST /api/v1/environments, or start Gatehouse with --demo to load the dev and prod example."
                             </p>
                         }.into_any(),
-                        Ok(list) => view! { <EnvironmentTable environments=list /> }.into_any(),
+                        Ok(list) => view! { <super::environments::EnvironmentTable environments=list /> }.into_any(),
                         Err(error) => view! { <ErrorNotice error /> }.into_any(),
                     }
                 })}
@@ -59,7 +59,7 @@ pub fn OverviewPage() -> impl IntoView {
     }
 }
 
-fn mode_label(mode: AdvertisementMode) -> &'static str {
+pub(crate) fn mode_label(mode: AdvertisementMode) -> &'static str {
     match mode {
         AdvertisementMode::Arp => "ARP (L2 announcements)",
         AdvertisementMode::Bgp => "BGP",
@@ -67,108 +67,8 @@ fn mode_label(mode: AdvertisementMode) -> &'static str {
     }
 }
 
-fn joined<T: ToString>(items: &[T]) -> String {
+pub(crate) fn joined<T: ToString>(items: &[T]) -> String {
     items.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
-}
-
-#[component]
-fn EnvironmentTable(environments: Vec<Environment>) -> impl IntoView {
-    view! {
-        <div class="table-wrap">
-            <table class="data-table" data-testid="environments-table">
-                <caption class="visually-hidden">"Environments and their address plan"</caption>
-                <thead>
-                    <tr>
-                        <th scope="col">"Environment"</th>
-                        <th scope="col">"Node subnets"</th>
-                        <th scope="col">"Pod CIDRs"</th>
-                        <th scope="col">"Service CIDR"</th>
-                        <th scope="col">"Advertisement"</th>
-                    </tr>
-                </thead>
-                <tbody>
-                    {environments
-                        .into_iter()
-                        .map(|environment| {
-                            let name = environment.name.to_string();
-                            view! {
-                                <tr>
-                                    <th scope="row">
-                                        <A href=format!("/environments/{name}")>{name.clone()}</A>
-                                        {environment.protected.then(|| view! { <span class="badge badge--warn">"protected"</span> })}
-                                    </th>
-                                    <td>{joined(&environment.node_subnets)}</td>
-                                    <td>{joined(&environment.pod_cidrs)}</td>
-                                    <td>{environment.service_cidr.to_string()}</td>
-                                    <td>{mode_label(environment.advertisement.mode)}</td>
-                                </tr>
-                            }
-                        })
-                        .collect_view()}
-                </tbody>
-            </table>
-        </div>
-    }
-}
-
-#[component]
-pub fn EnvironmentPage() -> impl IntoView {
-    let params = use_params_map();
-    let environment = Resource::new_blocking(
-        move || params.read().get("name").unwrap_or_default(),
-        get_environment,
-    );
-    view! {
-        <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                match environment.await {
-                    Ok(environment) => view! { <EnvironmentDetail environment /> }.into_any(),
-                    Err(AppError::NotFound(_)) => view! { <NotFound /> }.into_any(),
-                    Err(error) => view! { <ErrorNotice error /> }.into_any(),
-                }
-            })}
-        </Suspense>
-    }
-}
-
-#[component]
-fn EnvironmentDetail(environment: Environment) -> impl IntoView {
-    let advertisement = environment.advertisement.clone();
-    let label = format!("{}={}", advertisement.label.key, advertisement.label.value);
-    view! {
-        <PageHeader
-            title=format!("Environment {}", environment.name)
-            lead="The address plan of this environment and how its VIPs are advertised."
-        />
-        <dl class="facts">
-            <dt>"Node subnets"</dt>
-            <dd>{joined(&environment.node_subnets)}</dd>
-            <dt>"Node addresses"</dt>
-            <dd>{joined(&environment.node_addresses)}</dd>
-            <dt>"Pod CIDRs"</dt>
-            <dd>{joined(&environment.pod_cidrs)}</dd>
-            <dt>"Service CIDR"</dt>
-            <dd>{environment.service_cidr.to_string()}</dd>
-            <dt>"Advertisement"</dt>
-            <dd>{mode_label(advertisement.mode)}</dd>
-            <dt>"Advertisement label"</dt>
-            <dd><code>{label}</code></dd>
-            {advertisement.arp.map(|arp| view! {
-                <dt>"ARP interfaces"</dt>
-                <dd>{if arp.interfaces.is_empty() { "all".to_owned() } else { arp.interfaces.join(", ") }}</dd>
-            })}
-            {advertisement.bgp.map(|bgp| view! {
-                <dt>"BGP"</dt>
-                <dd>
-                    {format!("local AS {}; peers: ", bgp.local_asn)}
-                    {bgp.peers.iter().map(|peer| format!("{} (AS {}, {})", peer.name, peer.asn, peer.address)).collect::<Vec<_>>().join(", ")}
-                </dd>
-            })}
-            <dt>"Protected"</dt>
-            <dd>{if environment.protected { "yes: submissions wait for a network admin's approval" } else { "no" }}</dd>
-        </dl>
-        <p><A href="/">"← All environments"</A></p>
-    }
 }
 
 #[component]
@@ -195,8 +95,8 @@ pub fn PoolsPage() -> impl IntoView {
         />
         <EmptyState title="No VIP pools to show yet">
             <p>
-                "Network admins will plan VIP pools here — CIDR blocks and start–stop ranges per environment — with an address map coloured by state, the next free VIP, reservations with a reason, and every overlap across the plan. The environments themselves are listed on the "
-                <A href="/">"overview"</A>
+                "Network admins will plan VIP pools here — CIDR blocks and start–stop ranges per environment — with an address map coloured by state, the next free VIP, reservations with a reason, and every overlap across the plan. Node subnets, pod CIDRs and service CIDRs are planned on the "
+                <A href="/environments">"environments page"</A>
                 "."
             </p>
         </EmptyState>

@@ -3,6 +3,7 @@ mod applications;
 mod environments;
 mod error;
 mod json;
+mod outputs;
 mod pools;
 
 pub use error::{ApiError, ErrorDetail};
@@ -12,8 +13,7 @@ use axum::{Router, routing::get};
 
 use crate::state::AppState;
 
-/// Who is acting, for the audit log. Until sign-in exists every caller is anonymous.
-pub(crate) const ANONYMOUS: &str = "anonymous";
+pub(crate) use app::backend::ANONYMOUS;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -31,6 +31,11 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/applications/{app}/checklist", get(applications::checklist))
         .route("/conflicts", get(applications::conflicts))
+        .route("/applications/{app}/bundle.yaml", get(outputs::application_bundle))
+        .route("/environments/{env}/cilium.yaml", get(outputs::cilium))
+        .route("/environments/{env}/frr.conf", get(outputs::frr))
+        .route("/environments/{env}/helm-values.yaml", get(outputs::helm_values))
+        .route("/bundle.yaml", get(outputs::plan_bundle))
         .fallback(|| async { ApiError::not_found("unknown_route", "there is no such /api/v1 route; see the API section of the README") })
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
 }

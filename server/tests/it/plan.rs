@@ -131,8 +131,61 @@ async fn the_checklist_page_lists_each_application(kind: DbKind) {
     assert!(html.contains("rules passed"));
 }
 
+
+async fn outputs_are_served_for_the_cluster_and_the_router(kind: DbKind) {
+    let app = TestApp::spawn_demo(kind).await;
+    let response = app.get("/api/v1/applications/api/bundle.yaml?environment=prod").await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "application/yaml");
+    let yaml = response.text().await.unwrap();
+    for kind in ["kind: Namespace", "kind: ConfigMap", "kind: Deployment", "kind: Service", "kind: Gateway", "kind: HTTPRoute"] {
+        assert!(yaml.contains(kind), "{kind} in the bundle");
+    }
+    assert!(yaml.contains("api.mdhlabs.com"));
+    assert!(yaml.contains("gatehouse.io/advertise: prod"));
+
+    let (status, error) = app.get_json("/api/v1/applications/api/bundle.yaml").await;
+    assert_eq!((status, error["error"]["field"].as_str()), (400, Some("environment")));
+    let (status, error) = app.get_json("/api/v1/applications/api/bundle.yaml?environment=staging").await;
+    assert_eq!(status, 404, "{error}");
+    let (status, _) = app.get_json("/api/v1/applications/nope/bundle.yaml?environment=dev").await;
+    assert_eq!(status, 404);
+
+    let cilium = app.get("/api/v1/environments/dev/cilium.yaml").await.text().await.unwrap();
+    assert!(cilium.contains("kind: CiliumLoadBalancerIPPool") && cilium.contains("kind: CiliumL2AnnouncementPolicy"), "{cilium}");
+    assert!(cilium.contains("192.168.101.192/28"));
+
+    // The demo advertises by ARP: FRR is not needed, and the error says how to get it.
+    let (status, error) = app.get_json("/api/v1/environments/dev/frr.conf").await;
+    assert_eq!(status, 422, "{error}");
+    assert!(error["error"]["message"].as_str().unwrap().contains("BGP"));
+
+    let helm = app.get("/api/v1/environments/prod/helm-values.yaml").await.text().await.unwrap();
+    assert!(helm.contains("l2announcements:") && helm.contains("gatewayAPI:"), "{helm}");
+
+    let whole = app.get("/api/v1/bundle.yaml").await.text().await.unwrap();
+    assert!(whole.contains("name: api-dev") && whole.contains("name: api-prod"));
+}
+
+async fn frr_is_generated_for_bgp_environments(kind: DbKind) {
+    let app = TestApp::spawn_demo(kind).await;
+    let (_, mut prod) = app.get_json("/api/v1/environments/prod").await;
+    prod["advertisement"]["mode"] = json!("both");
+    prod["advertisement"]["bgp"] = json!({"local_asn": 65001, "peers": [{"name": "frr", "asn": 65000, "address": "192.168.101.1"}]});
+    let (status, body) = app.send_json(Method::PUT, "/api/v1/environments/prod", &prod).await;
+    assert_eq!(status, 200, "{body}");
+    let response = app.get("/api/v1/environments/prod/frr.conf").await;
+    assert_eq!(response.status(), 200);
+    let config = response.text().await.unwrap();
+    assert!(config.contains("router bgp 65000"), "{config}");
+    assert!(config.contains("bgp listen range 192.168.101.0/24"), "{config}");
+    assert!(config.contains("le 32"), "only /32 routes inside the VIP pools are accepted: {config}");
+}
+
 crate::on_both_databases!(
     pools_are_stored_and_overlaps_are_refused,
     applications_are_stored_with_their_checklist,
     the_checklist_page_lists_each_application,
+    outputs_are_served_for_the_cluster_and_the_router,
+    frr_is_generated_for_bgp_environments,
 );

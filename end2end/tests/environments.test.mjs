@@ -1,0 +1,69 @@
+// A network admin plans an environment: the checklist runs in the browser as they type.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { launchChromium, startPortal, waitForHydration } from '../support/portal.mjs';
+
+describe('the environment editor', () => {
+  let portal;
+  let browser;
+  before(async () => {
+    portal = await startPortal();
+    browser = await launchChromium();
+  });
+  after(async () => {
+    await browser?.close();
+    await portal?.stop();
+  });
+
+  test('field errors and checklist findings show as you type; a clean plan saves', async () => {
+    const page = await browser.newPage();
+    await page.goto(`${portal.url}/environments/new`);
+    await waitForHydration(page);
+    const save = page.locator('[data-testid=save-environment]');
+
+    await page.fill('#env-name', 'staging');
+    await page.fill('#env-node-subnets', '192.168.102.0/24');
+    await page.fill('#env-pod-cidrs', '10.10.0.0/16');
+    await page.fill('#env-service-cidr', '10.98.0.5/16');
+    await page.getByText('did you mean 10.98.0.0/16?').waitFor();
+    assert.equal(await page.getAttribute('#env-service-cidr', 'aria-invalid'), 'true');
+    assert.ok(await save.isDisabled());
+
+    // Fixed field; now the plan-wide rule fires: dev already has 10.10.0.0/16.
+    await page.fill('#env-service-cidr', '10.98.0.0/16');
+    const finding = page.locator('[data-testid=live-checklist] [data-rule=GH-POD-CIDR-DISTINCT]');
+    await finding.waitFor();
+    assert.match(await finding.textContent(), /dev/);
+    assert.ok(await save.isDisabled(), 'Save stays disabled while an error-level rule fails');
+
+    await page.fill('#env-pod-cidrs', '10.30.0.0/16');
+    await page.locator('[data-testid=checklist-clear]').waitFor();
+    assert.ok(await save.isEnabled());
+    await save.click();
+    await page.waitForURL(`${portal.url}/environments/staging`);
+    await page.getByRole('heading', { name: 'Environment staging' }).waitFor();
+
+    const stored = await (await fetch(`${portal.url}/api/v1/environments/staging`)).json();
+    assert.deepEqual(stored.pod_cidrs, ['10.30.0.0/16']);
+    assert.equal(stored.advertisement.label.value, 'staging', 'the label value defaults to the name');
+    await page.close();
+  });
+
+  test('an environment can be edited and deleted from its page', async () => {
+    const page = await browser.newPage();
+    await page.goto(`${portal.url}/environments/staging/edit`);
+    await waitForHydration(page);
+    await page.check('#env-protected');
+    await page.click('[data-testid=save-environment]');
+    await page.waitForURL(`${portal.url}/environments/staging`);
+    await page.getByText("yes: submissions wait for a network admin's approval").waitFor();
+
+    page.once('dialog', (dialog) => dialog.accept());
+    await waitForHydration(page);
+    await page.click('[data-testid=delete-environment]');
+    await page.waitForURL(`${portal.url}/environments`);
+    const response = await fetch(`${portal.url}/api/v1/environments/staging`);
+    assert.equal(response.status, 404);
+    await page.close();
+  });
+});
