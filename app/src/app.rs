@@ -13,6 +13,7 @@ use leptos_router::{
 use crate::ui::{
     environments::{EditEnvironmentPage, EnvironmentPage, EnvironmentsPage, NewEnvironmentPage},
     layout::Frame,
+    plan::{ConflictsPage, OutputsPage},
     pages::{
         ApplicationsPage, CertificatesPage, ChecklistPage, NotFound, OverviewPage, PoolsPage,
         TopologyPage,
@@ -68,6 +69,8 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("") view=OverviewPage ssr=SsrMode::Async />
                     <Route path=StaticSegment("topology") view=TopologyPage />
                     <Route path=StaticSegment("pools") view=PoolsPage />
+                    <Route path=(StaticSegment("pools"), StaticSegment("conflicts")) view=ConflictsPage ssr=SsrMode::Async />
+                    <Route path=(StaticSegment("pools"), StaticSegment("outputs")) view=OutputsPage ssr=SsrMode::Async />
                     <Route path=StaticSegment("certificates") view=CertificatesPage />
                     <Route path=StaticSegment("applications") view=ApplicationsPage />
                     <Route path=StaticSegment("checklist") view=ChecklistPage ssr=SsrMode::Async />

@@ -82,3 +82,43 @@ pub async fn delete_environment(name: String) -> Result<(), AppError> {
     let db = crate::backend::db::use_database()?;
     Ok(crate::backend::environments::delete(&db, crate::backend::ANONYMOUS, &name).await?)
 }
+
+/// One generated text, or why it cannot be generated for this environment.
+pub type Generated = Result<String, String>;
+
+/// What the cluster and the external router need for one environment.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct EnvironmentOutputs {
+    pub environment: String,
+    pub cilium: Generated,
+    pub frr: Generated,
+    pub helm_values: Generated,
+}
+
+#[server]
+pub async fn generate_outputs() -> Result<Vec<EnvironmentOutputs>, AppError> {
+    use crate::backend::{manifests, plan};
+    let db = crate::backend::db::use_database()?;
+    let plan = plan::load_from(&db).await?;
+    Ok(plan
+        .environments
+        .iter()
+        .map(|environment| {
+            let name = environment.name.as_str();
+            EnvironmentOutputs {
+                environment: name.to_owned(),
+                cilium: manifests::environment_cilium(&plan, name).map(|bundle| bundle.to_yaml()).map_err(|e| e.to_string()),
+                frr: manifests::frr_config(&plan, name).map_err(|e| e.to_string()),
+                helm_values: manifests::helm_values(&plan, name).map_err(|e| e.to_string()),
+            }
+        })
+        .collect())
+}
+
+#[server]
+pub async fn plan_findings() -> Result<crate::domain::Report, AppError> {
+    use crate::backend::plan;
+    let db = crate::backend::db::use_database()?;
+    let plan = plan::load_from(&db).await?;
+    Ok(crate::domain::check_plan(&plan, plan::now_unix()))
+}

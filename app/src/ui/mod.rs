@@ -2,4 +2,5 @@
 pub mod environments;
 pub mod layout;
 pub mod pages;
+pub mod plan;
 pub mod theme;

@@ -182,7 +182,35 @@ async fn frr_is_generated_for_bgp_environments(kind: DbKind) {
     assert!(config.contains("le 32"), "only /32 routes inside the VIP pools are accepted: {config}");
 }
 
+async fn conflicts_and_outputs_pages_render_from_the_plan(kind: DbKind) {
+    let app = TestApp::spawn_demo(kind).await;
+    let html = app.get("/pools/conflicts").await.text().await.unwrap();
+    assert!(html.contains("Errors (0)"), "the demo plan is clean");
+    // A second environment reusing dev's pod range shows up as a conflict.
+    let db = app::backend::db::Database::connect(&app.database.url).await.unwrap();
+    let plan = app::backend::plan::load_from(&db).await.unwrap();
+    let mut staging = plan.environments[0].clone();
+    staging.name = "staging".parse().unwrap();
+    // Stored directly, as an older Gatehouse or a hand edit might have: the page must still tell.
+    sqlx::query("INSERT INTO environments (name, spec, created_at, updated_at) VALUES ($1, $2, 'x', 'x')")
+        .bind("staging")
+        .bind(serde_json::to_string(&staging).unwrap())
+        .execute(db.pool())
+        .await
+        .unwrap();
+    let html = app.get("/pools/conflicts").await.text().await.unwrap();
+    assert!(html.contains("GH-POD-CIDR-DISTINCT"), "{html}");
+    assert!(!html.contains("Errors (0)"));
+
+    let html = app.get("/pools/outputs").await.text().await.unwrap();
+    assert!(html.contains("data-testid=\"outputs-dev\""));
+    assert!(html.contains("kind: CiliumLoadBalancerIPPool"));
+    assert!(html.contains("FRR is only needed for BGP"), "the reason stands where the FRR file would");
+    assert!(html.contains("href=\"/api/v1/environments/dev/cilium.yaml\""));
+}
+
 crate::on_both_databases!(
+    conflicts_and_outputs_pages_render_from_the_plan,
     pools_are_stored_and_overlaps_are_refused,
     applications_are_stored_with_their_checklist,
     the_checklist_page_lists_each_application,
