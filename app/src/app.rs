@@ -15,9 +15,9 @@ use crate::ui::{
     layout::Frame,
     plan::{ConflictsPage, OutputsPage},
     pages::{
-        ApplicationsPage, CertificatesPage, ChecklistPage, NotFound, OverviewPage, PoolsPage,
-        TopologyPage,
+        ApplicationsPage, CertificatesPage, ChecklistPage, NotFound, OverviewPage, TopologyPage,
     },
+    pools::{PoolPage, PoolsPage},
     theme::Theme,
 };
 
@@ -68,9 +68,10 @@ pub fn App() -> impl IntoView {
                 <Routes fallback=|| view! { <NotFound /> }>
                     <Route path=StaticSegment("") view=OverviewPage ssr=SsrMode::Async />
                     <Route path=StaticSegment("topology") view=TopologyPage />
-                    <Route path=StaticSegment("pools") view=PoolsPage />
+                    <Route path=StaticSegment("pools") view=PoolsPage ssr=SsrMode::Async />
                     <Route path=(StaticSegment("pools"), StaticSegment("conflicts")) view=ConflictsPage ssr=SsrMode::Async />
                     <Route path=(StaticSegment("pools"), StaticSegment("outputs")) view=OutputsPage ssr=SsrMode::Async />
+                    <Route path=(StaticSegment("pools"), ParamSegment("id")) view=PoolPage ssr=SsrMode::Async />
                     <Route path=StaticSegment("certificates") view=CertificatesPage />
                     <Route path=StaticSegment("applications") view=ApplicationsPage />
                     <Route path=StaticSegment("checklist") view=ChecklistPage ssr=SsrMode::Async />

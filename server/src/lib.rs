@@ -88,30 +88,34 @@ impl Gatehouse {
 /// Runs the portal until SIGTERM or ctrl-c.
 pub async fn run(config: Config) -> Result<(), StartError> {
     let gatehouse = Gatehouse::start(config).await?;
+    // Listen for signals before saying we listen for requests: a supervisor that stops us
+    // right after the "listening" line must get a graceful shutdown, not the default action.
+    let shutdown = shutdown_signal()?;
     tracing::info!(url = %gatehouse.url(), "gatehouse listening on {}", gatehouse.url());
-    gatehouse.serve(shutdown_signal()).await?;
+    gatehouse.serve(shutdown).await?;
     tracing::info!("gatehouse stopped");
     Ok(())
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// A future that completes on SIGTERM or ctrl-c; the handlers are installed when it is made.
+fn shutdown_signal() -> Result<impl Future<Output = ()> + Send + 'static, StartError> {
     #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .map_err(StartError::Serve)?;
+    Ok(async move {
+        let ctrl_c = async {
+            let _ = tokio::signal::ctrl_c().await;
+        };
+        #[cfg(unix)]
+        let terminate = async move {
+            terminate.recv().await;
+        };
+        #[cfg(not(unix))]
+        let terminate = std::future::pending::<()>();
+        tokio::select! {
+            () = ctrl_c => {},
+            () = terminate => {},
         }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
-    }
-    tracing::info!("shutdown requested; finishing requests in flight");
+        tracing::info!("shutdown requested; finishing requests in flight");
+    })
 }

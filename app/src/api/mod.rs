@@ -1,6 +1,7 @@
 //! Server functions: thin wrappers that call the backend and map its errors.
 //! The same operations are served as JSON under /api/v1 by the server crate.
 mod error;
+pub mod pools;
 
 pub use error::AppError;
 

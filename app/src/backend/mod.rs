@@ -1,5 +1,6 @@
 //! Server-only services: database, manifests, schema validation, certificates, cluster.
 pub mod audit;
+pub mod csv;
 pub mod db;
 pub mod demo;
 pub mod environments;
@@ -8,6 +9,7 @@ pub mod manifests;
 pub mod plan;
 pub mod pools;
 pub mod applications;
+pub mod allocations;
 pub mod schema;
 
 /// Who is acting, for the audit log, until sign-in exists.

@@ -68,7 +68,8 @@ pub async fn load(conn: &mut AnyConnection) -> Result<Plan, DbError> {
         .iter()
         .map(|row| parse_application(&row.try_get::<String, _>("spec")?))
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(Plan { environments, pools, applications, allocations: Vec::new(), certificates: None })
+    let allocations = super::allocations::load_allocations(&mut *conn).await?;
+    Ok(Plan { environments, pools, applications, allocations, certificates: None })
 }
 
 pub async fn load_from(db: &super::db::Database) -> Result<Plan, DbError> {

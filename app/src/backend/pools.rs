@@ -3,7 +3,7 @@
 use sqlx::Row;
 
 use super::{
-    audit,
+    allocations, audit,
     db::{Database, DbError, now_text},
     plan::{self, POOL_COLUMNS},
 };
@@ -152,7 +152,17 @@ pub async fn delete(db: &Database, actor: &str, id: i64) -> Result<(), DbError> 
     plan::lock(&mut tx).await?;
     let before = plan::load(&mut tx).await?;
     let previous = before.pools.iter().find(|p| p.id == Some(id)).cloned().ok_or_else(|| not_found(id))?;
-    sqlx::query("DELETE FROM pools WHERE id = $1").bind(id).execute(&mut *tx).await?;
+    // Refused while addresses are allocated; an allocation committed after this check makes
+    // the DELETE fail on the addresses' foreign key instead.
+    allocations::clear_pool_for_delete(&mut tx, actor, &previous).await?;
+    sqlx::query("DELETE FROM pools WHERE id = $1").bind(id).execute(&mut *tx).await.map_err(|error| {
+        let error = DbError::from(error);
+        if allocations::is_pool_in_use(&error) {
+            DbError::Conflict(format!("pool {} has allocated addresses; release them before deleting the pool", previous.name))
+        } else {
+            error
+        }
+    })?;
     audit::record(&mut tx, actor, "pool.delete", &object(&previous), Some(&to_json(&previous)), None).await?;
     tx.commit().await?;
     Ok(())

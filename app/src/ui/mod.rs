@@ -3,4 +3,5 @@ pub mod environments;
 pub mod layout;
 pub mod pages;
 pub mod plan;
+pub mod pools;
 pub mod theme;

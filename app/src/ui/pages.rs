@@ -87,23 +87,6 @@ pub fn TopologyPage() -> impl IntoView {
 }
 
 #[component]
-pub fn PoolsPage() -> impl IntoView {
-    view! {
-        <PageHeader
-            title="IP Pools"
-            lead="Node subnets, pod CIDRs and VIP pools per environment: use, conflicts, allocation and release."
-        />
-        <EmptyState title="No VIP pools to show yet">
-            <p>
-                "Network admins will plan VIP pools here — CIDR blocks and start–stop ranges per environment — with an address map coloured by state, the next free VIP, reservations with a reason, and every overlap across the plan. Node subnets, pod CIDRs and service CIDRs are planned on the "
-                <A href="/environments">"environments page"</A>
-                "."
-            </p>
-        </EmptyState>
-    }
-}
-
-#[component]
 pub fn CertificatesPage() -> impl IntoView {
     view! {
         <PageHeader

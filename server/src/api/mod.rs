@@ -1,5 +1,7 @@
 //! The /api/v1 JSON API (the contract is ../shared/API.md).
+mod allocations;
 mod applications;
+mod csv;
 mod environments;
 mod error;
 mod json;
@@ -24,6 +26,14 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/environments/{env}/pools", get(pools::list).post(pools::create))
         .route("/pools/{id}", get(pools::get).put(pools::update).delete(pools::delete))
+        .route("/pools.csv", csv::routes())
+        .route("/pools/{id}/allocations", get(allocations::list).post(allocations::allocate))
+        .route("/pools/{id}/reservations", get(allocations::list_reservations).post(allocations::reserve))
+        .route("/pools/{id}/addresses", get(allocations::address_map))
+        .route("/allocations/{address}", get(allocations::get).delete(allocations::release))
+        .route("/reservations/{address}", axum::routing::delete(allocations::unreserve))
+        .route("/addresses/{address}", get(allocations::address))
+        .route("/addresses/{address}/history", get(allocations::history))
         .route("/applications", get(applications::list).post(applications::create))
         .route(
             "/applications/{app}",

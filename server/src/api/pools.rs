@@ -1,6 +1,10 @@
 //! `/api/v1/environments/{env}/pools` and `/api/v1/pools/{id}`.
 use app::{
-    backend::{db::DbError, pools as repo},
+    backend::{
+        allocations::{self, Usage},
+        db::DbError,
+        pools as repo,
+    },
     domain::{FieldError, FieldErrors, VipPool, VipPoolInput},
 };
 use axum::{
@@ -24,14 +28,23 @@ pub struct PoolView {
     pub free: u128,
 }
 
-impl From<VipPool> for PoolView {
-    fn from(pool: VipPool) -> PoolView {
-        let free = pool.size();
-        PoolView { pool, allocated: 0, reserved: 0, free }
+impl PoolView {
+    pub fn new(pool: VipPool, usage: Usage) -> PoolView {
+        let free = usage.free(&pool);
+        PoolView { pool, allocated: usage.allocated, reserved: usage.reserved, free }
+    }
+
+    /// The pool with its counts read from the database.
+    async fn load(state: &AppState, pool: VipPool) -> Result<PoolView, ApiError> {
+        let usage = match pool.id {
+            Some(id) => allocations::usage(&state.db, id).await?,
+            None => Usage::default(),
+        };
+        Ok(PoolView::new(pool, usage))
     }
 }
 
-fn pool_not_found(id: i64) -> ApiError {
+pub(super) fn pool_not_found(id: i64) -> ApiError {
     ApiError::not_found("pool_not_found", format!("there is no pool with id {id}; GET /api/v1/environments/{{env}}/pools lists them"))
 }
 
@@ -60,7 +73,16 @@ pub async fn list(State(state): State<AppState>, Path(env): Path<String>) -> Res
         return Err(environment_not_found(&env));
     }
     let pools = repo::list(&state.db, Some(&env)).await?;
-    Ok(Json(pools.into_iter().map(PoolView::from).collect()))
+    let usage = allocations::usage_by_pool(&state.db).await?;
+    Ok(Json(
+        pools
+            .into_iter()
+            .map(|pool| {
+                let counts = pool.id.and_then(|id| usage.get(&id)).copied().unwrap_or_default();
+                PoolView::new(pool, counts)
+            })
+            .collect(),
+    ))
 }
 
 pub async fn create(
@@ -75,7 +97,7 @@ pub async fn create(
         other => other.into(),
     })?;
     let location = format!("/api/v1/pools/{}", stored.id.unwrap_or_default());
-    let mut response = (StatusCode::CREATED, Json(PoolView::from(stored))).into_response();
+    let mut response = (StatusCode::CREATED, Json(PoolView::load(&state, stored).await?)).into_response();
     if let Ok(location) = HeaderValue::from_str(&location) {
         response.headers_mut().insert(header::LOCATION, location);
     }
@@ -84,7 +106,7 @@ pub async fn create(
 
 pub async fn get(State(state): State<AppState>, Path(id): Path<i64>) -> Result<Json<PoolView>, ApiError> {
     let pool = repo::get(&state.db, id).await?.ok_or_else(|| pool_not_found(id))?;
-    Ok(Json(pool.into()))
+    Ok(Json(PoolView::load(&state, pool).await?))
 }
 
 pub async fn update(
@@ -99,12 +121,13 @@ pub async fn update(
         DbError::Conflict(message) => ApiError::conflict("pool_exists", message).with_field("name"),
         other => other.into(),
     })?;
-    Ok(Json(stored.into()))
+    Ok(Json(PoolView::load(&state, stored).await?))
 }
 
 pub async fn delete(State(state): State<AppState>, Path(id): Path<i64>) -> Result<StatusCode, ApiError> {
     repo::delete(&state.db, ANONYMOUS, id).await.map_err(|error| match error {
         DbError::NotFound(_) => pool_not_found(id),
+        DbError::Conflict(message) => ApiError::conflict("pool_in_use", message),
         other => other.into(),
     })?;
     Ok(StatusCode::NO_CONTENT)

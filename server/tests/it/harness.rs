@@ -79,6 +79,13 @@ impl FreshDatabase {
     }
 }
 
+impl FreshDatabase {
+    /// The same database again, for a second server sharing it (the first keeps it alive).
+    pub fn shared(&self) -> FreshDatabase {
+        FreshDatabase { url: self.url.clone(), _dir: tempfile::tempdir().expect("a temporary directory") }
+    }
+}
+
 fn rand_suffix() -> u64 {
     use std::time::{SystemTime, UNIX_EPOCH};
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.subsec_nanos() as u64).unwrap_or(0)

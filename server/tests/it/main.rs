@@ -2,7 +2,9 @@
 //! test — every database test runs on SQLite and on PostgreSQL.
 mod harness;
 
+mod allocations;
 mod binary;
+mod csv;
 mod environments;
 mod health;
 mod pages;

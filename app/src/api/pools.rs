@@ -1,0 +1,196 @@
+//! Server functions of the IP pools area. The shapes mirror /api/v1 so the page and scripts
+//! see the same data.
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::AppError;
+use crate::domain::VipPool;
+
+/// A pool with how its addresses are used.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PoolSummary {
+    pub pool: VipPool,
+    pub allocated: u128,
+    pub reserved: u128,
+    pub free: u128,
+}
+
+/// One address, or a run of addresses in the same state (pools larger than a /22 are folded).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MapEntryView {
+    pub address: Option<String>,
+    pub start: Option<String>,
+    pub stop: Option<String>,
+    pub count: Option<u128>,
+    pub state: String,
+    pub owner: Option<String>,
+    pub application: Option<String>,
+    pub since: Option<String>,
+    pub reason: Option<String>,
+    pub by: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AddressMapView {
+    pub pool: i64,
+    pub name: String,
+    pub environment: String,
+    pub size: u128,
+    pub allocated: u128,
+    pub reserved: u128,
+    pub free: u128,
+    pub folded: bool,
+    pub addresses: Vec<MapEntryView>,
+}
+
+#[cfg(feature = "ssr")]
+fn allocation_error(error: crate::backend::allocations::AllocationError) -> AppError {
+    use crate::backend::allocations::AllocationError;
+    match error {
+        AllocationError::PoolNotFound(id) => AppError::NotFound(format!("there is no pool with id {id}")),
+        AllocationError::Invalid(errors) => AppError::Fields(errors.into_vec()),
+        AllocationError::Db(error) => error.into(),
+        other => AppError::Conflict(other.to_string()),
+    }
+}
+
+#[server]
+pub async fn list_pools() -> Result<Vec<PoolSummary>, AppError> {
+    use crate::backend::{allocations, pools};
+    let db = crate::backend::db::use_database()?;
+    let usage = allocations::usage_by_pool(&db).await?;
+    Ok(pools::list(&db, None)
+        .await?
+        .into_iter()
+        .map(|pool| {
+            let used = pool.id.and_then(|id| usage.get(&id)).copied().unwrap_or_default();
+            let free = pool.size().saturating_sub(used.allocated).saturating_sub(used.reserved);
+            PoolSummary { pool, allocated: used.allocated, reserved: used.reserved, free }
+        })
+        .collect())
+}
+
+/// Creates a pool from its name and blocks (`192.168.101.192/28` or `a.b.c.d-e.f.g.h`).
+#[server(input = leptos::server_fn::codec::Json)]
+pub async fn create_pool(environment: String, name: String, blocks: Vec<String>) -> Result<i64, AppError> {
+    use crate::domain::{PoolBlockInput, VipPoolInput};
+    let db = crate::backend::db::use_database()?;
+    let blocks = blocks
+        .iter()
+        .map(|block| match block.split_once('-') {
+            Some((start, stop)) => PoolBlockInput {
+                start: Some(start.trim().to_owned()),
+                stop: Some(stop.trim().to_owned()),
+                cidr: None,
+            },
+            None => PoolBlockInput { cidr: Some(block.trim().to_owned()), start: None, stop: None },
+        })
+        .collect();
+    let input = VipPoolInput { environment, name, blocks, ..VipPoolInput::default() };
+    let pool = VipPool::parse(input).map_err(|errors| AppError::Fields(errors.into_vec()))?;
+    let stored = crate::backend::pools::create(&db, crate::backend::ANONYMOUS, &pool).await?;
+    Ok(stored.id.unwrap_or_default())
+}
+
+#[server]
+pub async fn delete_pool(id: i64) -> Result<(), AppError> {
+    let db = crate::backend::db::use_database()?;
+    Ok(crate::backend::pools::delete(&db, crate::backend::ANONYMOUS, id).await?)
+}
+
+#[server]
+pub async fn pool_map(id: i64) -> Result<AddressMapView, AppError> {
+    let db = crate::backend::db::use_database()?;
+    let map = crate::backend::allocations::address_map(&db, id).await.map_err(allocation_error)?;
+    // The same JSON the API answers at /api/v1/pools/{id}/addresses.
+    serde_json::to_value(&map)
+        .and_then(serde_json::from_value)
+        .map_err(|error| {
+            tracing::error!(%error, "address map did not convert");
+            AppError::Internal
+        })
+}
+
+/// Allocates the next free address (no `address`) or the given one; answers the address.
+#[server(input = leptos::server_fn::codec::Json)]
+pub async fn allocate_address(
+    pool: i64,
+    address: Option<String>,
+    owner: String,
+    application: Option<String>,
+    reason: Option<String>,
+) -> Result<String, AppError> {
+    use crate::backend::allocations::{self, AllocationInput, AllocationRequest};
+    let db = crate::backend::db::use_database()?;
+    let blank = |value: Option<String>| value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+    let input = AllocationInput {
+        address: blank(address),
+        owner: Some(owner),
+        application: blank(application),
+        reason: blank(reason),
+    };
+    let request = AllocationRequest::try_from(input).map_err(|errors| AppError::Fields(errors.into_vec()))?;
+    let holding = allocations::allocate(&db, crate::backend::ANONYMOUS, pool, &request)
+        .await
+        .map_err(allocation_error)?;
+    Ok(holding.address.to_string())
+}
+
+#[server(input = leptos::server_fn::codec::Json)]
+pub async fn reserve_addresses(pool: i64, start: String, stop: Option<String>, reason: String) -> Result<(), AppError> {
+    use crate::backend::allocations::{self, ReservationInput, ReservationRequest};
+    let db = crate::backend::db::use_database()?;
+    let input = ReservationInput {
+        start: Some(start),
+        stop: stop.filter(|stop| !stop.trim().is_empty()),
+        reason: Some(reason),
+    };
+    let request = ReservationRequest::try_from(input).map_err(|errors| AppError::Fields(errors.into_vec()))?;
+    allocations::reserve(&db, crate::backend::ANONYMOUS, pool, &request).await.map_err(allocation_error)?;
+    Ok(())
+}
+
+/// Releases an allocated address, or lifts the reservation of a reserved one.
+#[server]
+pub async fn release_address(address: String, reserved: bool) -> Result<(), AppError> {
+    use crate::{backend::allocations, domain::IpAddr};
+    let db = crate::backend::db::use_database()?;
+    let address = IpAddr::parse(&address).map_err(|error| AppError::Invalid(error.to_string()))?;
+    if reserved {
+        allocations::unreserve(&db, crate::backend::ANONYMOUS, address, None, None).await.map_err(allocation_error)?;
+    } else {
+        allocations::release(&db, crate::backend::ANONYMOUS, address, None).await.map_err(allocation_error)?;
+    }
+    Ok(())
+}
+
+/// What a CSV import did, or every line it refused (nothing is imported then).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum CsvImportOutcome {
+    Imported { created_pools: usize, allocations: usize, reservations: usize, unchanged: usize },
+    Refused { problems: Vec<String> },
+}
+
+#[server(input = leptos::server_fn::codec::Json)]
+pub async fn import_pools_csv(text: String) -> Result<CsvImportOutcome, AppError> {
+    use crate::backend::csv::{self, ImportError};
+    let db = crate::backend::db::use_database()?;
+    match csv::import(&db, crate::backend::ANONYMOUS, text.as_bytes()).await {
+        Ok(summary) => Ok(CsvImportOutcome::Imported {
+            created_pools: summary.created_pools,
+            allocations: summary.allocations,
+            reservations: summary.reservations,
+            unchanged: summary.unchanged,
+        }),
+        Err(ImportError::Malformed(malformed)) => Ok(CsvImportOutcome::Refused {
+            problems: vec![match malformed.line {
+                Some(line) => format!("line {line}: {}", malformed.message),
+                None => malformed.message,
+            }],
+        }),
+        Err(ImportError::Invalid(lines)) | Err(ImportError::Conflict(lines)) => Ok(CsvImportOutcome::Refused {
+            problems: lines.iter().map(|line| format!("{}: {}", line.field(), line.message)).collect(),
+        }),
+        Err(ImportError::Db(error)) => Err(error.into()),
+    }
+}

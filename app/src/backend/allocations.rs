@@ -1,0 +1,1574 @@
+//! VIP allocations and reservations: handing out the addresses of a pool so that no address
+//! is ever handed out twice — under concurrency, on SQLite and on PostgreSQL, and with several
+//! Gatehouse processes sharing one PostgreSQL database.
+//!
+//! - **The database guarantees it.** Every allocated or reserved address is a row of
+//!   `addresses` whose `address_key` is UNIQUE; a second row for one address cannot commit,
+//!   whatever happens above. A free address has no row.
+//! - **Next free = lowest free.** The pool's blocks are taken in address order (IPv4 first)
+//!   and the search starts at the pool's cursor (`pool_cursors.low_key`, below which nothing
+//!   is free). It reads taken keys page by page through the unique index, so an allocation
+//!   reads a few rows, not every allocated address of the pool.
+//! - **SQLite** has one writer at a time. An allocation opens `BEGIN IMMEDIATE` — the write
+//!   lock is its first step, so the busy timeout applies instead of a `SQLITE_BUSY` on a
+//!   read-to-write upgrade — then searches and inserts inside it, and so never collides.
+//! - **PostgreSQL** writers run in parallel. The search runs before the write, and each
+//!   candidate is claimed by one statement that takes a transaction-scoped advisory lock on
+//!   the address without waiting (`pg_try_advisory_xact_lock`) and inserts the row and its
+//!   audit entry. A candidate that another transaction is claiming is skipped; one committed
+//!   since the search fails on the UNIQUE key and the next candidate is tried. The lock only
+//!   spreads concurrent requests over the lowest free addresses; the UNIQUE key decides.
+//! - Transient failures (a unique violation after a stale read, serialization failure,
+//!   deadlock, busy) are retried with a fresh read, a bounded number of times, with jitter.
+//!
+//! Every change writes its audit entries (object `address/<ip>`: who, when, why) in the same
+//! transaction, which is the per-address history.
+use std::collections::HashMap;
+use std::future::Future;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use sqlx::{Any, AnyConnection, Row, Transaction, any::AnyRow};
+
+use super::{
+    audit,
+    db::{Backend, Database, DbError, now_text},
+    plan, pools,
+};
+use crate::domain::{Allocation, FieldError, FieldErrors, IpAddr, IpFamily, K8sName, VipPool, error::Collector};
+
+/// The most addresses one reservation (or one removal of reservations) covers.
+pub const MAX_RANGE: u128 = 65_536;
+/// Pools up to this size (a /22 of IPv4) are mapped address by address; larger pools are
+/// folded into runs of addresses in the same state.
+pub const MAP_UNFOLDED_MAX: u128 = 1024;
+pub const MAX_OWNER_LEN: usize = 128;
+pub const MAX_REASON_LEN: usize = 1024;
+
+/// Fresh reads before a request gives up as busy.
+const MAX_ROUNDS: u32 = 12;
+/// Taken keys read per query while searching for a free address.
+const PAGE: usize = 256;
+/// The cursor is moved once the search steps over this many taken addresses.
+const CURSOR_STEP: u64 = 32;
+/// Rows per multi-row INSERT (well under both databases' limits on bound parameters).
+const BATCH: usize = 400;
+
+// =============================================================================================
+// Keys: '4' or '6', then the address as 32 zero-padded lower-case hex digits.
+
+/// The text key of an address: sorts like the address (IPv4 before IPv6) on both databases.
+pub fn address_key(address: IpAddr) -> String {
+    key(address.family(), address.to_u128())
+}
+
+fn key(family: IpFamily, value: u128) -> String {
+    let digit = match family {
+        IpFamily::Ipv4 => '4',
+        IpFamily::Ipv6 => '6',
+    };
+    format!("{digit}{value:032x}")
+}
+
+fn parse_key(text: &str) -> Option<(IpFamily, u128)> {
+    let family = match text.get(..1)? {
+        "4" => IpFamily::Ipv4,
+        "6" => IpFamily::Ipv6,
+        _ => return None,
+    };
+    let value = u128::from_str_radix(text.get(1..)?, 16).ok()?;
+    Some((family, value))
+}
+
+fn audit_object(address: IpAddr) -> String {
+    format!("address/{address}")
+}
+
+/// A pool block as numbers, for the search.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Extent {
+    family: IpFamily,
+    first: u128,
+    last: u128,
+}
+
+impl Extent {
+    fn size(&self) -> u128 {
+        (self.last - self.first).saturating_add(1)
+    }
+}
+
+/// The pool's blocks in address order.
+fn extents(pool: &VipPool) -> Vec<Extent> {
+    let mut extents: Vec<Extent> = pool
+        .blocks
+        .iter()
+        .map(|b| Extent { family: b.family(), first: b.first_u128(), last: b.last_u128() })
+        .collect();
+    extents.sort_by_key(|e| (e.family, e.first));
+    extents
+}
+
+// =============================================================================================
+// Requests
+
+/// `POST /api/v1/pools/{id}/allocations` as sent; every field text so that every problem is
+/// reported with its field.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AllocationInput {
+    pub address: Option<String>,
+    pub owner: Option<String>,
+    pub application: Option<String>,
+    pub reason: Option<String>,
+}
+
+/// An allocation to make: a given address, or the pool's lowest free one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AllocationRequest {
+    pub address: Option<IpAddr>,
+    pub owner: String,
+    pub application: Option<K8sName>,
+    pub reason: Option<String>,
+}
+
+impl TryFrom<AllocationInput> for AllocationRequest {
+    type Error = FieldErrors;
+
+    fn try_from(input: AllocationInput) -> Result<Self, FieldErrors> {
+        let mut c = Collector::default();
+        let address = match blank_to_none(input.address.as_deref()) {
+            None => None,
+            Some(text) => c.take("address", IpAddr::parse(text)),
+        };
+        let owner = text_field(&mut c, "owner", input.owner.as_deref(), MAX_OWNER_LEN, true);
+        let application = blank_to_none(input.application.as_deref()).and_then(|text| c.take("application", K8sName::parse(text)));
+        let reason = text_field(&mut c, "reason", input.reason.as_deref(), MAX_REASON_LEN, false);
+        match owner {
+            Some(owner) if c.is_empty() => Ok(AllocationRequest { address, owner, application, reason }),
+            _ => Err(c.finish()),
+        }
+    }
+}
+
+/// `POST /api/v1/pools/{id}/reservations` as sent.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ReservationInput {
+    pub start: Option<String>,
+    pub stop: Option<String>,
+    pub reason: Option<String>,
+}
+
+/// A reservation to make: `start..=stop` (one address when they are equal), with a reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReservationRequest {
+    pub start: IpAddr,
+    pub stop: IpAddr,
+    pub reason: String,
+}
+
+impl ReservationRequest {
+    pub fn count(&self) -> u128 {
+        self.stop.to_u128() - self.start.to_u128() + 1
+    }
+}
+
+impl TryFrom<ReservationInput> for ReservationRequest {
+    type Error = FieldErrors;
+
+    fn try_from(input: ReservationInput) -> Result<Self, FieldErrors> {
+        let mut c = Collector::default();
+        let start = c.take("start", IpAddr::parse(input.start.as_deref().unwrap_or_default()));
+        let stop = match blank_to_none(input.stop.as_deref()) {
+            None => start,
+            Some(text) => c.take("stop", IpAddr::parse(text)),
+        };
+        let reason = text_field(&mut c, "reason", input.reason.as_deref(), MAX_REASON_LEN, true);
+        if let (Some(start), Some(stop)) = (start, stop)
+            && let Err(error) = check_range(start, stop)
+        {
+            c.push(error.field, &error.code, error.message);
+        }
+        match (start, stop, reason) {
+            (Some(start), Some(stop), Some(reason)) if c.is_empty() => Ok(ReservationRequest { start, stop, reason }),
+            _ => Err(c.finish()),
+        }
+    }
+}
+
+/// `start..=stop` is a range of one family, in order, of at most [`MAX_RANGE`] addresses.
+fn check_range(start: IpAddr, stop: IpAddr) -> Result<(), FieldError> {
+    if start.family() != stop.family() {
+        return Err(FieldError::new(
+            "stop",
+            "family_mismatch",
+            format!("{start} is {} and {stop} is {}; a range stays in one family", start.family(), stop.family()),
+        ));
+    }
+    if stop < start {
+        return Err(FieldError::new(
+            "stop",
+            "invalid_ip_range",
+            format!("the range ends ({stop}) before it starts ({start}); swap start and stop"),
+        ));
+    }
+    let count = stop.to_u128() - start.to_u128();
+    if count >= MAX_RANGE {
+        return Err(FieldError::new(
+            "stop",
+            "range_too_large",
+            format!(
+                "{start}–{stop} spans {} addresses; one request covers at most {MAX_RANGE} — split it into several",
+                count.saturating_add(1)
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn blank_to_none(text: Option<&str>) -> Option<&str> {
+    text.map(str::trim).filter(|text| !text.is_empty())
+}
+
+/// A free-text field: trimmed, within `max` characters, no control characters (a reason may
+/// span lines).
+fn text_field(c: &mut Collector, field: &str, text: Option<&str>, max: usize, required: bool) -> Option<String> {
+    let Some(text) = blank_to_none(text) else {
+        if required {
+            c.push(field, "required", format!("`{field}` is required"));
+        }
+        return None;
+    };
+    let len = text.chars().count();
+    if len > max {
+        c.push(field, "too_long", format!("`{field}` is {len} characters long; the limit is {max}"));
+        return None;
+    }
+    if text.chars().any(|ch| ch.is_control() && !(field == "reason" && matches!(ch, '\n' | '\t'))) {
+        c.push(field, "invalid_text", format!("`{field}` contains control characters; write plain text"));
+        return None;
+    }
+    Some(text.to_owned())
+}
+
+// =============================================================================================
+// Results
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AddressState {
+    Free,
+    Allocated,
+    Reserved,
+}
+
+impl AddressState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Free => "free",
+            Self::Allocated => "allocated",
+            Self::Reserved => "reserved",
+        }
+    }
+}
+
+/// An allocated or reserved address: who holds it, for what, since when, set by whom.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Holding {
+    pub address: IpAddr,
+    pub pool: i64,
+    pub state: AddressState,
+    pub owner: Option<String>,
+    pub application: Option<K8sName>,
+    pub reason: Option<String>,
+    pub since: String,
+    /// Who allocated or reserved it (the actor of the audit log).
+    pub by: String,
+}
+
+impl Holding {
+    fn describe(&self) -> String {
+        let mut text = match (self.state, &self.owner) {
+            (AddressState::Allocated, Some(owner)) => format!("{} is allocated to {owner}", self.address),
+            (AddressState::Reserved, _) => format!("{} is reserved", self.address),
+            _ => format!("{} is taken", self.address),
+        };
+        if let Some(application) = &self.application {
+            text.push_str(&format!(" (application {application})"));
+        }
+        text.push_str(&format!(" in pool {} since {} by {}", self.pool, self.since, self.by));
+        if let Some(reason) = &self.reason {
+            text.push_str(&format!(" — {reason:?}"));
+        }
+        text
+    }
+}
+
+/// A reservation as made: the range and how many addresses it holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Reservation {
+    pub pool: i64,
+    pub start: IpAddr,
+    pub stop: IpAddr,
+    pub count: u128,
+    pub reason: String,
+    pub since: String,
+    pub by: String,
+}
+
+/// How many addresses of a pool are allocated and reserved.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Usage {
+    pub allocated: u128,
+    pub reserved: u128,
+}
+
+impl Usage {
+    pub fn free(&self, pool: &VipPool) -> u128 {
+        pool.size().saturating_sub(self.allocated + self.reserved)
+    }
+}
+
+/// A pool with free addresses, suggested when another one is exhausted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PoolRoom {
+    pub id: i64,
+    pub name: String,
+    pub free: u128,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AllocationError {
+    #[error("there is no pool with id {0}")]
+    PoolNotFound(i64),
+    #[error("{0}")]
+    Invalid(FieldErrors),
+    /// The address (or, for a range, the first taken address of it) is allocated or reserved.
+    #[error("{}; {}", taken_text(.address, .holder.as_ref()), .hint)]
+    Taken {
+        field: &'static str,
+        address: IpAddr,
+        holder: Option<Holding>,
+        hint: &'static str,
+    },
+    #[error("{}", exhausted_text(.pool, .environment, *.size, .alternative.as_ref()))]
+    Exhausted {
+        pool: String,
+        environment: String,
+        size: u128,
+        alternative: Option<PoolRoom>,
+    },
+    #[error("{}", not_held_text(.address, AddressState::Allocated, .current.as_ref()))]
+    NotAllocated { address: IpAddr, current: Option<Holding> },
+    #[error("{}", not_held_text(.address, AddressState::Reserved, .current.as_ref()))]
+    NotReserved { address: IpAddr, current: Option<Holding> },
+    #[error("the database stayed busy through {MAX_ROUNDS} attempts; try again in a moment")]
+    Busy,
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+impl From<sqlx::Error> for AllocationError {
+    fn from(error: sqlx::Error) -> Self {
+        Self::Db(DbError::Sqlx(error))
+    }
+}
+
+fn taken_text(address: &IpAddr, holder: Option<&Holding>) -> String {
+    holder.map_or_else(|| format!("{address} is taken"), Holding::describe)
+}
+
+fn exhausted_text(pool: &str, environment: &str, size: u128, alternative: Option<&PoolRoom>) -> String {
+    let head = format!(
+        "pool {pool} of environment {environment} is exhausted: all {size} of its addresses are allocated or reserved"
+    );
+    match alternative {
+        Some(room) => format!(
+            "{head}; pool {} (id {}) of {environment} has {} free address{} — allocate from it instead",
+            room.name,
+            room.id,
+            room.free,
+            if room.free == 1 { "" } else { "es" }
+        ),
+        None => format!(
+            "{head}, and no other pool of {environment} has room; add a block to {pool}, create another pool, or release addresses"
+        ),
+    }
+}
+
+fn not_held_text(address: &IpAddr, wanted: AddressState, current: Option<&Holding>) -> String {
+    match current {
+        None => format!("{address} is not {}: it is free", wanted.as_str()),
+        Some(holding) => format!("{address} is not {}: {}", wanted.as_str(), holding.describe()),
+    }
+}
+
+fn invalid(field: &str, code: &str, message: String) -> AllocationError {
+    AllocationError::Invalid(FieldErrors::from(vec![FieldError::new(field, code, message)]))
+}
+
+// =============================================================================================
+// Reading
+
+const HOLDING_COLUMNS: &str = "address, pool_id, state, owner, application, reason, since, actor";
+
+fn row_to_holding(row: &AnyRow) -> Result<Holding, DbError> {
+    let corrupt = |what: &str| DbError::Corrupt {
+        what: format!("address {what}"),
+        source: serde::de::Error::custom("not a valid stored value"),
+    };
+    let address: String = row.try_get("address")?;
+    let state: String = row.try_get("state")?;
+    let application: Option<String> = row.try_get("application")?;
+    Ok(Holding {
+        address: IpAddr::parse(&address).map_err(|_| corrupt("address"))?,
+        pool: row.try_get("pool_id")?,
+        state: match state.as_str() {
+            "allocated" => AddressState::Allocated,
+            "reserved" => AddressState::Reserved,
+            _ => return Err(corrupt("state")),
+        },
+        owner: row.try_get("owner")?,
+        application: application.map(|a| K8sName::parse(&a).map_err(|_| corrupt("application"))).transpose()?,
+        reason: row.try_get("reason")?,
+        since: row.try_get("since")?,
+        by: row.try_get("actor")?,
+    })
+}
+
+/// The holder of an address, when it is allocated or reserved.
+pub async fn get(db: &Database, address: IpAddr) -> Result<Option<Holding>, DbError> {
+    let row = sqlx::query(&format!("SELECT {HOLDING_COLUMNS} FROM addresses WHERE address_key = $1"))
+        .bind(address_key(address))
+        .fetch_optional(db.pool())
+        .await?;
+    row.as_ref().map(row_to_holding).transpose()
+}
+
+/// The allocated and reserved addresses of a pool, in address order.
+pub async fn list(db: &Database, pool_id: i64) -> Result<Vec<Holding>, DbError> {
+    sqlx::query(&format!("SELECT {HOLDING_COLUMNS} FROM addresses WHERE pool_id = $1 ORDER BY address_key"))
+        .bind(pool_id)
+        .fetch_all(db.pool())
+        .await?
+        .iter()
+        .map(row_to_holding)
+        .collect()
+}
+
+/// The allocated addresses of every pool, for the checklist (`Plan.allocations`).
+pub async fn load_allocations(conn: &mut AnyConnection) -> Result<Vec<Allocation>, DbError> {
+    sqlx::query(
+        "SELECT a.address AS address, a.pool_id AS pool_id, e.name AS environment, a.owner AS owner, \
+                a.application AS application \
+         FROM addresses a JOIN pools p ON p.id = a.pool_id JOIN environments e ON e.id = p.environment_id \
+         WHERE a.state = 'allocated' ORDER BY a.address_key",
+    )
+    .fetch_all(&mut *conn)
+    .await?
+    .iter()
+    .map(|row| {
+        let document = serde_json::json!({
+            "address": row.try_get::<String, _>("address")?,
+            "pool_id": row.try_get::<i64, _>("pool_id")?,
+            "environment": row.try_get::<String, _>("environment")?,
+            "owner": row.try_get::<Option<String>, _>("owner")?.unwrap_or_default(),
+            "application": row.try_get::<Option<String>, _>("application")?,
+        });
+        serde_json::from_value(document).map_err(|source| DbError::Corrupt { what: "allocation".to_owned(), source })
+    })
+    .collect()
+}
+
+/// Allocated and reserved counts of one pool.
+pub async fn usage(db: &Database, pool_id: i64) -> Result<Usage, DbError> {
+    let rows = sqlx::query("SELECT state, COUNT(*) AS n FROM addresses WHERE pool_id = $1 GROUP BY state")
+        .bind(pool_id)
+        .fetch_all(db.pool())
+        .await?;
+    let mut usage = Usage::default();
+    for row in &rows {
+        add_count(&mut usage, row)?;
+    }
+    Ok(usage)
+}
+
+/// Allocated and reserved counts of every pool that has any.
+pub async fn usage_by_pool(db: &Database) -> Result<HashMap<i64, Usage>, DbError> {
+    let rows = sqlx::query("SELECT pool_id, state, COUNT(*) AS n FROM addresses GROUP BY pool_id, state")
+        .fetch_all(db.pool())
+        .await?;
+    let mut usage: HashMap<i64, Usage> = HashMap::new();
+    for row in &rows {
+        add_count(usage.entry(row.try_get("pool_id")?).or_default(), row)?;
+    }
+    Ok(usage)
+}
+
+fn add_count(usage: &mut Usage, row: &AnyRow) -> Result<(), DbError> {
+    let n = u128::try_from(row.try_get::<i64, _>("n")?).unwrap_or_default();
+    match row.try_get::<String, _>("state")?.as_str() {
+        "allocated" => usage.allocated += n,
+        "reserved" => usage.reserved += n,
+        _ => {}
+    }
+    Ok(())
+}
+
+// =============================================================================================
+// The search for free addresses
+
+/// A pool read for an allocation, with its cursor.
+struct PoolRead {
+    pool: VipPool,
+    extents: Vec<Extent>,
+    blocks_text: String,
+    cursor: Option<Cursor>,
+}
+
+struct Cursor {
+    blocks: String,
+    low_key: String,
+    version: i64,
+}
+
+impl PoolRead {
+    /// Where the search starts: the cursor when it was computed for these blocks.
+    fn start(&self) -> Option<(IpFamily, u128)> {
+        self.cursor.as_ref().filter(|c| c.blocks == self.blocks_text).and_then(|c| parse_key(&c.low_key))
+    }
+
+    fn cursor_is_stale(&self, skipped: u64) -> bool {
+        match &self.cursor {
+            None => true,
+            Some(cursor) => cursor.blocks != self.blocks_text || skipped >= CURSOR_STEP,
+        }
+    }
+}
+
+async fn read_pool(conn: &mut AnyConnection, pool_id: i64) -> Result<PoolRead, AllocationError> {
+    let row = sqlx::query(
+        "SELECT p.id AS id, e.name AS environment, p.name AS name, p.blocks AS blocks, \
+                c.blocks AS cursor_blocks, c.low_key AS low_key, c.version AS version \
+         FROM pools p JOIN environments e ON e.id = p.environment_id \
+         LEFT JOIN pool_cursors c ON c.pool_id = p.id WHERE p.id = $1",
+    )
+    .bind(pool_id)
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or(AllocationError::PoolNotFound(pool_id))?;
+    let blocks_text: String = row.try_get("blocks")?;
+    let pool = plan::parse_pool(
+        row.try_get("id")?,
+        &row.try_get::<String, _>("environment")?,
+        &row.try_get::<String, _>("name")?,
+        &blocks_text,
+    )?;
+    let cursor = match (
+        row.try_get::<Option<String>, _>("cursor_blocks")?,
+        row.try_get::<Option<String>, _>("low_key")?,
+        row.try_get::<Option<i64>, _>("version")?,
+    ) {
+        (Some(blocks), Some(low_key), Some(version)) => Some(Cursor { blocks, low_key, version }),
+        _ => None,
+    };
+    Ok(PoolRead { extents: extents(&pool), pool, blocks_text, cursor })
+}
+
+/// Free addresses found by a search, in address order, and how many taken addresses the
+/// search stepped over before the first free one.
+#[derive(Debug, Default)]
+struct Found {
+    free: Vec<IpAddr>,
+    skipped: u64,
+}
+
+impl Found {
+    /// Adds the free addresses `from..=last` until `want` are found.
+    fn push_run(&mut self, family: IpFamily, from: u128, last: u128, want: usize) {
+        let mut value = from;
+        while value <= last && self.free.len() < want {
+            if let Some(address) = IpAddr::from_u128(family, value) {
+                self.free.push(address);
+            }
+            match value.checked_add(1) {
+                Some(next) => value = next,
+                None => break,
+            }
+        }
+    }
+}
+
+/// The lowest free addresses of `extents` (up to `want`), from `start` on: reads the taken
+/// keys in address order, a page at a time, and stops at the first gaps.
+async fn find_free(
+    conn: &mut AnyConnection,
+    extents: &[Extent],
+    start: Option<(IpFamily, u128)>,
+    want: usize,
+) -> Result<Found, AllocationError> {
+    let mut found = Found::default();
+    for extent in extents {
+        let mut next = Some(extent.first);
+        if let Some((family, value)) = start {
+            if (extent.family, extent.last) < (family, value) {
+                continue;
+            }
+            if (extent.family, extent.first) < (family, value) {
+                next = Some(value);
+            }
+        }
+        while let Some(from) = next.filter(|from| *from <= extent.last) {
+            let rows = sqlx::query(
+                "SELECT address_key FROM addresses WHERE address_key >= $1 AND address_key <= $2 \
+                 ORDER BY address_key LIMIT $3",
+            )
+            .bind(key(extent.family, from))
+            .bind(key(extent.family, extent.last))
+            .bind(PAGE as i64)
+            .fetch_all(&mut *conn)
+            .await?;
+            let full_page = rows.len() == PAGE;
+            for row in &rows {
+                let text: String = row.try_get("address_key")?;
+                let Some((_, taken)) = parse_key(&text) else { continue };
+                if let Some(from) = next.filter(|from| *from < taken) {
+                    found.push_run(extent.family, from, taken - 1, want);
+                }
+                if found.free.len() >= want {
+                    return Ok(found);
+                }
+                if found.free.is_empty() {
+                    found.skipped += 1;
+                }
+                next = taken.checked_add(1);
+            }
+            if !full_page {
+                if let Some(from) = next {
+                    found.push_run(extent.family, from, extent.last, want);
+                }
+                break;
+            }
+        }
+        if found.free.len() >= want {
+            break;
+        }
+    }
+    Ok(found)
+}
+
+/// SQLite: raises (or creates, or resets for changed blocks) the pool's cursor to `low`, the
+/// lowest free address a search just found — only when no release happened since the cursor
+/// was read (same `version`), so the cursor never passes a free address. (PostgreSQL does the
+/// same inside the claiming statement; see [`claim_statement`].)
+async fn advance_cursor(conn: &mut AnyConnection, read: &PoolRead, low: IpAddr) -> Result<(), sqlx::Error> {
+    let statement = match &read.cursor {
+        None => sqlx::query(
+            "INSERT INTO pool_cursors (pool_id, blocks, low_key, version) VALUES ($1, $2, $3, 0) \
+             ON CONFLICT (pool_id) DO NOTHING",
+        )
+        .bind(read.pool.id.unwrap_or_default())
+        .bind(&read.blocks_text)
+        .bind(address_key(low)),
+        Some(cursor) => sqlx::query(
+            "UPDATE pool_cursors SET blocks = $2, low_key = $3 \
+             WHERE pool_id = $1 AND version = $4 AND (blocks <> $2 OR low_key < $3)",
+        )
+        .bind(read.pool.id.unwrap_or_default())
+        .bind(&read.blocks_text)
+        .bind(address_key(low))
+        .bind(cursor.version),
+    };
+    statement.execute(&mut *conn).await?;
+    Ok(())
+}
+
+/// Lowers the cursor of `pool_id` to `key` (a released address) and bumps its version, so
+/// that no search started before the release moves the cursor past it.
+async fn lower_cursor(conn: &mut AnyConnection, pool_id: i64, key: &str) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO pool_cursors (pool_id, blocks, low_key, version) VALUES ($1, '', $2, 1) \
+         ON CONFLICT (pool_id) DO UPDATE SET \
+           low_key = CASE WHEN pool_cursors.low_key > excluded.low_key THEN excluded.low_key ELSE pool_cursors.low_key END, \
+           version = pool_cursors.version + 1",
+    )
+    .bind(pool_id)
+    .bind(key)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+// =============================================================================================
+// Writing
+
+/// A write transaction whose first step takes the write lock on SQLite (so a busy database
+/// is waited for, up to the busy timeout, instead of failing on a read-to-write upgrade).
+async fn begin_write(db: &Database) -> Result<Transaction<'static, Any>, sqlx::Error> {
+    match db.backend() {
+        Backend::Sqlite => db.pool().begin_with("BEGIN IMMEDIATE").await,
+        Backend::Postgres => db.pool().begin().await,
+    }
+}
+
+/// A failure that a fresh attempt may not meet again.
+fn is_transient(backend: Backend, error: &AllocationError) -> bool {
+    let AllocationError::Db(DbError::Sqlx(sqlx::Error::Database(error))) = error else {
+        return false;
+    };
+    let Some(code) = error.code() else { return false };
+    match backend {
+        // serialization_failure, deadlock_detected, lock_not_available
+        Backend::Postgres => matches!(&*code, "40001" | "40P01" | "55P03"),
+        // SQLITE_BUSY and SQLITE_LOCKED, with their extended codes
+        Backend::Sqlite => code.parse::<i32>().is_ok_and(|code| matches!(code & 0xff, 5 | 6)),
+    }
+}
+
+fn is_unique_violation(error: &sqlx::Error) -> bool {
+    matches!(error, sqlx::Error::Database(e) if e.is_unique_violation())
+}
+
+fn is_foreign_key_violation(error: &sqlx::Error) -> bool {
+    matches!(error, sqlx::Error::Database(e) if e.is_foreign_key_violation())
+}
+
+/// A number below `bound` (at least 1), good enough for jitter.
+fn random_below(bound: usize) -> usize {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos()));
+    (hasher.finish() % bound.max(1) as u64) as usize
+}
+
+async fn jitter(round: u32) {
+    let ceiling_ms = 1usize << round.min(5);
+    tokio::time::sleep(Duration::from_micros(200 + random_below(ceiling_ms * 1000) as u64)).await;
+}
+
+/// One attempt: `Ok(None)` asks for another with a fresh read.
+type Attempt<T> = Result<Option<T>, AllocationError>;
+
+/// Runs `attempt` until it gives an answer, retrying transient failures a bounded number of
+/// times with a little jitter.
+async fn with_retries<T, F, Fut>(db: &Database, mut attempt: F) -> Result<T, AllocationError>
+where
+    F: FnMut(u32) -> Fut,
+    Fut: Future<Output = Attempt<T>>,
+{
+    for round in 0..MAX_ROUNDS {
+        match attempt(round).await {
+            Ok(Some(value)) => return Ok(value),
+            Ok(None) => {}
+            Err(error) if is_transient(db.backend(), &error) => {
+                tracing::debug!(%error, round, "transient database error; trying again");
+            }
+            Err(error) => return Err(error),
+        }
+        jitter(round).await;
+    }
+    Err(AllocationError::Busy)
+}
+
+/// A statement whose `$n` placeholders are numbered as its values are added.
+#[derive(Default)]
+struct Statement {
+    sql: String,
+    values: Vec<Option<Value>>,
+}
+
+enum Value {
+    Text(String),
+    Int(i64),
+}
+
+impl Statement {
+    fn param(&mut self, value: Option<Value>) -> String {
+        self.values.push(value);
+        format!("${}", self.values.len())
+    }
+
+    fn text(&mut self, value: impl Into<String>) -> String {
+        self.param(Some(Value::Text(value.into())))
+    }
+
+    fn optional_text(&mut self, value: Option<&str>) -> String {
+        self.param(value.map(|v| Value::Text(v.to_owned())))
+    }
+
+    fn query(&self) -> sqlx::query::Query<'_, Any, sqlx::any::AnyArguments<'_>> {
+        let mut query = sqlx::query(&self.sql);
+        for value in &self.values {
+            query = match value {
+                Some(Value::Text(text)) => query.bind(text.clone()),
+                Some(Value::Int(n)) => query.bind(*n),
+                None => query.bind(None::<String>),
+            };
+        }
+        query
+    }
+}
+
+/// The advisory-lock class of Gatehouse addresses (PostgreSQL).
+const LOCK_CLASS: i32 = 0x4748_0001;
+
+const INSERT_COLUMNS: &str = "address_key, address, pool_id, state, owner, application, reason, actor, since";
+
+/// The one statement that claims the first candidate that is still free, as `template`
+/// (an autocommit write: the row, and through the trigger its audit entry). The candidates
+/// are listed lowest first; a candidate that is taken is passed over, and so — on PostgreSQL
+/// — is one whose advisory lock another transaction holds (it is claiming it right now). The
+/// row is only written while the pool still has the blocks that were searched. PostgreSQL
+/// also moves the cursor in the same statement when `advance_cursor_to` says so.
+fn claim_statement(
+    backend: Backend,
+    read: &PoolRead,
+    template: &Holding,
+    candidates: &[IpAddr],
+    advance_cursor_to: Option<IpAddr>,
+) -> Statement {
+    let mut s = Statement::default();
+    let pool = s.param(Some(Value::Int(template.pool)));
+    let blocks = s.text(read.blocks_text.clone());
+    let mut sql = String::new();
+    if let (Backend::Postgres, Some(low)) = (backend, advance_cursor_to) {
+        let low = s.text(address_key(low));
+        match &read.cursor {
+            None => sql.push_str(&format!(
+                "WITH moved AS (INSERT INTO pool_cursors (pool_id, blocks, low_key, version) \
+                 VALUES ({pool}, {blocks}, {low}, 0) ON CONFLICT (pool_id) DO NOTHING) "
+            )),
+            // Whoever holds the cursor row moves it; the others go on without waiting.
+            Some(cursor) => {
+                let version = s.param(Some(Value::Int(cursor.version)));
+                sql.push_str(&format!(
+                    "WITH moved AS (UPDATE pool_cursors SET blocks = {blocks}, low_key = {low} \
+                     WHERE pool_id = (SELECT pool_id FROM pool_cursors WHERE pool_id = {pool} FOR UPDATE SKIP LOCKED) \
+                       AND version = {version} AND (blocks <> {blocks} OR low_key < {low})) "
+                ));
+            }
+        }
+    }
+    let state = s.text(template.state.as_str());
+    let owner = s.optional_text(template.owner.as_deref());
+    let application = s.optional_text(template.application.as_ref().map(K8sName::as_str));
+    let reason = s.optional_text(template.reason.as_deref());
+    let actor = s.text(template.by.clone());
+    let since = s.text(template.since.clone());
+    let common = format!(
+        "INSERT INTO addresses ({INSERT_COLUMNS}) \
+         SELECT c.k, c.a, {pool}, {state}, {owner}, {application}, {reason}, {actor}, {since}"
+    );
+    let guard = "NOT EXISTS (SELECT 1 FROM addresses t WHERE t.address_key = c.k) \
+                 AND EXISTS (SELECT 1 FROM pools p WHERE p.id = $1 AND p.blocks = $2)";
+    match backend {
+        // One writer at a time: the statement sees every committed row; lowest first.
+        Backend::Sqlite => {
+            let rows: Vec<String> = candidates
+                .iter()
+                .map(|address| format!("({}, {})", s.text(address_key(*address)), s.text(address.to_string())))
+                .collect();
+            sql.push_str(&format!(
+                "{common} FROM (SELECT column1 AS k, column2 AS a FROM (VALUES {})) AS c WHERE {guard} \
+                 ORDER BY c.k LIMIT 1 RETURNING address",
+                rows.join(", ")
+            ));
+        }
+        // The candidates as two lists (one statement text whatever their number); the scan
+        // yields them in order and stops at the first claimed. The advisory lock of an address
+        // is its low 32 bits (a collision only makes a request pass over a candidate).
+        Backend::Postgres => {
+            let keys: Vec<String> = candidates.iter().map(|a| address_key(*a)).collect();
+            let texts: Vec<String> = candidates.iter().map(ToString::to_string).collect();
+            let (keys, texts) = (s.text(keys.join(",")), s.text(texts.join(",")));
+            sql.push_str(&format!(
+                "{common} FROM unnest(string_to_array({keys}, ','), string_to_array({texts}, ',')) AS c(k, a) \
+                 WHERE {guard} AND pg_try_advisory_xact_lock({LOCK_CLASS}, ('x' || right(c.k, 8))::bit(32)::int4) \
+                 LIMIT 1 RETURNING address"
+            ));
+        }
+    }
+    s.sql = sql;
+    s
+}
+
+// =============================================================================================
+// Allocate
+
+/// Allocates `request.address`, or the pool's lowest free address, to `request.owner`.
+pub async fn allocate(
+    db: &Database,
+    actor: &str,
+    pool_id: i64,
+    request: &AllocationRequest,
+) -> Result<Holding, AllocationError> {
+    let template = |address: IpAddr| Holding {
+        address,
+        pool: pool_id,
+        state: AddressState::Allocated,
+        owner: Some(request.owner.clone()),
+        application: request.application.clone(),
+        reason: request.reason.clone(),
+        since: now_text(),
+        by: actor.to_owned(),
+    };
+    match request.address {
+        Some(address) => take(db, &template(address)).await,
+        None => {
+            let template = template(IpAddr::from(std::net::Ipv4Addr::UNSPECIFIED));
+            with_retries(db, |_| allocate_next(db, pool_id, &template)).await
+        }
+    }
+}
+
+fn outside_pool(field: &str, address: IpAddr, pool: &VipPool) -> AllocationError {
+    let blocks: Vec<String> = pool.blocks.iter().map(ToString::to_string).collect();
+    invalid(
+        field,
+        "outside_pool",
+        format!("{address} is not in pool {} (blocks: {}); pick an address inside it", pool.name, blocks.join(", ")),
+    )
+}
+
+fn candidates(backend: Backend) -> usize {
+    match backend {
+        // Searched in the write turn: only other processes can take one meanwhile.
+        Backend::Sqlite => 4,
+        // Up to 16 connections per process claim at once, from several processes.
+        Backend::Postgres => 64,
+    }
+}
+
+/// Searches the lowest free addresses (reads only), then claims the first that is still free
+/// in one statement.
+async fn allocate_next(db: &Database, pool_id: i64, template: &Holding) -> Attempt<Holding> {
+    let backend = db.backend();
+    let read = read_pool(&mut *db.pool().acquire().await?, pool_id).await?;
+    // SQLite: search in this process's write turn, so the search is exact when it claims.
+    let turn = write_turn(db).await;
+    let mut conn = db.pool().acquire().await?;
+    let found = find_free(&mut conn, &read.extents, read.start(), candidates(backend)).await?;
+    let Some(&lowest) = found.free.first() else {
+        drop((turn, conn));
+        return Err(exhausted(db, &read.pool).await?);
+    };
+    let advance = read.cursor_is_stale(found.skipped).then_some(lowest);
+    if let (Backend::Sqlite, Some(low)) = (backend, advance) {
+        advance_cursor(&mut conn, &read, low).await?;
+    }
+    let statement = claim_statement(backend, &read, template, &found.free, advance);
+    let claimed = statement.query().fetch_optional(&mut *conn).await;
+    drop(turn);
+    match claimed {
+        Ok(Some(row)) => {
+            let address: String = row.try_get("address")?;
+            let address = IpAddr::parse(&address).map_err(|_| DbError::Corrupt {
+                what: "claimed address".to_owned(),
+                source: serde::de::Error::custom("not an address"),
+            })?;
+            Ok(Some(Holding { address, ..template.clone() }))
+        }
+        // Every candidate was taken meanwhile, or the pool changed: search again.
+        Ok(None) => Ok(None),
+        Err(error) if is_unique_violation(&error) => Ok(None),
+        Err(error) if is_foreign_key_violation(&error) => Err(AllocationError::PoolNotFound(pool_id)),
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// SQLite admits one writer at a time and makes the others sleep and poll (its busy
+/// handler), which leaves the write lock idle between writers. This module's writes to one
+/// SQLite database therefore take turns here first, so the lock passes from one to the next
+/// without gaps. Nothing depends on it for correctness: other processes, and other writers of
+/// this one, still meet SQLite's lock, its busy timeout and the UNIQUE key. PostgreSQL writes
+/// run in parallel (`None`).
+async fn write_turn(db: &Database) -> Option<tokio::sync::OwnedMutexGuard<()>> {
+    type Turns = std::sync::Mutex<HashMap<usize, std::sync::Arc<tokio::sync::Mutex<()>>>>;
+    static TURNS: std::sync::LazyLock<Turns> = std::sync::LazyLock::new(Turns::default);
+    if db.backend() != Backend::Sqlite {
+        return None;
+    }
+    // One pool per database: its (shared, never replaced) connect options identify it.
+    let key = std::sync::Arc::as_ptr(&db.pool().connect_options()).cast::<()>() as usize;
+    let turn = TURNS.lock().ok()?.entry(key).or_default().clone();
+    Some(turn.lock_owned().await)
+}
+
+/// Stores `holding` at its given address: 422 outside the pool, 409 with its holder when it
+/// is taken.
+async fn take(db: &Database, holding: &Holding) -> Result<Holding, AllocationError> {
+    let stored = with_retries(db, |_| async move {
+        let read = read_pool(&mut *db.pool().acquire().await?, holding.pool).await?;
+        if !read.pool.contains(&holding.address) {
+            return Err(outside_pool("address", holding.address, &read.pool));
+        }
+        let _turn = write_turn(db).await;
+        let inserted = sqlx::query(&format!(
+            "INSERT INTO addresses ({INSERT_COLUMNS}) SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9 \
+             WHERE EXISTS (SELECT 1 FROM pools p WHERE p.id = $3 AND p.blocks = $10)"
+        ))
+        .bind(address_key(holding.address))
+        .bind(holding.address.to_string())
+        .bind(holding.pool)
+        .bind(holding.state.as_str())
+        .bind(holding.owner.as_deref())
+        .bind(holding.application.as_ref().map(K8sName::as_str))
+        .bind(holding.reason.as_deref())
+        .bind(&holding.by)
+        .bind(&holding.since)
+        .bind(&read.blocks_text)
+        .execute(db.pool())
+        .await;
+        match inserted {
+            Ok(result) if result.rows_affected() == 1 => Ok(Some(true)),
+            // The pool changed since it was read: check the address against it again.
+            Ok(_) => Ok(None),
+            Err(error) if is_unique_violation(&error) => Ok(Some(false)),
+            Err(error) if is_foreign_key_violation(&error) => Err(AllocationError::PoolNotFound(holding.pool)),
+            Err(error) => Err(error.into()),
+        }
+    })
+    .await?;
+    if stored {
+        return Ok(holding.clone());
+    }
+    Err(AllocationError::Taken {
+        field: "address",
+        address: holding.address,
+        holder: get(db, holding.address).await?,
+        hint: "choose another address, or leave out `address` to get the next free one",
+    })
+}
+
+/// The 409 of an exhausted pool, naming the next pool of the environment with room.
+async fn exhausted(db: &Database, pool: &VipPool) -> Result<AllocationError, DbError> {
+    let others = pools::list(db, Some(pool.environment.as_str())).await?;
+    let usage = usage_by_pool(db).await?;
+    let (after, before): (Vec<&VipPool>, Vec<&VipPool>) =
+        others.iter().filter(|other| other.id != pool.id).partition(|other| other.name > pool.name);
+    let alternative = after.into_iter().chain(before).find_map(|other| {
+        let id = other.id?;
+        let free = usage.get(&id).copied().unwrap_or_default().free(other);
+        (free > 0).then(|| PoolRoom { id, name: other.name.to_string(), free })
+    });
+    Ok(AllocationError::Exhausted {
+        pool: pool.name.to_string(),
+        environment: pool.environment.to_string(),
+        size: pool.size(),
+        alternative,
+    })
+}
+
+// =============================================================================================
+// Reserve
+
+/// Reserves `request.start..=request.stop` of the pool: every address must be inside the pool
+/// and free (otherwise 409 naming the first taken one).
+pub async fn reserve(
+    db: &Database,
+    actor: &str,
+    pool_id: i64,
+    request: &ReservationRequest,
+) -> Result<Reservation, AllocationError> {
+    if let Err(error) = check_range(request.start, request.stop) {
+        return Err(AllocationError::Invalid(FieldErrors::from(vec![error])));
+    }
+    let since = now_text();
+    let family = request.start.family();
+    let holdings: Vec<Holding> = (request.start.to_u128()..=request.stop.to_u128())
+        .filter_map(|value| IpAddr::from_u128(family, value))
+        .map(|address| Holding {
+            address,
+            pool: pool_id,
+            state: AddressState::Reserved,
+            owner: None,
+            application: None,
+            reason: Some(request.reason.clone()),
+            since: since.clone(),
+            by: actor.to_owned(),
+        })
+        .collect();
+    let holdings = &holdings;
+    let stored = with_retries(db, |_| async move {
+        let read = read_pool(&mut *db.pool().acquire().await?, pool_id).await?;
+        for (field, address) in [("start", request.start), ("stop", request.stop)] {
+            if !read.pool.contains(&address) {
+                return Err(outside_pool(field, address, &read.pool));
+            }
+        }
+        if let Some(gap) = first_outside(&read.pool, request.start, request.stop) {
+            return Err(outside_pool("stop", gap, &read.pool));
+        }
+        let _turn = write_turn(db).await;
+        let mut tx = begin_write(db).await?;
+        let unchanged = sqlx::query("SELECT id FROM pools WHERE id = $1 AND blocks = $2")
+            .bind(pool_id)
+            .bind(&read.blocks_text)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if unchanged.is_none() {
+            return Ok(None);
+        }
+        for chunk in holdings.chunks(BATCH) {
+            match insert_holdings(&mut tx, chunk).await {
+                Ok(()) => {}
+                Err(error) if is_unique_violation(&error) => return Ok(Some(false)),
+                Err(error) if is_foreign_key_violation(&error) => return Err(AllocationError::PoolNotFound(pool_id)),
+                Err(error) => return Err(error.into()),
+            }
+        }
+        tx.commit().await?;
+        Ok(Some(true))
+    })
+    .await?;
+    if !stored {
+        let first = sqlx::query(&format!(
+            "SELECT {HOLDING_COLUMNS} FROM addresses WHERE address_key >= $1 AND address_key <= $2 \
+             ORDER BY address_key LIMIT 1"
+        ))
+        .bind(address_key(request.start))
+        .bind(address_key(request.stop))
+        .fetch_optional(db.pool())
+        .await?;
+        let holder = first.as_ref().map(row_to_holding).transpose()?;
+        return Err(AllocationError::Taken {
+            field: "start",
+            address: holder.as_ref().map_or(request.start, |h| h.address),
+            holder,
+            hint: "every address of a reservation must be free; reserve around it",
+        });
+    }
+    Ok(Reservation {
+        pool: pool_id,
+        start: request.start,
+        stop: request.stop,
+        count: request.count(),
+        reason: request.reason.clone(),
+        since,
+        by: actor.to_owned(),
+    })
+}
+
+/// The first address of `start..=stop` that none of the pool's blocks contains.
+fn first_outside(pool: &VipPool, start: IpAddr, stop: IpAddr) -> Option<IpAddr> {
+    let family = start.family();
+    let mut next = start.to_u128();
+    for extent in extents(pool).iter().filter(|e| e.family == family) {
+        if extent.first > next {
+            break;
+        }
+        if extent.last >= next {
+            if extent.last >= stop.to_u128() {
+                return None;
+            }
+            next = extent.last + 1;
+        }
+    }
+    IpAddr::from_u128(family, next)
+}
+
+/// Rows for many addresses at once (their audit entries are written by the trigger).
+async fn insert_holdings(conn: &mut AnyConnection, holdings: &[Holding]) -> Result<(), sqlx::Error> {
+    if holdings.is_empty() {
+        return Ok(());
+    }
+    let mut s = Statement::default();
+    let rows: Vec<String> = holdings
+        .iter()
+        .map(|h| {
+            let values = [
+                s.text(address_key(h.address)),
+                s.text(h.address.to_string()),
+                s.param(Some(Value::Int(h.pool))),
+                s.text(h.state.as_str()),
+                s.optional_text(h.owner.as_deref()),
+                s.optional_text(h.application.as_ref().map(K8sName::as_str)),
+                s.optional_text(h.reason.as_deref()),
+                s.text(h.by.clone()),
+                s.text(h.since.clone()),
+            ];
+            format!("({})", values.join(", "))
+        })
+        .collect();
+    s.sql = format!("INSERT INTO addresses ({INSERT_COLUMNS}) VALUES {}", rows.join(", "));
+    s.query().execute(&mut *conn).await?;
+    Ok(())
+}
+
+/// Audit entries of addresses given back: `before` the holding, `after` the address free
+/// with the reason.
+async fn record_removals(
+    tx: &mut Transaction<'_, Any>,
+    actor: &str,
+    holdings: &[Holding],
+    reason: Option<&str>,
+) -> Result<(), DbError> {
+    let at = now_text();
+    for chunk in holdings.chunks(BATCH) {
+        let mut s = Statement::default();
+        let rows: Vec<String> = chunk
+            .iter()
+            .map(|holding| {
+                let action = match holding.state {
+                    AddressState::Reserved => "address.unreserve",
+                    _ => "address.release",
+                };
+                let values = [
+                    s.text(at.clone()),
+                    s.text(actor),
+                    s.text(action),
+                    s.text(audit_object(holding.address)),
+                    s.text(holding_json(holding).to_string()),
+                    s.text(freed_json(holding, reason).to_string()),
+                ];
+                format!("({})", values.join(", "))
+            })
+            .collect();
+        s.sql = format!(
+            "INSERT INTO audit_log (at, actor, action, object, before_json, after_json) VALUES {}",
+            rows.join(", ")
+        );
+        s.query().execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+fn holding_json(holding: &Holding) -> serde_json::Value {
+    serde_json::to_value(holding).unwrap_or(serde_json::Value::Null)
+}
+
+fn freed_json(holding: &Holding, reason: Option<&str>) -> serde_json::Value {
+    serde_json::json!({"address": holding.address, "pool": holding.pool, "state": "free", "reason": reason})
+}
+
+// =============================================================================================
+// Release
+
+/// Releases an allocated address (404 when it is not allocated).
+pub async fn release(db: &Database, actor: &str, address: IpAddr, reason: Option<&str>) -> Result<Holding, AllocationError> {
+    let released = remove(db, actor, AddressState::Allocated, address, address, reason).await?;
+    match released.into_iter().next() {
+        Some(holding) => Ok(holding),
+        None => Err(AllocationError::NotAllocated { address, current: get(db, address).await? }),
+    }
+}
+
+/// Gives back the reserved addresses of `start..=stop` (one address when `stop` is `None`);
+/// 404 when none of them is reserved. Allocated addresses in the range stay allocated.
+pub async fn unreserve(
+    db: &Database,
+    actor: &str,
+    start: IpAddr,
+    stop: Option<IpAddr>,
+    reason: Option<&str>,
+) -> Result<Vec<Holding>, AllocationError> {
+    let stop = stop.unwrap_or(start);
+    if let Err(error) = check_range(start, stop) {
+        return Err(AllocationError::Invalid(FieldErrors::from(vec![error])));
+    }
+    let removed = remove(db, actor, AddressState::Reserved, start, stop, reason).await?;
+    if removed.is_empty() {
+        return Err(AllocationError::NotReserved { address: start, current: get(db, start).await? });
+    }
+    Ok(removed)
+}
+
+async fn remove(
+    db: &Database,
+    actor: &str,
+    state: AddressState,
+    start: IpAddr,
+    stop: IpAddr,
+    reason: Option<&str>,
+) -> Result<Vec<Holding>, AllocationError> {
+    with_retries(db, |_| async move {
+        let _turn = write_turn(db).await;
+        let mut tx = begin_write(db).await?;
+        let rows = sqlx::query(&format!(
+            "DELETE FROM addresses WHERE address_key >= $1 AND address_key <= $2 AND state = $3 \
+             RETURNING {HOLDING_COLUMNS}"
+        ))
+        .bind(address_key(start))
+        .bind(address_key(stop))
+        .bind(state.as_str())
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut removed = rows.iter().map(row_to_holding).collect::<Result<Vec<_>, _>>()?;
+        removed.sort_by_key(|h| h.address);
+        record_removals(&mut tx, actor, &removed, reason).await?;
+        let mut lowest: HashMap<i64, IpAddr> = HashMap::new();
+        for holding in &removed {
+            let low = lowest.entry(holding.pool).or_insert(holding.address);
+            *low = (*low).min(holding.address);
+        }
+        for (pool_id, address) in lowest {
+            lower_cursor(&mut tx, pool_id, &address_key(address)).await?;
+        }
+        tx.commit().await?;
+        Ok(Some(removed))
+    })
+    .await
+}
+
+/// For `pools::delete`, inside its transaction: refuses while addresses of the pool are
+/// allocated, and gives back its reservations (each recorded in the audit log).
+pub(crate) async fn clear_pool_for_delete(
+    tx: &mut Transaction<'_, Any>,
+    actor: &str,
+    pool: &VipPool,
+) -> Result<(), DbError> {
+    let id = pool.id.unwrap_or_default();
+    let count: i64 = sqlx::query("SELECT COUNT(*) AS n FROM addresses WHERE pool_id = $1 AND state = 'allocated'")
+        .bind(id)
+        .fetch_one(&mut **tx)
+        .await?
+        .try_get("n")?;
+    if count > 0 {
+        let first: Vec<String> = sqlx::query(
+            "SELECT address FROM addresses WHERE pool_id = $1 AND state = 'allocated' ORDER BY address_key LIMIT 3",
+        )
+        .bind(id)
+        .fetch_all(&mut **tx)
+        .await?
+        .iter()
+        .map(|row| row.try_get("address"))
+        .collect::<Result<_, _>>()?;
+        let more = if count > 3 { ", …" } else { "" };
+        return Err(DbError::Conflict(format!(
+            "pool {} still has {count} allocated address{} ({}{more}); release them before deleting the pool",
+            pool.name,
+            if count == 1 { "" } else { "es" },
+            first.join(", "),
+        )));
+    }
+    let rows = sqlx::query(&format!(
+        "DELETE FROM addresses WHERE pool_id = $1 AND state = 'reserved' RETURNING {HOLDING_COLUMNS}"
+    ))
+    .bind(id)
+    .fetch_all(&mut **tx)
+    .await?;
+    let removed = rows.iter().map(row_to_holding).collect::<Result<Vec<_>, _>>()?;
+    record_removals(tx, actor, &removed, Some("pool deleted")).await
+}
+
+/// Whether a failed pool deletion was refused because an address still refers to the pool
+/// (an allocation that committed after the check).
+pub fn is_pool_in_use(error: &DbError) -> bool {
+    matches!(error, DbError::Sqlx(error) if is_foreign_key_violation(error))
+}
+
+// =============================================================================================
+// The address map
+
+/// One address, or (in a folded map) a run of addresses in the same state. Holder fields are
+/// given when every address of the entry shares them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MapEntry {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub address: Option<IpAddr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub start: Option<IpAddr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stop: Option<IpAddr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub count: Option<u128>,
+    pub state: AddressState,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub application: Option<K8sName>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub since: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub by: Option<String>,
+}
+
+/// Every address of a pool with its state: one entry per address up to
+/// [`MAP_UNFOLDED_MAX`] addresses, runs of equal state beyond.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AddressMap {
+    pub pool: i64,
+    pub name: String,
+    pub environment: String,
+    pub size: u128,
+    pub allocated: u128,
+    pub reserved: u128,
+    pub free: u128,
+    pub folded: bool,
+    pub addresses: Vec<MapEntry>,
+}
+
+impl MapEntry {
+    fn free(family: IpFamily, first: u128, last: u128, folded: bool) -> Vec<MapEntry> {
+        let entry = |address: Option<IpAddr>, start, stop, count| MapEntry {
+            address,
+            start,
+            stop,
+            count,
+            state: AddressState::Free,
+            owner: None,
+            application: None,
+            since: None,
+            reason: None,
+            by: None,
+        };
+        if folded {
+            let count = (last - first).saturating_add(1);
+            vec![entry(None, IpAddr::from_u128(family, first), IpAddr::from_u128(family, last), Some(count))]
+        } else {
+            (first..=last).map(|value| entry(IpAddr::from_u128(family, value), None, None, None)).collect()
+        }
+    }
+
+    fn held(holding: Holding) -> MapEntry {
+        MapEntry {
+            address: Some(holding.address),
+            start: None,
+            stop: None,
+            count: None,
+            state: holding.state,
+            owner: holding.owner,
+            application: holding.application,
+            since: Some(holding.since),
+            reason: holding.reason,
+            by: Some(holding.by),
+        }
+    }
+
+    /// The entry as a run (a folded map has runs only).
+    fn into_run(mut self) -> MapEntry {
+        if let Some(address) = self.address.take() {
+            self.start = Some(address);
+            self.stop = Some(address);
+            self.count = Some(1);
+        }
+        self
+    }
+
+    /// Adds `next`, the address after the end of this run, keeping only the holder fields
+    /// they share.
+    fn absorb(&mut self, next: &MapEntry) {
+        self.stop = next.stop.or(next.address);
+        self.count = self.count.map(|n| n + 1);
+        fn keep<T: PartialEq>(mine: &mut Option<T>, theirs: &Option<T>) {
+            if mine != theirs {
+                *mine = None;
+            }
+        }
+        keep(&mut self.owner, &next.owner);
+        keep(&mut self.application, &next.application);
+        keep(&mut self.since, &next.since);
+        keep(&mut self.reason, &next.reason);
+        keep(&mut self.by, &next.by);
+    }
+}
+
+/// The pool's address map.
+pub async fn address_map(db: &Database, pool_id: i64) -> Result<AddressMap, AllocationError> {
+    let mut conn = db.pool().acquire().await?;
+    let pool = read_pool(&mut conn, pool_id).await?.pool;
+    let folded = pool.size() > MAP_UNFOLDED_MAX;
+    let mut entries: Vec<MapEntry> = Vec::new();
+    let (mut allocated, mut reserved) = (0u128, 0u128);
+    for extent in extents(&pool) {
+        let rows = sqlx::query(&format!(
+            "SELECT {HOLDING_COLUMNS} FROM addresses WHERE address_key >= $1 AND address_key <= $2 ORDER BY address_key"
+        ))
+        .bind(key(extent.family, extent.first))
+        .bind(key(extent.family, extent.last))
+        .fetch_all(&mut *conn)
+        .await?;
+        let mut next = Some(extent.first);
+        let mut run: Option<MapEntry> = None;
+        for row in &rows {
+            let holding = row_to_holding(row)?;
+            let value = holding.address.to_u128();
+            match holding.state {
+                AddressState::Allocated => allocated += 1,
+                AddressState::Reserved => reserved += 1,
+                AddressState::Free => {}
+            }
+            if let Some(from) = next.filter(|from| *from < value) {
+                entries.extend(run.take());
+                entries.extend(MapEntry::free(extent.family, from, value - 1, folded));
+            }
+            next = value.checked_add(1);
+            let entry = if folded { MapEntry::held(holding).into_run() } else { MapEntry::held(holding) };
+            run = match run.take() {
+                Some(mut current)
+                    if folded
+                        && current.state == entry.state
+                        && current.stop.map(|a| a.to_u128() + 1) == Some(value) =>
+                {
+                    current.absorb(&entry);
+                    Some(current)
+                }
+                Some(current) => {
+                    entries.push(current);
+                    Some(entry)
+                }
+                None => Some(entry),
+            };
+        }
+        entries.extend(run.take());
+        if let Some(from) = next.filter(|from| *from <= extent.last) {
+            entries.extend(MapEntry::free(extent.family, from, extent.last, folded));
+        }
+        debug_assert!(folded || extent.size() <= MAP_UNFOLDED_MAX);
+    }
+    let size = pool.size();
+    Ok(AddressMap {
+        pool: pool_id,
+        name: pool.name.to_string(),
+        environment: pool.environment.to_string(),
+        size,
+        allocated,
+        reserved,
+        free: size.saturating_sub(allocated + reserved),
+        folded,
+        addresses: entries,
+    })
+}
+
+// =============================================================================================
+// History
+
+/// One change of an address, from the audit log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AddressEvent {
+    pub at: String,
+    pub by: String,
+    /// `allocate`, `release`, `reserve` or `unreserve`.
+    pub action: String,
+    pub pool: Option<i64>,
+    pub owner: Option<String>,
+    pub application: Option<String>,
+    pub reason: Option<String>,
+}
+
+/// Every change of an address, oldest first.
+pub async fn history(db: &Database, address: IpAddr) -> Result<Vec<AddressEvent>, DbError> {
+    let entries = audit::list(db, Some(&audit_object(address))).await?;
+    Ok(entries
+        .into_iter()
+        .map(|entry| {
+            let text = |value: Option<&serde_json::Value>, field: &str| {
+                value.and_then(|v| v.get(field)).and_then(serde_json::Value::as_str).map(str::to_owned)
+            };
+            let held = entry.before.as_ref().filter(|_| entry.after.as_ref().is_some_and(|a| a["state"] == "free"));
+            let holding = held.or(entry.after.as_ref());
+            AddressEvent {
+                action: entry.action.strip_prefix("address.").unwrap_or(&entry.action).to_owned(),
+                pool: holding.and_then(|v| v.get("pool")).and_then(serde_json::Value::as_i64),
+                owner: text(holding, "owner"),
+                application: text(holding, "application"),
+                reason: text(entry.after.as_ref(), "reason"),
+                at: entry.at,
+                by: entry.actor,
+            }
+        })
+        .collect())
+}

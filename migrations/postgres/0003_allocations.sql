@@ -1,0 +1,48 @@
+-- Addresses of VIP pools that are allocated or reserved; a free address has no row.
+-- `address_key` is '4' or '6' followed by the address as 32 zero-padded lower-case hex
+-- digits: it sorts numerically as text (collation "C", byte order), and its UNIQUE
+-- constraint is what makes handing out an address twice impossible, whatever the
+-- application does (also with several Gatehouse processes on one database).
+CREATE TABLE addresses (
+    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    address_key TEXT COLLATE "C" NOT NULL UNIQUE CHECK (length(address_key) = 33),
+    address TEXT NOT NULL,
+    pool_id BIGINT NOT NULL REFERENCES pools (id) ON DELETE RESTRICT,
+    state TEXT NOT NULL CHECK (state IN ('allocated', 'reserved')),
+    owner TEXT,
+    application TEXT,
+    reason TEXT,
+    actor TEXT NOT NULL,
+    since TEXT NOT NULL,
+    CHECK (state = 'reserved' OR owner IS NOT NULL)
+);
+CREATE INDEX addresses_pool ON addresses (pool_id, state);
+
+-- Where the search for a pool's lowest free address starts. No free address of the pool
+-- sorts below `low_key` while `blocks` equals the pool's blocks: every release lowers it and
+-- bumps `version`; a reader raises it only when no release happened since it read `version`.
+CREATE TABLE pool_cursors (
+    pool_id BIGINT PRIMARY KEY REFERENCES pools (id) ON DELETE CASCADE,
+    blocks TEXT NOT NULL,
+    low_key TEXT COLLATE "C" NOT NULL,
+    version BIGINT NOT NULL
+);
+
+-- The database writes the audit entry of every address taken, in the inserting transaction:
+-- who (actor), when (since), why (reason), for which owner and application. So no allocation
+-- or reservation exists without its history, whichever statement wrote it. (Releases are
+-- recorded by the application, which knows who releases and why.)
+CREATE FUNCTION addresses_audit_taken() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO audit_log (at, actor, action, object, before_json, after_json)
+    VALUES (NEW.since, NEW.actor,
+            CASE NEW.state WHEN 'reserved' THEN 'address.reserve' ELSE 'address.allocate' END,
+            'address/' || NEW.address, NULL,
+            json_build_object('address', NEW.address, 'pool', NEW.pool_id, 'state', NEW.state,
+                              'owner', NEW.owner, 'application', NEW.application, 'reason', NEW.reason,
+                              'since', NEW.since, 'by', NEW.actor)::text);
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER addresses_audit_taken AFTER INSERT ON addresses
+    FOR EACH ROW EXECUTE FUNCTION addresses_audit_taken();
