@@ -194,3 +194,33 @@ pub async fn import_pools_csv(text: String) -> Result<CsvImportOutcome, AppError
         Err(ImportError::Db(error)) => Err(error.into()),
     }
 }
+
+/// One change to an address: allocate, release, reserve or unreserve.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AddressEventView {
+    pub at: String,
+    pub by: String,
+    pub action: String,
+    pub owner: Option<String>,
+    pub application: Option<String>,
+    pub reason: Option<String>,
+}
+
+#[server]
+pub async fn address_history(address: String) -> Result<Vec<AddressEventView>, AppError> {
+    use crate::{backend::allocations, domain::IpAddr};
+    let db = crate::backend::db::use_database()?;
+    let address = IpAddr::parse(&address).map_err(|error| AppError::Invalid(error.to_string()))?;
+    Ok(allocations::history(&db, address)
+        .await?
+        .into_iter()
+        .map(|event| AddressEventView {
+            at: event.at,
+            by: event.by,
+            action: event.action,
+            owner: event.owner,
+            application: event.application,
+            reason: event.reason,
+        })
+        .collect())
+}

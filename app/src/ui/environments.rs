@@ -576,10 +576,29 @@ pub fn FindingItems(findings: Vec<Finding>) -> impl IntoView {
                         </p>
                         <p class="finding__message">{finding.message}</p>
                         <p class="finding__hint"><strong>"Fix: "</strong>{finding.hint}</p>
-                        <p class="finding__objects muted">{finding.objects.join(" · ")}</p>
+                        <p class="finding__objects muted">
+                            {finding.objects.into_iter().map(|object| view! { <ObjectLink object /> }).collect_view()}
+                        </p>
                     </li>
                 }
             }).collect_view()}
         </ul>
+    }
+}
+
+/// A checklist object (`environment/dev`, `pool/dev-vips`, `application/api`, …) linked to the
+/// page where it is fixed.
+#[component]
+pub fn ObjectLink(object: String) -> impl IntoView {
+    let href = match object.split_once('/') {
+        Some(("environment", name)) => Some(format!("/environments/{name}/edit")),
+        Some(("pool", _)) => Some("/pools".to_owned()),
+        Some(("application", _)) => Some("/checklist".to_owned()),
+        Some(("certificate", _)) => Some("/certificates".to_owned()),
+        _ => None,
+    };
+    match href {
+        Some(href) => view! { <a class="object-link" href=href>{object}</a> }.into_any(),
+        None => view! { <span class="object-link">{object}</span> }.into_any(),
     }
 }

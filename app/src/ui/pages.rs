@@ -194,29 +194,10 @@ fn ReportBadges(errors: usize, warnings: usize) -> impl IntoView {
 #[component]
 fn FindingList(findings: Vec<Finding>) -> impl IntoView {
     if findings.is_empty() {
-        return view! { <p class="all-clear">"No findings: every rule passes."</p> }.into_any();
+        view! { <p class="all-clear">"No findings: every rule passes."</p> }.into_any()
+    } else {
+        view! { <super::environments::FindingItems findings /> }.into_any()
     }
-    view! {
-        <ul class="findings">
-            {findings.into_iter().map(|finding| {
-                let (class, label) = match finding.severity {
-                    Severity::Error => ("finding finding--error", "error"),
-                    Severity::Warning => ("finding finding--warning", "warning"),
-                };
-                view! {
-                    <li class=class>
-                        <p class="finding__head">
-                            <span class="finding__severity">{label}</span>
-                            <code class="finding__rule">{finding.rule.to_string()}</code>
-                        </p>
-                        <p class="finding__message">{finding.message}</p>
-                        <p class="finding__hint"><strong>"Fix: "</strong>{finding.hint}</p>
-                        <p class="finding__objects muted">{finding.objects.join(" · ")}</p>
-                    </li>
-                }
-            }).collect_view()}
-        </ul>
-    }.into_any()
 }
 
 #[component]

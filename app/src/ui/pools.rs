@@ -16,7 +16,7 @@ use crate::{
         AppError, list_environments,
         pools::{
             AddressMapView, CsvImportOutcome, MapEntryView, PoolSummary, allocate_address, create_pool, delete_pool,
-            import_pools_csv, list_pools, pool_map, release_address, reserve_addresses,
+            address_history, import_pools_csv, list_pools, pool_map, release_address, reserve_addresses,
         },
     },
     domain::FieldError,
@@ -428,6 +428,7 @@ fn PoolDetail(map: AddressMapView) -> impl IntoView {
                                     {if reserved { "Lift reservation" } else { "Release" }}
                                 </button>
                             })}
+                            {entry.address.clone().map(|address| view! { <AddressHistory address /> })}
                         }.into_any()
                     }
                 }}
@@ -458,5 +459,33 @@ fn PoolDetail(map: AddressMapView) -> impl IntoView {
             <button type="button" class="button button--danger" on:click=move |_| { delete.dispatch(()); }>"Delete pool"</button>
             <a class="button" href=format!("/api/v1/pools/{pool_id}/addresses")>"Address map as JSON"</a>
         </p>
+    }
+}
+
+/// Every change to one address, newest last.
+#[component]
+fn AddressHistory(address: String) -> impl IntoView {
+    let history = Resource::new(move || address.clone(), address_history);
+    view! {
+        <h3 class="history-title">"History"</h3>
+        <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match history.await {
+                    Ok(events) if events.is_empty() => view! { <p class="muted">"Never allocated or reserved."</p> }.into_any(),
+                    Ok(events) => view! {
+                        <ol class="history" data-testid="address-history">
+                            {events.into_iter().map(|event| {
+                                let mut text = format!("{} by {}", event.action, event.by);
+                                if let Some(owner) = event.owner { text.push_str(&format!(" for {owner}")); }
+                                if let Some(application) = event.application { text.push_str(&format!(" ({application})")); }
+                                if let Some(reason) = event.reason { text.push_str(&format!(": {reason}")); }
+                                view! { <li><time>{event.at}</time>" "{text}</li> }
+                            }).collect_view()}
+                        </ol>
+                    }.into_any(),
+                    Err(error) => view! { <ErrorNotice error /> }.into_any(),
+                }
+            })}
+        </Transition>
     }
 }
