@@ -68,6 +68,13 @@ describe('IP pools', () => {
     await cell.focus();
     assert.match(await page.textContent('[data-testid=address-details]'), /team-a/);
     await page.screenshot({ path: new URL('../artifacts/pool.png', import.meta.url).pathname });
+
+    // Growing the pool keeps the allocation and adds free addresses.
+    await page.locator('.edit-pool summary').click();
+    await page.fill('#edit-pool-blocks', '192.168.50.192/28');
+    await page.getByRole('button', { name: 'Save pool' }).click();
+    await page.waitForFunction(() => document.querySelector('[data-testid=count-free]')?.textContent === '15');
+    assert.equal(await page.textContent('[data-testid=count-allocated]'), '1');
     await page.close();
   });
 });

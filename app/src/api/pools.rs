@@ -70,11 +70,10 @@ pub async fn list_pools() -> Result<Vec<PoolSummary>, AppError> {
         .collect())
 }
 
-/// Creates a pool from its name and blocks (`192.168.101.192/28` or `a.b.c.d-e.f.g.h`).
-#[server(input = leptos::server_fn::codec::Json)]
-pub async fn create_pool(environment: String, name: String, blocks: Vec<String>) -> Result<i64, AppError> {
+/// A pool from its name and blocks as typed (`192.168.101.192/28` or `a.b.c.d-e.f.g.h`).
+#[cfg(feature = "ssr")]
+fn parse_pool(environment: String, name: String, blocks: Vec<String>) -> Result<VipPool, AppError> {
     use crate::domain::{PoolBlockInput, VipPoolInput};
-    let db = crate::backend::db::use_database()?;
     let blocks = blocks
         .iter()
         .map(|block| match block.split_once('-') {
@@ -87,9 +86,35 @@ pub async fn create_pool(environment: String, name: String, blocks: Vec<String>)
         })
         .collect();
     let input = VipPoolInput { environment, name, blocks, ..VipPoolInput::default() };
-    let pool = VipPool::parse(input).map_err(|errors| AppError::Fields(errors.into_vec()))?;
+    VipPool::parse(input).map_err(|errors| AppError::Fields(errors.into_vec()))
+}
+
+#[server(input = leptos::server_fn::codec::Json)]
+pub async fn create_pool(environment: String, name: String, blocks: Vec<String>) -> Result<i64, AppError> {
+    let db = crate::backend::db::use_database()?;
+    let pool = parse_pool(environment, name, blocks)?;
     let stored = crate::backend::pools::create(&db, crate::backend::ANONYMOUS, &pool).await?;
     Ok(stored.id.unwrap_or_default())
+}
+
+#[server]
+pub async fn get_pool(id: i64) -> Result<VipPool, AppError> {
+    let db = crate::backend::db::use_database()?;
+    crate::backend::pools::get(&db, id)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("there is no pool with id {id}")))
+}
+
+/// Renames a pool or changes its blocks; checked against the whole plan like a new pool.
+#[server(input = leptos::server_fn::codec::Json)]
+pub async fn update_pool(id: i64, name: String, blocks: Vec<String>) -> Result<(), AppError> {
+    let db = crate::backend::db::use_database()?;
+    let current = crate::backend::pools::get(&db, id)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("there is no pool with id {id}")))?;
+    let pool = parse_pool(current.environment.to_string(), name, blocks)?;
+    crate::backend::pools::update(&db, crate::backend::ANONYMOUS, id, &pool).await?;
+    Ok(())
 }
 
 #[server]

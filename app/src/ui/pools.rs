@@ -16,7 +16,7 @@ use crate::{
         AppError, list_environments,
         pools::{
             AddressMapView, CsvImportOutcome, MapEntryView, PoolSummary, allocate_address, create_pool, delete_pool,
-            address_history, import_pools_csv, list_pools, pool_map, release_address, reserve_addresses,
+            address_history, get_pool, import_pools_csv, update_pool, list_pools, pool_map, release_address, reserve_addresses,
         },
     },
     domain::FieldError,
@@ -455,6 +455,7 @@ fn PoolDetail(map: AddressMapView) -> impl IntoView {
                 </fieldset>
             </form>
         </div>
+        <EditPool pool_id on_saved=move || refresh() />
         <p class="actions">
             <button type="button" class="button button--danger" on:click=move |_| { delete.dispatch(()); }>"Delete pool"</button>
             <a class="button" href=format!("/api/v1/pools/{pool_id}/addresses")>"Address map as JSON"</a>
@@ -487,5 +488,56 @@ fn AddressHistory(address: String) -> impl IntoView {
                 }
             })}
         </Transition>
+    }
+}
+
+/// Rename a pool or change its blocks; the server checks the plan as for a new pool.
+#[component]
+fn EditPool(pool_id: i64, on_saved: impl Fn() + Copy + Send + Sync + 'static) -> impl IntoView {
+    let pool = Resource::new(move || pool_id, get_pool);
+    let name = RwSignal::new(String::new());
+    let blocks = RwSignal::new(String::new());
+    Effect::new(move |_| {
+        if let Some(Ok(pool)) = pool.get() {
+            name.set(pool.name.to_string());
+            blocks.set(pool.blocks.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "));
+        }
+    });
+    let save = Action::new(move |(name, blocks): &(String, String)| {
+        let name = name.trim().to_owned();
+        let blocks: Vec<String> =
+            blocks.split([',', '\n']).map(str::trim).filter(|b| !b.is_empty()).map(str::to_owned).collect();
+        async move { update_pool(pool_id, name, blocks).await }
+    });
+    Effect::new(move |_| {
+        if let Some(Ok(())) = save.value().get() {
+            on_saved();
+        }
+    });
+    view! {
+        <details class="edit-pool">
+            <summary>"Edit pool"</summary>
+            <form class="form inline-form" on:submit=move |ev| { ev.prevent_default(); save.dispatch((name.get(), blocks.get())); }>
+                <div class="field"><label for="edit-pool-name">"Name"</label><input id="edit-pool-name" bind:value=name /></div>
+                <div class="field"><label for="edit-pool-blocks">"Blocks"</label><input id="edit-pool-blocks" bind:value=blocks /></div>
+                <button type="submit" class="button button--primary" disabled=move || save.pending().get()>"Save pool"</button>
+            </form>
+            {move || save.value().get().map(|result| match result {
+                Ok(()) => view! { <p class="notice notice--ok" role="status">"Saved."</p> }.into_any(),
+                Err(AppError::Rejected(findings)) => view! {
+                    <div class="notice notice--error" role="alert">
+                        {findings.into_iter().map(|finding| view! {
+                            <p><code>{finding.rule.to_string()}</code>" "{finding.message}" "<em>{finding.hint}</em></p>
+                        }).collect_view()}
+                    </div>
+                }.into_any(),
+                Err(AppError::Fields(errors)) => view! {
+                    <div class="notice notice--error" role="alert">
+                        {errors.into_iter().map(|e| view! { <p>{format!("{}: {}", e.field, e.message)}</p> }).collect_view()}
+                    </div>
+                }.into_any(),
+                Err(error) => view! { <ErrorNotice error /> }.into_any(),
+            })}
+        </details>
     }
 }
