@@ -41,8 +41,10 @@ async fn every_section_answers_and_unknown_pages_are_404(kind: DbKind) {
         assert!(html.contains("aria-current=\"page\""), "{path} marks itself in the navigation");
     }
     let response = app.get("/environments/dev").await;
-    assert_eq!(response.status(), 200);
-    assert!(response.text().await.unwrap().contains("192.168.101.11"));
+    let status = response.status();
+    let html = response.text().await.unwrap();
+    assert_eq!(status, 200, "{html}");
+    assert!(html.contains("192.168.101.11"));
 
     for missing in ["/no/such/page", "/environments/staging"] {
         let response = app.get(missing).await;
@@ -59,17 +61,10 @@ async fn responses_are_compressed(kind: DbKind) {
 
 async fn the_theme_cookie_is_rendered_on_the_server(kind: DbKind) {
     let app = TestApp::spawn(kind).await;
-    let html = app
-        .client
-        .get(app.at("/"))
-        .header("cookie", "gatehouse-theme=dark")
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert!(html.contains("<html lang=\"en\" data-theme=\"dark\""), "{}", &html[..200.min(html.len())]);
+    let response = app.client.get(app.at("/")).header("cookie", "gatehouse-theme=dark").send().await.unwrap();
+    let status = response.status();
+    let html = response.text().await.unwrap();
+    assert!(html.contains("<html lang=\"en\" data-theme=\"dark\""), "{status}: {}", &html[..300.min(html.len())]);
     let html = app.get("/").await.text().await.unwrap();
     assert!(!html.contains("data-theme=\""), "no choice: the OS decides");
 }
