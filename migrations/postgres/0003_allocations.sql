@@ -27,22 +27,3 @@ CREATE TABLE pool_cursors (
     low_key TEXT COLLATE "C" NOT NULL,
     version BIGINT NOT NULL
 );
-
--- The database writes the audit entry of every address taken, in the inserting transaction:
--- who (actor), when (since), why (reason), for which owner and application. So no allocation
--- or reservation exists without its history, whichever statement wrote it. (Releases are
--- recorded by the application, which knows who releases and why.)
-CREATE FUNCTION addresses_audit_taken() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    INSERT INTO audit_log (at, actor, action, object, before_json, after_json)
-    VALUES (NEW.since, NEW.actor,
-            CASE NEW.state WHEN 'reserved' THEN 'address.reserve' ELSE 'address.allocate' END,
-            'address/' || NEW.address, NULL,
-            json_build_object('address', NEW.address, 'pool', NEW.pool_id, 'state', NEW.state,
-                              'owner', NEW.owner, 'application', NEW.application, 'reason', NEW.reason,
-                              'since', NEW.since, 'by', NEW.actor)::text);
-    RETURN NULL;
-END
-$$;
-CREATE TRIGGER addresses_audit_taken AFTER INSERT ON addresses
-    FOR EACH ROW EXECUTE FUNCTION addresses_audit_taken();

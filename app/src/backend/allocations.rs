@@ -7,22 +7,26 @@
 //!   whatever happens above. A free address has no row.
 //! - **Next free = lowest free.** The pool's blocks are taken in address order (IPv4 first)
 //!   and the search starts at the pool's cursor (`pool_cursors.low_key`, below which nothing
-//!   is free). It reads taken keys page by page through the unique index, so an allocation
-//!   reads a few rows, not every allocated address of the pool.
-//! - **SQLite** has one writer at a time. An allocation opens `BEGIN IMMEDIATE` — the write
-//!   lock is its first step, so the busy timeout applies instead of a `SQLITE_BUSY` on a
-//!   read-to-write upgrade — then searches and inserts inside it, and so never collides.
-//! - **PostgreSQL** writers run in parallel. The search runs before the write, and each
-//!   candidate is claimed by one statement that takes a transaction-scoped advisory lock on
-//!   the address without waiting (`pg_try_advisory_xact_lock`) and inserts the row and its
-//!   audit entry. A candidate that another transaction is claiming is skipped; one committed
-//!   since the search fails on the UNIQUE key and the next candidate is tried. The lock only
-//!   spreads concurrent requests over the lowest free addresses; the UNIQUE key decides.
+//!   is free), reading taken keys in address order through the unique index — a few rows per
+//!   allocation, not every allocated address of the pool. The cursor is lowered by every
+//!   release and raised by a search only while no release happened since it was read.
+//! - **Claiming** is one statement in a short write transaction (with the audit entries): it
+//!   inserts the lowest candidates that are still free (`NOT EXISTS`) while the pool still
+//!   has the searched blocks. On SQLite the transaction takes the write lock first
+//!   (`BEGIN IMMEDIATE`), so the busy timeout applies and the statement sees every committed
+//!   row. On PostgreSQL writers run in parallel: a candidate whose advisory lock another
+//!   transaction holds (`pg_try_advisory_xact_lock`, never waiting) is being claimed right now
+//!   and is passed over; one committed after the statement's snapshot fails on the UNIQUE key
+//!   and the attempt is repeated.
+//! - **Batching.** Next-free requests of one pool that arrive while a claim of that pool is
+//!   under way wait and are claimed together, the i-th lowest candidate to the i-th request:
+//!   one read and one statement for many allocations. It is only about throughput; batches
+//!   (from two processes, say) are still kept apart by the database alone.
 //! - Transient failures (a unique violation after a stale read, serialization failure,
 //!   deadlock, busy) are retried with a fresh read, a bounded number of times, with jitter.
 //!
-//! Every change writes its audit entries (object `address/<ip>`: who, when, why) in the same
-//! transaction, which is the per-address history.
+//! History: every change of an address is in the audit log under `address/<ip>` (who, when,
+//! why), written in the transaction of the change.
 use std::collections::HashMap;
 use std::future::Future;
 use std::time::Duration;
@@ -50,7 +54,7 @@ const MAX_ROUNDS: u32 = 12;
 /// Taken keys read per query while searching for a free address.
 const PAGE: usize = 256;
 /// The cursor is moved once the search steps over this many taken addresses.
-const CURSOR_STEP: u64 = 32;
+const CURSOR_STEP: u64 = 16;
 /// Rows per multi-row INSERT (well under both databases' limits on bound parameters).
 const BATCH: usize = 400;
 
@@ -345,11 +349,11 @@ pub enum AllocationError {
     #[error("{0}")]
     Invalid(FieldErrors),
     /// The address (or, for a range, the first taken address of it) is allocated or reserved.
-    #[error("{}; {}", taken_text(.address, .holder.as_ref()), .hint)]
+    #[error("{}; {}", taken_text(.address, .holder.as_deref()), .hint)]
     Taken {
         field: &'static str,
         address: IpAddr,
-        holder: Option<Holding>,
+        holder: Option<Box<Holding>>,
         hint: &'static str,
     },
     #[error("{}", exhausted_text(.pool, .environment, *.size, .alternative.as_ref()))]
@@ -359,10 +363,10 @@ pub enum AllocationError {
         size: u128,
         alternative: Option<PoolRoom>,
     },
-    #[error("{}", not_held_text(.address, AddressState::Allocated, .current.as_ref()))]
-    NotAllocated { address: IpAddr, current: Option<Holding> },
-    #[error("{}", not_held_text(.address, AddressState::Reserved, .current.as_ref()))]
-    NotReserved { address: IpAddr, current: Option<Holding> },
+    #[error("{}", not_held_text(.address, AddressState::Allocated, .current.as_deref()))]
+    NotAllocated { address: IpAddr, current: Option<Box<Holding>> },
+    #[error("{}", not_held_text(.address, AddressState::Reserved, .current.as_deref()))]
+    NotReserved { address: IpAddr, current: Option<Box<Holding>> },
     #[error("the database stayed busy through {MAX_ROUNDS} attempts; try again in a moment")]
     Busy,
     #[error(transparent)]
@@ -581,7 +585,7 @@ fn pool_read(row: &AnyRow, pool_id: i64) -> Result<PoolRead, AllocationError> {
 }
 
 /// Taken keys read ahead of a search: every taken key from `from` on (`None`: from the start
-/// of the key space), in order, at most [`PAGE`]; `complete` when none follow the last.
+/// of the key space), in order, up to a limit; `complete` when none follow the last.
 struct Prefetch {
     from: Option<(IpFamily, u128)>,
     keys: Vec<(IpFamily, u128)>,
@@ -609,7 +613,13 @@ impl Prefetch {
 
 /// An allocation's read, in one statement: the pool, its cursor, and the first page of taken
 /// keys from the cursor on (from the start of the key space when the cursor is not valid).
-async fn read_for_allocation(conn: &mut AnyConnection, pool_id: i64) -> Result<(PoolRead, Prefetch), AllocationError> {
+async fn read_for_allocation(
+    conn: &mut AnyConnection,
+    pool_id: i64,
+    want: usize,
+) -> Result<(PoolRead, Prefetch), AllocationError> {
+    // Enough for the taken addresses the cursor lags behind, the candidates and some holes.
+    let limit = CURSOR_STEP as usize + want + 16;
     let rows = sqlx::query(
         "SELECT 0 AS part, p.blocks AS blocks, e.name AS environment, p.name AS name, \
                 c.blocks AS cursor_blocks, c.low_key AS low_key, c.version AS version, NULL AS address_key \
@@ -624,7 +634,7 @@ async fn read_for_allocation(conn: &mut AnyConnection, pool_id: i64) -> Result<(
          ORDER BY 1, 8",
     )
     .bind(pool_id)
-    .bind(PAGE as i64)
+    .bind(limit as i64)
     .fetch_all(&mut *conn)
     .await?;
     let head = rows.first().filter(|row| row.try_get::<i64, _>("part").is_ok_and(|part| part == 0));
@@ -637,7 +647,7 @@ async fn read_for_allocation(conn: &mut AnyConnection, pool_id: i64) -> Result<(
         .iter()
         .filter_map(|key| parse_key(key))
         .collect();
-    let prefetch = Prefetch { from: read.start(), complete: keys.len() < PAGE, keys };
+    let prefetch = Prefetch { from: read.start(), complete: rows.len() <= limit, keys };
     Ok((read, prefetch))
 }
 
@@ -734,29 +744,33 @@ async fn find_free(
     Ok(found)
 }
 
-/// SQLite: raises (or creates, or resets for changed blocks) the pool's cursor to `low`, the
-/// lowest free address a search just found — only when no release happened since the cursor
-/// was read (same `version`), so the cursor never passes a free address. (PostgreSQL does the
-/// same inside the claiming statement; see [`claim_statement`].)
-async fn advance_cursor(conn: &mut AnyConnection, read: &PoolRead, low: IpAddr) -> Result<(), sqlx::Error> {
+/// Raises (or creates, or resets for changed blocks) the pool's cursor to `low`, the lowest
+/// free address a search just found — only when no release happened since the cursor was
+/// read (same `version`), so the cursor never passes a free address. On PostgreSQL whoever
+/// holds the cursor row moves it and the others go on without waiting.
+async fn advance_cursor(conn: &mut AnyConnection, backend: Backend, read: &PoolRead, low: IpAddr) -> Result<(), sqlx::Error> {
     let statement = match &read.cursor {
         None => sqlx::query(
             "INSERT INTO pool_cursors (pool_id, blocks, low_key, version) VALUES ($1, $2, $3, 0) \
              ON CONFLICT (pool_id) DO NOTHING",
-        )
-        .bind(read.pool.id.unwrap_or_default())
-        .bind(&read.blocks_text)
-        .bind(address_key(low)),
-        Some(cursor) => sqlx::query(
-            "UPDATE pool_cursors SET blocks = $2, low_key = $3 \
-             WHERE pool_id = $1 AND version = $4 AND (blocks <> $2 OR low_key < $3)",
-        )
-        .bind(read.pool.id.unwrap_or_default())
-        .bind(&read.blocks_text)
-        .bind(address_key(low))
-        .bind(cursor.version),
+        ),
+        Some(_) => sqlx::query(match backend {
+            Backend::Sqlite => {
+                "UPDATE pool_cursors SET blocks = $2, low_key = $3 \
+                 WHERE pool_id = $1 AND version = $4 AND (blocks <> $2 OR low_key < $3)"
+            }
+            Backend::Postgres => {
+                "UPDATE pool_cursors SET blocks = $2, low_key = $3 \
+                 WHERE pool_id = (SELECT pool_id FROM pool_cursors WHERE pool_id = $1 FOR UPDATE SKIP LOCKED) \
+                   AND version = $4 AND (blocks <> $2 OR low_key < $3)"
+            }
+        }),
     };
-    statement.execute(&mut *conn).await?;
+    let statement = statement.bind(read.pool.id.unwrap_or_default()).bind(&read.blocks_text).bind(address_key(low));
+    match &read.cursor {
+        None => statement.execute(&mut *conn).await?,
+        Some(cursor) => statement.bind(cursor.version).execute(&mut *conn).await?,
+    };
     Ok(())
 }
 
@@ -891,81 +905,80 @@ const LOCK_CLASS: i32 = 0x4748_0001;
 
 const INSERT_COLUMNS: &str = "address_key, address, pool_id, state, owner, application, reason, actor, since";
 
-/// The one statement that claims the first candidate that is still free, as `template`
-/// (an autocommit write: the row, and through the trigger its audit entry). The candidates
-/// are listed lowest first; a candidate that is taken is passed over, and so — on PostgreSQL
-/// — is one whose advisory lock another transaction holds (it is claiming it right now). The
-/// row is only written while the pool still has the blocks that were searched. PostgreSQL
-/// also moves the cursor in the same statement when `advance_cursor_to` says so.
+/// The statement that claims the lowest candidates still free for `requests`. The
+/// candidates are listed lowest first; the i-th candidate claimed goes to the i-th request, so
+/// the i-th lowest key returned is the i-th request's address. A candidate that is taken is
+/// passed over, and so — on PostgreSQL — is one whose advisory lock another transaction holds
+/// (it is claiming it right now; the lock is held until that transaction ends). Rows are only
+/// written while the pool still has the blocks that were searched.
 fn claim_statement(
     backend: Backend,
     read: &PoolRead,
-    template: &Holding,
+    requests: &[&Holding],
     candidates: &[IpAddr],
-    advance_cursor_to: Option<IpAddr>,
 ) -> Statement {
     let mut s = Statement::default();
-    let pool = s.param(Some(Value::Int(template.pool)));
+    let pool = s.param(Some(Value::Int(read.pool.id.unwrap_or_default())));
     let blocks = s.text(read.blocks_text.clone());
-    let mut sql = String::new();
-    if let (Backend::Postgres, Some(low)) = (backend, advance_cursor_to) {
-        let low = s.text(address_key(low));
-        match &read.cursor {
-            None => sql.push_str(&format!(
-                "WITH moved AS (INSERT INTO pool_cursors (pool_id, blocks, low_key, version) \
-                 VALUES ({pool}, {blocks}, {low}, 0) ON CONFLICT (pool_id) DO NOTHING) "
-            )),
-            // Whoever holds the cursor row moves it; the others go on without waiting.
-            Some(cursor) => {
-                let version = s.param(Some(Value::Int(cursor.version)));
-                sql.push_str(&format!(
-                    "WITH moved AS (UPDATE pool_cursors SET blocks = {blocks}, low_key = {low} \
-                     WHERE pool_id = (SELECT pool_id FROM pool_cursors WHERE pool_id = {pool} FOR UPDATE SKIP LOCKED) \
-                       AND version = {version} AND (blocks <> {blocks} OR low_key < {low})) "
-                ));
-            }
-        }
-    }
-    let state = s.text(template.state.as_str());
-    let owner = s.optional_text(template.owner.as_deref());
-    let application = s.optional_text(template.application.as_ref().map(K8sName::as_str));
-    let reason = s.optional_text(template.reason.as_deref());
-    let actor = s.text(template.by.clone());
-    let since = s.text(template.since.clone());
-    let common = format!(
-        "INSERT INTO addresses ({INSERT_COLUMNS}) \
-         SELECT c.k, c.a, {pool}, {state}, {owner}, {application}, {reason}, {actor}, {since}"
+    let mut with = Vec::new();
+    let limit = s.param(Some(Value::Int(requests.len() as i64)));
+    let wanted: Vec<serde_json::Value> = requests
+        .iter()
+        .map(|r| {
+            serde_json::json!({"owner": r.owner, "application": r.application, "reason": r.reason,
+                               "by": r.by, "since": r.since})
+        })
+        .collect();
+    let wanted = s.text(serde_json::Value::Array(wanted).to_string());
+    let guard = format!(
+        "NOT EXISTS (SELECT 1 FROM addresses t WHERE t.address_key = c.k) \
+         AND EXISTS (SELECT 1 FROM pools p WHERE p.id = {pool} AND p.blocks = {blocks})"
     );
-    let guard = "NOT EXISTS (SELECT 1 FROM addresses t WHERE t.address_key = c.k) \
-                 AND EXISTS (SELECT 1 FROM pools p WHERE p.id = $1 AND p.blocks = $2)";
+    let field = |name: &str| match backend {
+        Backend::Sqlite => format!("json_extract(r.v, '$.{name}')"),
+        Backend::Postgres => format!("r.v->>'{name}'"),
+    };
     match backend {
-        // One writer at a time: the statement sees every committed row; lowest first.
+        // One writer at a time: the statement sees every committed row.
         Backend::Sqlite => {
-            let rows: Vec<String> = candidates
-                .iter()
-                .map(|address| format!("({}, {})", s.text(address_key(*address)), s.text(address.to_string())))
-                .collect();
-            sql.push_str(&format!(
-                "{common} FROM (SELECT column1 AS k, column2 AS a FROM (VALUES {})) AS c WHERE {guard} \
-                 ORDER BY c.k LIMIT 1 RETURNING address",
-                rows.join(", ")
+            let pairs: Vec<serde_json::Value> =
+                candidates.iter().map(|a| serde_json::json!([address_key(*a), a.to_string()])).collect();
+            let pairs = s.text(serde_json::Value::Array(pairs).to_string());
+            with.push(format!(
+                "c AS (SELECT json_extract(value, '$[0]') AS k, json_extract(value, '$[1]') AS a, key AS o \
+                 FROM json_each({pairs}))"
             ));
+            with.push(format!("claimed AS (SELECT k, a, o FROM c WHERE {guard} ORDER BY o LIMIT {limit})"));
+            with.push(format!("r AS (SELECT value AS v, key + 1 AS i FROM json_each({wanted}))"));
         }
         // The candidates as two lists (one statement text whatever their number); the scan
-        // yields them in order and stops at the first claimed. The advisory lock of an address
-        // is its low 32 bits (a collision only makes a request pass over a candidate).
+        // yields them in order and stops once enough are claimed. The advisory lock of an
+        // address is its low 32 bits (a collision only makes a request pass over a candidate).
         Backend::Postgres => {
             let keys: Vec<String> = candidates.iter().map(|a| address_key(*a)).collect();
             let texts: Vec<String> = candidates.iter().map(ToString::to_string).collect();
             let (keys, texts) = (s.text(keys.join(",")), s.text(texts.join(",")));
-            sql.push_str(&format!(
-                "{common} FROM unnest(string_to_array({keys}, ','), string_to_array({texts}, ',')) AS c(k, a) \
+            with.push(format!(
+                "claimed AS (SELECT c.k, c.a, c.o \
+                 FROM unnest(string_to_array({keys}, ','), string_to_array({texts}, ',')) WITH ORDINALITY AS c(k, a, o) \
                  WHERE {guard} AND pg_try_advisory_xact_lock({LOCK_CLASS}, ('x' || right(c.k, 8))::bit(32)::int4) \
-                 LIMIT 1 RETURNING address"
+                 LIMIT {limit})"
             ));
+            with.push(format!("r AS (SELECT value AS v, i FROM json_array_elements({wanted}::json) WITH ORDINALITY AS e(value, i))"));
         }
     }
-    s.sql = sql;
+    with.push("n AS (SELECT k, a, row_number() OVER (ORDER BY o) AS i FROM claimed)".to_owned());
+    s.sql = format!(
+        "WITH {} INSERT INTO addresses ({INSERT_COLUMNS}) \
+         SELECT n.k, n.a, {pool}, 'allocated', {}, {}, {}, {}, {} FROM n JOIN r ON r.i = n.i \
+         RETURNING address_key",
+        with.join(", "),
+        field("owner"),
+        field("application"),
+        field("reason"),
+        field("by"),
+        field("since"),
+    );
     s
 }
 
@@ -991,10 +1004,7 @@ pub async fn allocate(
     };
     match request.address {
         Some(address) => take(db, &template(address)).await,
-        None => {
-            let template = template(IpAddr::from(std::net::Ipv4Addr::UNSPECIFIED));
-            with_retries(db, |_| allocate_next(db, pool_id, &template)).await
-        }
+        None => allocate_next(db, pool_id, template(IpAddr::from(std::net::Ipv4Addr::UNSPECIFIED))).await,
     }
 }
 
@@ -1007,68 +1017,214 @@ fn outside_pool(field: &str, address: IpAddr, pool: &VipPool) -> AllocationError
     )
 }
 
-fn candidates(backend: Backend) -> usize {
+// ---------------------------------------------------------------------------------------------
+// Next free: the waiting requests of a pool are claimed together
+
+/// The most next-free requests one statement claims.
+const MAX_BATCH: usize = 64;
+
+/// Candidates searched beyond one per request, for what other writers claim meanwhile.
+fn slack(backend: Backend) -> usize {
     match backend {
-        // Searched in the write turn: only other processes can take one meanwhile.
-        Backend::Sqlite => std::env::var("GH_CAND").ok().and_then(|v| v.parse().ok()).unwrap_or(4),
-        // Up to 16 connections per process claim at once, from several processes.
-        Backend::Postgres => 64,
+        // One writer at a time, and one batch at a time per process.
+        Backend::Sqlite => 8,
+        // Other processes claim in parallel.
+        Backend::Postgres => 32,
     }
 }
 
-/// Searches the lowest free addresses (reads only), then claims the first that is still free
-/// in one statement.
-async fn allocate_next(db: &Database, pool_id: i64, template: &Holding) -> Attempt<Holding> {
-    let backend = db.backend();
-    // SQLite: search in this process's write turn, so the search is exact when it claims.
-    let turn = write_turn(db).await;
-    let mut conn = db.pool().acquire().await?;
-    let (read, prefetch) = read_for_allocation(&mut conn, pool_id).await?;
-    let found = find_free(&mut conn, &read.extents, read.start(), Some(&prefetch), candidates(backend)).await?;
-    let Some(&lowest) = found.free.first() else {
-        drop((turn, conn));
-        return Err(exhausted(db, &read.pool).await?);
+/// A next-free request waiting for its batch.
+struct Pending {
+    template: Holding,
+    reply: tokio::sync::oneshot::Sender<Result<Holding, AllocationError>>,
+}
+
+/// The waiting requests of one pool of one database, and whether a task is claiming them.
+#[derive(Default)]
+struct Queue {
+    pending: Vec<Pending>,
+    draining: bool,
+}
+
+/// (database, pool): a pool's connect options are shared by its clones and never replaced.
+type QueueKey = (usize, i64);
+
+fn queues() -> std::sync::MutexGuard<'static, HashMap<QueueKey, Queue>> {
+    static QUEUES: std::sync::LazyLock<std::sync::Mutex<HashMap<QueueKey, Queue>>> =
+        std::sync::LazyLock::new(Default::default);
+    QUEUES.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// The lowest free address of the pool. Requests that arrive while a batch of the pool is
+/// being claimed wait and are claimed together in the next one: one read and one statement
+/// for many allocations (and, on SQLite, one turn of the write lock). Batching is only about
+/// throughput — two batches, from two processes say, still cannot claim one address.
+async fn allocate_next(db: &Database, pool_id: i64, template: Holding) -> Result<Holding, AllocationError> {
+    let key = (std::sync::Arc::as_ptr(&db.pool().connect_options()).cast::<()>() as usize, pool_id);
+    let (reply, answer) = tokio::sync::oneshot::channel();
+    let lead = {
+        let mut queues = queues();
+        let queue = queues.entry(key).or_default();
+        queue.pending.push(Pending { template, reply });
+        !std::mem::replace(&mut queue.draining, true)
     };
-    let advance = read.cursor_is_stale(found.skipped).then_some(lowest);
-    if let (Backend::Sqlite, Some(low)) = (backend, advance) {
-        advance_cursor(&mut conn, &read, low).await?;
+    if lead {
+        // Its own task: a request that goes away does not strand the others.
+        tokio::spawn(drain(db.clone(), key));
     }
-    let statement = claim_statement(backend, &read, template, &found.free, advance);
-    let claimed = statement.query().fetch_optional(&mut *conn).await;
-    drop(turn);
-    match claimed {
-        Ok(Some(row)) => {
-            let address: String = row.try_get("address")?;
-            let address = IpAddr::parse(&address).map_err(|_| DbError::Corrupt {
-                what: "claimed address".to_owned(),
-                source: serde::de::Error::custom("not an address"),
-            })?;
-            Ok(Some(Holding { address, ..template.clone() }))
+    answer.await.unwrap_or(Err(AllocationError::Busy))
+}
+
+/// Claims the waiting requests of one pool, a batch at a time, until none is left.
+async fn drain(db: Database, key: QueueKey) {
+    let mut guard = DrainGuard { key, done: false };
+    loop {
+        let batch: Vec<Pending> = {
+            let mut queues = queues();
+            let Some(queue) = queues.get_mut(&key) else {
+                guard.done = true;
+                return;
+            };
+            if queue.pending.is_empty() {
+                queues.remove(&key);
+                guard.done = true;
+                return;
+            }
+            let n = queue.pending.len().min(MAX_BATCH);
+            queue.pending.drain(..n).collect()
+        };
+        let templates: Vec<Holding> = batch.iter().map(|p| p.template.clone()).collect();
+        let results = claim_batch(&db, key.1, &templates).await;
+        for (pending, result) in batch.into_iter().zip(results) {
+            // A request that went away no longer listens; its address stays allocated.
+            let _ = pending.reply.send(result);
         }
-        // Every candidate was taken meanwhile, or the pool changed: search again.
-        Ok(None) => Ok(None),
-        Err(error) if is_unique_violation(&error) => Ok(None),
-        Err(error) if is_foreign_key_violation(&error) => Err(AllocationError::PoolNotFound(pool_id)),
-        Err(error) => Err(error.into()),
     }
 }
 
-/// SQLite admits one writer at a time and makes the others sleep and poll (its busy
-/// handler), which leaves the write lock idle between writers. This module's writes to one
-/// SQLite database therefore take turns here first, so the lock passes from one to the next
-/// without gaps. Nothing depends on it for correctness: other processes, and other writers of
-/// this one, still meet SQLite's lock, its busy timeout and the UNIQUE key. PostgreSQL writes
-/// run in parallel (`None`).
-async fn write_turn(db: &Database) -> Option<tokio::sync::OwnedMutexGuard<()>> {
-    type Turns = std::sync::Mutex<HashMap<usize, std::sync::Arc<tokio::sync::Mutex<()>>>>;
-    static TURNS: std::sync::LazyLock<Turns> = std::sync::LazyLock::new(Turns::default);
-    if db.backend() != Backend::Sqlite || std::env::var("GH_TURN").is_ok_and(|v| v == "0") {
-        return None;
+/// Should a drain end early (a panic, or its runtime shutting down): its waiting requests are
+/// answered (busy) and the next request starts a new drain, instead of waiting forever.
+struct DrainGuard {
+    key: QueueKey,
+    done: bool,
+}
+
+impl Drop for DrainGuard {
+    fn drop(&mut self) {
+        if !self.done {
+            queues().remove(&self.key);
+        }
     }
-    // One pool per database: its (shared, never replaced) connect options identify it.
-    let key = std::sync::Arc::as_ptr(&db.pool().connect_options()).cast::<()>() as usize;
-    let turn = TURNS.lock().ok()?.entry(key).or_default().clone();
-    Some(turn.lock_owned().await)
+}
+
+/// The outcome of one attempt at a batch.
+struct Round {
+    /// (index of the request, what it got).
+    claimed: Vec<(usize, Holding)>,
+    /// Set when the pool has no free address left for the requests not claimed.
+    exhausted: Option<ExhaustedInfo>,
+}
+
+/// Claims the lowest free addresses for `templates`, in order; retries what is left with a
+/// fresh read, a bounded number of times.
+async fn claim_batch(db: &Database, pool_id: i64, templates: &[Holding]) -> Vec<Result<Holding, AllocationError>> {
+    let mut results: Vec<Option<Result<Holding, AllocationError>>> = templates.iter().map(|_| None).collect();
+    let mut open: Vec<usize> = (0..templates.len()).collect();
+    for round in 0..MAX_ROUNDS {
+        match claim_round(db, pool_id, templates, &open).await {
+            Ok(Round { claimed, exhausted }) => {
+                for (index, holding) in claimed {
+                    results[index] = Some(Ok(holding));
+                }
+                open.retain(|&index| results[index].is_none());
+                if let Some(info) = exhausted {
+                    for &index in &open {
+                        results[index] = Some(Err(info.error()));
+                    }
+                    open.clear();
+                }
+                if open.is_empty() {
+                    break;
+                }
+            }
+            Err(error) if is_transient(db.backend(), &error) => {
+                tracing::debug!(%error, round, "transient database error; trying again");
+            }
+            Err(error) => {
+                for (&index, error) in open.iter().zip(spread(error, open.len())) {
+                    results[index] = Some(Err(error));
+                }
+                open.clear();
+                break;
+            }
+        }
+        jitter(round).await;
+    }
+    results.into_iter().map(|result| result.unwrap_or(Err(AllocationError::Busy))).collect()
+}
+
+/// One error for each of `n` requests (the database's own error to the first; the others
+/// carry its text).
+fn spread(error: AllocationError, n: usize) -> Vec<AllocationError> {
+    let copy = |error: &AllocationError| match error {
+        AllocationError::PoolNotFound(id) => AllocationError::PoolNotFound(*id),
+        AllocationError::Busy => AllocationError::Busy,
+        other => AllocationError::Db(DbError::Sqlx(sqlx::Error::Protocol(other.to_string()))),
+    };
+    let mut errors: Vec<AllocationError> = (1..n).map(|_| copy(&error)).collect();
+    errors.insert(0, error);
+    errors
+}
+
+/// One read, then one write transaction (the cursor when it lags, the claiming statement and
+/// the audit entries) for the requests `open` of `templates`.
+async fn claim_round(db: &Database, pool_id: i64, templates: &[Holding], open: &[usize]) -> Result<Round, AllocationError> {
+    let backend = db.backend();
+    let want = open.len() + slack(backend);
+    let (read, found) = {
+        let mut conn = db.pool().acquire().await?;
+        let (read, prefetch) = read_for_allocation(&mut conn, pool_id, want).await?;
+        let found = find_free(&mut conn, &read.extents, read.start(), Some(&prefetch), want).await?;
+        (read, found)
+    };
+    let Some(&lowest) = found.free.first() else {
+        return Ok(Round { claimed: Vec::new(), exhausted: Some(exhausted_info(db, &read.pool).await?) });
+    };
+    let mut tx = begin_write(db).await?;
+    if read.cursor_is_stale(found.skipped) {
+        advance_cursor(&mut tx, backend, &read, lowest).await?;
+    }
+    let requests: Vec<&Holding> = open.iter().map(|&index| &templates[index]).collect();
+    let statement = claim_statement(backend, &read, &requests, &found.free);
+    let rows = match statement.query().fetch_all(&mut *tx).await {
+        Ok(rows) => rows,
+        // Committed by someone else after this statement's snapshot: search again.
+        Err(error) if is_unique_violation(&error) => return Ok(Round { claimed: Vec::new(), exhausted: None }),
+        Err(error) if is_foreign_key_violation(&error) => return Err(AllocationError::PoolNotFound(pool_id)),
+        Err(error) => return Err(error.into()),
+    };
+    let mut keys = rows
+        .iter()
+        .map(|row| row.try_get::<String, _>("address_key"))
+        .collect::<Result<Vec<_>, _>>()?;
+    keys.sort();
+    let mut claimed = Vec::with_capacity(keys.len());
+    for (key, &index) in keys.iter().zip(open) {
+        let address = parse_key(key).and_then(|(family, value)| IpAddr::from_u128(family, value)).ok_or_else(|| {
+            DbError::Corrupt { what: "claimed address".to_owned(), source: serde::de::Error::custom("not a key") }
+        })?;
+        claimed.push((index, Holding { address, ..templates[index].clone() }));
+    }
+    let holdings: Vec<Holding> = claimed.iter().map(|(_, holding)| holding.clone()).collect();
+    record_taken(&mut tx, &holdings).await?;
+    tx.commit().await?;
+    // The search reached the end of the pool and every free address it found is now taken.
+    let exhausted = if found.free.len() < want && claimed.len() == found.free.len() && claimed.len() < open.len() {
+        Some(exhausted_info(db, &read.pool).await?)
+    } else {
+        None
+    };
+    Ok(Round { claimed, exhausted })
 }
 
 /// Stores `holding` at its given address: 422 outside the pool, 409 with its holder when it
@@ -1079,7 +1235,7 @@ async fn take(db: &Database, holding: &Holding) -> Result<Holding, AllocationErr
         if !read.pool.contains(&holding.address) {
             return Err(outside_pool("address", holding.address, &read.pool));
         }
-        let _turn = write_turn(db).await;
+        let mut tx = begin_write(db).await?;
         let inserted = sqlx::query(&format!(
             "INSERT INTO addresses ({INSERT_COLUMNS}) SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9 \
              WHERE EXISTS (SELECT 1 FROM pools p WHERE p.id = $3 AND p.blocks = $10)"
@@ -1094,16 +1250,19 @@ async fn take(db: &Database, holding: &Holding) -> Result<Holding, AllocationErr
         .bind(&holding.by)
         .bind(&holding.since)
         .bind(&read.blocks_text)
-        .execute(db.pool())
+        .execute(&mut *tx)
         .await;
         match inserted {
-            Ok(result) if result.rows_affected() == 1 => Ok(Some(true)),
+            Ok(result) if result.rows_affected() == 1 => {}
             // The pool changed since it was read: check the address against it again.
-            Ok(_) => Ok(None),
-            Err(error) if is_unique_violation(&error) => Ok(Some(false)),
-            Err(error) if is_foreign_key_violation(&error) => Err(AllocationError::PoolNotFound(holding.pool)),
-            Err(error) => Err(error.into()),
+            Ok(_) => return Ok(None),
+            Err(error) if is_unique_violation(&error) => return Ok(Some(false)),
+            Err(error) if is_foreign_key_violation(&error) => return Err(AllocationError::PoolNotFound(holding.pool)),
+            Err(error) => return Err(error.into()),
         }
+        record_taken(&mut tx, std::slice::from_ref(holding)).await?;
+        tx.commit().await?;
+        Ok(Some(true))
     })
     .await?;
     if stored {
@@ -1112,13 +1271,33 @@ async fn take(db: &Database, holding: &Holding) -> Result<Holding, AllocationErr
     Err(AllocationError::Taken {
         field: "address",
         address: holding.address,
-        holder: get(db, holding.address).await?,
+        holder: get(db, holding.address).await?.map(Box::new),
         hint: "choose another address, or leave out `address` to get the next free one",
     })
 }
 
-/// The 409 of an exhausted pool, naming the next pool of the environment with room.
-async fn exhausted(db: &Database, pool: &VipPool) -> Result<AllocationError, DbError> {
+/// What the 409 of an exhausted pool says: the pool, and the next pool of its environment
+/// with room.
+#[derive(Debug, Clone)]
+struct ExhaustedInfo {
+    pool: String,
+    environment: String,
+    size: u128,
+    alternative: Option<PoolRoom>,
+}
+
+impl ExhaustedInfo {
+    fn error(&self) -> AllocationError {
+        AllocationError::Exhausted {
+            pool: self.pool.clone(),
+            environment: self.environment.clone(),
+            size: self.size,
+            alternative: self.alternative.clone(),
+        }
+    }
+}
+
+async fn exhausted_info(db: &Database, pool: &VipPool) -> Result<ExhaustedInfo, DbError> {
     let others = pools::list(db, Some(pool.environment.as_str())).await?;
     let usage = usage_by_pool(db).await?;
     let (after, before): (Vec<&VipPool>, Vec<&VipPool>) =
@@ -1128,7 +1307,7 @@ async fn exhausted(db: &Database, pool: &VipPool) -> Result<AllocationError, DbE
         let free = usage.get(&id).copied().unwrap_or_default().free(other);
         (free > 0).then(|| PoolRoom { id, name: other.name.to_string(), free })
     });
-    Ok(AllocationError::Exhausted {
+    Ok(ExhaustedInfo {
         pool: pool.name.to_string(),
         environment: pool.environment.to_string(),
         size: pool.size(),
@@ -1176,7 +1355,6 @@ pub async fn reserve(
         if let Some(gap) = first_outside(&read.pool, request.start, request.stop) {
             return Err(outside_pool("stop", gap, &read.pool));
         }
-        let _turn = write_turn(db).await;
         let mut tx = begin_write(db).await?;
         let unchanged = sqlx::query("SELECT id FROM pools WHERE id = $1 AND blocks = $2")
             .bind(pool_id)
@@ -1194,6 +1372,7 @@ pub async fn reserve(
                 Err(error) => return Err(error.into()),
             }
         }
+        record_taken(&mut tx, holdings).await?;
         tx.commit().await?;
         Ok(Some(true))
     })
@@ -1211,7 +1390,7 @@ pub async fn reserve(
         return Err(AllocationError::Taken {
             field: "start",
             address: holder.as_ref().map_or(request.start, |h| h.address),
-            holder,
+            holder: holder.map(Box::new),
             hint: "every address of a reservation must be free; reserve around it",
         });
     }
@@ -1244,7 +1423,7 @@ fn first_outside(pool: &VipPool, start: IpAddr, stop: IpAddr) -> Option<IpAddr> 
     IpAddr::from_u128(family, next)
 }
 
-/// Rows for many addresses at once (their audit entries are written by the trigger).
+/// Rows for many addresses at once.
 async fn insert_holdings(conn: &mut AnyConnection, holdings: &[Holding]) -> Result<(), sqlx::Error> {
     if holdings.is_empty() {
         return Ok(());
@@ -1272,31 +1451,23 @@ async fn insert_holdings(conn: &mut AnyConnection, holdings: &[Holding]) -> Resu
     Ok(())
 }
 
-/// Audit entries of addresses given back: `before` the holding, `after` the address free
-/// with the reason.
-async fn record_removals(
-    tx: &mut Transaction<'_, Any>,
-    actor: &str,
-    holdings: &[Holding],
-    reason: Option<&str>,
-) -> Result<(), DbError> {
-    let at = now_text();
-    for chunk in holdings.chunks(BATCH) {
+/// One audit entry: when, who, action, object, before, after.
+type AuditRow = (String, String, &'static str, String, Option<String>, Option<String>);
+
+/// Audit entries, many rows per statement, inside the change's transaction.
+async fn insert_audit(tx: &mut Transaction<'_, Any>, entries: Vec<AuditRow>) -> Result<(), DbError> {
+    for chunk in entries.chunks(BATCH) {
         let mut s = Statement::default();
         let rows: Vec<String> = chunk
             .iter()
-            .map(|holding| {
-                let action = match holding.state {
-                    AddressState::Reserved => "address.unreserve",
-                    _ => "address.release",
-                };
+            .map(|(at, actor, action, object, before, after)| {
                 let values = [
                     s.text(at.clone()),
-                    s.text(actor),
-                    s.text(action),
-                    s.text(audit_object(holding.address)),
-                    s.text(holding_json(holding).to_string()),
-                    s.text(freed_json(holding, reason).to_string()),
+                    s.text(actor.clone()),
+                    s.text(*action),
+                    s.text(object.clone()),
+                    s.optional_text(before.as_deref()),
+                    s.optional_text(after.as_deref()),
                 ];
                 format!("({})", values.join(", "))
             })
@@ -1308,6 +1479,46 @@ async fn record_removals(
         s.query().execute(&mut **tx).await?;
     }
     Ok(())
+}
+
+/// Audit entries of addresses taken: `after` the holding (who, since when, why).
+async fn record_taken(tx: &mut Transaction<'_, Any>, holdings: &[Holding]) -> Result<(), DbError> {
+    let entries = holdings
+        .iter()
+        .map(|holding| {
+            let action = match holding.state {
+                AddressState::Reserved => "address.reserve",
+                _ => "address.allocate",
+            };
+            let after = holding_json(holding).to_string();
+            (holding.since.clone(), holding.by.clone(), action, audit_object(holding.address), None, Some(after))
+        })
+        .collect();
+    insert_audit(tx, entries).await
+}
+
+/// Audit entries of addresses given back: `before` the holding, `after` the address free
+/// with the reason.
+async fn record_removals(
+    tx: &mut Transaction<'_, Any>,
+    actor: &str,
+    holdings: &[Holding],
+    reason: Option<&str>,
+) -> Result<(), DbError> {
+    let at = now_text();
+    let entries = holdings
+        .iter()
+        .map(|holding| {
+            let action = match holding.state {
+                AddressState::Reserved => "address.unreserve",
+                _ => "address.release",
+            };
+            let before = holding_json(holding).to_string();
+            let after = freed_json(holding, reason).to_string();
+            (at.clone(), actor.to_owned(), action, audit_object(holding.address), Some(before), Some(after))
+        })
+        .collect();
+    insert_audit(tx, entries).await
 }
 
 fn holding_json(holding: &Holding) -> serde_json::Value {
@@ -1326,7 +1537,7 @@ pub async fn release(db: &Database, actor: &str, address: IpAddr, reason: Option
     let released = remove(db, actor, AddressState::Allocated, address, address, reason).await?;
     match released.into_iter().next() {
         Some(holding) => Ok(holding),
-        None => Err(AllocationError::NotAllocated { address, current: get(db, address).await? }),
+        None => Err(AllocationError::NotAllocated { address, current: get(db, address).await?.map(Box::new) }),
     }
 }
 
@@ -1345,7 +1556,7 @@ pub async fn unreserve(
     }
     let removed = remove(db, actor, AddressState::Reserved, start, stop, reason).await?;
     if removed.is_empty() {
-        return Err(AllocationError::NotReserved { address: start, current: get(db, start).await? });
+        return Err(AllocationError::NotReserved { address: start, current: get(db, start).await?.map(Box::new) });
     }
     Ok(removed)
 }
@@ -1359,7 +1570,6 @@ async fn remove(
     reason: Option<&str>,
 ) -> Result<Vec<Holding>, AllocationError> {
     with_retries(db, |_| async move {
-        let _turn = write_turn(db).await;
         let mut tx = begin_write(db).await?;
         let rows = sqlx::query(&format!(
             "DELETE FROM addresses WHERE address_key >= $1 AND address_key <= $2 AND state = $3 \
@@ -1647,4 +1857,142 @@ pub async fn history(db: &Database, address: IpAddr) -> Result<Vec<AddressEvent>
             }
         })
         .collect())
+}
+
+#[cfg(test)]
+#[expect(clippy::unwrap_used, reason = "in tests a failed parse is a failed test")]
+mod tests {
+    use super::*;
+
+    fn ip(text: &str) -> IpAddr {
+        IpAddr::parse(text).unwrap()
+    }
+
+    #[test]
+    fn keys_sort_like_addresses_and_read_back() {
+        let addresses = ["0.0.0.0", "10.0.0.9", "10.0.0.10", "192.168.101.192", "255.255.255.255", "::", "::1", "fd00::1", "ffff::"];
+        let keys: Vec<String> = addresses.iter().map(|a| address_key(ip(a))).collect();
+        let mut sorted = keys.clone();
+        sorted.sort();
+        assert_eq!(sorted, keys, "text order is address order, IPv4 first");
+        for (address, key) in addresses.iter().zip(&keys) {
+            assert_eq!(key.len(), 33);
+            let (family, value) = parse_key(key).unwrap();
+            assert_eq!(IpAddr::from_u128(family, value), Some(ip(address)));
+        }
+        assert_eq!(parse_key("x000"), None);
+    }
+
+    #[test]
+    fn requests_report_every_field() {
+        let input = AllocationInput {
+            address: Some("10.0.0.300".into()),
+            owner: Some("  ".into()),
+            application: Some("Api".into()),
+            reason: Some("x".repeat(MAX_REASON_LEN + 1)),
+        };
+        let errors = AllocationRequest::try_from(input).unwrap_err();
+        let fields: Vec<(&str, &str)> = errors.iter().map(|e| (e.field.as_str(), e.code.as_str())).collect();
+        assert_eq!(
+            fields,
+            [("address", "invalid_ip"), ("owner", "required"), ("application", "invalid_k8s_name"), ("reason", "too_long")]
+        );
+        let ok = AllocationRequest::try_from(AllocationInput { owner: Some(" team-a ".into()), ..Default::default() }).unwrap();
+        assert_eq!((ok.owner.as_str(), ok.address, ok.application), ("team-a", None, None));
+
+        let range = |start: &str, stop: &str| ReservationInput {
+            start: Some(start.into()),
+            stop: Some(stop.into()),
+            reason: Some("router".into()),
+        };
+        assert_eq!(ReservationRequest::try_from(range("10.0.0.1", "10.0.255.255")).unwrap().count(), 65_535);
+        assert_eq!(ReservationRequest::try_from(range("10.0.0.0", "10.0.255.255")).unwrap().count(), MAX_RANGE);
+        let too_large = ReservationRequest::try_from(range("10.0.0.0", "10.1.0.0")).unwrap_err();
+        assert_eq!(too_large.get("stop").unwrap().code, "range_too_large");
+        let backwards = ReservationRequest::try_from(range("10.0.0.9", "10.0.0.1")).unwrap_err();
+        assert_eq!(backwards.get("stop").unwrap().code, "invalid_ip_range");
+        let mixed = ReservationRequest::try_from(range("10.0.0.1", "fd00::1")).unwrap_err();
+        assert_eq!(mixed.get("stop").unwrap().code, "family_mismatch");
+        let single = ReservationRequest::try_from(ReservationInput { start: Some("fd00::5".into()), ..range("", "") }).unwrap();
+        assert_eq!((single.start, single.stop, single.count()), (ip("fd00::5"), ip("fd00::5"), 1));
+    }
+
+    fn pool(blocks: serde_json::Value) -> VipPool {
+        serde_json::from_value(serde_json::json!({"environment": "dev", "name": "vips", "blocks": blocks})).unwrap()
+    }
+
+    #[test]
+    fn extents_are_in_address_order_and_ranges_may_span_adjacent_blocks() {
+        let pool = pool(serde_json::json!([
+            {"cidr": "fd00::/126"}, {"start": "10.0.0.16", "stop": "10.0.0.20"}, {"cidr": "10.0.0.0/28"}
+        ]));
+        let firsts: Vec<u128> = extents(&pool).iter().map(|e| e.first).collect();
+        assert_eq!(firsts, [ip("10.0.0.0").to_u128(), ip("10.0.0.16").to_u128(), ip("fd00::").to_u128()]);
+        assert_eq!(first_outside(&pool, ip("10.0.0.3"), ip("10.0.0.20")), None, "10.0.0.0/28 and .16-.20 touch");
+        assert_eq!(first_outside(&pool, ip("10.0.0.3"), ip("10.0.0.21")), Some(ip("10.0.0.21")));
+        assert_eq!(first_outside(&pool, ip("fd00::1"), ip("fd00::3")), None);
+    }
+
+    #[test]
+    fn a_prefetch_serves_only_what_it_covers() {
+        let v4 = |last: u8| (IpFamily::Ipv4, u128::from(last));
+        let read = Prefetch { from: Some(v4(10)), keys: vec![v4(10), v4(11), v4(14)], complete: false };
+        assert_eq!(read.serve(IpFamily::Ipv4, 5, 20), None, "starts before what was read");
+        assert_eq!(read.serve(IpFamily::Ipv4, 10, 20), Some((vec![10, 11, 14], true)), "more may follow 14");
+        assert_eq!(read.serve(IpFamily::Ipv4, 11, 13), Some((vec![11], false)), "14 proves nothing else is below it");
+        assert_eq!(read.serve(IpFamily::Ipv4, 15, 20), None, "past what was read");
+        let complete = Prefetch { complete: true, ..read };
+        assert_eq!(complete.serve(IpFamily::Ipv4, 15, 20), Some((vec![], false)));
+        assert_eq!(complete.serve(IpFamily::Ipv6, 0, 9), Some((vec![], false)));
+    }
+
+    #[test]
+    fn runs_keep_the_holder_fields_they_share() {
+        let held = |last: &str, owner: &str| {
+            MapEntry::held(Holding {
+                address: ip(&format!("10.0.0.{last}")),
+                pool: 1,
+                state: AddressState::Allocated,
+                owner: Some(owner.to_owned()),
+                application: None,
+                reason: Some("api".to_owned()),
+                since: "2026-01-01T00:00:00Z".to_owned(),
+                by: "anonymous".to_owned(),
+            })
+            .into_run()
+        };
+        let mut run = held("1", "team-a");
+        run.absorb(&held("2", "team-a"));
+        assert_eq!((run.start, run.stop, run.count), (Some(ip("10.0.0.1")), Some(ip("10.0.0.2")), Some(2)));
+        assert_eq!(run.owner.as_deref(), Some("team-a"));
+        run.absorb(&held("3", "team-b"));
+        assert_eq!((run.count, run.owner.as_deref(), run.reason.as_deref()), (Some(3), None, Some("api")));
+        let free = MapEntry::free(IpFamily::Ipv4, 4, 7, true);
+        assert_eq!((free.len(), free[0].count), (1, Some(4)));
+        assert_eq!(MapEntry::free(IpFamily::Ipv4, 4, 7, false).len(), 4);
+    }
+
+    #[test]
+    fn messages_say_who_holds_an_address_and_where_to_go() {
+        let holder = Holding {
+            address: ip("10.0.0.7"),
+            pool: 3,
+            state: AddressState::Allocated,
+            owner: Some("team-a".into()),
+            application: Some(K8sName::parse("api").unwrap()),
+            reason: None,
+            since: "2026-01-01T00:00:00Z".into(),
+            by: "anonymous".into(),
+        };
+        let taken =
+            AllocationError::Taken { field: "address", address: holder.address, holder: Some(Box::new(holder)), hint: "pick another" };
+        assert_eq!(
+            taken.to_string(),
+            "10.0.0.7 is allocated to team-a (application api) in pool 3 since 2026-01-01T00:00:00Z by anonymous; pick another"
+        );
+        let room = PoolRoom { id: 7, name: "dev-more".into(), free: 1 };
+        let exhausted = exhausted_text("dev-vips", "dev", 16, Some(&room));
+        assert!(exhausted.contains("all 16") && exhausted.contains("dev-more (id 7) of dev has 1 free address —"), "{exhausted}");
+        assert!(exhausted_text("dev-vips", "dev", 16, None).contains("no other pool of dev has room"));
+    }
 }

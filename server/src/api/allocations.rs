@@ -101,7 +101,7 @@ pub async fn get(State(state): State<AppState>, Path(address): Path<String>) -> 
     let address = parse_address(&address, "address")?;
     match repo::get(&state.db, address).await? {
         Some(holding) if holding.state == AddressState::Allocated => Ok(Json(holding)),
-        current => Err(AllocationError::NotAllocated { address, current }.into()),
+        current => Err(AllocationError::NotAllocated { address, current: current.map(Box::new) }.into()),
     }
 }
 

@@ -1,5 +1,7 @@
 //! VIP allocations and reservations through /api/v1, on both databases; and the concurrency
 //! guarantee: many clients (and, on PostgreSQL, two servers) never get the same address.
+#![expect(clippy::unwrap_used, reason = "in tests a failed request is a failed test")]
+
 use std::collections::HashSet;
 use std::time::Duration;
 
