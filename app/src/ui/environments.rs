@@ -227,7 +227,7 @@ pub fn EditEnvironmentPage() -> impl IntoView {
 }
 
 /// Lines or commas → trimmed, non-empty entries.
-fn entries(text: &str) -> Vec<String> {
+pub(crate) fn entries(text: &str) -> Vec<String> {
     text.split([',', '\n'])
         .map(str::trim)
         .filter(|entry| !entry.is_empty())
@@ -341,7 +341,7 @@ impl Fields {
 }
 
 /// The messages for one field and its elements (`pod_cidrs` collects `pod_cidrs[1]` too).
-fn messages_for(errors: &[FieldError], field: &str) -> Vec<String> {
+pub(crate) fn messages_for(errors: &[FieldError], field: &str) -> Vec<String> {
     errors
         .iter()
         .filter(|error| {
@@ -524,12 +524,7 @@ fn EnvironmentForm(initial: Option<Environment>) -> impl IntoView {
                     <A href="/environments">"Cancel"</A>
                 </div>
                 {move || match save.value().get() {
-                    Some(Err(AppError::Rejected(findings))) => Some(view! {
-                        <div class="notice notice--error" role="alert">
-                            <p><strong>"The server refused the change:"</strong></p>
-                            <FindingItems findings />
-                        </div>
-                    }.into_any()),
+                    Some(Err(AppError::Rejected(findings))) => Some(view! { <RejectedNotice findings /> }.into_any()),
                     Some(Err(AppError::Fields(_))) => Some(view! {
                         <p class="notice notice--error" role="alert">"Some fields need fixing; see the messages above."</p>
                     }.into_any()),
@@ -600,5 +595,16 @@ pub fn ObjectLink(object: String) -> impl IntoView {
     match href {
         Some(href) => view! { <a class="object-link" href=href>{object}</a> }.into_any(),
         None => view! { <span class="object-link">{object}</span> }.into_any(),
+    }
+}
+
+/// The server refused a change because it would break error-level checklist rules.
+#[component]
+pub fn RejectedNotice(findings: Vec<Finding>, #[prop(optional)] test_id: Option<&'static str>) -> impl IntoView {
+    view! {
+        <div class="notice notice--error" role="alert" data-testid=test_id>
+            <p><strong>"The server refused the change:"</strong></p>
+            <FindingItems findings />
+        </div>
     }
 }

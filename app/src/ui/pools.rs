@@ -7,6 +7,7 @@ use leptos_router::{
 };
 
 use super::{
+    environments::{RejectedNotice, entries, messages_for},
     layout::PageHeader,
     pages::{ErrorNotice, NotFound},
     plan::PlanNav,
@@ -19,7 +20,6 @@ use crate::{
             address_history, get_pool, import_pools_csv, update_pool, list_pools, pool_map, release_address, reserve_addresses,
         },
     },
-    domain::FieldError,
 };
 
 fn percent(part: u128, whole: u128) -> f64 {
@@ -173,14 +173,6 @@ fn EnvironmentPools(environment: String, pools: Vec<PoolSummary>) -> impl IntoVi
     }
 }
 
-fn field_messages(errors: &[FieldError], prefix: &str) -> Vec<String> {
-    errors
-        .iter()
-        .filter(|error| error.field == prefix || error.field.starts_with(&format!("{prefix}[")) || error.field.starts_with(&format!("{prefix}.")))
-        .map(|error| error.message.clone())
-        .collect()
-}
-
 #[component]
 fn NewPoolForm(environment: String) -> impl IntoView {
     let name = RwSignal::new(String::new());
@@ -189,8 +181,7 @@ fn NewPoolForm(environment: String) -> impl IntoView {
     let create = Action::new(move |(name, blocks): &(String, String)| {
         let environment = env.clone();
         let name = name.trim().to_owned();
-        let blocks: Vec<String> =
-            blocks.split([',', '\n']).map(str::trim).filter(|b| !b.is_empty()).map(str::to_owned).collect();
+        let blocks = entries(blocks);
         async move { create_pool(environment, name, blocks).await }
     });
     let navigate = use_navigate();
@@ -201,7 +192,7 @@ fn NewPoolForm(environment: String) -> impl IntoView {
     });
     let errors = move |prefix: &'static str| {
         move || match create.value().get() {
-            Some(Err(AppError::Fields(errors))) => field_messages(&errors, prefix)
+            Some(Err(AppError::Fields(errors))) => messages_for(&errors, prefix)
                 .into_iter()
                 .map(|message| view! { <p class="field__error">{message}</p> })
                 .collect_view()
@@ -231,13 +222,7 @@ fn NewPoolForm(environment: String) -> impl IntoView {
                 <button type="submit" class="button button--primary" disabled=move || create.pending().get()>"Create pool"</button>
             </form>
             {move || match create.value().get() {
-                Some(Err(AppError::Rejected(findings))) => view! {
-                    <div class="notice notice--error" role="alert" data-testid="pool-rejected">
-                        {findings.into_iter().map(|finding| view! {
-                            <p><code>{finding.rule.to_string()}</code>" "{finding.message}" "<em>{finding.hint}</em></p>
-                        }).collect_view()}
-                    </div>
-                }.into_any(),
+                Some(Err(AppError::Rejected(findings))) => view! { <RejectedNotice findings test_id="pool-rejected" /> }.into_any(),
                 Some(Err(AppError::Fields(_))) | None | Some(Ok(_)) => ().into_any(),
                 Some(Err(error)) => view! { <ErrorNotice error /> }.into_any(),
             }}
@@ -505,8 +490,7 @@ fn EditPool(pool_id: i64, on_saved: impl Fn() + Copy + Send + Sync + 'static) ->
     });
     let save = Action::new(move |(name, blocks): &(String, String)| {
         let name = name.trim().to_owned();
-        let blocks: Vec<String> =
-            blocks.split([',', '\n']).map(str::trim).filter(|b| !b.is_empty()).map(str::to_owned).collect();
+        let blocks = entries(blocks);
         async move { update_pool(pool_id, name, blocks).await }
     });
     Effect::new(move |_| {
@@ -524,13 +508,7 @@ fn EditPool(pool_id: i64, on_saved: impl Fn() + Copy + Send + Sync + 'static) ->
             </form>
             {move || save.value().get().map(|result| match result {
                 Ok(()) => view! { <p class="notice notice--ok" role="status">"Saved."</p> }.into_any(),
-                Err(AppError::Rejected(findings)) => view! {
-                    <div class="notice notice--error" role="alert">
-                        {findings.into_iter().map(|finding| view! {
-                            <p><code>{finding.rule.to_string()}</code>" "{finding.message}" "<em>{finding.hint}</em></p>
-                        }).collect_view()}
-                    </div>
-                }.into_any(),
+                Err(AppError::Rejected(findings)) => view! { <RejectedNotice findings /> }.into_any(),
                 Err(AppError::Fields(errors)) => view! {
                     <div class="notice notice--error" role="alert">
                         {errors.into_iter().map(|e| view! { <p>{format!("{}: {}", e.field, e.message)}</p> }).collect_view()}
