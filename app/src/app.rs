@@ -6,8 +6,9 @@
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Title, provide_meta_context};
 use leptos_router::{
-    ParamSegment, SsrMode, StaticSegment,
+    Lazy, LazyRoute, ParamSegment, SsrMode, StaticSegment,
     components::{Route, Router, Routes},
+    lazy_route,
 };
 
 use crate::ui::{
@@ -24,8 +25,6 @@ use crate::ui::{
 /// The document around the application. Rendered on the server only.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     let theme = Theme::from_request();
-    #[cfg(feature = "ssr")]
-    crate::backend::http::set_content_security_policy();
     view! {
         <!DOCTYPE html>
         <html lang="en" data-theme=theme.map(Theme::as_str)>
@@ -52,43 +51,88 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
-    // Lets tests (and curious people) see that the WASM bundle has taken over the page.
-    #[cfg(feature = "hydrate")]
-    Effect::new(|_| {
-        if let Some(body) = document().body() {
-            let _ = body.set_attribute("data-hydrated", "true");
-        }
-    });
     view! {
         <Title formatter=|page: String| {
             if page.is_empty() { "Gatehouse".to_owned() } else { format!("{page} · Gatehouse") }
         } />
         <Router>
             <Frame>
-                <Routes fallback=|| view! { <NotFound /> }>
-                    <Route path=StaticSegment("") view=OverviewPage ssr=SsrMode::Async />
-                    <Route path=StaticSegment("topology") view=TopologyPage />
-                    <Route path=StaticSegment("pools") view=PoolsPage ssr=SsrMode::Async />
-                    <Route path=(StaticSegment("pools"), StaticSegment("conflicts")) view=ConflictsPage ssr=SsrMode::Async />
-                    <Route path=(StaticSegment("pools"), StaticSegment("outputs")) view=OutputsPage ssr=SsrMode::Async />
-                    <Route path=(StaticSegment("pools"), ParamSegment("id")) view=PoolPage ssr=SsrMode::Async />
-                    <Route path=StaticSegment("certificates") view=CertificatesPage />
-                    <Route path=StaticSegment("applications") view=ApplicationsPage />
-                    <Route path=StaticSegment("checklist") view=ChecklistPage ssr=SsrMode::Async />
-                    <Route path=StaticSegment("environments") view=EnvironmentsPage ssr=SsrMode::Async />
-                    <Route path=(StaticSegment("environments"), StaticSegment("new")) view=NewEnvironmentPage />
+                <Routes fallback=|| view! { <NotFound /> <HydrationMark /> }>
+                    <Route path=StaticSegment("") view={Lazy::<OverviewRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=StaticSegment("topology") view={Lazy::<TopologyRoute>::new()} />
+                    <Route path=StaticSegment("pools") view={Lazy::<PoolsRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=(StaticSegment("pools"), StaticSegment("conflicts")) view={Lazy::<ConflictsRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=(StaticSegment("pools"), StaticSegment("outputs")) view={Lazy::<OutputsRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=(StaticSegment("pools"), ParamSegment("id")) view={Lazy::<PoolRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=StaticSegment("certificates") view={Lazy::<CertificatesRoute>::new()} />
+                    <Route path=StaticSegment("applications") view={Lazy::<ApplicationsRoute>::new()} />
+                    <Route path=StaticSegment("checklist") view={Lazy::<ChecklistRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=StaticSegment("environments") view={Lazy::<EnvironmentsRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=(StaticSegment("environments"), StaticSegment("new")) view={Lazy::<NewEnvironmentRoute>::new()} />
                     <Route
                         path=(StaticSegment("environments"), ParamSegment("name"))
-                        view=EnvironmentPage
+                        view={Lazy::<EnvironmentRoute>::new()}
                         ssr=SsrMode::Async
                     />
                     <Route
                         path=(StaticSegment("environments"), ParamSegment("name"), StaticSegment("edit"))
-                        view=EditEnvironmentPage
+                        view={Lazy::<EditEnvironmentRoute>::new()}
                         ssr=SsrMode::Async
                     />
                 </Routes>
             </Frame>
         </Router>
     }
+}
+
+/// Marks `<body data-hydrated>` once the page's own view has hydrated — after its lazily
+/// loaded chunk arrived, not merely the shell — so tests (and curious people) can tell when
+/// the page reacts to input.
+#[component]
+fn HydrationMark() -> impl IntoView {
+    #[cfg(feature = "hydrate")]
+    Effect::new(|_| {
+        if let Some(body) = document().body() {
+            let _ = body.set_attribute("data-hydrated", "true");
+        }
+    });
+}
+
+/// Every page is a lazy route: `cargo leptos build --release --split` moves each page's code
+/// into its own WASM chunk, fetched when the page is first shown, so the first download is
+/// the shell (router, frame, theme) rather than the whole portal.
+macro_rules! lazy_pages {
+    ($($route:ident => $page:ident),* $(,)?) => {
+        $(
+            struct $route;
+
+            #[lazy_route]
+            impl LazyRoute for $route {
+                fn data() -> Self {
+                    $route
+                }
+
+                fn view(this: Self) -> AnyView {
+                    let _ = this;
+                    view! { <$page /> <HydrationMark /> }.into_any()
+                }
+            }
+        )*
+    };
+}
+
+lazy_pages! {
+    OverviewRoute => OverviewPage,
+    TopologyRoute => TopologyPage,
+    PoolsRoute => PoolsPage,
+    ConflictsRoute => ConflictsPage,
+    OutputsRoute => OutputsPage,
+    PoolRoute => PoolPage,
+    CertificatesRoute => CertificatesPage,
+    ApplicationsRoute => ApplicationsPage,
+    ChecklistRoute => ChecklistPage,
+    EnvironmentsRoute => EnvironmentsPage,
+    NewEnvironmentRoute => NewEnvironmentPage,
+    EnvironmentRoute => EnvironmentPage,
+    EditEnvironmentRoute => EditEnvironmentPage,
 }

@@ -65,6 +65,24 @@ describe('the portal shell', () => {
     await context.close();
   });
 
+  test('every page loads its own chunk and hydrates, one after another, with no console error', async () => {
+    // Each page is a lazy route with its own WASM chunk; loading pages in quick succession
+    // once let a page go out with the fallback CSP, which blocked its chunk.
+    const page = await browser.newPage();
+    const problems = [];
+    page.on('console', (message) => {
+      if (message.type() === 'error') problems.push(`${page.url()}: ${message.text()}`);
+    });
+    page.on('pageerror', (error) => problems.push(`${page.url()}: ${error}`));
+    for (const [href] of [...sections, ...sections]) await page.goto(portal.url + href);
+    for (const [href] of sections) {
+      await page.goto(portal.url + href);
+      await waitForHydration(page);
+    }
+    assert.deepEqual(problems, []);
+    await page.close();
+  });
+
   test('every navigation link answers 200, on the server and after hydration', async () => {
     const page = await browser.newPage();
     for (const [href] of sections) {

@@ -1,13 +1,23 @@
 //! One router for the whole portal: pages, /api/v1, health, static files.
-use app::{App, backend::http::DEFAULT_POLICY, shell};
+use std::sync::Arc;
+
+use app::{
+    App,
+    backend::http::{DEFAULT_POLICY, page_policy},
+    shell,
+};
 use axum::{
     Json, Router,
-    extract::State,
-    http::{HeaderName, HeaderValue, StatusCode, header},
-    response::IntoResponse,
+    extract::{Request, State},
+    http::{HeaderName, HeaderValue, StatusCode, header, request::Parts},
+    middleware::{self, Next},
+    response::{IntoResponse, Response},
     routing::get,
 };
-use leptos::prelude::provide_context;
+use leptos::{
+    nonce::Nonce,
+    prelude::{provide_context, use_context},
+};
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use tower::ServiceBuilder;
 use tower_http::{
@@ -25,7 +35,11 @@ pub fn router(state: AppState) -> Router {
         let db = state.db.clone();
         move || {
             provide_context(db.clone());
-            leptos::nonce::provide_nonce();
+            let nonce = use_context::<Parts>().and_then(|parts| parts.extensions.get::<PageNonce>().cloned());
+            match nonce {
+                Some(PageNonce(nonce)) => provide_context(Nonce::from_value(nonce)),
+                None => leptos::nonce::provide_nonce(),
+            }
         }
     };
     let strict_transport = state.tls.then(|| {
@@ -69,9 +83,33 @@ pub fn router(state: AppState) -> Router {
                     HeaderName::from_static("cross-origin-opener-policy"),
                     HeaderValue::from_static("same-origin"),
                 ))
-                .option_layer(strict_transport),
+                .option_layer(strict_transport)
+                .layer(middleware::from_fn(page_security_policy)),
         )
         .with_state(state)
+}
+
+/// This request's CSP nonce: the page's scripts carry it, the page's policy admits it.
+#[derive(Clone)]
+struct PageNonce(Arc<str>);
+
+/// Gives every request a fresh nonce and every HTML response the page policy that admits
+/// it. Set here, by the HTTP layer, rather than while the page renders, so no rendering path
+/// (lazy routes, async data, error pages) can leave a page with the fallback policy that
+/// blocks its own hydration script.
+async fn page_security_policy(mut request: Request, next: Next) -> Response {
+    let nonce: Arc<str> = Nonce::new().to_string().into();
+    request.extensions_mut().insert(PageNonce(nonce.clone()));
+    let mut response = next.run(request).await;
+    let is_page = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.starts_with("text/html"));
+    if is_page && let Ok(policy) = HeaderValue::from_str(&page_policy(&nonce)) {
+        response.headers_mut().insert(header::CONTENT_SECURITY_POLICY, policy);
+    }
+    response
 }
 
 /// The process is up.
