@@ -5,9 +5,11 @@
 //! - [`net`]: IP addresses, CIDRs, ranges, and the sort-and-sweep overlap search.
 //! - [`model`]: environments, VIP pools, applications, certificates, allocations, the plan,
 //!   and the raw `…Input` forms that parse into them collecting every [`FieldError`].
+//! - [`certificates`]: the certificate upload form, statuses and SAN coverage.
 //! - [`checklist`]: the rules over a plan.
 //! - [`seed`]: the seed example plan.
 
+pub mod certificates;
 pub mod change;
 pub mod checklist;
 pub mod error;

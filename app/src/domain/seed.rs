@@ -152,6 +152,7 @@ pub fn synthetic_plan(environments: usize, ranges: usize, applications: usize, n
                 not_after: now_unix + 365 * 86_400,
                 fingerprint_sha256: format!("cert-{k}-{i}"),
                 public_key_fingerprint: format!("key-{k}-{i}"),
+                secret_ref: None,
             });
             let config = BTreeMap::from([(ConfigKey::parse("ENVIRONMENT").expect(VALID), env.to_string())]);
             envs.insert(
