@@ -168,6 +168,32 @@ impl CertificateUpload {
     }
 }
 
+/// What one certificate of a chain says about itself, as the server parsed it. Public
+/// information only: the key's type and size, never the key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CertificateDetails {
+    /// The subject's distinguished name, e.g. `CN=api-dev.mdhlabs.com`.
+    pub subject: String,
+    pub issuer: String,
+    /// Hex bytes separated by colons, as browsers show it.
+    pub serial: String,
+    /// DNS names (and IP addresses as text) of the subjectAltName extension.
+    pub sans: Vec<String>,
+    /// Unix seconds.
+    pub not_before: i64,
+    /// Unix seconds.
+    pub not_after: i64,
+    /// SHA-256 of the certificate (DER), lower-case hex.
+    pub fingerprint_sha256: String,
+    /// SHA-256 of the SubjectPublicKeyInfo (DER), lower-case hex: equal values, same key.
+    pub public_key_sha256: String,
+    /// `RSA 2048`, `ECDSA P-256`, `ECDSA P-384`, `Ed25519`.
+    pub key_type: String,
+    pub key_bits: u32,
+    pub signature_algorithm: String,
+    pub is_ca: bool,
+}
+
 /// Where a certificate stands, worst first: what the inventory's badge says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -230,6 +256,166 @@ impl CertificateStatus {
 impl fmt::Display for CertificateStatus {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.label())
+    }
+}
+
+/// One certificate of a chain as `GET /api/v1/certificates/{id}` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChainLinkView {
+    pub subject: String,
+    pub issuer: String,
+    pub serial: String,
+    pub not_before: String,
+    pub not_after: String,
+    pub fingerprint_sha256: String,
+    pub key_type: String,
+    pub signature_algorithm: String,
+    pub is_ca: bool,
+}
+
+/// An application whose Gateway terminates TLS with a certificate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CertificateUse {
+    pub application: String,
+    /// `<namespace>/<app>-<env>`, the Gateway as the bundle names it.
+    pub gateway: String,
+    pub hostnames: Vec<String>,
+    /// Hostnames of the Gateway the certificate does not cover.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub uncovered: Vec<String>,
+}
+
+/// A certificate as `/api/v1/certificates` and the inventory show it: metadata, status and
+/// use. There is no field for a private key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CertificateView {
+    pub id: i64,
+    pub environment: String,
+    pub name: String,
+    /// `upload`, or `secret` for a reference to a Secret in the cluster.
+    pub source: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_ref: Option<SecretReference>,
+    /// The leaf's fields; absent while a Secret reference is pending.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    pub sans: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub serial: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_before: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_after: Option<String>,
+    /// Whole days until `not_after` (negative once expired).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub days_left: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fingerprint_sha256: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_bits: Option<u32>,
+    /// Certificates in the uploaded chain, the leaf included.
+    pub chain_length: usize,
+    pub status: CertificateStatus,
+    /// The status in words: until when, what it does not cover, why it is pending.
+    pub status_detail: String,
+    pub used_by: Vec<CertificateUse>,
+    pub uploaded_at: String,
+    pub uploaded_by: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub superseded_at: Option<String>,
+    /// The id of the current version when this one is history.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current_id: Option<i64>,
+    /// `GET /api/v1/certificates/{id}` only: the chain, leaf first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chain: Option<Vec<ChainLinkView>>,
+    /// `GET /api/v1/certificates/{id}` only: earlier versions of this environment and name,
+    /// newest first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub history: Option<Vec<CertificateView>>,
+}
+
+/// How the inventory is ordered.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InventorySort {
+    /// By environment, then name.
+    #[default]
+    Environment,
+    Name,
+    /// Soonest expiry first.
+    Expiry,
+    /// Latest expiry first.
+    ExpiryDesc,
+    /// Worst status first.
+    Status,
+}
+
+impl InventorySort {
+    pub const ALL: [(InventorySort, &'static str, &'static str); 5] = [
+        (Self::Environment, "environment", "Environment"),
+        (Self::Name, "name", "Name"),
+        (Self::Expiry, "expiry", "Expiry, soonest first"),
+        (Self::ExpiryDesc, "-expiry", "Expiry, latest first"),
+        (Self::Status, "status", "Status, worst first"),
+    ];
+
+    pub fn parse(input: &str) -> Option<Self> {
+        Self::ALL.iter().find(|(_, key, _)| *key == input.trim()).map(|(sort, _, _)| *sort)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        Self::ALL.iter().find(|(sort, _, _)| *sort == self).map_or("environment", |(_, key, _)| key)
+    }
+}
+
+/// The inventory's filters and order, as a query string carries them
+/// (`?environment=dev&status=expiring&sort=expiry`), so links and the form work without
+/// JavaScript. Unknown values are ignored, not errors.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InventoryQuery {
+    pub environment: Option<String>,
+    pub status: Option<CertificateStatus>,
+    pub sort: InventorySort,
+}
+
+impl InventoryQuery {
+    pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
+        let mut query = Self::default();
+        for (key, value) in pairs {
+            let value = value.trim();
+            match key {
+                "environment" if !value.is_empty() => query.environment = Some(value.to_owned()),
+                "status" => query.status = CertificateStatus::parse(value),
+                "sort" => query.sort = InventorySort::parse(value).unwrap_or_default(),
+                _ => {}
+            }
+        }
+        query
+    }
+
+    /// Keeps the certificates that pass the filters, in the chosen order.
+    pub fn apply(&self, mut certificates: Vec<CertificateView>) -> Vec<CertificateView> {
+        certificates.retain(|c| {
+            self.environment.as_ref().is_none_or(|e| &c.environment == e) && self.status.is_none_or(|s| c.status == s)
+        });
+        let expiry = |c: &CertificateView| c.not_after.clone().unwrap_or_else(|| "~".to_owned());
+        let by_place = |a: &CertificateView, b: &CertificateView| (&a.environment, &a.name).cmp(&(&b.environment, &b.name));
+        match self.sort {
+            InventorySort::Environment => certificates.sort_by(by_place),
+            InventorySort::Name => certificates.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| by_place(a, b))),
+            InventorySort::Expiry => certificates.sort_by(|a, b| expiry(a).cmp(&expiry(b)).then_with(|| by_place(a, b))),
+            InventorySort::ExpiryDesc => certificates.sort_by(|a, b| {
+                let (a_key, b_key) = (a.not_after.clone().unwrap_or_default(), b.not_after.clone().unwrap_or_default());
+                b_key.cmp(&a_key).then_with(|| by_place(a, b))
+            }),
+            InventorySort::Status => certificates.sort_by(|a, b| a.status.cmp(&b.status).then_with(|| by_place(a, b))),
+        }
+        certificates
     }
 }
 

@@ -18,6 +18,10 @@ pub mod names;
 pub mod net;
 pub mod seed;
 
+pub use certificates::{
+    CertificateDetails, CertificateStatus, CertificateUpload, CertificateUploadInput, CertificateView, InventoryQuery,
+    PrivateKeyPem, SecretReference,
+};
 pub use checklist::{Finding, Report, RuleInfo, Severity, check_application, check_plan, rules};
 pub use error::{ErrorCode, FieldError, FieldErrors};
 pub use model::*;
