@@ -68,8 +68,8 @@ pub enum KeyCheckError {
     Db(#[from] DbError),
 }
 
-/// What an upload stored, and the checklist findings it adds (warnings, and errors that
-/// block a submission but not the upload: an expired certificate, a missing hostname).
+/// What an upload stored, and the checklist's findings about it now (warnings, and errors
+/// that block a submission but not the upload: an expired certificate, a missing hostname).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Uploaded {
     pub certificate: CertificateView,
@@ -532,7 +532,9 @@ pub async fn upload(
     .await?;
     tx.commit().await.map_err(DbError::from)?;
 
-    let findings = crate::domain::change::new_findings(&before, &after, now);
+    let object = stored.object();
+    let findings =
+        crate::domain::check_plan(&after, now).findings.into_iter().filter(|f| f.objects.contains(&object)).collect();
     Ok(Uploaded { certificate: view(&stored, &after, now), findings })
 }
 

@@ -90,6 +90,20 @@ impl TestKey {
         })
     }
 
+    /// The secret part alone: the ECDSA scalar, the Ed25519 seed, or (RSA) the whole
+    /// PKCS#8 document — what must never be found in the database or a response.
+    pub fn secret_bytes(&self) -> Vec<u8> {
+        if let KeyKind::Rsa(_) = self.kind {
+            return self.pkcs8.clone();
+        }
+        let outer = sequence(&self.pkcs8).unwrap();
+        let private = outer[2].content;
+        match self.kind {
+            KeyKind::Ed25519 => read_tlv(private).unwrap().0.content.to_vec(),
+            _ => sequence(private).unwrap()[1].content.to_vec(),
+        }
+    }
+
     fn key_pair(&self) -> KeyPair {
         match self.kind {
             KeyKind::Rsa(_) => KeyPair::from_pkcs8_der_and_sign_algo(&self.pkcs8.as_slice().into(), &PKCS_RSA_SHA256).unwrap(),
