@@ -76,6 +76,8 @@ impl Gatehouse {
             (Some(cert), Some(key)) => Some(tls::TlsAcceptorConfig::load(cert, key)?),
             _ => None,
         };
+        // A database URL that cannot work is reported before a key file is created for it.
+        app::backend::db::Backend::from_url(&config.database_url)?;
         let secret_key = Arc::new(secret_key(&config)?);
         let db = Database::connect(&config.database_url).await?;
         app::backend::certificates::check_secret_key(&db, &secret_key).await?;
