@@ -11,11 +11,12 @@ use leptos_router::{
 };
 
 use crate::ui::{
+    certificates::{CertificatePage, CertificatesPage},
     environments::{EditEnvironmentPage, EnvironmentPage, EnvironmentsPage, NewEnvironmentPage},
     layout::Frame,
     plan::{ConflictsPage, OutputsPage},
     pages::{
-        ApplicationsPage, CertificatesPage, ChecklistPage, NotFound, OverviewPage, TopologyPage,
+        ApplicationsPage, ChecklistPage, NotFound, OverviewPage, TopologyPage,
     },
     pools::{PoolPage, PoolsPage},
     theme::Theme,
@@ -72,7 +73,8 @@ pub fn App() -> impl IntoView {
                     <Route path=(StaticSegment("pools"), StaticSegment("conflicts")) view=ConflictsPage ssr=SsrMode::Async />
                     <Route path=(StaticSegment("pools"), StaticSegment("outputs")) view=OutputsPage ssr=SsrMode::Async />
                     <Route path=(StaticSegment("pools"), ParamSegment("id")) view=PoolPage ssr=SsrMode::Async />
-                    <Route path=StaticSegment("certificates") view=CertificatesPage />
+                    <Route path=StaticSegment("certificates") view=CertificatesPage ssr=SsrMode::Async />
+                    <Route path=(StaticSegment("certificates"), ParamSegment("id")) view=CertificatePage ssr=SsrMode::Async />
                     <Route path=StaticSegment("applications") view=ApplicationsPage />
                     <Route path=StaticSegment("checklist") view=ChecklistPage ssr=SsrMode::Async />
                     <Route path=StaticSegment("environments") view=EnvironmentsPage ssr=SsrMode::Async />
