@@ -555,6 +555,47 @@ async fn the_key_file_is_created_beside_the_sqlite_database_and_reused() {
     the_key_file_is_created_beside_the_database_and_reused().await;
 }
 
+/// The inventory and the certificate page are whole on the server: no JavaScript needed to
+/// read them or to filter.
+async fn the_pages_are_rendered_on_the_server(kind: DbKind) {
+    let app = TestApp::spawn_demo(kind).await;
+    let response = app.get("/certificates").await;
+    assert_eq!(response.status(), 200);
+    let html = response.text().await.unwrap();
+    for expected in [
+        "data-testid=\"certificate-dev-api-tls\"",
+        "data-testid=\"certificate-prod-api-tls\"",
+        "data-testid=\"expiry-timeline\"",
+        "class=\"timeline__bar status--valid\"",
+        "api-dev.mdhlabs.com",
+        "cd-service/api-prod",
+        "status status--valid",
+        "Upload a certificate",
+    ] {
+        assert!(html.contains(expected), "{expected} in {html}");
+    }
+    let prod_only = app.get("/certificates?environment=prod&sort=-expiry").await.text().await.unwrap();
+    assert!(prod_only.contains("certificate-prod-api-tls") && !prod_only.contains("certificate-dev-api-tls"));
+    assert!(prod_only.contains("<option value=\"prod\" selected"), "the form shows the filter in force");
+    let none = app.get("/certificates?status=expired").await.text().await.unwrap();
+    assert!(none.contains("None of the 2 certificates match"), "{none}");
+
+    let (_, dev) = app.get_json("/api/v1/certificates?environment=dev").await;
+    let id = dev[0]["id"].as_i64().unwrap();
+    let (_, certificate, key) = pair(&["api-dev.mdhlabs.com"], Validity::EXPIRING);
+    let (status, renewed) = upload(&app, "dev", "api-tls", &certificate, &key).await;
+    assert_eq!(status, 201, "{renewed}");
+    let html = app.get(&format!("/certificates/{}", renewed["id"])).await.text().await.unwrap();
+    for expected in ["data-testid=\"certificate-sans\"", "api-dev.mdhlabs.com", "status status--expiring", "data-testid=\"certificate-history\"", "SHA-256 fingerprint"] {
+        assert!(html.contains(expected), "{expected} in {html}");
+    }
+    let old = app.get(&format!("/certificates/{id}")).await.text().await.unwrap();
+    assert!(old.contains("This version was replaced") && old.contains("data-testid=\"certificate-chain\""), "{old}");
+    assert!(old.contains("CN=Gatehouse demo CA"));
+    let response = app.get("/certificates/999999").await;
+    assert_eq!(response.status(), 404);
+}
+
 use serde::Deserialize as _;
 
 crate::on_both_databases!(
@@ -570,4 +611,5 @@ crate::on_both_databases!(
     delete_refuses_while_in_use_and_takes_history_along,
     a_secret_reference_is_pending_until_a_cluster_is_connected,
     the_secret_key_must_be_the_one_that_sealed_the_keys,
+    the_pages_are_rendered_on_the_server,
 );
