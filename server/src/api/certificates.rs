@@ -98,6 +98,11 @@ pub async fn upload(
                 "file_too_large",
                 "the upload is larger than 3 MiB; a certificate chain and a key are at most 1 MiB each — upload the leaf certificate and its intermediates only",
             )
+        } else if error.code() == "malformed_body" {
+            // The JSON reader quotes a misplaced string, which may be a private key.
+            error.with_message(
+                "the JSON body could not be read: send {\"name\", \"certificate_pem\", \"private_key_pem\"} or {\"name\", \"secret_ref\": {\"namespace\", \"name\"}}, every value a string",
+            )
         } else {
             error
         }

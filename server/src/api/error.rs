@@ -142,6 +142,15 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         self.status
     }
+
+    pub fn code(&self) -> &str {
+        &self.error.code
+    }
+
+    pub fn with_message(mut self, message: impl Into<String>) -> ApiError {
+        self.error.message = message.into();
+        self
+    }
 }
 
 impl From<DbError> for ApiError {

@@ -348,8 +348,9 @@ async fn no_response_ever_carries_a_key(kind: DbKind) {
     let (_, created) = upload(&app, "dev", "ledger-tls", &certificate, &key_pem).await;
     let id = created["id"].as_i64().unwrap();
     responses.push(created.to_string());
-    // Refusals that quote the upload least of all.
-    for bad in [body("ledger-tls", &certificate, &testing::truncate(&key_pem)), body("Bad Name", &certificate, &key_pem)] {
+    // Refusals, even of a body that puts the key where a JSON reader would quote it.
+    let misplaced = json!({"name": "ledger-tls", "certificate_pem": certificate, "secret_ref": key_pem});
+    for bad in [body("ledger-tls", &certificate, &testing::truncate(&key_pem)), body("Bad Name", &certificate, &key_pem), misplaced] {
         responses.push(app.post_json("/api/v1/environments/dev/certificates", &bad).await.1.to_string());
     }
     responses.push(upload(&app, "prod", "ledger-tls", &certificate, &key_pem).await.1.to_string());
