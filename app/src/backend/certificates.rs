@@ -179,21 +179,19 @@ impl Stored {
     }
 }
 
-/// The current certificates, for the plan.
-pub(crate) async fn load_infos(conn: &mut AnyConnection) -> Result<Vec<CertificateInfo>, DbError> {
-    let rows = sqlx::query(&format!("SELECT {COLUMNS} {FROM} WHERE c.superseded_at IS NULL ORDER BY e.name, c.name"))
-        .fetch_all(&mut *conn)
-        .await?;
-    rows.iter().map(|row| Stored::from_row(row).map(|s| s.info())).collect()
-}
-
-async fn current_rows(db: &Database) -> Result<Vec<Stored>, DbError> {
+/// The current version of every environment's certificates.
+async fn current(conn: &mut AnyConnection) -> Result<Vec<Stored>, DbError> {
     sqlx::query(&format!("SELECT {COLUMNS} {FROM} WHERE c.superseded_at IS NULL ORDER BY e.name, c.name"))
-        .fetch_all(db.pool())
+        .fetch_all(&mut *conn)
         .await?
         .iter()
         .map(Stored::from_row)
         .collect()
+}
+
+/// The current certificates, for the plan.
+pub(crate) async fn load_infos(conn: &mut AnyConnection) -> Result<Vec<CertificateInfo>, DbError> {
+    Ok(current(conn).await?.iter().map(Stored::info).collect())
 }
 
 async fn find(conn: &mut AnyConnection, id: i64) -> Result<Option<Stored>, DbError> {
@@ -338,9 +336,10 @@ fn chain_view(chain: &[CertificateDetails]) -> Vec<ChainLinkView> {
 
 /// The current certificates that pass the query's filters, in its order.
 pub async fn list(db: &Database, query: &InventoryQuery) -> Result<Vec<CertificateView>, DbError> {
-    let plan = plan::load_from(db).await?;
+    let mut conn = db.pool().acquire().await?;
+    let plan = plan::load(&mut conn).await?;
     let now = plan::now_unix();
-    let views = current_rows(db).await?.iter().map(|stored| view(stored, &plan, now)).collect();
+    let views = current(&mut conn).await?.iter().map(|stored| view(stored, &plan, now)).collect();
     Ok(query.apply(views))
 }
 

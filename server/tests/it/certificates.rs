@@ -1,6 +1,7 @@
 //! Certificates through the real API on both databases: uploads of every key type, status,
 //! history, GH-TLS-DISTINCT, every bad input with nothing stored, keys never in plaintext at
 //! rest nor in any response, and the TLS Secret in the bundle, validated against the schemas.
+#![expect(clippy::unwrap_used, reason = "in tests a failure is a failed test")]
 use app::backend::certificates::testing::{self, Encoding, KeyKind, TestCa, TestKey, Validity, self_signed};
 use base64::Engine as _;
 use reqwest::Method;
