@@ -265,7 +265,7 @@ async fn bad_input_gets_its_own_message_and_nothing_is_stored(kind: DbKind) {
         ("no key", json!({"name": "x", "certificate_pem": certificate}), 422, "required", "private_key_pem", "private key is required"),
         ("bad name", body("API TLS", &certificate, &key), 422, "invalid_k8s_name", "name", "not a valid Kubernetes name"),
         ("both forms", json!({"name": "x", "certificate_pem": certificate, "secret_ref": {"namespace": "a", "name": "b"}}), 422, "ambiguous_source", "secret_ref", "not both"),
-        ("unknown field", json!({"name": "x", "key": "y"}), 400, "malformed_body", "", "unknown field"),
+        ("unknown field", json!({"name": "x", "key": "y"}), 400, "malformed_body", "", "every value a string"),
     ];
     for (what, request, status, code, field, fragment) in cases {
         let (got, error) = app.post_json("/api/v1/environments/dev/certificates", &request).await;
