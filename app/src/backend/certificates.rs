@@ -232,7 +232,11 @@ fn day(unix: i64) -> String {
 }
 
 fn days(count: i64) -> String {
-    if count == 1 { "1 day".to_owned() } else { format!("{count} days") }
+    match count {
+        ..=0 => "less than a day".to_owned(),
+        1 => "1 day".to_owned(),
+        n => format!("{n} days"),
+    }
 }
 
 /// The applications (and their Gateways) whose environment entry names this certificate.

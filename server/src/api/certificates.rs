@@ -23,8 +23,14 @@ use crate::state::AppState;
 /// Two files of at most 1 MiB each, as JSON strings (newlines escaped), with room to spare.
 pub const UPLOAD_BODY_LIMIT: usize = 3 * 1024 * 1024;
 
-fn not_found(id: i64) -> ApiError {
+fn not_found(id: impl std::fmt::Display) -> ApiError {
     ApiError::not_found("certificate_not_found", format!("there is no certificate with id {id}; GET /api/v1/certificates lists them"))
+}
+
+/// Certificates are addressed by number; anything else names none (a JSON 404, not axum's
+/// plain-text rejection).
+fn certificate_id(id: &str) -> Result<i64, ApiError> {
+    id.parse().map_err(|_| not_found(format!("{id:?}")))
 }
 
 fn environment_not_found(name: &str) -> ApiError {
@@ -121,13 +127,15 @@ pub async fn upload(
 }
 
 /// `GET /api/v1/certificates/{id}`: with its chain and the other versions of its name.
-pub async fn get(State(state): State<AppState>, Path(id): Path<i64>) -> Result<Json<CertificateView>, ApiError> {
+pub async fn get(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<CertificateView>, ApiError> {
+    let id = certificate_id(&id)?;
     repo::get(&state.db, id).await?.map(Json).ok_or_else(|| not_found(id))
 }
 
 /// `DELETE /api/v1/certificates/{id}`: the current version takes its history (and every key
 /// of it) along; 409 while an application uses it.
-pub async fn delete(State(state): State<AppState>, Path(id): Path<i64>) -> Result<StatusCode, ApiError> {
+pub async fn delete(State(state): State<AppState>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+    let id = certificate_id(&id)?;
     repo::delete(&state.db, ANONYMOUS, id).await.map_err(|error| match error {
         DbError::NotFound(_) => not_found(id),
         DbError::Conflict(message) => ApiError::conflict("certificate_in_use", message),

@@ -455,6 +455,8 @@ async fn delete_refuses_while_in_use_and_takes_history_along(kind: DbKind) {
     }
     let response = app.client.delete(app.at("/api/v1/environments/dev")).send().await.unwrap();
     assert_eq!(response.status(), 409);
+    let (status, error) = app.get_json("/api/v1/certificates/api-tls").await;
+    assert_eq!((status, error["error"]["code"].as_str()), (404, Some("certificate_not_found")), "ids are numbers");
 
     // An environment whose only remaining use is a certificate says so.
     let staging = json!({"name": "staging", "node_subnets": ["192.168.120.0/24"], "pod_cidrs": ["10.120.0.0/16"],
