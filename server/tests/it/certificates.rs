@@ -37,6 +37,7 @@ fn leak(haystack: &[u8], key: &TestKey) -> Option<String> {
     let mut needles: Vec<(String, Vec<u8>)> = vec![
         ("the PEM body".to_owned(), body.into_bytes()),
         ("the PEM body's first line".to_owned(), pem.lines().nth(1).unwrap_or_default().as_bytes().to_vec()),
+        ("the PKCS#8 DER".to_owned(), key.pkcs8_der().to_vec()),
         ("the secret bytes".to_owned(), secret.clone()),
         ("the secret bytes in hex".to_owned(), secret.iter().map(|b| format!("{b:02x}")).collect::<String>().into_bytes()),
     ];
@@ -529,6 +530,29 @@ async fn the_secret_key_must_be_the_one_that_sealed_the_keys(kind: DbKind) {
     assert!(response.text().await.unwrap().contains("tls.key"));
 }
 
+/// A sealed key is bound to its row: copied into another certificate's row it does not
+/// open, and the bundle that needs it fails without saying more than that.
+async fn a_sealed_key_moved_to_another_row_does_not_open(kind: DbKind) {
+    use sqlx::Row;
+    let app = TestApp::spawn_demo(kind).await;
+    let db = app::backend::db::Database::connect(&app.database.url).await.unwrap();
+    let rows = sqlx::query("SELECT id, sealed_key FROM certificates ORDER BY id").fetch_all(db.pool()).await.unwrap();
+    let (dev_id, prod_id): (i64, i64) = (rows[0].try_get("id").unwrap(), rows[1].try_get("id").unwrap());
+    let dev_sealed: Vec<u8> = rows[0].try_get("sealed_key").unwrap();
+    sqlx::query("UPDATE certificates SET sealed_key = $1 WHERE id = $2")
+        .bind(dev_sealed)
+        .bind(prod_id)
+        .execute(db.pool())
+        .await
+        .unwrap();
+    db.close().await;
+    let (status, error) = app.get_json("/api/v1/applications/api/bundle.yaml?environment=prod").await;
+    assert_eq!((status, error["error"]["code"].as_str()), (500, Some("internal")), "{error}");
+    assert!(!error.to_string().contains("sealed"), "no internal detail: {error}");
+    let response = app.get("/api/v1/applications/api/bundle.yaml?environment=dev").await;
+    assert_eq!(response.status(), 200, "dev's own row {dev_id} still opens");
+}
+
 /// Without GATEHOUSE_SECRET_KEY the key lives in a file beside the SQLite database, created
 /// private on first run and used again after a restart.
 async fn the_key_file_is_created_beside_the_database_and_reused() {
@@ -616,4 +640,5 @@ crate::on_both_databases!(
     a_secret_reference_is_pending_until_a_cluster_is_connected,
     the_secret_key_must_be_the_one_that_sealed_the_keys,
     the_pages_are_rendered_on_the_server,
+    a_sealed_key_moved_to_another_row_does_not_open,
 );

@@ -90,6 +90,11 @@ impl TestKey {
         })
     }
 
+    /// The whole key, PKCS#8 DER.
+    pub fn pkcs8_der(&self) -> &[u8] {
+        &self.pkcs8
+    }
+
     /// The secret part alone: the ECDSA scalar, the Ed25519 seed, or (RSA) the whole
     /// PKCS#8 document — what must never be found in the database or a response.
     pub fn secret_bytes(&self) -> Vec<u8> {
