@@ -12,11 +12,12 @@ use leptos_router::{
 };
 
 use crate::ui::{
+    certificates::{CertificatePage, CertificatesPage},
     environments::{EditEnvironmentPage, EnvironmentPage, EnvironmentsPage, NewEnvironmentPage},
     layout::Frame,
     plan::{ConflictsPage, OutputsPage},
     pages::{
-        ApplicationsPage, CertificatesPage, ChecklistPage, NotFound, OverviewPage, TopologyPage,
+        ApplicationsPage, ChecklistPage, NotFound, OverviewPage, TopologyPage,
     },
     pools::{PoolPage, PoolsPage},
     theme::Theme,
@@ -64,7 +65,8 @@ pub fn App() -> impl IntoView {
                     <Route path=(StaticSegment("pools"), StaticSegment("conflicts")) view={Lazy::<ConflictsRoute>::new()} ssr=SsrMode::Async />
                     <Route path=(StaticSegment("pools"), StaticSegment("outputs")) view={Lazy::<OutputsRoute>::new()} ssr=SsrMode::Async />
                     <Route path=(StaticSegment("pools"), ParamSegment("id")) view={Lazy::<PoolRoute>::new()} ssr=SsrMode::Async />
-                    <Route path=StaticSegment("certificates") view={Lazy::<CertificatesRoute>::new()} />
+                    <Route path=StaticSegment("certificates") view={Lazy::<CertificatesRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=(StaticSegment("certificates"), ParamSegment("id")) view={Lazy::<CertificateRoute>::new()} ssr=SsrMode::Async />
                     <Route path=StaticSegment("applications") view={Lazy::<ApplicationsRoute>::new()} />
                     <Route path=StaticSegment("checklist") view={Lazy::<ChecklistRoute>::new()} ssr=SsrMode::Async />
                     <Route path=StaticSegment("environments") view={Lazy::<EnvironmentsRoute>::new()} ssr=SsrMode::Async />
@@ -129,6 +131,7 @@ lazy_pages! {
     OutputsRoute => OutputsPage,
     PoolRoute => PoolPage,
     CertificatesRoute => CertificatesPage,
+    CertificateRoute => CertificatePage,
     ApplicationsRoute => ApplicationsPage,
     ChecklistRoute => ChecklistPage,
     EnvironmentsRoute => EnvironmentsPage,

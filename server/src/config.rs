@@ -43,6 +43,28 @@ pub struct Config {
     /// Seconds a request may take before it is answered 408.
     #[arg(long, env = "GATEHOUSE_REQUEST_TIMEOUT", default_value_t = 30)]
     pub request_timeout_secs: u64,
+
+    /// File with the secret key that encrypts certificates' private keys at rest (base64 of
+    /// 32 bytes), created with mode 0600 on first run. Default: `secret.key` beside the
+    /// SQLite database, or `data/secret.key` with PostgreSQL. Ignored when
+    /// GATEHOUSE_SECRET_KEY is set.
+    #[arg(long, env = "GATEHOUSE_SECRET_KEY_FILE")]
+    pub secret_key_file: Option<PathBuf>,
+
+    /// The secret key itself, from GATEHOUSE_SECRET_KEY only (a flag would show it in the
+    /// process list): 64 hex digits or base64 of 32 random bytes.
+    #[arg(skip = std::env::var("GATEHOUSE_SECRET_KEY").ok().map(SecretText))]
+    pub secret_key: Option<SecretText>,
+}
+
+/// A secret as given in the environment; `Debug` never shows it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretText(pub String);
+
+impl std::fmt::Debug for SecretText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretText(<redacted>)")
+    }
 }
 
 impl Config {
@@ -50,17 +72,33 @@ impl Config {
         Duration::from_secs(self.request_timeout_secs.max(1))
     }
 
+    /// Where the secret key file is (or will be created): `--secret-key-file`, else beside
+    /// the SQLite database, else `data/secret.key`.
+    pub fn secret_key_path(&self) -> PathBuf {
+        if let Some(path) = &self.secret_key_file {
+            return path.clone();
+        }
+        app::backend::db::sqlite_file(&self.database_url)
+            .and_then(|file| file.parent().map(|dir| dir.join("secret.key")))
+            .unwrap_or_else(|| PathBuf::from("data/secret.key"))
+    }
+
     /// A configuration for tests: port 0 on loopback and the given database.
     pub fn for_tests(database_url: impl Into<String>, site_root: impl Into<PathBuf>) -> Config {
+        let database_url = database_url.into();
         Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-            database_url: database_url.into(),
+            database_url: database_url.clone(),
             demo: false,
             log_format: LogFormat::Human,
             tls_cert: None,
             tls_key: None,
             site_root: site_root.into(),
             request_timeout_secs: 30,
+            secret_key_file: None,
+            // One key per test database, the same for every server started on it, and no
+            // key file beside a PostgreSQL test.
+            secret_key: Some(SecretText(app::backend::certificates::SecretKey::derived_text_for_tests(&database_url))),
         }
     }
 }

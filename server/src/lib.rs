@@ -7,9 +7,12 @@ pub mod state;
 pub mod telemetry;
 pub mod tls;
 
-use std::{future::Future, net::SocketAddr};
+use std::{future::Future, net::SocketAddr, sync::Arc};
 
-use app::backend::db::{Database, DbError};
+use app::backend::{
+    certificates::{SecretKey, load_or_create},
+    db::{Database, DbError},
+};
 pub use config::Config;
 pub use router::router;
 pub use state::AppState;
@@ -28,6 +31,35 @@ pub enum StartError {
     Tls(#[from] tls::TlsError),
     #[error("serving: {0}")]
     Serve(std::io::Error),
+    #[error("secret key: {0}")]
+    SecretKey(#[from] app::backend::certificates::SecretKeyError),
+    #[error("secret key: {0}")]
+    WrongSecretKey(#[from] app::backend::certificates::KeyCheckError),
+    #[error("demo data: {0}")]
+    Demo(#[from] app::backend::demo::DemoError),
+}
+
+/// The secret key that seals certificates' private keys, from GATEHOUSE_SECRET_KEY or the
+/// key file (created on first run). The log says where it came from, never what it is.
+fn secret_key(config: &Config) -> Result<SecretKey, StartError> {
+    use app::backend::certificates::KeyOrigin;
+    let path = config.secret_key_path();
+    let (key, origin) = load_or_create(config.secret_key.as_ref().map(|s| s.0.as_str()), &path)?;
+    match origin {
+        KeyOrigin::Environment => tracing::info!(key_id = key.id(), "secret key from GATEHOUSE_SECRET_KEY"),
+        KeyOrigin::File { path, created, readable_by_others } => {
+            let path = path.display().to_string();
+            if created {
+                tracing::info!(key_id = key.id(), %path, "created a new secret key file (mode 0600); back it up with the database");
+            } else {
+                tracing::info!(key_id = key.id(), %path, "secret key from file");
+            }
+            if readable_by_others {
+                tracing::warn!(%path, "the secret key file can be read by other users; chmod 600 it");
+            }
+        }
+    }
+    Ok(key)
 }
 
 /// A started portal: the database is migrated (and seeded with `--demo`) and the
@@ -44,15 +76,19 @@ impl Gatehouse {
             (Some(cert), Some(key)) => Some(tls::TlsAcceptorConfig::load(cert, key)?),
             _ => None,
         };
+        // A database URL that cannot work is reported before a key file is created for it.
+        app::backend::db::Backend::from_url(&config.database_url)?;
+        let secret_key = Arc::new(secret_key(&config)?);
         let db = Database::connect(&config.database_url).await?;
+        app::backend::certificates::check_secret_key(&db, &secret_key).await?;
         if config.demo {
-            let created = app::backend::demo::seed(&db).await?;
+            let created = app::backend::demo::seed(&db, &secret_key).await?;
             tracing::info!(created, "demo data seeded");
         }
         let listener = TcpListener::bind(config.listen)
             .await
             .map_err(|source| StartError::Bind { addr: config.listen, source })?;
-        let state = AppState::new(db, &config);
+        let state = AppState::new(db, secret_key, &config);
         Ok(Gatehouse { state, listener, tls })
     }
 

@@ -33,8 +33,10 @@ pub fn router(state: AppState) -> Router {
     let leptos_routes = generate_route_list(App);
     let context = {
         let db = state.db.clone();
+        let secret_key = state.secret_key.clone();
         move || {
             provide_context(db.clone());
+            provide_context(secret_key.clone());
             let nonce = use_context::<Parts>().and_then(|parts| parts.extensions.get::<PageNonce>().cloned());
             match nonce {
                 Some(PageNonce(nonce)) => provide_context(Nonce::from_value(nonce)),

@@ -1,6 +1,6 @@
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
-use app::backend::db::Database;
+use app::backend::{certificates::SecretKey, db::Database};
 use axum::extract::FromRef;
 use leptos::prelude::LeptosOptions;
 
@@ -13,10 +13,12 @@ pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub request_timeout: Duration,
     pub tls: bool,
+    /// Seals and opens certificates' private keys.
+    pub secret_key: Arc<SecretKey>,
 }
 
 impl AppState {
-    pub fn new(db: Database, config: &Config) -> AppState {
+    pub fn new(db: Database, secret_key: Arc<SecretKey>, config: &Config) -> AppState {
         let leptos_options = LeptosOptions::builder()
             .output_name("gatehouse")
             .site_root(config.site_root.to_string_lossy().into_owned())
@@ -28,6 +30,7 @@ impl AppState {
             leptos_options,
             request_timeout: config.request_timeout(),
             tls: config.tls_cert.is_some(),
+            secret_key,
         }
     }
 }

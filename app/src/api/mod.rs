@@ -1,5 +1,6 @@
 //! Server functions: thin wrappers that call the backend and map its errors.
 //! The same operations are served as JSON under /api/v1 by the server crate.
+pub mod certificates;
 mod error;
 pub mod pools;
 

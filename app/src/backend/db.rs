@@ -152,6 +152,16 @@ async fn prepare_sqlite(url: &str) -> Result<String, DbError> {
     Ok(format!("sqlite://{}", filename.display()))
 }
 
+/// The file of a `sqlite:` URL; `None` for PostgreSQL or an in-memory database.
+pub fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
+    if Backend::from_url(url).ok()? != Backend::Sqlite {
+        return None;
+    }
+    let options = SqliteConnectOptions::from_str(url).ok()?;
+    let file = options.get_filename();
+    (!file.as_os_str().is_empty() && file != Path::new(":memory:")).then(|| file.to_path_buf())
+}
+
 fn create_dir(dir: &Path) -> Result<(), DbError> {
     std::fs::create_dir_all(dir).map_err(|source| DbError::CreateDir {
         path: dir.display().to_string(),

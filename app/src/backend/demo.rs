@@ -1,10 +1,23 @@
 //! `--demo`: the seed document's example, stored idempotently.
+use std::collections::{BTreeMap, BTreeSet};
+
 use super::{
     applications,
+    certificates::{self, CertificateError, SecretKey, issue::DemoCa},
     db::{Database, DbError},
     environments, pools,
 };
-use crate::domain::seed_plan;
+use crate::domain::{CertificateUpload, K8sSubdomain, Plan, certificates::CertificateSource, seed_plan};
+
+#[derive(Debug, thiserror::Error)]
+pub enum DemoError {
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error("storing a demo certificate: {0}")]
+    Certificate(#[from] CertificateError),
+    #[error("issuing a demo certificate: {0}")]
+    Issue(#[from] rcgen::Error),
+}
 
 pub const DEMO_ACTOR: &str = "demo-seed";
 
@@ -19,7 +32,7 @@ fn already_there(result: Result<(), DbError>) -> Result<bool, DbError> {
 
 /// Stores what the demo plan has and the database lacks; never overwrites a change a user
 /// made to a demo object. Returns how many objects it created.
-pub async fn seed(db: &Database) -> Result<usize, DbError> {
+pub async fn seed(db: &Database, secret_key: &SecretKey) -> Result<usize, DemoError> {
     let plan = seed_plan();
     let mut created = 0;
     for environment in &plan.environments {
@@ -37,11 +50,54 @@ pub async fn seed(db: &Database) -> Result<usize, DbError> {
             created += 1;
         }
     }
+    created += seed_certificates(db, secret_key, &plan).await?;
     for application in &plan.applications {
         if applications::get(db, application.name.as_str()).await?.is_none()
             && already_there(applications::create(db, DEMO_ACTOR, application).await)?
         {
             created += 1;
+        }
+    }
+    Ok(created)
+}
+
+/// Each environment gets its own key pair and a certificate for every hostname its
+/// applications serve with that certificate name, issued now by a demo CA whose key is
+/// forgotten afterwards: distinct per environment, so the demo's checklist stays clean.
+async fn seed_certificates(db: &Database, secret_key: &SecretKey, plan: &Plan) -> Result<usize, DemoError> {
+    let mut wanted: BTreeMap<(String, K8sSubdomain), BTreeSet<String>> = BTreeMap::new();
+    for application in &plan.applications {
+        for (environment, entry) in &application.environments {
+            if let Some(name) = &entry.certificate {
+                wanted
+                    .entry((environment.to_string(), name.clone()))
+                    .or_default()
+                    .extend(entry.hostnames.iter().map(ToString::to_string));
+            }
+        }
+    }
+    let mut ca: Option<DemoCa> = None;
+    let mut created = 0;
+    for ((environment, name), hostnames) in wanted {
+        if certificates::exists(db, &environment, name.as_str()).await? {
+            continue;
+        }
+        let ca = match &mut ca {
+            Some(ca) => ca,
+            None => ca.insert(DemoCa::new()?),
+        };
+        let production = plan.environments.iter().any(|e| e.name.as_str() == environment && e.is_production());
+        let hostnames: Vec<String> = hostnames.into_iter().collect();
+        let issued = ca.issue(&hostnames, if production { 397 } else { 90 })?;
+        let upload = CertificateUpload {
+            name,
+            source: CertificateSource::Pem { certificate_pem: issued.chain_pem, private_key_pem: issued.key_pem },
+        };
+        match certificates::upload(db, secret_key, DEMO_ACTOR, &environment, &upload).await {
+            Ok(_) => created += 1,
+            // Another replica stored it first.
+            Err(CertificateError::Db(error)) if error.is_unique_violation() => {}
+            Err(error) => return Err(error.into()),
         }
     }
     Ok(created)

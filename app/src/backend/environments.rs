@@ -105,7 +105,7 @@ pub async fn update(db: &Database, actor: &str, environment: &Environment) -> Re
     Ok(())
 }
 
-/// Deletes an environment that no pool and no application uses.
+/// Deletes an environment that no pool, application or certificate uses.
 pub async fn delete(db: &Database, actor: &str, name: &str) -> Result<(), DbError> {
     let mut tx = db.pool().begin().await?;
     plan::lock(&mut tx).await?;
@@ -123,11 +123,19 @@ pub async fn delete(db: &Database, actor: &str, name: &str) -> Result<(), DbErro
         .filter(|a| a.environments.contains_key(&previous.name))
         .map(|a| a.name.to_string())
         .collect();
-    if !pools.is_empty() || !applications.is_empty() {
+    let certificates: Vec<String> = before
+        .certificates
+        .iter()
+        .flatten()
+        .filter(|c| c.environment == previous.name)
+        .map(|c| c.name.to_string())
+        .collect();
+    if !pools.is_empty() || !applications.is_empty() || !certificates.is_empty() {
         return Err(DbError::Conflict(format!(
-            "environment {name:?} is in use (pools: [{}]; applications: [{}]); delete or move those first",
+            "environment {name:?} is in use (pools: [{}]; applications: [{}]; certificates: [{}]); delete or move those first",
             pools.join(", "),
-            applications.join(", ")
+            applications.join(", "),
+            certificates.join(", ")
         )));
     }
     sqlx::query("DELETE FROM environments WHERE name = $1")

@@ -1,5 +1,6 @@
 //! Server-only services: database, manifests, schema validation, certificates, cluster.
 pub mod audit;
+pub mod certificates;
 pub mod csv;
 pub mod db;
 pub mod demo;

@@ -39,7 +39,8 @@ pub(crate) fn parse_pool(id: i64, environment: &str, name: &str, blocks: &str) -
 pub(crate) const POOL_COLUMNS: &str =
     "p.id AS id, e.name AS environment, p.name AS name, p.blocks AS blocks";
 
-/// Everything the checklist looks at. Certificates are unknown until they are stored.
+/// Everything the checklist looks at. The stored certificates are the whole list: a
+/// certificate an application names that is not stored is missing (GH-CERT-MISSING).
 pub async fn load(conn: &mut AnyConnection) -> Result<Plan, DbError> {
     let environments = sqlx::query("SELECT spec FROM environments ORDER BY name")
         .fetch_all(&mut *conn)
@@ -69,7 +70,8 @@ pub async fn load(conn: &mut AnyConnection) -> Result<Plan, DbError> {
         .map(|row| parse_application(&row.try_get::<String, _>("spec")?))
         .collect::<Result<Vec<_>, _>>()?;
     let allocations = super::allocations::load_allocations(&mut *conn).await?;
-    Ok(Plan { environments, pools, applications, allocations, certificates: None })
+    let certificates = super::certificates::load_infos(&mut *conn).await?;
+    Ok(Plan { environments, pools, applications, allocations, certificates: Some(certificates) })
 }
 
 pub async fn load_from(db: &super::db::Database) -> Result<Plan, DbError> {

@@ -17,23 +17,52 @@ pub fn new_findings(before: &Plan, after: &Plan, now_unix: i64) -> Vec<Finding> 
         .collect()
 }
 
-/// The error-level findings a change would add; a change with any is refused.
+/// The error-level findings a change would add; a change with any is refused. Certificate
+/// readiness (missing, not covering a hostname, not valid now) blocks a submission, not a
+/// save: see [`super::checklist::blocks_saving`].
 pub fn new_errors(before: &Plan, after: &Plan, now_unix: i64) -> Vec<Finding> {
     new_findings(before, after, now_unix)
         .into_iter()
-        .filter(|finding| finding.severity == Severity::Error)
+        .filter(|finding| finding.severity == Severity::Error && super::checklist::blocks_saving(&finding.rule))
         .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::seed_plan;
+    use crate::domain::{CertificateInfo, EnvironmentName, K8sSubdomain, seed_plan};
 
     #[test]
     fn an_unchanged_plan_adds_nothing() {
         let plan = seed_plan();
         assert!(new_findings(&plan, &plan, 0).is_empty());
+    }
+
+    #[test]
+    fn certificate_readiness_does_not_block_saving_but_a_shared_key_does() {
+        let cert = |environment: &str, sans: &str, fingerprint: &str, not_after: i64| CertificateInfo {
+            environment: EnvironmentName::parse(environment).expect("valid"),
+            name: K8sSubdomain::parse("api-tls").expect("valid"),
+            sans: vec![sans.to_owned()],
+            not_before: 0,
+            not_after,
+            fingerprint_sha256: fingerprint.to_owned(),
+            public_key_fingerprint: format!("key-{fingerprint}"),
+            secret_ref: None,
+        };
+        let before = Plan { certificates: Some(Vec::new()), ..seed_plan() };
+        // Both applications' certificates missing, then a dev one for the wrong name that has
+        // expired: errors the checklist reports, none that refuse the save.
+        let mut after = before.clone();
+        after.certificates = Some(vec![cert("dev", "www.mdhlabs.com", "a", 10)]);
+        assert!(!new_findings(&before, &after, 100).is_empty());
+        assert!(new_errors(&before, &after, 100).is_empty());
+        // The same certificate in prod: refused.
+        let mut shared = after.clone();
+        shared.certificates = Some(vec![cert("dev", "api-dev.mdhlabs.com", "a", 1000), cert("prod", "api.mdhlabs.com", "a", 1000)]);
+        let errors = new_errors(&after, &shared, 100);
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(errors[0].rule, "GH-TLS-DISTINCT");
     }
 
     #[test]

@@ -11,6 +11,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use serde::{Deserialize, Serialize};
 
+use super::certificates::uncovered;
 use super::model::{
     AdvertisementMode, AppEnvironment, Application, CertificateInfo, Environment, ExternalTrafficPolicy, Plan,
     PoolBlock, VipPool, VipRequest, is_production_name,
@@ -256,6 +257,14 @@ pub mod rule {
         "The Gateway's listener refers to the TLS Secret by name. If the certificate was never uploaded to that environment, the listener has nothing to terminate TLS with."
     );
     rule!(
+        CERT_UNVERIFIED,
+        "GH-CERT-UNVERIFIED",
+        Warning,
+        "cilium/certificate",
+        "Referenced Secrets are verified",
+        "A certificate given as a reference to a kubernetes.io/tls Secret in the cluster is only a name until Gatehouse reads it: its hostnames, validity and key are checked once a cluster is connected."
+    );
+    rule!(
         PROD_REPLICAS,
         "GH-PROD-REPLICAS",
         Warning,
@@ -281,7 +290,7 @@ pub mod rule {
     );
 }
 
-static RULES: [RuleInfo; 24] = [
+static RULES: [RuleInfo; 25] = [
     rule::POD_CIDR_DISTINCT,
     rule::VIP_DISTINCT,
     rule::CONFIGMAP_DISTINCT,
@@ -303,6 +312,7 @@ static RULES: [RuleInfo; 24] = [
     rule::CERT_EXPIRED,
     rule::CERT_EXPIRING,
     rule::CERT_MISSING,
+    rule::CERT_UNVERIFIED,
     rule::PROD_REPLICAS,
     rule::PROD_PROBES,
     rule::ENV_UNKNOWN,
@@ -310,8 +320,26 @@ static RULES: [RuleInfo; 24] = [
 
 /// Rules that need the plan's certificate list to be authoritative (`Plan::certificates`
 /// is `Some`); skipped otherwise.
-const CERTIFICATE_RULES: [&str; 5] =
-    [rule::TLS_DISTINCT.id, rule::CERT_SAN.id, rule::CERT_EXPIRED.id, rule::CERT_EXPIRING.id, rule::CERT_MISSING.id];
+const CERTIFICATE_RULES: [&str; 6] = [
+    rule::TLS_DISTINCT.id,
+    rule::CERT_SAN.id,
+    rule::CERT_EXPIRED.id,
+    rule::CERT_EXPIRING.id,
+    rule::CERT_MISSING.id,
+    rule::CERT_UNVERIFIED.id,
+];
+
+/// Error-level rules about a certificate's readiness — not uploaded yet, not covering a
+/// hostname, not valid now. They block a submission to the cluster, not saving the plan:
+/// the certificate can be uploaded or renewed after the application is written down, and
+/// the inventory shows it as mismatched or expired meanwhile. A shared certificate or key
+/// (GH-TLS-DISTINCT) is never stored at all.
+const READINESS_RULES: [&str; 3] = [rule::CERT_MISSING.id, rule::CERT_SAN.id, rule::CERT_EXPIRED.id];
+
+/// Whether a new finding of this rule makes the server refuse to save a change.
+pub fn blocks_saving(rule_id: &str) -> bool {
+    !READINESS_RULES.contains(&rule_id)
+}
 
 /// Every rule, in checklist order.
 pub fn rules() -> &'static [RuleInfo] {
@@ -1193,11 +1221,19 @@ fn check_certificates(ctx: &Ctx<'_>, certificates: &[CertificateInfo], out: &mut
             };
             uses.push((index, &app.name));
             let cert = &certificates[index];
-            let covered = |host: &Hostname| {
-                cert.sans.iter().any(|san| san.eq_ignore_ascii_case(host.as_str()))
-                    || cert.sans.iter().filter_map(|san| Hostname::parse(san).ok()).any(|san| san.matches(host))
-            };
-            let uncovered: Vec<&Hostname> = e.hostnames.iter().filter(|h| !covered(h)).collect();
+            if let Some(secret) = cert.secret_ref.as_ref().filter(|_| cert.is_pending()) {
+                out.push(finding(
+                    &rule::CERT_UNVERIFIED,
+                    format!(
+                        "certificate {name} in {env} of application {} refers to Secret {}/{}, which Gatehouse has not read yet",
+                        app.name, secret.namespace, secret.name
+                    ),
+                    "connect the cluster so the Secret is read, or upload the certificate and key instead".to_owned(),
+                    objects(),
+                ));
+                continue;
+            }
+            let uncovered = uncovered(cert, &e.hostnames);
             if !uncovered.is_empty() {
                 out.push(finding(
                     &rule::CERT_SAN,
@@ -1222,6 +1258,9 @@ fn check_certificates(ctx: &Ctx<'_>, certificates: &[CertificateInfo], out: &mut
     // Validity of every certificate in use.
     for run in uses.chunk_by(|a, b| a.0 == b.0) {
         let cert = &certificates[run[0].0];
+        if cert.is_pending() {
+            continue;
+        }
         let (env, name) = (&cert.environment, &cert.name);
         let expired = cert.not_after <= ctx.now;
         let not_yet = cert.not_before > ctx.now;
@@ -1324,6 +1363,7 @@ mod tests {
             not_after: NOW + 365 * DAY,
             fingerprint_sha256: fingerprint.to_owned(),
             public_key_fingerprint: key.to_owned(),
+            secret_ref: None,
         }
     }
 
@@ -1699,6 +1739,27 @@ mod tests {
         let report = check_plan(&plan, NOW);
         assert!(findings(&report, &rule::CERT_MISSING).is_empty());
         assert!(report.skipped.contains(&Cow::Borrowed(rule::CERT_MISSING.id)));
+    }
+
+    #[test]
+    fn an_unread_secret_reference_is_a_warning_not_a_mismatch() {
+        let mut plan = good();
+        let dev = certificate(&mut plan, "dev");
+        dev.sans.clear();
+        dev.fingerprint_sha256.clear();
+        dev.public_key_fingerprint.clear();
+        dev.not_after = 0;
+        dev.secret_ref = Some(crate::domain::certificates::SecretReference {
+            namespace: K8sName::parse("cd-service").unwrap(),
+            name: K8sSubdomain::parse("api-dev-tls").unwrap(),
+        });
+        let found = fires(&plan, &rule::CERT_UNVERIFIED);
+        assert_eq!(
+            found[0].message,
+            "certificate api-tls in dev of application api refers to Secret cd-service/api-dev-tls, which Gatehouse has not read yet"
+        );
+        let report = check_plan(&plan, NOW);
+        assert_eq!(report.errors, 0, "names and validity are unknown, not wrong: {:?}", report.findings);
     }
 
     #[test]

@@ -5,9 +5,11 @@
 //! - [`net`]: IP addresses, CIDRs, ranges, and the sort-and-sweep overlap search.
 //! - [`model`]: environments, VIP pools, applications, certificates, allocations, the plan,
 //!   and the raw `…Input` forms that parse into them collecting every [`FieldError`].
+//! - [`certificates`]: the certificate upload form, statuses and SAN coverage.
 //! - [`checklist`]: the rules over a plan.
 //! - [`seed`]: the seed example plan.
 
+pub mod certificates;
 pub mod change;
 pub mod checklist;
 pub mod error;
@@ -16,6 +18,10 @@ pub mod names;
 pub mod net;
 pub mod seed;
 
+pub use certificates::{
+    CertificateDetails, CertificateStatus, CertificateUpload, CertificateUploadInput, CertificateView, InventoryQuery,
+    PrivateKeyPem, SecretReference,
+};
 pub use checklist::{Finding, Report, RuleInfo, Severity, check_application, check_plan, rules};
 pub use error::{ErrorCode, FieldError, FieldErrors};
 pub use model::*;

@@ -1063,6 +1063,18 @@ pub struct CertificateInfo {
     pub fingerprint_sha256: String,
     /// SHA-256 of the SubjectPublicKeyInfo: equal values mean a shared private key.
     pub public_key_fingerprint: String,
+    /// Set when the certificate is a `kubernetes.io/tls` Secret already in the cluster rather
+    /// than an upload. Until Gatehouse reads it (an empty fingerprint) its names, validity and
+    /// key are unknown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_ref: Option<super::certificates::SecretReference>,
+}
+
+impl CertificateInfo {
+    /// A Secret reference whose certificate has not been read yet.
+    pub fn is_pending(&self) -> bool {
+        self.secret_ref.is_some() && self.fingerprint_sha256.is_empty()
+    }
 }
 
 /// An address handed out from a pool.

@@ -25,7 +25,8 @@ fn environment(name: &str, pod_cidr: &str, service_cidr: &str, protected: bool) 
     serde_json::from_value(document).expect("the seed environment is valid")
 }
 
-/// The seed plan. Certificates are unknown (`None`): the demo uploads none.
+/// The seed plan. Certificates are unknown (`None`) here: certificates are made when they are
+/// stored (`--demo` issues one per environment at seed time), never kept in the source.
 pub fn seed_plan() -> Plan {
     let pools: Vec<VipPool> = serde_json::from_value(json!([
         {"id": 1, "environment": "dev", "name": "dev-vips", "blocks": [{"cidr": "192.168.101.192/28"}]},
@@ -152,6 +153,7 @@ pub fn synthetic_plan(environments: usize, ranges: usize, applications: usize, n
                 not_after: now_unix + 365 * 86_400,
                 fingerprint_sha256: format!("cert-{k}-{i}"),
                 public_key_fingerprint: format!("key-{k}-{i}"),
+                secret_ref: None,
             });
             let config = BTreeMap::from([(ConfigKey::parse("ENVIRONMENT").expect(VALID), env.to_string())]);
             envs.insert(

@@ -589,7 +589,9 @@ pub fn ObjectLink(object: String) -> impl IntoView {
         Some(("environment", name)) => Some(format!("/environments/{name}/edit")),
         Some(("pool", _)) => Some("/pools".to_owned()),
         Some(("application", _)) => Some("/checklist".to_owned()),
-        Some(("certificate", _)) => Some("/certificates".to_owned()),
+        Some(("certificate", place)) => {
+            Some(format!("/certificates?environment={}", place.split('/').next().unwrap_or_default()))
+        }
         _ => None,
     };
     match href {

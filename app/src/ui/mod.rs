@@ -1,4 +1,5 @@
 //! Pages, components and (later) the SVG diagrams.
+pub mod certificates;
 pub mod environments;
 pub mod layout;
 pub mod pages;

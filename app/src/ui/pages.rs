@@ -87,21 +87,6 @@ pub fn TopologyPage() -> impl IntoView {
 }
 
 #[component]
-pub fn CertificatesPage() -> impl IntoView {
-    view! {
-        <PageHeader
-            title="Certificates"
-            lead="TLS certificates and keys per environment: parsed, checked against their key and hostnames, expiry tracked."
-        />
-        <EmptyState title="No certificates uploaded yet">
-            <p>
-                "Each environment's Gateway terminates TLS with a certificate of its own. This page will take a PEM chain and key, show subject, SANs, issuer and validity, check the key matches and the SANs cover every hostname, and warn before expiry. Keys are encrypted at rest and never shown again."
-            </p>
-        </EmptyState>
-    }
-}
-
-#[component]
 pub fn ApplicationsPage() -> impl IntoView {
     view! {
         <PageHeader

@@ -19,6 +19,7 @@ const COLLISION_RULES: &[&str] = &[
     "GH-VIP-DISTINCT",
     "GH-VIP-DUPLICATE",
     "GH-HOSTNAME-DISTINCT",
+    "GH-TLS-DISTINCT",
 ];
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -56,6 +57,11 @@ impl ApiError {
 
     pub fn with_field(mut self, field: impl Into<String>) -> ApiError {
         self.error.field = Some(field.into());
+        self
+    }
+
+    pub fn with_status(mut self, status: StatusCode) -> ApiError {
+        self.status = status;
         self
     }
 
@@ -135,6 +141,15 @@ impl ApiError {
 
     pub fn status(&self) -> StatusCode {
         self.status
+    }
+
+    pub fn code(&self) -> &str {
+        &self.error.code
+    }
+
+    pub fn with_message(mut self, message: impl Into<String>) -> ApiError {
+        self.error.message = message.into();
+        self
     }
 }
 

@@ -1,6 +1,7 @@
 //! The /api/v1 JSON API (the contract is ../shared/API.md).
 mod allocations;
 mod applications;
+mod certificates;
 mod csv;
 mod environments;
 mod error;
@@ -11,7 +12,7 @@ mod pools;
 pub use error::{ApiError, ErrorDetail};
 pub use json::ApiJson;
 
-use axum::{Router, routing::get};
+use axum::{Router, extract::DefaultBodyLimit, routing::get};
 
 use crate::state::AppState;
 
@@ -34,6 +35,14 @@ pub fn routes() -> Router<AppState> {
         .route("/reservations/{address}", axum::routing::delete(allocations::unreserve))
         .route("/addresses/{address}", get(allocations::address))
         .route("/addresses/{address}/history", get(allocations::history))
+        .route(
+            "/environments/{env}/certificates",
+            get(certificates::list_environment)
+                .post(certificates::upload)
+                .layer(DefaultBodyLimit::max(certificates::UPLOAD_BODY_LIMIT)),
+        )
+        .route("/certificates", get(certificates::list))
+        .route("/certificates/{id}", get(certificates::get).delete(certificates::delete))
         .route("/applications", get(applications::list).post(applications::create))
         .route(
             "/applications/{app}",

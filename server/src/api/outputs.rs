@@ -1,6 +1,7 @@
 //! Generated outputs: application bundles, each environment's Cilium objects, the external
 //! router's FRR configuration, the Cilium Helm values, and the whole plan as one bundle.
 use app::backend::{
+    certificates,
     manifests::{self, BundleError},
     plan,
 };
@@ -53,7 +54,20 @@ pub async fn application_bundle(
         .with_field("environment"));
     };
     let plan = plan::load_from(&state.db).await?;
-    let bundle = manifests::application_bundle(&plan, &application, &environment).map_err(bundle_error)?;
+    // The one output that carries a private key: the Secret the Gateway terminates TLS with.
+    let certificate = plan
+        .application(&application)
+        .and_then(|app| app.environments.iter().find(|(env, _)| env.as_str() == environment))
+        .and_then(|(_, entry)| entry.certificate.clone());
+    let tls = match certificate {
+        Some(name) => certificates::tls_material(&state.db, &state.secret_key, &environment, name.as_str())
+            .await
+            .map_err(|error| ApiError::internal(&error))?,
+        None => None,
+    };
+    let tls_pem = tls.as_ref().map(|tls| manifests::TlsPem { chain_pem: &tls.chain_pem, key_pem: &tls.key_pem });
+    let bundle =
+        manifests::application_bundle_with_tls(&plan, &application, &environment, tls_pem).map_err(bundle_error)?;
     Ok(yaml(bundle.to_yaml()))
 }
 
@@ -79,7 +93,8 @@ pub async fn helm_values(State(state): State<AppState>, Path(environment): Path<
 }
 
 /// `GET /api/v1/bundle.yaml`: every environment's Cilium objects, then every application in
-/// every environment it is deployed to.
+/// every environment it is deployed to — without TLS Secrets, so that no single file holds
+/// the keys of several environments.
 pub async fn plan_bundle(State(state): State<AppState>) -> Result<Response, ApiError> {
     let plan = plan::load_from(&state.db).await?;
     let bundle = manifests::plan_bundle(&plan).map_err(bundle_error)?;

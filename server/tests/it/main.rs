@@ -4,6 +4,7 @@ mod harness;
 
 mod allocations;
 mod binary;
+mod certificates;
 mod csv;
 mod environments;
 mod health;

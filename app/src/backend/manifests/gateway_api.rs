@@ -91,9 +91,39 @@ pub enum TlsMode {
     Terminate,
 }
 
-/// A Secret in the Gateway's namespace (`group` defaults to the core group).
+/// A Secret (`group` defaults to the core group), in the Gateway's namespace unless
+/// `namespace` names another one, which a ReferenceGrant there must allow.
 #[derive(Debug, Clone, Serialize)]
 pub struct SecretObjectReference {
+    pub kind: &'static str,
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+}
+
+pub type ReferenceGrant = CustomResource<ReferenceGrantSpec>;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ReferenceGrantSpec {
+    pub from: Vec<ReferenceGrantFrom>,
+    pub to: Vec<ReferenceGrantTo>,
+}
+
+impl CustomKind for ReferenceGrantSpec {
+    const API_VERSION: &'static str = "gateway.networking.k8s.io/v1beta1";
+    const KIND: &'static str = "ReferenceGrant";
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ReferenceGrantFrom {
+    pub group: &'static str,
+    pub kind: &'static str,
+    pub namespace: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ReferenceGrantTo {
+    pub group: &'static str,
     pub kind: &'static str,
     pub name: String,
 }
@@ -196,7 +226,7 @@ pub fn gateway(target: &Target<'_>) -> Result<Gateway, BundleError> {
             protocol: ProtocolType::Https,
             tls: Some(ListenerTls {
                 mode: TlsMode::Terminate,
-                certificate_refs: vec![SecretObjectReference { kind: "Secret", name: certificate.to_string() }],
+                certificate_refs: vec![secret_reference(target, certificate)],
             }),
             allowed_routes: Some(AllowedRoutes { namespaces: RouteNamespaces { from: FromNamespaces::Same } }),
         })
@@ -213,6 +243,45 @@ pub fn gateway(target: &Target<'_>) -> Result<Gateway, BundleError> {
             addresses,
             infrastructure: Some(GatewayInfrastructure { labels: labels::advertisement(target.env) }),
             listeners,
+        },
+    ))
+}
+
+/// The Secret the listeners terminate with: the uploaded certificate's Secret (named as
+/// the certificate, in the application's namespace), or the Secret a certificate refers to.
+fn secret_reference(target: &Target<'_>, certificate: &crate::domain::K8sSubdomain) -> SecretObjectReference {
+    match target.certificate.and_then(|c| c.secret_ref.as_ref()) {
+        Some(reference) => SecretObjectReference {
+            kind: "Secret",
+            name: reference.name.to_string(),
+            namespace: (reference.namespace != target.app.namespace).then(|| reference.namespace.to_string()),
+        },
+        None => SecretObjectReference { kind: "Secret", name: certificate.to_string(), namespace: None },
+    }
+}
+
+/// When the certificate is a Secret in another namespace: the ReferenceGrant there that lets
+/// this Gateway use it (and no other Secret of that namespace).
+pub fn reference_grant(target: &Target<'_>) -> Option<ReferenceGrant> {
+    let reference = target.certificate?.secret_ref.as_ref()?;
+    if reference.namespace == target.app.namespace {
+        return None;
+    }
+    let metadata = k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
+        name: Some(format!("{}-tls", gateway_name(target))),
+        namespace: Some(reference.namespace.to_string()),
+        labels: Some(labels::application_labels(target)),
+        ..Default::default()
+    };
+    Some(ReferenceGrant::new(
+        metadata,
+        ReferenceGrantSpec {
+            from: vec![ReferenceGrantFrom {
+                group: "gateway.networking.k8s.io",
+                kind: "Gateway",
+                namespace: target.app.namespace.to_string(),
+            }],
+            to: vec![ReferenceGrantTo { group: "", kind: "Secret", name: reference.name.to_string() }],
         },
     ))
 }

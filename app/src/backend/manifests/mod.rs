@@ -6,8 +6,10 @@
 //!   announcement policy and/or BGP resources.
 //! - [`plan_bundle`]: every environment's Cilium objects, then every application bundle.
 //! - [`frr_config`] and [`helm_values`]: text for the external router and for Cilium's Helm chart.
-//! - [`tls_secret`]: the `kubernetes.io/tls` Secret the Gateway refers to; the certificates
-//!   feature fills it in (keys never pass through bundles).
+//! - [`application_bundle_with_tls`]: the same with the `kubernetes.io/tls` Secret the
+//!   Gateway refers to, built from an uploaded certificate and its key ([`tls_secret`]). Only
+//!   the download of one application's bundle for one environment carries a key; the whole
+//!   plan's bundle never does, so dev and prod keys never travel in one file.
 //!
 //! Objects are typed — k8s-openapi for built-in kinds, the structs in `gateway_api` and
 //! `cilium` for CRD kinds (field names as in the CRDs of `shared/crds`) — built by small pure
@@ -69,7 +71,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::domain::{AppEnvironment, Application, Environment, Plan, VipPool};
+use crate::domain::{AppEnvironment, Application, CertificateInfo, Environment, Plan, VipPool};
 
 pub use cover::cover_range;
 pub use frr::frr_config;
@@ -222,14 +224,39 @@ impl BundleError {
 }
 
 /// Namespace, ConfigMap, Deployment, Service, Gateway and HTTPRoute of one application in one
-/// environment, in apply order. The TLS Secret is not included: see [`tls_secret`].
+/// environment, in apply order — and a ReferenceGrant before the Gateway when its
+/// certificate is a Secret in another namespace. Without the TLS Secret: see
+/// [`application_bundle_with_tls`].
 pub fn application_bundle(plan: &Plan, application: &str, environment: &str) -> Result<Bundle, BundleError> {
+    application_bundle_with_tls(plan, application, environment, None)
+}
+
+/// A certificate chain and its private key, both PEM, for a `kubernetes.io/tls` Secret.
+pub struct TlsPem<'a> {
+    pub chain_pem: &'a str,
+    pub key_pem: &'a str,
+}
+
+/// [`application_bundle`] with the `kubernetes.io/tls` Secret the Gateway terminates with,
+/// built from an uploaded certificate and its key, applied before the Gateway.
+pub fn application_bundle_with_tls(
+    plan: &Plan,
+    application: &str,
+    environment: &str,
+    tls: Option<TlsPem<'_>>,
+) -> Result<Bundle, BundleError> {
     let target = Target::resolve(plan, application, environment)?;
     let mut bundle = Bundle::new();
     bundle.push(&workload::namespace(&target))?;
     bundle.push(&workload::config_map(&target))?;
     bundle.push(&workload::deployment(&target))?;
     bundle.push(&workload::service(&target))?;
+    if let (Some(tls), Some(name)) = (tls, &target.app_env.certificate) {
+        bundle.push(&tls_secret(&target.app.namespace, name, tls.chain_pem, tls.key_pem))?;
+    }
+    if let Some(grant) = gateway_api::reference_grant(&target) {
+        bundle.push(&grant)?;
+    }
     bundle.push(&gateway_api::gateway(&target)?)?;
     bundle.push(&gateway_api::http_route(&target)?)?;
     Ok(bundle)
@@ -301,6 +328,8 @@ pub(crate) struct Target<'a> {
     pub env: &'a Environment,
     pub app_env: &'a AppEnvironment,
     pub pools: Vec<&'a VipPool>,
+    /// The stored certificate the Gateway uses, when the plan knows it.
+    pub certificate: Option<&'a CertificateInfo>,
 }
 
 impl<'a> Target<'a> {
@@ -319,7 +348,10 @@ impl<'a> Target<'a> {
                 environment: environment.to_owned(),
                 deployed: known(app.environments.keys().map(|n| n.as_str())),
             })?;
-        Ok(Self { app, env, app_env, pools: plan.pools_of(&env.name).collect() })
+        let certificate = app_env.certificate.as_ref().and_then(|name| {
+            plan.certificates.iter().flatten().find(|c| c.environment == env.name && &c.name == name)
+        });
+        Ok(Self { app, env, app_env, pools: plan.pools_of(&env.name).collect(), certificate })
     }
 
     fn error_context(&self) -> (String, String) {

@@ -841,3 +841,59 @@ fn cel_checks_have_teeth() {
     advertisement["spec"]["advertisements"][0]["advertisementType"] = json!("PodCIDR");
     assert_eq!(bgp_advertisement_cel_violations(&advertisement).len(), 1);
 }
+
+// =============================================================================================
+// TLS: the Secret from an upload, or a reference to a Secret elsewhere
+
+#[test]
+fn the_bundle_carries_the_tls_secret_before_the_gateway() {
+    use crate::backend::certificates::testing::{Encoding, TestKey, Validity, self_signed};
+    let key = TestKey::p256();
+    let chain = self_signed(&["api-dev.mdhlabs.com"], &key, Validity::YEAR);
+    let key_pem = key.pem(Encoding::Pkcs8);
+    let tls = TlsPem { chain_pem: &chain, key_pem: &key_pem };
+    let bundle = ok(application_bundle_with_tls(&seed_plan(), "api", "dev", Some(tls)));
+    assert_eq!(kinds(&bundle), ["Namespace", "ConfigMap", "Deployment", "Service", "Secret", "Gateway", "HTTPRoute"]);
+    let secret = object(&bundle, "Secret");
+    assert_eq!(secret["type"], "kubernetes.io/tls");
+    assert_eq!(secret["metadata"]["name"], "api-tls", "named as the Gateway's certificateRef");
+    assert_eq!(secret["metadata"]["namespace"], "cd-service");
+    let gateway = object(&bundle, "Gateway");
+    assert_eq!(gateway["spec"]["listeners"][0]["tls"]["certificateRefs"][0]["name"], secret["metadata"]["name"]);
+    assert_all_valid(&bundle);
+    assert!(bundle.to_yaml().contains("tls.key: "));
+    assert!(!ok(plan_bundle(&seed_plan())).to_yaml().contains("tls.key"), "the whole plan carries no keys");
+}
+
+#[test]
+fn a_secret_in_another_namespace_gets_a_reference_grant() {
+    use crate::domain::{CertificateInfo, SecretReference};
+    let reference = |namespace: &str| {
+        let mut plan = seed_plan();
+        plan.certificates = Some(vec![CertificateInfo {
+            environment: parse(json!("dev")),
+            name: parse(json!("api-tls")),
+            sans: Vec::new(),
+            not_before: 0,
+            not_after: 0,
+            fingerprint_sha256: String::new(),
+            public_key_fingerprint: String::new(),
+            secret_ref: Some(SecretReference { namespace: parse(json!(namespace)), name: parse(json!("wildcard-tls")) }),
+        }]);
+        ok(application_bundle(&plan, "api", "dev"))
+    };
+    let elsewhere = reference("certificates");
+    assert_eq!(kinds(&elsewhere), ["Namespace", "ConfigMap", "Deployment", "Service", "ReferenceGrant", "Gateway", "HTTPRoute"]);
+    let grant = object(&elsewhere, "ReferenceGrant");
+    assert_eq!(grant["metadata"]["namespace"], "certificates");
+    assert_eq!(grant["spec"]["from"], json!([{"group": "gateway.networking.k8s.io", "kind": "Gateway", "namespace": "cd-service"}]));
+    assert_eq!(grant["spec"]["to"], json!([{"group": "", "kind": "Secret", "name": "wildcard-tls"}]));
+    let listener_ref = &object(&elsewhere, "Gateway")["spec"]["listeners"][0]["tls"]["certificateRefs"][0];
+    assert_eq!(*listener_ref, json!({"kind": "Secret", "name": "wildcard-tls", "namespace": "certificates"}));
+    assert_all_valid(&elsewhere);
+
+    let same = reference("cd-service");
+    assert!(!kinds(&same).contains(&"ReferenceGrant"));
+    let listener_ref = &object(&same, "Gateway")["spec"]["listeners"][0]["tls"]["certificateRefs"][0];
+    assert_eq!(*listener_ref, json!({"kind": "Secret", "name": "wildcard-tls"}));
+}

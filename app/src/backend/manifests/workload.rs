@@ -183,8 +183,8 @@ pub fn service(target: &Target<'_>) -> Service {
     }
 }
 
-/// The `kubernetes.io/tls` Secret a Gateway listener terminates TLS with. Built by the
-/// certificates feature from an uploaded certificate and key; never part of a bundle.
+/// The `kubernetes.io/tls` Secret a Gateway listener terminates TLS with, built from an
+/// uploaded certificate chain and its key (see [`super::application_bundle_with_tls`]).
 pub fn tls_secret(namespace: &K8sName, name: &K8sSubdomain, cert_pem: &str, key_pem: &str) -> Secret {
     Secret {
         metadata: ObjectMeta {
