@@ -1,6 +1,7 @@
 // Starts the real `gatehouse` binary on 127.0.0.1 port 0 with a fresh SQLite database and
 // Debian's Chromium through playwright-core.
 import { spawn } from 'node:child_process';
+import { after, before } from 'node:test';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -64,4 +65,18 @@ export async function launchChromium() {
 /// Resolves once the WASM bundle has hydrated the page (the app marks <body>).
 export async function waitForHydration(page) {
   await page.waitForSelector('body[data-hydrated="true"]', { timeout: 30_000 });
+}
+
+// Inside a describe(): one portal and one Chromium for the suite's tests, stopped after them.
+export function portalForSuite() {
+  const suite = { portal: undefined, browser: undefined };
+  before(async () => {
+    suite.portal = await startPortal();
+    suite.browser = await launchChromium();
+  });
+  after(async () => {
+    await suite.browser?.close();
+    await suite.portal?.stop();
+  });
+  return suite;
 }

@@ -1,11 +1,11 @@
 // An admin uploads a certificate for dev from files and sees its names and status; the same
 // certificate and key for prod is refused by the rule that dev and prod never share them.
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { launchChromium, startPortal, waitForHydration } from '../support/portal.mjs';
+import { portalForSuite, waitForHydration } from '../support/portal.mjs';
 
 const repo = resolve(import.meta.dirname, '..', '..');
 
@@ -20,21 +20,12 @@ function makeCertificate(...hosts) {
 }
 
 describe('Certificates', () => {
-  let portal;
-  let browser;
-  before(async () => {
-    portal = await startPortal();
-    browser = await launchChromium();
-  });
-  after(async () => {
-    await browser?.close();
-    await portal?.stop();
-  });
+  const suite = portalForSuite();
 
   test('upload a certificate for dev, see its SANs and status; the same one for prod is refused', async () => {
     const { certificate_pem: certificate, private_key_pem: key } = makeCertificate('ledger-dev.mdhlabs.com', 'ledger.mdhlabs.com');
-    const page = await browser.newPage({ viewport: { width: 1280, height: 1100 } });
-    await page.goto(`${portal.url}/certificates`);
+    const page = await suite.browser.newPage({ viewport: { width: 1280, height: 1100 } });
+    await page.goto(`${suite.portal.url}/certificates`);
     await waitForHydration(page);
     // The demo's certificates are listed with their status and the timeline.
     await page.locator('[data-testid="certificate-dev-api-tls"] .status--valid').waitFor();
@@ -61,7 +52,7 @@ describe('Certificates', () => {
     await page.screenshot({ path: new URL('../artifacts/certificate.png', import.meta.url).pathname, fullPage: true });
 
     // The very same certificate and key for prod: GH-TLS-DISTINCT refuses it, nothing stored.
-    await page.goto(`${portal.url}/certificates`);
+    await page.goto(`${suite.portal.url}/certificates`);
     await waitForHydration(page);
     await page.selectOption('#upload-environment', 'prod');
     await page.fill('#upload-name', 'ledger-tls');
@@ -72,8 +63,8 @@ describe('Certificates', () => {
     await refusal.waitFor();
     assert.match(await refusal.textContent(), /GH-TLS-DISTINCT/);
     assert.match(await refusal.textContent(), /ledger-tls in dev/);
-    assert.equal(page.url(), `${portal.url}/certificates`, 'still on the form');
-    const prod = await (await fetch(`${portal.url}/api/v1/environments/prod/certificates`)).json();
+    assert.equal(page.url(), `${suite.portal.url}/certificates`, 'still on the form');
+    const prod = await (await fetch(`${suite.portal.url}/api/v1/environments/prod/certificates`)).json();
     assert.deepEqual(prod.map((c) => c.name), ['api-tls'], 'nothing stored for prod');
 
     // Bad input gets its message beside the field.
@@ -86,8 +77,8 @@ describe('Certificates', () => {
   });
 
   test('a reference to a Secret in the cluster is stored as pending', async () => {
-    const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
-    await page.goto(`${portal.url}/certificates`);
+    const page = await suite.browser.newPage({ viewport: { width: 1280, height: 1000 } });
+    await page.goto(`${suite.portal.url}/certificates`);
     await waitForHydration(page);
     assert.equal(await page.isVisible('#secret-namespace'), false, 'the PEM fields show first');
     await page.check('#source-secret');
@@ -106,9 +97,9 @@ describe('Certificates', () => {
   });
 
   test('the inventory filters and sorts from the query string, without JavaScript', async () => {
-    const context = await browser.newContext({ javaScriptEnabled: false });
+    const context = await suite.browser.newContext({ javaScriptEnabled: false });
     const page = await context.newPage();
-    await page.goto(`${portal.url}/certificates`);
+    await page.goto(`${suite.portal.url}/certificates`);
     await page.selectOption('#filter-environment', 'prod');
     await page.click('form.filters button[type=submit]');
     await page.waitForURL(/environment=prod/);

@@ -1,23 +1,14 @@
 // A network admin plans an environment: the checklist runs in the browser as they type.
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { launchChromium, startPortal, waitForHydration } from '../support/portal.mjs';
+import { portalForSuite, waitForHydration } from '../support/portal.mjs';
 
 describe('the environment editor', () => {
-  let portal;
-  let browser;
-  before(async () => {
-    portal = await startPortal();
-    browser = await launchChromium();
-  });
-  after(async () => {
-    await browser?.close();
-    await portal?.stop();
-  });
+  const suite = portalForSuite();
 
   test('field errors and checklist findings show as you type; a clean plan saves', async () => {
-    const page = await browser.newPage();
-    await page.goto(`${portal.url}/environments/new`);
+    const page = await suite.browser.newPage();
+    await page.goto(`${suite.portal.url}/environments/new`);
     await waitForHydration(page);
     const save = page.locator('[data-testid=save-environment]');
 
@@ -40,29 +31,29 @@ describe('the environment editor', () => {
     await page.locator('[data-testid=checklist-clear]').waitFor();
     assert.ok(await save.isEnabled());
     await save.click();
-    await page.waitForURL(`${portal.url}/environments/staging`);
+    await page.waitForURL(`${suite.portal.url}/environments/staging`);
     await page.getByRole('heading', { name: 'Environment staging' }).waitFor();
 
-    const stored = await (await fetch(`${portal.url}/api/v1/environments/staging`)).json();
+    const stored = await (await fetch(`${suite.portal.url}/api/v1/environments/staging`)).json();
     assert.deepEqual(stored.pod_cidrs, ['10.30.0.0/16']);
     assert.equal(stored.advertisement.label.value, 'staging', 'the label value defaults to the name');
     await page.close();
   });
 
   test('an environment can be edited and deleted from its page', async () => {
-    const page = await browser.newPage();
-    await page.goto(`${portal.url}/environments/staging/edit`);
+    const page = await suite.browser.newPage();
+    await page.goto(`${suite.portal.url}/environments/staging/edit`);
     await waitForHydration(page);
     await page.check('#env-protected');
     await page.click('[data-testid=save-environment]');
-    await page.waitForURL(`${portal.url}/environments/staging`);
+    await page.waitForURL(`${suite.portal.url}/environments/staging`);
     await page.getByText("yes: submissions wait for a network admin's approval").waitFor();
 
     page.once('dialog', (dialog) => dialog.accept());
     await waitForHydration(page);
     await page.click('[data-testid=delete-environment]');
-    await page.waitForURL(`${portal.url}/environments`);
-    const response = await fetch(`${portal.url}/api/v1/environments/staging`);
+    await page.waitForURL(`${suite.portal.url}/environments`);
+    const response = await fetch(`${suite.portal.url}/api/v1/environments/staging`);
     assert.equal(response.status, 404);
     await page.close();
   });

@@ -1,24 +1,15 @@
 // A network admin creates an environment and a pool, sees the conflict when a second pool
 // overlaps, allocates a VIP and sees it in the address map.
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { launchChromium, startPortal, waitForHydration } from '../support/portal.mjs';
+import { portalForSuite, waitForHydration } from '../support/portal.mjs';
 
 describe('IP pools', () => {
-  let portal;
-  let browser;
-  before(async () => {
-    portal = await startPortal();
-    browser = await launchChromium();
-  });
-  after(async () => {
-    await browser?.close();
-    await portal?.stop();
-  });
+  const suite = portalForSuite();
 
   test('create an environment and a pool, see an overlap refused, allocate a VIP', async () => {
-    const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
-    await page.goto(`${portal.url}/environments/new`);
+    const page = await suite.browser.newPage({ viewport: { width: 1280, height: 1000 } });
+    await page.goto(`${suite.portal.url}/environments/new`);
     await waitForHydration(page);
     await page.fill('#env-name', 'lab');
     await page.fill('#env-node-subnets', '192.168.50.0/24');
@@ -27,9 +18,9 @@ describe('IP pools', () => {
     await page.fill('#env-service-cidr', '10.150.0.0/16');
     await page.locator('[data-testid=checklist-clear]').waitFor();
     await page.click('[data-testid=save-environment]');
-    await page.waitForURL(`${portal.url}/environments/lab`);
+    await page.waitForURL(`${suite.portal.url}/environments/lab`);
 
-    await page.goto(`${portal.url}/pools`);
+    await page.goto(`${suite.portal.url}/pools`);
     await waitForHydration(page);
     const lab = page.locator('[data-testid=pools-lab]');
     await lab.locator('summary').click();
@@ -42,7 +33,7 @@ describe('IP pools', () => {
     assert.equal(await page.textContent('[data-testid=count-free]'), '8');
 
     // A second pool overlapping the first is refused with the rule and the other pool named.
-    await page.goto(`${portal.url}/pools`);
+    await page.goto(`${suite.portal.url}/pools`);
     await waitForHydration(page);
     await lab.locator('summary').click();
     await lab.locator('[data-testid=new-pool-name]').fill('lab-more');
