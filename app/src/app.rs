@@ -14,11 +14,10 @@ use crate::ui::{
     environments::{EditEnvironmentPage, EnvironmentPage, EnvironmentsPage, NewEnvironmentPage},
     layout::Frame,
     plan::{ConflictsPage, OutputsPage},
-    pages::{
-        ApplicationsPage, CertificatesPage, ChecklistPage, NotFound, OverviewPage, TopologyPage,
-    },
+    pages::{ApplicationsPage, CertificatesPage, ChecklistPage, NotFound, OverviewPage},
     pools::{PoolPage, PoolsPage},
     theme::Theme,
+    topology::{PacketWalk, TopologyApplication, TopologyIndex, TopologyView},
 };
 
 /// The document around the application. Rendered on the server only.
@@ -67,7 +66,14 @@ pub fn App() -> impl IntoView {
             <Frame>
                 <Routes fallback=|| view! { <NotFound /> }>
                     <Route path=StaticSegment("") view=OverviewPage ssr=SsrMode::Async />
-                    <Route path=StaticSegment("topology") view=TopologyPage />
+                    <Route path=StaticSegment("topology") view=TopologyIndex ssr=SsrMode::Async />
+                    <Route
+                        path=(StaticSegment("topology"), StaticSegment("applications"), ParamSegment("app"))
+                        view=TopologyApplication
+                        ssr=SsrMode::Async
+                    />
+                    <Route path=(StaticSegment("topology"), StaticSegment("walk"), ParamSegment("kind")) view=PacketWalk ssr=SsrMode::Async />
+                    <Route path=(StaticSegment("topology"), ParamSegment("view")) view=TopologyView ssr=SsrMode::Async />
                     <Route path=StaticSegment("pools") view=PoolsPage ssr=SsrMode::Async />
                     <Route path=(StaticSegment("pools"), StaticSegment("conflicts")) view=ConflictsPage ssr=SsrMode::Async />
                     <Route path=(StaticSegment("pools"), StaticSegment("outputs")) view=OutputsPage ssr=SsrMode::Async />

@@ -2,6 +2,7 @@
 //! The same operations are served as JSON under /api/v1 by the server crate.
 mod error;
 pub mod pools;
+pub mod topology;
 
 pub use error::AppError;
 

@@ -1,7 +1,8 @@
-//! Pages, components and (later) the SVG diagrams.
+//! Pages and components; the topology diagrams are drawn on the server (crate::topology).
 pub mod environments;
 pub mod layout;
 pub mod pages;
 pub mod plan;
 pub mod pools;
 pub mod theme;
+pub mod topology;

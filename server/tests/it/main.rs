@@ -10,3 +10,4 @@ mod health;
 mod pages;
 mod plan;
 mod tls;
+mod topology;
