@@ -123,7 +123,6 @@ fn TopologyBody(page: TopologyPage, playing: RwSignal<bool>) -> impl IntoView {
 
 #[component]
 fn TopologyNav(current: String, environment: Option<String>) -> impl IntoView {
-    let current = if current.starts_with("applications/") { String::new() } else { current };
     let suffix = environment.map(|e| format!("?environment={e}")).unwrap_or_default();
     view! {
         <nav class="sub-nav" aria-label="Topology">
@@ -167,7 +166,7 @@ fn PanelView(panel: Panel, #[prop(optional)] beside: bool) -> impl IntoView {
     let heading_id = format!("{id}-heading");
     let labelled = heading_id.clone();
     let text = view! {
-        <details class="topo-text" open=beside>
+        <details class="topo-alt" open=beside>
             <summary>{format!("Text version ({} elements)", items.len())}</summary>
             <dl>
                 {items.into_iter().map(|item| view! { <dt>{item.label}</dt><dd>{item.text}</dd> }).collect_view()}
