@@ -174,4 +174,23 @@ describe('the topology diagrams', () => {
     assert.equal(await stroke('#cilium-certificate .topo-shape'), '4px');
     await page.close();
   });
+
+  test('the client networks and routers drawn are the ones stored with the environment', async () => {
+    const page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
+    await page.goto(`${portal.url}/environments/dev/edit`);
+    await waitForHydration(page);
+    await page.fill('#env-clients', '192.168.99.0/24\n10.60.0.0/16');
+    await page.fill('#env-routers', 'branch 10.60.0.1\ngw 192.168.101.1');
+    await page.locator('[data-testid=checklist-clear]').waitFor();
+    await page.click('[data-testid=save-environment]');
+    await page.waitForURL(`${portal.url}/environments/dev`);
+    await page.getByText('branch (10.60.0.1) → gw (192.168.101.1)').waitFor();
+
+    await page.goto(`${portal.url}/topology/cilium?environment=dev`);
+    for (const text of ['10.60.0.0/16', 'Router branch', 'Router gw']) {
+      assert.ok(await page.locator('svg.topo text', { hasText: text }).first().isVisible(), text);
+    }
+    assert.equal(await page.locator('svg.topo text', { hasText: 'Router edge' }).count(), 0);
+    await page.close();
+  });
 });

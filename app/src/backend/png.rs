@@ -81,11 +81,6 @@ mod tests {
         ("walk-bgp-vm", "walk/bgp", &[("caveat", "frr-vm"), ("step", "4")]),
     ];
 
-    fn query(pairs: Pairs<'_>) -> Query {
-        let get = |k: &str| pairs.iter().find(|(key, _)| *key == k).map(|(_, v)| (*v).to_owned());
-        Query { environment: get("environment"), application: get("application"), step: get("step"), caveat: get("caveat") }
-    }
-
     /// Every view of the seed becomes a PNG twice the drawing's size with many colours
     /// (text, accents, outlines), not a blank page. With $TOPOLOGY_PREVIEW set, the SVGs and
     /// PNGs are written there to be looked at.
@@ -95,7 +90,7 @@ mod tests {
         let preview = std::env::var_os("TOPOLOGY_PREVIEW");
         for (name, view, pairs) in VIEWS {
             let view = View::parse(view).unwrap_or_else(|e| panic!("{e}"));
-            let scene = export(&plan, 0, &view, &query(pairs)).unwrap_or_else(|e| panic!("{name}: {e}"));
+            let scene = export(&plan, 0, &view, &Query::from_pairs(pairs)).unwrap_or_else(|e| panic!("{name}: {e}"));
             let text = svg::render(&scene);
             let png = render(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
             assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "{name}: PNG signature");

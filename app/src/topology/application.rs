@@ -3,10 +3,10 @@
 //! element it concerns, with its message below.
 
 use super::design::{Design, join};
-use super::geometry::{Rect, pt};
-use super::layout::{Columns, Spec, down, heading, zone};
+use super::geometry::Rect;
+use super::layout::{Columns, Spec, beside, down, heading, zone};
 use super::network::GAP;
-use super::scene::{Kind, LinkStyle, Mark, Note, NoteLine, Scene, ZoneKind, link};
+use super::scene::{Kind, Mark, Note, NoteLine, Scene, ZoneKind};
 use crate::domain::{Finding, Plan, Severity};
 
 pub const WIDTH: i32 = 760;
@@ -135,13 +135,9 @@ pub fn scene(design: &Design<'_>, findings: &[Finding], id: &str) -> Scene {
     };
     let [pool_rect, gateway_rect, cert_rect] = cols.row(&mut scene, y, [Some(pool), Some(gateway), Some(certificate)]);
     let gateway_rect = gateway_rect.unwrap_or_default();
-    let upper = gateway_rect.y + gateway_rect.h / 3;
-    if let Some(r) = pool_rect {
-        scene.links.push(link(scene.id_of("link-pool-gateway"), LinkStyle::Relation, vec![vec![pt(r.right(), upper), pt(gateway_rect.x, upper)]], "The Gateway's VIP comes from this range".to_owned()));
-    }
-    if let Some(r) = cert_rect {
-        scene.links.push(link(scene.id_of("link-certificate-gateway"), LinkStyle::Relation, vec![vec![pt(r.x, upper), pt(gateway_rect.right(), upper)]], "The Gateway terminates TLS with this certificate".to_owned()));
-    }
+    let gw = (ids::GATEWAY, gateway_rect);
+    beside(&mut scene, (ids::POOL, pool_rect), gw, "The Gateway's VIP comes from this range".to_owned(), &[]);
+    beside(&mut scene, (ids::CERTIFICATE, cert_rect), gw, "The Gateway terminates TLS with this certificate".to_owned(), &[]);
     y = gateway_rect.bottom() + GAP;
 
     let advertisement = Spec::new(
@@ -158,17 +154,11 @@ pub fn scene(design: &Design<'_>, findings: &[Finding], id: &str) -> Scene {
         vec![format!("hosts {}", join(&app.hostnames())), format!("paths {}", app.paths().join(" "))],
         format!("The hostnames {} and paths {} of {env_name}", join(&app.hostnames()), app.paths().join(", ")),
     );
-    let config: Vec<String> = app.settings.config.iter().take(4).map(|(k, v)| format!("{k}={v}")).collect();
-    let more = app.settings.config.len().saturating_sub(4);
-    let mut config_lines = if config.is_empty() { vec!["no data".to_owned()] } else { config };
-    if more > 0 {
-        config_lines.push(format!("and {more} more"));
-    }
     let configmap = Spec::new(
         ids::CONFIGMAP,
         Kind::ConfigMap,
         format!("ConfigMap {}", app.config_map),
-        config_lines,
+        app.config_lines(4),
         format!(
             "ConfigMap {} of {env_name}: {}",
             app.config_map,

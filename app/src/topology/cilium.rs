@@ -4,7 +4,7 @@
 
 use super::design::{Design, Node, join};
 use super::geometry::{Rect, pt};
-use super::layout::{Columns, NodeText, Spec, fan, heading, node_grid, side_label, zone};
+use super::layout::{Columns, NodeText, Spec, beside, fan, heading, node_grid, side_label, zone};
 use super::network::{GAP, clients_and_routers};
 use super::scene::{Anchor, Kind, LinkStyle, Scene, ZoneKind, label, link};
 use super::tasks::{K8S_ADVERTISE, K8S_CHECKLIST, K8S_HEALTH, K8S_IP_POOL, K8S_KEYS, K8S_OBJECTS, K8S_POD_IPS};
@@ -155,7 +155,6 @@ pub fn scene(design: &Design<'_>, id: &str) -> Scene {
     };
     let [pool_rect, gateway_rect, certificate_rect] = cols.row(&mut scene, y, [Some(pool), Some(gateway), certificate]);
     let gateway_rect = gateway_rect.unwrap_or_default();
-    let gw_upper = gateway_rect.y + gateway_rect.h / 3;
     let gw_lower = gateway_rect.y + 2 * gateway_rect.h / 3;
 
     // Router → Gateway, with how the router finds the VIP.
@@ -175,26 +174,9 @@ pub fn scene(design: &Design<'_>, id: &str) -> Scene {
     if let Some(l) = scene.links.last_mut() {
         side_label(l, cols.center(), end.bottom, cluster_top, &finding, 300);
     }
-    if let Some(rect) = pool_rect {
-        let mut l = link(
-            scene.id_of("link-pool-gateway"),
-            LinkStyle::Relation,
-            vec![vec![pt(rect.right(), gw_upper), pt(gateway_rect.x, gw_upper)]],
-            format!("The pool assigns the Gateway's VIP {vip}"),
-        );
-        l.tasks = vec![K8S_IP_POOL];
-        scene.links.push(l);
-    }
-    if let Some(rect) = certificate_rect {
-        let mut l = link(
-            scene.id_of("link-certificate-gateway"),
-            LinkStyle::Relation,
-            vec![vec![pt(rect.x, gw_upper), pt(gateway_rect.right(), gw_upper)]],
-            "The Gateway terminates TLS with this key pair".to_owned(),
-        );
-        l.tasks = vec![K8S_KEYS];
-        scene.links.push(l);
-    }
+    let gw = (ids::GATEWAY, gateway_rect);
+    beside(&mut scene, (ids::POOL, pool_rect), gw, format!("The pool assigns the Gateway's VIP {vip}"), &[K8S_IP_POOL]);
+    beside(&mut scene, (ids::CERTIFICATE, certificate_rect), gw, "The Gateway terminates TLS with this key pair".to_owned(), &[K8S_KEYS]);
     y = gateway_rect.bottom() + GAP;
 
     // Announcement policies beside the HTTPRoute.
@@ -291,17 +273,11 @@ pub fn scene(design: &Design<'_>, id: &str) -> Scene {
     let mut service_rect = None;
     let mut side_drops: Vec<(Rect, &str, String, &'static str)> = Vec::new();
     if let Some(a) = &design.app {
-        let config: Vec<String> = a.settings.config.iter().take(3).map(|(k, v)| format!("{k}={v}")).collect();
-        let more = a.settings.config.len().saturating_sub(3);
-        let mut config_lines = if config.is_empty() { vec!["no data".to_owned()] } else { config };
-        if more > 0 {
-            config_lines.push(format!("and {more} more"));
-        }
         let configmap = Spec::new(
             ids::CONFIGMAP,
             Kind::ConfigMap,
             format!("ConfigMap {}", a.config_map),
-            config_lines,
+            a.config_lines(3),
             format!("ConfigMap {} holds {env}'s settings of {}; the pods read it as environment variables", a.config_map, a.app.name),
         );
         let service = Spec::new(

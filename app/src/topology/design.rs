@@ -129,6 +129,19 @@ impl AppDesign<'_> {
         self.app.port.get()
     }
 
+    /// The ConfigMap's first `max` entries as `KEY=value`, then how many more.
+    pub fn config_lines(&self, max: usize) -> Vec<String> {
+        let config = &self.settings.config;
+        if config.is_empty() {
+            return vec!["no data".to_owned()];
+        }
+        let mut lines: Vec<String> = config.iter().take(max).map(|(k, v)| format!("{k}={v}")).collect();
+        if config.len() > max {
+            lines.push(format!("and {} more", config.len() - max));
+        }
+        lines
+    }
+
     pub fn readiness(&self) -> Option<String> {
         self.app.readiness_path.as_ref().map(ToString::to_string)
     }

@@ -4,7 +4,7 @@
 
 use super::design::{Design, Hop, Node, join};
 use super::geometry::{Rect, pt};
-use super::layout::{NodeText, Spec, down, heading, node_grid, side_label, zone};
+use super::layout::{NodeText, Spec, beside, down, heading, node_grid, side_label, zone};
 use super::network::{GAP, clients_and_routers};
 use super::scene::{Anchor, Kind, LinkStyle, Scene, ZoneKind, label, link};
 use super::tasks::{HW_APPLIANCE, HW_HEALTH, HW_HOST_IPS, HW_KEYS, HW_ROUTING, HW_VIP};
@@ -101,17 +101,9 @@ pub fn scene(design: &Design<'_>, id: &str) -> Scene {
     {
         side_label(l, cols.center(), end.bottom, appliance_y, &request, 250);
     }
-    let upper = appliance_rect.y + appliance_rect.h / 3;
-    if let Some(r) = vip_rect {
-        let mut l = link(scene.id_of("link-vip-appliance"), LinkStyle::Relation, vec![vec![pt(r.right(), upper), pt(appliance_rect.x, upper)]], format!("The appliance answers on VIP {vip}"));
-        l.tasks = vec![HW_VIP];
-        scene.links.push(l);
-    }
-    if let Some(r) = keys_rect {
-        let mut l = link(scene.id_of("link-keys-appliance"), LinkStyle::Relation, vec![vec![pt(r.x, upper), pt(appliance_rect.right(), upper)]], format!("The appliance terminates TLS with the key pair for {hostnames}"));
-        l.tasks = vec![HW_KEYS];
-        scene.links.push(l);
-    }
+    let appliance_at = (ids::APPLIANCE, appliance_rect);
+    beside(&mut scene, (ids::VIP, vip_rect), appliance_at, format!("The appliance answers on VIP {vip}"), &[HW_VIP]);
+    beside(&mut scene, (ids::KEYS, keys_rect), appliance_at, format!("The appliance terminates TLS with the key pair for {hostnames}"), &[HW_KEYS]);
 
     // The router behind the appliance, if any.
     let mut upstream = (ids::APPLIANCE.to_owned(), appliance_rect);

@@ -158,6 +158,23 @@ pub fn down(scene: &Scene, from_local: &str, to_local: &str, from: Rect, to: Rec
     )
 }
 
+/// A dashed relation from a side box (`from`, local id `from_local`) to the main box `to`
+/// beside it, a third of the way down `to`: the link `link-{from_local}-{to_local}`.
+pub fn beside(
+    scene: &mut Scene,
+    (from_local, from): (&str, Option<Rect>),
+    (to_local, to): (&str, Rect),
+    alt: String,
+    tasks: &[&'static str],
+) {
+    let Some(from) = from else { return };
+    let y = to.y + to.h / 3;
+    let (start, end) = if from.x < to.x { (pt(from.right(), y), pt(to.x, y)) } else { (pt(from.x, y), pt(to.right(), y)) };
+    let mut l = link(scene.id_of(&format!("link-{from_local}-{to_local}")), LinkStyle::Relation, vec![vec![start, end]], alt);
+    l.tasks = tasks.to_vec();
+    scene.links.push(l);
+}
+
 /// Puts a label to the right of a vertical link segment between y0 and y1 at x.
 pub fn side_label(link: &mut Link, x: i32, y0: i32, y1: i32, text: &str, width: i32) {
     let lines = super::geometry::wrap(text, width, super::scene::LABEL_SIZE);

@@ -18,8 +18,7 @@ const NOW: i64 = 1_790_000_000;
 type Pairs<'a> = &'a [(&'a str, &'a str)];
 
 fn query(pairs: &[(&str, &str)]) -> Query {
-    let get = |k: &str| pairs.iter().find(|(key, _)| *key == k).map(|(_, v)| (*v).to_owned());
-    Query { environment: get("environment"), application: get("application"), step: get("step"), caveat: get("caveat") }
+    Query::from_pairs(pairs)
 }
 
 fn draw(plan: &Plan, view: &str, pairs: &[(&str, &str)]) -> Scene {

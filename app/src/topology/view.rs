@@ -62,6 +62,14 @@ pub struct Query {
     pub caveat: Option<String>,
 }
 
+impl Query {
+    /// From `(name, value)` pairs, as a URL's query would give them.
+    pub fn from_pairs(pairs: &[(&str, &str)]) -> Query {
+        let get = |k: &str| pairs.iter().find(|(key, _)| *key == k).map(|(_, v)| (*v).to_owned());
+        Query { environment: get("environment"), application: get("application"), step: get("step"), caveat: get("caveat") }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TopologyError {
     #[error("there is no diagram called {0:?}; the views are hardware, cilium, compare, applications/{{app}}, walk/arp and walk/bgp")]
@@ -331,11 +339,21 @@ fn append_tasks(scene: &mut Scene, heading: &str, list: &[tasks::Task]) {
     scene.notes.push(note);
 }
 
-fn href(view: &View, pairs: &[(&str, Option<String>)]) -> String {
+/// `base?k=v&…` with the pairs that have a value.
+fn with_query(base: String, pairs: &[(&str, Option<String>)]) -> String {
     let query: Vec<String> =
         pairs.iter().filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={}", encode(v)))).collect();
-    let base = format!("/topology/{}", view.path()).trim_end_matches('/').to_owned();
     if query.is_empty() { base } else { format!("{base}?{}", query.join("&")) }
+}
+
+/// The page of a view.
+fn href(view: &View, pairs: &[(&str, Option<String>)]) -> String {
+    with_query(format!("/topology/{}", view.path()).trim_end_matches('/').to_owned(), pairs)
+}
+
+/// The API path of a view's export, without the extension.
+fn export_path(view: &View, pairs: &[(&str, Option<String>)]) -> String {
+    with_query(format!("/api/v1/topology/{}", view.path()), pairs)
 }
 
 /// Percent-encodes a query value (names are DNS labels; this guards anything else).
@@ -446,13 +464,6 @@ pub fn page(plan: &Plan, now_unix: i64, view: &View, query: &Query) -> Result<To
         }
     }
     Ok(page)
-}
-
-fn export_path(view: &View, pairs: &[(&str, Option<String>)]) -> String {
-    let query: Vec<String> =
-        pairs.iter().filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={}", encode(v)))).collect();
-    let base = format!("/api/v1/topology/{}", view.path());
-    if query.is_empty() { base } else { format!("{base}?{}", query.join("&")) }
 }
 
 fn environment_choices(plan: &Plan, view: &View, current: &Environment, include: &dyn Fn(&Environment) -> bool) -> Vec<Choice> {
