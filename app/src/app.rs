@@ -6,7 +6,7 @@
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Title, provide_meta_context};
 use leptos_router::{
-    ParamSegment, SsrMode, StaticSegment,
+    ParamSegment, SsrMode, StaticSegment, WildcardSegment,
     components::{Route, Router, Routes},
 };
 
@@ -17,7 +17,7 @@ use crate::ui::{
     pages::{ApplicationsPage, CertificatesPage, ChecklistPage, NotFound, OverviewPage},
     pools::{PoolPage, PoolsPage},
     theme::Theme,
-    topology::{PacketWalk, TopologyApplication, TopologyIndex, TopologyView},
+    topology::Topology,
 };
 
 /// The document around the application. Rendered on the server only.
@@ -66,14 +66,8 @@ pub fn App() -> impl IntoView {
             <Frame>
                 <Routes fallback=|| view! { <NotFound /> }>
                     <Route path=StaticSegment("") view=OverviewPage ssr=SsrMode::Async />
-                    <Route path=StaticSegment("topology") view=TopologyIndex ssr=SsrMode::Async />
-                    <Route
-                        path=(StaticSegment("topology"), StaticSegment("applications"), ParamSegment("app"))
-                        view=TopologyApplication
-                        ssr=SsrMode::Async
-                    />
-                    <Route path=(StaticSegment("topology"), StaticSegment("walk"), ParamSegment("kind")) view=PacketWalk ssr=SsrMode::Async />
-                    <Route path=(StaticSegment("topology"), ParamSegment("view")) view=TopologyView ssr=SsrMode::Async />
+                    <Route path=StaticSegment("topology") view=Topology ssr=SsrMode::Async />
+                    <Route path=(StaticSegment("topology"), WildcardSegment("view")) view=Topology ssr=SsrMode::Async />
                     <Route path=StaticSegment("pools") view=PoolsPage ssr=SsrMode::Async />
                     <Route path=(StaticSegment("pools"), StaticSegment("conflicts")) view=ConflictsPage ssr=SsrMode::Async />
                     <Route path=(StaticSegment("pools"), StaticSegment("outputs")) view=OutputsPage ssr=SsrMode::Async />

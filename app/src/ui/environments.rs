@@ -333,41 +333,32 @@ impl Fields {
                 arp: uses_arp.then(|| ArpInput { interfaces: entries(&self.interfaces.get()), node_selector: BTreeMap::new() }),
                 bgp: uses_bgp.then(|| BgpInput {
                     local_asn: Some(NumberInput::Text(self.local_asn.get().trim().to_owned())),
-                    peers: self
-                        .peers
-                        .get()
-                        .lines()
-                        .filter(|line| !line.trim().is_empty())
-                        .map(|line| {
-                            let mut parts = line.split_whitespace();
-                            BgpPeerInput {
-                                name: parts.next().unwrap_or_default().to_owned(),
-                                asn: parts.next().map(|asn| NumberInput::Text(asn.to_owned())),
-                                address: parts.next().unwrap_or_default().to_owned(),
-                                platform: parts.next().map(str::to_owned),
-                            }
+                    peers: word_lines(&self.peers.get())
+                        .map(|mut words| BgpPeerInput {
+                            name: words.next().unwrap_or_default().to_owned(),
+                            asn: words.next().map(|asn| NumberInput::Text(asn.to_owned())),
+                            address: words.next().unwrap_or_default().to_owned(),
+                            platform: words.next().map(str::to_owned),
                         })
                         .collect(),
                 }),
             },
             protected: self.protected.get(),
             client_networks: entries(&self.client_networks.get()),
-            routers: self
-                .routers
-                .get()
-                .lines()
-                .filter(|line| !line.trim().is_empty())
-                .map(|line| {
-                    let mut parts = line.split_whitespace();
-                    RouterInput {
-                        name: parts.next().unwrap_or_default().to_owned(),
-                        address: parts.next().unwrap_or_default().to_owned(),
-                    }
+            routers: word_lines(&self.routers.get())
+                .map(|mut words| RouterInput {
+                    name: words.next().unwrap_or_default().to_owned(),
+                    address: words.next().unwrap_or_default().to_owned(),
                 })
                 .collect(),
             external_router: None,
         }
     }
+}
+
+/// The words of each non-empty line (a peer or a router per line).
+fn word_lines(text: &str) -> impl Iterator<Item = std::str::SplitWhitespace<'_>> {
+    text.lines().filter(|line| !line.trim().is_empty()).map(str::split_whitespace)
 }
 
 /// The messages for one field and its elements (`pod_cidrs` collects `pod_cidrs[1]` too).

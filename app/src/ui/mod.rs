@@ -6,3 +6,5 @@ pub mod plan;
 pub mod pools;
 pub mod theme;
 pub mod topology;
+#[cfg(feature = "ssr")]
+pub mod topology_html;
