@@ -463,7 +463,7 @@ fn summary(design: &Design<'_>, vip: &str, arp_node: &str) -> String {
     let found = match design.mode() {
         AdvertisementMode::Arp => format!("{} asks ARP for it and {arp_node} answers", design.arp_router().name),
         AdvertisementMode::Bgp => "the router learned a /32 route for it from every node by BGP".to_owned(),
-        AdvertisementMode::Both => format!("{arp_node} answers ARP for it and every node also advertises it by BGP", ),
+        AdvertisementMode::Both => format!("{arp_node} answers ARP for it and every node also advertises it by BGP"),
     };
     match &design.app {
         Some(a) => format!(

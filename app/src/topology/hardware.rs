@@ -95,7 +95,8 @@ pub fn scene(design: &Design<'_>, id: &str) -> Scene {
     .tasks(&[HW_KEYS]);
     let [vip_rect, appliance_rect, keys_rect] = cols.row(&mut scene, appliance_y, [Some(vip_spec), Some(appliance), Some(keys)]);
     let appliance_rect = appliance_rect.unwrap_or_default();
-    end.link_to(&mut scene, ids::APPLIANCE, appliance_rect, &|from| format!("Router {} forwards the request to the appliance's VIP {vip}", from.trim_start_matches("router-")), &[HW_ROUTING]);
+    let router_name = |local: &str| design.hops.iter().find(|h| h.id == local).map_or_else(|| "router".to_owned(), |h| h.name.clone());
+    end.link_to(&mut scene, ids::APPLIANCE, appliance_rect, &|from| format!("Router {} forwards the request to the appliance's VIP {vip}", router_name(from)), &[HW_ROUTING]);
     if before.is_empty()
         && let Some(l) = scene.links.last_mut()
     {
@@ -154,7 +155,10 @@ pub fn scene(design: &Design<'_>, id: &str) -> Scene {
     for e in scene.elements.iter_mut().filter(|e| e.kind == Kind::Host) {
         e.tasks = vec![HW_HOST_IPS, HW_HEALTH];
     }
-    let fan_alt = |node: &Node| format!("The request reaches {} on {}", node.name.replace("node", "host"), node.address.map_or_else(String::new, |a| a.to_string()));
+    let fan_alt = |node: &Node| {
+        let host = node.id.replacen("node", "host", 1);
+        format!("The request reaches {host}{}", node.address.map(|a| format!(" on {a}")).unwrap_or_default())
+    };
     let mut links = super::layout::fan(&scene, upstream.1, &grid, design, hosts_top, hosts_top + 30, &fan_alt, format!("The request reaches one of the {hosts} hosts"));
     for l in &mut links {
         l.id = l.id.replace("link-fan-node", "link-fan-host");

@@ -8,7 +8,7 @@ use super::scene::TextItem;
 use super::tasks::Task;
 use crate::domain::Finding;
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TopologyPage {
     /// The view's path below /topology (`hardware`, `walk/arp`, …; empty for the index).
     pub view: String,
@@ -39,7 +39,7 @@ impl TopologyPage {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Panel {
     /// The SVG's id (and the prefix of every id in it).
     pub id: String,
@@ -49,13 +49,13 @@ pub struct Panel {
     pub tasks: Option<TaskList>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TaskList {
     pub heading: String,
     pub tasks: Vec<Task>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Choice {
     pub name: String,
     pub label: String,
@@ -63,14 +63,14 @@ pub struct Choice {
     pub current: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NavLink {
     pub label: String,
     pub href: String,
     pub detail: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WalkData {
     pub kind: String,
     /// 1-based.

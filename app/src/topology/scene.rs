@@ -1,8 +1,6 @@
 //! A laid-out diagram: zones, boxes, links and notes with fixed coordinates, ids, classes
 //! and a text alternative each. Built by the views, drawn by [`super::svg`].
 
-use serde::{Deserialize, Serialize};
-
 use super::geometry::{Point, Rect, pt, text_width, wrap};
 use crate::domain::Severity;
 
@@ -245,7 +243,7 @@ pub struct Scene {
 }
 
 /// One line of the text version of a diagram.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TextItem {
     pub id: String,
     pub label: String,

@@ -3,8 +3,6 @@
 //! diagram elements it concerns (by the `task-<id>` class) and, on the Kubernetes side, to
 //! the Gatehouse page that does it.
 
-use serde::{Deserialize, Serialize};
-
 use super::design::{Design, join};
 
 pub const HW_APPLIANCE: &str = "hw-appliance";
@@ -39,7 +37,7 @@ pub const ALL: [&str; 13] = [
     K8S_CHECKLIST,
 ];
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Task {
     pub id: String,
     pub title: String,

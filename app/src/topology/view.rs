@@ -1,7 +1,7 @@
 //! Which diagram a URL asks for, checked against the plan: the views, their defaults, their
 //! errors, and what a page or an export gets.
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use super::design::Design;
 use super::geometry::pt;
@@ -11,7 +11,7 @@ use super::walk::{Caveat, Step, WalkKind, bgp_hop, caveat_in_plan};
 use super::{application, cilium, compose, hardware, svg, tasks};
 use crate::domain::{Application, Environment, Plan, check_application};
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum View {
     Index,
     Hardware,
@@ -53,7 +53,7 @@ impl View {
 }
 
 /// A request for a view, as the query string gives it.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 pub struct Query {
     pub environment: Option<String>,
     pub application: Option<String>,

@@ -1,16 +1,13 @@
 //! The packet walk: a request from a client to a pod and back, step by step, over the
 //! Cilium diagram — by ARP or by BGP — with the two caveats at the step where they bite.
 
-use serde::{Deserialize, Serialize};
-
 use super::cilium::{self, ids};
 use super::design::{Design, Hop};
 use super::geometry::pt;
 use super::scene::{Anchor, LinkStyle, Mark, Scene, Token, label, link};
 use crate::domain::Platform;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WalkKind {
     Arp,
     Bgp,
@@ -41,7 +38,7 @@ impl WalkKind {
 }
 
 /// What goes wrong in a walk.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Caveat {
     /// The Service Cilium generates for the Gateway lacks the advertisement label.
     GatewayLabel,
