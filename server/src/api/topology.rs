@@ -69,32 +69,14 @@ async fn answer(state: &AppState, view: View, format: Format, query: ViewQuery) 
     Ok(response)
 }
 
-/// `GET /api/v1/topology/{view}.svg|png` for hardware, cilium and compare.
-pub async fn view(
+/// `GET /api/v1/topology/{prefix}{file}`: `prefix` is empty (hardware, cilium, compare),
+/// `applications/` or `walk/`; `file` is the view's last segment with `.svg` or `.png`.
+pub async fn serve(
+    prefix: &'static str,
     State(state): State<AppState>,
     Path(file): Path<String>,
     Query(query): Query<ViewQuery>,
 ) -> Result<Response, ApiError> {
-    let (view, format) = split("", &file)?;
-    answer(&state, view, format, query).await
-}
-
-/// `GET /api/v1/topology/applications/{app}.svg|png`: the application's environments side by side.
-pub async fn application(
-    State(state): State<AppState>,
-    Path(file): Path<String>,
-    Query(query): Query<ViewQuery>,
-) -> Result<Response, ApiError> {
-    let (view, format) = split("applications/", &file)?;
-    answer(&state, view, format, query).await
-}
-
-/// `GET /api/v1/topology/walk/{arp|bgp}.svg|png?step=&caveat=`: one step of a packet walk.
-pub async fn walk(
-    State(state): State<AppState>,
-    Path(file): Path<String>,
-    Query(query): Query<ViewQuery>,
-) -> Result<Response, ApiError> {
-    let (view, format) = split("walk/", &file)?;
+    let (view, format) = split(prefix, &file)?;
     answer(&state, view, format, query).await
 }
