@@ -91,3 +91,12 @@ need_postgres() {
   fi
   export GATEHOUSE_TEST_POSTGRES_URL="postgres://gatehouse:gatehouse@127.0.0.1:$PGPORT/postgres"
 }
+
+# A TrueType font for the diagrams' PNG export (resvg reads the system's fonts).
+need_fonts() {
+  if ! ls /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf /usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf >/dev/null 2>&1 \
+     && [ -z "$(find /usr/share/fonts /usr/local/share/fonts -name '*.ttf' -print -quit 2>/dev/null)" ]; then
+    step "installing fonts-dejavu-core (for the PNG export of the diagrams)"
+    apt_install fonts-dejavu-core
+  fi
+}

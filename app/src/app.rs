@@ -6,7 +6,7 @@
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Title, provide_meta_context};
 use leptos_router::{
-    Lazy, LazyRoute, ParamSegment, SsrMode, StaticSegment,
+    Lazy, LazyRoute, ParamSegment, SsrMode, StaticSegment, WildcardSegment,
     components::{Route, Router, Routes},
     lazy_route,
 };
@@ -17,10 +17,11 @@ use crate::ui::{
     layout::Frame,
     plan::{ConflictsPage, OutputsPage},
     pages::{
-        ApplicationsPage, ChecklistPage, NotFound, OverviewPage, TopologyPage,
+        ApplicationsPage, ChecklistPage, NotFound, OverviewPage,
     },
     pools::{PoolPage, PoolsPage},
     theme::Theme,
+    topology::Topology,
 };
 
 /// The document around the application. Rendered on the server only.
@@ -60,7 +61,8 @@ pub fn App() -> impl IntoView {
             <Frame>
                 <Routes fallback=|| view! { <NotFound /> <HydrationMark /> }>
                     <Route path=StaticSegment("") view={Lazy::<OverviewRoute>::new()} ssr=SsrMode::Async />
-                    <Route path=StaticSegment("topology") view={Lazy::<TopologyRoute>::new()} />
+                    <Route path=StaticSegment("topology") view={Lazy::<TopologyRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=(StaticSegment("topology"), WildcardSegment("view")) view={Lazy::<TopologyRoute>::new()} ssr=SsrMode::Async />
                     <Route path=StaticSegment("pools") view={Lazy::<PoolsRoute>::new()} ssr=SsrMode::Async />
                     <Route path=(StaticSegment("pools"), StaticSegment("conflicts")) view={Lazy::<ConflictsRoute>::new()} ssr=SsrMode::Async />
                     <Route path=(StaticSegment("pools"), StaticSegment("outputs")) view={Lazy::<OutputsRoute>::new()} ssr=SsrMode::Async />
@@ -125,7 +127,7 @@ macro_rules! lazy_pages {
 
 lazy_pages! {
     OverviewRoute => OverviewPage,
-    TopologyRoute => TopologyPage,
+    TopologyRoute => Topology,
     PoolsRoute => PoolsPage,
     ConflictsRoute => ConflictsPage,
     OutputsRoute => OutputsPage,

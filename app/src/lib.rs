@@ -5,6 +5,7 @@
 pub mod api;
 pub mod app;
 pub mod domain;
+pub mod topology;
 pub mod ui;
 
 #[cfg(feature = "ssr")]

@@ -3,6 +3,7 @@
 pub mod certificates;
 mod error;
 pub mod pools;
+pub mod topology;
 
 pub use error::AppError;
 

@@ -8,6 +8,7 @@ pub mod environments;
 pub mod http;
 pub mod manifests;
 pub mod plan;
+pub mod png;
 pub mod pools;
 pub mod applications;
 pub mod allocations;

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use super::certificates::uncovered;
 use super::model::{
     AdvertisementMode, AppEnvironment, Application, CertificateInfo, Environment, ExternalTrafficPolicy, Plan,
-    PoolBlock, VipPool, VipRequest, is_production_name,
+    Platform, PoolBlock, VipPool, VipRequest, is_production_name,
 };
 use super::names::{EnvironmentName, Hostname, K8sName, K8sSubdomain};
 use super::net::{Cidr, IpAddr, IpFamily, Span, overlapping_pairs};
@@ -201,6 +201,14 @@ pub mod rule {
         "The router reaches the node subnet directly, so for a VIP inside it the router asks ARP instead of using the BGP route, and nobody answers. Give BGP VIPs a range of their own."
     );
     rule!(
+        BGP_PEER_VM,
+        "GH-BGP-PEER-VM",
+        Warning,
+        "cilium/bgp-router",
+        "The BGP router forwards into the cluster",
+        "FRR on a virtual machine learns the VIP routes and reaches the VIPs from the VM itself, yet may not forward clients' traffic into the cluster — commonly the hypervisor's anti-spoofing filter drops packets whose source is not the VM's own address, or forwarding is off in the VM. FRR on hardware forwards. Test from a client network before relying on a router VM."
+    );
+    rule!(
         ADVERT_LABEL,
         "GH-ADVERT-LABEL",
         Error,
@@ -290,7 +298,7 @@ pub mod rule {
     );
 }
 
-static RULES: [RuleInfo; 25] = [
+static RULES: [RuleInfo; 26] = [
     rule::POD_CIDR_DISTINCT,
     rule::VIP_DISTINCT,
     rule::CONFIGMAP_DISTINCT,
@@ -305,6 +313,7 @@ static RULES: [RuleInfo; 25] = [
     rule::ARP_IPV6,
     rule::BGP_PEER,
     rule::BGP_VIP_OUTSIDE_SUBNET,
+    rule::BGP_PEER_VM,
     rule::ADVERT_LABEL,
     rule::GATEWAY_LABEL,
     rule::L2_ETP_LOCAL,
@@ -718,6 +727,20 @@ fn check_environment(ctx: &Ctx<'_>, env: &Environment, out: &mut Vec<Finding>) {
         ));
     }
 
+    if mode.uses_bgp() {
+        for peer in adv.bgp.iter().flat_map(|b| &b.peers).filter(|p| p.platform == Platform::Vm) {
+            out.push(finding(
+                &rule::BGP_PEER_VM,
+                format!(
+                    "BGP peer {} ({}) of {} runs on a virtual machine: it may not forward clients' traffic into the cluster, although traffic from the router itself reaches the VIPs",
+                    peer.name, peer.address, env.name
+                ),
+                "peer with a hardware router, or prove forwarding from a client network (not from the router) before relying on it".to_owned(),
+                vec![env_obj(&env.name)],
+            ));
+        }
+    }
+
     for pool in ctx.pools(&env.name) {
         for block in &pool.blocks {
             let objects = || vec![pool_obj(pool), env_obj(&env.name)];
@@ -794,8 +817,8 @@ fn check_arp_block(env: &Environment, pool: &VipPool, block: &PoolBlock, out: &m
                     clashes.push(format!("node {node}"));
                 }
             }
-            if let Some(router) = env.external_router.filter(|r| block.contains(r)) {
-                clashes.push(format!("router {router}"));
+            for router in env.routers.iter().filter(|r| block.contains(&r.address)) {
+                clashes.push(format!("router {} {}", router.name, router.address));
             }
             // Only IPv4 has network and broadcast addresses (and /31, /32 use both as hosts).
             if subnet.is_ipv4() && subnet.prefix_len() < 31 {
@@ -1424,6 +1447,7 @@ mod tests {
                     name: K8sName::parse("frr").unwrap(),
                     asn: Asn::new(65_000).unwrap(),
                     address: ip("192.168.101.1"),
+                    platform: Platform::Hardware,
                 }],
             });
         }
@@ -1639,7 +1663,7 @@ mod tests {
         let found = fires(&plan, &rule::ARP_VIP_NODE_CLASH);
         assert_eq!(
             found[0].message,
-            "block 192.168.101.0/28 of pool dev-vips contains the node 192.168.101.11, node 192.168.101.12, node 192.168.101.13, router 192.168.101.1, network address 192.168.101.0 of 192.168.101.0/24"
+            "block 192.168.101.0/28 of pool dev-vips contains the node 192.168.101.11, node 192.168.101.12, node 192.168.101.13, router core 192.168.101.1, network address 192.168.101.0 of 192.168.101.0/24"
         );
         let mut plan = good();
         pool(&mut plan, "prod-vips").blocks = vec![PoolBlock::parse("192.168.101.250-192.168.101.255").unwrap()];
@@ -1665,6 +1689,21 @@ mod tests {
         environment(&mut plan, "dev").advertisement.bgp.as_mut().unwrap().peers.clear();
         let found = fires(&plan, &rule::BGP_PEER);
         assert_eq!(found[0].objects, ["environment/dev"]);
+    }
+
+    #[test]
+    fn bgp_peer_vm() {
+        let mut plan = good();
+        set_mode(&mut plan, "dev", AdvertisementMode::Bgp);
+        assert!(findings(&check_plan(&plan, NOW), &rule::BGP_PEER_VM).is_empty(), "FRR on hardware forwards");
+        environment(&mut plan, "dev").advertisement.bgp.as_mut().unwrap().peers[0].platform = Platform::Vm;
+        let found = fires(&plan, &rule::BGP_PEER_VM);
+        assert_eq!(found[0].objects, ["environment/dev"]);
+        assert_eq!(found[0].severity, Severity::Warning);
+        assert!(found[0].message.contains("frr (192.168.101.1) of dev runs on a virtual machine"), "{}", found[0].message);
+        set_mode(&mut plan, "dev", AdvertisementMode::Arp);
+        environment(&mut plan, "dev").advertisement.bgp.as_mut().unwrap().peers[0].platform = Platform::Vm;
+        assert!(findings(&check_plan(&plan, NOW), &rule::BGP_PEER_VM).is_empty(), "only where BGP is used");
     }
 
     #[test]

@@ -128,10 +128,59 @@ pub struct ArpSettings {
     pub node_selector: BTreeMap<LabelKey, LabelValue>,
 }
 
+/// What a router runs on. FRR on a virtual machine may not forward traffic into the cluster
+/// although traffic from the VM itself reaches the VIPs (the brief's second caveat).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Platform {
+    #[default]
+    Hardware,
+    Vm,
+}
+
+impl Platform {
+    pub fn parse(input: &str) -> Result<Self, ChoiceError> {
+        match input.trim().to_ascii_lowercase().as_str() {
+            "" | "hardware" => Ok(Self::Hardware),
+            "vm" => Ok(Self::Vm),
+            _ => Err(ChoiceError {
+                input: input.trim().to_owned(),
+                what: "router platform",
+                allowed: "hardware, vm",
+                code: "invalid_platform",
+            }),
+        }
+    }
+
+    pub fn is_hardware(&self) -> bool {
+        *self == Self::Hardware
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Hardware => "hardware",
+            Self::Vm => "vm",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BgpPeer {
     pub name: K8sName,
     pub asn: Asn,
+    pub address: IpAddr,
+    /// `hardware` unless said otherwise; omitted from JSON when `hardware`.
+    #[serde(default, skip_serializing_if = "Platform::is_hardware")]
+    pub platform: Platform,
+}
+
+/// A router on the way from the client networks to the node subnet. An environment lists
+/// them in path order: the first is nearest the clients, the last is the node subnet's
+/// gateway (the one that asks ARP for a VIP). A BGP peer with a router's address is that
+/// router.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Router {
+    pub name: K8sName,
     pub address: IpAddr,
 }
 
@@ -167,12 +216,17 @@ pub struct Environment {
     /// Networks the clients come from (for the topology diagrams).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub client_networks: Vec<Cidr>,
-    /// The router between the clients and the node subnet (for the topology diagrams).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub external_router: Option<IpAddr>,
+    /// The routers between the clients and the node subnet, in path order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub routers: Vec<Router>,
 }
 
 impl Environment {
+    /// The router on the node subnet: the last of the path.
+    pub fn gateway_router(&self) -> Option<&Router> {
+        self.routers.last()
+    }
+
     /// Production is what is protected, or what is called so.
     pub fn is_production(&self) -> bool {
         self.protected || is_production_name(&self.name)
@@ -207,6 +261,16 @@ pub struct BgpPeerInput {
     pub name: String,
     pub asn: Option<NumberInput>,
     pub address: String,
+    /// `"hardware"` (the default) or `"vm"`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub platform: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RouterInput {
+    pub name: String,
+    pub address: String,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -238,6 +302,9 @@ pub struct EnvironmentInput {
     pub advertisement: AdvertisementInput,
     pub protected: bool,
     pub client_networks: Vec<String>,
+    pub routers: Vec<RouterInput>,
+    /// Read only, from documents written before `routers`: becomes a router named `router`.
+    #[serde(skip_serializing)]
     pub external_router: Option<String>,
 }
 
@@ -269,13 +336,19 @@ impl From<&Environment> for EnvironmentInput {
                             name: p.name.to_string(),
                             asn: Some(NumberInput::Int(i64::from(p.asn.get()))),
                             address: p.address.to_string(),
+                            platform: (!p.platform.is_hardware()).then(|| p.platform.as_str().to_owned()),
                         })
                         .collect(),
                 }),
             },
             protected: e.protected,
             client_networks: strings(&e.client_networks),
-            external_router: e.external_router.map(|a| a.to_string()),
+            routers: e
+                .routers
+                .iter()
+                .map(|r| RouterInput { name: r.name.to_string(), address: r.address.to_string() })
+                .collect(),
+            external_router: None,
         }
     }
 }
@@ -334,6 +407,44 @@ fn parse_arp(c: &mut Collector, input: &ArpInput) -> ArpSettings {
     ArpSettings { interfaces, node_selector }
 }
 
+fn parse_routers(c: &mut Collector, input: &[RouterInput], legacy: Option<&str>) -> Vec<Router> {
+    let mut routers = Vec::with_capacity(input.len() + 1);
+    match legacy.map(str::trim) {
+        None | Some("") => {}
+        Some(_) if !input.is_empty() => c.push(
+            "external_router",
+            "duplicate",
+            "external_router is replaced by routers; list the router there and remove external_router",
+        ),
+        Some(address) => {
+            if let (Ok(name), Some(address)) =
+                (K8sName::parse("router"), c.take("external_router", IpAddr::parse(address)))
+            {
+                routers.push(Router { name, address });
+            }
+        }
+    }
+    for (i, r) in input.iter().enumerate() {
+        let field = format!("routers[{i}]");
+        let name = c.take(format!("{field}.name"), K8sName::parse(&r.name));
+        let address = c.take(format!("{field}.address"), IpAddr::parse(&r.address));
+        if let Some(n) = &name
+            && routers.iter().any(|known: &Router| &known.name == n)
+        {
+            c.push(format!("{field}.name"), "duplicate", format!("the router name `{n}` is used twice"));
+        }
+        if let Some(a) = address
+            && routers.iter().any(|known| known.address == a)
+        {
+            c.push(format!("{field}.address"), "duplicate", format!("{a} is listed twice; each router is listed once"));
+        }
+        if let (Some(name), Some(address)) = (name, address) {
+            routers.push(Router { name, address });
+        }
+    }
+    routers
+}
+
 fn parse_bgp(c: &mut Collector, input: &BgpInput) -> Option<BgpSettings> {
     let local_asn = parse_asn(c, "advertisement.bgp.local_asn", input.local_asn.as_ref());
     let mut peers = Vec::new();
@@ -344,6 +455,7 @@ fn parse_bgp(c: &mut Collector, input: &BgpInput) -> Option<BgpSettings> {
         let name = c.take(format!("{field}.name"), K8sName::parse(&p.name));
         let asn = parse_asn(c, &format!("{field}.asn"), p.asn.as_ref());
         let address = c.take(format!("{field}.address"), IpAddr::parse(&p.address));
+        let platform = c.take(format!("{field}.platform"), Platform::parse(p.platform.as_deref().unwrap_or("")));
         if let Some(n) = &name
             && !names.insert(n.clone())
         {
@@ -358,8 +470,8 @@ fn parse_bgp(c: &mut Collector, input: &BgpInput) -> Option<BgpSettings> {
         {
             c.push(format!("{field}.address"), "duplicate", format!("{a} is listed twice; each router is one peer"));
         }
-        if let (Some(name), Some(asn), Some(address)) = (name, asn, address) {
-            peers.push(BgpPeer { name, asn, address });
+        if let (Some(name), Some(asn), Some(address), Some(platform)) = (name, asn, address, platform) {
+            peers.push(BgpPeer { name, asn, address, platform });
         }
     }
     Some(BgpSettings { local_asn: local_asn?, peers })
@@ -376,10 +488,7 @@ impl TryFrom<EnvironmentInput> for Environment {
         let pod_cidrs = parse_list(&mut c, "pod_cidrs", &input.pod_cidrs, Cidr::parse);
         let service_cidr = c.take("service_cidr", Cidr::parse(&input.service_cidr));
         let client_networks = parse_list(&mut c, "client_networks", &input.client_networks, Cidr::parse);
-        let external_router = match input.external_router.as_deref().map(str::trim) {
-            None | Some("") => None,
-            Some(s) => c.take("external_router", IpAddr::parse(s)),
-        };
+        let routers = parse_routers(&mut c, &input.routers, input.external_router.as_deref());
 
         let adv = &input.advertisement;
         let mode = c.take("advertisement.mode", AdvertisementMode::parse(&adv.mode));
@@ -452,7 +561,7 @@ impl TryFrom<EnvironmentInput> for Environment {
                 advertisement: Advertisement { mode, label, arp, bgp },
                 protected: input.protected,
                 client_networks,
-                external_router,
+                routers,
             }),
             // Unreachable: every `None` above recorded an error.
             _ => Err(c.finish()),
@@ -1219,6 +1328,44 @@ mod tests {
     }
 
     #[test]
+    fn routers_and_peer_platforms_parse_and_round_trip() {
+        let mut doc = api_environment();
+        doc["client_networks"] = json!(["192.168.99.0/24"]);
+        doc["routers"] = json!([{"name": "edge", "address": "192.168.99.1"}, {"name": "core", "address": "192.168.101.1"}]);
+        doc["advertisement"]["bgp"]["peers"][0]["platform"] = json!("vm");
+        let env: Environment = serde_json::from_value(doc.clone()).unwrap();
+        assert_eq!(env.gateway_router().map(|r| r.name.as_str()), Some("core"));
+        assert_eq!(env.advertisement.bgp.as_ref().unwrap().peers[0].platform, Platform::Vm);
+        assert_eq!(serde_json::to_value(&env).unwrap(), doc, "routers and a vm platform are written back");
+        assert_eq!(Environment::try_from(EnvironmentInput::from(&env)).unwrap(), env);
+
+        doc["routers"] = json!([{"name": "edge", "address": "192.168.99.1"}, {"name": "edge", "address": "192.168.99.1"}, {"name": "Core", "address": "x"}]);
+        doc["advertisement"]["bgp"]["peers"][0]["platform"] = json!("cloud");
+        let errors = errors_of(serde_json::from_value(doc).unwrap());
+        for expected in [
+            ("routers[1].name", "duplicate"),
+            ("routers[1].address", "duplicate"),
+            ("routers[2].name", "invalid_k8s_name"),
+            ("routers[2].address", "invalid_ip"),
+            ("advertisement.bgp.peers[0].platform", "invalid_platform"),
+        ] {
+            assert!(errors.contains(&(expected.0.to_owned(), expected.1.to_owned())), "{expected:?} in {errors:?}");
+        }
+    }
+
+    #[test]
+    fn documents_with_the_older_external_router_still_load() {
+        let mut doc = api_environment();
+        doc["external_router"] = json!("192.168.101.1");
+        let env: Environment = serde_json::from_value(doc.clone()).unwrap();
+        assert_eq!(env.routers, vec![Router { name: K8sName::parse("router").unwrap(), address: IpAddr::parse("192.168.101.1").unwrap() }]);
+        assert!(serde_json::to_value(&env).unwrap().get("external_router").is_none(), "written as routers");
+        doc["routers"] = json!([{"name": "core", "address": "192.168.101.1"}]);
+        let errors = errors_of(serde_json::from_value(doc).unwrap());
+        assert_eq!(errors, vec![("external_router".to_owned(), "duplicate".to_owned())]);
+    }
+
+    #[test]
     fn asn_fields_accept_numbers_and_text() {
         let mut input: EnvironmentInput = serde_json::from_value(api_environment()).unwrap();
         if let Some(bgp) = input.advertisement.bgp.as_mut() {
@@ -1420,9 +1567,10 @@ mod tests {
                     arp: Some(ArpInput { interfaces: vec![w(8)], node_selector: BTreeMap::from([(w(9), w(10))]) }),
                     bgp: Some(BgpInput {
                         local_asn: Some(NumberInput::Int(numbers[0])),
-                        peers: vec![BgpPeerInput { name: w(11), asn: Some(NumberInput::Text(w(1))), address: w(2) }],
+                        peers: vec![BgpPeerInput { name: w(11), asn: Some(NumberInput::Text(w(1))), address: w(2), platform: Some(w(3)) }],
                     }),
                 },
+                routers: vec![RouterInput { name: w(4), address: w(5) }],
                 ..EnvironmentInput::default()
             };
             if let Err(errors) = Environment::try_from(env) {

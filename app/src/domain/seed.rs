@@ -1,12 +1,16 @@
 //! The seed example: the `dev` and `prod` environments on one node subnet, their VIP pools,
 //! and the `api` application. Used by the server's `--demo`, the diagrams and the tests.
+//!
+//! Clients on 192.168.99.0/24 reach the node subnet through two routers: `edge` (on the
+//! client network) and `core` (the node subnet's gateway, 192.168.101.1). Dev announces its
+//! VIPs by ARP; prod by ARP and by BGP to FRR on `core`, a hardware router.
 
 use serde_json::json;
 
 use super::model::{Application, Environment, Plan, VipPool};
 
 fn environment(name: &str, pod_cidr: &str, service_cidr: &str, protected: bool) -> Environment {
-    let document = json!({
+    let mut document = json!({
         "name": name,
         "node_subnets": ["192.168.101.0/24"],
         "node_addresses": ["192.168.101.11", "192.168.101.12", "192.168.101.13"],
@@ -19,8 +23,13 @@ fn environment(name: &str, pod_cidr: &str, service_cidr: &str, protected: bool) 
         },
         "protected": protected,
         "client_networks": ["192.168.99.0/24"],
-        "external_router": "192.168.101.1"
+        "routers": [{"name": "edge", "address": "192.168.99.1"}, {"name": "core", "address": "192.168.101.1"}]
     });
+    if protected {
+        document["advertisement"]["mode"] = json!("both");
+        document["advertisement"]["bgp"] =
+            json!({"local_asn": 65001, "peers": [{"name": "frr", "asn": 65000, "address": "192.168.101.1"}]});
+    }
     // The document is a constant of this file; the seed test proves it parses.
     serde_json::from_value(document).expect("the seed environment is valid")
 }
@@ -109,7 +118,10 @@ pub fn synthetic_plan(environments: usize, ranges: usize, applications: usize, n
             },
             protected: i == 0,
             client_networks: Vec::new(),
-            external_router: Some(v4(node_base(i) + 1)),
+            routers: vec![super::model::Router {
+                name: K8sName::parse("gateway").expect(VALID),
+                address: v4(node_base(i) + 1),
+            }],
             name,
         });
         for (k, chunk) in (0..blocks_per_env).collect::<Vec<_>>().chunks(100).enumerate() {

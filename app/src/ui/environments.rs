@@ -16,7 +16,7 @@ use crate::{
     api::{AppError, PlanSnapshot, delete_environment, get_environment, list_environments, load_plan, save_environment},
     domain::{
         AdvertisementInput, ArpInput, BgpInput, BgpPeerInput, Environment, EnvironmentInput, FieldError, Finding,
-        LabelInput, NumberInput, Severity, change::new_findings,
+        LabelInput, NumberInput, Platform, RouterInput, Severity, change::new_findings,
     },
 };
 
@@ -145,13 +145,17 @@ fn EnvironmentDetail(environment: Environment) -> impl IntoView {
                 <dt>"BGP"</dt>
                 <dd>
                     {format!("local AS {}; peers: ", bgp.local_asn)}
-                    {bgp.peers.iter().map(|peer| format!("{} (AS {}, {})", peer.name, peer.asn, peer.address)).collect::<Vec<_>>().join(", ")}
+                    {bgp.peers.iter().map(|peer| format!("{} (AS {}, {}, {})", peer.name, peer.asn, peer.address, platform_label(peer.platform))).collect::<Vec<_>>().join(", ")}
                 </dd>
             })}
             <dt>"Client networks"</dt>
             <dd>{if environment.client_networks.is_empty() { "—".to_owned() } else { joined(&environment.client_networks) }}</dd>
-            <dt>"External router"</dt>
-            <dd>{environment.external_router.map(|router| router.to_string()).unwrap_or_else(|| "—".to_owned())}</dd>
+            <dt>"Routers, clients to nodes"</dt>
+            <dd>{if environment.routers.is_empty() {
+                "—".to_owned()
+            } else {
+                environment.routers.iter().map(|router| format!("{} ({})", router.name, router.address)).collect::<Vec<_>>().join(" → ")
+            }}</dd>
             <dt>"Protected"</dt>
             <dd>{if environment.protected { "yes: submissions wait for a network admin's approval" } else { "no" }}</dd>
         </dl>
@@ -173,6 +177,13 @@ fn EnvironmentDetail(environment: Environment) -> impl IntoView {
             <A href="/environments">"All environments"</A>
         </div>
         {move || delete.value().get().and_then(Result::err).map(|error| view! { <ErrorNotice error /> })}
+    }
+}
+
+fn platform_label(platform: Platform) -> &'static str {
+    match platform {
+        Platform::Hardware => "hardware",
+        Platform::Vm => "virtual machine",
     }
 }
 
@@ -250,7 +261,7 @@ struct Fields {
     local_asn: RwSignal<String>,
     peers: RwSignal<String>,
     client_networks: RwSignal<String>,
-    external_router: RwSignal<String>,
+    routers: RwSignal<String>,
     protected: RwSignal<bool>,
 }
 
@@ -287,12 +298,17 @@ impl Fields {
             peers: RwSignal::new(
                 bgp.peers
                     .iter()
-                    .map(|peer| format!("{} {} {}", peer.name, number(&peer.asn), peer.address))
+                    .map(|peer| {
+                        let platform = peer.platform.as_deref().map(|p| format!(" {p}")).unwrap_or_default();
+                        format!("{} {} {}{platform}", peer.name, number(&peer.asn), peer.address)
+                    })
                     .collect::<Vec<_>>()
                     .join("\n"),
             ),
             client_networks: RwSignal::new(lines(&input.client_networks)),
-            external_router: RwSignal::new(input.external_router.clone().unwrap_or_default()),
+            routers: RwSignal::new(
+                input.routers.iter().map(|router| format!("{} {}", router.name, router.address)).collect::<Vec<_>>().join("\n"),
+            ),
             protected: RwSignal::new(input.protected),
         }
     }
@@ -317,27 +333,32 @@ impl Fields {
                 arp: uses_arp.then(|| ArpInput { interfaces: entries(&self.interfaces.get()), node_selector: BTreeMap::new() }),
                 bgp: uses_bgp.then(|| BgpInput {
                     local_asn: Some(NumberInput::Text(self.local_asn.get().trim().to_owned())),
-                    peers: self
-                        .peers
-                        .get()
-                        .lines()
-                        .filter(|line| !line.trim().is_empty())
-                        .map(|line| {
-                            let mut parts = line.split_whitespace();
-                            BgpPeerInput {
-                                name: parts.next().unwrap_or_default().to_owned(),
-                                asn: parts.next().map(|asn| NumberInput::Text(asn.to_owned())),
-                                address: parts.next().unwrap_or_default().to_owned(),
-                            }
+                    peers: word_lines(&self.peers.get())
+                        .map(|mut words| BgpPeerInput {
+                            name: words.next().unwrap_or_default().to_owned(),
+                            asn: words.next().map(|asn| NumberInput::Text(asn.to_owned())),
+                            address: words.next().unwrap_or_default().to_owned(),
+                            platform: words.next().map(str::to_owned),
                         })
                         .collect(),
                 }),
             },
             protected: self.protected.get(),
             client_networks: entries(&self.client_networks.get()),
-            external_router: Some(self.external_router.get().trim().to_owned()).filter(|router| !router.is_empty()),
+            routers: word_lines(&self.routers.get())
+                .map(|mut words| RouterInput {
+                    name: words.next().unwrap_or_default().to_owned(),
+                    address: words.next().unwrap_or_default().to_owned(),
+                })
+                .collect(),
+            external_router: None,
         }
     }
+}
+
+/// The words of each non-empty line (a peer or a router per line).
+fn word_lines(text: &str) -> impl Iterator<Item = std::str::SplitWhitespace<'_>> {
+    text.lines().filter(|line| !line.trim().is_empty()).map(str::split_whitespace)
 }
 
 /// The messages for one field and its elements (`pod_cidrs` collects `pod_cidrs[1]` too).
@@ -466,9 +487,10 @@ fn EnvironmentForm(initial: Option<Environment>) -> impl IntoView {
                         {error_list("client_networks")}
                     </div>
                     <div class="field">
-                        <label for="env-router">"External router"</label>
-                        <input id="env-router" bind:value=fields.external_router aria-invalid=invalid("external_router") placeholder="192.168.101.1" />
-                        {error_list("external_router")}
+                        <label for="env-routers">"Routers"</label>
+                        <textarea id="env-routers" rows="2" bind:value=fields.routers aria-invalid=invalid("routers") placeholder="edge 192.168.99.1\ncore 192.168.101.1"></textarea>
+                        <p class="field__help">"One per line: name and address, from the clients to the node subnet; the last is the node subnet's gateway. Drawn in the topology diagrams."</p>
+                        {error_list("routers")}
                     </div>
                 </fieldset>
                 <fieldset>
@@ -511,7 +533,7 @@ fn EnvironmentForm(initial: Option<Environment>) -> impl IntoView {
                         <div class="field">
                             <label for="env-peers">"BGP peers"</label>
                             <textarea id="env-peers" rows="2" bind:value=fields.peers placeholder="frr 65000 192.168.101.1"></textarea>
-                            <p class="field__help">"One per line: name, ASN, address."</p>
+                            <p class="field__help">"One per line: name, ASN, address, and vm when the router is a virtual machine (FRR on a VM may not forward into the cluster)."</p>
                             {error_list("advertisement.bgp")}
                         </div>
                     </Show>

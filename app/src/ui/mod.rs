@@ -1,4 +1,4 @@
-//! Pages, components and (later) the SVG diagrams.
+//! Pages and components; the topology diagrams are drawn on the server (crate::topology).
 pub mod certificates;
 pub mod environments;
 pub mod layout;
@@ -6,3 +6,6 @@ pub mod pages;
 pub mod plan;
 pub mod pools;
 pub mod theme;
+pub mod topology;
+#[cfg(feature = "ssr")]
+pub mod topology_html;

@@ -72,21 +72,6 @@ pub(crate) fn joined<T: ToString>(items: &[T]) -> String {
 }
 
 #[component]
-pub fn TopologyPage() -> impl IntoView {
-    view! {
-        <PageHeader
-            title="Topology"
-            lead="Diagrams of the hardware load-balancer design beside the Cilium design that replaces it, drawn from the stored plan."
-        />
-        <EmptyState title="Diagrams are not drawn yet">
-            <p>
-                "This page will draw the hardware design — clients on 192.168.99.0/24, routers, the load-balancer appliance holding the api.mdhlabs.com keys, three JVM hosts on 192.168.101.0/24 — beside the Cilium design: pods on three nodes, the Service VIP, the HTTPRoute, the Gateway VIP and the ARP or BGP path, dev beside prod, with a step-by-step packet walk for training."
-            </p>
-        </EmptyState>
-    }
-}
-
-#[component]
 pub fn ApplicationsPage() -> impl IntoView {
     view! {
         <PageHeader

@@ -8,6 +8,7 @@ mod error;
 mod json;
 mod outputs;
 mod pools;
+mod topology;
 
 pub use error::{ApiError, ErrorDetail};
 pub use json::ApiJson;
@@ -55,6 +56,9 @@ pub fn routes() -> Router<AppState> {
         .route("/environments/{env}/frr.conf", get(outputs::frr))
         .route("/environments/{env}/helm-values.yaml", get(outputs::helm_values))
         .route("/bundle.yaml", get(outputs::plan_bundle))
+        .route("/topology/{file}", get(|s, p, q| topology::serve("", s, p, q)))
+        .route("/topology/applications/{file}", get(|s, p, q| topology::serve("applications/", s, p, q)))
+        .route("/topology/walk/{file}", get(|s, p, q| topology::serve("walk/", s, p, q)))
         .fallback(|| async { ApiError::not_found("unknown_route", "there is no such /api/v1 route; see the API section of the README") })
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
 }

@@ -11,3 +11,4 @@ mod health;
 mod pages;
 mod plan;
 mod tls;
+mod topology;

@@ -263,6 +263,9 @@ fn plan_bundle_is_environments_then_applications() {
             "CiliumL2AnnouncementPolicy",
             "CiliumLoadBalancerIPPool",
             "CiliumL2AnnouncementPolicy",
+            "CiliumBGPClusterConfig",
+            "CiliumBGPPeerConfig",
+            "CiliumBGPAdvertisement",
             "Namespace",
             "ConfigMap",
             "Deployment",
@@ -772,7 +775,7 @@ fn generated_objects_keep_the_cel_rules() {
         .iter()
         .filter(|o| ["Gateway", "HTTPRoute", "CiliumBGPAdvertisement"].contains(&o["kind"].as_str().unwrap_or("")))
         .collect();
-    assert_eq!(checked.len(), 4 * 2 + 2, "every Gateway, HTTPRoute and BGP advertisement is checked");
+    assert_eq!(checked.len(), 4 * 2 + 3, "every Gateway, HTTPRoute and BGP advertisement is checked");
     for object in checked {
         assert_eq!(cel_violations(object), Vec::<String>::new(), "{}", describe(object));
     }
