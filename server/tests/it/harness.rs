@@ -1,7 +1,7 @@
 //! `spawn_app()`: a started portal on a fresh database, and helpers for talking to it.
 use std::{
     path::{Path, PathBuf},
-    sync::atomic::{AtomicUsize, Ordering},
+    sync::atomic::{AtomicBool, AtomicUsize, Ordering},
 };
 
 use gatehouse::{Config, Gatehouse};
@@ -44,6 +44,55 @@ pub fn site_root() -> PathBuf {
 pub struct FreshDatabase {
     pub url: String,
     _dir: tempfile::TempDir,
+    _postgres: Option<PostgresTestDatabase>,
+}
+
+/// Drops its PostgreSQL database when the test that created it ends, so runs do not pile
+/// databases up on the server.
+struct PostgresTestDatabase {
+    admin_url: String,
+    name: String,
+}
+
+impl Drop for PostgresTestDatabase {
+    fn drop(&mut self) {
+        let (admin_url, name) = (self.admin_url.clone(), self.name.clone());
+        // The test's runtime may be shutting down: a thread with a runtime of its own.
+        let _ = std::thread::spawn(move || drop_database_blocking(&admin_url, &name)).join();
+    }
+}
+
+fn drop_database_blocking(admin_url: &str, name: &str) {
+    let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+        return;
+    };
+    runtime.block_on(async {
+        if let Ok(mut admin) = PgConnection::connect(admin_url).await {
+            let _ = admin.execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str()).await;
+            admin.close().await.ok();
+        }
+    });
+}
+
+/// Drops the test databases of earlier runs whose process is gone (killed or crashed before
+/// their tests could clean up). Their names carry the process id.
+async fn drop_orphaned_databases(admin: &mut PgConnection) {
+    static SWEPT: AtomicBool = AtomicBool::new(false);
+    if SWEPT.swap(true, Ordering::SeqCst) {
+        return;
+    }
+    let names: Vec<String> =
+        sqlx::query_scalar("SELECT datname FROM pg_database WHERE datname LIKE 'gh\\_test\\_%'")
+            .fetch_all(&mut *admin)
+            .await
+            .unwrap_or_default();
+    for name in names {
+        let pid = name.strip_prefix("gh_test_").and_then(|rest| rest.split('_').next());
+        let alive = pid.is_some_and(|pid| Path::new("/proc").join(pid).exists());
+        if !alive {
+            let _ = admin.execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str()).await;
+        }
+    }
 }
 
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
@@ -51,8 +100,8 @@ static COUNTER: AtomicUsize = AtomicUsize::new(0);
 impl FreshDatabase {
     pub async fn new(kind: DbKind) -> FreshDatabase {
         let dir = tempfile::tempdir().expect("a temporary directory");
-        let url = match kind {
-            DbKind::Sqlite => format!("sqlite://{}", dir.path().join("gatehouse.db").display()),
+        let (url, postgres) = match kind {
+            DbKind::Sqlite => (format!("sqlite://{}", dir.path().join("gatehouse.db").display()), None),
             DbKind::Postgres => {
                 let admin_url = std::env::var("GATEHOUSE_TEST_POSTGRES_URL").expect(
                     "GATEHOUSE_TEST_POSTGRES_URL must name a PostgreSQL server for the PostgreSQL half of \
@@ -67,22 +116,28 @@ impl FreshDatabase {
                 let mut admin = PgConnection::connect(&admin_url)
                     .await
                     .expect("connect to the PostgreSQL test server");
+                drop_orphaned_databases(&mut admin).await;
                 admin
                     .execute(format!("CREATE DATABASE {name}").as_str())
                     .await
                     .expect("create a fresh test database");
                 admin.close().await.ok();
-                replace_database(&admin_url, &name)
+                let url = replace_database(&admin_url, &name);
+                (url, Some(PostgresTestDatabase { admin_url, name }))
             }
         };
-        FreshDatabase { url, _dir: dir }
+        FreshDatabase { url, _dir: dir, _postgres: postgres }
     }
 }
 
 impl FreshDatabase {
     /// The same database again, for a second server sharing it (the first keeps it alive).
     pub fn shared(&self) -> FreshDatabase {
-        FreshDatabase { url: self.url.clone(), _dir: tempfile::tempdir().expect("a temporary directory") }
+        FreshDatabase {
+            url: self.url.clone(),
+            _dir: tempfile::tempdir().expect("a temporary directory"),
+            _postgres: None,
+        }
     }
 }
 
