@@ -29,6 +29,11 @@ use tower_http::{
 
 use crate::{api, state::AppState};
 
+/// No body of a request outside /api/v1 is read past this: the server functions read their
+/// bodies whole. The /api/v1 routes have lower limits of their own, answered in the API's
+/// error shape.
+pub const REQUEST_BODY_LIMIT: usize = 4 * 1024 * 1024;
+
 pub fn router(state: AppState) -> Router {
     let leptos_routes = generate_route_list(App);
     let context = {
@@ -37,10 +42,11 @@ pub fn router(state: AppState) -> Router {
         move || {
             provide_context(db.clone());
             provide_context(secret_key.clone());
-            let nonce = use_context::<Parts>().and_then(|parts| parts.extensions.get::<PageNonce>().cloned());
-            match nonce {
-                Some(PageNonce(nonce)) => provide_context(Nonce::from_value(nonce)),
-                None => leptos::nonce::provide_nonce(),
+            // `page_security_policy` wraps every route, so every request carries its nonce.
+            if let Some(PageNonce(nonce)) =
+                use_context::<Parts>().and_then(|parts| parts.extensions.get::<PageNonce>().cloned())
+            {
+                provide_context(Nonce::from_value(nonce));
             }
         }
     };
@@ -64,6 +70,7 @@ pub fn router(state: AppState) -> Router {
             ServiceBuilder::new()
                 .layer(TraceLayer::new_for_http())
                 .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, state.request_timeout))
+                .layer(middleware::from_fn(limit_request_body))
                 .layer(CompressionLayer::new())
                 .layer(SetResponseHeaderLayer::if_not_present(
                     header::CONTENT_SECURITY_POLICY,
@@ -112,6 +119,33 @@ async fn page_security_policy(mut request: Request, next: Next) -> Response {
         response.headers_mut().insert(header::CONTENT_SECURITY_POLICY, policy);
     }
     response
+}
+
+async fn limit_request_body(request: Request, next: Next) -> Response {
+    use http_body_util::{BodyExt, LengthLimitError, Limited};
+    if request.uri().path().starts_with("/api/v1/") {
+        return next.run(request).await;
+    }
+    let too_large = || {
+        let message = format!("The request is larger than {} MiB.", REQUEST_BODY_LIMIT / (1024 * 1024));
+        (StatusCode::PAYLOAD_TOO_LARGE, message).into_response()
+    };
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<usize>().ok());
+    if declared.is_some_and(|length| length > REQUEST_BODY_LIMIT) {
+        return too_large();
+    }
+    // Read here, within the limit, so a chunked body past it is a 413 rather than a failed
+    // read inside a server function.
+    let (parts, body) = request.into_parts();
+    match Limited::new(body, REQUEST_BODY_LIMIT).collect().await {
+        Ok(body) => next.run(Request::from_parts(parts, axum::body::Body::from(body.to_bytes()))).await,
+        Err(error) if error.is::<LengthLimitError>() => too_large(),
+        Err(_) => (StatusCode::BAD_REQUEST, "The request body could not be read.").into_response(),
+    }
 }
 
 /// The process is up.

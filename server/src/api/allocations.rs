@@ -16,7 +16,7 @@ use axum::{
 };
 use serde::Deserialize;
 
-use super::{ANONYMOUS, ApiError, ApiJson, pools::pool_not_found};
+use super::{ANONYMOUS, ApiError, ApiJson, ApiPath, pools::pool_not_found};
 use crate::state::AppState;
 
 impl From<AllocationError> for ApiError {
@@ -51,7 +51,7 @@ fn created(body: impl serde::Serialize, location: &str) -> Response {
 /// `POST /api/v1/pools/{id}/allocations`: a given address, or the pool's lowest free one.
 pub async fn allocate(
     State(state): State<AppState>,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     ApiJson(input): ApiJson<AllocationInput>,
 ) -> Result<Response, ApiError> {
     let request = AllocationRequest::try_from(input).map_err(|errors| ApiError::unprocessable(&errors))?;
@@ -63,7 +63,7 @@ pub async fn allocate(
 /// `POST /api/v1/pools/{id}/reservations`: one address, or `start`–`stop`.
 pub async fn reserve(
     State(state): State<AppState>,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     ApiJson(input): ApiJson<ReservationInput>,
 ) -> Result<Response, ApiError> {
     let request = ReservationRequest::try_from(input).map_err(|errors| ApiError::unprocessable(&errors))?;
@@ -81,18 +81,18 @@ async fn holdings_of(state: &AppState, id: i64, wanted: AddressState) -> Result<
 }
 
 /// `GET /api/v1/pools/{id}/allocations`: the allocated addresses, in address order.
-pub async fn list(State(state): State<AppState>, Path(id): Path<i64>) -> Result<Json<Vec<Holding>>, ApiError> {
+pub async fn list(State(state): State<AppState>, ApiPath(id): ApiPath<i64>) -> Result<Json<Vec<Holding>>, ApiError> {
     holdings_of(&state, id, AddressState::Allocated).await
 }
 
 /// `GET /api/v1/pools/{id}/reservations`: the reserved addresses, in address order.
-pub async fn list_reservations(State(state): State<AppState>, Path(id): Path<i64>) -> Result<Json<Vec<Holding>>, ApiError> {
+pub async fn list_reservations(State(state): State<AppState>, ApiPath(id): ApiPath<i64>) -> Result<Json<Vec<Holding>>, ApiError> {
     holdings_of(&state, id, AddressState::Reserved).await
 }
 
 /// `GET /api/v1/pools/{id}/addresses`: every address (runs of addresses beyond a /22) with
 /// its state and holder.
-pub async fn address_map(State(state): State<AppState>, Path(id): Path<i64>) -> Result<Json<repo::AddressMap>, ApiError> {
+pub async fn address_map(State(state): State<AppState>, ApiPath(id): ApiPath<i64>) -> Result<Json<repo::AddressMap>, ApiError> {
     Ok(Json(repo::address_map(&state.db, id).await?))
 }
 

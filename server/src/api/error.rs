@@ -42,7 +42,8 @@ struct ErrorBody {
 #[derive(Debug)]
 pub struct ApiError {
     status: StatusCode,
-    error: ErrorDetail,
+    // Boxed: handlers return `Result<_, ApiError>` everywhere, and the Ok path stays small.
+    error: Box<ErrorDetail>,
     errors: Vec<ErrorDetail>,
 }
 
@@ -52,7 +53,7 @@ fn detail(code: &str, message: impl Into<String>) -> ErrorDetail {
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &str, message: impl Into<String>) -> ApiError {
-        ApiError { status, error: detail(code, message), errors: Vec::new() }
+        ApiError { status, error: Box::new(detail(code, message)), errors: Vec::new() }
     }
 
     pub fn with_field(mut self, field: impl Into<String>) -> ApiError {
@@ -105,7 +106,7 @@ impl ApiError {
             .first()
             .cloned()
             .unwrap_or_else(|| detail("invalid", "the request breaks a rule"));
-        ApiError { status: StatusCode::UNPROCESSABLE_ENTITY, error: first, errors: details }
+        ApiError { status: StatusCode::UNPROCESSABLE_ENTITY, error: Box::new(first), errors: details }
     }
 
     /// A change refused because it would break error-level checklist rules: 409 when it
@@ -126,7 +127,7 @@ impl ApiError {
             .first()
             .cloned()
             .unwrap_or_else(|| detail("checklist_violation", "the change breaks the checklist"));
-        ApiError { status, error: first, errors: details }
+        ApiError { status, error: Box::new(first), errors: details }
     }
 
     /// Logs the cause; the caller sees only that something went wrong.
@@ -167,7 +168,7 @@ impl From<DbError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = ErrorBody { error: self.error, errors: self.errors };
+        let body = ErrorBody { error: *self.error, errors: self.errors };
         (self.status, Json(body)).into_response()
     }
 }

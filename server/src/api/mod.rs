@@ -7,11 +7,13 @@ mod environments;
 mod error;
 mod json;
 mod outputs;
+mod path;
 mod pools;
 mod topology;
 
 pub use error::{ApiError, ErrorDetail};
 pub use json::ApiJson;
+pub use path::ApiPath;
 
 use axum::{Router, extract::DefaultBodyLimit, routing::get};
 

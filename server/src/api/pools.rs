@@ -15,7 +15,7 @@ use axum::{
 };
 use serde::Serialize;
 
-use super::{ANONYMOUS, ApiError, ApiJson};
+use super::{ANONYMOUS, ApiError, ApiJson, ApiPath};
 use crate::state::AppState;
 
 /// A pool as the API shows it: the stored pool and how its addresses are used.
@@ -104,14 +104,14 @@ pub async fn create(
     Ok(response)
 }
 
-pub async fn get(State(state): State<AppState>, Path(id): Path<i64>) -> Result<Json<PoolView>, ApiError> {
+pub async fn get(State(state): State<AppState>, ApiPath(id): ApiPath<i64>) -> Result<Json<PoolView>, ApiError> {
     let pool = repo::get(&state.db, id).await?.ok_or_else(|| pool_not_found(id))?;
     Ok(Json(PoolView::load(&state, pool).await?))
 }
 
 pub async fn update(
     State(state): State<AppState>,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     ApiJson(input): ApiJson<VipPoolInput>,
 ) -> Result<Json<PoolView>, ApiError> {
     let current = repo::get(&state.db, id).await?.ok_or_else(|| pool_not_found(id))?;
@@ -124,7 +124,7 @@ pub async fn update(
     Ok(Json(PoolView::load(&state, stored).await?))
 }
 
-pub async fn delete(State(state): State<AppState>, Path(id): Path<i64>) -> Result<StatusCode, ApiError> {
+pub async fn delete(State(state): State<AppState>, ApiPath(id): ApiPath<i64>) -> Result<StatusCode, ApiError> {
     repo::delete(&state.db, ANONYMOUS, id).await.map_err(|error| match error {
         DbError::NotFound(_) => pool_not_found(id),
         DbError::Conflict(message) => ApiError::conflict("pool_in_use", message),

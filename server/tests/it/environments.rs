@@ -133,6 +133,58 @@ async fn bad_bodies_get_clear_errors(kind: DbKind) {
 
     let response = app.client.patch(app.at("/api/v1/environments")).send().await.unwrap();
     assert_eq!(response.status(), 405);
+
+    let (status, body) = app.get_json("/api/v1/pools/first").await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"]["code"], "invalid_path");
+    assert_eq!(body["error"]["field"], "id");
+    assert!(body["error"]["message"].as_str().unwrap().contains("whole number"), "{body}");
+}
+
+/// Server functions read their bodies whole: a body past the portal's limit is refused,
+/// whether its length is declared or it comes in chunks.
+async fn oversized_server_function_bodies_are_refused(kind: DbKind) {
+    use leptos::server_fn::ServerFn;
+    let app = TestApp::spawn(kind).await;
+    let oversized = vec![b'a'; gatehouse::router::REQUEST_BODY_LIMIT + 1];
+    let path = app::api::SaveEnvironment::PATH;
+
+    let declared = format!("Content-Length: {}", oversized.len());
+    let status = post_raw(&app, path, &declared, &[oversized.as_slice()]).await;
+    assert!(status.starts_with("HTTP/1.1 413"), "{status}");
+
+    let chunks: Vec<Vec<u8>> = oversized
+        .chunks(256 * 1024)
+        .map(|chunk| [format!("{:x}\r\n", chunk.len()).as_bytes(), chunk, b"\r\n"].concat())
+        .chain([b"0\r\n\r\n".to_vec()])
+        .collect();
+    let chunks: Vec<&[u8]> = chunks.iter().map(Vec::as_slice).collect();
+    let status = post_raw(&app, path, "Transfer-Encoding: chunked", &chunks).await;
+    assert!(status.starts_with("HTTP/1.1 413"), "{status}");
+
+    let (_, list) = app.get_json("/api/v1/environments").await;
+    assert_eq!(list, json!([]), "nothing was saved");
+}
+
+/// Posts over a bare connection, since the server may answer and close before the body is
+/// all sent (which an HTTP client reports as a failed request); returns the status line.
+async fn post_raw(app: &TestApp, path: &str, framing: &str, body: &[&[u8]]) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let address = app.url.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+         {framing}\r\nConnection: close\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    for part in body {
+        if stream.write_all(part).await.is_err() {
+            break;
+        }
+    }
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer).await;
+    String::from_utf8_lossy(&answer).lines().next().unwrap_or_default().to_owned()
 }
 
 async fn data_survives_a_restart_and_demo_seeding_is_idempotent(kind: DbKind) {
@@ -157,5 +209,6 @@ crate::on_both_databases!(
     create_read_update_delete,
     malformed_cidr_is_422_naming_the_field,
     bad_bodies_get_clear_errors,
+    oversized_server_function_bodies_are_refused,
     data_survives_a_restart_and_demo_seeding_is_idempotent,
 );
