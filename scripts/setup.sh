@@ -100,3 +100,12 @@ need_fonts() {
     apt_install fonts-dejavu-core
   fi
 }
+
+# kubectl renders the deploy/ overlays in the tests (`kubectl kustomize`); Debian's
+# kubernetes-client package where none is installed.
+need_kubectl() {
+  if ! command -v kubectl >/dev/null 2>&1; then
+    step "installing kubectl (Debian's kubernetes-client)"
+    apt_install kubernetes-client
+  fi
+}

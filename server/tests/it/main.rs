@@ -6,6 +6,7 @@ mod allocations;
 mod binary;
 mod certificates;
 mod csv;
+mod deploy;
 mod environments;
 mod health;
 mod pages;
