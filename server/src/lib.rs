@@ -2,6 +2,7 @@
 //! Leptos pages, the /api/v1 JSON API and the health endpoints.
 pub mod api;
 pub mod config;
+pub mod metrics;
 pub mod router;
 pub mod state;
 pub mod telemetry;

@@ -27,7 +27,7 @@ use tower_http::{
     trace::TraceLayer,
 };
 
-use crate::{api, state::AppState};
+use crate::{api, metrics, state::AppState};
 
 /// No body of a request outside /api/v1 is read past this: the server functions read their
 /// bodies whole. The /api/v1 routes have lower limits of their own, answered in the API's
@@ -60,12 +60,14 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics::scrape))
         .nest("/api/v1", api::routes())
         .leptos_routes_with_context(&state, leptos_routes, context.clone(), {
             let options = state.leptos_options.clone();
             move || shell(options.clone())
         })
         .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(context, shell))
+        .layer(middleware::from_fn_with_state(state.clone(), metrics::track))
         .layer(
             ServiceBuilder::new()
                 .layer(TraceLayer::new_for_http())

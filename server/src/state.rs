@@ -4,6 +4,8 @@ use app::backend::{certificates::SecretKey, db::Database};
 use axum::extract::FromRef;
 use leptos::prelude::LeptosOptions;
 
+use crate::metrics::Metrics;
+
 use crate::Config;
 
 /// What every handler may need; cheap to clone.
@@ -15,6 +17,7 @@ pub struct AppState {
     pub tls: bool,
     /// Seals and opens certificates' private keys.
     pub secret_key: Arc<SecretKey>,
+    pub metrics: Arc<Metrics>,
 }
 
 impl AppState {
@@ -31,6 +34,7 @@ impl AppState {
             request_timeout: config.request_timeout(),
             tls: config.tls_cert.is_some(),
             secret_key,
+            metrics: Metrics::new(),
         }
     }
 }

@@ -9,6 +9,7 @@ mod csv;
 mod deploy;
 mod environments;
 mod health;
+mod metrics;
 mod pages;
 mod plan;
 mod tls;

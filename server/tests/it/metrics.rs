@@ -1,0 +1,72 @@
+//! `/metrics`: requests counted by route template and status, latency histograms, and the
+//! plan's pools and certificates as the database holds them at the scrape.
+use std::collections::HashMap;
+
+use serde_json::json;
+
+use crate::harness::{DbKind, TestApp};
+
+/// `name{labels}` → value, for every sample line of the exposition.
+fn samples(text: &str) -> HashMap<String, f64> {
+    text.lines()
+        .filter(|line| !line.starts_with('#') && !line.is_empty())
+        .filter_map(|line| {
+            let (series, value) = line.rsplit_once(' ')?;
+            Some((series.to_owned(), value.parse().ok()?))
+        })
+        .collect()
+}
+
+async fn scrape(app: &TestApp) -> HashMap<String, f64> {
+    let response = app.get("/metrics").await;
+    assert_eq!(response.status(), 200);
+    let content_type = response.headers()["content-type"].to_str().unwrap().to_owned();
+    assert!(content_type.starts_with("application/openmetrics-text"), "{content_type}");
+    let text = response.text().await.unwrap();
+    assert!(text.ends_with("# EOF\n"), "a whole exposition");
+    samples(&text)
+}
+
+async fn requests_pools_and_certificates_are_exposed(kind: DbKind) {
+    let app = TestApp::spawn_demo(kind).await;
+    let (_, pools) = app.get_json("/api/v1/environments/prod/pools").await;
+    let pool = &pools[0];
+    let id = pool["id"].as_i64().unwrap();
+    let name = pool["name"].as_str().unwrap().to_owned();
+    for _ in 0..3 {
+        assert_eq!(app.get(&format!("/api/v1/pools/{id}")).await.status(), 200);
+    }
+    assert_eq!(app.get("/api/v1/pools/999999").await.status(), 404);
+
+    let before = scrape(&app).await;
+    let route = "route=\"/api/v1/pools/{id}\"";
+    assert_eq!(before[&format!("gatehouse_http_requests_total{{method=\"GET\",{route},status=\"200\"}}")], 3.0);
+    assert_eq!(before[&format!("gatehouse_http_requests_total{{method=\"GET\",{route},status=\"404\"}}")], 1.0);
+    assert_eq!(before[&format!("gatehouse_http_request_duration_seconds_count{{method=\"GET\",{route}}}")], 4.0);
+    assert_eq!(
+        before[&format!("gatehouse_http_request_duration_seconds_bucket{{le=\"+Inf\",method=\"GET\",{route}}}")],
+        4.0
+    );
+
+    let allocated = format!("gatehouse_pool_addresses{{environment=\"prod\",pool=\"{name}\",state=\"allocated\"}}");
+    let free = format!("gatehouse_pool_addresses{{environment=\"prod\",pool=\"{name}\",state=\"free\"}}");
+    let (status, body) =
+        app.post_json(&format!("/api/v1/pools/{id}/allocations"), &json!({"owner": "team-metrics"})).await;
+    assert_eq!(status, 201, "{body}");
+    let after = scrape(&app).await;
+    assert_eq!(after[&allocated], before[&allocated] + 1.0);
+    assert_eq!(after[&free], before[&free] - 1.0);
+    let utilization = after[&format!("gatehouse_pool_utilization_ratio{{environment=\"prod\",pool=\"{name}\"}}")];
+    assert!(utilization > 0.0 && utilization <= 1.0, "{utilization}");
+
+    // The demo's certificates: dev valid 90 days, prod 397, issued at seed time.
+    let dev = after["gatehouse_certificate_days_to_expiry{environment=\"dev\",name=\"api-tls\"}"];
+    let prod = after["gatehouse_certificate_days_to_expiry{environment=\"prod\",name=\"api-tls\"}"];
+    assert!((88.0..=90.0).contains(&dev), "{dev}");
+    assert!((395.0..=397.0).contains(&prod), "{prod}");
+
+    // The scrape itself is counted.
+    assert!(after.contains_key("gatehouse_http_requests_total{method=\"GET\",route=\"/metrics\",status=\"200\"}"));
+}
+
+crate::on_both_databases!(requests_pools_and_certificates_are_exposed);
