@@ -1,10 +1,14 @@
 use std::{sync::Arc, time::Duration};
 
-use app::backend::{certificates::SecretKey, db::Database};
+use app::backend::{
+    auth::{Principal, limiter::SignInLimiter},
+    certificates::SecretKey,
+    db::Database,
+};
 use axum::extract::FromRef;
 use leptos::prelude::LeptosOptions;
 
-use crate::Config;
+use crate::{Config, access::AuthSettings};
 
 /// What every handler may need; cheap to clone.
 #[derive(Clone, Debug)]
@@ -15,10 +19,12 @@ pub struct AppState {
     pub tls: bool,
     /// Seals and opens certificates' private keys.
     pub secret_key: Arc<SecretKey>,
+    /// Sessions, sign-in limits and the demo sign-in.
+    pub auth: Arc<AuthSettings>,
 }
 
 impl AppState {
-    pub fn new(db: Database, secret_key: Arc<SecretKey>, config: &Config) -> AppState {
+    pub fn new(db: Database, secret_key: Arc<SecretKey>, demo_user: Option<Principal>, config: &Config) -> AppState {
         let leptos_options = LeptosOptions::builder()
             .output_name("gatehouse")
             .site_root(config.site_root.to_string_lossy().into_owned())
@@ -31,6 +37,12 @@ impl AppState {
             request_timeout: config.request_timeout(),
             tls: config.tls_cert.is_some(),
             secret_key,
+            auth: Arc::new(AuthSettings {
+                timeouts: config.session_timeouts(),
+                limiter: SignInLimiter::new(config.sign_in_limits()),
+                demo_user,
+                secure_cookies: config.tls_cert.is_some(),
+            }),
         }
     }
 }
