@@ -2,14 +2,14 @@
 //! token, or the demo sign-in), checked against cross-site forgery, and every route is
 //! registered through [`Routes`] with the [`Access`] rule it declares — there is no way to add
 //! a route without one, and pages or server functions that have no rule answer 403.
-use std::net::SocketAddr;
+use std::{net::SocketAddr, time::Instant};
 
 use app::{
     backend::auth::{
-        Principal,
-        limiter::SignInLimiter,
+        Principal, Via,
+        limiter::{Locked, SignInLimiter},
         sessions::{self, Timeouts},
-        tokens,
+        tokens, users,
     },
     domain::access::{Access, Decision},
 };
@@ -221,6 +221,82 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
+/// User name and password from `Authorization: Basic …`.
+fn basic(headers: &HeaderMap) -> Option<(String, String)> {
+    use base64::Engine;
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, encoded) = value.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = base64::engine::general_purpose::STANDARD.decode(encoded.trim()).ok()?;
+    let text = String::from_utf8(decoded).ok()?;
+    let (name, password) = text.split_once(':')?;
+    Some((name.to_owned(), password.to_owned()))
+}
+
+/// Why a user name and password did not sign anyone in.
+#[derive(Debug)]
+pub enum SignInRefused {
+    Locked(Locked),
+    Wrong,
+    Failed(app::backend::db::DbError),
+}
+
+impl SignInRefused {
+    pub const WRONG: &str = "The user name or password is wrong (or the account is disabled).";
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            SignInRefused::Locked(_) => StatusCode::TOO_MANY_REQUESTS,
+            SignInRefused::Wrong => StatusCode::UNAUTHORIZED,
+            SignInRefused::Failed(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// Adds `Retry-After` to a refusal for a locked account or address.
+    pub fn annotate(&self, mut response: Response) -> Response {
+        if let SignInRefused::Locked(locked) = self
+            && let Ok(value) = header::HeaderValue::from_str(&locked.retry_after_secs().to_string())
+        {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
+        }
+        response
+    }
+
+    fn into_api_response(self) -> Response {
+        let response = match &self {
+            SignInRefused::Locked(locked) => ApiError::new(self.status(), "too_many_sign_ins", locked.message()),
+            SignInRefused::Wrong => ApiError::new(self.status(), "wrong_credentials", SignInRefused::WRONG),
+            SignInRefused::Failed(error) => ApiError::internal(error),
+        };
+        self.annotate(response.into_response())
+    }
+}
+
+/// Checks a user name and password under the sign-in limits (per account and address).
+pub async fn check_password(
+    state: &AppState,
+    name: &str,
+    password: &str,
+    address: Option<std::net::IpAddr>,
+) -> Result<users::User, SignInRefused> {
+    let limiter = &state.auth.limiter;
+    limiter.check(name, address, Instant::now()).map_err(SignInRefused::Locked)?;
+    match users::authenticate(&state.db, name, password).await {
+        Ok(Some(user)) => {
+            limiter.succeeded(name);
+            Ok(user)
+        }
+        Ok(None) => {
+            limiter.failed(name, address, Instant::now());
+            tracing::info!(name, "failed sign-in");
+            Err(SignInRefused::Wrong)
+        }
+        Err(error) => Err(SignInRefused::Failed(error)),
+    }
+}
+
 /// Resolves the caller once per request and refuses cross-site writes. A request with an
 /// `Authorization` header is not ambient (a page on another site cannot add one), so it is
 /// exempt from the cross-site check; a bearer token that does not resolve is a 401, never a
@@ -228,7 +304,23 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
 pub async fn authenticate(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     let headers = request.headers();
     let now = app::backend::auth::now_unix();
-    let caller = if let Some(token) = bearer(headers) {
+    let caller = if let Some((name, password)) = basic(headers) {
+        // HTTP basic credentials only make an API token (POST /api/v1/tokens), under the
+        // same sign-in limits as the form.
+        if !(request.method() == Method::POST && request.uri().path() == "/api/v1/tokens") {
+            return ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "basic_credentials_only_for_tokens",
+                "user name and password are accepted only by POST /api/v1/tokens; send the token it answers as `Authorization: Bearer <token>`",
+            )
+            .into_response();
+        }
+        let address = client_address(request.extensions());
+        match check_password(&state, &name, &password, address).await {
+            Ok(user) => Some(Principal { user_id: user.id, name: user.name, role: user.role, scopes: user.scopes, via: Via::Password }),
+            Err(refused) => return refused.into_api_response(),
+        }
+    } else if let Some(token) = bearer(headers) {
         match tokens::resolve(&state.db, token).await {
             Ok(Some(principal)) => Some(principal),
             Ok(None) => {

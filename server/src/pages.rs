@@ -8,7 +8,6 @@ use app::{
         audit::{self, AuditFilter},
         auth::{
             Principal, Via,
-            limiter::Locked,
             sessions, tokens,
             users::{self, NewUser, UserChange},
         },
@@ -29,7 +28,7 @@ use axum::{
 use serde::Deserialize;
 
 use crate::{
-    access::{Caller, MaybeCaller, Routes, Surface, client_address, session_cookie_header},
+    access::{Caller, MaybeCaller, Routes, SignInRefused, Surface, client_address, session_cookie_header},
     api::ApiError,
     state::AppState,
 };
@@ -230,20 +229,17 @@ async fn sign_in(
         let notice = format!("<p class=\"notice notice--error\" role=\"alert\" data-testid=\"sign-in-error\">{}</p>", escape(message));
         html(status, frame("Sign in", caller.as_ref(), &sign_in_form(&return_to, &form.name, &notice)))
     };
-    let limiter = &state.auth.limiter;
-    if let Err(locked) = limiter.check(&form.name, address, std::time::Instant::now()) {
-        return with_retry_after(refuse(StatusCode::TOO_MANY_REQUESTS, &locked.message()), locked);
-    }
-    let user = match users::authenticate(&state.db, &form.name, &form.password).await {
+    let user = match crate::access::check_password(&state, &form.name, &form.password, address).await {
         Ok(user) => user,
-        Err(error) => return ApiError::internal(&error).into_response(),
+        Err(SignInRefused::Failed(error)) => return ApiError::internal(&error).into_response(),
+        Err(refused) => {
+            let message = match &refused {
+                SignInRefused::Locked(locked) => locked.message(),
+                _ => SignInRefused::WRONG.to_owned(),
+            };
+            return refused.annotate(refuse(refused.status(), &message));
+        }
     };
-    let Some(user) = user else {
-        limiter.failed(&form.name, address, std::time::Instant::now());
-        tracing::info!(name = %form.name, "failed sign-in");
-        return refuse(StatusCode::UNAUTHORIZED, "The user name or password is wrong (or the account is disabled).");
-    };
-    limiter.succeeded(&form.name);
     // A new session id at every sign-in; the one the browser brought (if any) ends.
     if let Some(old) = presented
         && let Err(error) = sessions::end(&state.db, &old).await
@@ -257,14 +253,6 @@ async fn sign_in(
     tracing::info!(user = %user.name, "signed in");
     let mut response = Redirect::to(&return_to).into_response();
     set_cookie(&mut response, &session_cookie_header(&state.auth, Some(&id)));
-    response
-}
-
-fn with_retry_after(mut response: Response, locked: Locked) -> Response {
-    let seconds = locked.retry_after().as_secs().max(1);
-    if let Ok(value) = HeaderValue::from_str(&seconds.to_string()) {
-        response.headers_mut().insert(header::RETRY_AFTER, value);
-    }
     response
 }
 

@@ -32,9 +32,15 @@ impl Locked {
         }
     }
 
+    /// Whole seconds to wait, rounded up (for `Retry-After`).
+    pub fn retry_after_secs(self) -> u64 {
+        let wait = self.retry_after();
+        wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
+    }
+
     /// The message the sign-in page and the API show.
     pub fn message(self) -> String {
-        let wait = wait_text(self.retry_after());
+        let wait = wait_text(self.retry_after_secs());
         match self {
             Locked::Account { .. } => {
                 format!("Too many failed sign-ins for this account. Try again in {wait}.")
@@ -46,9 +52,8 @@ impl Locked {
     }
 }
 
-/// "2 minutes", "45 seconds": rounded up, so "try again in" is never too early.
-pub fn wait_text(wait: Duration) -> String {
-    let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+/// "2 minutes", "45 seconds"; the seconds are rounded up, so "try again in" is never too early.
+fn wait_text(seconds: u64) -> String {
     if seconds > 90 {
         let minutes = seconds.div_ceil(60);
         format!("{minutes} minutes")
@@ -206,9 +211,11 @@ mod tests {
 
     #[test]
     fn waits_are_rounded_up() {
-        assert_eq!(wait_text(Duration::from_millis(200)), "1 second");
-        assert_eq!(wait_text(Duration::from_secs(45)), "45 seconds");
-        assert_eq!(wait_text(Duration::from_secs(91)), "2 minutes");
-        assert_eq!(wait_text(Duration::from_secs(900)), "15 minutes");
+        let wait = |retry_after| Locked::Account { retry_after }.message();
+        assert!(wait(Duration::from_millis(200)).ends_with("Try again in 1 second."));
+        assert_eq!(Locked::Account { retry_after: Duration::from_millis(1200) }.retry_after_secs(), 2);
+        assert!(wait(Duration::from_secs(45)).ends_with("45 seconds."));
+        assert!(wait(Duration::from_secs(91)).ends_with("2 minutes."));
+        assert!(wait(Duration::from_secs(900)).ends_with("15 minutes."));
     }
 }
