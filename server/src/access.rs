@@ -122,7 +122,7 @@ async fn guard_route(State(guard): State<Guard>, request: Request, next: Next) -
         Decision::SignIn => match guard.surface {
             Surface::Page => {
                 let wanted = request.uri().path_and_query().map_or("/", |path| path.as_str());
-                Redirect::to(&format!("/sign-in?return={}", pages::query_escape(wanted))).into_response()
+                Redirect::to(&format!("/sign-in?return={}", app::backend::audit::query_escape(wanted))).into_response()
             }
             Surface::Api | Surface::ServerFn => ApiError::new(
                 StatusCode::UNAUTHORIZED,

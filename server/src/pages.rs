@@ -47,7 +47,7 @@ pub fn routes() -> Routes {
         .post("/users", Access::ADMIN, create_user)
         .post("/users/{name}", Access::ADMIN, update_user)
         .get("/audit", Access::NETWORK_ADMIN, audit_page)
-        .get("/audit.csv", Access::NETWORK_ADMIN, audit_csv)
+        .get("/audit.csv", Access::NETWORK_ADMIN, crate::api::audit_csv)
 }
 
 pub fn escape(text: &str) -> String {
@@ -63,16 +63,6 @@ pub fn escape(text: &str) -> String {
         }
     }
     out
-}
-
-pub fn query_escape(value: &str) -> String {
-    value
-        .bytes()
-        .map(|byte| match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => (byte as char).to_string(),
-            other => format!("%{other:02X}"),
-        })
-        .collect()
 }
 
 /// Where to go after signing in: a path on this portal only (never `//host` or a URL).
@@ -516,18 +506,6 @@ async fn audit_page(State(state): State<AppState>, Caller(caller): Caller, Query
         count = entries.len(),
     );
     html(status, frame("Audit log", Some(&caller), &body))
-}
-
-async fn audit_csv(State(state): State<AppState>, Query(filter): Query<AuditFilter>) -> Result<Response, ApiError> {
-    let entries = audit::search(&state.db, &filter).await?;
-    Ok((
-        [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
-            (header::CONTENT_DISPOSITION, "attachment; filename=\"gatehouse-audit.csv\""),
-        ],
-        audit::to_csv(&entries),
-    )
-        .into_response())
 }
 
 use axum::extract::FromRequest as _;

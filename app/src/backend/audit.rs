@@ -129,11 +129,12 @@ impl AuditFilter {
     }
 }
 
-fn query_escape(value: &str) -> String {
+/// Percent-encodes a query-string value (`/` is left as it is, which queries allow).
+pub fn query_escape(value: &str) -> String {
     value
         .bytes()
         .map(|byte| match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (byte as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => (byte as char).to_string(),
             other => format!("%{other:02X}"),
         })
         .collect()

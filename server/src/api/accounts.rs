@@ -91,7 +91,12 @@ pub async fn audit_log(
     Ok(Json(audit::search(&state.db, &filter).await?))
 }
 
+/// Also the audit page's download link (`/audit.csv`).
 pub async fn audit_csv(State(state): State<AppState>, Query(filter): Query<AuditFilter>) -> Result<Response, ApiError> {
     let entries = audit::search(&state.db, &filter).await?;
-    Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], audit::to_csv(&entries)).into_response())
+    let headers = [
+        (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+        (header::CONTENT_DISPOSITION, "attachment; filename=\"gatehouse-audit.csv\""),
+    ];
+    Ok((headers, audit::to_csv(&entries)).into_response())
 }

@@ -11,6 +11,7 @@ mod outputs;
 mod pools;
 mod topology;
 
+pub use accounts::audit_csv;
 pub use error::{ApiError, ErrorDetail};
 pub use json::ApiJson;
 
