@@ -13,12 +13,13 @@ export const ADMIN_PASSWORD = 'the admin of the end-to-end portal';
 
 // `demoSignIn: false` keeps the demo data but asks everyone to sign in (the first admin's
 // password is `adminPassword`).
-export async function startPortal({ demo = true, demoSignIn = true, adminPassword = ADMIN_PASSWORD } = {}) {
+export async function startPortal({ demo = true, demoSignIn = true, adminPassword = ADMIN_PASSWORD, args: extraArgs = [], env: extraEnv = {} } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-e2e-'));
   const bin = process.env.GATEHOUSE_BIN ?? join(repo, 'target', 'debug', 'gatehouse');
   const args = ['--listen', '127.0.0.1:0'];
   if (demo) args.push('--demo');
   if (!demoSignIn) args.push('--demo-sign-in', 'false');
+  args.push(...extraArgs);
   const child = spawn(bin, args, {
     env: {
       ...process.env,
@@ -26,6 +27,7 @@ export async function startPortal({ demo = true, demoSignIn = true, adminPasswor
       LEPTOS_SITE_ROOT: process.env.LEPTOS_SITE_ROOT ?? join(repo, 'target', 'site'),
       GATEHOUSE_LOG_FORMAT: 'json',
       GATEHOUSE_ADMIN_PASSWORD: adminPassword,
+      ...extraEnv,
     },
     stdio: ['ignore', 'pipe', 'inherit'],
   });

@@ -73,6 +73,29 @@ pub struct Config {
     #[arg(long, env = "GATEHOUSE_SIGN_IN_LOCKOUT_SECS", default_value_t = 900, value_parser = clap::value_parser!(u64).range(1..))]
     pub sign_in_lockout_secs: u64,
 
+    /// OpenID Connect sign-in: the provider's issuer URL (its discovery document is read
+    /// from ISSUER/.well-known/openid-configuration). Needs --oidc-client-id and
+    /// GATEHOUSE_OIDC_CLIENT_SECRET; register ORIGIN/sign-in/oidc/callback at the provider.
+    #[arg(long, env = "GATEHOUSE_OIDC_ISSUER")]
+    pub oidc_issuer: Option<String>,
+
+    /// This portal's client id at the OpenID provider.
+    #[arg(long, env = "GATEHOUSE_OIDC_CLIENT_ID")]
+    pub oidc_client_id: Option<String>,
+
+    /// The claim that lists the user's groups.
+    #[arg(long, env = "GATEHOUSE_OIDC_GROUPS_CLAIM", default_value = "groups")]
+    pub oidc_groups_claim: String,
+
+    /// Groups and the roles they give: `netops=network_admin,staff=viewer`; a user gets the
+    /// highest, and one without a mapped group is refused.
+    #[arg(long, env = "GATEHOUSE_OIDC_ROLES", default_value = "")]
+    pub oidc_roles: String,
+
+    /// The client secret, from GATEHOUSE_OIDC_CLIENT_SECRET only.
+    #[arg(skip = std::env::var("GATEHOUSE_OIDC_CLIENT_SECRET").ok().map(SecretText))]
+    pub oidc_client_secret: Option<SecretText>,
+
     /// The first admin's password, from GATEHOUSE_ADMIN_PASSWORD only; used once, when no
     /// admin exists. Without it a password is generated and logged once.
     #[arg(skip = std::env::var("GATEHOUSE_ADMIN_PASSWORD").ok().map(SecretText))]
@@ -97,6 +120,19 @@ impl std::fmt::Debug for SecretText {
 impl Config {
     pub fn request_timeout(&self) -> Duration {
         Duration::from_secs(self.request_timeout_secs.max(1))
+    }
+
+    /// The OpenID Connect settings, when an issuer is given.
+    pub fn oidc(&self) -> Result<Option<crate::oidc::OidcSettings>, crate::oidc::OidcConfigError> {
+        let Some(issuer) = &self.oidc_issuer else { return Ok(None) };
+        crate::oidc::OidcSettings::new(
+            issuer,
+            self.oidc_client_id.as_deref(),
+            self.oidc_client_secret.as_ref().map(|secret| secret.0.as_str()),
+            &self.oidc_groups_claim,
+            &self.oidc_roles,
+        )
+        .map(Some)
     }
 
     pub fn session_timeouts(&self) -> app::backend::auth::sessions::Timeouts {
@@ -138,6 +174,11 @@ impl Config {
             sign_in_attempts: 5,
             sign_in_lockout_secs: 900,
             admin_password: None,
+            oidc_issuer: None,
+            oidc_client_id: None,
+            oidc_groups_claim: "groups".to_owned(),
+            oidc_roles: String::new(),
+            oidc_client_secret: None,
             // One key per test database, the same for every server started on it, and no
             // key file beside a PostgreSQL test.
             secret_key: Some(SecretText(app::backend::certificates::SecretKey::derived_text_for_tests(&database_url))),

@@ -3,6 +3,7 @@
 pub mod access;
 pub mod api;
 pub mod config;
+pub mod oidc;
 pub mod pages;
 pub mod router;
 pub mod state;
@@ -38,6 +39,8 @@ pub enum StartError {
     SecretKey(#[from] app::backend::certificates::SecretKeyError),
     #[error("secret key: {0}")]
     WrongSecretKey(#[from] app::backend::certificates::KeyCheckError),
+    #[error("OpenID Connect: {0}")]
+    Oidc(#[from] oidc::OidcConfigError),
     #[error("demo data: {0}")]
     Demo(#[from] app::backend::demo::DemoError),
 }
@@ -115,7 +118,8 @@ impl Gatehouse {
         let listener = TcpListener::bind(config.listen)
             .await
             .map_err(|source| StartError::Bind { addr: config.listen, source })?;
-        let state = AppState::new(db, secret_key, demo_user, &config);
+        let oidc = config.oidc()?;
+        let state = AppState::new(db, secret_key, demo_user, oidc, &config);
         Ok(Gatehouse { state, listener, tls })
     }
 

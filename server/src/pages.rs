@@ -66,7 +66,7 @@ pub fn escape(text: &str) -> String {
 }
 
 /// Where to go after signing in: a path on this portal only (never `//host` or a URL).
-fn safe_return(target: Option<&str>) -> &str {
+pub fn safe_return(target: Option<&str>) -> &str {
     match target {
         Some(path) if path.starts_with('/') && !path.starts_with("//") && !path.contains('\\') => path,
         _ => "/",
@@ -119,7 +119,7 @@ fn frame(title: &str, caller: Option<&Principal>, body: &str) -> String {
     )
 }
 
-pub fn demo_banner(caller: &Principal) -> String {
+fn demo_banner(caller: &Principal) -> String {
     format!(
         "<p class=\"demo-banner\" role=\"status\" data-testid=\"demo-banner\">Demo: you are signed in as \
          <strong>{}</strong> ({}) without a password. Everyone visiting this demo shares that account. \
@@ -169,7 +169,14 @@ pub struct SignInQuery {
     ended: Option<u64>,
 }
 
-fn sign_in_form(return_to: &str, name: &str, notice: &str) -> String {
+fn sign_in_form(state: &AppState, return_to: &str, name: &str, notice: &str) -> String {
+    let oidc = match &state.auth.oidc {
+        Some(_) => format!(
+            "<p><a class=\"button\" href=\"/sign-in/oidc?return={}\">Sign in with OpenID Connect</a></p>",
+            escape(&app::backend::audit::query_escape(return_to))
+        ),
+        None => String::new(),
+    };
     format!(
         "{notice}<form class=\"form\" method=\"post\" action=\"/sign-in\">\
          <input type=\"hidden\" name=\"return\" value=\"{return_to}\">\
@@ -177,19 +184,23 @@ fn sign_in_form(return_to: &str, name: &str, notice: &str) -> String {
          <input id=\"name\" name=\"name\" autocomplete=\"username\" required value=\"{name}\"></div>\
          <div class=\"field\"><label for=\"password\">Password</label>\
          <input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required></div>\
-         <div class=\"actions\"><button class=\"button button--primary\" type=\"submit\">Sign in</button></div></form>",
+         <div class=\"actions\"><button class=\"button button--primary\" type=\"submit\">Sign in</button></div></form>{oidc}",
         return_to = escape(return_to),
         name = escape(name),
     )
 }
 
-async fn sign_in_page(MaybeCaller(caller): MaybeCaller, Query(query): Query<SignInQuery>) -> Response {
+async fn sign_in_page(
+    State(state): State<AppState>,
+    MaybeCaller(caller): MaybeCaller,
+    Query(query): Query<SignInQuery>,
+) -> Response {
     let notice = match query.ended {
         Some(count) => format!("<p class=\"notice notice--ok\" role=\"status\">Signed out everywhere ({count} session(s) ended).</p>"),
         None => String::new(),
     };
     let return_to = safe_return(query.return_to.as_deref());
-    html(StatusCode::OK, frame("Sign in", caller.as_ref(), &sign_in_form(return_to, "", &notice)))
+    html(StatusCode::OK, frame("Sign in", caller.as_ref(), &sign_in_form(&state, return_to, "", &notice)))
 }
 
 #[derive(Deserialize)]
@@ -211,13 +222,13 @@ async fn sign_in(
         Ok(form) => form,
         Err(_) => {
             let notice = "<p class=\"notice notice--error\" role=\"alert\">Fill in your user name and password.</p>";
-            return html(StatusCode::BAD_REQUEST, frame("Sign in", caller.as_ref(), &sign_in_form("/", "", notice)));
+            return html(StatusCode::BAD_REQUEST, frame("Sign in", caller.as_ref(), &sign_in_form(&state, "/", "", notice)));
         }
     };
     let return_to = safe_return(form.return_to.as_deref()).to_owned();
     let refuse = |status: StatusCode, message: &str| {
         let notice = format!("<p class=\"notice notice--error\" role=\"alert\" data-testid=\"sign-in-error\">{}</p>", escape(message));
-        html(status, frame("Sign in", caller.as_ref(), &sign_in_form(&return_to, &form.name, &notice)))
+        html(status, frame("Sign in", caller.as_ref(), &sign_in_form(&state, &return_to, &form.name, &notice)))
     };
     let user = match crate::access::check_password(&state, &form.name, &form.password, address).await {
         Ok(user) => user,

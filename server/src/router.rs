@@ -44,6 +44,7 @@ pub fn routes(state: &AppState) -> (Router<AppState>, Vec<RouteRule>) {
         .get("/healthz", Access::Public, healthz)
         .get("/readyz", Access::Public, readyz)
         .merge(pages::routes())
+        .merge(crate::oidc::routes())
         .merge(leptos_pages(state, context.clone()))
         .merge(server_functions(context))
         .into_parts();

@@ -8,7 +8,7 @@ use app::backend::{
 use axum::extract::FromRef;
 use leptos::prelude::LeptosOptions;
 
-use crate::{Config, access::AuthSettings};
+use crate::{Config, access::AuthSettings, oidc::OidcSettings};
 
 /// What every handler may need; cheap to clone.
 #[derive(Clone, Debug)]
@@ -24,7 +24,13 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(db: Database, secret_key: Arc<SecretKey>, demo_user: Option<Principal>, config: &Config) -> AppState {
+    pub fn new(
+        db: Database,
+        secret_key: Arc<SecretKey>,
+        demo_user: Option<Principal>,
+        oidc: Option<OidcSettings>,
+        config: &Config,
+    ) -> AppState {
         let leptos_options = LeptosOptions::builder()
             .output_name("gatehouse")
             .site_root(config.site_root.to_string_lossy().into_owned())
@@ -42,6 +48,7 @@ impl AppState {
                 limiter: SignInLimiter::new(config.sign_in_limits()),
                 demo_user,
                 secure_cookies: config.tls_cert.is_some(),
+                oidc,
             }),
         }
     }

@@ -97,7 +97,7 @@ impl Access {
         match self {
             Access::Public => "anyone".to_owned(),
             Access::AtLeast(Role::Viewer) => "anyone signed in".to_owned(),
-            Access::AtLeast(role) if role == Role::Admin => "admins".to_owned(),
+            Access::AtLeast(Role::Admin) => "admins".to_owned(),
             Access::AtLeast(role) => format!("the {} role or above", role.label()),
             Access::Unlisted => "nobody (the route has no access rule)".to_owned(),
         }

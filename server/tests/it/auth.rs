@@ -432,7 +432,7 @@ async fn cross_site_writes_are_refused(kind: DbKind) {
     for headers in [
         vec![("origin", "http://evil.example")],
         vec![("sec-fetch-site", "cross-site"), ("origin", app.url.as_str())],
-        vec![],
+        vec![("sec-fetch-site", "same-site")],
     ] {
         let refused = post(&headers).await.unwrap();
         assert_eq!(refused.status(), 403, "{headers:?}");
@@ -441,6 +441,8 @@ async fn cross_site_writes_are_refused(kind: DbKind) {
     }
     let same_origin = post(&[("origin", app.url.as_str()), ("sec-fetch-site", "same-origin")]).await.unwrap();
     assert_eq!(same_origin.status(), 422, "past the check, the body is judged");
+    let not_a_browser = post(&[]).await.unwrap();
+    assert_eq!(not_a_browser.status(), 422, "neither header: not a browser, so no forged cookie");
 
     // Forms and server functions too, and the sign-in form itself (login CSRF).
     let form = app.anonymous().post(app.at("/sign-out-everywhere")).header("cookie", &cookie).header("origin", "http://evil.example").send().await.unwrap();

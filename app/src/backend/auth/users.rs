@@ -312,6 +312,39 @@ pub async fn ensure_admin(db: &Database, password: Option<&str>) -> Result<Optio
     Ok(generated)
 }
 
+/// A user signed in by an OpenID provider: created without a password on first sign-in,
+/// given the role their groups map to on every sign-in (audited when it changes). A local
+/// account of the same name (one with a password) is never taken over, and a disabled one
+/// stays out.
+pub async fn ensure_external(db: &Database, name: &str, role: Role) -> Result<User, DbError> {
+    let mut errors = FieldErrors::new();
+    check_name(name, &mut errors);
+    if !errors.is_empty() {
+        return Err(DbError::Conflict(format!(
+            "the provider's user name {name:?} cannot be a Gatehouse user name (lower-case letters, digits and . _ - @)"
+        )));
+    }
+    let row = sqlx::query("SELECT password_hash FROM users WHERE name = $1").bind(name).fetch_optional(db.pool()).await?;
+    let Some(row) = row else {
+        return insert(db, "openid-connect", name, None, role, &Scopes::default()).await;
+    };
+    let password_hash: Option<String> = row.try_get("password_hash")?;
+    if password_hash.is_some() {
+        return Err(DbError::Conflict(format!(
+            "a local account is named {name:?}; sign in with its password, or an admin renames one of them"
+        )));
+    }
+    let user = get(db, name).await?.ok_or_else(|| DbError::NotFound(format!("user {name:?}")))?;
+    if user.disabled {
+        return Err(DbError::Conflict(format!("the account {name:?} is disabled; ask an admin")));
+    }
+    if user.role == role {
+        return Ok(user);
+    }
+    let change = UserChange { role: Some(role.as_str().to_owned()), ..UserChange::default() };
+    update(db, "openid-connect", name, &change).await
+}
+
 /// The demo user `--demo` signs visitors in as: a network admin without a password, so
 /// nobody can sign in as it by the form.
 pub async fn ensure_demo(db: &Database) -> Result<User, DbError> {
