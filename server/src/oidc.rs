@@ -25,8 +25,8 @@ use crate::{
     state::AppState,
 };
 
-/// The provider and how its groups become roles.
-#[derive(Debug)]
+/// The provider and how its groups become roles. `Debug` shows neither the client secret
+/// nor the sign-ins under way.
 pub struct OidcSettings {
     pub issuer: String,
     pub client_id: String,
@@ -39,13 +39,24 @@ pub struct OidcSettings {
 }
 
 /// A sign-in on its way through the provider, by its `state`.
-#[derive(Debug)]
 struct Pending {
     verifier: String,
     nonce: String,
     return_to: String,
     redirect_uri: String,
     started: Instant,
+}
+
+impl std::fmt::Debug for OidcSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OidcSettings")
+            .field("issuer", &self.issuer)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &"<redacted>")
+            .field("groups_claim", &self.groups_claim)
+            .field("roles", &self.roles)
+            .finish_non_exhaustive()
+    }
 }
 
 /// How long a visitor may take at the provider.
@@ -413,6 +424,7 @@ mod tests {
         assert!(matches!(parse_roles("netops"), Err(OidcConfigError::Mapping(_))));
         assert!(parse_roles("netops=root").unwrap_err().to_string().contains("not a role"));
         assert!(matches!(OidcSettings::new("http://idp", None, None, "groups", ""), Err(OidcConfigError::Incomplete)));
+        assert!(!format!("{oidc:?}").contains("\"s\""), "the client secret is not shown");
     }
 
     #[test]

@@ -47,8 +47,8 @@ impl User {
     }
 }
 
-/// A new account as typed in a form or an API body.
-#[derive(Debug, Clone, Default, serde::Deserialize)]
+/// A new account as typed in a form or an API body. `Debug` never shows the password.
+#[derive(Clone, Default, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewUser {
     pub name: String,
@@ -58,24 +58,37 @@ pub struct NewUser {
     pub scopes: String,
 }
 
-impl std::fmt::Debug for Password<'_> {
+impl std::fmt::Debug for NewUser {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Password(<redacted>)")
+        f.debug_struct("NewUser")
+            .field("name", &self.name)
+            .field("password", &"<redacted>")
+            .field("role", &self.role)
+            .field("scopes", &self.scopes)
+            .finish()
     }
 }
 
-/// A password on its way to being hashed; `Debug` never shows it.
-pub struct Password<'a>(pub &'a str);
-
-/// A change to an account; `None` leaves that part as it is.
-#[derive(Debug, Clone, Default, serde::Deserialize)]
+/// A change to an account; `None` leaves that part as it is. `Debug` never shows a password.
+#[derive(Clone, Default, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UserChange {
     pub role: Option<String>,
     pub scopes: Option<String>,
     pub disabled: Option<bool>,
-    #[serde(default, skip_serializing)]
+    #[serde(default)]
     pub password: Option<String>,
+}
+
+impl std::fmt::Debug for UserChange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserChange")
+            .field("role", &self.role)
+            .field("scopes", &self.scopes)
+            .field("disabled", &self.disabled)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
 }
 
 pub fn hash_password(password: &str) -> Result<String, DbError> {
@@ -379,5 +392,8 @@ mod tests {
         let codes: Vec<&str> = errors.iter().map(|error| error.code.as_str()).collect();
         assert_eq!(codes, ["invalid_user_name", "password_too_short", "unknown_role", "invalid_scope"]);
         assert!(errors.get("password").unwrap().message.contains("at least 12 characters (5 given)"));
+        let input = NewUser { name: "ana".into(), password: "a secret passphrase".into(), ..NewUser::default() };
+        let change = UserChange { password: Some("another secret".into()), ..UserChange::default() };
+        assert!(!format!("{input:?}{change:?}").contains("secret"));
     }
 }
