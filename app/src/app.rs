@@ -89,6 +89,31 @@ pub fn App() -> impl IntoView {
     }
 }
 
+/// The access rule of every page route, by the path the server registers it under. A page
+/// missing here answers 403 to everyone (and fails the role × route test).
+#[cfg(feature = "ssr")]
+pub fn page_rule(path: &str) -> crate::domain::access::Access {
+    use crate::domain::access::Access;
+    let rules = [
+        ("/", Access::VIEWER),
+        ("/topology", Access::VIEWER),
+        ("/topology/{*view}", Access::VIEWER),
+        ("/pools", Access::VIEWER),
+        ("/pools/conflicts", Access::VIEWER),
+        ("/pools/outputs", Access::VIEWER),
+        ("/pools/{id}", Access::VIEWER),
+        ("/certificates", Access::VIEWER),
+        ("/certificates/{id}", Access::VIEWER),
+        ("/applications", Access::VIEWER),
+        ("/checklist", Access::VIEWER),
+        ("/environments", Access::VIEWER),
+        ("/environments/new", Access::NETWORK_ADMIN),
+        ("/environments/{name}", Access::VIEWER),
+        ("/environments/{name}/edit", Access::NETWORK_ADMIN),
+    ];
+    rules.into_iter().find(|(rule_path, _)| *rule_path == path).map_or(Access::Unlisted, |(_, access)| access)
+}
+
 /// Marks `<body data-hydrated>` once the page's own view has hydrated — after its lazily
 /// loaded chunk arrived, not merely the shell — so tests (and curious people) can tell when
 /// the page reacts to input.

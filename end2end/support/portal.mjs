@@ -9,17 +9,25 @@ import { chromium } from 'playwright-core';
 
 const repo = resolve(import.meta.dirname, '..', '..');
 
-export async function startPortal({ demo = true } = {}) {
+export const ADMIN_PASSWORD = 'the admin of the end-to-end portal';
+
+// `demoSignIn: false` keeps the demo data but asks everyone to sign in (the first admin's
+// password is `adminPassword`).
+export async function startPortal({ demo = true, demoSignIn = true, adminPassword = ADMIN_PASSWORD, args: extraArgs = [], env: extraEnv = {} } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-e2e-'));
   const bin = process.env.GATEHOUSE_BIN ?? join(repo, 'target', 'debug', 'gatehouse');
   const args = ['--listen', '127.0.0.1:0'];
   if (demo) args.push('--demo');
+  if (!demoSignIn) args.push('--demo-sign-in', 'false');
+  args.push(...extraArgs);
   const child = spawn(bin, args, {
     env: {
       ...process.env,
       DATABASE_URL: `sqlite://${join(dir, 'gatehouse.db')}`,
       LEPTOS_SITE_ROOT: process.env.LEPTOS_SITE_ROOT ?? join(repo, 'target', 'site'),
       GATEHOUSE_LOG_FORMAT: 'json',
+      GATEHOUSE_ADMIN_PASSWORD: adminPassword,
+      ...extraEnv,
     },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -68,10 +76,10 @@ export async function waitForHydration(page) {
 }
 
 // Inside a describe(): one portal and one Chromium for the suite's tests, stopped after them.
-export function portalForSuite() {
+export function portalForSuite(options = {}) {
   const suite = { portal: undefined, browser: undefined };
   before(async () => {
-    suite.portal = await startPortal();
+    suite.portal = await startPortal(options);
     suite.browser = await launchChromium();
   });
   after(async () => {

@@ -51,6 +51,56 @@ pub struct Config {
     #[arg(long, env = "GATEHOUSE_SECRET_KEY_FILE")]
     pub secret_key_file: Option<PathBuf>,
 
+    /// With --demo, sign every visitor without a session in as the `demo` user (a network
+    /// admin); `--demo-sign-in false` keeps the demo data but asks everyone to sign in.
+    #[arg(long, env = "GATEHOUSE_DEMO_SIGN_IN", default_value_t = true, action = clap::ArgAction::Set)]
+    pub demo_sign_in: bool,
+
+    /// A session ends this many seconds after its last request.
+    #[arg(long, env = "GATEHOUSE_SESSION_IDLE_SECS", default_value_t = 1800, value_parser = clap::value_parser!(i64).range(60..))]
+    pub session_idle_secs: i64,
+
+    /// A session ends this many seconds after sign-in, however active.
+    #[arg(long, env = "GATEHOUSE_SESSION_MAX_SECS", default_value_t = 43_200, value_parser = clap::value_parser!(i64).range(60..))]
+    pub session_max_secs: i64,
+
+    /// Failed sign-ins allowed per account within the lockout time (an address gets four
+    /// times as many) before further attempts are refused.
+    #[arg(long, env = "GATEHOUSE_SIGN_IN_ATTEMPTS", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
+    pub sign_in_attempts: u32,
+
+    /// Seconds an account or address stays locked after too many failed sign-ins.
+    #[arg(long, env = "GATEHOUSE_SIGN_IN_LOCKOUT_SECS", default_value_t = 900, value_parser = clap::value_parser!(u64).range(1..))]
+    pub sign_in_lockout_secs: u64,
+
+    /// OpenID Connect sign-in: the provider's issuer URL (its discovery document is read
+    /// from ISSUER/.well-known/openid-configuration). Needs --oidc-client-id and
+    /// GATEHOUSE_OIDC_CLIENT_SECRET; register ORIGIN/sign-in/oidc/callback at the provider.
+    #[arg(long, env = "GATEHOUSE_OIDC_ISSUER")]
+    pub oidc_issuer: Option<String>,
+
+    /// This portal's client id at the OpenID provider.
+    #[arg(long, env = "GATEHOUSE_OIDC_CLIENT_ID")]
+    pub oidc_client_id: Option<String>,
+
+    /// The claim that lists the user's groups.
+    #[arg(long, env = "GATEHOUSE_OIDC_GROUPS_CLAIM", default_value = "groups")]
+    pub oidc_groups_claim: String,
+
+    /// Groups and the roles they give: `netops=network_admin,staff=viewer`; a user gets the
+    /// highest, and one without a mapped group is refused.
+    #[arg(long, env = "GATEHOUSE_OIDC_ROLES", default_value = "")]
+    pub oidc_roles: String,
+
+    /// The client secret, from GATEHOUSE_OIDC_CLIENT_SECRET only.
+    #[arg(skip = std::env::var("GATEHOUSE_OIDC_CLIENT_SECRET").ok().map(SecretText))]
+    pub oidc_client_secret: Option<SecretText>,
+
+    /// The first admin's password, from GATEHOUSE_ADMIN_PASSWORD only; used once, when no
+    /// admin exists. Without it a password is generated and logged once.
+    #[arg(skip = std::env::var("GATEHOUSE_ADMIN_PASSWORD").ok().map(SecretText))]
+    pub admin_password: Option<SecretText>,
+
     /// The secret key itself, from GATEHOUSE_SECRET_KEY only (a flag would show it in the
     /// process list): 64 hex digits or base64 of 32 random bytes.
     #[arg(skip = std::env::var("GATEHOUSE_SECRET_KEY").ok().map(SecretText))]
@@ -70,6 +120,28 @@ impl std::fmt::Debug for SecretText {
 impl Config {
     pub fn request_timeout(&self) -> Duration {
         Duration::from_secs(self.request_timeout_secs.max(1))
+    }
+
+    /// The OpenID Connect settings, when an issuer is given.
+    pub fn oidc(&self) -> Result<Option<crate::oidc::OidcSettings>, crate::oidc::OidcConfigError> {
+        let Some(issuer) = &self.oidc_issuer else { return Ok(None) };
+        crate::oidc::OidcSettings::new(
+            issuer,
+            self.oidc_client_id.as_deref(),
+            self.oidc_client_secret.as_ref().map(|secret| secret.0.as_str()),
+            &self.oidc_groups_claim,
+            &self.oidc_roles,
+        )
+        .map(Some)
+    }
+
+    pub fn session_timeouts(&self) -> app::backend::auth::sessions::Timeouts {
+        app::backend::auth::sessions::Timeouts { idle: self.session_idle_secs, absolute: self.session_max_secs }
+    }
+
+    pub fn sign_in_limits(&self) -> app::backend::auth::limiter::Limits {
+        let lockout = Duration::from_secs(self.sign_in_lockout_secs);
+        app::backend::auth::limiter::Limits { attempts: self.sign_in_attempts, window: lockout, lockout }
     }
 
     /// Where the secret key file is (or will be created): `--secret-key-file`, else beside
@@ -96,6 +168,17 @@ impl Config {
             site_root: site_root.into(),
             request_timeout_secs: 30,
             secret_key_file: None,
+            demo_sign_in: true,
+            session_idle_secs: 1800,
+            session_max_secs: 43_200,
+            sign_in_attempts: 5,
+            sign_in_lockout_secs: 900,
+            admin_password: None,
+            oidc_issuer: None,
+            oidc_client_id: None,
+            oidc_groups_claim: "groups".to_owned(),
+            oidc_roles: String::new(),
+            oidc_client_secret: None,
             // One key per test database, the same for every server started on it, and no
             // key file beside a PostgreSQL test.
             secret_key: Some(SecretText(app::backend::certificates::SecretKey::derived_text_for_tests(&database_url))),

@@ -1,8 +1,11 @@
 //! The `gatehouse` server: configuration, startup, state and the router that joins the
 //! Leptos pages, the /api/v1 JSON API and the health endpoints.
+pub mod access;
 pub mod api;
 pub mod config;
 pub mod metrics;
+pub mod oidc;
+pub mod pages;
 pub mod router;
 pub mod state;
 pub mod telemetry;
@@ -11,6 +14,7 @@ pub mod tls;
 use std::{future::Future, net::SocketAddr, sync::Arc};
 
 use app::backend::{
+    auth::{Principal, Via},
     certificates::{SecretKey, load_or_create},
     db::{Database, DbError},
 };
@@ -36,6 +40,8 @@ pub enum StartError {
     SecretKey(#[from] app::backend::certificates::SecretKeyError),
     #[error("secret key: {0}")]
     WrongSecretKey(#[from] app::backend::certificates::KeyCheckError),
+    #[error("OpenID Connect: {0}")]
+    Oidc(#[from] oidc::OidcConfigError),
     #[error("demo data: {0}")]
     Demo(#[from] app::backend::demo::DemoError),
 }
@@ -63,6 +69,29 @@ fn secret_key(config: &Config) -> Result<SecretKey, StartError> {
     Ok(key)
 }
 
+/// The first admin (when there is none), and with `--demo` and the demo sign-in the demo
+/// user every visitor without a session becomes.
+async fn accounts(db: &Database, config: &Config) -> Result<Option<Principal>, StartError> {
+    use app::backend::auth::users;
+    let password = config.admin_password.as_ref().map(|secret| secret.0.as_str());
+    if let Some(generated) = users::ensure_admin(db, password).await? {
+        // Printed once, on the first start; the database keeps only its hash.
+        tracing::warn!(
+            user = users::FIRST_ADMIN,
+            password = %generated,
+            "created the first admin with a generated password; sign in and change it (or set GATEHOUSE_ADMIN_PASSWORD before the first start)"
+        );
+    } else if password.is_some() {
+        tracing::info!("an admin exists; GATEHOUSE_ADMIN_PASSWORD is only used on the first start");
+    }
+    if !(config.demo && config.demo_sign_in) {
+        return Ok(None);
+    }
+    let demo = users::ensure_demo(db).await?;
+    tracing::info!(user = %demo.name, role = demo.role.as_str(), "demo sign-in: visitors without a session are the demo user");
+    Ok(Some(Principal { user_id: demo.id, name: demo.name, role: demo.role, scopes: demo.scopes, via: Via::Demo }))
+}
+
 /// A started portal: the database is migrated (and seeded with `--demo`) and the
 /// socket is bound, so `local_addr` is known before serving begins.
 pub struct Gatehouse {
@@ -86,10 +115,12 @@ impl Gatehouse {
             let created = app::backend::demo::seed(&db, &secret_key).await?;
             tracing::info!(created, "demo data seeded");
         }
+        let demo_user = accounts(&db, &config).await?;
         let listener = TcpListener::bind(config.listen)
             .await
             .map_err(|source| StartError::Bind { addr: config.listen, source })?;
-        let state = AppState::new(db, secret_key, &config);
+        let oidc = config.oidc()?;
+        let state = AppState::new(db, secret_key, demo_user, oidc, &config);
         Ok(Gatehouse { state, listener, tls })
     }
 
@@ -101,6 +132,11 @@ impl Gatehouse {
         &self.state
     }
 
+    /// Every route with its access rule (pages, server functions, /api/v1).
+    pub fn route_rules(&self) -> Vec<access::RouteRule> {
+        router::routes(&self.state).1
+    }
+
     pub fn url(&self) -> String {
         let scheme = if self.tls.is_some() { "https" } else { "http" };
         format!("{scheme}://{}", self.local_addr())
@@ -109,7 +145,8 @@ impl Gatehouse {
     /// Serves until `shutdown` completes, then lets requests in flight finish.
     pub async fn serve(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), StartError> {
         let db = self.state.db.clone();
-        let app = router(self.state);
+        // The client's address reaches handlers (sign-in limits per address).
+        let app = router(self.state).into_make_service_with_connect_info::<access::ClientAddr>();
         let served = match self.tls {
             None => axum::serve(self.listener, app).with_graceful_shutdown(shutdown).await,
             Some(tls) => {

@@ -3,22 +3,24 @@ use std::sync::Arc;
 
 use app::{
     App,
+    backend::auth::Principal,
+    domain::access::Access,
     backend::http::{DEFAULT_POLICY, page_policy},
     shell,
 };
 use axum::{
     Json, Router,
     extract::{Request, State},
-    http::{HeaderName, HeaderValue, StatusCode, header, request::Parts},
+    http::{HeaderName, HeaderValue, Method, StatusCode, header, request::Parts},
     middleware::{self, Next},
     response::{IntoResponse, Response},
-    routing::get,
 };
 use leptos::{
     nonce::Nonce,
     prelude::{provide_context, use_context},
 };
-use leptos_axum::{LeptosRoutes, generate_route_list};
+use leptos_axum::generate_route_list;
+use leptos_router::SsrMode;
 use tower::ServiceBuilder;
 use tower_http::{
     compression::CompressionLayer,
@@ -27,29 +29,37 @@ use tower_http::{
     trace::TraceLayer,
 };
 
-use crate::{api, metrics, state::AppState};
+use crate::{
+    access::{self, RouteRule, Routes, Surface},
+    api, metrics, pages,
+    state::AppState,
+};
 
+/// Every route with its access rule: health checks, the account pages, the Leptos pages and
+/// server functions, and /api/v1. The router that serves them, and the list of rules.
 /// No body of a request outside /api/v1 is read past this: the server functions read their
 /// bodies whole. The /api/v1 routes have lower limits of their own, answered in the API's
 /// error shape.
 pub const REQUEST_BODY_LIMIT: usize = 4 * 1024 * 1024;
 
+pub fn routes(state: &AppState) -> (Router<AppState>, Vec<RouteRule>) {
+    let context = leptos_context(state);
+    let (api, mut rules) = api::routes().into_parts();
+    let (site, site_rules) = Routes::new("", Surface::Page)
+        .get("/healthz", Access::Public, healthz)
+        .get("/readyz", Access::Public, readyz)
+        .get("/metrics", Access::VIEWER, metrics::scrape)
+        .merge(pages::routes())
+        .merge(crate::oidc::routes())
+        .merge(leptos_pages(state, context.clone()))
+        .merge(server_functions(context))
+        .into_parts();
+    rules.extend(site_rules);
+    (site.nest("/api/v1", api::router(api)), rules)
+}
+
 pub fn router(state: AppState) -> Router {
-    let leptos_routes = generate_route_list(App);
-    let context = {
-        let db = state.db.clone();
-        let secret_key = state.secret_key.clone();
-        move || {
-            provide_context(db.clone());
-            provide_context(secret_key.clone());
-            // `page_security_policy` wraps every route, so every request carries its nonce.
-            if let Some(PageNonce(nonce)) =
-                use_context::<Parts>().and_then(|parts| parts.extensions.get::<PageNonce>().cloned())
-            {
-                provide_context(Nonce::from_value(nonce));
-            }
-        }
-    };
+    let context = leptos_context(&state);
     let strict_transport = state.tls.then(|| {
         SetResponseHeaderLayer::overriding(
             header::STRICT_TRANSPORT_SECURITY,
@@ -57,16 +67,11 @@ pub fn router(state: AppState) -> Router {
         )
     });
 
-    Router::new()
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics::scrape))
-        .nest("/api/v1", api::routes())
-        .leptos_routes_with_context(&state, leptos_routes, context.clone(), {
-            let options = state.leptos_options.clone();
-            move || shell(options.clone())
-        })
+    routes(&state)
+        .0
+        // Static files and the "page not found" page: open to anyone.
         .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(context, shell))
+        .layer(middleware::from_fn_with_state(state.clone(), access::authenticate))
         .layer(middleware::from_fn_with_state(state.clone(), metrics::track))
         .layer(
             ServiceBuilder::new()
@@ -98,6 +103,60 @@ pub fn router(state: AppState) -> Router {
                 .layer(middleware::from_fn(page_security_policy)),
         )
         .with_state(state)
+}
+
+/// What pages and server functions find in their Leptos context: the database, the secret
+/// key, the signed-in caller and the page's CSP nonce.
+fn leptos_context(state: &AppState) -> impl Fn() + Clone + Send + Sync + 'static {
+    let db = state.db.clone();
+    let secret_key = state.secret_key.clone();
+    move || {
+        provide_context(db.clone());
+        provide_context(secret_key.clone());
+        let parts = use_context::<Parts>();
+        if let Some(caller) = parts.as_ref().and_then(|parts| parts.extensions.get::<Principal>()) {
+            provide_context(caller.clone());
+        }
+        match parts.and_then(|parts| parts.extensions.get::<PageNonce>().cloned()) {
+            Some(PageNonce(nonce)) => provide_context(Nonce::from_value(nonce)),
+            None => leptos::nonce::provide_nonce(),
+        }
+    }
+}
+
+/// The Leptos pages, each behind its rule from `app::page_rule`.
+fn leptos_pages(state: &AppState, context: impl Fn() + Clone + Send + Sync + 'static) -> Routes {
+    let options = state.leptos_options.clone();
+    let app = move || shell(options.clone());
+    generate_route_list(App).into_iter().fold(Routes::new("", Surface::Page), |routes, listing| {
+        let path = listing.path().to_owned();
+        let access = app::app::page_rule(&path);
+        if access == Access::Unlisted {
+            tracing::error!(%path, "a page has no access rule in app::page_rule; it answers 403 to everyone");
+        }
+        let handler = match listing.mode() {
+            SsrMode::Async => axum::routing::get(leptos_axum::render_app_async_with_context(context.clone(), app.clone())),
+            _ => axum::routing::get(leptos_axum::render_app_to_stream_with_context(context.clone(), app.clone())),
+        };
+        routes.route(Method::GET, &path, access, handler)
+    })
+}
+
+/// The server functions, each behind its rule from `app::api::server_fn_rule`.
+fn server_functions(context: impl Fn() + Clone + Send + Sync + 'static) -> Routes {
+    leptos::server_fn::axum::server_fn_paths().fold(Routes::new("", Surface::ServerFn), |routes, (path, method)| {
+        let access = app::api::server_fn_rule(path);
+        if access == Access::Unlisted {
+            tracing::error!(%path, "a server function has no access rule in app::api::server_fn_rule; it answers 403 to everyone");
+        }
+        let context = context.clone();
+        let handler = move |request: Request| leptos_axum::handle_server_fns_with_context(context.clone(), request);
+        let method_router = axum::routing::on(
+            axum::routing::MethodFilter::try_from(method.clone()).unwrap_or(axum::routing::MethodFilter::POST),
+            handler,
+        );
+        routes.route(method, path, access, method_router)
+    })
 }
 
 /// This request's CSP nonce: the page's scripts carry it, the page's policy admits it.

@@ -1,12 +1,14 @@
 use std::{sync::Arc, time::Duration};
 
-use app::backend::{certificates::SecretKey, db::Database};
+use app::backend::{
+    auth::{Principal, limiter::SignInLimiter},
+    certificates::SecretKey,
+    db::Database,
+};
 use axum::extract::FromRef;
 use leptos::prelude::LeptosOptions;
 
-use crate::metrics::Metrics;
-
-use crate::Config;
+use crate::{Config, access::AuthSettings, metrics::Metrics, oidc::OidcSettings};
 
 /// What every handler may need; cheap to clone.
 #[derive(Clone, Debug)]
@@ -18,10 +20,18 @@ pub struct AppState {
     /// Seals and opens certificates' private keys.
     pub secret_key: Arc<SecretKey>,
     pub metrics: Arc<Metrics>,
+    /// Sessions, sign-in limits and the demo sign-in.
+    pub auth: Arc<AuthSettings>,
 }
 
 impl AppState {
-    pub fn new(db: Database, secret_key: Arc<SecretKey>, config: &Config) -> AppState {
+    pub fn new(
+        db: Database,
+        secret_key: Arc<SecretKey>,
+        demo_user: Option<Principal>,
+        oidc: Option<OidcSettings>,
+        config: &Config,
+    ) -> AppState {
         let leptos_options = LeptosOptions::builder()
             .output_name("gatehouse")
             .site_root(config.site_root.to_string_lossy().into_owned())
@@ -35,6 +45,13 @@ impl AppState {
             tls: config.tls_cert.is_some(),
             secret_key,
             metrics: Metrics::new(),
+            auth: Arc::new(AuthSettings {
+                timeouts: config.session_timeouts(),
+                limiter: SignInLimiter::new(config.sign_in_limits()),
+                demo_user,
+                secure_cookies: config.tls_cert.is_some(),
+                oidc,
+            }),
         }
     }
 }

@@ -91,12 +91,12 @@ pub async fn upload_certificate(environment: String, input: CertificateUploadInp
     let upload =
         crate::domain::CertificateUpload::parse(input).map_err(|errors| AppError::Fields(errors.into_vec()))?;
     let uploaded =
-        certificates::upload(&db, &secret_key, crate::backend::ANONYMOUS, &environment, &upload).await?;
+        certificates::upload(&db, &secret_key, &crate::backend::auth::current_actor()?, &environment, &upload).await?;
     Ok(UploadedView { id: uploaded.certificate.id, findings: uploaded.findings })
 }
 
 #[server]
 pub async fn delete_certificate(id: i64) -> Result<(), AppError> {
     let db = crate::backend::db::use_database()?;
-    Ok(crate::backend::certificates::delete(&db, crate::backend::ANONYMOUS, id).await?)
+    Ok(crate::backend::certificates::delete(&db, &crate::backend::auth::current_actor()?, id).await?)
 }

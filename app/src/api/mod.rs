@@ -7,6 +7,63 @@ pub mod topology;
 
 pub use error::AppError;
 
+/// Who is signed in, for the page header.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SignedIn {
+    pub name: String,
+    pub role: crate::domain::access::Role,
+    /// Signed in by `--demo` rather than by a password.
+    pub demo: bool,
+}
+
+#[server]
+pub async fn signed_in_as() -> Result<Option<SignedIn>, AppError> {
+    use crate::backend::auth::{Principal, Via};
+    Ok(use_context::<Principal>().map(|principal| SignedIn {
+        demo: principal.via == Via::Demo,
+        name: principal.name,
+        role: principal.role,
+    }))
+}
+
+/// The access rule of every server function, by its URL. The server guards each one with
+/// its rule; a server function missing here answers 403 to everyone (and fails the
+/// role × route test).
+#[cfg(feature = "ssr")]
+pub fn server_fn_rule(path: &str) -> crate::domain::access::Access {
+    use leptos::server_fn::ServerFn;
+
+    use crate::domain::access::Access;
+    let rules = [
+        (SignedInAs::PATH, Access::Public),
+        (ListEnvironments::PATH, Access::VIEWER),
+        (GetEnvironment::PATH, Access::VIEWER),
+        (ChecklistOverview::PATH, Access::VIEWER),
+        (LoadPlan::PATH, Access::VIEWER),
+        (SaveEnvironment::PATH, Access::NETWORK_ADMIN),
+        (DeleteEnvironment::PATH, Access::NETWORK_ADMIN),
+        (GenerateOutputs::PATH, Access::VIEWER),
+        (PlanFindings::PATH, Access::VIEWER),
+        (certificates::ListCertificates::PATH, Access::VIEWER),
+        (certificates::GetCertificate::PATH, Access::VIEWER),
+        (certificates::UploadCertificate::PATH, Access::NETWORK_ADMIN),
+        (certificates::DeleteCertificate::PATH, Access::NETWORK_ADMIN),
+        (pools::ListPools::PATH, Access::VIEWER),
+        (pools::CreatePool::PATH, Access::NETWORK_ADMIN),
+        (pools::GetPool::PATH, Access::VIEWER),
+        (pools::UpdatePool::PATH, Access::NETWORK_ADMIN),
+        (pools::DeletePool::PATH, Access::NETWORK_ADMIN),
+        (pools::PoolMap::PATH, Access::VIEWER),
+        (pools::AllocateAddress::PATH, Access::NETWORK_ADMIN),
+        (pools::ReserveAddresses::PATH, Access::NETWORK_ADMIN),
+        (pools::ReleaseAddress::PATH, Access::NETWORK_ADMIN),
+        (pools::ImportPoolsCsv::PATH, Access::NETWORK_ADMIN),
+        (pools::AddressHistory::PATH, Access::VIEWER),
+        (topology::LoadTopology::PATH, Access::VIEWER),
+    ];
+    rules.into_iter().find(|(rule_path, _)| *rule_path == path).map_or(Access::Unlisted, |(_, access)| access)
+}
+
 use leptos::prelude::*;
 
 use crate::domain::{Environment, EnvironmentInput, Plan};
@@ -73,9 +130,9 @@ pub async fn save_environment(input: EnvironmentInput, create: bool) -> Result<S
     let db = crate::backend::db::use_database()?;
     let environment = Environment::try_from(input).map_err(|errors| AppError::Fields(errors.into_vec()))?;
     if create {
-        environments::create(&db, crate::backend::ANONYMOUS, &environment).await?;
+        environments::create(&db, &crate::backend::auth::current_actor()?, &environment).await?;
     } else {
-        environments::update(&db, crate::backend::ANONYMOUS, &environment).await?;
+        environments::update(&db, &crate::backend::auth::current_actor()?, &environment).await?;
     }
     Ok(environment.name.to_string())
 }
@@ -83,7 +140,7 @@ pub async fn save_environment(input: EnvironmentInput, create: bool) -> Result<S
 #[server]
 pub async fn delete_environment(name: String) -> Result<(), AppError> {
     let db = crate::backend::db::use_database()?;
-    Ok(crate::backend::environments::delete(&db, crate::backend::ANONYMOUS, &name).await?)
+    Ok(crate::backend::environments::delete(&db, &crate::backend::auth::current_actor()?, &name).await?)
 }
 
 /// One generated text, or why it cannot be generated for this environment.

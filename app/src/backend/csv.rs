@@ -269,7 +269,7 @@ fn push_field(out: &mut String, field: &str) {
     }
 }
 
-fn push_record(out: &mut String, fields: &[&str]) {
+pub(crate) fn push_record(out: &mut String, fields: &[&str]) {
     for (i, field) in fields.iter().enumerate() {
         if i > 0 {
             out.push(',');

@@ -57,6 +57,10 @@ pub enum DbError {
         what: String,
         source: serde_json::Error,
     },
+    /// Something that should not happen (a stored value that does not parse, hashing
+    /// failing); logged, never shown.
+    #[error("{0}")]
+    Internal(String),
     #[error(transparent)]
     Sqlx(#[from] sqlx::Error),
     #[error(transparent)]

@@ -1,5 +1,6 @@
 //! Server-only services: database, manifests, schema validation, certificates, cluster.
 pub mod audit;
+pub mod auth;
 pub mod certificates;
 pub mod csv;
 pub mod db;
@@ -13,6 +14,3 @@ pub mod pools;
 pub mod applications;
 pub mod allocations;
 pub mod schema;
-
-/// Who is acting, for the audit log, until sign-in exists.
-pub const ANONYMOUS: &str = "anonymous";

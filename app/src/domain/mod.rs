@@ -11,6 +11,7 @@
 
 pub mod certificates;
 pub mod change;
+pub mod access;
 pub mod checklist;
 pub mod error;
 pub mod model;

@@ -16,8 +16,26 @@ pub const SECTIONS: &[(&str, &str)] = &[
 
 #[component]
 pub fn Frame(children: Children) -> impl IntoView {
+    let signed_in = Resource::new(|| (), |_| crate::api::signed_in_as());
+    let who = move || signed_in.get().and_then(Result::ok).flatten();
     view! {
         <a class="skip-link" href="#main">"Skip to content"</a>
+        <Transition fallback=|| ()>
+            {move || {
+                who()
+                    .filter(|who| who.demo)
+                    .map(|who| {
+                        view! {
+                            <p class="demo-banner" role="status" data-testid="demo-banner">
+                                "Demo: you are signed in as "
+                                <strong>{who.name}</strong>
+                                {format!(" ({}) without a password. Everyone visiting this demo shares that account. ", who.role.label())}
+                                <a href="/sign-in" rel="external">"Sign in as yourself"</a>
+                            </p>
+                        }
+                    })
+            }}
+        </Transition>
         <header class="site-header">
             <div class="site-header__inner">
                 <A href="/" attr:class="brand">
@@ -43,6 +61,9 @@ pub fn Frame(children: Children) -> impl IntoView {
                     </ul>
                 </nav>
                 <ThemeToggle />
+                <div class="account">
+                    <Transition fallback=|| ()>{move || who().map_or_else(|| view! { <a href="/sign-in" rel="external">"Sign in"</a> }.into_any(), account_links)}</Transition>
+                </div>
             </div>
         </header>
         <main id="main" class="page" tabindex="-1">
@@ -55,6 +76,21 @@ pub fn Frame(children: Children) -> impl IntoView {
             </p>
         </footer>
     }
+}
+
+/// The signed-in user's links (account, and the audit log and users for the roles that may
+/// see them) and the sign-out button: server-rendered pages, so links leave the router.
+fn account_links(who: crate::api::SignedIn) -> AnyView {
+    use crate::domain::access::Role;
+    view! {
+        {(who.role >= Role::NetworkAdmin).then(|| view! { <a href="/audit" rel="external">"Audit log"</a> })}
+        {(who.role == Role::Admin).then(|| view! { <a href="/users" rel="external">"Users"</a> })}
+        <a href="/account" rel="external" data-testid="signed-in-as">{format!("{} ({})", who.name, who.role.label())}</a>
+        <form method="post" action="/sign-out">
+            <button class="button" type="submit">"Sign out"</button>
+        </form>
+    }
+    .into_any()
 }
 
 /// A page heading with an optional lead paragraph.

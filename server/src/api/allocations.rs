@@ -16,8 +16,8 @@ use axum::{
 };
 use serde::Deserialize;
 
-use super::{ANONYMOUS, ApiError, ApiJson, ApiPath, pools::pool_not_found};
-use crate::state::AppState;
+use super::{ApiError, ApiJson, ApiPath, pools::pool_not_found};
+use crate::{access::Caller, state::AppState};
 
 impl From<AllocationError> for ApiError {
     fn from(error: AllocationError) -> ApiError {
@@ -51,11 +51,12 @@ fn created(body: impl serde::Serialize, location: &str) -> Response {
 /// `POST /api/v1/pools/{id}/allocations`: a given address, or the pool's lowest free one.
 pub async fn allocate(
     State(state): State<AppState>,
+    Caller(caller): Caller,
     ApiPath(id): ApiPath<i64>,
     ApiJson(input): ApiJson<AllocationInput>,
 ) -> Result<Response, ApiError> {
     let request = AllocationRequest::try_from(input).map_err(|errors| ApiError::unprocessable(&errors))?;
-    let holding = repo::allocate(&state.db, ANONYMOUS, id, &request).await?;
+    let holding = repo::allocate(&state.db, &caller.actor(), id, &request).await?;
     let location = format!("/api/v1/allocations/{}", holding.address);
     Ok(created(holding, &location))
 }
@@ -63,11 +64,12 @@ pub async fn allocate(
 /// `POST /api/v1/pools/{id}/reservations`: one address, or `start`–`stop`.
 pub async fn reserve(
     State(state): State<AppState>,
+    Caller(caller): Caller,
     ApiPath(id): ApiPath<i64>,
     ApiJson(input): ApiJson<ReservationInput>,
 ) -> Result<Response, ApiError> {
     let request = ReservationRequest::try_from(input).map_err(|errors| ApiError::unprocessable(&errors))?;
-    let reservation = repo::reserve(&state.db, ANONYMOUS, id, &request).await?;
+    let reservation = repo::reserve(&state.db, &caller.actor(), id, &request).await?;
     let location = format!("/api/v1/pools/{id}/reservations");
     Ok(created(reservation, &location))
 }
@@ -131,12 +133,13 @@ fn parse_reason(reason: Option<&str>) -> Result<Option<String>, ApiError> {
 /// `DELETE /api/v1/allocations/{address}?reason=…`: releases the address (204).
 pub async fn release(
     State(state): State<AppState>,
+    Caller(caller): Caller,
     Path(address): Path<String>,
     Query(query): Query<ReleaseQuery>,
 ) -> Result<StatusCode, ApiError> {
     let address = parse_address(&address, "address")?;
     let reason = parse_reason(query.reason.as_deref())?;
-    repo::release(&state.db, ANONYMOUS, address, reason.as_deref()).await?;
+    repo::release(&state.db, &caller.actor(), address, reason.as_deref()).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -144,13 +147,14 @@ pub async fn release(
 /// the reserved addresses of a range (204).
 pub async fn unreserve(
     State(state): State<AppState>,
+    Caller(caller): Caller,
     Path(address): Path<String>,
     Query(query): Query<ReleaseQuery>,
 ) -> Result<StatusCode, ApiError> {
     let start = parse_address(&address, "address")?;
     let stop = query.stop.as_deref().map(|stop| parse_address(stop, "stop")).transpose()?;
     let reason = parse_reason(query.reason.as_deref())?;
-    repo::unreserve(&state.db, ANONYMOUS, start, stop, reason.as_deref()).await?;
+    repo::unreserve(&state.db, &caller.actor(), start, stop, reason.as_deref()).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

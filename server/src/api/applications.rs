@@ -1,5 +1,6 @@
 //! `/api/v1/applications`, their checklist, and the whole plan's conflicts.
 use app::{
+    backend::auth::Principal,
     backend::{applications as repo, db::DbError, plan},
     domain::{Application, ApplicationInput, FieldError, FieldErrors, Finding, Report, check_application, check_plan},
 };
@@ -11,8 +12,8 @@ use axum::{
 };
 use serde::Serialize;
 
-use super::{ANONYMOUS, ApiError, ApiJson};
-use crate::state::AppState;
+use super::{ApiError, ApiJson};
+use crate::{access::Caller, state::AppState};
 
 fn not_found(name: &str) -> ApiError {
     ApiError::not_found(
@@ -25,6 +26,30 @@ fn parse(input: ApplicationInput) -> Result<Application, ApiError> {
     Application::parse(input).map_err(|errors| ApiError::unprocessable(&errors))
 }
 
+/// App teams change (and download the TLS bundles of) only applications in their scopes.
+pub(super) fn check_scope(caller: &Principal, namespace: &str, name: &str) -> Result<(), ApiError> {
+    if caller.may_change_application(namespace, name) {
+        return Ok(());
+    }
+    Err(ApiError::new(
+        StatusCode::FORBIDDEN,
+        "outside_your_scopes",
+        format!(
+            "application {name:?} in namespace {namespace:?} is outside your scopes ({}); ask an admin to add it",
+            caller.scopes
+        ),
+    ))
+}
+
+/// The stored application (if any) must be in the caller's scopes too, so an app team can
+/// neither move another team's application into its namespace nor delete it.
+pub(super) async fn check_stored_scope(state: &AppState, caller: &Principal, name: &str) -> Result<(), ApiError> {
+    match repo::get(&state.db, name).await? {
+        Some(stored) => check_scope(caller, stored.namespace.as_str(), name),
+        None => Ok(()),
+    }
+}
+
 pub async fn list(State(state): State<AppState>) -> Result<Json<Vec<Application>>, ApiError> {
     Ok(Json(repo::list(&state.db).await?))
 }
@@ -35,10 +60,12 @@ pub async fn get(State(state): State<AppState>, Path(name): Path<String>) -> Res
 
 pub async fn create(
     State(state): State<AppState>,
+    Caller(caller): Caller,
     ApiJson(input): ApiJson<ApplicationInput>,
 ) -> Result<Response, ApiError> {
     let application = parse(input)?;
-    repo::create(&state.db, ANONYMOUS, &application).await.map_err(|error| match error {
+    check_scope(&caller, application.namespace.as_str(), application.name.as_str())?;
+    repo::create(&state.db, &caller.actor(), &application).await.map_err(|error| match error {
         DbError::Conflict(message) => ApiError::conflict("application_exists", message).with_field("name"),
         other => other.into(),
     })?;
@@ -52,6 +79,7 @@ pub async fn create(
 
 pub async fn update(
     State(state): State<AppState>,
+    Caller(caller): Caller,
     Path(name): Path<String>,
     ApiJson(input): ApiJson<ApplicationInput>,
 ) -> Result<Json<Application>, ApiError> {
@@ -66,15 +94,22 @@ pub async fn update(
             ),
         )])));
     }
-    repo::update(&state.db, ANONYMOUS, &application).await.map_err(|error| match error {
+    check_scope(&caller, application.namespace.as_str(), application.name.as_str())?;
+    check_stored_scope(&state, &caller, &name).await?;
+    repo::update(&state.db, &caller.actor(), &application).await.map_err(|error| match error {
         DbError::NotFound(_) => not_found(&name),
         other => other.into(),
     })?;
     Ok(Json(application))
 }
 
-pub async fn delete(State(state): State<AppState>, Path(name): Path<String>) -> Result<StatusCode, ApiError> {
-    repo::delete(&state.db, ANONYMOUS, &name).await.map_err(|error| match error {
+pub async fn delete(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(name): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    check_stored_scope(&state, &caller, &name).await?;
+    repo::delete(&state.db, &caller.actor(), &name).await.map_err(|error| match error {
         DbError::NotFound(_) => not_found(&name),
         other => other.into(),
     })?;

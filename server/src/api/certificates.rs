@@ -17,8 +17,8 @@ use axum::{
 };
 use serde::Serialize;
 
-use super::{ANONYMOUS, ApiError, ApiJson};
-use crate::state::AppState;
+use super::{ApiError, ApiJson};
+use crate::{access::Caller, state::AppState};
 
 /// Two files of at most 1 MiB each, as JSON strings (newlines escaped), with room to spare.
 pub const UPLOAD_BODY_LIMIT: usize = 3 * 1024 * 1024;
@@ -94,6 +94,7 @@ struct UploadResponse {
 /// `{"name", "certificate_pem", "private_key_pem"}` or `{"name", "secret_ref": {"namespace", "name"}}`.
 pub async fn upload(
     State(state): State<AppState>,
+    Caller(caller): Caller,
     Path(environment): Path<String>,
     request: Request,
 ) -> Result<Response, ApiError> {
@@ -115,7 +116,7 @@ pub async fn upload(
     })?;
     let upload = CertificateUpload::parse(input).map_err(|errors| field_errors(&errors))?;
     let Uploaded { certificate, findings } =
-        repo::upload(&state.db, &state.secret_key, ANONYMOUS, &environment, &upload)
+        repo::upload(&state.db, &state.secret_key, &caller.actor(), &environment, &upload)
             .await
             .map_err(|error| upload_error(error, &environment))?;
     let location = format!("/api/v1/certificates/{}", certificate.id);
@@ -134,9 +135,10 @@ pub async fn get(State(state): State<AppState>, Path(id): Path<String>) -> Resul
 
 /// `DELETE /api/v1/certificates/{id}`: the current version takes its history (and every key
 /// of it) along; 409 while an application uses it.
-pub async fn delete(State(state): State<AppState>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+pub async fn delete(State(state): State<AppState>,
+    Caller(caller): Caller, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
     let id = certificate_id(&id)?;
-    repo::delete(&state.db, ANONYMOUS, id).await.map_err(|error| match error {
+    repo::delete(&state.db, &caller.actor(), id).await.map_err(|error| match error {
         DbError::NotFound(_) => not_found(id),
         DbError::Conflict(message) => ApiError::conflict("certificate_in_use", message),
         other => other.into(),

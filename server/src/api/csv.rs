@@ -7,15 +7,15 @@ use axum::{
     extract::{DefaultBodyLimit, State, rejection::BytesRejection},
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
-    routing::{MethodRouter, get},
+    routing::{MethodRouter, post},
 };
 
-use super::{ANONYMOUS, ApiError, ErrorDetail};
-use crate::state::AppState;
+use super::{ApiError, ErrorDetail};
+use crate::{access::Caller, state::AppState};
 
-/// The route's methods, with the import's body limit.
-pub fn routes() -> MethodRouter<AppState> {
-    get(export).post(import).layer(DefaultBodyLimit::max(MAX_BODY))
+/// The import with its body limit.
+pub fn import_route() -> MethodRouter<AppState> {
+    post(import).layer(DefaultBodyLimit::max(MAX_BODY))
 }
 
 /// `GET /api/v1/pools.csv`.
@@ -66,6 +66,7 @@ fn lines_response(status: StatusCode, errors: Vec<LineError>, otherwise: &str) -
 /// makes its allocations and reservations, or — when any line is wrong — changes nothing.
 pub async fn import(
     State(state): State<AppState>,
+    Caller(caller): Caller,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
@@ -87,7 +88,7 @@ pub async fn import(
             "send the file as CSV with the header Content-Type: text/csv",
         ));
     }
-    match repo::import(&state.db, ANONYMOUS, &body).await {
+    match repo::import(&state.db, &caller.actor(), &body).await {
         Ok(summary) => Ok(Json(summary).into_response()),
         Err(ImportError::Malformed(error)) => {
             let rejection = ApiError::bad_request(error.code, error.message);

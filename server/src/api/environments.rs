@@ -10,8 +10,8 @@ use axum::{
     response::{IntoResponse, Response},
 };
 
-use super::{ANONYMOUS, ApiError, ApiJson};
-use crate::state::AppState;
+use super::{ApiError, ApiJson};
+use crate::{access::Caller, state::AppState};
 
 fn not_found(name: &str) -> ApiError {
     ApiError::not_found(
@@ -34,10 +34,11 @@ pub async fn get(State(state): State<AppState>, Path(name): Path<String>) -> Res
 
 pub async fn create(
     State(state): State<AppState>,
+    Caller(caller): Caller,
     ApiJson(input): ApiJson<EnvironmentInput>,
 ) -> Result<Response, ApiError> {
     let environment = parse(input)?;
-    repo::create(&state.db, ANONYMOUS, &environment).await.map_err(|error| match error {
+    repo::create(&state.db, &caller.actor(), &environment).await.map_err(|error| match error {
         app::backend::db::DbError::Conflict(message) => {
             ApiError::conflict("environment_exists", message).with_field("name")
         }
@@ -53,6 +54,7 @@ pub async fn create(
 
 pub async fn update(
     State(state): State<AppState>,
+    Caller(caller): Caller,
     Path(name): Path<String>,
     ApiJson(input): ApiJson<EnvironmentInput>,
 ) -> Result<Json<Environment>, ApiError> {
@@ -67,15 +69,16 @@ pub async fn update(
             ),
         )])));
     }
-    repo::update(&state.db, ANONYMOUS, &environment).await.map_err(|error| match error {
+    repo::update(&state.db, &caller.actor(), &environment).await.map_err(|error| match error {
         app::backend::db::DbError::NotFound(_) => not_found(&name),
         other => other.into(),
     })?;
     Ok(Json(environment))
 }
 
-pub async fn delete(State(state): State<AppState>, Path(name): Path<String>) -> Result<StatusCode, ApiError> {
-    repo::delete(&state.db, ANONYMOUS, &name).await.map_err(|error| match error {
+pub async fn delete(State(state): State<AppState>,
+    Caller(caller): Caller, Path(name): Path<String>) -> Result<StatusCode, ApiError> {
+    repo::delete(&state.db, &caller.actor(), &name).await.map_err(|error| match error {
         app::backend::db::DbError::NotFound(_) => not_found(&name),
         other => other.into(),
     })?;

@@ -1,4 +1,5 @@
 //! The /api/v1 JSON API (the contract is ../shared/API.md).
+mod accounts;
 mod allocations;
 mod applications;
 mod certificates;
@@ -11,56 +12,89 @@ mod path;
 mod pools;
 mod topology;
 
+pub use accounts::audit_csv;
 pub use error::{ApiError, ErrorDetail};
 pub use json::ApiJson;
 pub use path::ApiPath;
 
-use axum::{Router, extract::DefaultBodyLimit, routing::get};
+use axum::{Router, extract::DefaultBodyLimit, http::Method, routing::post};
 
-use crate::state::AppState;
+use crate::{
+    access::{Routes, Surface},
+    state::AppState,
+};
 
-pub(crate) use app::backend::ANONYMOUS;
-
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/environments", get(environments::list).post(environments::create))
+/// Every /api/v1 route with its access rule. Reads that carry no key material are open to
+/// every role; a bundle with TLS Secrets needs the app-team role (and the application in
+/// the caller's scopes); changes to the plan need a network admin; users need an admin.
+pub fn routes() -> Routes {
+    use app::domain::access::Access;
+    const VIEWER: Access = Access::VIEWER;
+    const APP_TEAM: Access = Access::APP_TEAM;
+    const NETWORK_ADMIN: Access = Access::NETWORK_ADMIN;
+    const ADMIN: Access = Access::ADMIN;
+    Routes::new("/api/v1", Surface::Api)
+        .get("/me", VIEWER, accounts::me)
+        .get("/tokens", VIEWER, accounts::list_tokens)
+        .post("/tokens", VIEWER, accounts::create_token)
+        .delete("/tokens/{id}", VIEWER, accounts::revoke_token)
+        .get("/users", ADMIN, accounts::list_users)
+        .post("/users", ADMIN, accounts::create_user)
+        .put("/users/{name}", ADMIN, accounts::update_user)
+        .get("/audit", NETWORK_ADMIN, accounts::audit_log)
+        .get("/audit.csv", NETWORK_ADMIN, accounts::audit_csv)
+        .get("/environments", VIEWER, environments::list)
+        .post("/environments", NETWORK_ADMIN, environments::create)
+        .get("/environments/{env}", VIEWER, environments::get)
+        .put("/environments/{env}", NETWORK_ADMIN, environments::update)
+        .delete("/environments/{env}", NETWORK_ADMIN, environments::delete)
+        .get("/environments/{env}/pools", VIEWER, pools::list)
+        .post("/environments/{env}/pools", NETWORK_ADMIN, pools::create)
+        .get("/pools/{id}", VIEWER, pools::get)
+        .put("/pools/{id}", NETWORK_ADMIN, pools::update)
+        .delete("/pools/{id}", NETWORK_ADMIN, pools::delete)
+        .get("/pools.csv", VIEWER, csv::export)
+        .route(Method::POST, "/pools.csv", NETWORK_ADMIN, csv::import_route())
+        .get("/pools/{id}/allocations", VIEWER, allocations::list)
+        .post("/pools/{id}/allocations", NETWORK_ADMIN, allocations::allocate)
+        .get("/pools/{id}/reservations", VIEWER, allocations::list_reservations)
+        .post("/pools/{id}/reservations", NETWORK_ADMIN, allocations::reserve)
+        .get("/pools/{id}/addresses", VIEWER, allocations::address_map)
+        .get("/allocations/{address}", VIEWER, allocations::get)
+        .delete("/allocations/{address}", NETWORK_ADMIN, allocations::release)
+        .delete("/reservations/{address}", NETWORK_ADMIN, allocations::unreserve)
+        .get("/addresses/{address}", VIEWER, allocations::address)
+        .get("/addresses/{address}/history", VIEWER, allocations::history)
+        .get("/environments/{env}/certificates", VIEWER, certificates::list_environment)
         .route(
-            "/environments/{env}",
-            get(environments::get).put(environments::update).delete(environments::delete),
-        )
-        .route("/environments/{env}/pools", get(pools::list).post(pools::create))
-        .route("/pools/{id}", get(pools::get).put(pools::update).delete(pools::delete))
-        .route("/pools.csv", csv::routes())
-        .route("/pools/{id}/allocations", get(allocations::list).post(allocations::allocate))
-        .route("/pools/{id}/reservations", get(allocations::list_reservations).post(allocations::reserve))
-        .route("/pools/{id}/addresses", get(allocations::address_map))
-        .route("/allocations/{address}", get(allocations::get).delete(allocations::release))
-        .route("/reservations/{address}", axum::routing::delete(allocations::unreserve))
-        .route("/addresses/{address}", get(allocations::address))
-        .route("/addresses/{address}/history", get(allocations::history))
-        .route(
+            Method::POST,
             "/environments/{env}/certificates",
-            get(certificates::list_environment)
-                .post(certificates::upload)
-                .layer(DefaultBodyLimit::max(certificates::UPLOAD_BODY_LIMIT)),
+            NETWORK_ADMIN,
+            post(certificates::upload).layer(DefaultBodyLimit::max(certificates::UPLOAD_BODY_LIMIT)),
         )
-        .route("/certificates", get(certificates::list))
-        .route("/certificates/{id}", get(certificates::get).delete(certificates::delete))
-        .route("/applications", get(applications::list).post(applications::create))
-        .route(
-            "/applications/{app}",
-            get(applications::get).put(applications::update).delete(applications::delete),
-        )
-        .route("/applications/{app}/checklist", get(applications::checklist))
-        .route("/conflicts", get(applications::conflicts))
-        .route("/applications/{app}/bundle.yaml", get(outputs::application_bundle))
-        .route("/environments/{env}/cilium.yaml", get(outputs::cilium))
-        .route("/environments/{env}/frr.conf", get(outputs::frr))
-        .route("/environments/{env}/helm-values.yaml", get(outputs::helm_values))
-        .route("/bundle.yaml", get(outputs::plan_bundle))
-        .route("/topology/{file}", get(|s, p, q| topology::serve("", s, p, q)))
-        .route("/topology/applications/{file}", get(|s, p, q| topology::serve("applications/", s, p, q)))
-        .route("/topology/walk/{file}", get(|s, p, q| topology::serve("walk/", s, p, q)))
+        .get("/certificates", VIEWER, certificates::list)
+        .get("/certificates/{id}", VIEWER, certificates::get)
+        .delete("/certificates/{id}", NETWORK_ADMIN, certificates::delete)
+        .get("/applications", VIEWER, applications::list)
+        .post("/applications", APP_TEAM, applications::create)
+        .get("/applications/{app}", VIEWER, applications::get)
+        .put("/applications/{app}", APP_TEAM, applications::update)
+        .delete("/applications/{app}", APP_TEAM, applications::delete)
+        .get("/applications/{app}/checklist", VIEWER, applications::checklist)
+        .get("/conflicts", VIEWER, applications::conflicts)
+        .get("/applications/{app}/bundle.yaml", APP_TEAM, outputs::application_bundle)
+        .get("/environments/{env}/cilium.yaml", VIEWER, outputs::cilium)
+        .get("/environments/{env}/frr.conf", VIEWER, outputs::frr)
+        .get("/environments/{env}/helm-values.yaml", VIEWER, outputs::helm_values)
+        .get("/bundle.yaml", VIEWER, outputs::plan_bundle)
+        .get("/topology/{file}", VIEWER, |s, p, q| topology::serve("", s, p, q))
+        .get("/topology/applications/{file}", VIEWER, |s, p, q| topology::serve("applications/", s, p, q))
+        .get("/topology/walk/{file}", VIEWER, |s, p, q| topology::serve("walk/", s, p, q))
+}
+
+/// The /api/v1 router: the routes, then 404 for unknown ones and 405 for a wrong method.
+pub fn router(routes: Router<AppState>) -> Router<AppState> {
+    routes
         .fallback(|| async { ApiError::not_found("unknown_route", "there is no such /api/v1 route; see the API section of the README") })
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
 }

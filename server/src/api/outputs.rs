@@ -13,7 +13,7 @@ use axum::{
 use serde::Deserialize;
 
 use super::ApiError;
-use crate::state::AppState;
+use crate::{access::Caller, state::AppState};
 
 fn bundle_error(error: BundleError) -> ApiError {
     if let BundleError::Serialize(_) = error {
@@ -43,6 +43,7 @@ pub struct BundleQuery {
 /// `GET /api/v1/applications/{app}/bundle.yaml?environment=dev`
 pub async fn application_bundle(
     State(state): State<AppState>,
+    Caller(caller): Caller,
     Path(application): Path<String>,
     Query(query): Query<BundleQuery>,
 ) -> Result<Response, ApiError> {
@@ -53,6 +54,7 @@ pub async fn application_bundle(
         )
         .with_field("environment"));
     };
+    super::applications::check_stored_scope(&state, &caller, &application).await?;
     let plan = plan::load_from(&state.db).await?;
     // The one output that carries a private key: the Secret the Gateway terminates TLS with.
     let certificate = plan

@@ -15,8 +15,8 @@ use axum::{
 };
 use serde::Serialize;
 
-use super::{ANONYMOUS, ApiError, ApiJson, ApiPath};
-use crate::state::AppState;
+use super::{ApiError, ApiJson, ApiPath};
+use crate::{access::Caller, state::AppState};
 
 /// A pool as the API shows it: the stored pool and how its addresses are used.
 #[derive(Debug, Serialize)]
@@ -87,11 +87,12 @@ pub async fn list(State(state): State<AppState>, Path(env): Path<String>) -> Res
 
 pub async fn create(
     State(state): State<AppState>,
+    Caller(caller): Caller,
     Path(env): Path<String>,
     ApiJson(input): ApiJson<VipPoolInput>,
 ) -> Result<Response, ApiError> {
     let pool = parse(input, &env)?;
-    let stored = repo::create(&state.db, ANONYMOUS, &pool).await.map_err(|error| match error {
+    let stored = repo::create(&state.db, &caller.actor(), &pool).await.map_err(|error| match error {
         DbError::NotFound(_) => environment_not_found(&env),
         DbError::Conflict(message) => ApiError::conflict("pool_exists", message).with_field("name"),
         other => other.into(),
@@ -111,12 +112,13 @@ pub async fn get(State(state): State<AppState>, ApiPath(id): ApiPath<i64>) -> Re
 
 pub async fn update(
     State(state): State<AppState>,
+    Caller(caller): Caller,
     ApiPath(id): ApiPath<i64>,
     ApiJson(input): ApiJson<VipPoolInput>,
 ) -> Result<Json<PoolView>, ApiError> {
     let current = repo::get(&state.db, id).await?.ok_or_else(|| pool_not_found(id))?;
     let pool = parse(input, current.environment.as_str())?;
-    let stored = repo::update(&state.db, ANONYMOUS, id, &pool).await.map_err(|error| match error {
+    let stored = repo::update(&state.db, &caller.actor(), id, &pool).await.map_err(|error| match error {
         DbError::NotFound(_) => pool_not_found(id),
         DbError::Conflict(message) => ApiError::conflict("pool_exists", message).with_field("name"),
         other => other.into(),
@@ -124,8 +126,9 @@ pub async fn update(
     Ok(Json(PoolView::load(&state, stored).await?))
 }
 
-pub async fn delete(State(state): State<AppState>, ApiPath(id): ApiPath<i64>) -> Result<StatusCode, ApiError> {
-    repo::delete(&state.db, ANONYMOUS, id).await.map_err(|error| match error {
+pub async fn delete(State(state): State<AppState>,
+    Caller(caller): Caller, ApiPath(id): ApiPath<i64>) -> Result<StatusCode, ApiError> {
+    repo::delete(&state.db, &caller.actor(), id).await.map_err(|error| match error {
         DbError::NotFound(_) => pool_not_found(id),
         DbError::Conflict(message) => ApiError::conflict("pool_in_use", message),
         other => other.into(),

@@ -84,7 +84,7 @@ async fn next_free_is_the_lowest_and_comes_back_after_release(kind: DbKind) {
     assert_eq!(first["application"], "api");
     assert_eq!(first["reason"], "public API");
     assert_eq!(first["state"], "allocated");
-    assert_eq!(first["by"], "anonymous");
+    assert_eq!(first["by"], crate::harness::ADMIN_ACTOR);
     assert!(first["since"].as_str().is_some_and(|s| s.ends_with('Z')), "{first}");
 
     assert_eq!(next_free(&app, dev, "team-a").await, "192.168.101.193");
@@ -154,7 +154,7 @@ async fn next_free_is_the_lowest_and_comes_back_after_release(kind: DbKind) {
     assert_eq!(events[1]["reason"], "decommissioned");
     assert_eq!(events[2]["owner"], "team-c");
     for event in events {
-        assert_eq!(event["by"], "anonymous");
+        assert_eq!(event["by"], crate::harness::ADMIN_ACTOR);
         assert_eq!(event["pool"], dev);
         assert!(event["at"].as_str().is_some_and(|at| at.ends_with('Z')), "{event}");
     }
@@ -403,8 +403,8 @@ async fn concurrent_allocations_never_share_an_address(kind: DbKind) {
         let mut tasks = tokio::task::JoinSet::new();
         for client in 0..CLIENTS {
             let url = format!("{}/api/v1/pools/{pool}/allocations", urls[client % urls.len()]);
+            let http = first.new_client();
             tasks.spawn(async move {
-                let http = reqwest::Client::new();
                 let mut addresses = Vec::with_capacity(EACH);
                 for _ in 0..EACH {
                     let response = http

@@ -4,7 +4,17 @@ use std::{
     sync::atomic::{AtomicBool, AtomicUsize, Ordering},
 };
 
-use gatehouse::{Config, Gatehouse};
+use app::{
+    backend::{
+        auth::{
+            Principal, Via, tokens,
+            users::{self, NewUser, User},
+        },
+        db::Database,
+    },
+    domain::access::Role,
+};
+use gatehouse::{Config, Gatehouse, access::RouteRule, config::SecretText};
 use sqlx::{Connection, Executor, PgConnection};
 use tokio::sync::oneshot;
 
@@ -158,10 +168,21 @@ fn replace_database(url: &str, database: &str) -> String {
     }
 }
 
+/// The first admin's password in every test portal.
+pub const ADMIN_PASSWORD: &str = "the admin of the test portal";
+/// How the audit log names requests made with `TestApp::client` (the admin's API token).
+pub const ADMIN_ACTOR: &str = "admin (token:tests)";
+
 pub struct TestApp {
     pub url: String,
+    /// Carries the first admin's API token, so every route is open to it.
     pub client: reqwest::Client,
+    pub admin_token: String,
     pub database: FreshDatabase,
+    /// The portal's database, for setting up users and checking what is stored.
+    pub db: Database,
+    /// Every route the portal registered, with its access rule.
+    pub rules: Vec<RouteRule>,
     shutdown: Option<oneshot::Sender<()>>,
     served: Option<tokio::task::JoinHandle<()>>,
 }
@@ -177,9 +198,12 @@ impl TestApp {
 
     pub async fn spawn_with(database: FreshDatabase, configure: impl FnOnce(&mut Config)) -> TestApp {
         let mut config = Config::for_tests(&database.url, site_root());
+        config.admin_password = Some(SecretText(ADMIN_PASSWORD.to_owned()));
         configure(&mut config);
         let gatehouse = Gatehouse::start(config).await.expect("the portal starts");
         let url = gatehouse.url();
+        let db = gatehouse.state().db.clone();
+        let rules = gatehouse.route_rules();
         let (shutdown, stop) = oneshot::channel::<()>();
         let served = tokio::spawn(async move {
             gatehouse
@@ -189,11 +213,58 @@ impl TestApp {
                 .await
                 .expect("the portal serves until shut down");
         });
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .expect("an HTTP client");
-        TestApp { url, client, database, shutdown: Some(shutdown), served: Some(served) }
+        let admin = users::get(&db, users::FIRST_ADMIN).await.expect("read users").expect("the first admin exists");
+        // A restarted portal finds the first server's token: the new one gets another name.
+        let earlier = tokens::list(&db, admin.id).await.expect("list tokens").len();
+        let name = if earlier == 0 { "tests".to_owned() } else { format!("tests-{earlier}") };
+        let admin_token = api_token(&db, &admin, &name).await;
+        let client = client_with(Some(&admin_token), None);
+        TestApp { url, client, admin_token, database, db, rules, shutdown: Some(shutdown), served: Some(served) }
+    }
+
+    /// Another client with the admin's token (its own connections).
+    pub fn new_client(&self) -> reqwest::Client {
+        client_with(Some(&self.admin_token), None)
+    }
+
+    /// A client without credentials.
+    pub fn anonymous(&self) -> reqwest::Client {
+        client_with(None, None)
+    }
+
+    /// A new user with this role (and, for app teams, scopes), named after the role.
+    pub async fn user(&self, role: Role, scopes: &str) -> TestUser {
+        let name = format!("{}-{}", role.as_str().replace('_', "-"), USERS.fetch_add(1, Ordering::SeqCst));
+        let password = format!("password of {name}");
+        let input = NewUser { name: name.clone(), password: password.clone(), role: role.as_str().to_owned(), scopes: scopes.to_owned() };
+        let user = users::create(&self.db, "tests", &input).await.expect("create a test user");
+        TestUser { name, password, user }
+    }
+
+    /// A client carrying an API token of a new user with this role.
+    pub async fn client_as(&self, role: Role, scopes: &str) -> reqwest::Client {
+        let user = self.user(role, scopes).await;
+        let token = api_token(&self.db, &user.user, "tests").await;
+        client_with(Some(&token), None)
+    }
+
+    /// Signs in through the form; answers the session cookie (`name=value`), or the
+    /// response when sign-in did not succeed.
+    pub async fn sign_in(&self, name: &str, password: &str) -> Result<String, reqwest::Response> {
+        let response = self
+            .anonymous()
+            .post(self.at("/sign-in"))
+            .header("origin", &self.url)
+            .form(&[("name", name), ("password", password), ("return", "/")])
+            .send()
+            .await
+            .expect("POST /sign-in answers");
+        session_cookie(&response).ok_or(response)
+    }
+
+    /// A browser-like client with a session: it sends the cookie and the portal's Origin.
+    pub fn client_with_session(&self, cookie: &str) -> reqwest::Client {
+        client_with(None, Some((cookie, &self.url)))
     }
 
     /// Stops the server gracefully and hands back its database for a restart.
@@ -242,4 +313,52 @@ impl TestApp {
     pub async fn post_json(&self, path: &str, body: &serde_json::Value) -> (u16, serde_json::Value) {
         self.send_json(reqwest::Method::POST, path, body).await
     }
+}
+
+static USERS: AtomicUsize = AtomicUsize::new(1);
+
+pub struct TestUser {
+    pub name: String,
+    pub password: String,
+    pub user: User,
+}
+
+/// A new API token for the user, with the user's role.
+pub async fn api_token(db: &Database, user: &User, name: &str) -> String {
+    let owner = Principal {
+        user_id: user.id,
+        name: user.name.clone(),
+        role: user.role,
+        scopes: user.scopes.clone(),
+        via: Via::Password,
+    };
+    tokens::create(db, &owner, name, None).await.expect("create an API token").token
+}
+
+/// The `gatehouse-session=…` pair a response sets, if it sets a session.
+pub fn session_cookie(response: &reqwest::Response) -> Option<String> {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .filter_map(|value| value.split(';').next())
+        .find(|pair| pair.starts_with("gatehouse-session=") && pair.len() > "gatehouse-session=".len())
+        .map(str::to_owned)
+}
+
+fn client_with(token: Option<&str>, session: Option<(&str, &str)>) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    if let Some(token) = token {
+        headers.insert("authorization", format!("Bearer {token}").parse().expect("a header value"));
+    }
+    if let Some((cookie, origin)) = session {
+        headers.insert("cookie", cookie.parse().expect("a header value"));
+        headers.insert("origin", origin.parse().expect("a header value"));
+    }
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .default_headers(headers)
+        .build()
+        .expect("an HTTP client")
 }

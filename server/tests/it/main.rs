@@ -3,6 +3,7 @@
 mod harness;
 
 mod allocations;
+mod auth;
 mod binary;
 mod certificates;
 mod csv;
