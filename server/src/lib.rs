@@ -3,6 +3,7 @@
 pub mod api;
 pub mod config;
 pub mod router;
+pub mod simcluster;
 pub mod state;
 pub mod telemetry;
 pub mod tls;

@@ -1,6 +1,7 @@
 //! Server-only services: database, manifests, schema validation, certificates, cluster.
 pub mod audit;
 pub mod certificates;
+pub mod cluster;
 pub mod csv;
 pub mod db;
 pub mod demo;

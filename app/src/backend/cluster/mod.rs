@@ -1,0 +1,2 @@
+//! Gatehouse and Kubernetes: connecting to clusters, applying bundles, the Gateway label fix.
+pub mod vips;
