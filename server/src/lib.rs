@@ -1,6 +1,7 @@
 //! The `gatehouse` server: configuration, startup, state and the router that joins the
 //! Leptos pages, the /api/v1 JSON API and the health endpoints.
 pub mod api;
+pub mod cluster;
 pub mod config;
 pub mod router;
 pub mod simcluster;
@@ -36,6 +37,8 @@ pub enum StartError {
     SecretKey(#[from] app::backend::certificates::SecretKeyError),
     #[error("secret key: {0}")]
     WrongSecretKey(#[from] app::backend::certificates::KeyCheckError),
+    #[error("cluster: {0}")]
+    Cluster(#[from] cluster::ClusterError),
     #[error("demo data: {0}")]
     Demo(#[from] app::backend::demo::DemoError),
 }
@@ -89,7 +92,8 @@ impl Gatehouse {
         let listener = TcpListener::bind(config.listen)
             .await
             .map_err(|source| StartError::Bind { addr: config.listen, source })?;
-        let state = AppState::new(db, secret_key, &config);
+        let clusters = cluster::connect(&config, &db, secret_key.clone()).await?;
+        let state = AppState::new(db, secret_key, clusters, &config);
         Ok(Gatehouse { state, listener, tls })
     }
 

@@ -4,7 +4,7 @@ use app::backend::{certificates::SecretKey, db::Database};
 use axum::extract::FromRef;
 use leptos::prelude::LeptosOptions;
 
-use crate::Config;
+use crate::{Config, cluster::ClusterState};
 
 /// What every handler may need; cheap to clone.
 #[derive(Clone, Debug)]
@@ -15,10 +15,11 @@ pub struct AppState {
     pub tls: bool,
     /// Seals and opens certificates' private keys.
     pub secret_key: Arc<SecretKey>,
+    pub clusters: ClusterState,
 }
 
 impl AppState {
-    pub fn new(db: Database, secret_key: Arc<SecretKey>, config: &Config) -> AppState {
+    pub fn new(db: Database, secret_key: Arc<SecretKey>, clusters: ClusterState, config: &Config) -> AppState {
         let leptos_options = LeptosOptions::builder()
             .output_name("gatehouse")
             .site_root(config.site_root.to_string_lossy().into_owned())
@@ -31,6 +32,7 @@ impl AppState {
             request_timeout: config.request_timeout(),
             tls: config.tls_cert.is_some(),
             secret_key,
+            clusters,
         }
     }
 }

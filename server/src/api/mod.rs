@@ -8,6 +8,7 @@ mod error;
 mod json;
 mod outputs;
 mod pools;
+mod submissions;
 mod topology;
 
 pub use error::{ApiError, ErrorDetail};
@@ -56,6 +57,13 @@ pub fn routes() -> Router<AppState> {
         .route("/environments/{env}/frr.conf", get(outputs::frr))
         .route("/environments/{env}/helm-values.yaml", get(outputs::helm_values))
         .route("/bundle.yaml", get(outputs::plan_bundle))
+        .route("/applications/{app}/submissions", get(submissions::list).post(submissions::submit))
+        .route("/applications/{app}/environments/{env}", axum::routing::delete(submissions::teardown))
+        .route("/submissions/{id}", get(submissions::get))
+        .route("/submissions/{id}/approve", axum::routing::post(submissions::approve))
+        .route("/clusters", get(submissions::clusters))
+        .route("/vips", get(submissions::vip_status))
+        .route("/label-fix", get(submissions::label_fix_get).put(submissions::label_fix_put))
         .route("/topology/{file}", get(|s, p, q| topology::serve("", s, p, q)))
         .route("/topology/applications/{file}", get(|s, p, q| topology::serve("applications/", s, p, q)))
         .route("/topology/walk/{file}", get(|s, p, q| topology::serve("walk/", s, p, q)))

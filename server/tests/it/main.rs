@@ -5,6 +5,7 @@ mod harness;
 mod allocations;
 mod binary;
 mod certificates;
+mod cluster;
 mod csv;
 mod environments;
 mod health;
