@@ -59,6 +59,7 @@ pub fn routes() -> Router<AppState> {
         .route("/bundle.yaml", get(outputs::plan_bundle))
         .route("/applications/{app}/submissions", get(submissions::list).post(submissions::submit))
         .route("/applications/{app}/environments/{env}", axum::routing::delete(submissions::teardown))
+        .route("/applications/{app}/preview", get(submissions::preview))
         .route("/submissions/{id}", get(submissions::get))
         .route("/submissions/{id}/approve", axum::routing::post(submissions::approve))
         .route("/clusters", get(submissions::clusters))

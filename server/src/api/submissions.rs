@@ -170,3 +170,21 @@ pub async fn vip_status(State(state): State<AppState>) -> Result<Json<Vec<VipSta
         .collect();
     Ok(Json(statuses))
 }
+
+#[derive(Debug, Deserialize)]
+pub struct PreviewQuery {
+    environment: Option<String>,
+}
+
+/// `GET /api/v1/applications/{app}/preview?environment=dev`: every object's YAML and its
+/// fields against the live cluster (added, changed, unchanged), from a server-side dry run.
+pub async fn preview(
+    State(state): State<AppState>,
+    Path(application): Path<String>,
+    axum::extract::Query(query): axum::extract::Query<PreviewQuery>,
+) -> Result<Json<Vec<submissions::PreviewObject>>, ApiError> {
+    let Some(environment) = query.environment.filter(|e| !e.is_empty()) else {
+        return Err(ApiError::bad_request("missing_environment", "say which environment to preview: ?environment=dev").with_field("environment"));
+    };
+    Ok(Json(state.clusters.submitter.preview(&application, &environment).await?))
+}

@@ -5,10 +5,9 @@
 //! (and taught with) without a cluster; the integration tests use it as their cluster.
 //! Objects are checked strictly against the real schemas (`app::backend::schema`) and
 //! rejected with 422 as an API server would; server-side apply tracks field managers
-//! (`fields`); the controllers in `cilium` do what Kubernetes and Cilium do where Gatehouse
+//! (`app::backend::cluster::fields`); the controllers in `cilium` do what Kubernetes and Cilium do where Gatehouse
 //! depends on it.
 mod cilium;
-mod fields;
 mod http;
 mod store;
 

@@ -9,7 +9,7 @@ use app::backend::schema::SchemaRegistry;
 use serde_json::{Map, Value, json};
 use tokio::sync::broadcast;
 
-use super::fields::{self, FieldPath, Managed, Managers, display, get, leaves, overlaps, remove, set};
+use app::backend::cluster::fields::{self, FieldPath, Managed, Managers, display, get, leaves, overlaps, remove, set};
 
 /// A kind the simulated cluster serves.
 #[derive(Debug)]

@@ -194,6 +194,32 @@ async fn dry_run_changes_nothing(kind: DbKind) {
     assert!(objects(&again).iter().all(|(_, _, state)| state == "applied"), "{again:#}");
 }
 
+async fn preview_diffs_against_the_cluster(kind: DbKind) {
+    let fixture = Fixture::start(kind).await;
+    let app = &fixture.app;
+    let (status, before) = app.get_json("/api/v1/applications/api/preview?environment=dev").await;
+    assert_eq!(status, 200, "{before}");
+    let deployment = before.as_array().and_then(|o| o.iter().find(|o| o["kind"] == "Deployment")).expect("the Deployment").clone();
+    assert_eq!(deployment["live"], false);
+    assert!(deployment["added"].as_u64().is_some_and(|n| n > 5) && deployment["changed"] == 0, "{deployment:#}");
+    assert!(deployment["yaml"].as_str().is_some_and(|y| y.starts_with("apiVersion: apps/v1")));
+    let secret = before.as_array().and_then(|o| o.iter().find(|o| o["kind"] == "Secret")).expect("the Secret").clone();
+    assert!(!secret.to_string().contains("PRIVATE KEY") && !secret.to_string().contains("LS0t"), "no key in a preview");
+
+    assert_eq!(settled(app, submit(app, "dev", false).await).await["status"], "ready");
+    let mut scaled = deployment_from_bundle(app).await;
+    scaled["spec"]["replicas"] = json!(5);
+    let deployments: Api<Deployment> = Api::namespaced(fixture.client().await, "cd-service");
+    deployments.patch("api", &PatchParams::apply("gatehouse"), &Patch::Apply(&scaled)).await.expect("scaled");
+    let (_, after) = app.get_json("/api/v1/applications/api/preview?environment=dev").await;
+    let deployment = after.as_array().and_then(|o| o.iter().find(|o| o["kind"] == "Deployment")).expect("the Deployment").clone();
+    assert_eq!((deployment["live"].clone(), deployment["added"].clone(), deployment["changed"].clone()), (json!(true), json!(0), json!(1)), "{deployment:#}");
+    let replicas = deployment["fields"].as_array().and_then(|f| f.iter().find(|f| f["field"] == ".spec.replicas")).expect("replicas").clone();
+    assert_eq!(replicas, json!({"field": ".spec.replicas", "change": "changed", "live": 5, "desired": 3}));
+    let (status, _) = app.get_json("/api/v1/applications/api/preview").await;
+    assert_eq!(status, 400);
+}
+
 async fn checklist_errors_block_a_submission(kind: DbKind) {
     let fixture = Fixture::start(kind).await;
     let app = &fixture.app;
@@ -445,6 +471,7 @@ async fn capabilities_of_the_simulated_cluster(kind: DbKind) {
 on_both_databases!(
     seed_example_reaches_ready,
     dry_run_changes_nothing,
+    preview_diffs_against_the_cluster,
     checklist_errors_block_a_submission,
     label_fix_labels_the_generated_service,
     label_fix_switch_turns_the_vip_dark_and_back,

@@ -3,6 +3,7 @@
 //! ([`submissions`]), the Gateway label fix ([`label_fix`]), and what Cilium decides about a
 //! VIP ([`vips`]).
 pub mod failure;
+pub mod fields;
 pub mod label_fix;
 pub mod submissions;
 pub mod vips;

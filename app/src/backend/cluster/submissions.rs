@@ -858,3 +858,115 @@ pub async fn list(db: &Database, application: &str) -> Result<Vec<Submission>, D
         })
         .collect()
 }
+
+/// How a field of the bundle compares with the live object.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FieldChange {
+    /// `.spec.replicas`, as the API server writes fields.
+    pub field: String,
+    /// `added`, `changed` or `unchanged`.
+    pub change: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub live: Option<Value>,
+    pub desired: Value,
+}
+
+/// One object of a preview: its YAML and its fields against the cluster.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PreviewObject {
+    pub api_version: String,
+    pub kind: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    pub name: String,
+    /// Whether the object exists in the cluster now.
+    pub live: bool,
+    /// The YAML Gatehouse would apply (a Secret's values hidden).
+    pub yaml: String,
+    pub added: usize,
+    pub changed: usize,
+    pub unchanged: usize,
+    pub fields: Vec<FieldChange>,
+    /// Why the server-side dry run did not run or failed, when it did not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+const HIDDEN: &str = "(hidden)";
+
+fn hide_secret(object: &Value) -> Value {
+    let mut object = object.clone();
+    if text(&object, "/kind") == "Secret"
+        && let Some(data) = object.get_mut("data").and_then(Value::as_object_mut)
+    {
+        for value in data.values_mut() {
+            *value = Value::String(HIDDEN.to_owned());
+        }
+    }
+    object
+}
+
+impl Submitter {
+    /// Each object's YAML and a field-level diff against the live cluster, computed from a
+    /// server-side-apply dry run (so defaults and other managers' fields are as the API server
+    /// would leave them). Nothing is written.
+    pub async fn preview(&self, application: &str, environment: &str) -> Result<Vec<PreviewObject>, SubmitError> {
+        let plan = plan::load_from(&self.db).await?;
+        if let Some(error) = unknown(&plan, application, environment) {
+            return Err(error);
+        }
+        let objects = self.objects(&plan, application, environment).await?;
+        let mut preview = Vec::new();
+        for object in &objects {
+            let target = identity(object);
+            let label = describe(&target.kind, target.namespace.as_deref(), &target.name);
+            let outcome = async {
+                let (resource, capabilities) = self.cluster.resource(&target.api_version, &target.kind).await?;
+                let api = self.cluster.api(&resource, &capabilities, target.namespace.as_deref());
+                let live = api.get_opt(&target.name).await?;
+                let params = PatchParams::apply(FIELD_MANAGER).dry_run();
+                let dry = api.patch(&target.name, &params, &Patch::Apply(object)).await;
+                Ok::<_, kube::Error>((live, dry))
+            }
+            .await;
+            let (live, result, note) = match outcome {
+                Ok((live, Ok(result))) => (live, serde_json::to_value(result).unwrap_or(Value::Null), None),
+                Ok((live, Err(error))) => {
+                    (live, object.clone(), Some(format!("the dry run was refused: {}", failure::explain(&error, &label))))
+                }
+                Err(error) => (None, object.clone(), Some(format!("the cluster could not be asked: {}", failure::explain(&error, &label)))),
+            };
+            let live_value = live.as_ref().and_then(|live| serde_json::to_value(live).ok());
+            let mut fields = Vec::new();
+            for path in super::fields::leaves(object) {
+                let desired = super::fields::get(&result, &path).or_else(|| super::fields::get(object, &path)).cloned().unwrap_or(Value::Null);
+                let before = live_value.as_ref().and_then(|live| super::fields::get(live, &path)).cloned();
+                let change = match &before {
+                    None => "added",
+                    Some(before) if *before == desired => "unchanged",
+                    Some(_) => "changed",
+                };
+                let secret = target.kind == "Secret" && path.first().is_some_and(|p| p == "data");
+                let hide = |value: Value| if secret { Value::String(HIDDEN.to_owned()) } else { value };
+                fields.push(FieldChange { field: super::fields::display(&path), change, live: before.map(hide), desired: hide(desired) });
+            }
+            let count = |kind: &str| fields.iter().filter(|f| f.change == kind).count();
+            let mut yaml = Bundle::new();
+            let _ = yaml.push(&hide_secret(object));
+            preview.push(PreviewObject {
+                api_version: target.api_version,
+                kind: target.kind,
+                namespace: target.namespace,
+                name: target.name,
+                live: live.is_some(),
+                yaml: yaml.to_yaml().trim_start_matches("---\n").to_owned(),
+                added: count("added"),
+                changed: count("changed"),
+                unchanged: count("unchanged"),
+                fields,
+                note,
+            });
+        }
+        Ok(preview)
+    }
+}

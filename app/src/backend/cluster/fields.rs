@@ -1,4 +1,5 @@
-//! Field ownership for server-side apply: which manager set which field.
+//! Fields of Kubernetes objects, as server-side apply sees them: which manager set which
+//! field (the simulated cluster), and what a bundle would change (the preview).
 //!
 //! A field is the path of a leaf of the object (a scalar, a list or an empty map). Lists are
 //! atomic — a manager owns a whole list — where the real API server merges some lists by key
