@@ -7,7 +7,7 @@ use std::{
 
 use app::backend::{
     certificates::SecretKey,
-    cluster::{Cluster, ConnectError, label_fix, submissions::Submitter},
+    cluster::{Cluster, ConnectError, label_fix::{self, LabelFixSwitch}, submissions::Submitter},
     db::Database,
     schema::{SchemaLoadError, SchemaRegistry},
 };
@@ -35,7 +35,7 @@ pub enum ClusterError {
 pub struct ClusterState {
     pub submitter: Submitter,
     /// The label fix's switch; the reconciler follows it and stops when it is dropped.
-    pub label_fix: Arc<watch::Sender<bool>>,
+    pub label_fix: LabelFixSwitch,
     /// The simulated cluster, when no real one is configured.
     pub simulated: Option<Arc<SimCluster>>,
 }
@@ -83,5 +83,5 @@ pub async fn connect(config: &Config, db: &Database, secret_key: Arc<SecretKey>)
     let (switch, follows) = watch::channel(on);
     tokio::spawn(label_fix::run(cluster.clone(), db.clone(), follows));
     let submitter = Submitter { cluster, db: db.clone(), secret_key, timeout: config.apply_timeout() };
-    Ok(ClusterState { submitter, label_fix: Arc::new(switch), simulated })
+    Ok(ClusterState { submitter, label_fix: LabelFixSwitch(Arc::new(switch)), simulated })
 }

@@ -34,9 +34,13 @@ pub fn router(state: AppState) -> Router {
     let context = {
         let db = state.db.clone();
         let secret_key = state.secret_key.clone();
+        let submitter = state.clusters.submitter.clone();
+        let label_fix = state.clusters.label_fix.clone();
         move || {
             provide_context(db.clone());
             provide_context(secret_key.clone());
+            provide_context(submitter.clone());
+            provide_context(label_fix.clone());
             let nonce = use_context::<Parts>().and_then(|parts| parts.extensions.get::<PageNonce>().cloned());
             match nonce {
                 Some(PageNonce(nonce)) => provide_context(Nonce::from_value(nonce)),

@@ -1,6 +1,7 @@
 //! Server functions: thin wrappers that call the backend and map its errors.
 //! The same operations are served as JSON under /api/v1 by the server crate.
 pub mod certificates;
+pub mod cluster;
 mod error;
 pub mod pools;
 pub mod topology;

@@ -109,7 +109,7 @@ pub async fn label_fix_get(State(state): State<AppState>) -> Result<Json<LabelFi
 
 /// `PUT /api/v1/label-fix` `{"enabled": false}`
 pub async fn label_fix_put(State(state): State<AppState>, ApiJson(body): ApiJson<LabelFix>) -> Result<Json<LabelFix>, ApiError> {
-    label_fix::set_enabled(&state.db, &state.clusters.label_fix, ANONYMOUS, body.enabled).await?;
+    label_fix::set_enabled(&state.db, &state.clusters.label_fix.0, ANONYMOUS, body.enabled).await?;
     Ok(Json(body))
 }
 

@@ -31,6 +31,10 @@ use crate::backend::{
     manifests::labels::{ENVIRONMENT, MANAGED_BY, MANAGER},
 };
 
+/// The switch the running reconciler follows, shared by the API and the pages.
+#[derive(Debug, Clone)]
+pub struct LabelFixSwitch(pub std::sync::Arc<watch::Sender<bool>>);
+
 /// The field manager of the labels the reconciler applies.
 pub const LABEL_FIX_MANAGER: &str = "gatehouse-label-fix";
 const SETTING: &str = "gateway_label_fix";
