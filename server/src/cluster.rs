@@ -76,7 +76,7 @@ pub async fn connect(config: &Config, db: &Database, secret_key: Arc<SecretKey>)
         let simulated = SimCluster::start_seeded(schemas(&config.schemas_dir)?).await.map_err(ClusterError::Simulated)?;
         simulated.set_behaviour(CiliumBehaviour { copies_infrastructure_labels: !config.simulated_cilium_legacy });
         let cluster = Cluster::from_kubeconfig_text(&simulated.kubeconfig(None), None, "simulated").await?;
-        tracing::info!(url = %simulated.url(), "no cluster configured: using a simulated Cilium cluster");
+        tracing::info!(api_server = %simulated.url(), "no cluster configured: using a simulated Cilium cluster");
         (cluster, Some(Arc::new(simulated)))
     };
     let on = label_fix::enabled(db).await?;
