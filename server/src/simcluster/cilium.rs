@@ -235,9 +235,9 @@ fn gateways(store: &mut Store) {
         match &address {
             Some(address) => {
                 status["addresses"] = json!([{"type": "IPAddress", "value": address}]);
-                status["conditions"].as_array_mut().map(|c| {
-                    c.push(condition("Programmed", true, "Programmed", "Gateway successfully reconciled", generation.as_ref()))
-                });
+                if let Some(conditions) = status["conditions"].as_array_mut() {
+                    conditions.push(condition("Programmed", true, "Programmed", "Gateway successfully reconciled", generation.as_ref()));
+                }
             }
             None => {
                 let why = service
@@ -245,9 +245,9 @@ fn gateways(store: &mut Store) {
                     .filter(|m| !m.is_empty())
                     .unwrap_or("LB-IPAM has not assigned one yet");
                 let message = format!("Service {service_name} has no address: {why}");
-                status["conditions"].as_array_mut().map(|c| {
-                    c.push(condition("Programmed", false, "AddressNotAssigned", &message, generation.as_ref()))
-                });
+                if let Some(conditions) = status["conditions"].as_array_mut() {
+                    conditions.push(condition("Programmed", false, "AddressNotAssigned", &message, generation.as_ref()));
+                }
             }
         }
         store.set_status(&key, status);

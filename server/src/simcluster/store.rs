@@ -516,16 +516,16 @@ fn path(segments: &[&str]) -> FieldPath {
 fn check_identity(kind: &Kind, key: &Key, body: &Value, partial: bool) -> Result<(), StatusError> {
     let api_version = body.get("apiVersion").and_then(Value::as_str);
     let body_kind = body.get("kind").and_then(Value::as_str);
-    if !partial || api_version.is_some() {
-        if api_version != Some(kind.api_version().as_str()) || body_kind != Some(kind.kind) {
-            return Err(StatusError::bad_request(format!(
-                "the body is {}/{}, but the URL is for {} {}",
-                api_version.unwrap_or("(no apiVersion)"),
-                body_kind.unwrap_or("(no kind)"),
-                kind.api_version(),
-                kind.kind
-            )));
-        }
+    if (!partial || api_version.is_some())
+        && (api_version != Some(kind.api_version().as_str()) || body_kind != Some(kind.kind))
+    {
+        return Err(StatusError::bad_request(format!(
+            "the body is {}/{}, but the URL is for {} {}",
+            api_version.unwrap_or("(no apiVersion)"),
+            body_kind.unwrap_or("(no kind)"),
+            kind.api_version(),
+            kind.kind
+        )));
     }
     let name = body.pointer("/metadata/name").and_then(Value::as_str);
     if (!partial || name.is_some()) && name != Some(key.name.as_str()) {
