@@ -16,8 +16,10 @@ use crate::ui::{
     environments::{EditEnvironmentPage, EnvironmentPage, EnvironmentsPage, NewEnvironmentPage},
     layout::Frame,
     plan::{ConflictsPage, OutputsPage},
+    applications::ApplicationsPage,
+    clusters::ClustersPage,
     pages::{
-        ApplicationsPage, ChecklistPage, NotFound, OverviewPage,
+        ChecklistPage, NotFound, OverviewPage,
     },
     pools::{PoolPage, PoolsPage},
     theme::Theme,
@@ -69,7 +71,8 @@ pub fn App() -> impl IntoView {
                     <Route path=(StaticSegment("pools"), ParamSegment("id")) view={Lazy::<PoolRoute>::new()} ssr=SsrMode::Async />
                     <Route path=StaticSegment("certificates") view={Lazy::<CertificatesRoute>::new()} ssr=SsrMode::Async />
                     <Route path=(StaticSegment("certificates"), ParamSegment("id")) view={Lazy::<CertificateRoute>::new()} ssr=SsrMode::Async />
-                    <Route path=StaticSegment("applications") view={Lazy::<ApplicationsRoute>::new()} />
+                    <Route path=StaticSegment("applications") view={Lazy::<ApplicationsRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=StaticSegment("clusters") view={Lazy::<ClustersRoute>::new()} ssr=SsrMode::Async />
                     <Route path=StaticSegment("checklist") view={Lazy::<ChecklistRoute>::new()} ssr=SsrMode::Async />
                     <Route path=StaticSegment("environments") view={Lazy::<EnvironmentsRoute>::new()} ssr=SsrMode::Async />
                     <Route path=(StaticSegment("environments"), StaticSegment("new")) view={Lazy::<NewEnvironmentRoute>::new()} />
@@ -105,6 +108,7 @@ pub fn page_rule(path: &str) -> crate::domain::access::Access {
         ("/certificates", Access::VIEWER),
         ("/certificates/{id}", Access::VIEWER),
         ("/applications", Access::VIEWER),
+        ("/clusters", Access::VIEWER),
         ("/checklist", Access::VIEWER),
         ("/environments", Access::VIEWER),
         ("/environments/new", Access::NETWORK_ADMIN),
@@ -160,6 +164,7 @@ lazy_pages! {
     CertificatesRoute => CertificatesPage,
     CertificateRoute => CertificatePage,
     ApplicationsRoute => ApplicationsPage,
+    ClustersRoute => ClustersPage,
     ChecklistRoute => ChecklistPage,
     EnvironmentsRoute => EnvironmentsPage,
     NewEnvironmentRoute => NewEnvironmentPage,

@@ -101,6 +101,33 @@ pub struct Config {
     #[arg(skip = std::env::var("GATEHOUSE_ADMIN_PASSWORD").ok().map(SecretText))]
     pub admin_password: Option<SecretText>,
 
+    /// Kubeconfig file of the cluster to submit to. Without it (and without --in-cluster)
+    /// Gatehouse starts a simulated Cilium cluster in process.
+    #[arg(long, env = "GATEHOUSE_KUBECONFIG", conflicts_with = "in_cluster")]
+    pub kubeconfig: Option<PathBuf>,
+
+    /// The kubeconfig context to use (the file's current context otherwise).
+    #[arg(long, env = "GATEHOUSE_KUBE_CONTEXT", requires = "kubeconfig")]
+    pub kube_context: Option<String>,
+
+    /// Use the pod's service account (Gatehouse running in the cluster).
+    #[arg(long, env = "GATEHOUSE_IN_CLUSTER")]
+    pub in_cluster: bool,
+
+    /// Seconds a submission waits for its objects to be ready before it reports what is not.
+    #[arg(long, env = "GATEHOUSE_APPLY_TIMEOUT", default_value_t = 120)]
+    pub apply_timeout_secs: u64,
+
+    /// The simulated cluster behaves as Cilium before 1.15, which does not copy a Gateway's
+    /// spec.infrastructure.labels to its Service: only the label fix's reconciler helps then.
+    #[arg(long, env = "GATEHOUSE_SIMULATED_CILIUM_LEGACY")]
+    pub simulated_cilium_legacy: bool,
+
+    /// Directory with `crds/` and `kubernetes-schemas/`, the schemas the simulated cluster
+    /// checks objects against.
+    #[arg(long, env = "GATEHOUSE_SCHEMAS_DIR", default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared"))]
+    pub schemas_dir: PathBuf,
+
     /// The secret key itself, from GATEHOUSE_SECRET_KEY only (a flag would show it in the
     /// process list): 64 hex digits or base64 of 32 random bytes.
     #[arg(skip = std::env::var("GATEHOUSE_SECRET_KEY").ok().map(SecretText))]
@@ -144,6 +171,10 @@ impl Config {
         app::backend::auth::limiter::Limits { attempts: self.sign_in_attempts, window: lockout, lockout }
     }
 
+    pub fn apply_timeout(&self) -> Duration {
+        Duration::from_secs(self.apply_timeout_secs.max(1))
+    }
+
     /// Where the secret key file is (or will be created): `--secret-key-file`, else beside
     /// the SQLite database, else `data/secret.key`.
     pub fn secret_key_path(&self) -> PathBuf {
@@ -179,6 +210,12 @@ impl Config {
             oidc_groups_claim: "groups".to_owned(),
             oidc_roles: String::new(),
             oidc_client_secret: None,
+            kubeconfig: None,
+            kube_context: None,
+            in_cluster: false,
+            apply_timeout_secs: 30,
+            simulated_cilium_legacy: false,
+            schemas_dir: PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared")),
             // One key per test database, the same for every server started on it, and no
             // key file beside a PostgreSQL test.
             secret_key: Some(SecretText(app::backend::certificates::SecretKey::derived_text_for_tests(&database_url))),

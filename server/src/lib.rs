@@ -2,11 +2,13 @@
 //! Leptos pages, the /api/v1 JSON API and the health endpoints.
 pub mod access;
 pub mod api;
+pub mod cluster;
 pub mod config;
 pub mod metrics;
 pub mod oidc;
 pub mod pages;
 pub mod router;
+pub mod simcluster;
 pub mod state;
 pub mod telemetry;
 pub mod tls;
@@ -42,6 +44,8 @@ pub enum StartError {
     WrongSecretKey(#[from] app::backend::certificates::KeyCheckError),
     #[error("OpenID Connect: {0}")]
     Oidc(#[from] oidc::OidcConfigError),
+    #[error("cluster: {0}")]
+    Cluster(#[from] cluster::ClusterError),
     #[error("demo data: {0}")]
     Demo(#[from] app::backend::demo::DemoError),
 }
@@ -120,7 +124,8 @@ impl Gatehouse {
             .await
             .map_err(|source| StartError::Bind { addr: config.listen, source })?;
         let oidc = config.oidc()?;
-        let state = AppState::new(db, secret_key, demo_user, oidc, &config);
+        let clusters = cluster::connect(&config, &db, secret_key.clone()).await?;
+        let state = AppState::new(db, secret_key, demo_user, oidc, clusters, &config);
         Ok(Gatehouse { state, listener, tls })
     }
 

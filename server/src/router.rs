@@ -110,9 +110,13 @@ pub fn router(state: AppState) -> Router {
 fn leptos_context(state: &AppState) -> impl Fn() + Clone + Send + Sync + 'static {
     let db = state.db.clone();
     let secret_key = state.secret_key.clone();
+    let submitter = state.clusters.submitter.clone();
+    let label_fix = state.clusters.label_fix.clone();
     move || {
         provide_context(db.clone());
         provide_context(secret_key.clone());
+        provide_context(submitter.clone());
+        provide_context(label_fix.clone());
         let parts = use_context::<Parts>();
         if let Some(caller) = parts.as_ref().and_then(|parts| parts.extensions.get::<Principal>()) {
             provide_context(caller.clone());

@@ -8,7 +8,7 @@ use app::backend::{
 use axum::extract::FromRef;
 use leptos::prelude::LeptosOptions;
 
-use crate::{Config, access::AuthSettings, metrics::Metrics, oidc::OidcSettings};
+use crate::{Config, access::AuthSettings, cluster::ClusterState, metrics::Metrics, oidc::OidcSettings};
 
 /// What every handler may need; cheap to clone.
 #[derive(Clone, Debug)]
@@ -22,6 +22,7 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Sessions, sign-in limits and the demo sign-in.
     pub auth: Arc<AuthSettings>,
+    pub clusters: ClusterState,
 }
 
 impl AppState {
@@ -30,6 +31,7 @@ impl AppState {
         secret_key: Arc<SecretKey>,
         demo_user: Option<Principal>,
         oidc: Option<OidcSettings>,
+        clusters: ClusterState,
         config: &Config,
     ) -> AppState {
         let leptos_options = LeptosOptions::builder()
@@ -52,6 +54,7 @@ impl AppState {
                 secure_cookies: config.tls_cert.is_some(),
                 oidc,
             }),
+            clusters,
         }
     }
 }

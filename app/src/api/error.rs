@@ -14,6 +14,9 @@ pub enum AppError {
     Invalid(String),
     #[error("{0}")]
     Conflict(String),
+    /// The caller's role or scopes do not allow it.
+    #[error("{0}")]
+    Forbidden(String),
     /// Fields that do not parse, each with its path and how to fix it.
     #[error("{} field(s) need fixing", .0.len())]
     Fields(Vec<crate::domain::FieldError>),
@@ -33,6 +36,7 @@ impl AppError {
             AppError::NotFound(_) => 404,
             AppError::Invalid(_) | AppError::Fields(_) | AppError::Rejected(_) => 422,
             AppError::Conflict(_) => 409,
+            AppError::Forbidden(_) => 403,
             AppError::Internal | AppError::Transport(_) => 500,
         }
     }

@@ -1,6 +1,7 @@
 //! Server functions: thin wrappers that call the backend and map its errors.
 //! The same operations are served as JSON under /api/v1 by the server crate.
 pub mod certificates;
+pub mod cluster;
 mod error;
 pub mod pools;
 pub mod topology;
@@ -60,6 +61,12 @@ pub fn server_fn_rule(path: &str) -> crate::domain::access::Access {
         (pools::ImportPoolsCsv::PATH, Access::NETWORK_ADMIN),
         (pools::AddressHistory::PATH, Access::VIEWER),
         (topology::LoadTopology::PATH, Access::VIEWER),
+        (cluster::ListApplicationTargets::PATH, Access::VIEWER),
+        (cluster::SubmitToCluster::PATH, Access::APP_TEAM),
+        (cluster::TearDown::PATH, Access::APP_TEAM),
+        (cluster::GetSubmissionProgress::PATH, Access::VIEWER),
+        (cluster::ClusterStatus::PATH, Access::VIEWER),
+        (cluster::SwitchLabelFix::PATH, Access::NETWORK_ADMIN),
     ];
     rules.into_iter().find(|(rule_path, _)| *rule_path == path).map_or(Access::Unlisted, |(_, access)| access)
 }

@@ -12,6 +12,7 @@ pub const SECTIONS: &[(&str, &str)] = &[
     ("/certificates", "Certificates"),
     ("/applications", "Applications"),
     ("/checklist", "Checklist"),
+    ("/clusters", "Clusters"),
 ];
 
 #[component]

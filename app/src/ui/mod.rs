@@ -1,5 +1,7 @@
 //! Pages and components; the topology diagrams are drawn on the server (crate::topology).
+pub mod applications;
 pub mod certificates;
+pub mod clusters;
 pub mod environments;
 pub mod layout;
 pub mod pages;

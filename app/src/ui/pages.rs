@@ -72,21 +72,6 @@ pub(crate) fn joined<T: ToString>(items: &[T]) -> String {
 }
 
 #[component]
-pub fn ApplicationsPage() -> impl IntoView {
-    view! {
-        <PageHeader
-            title="Applications"
-            lead="Self-service for app teams: describe a service once, get a validated bundle per environment, preview it and submit it."
-        />
-        <EmptyState title="No applications yet">
-            <p>
-                "An application is a Deployment with its Service, ConfigMap, TLS Secret, Gateway and HTTPRoute in each environment. App teams will fill a form here, see the checklist run as they type, preview the YAML and a diff against the cluster, and submit it with the advertisement labels applied."
-            </p>
-        </EmptyState>
-    }
-}
-
-#[component]
 pub fn ChecklistPage() -> impl IntoView {
     let overview = Resource::new_blocking(|| (), |_| checklist_overview());
     view! {

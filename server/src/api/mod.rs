@@ -10,6 +10,7 @@ mod json;
 mod outputs;
 mod path;
 mod pools;
+mod submissions;
 mod topology;
 
 pub use accounts::audit_csv;
@@ -87,6 +88,16 @@ pub fn routes() -> Routes {
         .get("/environments/{env}/frr.conf", VIEWER, outputs::frr)
         .get("/environments/{env}/helm-values.yaml", VIEWER, outputs::helm_values)
         .get("/bundle.yaml", VIEWER, outputs::plan_bundle)
+        .get("/applications/{app}/submissions", VIEWER, submissions::list)
+        .post("/applications/{app}/submissions", APP_TEAM, submissions::submit)
+        .delete("/applications/{app}/environments/{env}", APP_TEAM, submissions::teardown)
+        .get("/applications/{app}/preview", APP_TEAM, submissions::preview)
+        .get("/submissions/{id}", VIEWER, submissions::get)
+        .post("/submissions/{id}/approve", NETWORK_ADMIN, submissions::approve)
+        .get("/clusters", VIEWER, submissions::clusters)
+        .get("/vips", VIEWER, submissions::vip_status)
+        .get("/label-fix", VIEWER, submissions::label_fix_get)
+        .put("/label-fix", NETWORK_ADMIN, submissions::label_fix_put)
         .get("/topology/{file}", VIEWER, |s, p, q| topology::serve("", s, p, q))
         .get("/topology/applications/{file}", VIEWER, |s, p, q| topology::serve("applications/", s, p, q))
         .get("/topology/walk/{file}", VIEWER, |s, p, q| topology::serve("walk/", s, p, q))

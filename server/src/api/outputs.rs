@@ -15,7 +15,7 @@ use serde::Deserialize;
 use super::ApiError;
 use crate::{access::Caller, state::AppState};
 
-fn bundle_error(error: BundleError) -> ApiError {
+pub(super) fn bundle_error(error: BundleError) -> ApiError {
     if let BundleError::Serialize(_) = error {
         return ApiError::internal(&error);
     }

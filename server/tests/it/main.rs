@@ -6,6 +6,7 @@ mod allocations;
 mod auth;
 mod binary;
 mod certificates;
+mod cluster;
 mod csv;
 mod deploy;
 mod environments;

@@ -58,7 +58,7 @@ mod cover;
 mod frr;
 mod gateway_api;
 mod helm;
-mod labels;
+pub(crate) mod labels;
 mod workload;
 mod yaml;
 

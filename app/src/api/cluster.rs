@@ -1,0 +1,221 @@
+//! Server functions of the Applications (submit, progress, teardown) and Clusters pages. The
+//! shapes mirror /api/v1's submissions and clusters.
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::AppError;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ObjectProgress {
+    pub kind: String,
+    pub namespace: Option<String>,
+    pub name: String,
+    pub state: String,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SubmissionProgress {
+    pub id: i64,
+    pub operation: String,
+    pub dry_run: bool,
+    pub status: String,
+    pub message: String,
+    pub requested_by: String,
+    pub approved_by: Option<String>,
+    pub created_at: String,
+    pub objects: Vec<ObjectProgress>,
+}
+
+impl SubmissionProgress {
+    /// Still moving: the page keeps asking.
+    pub fn is_running(&self) -> bool {
+        self.status == "applying" || self.status == "tearing_down"
+    }
+}
+
+/// One environment an application is deployed to.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TargetView {
+    pub environment: String,
+    pub protected: bool,
+    /// Error-level checklist findings of the application: while any, nothing is submitted.
+    pub errors: Vec<String>,
+    pub latest: Option<SubmissionProgress>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ApplicationTargets {
+    pub name: String,
+    pub namespace: String,
+    pub targets: Vec<TargetView>,
+}
+
+#[cfg(feature = "ssr")]
+fn progress(submission: crate::backend::cluster::submissions::Submission) -> SubmissionProgress {
+    SubmissionProgress {
+        id: submission.id,
+        operation: submission.operation,
+        dry_run: submission.dry_run,
+        status: submission.status,
+        message: submission.message,
+        requested_by: submission.requested_by,
+        approved_by: submission.approved_by,
+        created_at: submission.created_at,
+        objects: submission
+            .objects
+            .into_iter()
+            .map(|o| ObjectProgress { kind: o.kind, namespace: o.namespace, name: o.name, state: o.state, message: o.message })
+            .collect(),
+    }
+}
+
+#[cfg(feature = "ssr")]
+fn submitter() -> Result<crate::backend::cluster::submissions::Submitter, AppError> {
+    use_context::<crate::backend::cluster::submissions::Submitter>().ok_or_else(|| {
+        tracing::error!("no Submitter in the Leptos context");
+        AppError::Internal
+    })
+}
+
+#[cfg(feature = "ssr")]
+impl From<crate::backend::cluster::submissions::SubmitError> for AppError {
+    fn from(error: crate::backend::cluster::submissions::SubmitError) -> AppError {
+        use crate::backend::cluster::submissions::SubmitError;
+        match error {
+            SubmitError::NotFound(message) => AppError::NotFound(message),
+            SubmitError::Bundle(error) => AppError::Invalid(error.to_string()),
+            SubmitError::Checklist(findings) => AppError::Rejected(findings),
+            SubmitError::Conflict(message) | SubmitError::Forbidden(message) => AppError::Conflict(message),
+            SubmitError::Db(error) => error.into(),
+            SubmitError::Certificate(cause) => {
+                tracing::error!(%cause, "opening a certificate's key for a submission failed");
+                AppError::Internal
+            }
+        }
+    }
+}
+
+/// Every application, each environment it is deployed to, its blocking findings and its
+/// latest submission there.
+#[server]
+pub async fn list_application_targets() -> Result<Vec<ApplicationTargets>, AppError> {
+    use crate::backend::{cluster::submissions, plan};
+    let db = crate::backend::db::use_database()?;
+    let plan = plan::load_from(&db).await?;
+    let now = plan::now_unix();
+    let mut applications = Vec::new();
+    for application in &plan.applications {
+        let errors: Vec<String> = crate::domain::check_application(&plan, application.name.as_str(), now)
+            .findings
+            .into_iter()
+            .filter(|f| f.severity == crate::domain::Severity::Error)
+            .map(|f| format!("{}: {} {}", f.rule, f.message, f.hint))
+            .collect();
+        let history = submissions::list(&db, application.name.as_str()).await?;
+        let mut targets = Vec::new();
+        for environment in application.environments.keys() {
+            let latest = match history.iter().find(|s| s.environment == environment.as_str()) {
+                Some(summary) => submissions::get(&db, summary.id).await?.map(progress),
+                None => None,
+            };
+            targets.push(TargetView {
+                environment: environment.to_string(),
+                protected: plan.environments.iter().any(|e| e.name == *environment && e.protected),
+                errors: errors.clone(),
+                latest,
+            });
+        }
+        applications.push(ApplicationTargets {
+            name: application.name.to_string(),
+            namespace: application.namespace.to_string(),
+            targets,
+        });
+    }
+    Ok(applications)
+}
+
+#[server]
+pub async fn submit_to_cluster(application: String, environment: String, dry_run: bool) -> Result<i64, AppError> {
+    let actor = actor_for(&application).await?;
+    Ok(submitter()?.submit(&actor, &application, &environment, dry_run).await?)
+}
+
+#[server]
+pub async fn tear_down(application: String, environment: String) -> Result<i64, AppError> {
+    let actor = actor_for(&application).await?;
+    Ok(submitter()?.teardown(&actor, &application, &environment).await?)
+}
+
+/// The caller's audit name, once it is clear they may change this application: app teams
+/// submit and tear down only the applications in their scopes.
+#[cfg(feature = "ssr")]
+async fn actor_for(application: &str) -> Result<String, AppError> {
+    let caller = crate::backend::auth::current()?;
+    let db = crate::backend::db::use_database()?;
+    if let Some(stored) = crate::backend::applications::get(&db, application).await?
+        && !caller.may_change_application(stored.namespace.as_str(), application)
+    {
+        return Err(AppError::Forbidden(format!(
+            "application {application:?} in namespace {:?} is outside your scopes ({}); ask an admin to add it",
+            stored.namespace.as_str(),
+            caller.scopes
+        )));
+    }
+    Ok(caller.actor())
+}
+
+#[server]
+pub async fn get_submission_progress(id: i64) -> Result<SubmissionProgress, AppError> {
+    let db = crate::backend::db::use_database()?;
+    crate::backend::cluster::submissions::get(&db, id)
+        .await?
+        .map(progress)
+        .ok_or_else(|| AppError::NotFound(format!("there is no submission {id}")))
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CapabilityView {
+    pub name: String,
+    pub present: bool,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClusterView {
+    pub cluster: String,
+    pub reachable: bool,
+    pub server_version: Option<String>,
+    pub capabilities: Vec<CapabilityView>,
+    /// Why the cluster could not be asked.
+    pub failure: Option<String>,
+    pub label_fix: bool,
+}
+
+#[server]
+pub async fn cluster_status() -> Result<ClusterView, AppError> {
+    use crate::backend::cluster::{capabilities, label_fix};
+    let db = crate::backend::db::use_database()?;
+    let found = capabilities(&submitter()?.cluster).await;
+    Ok(ClusterView {
+        cluster: found.cluster,
+        reachable: found.reachable,
+        server_version: found.server_version,
+        capabilities: found
+            .capabilities
+            .into_iter()
+            .map(|c| CapabilityView { name: c.name.to_owned(), present: c.present, detail: c.detail })
+            .collect(),
+        failure: found.failure.map(|f| f.to_string()),
+        label_fix: label_fix::enabled(&db).await?,
+    })
+}
+
+#[server]
+pub async fn switch_label_fix(enabled: bool) -> Result<bool, AppError> {
+    use crate::backend::cluster::label_fix::{LabelFixSwitch, set_enabled};
+    let db = crate::backend::db::use_database()?;
+    let switch = use_context::<LabelFixSwitch>().ok_or(AppError::Internal)?;
+    set_enabled(&db, &switch.0, &crate::backend::auth::current_actor()?, enabled).await?;
+    Ok(enabled)
+}

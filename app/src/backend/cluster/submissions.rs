@@ -1,0 +1,979 @@
+//! Submissions: an application's bundle for one environment, applied to the cluster with
+//! server-side apply (field manager `gatehouse`) in dependency order, then watched until
+//! every object is ready — or torn down in reverse order. Every object's progress and the API
+//! server's answers are written to the database as they happen, so a failed apply records
+//! exactly which objects were applied.
+use std::{sync::Arc, time::Duration};
+
+use futures_util::future::join_all;
+use kube::{
+    api::{DeleteParams, DynamicObject, Patch, PatchParams},
+    runtime::wait::await_condition,
+};
+use serde::Serialize;
+use serde_json::Value;
+use sqlx::Row;
+
+use super::{Cluster, FIELD_MANAGER, failure, label_fix, vips};
+use crate::{
+    backend::{
+        allocations, audit,
+        certificates::{self, SecretKey},
+        db::{Database, DbError, now_text},
+        manifests::{self, Bundle, BundleError, TlsPem},
+        plan,
+    },
+    domain::{Finding, Plan, Severity, check_application},
+};
+
+/// Where a submission stands.
+pub mod status {
+    pub const AWAITING_APPROVAL: &str = "awaiting_approval";
+    pub const APPLYING: &str = "applying";
+    pub const READY: &str = "ready";
+    pub const FAILED: &str = "failed";
+    /// A dry run that every object passed; nothing changed in the cluster.
+    pub const VALIDATED: &str = "validated";
+    pub const TEARING_DOWN: &str = "tearing_down";
+    pub const TORN_DOWN: &str = "torn_down";
+}
+
+/// Where one object stands.
+pub mod state {
+    pub const PENDING: &str = "pending";
+    pub const APPLIED: &str = "applied";
+    pub const WAITING: &str = "waiting";
+    pub const READY: &str = "ready";
+    pub const FAILED: &str = "failed";
+    pub const DELETED: &str = "deleted";
+    /// Not applied because an earlier object failed.
+    pub const SKIPPED: &str = "skipped";
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SubmissionObject {
+    pub api_version: String,
+    pub kind: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    pub name: String,
+    pub state: String,
+    pub message: String,
+    /// The API server's answer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub answer: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Submission {
+    pub id: i64,
+    pub application: String,
+    pub environment: String,
+    pub cluster: String,
+    /// `apply` or `teardown`.
+    pub operation: String,
+    pub dry_run: bool,
+    pub status: String,
+    pub message: String,
+    pub requested_by: String,
+    pub approved_by: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+    pub objects: Vec<SubmissionObject>,
+    /// The YAML applied, Secret data left out.
+    pub bundle: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SubmitError {
+    #[error("{0}")]
+    NotFound(String),
+    #[error(transparent)]
+    Bundle(#[from] BundleError),
+    /// Error-level checklist findings block the submission.
+    #[error("the checklist finds {} error(s)", .0.len())]
+    Checklist(Vec<Finding>),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error(transparent)]
+    Db(#[from] DbError),
+    /// Not the user's fault: the stored key could not be opened.
+    #[error("the certificate's key could not be opened: {0}")]
+    Certificate(String),
+}
+
+/// Applies and tears down submissions on one cluster.
+#[derive(Clone)]
+pub struct Submitter {
+    pub cluster: Cluster,
+    pub db: Database,
+    pub secret_key: Arc<SecretKey>,
+    /// How long to wait for every object to be ready.
+    pub timeout: Duration,
+}
+
+impl std::fmt::Debug for Submitter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Submitter").field("cluster", &self.cluster).field("timeout", &self.timeout).finish_non_exhaustive()
+    }
+}
+
+/// Apply order: what an object needs exists before it.
+fn rank(kind: &str) -> u8 {
+    match kind {
+        "Namespace" => 0,
+        "ConfigMap" => 1,
+        "Secret" => 2,
+        "Deployment" => 3,
+        "Service" => 4,
+        "CiliumLoadBalancerIPPool" => 5,
+        "CiliumL2AnnouncementPolicy" | "CiliumBGPClusterConfig" | "CiliumBGPPeerConfig" | "CiliumBGPAdvertisement" => 6,
+        "ReferenceGrant" => 7,
+        "Gateway" => 8,
+        "HTTPRoute" => 9,
+        _ => 10,
+    }
+}
+
+fn text<'a>(object: &'a Value, pointer: &str) -> &'a str {
+    object.pointer(pointer).and_then(Value::as_str).unwrap_or_default()
+}
+
+/// `Deployment cd-service/api` or `CiliumLoadBalancerIPPool dev-vips`.
+fn describe(kind: &str, namespace: Option<&str>, name: &str) -> String {
+    match namespace {
+        Some(namespace) => format!("{kind} {namespace}/{name}"),
+        None => format!("{kind} {name}"),
+    }
+}
+
+fn identity(object: &Value) -> SubmissionObject {
+    let namespace = object.pointer("/metadata/namespace").and_then(Value::as_str).map(str::to_owned);
+    SubmissionObject {
+        api_version: text(object, "/apiVersion").to_owned(),
+        kind: text(object, "/kind").to_owned(),
+        namespace,
+        name: text(object, "/metadata/name").to_owned(),
+        state: state::PENDING.to_owned(),
+        message: String::new(),
+        answer: None,
+    }
+}
+
+/// The bundle as recorded: Secret values are replaced, so no key reaches the database.
+fn recorded_bundle(objects: &[Value]) -> String {
+    let mut bundle = Bundle::new();
+    for object in objects {
+        let mut object = object.clone();
+        if text(&object, "/kind") == "Secret"
+            && let Some(data) = object.get_mut("data").and_then(Value::as_object_mut)
+        {
+            for value in data.values_mut() {
+                *value = Value::String("(not recorded)".to_owned());
+            }
+        }
+        let _ = bundle.push(&object);
+    }
+    bundle.to_yaml()
+}
+
+fn blocking_findings(plan: &Plan, application: &str) -> Vec<Finding> {
+    check_application(plan, application, plan::now_unix())
+        .findings
+        .into_iter()
+        .filter(|finding| finding.severity == Severity::Error)
+        .collect()
+}
+
+fn unknown(plan: &Plan, application: &str, environment: &str) -> Option<SubmitError> {
+    if plan.application(application).is_none() {
+        return Some(SubmitError::NotFound(format!(
+            "there is no application named {application:?}; GET /api/v1/applications lists them"
+        )));
+    }
+    if !plan.environments.iter().any(|e| e.name.as_str() == environment) {
+        return Some(SubmitError::NotFound(format!(
+            "there is no environment named {environment:?}; GET /api/v1/environments lists them"
+        )));
+    }
+    None
+}
+
+impl Submitter {
+    /// The objects of one application in one environment, in apply order: its bundle with the
+    /// TLS Secret, and the environment's pools and announcement policies before the Gateway.
+    async fn objects(&self, plan: &Plan, application: &str, environment: &str) -> Result<Vec<Value>, SubmitError> {
+        let certificate = plan
+            .application(application)
+            .and_then(|app| app.environments.iter().find(|(env, _)| env.as_str() == environment))
+            .and_then(|(_, entry)| entry.certificate.clone());
+        let tls = match certificate {
+            Some(name) => certificates::tls_material(&self.db, &self.secret_key, environment, name.as_str())
+                .await
+                .map_err(|error| SubmitError::Certificate(error.to_string()))?,
+            None => None,
+        };
+        let tls_pem = tls.as_ref().map(|tls| TlsPem { chain_pem: &tls.chain_pem, key_pem: &tls.key_pem });
+        let mut objects = manifests::application_bundle_with_tls(plan, application, environment, tls_pem)?.into_objects();
+        objects.extend(manifests::environment_cilium(plan, environment)?.into_objects());
+        objects.sort_by_key(|object| rank(text(object, "/kind")));
+        if !label_fix::enabled(&self.db).await? {
+            for gateway in objects.iter_mut().filter(|o| text(o, "/kind") == "Gateway") {
+                if let Some(spec) = gateway.get_mut("spec").and_then(Value::as_object_mut) {
+                    spec.remove("infrastructure");
+                }
+            }
+        }
+        Ok(objects)
+    }
+
+    /// Checks the plan, records the submission and — unless the environment is protected —
+    /// starts applying it. Returns the submission's id.
+    pub async fn submit(&self, actor: &str, application: &str, environment: &str, dry_run: bool) -> Result<i64, SubmitError> {
+        let plan = plan::load_from(&self.db).await?;
+        if let Some(error) = unknown(&plan, application, environment) {
+            return Err(error);
+        }
+        let findings = blocking_findings(&plan, application);
+        if !findings.is_empty() {
+            return Err(SubmitError::Checklist(findings));
+        }
+        let objects = self.objects(&plan, application, environment).await?;
+        let protected = plan.environments.iter().any(|e| e.name.as_str() == environment && e.protected);
+        let awaiting = protected && !dry_run;
+        let (status, message) = if awaiting {
+            (
+                status::AWAITING_APPROVAL,
+                format!("environment {environment} is protected: someone other than {actor} must approve (POST /api/v1/submissions/{{id}}/approve)"),
+            )
+        } else {
+            (status::APPLYING, "applying".to_owned())
+        };
+        let id = self.record("apply", actor, application, environment, dry_run, status, &message, &objects).await?;
+        if !awaiting {
+            self.spawn_apply(id, objects, dry_run);
+        }
+        Ok(id)
+    }
+
+    /// Approves a submission waiting for it and starts it. The requester cannot approve their
+    /// own, and the plan must still produce the bundle that was requested.
+    /// Someone other than the requester — whether either signed in or used an API token —
+    /// lets a submission to a protected environment go ahead.
+    pub async fn approve(&self, actor: &str, id: i64) -> Result<(), SubmitError> {
+        let submission = get(&self.db, id).await?.ok_or_else(|| not_found(id))?;
+        if submission.status != status::AWAITING_APPROVAL {
+            return Err(SubmitError::Conflict(format!(
+                "submission {id} is {}; only a submission awaiting approval can be approved",
+                submission.status
+            )));
+        }
+        if person(&submission.requested_by) == person(actor) {
+            return Err(SubmitError::Forbidden(format!(
+                "{actor} requested submission {id} and cannot approve it too; another person must approve it"
+            )));
+        }
+        let plan = plan::load_from(&self.db).await?;
+        let (application, environment) = (submission.application.as_str(), submission.environment.as_str());
+        let objects = match submission.operation.as_str() {
+            "teardown" => self.teardown_objects(&plan, application, environment)?,
+            _ => self.objects(&plan, application, environment).await?,
+        };
+        if recorded_bundle(&objects) != submission.bundle {
+            return Err(SubmitError::Conflict(format!(
+                "the plan changed since submission {id} was requested, so its bundle is not the one to approve; submit again"
+            )));
+        }
+        let next = if submission.operation == "teardown" { status::TEARING_DOWN } else { status::APPLYING };
+        let mut tx = self.db.pool().begin().await.map_err(DbError::from)?;
+        let updated = sqlx::query(
+            "UPDATE submissions SET status = $1, approved_by = $2, message = $3, updated_at = $4 WHERE id = $5 AND status = $6",
+        )
+        .bind(next)
+        .bind(actor)
+        .bind(format!("approved by {actor}"))
+        .bind(now_text())
+        .bind(id)
+        .bind(status::AWAITING_APPROVAL)
+        .execute(&mut *tx)
+        .await
+        .map_err(DbError::from)?;
+        if updated.rows_affected() != 1 {
+            return Err(SubmitError::Conflict(format!("submission {id} was approved or changed meanwhile")));
+        }
+        audit::record(&mut tx, actor, "submission.approve", &format!("submission/{id}"), None, None).await?;
+        tx.commit().await.map_err(DbError::from)?;
+        if submission.operation == "teardown" {
+            self.spawn_teardown(id, objects, actor.to_owned());
+        } else {
+            self.spawn_apply(id, objects, false);
+        }
+        Ok(())
+    }
+
+    /// What a teardown deletes, in reverse apply order: the application's objects (not the
+    /// environment's pools and policies, which other applications share), its Namespace only
+    /// when no other application of the plan uses it there.
+    fn teardown_objects(&self, plan: &Plan, application: &str, environment: &str) -> Result<Vec<Value>, SubmitError> {
+        let mut objects = manifests::application_bundle(plan, application, environment)?.into_objects();
+        let app = plan.application(application).ok_or_else(|| SubmitError::NotFound(application.to_owned()))?;
+        if let Some((_, entry)) = app.environments.iter().find(|(env, _)| env.as_str() == environment)
+            && let Some(certificate) = &entry.certificate
+            && plan.certificates.iter().flatten().any(|c| c.environment.as_str() == environment && c.name == *certificate)
+        {
+            objects.push(serde_json::json!({"apiVersion": "v1", "kind": "Secret",
+                "metadata": {"name": certificate.as_str(), "namespace": app.namespace.as_str()}}));
+        }
+        let shared_namespace = plan.applications.iter().any(|other| {
+            other.name != app.name
+                && other.namespace == app.namespace
+                && other.environments.keys().any(|env| env.as_str() == environment)
+        });
+        if shared_namespace {
+            objects.retain(|object| text(object, "/kind") != "Namespace");
+        }
+        objects.sort_by_key(|object| std::cmp::Reverse(rank(text(object, "/kind"))));
+        Ok(objects)
+    }
+
+    /// Records a teardown of an application in an environment and — unless the environment
+    /// is protected — starts it.
+    pub async fn teardown(&self, actor: &str, application: &str, environment: &str) -> Result<i64, SubmitError> {
+        let plan = plan::load_from(&self.db).await?;
+        if let Some(error) = unknown(&plan, application, environment) {
+            return Err(error);
+        }
+        let objects = self.teardown_objects(&plan, application, environment)?;
+        let protected = plan.environments.iter().any(|e| e.name.as_str() == environment && e.protected);
+        let (status, message) = if protected {
+            (status::AWAITING_APPROVAL, format!("environment {environment} is protected: someone other than {actor} must approve the teardown"))
+        } else {
+            (status::TEARING_DOWN, "deleting in reverse order".to_owned())
+        };
+        let id = self.record("teardown", actor, application, environment, false, status, &message, &objects).await?;
+        if !protected {
+            self.spawn_teardown(id, objects, actor.to_owned());
+        }
+        Ok(id)
+    }
+
+    #[expect(clippy::too_many_arguments, reason = "the columns of one row")]
+    async fn record(
+        &self,
+        operation: &str,
+        actor: &str,
+        application: &str,
+        environment: &str,
+        dry_run: bool,
+        status: &str,
+        message: &str,
+        objects: &[Value],
+    ) -> Result<i64, DbError> {
+        let now = now_text();
+        let mut tx = self.db.pool().begin().await?;
+        let row = sqlx::query(
+            "INSERT INTO submissions (application, environment, cluster, operation, dry_run, status, message, bundle, \
+             requested_by, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) RETURNING id",
+        )
+        .bind(application)
+        .bind(environment)
+        .bind(&self.cluster.name)
+        .bind(operation)
+        .bind(i64::from(dry_run))
+        .bind(status)
+        .bind(message)
+        .bind(recorded_bundle(objects))
+        .bind(actor)
+        .bind(&now)
+        .fetch_one(&mut *tx)
+        .await?;
+        let id: i64 = row.try_get("id")?;
+        for (position, object) in objects.iter().enumerate() {
+            let object = identity(object);
+            sqlx::query(
+                "INSERT INTO submission_objects (submission_id, position, api_version, kind, namespace, name, state, message, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            )
+            .bind(id)
+            .bind(i64::try_from(position).unwrap_or(i64::MAX))
+            .bind(&object.api_version)
+            .bind(&object.kind)
+            .bind(&object.namespace)
+            .bind(&object.name)
+            .bind(state::PENDING)
+            .bind("")
+            .bind(&now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        let after = serde_json::json!({"application": application, "environment": environment, "operation": operation,
+                                       "dry_run": dry_run, "status": status, "objects": objects.len()});
+        audit::record(&mut tx, actor, &format!("submission.{operation}"), &format!("submission/{id}"), None, Some(&after)).await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    async fn set_object(&self, id: i64, position: usize, state: &str, message: &str, answer: Option<&str>) {
+        let result = sqlx::query(
+            "UPDATE submission_objects SET state = $1, message = $2, answer = COALESCE($3, answer), updated_at = $4 \
+             WHERE submission_id = $5 AND position = $6",
+        )
+        .bind(state)
+        .bind(message)
+        .bind(answer)
+        .bind(now_text())
+        .bind(id)
+        .bind(i64::try_from(position).unwrap_or(i64::MAX))
+        .execute(self.db.pool())
+        .await;
+        if let Err(error) = result {
+            tracing::error!(%error, id, position, "recording an object's progress failed");
+        }
+    }
+
+    async fn add_object(&self, id: i64, position: usize, object: &SubmissionObject) {
+        let result = sqlx::query(
+            "INSERT INTO submission_objects (submission_id, position, api_version, kind, namespace, name, state, message, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(id)
+        .bind(i64::try_from(position).unwrap_or(i64::MAX))
+        .bind(&object.api_version)
+        .bind(&object.kind)
+        .bind(&object.namespace)
+        .bind(&object.name)
+        .bind(&object.state)
+        .bind(&object.message)
+        .bind(now_text())
+        .execute(self.db.pool())
+        .await;
+        if let Err(error) = result {
+            tracing::error!(%error, id, position, "recording an object failed");
+        }
+    }
+
+    async fn finish(&self, id: i64, status: &str, message: &str) {
+        let result = sqlx::query("UPDATE submissions SET status = $1, message = $2, updated_at = $3 WHERE id = $4")
+            .bind(status)
+            .bind(message)
+            .bind(now_text())
+            .bind(id)
+            .execute(self.db.pool())
+            .await;
+        if let Err(error) = result {
+            tracing::error!(%error, id, "recording a submission's outcome failed");
+        }
+    }
+
+    fn spawn_apply(&self, id: i64, objects: Vec<Value>, dry_run: bool) {
+        let submitter = self.clone();
+        tokio::spawn(async move { submitter.apply(id, objects, dry_run).await });
+    }
+
+    fn spawn_teardown(&self, id: i64, objects: Vec<Value>, actor: String) {
+        let submitter = self.clone();
+        tokio::spawn(async move { submitter.delete(id, objects, &actor).await });
+    }
+
+    async fn skip_rest(&self, id: i64, from: usize, total: usize, reason: &str) {
+        for position in from..total {
+            self.set_object(id, position, state::SKIPPED, reason, None).await;
+        }
+    }
+
+    /// Server-side apply of every object in order; stops at the first refusal.
+    pub async fn apply(&self, id: i64, objects: Vec<Value>, dry_run: bool) {
+        let mut applied = Vec::new();
+        // A dry run cannot create the Namespace, and an API server checks namespaced objects
+        // only in a Namespace that exists: those are left out and say so.
+        let mut new_namespaces = Vec::new();
+        for (position, object) in objects.iter().enumerate() {
+            let target = identity(object);
+            let label = describe(&target.kind, target.namespace.as_deref(), &target.name);
+            if dry_run && target.namespace.as_ref().is_some_and(|ns| new_namespaces.contains(ns)) {
+                let namespace = target.namespace.as_deref().unwrap_or_default();
+                let message = format!(
+                    "not checked: namespace {namespace} does not exist yet and a server-side dry run needs it; it is created when the bundle is submitted"
+                );
+                self.set_object(id, position, state::SKIPPED, &message, None).await;
+                continue;
+            }
+            if dry_run && target.kind == "Namespace" && !self.namespace_exists(&target.name).await {
+                new_namespaces.push(target.name.clone());
+            }
+            let result = async {
+                let (resource, capabilities) = self.cluster.resource(&target.api_version, &target.kind).await?;
+                let api = self.cluster.api(&resource, &capabilities, target.namespace.as_deref());
+                let mut params = PatchParams::apply(FIELD_MANAGER);
+                params.dry_run = dry_run;
+                api.patch(&target.name, &params, &Patch::Apply(object)).await
+            }
+            .await;
+            match result {
+                Ok(written) => {
+                    let version = written.metadata.resource_version.unwrap_or_default();
+                    let (message, answer) = if dry_run {
+                        ("accepted by a server-side dry run".to_owned(), "dry run: accepted".to_owned())
+                    } else {
+                        ("applied".to_owned(), format!("applied: resourceVersion {version}"))
+                    };
+                    self.set_object(id, position, state::APPLIED, &message, Some(&answer)).await;
+                    applied.push(label);
+                }
+                Err(error) => {
+                    let failure = failure::explain(&error, &label);
+                    let message = format!("{} {}", failure.message, failure.hint);
+                    self.set_object(id, position, state::FAILED, &message, Some(&failure.message)).await;
+                    self.skip_rest(id, position + 1, objects.len(), &format!("not applied: {label} failed before it")).await;
+                    let done = if applied.is_empty() { "nothing was applied".to_owned() } else { format!("applied before it: {}", applied.join(", ")) };
+                    self.finish(id, status::FAILED, &format!("{label}: {} ({}); {done}. {}", failure.message, failure.code, failure.hint))
+                        .await;
+                    return;
+                }
+            }
+        }
+        if dry_run {
+            self.finish(id, status::VALIDATED, "every object checked passed a server-side dry run; nothing was changed").await;
+            return;
+        }
+        self.wait(id, &objects).await;
+    }
+
+    async fn namespace_exists(&self, name: &str) -> bool {
+        let namespaces: kube::Api<k8s_openapi::api::core::v1::Namespace> = kube::Api::all(self.cluster.client.clone());
+        // When the question fails, the dry run of the Namespace itself reports why.
+        namespaces.get_opt(name).await.map(|found| found.is_some()).unwrap_or(true)
+    }
+
+    /// Waits for the Deployment to be available, the Gateway to be Programmed with an address,
+    /// the VIP to be assigned and the HTTPRoute to be accepted; reports what is not ready.
+    async fn wait(&self, id: i64, objects: &[Value]) {
+        let deadline = tokio::time::Instant::now() + self.timeout;
+        let mut waits = Vec::new();
+        for (position, object) in objects.iter().enumerate() {
+            let target = identity(object);
+            let condition: Option<Readiness> = match target.kind.as_str() {
+                "Deployment" => Some(Readiness::DeploymentAvailable),
+                "Gateway" => Some(Readiness::GatewayProgrammed),
+                "HTTPRoute" => Some(Readiness::RouteAccepted),
+                _ => None,
+            };
+            let is_gateway = target.kind == "Gateway";
+            let gateway_name = target.name.clone();
+            let namespace = target.namespace.clone();
+            match condition {
+                Some(readiness) => {
+                    self.set_object(id, position, state::WAITING, readiness.waiting(), None).await;
+                    waits.push((position, target, readiness));
+                }
+                None => self.set_object(id, position, state::READY, "applied; nothing to wait for", None).await,
+            }
+            if is_gateway {
+                let service = SubmissionObject {
+                    api_version: "v1".to_owned(),
+                    kind: "Service".to_owned(),
+                    namespace,
+                    name: vips::generated_service_name(&gateway_name),
+                    state: state::WAITING.to_owned(),
+                    message: format!("created by Cilium for Gateway {gateway_name}; waiting for LB-IPAM to assign the VIP"),
+                    answer: None,
+                };
+                let position = objects.len() + waits.len();
+                self.add_object(id, position, &service).await;
+                waits.push((position, service, Readiness::VipAssigned));
+            }
+        }
+        let outcomes = join_all(waits.into_iter().map(|(position, target, readiness)| async move {
+            let outcome = self.wait_for(&target, readiness, deadline).await;
+            match &outcome {
+                Ok(message) => self.set_object(id, position, state::READY, message, None).await,
+                Err(message) => self.set_object(id, position, state::FAILED, message, None).await,
+            }
+            outcome.err().map(|message| format!("{}: {message}", describe(&target.kind, target.namespace.as_deref(), &target.name)))
+        }))
+        .await;
+        let not_ready: Vec<String> = outcomes.into_iter().flatten().collect();
+        if not_ready.is_empty() {
+            self.finish(id, status::READY, "every object is ready").await;
+        } else {
+            self.finish(id, status::FAILED, &format!("not ready after {} s: {}", self.timeout.as_secs(), not_ready.join("; ")))
+                .await;
+        }
+    }
+
+    async fn wait_for(&self, target: &SubmissionObject, readiness: Readiness, deadline: tokio::time::Instant) -> Result<String, String> {
+        let label = describe(&target.kind, target.namespace.as_deref(), &target.name);
+        let (resource, capabilities) =
+            self.cluster.resource(&target.api_version, &target.kind).await.map_err(|e| failure::explain(&e, &label).to_string())?;
+        let api = self.cluster.api(&resource, &capabilities, target.namespace.as_deref());
+        let check = move |object: Option<&DynamicObject>| object.is_some_and(|o| readiness.why_not(&o.data).is_none());
+        match tokio::time::timeout_at(deadline, await_condition(api.clone(), &target.name, check)).await {
+            Ok(Ok(Some(object))) => Ok(readiness.ready(&object.data)),
+            Ok(Ok(None)) => Err("it was deleted while Gatehouse waited for it".to_owned()),
+            Ok(Err(error)) => Err(format!("watching it failed: {error}")),
+            Err(_) => {
+                let why = match api.get_opt(&target.name).await {
+                    Ok(Some(object)) => readiness.why_not(&object.data).unwrap_or_else(|| "it became ready just now".to_owned()),
+                    Ok(None) => "it does not exist".to_owned(),
+                    Err(error) => failure::explain(&error, &label).to_string(),
+                };
+                Err(format!("{} — {why}", readiness.timed_out()))
+            }
+        }
+    }
+
+    /// Deletes every object in order (already gone counts as deleted), then releases the
+    /// application's VIPs in the environment's pools.
+    pub async fn delete(&self, id: i64, objects: Vec<Value>, actor: &str) {
+        let mut deleted = Vec::new();
+        for (position, object) in objects.iter().enumerate() {
+            let target = identity(object);
+            let label = describe(&target.kind, target.namespace.as_deref(), &target.name);
+            let result = async {
+                let (resource, capabilities) = self.cluster.resource(&target.api_version, &target.kind).await?;
+                let api = self.cluster.api(&resource, &capabilities, target.namespace.as_deref());
+                api.delete(&target.name, &DeleteParams::default()).await
+            }
+            .await;
+            match result {
+                Ok(_) => {
+                    self.set_object(id, position, state::DELETED, "deleted", Some("deleted")).await;
+                    deleted.push(label);
+                }
+                Err(kube::Error::Api(status)) if status.code == 404 => {
+                    self.set_object(id, position, state::DELETED, "was already gone", Some(&status.message)).await;
+                }
+                Err(error) => {
+                    let failure = failure::explain(&error, &label);
+                    self.set_object(id, position, state::FAILED, &format!("{} {}", failure.message, failure.hint), Some(&failure.message))
+                        .await;
+                    self.skip_rest(id, position + 1, objects.len(), &format!("not deleted: {label} failed before it")).await;
+                    self.finish(id, status::FAILED, &format!("{label}: {} ({}); deleted before it: {}. {}", failure.message, failure.code,
+                        if deleted.is_empty() { "nothing".to_owned() } else { deleted.join(", ") }, failure.hint)).await;
+                    return;
+                }
+            }
+        }
+        let released = self.release_vips(id, actor).await;
+        let released = if released.is_empty() { "no VIP was allocated to it".to_owned() } else { format!("released {}", released.join(", ")) };
+        self.finish(id, status::TORN_DOWN, &format!("deleted {} object(s); {released}", deleted.len())).await;
+    }
+
+    async fn release_vips(&self, id: i64, actor: &str) -> Vec<String> {
+        let Ok(Some(submission)) = get(&self.db, id).await else { return Vec::new() };
+        let Ok(plan) = plan::load_from(&self.db).await else { return Vec::new() };
+        let Some(environment) = plan.environments.iter().find(|e| e.name.as_str() == submission.environment) else {
+            return Vec::new();
+        };
+        let mut released = Vec::new();
+        for pool in plan.pools_of(&environment.name) {
+            let Some(pool_id) = pool.id else { continue };
+            let Ok(holdings) = allocations::list(&self.db, pool_id).await else { continue };
+            for holding in holdings {
+                if holding.state == allocations::AddressState::Allocated
+                    && holding.application.as_ref().is_some_and(|a| a.as_str() == submission.application)
+                {
+                    let reason = format!("teardown of {} in {} (submission {id})", submission.application, submission.environment);
+                    match allocations::release(&self.db, actor, holding.address, Some(&reason)).await {
+                        Ok(_) => released.push(holding.address.to_string()),
+                        Err(error) => tracing::warn!(%error, address = %holding.address, "releasing a VIP after teardown failed"),
+                    }
+                }
+            }
+        }
+        released
+    }
+}
+
+/// What "ready" means for a kind, read from its status.
+#[derive(Debug, Clone, Copy)]
+enum Readiness {
+    DeploymentAvailable,
+    GatewayProgrammed,
+    RouteAccepted,
+    VipAssigned,
+}
+
+fn condition<'a>(object: &'a Value, kind: &str) -> Option<&'a Value> {
+    object.pointer("/status/conditions").and_then(Value::as_array)?.iter().find(|c| c["type"] == kind)
+}
+
+fn condition_text(condition: Option<&Value>, kind: &str) -> String {
+    match condition {
+        Some(c) => format!("{kind} is {} ({}: {})", text(c, "/status"), text(c, "/reason"), text(c, "/message")),
+        None => format!("no {kind} condition yet: no controller has reported on it"),
+    }
+}
+
+impl Readiness {
+    fn waiting(self) -> &'static str {
+        match self {
+            Readiness::DeploymentAvailable => "waiting for the Deployment to be Available",
+            Readiness::GatewayProgrammed => "waiting for the Gateway to be Programmed with an address",
+            Readiness::RouteAccepted => "waiting for the HTTPRoute to be Accepted by its Gateway",
+            Readiness::VipAssigned => "waiting for LB-IPAM to assign the VIP",
+        }
+    }
+
+    fn timed_out(self) -> &'static str {
+        match self {
+            Readiness::DeploymentAvailable => "the Deployment is not Available",
+            Readiness::GatewayProgrammed => "the Gateway is not Programmed",
+            Readiness::RouteAccepted => "the HTTPRoute is not Accepted",
+            Readiness::VipAssigned => "no VIP is assigned",
+        }
+    }
+
+    /// `None` when ready; otherwise why not, from the object's status.
+    fn why_not(self, object: &Value) -> Option<String> {
+        match self {
+            Readiness::DeploymentAvailable => {
+                let available = condition(object, "Available");
+                let generation = object.pointer("/metadata/generation").and_then(Value::as_i64).unwrap_or(0);
+                let observed = object.pointer("/status/observedGeneration").and_then(Value::as_i64).unwrap_or(0);
+                (available.is_none_or(|c| c["status"] != "True") || observed < generation)
+                    .then(|| condition_text(available, "Available"))
+            }
+            Readiness::GatewayProgrammed => {
+                let programmed = condition(object, "Programmed");
+                let address = object.pointer("/status/addresses/0/value").and_then(Value::as_str);
+                (programmed.is_none_or(|c| c["status"] != "True") || address.is_none())
+                    .then(|| condition_text(programmed, "Programmed"))
+            }
+            Readiness::RouteAccepted => {
+                let parents = object.pointer("/status/parents").and_then(Value::as_array).cloned().unwrap_or_default();
+                let refused: Vec<String> = parents
+                    .iter()
+                    .filter_map(|parent| {
+                        let accepted = condition(&serde_json::json!({"status": parent}), "Accepted").cloned();
+                        accepted
+                            .as_ref()
+                            .is_none_or(|c| c["status"] != "True")
+                            .then(|| condition_text(accepted.as_ref(), &format!("Accepted by {}", text(parent, "/parentRef/name"))))
+                    })
+                    .collect();
+                if parents.is_empty() {
+                    Some("no Gateway has reported on it yet (status.parents is empty)".to_owned())
+                } else if refused.is_empty() {
+                    None
+                } else {
+                    Some(refused.join("; "))
+                }
+            }
+            Readiness::VipAssigned => match vips::assigned_address(object) {
+                Some(_) => None,
+                None => Some(condition_text(condition(object, "io.cilium/lb-ipam-request-satisfied"), "LB-IPAM request satisfied")),
+            },
+        }
+    }
+
+    fn ready(self, object: &Value) -> String {
+        match self {
+            Readiness::DeploymentAvailable => format!(
+                "Available: {} of {} replicas",
+                object.pointer("/status/availableReplicas").and_then(Value::as_i64).unwrap_or(0),
+                object.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(1)
+            ),
+            Readiness::GatewayProgrammed => format!("Programmed at {}", text(object, "/status/addresses/0/value")),
+            Readiness::RouteAccepted => "Accepted by its Gateway".to_owned(),
+            Readiness::VipAssigned => {
+                let labels: Vec<String> = vips::labels_of(object).into_iter().map(|(k, v)| format!("{k}={v}")).collect();
+                format!("VIP {} assigned; labels {}", vips::assigned_address(object).unwrap_or_default(), labels.join(", "))
+            }
+        }
+    }
+}
+
+fn not_found(id: i64) -> SubmitError {
+    SubmitError::NotFound(format!("there is no submission {id}; GET /api/v1/applications/{{app}}/submissions lists them"))
+}
+
+const SUBMISSION_COLUMNS: &str = "id, application, environment, cluster, operation, dry_run, status, message, bundle, \
+    requested_by, approved_by, created_at, updated_at";
+
+fn submission_from(row: &sqlx::any::AnyRow) -> Result<Submission, DbError> {
+    Ok(Submission {
+        id: row.try_get("id")?,
+        application: row.try_get("application")?,
+        environment: row.try_get("environment")?,
+        cluster: row.try_get("cluster")?,
+        operation: row.try_get("operation")?,
+        dry_run: row.try_get::<i64, _>("dry_run")? != 0,
+        status: row.try_get("status")?,
+        message: row.try_get("message")?,
+        bundle: row.try_get("bundle")?,
+        requested_by: row.try_get("requested_by")?,
+        approved_by: row.try_get("approved_by")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+        objects: Vec::new(),
+    })
+}
+
+/// One submission with its objects in apply order.
+pub async fn get(db: &Database, id: i64) -> Result<Option<Submission>, DbError> {
+    let Some(row) = sqlx::query(&format!("SELECT {SUBMISSION_COLUMNS} FROM submissions WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(db.pool())
+        .await?
+    else {
+        return Ok(None);
+    };
+    let mut submission = submission_from(&row)?;
+    let rows = sqlx::query(
+        "SELECT api_version, kind, namespace, name, state, message, answer FROM submission_objects \
+         WHERE submission_id = $1 ORDER BY position",
+    )
+    .bind(id)
+    .fetch_all(db.pool())
+    .await?;
+    submission.objects = rows
+        .iter()
+        .map(|row| {
+            Ok(SubmissionObject {
+                api_version: row.try_get("api_version")?,
+                kind: row.try_get("kind")?,
+                namespace: row.try_get("namespace")?,
+                name: row.try_get("name")?,
+                state: row.try_get("state")?,
+                message: row.try_get("message")?,
+                answer: row.try_get("answer")?,
+            })
+        })
+        .collect::<Result<_, DbError>>()?;
+    Ok(Some(submission))
+}
+
+/// An application's submissions, newest first, without their objects and bundles.
+pub async fn list(db: &Database, application: &str) -> Result<Vec<Submission>, DbError> {
+    let rows = sqlx::query(&format!("SELECT {SUBMISSION_COLUMNS} FROM submissions WHERE application = $1 ORDER BY id DESC"))
+        .bind(application)
+        .fetch_all(db.pool())
+        .await?;
+    rows.iter()
+        .map(|row| {
+            let mut submission = submission_from(row)?;
+            submission.bundle.clear();
+            Ok(submission)
+        })
+        .collect()
+}
+
+/// How a field of the bundle compares with the live object.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FieldChange {
+    /// `.spec.replicas`, as the API server writes fields.
+    pub field: String,
+    /// `added`, `changed` or `unchanged`.
+    pub change: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub live: Option<Value>,
+    pub desired: Value,
+}
+
+/// One object of a preview: its YAML and its fields against the cluster.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PreviewObject {
+    pub api_version: String,
+    pub kind: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    pub name: String,
+    /// Whether the object exists in the cluster now.
+    pub live: bool,
+    /// The YAML Gatehouse would apply (a Secret's values hidden).
+    pub yaml: String,
+    pub added: usize,
+    pub changed: usize,
+    pub unchanged: usize,
+    pub fields: Vec<FieldChange>,
+    /// Why the server-side dry run did not run or failed, when it did not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+const HIDDEN: &str = "(hidden)";
+
+fn hide_secret(object: &Value) -> Value {
+    let mut object = object.clone();
+    if text(&object, "/kind") == "Secret"
+        && let Some(data) = object.get_mut("data").and_then(Value::as_object_mut)
+    {
+        for value in data.values_mut() {
+            *value = Value::String(HIDDEN.to_owned());
+        }
+    }
+    object
+}
+
+impl Submitter {
+    /// Each object's YAML and a field-level diff against the live cluster, computed from a
+    /// server-side-apply dry run (so defaults and other managers' fields are as the API server
+    /// would leave them). Nothing is written.
+    pub async fn preview(&self, application: &str, environment: &str) -> Result<Vec<PreviewObject>, SubmitError> {
+        let plan = plan::load_from(&self.db).await?;
+        if let Some(error) = unknown(&plan, application, environment) {
+            return Err(error);
+        }
+        let objects = self.objects(&plan, application, environment).await?;
+        let mut preview = Vec::new();
+        for object in &objects {
+            let target = identity(object);
+            let label = describe(&target.kind, target.namespace.as_deref(), &target.name);
+            let outcome = async {
+                let (resource, capabilities) = self.cluster.resource(&target.api_version, &target.kind).await?;
+                let api = self.cluster.api(&resource, &capabilities, target.namespace.as_deref());
+                let live = api.get_opt(&target.name).await?;
+                let params = PatchParams::apply(FIELD_MANAGER).dry_run();
+                let dry = api.patch(&target.name, &params, &Patch::Apply(object)).await;
+                Ok::<_, kube::Error>((live, dry))
+            }
+            .await;
+            let (live, result, note) = match outcome {
+                Ok((live, Ok(result))) => (live, serde_json::to_value(result).unwrap_or(Value::Null), None),
+                Ok((live, Err(error))) => {
+                    (live, object.clone(), Some(format!("the dry run was refused: {}", failure::explain(&error, &label))))
+                }
+                Err(error) => (None, object.clone(), Some(format!("the cluster could not be asked: {}", failure::explain(&error, &label)))),
+            };
+            let live_value = live.as_ref().and_then(|live| serde_json::to_value(live).ok());
+            let mut fields = Vec::new();
+            for path in super::fields::leaves(object) {
+                let desired = super::fields::get(&result, &path).or_else(|| super::fields::get(object, &path)).cloned().unwrap_or(Value::Null);
+                let before = live_value.as_ref().and_then(|live| super::fields::get(live, &path)).cloned();
+                let change = match &before {
+                    None => "added",
+                    Some(before) if *before == desired => "unchanged",
+                    Some(_) => "changed",
+                };
+                let secret = target.kind == "Secret" && path.first().is_some_and(|p| p == "data");
+                let hide = |value: Value| if secret { Value::String(HIDDEN.to_owned()) } else { value };
+                fields.push(FieldChange { field: super::fields::display(&path), change, live: before.map(hide), desired: hide(desired) });
+            }
+            let count = |kind: &str| fields.iter().filter(|f| f.change == kind).count();
+            let mut yaml = Bundle::new();
+            let _ = yaml.push(&hide_secret(object));
+            preview.push(PreviewObject {
+                api_version: target.api_version,
+                kind: target.kind,
+                namespace: target.namespace,
+                name: target.name,
+                live: live.is_some(),
+                yaml: yaml.to_yaml().trim_start_matches("---\n").to_owned(),
+                added: count("added"),
+                changed: count("changed"),
+                unchanged: count("unchanged"),
+                fields,
+                note,
+            });
+        }
+        Ok(preview)
+    }
+}
+
+/// The person behind an audit actor: `alice` for `alice` and for `alice (token:ci)`.
+fn person(actor: &str) -> &str {
+    actor.split_once(" (token:").map_or(actor, |(name, _)| name)
+}

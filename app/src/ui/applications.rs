@@ -1,0 +1,181 @@
+//! Applications: per environment, submit the bundle to the cluster (or dry-run it), watch
+//! every object's progress live, and tear it down after a confirmation. Submit stays disabled
+//! while an error-level checklist rule fails, with the findings listed.
+use std::time::Duration;
+
+use leptos::prelude::*;
+
+use super::{
+    layout::{EmptyState, PageHeader},
+    pages::ErrorNotice,
+};
+use crate::api::cluster::{
+    ApplicationTargets, SubmissionProgress, TargetView, list_application_targets, get_submission_progress, submit_to_cluster, tear_down,
+};
+
+#[component]
+pub fn ApplicationsPage() -> impl IntoView {
+    let applications = Resource::new_blocking(|| (), |_| list_application_targets());
+    view! {
+        <PageHeader
+            title="Applications"
+            lead="Submit an application's bundle to the cluster with server-side apply, watch every object become ready, and tear it down again. The checklist's errors block a submission."
+        />
+        <p class="muted">"The cluster, what it offers and the Gateway label fix: " <a href="/clusters">"Clusters"</a> "."</p>
+        <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match applications.await {
+                    Ok(list) if list.is_empty() => view! {
+                        <EmptyState title="No applications yet">
+                            <p>"Create one with POST /api/v1/applications; it appears here with a panel per environment."</p>
+                        </EmptyState>
+                    }.into_any(),
+                    Ok(list) => list.into_iter().map(|application| view! { <ApplicationCard application /> }).collect_view().into_any(),
+                    Err(error) => view! { <ErrorNotice error /> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn ApplicationCard(application: ApplicationTargets) -> impl IntoView {
+    let name = application.name.clone();
+    let heading = format!("{} (namespace {})", application.name, application.namespace);
+    view! {
+        <section class="card submission-card" data-application=name.clone()>
+            <h2>{heading}</h2>
+            {application
+                .targets
+                .into_iter()
+                .map(|target| view! { <TargetPanel application=name.clone() target /> })
+                .collect_view()}
+        </section>
+    }
+}
+
+#[component]
+fn TargetPanel(application: String, target: TargetView) -> impl IntoView {
+    let environment = target.environment.clone();
+    let blocked = !target.errors.is_empty();
+    let current = RwSignal::new(target.latest.clone());
+    let problem = RwSignal::new(None::<String>);
+    let confirming = RwSignal::new(false);
+
+    let poll = Action::new(move |id: &i64| get_submission_progress(*id));
+    Effect::new(move |_| match poll.value().get() {
+        Some(Ok(progress)) => {
+            let running = progress.is_running();
+            let id = progress.id;
+            current.set(Some(progress));
+            if running {
+                set_timeout(move || { poll.dispatch(id); }, Duration::from_millis(300));
+            }
+        }
+        Some(Err(error)) => problem.set(Some(error.to_string())),
+        None => {}
+    });
+    if let Some(latest) = target.latest.as_ref().filter(|latest| latest.is_running()) {
+        let id = latest.id;
+        Effect::new(move |_| { poll.dispatch(id); });
+    }
+
+    let (app_for_submit, env_for_submit) = (application.clone(), environment.clone());
+    let submit = Action::new(move |dry_run: &bool| {
+        let (application, environment, dry_run) = (app_for_submit.clone(), env_for_submit.clone(), *dry_run);
+        async move { submit_to_cluster(application, environment, dry_run).await }
+    });
+    let (app_for_teardown, env_for_teardown) = (application.clone(), environment.clone());
+    let teardown = Action::new(move |_: &()| {
+        let (application, environment) = (app_for_teardown.clone(), env_for_teardown.clone());
+        async move { tear_down(application, environment).await }
+    });
+    let started = move |result: Option<Result<i64, crate::api::AppError>>| match result {
+        Some(Ok(id)) => {
+            problem.set(None);
+            poll.dispatch(id);
+        }
+        Some(Err(error)) => problem.set(Some(error.to_string())),
+        None => {}
+    };
+    Effect::new(move |_| started(submit.value().get()));
+    Effect::new(move |_| started(teardown.value().get()));
+
+    let busy = move || current.get().is_some_and(|p| p.is_running()) || submit.pending().get() || teardown.pending().get();
+    let preview = format!("/api/v1/applications/{application}/preview?environment={environment}");
+    let bundle = format!("/api/v1/applications/{application}/bundle.yaml?environment={environment}");
+    let title = format!("{environment}{}", if target.protected { " (protected: a submission waits for approval)" } else { "" });
+    let submit_label = format!("Submit to {environment}");
+    let confirm_text = format!("Delete every object of {application} in {environment} from the cluster and release its VIPs?");
+    let errors = target.errors.clone();
+    view! {
+        <div class="submission" data-environment=environment.clone()>
+            <h3>{title}</h3>
+            {(!errors.is_empty()).then(|| view! {
+                <div class="notice notice--error" role="alert">
+                    <p>"The checklist finds errors; fix them before submitting:"</p>
+                    <ul>{errors.into_iter().map(|e| view! { <li>{e}</li> }).collect_view()}</ul>
+                </div>
+            })}
+            <div class="actions">
+                <button type="button" class="button button--primary" disabled=move || blocked || busy()
+                    on:click=move |_| { submit.dispatch(false); }>{submit_label}</button>
+                <button type="button" class="button" disabled=move || blocked || busy()
+                    on:click=move |_| { submit.dispatch(true); }>"Dry run"</button>
+                <a class="button" href=preview>"Preview and diff (JSON)"</a>
+                <a class="button" href=bundle>"Bundle (YAML)"</a>
+                <button type="button" class="button button--danger" disabled=busy
+                    on:click=move |_| confirming.set(true)>"Tear down"</button>
+            </div>
+            <Show when=move || confirming.get()>
+                <div class="notice notice--warn confirm" role="alertdialog">
+                    <p>{confirm_text.clone()}</p>
+                    <button type="button" class="button button--danger"
+                        on:click=move |_| { confirming.set(false); teardown.dispatch(()); }>"Yes, tear down"</button>
+                    <button type="button" class="button" on:click=move |_| confirming.set(false)>"Cancel"</button>
+                </div>
+            </Show>
+            {move || problem.get().map(|message| view! { <p class="notice notice--error" role="alert">{message}</p> })}
+            {move || current.get().map(|progress| view! { <Progress progress /> })}
+        </div>
+    }
+}
+
+#[component]
+fn Progress(progress: SubmissionProgress) -> impl IntoView {
+    let heading = format!(
+        "Submission {}{}: {}",
+        progress.id,
+        if progress.operation == "teardown" { " (teardown)" } else if progress.dry_run { " (dry run)" } else { "" },
+        progress.status
+    );
+    let who = match &progress.approved_by {
+        Some(approver) => format!("requested by {} at {}, approved by {approver}", progress.requested_by, progress.created_at),
+        None => format!("requested by {} at {}", progress.requested_by, progress.created_at),
+    };
+    view! {
+        <div class="progress" data-status=progress.status.clone()>
+            <p><strong class="submission-status">{heading}</strong> " — " {progress.message.clone()}</p>
+            <p class="muted">{who}</p>
+            <table class="table">
+                <thead><tr><th>"Object"</th><th>"State"</th><th>"Message"</th></tr></thead>
+                <tbody>
+                    {progress.objects.into_iter().map(|object| {
+                        let name = match &object.namespace {
+                            Some(namespace) => format!("{} {namespace}/{}", object.kind, object.name),
+                            None => format!("{} {}", object.kind, object.name),
+                        };
+                        let badge = format!("badge state state--{}", object.state);
+                        view! {
+                            <tr data-state=object.state.clone()>
+                                <td>{name}</td>
+                                <td><span class=badge>{object.state.clone()}</span></td>
+                                <td>{object.message}</td>
+                            </tr>
+                        }
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </div>
+    }
+}

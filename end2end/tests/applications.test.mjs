@@ -1,0 +1,42 @@
+// An app team submits the demo application to the simulated cluster, watches every object
+// turn ready, and tears it down after confirming; the Clusters page shows what the cluster
+// offers and switches the Gateway label fix.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { portalForSuite, waitForHydration } from '../support/portal.mjs';
+
+describe('Applications', () => {
+  const suite = portalForSuite();
+
+  test('submit api to dev, watch every object become ready, tear it down', async () => {
+    const page = await suite.browser.newPage({ viewport: { width: 1280, height: 1100 } });
+    await page.goto(`${suite.portal.url}/applications`);
+    await waitForHydration(page);
+    const dev = page.locator('[data-application=api] [data-environment=dev]');
+    await dev.getByRole('button', { name: 'Submit to dev' }).click();
+    await dev.locator('.progress[data-status=ready]').waitFor({ timeout: 30000 });
+    const states = await dev.locator('tbody tr').evaluateAll((rows) => rows.map((row) => row.dataset.state));
+    assert.ok(states.length >= 9, `every object is listed: ${states}`);
+    assert.deepEqual([...new Set(states)], ['ready']);
+    assert.match(await dev.textContent(), /Programmed at 192\.168\.101\.19/);
+    await page.screenshot({ path: new URL('../artifacts/applications.png', import.meta.url).pathname, fullPage: true });
+
+    await dev.getByRole('button', { name: 'Tear down' }).click();
+    await dev.getByRole('button', { name: 'Yes, tear down' }).click();
+    await dev.locator('.progress[data-status=torn_down]').waitFor({ timeout: 30000 });
+    const after = await dev.locator('tbody tr').evaluateAll((rows) => rows.map((row) => row.dataset.state));
+    assert.deepEqual([...new Set(after)], ['deleted']);
+  });
+
+  test('the Clusters page lists the capabilities and switches the label fix', async () => {
+    const page = await suite.browser.newPage();
+    await page.goto(`${suite.portal.url}/clusters`);
+    await waitForHydration(page);
+    assert.match(await page.textContent('main'), /reachable, Kubernetes v1\.32/);
+    assert.equal(await page.locator('.capabilities li[data-present=false]').count(), 0);
+    await page.getByRole('button', { name: 'Turn the fix off' }).click();
+    await page.getByText('The fix is off').waitFor();
+    await page.getByRole('button', { name: 'Turn the fix on' }).click();
+    await page.getByText('The fix is on.').waitFor();
+  });
+});

@@ -1,0 +1,205 @@
+//! Submissions to the cluster (`/api/v1/applications/{app}/submissions`,
+//! `/api/v1/submissions/{id}`, teardown), the cluster's capabilities, the VIPs' status and the
+//! Gateway label fix's switch.
+use app::backend::cluster::{
+    Capabilities, capabilities, label_fix, list_all,
+    submissions::{self, SubmitError, Submission},
+    vips,
+};
+use axum::{
+    Json,
+    extract::{Path, State},
+    http::StatusCode,
+};
+use serde::{Deserialize, Serialize};
+
+use super::{ApiError, ApiJson, applications::check_stored_scope};
+use crate::access::Caller;
+use crate::state::AppState;
+
+impl From<SubmitError> for ApiError {
+    fn from(error: SubmitError) -> ApiError {
+        match error {
+            SubmitError::NotFound(message) => ApiError::not_found("not_found", message),
+            SubmitError::Bundle(error) => super::outputs::bundle_error(error),
+            SubmitError::Checklist(findings) => ApiError::rejected(&findings),
+            SubmitError::Conflict(message) => ApiError::conflict("submission_conflict", message),
+            SubmitError::Forbidden(message) => ApiError::new(StatusCode::FORBIDDEN, "own_submission", message),
+            SubmitError::Db(error) => error.into(),
+            SubmitError::Certificate(_) => ApiError::internal(&error),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubmissionRequest {
+    environment: String,
+    #[serde(default)]
+    dry_run: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Accepted {
+    id: i64,
+}
+
+/// `POST /api/v1/applications/{app}/submissions` → 202 `{"id"}`.
+pub async fn submit(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(application): Path<String>,
+    ApiJson(request): ApiJson<SubmissionRequest>,
+) -> Result<(StatusCode, Json<Accepted>), ApiError> {
+    if request.environment.is_empty() {
+        return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "missing_environment", "say which environment to submit to, e.g. \"dev\"")
+            .with_field("environment"));
+    }
+    check_stored_scope(&state, &caller, &application).await?;
+    let id = state.clusters.submitter.submit(&caller.actor(), &application, &request.environment, request.dry_run).await?;
+    Ok((StatusCode::ACCEPTED, Json(Accepted { id })))
+}
+
+/// `GET /api/v1/applications/{app}/submissions`, newest first.
+pub async fn list(State(state): State<AppState>, Path(application): Path<String>) -> Result<Json<Vec<Submission>>, ApiError> {
+    Ok(Json(submissions::list(&state.db, &application).await?))
+}
+
+fn parse_id(id: &str) -> Result<i64, ApiError> {
+    id.parse().map_err(|_| ApiError::bad_request("invalid_id", format!("{id:?} is not a submission id; ids are whole numbers")))
+}
+
+/// `GET /api/v1/submissions/{id}`
+pub async fn get(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Submission>, ApiError> {
+    let id = parse_id(&id)?;
+    submissions::get(&state.db, id)
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found("submission_not_found", format!("there is no submission {id}")))
+}
+
+/// `POST /api/v1/submissions/{id}/approve` → 202 with the submission.
+pub async fn approve(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(id): Path<String>,
+) -> Result<(StatusCode, Json<Accepted>), ApiError> {
+    let id = parse_id(&id)?;
+    state.clusters.submitter.approve(&caller.actor(), id).await?;
+    Ok((StatusCode::ACCEPTED, Json(Accepted { id })))
+}
+
+/// `DELETE /api/v1/applications/{app}/environments/{env}` → 202 `{"id"}` of the teardown.
+pub async fn teardown(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path((application, environment)): Path<(String, String)>,
+) -> Result<(StatusCode, Json<Accepted>), ApiError> {
+    check_stored_scope(&state, &caller, &application).await?;
+    let id = state.clusters.submitter.teardown(&caller.actor(), &application, &environment).await?;
+    Ok((StatusCode::ACCEPTED, Json(Accepted { id })))
+}
+
+/// `GET /api/v1/clusters`: the cluster, its version and what Gatehouse needs from it.
+pub async fn clusters(State(state): State<AppState>) -> Json<Vec<Capabilities>> {
+    Json(vec![capabilities(state.clusters.cluster()).await])
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LabelFix {
+    enabled: bool,
+}
+
+/// `GET /api/v1/label-fix`
+pub async fn label_fix_get(State(state): State<AppState>) -> Result<Json<LabelFix>, ApiError> {
+    Ok(Json(LabelFix { enabled: label_fix::enabled(&state.db).await? }))
+}
+
+/// `PUT /api/v1/label-fix` `{"enabled": false}`
+pub async fn label_fix_put(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    ApiJson(body): ApiJson<LabelFix>,
+) -> Result<Json<LabelFix>, ApiError> {
+    label_fix::set_enabled(&state.db, &state.clusters.label_fix.0, &caller.actor(), body.enabled).await?;
+    Ok(Json(body))
+}
+
+/// One LoadBalancer Service's VIP.
+#[derive(Debug, Serialize)]
+pub struct VipStatus {
+    namespace: String,
+    service: String,
+    /// The Gateway it was generated for, when Cilium generated it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    gateway: Option<String>,
+    address: Option<String>,
+    /// Labels that match the advertisement label of some environment of the plan.
+    advertisement_labels: Vec<String>,
+    labelled: bool,
+    assigned: bool,
+    announcement: vips::Announcement,
+    announced: bool,
+}
+
+/// `GET /api/v1/vips`: every LoadBalancer Service's VIP — labelled, assigned, and selected by
+/// an L2 announcement policy or a BGP advertisement.
+pub async fn vip_status(State(state): State<AppState>) -> Result<Json<Vec<VipStatus>>, ApiError> {
+    let cluster = state.clusters.cluster();
+    let unreachable = |error: kube::Error| {
+        let failure = app::backend::cluster::failure::explain(&error, "the cluster's Services and announcement policies");
+        ApiError::new(StatusCode::BAD_GATEWAY, failure.code, format!("{} {}", failure.message, failure.hint))
+    };
+    let services = list_all(cluster, "v1", "Service").await.map_err(unreachable)?;
+    let l2 = list_all(cluster, "cilium.io/v2alpha1", "CiliumL2AnnouncementPolicy").await.unwrap_or_default();
+    let bgp = list_all(cluster, "cilium.io/v2", "CiliumBGPAdvertisement").await.unwrap_or_default();
+    let environments = app::backend::environments::list(&state.db).await?;
+    let statuses = services
+        .iter()
+        .filter(|s| s.pointer("/spec/type").and_then(serde_json::Value::as_str) == Some("LoadBalancer"))
+        .map(|service| {
+            let labels = vips::labels_of(service);
+            let advertisement_labels: Vec<String> = environments
+                .iter()
+                .map(|e| &e.advertisement.label)
+                .filter(|l| labels.get(l.key.as_str()).map(String::as_str) == Some(l.value.as_str()))
+                .map(ToString::to_string)
+                .collect();
+            let address = vips::assigned_address(service);
+            let announcement = vips::announcement(&labels, &l2, &bgp);
+            VipStatus {
+                namespace: service.pointer("/metadata/namespace").and_then(|v| v.as_str()).unwrap_or_default().to_owned(),
+                service: service.pointer("/metadata/name").and_then(|v| v.as_str()).unwrap_or_default().to_owned(),
+                gateway: labels.get(vips::OWNING_GATEWAY_LABEL).cloned(),
+                labelled: !advertisement_labels.is_empty(),
+                assigned: address.is_some(),
+                announced: address.is_some() && announcement.is_announced(),
+                advertisement_labels,
+                address,
+                announcement,
+            }
+        })
+        .collect();
+    Ok(Json(statuses))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct PreviewQuery {
+    environment: Option<String>,
+}
+
+/// `GET /api/v1/applications/{app}/preview?environment=dev`: every object's YAML and its
+/// fields against the live cluster (added, changed, unchanged), from a server-side dry run.
+pub async fn preview(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(application): Path<String>,
+    axum::extract::Query(query): axum::extract::Query<PreviewQuery>,
+) -> Result<Json<Vec<submissions::PreviewObject>>, ApiError> {
+    let Some(environment) = query.environment.filter(|e| !e.is_empty()) else {
+        return Err(ApiError::bad_request("missing_environment", "say which environment to preview: ?environment=dev").with_field("environment"));
+    };
+    check_stored_scope(&state, &caller, &application).await?;
+    Ok(Json(state.clusters.submitter.preview(&application, &environment).await?))
+}

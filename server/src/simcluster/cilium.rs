@@ -1,0 +1,298 @@
+//! The controllers of the simulated cluster, behaving as Kubernetes and Cilium do where
+//! Gatehouse depends on it: Deployments become available, Cilium's Gateway controller
+//! generates a LoadBalancer Service per Gateway and reports the Gateway Programmed with its
+//! address, LB-IPAM assigns VIPs from the pools that select a Service, and HTTPRoutes are
+//! accepted by their parent Gateways.
+use std::collections::{BTreeMap, BTreeSet};
+
+use app::backend::cluster::vips::{
+    LBIPAM_IPS_ANNOTATION, OWNING_GATEWAY_LABEL, assigned_address, generated_service_name, labels_of, pool_contains,
+    pool_serves, pool_spans, requested_addresses,
+};
+use app::domain::{IpAddr, IpFamily};
+use serde_json::{Value, json};
+
+use super::store::{Change, Key, Store, kind_index};
+
+pub const CONTROLLER_NAME: &str = "io.cilium/gateway-controller";
+pub const CILIUM_MANAGER: &str = "cilium-operator";
+const GATEWAY_NAME_LABEL: &str = "gateway.networking.k8s.io/gateway-name";
+const LB_IPAM_CONDITION: &str = "io.cilium/lb-ipam-request-satisfied";
+
+/// How the simulated Cilium behaves.
+#[derive(Debug, Clone, Copy)]
+pub struct CiliumBehaviour {
+    /// Cilium 1.15 and later copy a Gateway's `spec.infrastructure.labels` to the Service
+    /// they generate; earlier versions do not, and only a label fix makes the VIP reachable.
+    pub copies_infrastructure_labels: bool,
+}
+
+impl Default for CiliumBehaviour {
+    fn default() -> Self {
+        CiliumBehaviour { copies_infrastructure_labels: true }
+    }
+}
+
+/// Runs every controller until nothing changes any more.
+pub fn reconcile(store: &mut Store, behaviour: CiliumBehaviour) {
+    for _ in 0..10 {
+        let before = store.revision();
+        namespaces(store);
+        gateway_classes(store);
+        deployments(store);
+        generated_services(store, behaviour);
+        lb_ipam(store);
+        gateways(store);
+        http_routes(store);
+        if store.revision() == before {
+            return;
+        }
+    }
+}
+
+fn condition(kind: &str, ok: bool, reason: &str, message: &str, generation: Option<&Value>) -> Value {
+    let mut condition = json!({"type": kind, "status": if ok { "True" } else { "False" }, "reason": reason,
+                               "message": message, "lastTransitionTime": app::backend::db::now_text()});
+    if let Some(generation) = generation {
+        condition["observedGeneration"] = generation.clone();
+    }
+    condition
+}
+
+fn namespaces(store: &mut Store) {
+    for (key, _) in store.all("Namespace") {
+        store.set_status(&key, json!({"phase": "Active"}));
+    }
+}
+
+fn gateway_classes(store: &mut Store) {
+    for (key, class) in store.all("GatewayClass") {
+        if class.pointer("/spec/controllerName").and_then(Value::as_str) == Some(CONTROLLER_NAME) {
+            let generation = class.pointer("/metadata/generation");
+            store.set_status(&key, json!({"conditions": [condition("Accepted", true, "Accepted", "Valid GatewayClass", generation)]}));
+        }
+    }
+}
+
+fn deployments(store: &mut Store) {
+    for (key, deployment) in store.all("Deployment") {
+        let replicas = deployment.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(1);
+        let generation = deployment.pointer("/metadata/generation");
+        store.set_status(
+            &key,
+            json!({"observedGeneration": generation, "replicas": replicas, "updatedReplicas": replicas,
+                   "readyReplicas": replicas, "availableReplicas": replicas,
+                   "conditions": [condition("Available", true, "MinimumReplicasAvailable", "Deployment has minimum availability.", None),
+                                  condition("Progressing", true, "NewReplicaSetAvailable", &format!("ReplicaSet \"{}\" has successfully progressed.", key.name), None)]}),
+        );
+    }
+}
+
+fn is_cilium_gateway(store: &Store, gateway: &Value) -> bool {
+    let Some(class) = gateway.pointer("/spec/gatewayClassName").and_then(Value::as_str) else {
+        return false;
+    };
+    store
+        .find("GatewayClass", "", class)
+        .is_some_and(|c| c.pointer("/spec/controllerName").and_then(Value::as_str) == Some(CONTROLLER_NAME))
+}
+
+/// The `cilium-gateway-<name>` Service of every Cilium Gateway, applied as Cilium's operator:
+/// the Gateway's metadata labels are NOT copied — only `spec.infrastructure` (from 1.15).
+fn generated_services(store: &mut Store, behaviour: CiliumBehaviour) {
+    for (key, gateway) in store.all("Gateway") {
+        if !is_cilium_gateway(store, &gateway) {
+            continue;
+        }
+        let mut labels = BTreeMap::new();
+        let mut annotations = BTreeMap::new();
+        if behaviour.copies_infrastructure_labels {
+            for (field, into) in [("labels", &mut labels), ("annotations", &mut annotations)] {
+                if let Some(map) = gateway.pointer(&format!("/spec/infrastructure/{field}")).and_then(Value::as_object) {
+                    for (k, v) in map {
+                        into.insert(k.clone(), v.clone());
+                    }
+                }
+            }
+        }
+        labels.insert(OWNING_GATEWAY_LABEL.to_owned(), json!(key.name));
+        labels.insert(GATEWAY_NAME_LABEL.to_owned(), json!(key.name));
+        let requested: Vec<&str> = gateway
+            .pointer("/spec/addresses")
+            .and_then(Value::as_array)
+            .map(|addresses| {
+                addresses
+                    .iter()
+                    .filter(|a| a.get("type").and_then(Value::as_str).is_none_or(|t| t == "IPAddress"))
+                    .filter_map(|a| a.get("value").and_then(Value::as_str))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if !requested.is_empty() {
+            annotations.insert(LBIPAM_IPS_ANNOTATION.to_owned(), json!(requested.join(",")));
+        }
+        let ports: BTreeSet<i64> = gateway
+            .pointer("/spec/listeners")
+            .and_then(Value::as_array)
+            .map(|listeners| listeners.iter().filter_map(|l| l.get("port").and_then(Value::as_i64)).collect())
+            .unwrap_or_default();
+        let ports: Vec<Value> =
+            ports.iter().map(|port| json!({"name": format!("port-{port}"), "port": port, "protocol": "TCP"})).collect();
+        let mut metadata = json!({
+            "name": generated_service_name(&key.name), "namespace": key.namespace, "labels": labels,
+            "ownerReferences": [{"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway", "name": key.name,
+                                 "uid": gateway.pointer("/metadata/uid"), "controller": true}],
+        });
+        if !annotations.is_empty() {
+            metadata["annotations"] = json!(annotations);
+        }
+        let service = json!({"apiVersion": "v1", "kind": "Service", "metadata": metadata,
+                             "spec": {"type": "LoadBalancer", "ports": ports}});
+        let service_key = Key::new(kind_index("Service"), &key.namespace, &generated_service_name(&key.name));
+        if let Err(error) = store.write(service_key, CILIUM_MANAGER, Change::Apply { force: true, patch: service }, false) {
+            tracing::warn!(gateway = %key.name, error = %error.message, "the simulated Cilium could not write the Gateway's Service");
+        }
+    }
+}
+
+fn format_address(ipv4: bool, value: u128) -> Option<String> {
+    let family = if ipv4 { IpFamily::Ipv4 } else { IpFamily::Ipv6 };
+    IpAddr::from_u128(family, value).map(|address| address.to_string())
+}
+
+/// LB-IPAM: every LoadBalancer Service gets an address from a pool that selects it — the one
+/// it asks for, or the lowest free one — and loses it when no such pool holds it any more.
+fn lb_ipam(store: &mut Store) {
+    let pools: Vec<Value> = store.all("CiliumLoadBalancerIPPool").into_iter().map(|(_, pool)| pool).collect();
+    let services: Vec<(Key, Value)> = store
+        .all("Service")
+        .into_iter()
+        .filter(|(_, s)| s.pointer("/spec/type").and_then(Value::as_str) == Some("LoadBalancer"))
+        .collect();
+    let mut used: BTreeSet<String> = BTreeSet::new();
+    let mut pending = Vec::new();
+    for (key, service) in &services {
+        let labels = labels_of(service);
+        let requested = requested_addresses(service);
+        let kept = assigned_address(service).filter(|address| {
+            (requested.is_empty() || requested.contains(address))
+                && !used.contains(address)
+                && pools.iter().any(|pool| pool_serves(pool, &labels) && pool_contains(pool, address))
+        });
+        match kept {
+            Some(address) => {
+                used.insert(address);
+            }
+            None => pending.push((key.clone(), labels, requested)),
+        }
+    }
+    for (key, labels, requested) in pending {
+        let serving: Vec<&Value> = pools.iter().filter(|pool| pool_serves(pool, &labels)).collect();
+        let outcome = if serving.is_empty() {
+            Err(("no_pool", "no pool selects this Service: label it to match a CiliumLoadBalancerIPPool's serviceSelector".to_owned()))
+        } else if !requested.is_empty() {
+            match requested.iter().find(|address| !used.contains(*address) && serving.iter().any(|pool| pool_contains(pool, address))) {
+                Some(address) => Ok(address.clone()),
+                None if requested.iter().any(|a| used.contains(a)) => {
+                    Err(("already_allocated", format!("the requested address {} is already allocated", requested.join(","))))
+                }
+                None => Err(("out_of_range", format!("no pool selecting this Service holds {}", requested.join(",")))),
+            }
+        } else {
+            serving
+                .iter()
+                .flat_map(|pool| pool_spans(pool))
+                .find_map(|(first, last, ipv4)| {
+                    (first..=last).take(65_536).filter_map(|value| format_address(ipv4, value)).find(|a| !used.contains(a))
+                })
+                .ok_or(("pool_exhausted", "every address of the pools selecting this Service is allocated".to_owned()))
+        };
+        let status = match outcome {
+            Ok(address) => {
+                used.insert(address.clone());
+                json!({"loadBalancer": {"ingress": [{"ip": address}]},
+                       "conditions": [condition(LB_IPAM_CONDITION, true, "satisfied", "", None)]})
+            }
+            Err((reason, message)) => {
+                json!({"loadBalancer": {}, "conditions": [condition(LB_IPAM_CONDITION, false, reason, &message, None)]})
+            }
+        };
+        store.set_status(&key, status);
+    }
+}
+
+/// Cilium's Gateway status: Accepted, and Programmed once its Service has an address.
+fn gateways(store: &mut Store) {
+    for (key, gateway) in store.all("Gateway") {
+        if !is_cilium_gateway(store, &gateway) {
+            continue;
+        }
+        let generation = gateway.pointer("/metadata/generation").cloned();
+        let service_name = generated_service_name(&key.name);
+        let service = store.find("Service", &key.namespace, &service_name);
+        let address = service.and_then(assigned_address);
+        let mut status = json!({"conditions": [condition("Accepted", true, "Accepted", "Gateway successfully scheduled", generation.as_ref())]});
+        match &address {
+            Some(address) => {
+                status["addresses"] = json!([{"type": "IPAddress", "value": address}]);
+                if let Some(conditions) = status["conditions"].as_array_mut() {
+                    conditions.push(condition("Programmed", true, "Programmed", "Gateway successfully reconciled", generation.as_ref()));
+                }
+            }
+            None => {
+                let why = service
+                    .and_then(|s| s.pointer("/status/conditions/0/message").and_then(Value::as_str))
+                    .filter(|m| !m.is_empty())
+                    .unwrap_or("LB-IPAM has not assigned one yet");
+                let message = format!("Service {service_name} has no address: {why}");
+                if let Some(conditions) = status["conditions"].as_array_mut() {
+                    conditions.push(condition("Programmed", false, "AddressNotAssigned", &message, generation.as_ref()));
+                }
+            }
+        }
+        store.set_status(&key, status);
+    }
+}
+
+/// Every parent of an HTTPRoute: Accepted when it is a Cilium Gateway; ResolvedRefs when
+/// every backend Service exists.
+fn http_routes(store: &mut Store) {
+    for (key, route) in store.all("HTTPRoute") {
+        let generation = route.pointer("/metadata/generation").cloned();
+        let backends_exist = route
+            .pointer("/spec/rules")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .flat_map(|rule| rule.get("backendRefs").and_then(Value::as_array).cloned().unwrap_or_default())
+            .all(|backend| {
+                let namespace = backend.get("namespace").and_then(Value::as_str).unwrap_or(&key.namespace);
+                let name = backend.get("name").and_then(Value::as_str).unwrap_or_default();
+                store.find("Service", namespace, name).is_some()
+            });
+        let parents: Vec<Value> = route
+            .pointer("/spec/parentRefs")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|parent| {
+                let namespace = parent.get("namespace").and_then(Value::as_str).unwrap_or(&key.namespace);
+                let name = parent.get("name").and_then(Value::as_str).unwrap_or_default();
+                let accepted = store.find("Gateway", namespace, name).is_some_and(|g| is_cilium_gateway(store, g));
+                let accepted_condition = if accepted {
+                    condition("Accepted", true, "Accepted", "Accepted HTTPRoute", generation.as_ref())
+                } else {
+                    condition("Accepted", false, "NoMatchingParent", &format!("there is no Cilium Gateway {namespace}/{name}"), generation.as_ref())
+                };
+                let resolved = if backends_exist {
+                    condition("ResolvedRefs", true, "ResolvedRefs", "Service reference is valid", generation.as_ref())
+                } else {
+                    condition("ResolvedRefs", false, "BackendNotFound", "a backend Service does not exist", generation.as_ref())
+                };
+                json!({"parentRef": parent, "controllerName": CONTROLLER_NAME, "conditions": [accepted_condition, resolved]})
+            })
+            .collect();
+        store.set_status(&key, json!({"parents": parents}));
+    }
+}

@@ -1,0 +1,453 @@
+//! The Kubernetes REST API of the simulated cluster: discovery, get, list, watch, create,
+//! update, patch (server-side apply and merge patch), delete, `dryRun=All`, and `Status`
+//! bodies for every failure.
+use std::{
+    collections::{BTreeMap, VecDeque},
+    convert::Infallible,
+    sync::Arc,
+    time::Duration,
+};
+
+use axum::{
+    Json, Router,
+    body::{Body, Bytes},
+    extract::{Path, Query, State},
+    http::{HeaderMap, Method, StatusCode, header},
+    response::{IntoResponse, Response},
+    routing::{any, get},
+};
+use serde_json::{Value, json};
+use tokio::sync::broadcast;
+
+use super::{
+    Shared,
+    cilium::reconcile,
+    store::{Change, Event, Key, KINDS, StatusError, find_kind},
+};
+
+impl IntoResponse for StatusError {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        (status, Json(self.body())).into_response()
+    }
+}
+
+pub fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route("/version", get(version))
+        .route("/api", get(core_versions))
+        .route("/apis", get(groups))
+        .route("/api/{*rest}", any(core))
+        .route("/apis/{*rest}", any(grouped))
+        .with_state(shared)
+}
+
+fn authenticate(shared: &Shared, headers: &HeaderMap) -> Result<(), StatusError> {
+    let access = shared.access();
+    let Some(token) = &access.token else { return Ok(()) };
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "));
+    if access.expired || presented != Some(token.as_str()) {
+        return Err(StatusError::unauthorized());
+    }
+    Ok(())
+}
+
+async fn version(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Result<Json<Value>, StatusError> {
+    authenticate(&shared, &headers)?;
+    Ok(Json(json!({"major": "1", "minor": "32", "gitVersion": "v1.32.0-gatehouse-sim", "gitCommit": "simulated",
+                   "gitTreeState": "clean", "buildDate": "2026-01-01T00:00:00Z", "goVersion": "go1.23",
+                   "compiler": "gc", "platform": "linux/amd64"})))
+}
+
+async fn core_versions(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Result<Json<Value>, StatusError> {
+    authenticate(&shared, &headers)?;
+    Ok(Json(json!({"kind": "APIVersions", "versions": ["v1"],
+                   "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": "127.0.0.1"}]})))
+}
+
+async fn groups(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Result<Json<Value>, StatusError> {
+    authenticate(&shared, &headers)?;
+    let mut versions: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for kind in KINDS.iter().filter(|k| !k.group.is_empty()) {
+        let list = versions.entry(kind.group).or_default();
+        if !list.contains(&kind.version) {
+            list.push(kind.version);
+        }
+    }
+    let groups: Vec<Value> = versions
+        .iter()
+        .map(|(group, versions)| {
+            let listed: Vec<Value> =
+                versions.iter().map(|v| json!({"groupVersion": format!("{group}/{v}"), "version": v})).collect();
+            json!({"name": group, "versions": listed, "preferredVersion": listed[0]})
+        })
+        .collect();
+    Ok(Json(json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})))
+}
+
+fn resource_list(group: &str, version: &str) -> Result<Value, StatusError> {
+    let resources: Vec<Value> = KINDS
+        .iter()
+        .filter(|k| k.group == group && k.version == version)
+        .flat_map(|k| {
+            [
+                json!({"name": k.plural, "singularName": k.kind.to_lowercase(), "namespaced": k.namespaced, "kind": k.kind,
+                       "verbs": ["create", "delete", "get", "list", "patch", "update", "watch"]}),
+                json!({"name": format!("{}/status", k.plural), "singularName": "", "namespaced": k.namespaced,
+                       "kind": k.kind, "verbs": ["get"]}),
+            ]
+        })
+        .collect();
+    if resources.is_empty() {
+        return Err(StatusError::not_found_path());
+    }
+    let group_version = if group.is_empty() { version.to_owned() } else { format!("{group}/{version}") };
+    Ok(json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": group_version, "resources": resources}))
+}
+
+impl StatusError {
+    fn not_found_path() -> StatusError {
+        StatusError { code: 404, reason: "NotFound", message: "the server could not find the requested resource".into(), details: json!({}) }
+    }
+}
+
+type Params = Vec<(String, String)>;
+
+async fn core(
+    State(shared): State<Arc<Shared>>,
+    Path(rest): Path<String>,
+    method: Method,
+    Query(params): Query<Params>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let segments: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
+    match segments.split_first() {
+        Some((version, rest)) => serve(&shared, "", version, rest, method, &params, &headers, body).await,
+        None => StatusError::not_found_path().into_response(),
+    }
+}
+
+async fn grouped(
+    State(shared): State<Arc<Shared>>,
+    Path(rest): Path<String>,
+    method: Method,
+    Query(params): Query<Params>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let segments: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
+    match segments.as_slice() {
+        [group, version, rest @ ..] => serve(&shared, group, version, rest, method, &params, &headers, body).await,
+        _ => StatusError::not_found_path().into_response(),
+    }
+}
+
+fn param<'a>(params: &'a Params, name: &str) -> Option<&'a str> {
+    params.iter().find(|(key, _)| key == name).map(|(_, value)| value.as_str())
+}
+
+/// A request for a resource, after the group and version.
+struct Target<'a> {
+    kind: usize,
+    namespace: Option<&'a str>,
+    name: Option<&'a str>,
+    status: bool,
+}
+
+fn target<'a>(group: &str, version: &str, rest: &[&'a str]) -> Option<Target<'a>> {
+    let namespaced = |plural: &str| find_kind(group, version, plural).filter(|k| KINDS[*k].namespaced);
+    let (kind, namespace, rest) = match rest {
+        ["namespaces", namespace, plural, rest @ ..] if namespaced(plural).is_some() => (namespaced(plural)?, Some(*namespace), rest),
+        [plural, rest @ ..] => (find_kind(group, version, plural)?, None, rest),
+        [] => return None,
+    };
+    match rest {
+        [] => Some(Target { kind, namespace, name: None, status: false }),
+        [name] => Some(Target { kind, namespace, name: Some(name), status: false }),
+        [name, "status"] => Some(Target { kind, namespace, name: Some(name), status: true }),
+        _ => None,
+    }
+}
+
+fn verb(method: &Method, target: &Target<'_>, params: &Params) -> &'static str {
+    match (method.as_str(), target.name) {
+        ("GET", None) if is_true(param(params, "watch")) => "watch",
+        ("GET", None) => "list",
+        ("GET", Some(_)) => "get",
+        ("POST", _) => "create",
+        ("PUT", _) => "update",
+        ("PATCH", _) => "patch",
+        ("DELETE", _) => "delete",
+        _ => "unknown",
+    }
+}
+
+fn is_true(value: Option<&str>) -> bool {
+    matches!(value, Some("true" | "1"))
+}
+
+#[expect(clippy::too_many_arguments, reason = "one request's parts, passed on once")]
+async fn serve(
+    shared: &Arc<Shared>,
+    group: &str,
+    version: &str,
+    rest: &[&str],
+    method: Method,
+    params: &Params,
+    headers: &HeaderMap,
+    body: Bytes,
+) -> Response {
+    if let Err(error) = authenticate(shared, headers) {
+        return error.into_response();
+    }
+    if rest.is_empty() {
+        return match resource_list(group, version) {
+            Ok(list) => Json(list).into_response(),
+            Err(error) => error.into_response(),
+        };
+    }
+    let Some(target) = target(group, version, rest) else {
+        return StatusError::not_found_path().into_response();
+    };
+    let kind = &KINDS[target.kind];
+    let verb = verb(&method, &target, params);
+    if shared.access().forbidden.iter().any(|(v, plural)| v == verb && plural == kind.plural) {
+        return StatusError::forbidden(verb, kind, target.namespace).into_response();
+    }
+    let dry_run = param(params, "dryRun") == Some("All");
+    let result = match (verb, target.name) {
+        ("watch", None) => return watch(shared, &target, params),
+        ("list", None) => Ok((StatusCode::OK, list(shared, &target, params))),
+        ("get", Some(name)) => {
+            let key = Key::new(target.kind, target.namespace.unwrap_or_default(), name);
+            shared.store().get(&key).map(|object| (StatusCode::OK, object))
+        }
+        (_, _) if target.status => Err(StatusError::method_not_allowed()),
+        ("create", None) => parse_body(headers, &body).and_then(|object| {
+            let name = object.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default().to_owned();
+            let manager = param(params, "fieldManager").unwrap_or("unknown");
+            write(shared, Key::new(target.kind, target.namespace.unwrap_or_default(), &name), manager, Change::Create(object), dry_run)
+                .map(|object| (StatusCode::CREATED, object))
+        }),
+        ("update", Some(name)) => parse_body(headers, &body).and_then(|object| {
+            let manager = param(params, "fieldManager").unwrap_or("unknown");
+            write(shared, Key::new(target.kind, target.namespace.unwrap_or_default(), name), manager, Change::Update(object), dry_run)
+                .map(|object| (StatusCode::OK, object))
+        }),
+        ("patch", Some(name)) => patch(shared, &target, name, params, headers, &body, dry_run),
+        ("delete", Some(name)) => {
+            let key = Key::new(target.kind, target.namespace.unwrap_or_default(), name);
+            let mut store = shared.store();
+            let deleted = store.delete(&key, dry_run);
+            if !dry_run {
+                reconcile(&mut store, shared.behaviour());
+            }
+            deleted.map(|object| (StatusCode::OK, object))
+        }
+        _ => Err(StatusError::method_not_allowed()),
+    };
+    match result {
+        Ok((status, object)) => (status, Json(object)).into_response(),
+        Err(error) => error.into_response(),
+    }
+}
+
+fn content_type(headers: &HeaderMap) -> &str {
+    headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("application/json")
+}
+
+/// JSON, or YAML for server-side apply (kubectl sends YAML; kube sends JSON, which is YAML too).
+fn parse_body(headers: &HeaderMap, body: &Bytes) -> Result<Value, StatusError> {
+    let parsed = serde_json::from_slice::<Value>(body).or_else(|json_error| {
+        if content_type(headers).starts_with("application/apply-patch+yaml") {
+            serde_yaml::from_slice::<Value>(body).map_err(|e| e.to_string())
+        } else {
+            Err(json_error.to_string())
+        }
+    });
+    match parsed {
+        Ok(value) if value.is_object() => Ok(value),
+        Ok(_) => Err(StatusError::bad_request("the body must be an object")),
+        Err(error) => Err(StatusError::bad_request(format!("the body does not parse: {error}"))),
+    }
+}
+
+fn patch(
+    shared: &Arc<Shared>,
+    target: &Target<'_>,
+    name: &str,
+    params: &Params,
+    headers: &HeaderMap,
+    body: &Bytes,
+    dry_run: bool,
+) -> Result<(StatusCode, Value), StatusError> {
+    let key = Key::new(target.kind, target.namespace.unwrap_or_default(), name);
+    let content_type = content_type(headers);
+    let patch = parse_body(headers, body)?;
+    let change = if content_type.starts_with("application/apply-patch+yaml") {
+        if param(params, "fieldManager").is_none_or(str::is_empty) {
+            return Err(StatusError::bad_request("PATCH with apply-patch+yaml needs ?fieldManager= naming the field manager"));
+        }
+        Change::Apply { force: is_true(param(params, "force")), patch }
+    } else if content_type.starts_with("application/merge-patch+json")
+        || content_type.starts_with("application/strategic-merge-patch+json")
+    {
+        Change::Merge(patch)
+    } else {
+        return Err(StatusError::unsupported_media_type(content_type));
+    };
+    let manager = param(params, "fieldManager").unwrap_or("unknown");
+    let created = shared.store().get(&key).is_err();
+    write(shared, key, manager, change, dry_run)
+        .map(|object| (if created && !dry_run { StatusCode::CREATED } else { StatusCode::OK }, object))
+}
+
+fn write(shared: &Arc<Shared>, key: Key, manager: &str, change: Change, dry_run: bool) -> Result<Value, StatusError> {
+    let mut store = shared.store();
+    let written = store.write(key.clone(), manager, change, dry_run)?;
+    if dry_run {
+        return Ok(written);
+    }
+    reconcile(&mut store, shared.behaviour());
+    Ok(store.get(&key).unwrap_or(written))
+}
+
+/// `a=b`, `a==b`, `a!=b`, `a`, `!a`, comma-separated: every term must hold.
+pub fn label_selector_matches(selector: &str, labels: &BTreeMap<String, String>) -> bool {
+    selector.split(',').map(str::trim).filter(|t| !t.is_empty()).all(|term| {
+        if let Some((key, value)) = term.split_once("!=") {
+            labels.get(key.trim()).map(String::as_str) != Some(value.trim())
+        } else if let Some((key, value)) = term.split_once("==").or_else(|| term.split_once('=')) {
+            labels.get(key.trim()).map(String::as_str) == Some(value.trim())
+        } else if let Some(key) = term.strip_prefix('!') {
+            !labels.contains_key(key.trim())
+        } else {
+            labels.contains_key(term)
+        }
+    })
+}
+
+fn field_selector_matches(selector: &str, object: &Value) -> bool {
+    selector.split(',').map(str::trim).filter(|t| !t.is_empty()).all(|term| {
+        let (field, value, equal) = match term.split_once("!=") {
+            Some((f, v)) => (f, v, false),
+            None => match term.split_once("==").or_else(|| term.split_once('=')) {
+                Some((f, v)) => (f, v, true),
+                None => return false,
+            },
+        };
+        let pointer = format!("/{}", field.trim().replace('.', "/"));
+        let actual = object.pointer(&pointer).and_then(Value::as_str).unwrap_or_default();
+        (actual == value.trim()) == equal
+    })
+}
+
+fn matches(target_kind: usize, namespace: Option<&str>, params: &Params, key: &Key, object: &Value) -> bool {
+    key.kind == target_kind
+        && namespace.is_none_or(|ns| key.namespace == ns)
+        && param(params, "labelSelector")
+            .is_none_or(|s| label_selector_matches(s, &app::backend::cluster::vips::labels_of(object)))
+        && param(params, "fieldSelector").is_none_or(|s| field_selector_matches(s, object))
+}
+
+fn list(shared: &Arc<Shared>, target: &Target<'_>, params: &Params) -> Value {
+    let store = shared.store();
+    let items: Vec<Value> = store
+        .list(target.kind, target.namespace)
+        .into_iter()
+        .filter(|(key, object)| matches(target.kind, target.namespace, params, key, object))
+        .map(|(_, object)| object)
+        .collect();
+    let kind = &KINDS[target.kind];
+    json!({"apiVersion": kind.api_version(), "kind": format!("{}List", kind.kind),
+           "metadata": {"resourceVersion": store.revision().to_string()}, "items": items})
+}
+
+struct WatchState {
+    replay: VecDeque<Event>,
+    live: broadcast::Receiver<Event>,
+    deadline: tokio::time::Instant,
+    kind: usize,
+    namespace: Option<String>,
+    params: Params,
+}
+
+/// A stream of `{"type", "object"}` lines from `resourceVersion` on (or every current object
+/// as ADDED without one), until `timeoutSeconds`.
+fn watch(shared: &Arc<Shared>, target: &Target<'_>, params: &Params) -> Response {
+    let store = shared.store();
+    let since = param(params, "resourceVersion").and_then(|v| v.parse::<u64>().ok()).filter(|v| *v > 0);
+    let replay = match since {
+        Some(revision) => match store.events_since(revision) {
+            Ok(events) => events.into(),
+            Err(error) => return error.into_response(),
+        },
+        None => store
+            .list(target.kind, target.namespace)
+            .into_iter()
+            .map(|(key, object)| Event { revision: store.revision(), key, kind: super::store::EventType::Added, object })
+            .collect(),
+    };
+    let timeout = param(params, "timeoutSeconds").and_then(|v| v.parse::<u64>().ok()).unwrap_or(1800);
+    let state = WatchState {
+        replay,
+        live: store.subscribe(),
+        deadline: tokio::time::Instant::now() + Duration::from_secs(timeout),
+        kind: target.kind,
+        namespace: target.namespace.map(str::to_owned),
+        params: params.clone(),
+    };
+    drop(store);
+    let stream = futures_util::stream::unfold(state, |mut state| async move {
+        loop {
+            let event = match state.replay.pop_front() {
+                Some(event) => event,
+                None => match tokio::time::timeout_at(state.deadline, state.live.recv()).await {
+                    Ok(Ok(event)) => event,
+                    // Lagged, closed, or the timeout: the client watches again from its last version.
+                    Ok(Err(_)) | Err(_) => return None,
+                },
+            };
+            if matches(state.kind, state.namespace.as_deref(), &state.params, &event.key, &event.object) {
+                let mut line = json!({"type": event.kind.as_str(), "object": event.object}).to_string();
+                line.push('\n');
+                return Some((Ok::<_, Infallible>(Bytes::from(line)), state));
+            }
+        }
+    });
+    Response::builder()
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from_stream(stream))
+        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn label_selectors_take_equality_and_existence_terms() {
+        let labels = BTreeMap::from([("a".to_owned(), "1".to_owned())]);
+        assert!(label_selector_matches("a=1", &labels));
+        assert!(label_selector_matches("a==1,!b", &labels));
+        assert!(label_selector_matches("a", &labels));
+        assert!(!label_selector_matches("a!=1", &labels));
+        assert!(!label_selector_matches("b", &labels));
+    }
+
+    #[test]
+    fn paths_name_namespaced_and_cluster_resources() {
+        let t = target("", "v1", &["namespaces", "team", "services", "api"]).expect("a target");
+        assert_eq!((KINDS[t.kind].kind, t.namespace, t.name), ("Service", Some("team"), Some("api")));
+        let t = target("", "v1", &["namespaces", "team"]).expect("a target");
+        assert_eq!((KINDS[t.kind].kind, t.namespace, t.name), ("Namespace", None, Some("team")));
+        let t = target("apps", "v1", &["deployments"]).expect("a target");
+        assert_eq!((KINDS[t.kind].kind, t.name), ("Deployment", None));
+        assert!(target("", "v1", &["pods"]).is_none());
+    }
+}
+
