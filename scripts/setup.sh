@@ -52,9 +52,10 @@ need_node_packages() {
     step "installing Node.js"
     apt_install nodejs npm
   fi
-  if [ ! -x end2end/node_modules/.bin/wasm-opt ] || [ ! -d end2end/node_modules/playwright-core ]; then
+  # Installed again whenever package-lock.json changed since the last install.
+  if ! cmp -s end2end/package-lock.json end2end/node_modules/.installed-package-lock.json; then
     step "installing node packages (npm ci)"
-    (cd end2end && npm ci --no-audit --no-fund)
+    (cd end2end && npm ci --no-audit --no-fund && cp package-lock.json node_modules/.installed-package-lock.json)
   fi
 }
 
