@@ -7,6 +7,7 @@ use std::{sync::Arc, time::Instant};
 use app::{
     backend::{
         allocations, certificates,
+        cluster::submissions,
         db::{Database, DbError},
         pools,
     },
@@ -63,6 +64,12 @@ struct PoolStateLabels {
 struct CertificateLabels {
     environment: String,
     name: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct SubmissionLabels {
+    operation: String,
+    status: String,
 }
 
 #[derive(Clone, Debug)]
@@ -139,6 +146,16 @@ impl Metrics {
             "certificate_days_to_expiry",
             "Whole days until each current certificate expires (negative once expired)",
             days,
+        );
+
+        let submissions_family = Family::<SubmissionLabels, Gauge>::default();
+        for (operation, status, count) in submissions::counts(db).await? {
+            submissions_family.get_or_create(&SubmissionLabels { operation, status }).set(count);
+        }
+        registry.register(
+            "submissions",
+            "Submissions kept, by operation (apply, teardown) and status (ready, failed, awaiting_approval, …)",
+            submissions_family,
         );
 
         let mut text = String::new();

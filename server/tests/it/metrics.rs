@@ -50,9 +50,9 @@ async fn requests_pools_and_certificates_are_exposed(kind: DbKind) {
 
     let allocated = format!("gatehouse_pool_addresses{{environment=\"prod\",pool=\"{name}\",state=\"allocated\"}}");
     let free = format!("gatehouse_pool_addresses{{environment=\"prod\",pool=\"{name}\",state=\"free\"}}");
-    let (status, body) =
+    let (status, allocation) =
         app.post_json(&format!("/api/v1/pools/{id}/allocations"), &json!({"owner": "team-metrics"})).await;
-    assert_eq!(status, 201, "{body}");
+    assert_eq!(status, 201, "{allocation}");
     let after = scrape(&app).await;
     assert_eq!(after[&allocated], before[&allocated] + 1.0);
     assert_eq!(after[&free], before[&free] - 1.0);
@@ -64,6 +64,25 @@ async fn requests_pools_and_certificates_are_exposed(kind: DbKind) {
     let prod = after["gatehouse_certificate_days_to_expiry{environment=\"prod\",name=\"api-tls\"}"];
     assert!((88.0..=90.0).contains(&dev), "{dev}");
     assert!((395.0..=397.0).contains(&prod), "{prod}");
+
+    // Submissions by operation and status, from the submissions table. (The allocation above
+    // took the lowest free address, which the demo's api also claims: release it first.)
+    let address = allocation["address"].as_str().expect("the allocated address").to_owned();
+    assert_eq!(app.client.delete(app.at(&format!("/api/v1/allocations/{address}"))).send().await.unwrap().status(), 204);
+    let (status, body) =
+        app.post_json("/api/v1/applications/api/submissions", &json!({"environment": "dev", "dry_run": true})).await;
+    assert_eq!(status, 202, "{body}");
+    let counted = "gatehouse_submissions{operation=\"apply\",status=";
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let submissions = loop {
+        let now = scrape(&app).await;
+        let total: f64 = now.iter().filter(|(series, _)| series.starts_with(counted)).map(|(_, n)| n).sum();
+        if total == 1.0 || std::time::Instant::now() > deadline {
+            break now;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert_eq!(submissions.iter().filter(|(series, _)| series.starts_with(counted)).map(|(_, n)| n).sum::<f64>(), 1.0);
 
     // The scrape itself is counted.
     assert!(after.contains_key("gatehouse_http_requests_total{method=\"GET\",route=\"/metrics\",status=\"200\"}"));

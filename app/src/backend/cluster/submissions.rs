@@ -846,6 +846,16 @@ pub async fn get(db: &Database, id: i64) -> Result<Option<Submission>, DbError> 
     Ok(Some(submission))
 }
 
+/// How many submissions there are of each operation and status: `(operation, status, count)`.
+pub async fn counts(db: &Database) -> Result<Vec<(String, String, i64)>, DbError> {
+    let rows = sqlx::query("SELECT operation, status, COUNT(*) AS n FROM submissions GROUP BY operation, status")
+        .fetch_all(db.pool())
+        .await?;
+    rows.iter()
+        .map(|row| Ok((row.try_get("operation")?, row.try_get("status")?, row.try_get("n")?)))
+        .collect()
+}
+
 /// An application's submissions, newest first, without their objects and bundles.
 pub async fn list(db: &Database, application: &str) -> Result<Vec<Submission>, DbError> {
     let rows = sqlx::query(&format!("SELECT {SUBMISSION_COLUMNS} FROM submissions WHERE application = $1 ORDER BY id DESC"))
