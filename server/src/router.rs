@@ -121,9 +121,9 @@ fn leptos_context(state: &AppState) -> impl Fn() + Clone + Send + Sync + 'static
         if let Some(caller) = parts.as_ref().and_then(|parts| parts.extensions.get::<Principal>()) {
             provide_context(caller.clone());
         }
-        match parts.and_then(|parts| parts.extensions.get::<PageNonce>().cloned()) {
-            Some(PageNonce(nonce)) => provide_context(Nonce::from_value(nonce)),
-            None => leptos::nonce::provide_nonce(),
+        // `page_security_policy` wraps every route, so every request carries its nonce.
+        if let Some(PageNonce(nonce)) = parts.and_then(|parts| parts.extensions.get::<PageNonce>().cloned()) {
+            provide_context(Nonce::from_value(nonce));
         }
     }
 }

@@ -78,7 +78,7 @@ fn drop_database_blocking(admin_url: &str, name: &str) {
     };
     runtime.block_on(async {
         if let Ok(mut admin) = PgConnection::connect(admin_url).await {
-            let _ = admin.execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str()).await;
+            drop_database(&mut admin, name).await;
             admin.close().await.ok();
         }
     });
@@ -100,9 +100,14 @@ async fn drop_orphaned_databases(admin: &mut PgConnection) {
         let pid = name.strip_prefix("gh_test_").and_then(|rest| rest.split('_').next());
         let alive = pid.is_some_and(|pid| Path::new("/proc").join(pid).exists());
         if !alive {
-            let _ = admin.execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str()).await;
+            drop_database(admin, &name).await;
         }
     }
+}
+
+/// Best effort: a database another run still uses is dropped with its connections.
+async fn drop_database(admin: &mut PgConnection, name: &str) {
+    let _ = admin.execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str()).await;
 }
 
 static COUNTER: AtomicUsize = AtomicUsize::new(0);

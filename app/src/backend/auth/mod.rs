@@ -45,6 +45,12 @@ impl Principal {
         }
     }
 
+    /// The user behind an audit actor that [`Principal::actor`] wrote: `alice` for `alice`
+    /// and for `alice (token:ci)`.
+    pub fn person_of(actor: &str) -> &str {
+        actor.split_once(" (token:").map_or(actor, |(name, _)| name)
+    }
+
     /// App teams change only applications inside their scopes; the roles above them any.
     pub fn may_change_application(&self, namespace: &str, application: &str) -> bool {
         match self.role {

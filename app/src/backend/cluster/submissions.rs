@@ -270,7 +270,7 @@ impl Submitter {
                 submission.status
             )));
         }
-        if person(&submission.requested_by) == person(actor) {
+        if crate::backend::auth::Principal::person_of(&submission.requested_by) == crate::backend::auth::Principal::person_of(actor) {
             return Err(SubmitError::Forbidden(format!(
                 "{actor} requested submission {id} and cannot approve it too; another person must approve it"
             )));
@@ -391,22 +391,7 @@ impl Submitter {
         .await?;
         let id: i64 = row.try_get("id")?;
         for (position, object) in objects.iter().enumerate() {
-            let object = identity(object);
-            sqlx::query(
-                "INSERT INTO submission_objects (submission_id, position, api_version, kind, namespace, name, state, message, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-            )
-            .bind(id)
-            .bind(i64::try_from(position).unwrap_or(i64::MAX))
-            .bind(&object.api_version)
-            .bind(&object.kind)
-            .bind(&object.namespace)
-            .bind(&object.name)
-            .bind(state::PENDING)
-            .bind("")
-            .bind(&now)
-            .execute(&mut *tx)
-            .await?;
+            insert_object(&mut *tx, id, position, &identity(object), &now).await?;
         }
         let after = serde_json::json!({"application": application, "environment": environment, "operation": operation,
                                        "dry_run": dry_run, "status": status, "objects": objects.len()});
@@ -434,22 +419,7 @@ impl Submitter {
     }
 
     async fn add_object(&self, id: i64, position: usize, object: &SubmissionObject) {
-        let result = sqlx::query(
-            "INSERT INTO submission_objects (submission_id, position, api_version, kind, namespace, name, state, message, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        )
-        .bind(id)
-        .bind(i64::try_from(position).unwrap_or(i64::MAX))
-        .bind(&object.api_version)
-        .bind(&object.kind)
-        .bind(&object.namespace)
-        .bind(&object.name)
-        .bind(&object.state)
-        .bind(&object.message)
-        .bind(now_text())
-        .execute(self.db.pool())
-        .await;
-        if let Err(error) = result {
+        if let Err(error) = insert_object(self.db.pool(), id, position, object, &now_text()).await {
             tracing::error!(%error, id, position, "recording an object failed");
         }
     }
@@ -983,7 +953,28 @@ impl Submitter {
     }
 }
 
-/// The person behind an audit actor: `alice` for `alice` and for `alice (token:ci)`.
-fn person(actor: &str) -> &str {
-    actor.split_once(" (token:").map_or(actor, |(name, _)| name)
+/// One object's row of a submission, in the state and with the message it has.
+async fn insert_object<'e>(
+    executor: impl sqlx::Executor<'e, Database = sqlx::Any>,
+    id: i64,
+    position: usize,
+    object: &SubmissionObject,
+    now: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO submission_objects (submission_id, position, api_version, kind, namespace, name, state, message, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(id)
+    .bind(i64::try_from(position).unwrap_or(i64::MAX))
+    .bind(&object.api_version)
+    .bind(&object.kind)
+    .bind(&object.namespace)
+    .bind(&object.name)
+    .bind(&object.state)
+    .bind(&object.message)
+    .bind(now)
+    .execute(executor)
+    .await?;
+    Ok(())
 }
