@@ -1,13 +1,14 @@
 //! The cluster Gatehouse submits to — from a kubeconfig, the pod's service account, or (with
 //! neither) a simulated Cilium cluster started in process — and the label fix's reconciler.
-use std::{
-    path::Path,
-    sync::{Arc, OnceLock},
-};
+use std::{path::Path, sync::Arc};
 
 use app::backend::{
     certificates::SecretKey,
-    cluster::{Cluster, ConnectError, label_fix::{self, LabelFixSwitch}, submissions::Submitter},
+    cluster::{
+        Cluster, ConnectError,
+        label_fix::{self, LabelFixSwitch},
+        submissions::Submitter,
+    },
     db::Database,
     schema::{SchemaLoadError, SchemaRegistry},
 };
@@ -22,7 +23,9 @@ use crate::{
 pub enum ClusterError {
     #[error(transparent)]
     Connect(#[from] ConnectError),
-    #[error("the schemas for the simulated cluster: {0} (set --schemas-dir to the directory holding crds/ and kubernetes-schemas/)")]
+    #[error(
+        "the schemas for the simulated cluster: {0} (set --schemas-dir to the directory holding crds/ and kubernetes-schemas/)"
+    )]
     Schemas(#[from] SchemaLoadError),
     #[error("the simulated cluster could not start: {0}")]
     Simulated(#[source] std::io::Error),
@@ -55,33 +58,64 @@ impl ClusterState {
     }
 }
 
-/// The schemas, loaded once per process (they take a moment to parse).
-pub fn schemas(dir: &Path) -> Result<Arc<SchemaRegistry>, SchemaLoadError> {
-    static LOADED: OnceLock<Arc<SchemaRegistry>> = OnceLock::new();
-    if let Some(registry) = LOADED.get() {
-        return Ok(registry.clone());
-    }
-    let registry = Arc::new(SchemaRegistry::load(&dir.join("crds"), &dir.join("kubernetes-schemas"))?);
-    Ok(LOADED.get_or_init(|| registry).clone())
+/// The schemas, loaded once per process: they take a moment to parse, so the first caller
+/// parses them on a blocking thread (not on a runtime worker that requests wait for) and the
+/// others wait for it instead of parsing them again.
+pub async fn schemas(dir: &Path) -> Result<Arc<SchemaRegistry>, SchemaLoadError> {
+    static LOADED: tokio::sync::OnceCell<Arc<SchemaRegistry>> = tokio::sync::OnceCell::const_new();
+    LOADED
+        .get_or_try_init(|| {
+            let (crds, core) = (dir.join("crds"), dir.join("kubernetes-schemas"));
+            async move {
+                tokio::task::spawn_blocking(move || {
+                    SchemaRegistry::load(&crds, &core).map(Arc::new)
+                })
+                .await
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic.into_panic()))
+            }
+        })
+        .await
+        .cloned()
 }
 
 /// Connects to the configured cluster (or starts the simulated one) and starts the label
 /// fix's reconciler on it.
-pub async fn connect(config: &Config, db: &Database, secret_key: Arc<SecretKey>) -> Result<ClusterState, ClusterError> {
+pub async fn connect(
+    config: &Config,
+    db: &Database,
+    secret_key: Arc<SecretKey>,
+) -> Result<ClusterState, ClusterError> {
     let (cluster, simulated) = if config.in_cluster {
         (Cluster::in_cluster()?, None)
     } else if let Some(path) = &config.kubeconfig {
-        (Cluster::from_kubeconfig(path, config.kube_context.as_deref()).await?, None)
+        (
+            Cluster::from_kubeconfig(path, config.kube_context.as_deref()).await?,
+            None,
+        )
     } else {
-        let simulated = SimCluster::start_seeded(schemas(&config.schemas_dir)?).await.map_err(ClusterError::Simulated)?;
-        simulated.set_behaviour(CiliumBehaviour { copies_infrastructure_labels: !config.simulated_cilium_legacy });
-        let cluster = Cluster::from_kubeconfig_text(&simulated.kubeconfig(None), None, "simulated").await?;
+        let simulated = SimCluster::start_seeded(schemas(&config.schemas_dir).await?)
+            .await
+            .map_err(ClusterError::Simulated)?;
+        simulated.set_behaviour(CiliumBehaviour {
+            copies_infrastructure_labels: !config.simulated_cilium_legacy,
+        });
+        let cluster =
+            Cluster::from_kubeconfig_text(&simulated.kubeconfig(None), None, "simulated").await?;
         tracing::info!(api_server = %simulated.url(), "no cluster configured: using a simulated Cilium cluster");
         (cluster, Some(Arc::new(simulated)))
     };
     let on = label_fix::enabled(db).await?;
     let (switch, follows) = watch::channel(on);
     tokio::spawn(label_fix::run(cluster.clone(), db.clone(), follows));
-    let submitter = Submitter { cluster, db: db.clone(), secret_key, timeout: config.apply_timeout() };
-    Ok(ClusterState { submitter, label_fix: LabelFixSwitch(Arc::new(switch)), simulated })
+    let submitter = Submitter {
+        cluster,
+        db: db.clone(),
+        secret_key,
+        timeout: config.apply_timeout(),
+    };
+    Ok(ClusterState {
+        submitter,
+        label_fix: LabelFixSwitch(Arc::new(switch)),
+        simulated,
+    })
 }

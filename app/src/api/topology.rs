@@ -19,11 +19,26 @@ pub async fn load_topology(
     let db = crate::backend::db::use_database()?;
     let view = View::parse(&view).map_err(to_app_error)?;
     let plan = plan::load_from(&db).await?;
-    let page = page(&plan, plan::now_unix(), &view, &Query { environment, application, step, caveat }).map_err(to_app_error)?;
+    let page = page(
+        &plan,
+        plan::now_unix(),
+        &view,
+        &Query {
+            environment,
+            application,
+            step,
+            caveat,
+        },
+    )
+    .map_err(to_app_error)?;
     Ok(crate::ui::topology_html::screen(page))
 }
 
 #[cfg(feature = "ssr")]
 fn to_app_error(error: crate::topology::TopologyError) -> AppError {
-    if error.status() == 404 { AppError::NotFound(error.to_string()) } else { AppError::Invalid(error.to_string()) }
+    if error.status() == 404 {
+        AppError::NotFound(error.to_string())
+    } else {
+        AppError::Invalid(error.to_string())
+    }
 }

@@ -2,7 +2,7 @@
 use sqlx::Row;
 
 use super::{
-    audit,
+    allocations, audit,
     db::{Database, DbError, now_text},
     plan,
 };
@@ -39,7 +39,10 @@ pub async fn get(db: &Database, name: &str) -> Result<Option<Application>, DbErr
 }
 
 /// Every environment an application names must exist.
-fn unknown_environments(plan: &crate::domain::Plan, application: &Application) -> Result<(), DbError> {
+fn unknown_environments(
+    plan: &crate::domain::Plan,
+    application: &Application,
+) -> Result<(), DbError> {
     let missing: Vec<String> = application
         .environments
         .keys()
@@ -78,13 +81,24 @@ pub async fn create(db: &Database, actor: &str, application: &Application) -> Re
     after.applications.push(application.clone());
     plan::refuse_new_errors(&before, &after, plan::now_unix())?;
     let spec = to_json(application);
-    sqlx::query("INSERT INTO applications (name, spec, created_at, updated_at) VALUES ($1, $2, $3, $3)")
-        .bind(&name)
-        .bind(spec.to_string())
-        .bind(now_text())
-        .execute(&mut *tx)
-        .await?;
-    audit::record(&mut tx, actor, "application.create", &object(&name), None, Some(&spec)).await?;
+    sqlx::query(
+        "INSERT INTO applications (name, spec, created_at, updated_at) VALUES ($1, $2, $3, $3)",
+    )
+    .bind(&name)
+    .bind(spec.to_string())
+    .bind(now_text())
+    .execute(&mut *tx)
+    .await?;
+    allocations::hold_fixed_vips(&mut tx, &after, actor, &name, Some(application)).await?;
+    audit::record(
+        &mut tx,
+        actor,
+        "application.create",
+        &object(&name),
+        None,
+        Some(&spec),
+    )
+    .await?;
     tx.commit().await?;
     Ok(())
 }
@@ -94,7 +108,10 @@ pub async fn update(db: &Database, actor: &str, application: &Application) -> Re
     let mut tx = db.pool().begin().await?;
     plan::lock(&mut tx).await?;
     let before = plan::load(&mut tx).await?;
-    let previous = before.application(&name).cloned().ok_or_else(|| not_found(&name))?;
+    let previous = before
+        .application(&name)
+        .cloned()
+        .ok_or_else(|| not_found(&name))?;
     unknown_environments(&before, application)?;
     let mut after = before.clone();
     for stored in &mut after.applications {
@@ -110,8 +127,16 @@ pub async fn update(db: &Database, actor: &str, application: &Application) -> Re
         .bind(&name)
         .execute(&mut *tx)
         .await?;
-    audit::record(&mut tx, actor, "application.update", &object(&name), Some(&to_json(&previous)), Some(&spec))
-        .await?;
+    allocations::hold_fixed_vips(&mut tx, &after, actor, &name, Some(application)).await?;
+    audit::record(
+        &mut tx,
+        actor,
+        "application.update",
+        &object(&name),
+        Some(&to_json(&previous)),
+        Some(&spec),
+    )
+    .await?;
     tx.commit().await?;
     Ok(())
 }
@@ -120,9 +145,44 @@ pub async fn delete(db: &Database, actor: &str, name: &str) -> Result<(), DbErro
     let mut tx = db.pool().begin().await?;
     plan::lock(&mut tx).await?;
     let before = plan::load(&mut tx).await?;
-    let previous = before.application(name).cloned().ok_or_else(|| not_found(name))?;
-    sqlx::query("DELETE FROM applications WHERE name = $1").bind(name).execute(&mut *tx).await?;
-    audit::record(&mut tx, actor, "application.delete", &object(name), Some(&to_json(&previous)), None).await?;
+    let previous = before
+        .application(name)
+        .cloned()
+        .ok_or_else(|| not_found(name))?;
+    sqlx::query("DELETE FROM applications WHERE name = $1")
+        .bind(name)
+        .execute(&mut *tx)
+        .await?;
+    allocations::hold_fixed_vips(&mut tx, &before, actor, name, None).await?;
+    audit::record(
+        &mut tx,
+        actor,
+        "application.delete",
+        &object(name),
+        Some(&to_json(&previous)),
+        None,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Holds the fixed VIPs of every application (see [`allocations::hold_fixed_vips`]): at start,
+/// for plans stored before applications held their addresses. Idempotent.
+pub async fn hold_all_fixed_vips(db: &Database, actor: &str) -> Result<(), DbError> {
+    let mut tx = db.pool().begin().await?;
+    plan::lock(&mut tx).await?;
+    let plan = plan::load(&mut tx).await?;
+    for application in &plan.applications {
+        allocations::hold_fixed_vips(
+            &mut tx,
+            &plan,
+            actor,
+            application.name.as_str(),
+            Some(application),
+        )
+        .await?;
+    }
     tx.commit().await?;
     Ok(())
 }

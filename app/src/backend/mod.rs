@@ -1,4 +1,6 @@
 //! Server-only services: database, manifests, schema validation, certificates, cluster.
+pub mod allocations;
+pub mod applications;
 pub mod audit;
 pub mod auth;
 pub mod certificates;
@@ -12,6 +14,4 @@ pub mod manifests;
 pub mod plan;
 pub mod png;
 pub mod pools;
-pub mod applications;
-pub mod allocations;
 pub mod schema;
