@@ -13,6 +13,7 @@ use leptos_router::{
 
 use crate::ui::{
     applications::ApplicationsPage,
+    approvals::{ApprovalPage, ApprovalsPage},
     certificates::{CertificatePage, CertificatesPage},
     clusters::ClustersPage,
     environments::{EditEnvironmentPage, EnvironmentPage, EnvironmentsPage, NewEnvironmentPage},
@@ -70,6 +71,8 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("certificates") view={Lazy::<CertificatesRoute>::new()} ssr=SsrMode::Async />
                     <Route path=(StaticSegment("certificates"), ParamSegment("id")) view={Lazy::<CertificateRoute>::new()} ssr=SsrMode::Async />
                     <Route path=StaticSegment("applications") view={Lazy::<ApplicationsRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=StaticSegment("approvals") view={Lazy::<ApprovalsRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=(StaticSegment("approvals"), ParamSegment("id")) view={Lazy::<ApprovalRoute>::new()} ssr=SsrMode::Async />
                     <Route path=StaticSegment("clusters") view={Lazy::<ClustersRoute>::new()} ssr=SsrMode::Async />
                     <Route path=StaticSegment("checklist") view={Lazy::<ChecklistRoute>::new()} ssr=SsrMode::Async />
                     <Route path=StaticSegment("environments") view={Lazy::<EnvironmentsRoute>::new()} ssr=SsrMode::Async />
@@ -106,6 +109,8 @@ pub fn page_rule(path: &str) -> crate::domain::access::Access {
         ("/certificates", Access::VIEWER),
         ("/certificates/{id}", Access::VIEWER),
         ("/applications", Access::VIEWER),
+        ("/approvals", Access::NETWORK_ADMIN),
+        ("/approvals/{id}", Access::NETWORK_ADMIN),
         ("/clusters", Access::VIEWER),
         ("/checklist", Access::VIEWER),
         ("/environments", Access::VIEWER),
@@ -165,6 +170,8 @@ lazy_pages! {
     CertificatesRoute => CertificatesPage,
     CertificateRoute => CertificatePage,
     ApplicationsRoute => ApplicationsPage,
+    ApprovalsRoute => ApprovalsPage,
+    ApprovalRoute => ApprovalPage,
     ClustersRoute => ClustersPage,
     ChecklistRoute => ChecklistPage,
     EnvironmentsRoute => EnvironmentsPage,

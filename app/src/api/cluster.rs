@@ -92,9 +92,9 @@ impl From<crate::backend::cluster::submissions::SubmitError> for AppError {
             SubmitError::NotFound(message) => AppError::NotFound(message),
             SubmitError::Bundle(error) => AppError::Invalid(error.to_string()),
             SubmitError::Checklist(findings) => AppError::Rejected(findings),
-            SubmitError::Conflict(message) | SubmitError::Forbidden(message) => {
-                AppError::Conflict(message)
-            }
+            SubmitError::Conflict(message) => AppError::Conflict(message),
+            SubmitError::Forbidden(message) => AppError::Forbidden(message),
+            SubmitError::Invalid(error) => AppError::Fields(vec![error]),
             SubmitError::Db(error) => error.into(),
             SubmitError::Certificate(cause) => {
                 tracing::error!(%cause, "opening a certificate's key for a submission failed");

@@ -1,5 +1,6 @@
 //! Server functions: thin wrappers that call the backend and map its errors.
 //! The same operations are served as JSON under /api/v1 by the server crate.
+pub mod approvals;
 pub mod certificates;
 pub mod cluster;
 mod error;
@@ -67,6 +68,10 @@ pub fn server_fn_rule(path: &str) -> crate::domain::access::Access {
         (cluster::GetSubmissionProgress::PATH, Access::VIEWER),
         (cluster::ClusterStatus::PATH, Access::VIEWER),
         (cluster::SwitchLabelFix::PATH, Access::NETWORK_ADMIN),
+        (approvals::ListApprovals::PATH, Access::NETWORK_ADMIN),
+        (approvals::GetApproval::PATH, Access::NETWORK_ADMIN),
+        (approvals::ApproveSubmission::PATH, Access::NETWORK_ADMIN),
+        (approvals::RejectSubmission::PATH, Access::NETWORK_ADMIN),
     ];
     rules
         .into_iter()

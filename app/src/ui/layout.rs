@@ -84,6 +84,7 @@ pub fn Frame(children: Children) -> impl IntoView {
 fn account_links(who: crate::api::SignedIn) -> AnyView {
     use crate::domain::access::Role;
     view! {
+        {(who.role >= Role::NetworkAdmin).then(|| view! { <a href="/approvals">"Approvals"</a> })}
         {(who.role >= Role::NetworkAdmin).then(|| view! { <a href="/audit" rel="external">"Audit log"</a> })}
         {(who.role == Role::Admin).then(|| view! { <a href="/users" rel="external">"Users"</a> })}
         <a href="/account" rel="external" data-testid="signed-in-as">{format!("{} ({})", who.name, who.role.label())}</a>

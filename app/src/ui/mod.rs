@@ -1,5 +1,6 @@
 //! Pages and components; the topology diagrams are drawn on the server (crate::topology).
 pub mod applications;
+pub mod approvals;
 pub mod certificates;
 pub mod clusters;
 pub mod environments;

@@ -152,6 +152,12 @@ pub fn routes() -> Routes {
             NETWORK_ADMIN,
             submissions::approve,
         )
+        .post(
+            "/submissions/{id}/reject",
+            NETWORK_ADMIN,
+            submissions::reject,
+        )
+        .get("/approvals", NETWORK_ADMIN, submissions::approvals)
         .get("/clusters", VIEWER, submissions::clusters)
         .get("/vips", VIEWER, submissions::vip_status)
         .get("/label-fix", VIEWER, submissions::label_fix_get)

@@ -27,6 +27,7 @@ impl From<SubmitError> for ApiError {
             SubmitError::Forbidden(message) => {
                 ApiError::new(StatusCode::FORBIDDEN, "own_submission", message)
             }
+            SubmitError::Invalid(error) => ApiError::unprocessable(&vec![error].into()),
             SubmitError::Db(error) => error.into(),
             SubmitError::Certificate(_) => ApiError::internal(&error),
         }
@@ -122,6 +123,34 @@ pub async fn approve(
         .approve(&caller.actor(), id)
         .await?;
     Ok((StatusCode::ACCEPTED, Json(Accepted { id })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rejection {
+    reason: String,
+}
+
+/// `POST /api/v1/submissions/{id}/reject` `{"reason"}` → 200 with the submission, now
+/// `rejected`; nothing is applied.
+pub async fn reject(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(id): Path<String>,
+    ApiJson(rejection): ApiJson<Rejection>,
+) -> Result<Json<Submission>, ApiError> {
+    let id = parse_id(&id)?;
+    state
+        .clusters
+        .submitter
+        .reject(&caller.actor(), id, &rejection.reason)
+        .await?;
+    get(State(state), Path(id.to_string())).await
+}
+
+/// `GET /api/v1/approvals` → the submissions waiting for approval, oldest first.
+pub async fn approvals(State(state): State<AppState>) -> Result<Json<Vec<Submission>>, ApiError> {
+    Ok(Json(submissions::awaiting_approval(&state.db).await?))
 }
 
 /// `DELETE /api/v1/applications/{app}/environments/{env}` → 202 `{"id"}` of the teardown.

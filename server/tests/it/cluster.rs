@@ -873,6 +873,83 @@ async fn capabilities_of_the_simulated_cluster(kind: DbKind) {
     );
 }
 
+async fn a_rejected_submission_applies_nothing(kind: DbKind) {
+    let fixture = Fixture::start(kind).await;
+    let app = &fixture.app;
+    let id = submit(app, "prod", false).await;
+    let (status, waiting) = app.get_json("/api/v1/approvals").await;
+    assert_eq!(status, 200, "{waiting}");
+    assert_eq!(
+        waiting
+            .as_array()
+            .map(|list| list.iter().map(|s| s["id"].as_i64()).collect::<Vec<_>>()),
+        Some(vec![Some(id)])
+    );
+
+    let reject = format!("/api/v1/submissions/{id}/reject");
+    let (status, body) = app.post_json(&reject, &json!({"reason": "  "})).await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["error"]["field"], "reason");
+    let viewer = app.client_as(app::domain::access::Role::Viewer, "").await;
+    let response = viewer
+        .post(app.at(&reject))
+        .json(&json!({"reason": "no"}))
+        .send()
+        .await
+        .expect("the request");
+    assert_eq!(response.status(), 403, "viewers do not reject");
+
+    // The requester may withdraw their own.
+    let (status, rejected) = app
+        .post_json(&reject, &json!({"reason": "wrong hostname for prod"}))
+        .await;
+    assert_eq!(status, 200, "{rejected}");
+    assert_eq!(rejected["status"], "rejected");
+    assert_eq!(
+        rejected["message"],
+        format!(
+            "rejected by {}: wrong hostname for prod",
+            crate::harness::ADMIN_ACTOR
+        )
+    );
+    assert!(
+        objects(&rejected)
+            .iter()
+            .all(|(_, _, state)| state == "skipped"),
+        "{rejected:#}"
+    );
+    let (_, waiting) = app.get_json("/api/v1/approvals").await;
+    assert_eq!(waiting, json!([]));
+    let (status, body) = app.post_json(&reject, &json!({"reason": "again"})).await;
+    assert_eq!(status, 409, "{body}");
+    let network_admin = app
+        .client_as(app::domain::access::Role::NetworkAdmin, "")
+        .await;
+    let response = network_admin
+        .post(app.at(&format!("/api/v1/submissions/{id}/approve")))
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.status(),
+        409,
+        "a rejected submission is not approved"
+    );
+    assert!(
+        fixture
+            .sim
+            .vip("cd-service", "cilium-gateway-api-prod")
+            .is_none(),
+        "nothing reached the cluster"
+    );
+    let (_, audit) = app.get_json("/api/v1/audit?action=submission.reject").await;
+    assert!(
+        audit.to_string().contains(&format!("submission/{id}")),
+        "{audit}"
+    );
+}
+
 on_both_databases!(
     seed_example_reaches_ready,
     dry_run_changes_nothing,
@@ -887,6 +964,7 @@ on_both_databases!(
     field_manager_conflict_is_explained,
     rejected_object_is_explained,
     approvals_need_someone_else,
+    a_rejected_submission_applies_nothing,
     capabilities_of_the_simulated_cluster,
 );
 

@@ -36,6 +36,8 @@ pub mod status {
     pub const VALIDATED: &str = "validated";
     pub const TEARING_DOWN: &str = "tearing_down";
     pub const TORN_DOWN: &str = "torn_down";
+    /// A network admin declined it; nothing was applied.
+    pub const REJECTED: &str = "rejected";
 }
 
 /// Where one object stands.
@@ -97,6 +99,9 @@ pub enum SubmitError {
     Conflict(String),
     #[error("{0}")]
     Forbidden(String),
+    /// A field of the request is wrong.
+    #[error("{}: {}", .0.field, .0.message)]
+    Invalid(crate::domain::FieldError),
     #[error(transparent)]
     Db(#[from] DbError),
     /// Not the user's fault: the stored key could not be opened.
@@ -383,6 +388,60 @@ impl Submitter {
         } else {
             self.spawn_apply(id, objects, false);
         }
+        Ok(())
+    }
+
+    /// Declines a submission waiting for approval, with the reason the requester reads. The
+    /// requester may withdraw their own this way.
+    pub async fn reject(&self, actor: &str, id: i64, reason: &str) -> Result<(), SubmitError> {
+        let reason = reason.trim();
+        if reason.is_empty() {
+            return Err(SubmitError::Invalid(crate::domain::FieldError::new(
+                "reason",
+                "required",
+                "say why the submission is rejected, so its requester knows what to change",
+            )));
+        }
+        let message = format!("rejected by {actor}: {reason}");
+        let mut tx = self.db.pool().begin().await.map_err(DbError::from)?;
+        let updated = sqlx::query(
+            "UPDATE submissions SET status = $1, message = $2, updated_at = $3 WHERE id = $4 AND status = $5",
+        )
+        .bind(status::REJECTED)
+        .bind(&message)
+        .bind(now_text())
+        .bind(id)
+        .bind(status::AWAITING_APPROVAL)
+        .execute(&mut *tx)
+        .await
+        .map_err(DbError::from)?;
+        if updated.rows_affected() != 1 {
+            let submission = get(&self.db, id).await?.ok_or_else(|| not_found(id))?;
+            return Err(SubmitError::Conflict(format!(
+                "submission {id} is {}; only a submission awaiting approval can be rejected",
+                submission.status
+            )));
+        }
+        sqlx::query(
+            "UPDATE submission_objects SET state = $1, updated_at = $2 WHERE submission_id = $3",
+        )
+        .bind(state::SKIPPED)
+        .bind(now_text())
+        .bind(id)
+        .execute(&mut *tx)
+        .await
+        .map_err(DbError::from)?;
+        let after = serde_json::json!({"status": status::REJECTED, "reason": reason});
+        audit::record(
+            &mut tx,
+            actor,
+            "submission.reject",
+            &format!("submission/{id}"),
+            None,
+            Some(&after),
+        )
+        .await?;
+        tx.commit().await.map_err(DbError::from)?;
         Ok(())
     }
 
@@ -1170,6 +1229,24 @@ pub async fn get(db: &Database, id: i64) -> Result<Option<Submission>, DbError> 
         })
         .collect::<Result<_, DbError>>()?;
     Ok(Some(submission))
+}
+
+/// The submissions waiting for a network admin's approval, oldest first, without their
+/// objects and bundles.
+pub async fn awaiting_approval(db: &Database) -> Result<Vec<Submission>, DbError> {
+    let rows = sqlx::query(&format!(
+        "SELECT {SUBMISSION_COLUMNS} FROM submissions WHERE status = $1 ORDER BY id"
+    ))
+    .bind(status::AWAITING_APPROVAL)
+    .fetch_all(db.pool())
+    .await?;
+    rows.iter()
+        .map(|row| {
+            let mut submission = submission_from(row)?;
+            submission.bundle.clear();
+            Ok(submission)
+        })
+        .collect()
 }
 
 /// How many submissions there are of each operation and status: `(operation, status, count)`.

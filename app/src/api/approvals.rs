@@ -1,0 +1,182 @@
+//! Server functions of the Approvals pages: submissions to protected environments waiting for
+//! a network admin other than their requester, with the bundle and its diff against the
+//! cluster. The same operations are `/api/v1/approvals` and `/api/v1/submissions/{id}/…`.
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::AppError;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ApprovalSummary {
+    pub id: i64,
+    pub application: String,
+    pub environment: String,
+    /// `apply` or `teardown`.
+    pub operation: String,
+    pub requested_by: String,
+    pub created_at: String,
+    /// Requested by the caller, who therefore cannot approve it.
+    pub own: bool,
+}
+
+/// One field of an object against the live cluster.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FieldDiff {
+    pub field: String,
+    /// `added`, `changed` or `unchanged`.
+    pub change: String,
+    pub live: Option<String>,
+    pub desired: String,
+}
+
+/// One object of the bundle: its YAML and, for an apply, its fields against the cluster.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ObjectDiff {
+    pub kind: String,
+    pub namespace: Option<String>,
+    pub name: String,
+    /// Whether the object exists in the cluster now.
+    pub live: bool,
+    pub yaml: String,
+    pub added: usize,
+    pub changed: usize,
+    pub unchanged: usize,
+    /// The added and changed fields (the unchanged are only counted).
+    pub fields: Vec<FieldDiff>,
+    /// Why the server-side dry run did not run or failed, when it did not.
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ApprovalDetail {
+    pub summary: ApprovalSummary,
+    pub status: String,
+    pub message: String,
+    /// The multi-document YAML that was requested (Secret data left out).
+    pub bundle: String,
+    /// An apply's objects against the cluster; empty for a teardown.
+    pub diff: Vec<ObjectDiff>,
+    /// A teardown's objects, in the order they are deleted.
+    pub deletes: Vec<String>,
+    /// Why the diff could not be computed (the cluster unreachable, the plan changed…).
+    pub diff_failure: Option<String>,
+}
+
+#[cfg(feature = "ssr")]
+fn summary(
+    submission: &crate::backend::cluster::submissions::Submission,
+    caller: &crate::backend::auth::Principal,
+) -> ApprovalSummary {
+    use crate::backend::auth::Principal;
+    ApprovalSummary {
+        id: submission.id,
+        application: submission.application.clone(),
+        environment: submission.environment.clone(),
+        operation: submission.operation.clone(),
+        requested_by: submission.requested_by.clone(),
+        created_at: submission.created_at.clone(),
+        own: Principal::person_of(&submission.requested_by) == caller.name,
+    }
+}
+
+#[cfg(feature = "ssr")]
+fn object_diff(object: crate::backend::cluster::submissions::PreviewObject) -> ObjectDiff {
+    let shown = |value: &serde_json::Value| match value {
+        serde_json::Value::String(text) => text.clone(),
+        other => other.to_string(),
+    };
+    ObjectDiff {
+        kind: object.kind,
+        namespace: object.namespace,
+        name: object.name,
+        live: object.live,
+        yaml: object.yaml,
+        added: object.added,
+        changed: object.changed,
+        unchanged: object.unchanged,
+        fields: object
+            .fields
+            .iter()
+            .filter(|field| field.change != "unchanged")
+            .map(|field| FieldDiff {
+                field: field.field.clone(),
+                change: field.change.to_owned(),
+                live: field.live.as_ref().map(shown),
+                desired: shown(&field.desired),
+            })
+            .collect(),
+        note: object.note,
+    }
+}
+
+/// The submissions waiting for approval, oldest first.
+#[server]
+pub async fn list_approvals() -> Result<Vec<ApprovalSummary>, AppError> {
+    let caller = crate::backend::auth::current()?;
+    let db = crate::backend::db::use_database()?;
+    let waiting = crate::backend::cluster::submissions::awaiting_approval(&db).await?;
+    Ok(waiting
+        .iter()
+        .map(|submission| summary(submission, &caller))
+        .collect())
+}
+
+/// A submission with its bundle and, while it waits, the diff an approval would apply.
+#[server]
+pub async fn get_approval(id: i64) -> Result<ApprovalDetail, AppError> {
+    use crate::backend::cluster::submissions::{self, Submitter, status};
+    let caller = crate::backend::auth::current()?;
+    let db = crate::backend::db::use_database()?;
+    let submission = submissions::get(&db, id)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("there is no submission {id}")))?;
+    let waiting = submission.status == status::AWAITING_APPROVAL;
+    let (mut diff, mut deletes, mut diff_failure) = (Vec::new(), Vec::new(), None);
+    if submission.operation == "teardown" {
+        deletes = submission
+            .objects
+            .iter()
+            .map(|o| match &o.namespace {
+                Some(namespace) => format!("{} {namespace}/{}", o.kind, o.name),
+                None => format!("{} {}", o.kind, o.name),
+            })
+            .collect();
+    } else if waiting {
+        let submitter = use_context::<Submitter>().ok_or_else(|| {
+            tracing::error!("no Submitter in the Leptos context");
+            AppError::Internal
+        })?;
+        match submitter
+            .preview(&submission.application, &submission.environment)
+            .await
+        {
+            Ok(objects) => diff = objects.into_iter().map(object_diff).collect(),
+            Err(error) => diff_failure = Some(error.to_string()),
+        }
+    }
+    Ok(ApprovalDetail {
+        summary: summary(&submission, &caller),
+        status: submission.status.clone(),
+        message: submission.message.clone(),
+        bundle: submission.bundle,
+        diff,
+        deletes,
+        diff_failure,
+    })
+}
+
+#[server]
+pub async fn approve_submission(id: i64) -> Result<(), AppError> {
+    let caller = crate::backend::auth::current()?;
+    let submitter = use_context::<crate::backend::cluster::submissions::Submitter>()
+        .ok_or(AppError::Internal)?;
+    Ok(submitter.approve(&caller.actor(), id).await?)
+}
+
+#[server]
+pub async fn reject_submission(id: i64, reason: String) -> Result<(), AppError> {
+    let caller = crate::backend::auth::current()?;
+    let submitter = use_context::<crate::backend::cluster::submissions::Submitter>()
+        .ok_or(AppError::Internal)?;
+    Ok(submitter.reject(&caller.actor(), id, &reason).await?)
+}
