@@ -185,4 +185,23 @@ describe('the topology diagrams', () => {
     assert.equal(await page.locator('svg.topo text', { hasText: 'Router edge' }).count(), 0);
     await page.close();
   });
+
+  test('the live view draws what the cluster runs, each VIP announced or not', async () => {
+    const page = await suite.browser.newPage({ viewport: { width: 1400, height: 1100 } });
+    await page.goto(`${suite.portal.url}/applications`);
+    await waitForHydration(page);
+    const dev = page.locator('[data-application=api] [data-environment=dev]');
+    await dev.getByRole('button', { name: 'Submit to dev' }).click();
+    await dev.locator('.progress[data-status=ready]').waitFor({ timeout: 30000 });
+
+    await page.goto(`${suite.portal.url}/topology/live/api?environment=dev`);
+    await waitForHydration(page);
+    for (const text of ['Gateway api-dev', 'Service cilium-gateway-api-dev', 'Node node-1']) {
+      assert.ok(await page.locator('svg.topo text', { hasText: text }).first().isVisible(), text);
+    }
+    assert.equal(await page.locator('svg.topo .topo-el.walk-works').count(), 1, 'the announced VIP is marked');
+    assert.match(await page.textContent('main'), /announced by L2 policy/);
+    await screenshot(suite.browser, page, 'topology-live');
+    await page.close();
+  });
 });

@@ -19,18 +19,18 @@ pub async fn load_topology(
     let db = crate::backend::db::use_database()?;
     let view = View::parse(&view).map_err(to_app_error)?;
     let plan = plan::load_from(&db).await?;
-    let page = page(
-        &plan,
-        plan::now_unix(),
-        &view,
-        &Query {
-            environment,
-            application,
-            step,
-            caveat,
-        },
-    )
-    .map_err(to_app_error)?;
+    let mut query = Query {
+        environment,
+        application,
+        step,
+        caveat,
+        live: Vec::new(),
+    };
+    if let Some(submitter) = use_context::<crate::backend::cluster::submissions::Submitter>() {
+        crate::backend::cluster::live::read_for_view(&submitter.cluster, &plan, &view, &mut query)
+            .await;
+    }
+    let page = page(&plan, plan::now_unix(), &view, &query).map_err(to_app_error)?;
     Ok(crate::ui::topology_html::screen(page))
 }
 

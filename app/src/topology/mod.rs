@@ -12,6 +12,7 @@ pub mod design;
 pub mod geometry;
 pub mod hardware;
 pub mod layout;
+pub mod live;
 pub mod network;
 pub mod page;
 pub mod scene;

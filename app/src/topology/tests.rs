@@ -832,3 +832,131 @@ fn hardware_and_cilium_share_the_width_for_side_by_side() {
     assert_eq!(scene.width, 2 * cilium::WIDTH + 32);
     assert_laid_out(&scene);
 }
+
+mod live {
+    use super::super::live::{LiveEnvironment, LiveGateway, LiveNode, LivePod, LiveService, scene};
+    use super::super::scene::Mark;
+    use super::super::svg;
+
+    fn pod(i: usize) -> LivePod {
+        LivePod {
+            name: format!("api-abc-{i}"),
+            ip: Some(format!("10.0.1.{}", 10 + i)),
+            phase: "Running".into(),
+            ready: true,
+        }
+    }
+
+    fn environment(pods_on_first: usize, labelled: bool) -> LiveEnvironment {
+        LiveEnvironment {
+            environment: "prod".into(),
+            cluster: "prod-cluster".into(),
+            namespace: "cd-service".into(),
+            read_at: "2026-11-25T12:00:00Z".into(),
+            nodes: (1..=3)
+                .map(|n| LiveNode {
+                    name: format!("node-{n}"),
+                    address: Some(format!("192.168.101.{}", 10 + n)),
+                    ready: true,
+                    pods: if n == 1 {
+                        (0..pods_on_first).map(pod).collect()
+                    } else {
+                        vec![pod(n)]
+                    },
+                })
+                .collect(),
+            gateways: vec![LiveGateway {
+                name: "api-prod".into(),
+                addresses: vec!["192.168.101.240".into()],
+                programmed: true,
+                routes: vec!["api-prod (api.mdhlabs.com)".into()],
+            }],
+            services: vec![LiveService {
+                name: "cilium-gateway-api-prod".into(),
+                service_type: "LoadBalancer".into(),
+                cluster_ip: Some("10.96.0.20".into()),
+                gateway: Some("api-prod".into()),
+                vip: Some("192.168.101.240".into()),
+                labelled,
+                l2_policies: if labelled {
+                    vec!["gatehouse-prod".into()]
+                } else {
+                    vec![]
+                },
+                bgp_advertisements: vec![],
+            }],
+            ..LiveEnvironment::default()
+        }
+    }
+
+    #[test]
+    fn an_announced_vip_works_and_a_dark_one_fails() {
+        let lit = scene("api", &environment(1, true), "live-prod");
+        let service = lit
+            .element("live-prod-service-cilium-gateway-api-prod")
+            .unwrap();
+        assert_eq!(service.marks, vec![Mark::Works]);
+        assert!(
+            service
+                .lines
+                .iter()
+                .any(|l| l.contains("announced by L2 policy gatehouse-prod")),
+            "{:?}",
+            service.lines
+        );
+        assert!(
+            lit.summary.contains("every assigned VIP is announced"),
+            "{}",
+            lit.summary
+        );
+        assert!(
+            !lit.links.is_empty(),
+            "the Gateway leads to its generated Service"
+        );
+
+        let dark = scene("api", &environment(1, false), "live-prod");
+        let service = dark
+            .element("live-prod-service-cilium-gateway-api-prod")
+            .unwrap();
+        assert_eq!(service.marks, vec![Mark::Failed]);
+        assert!(
+            dark.summary
+                .contains("NOT announced: Service cilium-gateway-api-prod (192.168.101.240)"),
+            "{}",
+            dark.summary
+        );
+        assert!(svg::render(&dark).contains("NOT ANNOUNCED"));
+    }
+
+    #[test]
+    fn pods_beyond_six_on_a_node_are_counted_and_every_element_has_a_text() {
+        let many = scene("api", &environment(40, true), "live-prod");
+        let node = many.element("live-prod-node-node-1").unwrap();
+        assert!(
+            node.lines.contains(&"40 pods, 40 Ready".to_owned()),
+            "{:?}",
+            node.lines
+        );
+        assert!(
+            many.summary.contains("3 node(s), 42 pod(s)"),
+            "{}",
+            many.summary
+        );
+        assert!(many.elements.iter().all(|e| !e.alt.is_empty()));
+    }
+
+    #[test]
+    fn an_unreadable_cluster_is_explained() {
+        let failed = LiveEnvironment {
+            environment: "prod".into(),
+            cluster: "prod-cluster".into(),
+            failure: Some(
+                "cluster unreachable: connection refused — check the kubeconfig's server".into(),
+            ),
+            ..LiveEnvironment::default()
+        };
+        let drawn = scene("api", &failed, "live-prod");
+        assert!(drawn.elements.is_empty());
+        assert!(svg::render(&drawn).contains("connection refused"));
+    }
+}

@@ -18,6 +18,8 @@ pub enum View {
     Cilium,
     Compare,
     Application(String),
+    /// An application as the cluster runs it, per environment.
+    Live(String),
     Walk(WalkKind),
 }
 
@@ -37,6 +39,9 @@ impl View {
             Some(("applications", app)) if !app.is_empty() && !app.contains('/') => {
                 Ok(View::Application(app.to_owned()))
             }
+            Some(("live", app)) if !app.is_empty() && !app.contains('/') => {
+                Ok(View::Live(app.to_owned()))
+            }
             Some(("walk", kind)) => WalkKind::parse(kind)
                 .map(View::Walk)
                 .ok_or_else(|| TopologyError::UnknownView(path.to_owned())),
@@ -51,6 +56,7 @@ impl View {
             View::Cilium => "cilium".to_owned(),
             View::Compare => "compare".to_owned(),
             View::Application(app) => format!("applications/{app}"),
+            View::Live(app) => format!("live/{app}"),
             View::Walk(kind) => format!("walk/{}", kind.as_str()),
         }
     }
@@ -64,6 +70,9 @@ pub struct Query {
     pub step: Option<String>,
     /// `none`, `gateway-label` or `frr-vm`; absent: what the plan has.
     pub caveat: Option<String>,
+    /// For the live view: what the server read from each environment's cluster.
+    #[serde(skip)]
+    pub live: Vec<super::live::LiveEnvironment>,
 }
 
 impl Query {
@@ -80,6 +89,7 @@ impl Query {
             application: get("application"),
             step: get("step"),
             caveat: get("caveat"),
+            live: Vec::new(),
         }
     }
 }
@@ -87,7 +97,7 @@ impl Query {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TopologyError {
     #[error(
-        "there is no diagram called {0:?}; the views are hardware, cilium, compare, applications/{{app}}, walk/arp and walk/bgp"
+        "there is no diagram called {0:?}; the views are hardware, cilium, compare, applications/{{app}}, live/{{app}}, walk/arp and walk/bgp"
     )]
     UnknownView(String),
     #[error("there is no environment named {0:?}; GET /api/v1/environments lists them")]
@@ -421,6 +431,19 @@ pub fn export(
                 panels,
             ))
         }
+        View::Live(name) => {
+            let (_, envs) = application_environments(plan, name, query)?;
+            let panels: Vec<Scene> = envs
+                .iter()
+                .map(|env| live_scene(name, env, query))
+                .collect();
+            let names: Vec<&str> = envs.iter().map(|e| e.name.as_str()).collect();
+            Ok(compose::beside(
+                &format!("live-{name}"),
+                format!("{name} live: {}", names.join(" beside ")),
+                panels,
+            ))
+        }
         View::Walk(kind) => {
             let w = walk(plan, *kind, query)?;
             let mut scene = walk_scene(&w, "walk");
@@ -447,6 +470,22 @@ pub fn export(
             Ok(scene)
         }
     }
+}
+
+/// The live scene of `name` in `env`, from what the server read into the query.
+fn live_scene(name: &str, env: &Environment, query: &Query) -> Scene {
+    let unread = || super::live::LiveEnvironment {
+        environment: env.name.to_string(),
+        failure: Some("the cluster was not read for this environment".to_owned()),
+        ..Default::default()
+    };
+    let live = query
+        .live
+        .iter()
+        .find(|l| l.environment == env.name.as_str())
+        .cloned()
+        .unwrap_or_else(unread);
+    super::live::scene(name, &live, &format!("live-{}", env.name))
 }
 
 fn application_environments<'p>(
@@ -676,6 +715,26 @@ pub fn page(
             }
             page.findings = findings;
         }
+        View::Live(name) => {
+            let (_, envs) = application_environments(plan, name, query)?;
+            page.application = Some(name.clone());
+            page.title = format!("{name}: live from the cluster");
+            page.lead = format!(
+                "What the cluster runs for {name} now: nodes and their pods, the Gateways, and the LoadBalancer Services with the VIPs LB-IPAM assigned, each marked announced (by an L2 policy or a BGP advertisement) or not. Reload to read it again."
+            );
+            page.export = export_path(
+                view,
+                &[(
+                    "environment",
+                    query.environment.clone().filter(|e| !e.is_empty()),
+                )],
+            );
+            for env in envs {
+                let scene = live_scene(name, env, query);
+                page.panels
+                    .push(panel(&scene, format!("Environment {}", env.name)));
+            }
+        }
         View::Walk(kind) => {
             let w = walk(plan, *kind, query)?;
             let env = w.design.env;
@@ -805,6 +864,17 @@ fn index(plan: &Plan) -> Vec<(String, Vec<NavLink>)> {
                 label: format!("{} — {}", a.name, deployed(a)),
                 href: href(&View::Application(a.name.to_string()), &[]),
                 detail: "pod ranges, VIP ranges, ConfigMaps, certificates, hostnames, Gateways and findings".to_owned(),
+            })
+            .collect(),
+    ));
+    sections.push((
+        "Applications: live from the cluster".to_owned(),
+        plan.applications
+            .iter()
+            .map(|a| NavLink {
+                label: format!("{} — live", a.name),
+                href: href(&View::Live(a.name.to_string()), &[]),
+                detail: "nodes, pods, Gateways and VIPs as the cluster runs them, each VIP announced or not".to_owned(),
             })
             .collect(),
     ));

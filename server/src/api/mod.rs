@@ -171,6 +171,9 @@ pub fn routes() -> Routes {
         .get("/topology/walk/{file}", VIEWER, |s, p, q| {
             topology::serve("walk/", s, p, q)
         })
+        .get("/topology/live/{file}", VIEWER, |s, p, q| {
+            topology::serve("live/", s, p, q)
+        })
 }
 
 /// The /api/v1 router: the routes, then 404 for unknown ones and 405 for a wrong method.

@@ -1,5 +1,5 @@
 //! `GET /api/v1/topology/{view}.svg` (and `.png`): the diagrams, as the pages show them,
-//! for `hardware`, `cilium`, `compare`, `applications/{app}` and `walk/{arp|bgp}`, with
+//! for `hardware`, `cilium`, `compare`, `applications/{app}`, `live/{app}` and `walk/{arp|bgp}`, with
 //! `?environment=`, `?application=`, and for walks `?step=` and `?caveat=`.
 use app::{
     backend::{plan, png},
@@ -48,9 +48,11 @@ async fn answer(
     state: &AppState,
     view: View,
     format: Format,
-    query: ViewQuery,
+    mut query: ViewQuery,
 ) -> Result<Response, ApiError> {
     let plan = plan::load_from(&state.db).await?;
+    app::backend::cluster::live::read_for_view(state.clusters.cluster(), &plan, &view, &mut query)
+        .await;
     let scene =
         topology::export(&plan, plan::now_unix(), &view, &query).map_err(|e| view_error(&e))?;
     let svg = topology::svg::render(&scene);

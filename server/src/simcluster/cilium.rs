@@ -40,8 +40,10 @@ pub fn reconcile(store: &mut Store, behaviour: CiliumBehaviour) {
     for _ in 0..10 {
         let before = store.revision();
         namespaces(store);
+        nodes(store);
         gateway_classes(store);
         deployments(store);
+        pods(store);
         generated_services(store, behaviour);
         lb_ipam(store);
         gateways(store);
@@ -82,6 +84,127 @@ fn gateway_classes(store: &mut Store) {
         {
             let generation = class.pointer("/metadata/generation");
             store.set_status(&key, json!({"conditions": [condition("Accepted", true, "Accepted", "Valid GatewayClass", generation)]}));
+        }
+    }
+}
+
+/// The simulated cluster's nodes, each Ready with an InternalIP on 192.168.101.0/24.
+pub const NODES: [&str; 3] = ["node-1", "node-2", "node-3"];
+
+/// The pod CIDR of the `i`-th node, as Cilium's cluster-pool IPAM hands them out.
+pub fn node_pod_cidr(i: usize) -> String {
+    format!("10.0.{}.0/24", i + 1)
+}
+
+fn nodes(store: &mut Store) {
+    for (key, _) in store.all("Node") {
+        let i = NODES
+            .iter()
+            .position(|n| *n == key.name)
+            .unwrap_or(NODES.len());
+        store.set_status(
+            &key,
+            json!({"addresses": [{"type": "InternalIP", "address": format!("192.168.101.{}", 11 + i)},
+                                 {"type": "Hostname", "address": key.name}],
+                   "conditions": [condition("Ready", true, "KubeletReady", "kubelet is posting ready status", None)]}),
+        );
+    }
+}
+
+/// A short, stable hash of a pod template, as the ReplicaSet's `pod-template-hash`.
+fn template_hash(template: &Value) -> String {
+    let text = template.to_string();
+    let hash = text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    format!("{:010x}", hash & 0xff_ffff_ffff)
+}
+
+/// Each Deployment's pods, spread over the nodes in turn: created up to `spec.replicas`,
+/// replaced when the template changes, Running and Ready. Deleting the Deployment deletes
+/// them (their ownerReference).
+fn pods(store: &mut Store) {
+    let nodes: Vec<String> = store
+        .all("Node")
+        .into_iter()
+        .map(|(key, _)| key.name)
+        .collect();
+    if nodes.is_empty() {
+        return;
+    }
+    for (key, deployment) in store.all("Deployment") {
+        let uid = deployment
+            .pointer("/metadata/uid")
+            .cloned()
+            .unwrap_or(Value::Null);
+        let replicas = usize::try_from(
+            deployment
+                .pointer("/spec/replicas")
+                .and_then(Value::as_i64)
+                .unwrap_or(1),
+        )
+        .unwrap_or(0);
+        let template = deployment
+            .pointer("/spec/template")
+            .cloned()
+            .unwrap_or(Value::Null);
+        let hash = template_hash(&template);
+        let owned: Vec<(Key, Value)> = store
+            .list(kind_index("Pod"), Some(&key.namespace))
+            .into_iter()
+            .filter(|(_, pod)| pod.pointer("/metadata/ownerReferences/0/uid") == Some(&uid))
+            .collect();
+        let mut keep = Vec::new();
+        for (pod_key, pod) in owned {
+            let current = pod
+                .pointer("/metadata/labels/pod-template-hash")
+                .and_then(Value::as_str)
+                == Some(hash.as_str());
+            if current && keep.len() < replicas {
+                keep.push(pod_key);
+            } else {
+                let _ = store.delete(&pod_key, false);
+            }
+        }
+        for replica in 0..replicas {
+            let name = format!("{}-{hash}-{replica}", key.name);
+            if keep.iter().any(|k| k.name == name) {
+                continue;
+            }
+            let node = replica % nodes.len();
+            let mut labels = template
+                .pointer("/metadata/labels")
+                .cloned()
+                .unwrap_or_else(|| json!({}));
+            labels["pod-template-hash"] = json!(hash);
+            let mut spec = template.get("spec").cloned().unwrap_or_else(|| json!({}));
+            spec["nodeName"] = json!(nodes[node]);
+            let pod = json!({"apiVersion": "v1", "kind": "Pod",
+                "metadata": {"name": name, "namespace": key.namespace, "labels": labels,
+                             "ownerReferences": [{"apiVersion": "apps/v1", "kind": "Deployment", "name": key.name,
+                                                  "uid": uid, "controller": true}]},
+                "spec": spec});
+            let pod_key = Key::new(kind_index("Pod"), &key.namespace, &name);
+            if store
+                .write(
+                    pod_key.clone(),
+                    "kube-controller-manager",
+                    Change::Apply {
+                        force: true,
+                        patch: pod,
+                    },
+                    false,
+                )
+                .is_ok()
+            {
+                let host = 10 + replica / nodes.len();
+                store.set_status(
+                    &pod_key,
+                    json!({"phase": "Running", "hostIP": format!("192.168.101.{}", 11 + node),
+                           "podIP": format!("10.0.{}.{host}", node + 1),
+                           "conditions": [condition("Ready", true, "", "", None)]}),
+                );
+            }
         }
     }
 }

@@ -116,10 +116,19 @@ impl SimCluster {
         })
     }
 
-    /// Starts a cluster seeded like a small Cilium cluster: the `default` and `kube-system`
+    /// Starts a cluster seeded like a small Cilium cluster: three Ready nodes on
+    /// 192.168.101.0/24 (the demo plan's node subnet), the `default` and `kube-system`
     /// namespaces and the GatewayClass `cilium` (accepted by Cilium's Gateway controller).
     pub async fn start_seeded(registry: Arc<SchemaRegistry>) -> std::io::Result<SimCluster> {
         let cluster = SimCluster::start(registry).await?;
+        for (i, name) in cilium::NODES.iter().enumerate() {
+            cluster.apply_as(
+                "kubelet",
+                json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": name,
+                       "labels": {"kubernetes.io/hostname": name, "kubernetes.io/os": "linux"}},
+                       "spec": {"podCIDR": cilium::node_pod_cidr(i)}}),
+            );
+        }
         for namespace in ["default", "kube-system"] {
             cluster.apply_as(
                 "kubeadm",

@@ -61,6 +61,8 @@ const fn kind(
 /// Every kind Gatehouse applies, reads or watches.
 pub const KINDS: &[Kind] = &[
     kind("", "v1", "Namespace", "namespaces", false),
+    kind("", "v1", "Node", "nodes", false),
+    kind("", "v1", "Pod", "pods", true),
     kind("", "v1", "ConfigMap", "configmaps", true),
     kind("", "v1", "Secret", "secrets", true),
     kind("", "v1", "Service", "services", true),

@@ -950,6 +950,94 @@ async fn a_rejected_submission_applies_nothing(kind: DbKind) {
     );
 }
 
+async fn live_view_shows_pods_and_whether_each_vip_is_announced(kind: DbKind) {
+    let fixture = Fixture::start(kind).await;
+    let app = &fixture.app;
+    let done = settled(app, submit(app, "dev", false).await).await;
+    assert_eq!(done["status"], "ready", "{done:#}");
+    let page = || async {
+        let response = app.get("/topology/live/api?environment=dev").await;
+        assert_eq!(response.status(), 200);
+        response.text().await.unwrap()
+    };
+    let html = page().await;
+    for expected in [
+        "api: live from the cluster",
+        "Node node-1",
+        "192.168.101.11 · Ready",
+        "Gateway api-dev",
+        "Service cilium-gateway-api-dev",
+        "announced by L2 policy",
+        "Text version",
+    ] {
+        assert!(html.contains(expected), "{expected} in the live page");
+    }
+    // Every replica is a pod on a node, with an address from that node's pod CIDR.
+    assert!(
+        html.contains("3 node(s), 3 pod(s), 1 Gateway(s)"),
+        "the summary counts them"
+    );
+    for (node, ip) in [
+        ("node-1", "10.0.1.10"),
+        ("node-2", "10.0.2.10"),
+        ("node-3", "10.0.3.10"),
+    ] {
+        assert!(
+            html.contains(&format!("Node {node} at 192.168.101."))
+                && html.contains(&format!("{ip} · Ready")),
+            "{node}"
+        );
+    }
+
+    let response = app
+        .get("/api/v1/topology/live/api.svg?environment=dev")
+        .await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.headers()["content-type"],
+        "image/svg+xml; charset=utf-8"
+    );
+    assert!(
+        response
+            .text()
+            .await
+            .unwrap()
+            .contains("announced by L2 policy")
+    );
+
+    // Without the label fix the generated Service loses its label, and the view says so.
+    let (status, _) = app
+        .send_json(
+            reqwest::Method::PUT,
+            "/api/v1/label-fix",
+            &json!({"enabled": false}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let html = page().await;
+        if html.contains("NO VIP: without the advertisement label")
+            && html.contains("NOT announced: Service cilium-gateway-api-dev")
+        {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the live view shows the VIP dark: {}",
+            &html[html.find("aria-label=\"Service cilium").unwrap_or(0)..][..600]
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    let (status, body) = app.get_json("/api/v1/topology/live/nope.svg").await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (404, Some("application_not_found")),
+        "{body}"
+    );
+}
+
 on_both_databases!(
     seed_example_reaches_ready,
     dry_run_changes_nothing,
@@ -965,6 +1053,7 @@ on_both_databases!(
     rejected_object_is_explained,
     approvals_need_someone_else,
     a_rejected_submission_applies_nothing,
+    live_view_shows_pods_and_whether_each_vip_is_announced,
     capabilities_of_the_simulated_cluster,
 );
 
