@@ -16,12 +16,7 @@ const NOW: i64 = 1_780_000_000;
 fn spans(plan: &Plan) -> Vec<Span<()>> {
     let mut spans = Vec::new();
     for env in &plan.environments {
-        spans.extend(
-            env.node_subnets
-                .iter()
-                .chain(&env.pod_cidrs)
-                .map(|c| c.span(())),
-        );
+        spans.extend(env.node_subnets.iter().chain(&env.pod_cidrs).map(|c| c.span(())));
         spans.push(env.service_cidr.span(()));
     }
     for pool in &plan.pools {
@@ -33,11 +28,7 @@ fn spans(plan: &Plan) -> Vec<Span<()>> {
 fn checklist(c: &mut Criterion) {
     let plan = synthetic_plan(100, 100_000, 10_000, NOW);
     let report = check_plan(&plan, NOW);
-    assert_eq!(
-        report.errors + report.warnings,
-        0,
-        "the generated plan is clean"
-    );
+    assert_eq!(report.errors + report.warnings, 0, "the generated plan is clean");
     println!(
         "plan: {} environments, {} ranges, {} applications",
         plan.environments.len(),
@@ -46,12 +37,9 @@ fn checklist(c: &mut Criterion) {
     );
 
     let mut group = c.benchmark_group("checklist");
+    group.sample_size(10).measurement_time(Duration::from_secs(5));
     group
-        .sample_size(10)
-        .measurement_time(Duration::from_secs(5));
-    group.bench_function("check_plan 100 envs, 100k ranges, 10k apps", |b| {
-        b.iter(|| check_plan(black_box(&plan), NOW))
-    });
+        .bench_function("check_plan 100 envs, 100k ranges, 10k apps", |b| b.iter(|| check_plan(black_box(&plan), NOW)));
     group.bench_function("check_application (same plan)", |b| {
         b.iter(|| check_application(black_box(&plan), "app42", NOW))
     });
@@ -65,13 +53,9 @@ fn sweep_vs_naive(c: &mut Criterion) {
     println!("overlap search over {} ranges", spans.len());
 
     let mut group = c.benchmark_group("overlaps 10k ranges");
-    group
-        .sample_size(10)
-        .measurement_time(Duration::from_secs(5));
+    group.sample_size(10).measurement_time(Duration::from_secs(5));
     group.bench_function("sweep", |b| b.iter(|| overlapping_pairs(black_box(&spans))));
-    group.bench_function("naive pairwise", |b| {
-        b.iter(|| naive_overlaps(black_box(&spans)))
-    });
+    group.bench_function("naive pairwise", |b| b.iter(|| naive_overlaps(black_box(&spans))));
     group.finish();
 }
 

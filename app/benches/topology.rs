@@ -14,15 +14,10 @@ const NOW: i64 = 1_780_000_000;
 /// The seed plan with prod on 50 nodes and the `api` application at 500 replicas.
 fn large_plan() -> Plan {
     let mut plan = seed_plan();
-    let prod = plan
-        .environments
-        .iter_mut()
-        .find(|e| e.name == "prod")
-        .expect("the seed has prod");
+    let prod = plan.environments.iter_mut().find(|e| e.name == "prod").expect("the seed has prod");
     prod.node_subnets = vec!["10.200.0.0/16".parse().expect("a CIDR")];
-    prod.node_addresses = (0..50)
-        .map(|i| IpAddr::parse(&format!("10.200.0.{}", 10 + i)).expect("an address"))
-        .collect();
+    prod.node_addresses =
+        (0..50).map(|i| IpAddr::parse(&format!("10.200.0.{}", 10 + i)).expect("an address")).collect();
     plan.applications[0].replicas = 500;
     plan
 }
@@ -31,35 +26,20 @@ fn topology(c: &mut Criterion) {
     let plan = large_plan();
     let query = Query::default();
     let mut group = c.benchmark_group("topology_50_nodes_500_pods");
-    group
-        .sample_size(50)
-        .measurement_time(Duration::from_secs(5));
-    for (name, view) in [
-        ("cilium", View::Cilium),
-        ("hardware", View::Hardware),
-        ("compare", View::Compare),
-    ] {
+    group.sample_size(50).measurement_time(Duration::from_secs(5));
+    for (name, view) in [("cilium", View::Cilium), ("hardware", View::Hardware), ("compare", View::Compare)] {
         let scene = export(&plan, NOW, &view, &query).expect("the view draws");
-        println!(
-            "{name}: {} elements, {}×{}",
-            scene.elements.len(),
-            scene.width,
-            scene.height
-        );
+        println!("{name}: {} elements, {}×{}", scene.elements.len(), scene.width, scene.height);
         group.bench_function(format!("layout_{name}"), |b| {
             b.iter(|| export(black_box(&plan), NOW, &view, &query).expect("the view draws"))
         });
         group.bench_function(format!("layout_and_svg_{name}"), |b| {
-            b.iter(|| {
-                svg::render(&export(black_box(&plan), NOW, &view, &query).expect("the view draws"))
-            })
+            b.iter(|| svg::render(&export(black_box(&plan), NOW, &view, &query).expect("the view draws")))
         });
     }
     let walk = View::Walk(app::topology::walk::WalkKind::Bgp);
     group.bench_function("layout_and_svg_walk_bgp", |b| {
-        b.iter(|| {
-            svg::render(&export(black_box(&plan), NOW, &walk, &query).expect("the walk draws"))
-        })
+        b.iter(|| svg::render(&export(black_box(&plan), NOW, &walk, &query).expect("the walk draws")))
     });
     group.finish();
 }

@@ -12,14 +12,16 @@ use leptos_router::{
 };
 
 use crate::ui::{
-    applications::ApplicationsPage,
     approvals::{ApprovalPage, ApprovalsPage},
     certificates::{CertificatePage, CertificatesPage},
-    clusters::ClustersPage,
     environments::{EditEnvironmentPage, EnvironmentPage, EnvironmentsPage, NewEnvironmentPage},
     layout::Frame,
-    pages::{ChecklistPage, NotFound, OverviewPage},
     plan::{ConflictsPage, OutputsPage},
+    applications::ApplicationsPage,
+    clusters::ClustersPage,
+    pages::{
+        ChecklistPage, NotFound, OverviewPage,
+    },
     pools::{PoolPage, PoolsPage},
     theme::Theme,
     topology::Topology,
@@ -118,10 +120,7 @@ pub fn page_rule(path: &str) -> crate::domain::access::Access {
         ("/environments/{name}", Access::VIEWER),
         ("/environments/{name}/edit", Access::NETWORK_ADMIN),
     ];
-    rules
-        .into_iter()
-        .find(|(rule_path, _)| *rule_path == path)
-        .map_or(Access::Unlisted, |(_, access)| access)
+    rules.into_iter().find(|(rule_path, _)| *rule_path == path).map_or(Access::Unlisted, |(_, access)| access)
 }
 
 /// Marks `<body data-hydrated>` once the page's own view has hydrated — after its lazily

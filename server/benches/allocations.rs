@@ -21,11 +21,7 @@ use serde_json::json;
 use sqlx::{Connection, Executor, PgConnection, Row};
 
 fn setting(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .filter(|v| *v > 0)
-        .unwrap_or(default)
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).filter(|v| *v > 0).unwrap_or(default)
 }
 
 /// Runs `total` operations on `clients` concurrent tasks; returns operations per second.
@@ -71,10 +67,7 @@ async fn raw_insert_rate(url: &str, clients: usize, total: usize) -> (f64, Durat
          pool_id BIGINT NOT NULL, state TEXT NOT NULL, owner TEXT, application TEXT, reason TEXT, \
          actor TEXT NOT NULL, since TEXT NOT NULL)"
     );
-    sqlx::query(&create)
-        .execute(db.pool())
-        .await
-        .expect("the raw table is created");
+    sqlx::query(&create).execute(db.pool()).await.expect("the raw table is created");
     sqlx::query("CREATE INDEX bench_raw_pool ON bench_raw (pool_id, state)")
         .execute(db.pool())
         .await
@@ -122,12 +115,7 @@ async fn api_rate(url: &str, clients: usize, total: usize) -> (f64, Duration) {
                           "arp": {"interfaces": ["^eth[0-9]+$"]}},
         "protected": false
     });
-    let response = http
-        .post(format!("{base}/api/v1/environments"))
-        .json(&environment)
-        .send()
-        .await
-        .expect("POST");
+    let response = http.post(format!("{base}/api/v1/environments")).json(&environment).send().await.expect("POST");
     assert_eq!(response.status(), 201, "the environment is created");
     let pool: serde_json::Value = http
         .post(format!("{base}/api/v1/environments/bench/pools"))
@@ -140,8 +128,7 @@ async fn api_rate(url: &str, clients: usize, total: usize) -> (f64, Duration) {
         .expect("the pool");
     let endpoint = format!("{base}/api/v1/pools/{}/allocations", pool["id"]);
 
-    let clients_http: Arc<Vec<reqwest::Client>> =
-        Arc::new((0..clients).map(|_| reqwest::Client::new()).collect());
+    let clients_http: Arc<Vec<reqwest::Client>> = Arc::new((0..clients).map(|_| reqwest::Client::new()).collect());
     let result = measure(clients, total, move |client, _| {
         let http = clients_http[client].clone();
         let endpoint = endpoint.clone();
@@ -153,12 +140,7 @@ async fn api_rate(url: &str, clients: usize, total: usize) -> (f64, Duration) {
                 .await
                 .expect("the allocation answers");
             let status = response.status();
-            assert_eq!(
-                status,
-                201,
-                "allocation failed: {}",
-                response.text().await.unwrap_or_default()
-            );
+            assert_eq!(status, 201, "allocation failed: {}", response.text().await.unwrap_or_default());
         }
     })
     .await;
@@ -171,11 +153,7 @@ async fn api_rate(url: &str, clients: usize, total: usize) -> (f64, Duration) {
         .await
         .expect("the allocations are counted");
     let (n, d): (i64, i64) = (row.get("n"), row.get("d"));
-    assert_eq!(
-        (n, d),
-        (total as i64, total as i64),
-        "allocations stored and distinct"
-    );
+    assert_eq!((n, d), (total as i64, total as i64), "allocations stored and distinct");
     db.close().await;
     result
 }
@@ -184,21 +162,12 @@ async fn fresh_postgres(admin_url: &str) -> (String, String) {
     let name = format!(
         "gh_bench_{}_{}",
         std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos())
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos())
     );
-    let mut admin = PgConnection::connect(admin_url)
-        .await
-        .expect("connect to PostgreSQL");
-    admin
-        .execute(format!("CREATE DATABASE {name}").as_str())
-        .await
-        .expect("create the bench database");
+    let mut admin = PgConnection::connect(admin_url).await.expect("connect to PostgreSQL");
+    admin.execute(format!("CREATE DATABASE {name}").as_str()).await.expect("create the bench database");
     admin.close().await.ok();
-    let (base, query) = admin_url
-        .split_once('?')
-        .map_or((admin_url, None), |(b, q)| (b, Some(q)));
+    let (base, query) = admin_url.split_once('?').map_or((admin_url, None), |(b, q)| (b, Some(q)));
     let base = base.rsplit_once('/').map_or(base, |(b, _)| b);
     let url = match query {
         Some(query) => format!("{base}/{name}?{query}"),
@@ -209,9 +178,7 @@ async fn fresh_postgres(admin_url: &str) -> (String, String) {
 
 async fn drop_postgres(admin_url: &str, name: &str) {
     if let Ok(mut admin) = PgConnection::connect(admin_url).await {
-        let _ = admin
-            .execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
-            .await;
+        let _ = admin.execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str()).await;
         admin.close().await.ok();
     }
 }
@@ -227,10 +194,7 @@ fn report(backend: &str, clients: usize, total: usize, api: (f64, Duration), raw
         raw.0,
         raw.1.as_secs_f64()
     );
-    println!(
-        "{backend:<10} ratio API/raw:   {:>8.0} %  (target ≥ 50 %)",
-        100.0 * api.0 / raw.0
-    );
+    println!("{backend:<10} ratio API/raw:   {:>8.0} %  (target ≥ 50 %)", 100.0 * api.0 / raw.0);
 }
 
 async fn run() {
@@ -244,9 +208,7 @@ async fn run() {
     report("sqlite", clients, total, api, raw);
 
     match std::env::var("GATEHOUSE_TEST_POSTGRES_URL") {
-        Err(_) => println!(
-            "postgres   skipped: set GATEHOUSE_TEST_POSTGRES_URL to a PostgreSQL server to measure it"
-        ),
+        Err(_) => println!("postgres   skipped: set GATEHOUSE_TEST_POSTGRES_URL to a PostgreSQL server to measure it"),
         Ok(admin_url) => {
             let (url, name) = fresh_postgres(&admin_url).await;
             let raw = raw_insert_rate(&url, clients, total).await;
@@ -259,9 +221,6 @@ async fn run() {
 
 fn main() {
     // `cargo bench` passes `--bench`; there is nothing to filter.
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("a tokio runtime");
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a tokio runtime");
     runtime.block_on(run());
 }

@@ -17,11 +17,7 @@ use kube::api::{Api, DeleteParams};
 use serde_json::{Value, json};
 
 fn rounds() -> usize {
-    std::env::var("GATEHOUSE_BENCH_ROUNDS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .filter(|v| *v > 0)
-        .unwrap_or(20)
+    std::env::var("GATEHOUSE_BENCH_ROUNDS").ok().and_then(|v| v.parse().ok()).filter(|v| *v > 0).unwrap_or(20)
 }
 
 fn report(what: &str, mut samples: Vec<Duration>) {
@@ -37,33 +33,14 @@ fn report(what: &str, mut samples: Vec<Duration>) {
 }
 
 async fn status(client: &reqwest::Client, url: &str) -> Value {
-    client
-        .get(url)
-        .send()
-        .await
-        .expect("answers")
-        .json()
-        .await
-        .expect("JSON")
+    client.get(url).send().await.expect("answers").json().await.expect("JSON")
 }
 
 /// Posts and polls until the submission settles; returns the time and the final status.
-async fn run(
-    client: &reqwest::Client,
-    base: &str,
-    request: reqwest::RequestBuilder,
-) -> (Duration, String) {
+async fn run(client: &reqwest::Client, base: &str, request: reqwest::RequestBuilder) -> (Duration, String) {
     let started = Instant::now();
-    let accepted: Value = request
-        .send()
-        .await
-        .expect("answers")
-        .json()
-        .await
-        .expect("JSON");
-    let id = accepted["id"]
-        .as_i64()
-        .unwrap_or_else(|| panic!("a submission id: {accepted}"));
+    let accepted: Value = request.send().await.expect("answers").json().await.expect("JSON");
+    let id = accepted["id"].as_i64().unwrap_or_else(|| panic!("a submission id: {accepted}"));
     loop {
         let body = status(client, &format!("{base}/api/v1/submissions/{id}")).await;
         let state = body["status"].as_str().unwrap_or_default().to_owned();
@@ -75,10 +52,7 @@ async fn run(
 }
 
 fn main() {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("a runtime");
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a runtime");
     runtime.block_on(async {
         let dir = tempfile::tempdir().expect("a temporary directory");
         let base_config = Config::for_tests(
@@ -117,24 +91,17 @@ fn main() {
         .expect("a client");
         let services: Api<Service> = Api::namespaced(kube, "cd-service");
         for _ in 0..rounds() {
-            let submit = client
-                .post(format!("{base}/api/v1/applications/api/submissions"))
-                .json(&json!({"environment": "dev"}));
+            let submit = client.post(format!("{base}/api/v1/applications/api/submissions")).json(&json!({"environment": "dev"}));
             let (took, state) = run(&client, &base, submit).await;
             assert_eq!(state, "ready");
             ready.push(took);
 
-            services
-                .delete("cilium-gateway-api-dev", &DeleteParams::default())
-                .await
-                .expect("deleted");
+            services.delete("cilium-gateway-api-dev", &DeleteParams::default()).await.expect("deleted");
             let deleted = Instant::now();
             loop {
                 let labelled = sim
                     .vip("cd-service", "cilium-gateway-api-dev")
-                    .is_some_and(|vip| {
-                        vip.labels.get("gatehouse.io/advertise").map(String::as_str) == Some("dev")
-                    });
+                    .is_some_and(|vip| vip.labels.get("gatehouse.io/advertise").map(String::as_str) == Some("dev"));
                 if labelled {
                     break;
                 }
@@ -142,18 +109,11 @@ fn main() {
             }
             relabel.push(deleted.elapsed());
 
-            let teardown =
-                client.delete(format!("{base}/api/v1/applications/api/environments/dev"));
+            let teardown = client.delete(format!("{base}/api/v1/applications/api/environments/dev"));
             let (_, state) = run(&client, &base, teardown).await;
             assert_eq!(state, "torn_down");
         }
-        report(
-            "submit to ready (api in dev, 10 objects, simulated cluster)",
-            ready,
-        );
-        report(
-            "label fix: generated Service recreated to labelled",
-            relabel,
-        );
+        report("submit to ready (api in dev, 10 objects, simulated cluster)", ready);
+        report("label fix: generated Service recreated to labelled", relabel);
     });
 }

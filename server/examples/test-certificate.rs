@@ -12,8 +12,5 @@ fn main() {
     let hosts: Vec<&str> = hosts.iter().map(String::as_str).collect();
     let key = TestKey::p256();
     let certificate = self_signed(&hosts, &key, Validity::YEAR);
-    println!(
-        "{}",
-        serde_json::json!({"certificate_pem": certificate, "private_key_pem": key.pem(Encoding::Pkcs8)})
-    );
+    println!("{}", serde_json::json!({"certificate_pem": certificate, "private_key_pem": key.pem(Encoding::Pkcs8)}));
 }

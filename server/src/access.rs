@@ -72,72 +72,30 @@ pub struct Routes {
 impl Routes {
     /// Routes served under `prefix` (for the rule list; the caller nests the router there).
     pub fn new(prefix: &'static str, surface: Surface) -> Routes {
-        Routes {
-            router: Router::new(),
-            rules: Vec::new(),
-            prefix,
-            surface,
-        }
+        Routes { router: Router::new(), rules: Vec::new(), prefix, surface }
     }
 
     /// `handler` must route exactly `method`; it is guarded by `access`.
-    pub fn route(
-        mut self,
-        method: Method,
-        path: &str,
-        access: Access,
-        handler: MethodRouter<AppState>,
-    ) -> Routes {
-        self.rules.push(RouteRule {
-            method,
-            path: format!("{}{path}", self.prefix),
-            access,
-            surface: self.surface,
-        });
-        let guard = Guard {
-            access,
-            surface: self.surface,
-        };
-        self.router = self.router.route(
-            path,
-            handler.route_layer(middleware::from_fn_with_state(guard, guard_route)),
-        );
+    pub fn route(mut self, method: Method, path: &str, access: Access, handler: MethodRouter<AppState>) -> Routes {
+        self.rules.push(RouteRule { method, path: format!("{}{path}", self.prefix), access, surface: self.surface });
+        let guard = Guard { access, surface: self.surface };
+        self.router = self.router.route(path, handler.route_layer(middleware::from_fn_with_state(guard, guard_route)));
         self
     }
 
-    pub fn get<H: Handler<T, AppState>, T: 'static>(
-        self,
-        path: &str,
-        access: Access,
-        handler: H,
-    ) -> Routes {
+    pub fn get<H: Handler<T, AppState>, T: 'static>(self, path: &str, access: Access, handler: H) -> Routes {
         self.route(Method::GET, path, access, axum::routing::get(handler))
     }
 
-    pub fn post<H: Handler<T, AppState>, T: 'static>(
-        self,
-        path: &str,
-        access: Access,
-        handler: H,
-    ) -> Routes {
+    pub fn post<H: Handler<T, AppState>, T: 'static>(self, path: &str, access: Access, handler: H) -> Routes {
         self.route(Method::POST, path, access, axum::routing::post(handler))
     }
 
-    pub fn put<H: Handler<T, AppState>, T: 'static>(
-        self,
-        path: &str,
-        access: Access,
-        handler: H,
-    ) -> Routes {
+    pub fn put<H: Handler<T, AppState>, T: 'static>(self, path: &str, access: Access, handler: H) -> Routes {
         self.route(Method::PUT, path, access, axum::routing::put(handler))
     }
 
-    pub fn delete<H: Handler<T, AppState>, T: 'static>(
-        self,
-        path: &str,
-        access: Access,
-        handler: H,
-    ) -> Routes {
+    pub fn delete<H: Handler<T, AppState>, T: 'static>(self, path: &str, access: Access, handler: H) -> Routes {
         self.route(Method::DELETE, path, access, axum::routing::delete(handler))
     }
 
@@ -196,18 +154,9 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Caller, ApiError> {
-        parts
-            .extensions
-            .get::<Principal>()
-            .cloned()
-            .map(Caller)
-            .ok_or_else(|| {
-                ApiError::new(
-                    StatusCode::UNAUTHORIZED,
-                    "sign_in_required",
-                    "sign in first",
-                )
-            })
+        parts.extensions.get::<Principal>().cloned().map(Caller).ok_or_else(|| {
+            ApiError::new(StatusCode::UNAUTHORIZED, "sign_in_required", "sign in first")
+        })
     }
 }
 
@@ -241,9 +190,7 @@ impl Connected<IncomingStream<'_, crate::tls::TlsListener>> for ClientAddr {
 
 /// The client's address, when the server knows it (not in `oneshot` tests).
 pub fn client_address(extensions: &Extensions) -> Option<std::net::IpAddr> {
-    extensions
-        .get::<ConnectInfo<ClientAddr>>()
-        .map(|ConnectInfo(ClientAddr(address))| address.ip())
+    extensions.get::<ConnectInfo<ClientAddr>>().map(|ConnectInfo(ClientAddr(address))| address.ip())
 }
 
 /// The session id in the request's cookie, if any.
@@ -260,11 +207,7 @@ pub fn session_cookie(headers: &HeaderMap) -> Option<&str> {
 
 /// The `Set-Cookie` value that starts a session, and the one that ends it.
 pub fn session_cookie_header(settings: &AuthSettings, id: Option<&str>) -> String {
-    let secure = if settings.secure_cookies {
-        "; Secure"
-    } else {
-        ""
-    };
+    let secure = if settings.secure_cookies { "; Secure" } else { "" };
     match id {
         Some(id) => format!(
             "{SESSION_COOKIE}={id}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
@@ -288,9 +231,7 @@ fn basic(headers: &HeaderMap) -> Option<(String, String)> {
     if !scheme.eq_ignore_ascii_case("basic") {
         return None;
     }
-    let decoded = base64::engine::general_purpose::STANDARD
-        .decode(encoded.trim())
-        .ok()?;
+    let decoded = base64::engine::general_purpose::STANDARD.decode(encoded.trim()).ok()?;
     let text = String::from_utf8(decoded).ok()?;
     let (name, password) = text.split_once(':')?;
     Some((name.to_owned(), password.to_owned()))
@@ -327,12 +268,8 @@ impl SignInRefused {
 
     fn into_api_response(self) -> Response {
         let response = match &self {
-            SignInRefused::Locked(locked) => {
-                ApiError::new(self.status(), "too_many_sign_ins", locked.message())
-            }
-            SignInRefused::Wrong => {
-                ApiError::new(self.status(), "wrong_credentials", SignInRefused::WRONG)
-            }
+            SignInRefused::Locked(locked) => ApiError::new(self.status(), "too_many_sign_ins", locked.message()),
+            SignInRefused::Wrong => ApiError::new(self.status(), "wrong_credentials", SignInRefused::WRONG),
             SignInRefused::Failed(error) => ApiError::internal(error),
         };
         self.annotate(response.into_response())
@@ -347,9 +284,7 @@ pub async fn check_password(
     address: Option<std::net::IpAddr>,
 ) -> Result<users::User, SignInRefused> {
     let limiter = &state.auth.limiter;
-    limiter
-        .check(name, address, Instant::now())
-        .map_err(SignInRefused::Locked)?;
+    limiter.check(name, address, Instant::now()).map_err(SignInRefused::Locked)?;
     match users::authenticate(&state.db, name, password).await {
         Ok(Some(user)) => {
             limiter.succeeded(name);
@@ -368,11 +303,7 @@ pub async fn check_password(
 /// `Authorization` header is not ambient (a page on another site cannot add one), so it is
 /// exempt from the cross-site check; a bearer token that does not resolve is a 401, never a
 /// silent anonymous request.
-pub async fn authenticate(
-    State(state): State<AppState>,
-    mut request: Request,
-    next: Next,
-) -> Response {
+pub async fn authenticate(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     let headers = request.headers();
     let now = app::backend::auth::now_unix();
     let caller = if let Some((name, password)) = basic(headers) {
@@ -388,13 +319,7 @@ pub async fn authenticate(
         }
         let address = client_address(request.extensions());
         match check_password(&state, &name, &password, address).await {
-            Ok(user) => Some(Principal {
-                user_id: user.id,
-                name: user.name,
-                role: user.role,
-                scopes: user.scopes,
-                via: Via::Password,
-            }),
+            Ok(user) => Some(Principal { user_id: user.id, name: user.name, role: user.role, scopes: user.scopes, via: Via::Password }),
             Err(refused) => return refused.into_api_response(),
         }
     } else if let Some(token) = bearer(headers) {
@@ -422,11 +347,9 @@ pub async fn authenticate(
     let has_authorization = request.headers().contains_key(header::AUTHORIZATION);
     if !has_authorization && let Some(why) = cross_site(&request, state.tls) {
         tracing::warn!(path = %request.uri().path(), why, "refused a cross-site request");
-        let message =
-            format!("refused: {why}. Use the portal's own pages, or an API token for scripts");
+        let message = format!("refused: {why}. Use the portal's own pages, or an API token for scripts");
         if request.uri().path().starts_with("/api/") {
-            return ApiError::new(StatusCode::FORBIDDEN, "cross_site_request", message)
-                .into_response();
+            return ApiError::new(StatusCode::FORBIDDEN, "cross_site_request", message).into_response();
         }
         return pages::forbidden(caller.as_ref(), &message);
     }
@@ -441,17 +364,13 @@ pub async fn authenticate(
 /// with neither is not a browser's, cannot carry a victim's cookie, and passes — the rule of
 /// Go's `CrossOriginProtection`.
 fn cross_site(request: &Request, tls: bool) -> Option<&'static str> {
-    if matches!(
-        *request.method(),
-        Method::GET | Method::HEAD | Method::OPTIONS
-    ) {
+    if matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
         return None;
     }
     let headers = request.headers();
     let text = |name: &str| headers.get(name).and_then(|value| value.to_str().ok());
     if let Some(site) = text("sec-fetch-site") {
-        return (!matches!(site, "same-origin" | "none"))
-            .then_some("the request came from another site");
+        return (!matches!(site, "same-origin" | "none")).then_some("the request came from another site");
     }
     if let Some(origin) = text("origin") {
         let scheme = if tls { "https" } else { "http" };
@@ -460,3 +379,4 @@ fn cross_site(request: &Request, tls: bool) -> Option<&'static str> {
     }
     None
 }
+

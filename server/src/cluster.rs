@@ -4,11 +4,7 @@ use std::{path::Path, sync::Arc};
 
 use app::backend::{
     certificates::SecretKey,
-    cluster::{
-        Cluster, ConnectError,
-        label_fix::{self, LabelFixSwitch},
-        submissions::Submitter,
-    },
+    cluster::{Cluster, ConnectError, label_fix::{self, LabelFixSwitch}, submissions::Submitter},
     db::Database,
     schema::{SchemaLoadError, SchemaRegistry},
 };
@@ -23,9 +19,7 @@ use crate::{
 pub enum ClusterError {
     #[error(transparent)]
     Connect(#[from] ConnectError),
-    #[error(
-        "the schemas for the simulated cluster: {0} (set --schemas-dir to the directory holding crds/ and kubernetes-schemas/)"
-    )]
+    #[error("the schemas for the simulated cluster: {0} (set --schemas-dir to the directory holding crds/ and kubernetes-schemas/)")]
     Schemas(#[from] SchemaLoadError),
     #[error("the simulated cluster could not start: {0}")]
     Simulated(#[source] std::io::Error),
@@ -80,18 +74,11 @@ pub async fn schemas(dir: &Path) -> Result<Arc<SchemaRegistry>, SchemaLoadError>
 
 /// Connects to the configured cluster (or starts the simulated one) and starts the label
 /// fix's reconciler on it.
-pub async fn connect(
-    config: &Config,
-    db: &Database,
-    secret_key: Arc<SecretKey>,
-) -> Result<ClusterState, ClusterError> {
+pub async fn connect(config: &Config, db: &Database, secret_key: Arc<SecretKey>) -> Result<ClusterState, ClusterError> {
     let (cluster, simulated) = if config.in_cluster {
         (Cluster::in_cluster()?, None)
     } else if let Some(path) = &config.kubeconfig {
-        (
-            Cluster::from_kubeconfig(path, config.kube_context.as_deref()).await?,
-            None,
-        )
+        (Cluster::from_kubeconfig(path, config.kube_context.as_deref()).await?, None)
     } else {
         let simulated = SimCluster::start_seeded(schemas(&config.schemas_dir).await?)
             .await
@@ -107,15 +94,6 @@ pub async fn connect(
     let on = label_fix::enabled(db).await?;
     let (switch, follows) = watch::channel(on);
     tokio::spawn(label_fix::run(cluster.clone(), db.clone(), follows));
-    let submitter = Submitter {
-        cluster,
-        db: db.clone(),
-        secret_key,
-        timeout: config.apply_timeout(),
-    };
-    Ok(ClusterState {
-        submitter,
-        label_fix: LabelFixSwitch(Arc::new(switch)),
-        simulated,
-    })
+    let submitter = Submitter { cluster, db: db.clone(), secret_key, timeout: config.apply_timeout() };
+    Ok(ClusterState { submitter, label_fix: LabelFixSwitch(Arc::new(switch)), simulated })
 }

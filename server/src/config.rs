@@ -10,22 +10,14 @@ pub enum LogFormat {
 }
 
 #[derive(Debug, Clone, Parser)]
-#[command(
-    name = "gatehouse",
-    version,
-    about = "Plan, check and submit Cilium load balancing and TLS termination for Kubernetes"
-)]
+#[command(name = "gatehouse", version, about = "Plan, check and submit Cilium load balancing and TLS termination for Kubernetes")]
 pub struct Config {
     /// Address to listen on; port 0 picks a free port (the log says which).
     #[arg(long, env = "GATEHOUSE_LISTEN", default_value = "127.0.0.1:3000")]
     pub listen: SocketAddr,
 
     /// sqlite:PATH (created on first run) or postgres://USER:PASSWORD@HOST/DB.
-    #[arg(
-        long,
-        env = "DATABASE_URL",
-        default_value = "sqlite://data/gatehouse.db"
-    )]
+    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://data/gatehouse.db")]
     pub database_url: String,
 
     /// Seed the example plan (dev and prod) where it is missing; idempotent.
@@ -33,12 +25,7 @@ pub struct Config {
     pub demo: bool,
 
     /// Log as human-readable lines or as JSON objects.
-    #[arg(
-        long,
-        env = "GATEHOUSE_LOG_FORMAT",
-        value_enum,
-        default_value = "human"
-    )]
+    #[arg(long, env = "GATEHOUSE_LOG_FORMAT", value_enum, default_value = "human")]
     pub log_format: LogFormat,
 
     /// PEM certificate chain for HTTPS; with --tls-key the portal serves HTTPS only.
@@ -164,15 +151,11 @@ impl Config {
 
     /// The OpenID Connect settings, when an issuer is given.
     pub fn oidc(&self) -> Result<Option<crate::oidc::OidcSettings>, crate::oidc::OidcConfigError> {
-        let Some(issuer) = &self.oidc_issuer else {
-            return Ok(None);
-        };
+        let Some(issuer) = &self.oidc_issuer else { return Ok(None) };
         crate::oidc::OidcSettings::new(
             issuer,
             self.oidc_client_id.as_deref(),
-            self.oidc_client_secret
-                .as_ref()
-                .map(|secret| secret.0.as_str()),
+            self.oidc_client_secret.as_ref().map(|secret| secret.0.as_str()),
             &self.oidc_groups_claim,
             &self.oidc_roles,
         )
@@ -180,19 +163,12 @@ impl Config {
     }
 
     pub fn session_timeouts(&self) -> app::backend::auth::sessions::Timeouts {
-        app::backend::auth::sessions::Timeouts {
-            idle: self.session_idle_secs,
-            absolute: self.session_max_secs,
-        }
+        app::backend::auth::sessions::Timeouts { idle: self.session_idle_secs, absolute: self.session_max_secs }
     }
 
     pub fn sign_in_limits(&self) -> app::backend::auth::limiter::Limits {
         let lockout = Duration::from_secs(self.sign_in_lockout_secs);
-        app::backend::auth::limiter::Limits {
-            attempts: self.sign_in_attempts,
-            window: lockout,
-            lockout,
-        }
+        app::backend::auth::limiter::Limits { attempts: self.sign_in_attempts, window: lockout, lockout }
     }
 
     pub fn apply_timeout(&self) -> Duration {
@@ -242,9 +218,7 @@ impl Config {
             schemas_dir: PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared")),
             // One key per test database, the same for every server started on it, and no
             // key file beside a PostgreSQL test.
-            secret_key: Some(SecretText(
-                app::backend::certificates::SecretKey::derived_text_for_tests(&database_url),
-            )),
+            secret_key: Some(SecretText(app::backend::certificates::SecretKey::derived_text_for_tests(&database_url))),
         }
     }
 }

@@ -57,14 +57,8 @@ fn secret_key(config: &Config) -> Result<SecretKey, StartError> {
     let path = config.secret_key_path();
     let (key, origin) = load_or_create(config.secret_key.as_ref().map(|s| s.0.as_str()), &path)?;
     match origin {
-        KeyOrigin::Environment => {
-            tracing::info!(key_id = key.id(), "secret key from GATEHOUSE_SECRET_KEY")
-        }
-        KeyOrigin::File {
-            path,
-            created,
-            readable_by_others,
-        } => {
+        KeyOrigin::Environment => tracing::info!(key_id = key.id(), "secret key from GATEHOUSE_SECRET_KEY"),
+        KeyOrigin::File { path, created, readable_by_others } => {
             let path = path.display().to_string();
             if created {
                 tracing::info!(key_id = key.id(), %path, "created a new secret key file (mode 0600); back it up with the database");
@@ -83,10 +77,7 @@ fn secret_key(config: &Config) -> Result<SecretKey, StartError> {
 /// user every visitor without a session becomes.
 async fn accounts(db: &Database, config: &Config) -> Result<Option<Principal>, StartError> {
     use app::backend::auth::users;
-    let password = config
-        .admin_password
-        .as_ref()
-        .map(|secret| secret.0.as_str());
+    let password = config.admin_password.as_ref().map(|secret| secret.0.as_str());
     if let Some(generated) = users::ensure_admin(db, password).await? {
         // Printed once, on the first start; the database keeps only its hash.
         tracing::warn!(
@@ -102,13 +93,7 @@ async fn accounts(db: &Database, config: &Config) -> Result<Option<Principal>, S
     }
     let demo = users::ensure_demo(db).await?;
     tracing::info!(user = %demo.name, role = demo.role.as_str(), "demo sign-in: visitors without a session are the demo user");
-    Ok(Some(Principal {
-        user_id: demo.id,
-        name: demo.name,
-        role: demo.role,
-        scopes: demo.scopes,
-        via: Via::Demo,
-    }))
+    Ok(Some(Principal { user_id: demo.id, name: demo.name, role: demo.role, scopes: demo.scopes, via: Via::Demo }))
 }
 
 /// A started portal: the database is migrated (and seeded with `--demo`) and the
@@ -136,27 +121,17 @@ impl Gatehouse {
             tracing::info!(created, "demo data seeded");
         }
         let demo_user = accounts(&db, &config).await?;
-        let listener =
-            TcpListener::bind(config.listen)
-                .await
-                .map_err(|source| StartError::Bind {
-                    addr: config.listen,
-                    source,
-                })?;
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .map_err(|source| StartError::Bind { addr: config.listen, source })?;
         let oidc = config.oidc()?;
         let clusters = cluster::connect(&config, &db, secret_key.clone()).await?;
         let state = AppState::new(db, secret_key, demo_user, oidc, clusters, &config);
-        Ok(Gatehouse {
-            state,
-            listener,
-            tls,
-        })
+        Ok(Gatehouse { state, listener, tls })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
-        self.listener
-            .local_addr()
-            .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
+        self.listener.local_addr().unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
     }
 
     pub fn state(&self) -> &AppState {
@@ -174,24 +149,15 @@ impl Gatehouse {
     }
 
     /// Serves until `shutdown` completes, then lets requests in flight finish.
-    pub async fn serve(
-        self,
-        shutdown: impl Future<Output = ()> + Send + 'static,
-    ) -> Result<(), StartError> {
+    pub async fn serve(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), StartError> {
         let db = self.state.db.clone();
         // The client's address reaches handlers (sign-in limits per address).
         let app = router(self.state).into_make_service_with_connect_info::<access::ClientAddr>();
         let served = match self.tls {
-            None => {
-                axum::serve(self.listener, app)
-                    .with_graceful_shutdown(shutdown)
-                    .await
-            }
+            None => axum::serve(self.listener, app).with_graceful_shutdown(shutdown).await,
             Some(tls) => {
                 let listener = tls::TlsListener::new(self.listener, tls);
-                axum::serve(listener, app)
-                    .with_graceful_shutdown(shutdown)
-                    .await
+                axum::serve(listener, app).with_graceful_shutdown(shutdown).await
             }
         };
         db.close().await;

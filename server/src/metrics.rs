@@ -100,34 +100,19 @@ pub enum ScrapeError {
 
 impl Metrics {
     pub fn new() -> Arc<Metrics> {
-        Arc::new(Metrics {
-            requests: Family::default(),
-            latency: Family::new_with_constructor(LatencyBuckets),
-        })
+        Arc::new(Metrics { requests: Family::default(), latency: Family::new_with_constructor(LatencyBuckets) })
     }
 
     fn observe(&self, method: &str, route: &str, status: StatusCode, seconds: f64) {
         let (method, route) = (method.to_owned(), route.to_owned());
-        self.requests
-            .get_or_create(&RequestLabels {
-                method: method.clone(),
-                route: route.clone(),
-                status: status.as_u16(),
-            })
-            .inc();
-        self.latency
-            .get_or_create(&RouteLabels { method, route })
-            .observe(seconds);
+        self.requests.get_or_create(&RequestLabels { method: method.clone(), route: route.clone(), status: status.as_u16() }).inc();
+        self.latency.get_or_create(&RouteLabels { method, route }).observe(seconds);
     }
 
     /// The exposition: the process's counters, and the plan as the database holds it now.
     pub async fn render(&self, db: &Database) -> Result<String, ScrapeError> {
         let mut registry = Registry::with_prefix("gatehouse");
-        registry.register(
-            "http_requests",
-            "HTTP requests served, by route template and status",
-            self.requests.clone(),
-        );
+        registry.register("http_requests", "HTTP requests served, by route template and status", self.requests.clone());
         registry.register(
             "http_request_duration_seconds",
             "Time to answer an HTTP request, by route template",
@@ -138,58 +123,23 @@ impl Metrics {
         let utilization = Family::<PoolLabels, Gauge<f64, std::sync::atomic::AtomicU64>>::default();
         let usage = allocations::usage_by_pool(db).await?;
         for pool in pools::list(db, None).await? {
-            let used = pool
-                .id
-                .and_then(|id| usage.get(&id))
-                .cloned()
-                .unwrap_or_default();
+            let used = pool.id.and_then(|id| usage.get(&id)).cloned().unwrap_or_default();
             let (environment, name) = (pool.environment.to_string(), pool.name.to_string());
-            for (state, count) in [
-                ("allocated", used.allocated),
-                ("reserved", used.reserved),
-                ("free", used.free(&pool)),
-            ] {
-                let labels = PoolStateLabels {
-                    environment: environment.clone(),
-                    pool: name.clone(),
-                    state,
-                };
-                addresses
-                    .get_or_create(&labels)
-                    .set(i64::try_from(count).unwrap_or(i64::MAX));
+            for (state, count) in [("allocated", used.allocated), ("reserved", used.reserved), ("free", used.free(&pool))] {
+                let labels = PoolStateLabels { environment: environment.clone(), pool: name.clone(), state };
+                addresses.get_or_create(&labels).set(i64::try_from(count).unwrap_or(i64::MAX));
             }
             let size = pool.size();
-            let ratio = if size == 0 {
-                0.0
-            } else {
-                (used.allocated + used.reserved) as f64 / size as f64
-            };
-            utilization
-                .get_or_create(&PoolLabels {
-                    environment,
-                    pool: name,
-                })
-                .set(ratio);
+            let ratio = if size == 0 { 0.0 } else { (used.allocated + used.reserved) as f64 / size as f64 };
+            utilization.get_or_create(&PoolLabels { environment, pool: name }).set(ratio);
         }
-        registry.register(
-            "pool_addresses",
-            "Addresses of each VIP pool by state: allocated, reserved, free",
-            addresses,
-        );
-        registry.register(
-            "pool_utilization_ratio",
-            "Share of each VIP pool's addresses allocated or reserved",
-            utilization,
-        );
+        registry.register("pool_addresses", "Addresses of each VIP pool by state: allocated, reserved, free", addresses);
+        registry.register("pool_utilization_ratio", "Share of each VIP pool's addresses allocated or reserved", utilization);
 
         let days = Family::<CertificateLabels, Gauge>::default();
         for certificate in certificates::list(db, &InventoryQuery::default()).await? {
             if let Some(left) = certificate.days_left {
-                days.get_or_create(&CertificateLabels {
-                    environment: certificate.environment,
-                    name: certificate.name,
-                })
-                .set(left);
+                days.get_or_create(&CertificateLabels { environment: certificate.environment, name: certificate.name }).set(left);
             }
         }
         registry.register(
@@ -200,9 +150,7 @@ impl Metrics {
 
         let submissions_family = Family::<SubmissionLabels, Gauge>::default();
         for (operation, status, count) in submissions::counts(db).await? {
-            submissions_family
-                .get_or_create(&SubmissionLabels { operation, status })
-                .set(count);
+            submissions_family.get_or_create(&SubmissionLabels { operation, status }).set(count);
         }
         registry.register(
             "submissions",
@@ -227,12 +175,7 @@ pub async fn track(State(state): State<AppState>, request: Request, next: Next) 
     let method = request.method().as_str().to_owned();
     let started = Instant::now();
     let response = next.run(request).await;
-    state.metrics.observe(
-        &method,
-        &route,
-        response.status(),
-        started.elapsed().as_secs_f64(),
-    );
+    state.metrics.observe(&method, &route, response.status(), started.elapsed().as_secs_f64());
     response
 }
 
@@ -241,11 +184,7 @@ pub async fn scrape(State(state): State<AppState>) -> Response {
         Ok(text) => ([(header::CONTENT_TYPE, CONTENT_TYPE)], text).into_response(),
         Err(error) => {
             tracing::warn!(%error, "metrics: could not read the plan");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                "the plan could not be read from the database\n",
-            )
-                .into_response()
+            (StatusCode::SERVICE_UNAVAILABLE, "the plan could not be read from the database\n").into_response()
         }
     }
 }

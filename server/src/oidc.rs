@@ -80,9 +80,7 @@ pub fn parse_roles(text: &str) -> Result<Vec<(String, Role)>, OidcConfigError> {
         .map(str::trim)
         .filter(|item| !item.is_empty())
         .map(|item| {
-            let (group, role) = item
-                .split_once('=')
-                .ok_or_else(|| OidcConfigError::Mapping(item.to_owned()))?;
+            let (group, role) = item.split_once('=').ok_or_else(|| OidcConfigError::Mapping(item.to_owned()))?;
             Ok((group.trim().to_owned(), Role::parse(role)?))
         })
         .collect()
@@ -106,25 +104,17 @@ impl OidcSettings {
             groups_claim: groups_claim.to_owned(),
             roles: parse_roles(roles)?,
             pending: Mutex::new(HashMap::new()),
-            http: reqwest::Client::builder()
-                .timeout(Duration::from_secs(10))
-                .build()?,
+            http: reqwest::Client::builder().timeout(Duration::from_secs(10)).build()?,
         })
     }
 
     /// The highest role any of the groups maps to.
     pub fn role_for(&self, groups: &[String]) -> Option<Role> {
-        self.roles
-            .iter()
-            .filter(|(group, _)| groups.contains(group))
-            .map(|(_, role)| *role)
-            .max()
+        self.roles.iter().filter(|(group, _)| groups.contains(group)).map(|(_, role)| *role).max()
     }
 
     fn pending(&self) -> std::sync::MutexGuard<'_, HashMap<String, Pending>> {
-        self.pending
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -151,38 +141,25 @@ async fn discover(oidc: &OidcSettings) -> Result<Discovery, String> {
         .send()
         .await
         .and_then(reqwest::Response::error_for_status)
-        .map_err(|error| {
-            format!("the OpenID provider's configuration could not be read ({error})")
-        })?
+        .map_err(|error| format!("the OpenID provider's configuration could not be read ({error})"))?
         .json()
         .await
-        .map_err(|error| {
-            format!("the OpenID provider's configuration is not what OpenID Connect says ({error})")
-        })?;
+        .map_err(|error| format!("the OpenID provider's configuration is not what OpenID Connect says ({error})"))?;
     if discovery.issuer.trim_end_matches('/') != oidc.issuer {
-        return Err(format!(
-            "the provider calls itself {:?}, not {:?}",
-            discovery.issuer, oidc.issuer
-        ));
+        return Err(format!("the provider calls itself {:?}, not {:?}", discovery.issuer, oidc.issuer));
     }
     Ok(discovery)
 }
 
 /// Where the provider sends the browser back: this portal, as the browser reached it.
 fn redirect_uri(headers: &HeaderMap, tls: bool) -> String {
-    let host = headers
-        .get(header::HOST)
-        .and_then(|value| value.to_str().ok())
-        .unwrap_or("127.0.0.1");
+    let host = headers.get(header::HOST).and_then(|value| value.to_str().ok()).unwrap_or("127.0.0.1");
     let scheme = if tls { "https" } else { "http" };
     format!("{scheme}://{host}/sign-in/oidc/callback")
 }
 
 fn pkce_challenge(verifier: &str) -> String {
-    URL_SAFE_NO_PAD.encode(ring::digest::digest(
-        &ring::digest::SHA256,
-        verifier.as_bytes(),
-    ))
+    URL_SAFE_NO_PAD.encode(ring::digest::digest(&ring::digest::SHA256, verifier.as_bytes()))
 }
 
 #[derive(Debug, Deserialize)]
@@ -191,11 +168,7 @@ struct StartQuery {
     return_to: Option<String>,
 }
 
-fn refuse(
-    caller: Option<&app::backend::auth::Principal>,
-    status: StatusCode,
-    message: &str,
-) -> Response {
+fn refuse(caller: Option<&app::backend::auth::Principal>, status: StatusCode, message: &str) -> Response {
     let mut response = pages::forbidden(caller, message);
     *response.status_mut() = status;
     response
@@ -208,11 +181,7 @@ async fn start(
     Query(query): Query<StartQuery>,
 ) -> Response {
     let Some(oidc) = &state.auth.oidc else {
-        return refuse(
-            caller.as_ref(),
-            StatusCode::NOT_FOUND,
-            "OpenID Connect sign-in is not configured (--oidc-issuer)",
-        );
+        return refuse(caller.as_ref(), StatusCode::NOT_FOUND, "OpenID Connect sign-in is not configured (--oidc-issuer)");
     };
     let discovery = match discover(oidc).await {
         Ok(discovery) => discovery,
@@ -240,11 +209,7 @@ async fn start(
         ],
     );
     let Ok(url) = url else {
-        return refuse(
-            caller.as_ref(),
-            StatusCode::BAD_GATEWAY,
-            "the provider's authorization endpoint is not a URL",
-        );
+        return refuse(caller.as_ref(), StatusCode::BAD_GATEWAY, "the provider's authorization endpoint is not a URL");
     };
     let mut waiting = oidc.pending();
     waiting.retain(|_, pending| pending.started.elapsed() < PENDING_FOR);
@@ -272,28 +237,14 @@ async fn callback(
     Query(query): Query<CallbackQuery>,
 ) -> Response {
     let Some(oidc) = &state.auth.oidc else {
-        return refuse(
-            caller.as_ref(),
-            StatusCode::NOT_FOUND,
-            "OpenID Connect sign-in is not configured (--oidc-issuer)",
-        );
+        return refuse(caller.as_ref(), StatusCode::NOT_FOUND, "OpenID Connect sign-in is not configured (--oidc-issuer)");
     };
     if let Some(error) = &query.error {
         let detail = query.error_description.as_deref().unwrap_or("");
-        return refuse(
-            caller.as_ref(),
-            StatusCode::UNAUTHORIZED,
-            &format!("the OpenID provider refused the sign-in: {error} {detail}"),
-        );
+        return refuse(caller.as_ref(), StatusCode::UNAUTHORIZED, &format!("the OpenID provider refused the sign-in: {error} {detail}"));
     }
-    let pending = query
-        .state
-        .as_deref()
-        .and_then(|id| oidc.pending().remove(id));
-    let (Some(pending), Some(code)) = (
-        pending.filter(|p| p.started.elapsed() < PENDING_FOR),
-        query.code,
-    ) else {
+    let pending = query.state.as_deref().and_then(|id| oidc.pending().remove(id));
+    let (Some(pending), Some(code)) = (pending.filter(|p| p.started.elapsed() < PENDING_FOR), query.code) else {
         return refuse(
             caller.as_ref(),
             StatusCode::BAD_REQUEST,
@@ -313,9 +264,7 @@ async fn callback(
     };
     tracing::info!(user = %user.name, "signed in with OpenID Connect");
     let mut response = Redirect::to(&pending.return_to).into_response();
-    if let Ok(cookie) =
-        header::HeaderValue::from_str(&session_cookie_header(&state.auth, Some(&id)))
-    {
+    if let Ok(cookie) = header::HeaderValue::from_str(&session_cookie_header(&state.auth, Some(&id))) {
         response.headers_mut().append(header::SET_COOKIE, cookie);
     }
     response
@@ -323,12 +272,7 @@ async fn callback(
 
 /// Exchanges the code (with the PKCE verifier), checks the ID token, reads the groups and
 /// finds or creates the user with the role they map to.
-async fn verified_user(
-    state: &AppState,
-    oidc: &OidcSettings,
-    pending: &Pending,
-    code: &str,
-) -> Result<users::User, String> {
+async fn verified_user(state: &AppState, oidc: &OidcSettings, pending: &Pending, code: &str) -> Result<users::User, String> {
     let discovery = discover(oidc).await?;
     let answer: TokenAnswer = oidc
         .http
@@ -357,16 +301,9 @@ async fn verified_user(
         .json()
         .await
         .map_err(|error| format!("the OpenID provider's keys are malformed ({error})"))?;
-    let mut claims = verify_id_token(
-        &answer.id_token,
-        &keys,
-        oidc,
-        &pending.nonce,
-        app::backend::auth::now_unix(),
-    )?;
+    let mut claims = verify_id_token(&answer.id_token, &keys, oidc, &pending.nonce, app::backend::auth::now_unix())?;
     if claims.get(&oidc.groups_claim).is_none()
-        && let (Some(userinfo), Some(access_token)) =
-            (&discovery.userinfo_endpoint, &answer.access_token)
+        && let (Some(userinfo), Some(access_token)) = (&discovery.userinfo_endpoint, &answer.access_token)
     {
         let info: serde_json::Map<String, serde_json::Value> = oidc
             .http
@@ -384,10 +321,7 @@ async fn verified_user(
         }
     }
     let groups: Vec<String> = match claims.get(&oidc.groups_claim) {
-        Some(serde_json::Value::Array(items)) => items
-            .iter()
-            .filter_map(|item| item.as_str().map(str::to_owned))
-            .collect(),
+        Some(serde_json::Value::Array(items)) => items.iter().filter_map(|item| item.as_str().map(str::to_owned)).collect(),
         Some(serde_json::Value::String(one)) => vec![one.clone()],
         _ => Vec::new(),
     };
@@ -435,19 +369,13 @@ fn verify_id_token(
 ) -> Result<serde_json::Map<String, serde_json::Value>, String> {
     let malformed = || "the ID token is malformed".to_owned();
     let mut parts = token.split('.');
-    let (Some(head), Some(body), Some(signature), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
+    let (Some(head), Some(body), Some(signature), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
         return Err(malformed());
     };
     let decode = |part: &str| URL_SAFE_NO_PAD.decode(part).map_err(|_| malformed());
-    let header: serde_json::Value =
-        serde_json::from_slice(&decode(head)?).map_err(|_| malformed())?;
+    let header: serde_json::Value = serde_json::from_slice(&decode(head)?).map_err(|_| malformed())?;
     if header["alg"] != "RS256" {
-        return Err(format!(
-            "the ID token is signed with {}, and Gatehouse accepts RS256",
-            header["alg"]
-        ));
+        return Err(format!("the ID token is signed with {}, and Gatehouse accepts RS256", header["alg"]));
     }
     let kid = header["kid"].as_str();
     let key = keys
@@ -455,45 +383,25 @@ fn verify_id_token(
         .iter()
         .find(|key| key.kty == "RSA" && (kid.is_none() || key.kid.as_deref() == kid))
         .ok_or("the provider publishes no key for the ID token's signature")?;
-    let (Some(n), Some(e)) = (&key.n, &key.e) else {
-        return Err(malformed());
-    };
-    let public = ring::signature::RsaPublicKeyComponents {
-        n: decode(n)?,
-        e: decode(e)?,
-    };
+    let (Some(n), Some(e)) = (&key.n, &key.e) else { return Err(malformed()) };
+    let public = ring::signature::RsaPublicKeyComponents { n: decode(n)?, e: decode(e)? };
     public
-        .verify(
-            &ring::signature::RSA_PKCS1_2048_8192_SHA256,
-            format!("{head}.{body}").as_bytes(),
-            &decode(signature)?,
-        )
+        .verify(&ring::signature::RSA_PKCS1_2048_8192_SHA256, format!("{head}.{body}").as_bytes(), &decode(signature)?)
         .map_err(|_| "the ID token's signature does not verify".to_owned())?;
     let claims: serde_json::Map<String, serde_json::Value> =
         serde_json::from_slice(&decode(body)?).map_err(|_| malformed())?;
-    if claims
-        .get("iss")
-        .and_then(|v| v.as_str())
-        .map(|iss| iss.trim_end_matches('/'))
-        != Some(oidc.issuer.as_str())
-    {
+    if claims.get("iss").and_then(|v| v.as_str()).map(|iss| iss.trim_end_matches('/')) != Some(oidc.issuer.as_str()) {
         return Err("the ID token comes from another issuer".to_owned());
     }
     let audience_ok = match claims.get("aud") {
         Some(serde_json::Value::String(aud)) => *aud == oidc.client_id,
-        Some(serde_json::Value::Array(auds)) => auds
-            .iter()
-            .any(|aud| aud.as_str() == Some(oidc.client_id.as_str())),
+        Some(serde_json::Value::Array(auds)) => auds.iter().any(|aud| aud.as_str() == Some(oidc.client_id.as_str())),
         _ => false,
     };
     if !audience_ok {
         return Err("the ID token is for another client".to_owned());
     }
-    if claims
-        .get("exp")
-        .and_then(serde_json::Value::as_i64)
-        .is_none_or(|exp| exp <= now)
-    {
+    if claims.get("exp").and_then(serde_json::Value::as_i64).is_none_or(|exp| exp <= now) {
         return Err("the ID token has expired".to_owned());
     }
     if claims.get("nonce").and_then(|v| v.as_str()) != Some(nonce) {
@@ -508,51 +416,19 @@ mod tests {
 
     #[test]
     fn groups_map_to_the_highest_role() {
-        let oidc = OidcSettings::new(
-            "http://idp/",
-            Some("gatehouse"),
-            Some("s"),
-            "groups",
-            "staff=viewer, netops=network_admin,admins=admin",
-        )
-        .unwrap();
+        let oidc = OidcSettings::new("http://idp/", Some("gatehouse"), Some("s"), "groups", "staff=viewer, netops=network_admin,admins=admin").unwrap();
         assert_eq!(oidc.issuer, "http://idp");
-        let groups = |names: &[&str]| {
-            names
-                .iter()
-                .map(|name| (*name).to_owned())
-                .collect::<Vec<_>>()
-        };
-        assert_eq!(
-            oidc.role_for(&groups(&["staff", "netops"])),
-            Some(Role::NetworkAdmin)
-        );
+        let groups = |names: &[&str]| names.iter().map(|name| (*name).to_owned()).collect::<Vec<_>>();
+        assert_eq!(oidc.role_for(&groups(&["staff", "netops"])), Some(Role::NetworkAdmin));
         assert_eq!(oidc.role_for(&groups(&["others"])), None);
-        assert!(matches!(
-            parse_roles("netops"),
-            Err(OidcConfigError::Mapping(_))
-        ));
-        assert!(
-            parse_roles("netops=root")
-                .unwrap_err()
-                .to_string()
-                .contains("not a role")
-        );
-        assert!(matches!(
-            OidcSettings::new("http://idp", None, None, "groups", ""),
-            Err(OidcConfigError::Incomplete)
-        ));
-        assert!(
-            !format!("{oidc:?}").contains("\"s\""),
-            "the client secret is not shown"
-        );
+        assert!(matches!(parse_roles("netops"), Err(OidcConfigError::Mapping(_))));
+        assert!(parse_roles("netops=root").unwrap_err().to_string().contains("not a role"));
+        assert!(matches!(OidcSettings::new("http://idp", None, None, "groups", ""), Err(OidcConfigError::Incomplete)));
+        assert!(!format!("{oidc:?}").contains("\"s\""), "the client secret is not shown");
     }
 
     #[test]
     fn the_pkce_challenge_is_the_rfc_7636_example() {
-        assert_eq!(
-            pkce_challenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
-            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
-        );
+        assert_eq!(pkce_challenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"), "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM");
     }
 }

@@ -7,7 +7,8 @@ use app::{
     backend::{
         audit::{self, AuditFilter},
         auth::{
-            Principal, Via, sessions, tokens,
+            Principal, Via,
+            sessions, tokens,
             users::{self, NewUser, UserChange},
         },
         db::DbError,
@@ -27,9 +28,7 @@ use axum::{
 use serde::Deserialize;
 
 use crate::{
-    access::{
-        Caller, MaybeCaller, Routes, SignInRefused, Surface, client_address, session_cookie_header,
-    },
+    access::{Caller, MaybeCaller, Routes, SignInRefused, Surface, client_address, session_cookie_header},
     api::ApiError,
     state::AppState,
 };
@@ -69,9 +68,7 @@ pub fn escape(text: &str) -> String {
 /// Where to go after signing in: a path on this portal only (never `//host` or a URL).
 pub fn safe_return(target: Option<&str>) -> &str {
     match target {
-        Some(path) if path.starts_with('/') && !path.starts_with("//") && !path.contains('\\') => {
-            path
-        }
+        Some(path) if path.starts_with('/') && !path.starts_with("//") && !path.contains('\\') => path,
         _ => "/",
     }
 }
@@ -150,14 +147,7 @@ pub fn forbidden(caller: Option<&Principal>, message: &str) -> Response {
 fn field_errors_html(errors: &FieldErrors) -> String {
     let items: String = errors
         .iter()
-        .map(|error| {
-            format!(
-                "<li data-field=\"{}\">{}: {}</li>",
-                escape(&error.field),
-                escape(&error.field),
-                escape(&error.message)
-            )
-        })
+        .map(|error| format!("<li data-field=\"{}\">{}: {}</li>", escape(&error.field), escape(&error.field), escape(&error.message)))
         .collect();
     format!("<div class=\"notice notice--error\" role=\"alert\"><ul>{items}</ul></div>")
 }
@@ -165,10 +155,9 @@ fn field_errors_html(errors: &FieldErrors) -> String {
 fn db_error_html(error: DbError) -> Result<String, Response> {
     match error {
         DbError::Invalid(errors) => Ok(field_errors_html(&errors)),
-        DbError::Conflict(message) | DbError::NotFound(message) => Ok(format!(
-            "<p class=\"notice notice--error\" role=\"alert\">{}</p>",
-            escape(&message)
-        )),
+        DbError::Conflict(message) | DbError::NotFound(message) => {
+            Ok(format!("<p class=\"notice notice--error\" role=\"alert\">{}</p>", escape(&message)))
+        }
         other => Err(ApiError::internal(&other).into_response()),
     }
 }
@@ -207,20 +196,11 @@ async fn sign_in_page(
     Query(query): Query<SignInQuery>,
 ) -> Response {
     let notice = match query.ended {
-        Some(count) => format!(
-            "<p class=\"notice notice--ok\" role=\"status\">Signed out everywhere ({count} session(s) ended).</p>"
-        ),
+        Some(count) => format!("<p class=\"notice notice--ok\" role=\"status\">Signed out everywhere ({count} session(s) ended).</p>"),
         None => String::new(),
     };
     let return_to = safe_return(query.return_to.as_deref());
-    html(
-        StatusCode::OK,
-        frame(
-            "Sign in",
-            caller.as_ref(),
-            &sign_in_form(&state, return_to, "", &notice),
-        ),
-    )
+    html(StatusCode::OK, frame("Sign in", caller.as_ref(), &sign_in_form(&state, return_to, "", &notice)))
 }
 
 #[derive(Deserialize)]
@@ -237,49 +217,30 @@ async fn sign_in(
     request: axum::extract::Request,
 ) -> Response {
     let address = client_address(request.extensions());
-    let presented =
-        crate::access::session_cookie(request.headers()).map(app::backend::auth::secret_hash);
+    let presented = crate::access::session_cookie(request.headers()).map(app::backend::auth::secret_hash);
     let Form(form) = match Form::<SignInForm>::from_request(request, &state).await {
         Ok(form) => form,
         Err(_) => {
             let notice = "<p class=\"notice notice--error\" role=\"alert\">Fill in your user name and password.</p>";
-            return html(
-                StatusCode::BAD_REQUEST,
-                frame(
-                    "Sign in",
-                    caller.as_ref(),
-                    &sign_in_form(&state, "/", "", notice),
-                ),
-            );
+            return html(StatusCode::BAD_REQUEST, frame("Sign in", caller.as_ref(), &sign_in_form(&state, "/", "", notice)));
         }
     };
     let return_to = safe_return(form.return_to.as_deref()).to_owned();
     let refuse = |status: StatusCode, message: &str| {
-        let notice = format!(
-            "<p class=\"notice notice--error\" role=\"alert\" data-testid=\"sign-in-error\">{}</p>",
-            escape(message)
-        );
-        html(
-            status,
-            frame(
-                "Sign in",
-                caller.as_ref(),
-                &sign_in_form(&state, &return_to, &form.name, &notice),
-            ),
-        )
+        let notice = format!("<p class=\"notice notice--error\" role=\"alert\" data-testid=\"sign-in-error\">{}</p>", escape(message));
+        html(status, frame("Sign in", caller.as_ref(), &sign_in_form(&state, &return_to, &form.name, &notice)))
     };
-    let user =
-        match crate::access::check_password(&state, &form.name, &form.password, address).await {
-            Ok(user) => user,
-            Err(SignInRefused::Failed(error)) => return ApiError::internal(&error).into_response(),
-            Err(refused) => {
-                let message = match &refused {
-                    SignInRefused::Locked(locked) => locked.message(),
-                    _ => SignInRefused::WRONG.to_owned(),
-                };
-                return refused.annotate(refuse(refused.status(), &message));
-            }
-        };
+    let user = match crate::access::check_password(&state, &form.name, &form.password, address).await {
+        Ok(user) => user,
+        Err(SignInRefused::Failed(error)) => return ApiError::internal(&error).into_response(),
+        Err(refused) => {
+            let message = match &refused {
+                SignInRefused::Locked(locked) => locked.message(),
+                _ => SignInRefused::WRONG.to_owned(),
+            };
+            return refused.annotate(refuse(refused.status(), &message));
+        }
+    };
     // A new session id at every sign-in; the one the browser brought (if any) ends.
     if let Some(old) = presented
         && let Err(error) = sessions::end(&state.db, &old).await
@@ -292,10 +253,7 @@ async fn sign_in(
     };
     tracing::info!(user = %user.name, "signed in");
     let mut response = Redirect::to(&return_to).into_response();
-    set_cookie(
-        &mut response,
-        &session_cookie_header(&state.auth, Some(&id)),
-    );
+    set_cookie(&mut response, &session_cookie_header(&state.auth, Some(&id)));
     response
 }
 
@@ -306,12 +264,7 @@ fn set_cookie(response: &mut Response, cookie: &str) {
 }
 
 async fn sign_out(State(state): State<AppState>, MaybeCaller(caller): MaybeCaller) -> Response {
-    if let Some(Principal {
-        via: Via::Session { id_hash },
-        name,
-        ..
-    }) = &caller
-    {
+    if let Some(Principal { via: Via::Session { id_hash }, name, .. }) = &caller {
         if let Err(error) = sessions::end(&state.db, id_hash).await {
             return ApiError::internal(&error).into_response();
         }
@@ -339,21 +292,12 @@ fn role_options(up_to: Role, selected: Role) -> String {
         .filter(|role| *role <= up_to)
         .map(|role| {
             let mark = if role == selected { " selected" } else { "" };
-            format!(
-                "<option value=\"{}\"{mark}>{}</option>",
-                role.as_str(),
-                role.label()
-            )
+            format!("<option value=\"{}\"{mark}>{}</option>", role.as_str(), role.label())
         })
         .collect()
 }
 
-async fn account_page(
-    state: &AppState,
-    caller: &Principal,
-    status: StatusCode,
-    notice: &str,
-) -> Response {
+async fn account_page(state: &AppState, caller: &Principal, status: StatusCode, notice: &str) -> Response {
     let list = match tokens::list(&state.db, caller.user_id).await {
         Ok(list) => list,
         Err(error) => return ApiError::internal(&error).into_response(),
@@ -386,10 +330,7 @@ async fn account_page(
         )
     };
     let scopes = if caller.role == Role::AppTeam {
-        format!(
-            "<p>Your applications: {}</p>",
-            escape(&caller.scopes.to_string())
-        )
+        format!("<p>Your applications: {}</p>", escape(&caller.scopes.to_string()))
     } else {
         String::new()
     };
@@ -420,11 +361,7 @@ pub struct TokenForm {
     role: Option<String>,
 }
 
-async fn create_token(
-    State(state): State<AppState>,
-    Caller(caller): Caller,
-    Form(form): Form<TokenForm>,
-) -> Response {
+async fn create_token(State(state): State<AppState>, Caller(caller): Caller, Form(form): Form<TokenForm>) -> Response {
     match tokens::create(&state.db, &caller, &form.name, form.role.as_deref()).await {
         Ok(created) => {
             let notice = format!(
@@ -436,19 +373,13 @@ async fn create_token(
             account_page(&state, &caller, StatusCode::CREATED, &notice).await
         }
         Err(error) => match db_error_html(error) {
-            Ok(notice) => {
-                account_page(&state, &caller, StatusCode::UNPROCESSABLE_ENTITY, &notice).await
-            }
+            Ok(notice) => account_page(&state, &caller, StatusCode::UNPROCESSABLE_ENTITY, &notice).await,
             Err(response) => response,
         },
     }
 }
 
-async fn revoke_token(
-    State(state): State<AppState>,
-    Caller(caller): Caller,
-    Path(id): Path<i64>,
-) -> Response {
+async fn revoke_token(State(state): State<AppState>, Caller(caller): Caller, Path(id): Path<i64>) -> Response {
     match tokens::revoke(&state.db, &caller, id).await {
         Ok(_) => Redirect::to("/account").into_response(),
         Err(error) => match db_error_html(error) {
@@ -458,12 +389,7 @@ async fn revoke_token(
     }
 }
 
-async fn users_page_with(
-    state: &AppState,
-    caller: &Principal,
-    status: StatusCode,
-    notice: &str,
-) -> Response {
+async fn users_page_with(state: &AppState, caller: &Principal, status: StatusCode, notice: &str) -> Response {
     let list = match users::list(&state.db).await {
         Ok(list) => list,
         Err(error) => return ApiError::internal(&error).into_response(),
@@ -504,17 +430,11 @@ async fn users_page(State(state): State<AppState>, Caller(caller): Caller) -> Re
     users_page_with(&state, &caller, StatusCode::OK, "").await
 }
 
-async fn create_user(
-    State(state): State<AppState>,
-    Caller(caller): Caller,
-    Form(form): Form<NewUser>,
-) -> Response {
+async fn create_user(State(state): State<AppState>, Caller(caller): Caller, Form(form): Form<NewUser>) -> Response {
     match users::create(&state.db, &caller.actor(), &form).await {
         Ok(_) => Redirect::to("/users").into_response(),
         Err(error) => match db_error_html(error) {
-            Ok(notice) => {
-                users_page_with(&state, &caller, StatusCode::UNPROCESSABLE_ENTITY, &notice).await
-            }
+            Ok(notice) => users_page_with(&state, &caller, StatusCode::UNPROCESSABLE_ENTITY, &notice).await,
             Err(response) => response,
         },
     }
@@ -545,19 +465,13 @@ async fn update_user(
     match users::update(&state.db, &caller.actor(), &name, &change).await {
         Ok(_) => Redirect::to("/users").into_response(),
         Err(error) => match db_error_html(error) {
-            Ok(notice) => {
-                users_page_with(&state, &caller, StatusCode::UNPROCESSABLE_ENTITY, &notice).await
-            }
+            Ok(notice) => users_page_with(&state, &caller, StatusCode::UNPROCESSABLE_ENTITY, &notice).await,
             Err(response) => response,
         },
     }
 }
 
-async fn audit_page(
-    State(state): State<AppState>,
-    Caller(caller): Caller,
-    Query(filter): Query<AuditFilter>,
-) -> Response {
+async fn audit_page(State(state): State<AppState>, Caller(caller): Caller, Query(filter): Query<AuditFilter>) -> Response {
     let (status, notice, entries) = match audit::search(&state.db, &filter).await {
         Ok(entries) => (StatusCode::OK, String::new(), entries),
         Err(error) => match db_error_html(error) {
@@ -566,11 +480,7 @@ async fn audit_page(
         },
     };
     let value = |value: &Option<String>| escape(value.as_deref().unwrap_or(""));
-    let json = |value: &Option<serde_json::Value>| {
-        value
-            .as_ref()
-            .map_or(String::new(), |value| escape(&value.to_string()))
-    };
+    let json = |value: &Option<serde_json::Value>| value.as_ref().map_or(String::new(), |value| escape(&value.to_string()));
     let mut rows = String::new();
     for entry in &entries {
         let _ = write!(
@@ -585,11 +495,7 @@ async fn audit_page(
         );
     }
     let query = filter.query_string();
-    let csv = if query.is_empty() {
-        "/audit.csv".to_owned()
-    } else {
-        format!("/audit.csv?{}", escape(&query))
-    };
+    let csv = if query.is_empty() { "/audit.csv".to_owned() } else { format!("/audit.csv?{}", escape(&query)) };
     let body = format!(
         "<p class=\"lead\">Every change, who made it and when, with the object before and after. Entries are only ever added.</p>\
          <form class=\"form filters\" method=\"get\" action=\"/audit\"><div class=\"field--pair\">\

@@ -4,8 +4,8 @@ use std::sync::Arc;
 use app::{
     App,
     backend::auth::Principal,
-    backend::http::{DEFAULT_POLICY, page_policy},
     domain::access::Access,
+    backend::http::{DEFAULT_POLICY, page_policy},
     shell,
 };
 use axum::{
@@ -23,7 +23,9 @@ use leptos_axum::generate_route_list;
 use leptos_router::SsrMode;
 use tower::ServiceBuilder;
 use tower_http::{
-    compression::CompressionLayer, set_header::SetResponseHeaderLayer, timeout::TimeoutLayer,
+    compression::CompressionLayer,
+    set_header::SetResponseHeaderLayer,
+    timeout::TimeoutLayer,
     trace::TraceLayer,
 };
 
@@ -68,25 +70,13 @@ pub fn router(state: AppState) -> Router {
     routes(&state)
         .0
         // Static files and the "page not found" page: open to anyone.
-        .fallback(leptos_axum::file_and_error_handler_with_context::<
-            AppState,
-            _,
-        >(context, shell))
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            access::authenticate,
-        ))
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            metrics::track,
-        ))
+        .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(context, shell))
+        .layer(middleware::from_fn_with_state(state.clone(), access::authenticate))
+        .layer(middleware::from_fn_with_state(state.clone(), metrics::track))
         .layer(
             ServiceBuilder::new()
                 .layer(TraceLayer::new_for_http())
-                .layer(TimeoutLayer::with_status_code(
-                    StatusCode::REQUEST_TIMEOUT,
-                    state.request_timeout,
-                ))
+                .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, state.request_timeout))
                 .layer(middleware::from_fn(limit_request_body))
                 .layer(CompressionLayer::new())
                 .layer(SetResponseHeaderLayer::if_not_present(
@@ -128,16 +118,11 @@ fn leptos_context(state: &AppState) -> impl Fn() + Clone + Send + Sync + 'static
         provide_context(submitter.clone());
         provide_context(label_fix.clone());
         let parts = use_context::<Parts>();
-        if let Some(caller) = parts
-            .as_ref()
-            .and_then(|parts| parts.extensions.get::<Principal>())
-        {
+        if let Some(caller) = parts.as_ref().and_then(|parts| parts.extensions.get::<Principal>()) {
             provide_context(caller.clone());
         }
         // `page_security_policy` wraps every route, so every request carries its nonce.
-        if let Some(PageNonce(nonce)) =
-            parts.and_then(|parts| parts.extensions.get::<PageNonce>().cloned())
-        {
+        if let Some(PageNonce(nonce)) = parts.and_then(|parts| parts.extensions.get::<PageNonce>().cloned()) {
             provide_context(Nonce::from_value(nonce));
         }
     }
@@ -196,9 +181,7 @@ async fn page_security_policy(mut request: Request, next: Next) -> Response {
         .and_then(|value| value.to_str().ok())
         .is_some_and(|value| value.starts_with("text/html"));
     if is_page && let Ok(policy) = HeaderValue::from_str(&page_policy(&nonce)) {
-        response
-            .headers_mut()
-            .insert(header::CONTENT_SECURITY_POLICY, policy);
+        response.headers_mut().insert(header::CONTENT_SECURITY_POLICY, policy);
     }
     response
 }
@@ -209,10 +192,7 @@ async fn limit_request_body(request: Request, next: Next) -> Response {
         return next.run(request).await;
     }
     let too_large = || {
-        let message = format!(
-            "The request is larger than {} MiB.",
-            REQUEST_BODY_LIMIT / (1024 * 1024)
-        );
+        let message = format!("The request is larger than {} MiB.", REQUEST_BODY_LIMIT / (1024 * 1024));
         (StatusCode::PAYLOAD_TOO_LARGE, message).into_response()
     };
     let declared = request
@@ -227,19 +207,9 @@ async fn limit_request_body(request: Request, next: Next) -> Response {
     // read inside a server function.
     let (parts, body) = request.into_parts();
     match Limited::new(body, REQUEST_BODY_LIMIT).collect().await {
-        Ok(body) => {
-            next.run(Request::from_parts(
-                parts,
-                axum::body::Body::from(body.to_bytes()),
-            ))
-            .await
-        }
+        Ok(body) => next.run(Request::from_parts(parts, axum::body::Body::from(body.to_bytes()))).await,
         Err(error) if error.is::<LengthLimitError>() => too_large(),
-        Err(_) => (
-            StatusCode::BAD_REQUEST,
-            "The request body could not be read.",
-        )
-            .into_response(),
+        Err(_) => (StatusCode::BAD_REQUEST, "The request body could not be read.").into_response(),
     }
 }
 
@@ -256,9 +226,7 @@ async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
             tracing::warn!(%error, "readiness check: the database does not answer");
             (
                 StatusCode::SERVICE_UNAVAILABLE,
-                Json(
-                    serde_json::json!({"status": "unavailable", "reason": "the database does not answer"}),
-                ),
+                Json(serde_json::json!({"status": "unavailable", "reason": "the database does not answer"})),
             )
         }
     }

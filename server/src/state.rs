@@ -8,9 +8,7 @@ use app::backend::{
 use axum::extract::FromRef;
 use leptos::prelude::LeptosOptions;
 
-use crate::{
-    Config, access::AuthSettings, cluster::ClusterState, metrics::Metrics, oidc::OidcSettings,
-};
+use crate::{Config, access::AuthSettings, cluster::ClusterState, metrics::Metrics, oidc::OidcSettings};
 
 /// What every handler may need; cheap to clone.
 #[derive(Clone, Debug)]

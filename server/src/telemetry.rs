@@ -12,19 +12,10 @@ pub fn init(format: LogFormat) {
     // A second init (tests starting several servers) keeps the first subscriber.
     let _ = match format {
         LogFormat::Human => registry
-            .with(
-                fmt::layer()
-                    .with_target(false)
-                    .with_ansi(std::io::stdout().is_terminal()),
-            )
+            .with(fmt::layer().with_target(false).with_ansi(std::io::stdout().is_terminal()))
             .try_init(),
         LogFormat::Json => registry
-            .with(
-                fmt::layer()
-                    .json()
-                    .flatten_event(true)
-                    .with_current_span(false),
-            )
+            .with(fmt::layer().json().flatten_event(true).with_current_span(false))
             .try_init(),
     };
 }

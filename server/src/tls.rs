@@ -23,9 +23,7 @@ pub enum TlsError {
     Read { path: PathBuf, source: io::Error },
     #[error("{path} holds no PEM certificate; give the server certificate first, then its chain")]
     NoCertificate { path: PathBuf },
-    #[error(
-        "{path} holds no PEM private key (PKCS#8, PKCS#1 or SEC1 expected; encrypted keys are not supported)"
-    )]
+    #[error("{path} holds no PEM private key (PKCS#8, PKCS#1 or SEC1 expected; encrypted keys are not supported)")]
     NoKey { path: PathBuf },
     #[error("the certificate and key were rejected: {0}")]
     Rustls(#[from] rustls::Error),
@@ -44,10 +42,7 @@ impl std::fmt::Debug for TlsAcceptorConfig {
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, TlsError> {
-    std::fs::read(path).map_err(|source| TlsError::Read {
-        path: path.to_owned(),
-        source,
-    })
+    std::fs::read(path).map_err(|source| TlsError::Read { path: path.to_owned(), source })
 }
 
 impl TlsAcceptorConfig {
@@ -55,33 +50,21 @@ impl TlsAcceptorConfig {
         let cert_pem = read(cert_path)?;
         let certs: Vec<CertificateDer<'static>> = rustls_pemfile::certs(&mut cert_pem.as_slice())
             .collect::<Result<_, _>>()
-            .map_err(|source| TlsError::Read {
-                path: cert_path.to_owned(),
-                source,
-            })?;
+            .map_err(|source| TlsError::Read { path: cert_path.to_owned(), source })?;
         if certs.is_empty() {
-            return Err(TlsError::NoCertificate {
-                path: cert_path.to_owned(),
-            });
+            return Err(TlsError::NoCertificate { path: cert_path.to_owned() });
         }
         let key_pem = read(key_path)?;
         let key: PrivateKeyDer<'static> = rustls_pemfile::private_key(&mut key_pem.as_slice())
-            .map_err(|source| TlsError::Read {
-                path: key_path.to_owned(),
-                source,
-            })?
-            .ok_or_else(|| TlsError::NoKey {
-                path: key_path.to_owned(),
-            })?;
+            .map_err(|source| TlsError::Read { path: key_path.to_owned(), source })?
+            .ok_or_else(|| TlsError::NoKey { path: key_path.to_owned() })?;
         let mut config =
             ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
                 .with_safe_default_protocol_versions()?
                 .with_no_client_auth()
                 .with_single_cert(certs, key)?;
         config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-        Ok(TlsAcceptorConfig {
-            acceptor: TlsAcceptor::from(Arc::new(config)),
-        })
+        Ok(TlsAcceptorConfig { acceptor: TlsAcceptor::from(Arc::new(config)) })
     }
 }
 

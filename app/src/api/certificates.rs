@@ -59,28 +59,11 @@ impl From<crate::backend::certificates::CertificateError> for AppError {
 pub async fn list_certificates(query: InventoryQuery) -> Result<InventoryPage, AppError> {
     use crate::backend::{certificates, environments, plan};
     let db = crate::backend::db::use_database()?;
-    let all = certificates::list(
-        &db,
-        &InventoryQuery {
-            sort: query.sort,
-            ..InventoryQuery::default()
-        },
-    )
-    .await?;
+    let all = certificates::list(&db, &InventoryQuery { sort: query.sort, ..InventoryQuery::default() }).await?;
     let total = all.len();
     let certificates = query.apply(all);
-    let environments: Vec<String> = environments::list(&db)
-        .await?
-        .into_iter()
-        .map(|e| e.name.to_string())
-        .collect();
-    let html = crate::ui::certificates::fragments::inventory(
-        certificates,
-        total,
-        environments.clone(),
-        query,
-        plan::now_unix(),
-    );
+    let environments: Vec<String> = environments::list(&db).await?.into_iter().map(|e| e.name.to_string()).collect();
+    let html = crate::ui::certificates::fragments::inventory(certificates, total, environments.clone(), query, plan::now_unix());
     Ok(InventoryPage { html, environments })
 }
 
@@ -93,10 +76,7 @@ pub async fn get_certificate(id: i64) -> Result<CertificatePage, AppError> {
         .ok_or_else(|| AppError::NotFound(format!("there is no certificate with id {id}")))?;
     Ok(CertificatePage {
         id,
-        title: format!(
-            "Certificate {} ({})",
-            certificate.name, certificate.environment
-        ),
+        title: format!("Certificate {} ({})", certificate.name, certificate.environment),
         is_current: certificate.superseded_at.is_none(),
         html: crate::ui::certificates::fragments::certificate(certificate),
     })
@@ -104,34 +84,19 @@ pub async fn get_certificate(id: i64) -> Result<CertificatePage, AppError> {
 
 /// Parses, verifies and stores an upload (or a Secret reference) for `environment`.
 #[server(input = leptos::server_fn::codec::Json)]
-pub async fn upload_certificate(
-    environment: String,
-    input: CertificateUploadInput,
-) -> Result<UploadedView, AppError> {
+pub async fn upload_certificate(environment: String, input: CertificateUploadInput) -> Result<UploadedView, AppError> {
     use crate::backend::certificates;
     let db = crate::backend::db::use_database()?;
     let secret_key = use_secret_key()?;
-    let upload = crate::domain::CertificateUpload::parse(input)
-        .map_err(|errors| AppError::Fields(errors.into_vec()))?;
-    let uploaded = certificates::upload(
-        &db,
-        &secret_key,
-        &crate::backend::auth::current_actor()?,
-        &environment,
-        &upload,
-    )
-    .await?;
-    Ok(UploadedView {
-        id: uploaded.certificate.id,
-        findings: uploaded.findings,
-    })
+    let upload =
+        crate::domain::CertificateUpload::parse(input).map_err(|errors| AppError::Fields(errors.into_vec()))?;
+    let uploaded =
+        certificates::upload(&db, &secret_key, &crate::backend::auth::current_actor()?, &environment, &upload).await?;
+    Ok(UploadedView { id: uploaded.certificate.id, findings: uploaded.findings })
 }
 
 #[server]
 pub async fn delete_certificate(id: i64) -> Result<(), AppError> {
     let db = crate::backend::db::use_database()?;
-    Ok(
-        crate::backend::certificates::delete(&db, &crate::backend::auth::current_actor()?, id)
-            .await?,
-    )
+    Ok(crate::backend::certificates::delete(&db, &crate::backend::auth::current_actor()?, id).await?)
 }

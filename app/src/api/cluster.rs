@@ -65,13 +65,7 @@ fn progress(submission: crate::backend::cluster::submissions::Submission) -> Sub
         objects: submission
             .objects
             .into_iter()
-            .map(|o| ObjectProgress {
-                kind: o.kind,
-                namespace: o.namespace,
-                name: o.name,
-                state: o.state,
-                message: o.message,
-            })
+            .map(|o| ObjectProgress { kind: o.kind, namespace: o.namespace, name: o.name, state: o.state, message: o.message })
             .collect(),
     }
 }
@@ -114,29 +108,22 @@ pub async fn list_application_targets() -> Result<Vec<ApplicationTargets>, AppEr
     let now = plan::now_unix();
     let mut applications = Vec::new();
     for application in &plan.applications {
-        let errors: Vec<String> =
-            crate::domain::check_application(&plan, application.name.as_str(), now)
-                .findings
-                .into_iter()
-                .filter(|f| f.severity == crate::domain::Severity::Error)
-                .map(|f| format!("{}: {} {}", f.rule, f.message, f.hint))
-                .collect();
+        let errors: Vec<String> = crate::domain::check_application(&plan, application.name.as_str(), now)
+            .findings
+            .into_iter()
+            .filter(|f| f.severity == crate::domain::Severity::Error)
+            .map(|f| format!("{}: {} {}", f.rule, f.message, f.hint))
+            .collect();
         let history = submissions::list(&db, application.name.as_str()).await?;
         let mut targets = Vec::new();
         for environment in application.environments.keys() {
-            let latest = match history
-                .iter()
-                .find(|s| s.environment == environment.as_str())
-            {
+            let latest = match history.iter().find(|s| s.environment == environment.as_str()) {
                 Some(summary) => submissions::get(&db, summary.id).await?.map(progress),
                 None => None,
             };
             targets.push(TargetView {
                 environment: environment.to_string(),
-                protected: plan
-                    .environments
-                    .iter()
-                    .any(|e| e.name == *environment && e.protected),
+                protected: plan.environments.iter().any(|e| e.name == *environment && e.protected),
                 errors: errors.clone(),
                 latest,
             });
@@ -151,23 +138,15 @@ pub async fn list_application_targets() -> Result<Vec<ApplicationTargets>, AppEr
 }
 
 #[server]
-pub async fn submit_to_cluster(
-    application: String,
-    environment: String,
-    dry_run: bool,
-) -> Result<i64, AppError> {
+pub async fn submit_to_cluster(application: String, environment: String, dry_run: bool) -> Result<i64, AppError> {
     let actor = actor_for(&application).await?;
-    Ok(submitter()?
-        .submit(&actor, &application, &environment, dry_run)
-        .await?)
+    Ok(submitter()?.submit(&actor, &application, &environment, dry_run).await?)
 }
 
 #[server]
 pub async fn tear_down(application: String, environment: String) -> Result<i64, AppError> {
     let actor = actor_for(&application).await?;
-    Ok(submitter()?
-        .teardown(&actor, &application, &environment)
-        .await?)
+    Ok(submitter()?.teardown(&actor, &application, &environment).await?)
 }
 
 /// The caller's audit name, once it is clear they may change this application: app teams
@@ -227,11 +206,7 @@ pub async fn cluster_status() -> Result<ClusterView, AppError> {
         capabilities: found
             .capabilities
             .into_iter()
-            .map(|c| CapabilityView {
-                name: c.name.to_owned(),
-                present: c.present,
-                detail: c.detail,
-            })
+            .map(|c| CapabilityView { name: c.name.to_owned(), present: c.present, detail: c.detail })
             .collect(),
         failure: found.failure.map(|f| f.to_string()),
         label_fix: label_fix::enabled(&db).await?,
@@ -243,12 +218,6 @@ pub async fn switch_label_fix(enabled: bool) -> Result<bool, AppError> {
     use crate::backend::cluster::label_fix::{LabelFixSwitch, set_enabled};
     let db = crate::backend::db::use_database()?;
     let switch = use_context::<LabelFixSwitch>().ok_or(AppError::Internal)?;
-    set_enabled(
-        &db,
-        &switch.0,
-        &crate::backend::auth::current_actor()?,
-        enabled,
-    )
-    .await?;
+    set_enabled(&db, &switch.0, &crate::backend::auth::current_actor()?, enabled).await?;
     Ok(enabled)
 }

@@ -73,10 +73,7 @@ pub fn server_fn_rule(path: &str) -> crate::domain::access::Access {
         (approvals::ApproveSubmission::PATH, Access::NETWORK_ADMIN),
         (approvals::RejectSubmission::PATH, Access::NETWORK_ADMIN),
     ];
-    rules
-        .into_iter()
-        .find(|(rule_path, _)| *rule_path == path)
-        .map_or(Access::Unlisted, |(_, access)| access)
+    rules.into_iter().find(|(rule_path, _)| *rule_path == path).map_or(Access::Unlisted, |(_, access)| access)
 }
 
 use leptos::prelude::*;
@@ -121,10 +118,7 @@ pub async fn checklist_overview() -> Result<ChecklistSummary, AppError> {
             (name, report)
         })
         .collect();
-    Ok(ChecklistSummary {
-        applications,
-        plan: crate::domain::check_plan(&plan, now),
-    })
+    Ok(ChecklistSummary { applications, plan: crate::domain::check_plan(&plan, now) })
 }
 
 /// The stored plan and the server's clock, for checks that run in the browser.
@@ -138,10 +132,7 @@ pub struct PlanSnapshot {
 pub async fn load_plan() -> Result<PlanSnapshot, AppError> {
     use crate::backend::plan;
     let db = crate::backend::db::use_database()?;
-    Ok(PlanSnapshot {
-        plan: plan::load_from(&db).await?,
-        now_unix: plan::now_unix(),
-    })
+    Ok(PlanSnapshot { plan: plan::load_from(&db).await?, now_unix: plan::now_unix() })
 }
 
 /// Creates (`create`) or replaces an environment; answers its name.
@@ -149,8 +140,7 @@ pub async fn load_plan() -> Result<PlanSnapshot, AppError> {
 pub async fn save_environment(input: EnvironmentInput, create: bool) -> Result<String, AppError> {
     use crate::backend::environments;
     let db = crate::backend::db::use_database()?;
-    let environment =
-        Environment::try_from(input).map_err(|errors| AppError::Fields(errors.into_vec()))?;
+    let environment = Environment::try_from(input).map_err(|errors| AppError::Fields(errors.into_vec()))?;
     if create {
         environments::create(&db, &crate::backend::auth::current_actor()?, &environment).await?;
     } else {
@@ -162,10 +152,7 @@ pub async fn save_environment(input: EnvironmentInput, create: bool) -> Result<S
 #[server]
 pub async fn delete_environment(name: String) -> Result<(), AppError> {
     let db = crate::backend::db::use_database()?;
-    Ok(
-        crate::backend::environments::delete(&db, &crate::backend::auth::current_actor()?, &name)
-            .await?,
-    )
+    Ok(crate::backend::environments::delete(&db, &crate::backend::auth::current_actor()?, &name).await?)
 }
 
 /// One generated text, or why it cannot be generated for this environment.
@@ -192,9 +179,7 @@ pub async fn generate_outputs() -> Result<Vec<EnvironmentOutputs>, AppError> {
             let name = environment.name.as_str();
             EnvironmentOutputs {
                 environment: name.to_owned(),
-                cilium: manifests::environment_cilium(&plan, name)
-                    .map(|bundle| bundle.to_yaml())
-                    .map_err(|e| e.to_string()),
+                cilium: manifests::environment_cilium(&plan, name).map(|bundle| bundle.to_yaml()).map_err(|e| e.to_string()),
                 frr: manifests::frr_config(&plan, name).map_err(|e| e.to_string()),
                 helm_values: manifests::helm_values(&plan, name).map_err(|e| e.to_string()),
             }

@@ -47,9 +47,7 @@ pub struct AddressMapView {
 fn allocation_error(error: crate::backend::allocations::AllocationError) -> AppError {
     use crate::backend::allocations::AllocationError;
     match error {
-        AllocationError::PoolNotFound(id) => {
-            AppError::NotFound(format!("there is no pool with id {id}"))
-        }
+        AllocationError::PoolNotFound(id) => AppError::NotFound(format!("there is no pool with id {id}")),
         AllocationError::Invalid(errors) => AppError::Fields(errors.into_vec()),
         AllocationError::Db(error) => error.into(),
         other => AppError::Conflict(other.to_string()),
@@ -65,21 +63,9 @@ pub async fn list_pools() -> Result<Vec<PoolSummary>, AppError> {
         .await?
         .into_iter()
         .map(|pool| {
-            let used = pool
-                .id
-                .and_then(|id| usage.get(&id))
-                .copied()
-                .unwrap_or_default();
-            let free = pool
-                .size()
-                .saturating_sub(used.allocated)
-                .saturating_sub(used.reserved);
-            PoolSummary {
-                pool,
-                allocated: used.allocated,
-                reserved: used.reserved,
-                free,
-            }
+            let used = pool.id.and_then(|id| usage.get(&id)).copied().unwrap_or_default();
+            let free = pool.size().saturating_sub(used.allocated).saturating_sub(used.reserved);
+            PoolSummary { pool, allocated: used.allocated, reserved: used.reserved, free }
         })
         .collect())
 }
@@ -96,32 +82,18 @@ fn parse_pool(environment: String, name: String, blocks: Vec<String>) -> Result<
                 stop: Some(stop.trim().to_owned()),
                 cidr: None,
             },
-            None => PoolBlockInput {
-                cidr: Some(block.trim().to_owned()),
-                start: None,
-                stop: None,
-            },
+            None => PoolBlockInput { cidr: Some(block.trim().to_owned()), start: None, stop: None },
         })
         .collect();
-    let input = VipPoolInput {
-        environment,
-        name,
-        blocks,
-        ..VipPoolInput::default()
-    };
+    let input = VipPoolInput { environment, name, blocks, ..VipPoolInput::default() };
     VipPool::parse(input).map_err(|errors| AppError::Fields(errors.into_vec()))
 }
 
 #[server(input = leptos::server_fn::codec::Json)]
-pub async fn create_pool(
-    environment: String,
-    name: String,
-    blocks: Vec<String>,
-) -> Result<i64, AppError> {
+pub async fn create_pool(environment: String, name: String, blocks: Vec<String>) -> Result<i64, AppError> {
     let db = crate::backend::db::use_database()?;
     let pool = parse_pool(environment, name, blocks)?;
-    let stored =
-        crate::backend::pools::create(&db, &crate::backend::auth::current_actor()?, &pool).await?;
+    let stored = crate::backend::pools::create(&db, &crate::backend::auth::current_actor()?, &pool).await?;
     Ok(stored.id.unwrap_or_default())
 }
 
@@ -154,9 +126,7 @@ pub async fn delete_pool(id: i64) -> Result<(), AppError> {
 #[server]
 pub async fn pool_map(id: i64) -> Result<AddressMapView, AppError> {
     let db = crate::backend::db::use_database()?;
-    let map = crate::backend::allocations::address_map(&db, id)
-        .await
-        .map_err(allocation_error)?;
+    let map = crate::backend::allocations::address_map(&db, id).await.map_err(allocation_error)?;
     // The same JSON the API answers at /api/v1/pools/{id}/addresses.
     serde_json::to_value(&map)
         .and_then(serde_json::from_value)
@@ -177,30 +147,22 @@ pub async fn allocate_address(
 ) -> Result<String, AppError> {
     use crate::backend::allocations::{self, AllocationInput, AllocationRequest};
     let db = crate::backend::db::use_database()?;
-    let blank =
-        |value: Option<String>| value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+    let blank = |value: Option<String>| value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
     let input = AllocationInput {
         address: blank(address),
         owner: Some(owner),
         application: blank(application),
         reason: blank(reason),
     };
-    let request =
-        AllocationRequest::try_from(input).map_err(|errors| AppError::Fields(errors.into_vec()))?;
-    let holding =
-        allocations::allocate(&db, &crate::backend::auth::current_actor()?, pool, &request)
-            .await
-            .map_err(allocation_error)?;
+    let request = AllocationRequest::try_from(input).map_err(|errors| AppError::Fields(errors.into_vec()))?;
+    let holding = allocations::allocate(&db, &crate::backend::auth::current_actor()?, pool, &request)
+        .await
+        .map_err(allocation_error)?;
     Ok(holding.address.to_string())
 }
 
 #[server(input = leptos::server_fn::codec::Json)]
-pub async fn reserve_addresses(
-    pool: i64,
-    start: String,
-    stop: Option<String>,
-    reason: String,
-) -> Result<(), AppError> {
+pub async fn reserve_addresses(pool: i64, start: String, stop: Option<String>, reason: String) -> Result<(), AppError> {
     use crate::backend::allocations::{self, ReservationInput, ReservationRequest};
     let db = crate::backend::db::use_database()?;
     let input = ReservationInput {
@@ -208,11 +170,8 @@ pub async fn reserve_addresses(
         stop: stop.filter(|stop| !stop.trim().is_empty()),
         reason: Some(reason),
     };
-    let request = ReservationRequest::try_from(input)
-        .map_err(|errors| AppError::Fields(errors.into_vec()))?;
-    allocations::reserve(&db, &crate::backend::auth::current_actor()?, pool, &request)
-        .await
-        .map_err(allocation_error)?;
+    let request = ReservationRequest::try_from(input).map_err(|errors| AppError::Fields(errors.into_vec()))?;
+    allocations::reserve(&db, &crate::backend::auth::current_actor()?, pool, &request).await.map_err(allocation_error)?;
     Ok(())
 }
 
@@ -223,19 +182,9 @@ pub async fn release_address(address: String, reserved: bool) -> Result<(), AppE
     let db = crate::backend::db::use_database()?;
     let address = IpAddr::parse(&address).map_err(|error| AppError::Invalid(error.to_string()))?;
     if reserved {
-        allocations::unreserve(
-            &db,
-            &crate::backend::auth::current_actor()?,
-            address,
-            None,
-            None,
-        )
-        .await
-        .map_err(allocation_error)?;
+        allocations::unreserve(&db, &crate::backend::auth::current_actor()?, address, None, None).await.map_err(allocation_error)?;
     } else {
-        allocations::release(&db, &crate::backend::auth::current_actor()?, address, None)
-            .await
-            .map_err(allocation_error)?;
+        allocations::release(&db, &crate::backend::auth::current_actor()?, address, None).await.map_err(allocation_error)?;
     }
     Ok(())
 }
@@ -243,28 +192,15 @@ pub async fn release_address(address: String, reserved: bool) -> Result<(), AppE
 /// What a CSV import did, or every line it refused (nothing is imported then).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum CsvImportOutcome {
-    Imported {
-        created_pools: usize,
-        allocations: usize,
-        reservations: usize,
-        unchanged: usize,
-    },
-    Refused {
-        problems: Vec<String>,
-    },
+    Imported { created_pools: usize, allocations: usize, reservations: usize, unchanged: usize },
+    Refused { problems: Vec<String> },
 }
 
 #[server(input = leptos::server_fn::codec::Json)]
 pub async fn import_pools_csv(text: String) -> Result<CsvImportOutcome, AppError> {
     use crate::backend::csv::{self, ImportError};
     let db = crate::backend::db::use_database()?;
-    match csv::import(
-        &db,
-        &crate::backend::auth::current_actor()?,
-        text.as_bytes(),
-    )
-    .await
-    {
+    match csv::import(&db, &crate::backend::auth::current_actor()?, text.as_bytes()).await {
         Ok(summary) => Ok(CsvImportOutcome::Imported {
             created_pools: summary.created_pools,
             allocations: summary.allocations,
@@ -277,14 +213,9 @@ pub async fn import_pools_csv(text: String) -> Result<CsvImportOutcome, AppError
                 None => malformed.message,
             }],
         }),
-        Err(ImportError::Invalid(lines)) | Err(ImportError::Conflict(lines)) => {
-            Ok(CsvImportOutcome::Refused {
-                problems: lines
-                    .iter()
-                    .map(|line| format!("{}: {}", line.field(), line.message))
-                    .collect(),
-            })
-        }
+        Err(ImportError::Invalid(lines)) | Err(ImportError::Conflict(lines)) => Ok(CsvImportOutcome::Refused {
+            problems: lines.iter().map(|line| format!("{}: {}", line.field(), line.message)).collect(),
+        }),
         Err(ImportError::Db(error)) => Err(error.into()),
     }
 }

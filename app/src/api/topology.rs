@@ -36,9 +36,5 @@ pub async fn load_topology(
 
 #[cfg(feature = "ssr")]
 fn to_app_error(error: crate::topology::TopologyError) -> AppError {
-    if error.status() == 404 {
-        AppError::NotFound(error.to_string())
-    } else {
-        AppError::Invalid(error.to_string())
-    }
+    if error.status() == 404 { AppError::NotFound(error.to_string()) } else { AppError::Invalid(error.to_string()) }
 }

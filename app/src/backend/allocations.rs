@@ -39,9 +39,7 @@ use super::{
     db::{Backend, Database, DbError, now_text},
     plan, pools,
 };
-use crate::domain::{
-    Allocation, FieldError, FieldErrors, IpAddr, IpFamily, K8sName, VipPool, error::Collector,
-};
+use crate::domain::{Allocation, FieldError, FieldErrors, IpAddr, IpFamily, K8sName, VipPool, error::Collector};
 
 /// The most addresses one reservation (or one removal of reservations) covers.
 pub const MAX_RANGE: u128 = 65_536;
@@ -109,11 +107,7 @@ fn extents(pool: &VipPool) -> Vec<Extent> {
     let mut extents: Vec<Extent> = pool
         .blocks
         .iter()
-        .map(|b| Extent {
-            family: b.family(),
-            first: b.first_u128(),
-            last: b.last_u128(),
-        })
+        .map(|b| Extent { family: b.family(), first: b.first_u128(), last: b.last_u128() })
         .collect();
     extents.sort_by_key(|e| (e.family, e.first));
     extents
@@ -152,22 +146,10 @@ impl TryFrom<AllocationInput> for AllocationRequest {
             Some(text) => c.take("address", IpAddr::parse(text)),
         };
         let owner = text_field(&mut c, "owner", input.owner.as_deref(), MAX_OWNER_LEN, true);
-        let application = blank_to_none(input.application.as_deref())
-            .and_then(|text| c.take("application", K8sName::parse(text)));
-        let reason = text_field(
-            &mut c,
-            "reason",
-            input.reason.as_deref(),
-            MAX_REASON_LEN,
-            false,
-        );
+        let application = blank_to_none(input.application.as_deref()).and_then(|text| c.take("application", K8sName::parse(text)));
+        let reason = text_field(&mut c, "reason", input.reason.as_deref(), MAX_REASON_LEN, false);
         match owner {
-            Some(owner) if c.is_empty() => Ok(AllocationRequest {
-                address,
-                owner,
-                application,
-                reason,
-            }),
+            Some(owner) if c.is_empty() => Ok(AllocationRequest { address, owner, application, reason }),
             _ => Err(c.finish()),
         }
     }
@@ -201,32 +183,19 @@ impl TryFrom<ReservationInput> for ReservationRequest {
 
     fn try_from(input: ReservationInput) -> Result<Self, FieldErrors> {
         let mut c = Collector::default();
-        let start = c.take(
-            "start",
-            IpAddr::parse(input.start.as_deref().unwrap_or_default()),
-        );
+        let start = c.take("start", IpAddr::parse(input.start.as_deref().unwrap_or_default()));
         let stop = match blank_to_none(input.stop.as_deref()) {
             None => start,
             Some(text) => c.take("stop", IpAddr::parse(text)),
         };
-        let reason = text_field(
-            &mut c,
-            "reason",
-            input.reason.as_deref(),
-            MAX_REASON_LEN,
-            true,
-        );
+        let reason = text_field(&mut c, "reason", input.reason.as_deref(), MAX_REASON_LEN, true);
         if let (Some(start), Some(stop)) = (start, stop)
             && let Err(error) = check_range(start, stop)
         {
             c.push(error.field, &error.code, error.message);
         }
         match (start, stop, reason) {
-            (Some(start), Some(stop), Some(reason)) if c.is_empty() => Ok(ReservationRequest {
-                start,
-                stop,
-                reason,
-            }),
+            (Some(start), Some(stop), Some(reason)) if c.is_empty() => Ok(ReservationRequest { start, stop, reason }),
             _ => Err(c.finish()),
         }
     }
@@ -238,11 +207,7 @@ fn check_range(start: IpAddr, stop: IpAddr) -> Result<(), FieldError> {
         return Err(FieldError::new(
             "stop",
             "family_mismatch",
-            format!(
-                "{start} is {} and {stop} is {}; a range stays in one family",
-                start.family(),
-                stop.family()
-            ),
+            format!("{start} is {} and {stop} is {}; a range stays in one family", start.family(), stop.family()),
         ));
     }
     if stop < start {
@@ -272,13 +237,7 @@ fn blank_to_none(text: Option<&str>) -> Option<&str> {
 
 /// A free-text field: trimmed, within `max` characters, no control characters (a reason may
 /// span lines).
-fn text_field(
-    c: &mut Collector,
-    field: &str,
-    text: Option<&str>,
-    max: usize,
-    required: bool,
-) -> Option<String> {
+fn text_field(c: &mut Collector, field: &str, text: Option<&str>, max: usize, required: bool) -> Option<String> {
     let Some(text) = blank_to_none(text) else {
         if required {
             c.push(field, "required", format!("`{field}` is required"));
@@ -287,22 +246,11 @@ fn text_field(
     };
     let len = text.chars().count();
     if len > max {
-        c.push(
-            field,
-            "too_long",
-            format!("`{field}` is {len} characters long; the limit is {max}"),
-        );
+        c.push(field, "too_long", format!("`{field}` is {len} characters long; the limit is {max}"));
         return None;
     }
-    if text
-        .chars()
-        .any(|ch| ch.is_control() && !(field == "reason" && matches!(ch, '\n' | '\t')))
-    {
-        c.push(
-            field,
-            "invalid_text",
-            format!("`{field}` contains control characters; write plain text"),
-        );
+    if text.chars().any(|ch| ch.is_control() && !(field == "reason" && matches!(ch, '\n' | '\t'))) {
+        c.push(field, "invalid_text", format!("`{field}` contains control characters; write plain text"));
         return None;
     }
     Some(text.to_owned())
@@ -346,19 +294,14 @@ pub struct Holding {
 impl Holding {
     fn describe(&self) -> String {
         let mut text = match (self.state, &self.owner) {
-            (AddressState::Allocated, Some(owner)) => {
-                format!("{} is allocated to {owner}", self.address)
-            }
+            (AddressState::Allocated, Some(owner)) => format!("{} is allocated to {owner}", self.address),
             (AddressState::Reserved, _) => format!("{} is reserved", self.address),
             _ => format!("{} is taken", self.address),
         };
         if let Some(application) = &self.application {
             text.push_str(&format!(" (application {application})"));
         }
-        text.push_str(&format!(
-            " in pool {} since {} by {}",
-            self.pool, self.since, self.by
-        ));
+        text.push_str(&format!(" in pool {} since {} by {}", self.pool, self.since, self.by));
         if let Some(reason) = &self.reason {
             text.push_str(&format!(" — {reason:?}"));
         }
@@ -421,15 +364,9 @@ pub enum AllocationError {
         alternative: Option<PoolRoom>,
     },
     #[error("{}", not_held_text(.address, AddressState::Allocated, .current.as_deref()))]
-    NotAllocated {
-        address: IpAddr,
-        current: Option<Box<Holding>>,
-    },
+    NotAllocated { address: IpAddr, current: Option<Box<Holding>> },
     #[error("{}", not_held_text(.address, AddressState::Reserved, .current.as_deref()))]
-    NotReserved {
-        address: IpAddr,
-        current: Option<Box<Holding>>,
-    },
+    NotReserved { address: IpAddr, current: Option<Box<Holding>> },
     #[error("the database stayed busy through {MAX_ROUNDS} attempts; try again in a moment")]
     Busy,
     #[error(transparent)]
@@ -446,12 +383,7 @@ fn taken_text(address: &IpAddr, holder: Option<&Holding>) -> String {
     holder.map_or_else(|| format!("{address} is taken"), Holding::describe)
 }
 
-fn exhausted_text(
-    pool: &str,
-    environment: &str,
-    size: u128,
-    alternative: Option<&PoolRoom>,
-) -> String {
+fn exhausted_text(pool: &str, environment: &str, size: u128, alternative: Option<&PoolRoom>) -> String {
     let head = format!(
         "pool {pool} of environment {environment} is exhausted: all {size} of its addresses are allocated or reserved"
     );
@@ -472,18 +404,12 @@ fn exhausted_text(
 fn not_held_text(address: &IpAddr, wanted: AddressState, current: Option<&Holding>) -> String {
     match current {
         None => format!("{address} is not {}: it is free", wanted.as_str()),
-        Some(holding) => format!(
-            "{address} is not {}: {}",
-            wanted.as_str(),
-            holding.describe()
-        ),
+        Some(holding) => format!("{address} is not {}: {}", wanted.as_str(), holding.describe()),
     }
 }
 
 fn invalid(field: &str, code: &str, message: String) -> AllocationError {
-    AllocationError::Invalid(FieldErrors::from(vec![FieldError::new(
-        field, code, message,
-    )]))
+    AllocationError::Invalid(FieldErrors::from(vec![FieldError::new(field, code, message)]))
 }
 
 // =============================================================================================
@@ -508,9 +434,7 @@ fn row_to_holding(row: &AnyRow) -> Result<Holding, DbError> {
             _ => return Err(corrupt("state")),
         },
         owner: row.try_get("owner")?,
-        application: application
-            .map(|a| K8sName::parse(&a).map_err(|_| corrupt("application")))
-            .transpose()?,
+        application: application.map(|a| K8sName::parse(&a).map_err(|_| corrupt("application"))).transpose()?,
         reason: row.try_get("reason")?,
         since: row.try_get("since")?,
         by: row.try_get("actor")?,
@@ -519,26 +443,22 @@ fn row_to_holding(row: &AnyRow) -> Result<Holding, DbError> {
 
 /// The holder of an address, when it is allocated or reserved.
 pub async fn get(db: &Database, address: IpAddr) -> Result<Option<Holding>, DbError> {
-    let row = sqlx::query(&format!(
-        "SELECT {HOLDING_COLUMNS} FROM addresses WHERE address_key = $1"
-    ))
-    .bind(address_key(address))
-    .fetch_optional(db.pool())
-    .await?;
+    let row = sqlx::query(&format!("SELECT {HOLDING_COLUMNS} FROM addresses WHERE address_key = $1"))
+        .bind(address_key(address))
+        .fetch_optional(db.pool())
+        .await?;
     row.as_ref().map(row_to_holding).transpose()
 }
 
 /// The allocated and reserved addresses of a pool, in address order.
 pub async fn list(db: &Database, pool_id: i64) -> Result<Vec<Holding>, DbError> {
-    sqlx::query(&format!(
-        "SELECT {HOLDING_COLUMNS} FROM addresses WHERE pool_id = $1 ORDER BY address_key"
-    ))
-    .bind(pool_id)
-    .fetch_all(db.pool())
-    .await?
-    .iter()
-    .map(row_to_holding)
-    .collect()
+    sqlx::query(&format!("SELECT {HOLDING_COLUMNS} FROM addresses WHERE pool_id = $1 ORDER BY address_key"))
+        .bind(pool_id)
+        .fetch_all(db.pool())
+        .await?
+        .iter()
+        .map(row_to_holding)
+        .collect()
 }
 
 /// The allocated addresses of every pool, for the checklist (`Plan.allocations`).
@@ -567,11 +487,10 @@ pub async fn load_allocations(conn: &mut AnyConnection) -> Result<Vec<Allocation
 
 /// Allocated and reserved counts of one pool.
 pub async fn usage(db: &Database, pool_id: i64) -> Result<Usage, DbError> {
-    let rows =
-        sqlx::query("SELECT state, COUNT(*) AS n FROM addresses WHERE pool_id = $1 GROUP BY state")
-            .bind(pool_id)
-            .fetch_all(db.pool())
-            .await?;
+    let rows = sqlx::query("SELECT state, COUNT(*) AS n FROM addresses WHERE pool_id = $1 GROUP BY state")
+        .bind(pool_id)
+        .fetch_all(db.pool())
+        .await?;
     let mut usage = Usage::default();
     for row in &rows {
         add_count(&mut usage, row)?;
@@ -581,10 +500,9 @@ pub async fn usage(db: &Database, pool_id: i64) -> Result<Usage, DbError> {
 
 /// Allocated and reserved counts of every pool that has any.
 pub async fn usage_by_pool(db: &Database) -> Result<HashMap<i64, Usage>, DbError> {
-    let rows =
-        sqlx::query("SELECT pool_id, state, COUNT(*) AS n FROM addresses GROUP BY pool_id, state")
-            .fetch_all(db.pool())
-            .await?;
+    let rows = sqlx::query("SELECT pool_id, state, COUNT(*) AS n FROM addresses GROUP BY pool_id, state")
+        .fetch_all(db.pool())
+        .await?;
     let mut usage: HashMap<i64, Usage> = HashMap::new();
     for row in &rows {
         add_count(usage.entry(row.try_get("pool_id")?).or_default(), row)?;
@@ -622,10 +540,7 @@ struct Cursor {
 impl PoolRead {
     /// Where the search starts: the cursor when it was computed for these blocks.
     fn start(&self) -> Option<(IpFamily, u128)> {
-        self.cursor
-            .as_ref()
-            .filter(|c| c.blocks == self.blocks_text)
-            .and_then(|c| parse_key(&c.low_key))
+        self.cursor.as_ref().filter(|c| c.blocks == self.blocks_text).and_then(|c| parse_key(&c.low_key))
     }
 
     fn cursor_is_stale(&self, skipped: u64) -> bool {
@@ -663,19 +578,10 @@ fn pool_read(row: &AnyRow, pool_id: i64) -> Result<PoolRead, AllocationError> {
         row.try_get::<Option<String>, _>("low_key")?,
         row.try_get::<Option<i64>, _>("version")?,
     ) {
-        (Some(blocks), Some(low_key), Some(version)) => Some(Cursor {
-            blocks,
-            low_key,
-            version,
-        }),
+        (Some(blocks), Some(low_key), Some(version)) => Some(Cursor { blocks, low_key, version }),
         _ => None,
     };
-    Ok(PoolRead {
-        extents: extents(&pool),
-        pool,
-        blocks_text,
-        cursor,
-    })
+    Ok(PoolRead { extents: extents(&pool), pool, blocks_text, cursor })
 }
 
 /// Taken keys read ahead of a search: every taken key from `from` on (`None`: from the start
@@ -693,12 +599,8 @@ impl Prefetch {
         if self.from.is_some_and(|from| from > (family, lo)) {
             return None;
         }
-        let keys: Vec<u128> = self
-            .keys
-            .iter()
-            .filter(|(f, v)| *f == family && *v >= lo && *v <= hi)
-            .map(|(_, v)| *v)
-            .collect();
+        let keys: Vec<u128> =
+            self.keys.iter().filter(|(f, v)| *f == family && *v >= lo && *v <= hi).map(|(_, v)| *v).collect();
         if self.complete || self.keys.last().is_some_and(|last| *last >= (family, hi)) {
             Some((keys, false))
         } else if keys.is_empty() {
@@ -735,9 +637,7 @@ async fn read_for_allocation(
     .bind(limit as i64)
     .fetch_all(&mut *conn)
     .await?;
-    let head = rows
-        .first()
-        .filter(|row| row.try_get::<i64, _>("part").is_ok_and(|part| part == 0));
+    let head = rows.first().filter(|row| row.try_get::<i64, _>("part").is_ok_and(|part| part == 0));
     let head = head.ok_or(AllocationError::PoolNotFound(pool_id))?;
     let read = pool_read(head, pool_id)?;
     let keys: Vec<(IpFamily, u128)> = rows[1..]
@@ -747,11 +647,7 @@ async fn read_for_allocation(
         .iter()
         .filter_map(|key| parse_key(key))
         .collect();
-    let prefetch = Prefetch {
-        from: read.start(),
-        complete: rows.len() <= limit,
-        keys,
-    };
+    let prefetch = Prefetch { from: read.start(), complete: rows.len() <= limit, keys };
     Ok((read, prefetch))
 }
 
@@ -800,9 +696,7 @@ async fn find_free(
             }
         }
         while let Some(from) = next.filter(|from| *from <= extent.last) {
-            let (taken_keys, more) = match prefetch
-                .and_then(|p| p.serve(extent.family, from, extent.last))
-            {
+            let (taken_keys, more) = match prefetch.and_then(|p| p.serve(extent.family, from, extent.last)) {
                 Some(served) => served,
                 None => {
                     let rows = sqlx::query(
@@ -854,12 +748,7 @@ async fn find_free(
 /// free address a search just found — only when no release happened since the cursor was
 /// read (same `version`), so the cursor never passes a free address. On PostgreSQL whoever
 /// holds the cursor row moves it and the others go on without waiting.
-async fn advance_cursor(
-    conn: &mut AnyConnection,
-    backend: Backend,
-    read: &PoolRead,
-    low: IpAddr,
-) -> Result<(), sqlx::Error> {
+async fn advance_cursor(conn: &mut AnyConnection, backend: Backend, read: &PoolRead, low: IpAddr) -> Result<(), sqlx::Error> {
     let statement = match &read.cursor {
         None => sqlx::query(
             "INSERT INTO pool_cursors (pool_id, blocks, low_key, version) VALUES ($1, $2, $3, 0) \
@@ -877,10 +766,7 @@ async fn advance_cursor(
             }
         }),
     };
-    let statement = statement
-        .bind(read.pool.id.unwrap_or_default())
-        .bind(&read.blocks_text)
-        .bind(address_key(low));
+    let statement = statement.bind(read.pool.id.unwrap_or_default()).bind(&read.blocks_text).bind(address_key(low));
     match &read.cursor {
         None => statement.execute(&mut *conn).await?,
         Some(cursor) => statement.bind(cursor.version).execute(&mut *conn).await?,
@@ -890,11 +776,7 @@ async fn advance_cursor(
 
 /// Lowers the cursor of `pool_id` to `key` (a released address) and bumps its version, so
 /// that no search started before the release moves the cursor past it.
-async fn lower_cursor(
-    conn: &mut AnyConnection,
-    pool_id: i64,
-    key: &str,
-) -> Result<(), sqlx::Error> {
+async fn lower_cursor(conn: &mut AnyConnection, pool_id: i64, key: &str) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO pool_cursors (pool_id, blocks, low_key, version) VALUES ($1, '', $2, 1) \
          ON CONFLICT (pool_id) DO UPDATE SET \
@@ -925,16 +807,12 @@ fn is_transient(backend: Backend, error: &AllocationError) -> bool {
     let AllocationError::Db(DbError::Sqlx(sqlx::Error::Database(error))) = error else {
         return false;
     };
-    let Some(code) = error.code() else {
-        return false;
-    };
+    let Some(code) = error.code() else { return false };
     match backend {
         // serialization_failure, deadlock_detected, lock_not_available
         Backend::Postgres => matches!(&*code, "40001" | "40P01" | "55P03"),
         // SQLITE_BUSY and SQLITE_LOCKED, with their extended codes
-        Backend::Sqlite => code
-            .parse::<i32>()
-            .is_ok_and(|code| matches!(code & 0xff, 5 | 6)),
+        Backend::Sqlite => code.parse::<i32>().is_ok_and(|code| matches!(code & 0xff, 5 | 6)),
     }
 }
 
@@ -950,20 +828,13 @@ fn is_foreign_key_violation(error: &sqlx::Error) -> bool {
 fn random_below(bound: usize) -> usize {
     use std::hash::{BuildHasher, Hasher};
     let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    hasher.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos()),
-    );
+    hasher.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos()));
     (hasher.finish() % bound.max(1) as u64) as usize
 }
 
 async fn jitter(round: u32) {
     let ceiling_ms = 1usize << round.min(5);
-    tokio::time::sleep(Duration::from_micros(
-        200 + random_below(ceiling_ms * 1000) as u64,
-    ))
-    .await;
+    tokio::time::sleep(Duration::from_micros(200 + random_below(ceiling_ms * 1000) as u64)).await;
 }
 
 /// One attempt: `Ok(None)` asks for another with a fresh read.
@@ -1032,8 +903,7 @@ impl Statement {
 /// The advisory-lock class of Gatehouse addresses (PostgreSQL).
 const LOCK_CLASS: i32 = 0x4748_0001;
 
-const INSERT_COLUMNS: &str =
-    "address_key, address, pool_id, state, owner, application, reason, actor, since";
+const INSERT_COLUMNS: &str = "address_key, address, pool_id, state, owner, application, reason, actor, since";
 
 /// The statement that claims the lowest candidates still free for `requests`. The
 /// candidates are listed lowest first; the i-th candidate claimed goes to the i-th request, so
@@ -1071,21 +941,15 @@ fn claim_statement(
     match backend {
         // One writer at a time: the statement sees every committed row.
         Backend::Sqlite => {
-            let pairs: Vec<serde_json::Value> = candidates
-                .iter()
-                .map(|a| serde_json::json!([address_key(*a), a.to_string()]))
-                .collect();
+            let pairs: Vec<serde_json::Value> =
+                candidates.iter().map(|a| serde_json::json!([address_key(*a), a.to_string()])).collect();
             let pairs = s.text(serde_json::Value::Array(pairs).to_string());
             with.push(format!(
                 "c AS (SELECT json_extract(value, '$[0]') AS k, json_extract(value, '$[1]') AS a, key AS o \
                  FROM json_each({pairs}))"
             ));
-            with.push(format!(
-                "claimed AS (SELECT k, a, o FROM c WHERE {guard} ORDER BY o LIMIT {limit})"
-            ));
-            with.push(format!(
-                "r AS (SELECT value AS v, key + 1 AS i FROM json_each({wanted}))"
-            ));
+            with.push(format!("claimed AS (SELECT k, a, o FROM c WHERE {guard} ORDER BY o LIMIT {limit})"));
+            with.push(format!("r AS (SELECT value AS v, key + 1 AS i FROM json_each({wanted}))"));
         }
         // The candidates as two lists (one statement text whatever their number); the scan
         // yields them in order and stops once enough are claimed. The advisory lock of an
@@ -1140,14 +1004,7 @@ pub async fn allocate(
     };
     match request.address {
         Some(address) => take(db, &template(address)).await,
-        None => {
-            allocate_next(
-                db,
-                pool_id,
-                template(IpAddr::from(std::net::Ipv4Addr::UNSPECIFIED)),
-            )
-            .await
-        }
+        None => allocate_next(db, pool_id, template(IpAddr::from(std::net::Ipv4Addr::UNSPECIFIED))).await,
     }
 }
 
@@ -1156,11 +1013,7 @@ fn outside_pool(field: &str, address: IpAddr, pool: &VipPool) -> AllocationError
     invalid(
         field,
         "outside_pool",
-        format!(
-            "{address} is not in pool {} (blocks: {}); pick an address inside it",
-            pool.name,
-            blocks.join(", ")
-        ),
+        format!("{address} is not in pool {} (blocks: {}); pick an address inside it", pool.name, blocks.join(", ")),
     )
 }
 
@@ -1199,24 +1052,15 @@ type QueueKey = (usize, i64);
 fn queues() -> std::sync::MutexGuard<'static, HashMap<QueueKey, Queue>> {
     static QUEUES: std::sync::LazyLock<std::sync::Mutex<HashMap<QueueKey, Queue>>> =
         std::sync::LazyLock::new(Default::default);
-    QUEUES
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
+    QUEUES.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// The lowest free address of the pool. Requests that arrive while a batch of the pool is
 /// being claimed wait and are claimed together in the next one: one read and one statement
 /// for many allocations (and, on SQLite, one turn of the write lock). Batching is only about
 /// throughput — two batches, from two processes say, still cannot claim one address.
-async fn allocate_next(
-    db: &Database,
-    pool_id: i64,
-    template: Holding,
-) -> Result<Holding, AllocationError> {
-    let key = (
-        std::sync::Arc::as_ptr(&db.pool().connect_options()).cast::<()>() as usize,
-        pool_id,
-    );
+async fn allocate_next(db: &Database, pool_id: i64, template: Holding) -> Result<Holding, AllocationError> {
+    let key = (std::sync::Arc::as_ptr(&db.pool().connect_options()).cast::<()>() as usize, pool_id);
     let (reply, answer) = tokio::sync::oneshot::channel();
     let lead = {
         let mut queues = queues();
@@ -1283,13 +1127,8 @@ struct Round {
 
 /// Claims the lowest free addresses for `templates`, in order; retries what is left with a
 /// fresh read, a bounded number of times.
-async fn claim_batch(
-    db: &Database,
-    pool_id: i64,
-    templates: &[Holding],
-) -> Vec<Result<Holding, AllocationError>> {
-    let mut results: Vec<Option<Result<Holding, AllocationError>>> =
-        templates.iter().map(|_| None).collect();
+async fn claim_batch(db: &Database, pool_id: i64, templates: &[Holding]) -> Vec<Result<Holding, AllocationError>> {
+    let mut results: Vec<Option<Result<Holding, AllocationError>>> = templates.iter().map(|_| None).collect();
     let mut open: Vec<usize> = (0..templates.len()).collect();
     for round in 0..MAX_ROUNDS {
         match claim_round(db, pool_id, templates, &open).await {
@@ -1321,10 +1160,7 @@ async fn claim_batch(
         }
         jitter(round).await;
     }
-    results
-        .into_iter()
-        .map(|result| result.unwrap_or(Err(AllocationError::Busy)))
-        .collect()
+    results.into_iter().map(|result| result.unwrap_or(Err(AllocationError::Busy))).collect()
 }
 
 /// One error for each of `n` requests (the database's own error to the first; the others
@@ -1342,32 +1178,17 @@ fn spread(error: AllocationError, n: usize) -> Vec<AllocationError> {
 
 /// One read, then one write transaction (the cursor when it lags, the claiming statement and
 /// the audit entries) for the requests `open` of `templates`.
-async fn claim_round(
-    db: &Database,
-    pool_id: i64,
-    templates: &[Holding],
-    open: &[usize],
-) -> Result<Round, AllocationError> {
+async fn claim_round(db: &Database, pool_id: i64, templates: &[Holding], open: &[usize]) -> Result<Round, AllocationError> {
     let backend = db.backend();
     let want = open.len() + slack(backend);
     let (read, found) = {
         let mut conn = db.pool().acquire().await?;
         let (read, prefetch) = read_for_allocation(&mut conn, pool_id, want).await?;
-        let found = find_free(
-            &mut conn,
-            &read.extents,
-            read.start(),
-            Some(&prefetch),
-            want,
-        )
-        .await?;
+        let found = find_free(&mut conn, &read.extents, read.start(), Some(&prefetch), want).await?;
         (read, found)
     };
     let Some(&lowest) = found.free.first() else {
-        return Ok(Round {
-            claimed: Vec::new(),
-            exhausted: Some(exhausted_info(db, &read.pool).await?),
-        });
+        return Ok(Round { claimed: Vec::new(), exhausted: Some(exhausted_info(db, &read.pool).await?) });
     };
     let mut tx = begin_write(db).await?;
     if read.cursor_is_stale(found.skipped) {
@@ -1378,15 +1199,8 @@ async fn claim_round(
     let rows = match statement.query().fetch_all(&mut *tx).await {
         Ok(rows) => rows,
         // Committed by someone else after this statement's snapshot: search again.
-        Err(error) if is_unique_violation(&error) => {
-            return Ok(Round {
-                claimed: Vec::new(),
-                exhausted: None,
-            });
-        }
-        Err(error) if is_foreign_key_violation(&error) => {
-            return Err(AllocationError::PoolNotFound(pool_id));
-        }
+        Err(error) if is_unique_violation(&error) => return Ok(Round { claimed: Vec::new(), exhausted: None }),
+        Err(error) if is_foreign_key_violation(&error) => return Err(AllocationError::PoolNotFound(pool_id)),
         Err(error) => return Err(error.into()),
     };
     let mut keys = rows
@@ -1396,28 +1210,16 @@ async fn claim_round(
     keys.sort();
     let mut claimed = Vec::with_capacity(keys.len());
     for (key, &index) in keys.iter().zip(open) {
-        let address = parse_key(key)
-            .and_then(|(family, value)| IpAddr::from_u128(family, value))
-            .ok_or_else(|| DbError::Corrupt {
-                what: "claimed address".to_owned(),
-                source: serde::de::Error::custom("not a key"),
-            })?;
-        claimed.push((
-            index,
-            Holding {
-                address,
-                ..templates[index].clone()
-            },
-        ));
+        let address = parse_key(key).and_then(|(family, value)| IpAddr::from_u128(family, value)).ok_or_else(|| {
+            DbError::Corrupt { what: "claimed address".to_owned(), source: serde::de::Error::custom("not a key") }
+        })?;
+        claimed.push((index, Holding { address, ..templates[index].clone() }));
     }
     let holdings: Vec<Holding> = claimed.iter().map(|(_, holding)| holding.clone()).collect();
     record_taken(&mut tx, &holdings).await?;
     tx.commit().await?;
     // The search reached the end of the pool and every free address it found is now taken.
-    let exhausted = if found.free.len() < want
-        && claimed.len() == found.free.len()
-        && claimed.len() < open.len()
-    {
+    let exhausted = if found.free.len() < want && claimed.len() == found.free.len() && claimed.len() < open.len() {
         Some(exhausted_info(db, &read.pool).await?)
     } else {
         None
@@ -1455,9 +1257,7 @@ async fn take(db: &Database, holding: &Holding) -> Result<Holding, AllocationErr
             // The pool changed since it was read: check the address against it again.
             Ok(_) => return Ok(None),
             Err(error) if is_unique_violation(&error) => return Ok(Some(false)),
-            Err(error) if is_foreign_key_violation(&error) => {
-                return Err(AllocationError::PoolNotFound(holding.pool));
-            }
+            Err(error) if is_foreign_key_violation(&error) => return Err(AllocationError::PoolNotFound(holding.pool)),
             Err(error) => return Err(error.into()),
         }
         record_taken(&mut tx, std::slice::from_ref(holding)).await?;
@@ -1500,18 +1300,12 @@ impl ExhaustedInfo {
 async fn exhausted_info(db: &Database, pool: &VipPool) -> Result<ExhaustedInfo, DbError> {
     let others = pools::list(db, Some(pool.environment.as_str())).await?;
     let usage = usage_by_pool(db).await?;
-    let (after, before): (Vec<&VipPool>, Vec<&VipPool>) = others
-        .iter()
-        .filter(|other| other.id != pool.id)
-        .partition(|other| other.name > pool.name);
+    let (after, before): (Vec<&VipPool>, Vec<&VipPool>) =
+        others.iter().filter(|other| other.id != pool.id).partition(|other| other.name > pool.name);
     let alternative = after.into_iter().chain(before).find_map(|other| {
         let id = other.id?;
         let free = usage.get(&id).copied().unwrap_or_default().free(other);
-        (free > 0).then(|| PoolRoom {
-            id,
-            name: other.name.to_string(),
-            free,
-        })
+        (free > 0).then(|| PoolRoom { id, name: other.name.to_string(), free })
     });
     Ok(ExhaustedInfo {
         pool: pool.name.to_string(),
@@ -1574,9 +1368,7 @@ pub async fn reserve(
             match insert_holdings(&mut tx, chunk).await {
                 Ok(()) => {}
                 Err(error) if is_unique_violation(&error) => return Ok(Some(false)),
-                Err(error) if is_foreign_key_violation(&error) => {
-                    return Err(AllocationError::PoolNotFound(pool_id));
-                }
+                Err(error) if is_foreign_key_violation(&error) => return Err(AllocationError::PoolNotFound(pool_id)),
                 Err(error) => return Err(error.into()),
             }
         }
@@ -1632,10 +1424,7 @@ fn first_outside(pool: &VipPool, start: IpAddr, stop: IpAddr) -> Option<IpAddr> 
 }
 
 /// Rows for many addresses at once.
-async fn insert_holdings(
-    conn: &mut AnyConnection,
-    holdings: &[Holding],
-) -> Result<(), sqlx::Error> {
+async fn insert_holdings(conn: &mut AnyConnection, holdings: &[Holding]) -> Result<(), sqlx::Error> {
     if holdings.is_empty() {
         return Ok(());
     }
@@ -1657,29 +1446,16 @@ async fn insert_holdings(
             format!("({})", values.join(", "))
         })
         .collect();
-    s.sql = format!(
-        "INSERT INTO addresses ({INSERT_COLUMNS}) VALUES {}",
-        rows.join(", ")
-    );
+    s.sql = format!("INSERT INTO addresses ({INSERT_COLUMNS}) VALUES {}", rows.join(", "));
     s.query().execute(&mut *conn).await?;
     Ok(())
 }
 
 /// One audit entry: when, who, action, object, before, after.
-type AuditRow = (
-    String,
-    String,
-    &'static str,
-    String,
-    Option<String>,
-    Option<String>,
-);
+type AuditRow = (String, String, &'static str, String, Option<String>, Option<String>);
 
 /// Audit entries, many rows per statement, inside the change's transaction.
-async fn insert_audit(
-    tx: &mut Transaction<'_, Any>,
-    entries: Vec<AuditRow>,
-) -> Result<(), DbError> {
+async fn insert_audit(tx: &mut Transaction<'_, Any>, entries: Vec<AuditRow>) -> Result<(), DbError> {
     for chunk in entries.chunks(BATCH) {
         let mut s = Statement::default();
         let rows: Vec<String> = chunk
@@ -1715,14 +1491,7 @@ async fn record_taken(tx: &mut Transaction<'_, Any>, holdings: &[Holding]) -> Re
                 _ => "address.allocate",
             };
             let after = holding_json(holding).to_string();
-            (
-                holding.since.clone(),
-                holding.by.clone(),
-                action,
-                audit_object(holding.address),
-                None,
-                Some(after),
-            )
+            (holding.since.clone(), holding.by.clone(), action, audit_object(holding.address), None, Some(after))
         })
         .collect();
     insert_audit(tx, entries).await
@@ -1746,14 +1515,7 @@ async fn record_removals(
             };
             let before = holding_json(holding).to_string();
             let after = freed_json(holding, reason).to_string();
-            (
-                at.clone(),
-                actor.to_owned(),
-                action,
-                audit_object(holding.address),
-                Some(before),
-                Some(after),
-            )
+            (at.clone(), actor.to_owned(), action, audit_object(holding.address), Some(before), Some(after))
         })
         .collect();
     insert_audit(tx, entries).await
@@ -1771,19 +1533,11 @@ fn freed_json(holding: &Holding, reason: Option<&str>) -> serde_json::Value {
 // Release
 
 /// Releases an allocated address (404 when it is not allocated).
-pub async fn release(
-    db: &Database,
-    actor: &str,
-    address: IpAddr,
-    reason: Option<&str>,
-) -> Result<Holding, AllocationError> {
+pub async fn release(db: &Database, actor: &str, address: IpAddr, reason: Option<&str>) -> Result<Holding, AllocationError> {
     let released = remove(db, actor, AddressState::Allocated, address, address, reason).await?;
     match released.into_iter().next() {
         Some(holding) => Ok(holding),
-        None => Err(AllocationError::NotAllocated {
-            address,
-            current: get(db, address).await?.map(Box::new),
-        }),
+        None => Err(AllocationError::NotAllocated { address, current: get(db, address).await?.map(Box::new) }),
     }
 }
 
@@ -1802,10 +1556,7 @@ pub async fn unreserve(
     }
     let removed = remove(db, actor, AddressState::Reserved, start, stop, reason).await?;
     if removed.is_empty() {
-        return Err(AllocationError::NotReserved {
-            address: start,
-            current: get(db, start).await?.map(Box::new),
-        });
+        return Err(AllocationError::NotReserved { address: start, current: get(db, start).await?.map(Box::new) });
     }
     Ok(removed)
 }
@@ -1829,10 +1580,7 @@ async fn remove(
         .bind(state.as_str())
         .fetch_all(&mut *tx)
         .await?;
-        let mut removed = rows
-            .iter()
-            .map(row_to_holding)
-            .collect::<Result<Vec<_>, _>>()?;
+        let mut removed = rows.iter().map(row_to_holding).collect::<Result<Vec<_>, _>>()?;
         removed.sort_by_key(|h| h.address);
         record_removals(&mut tx, actor, &removed, reason).await?;
         let mut lowest: HashMap<i64, IpAddr> = HashMap::new();
@@ -1857,13 +1605,11 @@ pub(crate) async fn clear_pool_for_delete(
     pool: &VipPool,
 ) -> Result<(), DbError> {
     let id = pool.id.unwrap_or_default();
-    let count: i64 = sqlx::query(
-        "SELECT COUNT(*) AS n FROM addresses WHERE pool_id = $1 AND state = 'allocated'",
-    )
-    .bind(id)
-    .fetch_one(&mut **tx)
-    .await?
-    .try_get("n")?;
+    let count: i64 = sqlx::query("SELECT COUNT(*) AS n FROM addresses WHERE pool_id = $1 AND state = 'allocated'")
+        .bind(id)
+        .fetch_one(&mut **tx)
+        .await?
+        .try_get("n")?;
     if count > 0 {
         let first: Vec<String> = sqlx::query(
             "SELECT address FROM addresses WHERE pool_id = $1 AND state = 'allocated' ORDER BY address_key LIMIT 3",
@@ -1888,10 +1634,7 @@ pub(crate) async fn clear_pool_for_delete(
     .bind(id)
     .fetch_all(&mut **tx)
     .await?;
-    let removed = rows
-        .iter()
-        .map(row_to_holding)
-        .collect::<Result<Vec<_>, _>>()?;
+    let removed = rows.iter().map(row_to_holding).collect::<Result<Vec<_>, _>>()?;
     record_removals(tx, actor, &removed, Some("pool deleted")).await
 }
 
@@ -1960,16 +1703,9 @@ impl MapEntry {
         };
         if folded {
             let count = (last - first).saturating_add(1);
-            vec![entry(
-                None,
-                IpAddr::from_u128(family, first),
-                IpAddr::from_u128(family, last),
-                Some(count),
-            )]
+            vec![entry(None, IpAddr::from_u128(family, first), IpAddr::from_u128(family, last), Some(count))]
         } else {
-            (first..=last)
-                .map(|value| entry(IpAddr::from_u128(family, value), None, None, None))
-                .collect()
+            (first..=last).map(|value| entry(IpAddr::from_u128(family, value), None, None, None)).collect()
         }
     }
 
@@ -2046,11 +1782,7 @@ pub async fn address_map(db: &Database, pool_id: i64) -> Result<AddressMap, Allo
                 entries.extend(MapEntry::free(extent.family, from, value - 1, folded));
             }
             next = value.checked_add(1);
-            let entry = if folded {
-                MapEntry::held(holding).into_run()
-            } else {
-                MapEntry::held(holding)
-            };
+            let entry = if folded { MapEntry::held(holding).into_run() } else { MapEntry::held(holding) };
             run = match run.take() {
                 Some(mut current)
                     if folded
@@ -2110,25 +1842,13 @@ pub async fn history(db: &Database, address: IpAddr) -> Result<Vec<AddressEvent>
         .into_iter()
         .map(|entry| {
             let text = |value: Option<&serde_json::Value>, field: &str| {
-                value
-                    .and_then(|v| v.get(field))
-                    .and_then(serde_json::Value::as_str)
-                    .map(str::to_owned)
+                value.and_then(|v| v.get(field)).and_then(serde_json::Value::as_str).map(str::to_owned)
             };
-            let held = entry
-                .before
-                .as_ref()
-                .filter(|_| entry.after.as_ref().is_some_and(|a| a["state"] == "free"));
+            let held = entry.before.as_ref().filter(|_| entry.after.as_ref().is_some_and(|a| a["state"] == "free"));
             let holding = held.or(entry.after.as_ref());
             AddressEvent {
-                action: entry
-                    .action
-                    .strip_prefix("address.")
-                    .unwrap_or(&entry.action)
-                    .to_owned(),
-                pool: holding
-                    .and_then(|v| v.get("pool"))
-                    .and_then(serde_json::Value::as_i64),
+                action: entry.action.strip_prefix("address.").unwrap_or(&entry.action).to_owned(),
+                pool: holding.and_then(|v| v.get("pool")).and_then(serde_json::Value::as_i64),
                 owner: text(holding, "owner"),
                 application: text(holding, "application"),
                 reason: text(entry.after.as_ref(), "reason"),
@@ -2140,10 +1860,7 @@ pub async fn history(db: &Database, address: IpAddr) -> Result<Vec<AddressEvent>
 }
 
 #[cfg(test)]
-#[expect(
-    clippy::unwrap_used,
-    reason = "in tests a failed parse is a failed test"
-)]
+#[expect(clippy::unwrap_used, reason = "in tests a failed parse is a failed test")]
 mod tests {
     use super::*;
 
@@ -2153,17 +1870,7 @@ mod tests {
 
     #[test]
     fn keys_sort_like_addresses_and_read_back() {
-        let addresses = [
-            "0.0.0.0",
-            "10.0.0.9",
-            "10.0.0.10",
-            "192.168.101.192",
-            "255.255.255.255",
-            "::",
-            "::1",
-            "fd00::1",
-            "ffff::",
-        ];
+        let addresses = ["0.0.0.0", "10.0.0.9", "10.0.0.10", "192.168.101.192", "255.255.255.255", "::", "::1", "fd00::1", "ffff::"];
         let keys: Vec<String> = addresses.iter().map(|a| address_key(ip(a))).collect();
         let mut sorted = keys.clone();
         sorted.sort();
@@ -2185,68 +1892,33 @@ mod tests {
             reason: Some("x".repeat(MAX_REASON_LEN + 1)),
         };
         let errors = AllocationRequest::try_from(input).unwrap_err();
-        let fields: Vec<(&str, &str)> = errors
-            .iter()
-            .map(|e| (e.field.as_str(), e.code.as_str()))
-            .collect();
+        let fields: Vec<(&str, &str)> = errors.iter().map(|e| (e.field.as_str(), e.code.as_str())).collect();
         assert_eq!(
             fields,
-            [
-                ("address", "invalid_ip"),
-                ("owner", "required"),
-                ("application", "invalid_k8s_name"),
-                ("reason", "too_long")
-            ]
+            [("address", "invalid_ip"), ("owner", "required"), ("application", "invalid_k8s_name"), ("reason", "too_long")]
         );
-        let ok = AllocationRequest::try_from(AllocationInput {
-            owner: Some(" team-a ".into()),
-            ..Default::default()
-        })
-        .unwrap();
-        assert_eq!(
-            (ok.owner.as_str(), ok.address, ok.application),
-            ("team-a", None, None)
-        );
+        let ok = AllocationRequest::try_from(AllocationInput { owner: Some(" team-a ".into()), ..Default::default() }).unwrap();
+        assert_eq!((ok.owner.as_str(), ok.address, ok.application), ("team-a", None, None));
 
         let range = |start: &str, stop: &str| ReservationInput {
             start: Some(start.into()),
             stop: Some(stop.into()),
             reason: Some("router".into()),
         };
-        assert_eq!(
-            ReservationRequest::try_from(range("10.0.0.1", "10.0.255.255"))
-                .unwrap()
-                .count(),
-            65_535
-        );
-        assert_eq!(
-            ReservationRequest::try_from(range("10.0.0.0", "10.0.255.255"))
-                .unwrap()
-                .count(),
-            MAX_RANGE
-        );
+        assert_eq!(ReservationRequest::try_from(range("10.0.0.1", "10.0.255.255")).unwrap().count(), 65_535);
+        assert_eq!(ReservationRequest::try_from(range("10.0.0.0", "10.0.255.255")).unwrap().count(), MAX_RANGE);
         let too_large = ReservationRequest::try_from(range("10.0.0.0", "10.1.0.0")).unwrap_err();
         assert_eq!(too_large.get("stop").unwrap().code, "range_too_large");
         let backwards = ReservationRequest::try_from(range("10.0.0.9", "10.0.0.1")).unwrap_err();
         assert_eq!(backwards.get("stop").unwrap().code, "invalid_ip_range");
         let mixed = ReservationRequest::try_from(range("10.0.0.1", "fd00::1")).unwrap_err();
         assert_eq!(mixed.get("stop").unwrap().code, "family_mismatch");
-        let single = ReservationRequest::try_from(ReservationInput {
-            start: Some("fd00::5".into()),
-            ..range("", "")
-        })
-        .unwrap();
-        assert_eq!(
-            (single.start, single.stop, single.count()),
-            (ip("fd00::5"), ip("fd00::5"), 1)
-        );
+        let single = ReservationRequest::try_from(ReservationInput { start: Some("fd00::5".into()), ..range("", "") }).unwrap();
+        assert_eq!((single.start, single.stop, single.count()), (ip("fd00::5"), ip("fd00::5"), 1));
     }
 
     fn pool(blocks: serde_json::Value) -> VipPool {
-        serde_json::from_value(
-            serde_json::json!({"environment": "dev", "name": "vips", "blocks": blocks}),
-        )
-        .unwrap()
+        serde_json::from_value(serde_json::json!({"environment": "dev", "name": "vips", "blocks": blocks})).unwrap()
     }
 
     #[test]
@@ -2255,62 +1927,22 @@ mod tests {
             {"cidr": "fd00::/126"}, {"start": "10.0.0.16", "stop": "10.0.0.20"}, {"cidr": "10.0.0.0/28"}
         ]));
         let firsts: Vec<u128> = extents(&pool).iter().map(|e| e.first).collect();
-        assert_eq!(
-            firsts,
-            [
-                ip("10.0.0.0").to_u128(),
-                ip("10.0.0.16").to_u128(),
-                ip("fd00::").to_u128()
-            ]
-        );
-        assert_eq!(
-            first_outside(&pool, ip("10.0.0.3"), ip("10.0.0.20")),
-            None,
-            "10.0.0.0/28 and .16-.20 touch"
-        );
-        assert_eq!(
-            first_outside(&pool, ip("10.0.0.3"), ip("10.0.0.21")),
-            Some(ip("10.0.0.21"))
-        );
+        assert_eq!(firsts, [ip("10.0.0.0").to_u128(), ip("10.0.0.16").to_u128(), ip("fd00::").to_u128()]);
+        assert_eq!(first_outside(&pool, ip("10.0.0.3"), ip("10.0.0.20")), None, "10.0.0.0/28 and .16-.20 touch");
+        assert_eq!(first_outside(&pool, ip("10.0.0.3"), ip("10.0.0.21")), Some(ip("10.0.0.21")));
         assert_eq!(first_outside(&pool, ip("fd00::1"), ip("fd00::3")), None);
     }
 
     #[test]
     fn a_prefetch_serves_only_what_it_covers() {
         let v4 = |last: u8| (IpFamily::Ipv4, u128::from(last));
-        let read = Prefetch {
-            from: Some(v4(10)),
-            keys: vec![v4(10), v4(11), v4(14)],
-            complete: false,
-        };
-        assert_eq!(
-            read.serve(IpFamily::Ipv4, 5, 20),
-            None,
-            "starts before what was read"
-        );
-        assert_eq!(
-            read.serve(IpFamily::Ipv4, 10, 20),
-            Some((vec![10, 11, 14], true)),
-            "more may follow 14"
-        );
-        assert_eq!(
-            read.serve(IpFamily::Ipv4, 11, 13),
-            Some((vec![11], false)),
-            "14 proves nothing else is below it"
-        );
-        assert_eq!(
-            read.serve(IpFamily::Ipv4, 15, 20),
-            None,
-            "past what was read"
-        );
-        let complete = Prefetch {
-            complete: true,
-            ..read
-        };
-        assert_eq!(
-            complete.serve(IpFamily::Ipv4, 15, 20),
-            Some((vec![], false))
-        );
+        let read = Prefetch { from: Some(v4(10)), keys: vec![v4(10), v4(11), v4(14)], complete: false };
+        assert_eq!(read.serve(IpFamily::Ipv4, 5, 20), None, "starts before what was read");
+        assert_eq!(read.serve(IpFamily::Ipv4, 10, 20), Some((vec![10, 11, 14], true)), "more may follow 14");
+        assert_eq!(read.serve(IpFamily::Ipv4, 11, 13), Some((vec![11], false)), "14 proves nothing else is below it");
+        assert_eq!(read.serve(IpFamily::Ipv4, 15, 20), None, "past what was read");
+        let complete = Prefetch { complete: true, ..read };
+        assert_eq!(complete.serve(IpFamily::Ipv4, 15, 20), Some((vec![], false)));
         assert_eq!(complete.serve(IpFamily::Ipv6, 0, 9), Some((vec![], false)));
     }
 
@@ -2331,16 +1963,10 @@ mod tests {
         };
         let mut run = held("1", "team-a");
         run.absorb(&held("2", "team-a"));
-        assert_eq!(
-            (run.start, run.stop, run.count),
-            (Some(ip("10.0.0.1")), Some(ip("10.0.0.2")), Some(2))
-        );
+        assert_eq!((run.start, run.stop, run.count), (Some(ip("10.0.0.1")), Some(ip("10.0.0.2")), Some(2)));
         assert_eq!(run.owner.as_deref(), Some("team-a"));
         run.absorb(&held("3", "team-b"));
-        assert_eq!(
-            (run.count, run.owner.as_deref(), run.reason.as_deref()),
-            (Some(3), None, Some("api"))
-        );
+        assert_eq!((run.count, run.owner.as_deref(), run.reason.as_deref()), (Some(3), None, Some("api")));
         let free = MapEntry::free(IpFamily::Ipv4, 4, 7, true);
         assert_eq!((free.len(), free[0].count), (1, Some(4)));
         assert_eq!(MapEntry::free(IpFamily::Ipv4, 4, 7, false).len(), 4);
@@ -2358,30 +1984,16 @@ mod tests {
             since: "2026-01-01T00:00:00Z".into(),
             by: "anonymous".into(),
         };
-        let taken = AllocationError::Taken {
-            field: "address",
-            address: holder.address,
-            holder: Some(Box::new(holder)),
-            hint: "pick another",
-        };
+        let taken =
+            AllocationError::Taken { field: "address", address: holder.address, holder: Some(Box::new(holder)), hint: "pick another" };
         assert_eq!(
             taken.to_string(),
             "10.0.0.7 is allocated to team-a (application api) in pool 3 since 2026-01-01T00:00:00Z by anonymous; pick another"
         );
-        let room = PoolRoom {
-            id: 7,
-            name: "dev-more".into(),
-            free: 1,
-        };
+        let room = PoolRoom { id: 7, name: "dev-more".into(), free: 1 };
         let exhausted = exhausted_text("dev-vips", "dev", 16, Some(&room));
-        assert!(
-            exhausted.contains("all 16")
-                && exhausted.contains("dev-more (id 7) of dev has 1 free address —"),
-            "{exhausted}"
-        );
-        assert!(
-            exhausted_text("dev-vips", "dev", 16, None).contains("no other pool of dev has room")
-        );
+        assert!(exhausted.contains("all 16") && exhausted.contains("dev-more (id 7) of dev has 1 free address —"), "{exhausted}");
+        assert!(exhausted_text("dev-vips", "dev", 16, None).contains("no other pool of dev has room"));
     }
 }
 

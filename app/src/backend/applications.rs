@@ -39,10 +39,7 @@ pub async fn get(db: &Database, name: &str) -> Result<Option<Application>, DbErr
 }
 
 /// Every environment an application names must exist.
-fn unknown_environments(
-    plan: &crate::domain::Plan,
-    application: &Application,
-) -> Result<(), DbError> {
+fn unknown_environments(plan: &crate::domain::Plan, application: &Application) -> Result<(), DbError> {
     let missing: Vec<String> = application
         .environments
         .keys()
@@ -108,10 +105,7 @@ pub async fn update(db: &Database, actor: &str, application: &Application) -> Re
     let mut tx = db.pool().begin().await?;
     plan::lock(&mut tx).await?;
     let before = plan::load(&mut tx).await?;
-    let previous = before
-        .application(&name)
-        .cloned()
-        .ok_or_else(|| not_found(&name))?;
+    let previous = before.application(&name).cloned().ok_or_else(|| not_found(&name))?;
     unknown_environments(&before, application)?;
     let mut after = before.clone();
     for stored in &mut after.applications {

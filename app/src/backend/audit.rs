@@ -68,10 +68,7 @@ fn entry_from_row(row: &sqlx::any::AnyRow) -> Result<AuditEntry, DbError> {
     let parse = |column: &str| -> Result<Option<serde_json::Value>, DbError> {
         let text: Option<String> = row.try_get(column)?;
         text.map(|text| {
-            serde_json::from_str(&text).map_err(|source| DbError::Corrupt {
-                what: format!("audit entry {column}"),
-                source,
-            })
+            serde_json::from_str(&text).map_err(|source| DbError::Corrupt { what: format!("audit entry {column}"), source })
         })
         .transpose()
     };
@@ -104,10 +101,7 @@ impl AuditFilter {
     fn bounds(&self) -> Result<(Option<String>, Option<String>), crate::domain::FieldErrors> {
         let mut errors = crate::domain::FieldErrors::new();
         let mut bound = |field: &str, value: &Option<String>, end_of_day: bool| {
-            let value = value
-                .as_deref()
-                .map(str::trim)
-                .filter(|value| !value.is_empty())?;
+            let value = value.as_deref().map(str::trim).filter(|value| !value.is_empty())?;
             match time_bound(value, end_of_day) {
                 Some(text) => Some(text),
                 None => {
@@ -127,22 +121,11 @@ impl AuditFilter {
 
     /// The filter as a query string (for the CSV link of a filtered page).
     pub fn query_string(&self) -> String {
-        [
-            ("actor", &self.actor),
-            ("action", &self.action),
-            ("object", &self.object),
-            ("from", &self.from),
-            ("to", &self.to),
-        ]
-        .into_iter()
-        .filter_map(|(key, value)| {
-            value
-                .as_deref()
-                .filter(|v| !v.is_empty())
-                .map(|v| format!("{key}={}", query_escape(v)))
-        })
-        .collect::<Vec<_>>()
-        .join("&")
+        [("actor", &self.actor), ("action", &self.action), ("object", &self.object), ("from", &self.from), ("to", &self.to)]
+            .into_iter()
+            .filter_map(|(key, value)| value.as_deref().filter(|v| !v.is_empty()).map(|v| format!("{key}={}", query_escape(v))))
+            .collect::<Vec<_>>()
+            .join("&")
     }
 }
 
@@ -151,27 +134,19 @@ pub fn query_escape(value: &str) -> String {
     value
         .bytes()
         .map(|byte| match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
-                (byte as char).to_string()
-            }
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => (byte as char).to_string(),
             other => format!("%{other:02X}"),
         })
         .collect()
 }
 
 fn time_bound(value: &str, end_of_day: bool) -> Option<String> {
-    use time::{
-        OffsetDateTime, format_description::well_known::Rfc3339, macros::format_description,
-    };
+    use time::{OffsetDateTime, format_description::well_known::Rfc3339, macros::format_description};
     if let Ok(at) = OffsetDateTime::parse(value, &Rfc3339) {
         return at.to_offset(time::UtcOffset::UTC).format(&Rfc3339).ok();
     }
     let date = time::Date::parse(value, format_description!("[year]-[month]-[day]")).ok()?;
-    let time = if end_of_day {
-        time::Time::from_hms(23, 59, 59).ok()?
-    } else {
-        time::Time::MIDNIGHT
-    };
+    let time = if end_of_day { time::Time::from_hms(23, 59, 59).ok()? } else { time::Time::MIDNIGHT };
     date.with_time(time).assume_utc().format(&Rfc3339).ok()
 }
 
@@ -182,11 +157,7 @@ pub const SEARCH_LIMIT: i64 = 10_000;
 pub async fn search(db: &Database, filter: &AuditFilter) -> Result<Vec<AuditEntry>, DbError> {
     let (from, to) = filter.bounds().map_err(DbError::Invalid)?;
     let like = |value: &Option<String>| {
-        value
-            .as_deref()
-            .map(str::trim)
-            .filter(|v| !v.is_empty())
-            .map(|v| format!("%{}%", v.to_lowercase()))
+        value.as_deref().map(str::trim).filter(|v| !v.is_empty()).map(|v| format!("%{}%", v.to_lowercase()))
     };
     let rows = sqlx::query(
         "SELECT id, at, actor, action, object, before_json, after_json FROM audit_log \
@@ -208,34 +179,11 @@ pub async fn search(db: &Database, filter: &AuditFilter) -> Result<Vec<AuditEntr
 /// Entries as CSV (RFC 4180, CRLF): id, at, actor, action, object, before, after.
 pub fn to_csv(entries: &[AuditEntry]) -> String {
     let mut out = String::new();
-    super::csv::push_record(
-        &mut out,
-        &["id", "at", "actor", "action", "object", "before", "after"],
-    );
+    super::csv::push_record(&mut out, &["id", "at", "actor", "action", "object", "before", "after"]);
     for entry in entries {
-        let json = |value: &Option<serde_json::Value>| {
-            value
-                .as_ref()
-                .map(serde_json::Value::to_string)
-                .unwrap_or_default()
-        };
-        let (id, before, after) = (
-            entry.id.to_string(),
-            json(&entry.before),
-            json(&entry.after),
-        );
-        super::csv::push_record(
-            &mut out,
-            &[
-                &id,
-                &entry.at,
-                &entry.actor,
-                &entry.action,
-                &entry.object,
-                &before,
-                &after,
-            ],
-        );
+        let json = |value: &Option<serde_json::Value>| value.as_ref().map(serde_json::Value::to_string).unwrap_or_default();
+        let (id, before, after) = (entry.id.to_string(), json(&entry.before), json(&entry.after));
+        super::csv::push_record(&mut out, &[&id, &entry.at, &entry.actor, &entry.action, &entry.object, &before, &after]);
     }
     out
 }
@@ -246,39 +194,17 @@ mod tests {
 
     #[test]
     fn time_bounds_accept_dates_and_times_and_name_the_bad_one() {
-        let filter = AuditFilter {
-            from: Some("2026-11-25".into()),
-            to: Some("2026-11-25".into()),
-            ..Default::default()
-        };
+        let filter = AuditFilter { from: Some("2026-11-25".into()), to: Some("2026-11-25".into()), ..Default::default() };
         assert_eq!(
             filter.bounds().unwrap(),
-            (
-                Some("2026-11-25T00:00:00Z".to_owned()),
-                Some("2026-11-25T23:59:59Z".to_owned())
-            )
+            (Some("2026-11-25T00:00:00Z".to_owned()), Some("2026-11-25T23:59:59Z".to_owned()))
         );
-        let filter = AuditFilter {
-            from: Some("2026-11-25T19:00:00+01:00".into()),
-            to: Some("yesterday".into()),
-            ..Default::default()
-        };
+        let filter = AuditFilter { from: Some("2026-11-25T19:00:00+01:00".into()), to: Some("yesterday".into()), ..Default::default() };
         let errors = filter.bounds().unwrap_err();
         assert_eq!(errors.len(), 1);
-        assert!(
-            errors
-                .get("to")
-                .unwrap()
-                .message
-                .contains("not a date or time")
-        );
+        assert!(errors.get("to").unwrap().message.contains("not a date or time"));
         assert_eq!(
-            AuditFilter {
-                actor: Some("ana b".into()),
-                object: Some(String::new()),
-                ..Default::default()
-            }
-            .query_string(),
+            AuditFilter { actor: Some("ana b".into()), object: Some(String::new()), ..Default::default() }.query_string(),
             "actor=ana%20b"
         );
     }

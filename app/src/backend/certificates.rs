@@ -40,8 +40,8 @@ use crate::domain::certificates::{
 };
 use crate::domain::checklist::rule;
 use crate::domain::{
-    CertificateDetails, CertificateInfo, CertificateStatus, CertificateUpload, CertificateView,
-    EnvironmentName, Finding, InventoryQuery, K8sSubdomain, Plan, SecretReference, Severity,
+    CertificateDetails, CertificateInfo, CertificateStatus, CertificateUpload, CertificateView, EnvironmentName,
+    Finding, InventoryQuery, K8sSubdomain, Plan, SecretReference, Severity,
 };
 
 /// Why an upload or a key operation failed.
@@ -63,11 +63,7 @@ pub enum KeyCheckError {
     #[error(
         "the database holds {count} private key(s) sealed under secret key {stored}, but this server's secret key is {current}: start it with the same GATEHOUSE_SECRET_KEY or key file as before (ids are public fingerprints of the keys, not the keys)"
     )]
-    WrongSecretKey {
-        count: i64,
-        stored: String,
-        current: String,
-    },
+    WrongSecretKey { count: i64, stored: String, current: String },
     #[error(transparent)]
     Db(#[from] DbError),
 }
@@ -88,9 +84,7 @@ pub struct TlsMaterial {
 
 impl std::fmt::Debug for TlsMaterial {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TlsMaterial")
-            .field("key_pem", &"<redacted>")
-            .finish_non_exhaustive()
+        f.debug_struct("TlsMaterial").field("key_pem", &"<redacted>").finish_non_exhaustive()
     }
 }
 
@@ -117,10 +111,7 @@ struct Stored {
 }
 
 fn corrupt(what: &str) -> impl FnOnce(serde_json::Error) -> DbError + '_ {
-    move |source| DbError::Corrupt {
-        what: what.to_owned(),
-        source,
-    }
+    move |source| DbError::Corrupt { what: what.to_owned(), source }
 }
 
 fn decode<T: DeserializeOwned>(what: &str, value: serde_json::Value) -> Result<T, DbError> {
@@ -136,18 +127,14 @@ impl Stored {
             row.try_get::<Option<String>, _>("secret_namespace")?,
             row.try_get::<Option<String>, _>("secret_name")?,
         ) {
-            (Some(namespace), Some(name)) => Some(decode(
-                "secret reference",
-                serde_json::json!({"namespace": namespace, "name": name}),
-            )?),
+            (Some(namespace), Some(name)) => {
+                Some(decode("secret reference", serde_json::json!({"namespace": namespace, "name": name}))?)
+            }
             _ => None,
         };
         Ok(Stored {
             id: row.try_get("id")?,
-            environment: decode(
-                "certificate environment",
-                serde_json::Value::String(text("environment")?),
-            )?,
+            environment: decode("certificate environment", serde_json::Value::String(text("environment")?))?,
             name: decode("certificate name", serde_json::Value::String(text("name")?))?,
             chain,
             secret_ref,
@@ -169,12 +156,8 @@ impl Stored {
             sans: leaf.map(|l| l.sans.clone()).unwrap_or_default(),
             not_before: leaf.map_or(0, |l| l.not_before),
             not_after: leaf.map_or(0, |l| l.not_after),
-            fingerprint_sha256: leaf
-                .map(|l| l.fingerprint_sha256.clone())
-                .unwrap_or_default(),
-            public_key_fingerprint: leaf
-                .map(|l| l.public_key_sha256.clone())
-                .unwrap_or_default(),
+            fingerprint_sha256: leaf.map(|l| l.fingerprint_sha256.clone()).unwrap_or_default(),
+            public_key_fingerprint: leaf.map(|l| l.public_key_sha256.clone()).unwrap_or_default(),
             secret_ref: self.secret_ref.clone(),
         }
     }
@@ -198,14 +181,12 @@ impl Stored {
 
 /// The current version of every environment's certificates.
 async fn current(conn: &mut AnyConnection) -> Result<Vec<Stored>, DbError> {
-    sqlx::query(&format!(
-        "SELECT {COLUMNS} {FROM} WHERE c.superseded_at IS NULL ORDER BY e.name, c.name"
-    ))
-    .fetch_all(&mut *conn)
-    .await?
-    .iter()
-    .map(Stored::from_row)
-    .collect()
+    sqlx::query(&format!("SELECT {COLUMNS} {FROM} WHERE c.superseded_at IS NULL ORDER BY e.name, c.name"))
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(Stored::from_row)
+        .collect()
 }
 
 /// The current certificates, for the plan.
@@ -224,21 +205,15 @@ async fn find(conn: &mut AnyConnection, id: i64) -> Result<Option<Stored>, DbErr
 }
 
 /// Every version of an environment's certificate name, newest first.
-async fn versions(
-    conn: &mut AnyConnection,
-    environment: &str,
-    name: &str,
-) -> Result<Vec<Stored>, DbError> {
-    sqlx::query(&format!(
-        "SELECT {COLUMNS} {FROM} WHERE e.name = $1 AND c.name = $2 ORDER BY c.id DESC"
-    ))
-    .bind(environment)
-    .bind(name)
-    .fetch_all(&mut *conn)
-    .await?
-    .iter()
-    .map(Stored::from_row)
-    .collect()
+async fn versions(conn: &mut AnyConnection, environment: &str, name: &str) -> Result<Vec<Stored>, DbError> {
+    sqlx::query(&format!("SELECT {COLUMNS} {FROM} WHERE e.name = $1 AND c.name = $2 ORDER BY c.id DESC"))
+        .bind(environment)
+        .bind(name)
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(Stored::from_row)
+        .collect()
 }
 
 // =============================================================================================
@@ -253,11 +228,7 @@ fn rfc3339(unix: i64) -> String {
 }
 
 fn day(unix: i64) -> String {
-    rfc3339(unix)
-        .split('T')
-        .next()
-        .unwrap_or_default()
-        .to_owned()
+    rfc3339(unix).split('T').next().unwrap_or_default().to_owned()
 }
 
 fn days(count: i64) -> String {
@@ -278,56 +249,30 @@ fn uses(plan: &Plan, certificate: &CertificateInfo) -> Vec<CertificateUse> {
                 application: app.name.to_string(),
                 gateway: format!("{}/{}-{}", app.namespace, app.name, certificate.environment),
                 hostnames: entry.hostnames.iter().map(ToString::to_string).collect(),
-                uncovered: uncovered(certificate, &entry.hostnames)
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect(),
+                uncovered: uncovered(certificate, &entry.hostnames).iter().map(ToString::to_string).collect(),
             })
         })
         .collect()
 }
 
-fn status_detail(
-    status: CertificateStatus,
-    info: &CertificateInfo,
-    used_by: &[CertificateUse],
-    now: i64,
-) -> String {
+fn status_detail(status: CertificateStatus, info: &CertificateInfo, used_by: &[CertificateUse], now: i64) -> String {
     let left = (info.not_after - now).div_euclid(86_400);
     match status {
         CertificateStatus::Pending => "pending: resolved once a cluster is connected".to_owned(),
-        CertificateStatus::Expired => format!(
-            "expired {} ago, on {}",
-            days((now - info.not_after) / 86_400),
-            day(info.not_after)
-        ),
+        CertificateStatus::Expired => format!("expired {} ago, on {}", days((now - info.not_after) / 86_400), day(info.not_after)),
         CertificateStatus::NotYetValid => {
-            format!(
-                "not valid until {} (in {})",
-                day(info.not_before),
-                days((info.not_before - now + 86_399) / 86_400)
-            )
+            format!("not valid until {} (in {})", day(info.not_before), days((info.not_before - now + 86_399) / 86_400))
         }
         CertificateStatus::Mismatch => {
             let missing: Vec<String> = used_by
                 .iter()
                 .filter(|u| !u.uncovered.is_empty())
-                .map(|u| {
-                    format!(
-                        "{} of application {}",
-                        u.uncovered.join(", "),
-                        u.application
-                    )
-                })
+                .map(|u| format!("{} of application {}", u.uncovered.join(", "), u.application))
                 .collect();
             format!("does not cover {}", missing.join("; "))
         }
-        CertificateStatus::Expiring => {
-            format!("expires in {}, on {}", days(left), day(info.not_after))
-        }
-        CertificateStatus::Valid => {
-            format!("valid until {} ({} left)", day(info.not_after), days(left))
-        }
+        CertificateStatus::Expiring => format!("expires in {}, on {}", days(left), day(info.not_after)),
+        CertificateStatus::Valid => format!("valid until {} ({} left)", day(info.not_after), days(left)),
         CertificateStatus::Superseded => "replaced by a newer upload".to_owned(),
     }
 }
@@ -351,12 +296,7 @@ fn view(stored: &Stored, plan: &Plan, now: i64) -> CertificateView {
         id: stored.id,
         environment: stored.environment.to_string(),
         name: stored.name.to_string(),
-        source: if stored.secret_ref.is_some() {
-            "secret"
-        } else {
-            "upload"
-        }
-        .to_owned(),
+        source: if stored.secret_ref.is_some() { "secret" } else { "upload" }.to_owned(),
         secret_ref: stored.secret_ref.clone(),
         subject: leaf.map(|l| l.subject.clone()),
         sans: info.sans.clone(),
@@ -403,20 +343,14 @@ pub async fn list(db: &Database, query: &InventoryQuery) -> Result<Vec<Certifica
     let mut conn = db.pool().acquire().await?;
     let plan = plan::load(&mut conn).await?;
     let now = plan::now_unix();
-    let views = current(&mut conn)
-        .await?
-        .iter()
-        .map(|stored| view(stored, &plan, now))
-        .collect();
+    let views = current(&mut conn).await?.iter().map(|stored| view(stored, &plan, now)).collect();
     Ok(query.apply(views))
 }
 
 /// One version with its chain and the other versions of its name.
 pub async fn get(db: &Database, id: i64) -> Result<Option<CertificateView>, DbError> {
     let mut conn = db.pool().acquire().await?;
-    let Some(stored) = find(&mut conn, id).await? else {
-        return Ok(None);
-    };
+    let Some(stored) = find(&mut conn, id).await? else { return Ok(None) };
     let plan = plan::load(&mut conn).await?;
     let now = plan::now_unix();
     let all = versions(&mut conn, stored.environment.as_str(), stored.name.as_str()).await?;
@@ -424,12 +358,7 @@ pub async fn get(db: &Database, id: i64) -> Result<Option<CertificateView>, DbEr
     let mut shown = view(&stored, &plan, now);
     shown.chain = Some(chain_view(&stored.chain));
     shown.current_id = current_id.filter(|current| *current != id);
-    shown.history = Some(
-        all.iter()
-            .filter(|v| v.id != id)
-            .map(|v| view(v, &plan, now))
-            .collect(),
-    );
+    shown.history = Some(all.iter().filter(|v| v.id != id).map(|v| view(v, &plan, now)).collect());
     Ok(Some(shown))
 }
 
@@ -504,10 +433,9 @@ pub async fn upload(
     upload: &CertificateUpload,
 ) -> Result<Uploaded, CertificateError> {
     let (parsed, secret_ref) = match &upload.source {
-        CertificateSource::Pem {
-            certificate_pem,
-            private_key_pem,
-        } => (Some(parse_upload(certificate_pem, private_key_pem)?), None),
+        CertificateSource::Pem { certificate_pem, private_key_pem } => {
+            (Some(parse_upload(certificate_pem, private_key_pem)?), None)
+        }
         CertificateSource::Secret(reference) => (None, Some(reference.clone())),
     };
     let chain: &[CertificateDetails] = parsed.as_ref().map_or(&[], |p| p.chain.as_slice());
@@ -529,10 +457,7 @@ pub async fn upload(
         .map_err(DbError::from)?
         .try_get("id")
         .map_err(DbError::from)?;
-    let previous = versions(&mut tx, env.as_str(), upload.name.as_str())
-        .await?
-        .into_iter()
-        .find(|v| v.superseded_at.is_none());
+    let previous = versions(&mut tx, env.as_str(), upload.name.as_str()).await?.into_iter().find(|v| v.superseded_at.is_none());
 
     let now_text = now_text();
     let mut stored = Stored {
@@ -588,12 +513,7 @@ pub async fn upload(
     .map_err(DbError::from)?;
     stored.id = row.try_get("id").map_err(DbError::from)?;
     if let (Some(parsed), Some(leaf)) = (&parsed, leaf) {
-        let aad = associated_data(
-            stored.id,
-            env.as_str(),
-            upload.name.as_str(),
-            &leaf.fingerprint_sha256,
-        );
+        let aad = associated_data(stored.id, env.as_str(), upload.name.as_str(), &leaf.fingerprint_sha256);
         let sealed = secret_key.seal(parsed.key_pem.as_bytes(), &aad)?;
         sqlx::query("UPDATE certificates SET sealed_key = $1, key_id = $2 WHERE id = $3")
             .bind(sealed)
@@ -603,11 +523,7 @@ pub async fn upload(
             .await
             .map_err(DbError::from)?;
     }
-    let action = if previous.is_some() {
-        "certificate.replace"
-    } else {
-        "certificate.upload"
-    };
+    let action = if previous.is_some() { "certificate.replace" } else { "certificate.upload" };
     audit::record(
         &mut tx,
         actor,
@@ -620,15 +536,9 @@ pub async fn upload(
     tx.commit().await.map_err(DbError::from)?;
 
     let object = stored.object();
-    let findings = crate::domain::check_plan(&after, now)
-        .findings
-        .into_iter()
-        .filter(|f| f.objects.contains(&object))
-        .collect();
-    Ok(Uploaded {
-        certificate: view(&stored, &after, now),
-        findings,
-    })
+    let findings =
+        crate::domain::check_plan(&after, now).findings.into_iter().filter(|f| f.objects.contains(&object)).collect();
+    Ok(Uploaded { certificate: view(&stored, &after, now), findings })
 }
 
 /// Deletes a version. Deleting the current version deletes the certificate with its
@@ -639,10 +549,7 @@ pub async fn delete(db: &Database, actor: &str, id: i64) -> Result<(), DbError> 
     let stored = find(&mut tx, id).await?.ok_or_else(|| not_found(id))?;
     let before = plan::load(&mut tx).await?;
     if stored.superseded_at.is_none() {
-        let users: Vec<String> = uses(&before, &stored.info())
-            .into_iter()
-            .map(|u| u.application)
-            .collect();
+        let users: Vec<String> = uses(&before, &stored.info()).into_iter().map(|u| u.application).collect();
         if !users.is_empty() {
             return Err(DbError::Conflict(format!(
                 "certificate {} in {} is used by application {}; give those applications another certificate first",
@@ -653,44 +560,21 @@ pub async fn delete(db: &Database, actor: &str, id: i64) -> Result<(), DbError> 
         }
         let all = versions(&mut tx, stored.environment.as_str(), stored.name.as_str()).await?;
         for version in &all {
-            sqlx::query("DELETE FROM certificates WHERE id = $1")
-                .bind(version.id)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query("DELETE FROM certificates WHERE id = $1").bind(version.id).execute(&mut *tx).await?;
         }
         let before_json = serde_json::Value::Array(all.iter().map(Stored::audit_json).collect());
-        audit::record(
-            &mut tx,
-            actor,
-            "certificate.delete",
-            &stored.object(),
-            Some(&before_json),
-            None,
-        )
-        .await?;
+        audit::record(&mut tx, actor, "certificate.delete", &stored.object(), Some(&before_json), None).await?;
     } else {
-        sqlx::query("DELETE FROM certificates WHERE id = $1")
-            .bind(id)
-            .execute(&mut *tx)
+        sqlx::query("DELETE FROM certificates WHERE id = $1").bind(id).execute(&mut *tx).await?;
+        audit::record(&mut tx, actor, "certificate.delete_version", &stored.object(), Some(&stored.audit_json()), None)
             .await?;
-        audit::record(
-            &mut tx,
-            actor,
-            "certificate.delete_version",
-            &stored.object(),
-            Some(&stored.audit_json()),
-            None,
-        )
-        .await?;
     }
     tx.commit().await?;
     Ok(())
 }
 
 pub fn not_found(id: i64) -> DbError {
-    DbError::NotFound(format!(
-        "there is no certificate with id {id}; GET /api/v1/certificates lists them"
-    ))
+    DbError::NotFound(format!("there is no certificate with id {id}; GET /api/v1/certificates lists them"))
 }
 
 /// The chain and opened key of the current upload of `name` in `environment`; `None` when
@@ -712,20 +596,14 @@ pub async fn tls_material(
     .map_err(DbError::from)?;
     let Some(row) = row else { return Ok(None) };
     let (Some(chain_pem), Some(sealed), Some(fingerprint)) = (
-        row.try_get::<Option<String>, _>("chain_pem")
-            .map_err(DbError::from)?,
-        row.try_get::<Option<Vec<u8>>, _>("sealed_key")
-            .map_err(DbError::from)?,
-        row.try_get::<Option<String>, _>("fingerprint")
-            .map_err(DbError::from)?,
+        row.try_get::<Option<String>, _>("chain_pem").map_err(DbError::from)?,
+        row.try_get::<Option<Vec<u8>>, _>("sealed_key").map_err(DbError::from)?,
+        row.try_get::<Option<String>, _>("fingerprint").map_err(DbError::from)?,
     ) else {
         return Ok(None);
     };
     let id: i64 = row.try_get("id").map_err(DbError::from)?;
-    let key = secret_key.open(
-        &sealed,
-        &associated_data(id, environment, name, &fingerprint),
-    )?;
+    let key = secret_key.open(&sealed, &associated_data(id, environment, name, &fingerprint))?;
     let key_pem = Zeroizing::new(String::from_utf8(key.to_vec()).map_err(|_| SealError::Open)?);
     Ok(Some(TlsMaterial { chain_pem, key_pem }))
 }
@@ -745,22 +623,17 @@ pub async fn check_secret_key(db: &Database, secret_key: &SecretKey) -> Result<(
     }
     Err(KeyCheckError::WrongSecretKey {
         count,
-        stored: row
-            .try_get::<Option<String>, _>("stored")
-            .map_err(DbError::from)?
-            .unwrap_or_default(),
+        stored: row.try_get::<Option<String>, _>("stored").map_err(DbError::from)?.unwrap_or_default(),
         current: secret_key.id().to_owned(),
     })
 }
 
 /// Whether `environment` has a current certificate called `name`.
 pub async fn exists(db: &Database, environment: &str, name: &str) -> Result<bool, DbError> {
-    let row = sqlx::query(&format!(
-        "SELECT c.id AS id {FROM} WHERE e.name = $1 AND c.name = $2 AND c.superseded_at IS NULL"
-    ))
-    .bind(environment)
-    .bind(name)
-    .fetch_optional(db.pool())
-    .await?;
+    let row = sqlx::query(&format!("SELECT c.id AS id {FROM} WHERE e.name = $1 AND c.name = $2 AND c.superseded_at IS NULL"))
+        .bind(environment)
+        .bind(name)
+        .fetch_optional(db.pool())
+        .await?;
     Ok(row.is_some())
 }

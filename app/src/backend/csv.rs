@@ -30,29 +30,19 @@ use sqlx::{Any, AnyConnection, Row, Transaction};
 
 use super::{
     allocations::{
-        AddressState, AllocationInput, AllocationRequest, Holding, ReservationInput,
-        ReservationRequest, address_key,
+        AddressState, AllocationInput, AllocationRequest, Holding, ReservationInput, ReservationRequest, address_key,
     },
     audit,
     db::{Backend, Database, DbError, now_text},
     plan::{self, POOL_COLUMNS},
 };
 use crate::domain::{
-    Allocation, EnvironmentName, ErrorCode, FieldErrors, Finding, IpAddr, K8sName, Plan, PoolBlock,
-    PoolBlockInput, Severity, VipPool, VipPoolInput,
+    Allocation, EnvironmentName, ErrorCode, FieldErrors, Finding, IpAddr, K8sName, Plan, PoolBlock, PoolBlockInput,
+    Severity, VipPool, VipPoolInput,
 };
 
 /// The columns, in the order the export writes them.
-pub const COLUMNS: [&str; 8] = [
-    "kind",
-    "environment",
-    "pool",
-    "block",
-    "address",
-    "owner",
-    "application",
-    "reason",
-];
+pub const COLUMNS: [&str; 8] = ["kind", "environment", "pool", "block", "address", "owner", "application", "reason"];
 /// Columns an import cannot do without; the others may be left out of the header.
 const REQUIRED_COLUMNS: [&str; 3] = ["kind", "environment", "pool"];
 /// The largest body an import takes.
@@ -83,11 +73,7 @@ pub struct Malformed {
 }
 
 fn malformed(line: Option<usize>, code: &'static str, message: impl Into<String>) -> Malformed {
-    Malformed {
-        line,
-        code,
-        message: message.into(),
-    }
+    Malformed { line, code, message: message.into() }
 }
 
 /// One problem with one line of the file (and, where it applies, one of its columns).
@@ -102,19 +88,8 @@ pub struct LineError {
 }
 
 impl LineError {
-    fn new(
-        line: usize,
-        column: Option<&'static str>,
-        code: &str,
-        message: impl Into<String>,
-    ) -> LineError {
-        LineError {
-            line,
-            column,
-            code: code.to_owned(),
-            message: message.into(),
-            rule: None,
-        }
+    fn new(line: usize, column: Option<&'static str>, code: &str, message: impl Into<String>) -> LineError {
+        LineError { line, column, code: code.to_owned(), message: message.into(), rule: None }
     }
 
     fn from_error<E: ErrorCode + ?Sized>(line: usize, column: usize, error: &E) -> LineError {
@@ -278,10 +253,7 @@ fn read_records(text: &str) -> Result<Vec<Record>, Malformed> {
         }
         let blank = !quoted && fields.len() == 1 && fields[0].trim().is_empty();
         if !blank {
-            records.push(Record {
-                line: start,
-                fields,
-            });
+            records.push(Record { line: start, fields });
         }
     }
     Ok(records)
@@ -326,26 +298,14 @@ impl Values {
 /// The data lines of a file, and the lines that could not be split into its columns.
 fn read_file(body: &[u8]) -> Result<(Vec<Values>, Vec<LineError>), Malformed> {
     let text = std::str::from_utf8(body).map_err(|error| {
-        let line = body[..error.valid_up_to()]
-            .iter()
-            .filter(|&&b| b == b'\n')
-            .count()
-            + 1;
-        malformed(
-            Some(line),
-            "not_utf8",
-            format!("line {line} is not UTF-8 text; save the file as UTF-8"),
-        )
+        let line = body[..error.valid_up_to()].iter().filter(|&&b| b == b'\n').count() + 1;
+        malformed(Some(line), "not_utf8", format!("line {line} is not UTF-8 text; save the file as UTF-8"))
     })?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut records = read_records(text)?.into_iter();
     let expected = COLUMNS.join(",");
     let header = records.next().ok_or_else(|| {
-        malformed(
-            None,
-            "empty_file",
-            format!("the file is empty; its first line must be the header {expected}"),
-        )
+        malformed(None, "empty_file", format!("the file is empty; its first line must be the header {expected}"))
     })?;
     let mut positions: Vec<usize> = Vec::with_capacity(header.fields.len());
     for name in &header.fields {
@@ -354,9 +314,7 @@ fn read_file(body: &[u8]) -> Result<(Vec<Values>, Vec<LineError>), Malformed> {
             return Err(malformed(
                 Some(header.line),
                 "unknown_column",
-                format!(
-                    "the header names an unknown column `{name}`; the first line must be the header {expected}"
-                ),
+                format!("the header names an unknown column `{name}`; the first line must be the header {expected}"),
             ));
         };
         if positions.contains(&column) {
@@ -369,17 +327,11 @@ fn read_file(body: &[u8]) -> Result<(Vec<Values>, Vec<LineError>), Malformed> {
         positions.push(column);
     }
     for required in REQUIRED_COLUMNS {
-        if !header
-            .fields
-            .iter()
-            .any(|name| name.trim().eq_ignore_ascii_case(required))
-        {
+        if !header.fields.iter().any(|name| name.trim().eq_ignore_ascii_case(required)) {
             return Err(malformed(
                 Some(header.line),
                 "missing_column",
-                format!(
-                    "the header has no `{required}` column; the first line must be the header {expected}"
-                ),
+                format!("the header has no `{required}` column; the first line must be the header {expected}"),
             ));
         }
     }
@@ -404,10 +356,7 @@ fn read_file(body: &[u8]) -> Result<(Vec<Values>, Vec<LineError>), Malformed> {
         for (field, &column) in record.fields.into_iter().zip(&positions) {
             values[column] = field;
         }
-        lines.push(Values {
-            line: record.line,
-            values,
-        });
+        lines.push(Values { line: record.line, values });
     }
     Ok((lines, errors))
 }
@@ -454,12 +403,7 @@ fn column_of(field: &str) -> usize {
 fn push_field_errors(errors: &mut Vec<LineError>, line: usize, field_errors: FieldErrors) {
     for error in field_errors {
         let column = column_of(&error.field);
-        errors.push(LineError::new(
-            line,
-            Some(COLUMNS[column]),
-            &error.code,
-            error.message,
-        ));
+        errors.push(LineError::new(line, Some(COLUMNS[column]), &error.code, error.message));
     }
 }
 
@@ -471,10 +415,7 @@ fn require_empty(values: &Values, columns: &[usize], kind: &str, errors: &mut Ve
                 values.line,
                 Some(COLUMNS[column]),
                 "not_applicable",
-                format!(
-                    "a `{kind}` line has no {}; leave the column empty",
-                    COLUMNS[column]
-                ),
+                format!("a `{kind}` line has no {}; leave the column empty", COLUMNS[column]),
             ));
         }
     }
@@ -486,19 +427,13 @@ fn parse_line(values: &Values, errors: &mut Vec<LineError>) -> Parsed {
     let environment = EnvironmentName::parse(values.get(ENVIRONMENT))
         .map_err(|error| errors.push(LineError::from_error(line, ENVIRONMENT, &error)))
         .ok();
-    let pool = K8sName::parse(values.get(POOL))
-        .map_err(|error| errors.push(LineError::from_error(line, POOL, &error)))
-        .ok();
+    let pool =
+        K8sName::parse(values.get(POOL)).map_err(|error| errors.push(LineError::from_error(line, POOL, &error))).ok();
     let kind = values.get(KIND).to_ascii_lowercase();
     let text = |column: usize| Some(values.get(column).to_owned());
     let detail = match kind.as_str() {
         "pool" => {
-            require_empty(
-                values,
-                &[ADDRESS, OWNER, APPLICATION, REASON],
-                "pool",
-                errors,
-            );
+            require_empty(values, &[ADDRESS, OWNER, APPLICATION, REASON], "pool", errors);
             PoolBlock::parse(values.get(BLOCK))
                 .map_err(|error| errors.push(LineError::from_error(line, BLOCK, &error)))
                 .ok()
@@ -538,11 +473,7 @@ fn parse_line(values: &Values, errors: &mut Vec<LineError>) -> Parsed {
         }
         "reservation" => {
             require_empty(values, &[BLOCK, OWNER, APPLICATION], "reservation", errors);
-            let input = ReservationInput {
-                start: text(ADDRESS),
-                stop: None,
-                reason: text(REASON),
-            };
+            let input = ReservationInput { start: text(ADDRESS), stop: None, reason: text(REASON) };
             match ReservationRequest::try_from(input) {
                 Ok(request) => Some(Detail::Holding(HoldingRequest {
                     state: AddressState::Reserved,
@@ -563,23 +494,12 @@ fn parse_line(values: &Values, errors: &mut Vec<LineError>) -> Parsed {
             } else {
                 format!("`{other}` is not a kind of line; use pool, allocation or reservation")
             };
-            let code = if other.is_empty() {
-                "required"
-            } else {
-                "invalid_kind"
-            };
+            let code = if other.is_empty() { "required" } else { "invalid_kind" };
             errors.push(LineError::new(line, Some("kind"), code, message));
             None
         }
     };
-    Parsed {
-        line,
-        ok: errors.len() == before,
-        is_pool: kind == "pool",
-        environment,
-        pool,
-        detail,
-    }
+    Parsed { line, ok: errors.len() == before, is_pool: kind == "pool", environment, pool, detail }
 }
 
 // =============================================================================================
@@ -659,11 +579,7 @@ struct PoolLines {
 }
 
 fn blocks_text(blocks: &[PoolBlock]) -> String {
-    blocks
-        .iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join(", ")
+    blocks.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
 }
 
 /// The pool each pool of the file stands for; `None`: its lines are in error, so the
@@ -714,21 +630,13 @@ fn check_environments(plan: &Plan, lines: &mut [Parsed], errors: &mut Vec<LineEr
 
 /// The pools the file defines: created when missing (their blocks must not overlap each
 /// other), or identical to the stored pool of that name.
-fn check_pools(
-    plan: &Plan,
-    lines: &[Parsed],
-    checked: &mut Checked,
-    errors: &mut Vec<LineError>,
-) -> Targets {
+fn check_pools(plan: &Plan, lines: &[Parsed], checked: &mut Checked, errors: &mut Vec<LineError>) -> Targets {
     let mut defined: BTreeMap<(EnvironmentName, K8sName), PoolLines> = BTreeMap::new();
     for parsed in lines.iter().filter(|p| p.is_pool) {
         if let (Some(environment), Some(pool)) = (&parsed.environment, &parsed.pool) {
             let entry = defined
                 .entry((environment.clone(), pool.clone()))
-                .or_insert_with(|| PoolLines {
-                    blocks: Vec::new(),
-                    ok: true,
-                });
+                .or_insert_with(|| PoolLines { blocks: Vec::new(), ok: true });
             let block = match &parsed.detail {
                 Some(Detail::Block(block)) => Some(*block),
                 _ => None,
@@ -744,11 +652,7 @@ fn check_pools(
             targets.insert(key, None);
             continue;
         }
-        let blocks: Vec<PoolBlock> = pool_lines
-            .blocks
-            .iter()
-            .filter_map(|(_, block)| *block)
-            .collect();
+        let blocks: Vec<PoolBlock> = pool_lines.blocks.iter().filter_map(|(_, block)| *block).collect();
         let first_line = pool_lines.blocks.first().map_or(0, |(line, _)| *line);
         if let Some(existing) = plan.pools_of(environment).find(|p| &p.name == name) {
             let mut want = blocks.clone();
@@ -802,10 +706,7 @@ fn check_pools(
             Ok(mut pool) => {
                 let index = checked.pools.len();
                 pool.id = Some(-1 - index as i64);
-                checked.pools.push(NewPool {
-                    pool,
-                    lines: pool_lines.blocks.iter().map(|(line, _)| *line).collect(),
-                });
+                checked.pools.push(NewPool { pool, lines: pool_lines.blocks.iter().map(|(line, _)| *line).collect() });
                 targets.insert(key, Some(Target::New(index)));
             }
             Err(field_errors) => {
@@ -817,12 +718,7 @@ fn check_pools(
                         .and_then(|i| i.parse::<usize>().ok())
                         .and_then(|i| pool_lines.blocks.get(i))
                         .map_or(first_line, |(line, _)| *line);
-                    errors.push(LineError::new(
-                        line,
-                        Some("block"),
-                        &error.code,
-                        error.message,
-                    ));
+                    errors.push(LineError::new(line, Some("block"), &error.code, error.message));
                 }
                 targets.insert(key, None);
             }
@@ -853,9 +749,7 @@ fn check_addresses(
                 parsed.line,
                 Some("address"),
                 "duplicate",
-                format!(
-                    "{address} is also on line {first}; an address is allocated or reserved once"
-                ),
+                format!("{address} is also on line {first}; an address is allocated or reserved once"),
             ));
             continue;
         }
@@ -864,11 +758,7 @@ fn check_addresses(
         let target = match targets.get(&key) {
             Some(Some(target)) => *target,
             Some(None) => continue,
-            None => match plan
-                .pools_of(environment)
-                .find(|p| &p.name == name)
-                .and_then(|p| p.id)
-            {
+            None => match plan.pools_of(environment).find(|p| &p.name == name).and_then(|p| p.id) {
                 Some(id) => Target::Existing(id),
                 None => {
                     errors.push(LineError::new(
@@ -906,8 +796,7 @@ fn check_addresses(
             let same = target == Target::Existing(holder.pool_id)
                 && holder.state == request.state.as_str()
                 && holder.owner == request.owner
-                && holder.application.as_deref()
-                    == request.application.as_ref().map(K8sName::as_str)
+                && holder.application.as_deref() == request.application.as_ref().map(K8sName::as_str)
                 && holder.reason == request.reason;
             if same {
                 checked.unchanged += 1;
@@ -916,47 +805,25 @@ fn check_addresses(
                     parsed.line,
                     Some("address"),
                     "address_taken",
-                    format!(
-                        "{}; release it first, or leave this line out",
-                        holder.describe(address)
-                    ),
+                    format!("{}; release it first, or leave this line out", holder.describe(address)),
                 ));
             }
             continue;
         }
-        checked.holdings.push(NewHolding {
-            line: parsed.line,
-            target,
-            request: request.clone(),
-        });
+        checked.holdings.push(NewHolding { line: parsed.line, target, request: request.clone() });
     }
 }
 
 /// The would-be plan (the parts of the file that checked out) adds no error-level finding.
 fn check_rules(plan: &Plan, checked: &Checked, now_unix: i64, errors: &mut Vec<LineError>) {
     let mut after = plan.clone();
-    after
-        .pools
-        .extend(checked.pools.iter().map(|p| p.pool.clone()));
-    for holding in checked
-        .holdings
-        .iter()
-        .filter(|h| h.request.state == AddressState::Allocated)
-    {
+    after.pools.extend(checked.pools.iter().map(|p| p.pool.clone()));
+    for holding in checked.holdings.iter().filter(|h| h.request.state == AddressState::Allocated) {
         let (pool_id, environment) = match holding.target {
-            Target::Existing(id) => (
-                id,
-                plan.pools
-                    .iter()
-                    .find(|p| p.id == Some(id))
-                    .map(|p| p.environment.clone()),
-            ),
+            Target::Existing(id) => (id, plan.pools.iter().find(|p| p.id == Some(id)).map(|p| p.environment.clone())),
             Target::New(index) => {
                 let pool = checked.pools.get(index).map(|p| &p.pool);
-                (
-                    pool.and_then(|p| p.id).unwrap_or_default(),
-                    pool.map(|p| p.environment.clone()),
-                )
+                (pool.and_then(|p| p.id).unwrap_or_default(), pool.map(|p| p.environment.clone()))
             }
         };
         if let Some(environment) = environment {
@@ -996,9 +863,7 @@ fn finding_lines(finding: &Finding, checked: &Checked) -> Vec<LineError> {
     if found.is_empty() {
         for new in &checked.pools {
             let pool = &new.pool;
-            if !names(&format!("pool/{}", pool.name))
-                || !names(&format!("environment/{}", pool.environment))
-            {
+            if !names(&format!("pool/{}", pool.name)) || !names(&format!("environment/{}", pool.environment)) {
                 continue;
             }
             // The pool rules describe a block as "block <block> of pool <name>".
@@ -1006,37 +871,19 @@ fn finding_lines(finding: &Finding, checked: &Checked) -> Vec<LineError> {
                 .blocks
                 .iter()
                 .zip(&new.lines)
-                .filter(|(block, _)| {
-                    names_whole(
-                        &finding.message,
-                        &format!("block {block} of pool {}", pool.name),
-                    )
-                })
+                .filter(|(block, _)| names_whole(&finding.message, &format!("block {block} of pool {}", pool.name)))
                 .map(|(_, line)| *line)
                 .collect();
-            let lines = if named.is_empty() {
-                new.lines.first().copied().into_iter().collect()
-            } else {
-                named
-            };
+            let lines = if named.is_empty() { new.lines.first().copied().into_iter().collect() } else { named };
             found.extend(lines.into_iter().map(|line| error(line, "block")));
         }
     }
     if found.is_empty() {
         // A finding that names none of the file's objects still refuses the import: it is
         // put on the file's first change.
-        let pools = checked
-            .pools
-            .iter()
-            .filter_map(|p| p.lines.first().copied());
-        let first = pools
-            .chain(checked.holdings.iter().map(|h| h.line))
-            .min()
-            .unwrap_or(1);
-        found.push(LineError {
-            column: None,
-            ..error(first, "block")
-        });
+        let pools = checked.pools.iter().filter_map(|p| p.lines.first().copied());
+        let first = pools.chain(checked.holdings.iter().map(|h| h.line)).min().unwrap_or(1);
+        found.push(LineError { column: None, ..error(first, "block") });
     }
     found
 }
@@ -1062,17 +909,11 @@ async fn begin_write(db: &Database) -> Result<Transaction<'static, Any>, sqlx::E
 }
 
 fn placeholders(from: usize, count: usize) -> String {
-    (from..from + count)
-        .map(|i| format!("${i}"))
-        .collect::<Vec<_>>()
-        .join(", ")
+    (from..from + count).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
 }
 
 /// Which of `addresses` are allocated or reserved, and by whom.
-async fn held_addresses(
-    conn: &mut AnyConnection,
-    addresses: &[IpAddr],
-) -> Result<HashMap<IpAddr, Held>, DbError> {
+async fn held_addresses(conn: &mut AnyConnection, addresses: &[IpAddr]) -> Result<HashMap<IpAddr, Held>, DbError> {
     let mut held = HashMap::new();
     for chunk in addresses.chunks(BATCH) {
         let sql = format!(
@@ -1088,9 +929,7 @@ async fn held_addresses(
         }
         for row in query.fetch_all(&mut *conn).await? {
             let text: String = row.try_get("address")?;
-            let Ok(address) = IpAddr::parse(&text) else {
-                continue;
-            };
+            let Ok(address) = IpAddr::parse(&text) else { continue };
             held.insert(
                 address,
                 Held {
@@ -1138,10 +977,7 @@ async fn apply(
     checked: &Checked,
 ) -> Result<ImportSummary, ApplyError> {
     let now = now_text();
-    let mut summary = ImportSummary {
-        unchanged: checked.unchanged,
-        ..ImportSummary::default()
-    };
+    let mut summary = ImportSummary { unchanged: checked.unchanged, ..ImportSummary::default() };
     let mut stored_ids = Vec::with_capacity(checked.pools.len());
     for new in &checked.pools {
         let pool = &new.pool;
@@ -1164,10 +1000,7 @@ async fn apply(
         .bind(&now)
         .fetch_one(&mut **tx)
         .await?;
-        let stored = VipPool {
-            id: Some(row.try_get("id")?),
-            ..pool.clone()
-        };
+        let stored = VipPool { id: Some(row.try_get("id")?), ..pool.clone() };
         let object = format!("pool/{}/{}", stored.environment, stored.name);
         let after = serde_json::to_value(&stored).unwrap_or(serde_json::Value::Null);
         audit::record(tx, actor, "pool.create", &object, None, Some(&after)).await?;
@@ -1194,9 +1027,7 @@ async fn apply(
         .collect();
     holdings.sort_by_key(|h| h.address);
     for chunk in holdings.chunks(BATCH) {
-        let values: Vec<String> = (0..chunk.len())
-            .map(|i| format!("({})", placeholders(i * 9 + 1, 9)))
-            .collect();
+        let values: Vec<String> = (0..chunk.len()).map(|i| format!("({})", placeholders(i * 9 + 1, 9))).collect();
         let sql = format!(
             "INSERT INTO addresses (address_key, address, pool_id, state, owner, application, reason, actor, since) \
              VALUES {}",
@@ -1221,9 +1052,7 @@ async fn apply(
             Err(error) => return Err(error.into()),
         }
 
-        let values: Vec<String> = (0..chunk.len())
-            .map(|i| format!("({})", placeholders(i * 6 + 1, 6)))
-            .collect();
+        let values: Vec<String> = (0..chunk.len()).map(|i| format!("({})", placeholders(i * 6 + 1, 6))).collect();
         let sql = format!(
             "INSERT INTO audit_log (at, actor, action, object, before_json, after_json) VALUES {}",
             values.join(", ")
@@ -1234,9 +1063,7 @@ async fn apply(
                 AddressState::Reserved => "address.reserve",
                 _ => "address.allocate",
             };
-            let after = serde_json::to_value(holding)
-                .unwrap_or(serde_json::Value::Null)
-                .to_string();
+            let after = serde_json::to_value(holding).unwrap_or(serde_json::Value::Null).to_string();
             query = query
                 .bind(now.clone())
                 .bind(actor.to_owned())
@@ -1259,10 +1086,7 @@ async fn apply(
 /// Imports a CSV file (see the module documentation): everything or nothing.
 pub async fn import(db: &Database, actor: &str, body: &[u8]) -> Result<ImportSummary, ImportError> {
     let (values, mut errors) = read_file(body)?;
-    let lines: Vec<Parsed> = values
-        .iter()
-        .map(|values| parse_line(values, &mut errors))
-        .collect();
+    let lines: Vec<Parsed> = values.iter().map(|values| parse_line(values, &mut errors)).collect();
     if lines.is_empty() && errors.is_empty() {
         return Ok(ImportSummary::default());
     }
@@ -1287,10 +1111,7 @@ pub async fn import(db: &Database, actor: &str, body: &[u8]) -> Result<ImportSum
     };
     if checked.is_empty() {
         tx.rollback().await?;
-        return Ok(ImportSummary {
-            unchanged: checked.unchanged,
-            ..ImportSummary::default()
-        });
+        return Ok(ImportSummary { unchanged: checked.unchanged, ..ImportSummary::default() });
     }
     match apply(&mut tx, actor, &checked).await {
         Ok(summary) => {
@@ -1311,10 +1132,7 @@ pub async fn import(db: &Database, actor: &str, body: &[u8]) -> Result<ImportSum
                             h.line,
                             Some("address"),
                             "address_taken",
-                            format!(
-                                "{} (taken while the import ran)",
-                                holder.describe(h.request.address)
-                            ),
+                            format!("{} (taken while the import ran)", holder.describe(h.request.address)),
                         )
                     })
                 })
@@ -1341,11 +1159,7 @@ struct Exported {
 pub async fn export(db: &Database) -> Result<String, DbError> {
     let mut tx = match db.backend() {
         Backend::Sqlite => db.pool().begin().await?,
-        Backend::Postgres => {
-            db.pool()
-                .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-                .await?
-        }
+        Backend::Postgres => db.pool().begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY").await?,
     };
     let mut pools = sqlx::query(&format!(
         "SELECT {POOL_COLUMNS} FROM pools p JOIN environments e ON e.id = p.environment_id"
@@ -1362,10 +1176,9 @@ pub async fn export(db: &Database) -> Result<String, DbError> {
         )
     })
     .collect::<Result<Vec<_>, _>>()?;
-    let rows =
-        sqlx::query("SELECT address, pool_id, state, owner, application, reason FROM addresses")
-            .fetch_all(&mut *tx)
-            .await?;
+    let rows = sqlx::query("SELECT address, pool_id, state, owner, application, reason FROM addresses")
+        .fetch_all(&mut *tx)
+        .await?;
     tx.rollback().await?;
 
     let mut held: HashMap<i64, Vec<Exported>> = HashMap::new();
@@ -1375,51 +1188,29 @@ pub async fn export(db: &Database) -> Result<String, DbError> {
             what: "address".to_owned(),
             source: serde::de::Error::custom(error),
         })?;
-        held.entry(row.try_get("pool_id")?)
-            .or_default()
-            .push(Exported {
-                address,
-                state: row.try_get("state")?,
-                owner: row.try_get("owner")?,
-                application: row.try_get("application")?,
-                reason: row.try_get("reason")?,
-            });
+        held.entry(row.try_get("pool_id")?).or_default().push(Exported {
+            address,
+            state: row.try_get("state")?,
+            owner: row.try_get("owner")?,
+            application: row.try_get("application")?,
+            reason: row.try_get("reason")?,
+        });
     }
     // Sorted here rather than by SQL, so both databases give the same order whatever their
     // collation.
-    pools.sort_by(|a, b| {
-        (a.environment.as_str(), a.name.as_str()).cmp(&(b.environment.as_str(), b.name.as_str()))
-    });
+    pools.sort_by(|a, b| (a.environment.as_str(), a.name.as_str()).cmp(&(b.environment.as_str(), b.name.as_str())));
 
     let mut out = String::new();
     push_record(&mut out, &COLUMNS);
     for pool in &pools {
         let (environment, name) = (pool.environment.as_str(), pool.name.as_str());
         for block in &pool.blocks {
-            push_record(
-                &mut out,
-                &[
-                    "pool",
-                    environment,
-                    name,
-                    &block.to_string(),
-                    "",
-                    "",
-                    "",
-                    "",
-                ],
-            );
+            push_record(&mut out, &["pool", environment, name, &block.to_string(), "", "", "", ""]);
         }
-        let Some(addresses) = pool.id.and_then(|id| held.get_mut(&id)) else {
-            continue;
-        };
+        let Some(addresses) = pool.id.and_then(|id| held.get_mut(&id)) else { continue };
         addresses.sort_by_key(|h| h.address);
         for h in addresses.iter() {
-            let kind = if h.state == "reserved" {
-                "reservation"
-            } else {
-                "allocation"
-            };
+            let kind = if h.state == "reserved" { "reservation" } else { "allocation" };
             push_record(
                 &mut out,
                 &[
@@ -1439,20 +1230,13 @@ pub async fn export(db: &Database) -> Result<String, DbError> {
 }
 
 #[cfg(test)]
-#[expect(
-    clippy::unwrap_used,
-    reason = "in tests a failed parse is a failed test"
-)]
+#[expect(clippy::unwrap_used, reason = "in tests a failed parse is a failed test")]
 mod tests {
     use super::*;
     use crate::domain::seed_plan;
 
     fn fields(text: &str) -> Vec<(usize, Vec<String>)> {
-        read_records(text)
-            .unwrap()
-            .into_iter()
-            .map(|r| (r.line, r.fields))
-            .collect()
+        read_records(text).unwrap().into_iter().map(|r| (r.line, r.fields)).collect()
     }
 
     #[test]
@@ -1462,22 +1246,13 @@ mod tests {
             fields(text),
             vec![
                 (1, vec!["a".into(), "b".into(), "c".into()]),
-                (
-                    2,
-                    vec!["x, y".into(), "say \"hi\"".into(), "two\nlines".into()]
-                ),
+                (2, vec!["x, y".into(), "say \"hi\"".into(), "two\nlines".into()]),
                 (5, vec!["last".into(), String::new(), String::new()]),
             ]
         );
         assert_eq!(fields("a,b"), vec![(1, vec!["a".into(), "b".into()])]);
-        assert_eq!(
-            read_records("a,\"open\n").unwrap_err().code,
-            "unclosed_quote"
-        );
-        assert_eq!(
-            read_records("a,\"x\"y\n").unwrap_err().code,
-            "text_after_quote"
-        );
+        assert_eq!(read_records("a,\"open\n").unwrap_err().code, "unclosed_quote");
+        assert_eq!(read_records("a,\"x\"y\n").unwrap_err().code, "text_after_quote");
         assert_eq!(read_records("a\nb,x\"y\n").unwrap_err().line, Some(2));
     }
 
@@ -1486,14 +1261,8 @@ mod tests {
         let values = ["plain", "with, comma", "with \"quotes\"", "two\nlines", ""];
         let mut out = String::new();
         push_record(&mut out, &values);
-        assert_eq!(
-            out,
-            "plain,\"with, comma\",\"with \"\"quotes\"\"\",\"two\nlines\",\r\n"
-        );
-        assert_eq!(
-            fields(&out),
-            vec![(1, values.iter().map(|v| (*v).to_owned()).collect())]
-        );
+        assert_eq!(out, "plain,\"with, comma\",\"with \"\"quotes\"\"\",\"two\nlines\",\r\n");
+        assert_eq!(fields(&out), vec![(1, values.iter().map(|v| (*v).to_owned()).collect())]);
     }
 
     #[test]
@@ -1508,14 +1277,8 @@ mod tests {
         let text = "\u{feff}Pool,kind,environment,block\ndev-vips,pool,dev,10.0.0.0/28\nx\n";
         let (lines, errors) = read_file(text.as_bytes()).unwrap();
         assert_eq!(lines.len(), 1);
-        assert_eq!(
-            (lines[0].get(POOL), lines[0].get(BLOCK)),
-            ("dev-vips", "10.0.0.0/28")
-        );
-        assert_eq!(
-            (errors[0].line, errors[0].code.as_str()),
-            (3, "wrong_field_count")
-        );
+        assert_eq!((lines[0].get(POOL), lines[0].get(BLOCK)), ("dev-vips", "10.0.0.0/28"));
+        assert_eq!((errors[0].line, errors[0].code.as_str()), (3, "wrong_field_count"));
     }
 
     fn check_text(plan: &Plan, text: &str) -> Result<Checked, Vec<LineError>> {
@@ -1539,10 +1302,7 @@ mod tests {
         assert_eq!(checked.pools[0].pool.name.as_str(), "dev-more");
         assert_eq!(checked.holdings.len(), 2);
         assert_eq!(checked.holdings[0].target, Target::New(0));
-        assert_eq!(
-            checked.holdings[0].request.reason.as_deref(),
-            Some("public, \"v2\"")
-        );
+        assert_eq!(checked.holdings[0].request.reason.as_deref(), Some("public, \"v2\""));
         assert_eq!(checked.holdings[1].target, Target::Existing(1));
     }
 
@@ -1562,10 +1322,7 @@ mod tests {
              lease,dev,dev-vips,,,,,\n"
         );
         let errors = check_text(&seed_plan(), &text).unwrap_err();
-        let got: Vec<(String, &str)> = errors
-            .iter()
-            .map(|e| (e.field(), e.code.as_str()))
-            .collect();
+        let got: Vec<(String, &str)> = errors.iter().map(|e| (e.field(), e.code.as_str())).collect();
         assert_eq!(
             got,
             vec![
@@ -1582,24 +1339,13 @@ mod tests {
             ],
             "{errors:#?}"
         );
-        assert!(
-            errors
-                .iter()
-                .find(|e| e.line == 11)
-                .unwrap()
-                .rule
-                .as_deref()
-                .is_some_and(|r| r.starts_with("GH-"))
-        );
+        assert!(errors.iter().find(|e| e.line == 11).unwrap().rule.as_deref().is_some_and(|r| r.starts_with("GH-")));
         // The address outside its pool is not judged while its pool's lines are wrong …
         assert!(!errors.iter().any(|e| e.line == 3));
         // … and is once they are right.
         let text = format!("{HEADER}allocation,dev,dev-vips,,192.168.101.10,team-a,,\n");
         let errors = check_text(&seed_plan(), &text).unwrap_err();
-        assert_eq!(
-            (errors[0].field().as_str(), errors[0].code.as_str()),
-            ("line 2: address", "outside_pool")
-        );
+        assert_eq!((errors[0].field().as_str(), errors[0].code.as_str()), ("line 2: address", "outside_pool"));
     }
 
     #[test]
@@ -1610,28 +1356,14 @@ mod tests {
              pool,dev,dev-clash-2,192.168.101.160/28,,,,\n"
         );
         let errors = check_text(&seed_plan(), &text).unwrap_err();
-        let rules: Vec<(String, &str)> = errors
-            .iter()
-            .map(|e| (e.field(), e.rule.as_deref().unwrap_or_default()))
-            .collect();
+        let rules: Vec<(String, &str)> =
+            errors.iter().map(|e| (e.field(), e.rule.as_deref().unwrap_or_default())).collect();
         // The block overlaps prod's pool and holds the node subnet's broadcast address.
         assert_eq!(rules.len(), 2, "{errors:#?}");
-        assert!(
-            rules.iter().all(|(field, _)| field == "line 3: block"),
-            "{errors:#?}"
-        );
-        assert!(
-            rules.iter().any(|(_, rule)| *rule == "GH-VIP-DISTINCT"),
-            "{errors:#?}"
-        );
-        assert!(names_whole(
-            "block 10.0.0.0/28 of pool vips (dev)",
-            "block 10.0.0.0/28 of pool vips"
-        ));
-        assert!(!names_whole(
-            "block 10.0.0.0/28 of pool vips-2",
-            "block 10.0.0.0/28 of pool vips"
-        ));
+        assert!(rules.iter().all(|(field, _)| field == "line 3: block"), "{errors:#?}");
+        assert!(rules.iter().any(|(_, rule)| *rule == "GH-VIP-DISTINCT"), "{errors:#?}");
+        assert!(names_whole("block 10.0.0.0/28 of pool vips (dev)", "block 10.0.0.0/28 of pool vips"));
+        assert!(!names_whole("block 10.0.0.0/28 of pool vips-2", "block 10.0.0.0/28 of pool vips"));
     }
 
     #[test]
@@ -1660,10 +1392,6 @@ mod tests {
         assert_eq!((same.unchanged, same.holdings.len()), (1, 0));
         let errors = run("team-b").unwrap_err();
         assert_eq!(errors[0].code, "address_taken");
-        assert!(
-            errors[0].message.contains("team-a"),
-            "{}",
-            errors[0].message
-        );
+        assert!(errors[0].message.contains("team-a"), "{}", errors[0].message);
     }
 }

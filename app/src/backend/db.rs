@@ -90,9 +90,7 @@ impl Database {
             Backend::Sqlite => prepare_sqlite(url).await?,
             Backend::Postgres => {
                 let mut connection = PgConnection::connect(url).await?;
-                sqlx::migrate!("../migrations/postgres")
-                    .run(&mut connection)
-                    .await?;
+                sqlx::migrate!("../migrations/postgres").run(&mut connection).await?;
                 connection.close().await?;
                 url.to_owned()
             }
@@ -153,9 +151,7 @@ async fn prepare_sqlite(url: &str) -> Result<String, DbError> {
         create_dir(dir)?;
     }
     let mut connection = SqliteConnection::connect_with(&options).await?;
-    sqlx::migrate!("../migrations/sqlite")
-        .run(&mut connection)
-        .await?;
+    sqlx::migrate!("../migrations/sqlite").run(&mut connection).await?;
     connection.close().await?;
     Ok(format!("sqlite://{}", filename.display()))
 }

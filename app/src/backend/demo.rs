@@ -7,9 +7,7 @@ use super::{
     db::{Database, DbError},
     environments, pools,
 };
-use crate::domain::{
-    CertificateUpload, K8sSubdomain, Plan, certificates::CertificateSource, seed_plan,
-};
+use crate::domain::{CertificateUpload, K8sSubdomain, Plan, certificates::CertificateSource, seed_plan};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DemoError {
@@ -38,9 +36,7 @@ pub async fn seed(db: &Database, secret_key: &SecretKey) -> Result<usize, DemoEr
     let plan = seed_plan();
     let mut created = 0;
     for environment in &plan.environments {
-        if environments::get(db, environment.name.as_str())
-            .await?
-            .is_none()
+        if environments::get(db, environment.name.as_str()).await?.is_none()
             && already_there(environments::create(db, DEMO_ACTOR, environment).await)?
         {
             created += 1;
@@ -56,9 +52,7 @@ pub async fn seed(db: &Database, secret_key: &SecretKey) -> Result<usize, DemoEr
     }
     created += seed_certificates(db, secret_key, &plan).await?;
     for application in &plan.applications {
-        if applications::get(db, application.name.as_str())
-            .await?
-            .is_none()
+        if applications::get(db, application.name.as_str()).await?.is_none()
             && already_there(applications::create(db, DEMO_ACTOR, application).await)?
         {
             created += 1;
@@ -70,11 +64,7 @@ pub async fn seed(db: &Database, secret_key: &SecretKey) -> Result<usize, DemoEr
 /// Each environment gets its own key pair and a certificate for every hostname its
 /// applications serve with that certificate name, issued now by a demo CA whose key is
 /// forgotten afterwards: distinct per environment, so the demo's checklist stays clean.
-async fn seed_certificates(
-    db: &Database,
-    secret_key: &SecretKey,
-    plan: &Plan,
-) -> Result<usize, DemoError> {
+async fn seed_certificates(db: &Database, secret_key: &SecretKey, plan: &Plan) -> Result<usize, DemoError> {
     let mut wanted: BTreeMap<(String, K8sSubdomain), BTreeSet<String>> = BTreeMap::new();
     for application in &plan.applications {
         for (environment, entry) in &application.environments {
@@ -96,18 +86,12 @@ async fn seed_certificates(
             Some(ca) => ca,
             None => ca.insert(DemoCa::new()?),
         };
-        let production = plan
-            .environments
-            .iter()
-            .any(|e| e.name.as_str() == environment && e.is_production());
+        let production = plan.environments.iter().any(|e| e.name.as_str() == environment && e.is_production());
         let hostnames: Vec<String> = hostnames.into_iter().collect();
         let issued = ca.issue(&hostnames, if production { 397 } else { 90 })?;
         let upload = CertificateUpload {
             name,
-            source: CertificateSource::Pem {
-                certificate_pem: issued.chain_pem,
-                private_key_pem: issued.key_pem,
-            },
+            source: CertificateSource::Pem { certificate_pem: issued.chain_pem, private_key_pem: issued.key_pem },
         };
         match certificates::upload(db, secret_key, DEMO_ACTOR, &environment, &upload).await {
             Ok(_) => created += 1,

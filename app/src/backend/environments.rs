@@ -65,15 +65,7 @@ pub async fn create(db: &Database, actor: &str, environment: &Environment) -> Re
     .bind(&now)
     .execute(&mut *tx)
     .await?;
-    audit::record(
-        &mut tx,
-        actor,
-        "environment.create",
-        &object(&name),
-        None,
-        Some(&spec),
-    )
-    .await?;
+    audit::record(&mut tx, actor, "environment.create", &object(&name), None, Some(&spec)).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -84,10 +76,7 @@ pub async fn update(db: &Database, actor: &str, environment: &Environment) -> Re
     let mut tx = db.pool().begin().await?;
     plan::lock(&mut tx).await?;
     let before = plan::load(&mut tx).await?;
-    let previous = before
-        .environment(&environment.name)
-        .cloned()
-        .ok_or_else(|| not_found(&name))?;
+    let previous = before.environment(&environment.name).cloned().ok_or_else(|| not_found(&name))?;
     let mut after = before.clone();
     for stored in &mut after.environments {
         if stored.name == environment.name {
@@ -127,10 +116,7 @@ pub async fn delete(db: &Database, actor: &str, name: &str) -> Result<(), DbErro
         .find(|e| e.name.as_str() == name)
         .cloned()
         .ok_or_else(|| not_found(name))?;
-    let pools: Vec<String> = before
-        .pools_of(&previous.name)
-        .map(|p| p.name.to_string())
-        .collect();
+    let pools: Vec<String> = before.pools_of(&previous.name).map(|p| p.name.to_string()).collect();
     let applications: Vec<String> = before
         .applications
         .iter()
@@ -156,15 +142,8 @@ pub async fn delete(db: &Database, actor: &str, name: &str) -> Result<(), DbErro
         .bind(name)
         .execute(&mut *tx)
         .await?;
-    audit::record(
-        &mut tx,
-        actor,
-        "environment.delete",
-        &object(name),
-        Some(&to_json(&previous)),
-        None,
-    )
-    .await?;
+    audit::record(&mut tx, actor, "environment.delete", &object(name), Some(&to_json(&previous)), None)
+        .await?;
     tx.commit().await?;
     Ok(())
 }

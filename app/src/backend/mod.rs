@@ -1,6 +1,4 @@
 //! Server-only services: database, manifests, schema validation, certificates, cluster.
-pub mod allocations;
-pub mod applications;
 pub mod audit;
 pub mod auth;
 pub mod certificates;
@@ -14,4 +12,6 @@ pub mod manifests;
 pub mod plan;
 pub mod png;
 pub mod pools;
+pub mod applications;
+pub mod allocations;
 pub mod schema;

@@ -19,10 +19,7 @@ pub async fn lock(tx: &mut Transaction<'_, Any>) -> Result<i64, DbError> {
 }
 
 fn corrupt(what: &str) -> impl FnOnce(serde_json::Error) -> DbError + '_ {
-    move |source| DbError::Corrupt {
-        what: what.to_owned(),
-        source,
-    }
+    move |source| DbError::Corrupt { what: what.to_owned(), source }
 }
 
 pub(crate) fn parse_environment(spec: &str) -> Result<Environment, DbError> {
@@ -33,15 +30,9 @@ pub(crate) fn parse_application(spec: &str) -> Result<Application, DbError> {
     serde_json::from_str(spec).map_err(corrupt("application"))
 }
 
-pub(crate) fn parse_pool(
-    id: i64,
-    environment: &str,
-    name: &str,
-    blocks: &str,
-) -> Result<VipPool, DbError> {
+pub(crate) fn parse_pool(id: i64, environment: &str, name: &str, blocks: &str) -> Result<VipPool, DbError> {
     let blocks: Vec<PoolBlock> = serde_json::from_str(blocks).map_err(corrupt("pool blocks"))?;
-    let document =
-        serde_json::json!({"id": id, "environment": environment, "name": name, "blocks": blocks});
+    let document = serde_json::json!({"id": id, "environment": environment, "name": name, "blocks": blocks});
     serde_json::from_value(document).map_err(corrupt("pool"))
 }
 
@@ -80,13 +71,7 @@ pub async fn load(conn: &mut AnyConnection) -> Result<Plan, DbError> {
         .collect::<Result<Vec<_>, _>>()?;
     let allocations = super::allocations::load_allocations(&mut *conn).await?;
     let certificates = super::certificates::load_infos(&mut *conn).await?;
-    Ok(Plan {
-        environments,
-        pools,
-        applications,
-        allocations,
-        certificates: Some(certificates),
-    })
+    Ok(Plan { environments, pools, applications, allocations, certificates: Some(certificates) })
 }
 
 pub async fn load_from(db: &super::db::Database) -> Result<Plan, DbError> {
@@ -98,11 +83,7 @@ pub async fn load_from(db: &super::db::Database) -> Result<Plan, DbError> {
 /// already had are not held against this change.
 pub fn refuse_new_errors(before: &Plan, after: &Plan, now_unix: i64) -> Result<(), DbError> {
     let new_errors = crate::domain::change::new_errors(before, after, now_unix);
-    if new_errors.is_empty() {
-        Ok(())
-    } else {
-        Err(DbError::Rejected(new_errors))
-    }
+    if new_errors.is_empty() { Ok(()) } else { Err(DbError::Rejected(new_errors)) }
 }
 
 pub fn now_unix() -> i64 {

@@ -33,10 +33,7 @@ fn fonts() -> Option<Arc<usvg::fontdb::Database>> {
             }
             // The family the diagrams ask for first, when the system has it.
             let preferred = ["DejaVu Sans", "Liberation Sans", "Noto Sans", "Arial"];
-            let known = |family: &str| {
-                db.faces()
-                    .any(|f| f.families.iter().any(|(name, _)| name == family))
-            };
+            let known = |family: &str| db.faces().any(|f| f.families.iter().any(|(name, _)| name == family));
             if let Some(family) = preferred.into_iter().find(|f| known(f)) {
                 db.set_sans_serif_family(family);
             }
@@ -48,33 +45,19 @@ fn fonts() -> Option<Arc<usvg::fontdb::Database>> {
 /// Rasterises `svg` at [`SCALE`] on its own white background.
 pub fn render(svg: &str) -> Result<Vec<u8>, PngError> {
     let fontdb = fonts().ok_or(PngError::NoFonts)?;
-    let options = usvg::Options {
-        fontdb,
-        font_family: "sans-serif".to_owned(),
-        ..usvg::Options::default()
-    };
+    let options = usvg::Options { fontdb, font_family: "sans-serif".to_owned(), ..usvg::Options::default() };
     let tree = usvg::Tree::from_str(svg, &options).map_err(|e| PngError::Svg(e.to_string()))?;
     let size = tree.size();
-    let (width, height) = (
-        (size.width() * SCALE).ceil(),
-        (size.height() * SCALE).ceil(),
-    );
+    let (width, height) = ((size.width() * SCALE).ceil(), (size.height() * SCALE).ceil());
     // Both are small positive floats here (diagrams are a few thousand units at most).
     let (width, height) = (width as u32, height as u32);
     if u64::from(width) * u64::from(height) > 200_000_000 {
         return Err(PngError::TooLarge { width, height });
     }
-    let mut pixmap = tiny_skia::Pixmap::new(width.max(1), height.max(1))
-        .ok_or(PngError::TooLarge { width, height })?;
+    let mut pixmap = tiny_skia::Pixmap::new(width.max(1), height.max(1)).ok_or(PngError::TooLarge { width, height })?;
     pixmap.fill(tiny_skia::Color::WHITE);
-    resvg::render(
-        &tree,
-        tiny_skia::Transform::from_scale(SCALE, SCALE),
-        &mut pixmap.as_mut(),
-    );
-    pixmap
-        .encode_png()
-        .map_err(|e| PngError::Encode(e.to_string()))
+    resvg::render(&tree, tiny_skia::Transform::from_scale(SCALE, SCALE), &mut pixmap.as_mut());
+    pixmap.encode_png().map_err(|e| PngError::Encode(e.to_string()))
 }
 
 #[cfg(test)]
@@ -94,16 +77,8 @@ mod tests {
         ("compare-prod", "compare", &[]),
         ("application-api", "applications/api", &[]),
         ("walk-arp-4", "walk/arp", &[("step", "4")]),
-        (
-            "walk-arp-label",
-            "walk/arp",
-            &[("caveat", "gateway-label"), ("step", "3")],
-        ),
-        (
-            "walk-bgp-vm",
-            "walk/bgp",
-            &[("caveat", "frr-vm"), ("step", "4")],
-        ),
+        ("walk-arp-label", "walk/arp", &[("caveat", "gateway-label"), ("step", "3")]),
+        ("walk-bgp-vm", "walk/bgp", &[("caveat", "frr-vm"), ("step", "4")]),
     ];
 
     /// Every view of the seed becomes a PNG twice the drawing's size with many colours
@@ -115,36 +90,17 @@ mod tests {
         let preview = std::env::var_os("TOPOLOGY_PREVIEW");
         for (name, view, pairs) in VIEWS {
             let view = View::parse(view).unwrap_or_else(|e| panic!("{e}"));
-            let scene = export(&plan, 0, &view, &Query::from_pairs(pairs))
-                .unwrap_or_else(|e| panic!("{name}: {e}"));
+            let scene = export(&plan, 0, &view, &Query::from_pairs(pairs)).unwrap_or_else(|e| panic!("{name}: {e}"));
             let text = svg::render(&scene);
             let png = render(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
-            assert!(
-                png.starts_with(b"\x89PNG\r\n\x1a\n"),
-                "{name}: PNG signature"
-            );
-            let pixmap =
-                tiny_skia::Pixmap::decode_png(&png).unwrap_or_else(|e| panic!("{name}: {e}"));
-            assert_eq!(
-                (pixmap.width(), pixmap.height()),
-                (2 * scene.width as u32, 2 * scene.height as u32),
-                "{name}"
-            );
+            assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "{name}: PNG signature");
+            let pixmap = tiny_skia::Pixmap::decode_png(&png).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!((pixmap.width(), pixmap.height()), (2 * scene.width as u32, 2 * scene.height as u32), "{name}");
             // Every 7th pixel is plenty to tell a drawing from a blank page.
             let sample: Vec<_> = pixmap.pixels().iter().step_by(7).collect();
-            let colours: HashSet<[u8; 4]> = sample
-                .iter()
-                .map(|p| [p.red(), p.green(), p.blue(), p.alpha()])
-                .collect();
-            assert!(
-                colours.len() > 100,
-                "{name}: only {} colours",
-                colours.len()
-            );
-            let white = sample
-                .iter()
-                .filter(|p| (p.red(), p.green(), p.blue()) == (255, 255, 255))
-                .count();
+            let colours: HashSet<[u8; 4]> = sample.iter().map(|p| [p.red(), p.green(), p.blue(), p.alpha()]).collect();
+            assert!(colours.len() > 100, "{name}: only {} colours", colours.len());
+            let white = sample.iter().filter(|p| (p.red(), p.green(), p.blue()) == (255, 255, 255)).count();
             assert!(white < sample.len() * 95 / 100, "{name}: almost blank");
             if let Some(dir) = &preview {
                 let path = std::path::Path::new(dir).join(name);
@@ -156,9 +112,6 @@ mod tests {
 
     #[test]
     fn malformed_svg_is_an_error_not_a_panic() {
-        assert!(matches!(
-            render("<svg"),
-            Err(PngError::Svg(_)) | Err(PngError::NoFonts)
-        ));
+        assert!(matches!(render("<svg"), Err(PngError::Svg(_)) | Err(PngError::NoFonts)));
     }
 }

@@ -36,9 +36,7 @@ fn row_to_pool(row: &sqlx::any::AnyRow) -> Result<VipPool, DbError> {
 
 /// Pools of one environment (or all), by environment and name.
 pub async fn list(db: &Database, environment: Option<&str>) -> Result<Vec<VipPool>, DbError> {
-    let base = format!(
-        "SELECT {POOL_COLUMNS} FROM pools p JOIN environments e ON e.id = p.environment_id"
-    );
+    let base = format!("SELECT {POOL_COLUMNS} FROM pools p JOIN environments e ON e.id = p.environment_id");
     let rows = match environment {
         Some(environment) => {
             sqlx::query(&format!("{base} WHERE e.name = $1 ORDER BY p.name"))
@@ -46,11 +44,7 @@ pub async fn list(db: &Database, environment: Option<&str>) -> Result<Vec<VipPoo
                 .fetch_all(db.pool())
                 .await?
         }
-        None => {
-            sqlx::query(&format!("{base} ORDER BY e.name, p.name"))
-                .fetch_all(db.pool())
-                .await?
-        }
+        None => sqlx::query(&format!("{base} ORDER BY e.name, p.name")).fetch_all(db.pool()).await?,
     };
     rows.iter().map(row_to_pool).collect()
 }
@@ -74,28 +68,16 @@ pub async fn create(db: &Database, actor: &str, pool: &VipPool) -> Result<VipPoo
         .bind(pool.environment.as_str())
         .fetch_optional(&mut *tx)
         .await?
-        .ok_or_else(|| {
-            DbError::NotFound(format!(
-                "there is no environment named {:?}",
-                pool.environment.as_str()
-            ))
-        })?
+        .ok_or_else(|| DbError::NotFound(format!("there is no environment named {:?}", pool.environment.as_str())))?
         .try_get("id")?;
-    if before
-        .pools_of(&pool.environment)
-        .any(|p| p.name == pool.name)
-    {
+    if before.pools_of(&pool.environment).any(|p| p.name == pool.name) {
         return Err(DbError::Conflict(format!(
             "environment {} already has a pool named {:?}; choose another name",
-            pool.environment,
-            pool.name.as_str()
+            pool.environment, pool.name.as_str()
         )));
     }
     let mut after = before.clone();
-    after.pools.push(VipPool {
-        id: Some(-1),
-        ..pool.clone()
-    });
+    after.pools.push(VipPool { id: Some(-1), ..pool.clone() });
     plan::refuse_new_errors(&before, &after, plan::now_unix())?;
 
     let now = now_text();
@@ -109,65 +91,35 @@ pub async fn create(db: &Database, actor: &str, pool: &VipPool) -> Result<VipPoo
     .bind(&now)
     .fetch_one(&mut *tx)
     .await?;
-    let stored = VipPool {
-        id: Some(row.try_get("id")?),
-        ..pool.clone()
-    };
-    audit::record(
-        &mut tx,
-        actor,
-        "pool.create",
-        &object(&stored),
-        None,
-        Some(&to_json(&stored)),
-    )
-    .await?;
+    let stored = VipPool { id: Some(row.try_get("id")?), ..pool.clone() };
+    audit::record(&mut tx, actor, "pool.create", &object(&stored), None, Some(&to_json(&stored))).await?;
     tx.commit().await?;
     Ok(stored)
 }
 
 /// Replaces a pool's name and blocks; a pool stays in its environment.
-pub async fn update(
-    db: &Database,
-    actor: &str,
-    id: i64,
-    pool: &VipPool,
-) -> Result<VipPool, DbError> {
+pub async fn update(db: &Database, actor: &str, id: i64, pool: &VipPool) -> Result<VipPool, DbError> {
     let mut tx = db.pool().begin().await?;
     plan::lock(&mut tx).await?;
     let before = plan::load(&mut tx).await?;
-    let previous = before
-        .pools
-        .iter()
-        .find(|p| p.id == Some(id))
-        .cloned()
-        .ok_or_else(|| not_found(id))?;
+    let previous = before.pools.iter().find(|p| p.id == Some(id)).cloned().ok_or_else(|| not_found(id))?;
     if previous.environment != pool.environment {
-        return Err(DbError::Invalid(crate::domain::FieldErrors::from(vec![
-            crate::domain::FieldError::new(
-                "environment",
-                "environment_mismatch",
-                format!(
-                    "pool {id} belongs to environment {}; a pool cannot move — create it in {} and delete this one",
-                    previous.environment, pool.environment
-                ),
+        return Err(DbError::Invalid(crate::domain::FieldErrors::from(vec![crate::domain::FieldError::new(
+            "environment",
+            "environment_mismatch",
+            format!(
+                "pool {id} belongs to environment {}; a pool cannot move — create it in {} and delete this one",
+                previous.environment, pool.environment
             ),
-        ])));
+        )])));
     }
-    if before
-        .pools_of(&pool.environment)
-        .any(|p| p.name == pool.name && p.id != Some(id))
-    {
+    if before.pools_of(&pool.environment).any(|p| p.name == pool.name && p.id != Some(id)) {
         return Err(DbError::Conflict(format!(
             "environment {} already has a pool named {:?}",
-            pool.environment,
-            pool.name.as_str()
+            pool.environment, pool.name.as_str()
         )));
     }
-    let stored = VipPool {
-        id: Some(id),
-        ..pool.clone()
-    };
+    let stored = VipPool { id: Some(id), ..pool.clone() };
     let mut after = before.clone();
     for candidate in &mut after.pools {
         if candidate.id == Some(id) {
@@ -199,39 +151,19 @@ pub async fn delete(db: &Database, actor: &str, id: i64) -> Result<(), DbError> 
     let mut tx = db.pool().begin().await?;
     plan::lock(&mut tx).await?;
     let before = plan::load(&mut tx).await?;
-    let previous = before
-        .pools
-        .iter()
-        .find(|p| p.id == Some(id))
-        .cloned()
-        .ok_or_else(|| not_found(id))?;
+    let previous = before.pools.iter().find(|p| p.id == Some(id)).cloned().ok_or_else(|| not_found(id))?;
     // Refused while addresses are allocated; an allocation committed after this check makes
     // the DELETE fail on the addresses' foreign key instead.
     allocations::clear_pool_for_delete(&mut tx, actor, &previous).await?;
-    sqlx::query("DELETE FROM pools WHERE id = $1")
-        .bind(id)
-        .execute(&mut *tx)
-        .await
-        .map_err(|error| {
-            let error = DbError::from(error);
-            if allocations::is_pool_in_use(&error) {
-                DbError::Conflict(format!(
-                    "pool {} has allocated addresses; release them before deleting the pool",
-                    previous.name
-                ))
-            } else {
-                error
-            }
-        })?;
-    audit::record(
-        &mut tx,
-        actor,
-        "pool.delete",
-        &object(&previous),
-        Some(&to_json(&previous)),
-        None,
-    )
-    .await?;
+    sqlx::query("DELETE FROM pools WHERE id = $1").bind(id).execute(&mut *tx).await.map_err(|error| {
+        let error = DbError::from(error);
+        if allocations::is_pool_in_use(&error) {
+            DbError::Conflict(format!("pool {} has allocated addresses; release them before deleting the pool", previous.name))
+        } else {
+            error
+        }
+    })?;
+    audit::record(&mut tx, actor, "pool.delete", &object(&previous), Some(&to_json(&previous)), None).await?;
     tx.commit().await?;
     Ok(())
 }

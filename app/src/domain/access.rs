@@ -118,9 +118,7 @@ pub enum Scope {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "{0:?} is not a scope; write namespace:NAME, application:NAME or NAME, separated by commas"
-)]
+#[error("{0:?} is not a scope; write namespace:NAME, application:NAME or NAME, separated by commas")]
 pub struct BadScope(pub String);
 
 impl Scopes {
@@ -130,14 +128,10 @@ impl Scopes {
             .map(str::trim)
             .filter(|item| !item.is_empty())
             .map(|item| {
-                let (kind, name) = item
-                    .split_once(':')
-                    .map_or((None, item), |(k, n)| (Some(k), n));
+                let (kind, name) = item.split_once(':').map_or((None, item), |(k, n)| (Some(k), n));
                 let valid = !name.is_empty()
                     && name.len() <= 63
-                    && name
-                        .chars()
-                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+                    && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
                 match (kind, valid) {
                     (_, false) => Err(BadScope(item.to_owned())),
                     (None, true) => Ok(Scope::Either(name.to_owned())),
@@ -185,13 +179,7 @@ mod tests {
 
     #[test]
     fn roles_are_ordered_and_each_rule_admits_the_roles_above_it() {
-        let callers = [
-            None,
-            Some(Role::Viewer),
-            Some(Role::AppTeam),
-            Some(Role::NetworkAdmin),
-            Some(Role::Admin),
-        ];
+        let callers = [None, Some(Role::Viewer), Some(Role::AppTeam), Some(Role::NetworkAdmin), Some(Role::Admin)];
         let allowed = |access: Access| callers.iter().filter(|role| access.allows(**role)).count();
         assert_eq!(allowed(Access::Public), 5);
         assert_eq!(allowed(Access::VIEWER), 4);
@@ -200,10 +188,7 @@ mod tests {
         assert_eq!(allowed(Access::ADMIN), 1);
         assert_eq!(allowed(Access::Unlisted), 0);
         assert_eq!(Access::NETWORK_ADMIN.decide(None), Decision::SignIn);
-        assert_eq!(
-            Access::NETWORK_ADMIN.decide(Some(Role::AppTeam)),
-            Decision::Forbid
-        );
+        assert_eq!(Access::NETWORK_ADMIN.decide(Some(Role::AppTeam)), Decision::Forbid);
         assert_eq!(Access::Unlisted.decide(Some(Role::Admin)), Decision::Forbid);
     }
 
@@ -215,11 +200,7 @@ mod tests {
         }
         assert_eq!(Role::parse("App-Team"), Ok(Role::AppTeam));
         let error = Role::parse("root").unwrap_err();
-        assert!(
-            error
-                .to_string()
-                .contains("viewer, app_team, network_admin or admin")
-        );
+        assert!(error.to_string().contains("viewer, app_team, network_admin or admin"));
     }
 
     #[test]
@@ -229,16 +210,10 @@ mod tests {
         assert!(scopes.cover("other", "billing"));
         assert!(scopes.cover("web", "x") && scopes.cover("x", "web"));
         assert!(!scopes.cover("other", "api"));
-        assert_eq!(
-            scopes.to_string(),
-            "namespace:cd-service, application:billing, web"
-        );
+        assert_eq!(scopes.to_string(), "namespace:cd-service, application:billing, web");
         assert_eq!(Scopes::parse(&scopes.to_string()), Ok(scopes));
         assert!(Scopes::parse("").unwrap().is_empty());
         assert_eq!(Scopes::parse("team:x"), Err(BadScope("team:x".to_owned())));
-        assert_eq!(
-            Scopes::parse("Billing"),
-            Err(BadScope("Billing".to_owned()))
-        );
+        assert_eq!(Scopes::parse("Billing"), Err(BadScope("Billing".to_owned())));
     }
 }

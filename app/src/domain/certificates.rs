@@ -86,10 +86,7 @@ pub struct CertificateUploadInput {
 /// a usable certificate and key is for the server's parser to say.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CertificateSource {
-    Pem {
-        certificate_pem: String,
-        private_key_pem: PrivateKeyPem,
-    },
+    Pem { certificate_pem: String, private_key_pem: PrivateKeyPem },
     Secret(SecretReference),
 }
 
@@ -119,12 +116,9 @@ impl CertificateUpload {
         let key = input.private_key_pem.filter(|pem| !pem.is_blank());
         let source = match (certificate, key, input.secret_ref) {
             (None, None, Some(reference)) => {
-                let namespace =
-                    c.take("secret_ref.namespace", K8sName::parse(&reference.namespace));
+                let namespace = c.take("secret_ref.namespace", K8sName::parse(&reference.namespace));
                 let secret = c.take("secret_ref.name", K8sSubdomain::parse(&reference.name));
-                namespace.zip(secret).map(|(namespace, name)| {
-                    CertificateSource::Secret(SecretReference { namespace, name })
-                })
+                namespace.zip(secret).map(|(namespace, name)| CertificateSource::Secret(SecretReference { namespace, name }))
             }
             (Some(_), _, Some(_)) | (_, Some(_), Some(_)) => {
                 c.push(
@@ -161,12 +155,7 @@ impl CertificateUpload {
                 }
                 certificate
                     .zip(key)
-                    .map(
-                        |(certificate_pem, private_key_pem)| CertificateSource::Pem {
-                            certificate_pem,
-                            private_key_pem,
-                        },
-                    )
+                    .map(|(certificate_pem, private_key_pem)| CertificateSource::Pem { certificate_pem, private_key_pem })
             }
         };
         if !c.is_empty() {
@@ -376,17 +365,11 @@ impl InventorySort {
     ];
 
     pub fn parse(input: &str) -> Option<Self> {
-        Self::ALL
-            .iter()
-            .find(|(_, key, _)| *key == input.trim())
-            .map(|(sort, _, _)| *sort)
+        Self::ALL.iter().find(|(_, key, _)| *key == input.trim()).map(|(sort, _, _)| *sort)
     }
 
     pub fn as_str(self) -> &'static str {
-        Self::ALL
-            .iter()
-            .find(|(sort, _, _)| *sort == self)
-            .map_or("environment", |(_, key, _)| key)
+        Self::ALL.iter().find(|(sort, _, _)| *sort == self).map_or("environment", |(_, key, _)| key)
     }
 }
 
@@ -418,33 +401,19 @@ impl InventoryQuery {
     /// Keeps the certificates that pass the filters, in the chosen order.
     pub fn apply(&self, mut certificates: Vec<CertificateView>) -> Vec<CertificateView> {
         certificates.retain(|c| {
-            self.environment
-                .as_ref()
-                .is_none_or(|e| &c.environment == e)
-                && self.status.is_none_or(|s| c.status == s)
+            self.environment.as_ref().is_none_or(|e| &c.environment == e) && self.status.is_none_or(|s| c.status == s)
         });
         let expiry = |c: &CertificateView| c.not_after.clone().unwrap_or_else(|| "~".to_owned());
-        let by_place = |a: &CertificateView, b: &CertificateView| {
-            (&a.environment, &a.name).cmp(&(&b.environment, &b.name))
-        };
+        let by_place = |a: &CertificateView, b: &CertificateView| (&a.environment, &a.name).cmp(&(&b.environment, &b.name));
         match self.sort {
             InventorySort::Environment => certificates.sort_by(by_place),
-            InventorySort::Name => {
-                certificates.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| by_place(a, b)))
-            }
-            InventorySort::Expiry => {
-                certificates.sort_by(|a, b| expiry(a).cmp(&expiry(b)).then_with(|| by_place(a, b)))
-            }
+            InventorySort::Name => certificates.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| by_place(a, b))),
+            InventorySort::Expiry => certificates.sort_by(|a, b| expiry(a).cmp(&expiry(b)).then_with(|| by_place(a, b))),
             InventorySort::ExpiryDesc => certificates.sort_by(|a, b| {
-                let (a_key, b_key) = (
-                    a.not_after.clone().unwrap_or_default(),
-                    b.not_after.clone().unwrap_or_default(),
-                );
+                let (a_key, b_key) = (a.not_after.clone().unwrap_or_default(), b.not_after.clone().unwrap_or_default());
                 b_key.cmp(&a_key).then_with(|| by_place(a, b))
             }),
-            InventorySort::Status => {
-                certificates.sort_by(|a, b| a.status.cmp(&b.status).then_with(|| by_place(a, b)))
-            }
+            InventorySort::Status => certificates.sort_by(|a, b| a.status.cmp(&b.status).then_with(|| by_place(a, b))),
         }
         certificates
     }
@@ -454,23 +423,13 @@ impl InventoryQuery {
 /// or a wildcard standing for exactly one left-most label (`*.example.com` covers
 /// `api.example.com`, not `example.com` nor `a.b.example.com`).
 pub fn covers(sans: &[String], host: &Hostname) -> bool {
-    sans.iter()
-        .any(|san| san.eq_ignore_ascii_case(host.as_str()))
-        || sans
-            .iter()
-            .filter_map(|san| Hostname::parse(san).ok())
-            .any(|san| san.matches(host))
+    sans.iter().any(|san| san.eq_ignore_ascii_case(host.as_str()))
+        || sans.iter().filter_map(|san| Hostname::parse(san).ok()).any(|san| san.matches(host))
 }
 
 /// The hostnames of `served` that the certificate does not cover.
-pub fn uncovered<'a>(
-    certificate: &CertificateInfo,
-    served: impl IntoIterator<Item = &'a Hostname>,
-) -> Vec<&'a Hostname> {
-    served
-        .into_iter()
-        .filter(|host| !covers(&certificate.sans, host))
-        .collect()
+pub fn uncovered<'a>(certificate: &CertificateInfo, served: impl IntoIterator<Item = &'a Hostname>) -> Vec<&'a Hostname> {
+    served.into_iter().filter(|host| !covers(&certificate.sans, host)).collect()
 }
 
 /// The status of a current certificate at `now` (Unix seconds), given the hostnames the
@@ -496,10 +455,7 @@ pub fn certificate_status<'a>(
 }
 
 #[cfg(test)]
-#[expect(
-    clippy::unwrap_used,
-    reason = "in tests a failed parse is a failed test"
-)]
+#[expect(clippy::unwrap_used, reason = "in tests a failed parse is a failed test")]
 mod tests {
     use serde_json::json;
 
@@ -528,24 +484,12 @@ mod tests {
         let sans = vec!["*.mdhlabs.com".to_owned(), "mdhlabs.org".to_owned()];
         assert!(covers(&sans, &host("api.mdhlabs.com")));
         assert!(covers(&sans, &host("API.MDHLABS.COM")));
-        assert!(
-            !covers(&sans, &host("mdhlabs.com")),
-            "the bare domain is not covered"
-        );
-        assert!(
-            !covers(&sans, &host("a.b.mdhlabs.com")),
-            "two labels are not covered"
-        );
+        assert!(!covers(&sans, &host("mdhlabs.com")), "the bare domain is not covered");
+        assert!(!covers(&sans, &host("a.b.mdhlabs.com")), "two labels are not covered");
         assert!(!covers(&sans, &host("api.mdhlabs.org")));
         assert!(covers(&sans, &host("mdhlabs.org")));
-        assert!(
-            !covers(&["*.com".to_owned()], &host("example.com")),
-            "no wildcard under a top-level domain"
-        );
-        assert!(
-            !covers(&["api*.mdhlabs.com".to_owned()], &host("api1.mdhlabs.com")),
-            "partial wildcards are not honoured"
-        );
+        assert!(!covers(&["*.com".to_owned()], &host("example.com")), "no wildcard under a top-level domain");
+        assert!(!covers(&["api*.mdhlabs.com".to_owned()], &host("api1.mdhlabs.com")), "partial wildcards are not honoured");
     }
 
     #[test]
@@ -554,70 +498,33 @@ mod tests {
         let day = 86_400;
         let dev = host("api-dev.mdhlabs.com");
         let valid = info(&["api-dev.mdhlabs.com"], now - day, now + 90 * day);
-        assert_eq!(
-            certificate_status(&valid, [&dev], now),
-            CertificateStatus::Valid
-        );
+        assert_eq!(certificate_status(&valid, [&dev], now), CertificateStatus::Valid);
         let expiring = info(&["api-dev.mdhlabs.com"], now - day, now + 10 * day);
-        assert_eq!(
-            certificate_status(&expiring, [&dev], now),
-            CertificateStatus::Expiring
-        );
+        assert_eq!(certificate_status(&expiring, [&dev], now), CertificateStatus::Expiring);
         let expired = info(&["other.mdhlabs.com"], now - 90 * day, now - day);
-        assert_eq!(
-            certificate_status(&expired, [&dev], now),
-            CertificateStatus::Expired,
-            "expiry before names"
-        );
+        assert_eq!(certificate_status(&expired, [&dev], now), CertificateStatus::Expired, "expiry before names");
         let early = info(&["api-dev.mdhlabs.com"], now + day, now + 90 * day);
-        assert_eq!(
-            certificate_status(&early, [&dev], now),
-            CertificateStatus::NotYetValid
-        );
+        assert_eq!(certificate_status(&early, [&dev], now), CertificateStatus::NotYetValid);
         let wrong = info(&["api.mdhlabs.com"], now - day, now + 10 * day);
-        assert_eq!(
-            certificate_status(&wrong, [&dev], now),
-            CertificateStatus::Mismatch,
-            "names before expiring"
-        );
-        assert_eq!(
-            certificate_status(&wrong, [], now),
-            CertificateStatus::Expiring,
-            "unused: nothing to mismatch"
-        );
+        assert_eq!(certificate_status(&wrong, [&dev], now), CertificateStatus::Mismatch, "names before expiring");
+        assert_eq!(certificate_status(&wrong, [], now), CertificateStatus::Expiring, "unused: nothing to mismatch");
         let mut pending = info(&[], 0, 0);
         pending.fingerprint_sha256.clear();
         pending.secret_ref = Some(SecretReference {
             namespace: K8sName::parse("cd-service").unwrap(),
             name: K8sSubdomain::parse("api-tls").unwrap(),
         });
-        assert_eq!(
-            certificate_status(&pending, [&dev], now),
-            CertificateStatus::Pending
-        );
-        assert_eq!(
-            CertificateStatus::parse("not_yet_valid"),
-            Some(CertificateStatus::NotYetValid)
-        );
-        assert_eq!(
-            serde_json::to_value(CertificateStatus::NotYetValid).unwrap(),
-            json!("not_yet_valid")
-        );
+        assert_eq!(certificate_status(&pending, [&dev], now), CertificateStatus::Pending);
+        assert_eq!(CertificateStatus::parse("not_yet_valid"), Some(CertificateStatus::NotYetValid));
+        assert_eq!(serde_json::to_value(CertificateStatus::NotYetValid).unwrap(), json!("not_yet_valid"));
     }
 
     #[test]
     fn upload_input_checks_its_fields() {
         let parse = |value: serde_json::Value| {
-            CertificateUpload::parse(
-                serde_json::from_value::<CertificateUploadInput>(value).unwrap(),
-            )
+            CertificateUpload::parse(serde_json::from_value::<CertificateUploadInput>(value).unwrap())
         };
-        let codes = |errors: FieldErrors| {
-            errors
-                .into_iter()
-                .map(|e| (e.field, e.code))
-                .collect::<Vec<_>>()
-        };
+        let codes = |errors: FieldErrors| errors.into_iter().map(|e| (e.field, e.code)).collect::<Vec<_>>();
         assert_eq!(
             codes(parse(json!({"name": "API_TLS"})).unwrap_err()),
             vec![
@@ -626,34 +533,15 @@ mod tests {
                 ("private_key_pem".to_owned(), "required".to_owned()),
             ]
         );
-        let both = parse(
-            json!({"name": "api-tls", "certificate_pem": "x", "secret_ref": {"namespace": "a", "name": "b"}}),
-        );
-        assert_eq!(
-            codes(both.unwrap_err()),
-            vec![("secret_ref".to_owned(), "ambiguous_source".to_owned())]
-        );
+        let both = parse(json!({"name": "api-tls", "certificate_pem": "x", "secret_ref": {"namespace": "a", "name": "b"}}));
+        assert_eq!(codes(both.unwrap_err()), vec![("secret_ref".to_owned(), "ambiguous_source".to_owned())]);
         let reference = parse(json!({"name": "api-tls", "secret_ref": {"namespace": "cd-service", "name": "api-tls"}})).unwrap();
         assert!(matches!(reference.source, CertificateSource::Secret(_)));
         let big = "A".repeat(MAX_PEM_BYTES + 1);
-        let errors =
-            parse(json!({"name": "api-tls", "certificate_pem": big, "private_key_pem": "k"}))
-                .unwrap_err();
-        assert_eq!(
-            errors.get("certificate_pem").unwrap().code,
-            "file_too_large"
-        );
-        assert!(
-            errors
-                .get("certificate_pem")
-                .unwrap()
-                .message
-                .contains("1 MiB")
-        );
-        assert!(
-            serde_json::from_value::<CertificateUploadInput>(json!({"name": "x", "key": "y"}))
-                .is_err()
-        );
+        let errors = parse(json!({"name": "api-tls", "certificate_pem": big, "private_key_pem": "k"})).unwrap_err();
+        assert_eq!(errors.get("certificate_pem").unwrap().code, "file_too_large");
+        assert!(errors.get("certificate_pem").unwrap().message.contains("1 MiB"));
+        assert!(serde_json::from_value::<CertificateUploadInput>(json!({"name": "x", "key": "y"})).is_err());
     }
 
     #[test]
@@ -661,16 +549,11 @@ mod tests {
         let input = CertificateUploadInput {
             name: "api-tls".into(),
             certificate_pem: None,
-            private_key_pem: Some(PrivateKeyPem::new(
-                "-----BEGIN PRIVATE KEY-----\nc2VjcmV0\n".into(),
-            )),
+            private_key_pem: Some(PrivateKeyPem::new("-----BEGIN PRIVATE KEY-----\nc2VjcmV0\n".into())),
             secret_ref: None,
         };
         let shown = format!("{input:?}");
-        assert!(
-            !shown.contains("c2VjcmV0") && !shown.contains("BEGIN"),
-            "{shown}"
-        );
+        assert!(!shown.contains("c2VjcmV0") && !shown.contains("BEGIN"), "{shown}");
         assert!(shown.contains("redacted"));
     }
 }

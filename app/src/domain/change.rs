@@ -23,9 +23,7 @@ pub fn new_findings(before: &Plan, after: &Plan, now_unix: i64) -> Vec<Finding> 
 pub fn new_errors(before: &Plan, after: &Plan, now_unix: i64) -> Vec<Finding> {
     new_findings(before, after, now_unix)
         .into_iter()
-        .filter(|finding| {
-            finding.severity == Severity::Error && super::checklist::blocks_saving(&finding.rule)
-        })
+        .filter(|finding| finding.severity == Severity::Error && super::checklist::blocks_saving(&finding.rule))
         .collect()
 }
 
@@ -42,21 +40,17 @@ mod tests {
 
     #[test]
     fn certificate_readiness_does_not_block_saving_but_a_shared_key_does() {
-        let cert =
-            |environment: &str, sans: &str, fingerprint: &str, not_after: i64| CertificateInfo {
-                environment: EnvironmentName::parse(environment).expect("valid"),
-                name: K8sSubdomain::parse("api-tls").expect("valid"),
-                sans: vec![sans.to_owned()],
-                not_before: 0,
-                not_after,
-                fingerprint_sha256: fingerprint.to_owned(),
-                public_key_fingerprint: format!("key-{fingerprint}"),
-                secret_ref: None,
-            };
-        let before = Plan {
-            certificates: Some(Vec::new()),
-            ..seed_plan()
+        let cert = |environment: &str, sans: &str, fingerprint: &str, not_after: i64| CertificateInfo {
+            environment: EnvironmentName::parse(environment).expect("valid"),
+            name: K8sSubdomain::parse("api-tls").expect("valid"),
+            sans: vec![sans.to_owned()],
+            not_before: 0,
+            not_after,
+            fingerprint_sha256: fingerprint.to_owned(),
+            public_key_fingerprint: format!("key-{fingerprint}"),
+            secret_ref: None,
         };
+        let before = Plan { certificates: Some(Vec::new()), ..seed_plan() };
         // Both applications' certificates missing, then a dev one for the wrong name that has
         // expired: errors the checklist reports, none that refuse the save.
         let mut after = before.clone();
@@ -65,10 +59,7 @@ mod tests {
         assert!(new_errors(&before, &after, 100).is_empty());
         // The same certificate in prod: refused.
         let mut shared = after.clone();
-        shared.certificates = Some(vec![
-            cert("dev", "api-dev.mdhlabs.com", "a", 1000),
-            cert("prod", "api.mdhlabs.com", "a", 1000),
-        ]);
+        shared.certificates = Some(vec![cert("dev", "api-dev.mdhlabs.com", "a", 1000), cert("prod", "api.mdhlabs.com", "a", 1000)]);
         let errors = new_errors(&after, &shared, 100);
         assert_eq!(errors.len(), 1, "{errors:?}");
         assert_eq!(errors[0].rule, "GH-TLS-DISTINCT");
@@ -82,11 +73,6 @@ mod tests {
         after.environments[0].pod_cidrs = prod_pods;
         let errors = new_errors(&before, &after, 0);
         assert!(!errors.is_empty());
-        assert!(
-            errors
-                .iter()
-                .any(|f| f.objects.iter().any(|o| o == "environment/dev")),
-            "{errors:?}"
-        );
+        assert!(errors.iter().any(|f| f.objects.iter().any(|o| o == "environment/dev")), "{errors:?}");
     }
 }

@@ -13,8 +13,8 @@ use serde::{Deserialize, Serialize};
 
 use super::certificates::uncovered;
 use super::model::{
-    AdvertisementMode, AppEnvironment, Application, CertificateInfo, Environment,
-    ExternalTrafficPolicy, Plan, Platform, PoolBlock, VipPool, VipRequest, is_production_name,
+    AdvertisementMode, AppEnvironment, Application, CertificateInfo, Environment, ExternalTrafficPolicy, Plan,
+    Platform, PoolBlock, VipPool, VipRequest, is_production_name,
 };
 use super::names::{EnvironmentName, Hostname, K8sName, K8sSubdomain};
 use super::net::{Cidr, IpAddr, IpFamily, Span, overlapping_pairs};
@@ -79,13 +79,8 @@ impl Report {
 
 macro_rules! rule {
     ($name:ident, $id:literal, $severity:ident, $diagram:literal, $title:literal, $training:literal) => {
-        pub const $name: RuleInfo = RuleInfo {
-            id: $id,
-            severity: Severity::$severity,
-            title: $title,
-            training: $training,
-            diagram: $diagram,
-        };
+        pub const $name: RuleInfo =
+            RuleInfo { id: $id, severity: Severity::$severity, title: $title, training: $training, diagram: $diagram };
     };
 }
 
@@ -348,11 +343,7 @@ const CERTIFICATE_RULES: [&str; 6] = [
 /// the certificate can be uploaded or renewed after the application is written down, and
 /// the inventory shows it as mismatched or expired meanwhile. A shared certificate or key
 /// (GH-TLS-DISTINCT) is never stored at all.
-const READINESS_RULES: [&str; 3] = [
-    rule::CERT_MISSING.id,
-    rule::CERT_SAN.id,
-    rule::CERT_EXPIRED.id,
-];
+const READINESS_RULES: [&str; 3] = [rule::CERT_MISSING.id, rule::CERT_SAN.id, rule::CERT_EXPIRED.id];
 
 /// Whether a new finding of this rule makes the server refuse to save a change.
 pub fn blocks_saving(rule_id: &str) -> bool {
@@ -412,11 +403,7 @@ fn finding(rule: &RuleInfo, message: String, hint: String, objects: Vec<String>)
 }
 
 fn join<T: std::fmt::Display>(items: impl IntoIterator<Item = T>) -> String {
-    items
-        .into_iter()
-        .map(|i| i.to_string())
-        .collect::<Vec<_>>()
-        .join(", ")
+    items.into_iter().map(|i| i.to_string()).collect::<Vec<_>>().join(", ")
 }
 
 // =============================================================================================
@@ -442,20 +429,13 @@ struct Ctx<'a> {
 impl<'a> Ctx<'a> {
     fn new(plan: &'a Plan, now: i64) -> Self {
         let mut envs: HashMap<&str, EnvInfo<'_>> = HashMap::with_capacity(plan.environments.len());
-        let empty = || EnvInfo {
-            env: None,
-            pools: Vec::new(),
-            index: AddressIndex::default(),
-        };
+        let empty = || EnvInfo { env: None, pools: Vec::new(), index: AddressIndex::default() };
         for e in &plan.environments {
             envs.entry(e.name.as_str()).or_insert_with(empty).env = Some(e);
         }
         let mut pools_by_id = HashMap::with_capacity(plan.pools.len());
         for p in &plan.pools {
-            envs.entry(p.environment.as_str())
-                .or_insert_with(empty)
-                .pools
-                .push(p);
+            envs.entry(p.environment.as_str()).or_insert_with(empty).pools.push(p);
             if let Some(id) = p.id {
                 pools_by_id.insert(id, p);
             }
@@ -463,12 +443,7 @@ impl<'a> Ctx<'a> {
         for info in envs.values_mut() {
             info.index = AddressIndex::new(info.pools.iter().flat_map(|p| p.blocks.iter()));
         }
-        Self {
-            plan,
-            now,
-            envs,
-            pools_by_id,
-        }
+        Self { plan, now, envs, pools_by_id }
     }
 
     fn info(&self, name: &EnvironmentName) -> Option<&EnvInfo<'a>> {
@@ -494,9 +469,7 @@ struct AddressIndex {
 
 impl AddressIndex {
     fn new<'b>(blocks: impl Iterator<Item = &'b PoolBlock>) -> Self {
-        let mut spans: Vec<_> = blocks
-            .map(|b| (b.family(), b.first_u128(), b.last_u128()))
-            .collect();
+        let mut spans: Vec<_> = blocks.map(|b| (b.family(), b.first_u128(), b.last_u128())).collect();
         spans.sort_unstable();
         let mut max_end: Vec<u128> = Vec::with_capacity(spans.len());
         for (i, (family, _, end)) in spans.iter().enumerate() {
@@ -512,9 +485,7 @@ impl AddressIndex {
 
     fn contains(&self, address: IpAddr) -> bool {
         let (family, a) = (address.family(), address.to_u128());
-        let n = self
-            .spans
-            .partition_point(|&(f, start, _)| (f, start) <= (family, a));
+        let n = self.spans.partition_point(|&(f, start, _)| (f, start) <= (family, a));
         n > 0 && self.spans[n - 1].0 == family && self.max_end[n - 1] >= a
     }
 }
@@ -552,11 +523,7 @@ pub fn check_plan(plan: &Plan, now_unix: i64) -> Report {
     if let Some(certificates) = &plan.certificates {
         check_certificates(&ctx, certificates, &mut out);
     }
-    let skipped: &[&str] = if plan.certificates.is_some() {
-        &[]
-    } else {
-        &CERTIFICATE_RULES
-    };
+    let skipped: &[&str] = if plan.certificates.is_some() { &[] } else { &CERTIFICATE_RULES };
     report(out, skipped)
 }
 
@@ -577,44 +544,26 @@ pub fn check_application(plan: &Plan, app_name: &str, now_unix: i64) -> Report {
             related.insert(pool_obj(pool));
         }
     }
-    let cert_prefixes: Vec<String> = app
-        .environments
-        .keys()
-        .map(|e| format!("certificate/{e}/"))
-        .collect();
+    let cert_prefixes: Vec<String> = app.environments.keys().map(|e| format!("certificate/{e}/")).collect();
     let concerns = |f: &Finding| {
         if f.objects.contains(&app_object) {
             return true;
         }
         let names_application = f.objects.iter().any(|o| o.starts_with("application/"));
         !names_application
-            && f.objects.iter().any(|o| {
-                related.contains(o) || cert_prefixes.iter().any(|p| o.starts_with(p.as_str()))
-            })
+            && f.objects.iter().any(|o| related.contains(o) || cert_prefixes.iter().any(|p| o.starts_with(p.as_str())))
     };
     let findings = full.findings.into_iter().filter(|f| concerns(f)).collect();
-    let skipped: Vec<&str> = full
-        .skipped
-        .iter()
-        .filter_map(|s| rule_info(s).map(|r| r.id))
-        .collect();
+    let skipped: Vec<&str> = full.skipped.iter().filter_map(|s| rule_info(s).map(|r| r.id)).collect();
     report(findings, &skipped)
 }
 
 fn report(mut findings: Vec<Finding>, skipped: &[&str]) -> Report {
     let order = |id: &str| RULES.iter().position(|r| r.id == id).unwrap_or(RULES.len());
     findings.sort_by(|a, b| {
-        (a.severity, order(&a.rule), &a.objects, &a.message).cmp(&(
-            b.severity,
-            order(&b.rule),
-            &b.objects,
-            &b.message,
-        ))
+        (a.severity, order(&a.rule), &a.objects, &a.message).cmp(&(b.severity, order(&b.rule), &b.objects, &b.message))
     });
-    let errors = findings
-        .iter()
-        .filter(|f| f.severity == Severity::Error)
-        .count();
+    let errors = findings.iter().filter(|f| f.severity == Severity::Error).count();
     let warnings = findings.len() - errors;
     let fired: BTreeSet<&str> = findings.iter().map(|f| f.rule.as_ref()).collect();
     let passed = RULES
@@ -622,18 +571,8 @@ fn report(mut findings: Vec<Finding>, skipped: &[&str]) -> Report {
         .filter(|r| !fired.contains(r.id) && !skipped.contains(&r.id))
         .map(|r| Cow::Borrowed(r.id))
         .collect();
-    let skipped = RULES
-        .iter()
-        .filter(|r| skipped.contains(&r.id))
-        .map(|r| Cow::Borrowed(r.id))
-        .collect();
-    Report {
-        errors,
-        warnings,
-        findings,
-        passed,
-        skipped,
-    }
+    let skipped = RULES.iter().filter(|r| skipped.contains(&r.id)).map(|r| Cow::Borrowed(r.id)).collect();
+    Report { errors, warnings, findings, passed, skipped }
 }
 
 // =============================================================================================
@@ -680,30 +619,12 @@ impl RangeOwner<'_> {
 /// Every range of the plan as a sweep span: node subnets, pod and service CIDRs, pool blocks.
 fn plan_spans(plan: &Plan) -> Vec<Span<RangeOwner<'_>>> {
     let blocks: usize = plan.pools.iter().map(|p| p.blocks.len()).sum();
-    let mut spans: Vec<Span<RangeOwner<'_>>> =
-        Vec::with_capacity(blocks + plan.environments.len() * 4);
+    let mut spans: Vec<Span<RangeOwner<'_>>> = Vec::with_capacity(blocks + plan.environments.len() * 4);
     for env in &plan.environments {
-        let owner = |kind, cidr| RangeOwner {
-            kind,
-            env: &env.name,
-            pool: None,
-            cidr: Some(cidr),
-            block: None,
-        };
-        spans.extend(
-            env.node_subnets
-                .iter()
-                .map(|c| c.span(owner(RangeKind::NodeSubnet, c))),
-        );
-        spans.extend(
-            env.pod_cidrs
-                .iter()
-                .map(|c| c.span(owner(RangeKind::PodCidr, c))),
-        );
-        spans.push(
-            env.service_cidr
-                .span(owner(RangeKind::ServiceCidr, &env.service_cidr)),
-        );
+        let owner = |kind, cidr| RangeOwner { kind, env: &env.name, pool: None, cidr: Some(cidr), block: None };
+        spans.extend(env.node_subnets.iter().map(|c| c.span(owner(RangeKind::NodeSubnet, c))));
+        spans.extend(env.pod_cidrs.iter().map(|c| c.span(owner(RangeKind::PodCidr, c))));
+        spans.push(env.service_cidr.span(owner(RangeKind::ServiceCidr, &env.service_cidr)));
     }
     for pool in &plan.pools {
         for block in &pool.blocks {
@@ -729,12 +650,8 @@ fn check_ranges(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
             // Environments may share the node network.
             (RangeKind::NodeSubnet, RangeKind::NodeSubnet) if !same_env => continue,
             // A pool on its own environment's node network: the ARP and BGP rules judge it.
-            (RangeKind::NodeSubnet, RangeKind::PoolBlock) if pool_env_has_subnet(ctx, b, a) => {
-                continue;
-            }
-            (RangeKind::PoolBlock, RangeKind::NodeSubnet) if pool_env_has_subnet(ctx, a, b) => {
-                continue;
-            }
+            (RangeKind::NodeSubnet, RangeKind::PoolBlock) if pool_env_has_subnet(ctx, b, a) => continue,
+            (RangeKind::PoolBlock, RangeKind::NodeSubnet) if pool_env_has_subnet(ctx, a, b) => continue,
             (RangeKind::PodCidr, RangeKind::PodCidr) if !same_env => &rule::POD_CIDR_DISTINCT,
             (RangeKind::PoolBlock, RangeKind::PoolBlock) if !same_env => &rule::VIP_DISTINCT,
             _ => &rule::RANGE_OVERLAP,
@@ -746,10 +663,7 @@ fn check_ranges(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
                 a.env, b.env
             ),
             "GH-VIP-DISTINCT" => {
-                format!(
-                    "give {} and {} VIP ranges of their own; shrink or move one of the pools",
-                    a.env, b.env
-                )
+                format!("give {} and {} VIP ranges of their own; shrink or move one of the pools", a.env, b.env)
             }
             _ => "move or shrink one of the two ranges so that no address is in both".to_owned(),
         };
@@ -763,8 +677,7 @@ fn check_ranges(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
             let kinds = [a.kind, b.kind];
             f.diagram = Cow::Borrowed(if kinds.contains(&RangeKind::PoolBlock) {
                 "cilium/vip-pool"
-            } else if kinds.contains(&RangeKind::PodCidr) || kinds.contains(&RangeKind::ServiceCidr)
-            {
+            } else if kinds.contains(&RangeKind::PodCidr) || kinds.contains(&RangeKind::ServiceCidr) {
                 "cilium/pods"
             } else {
                 "cilium/l2-segment"
@@ -808,23 +721,14 @@ fn check_environment(ctx: &Ctx<'_>, env: &Environment, out: &mut Vec<Finding>) {
     if mode.uses_bgp() && adv.bgp.as_ref().is_none_or(|b| b.peers.is_empty()) {
         out.push(finding(
             &rule::BGP_PEER,
-            format!(
-                "{} advertises its VIPs by BGP but has no BGP peer",
-                env.name
-            ),
-            "add the router as a peer (name, AS number, address), e.g. frr, 65000, 192.168.101.1"
-                .to_owned(),
+            format!("{} advertises its VIPs by BGP but has no BGP peer", env.name),
+            "add the router as a peer (name, AS number, address), e.g. frr, 65000, 192.168.101.1".to_owned(),
             vec![env_obj(&env.name)],
         ));
     }
 
     if mode.uses_bgp() {
-        for peer in adv
-            .bgp
-            .iter()
-            .flat_map(|b| &b.peers)
-            .filter(|p| p.platform == Platform::Vm)
-        {
+        for peer in adv.bgp.iter().flat_map(|b| &b.peers).filter(|p| p.platform == Platform::Vm) {
             out.push(finding(
                 &rule::BGP_PEER_VM,
                 format!(
@@ -893,10 +797,7 @@ fn check_arp_block(env: &Environment, pool: &VipPool, block: &PoolBlock, out: &m
     let (first, last) = (block.first_u128(), block.last_u128());
     let family = block.family();
     let objects = || vec![pool_obj(pool), env_obj(&env.name)];
-    let subnet = env
-        .node_subnets
-        .iter()
-        .find(|s| s.contains_span(family, first, last));
+    let subnet = env.node_subnets.iter().find(|s| s.contains_span(family, first, last));
     match subnet {
         None => out.push(finding(
             &rule::ARP_VIP_IN_SUBNET,
@@ -952,10 +853,7 @@ fn check_application_rules(ctx: &Ctx<'_>, app: &Application, out: &mut Vec<Findi
         if env.is_none() {
             out.push(finding(
                 &rule::ENV_UNKNOWN,
-                format!(
-                    "application {} has settings for environment {env_name}, which is not defined",
-                    app.name
-                ),
+                format!("application {} has settings for environment {env_name}, which is not defined", app.name),
                 format!("create environment {env_name} or remove it from the application"),
                 objects(),
             ));
@@ -993,9 +891,7 @@ fn check_application_rules(ctx: &Ctx<'_>, app: &Application, out: &mut Vec<Findi
                     objects(),
                 ));
             }
-            if e.external_traffic_policy == ExternalTrafficPolicy::Local
-                && env.advertisement.mode.uses_arp()
-            {
+            if e.external_traffic_policy == ExternalTrafficPolicy::Local && env.advertisement.mode.uses_arp() {
                 out.push(finding(
                     &rule::L2_ETP_LOCAL,
                     format!("application {} in {env_name} sets externalTrafficPolicy: Local, but {env_name} announces VIPs by ARP", app.name),
@@ -1051,13 +947,11 @@ fn check_application_rules(ctx: &Ctx<'_>, app: &Application, out: &mut Vec<Findi
                     objects(),
                 ));
             }
-            let missing: Vec<&str> = [
-                ("readiness", app.readiness_path.is_none()),
-                ("liveness", app.liveness_path.is_none()),
-            ]
-            .into_iter()
-            .filter_map(|(name, missing)| missing.then_some(name))
-            .collect();
+            let missing: Vec<&str> =
+                [("readiness", app.readiness_path.is_none()), ("liveness", app.liveness_path.is_none())]
+                    .into_iter()
+                    .filter_map(|(name, missing)| missing.then_some(name))
+                    .collect();
             if !missing.is_empty() {
                 out.push(finding(
                     &rule::PROD_PROBES,
@@ -1076,10 +970,7 @@ fn check_config_distinct(app: &Application, out: &mut Vec<Finding>) {
         return;
     }
     let a = || app_obj(&app.name);
-    let (with, without): (Vec<_>, Vec<_>) = app
-        .environments
-        .iter()
-        .partition(|(_, e)| !e.config.is_empty());
+    let (with, without): (Vec<_>, Vec<_>) = app.environments.iter().partition(|(_, e)| !e.config.is_empty());
     if with.is_empty() {
         // No environment has config data: there is nothing to keep apart.
         return;
@@ -1136,15 +1027,10 @@ fn check_hostnames(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
     // The first environment seen per hostname, and whether another environment uses it too.
     let mut seen: HashMap<&str, (&EnvironmentName, bool)> = HashMap::with_capacity(uses.len());
     for (host, env, _) in &uses {
-        seen.entry(host.as_str())
-            .and_modify(|(first, shared)| *shared |= first != env)
-            .or_insert((env, false));
+        seen.entry(host.as_str()).and_modify(|(first, shared)| *shared |= first != env).or_insert((env, false));
     }
-    let mut shared: HashMap<&str, Vec<Use<'_>>> = seen
-        .into_iter()
-        .filter(|(_, (_, shared))| *shared)
-        .map(|(host, _)| (host, Vec::new()))
-        .collect();
+    let mut shared: HashMap<&str, Vec<Use<'_>>> =
+        seen.into_iter().filter(|(_, (_, shared))| *shared).map(|(host, _)| (host, Vec::new())).collect();
     if !shared.is_empty() {
         for u in &uses {
             if let Some(list) = shared.get_mut(u.0.as_str()) {
@@ -1161,10 +1047,7 @@ fn check_hostnames(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
                     join(&envs),
                     join(list.iter().map(|(_, env, app)| format!("{app} in {env}")))
                 ),
-                format!(
-                    "give each environment its own hostname, e.g. {}",
-                    suggest_env_hostname(list[0].0, &envs)
-                ),
+                format!("give each environment its own hostname, e.g. {}", suggest_env_hostname(list[0].0, &envs)),
                 uses_objects(&list),
             ));
         }
@@ -1181,13 +1064,8 @@ fn check_hostnames(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
         }
     }
     for &&(wildcard, w_env, w_app) in &wildcards {
-        let Some(covered) = wildcard.parent().and_then(|p| by_parent.get(p)) else {
-            continue;
-        };
-        for &&(host, env, app) in covered
-            .iter()
-            .filter(|u| u.1 != w_env && wildcard.matches(u.0))
-        {
+        let Some(covered) = wildcard.parent().and_then(|p| by_parent.get(p)) else { continue };
+        for &&(host, env, app) in covered.iter().filter(|u| u.1 != w_env && wildcard.matches(u.0)) {
             out.push(finding(
                 &rule::HOSTNAME_DISTINCT,
                 format!("{wildcard} of {w_app} in {w_env} covers {host} of {app} in {env}"),
@@ -1199,10 +1077,7 @@ fn check_hostnames(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
 }
 
 fn suggest_env_hostname(host: &Hostname, envs: &BTreeSet<&EnvironmentName>) -> String {
-    let env = envs
-        .iter()
-        .find(|e| !is_production_name(e))
-        .or_else(|| envs.iter().next());
+    let env = envs.iter().find(|e| !is_production_name(e)).or_else(|| envs.iter().next());
     match (host.as_str().split_once('.'), env) {
         (Some((first, rest)), Some(env)) if first != "*" => format!("{first}-{env}.{rest}"),
         _ => "api-dev.example.com for dev and api.example.com for prod".to_owned(),
@@ -1228,8 +1103,7 @@ struct Claim<'a> {
 }
 
 fn check_vips(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
-    let mut claims: Vec<Claim<'_>> =
-        Vec::with_capacity(ctx.plan.allocations.len() + ctx.plan.applications.len());
+    let mut claims: Vec<Claim<'_>> = Vec::with_capacity(ctx.plan.allocations.len() + ctx.plan.applications.len());
     for app in &ctx.plan.applications {
         for (env, e) in &app.environments {
             if let VipRequest::Address(address) = e.vip {
@@ -1245,17 +1119,8 @@ fn check_vips(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
     }
     for alloc in &ctx.plan.allocations {
         let pool = ctx.pools_by_id.get(&alloc.pool_id).copied();
-        let claimant = alloc
-            .application
-            .as_ref()
-            .map_or(Claimant::Owner(&alloc.owner), Claimant::Application);
-        claims.push(Claim {
-            address: alloc.address,
-            claimant,
-            env: &alloc.environment,
-            pool,
-            allocation: true,
-        });
+        let claimant = alloc.application.as_ref().map_or(Claimant::Owner(&alloc.owner), Claimant::Application);
+        claims.push(Claim { address: alloc.address, claimant, env: &alloc.environment, pool, allocation: true });
 
         let objects = || {
             let mut objects = vec![vip_obj(alloc.address)];
@@ -1288,10 +1153,7 @@ fn check_vips(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
                 format!(
                     "VIP {} (allocated to {}) is {where_}",
                     alloc.address,
-                    alloc
-                        .application
-                        .as_ref()
-                        .map_or(alloc.owner.as_str(), K8sName::as_str)
+                    alloc.application.as_ref().map_or(alloc.owner.as_str(), K8sName::as_str)
                 ),
                 "release it and allocate an address from the environment's pool".to_owned(),
                 objects(),
@@ -1301,10 +1163,7 @@ fn check_vips(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
 
     // Claims of one address sit together after sorting.
     claims.sort_by_key(|c| c.address);
-    for run in claims
-        .chunk_by(|a, b| a.address == b.address)
-        .filter(|run| run.len() > 1)
-    {
+    for run in claims.chunk_by(|a, b| a.address == b.address).filter(|run| run.len() > 1) {
         let allocations = run.iter().filter(|c| c.allocation).count();
         let claimants: BTreeSet<Claimant<'_>> = run.iter().map(|c| c.claimant).collect();
         if claimants.len() < 2 && allocations < 2 {
@@ -1320,19 +1179,11 @@ fn check_vips(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
             Claimant::Application(name) => Some(app_obj(name)),
             Claimant::Owner(_) => None,
         }));
-        objects.extend(
-            run.iter()
-                .filter_map(|c| c.pool)
-                .map(pool_obj)
-                .collect::<BTreeSet<_>>(),
-        );
+        objects.extend(run.iter().filter_map(|c| c.pool).map(pool_obj).collect::<BTreeSet<_>>());
         objects.extend(run.iter().map(|c| env_obj(c.env)).collect::<BTreeSet<_>>());
         out.push(finding(
             &rule::VIP_DUPLICATE,
-            format!(
-                "VIP {address} is claimed {} times (by {owners})",
-                allocations.max(claimants.len())
-            ),
+            format!("VIP {address} is claimed {} times (by {owners})", allocations.max(claimants.len())),
             "keep one owner: release the other allocations or ask for `auto`".to_owned(),
             objects,
         ));
@@ -1348,18 +1199,14 @@ fn shared_across_environments(
     certificates: &[CertificateInfo],
     key: impl Fn(&CertificateInfo) -> &str,
 ) -> Vec<Vec<usize>> {
-    let mut seen: HashMap<&str, (&EnvironmentName, bool)> =
-        HashMap::with_capacity(certificates.len());
+    let mut seen: HashMap<&str, (&EnvironmentName, bool)> = HashMap::with_capacity(certificates.len());
     for c in certificates.iter().filter(|c| !key(c).is_empty()) {
         seen.entry(key(c))
             .and_modify(|(first, shared)| *shared |= *first != &c.environment)
             .or_insert((&c.environment, false));
     }
-    let mut groups: HashMap<&str, Vec<usize>> = seen
-        .into_iter()
-        .filter(|(_, (_, shared))| *shared)
-        .map(|(k, _)| (k, Vec::new()))
-        .collect();
+    let mut groups: HashMap<&str, Vec<usize>> =
+        seen.into_iter().filter(|(_, (_, shared))| *shared).map(|(k, _)| (k, Vec::new())).collect();
     if groups.is_empty() {
         return Vec::new();
     }
@@ -1374,11 +1221,8 @@ fn shared_across_environments(
 }
 
 fn check_certificates(ctx: &Ctx<'_>, certificates: &[CertificateInfo], out: &mut Vec<Finding>) {
-    let by_name: HashMap<(&str, &str), usize> = certificates
-        .iter()
-        .enumerate()
-        .map(|(i, c)| ((c.environment.as_str(), c.name.as_str()), i))
-        .collect();
+    let by_name: HashMap<(&str, &str), usize> =
+        certificates.iter().enumerate().map(|(i, c)| ((c.environment.as_str(), c.name.as_str()), i)).collect();
     // (certificate index, application) for every use of a certificate.
     let mut uses: Vec<(usize, &K8sName)> = Vec::new();
 
@@ -1431,10 +1275,7 @@ fn check_certificates(ctx: &Ctx<'_>, certificates: &[CertificateInfo], out: &mut
     uses.sort_by_key(|(index, _)| *index);
     let users_of = |index: usize| {
         let from = uses.partition_point(|(i, _)| *i < index);
-        uses[from..]
-            .iter()
-            .take_while(move |(i, _)| *i == index)
-            .map(|(_, app)| *app)
+        uses[from..].iter().take_while(move |(i, _)| *i == index).map(|(_, app)| *app)
     };
 
     // Validity of every certificate in use.
@@ -1455,29 +1296,18 @@ fn check_certificates(ctx: &Ctx<'_>, certificates: &[CertificateInfo], out: &mut
         objects.push(env_obj(env));
         if expired || not_yet {
             let message = if expired {
-                format!(
-                    "certificate {name} in {env} expired {} ago",
-                    human_duration(ctx.now - cert.not_after)
-                )
+                format!("certificate {name} in {env} expired {} ago", human_duration(ctx.now - cert.not_after))
             } else {
                 format!(
                     "certificate {name} in {env} is not valid for another {}",
                     human_duration(cert.not_before - ctx.now)
                 )
             };
-            out.push(finding(
-                &rule::CERT_EXPIRED,
-                message,
-                "upload a renewed certificate".to_owned(),
-                objects,
-            ));
+            out.push(finding(&rule::CERT_EXPIRED, message, "upload a renewed certificate".to_owned(), objects));
         } else {
             out.push(finding(
                 &rule::CERT_EXPIRING,
-                format!(
-                    "certificate {name} in {env} expires in {}",
-                    human_duration(cert.not_after - ctx.now)
-                ),
+                format!("certificate {name} in {env} expires in {}", human_duration(cert.not_after - ctx.now)),
                 "renew it now and upload the new certificate".to_owned(),
                 objects,
             ));
@@ -1490,39 +1320,19 @@ fn check_certificates(ctx: &Ctx<'_>, certificates: &[CertificateInfo], out: &mut
     let same_cert = shared_across_environments(certificates, |c| c.fingerprint_sha256.as_str());
     let same_key = shared_across_environments(certificates, |c| c.public_key_fingerprint.as_str());
     let distinct_certs = |group: &Vec<usize>| {
-        group
-            .iter()
-            .map(|&i| certificates[i].fingerprint_sha256.as_str())
-            .collect::<BTreeSet<_>>()
-            .len()
-            > 1
+        group.iter().map(|&i| certificates[i].fingerprint_sha256.as_str()).collect::<BTreeSet<_>>().len() > 1
     };
-    let groups = same_cert.into_iter().map(|g| (true, g)).chain(
-        same_key
-            .into_iter()
-            .filter(distinct_certs)
-            .map(|g| (false, g)),
-    );
+    let groups =
+        same_cert.into_iter().map(|g| (true, g)).chain(same_key.into_iter().filter(distinct_certs).map(|g| (false, g)));
     for (is_same_cert, group) in groups {
         let certs: Vec<&CertificateInfo> = group.iter().map(|&i| &certificates[i]).collect();
-        let names = join(
-            certs
-                .iter()
-                .map(|c| format!("{} in {}", c.name, c.environment)),
-        );
-        let mut objects: Vec<String> = certs
-            .iter()
-            .map(|c| cert_obj(&c.environment, &c.name))
-            .collect();
+        let names = join(certs.iter().map(|c| format!("{} in {}", c.name, c.environment)));
+        let mut objects: Vec<String> = certs.iter().map(|c| cert_obj(&c.environment, &c.name)).collect();
         for &i in &group {
             objects.extend(users_of(i).map(app_obj));
         }
         objects.extend(certs.iter().map(|c| env_obj(&c.environment)));
-        let what = if is_same_cert {
-            "are the same certificate"
-        } else {
-            "share one private key"
-        };
+        let what = if is_same_cert { "are the same certificate" } else { "share one private key" };
         out.push(finding(
             &rule::TLS_DISTINCT,
             format!("{names} {what}"),
@@ -1546,10 +1356,7 @@ fn human_duration(seconds: i64) -> String {
 }
 
 #[cfg(test)]
-#[expect(
-    clippy::unwrap_used,
-    reason = "in tests a failed parse is a failed test"
-)]
+#[expect(clippy::unwrap_used, reason = "in tests a failed parse is a failed test")]
 mod tests {
     use proptest::prelude::*;
 
@@ -1594,10 +1401,7 @@ mod tests {
     }
 
     fn environment<'a>(plan: &'a mut Plan, name: &str) -> &'a mut Environment {
-        plan.environments
-            .iter_mut()
-            .find(|e| e.name == name)
-            .unwrap()
+        plan.environments.iter_mut().find(|e| e.name == name).unwrap()
     }
 
     fn pool<'a>(plan: &'a mut Plan, name: &str) -> &'a mut VipPool {
@@ -1605,47 +1409,26 @@ mod tests {
     }
 
     fn api_in<'a>(plan: &'a mut Plan, name: &str) -> &'a mut AppEnvironment {
-        plan.applications[0]
-            .environments
-            .get_mut(&env(name))
-            .unwrap()
+        plan.applications[0].environments.get_mut(&env(name)).unwrap()
     }
 
     fn certificate<'a>(plan: &'a mut Plan, environment: &str) -> &'a mut CertificateInfo {
-        plan.certificates
-            .as_mut()
-            .unwrap()
-            .iter_mut()
-            .find(|c| c.environment == environment)
-            .unwrap()
+        plan.certificates.as_mut().unwrap().iter_mut().find(|c| c.environment == environment).unwrap()
     }
 
     fn findings<'a>(report: &'a Report, rule: &RuleInfo) -> Vec<&'a Finding> {
-        report
-            .findings
-            .iter()
-            .filter(|f| f.rule == rule.id)
-            .collect()
+        report.findings.iter().filter(|f| f.rule == rule.id).collect()
     }
 
     /// Runs the plan and returns the findings of `rule`, after checking the good plan is
     /// quiet on it.
     fn fires(plan: &Plan, rule: &RuleInfo) -> Vec<Finding> {
         let quiet = check_plan(&good(), NOW);
-        assert!(
-            findings(&quiet, rule).is_empty(),
-            "{} fires on the good plan",
-            rule.id
-        );
+        assert!(findings(&quiet, rule).is_empty(), "{} fires on the good plan", rule.id);
         assert!(quiet.passed.contains(&Cow::Borrowed(rule.id)));
         let report = check_plan(plan, NOW);
         let found: Vec<Finding> = findings(&report, rule).into_iter().cloned().collect();
-        assert!(
-            !found.is_empty(),
-            "{} does not fire: {:#?}",
-            rule.id,
-            report.findings
-        );
+        assert!(!found.is_empty(), "{} does not fire: {:#?}", rule.id, report.findings);
         assert!(!report.passed.contains(&Cow::Borrowed(rule.id)));
         for f in &found {
             assert_eq!(f.severity, rule.severity);
@@ -1673,30 +1456,11 @@ mod tests {
     #[test]
     fn seed_plan_passes_with_zero_errors() {
         let report = check_plan(&seed_plan(), NOW);
-        assert_eq!(
-            (report.errors, report.warnings),
-            (0, 0),
-            "{:#?}",
-            report.findings
-        );
-        assert_eq!(
-            report.skipped.len(),
-            CERTIFICATE_RULES.len(),
-            "certificates unknown: certificate rules skipped"
-        );
-        assert!(
-            !report
-                .passed
-                .iter()
-                .any(|p| CERTIFICATE_RULES.contains(&p.as_ref()))
-        );
+        assert_eq!((report.errors, report.warnings), (0, 0), "{:#?}", report.findings);
+        assert_eq!(report.skipped.len(), CERTIFICATE_RULES.len(), "certificates unknown: certificate rules skipped");
+        assert!(!report.passed.iter().any(|p| CERTIFICATE_RULES.contains(&p.as_ref())));
         let report = check_plan(&good(), NOW);
-        assert_eq!(
-            (report.errors, report.warnings),
-            (0, 0),
-            "{:#?}",
-            report.findings
-        );
+        assert_eq!((report.errors, report.warnings), (0, 0), "{:#?}", report.findings);
         assert_eq!(report.passed.len(), rules().len());
         assert!(report.skipped.is_empty());
     }
@@ -1712,10 +1476,7 @@ mod tests {
         assert_eq!(finding["rule"], "GH-GATEWAY-TLS");
         assert_eq!(finding["severity"], "error");
         assert_eq!(finding["diagram"], "cilium/gateway");
-        assert_eq!(
-            finding["objects"],
-            serde_json::json!(["application/api", "environment/dev"])
-        );
+        assert_eq!(finding["objects"], serde_json::json!(["application/api", "environment/dev"]));
         let back: Report = serde_json::from_value(json).unwrap();
         assert_eq!(back.errors, 1);
         assert!(serde_json::to_value(check_plan(&seed_plan(), NOW)).unwrap()["skipped"].is_array());
@@ -1749,32 +1510,16 @@ mod tests {
         environment(&mut plan, "prod").pod_cidrs = vec![Cidr::parse("10.10.0.0/17").unwrap()];
         let found = fires(&plan, &rule::POD_CIDR_DISTINCT);
         assert_eq!(found[0].objects, ["environment/dev", "environment/prod"]);
-        assert_eq!(
-            found[0].message,
-            "pod CIDR 10.10.0.0/16 of dev overlaps pod CIDR 10.10.0.0/17 of prod"
-        );
-        assert!(
-            findings(&check_plan(&plan, NOW), &rule::RANGE_OVERLAP).is_empty(),
-            "one rule per pair"
-        );
+        assert_eq!(found[0].message, "pod CIDR 10.10.0.0/16 of dev overlaps pod CIDR 10.10.0.0/17 of prod");
+        assert!(findings(&check_plan(&plan, NOW), &rule::RANGE_OVERLAP).is_empty(), "one rule per pair");
     }
 
     #[test]
     fn vip_distinct() {
         let mut plan = good();
-        pool(&mut plan, "prod-vips")
-            .blocks
-            .push(PoolBlock::parse("192.168.101.200-192.168.101.201").unwrap());
+        pool(&mut plan, "prod-vips").blocks.push(PoolBlock::parse("192.168.101.200-192.168.101.201").unwrap());
         let found = fires(&plan, &rule::VIP_DISTINCT);
-        assert_eq!(
-            found[0].objects,
-            [
-                "pool/dev-vips",
-                "pool/prod-vips",
-                "environment/dev",
-                "environment/prod"
-            ]
-        );
+        assert_eq!(found[0].objects, ["pool/dev-vips", "pool/prod-vips", "environment/dev", "environment/prod"]);
     }
 
     #[test]
@@ -1783,30 +1528,17 @@ mod tests {
         let dev = api_in(&mut plan, "dev").config.clone();
         api_in(&mut plan, "prod").config = dev;
         let found = fires(&plan, &rule::CONFIGMAP_DISTINCT);
-        assert!(
-            found[0]
-                .message
-                .contains("identical ConfigMap data in dev, prod"),
-            "{}",
-            found[0].message
-        );
+        assert!(found[0].message.contains("identical ConfigMap data in dev, prod"), "{}", found[0].message);
 
         let mut plan = good();
         api_in(&mut plan, "prod").config.clear();
         let found = fires(&plan, &rule::CONFIGMAP_DISTINCT);
-        assert!(
-            found[0].message.contains("none in prod"),
-            "{}",
-            found[0].message
-        );
+        assert!(found[0].message.contains("none in prod"), "{}", found[0].message);
 
         let mut plan = good();
         api_in(&mut plan, "prod").config.clear();
         api_in(&mut plan, "dev").config.clear();
-        assert!(
-            findings(&check_plan(&plan, NOW), &rule::CONFIGMAP_DISTINCT).is_empty(),
-            "no config at all is fine"
-        );
+        assert!(findings(&check_plan(&plan, NOW), &rule::CONFIGMAP_DISTINCT).is_empty(), "no config at all is fine");
     }
 
     #[test]
@@ -1815,26 +1547,14 @@ mod tests {
         certificate(&mut plan, "prod").fingerprint_sha256 = "f-dev".into();
         certificate(&mut plan, "prod").public_key_fingerprint = "k-dev".into();
         let found = fires(&plan, &rule::TLS_DISTINCT);
-        assert_eq!(
-            found.len(),
-            1,
-            "a shared certificate is reported once, not also as a shared key"
-        );
-        assert!(
-            found[0].message.ends_with("are the same certificate"),
-            "{}",
-            found[0].message
-        );
+        assert_eq!(found.len(), 1, "a shared certificate is reported once, not also as a shared key");
+        assert!(found[0].message.ends_with("are the same certificate"), "{}", found[0].message);
         assert!(found[0].objects.contains(&"application/api".to_owned()));
 
         let mut plan = good();
         certificate(&mut plan, "prod").public_key_fingerprint = "k-dev".into();
         let found = fires(&plan, &rule::TLS_DISTINCT);
-        assert!(
-            found[0].message.ends_with("share one private key"),
-            "{}",
-            found[0].message
-        );
+        assert!(found[0].message.ends_with("share one private key"), "{}", found[0].message);
     }
 
     #[test]
@@ -1842,21 +1562,12 @@ mod tests {
         let mut plan = good();
         api_in(&mut plan, "prod").hostnames = vec![Hostname::parse("api-dev.mdhlabs.com").unwrap()];
         let found = fires(&plan, &rule::HOSTNAME_DISTINCT);
-        assert!(
-            found[0]
-                .message
-                .starts_with("api-dev.mdhlabs.com is routed in dev, prod"),
-            "{}",
-            found[0].message
-        );
+        assert!(found[0].message.starts_with("api-dev.mdhlabs.com is routed in dev, prod"), "{}", found[0].message);
 
         let mut plan = good();
         api_in(&mut plan, "dev").hostnames = vec![Hostname::parse("*.mdhlabs.com").unwrap()];
         let found = fires(&plan, &rule::HOSTNAME_DISTINCT);
-        assert_eq!(
-            found[0].message,
-            "*.mdhlabs.com of api in dev covers api.mdhlabs.com of api in prod"
-        );
+        assert_eq!(found[0].message, "*.mdhlabs.com of api in dev covers api.mdhlabs.com of api in prod");
     }
 
     #[test]
@@ -1864,11 +1575,7 @@ mod tests {
         let mut plan = good();
         api_in(&mut plan, "prod").hostnames.clear();
         let found = fires(&plan, &rule::GATEWAY_TLS);
-        assert!(
-            found[0].message.contains("in prod has no hostname"),
-            "{}",
-            found[0].message
-        );
+        assert!(found[0].message.contains("in prod has no hostname"), "{}", found[0].message);
     }
 
     #[test]
@@ -1876,36 +1583,21 @@ mod tests {
         let mut plan = good();
         environment(&mut plan, "dev").service_cidr = Cidr::parse("10.20.0.0/16").unwrap();
         let found = fires(&plan, &rule::RANGE_OVERLAP);
-        assert_eq!(
-            found[0].message,
-            "service CIDR 10.20.0.0/16 of dev overlaps pod CIDR 10.20.0.0/16 of prod"
-        );
+        assert_eq!(found[0].message, "service CIDR 10.20.0.0/16 of dev overlaps pod CIDR 10.20.0.0/16 of prod");
         assert_eq!(found[0].diagram, "cilium/pods");
 
         let mut plan = good();
-        pool(&mut plan, "dev-vips")
-            .blocks
-            .push(PoolBlock::parse("10.96.0.0/28").unwrap());
+        pool(&mut plan, "dev-vips").blocks.push(PoolBlock::parse("10.96.0.0/28").unwrap());
         let found = fires(&plan, &rule::RANGE_OVERLAP);
         assert_eq!(found[0].objects, ["environment/dev", "pool/dev-vips"]);
         assert_eq!(found[0].diagram, "cilium/vip-pool");
 
         // A node subnet of another environment that the pool's environment does not share.
         let mut plan = good();
-        environment(&mut plan, "prod")
-            .node_subnets
-            .push(Cidr::parse("172.16.0.0/24").unwrap());
-        pool(&mut plan, "dev-vips")
-            .blocks
-            .push(PoolBlock::parse("172.16.0.64/28").unwrap());
+        environment(&mut plan, "prod").node_subnets.push(Cidr::parse("172.16.0.0/24").unwrap());
+        pool(&mut plan, "dev-vips").blocks.push(PoolBlock::parse("172.16.0.64/28").unwrap());
         let found = fires(&plan, &rule::RANGE_OVERLAP);
-        assert!(
-            found[0]
-                .message
-                .contains("node subnet 172.16.0.0/24 of prod"),
-            "{}",
-            found[0].message
-        );
+        assert!(found[0].message.contains("node subnet 172.16.0.0/24 of prod"), "{}", found[0].message);
     }
 
     #[test]
@@ -1918,10 +1610,7 @@ mod tests {
             owner: "team-a".into(),
             application: Some(K8sName::parse("api").unwrap()),
         });
-        assert!(
-            findings(&check_plan(&plan, NOW), &rule::VIP_DUPLICATE).is_empty(),
-            "api's own allocation"
-        );
+        assert!(findings(&check_plan(&plan, NOW), &rule::VIP_DUPLICATE).is_empty(), "api's own allocation");
         plan.allocations.push(Allocation {
             address: ip("192.168.101.240"),
             pool_id: 2,
@@ -1932,13 +1621,7 @@ mod tests {
         let found = fires(&plan, &rule::VIP_DUPLICATE);
         assert_eq!(
             found[0].objects,
-            [
-                "vip/192.168.101.240",
-                "application/api",
-                "application/web",
-                "pool/prod-vips",
-                "environment/prod"
-            ]
+            ["vip/192.168.101.240", "application/api", "application/web", "pool/prod-vips", "environment/prod"]
         );
     }
 
@@ -1948,9 +1631,7 @@ mod tests {
         api_in(&mut plan, "prod").vip = VipRequest::Address(ip("192.168.101.200"));
         let found = fires(&plan, &rule::VIP_OUTSIDE_POOL);
         assert!(
-            found[0]
-                .message
-                .contains("none of its pools: prod-vips (192.168.101.240-192.168.101.250)"),
+            found[0].message.contains("none of its pools: prod-vips (192.168.101.240-192.168.101.250)"),
             "{}",
             found[0].message
         );
@@ -1964,10 +1645,7 @@ mod tests {
             application: None,
         });
         let found = fires(&plan, &rule::VIP_OUTSIDE_POOL);
-        assert_eq!(
-            found[0].objects,
-            ["vip/192.168.101.100", "pool/dev-vips", "environment/dev"]
-        );
+        assert_eq!(found[0].objects, ["vip/192.168.101.100", "pool/dev-vips", "environment/dev"]);
     }
 
     #[test]
@@ -1988,29 +1666,19 @@ mod tests {
             "block 192.168.101.0/28 of pool dev-vips contains the node 192.168.101.11, node 192.168.101.12, node 192.168.101.13, router core 192.168.101.1, network address 192.168.101.0 of 192.168.101.0/24"
         );
         let mut plan = good();
-        pool(&mut plan, "prod-vips").blocks =
-            vec![PoolBlock::parse("192.168.101.250-192.168.101.255").unwrap()];
-        assert!(
-            fires(&plan, &rule::ARP_VIP_NODE_CLASH)[0]
-                .message
-                .contains("broadcast address 192.168.101.255")
-        );
+        pool(&mut plan, "prod-vips").blocks = vec![PoolBlock::parse("192.168.101.250-192.168.101.255").unwrap()];
+        assert!(fires(&plan, &rule::ARP_VIP_NODE_CLASH)[0].message.contains("broadcast address 192.168.101.255"));
     }
 
     #[test]
     fn arp_ipv6() {
         let mut plan = good();
-        pool(&mut plan, "dev-vips")
-            .blocks
-            .push(PoolBlock::parse("fd00:101::/120").unwrap());
+        pool(&mut plan, "dev-vips").blocks.push(PoolBlock::parse("fd00:101::/120").unwrap());
         let found = fires(&plan, &rule::ARP_IPV6);
         assert_eq!(found.len(), 1);
         assert!(findings(&check_plan(&plan, NOW), &rule::ARP_VIP_IN_SUBNET).is_empty());
         set_mode(&mut plan, "dev", AdvertisementMode::Both);
-        assert!(
-            findings(&check_plan(&plan, NOW), &rule::ARP_IPV6).is_empty(),
-            "IPv6 goes by BGP in mode both"
-        );
+        assert!(findings(&check_plan(&plan, NOW), &rule::ARP_IPV6).is_empty(), "IPv6 goes by BGP in mode both");
     }
 
     #[test]
@@ -2018,13 +1686,7 @@ mod tests {
         let mut plan = good();
         set_mode(&mut plan, "dev", AdvertisementMode::Bgp);
         assert!(findings(&check_plan(&plan, NOW), &rule::BGP_PEER).is_empty());
-        environment(&mut plan, "dev")
-            .advertisement
-            .bgp
-            .as_mut()
-            .unwrap()
-            .peers
-            .clear();
+        environment(&mut plan, "dev").advertisement.bgp.as_mut().unwrap().peers.clear();
         let found = fires(&plan, &rule::BGP_PEER);
         assert_eq!(found[0].objects, ["environment/dev"]);
     }
@@ -2033,39 +1695,15 @@ mod tests {
     fn bgp_peer_vm() {
         let mut plan = good();
         set_mode(&mut plan, "dev", AdvertisementMode::Bgp);
-        assert!(
-            findings(&check_plan(&plan, NOW), &rule::BGP_PEER_VM).is_empty(),
-            "FRR on hardware forwards"
-        );
-        environment(&mut plan, "dev")
-            .advertisement
-            .bgp
-            .as_mut()
-            .unwrap()
-            .peers[0]
-            .platform = Platform::Vm;
+        assert!(findings(&check_plan(&plan, NOW), &rule::BGP_PEER_VM).is_empty(), "FRR on hardware forwards");
+        environment(&mut plan, "dev").advertisement.bgp.as_mut().unwrap().peers[0].platform = Platform::Vm;
         let found = fires(&plan, &rule::BGP_PEER_VM);
         assert_eq!(found[0].objects, ["environment/dev"]);
         assert_eq!(found[0].severity, Severity::Warning);
-        assert!(
-            found[0]
-                .message
-                .contains("frr (192.168.101.1) of dev runs on a virtual machine"),
-            "{}",
-            found[0].message
-        );
+        assert!(found[0].message.contains("frr (192.168.101.1) of dev runs on a virtual machine"), "{}", found[0].message);
         set_mode(&mut plan, "dev", AdvertisementMode::Arp);
-        environment(&mut plan, "dev")
-            .advertisement
-            .bgp
-            .as_mut()
-            .unwrap()
-            .peers[0]
-            .platform = Platform::Vm;
-        assert!(
-            findings(&check_plan(&plan, NOW), &rule::BGP_PEER_VM).is_empty(),
-            "only where BGP is used"
-        );
+        environment(&mut plan, "dev").advertisement.bgp.as_mut().unwrap().peers[0].platform = Platform::Vm;
+        assert!(findings(&check_plan(&plan, NOW), &rule::BGP_PEER_VM).is_empty(), "only where BGP is used");
     }
 
     #[test]
@@ -2097,10 +1735,7 @@ mod tests {
         api_in(&mut plan, "dev").external_traffic_policy = ExternalTrafficPolicy::Local;
         fires(&plan, &rule::L2_ETP_LOCAL);
         set_mode(&mut plan, "dev", AdvertisementMode::Bgp);
-        assert!(
-            findings(&check_plan(&plan, NOW), &rule::L2_ETP_LOCAL).is_empty(),
-            "Local is fine with BGP"
-        );
+        assert!(findings(&check_plan(&plan, NOW), &rule::L2_ETP_LOCAL).is_empty(), "Local is fine with BGP");
     }
 
     #[test]
@@ -2108,16 +1743,9 @@ mod tests {
         let mut plan = good();
         certificate(&mut plan, "prod").sans = vec!["www.mdhlabs.com".into()];
         let found = fires(&plan, &rule::CERT_SAN);
-        assert!(
-            found[0].message.contains("does not cover api.mdhlabs.com"),
-            "{}",
-            found[0].message
-        );
+        assert!(found[0].message.contains("does not cover api.mdhlabs.com"), "{}", found[0].message);
         certificate(&mut plan, "prod").sans = vec!["*.mdhlabs.com".into(), "192.168.1.1".into()];
-        assert!(
-            findings(&check_plan(&plan, NOW), &rule::CERT_SAN).is_empty(),
-            "wildcard covers it"
-        );
+        assert!(findings(&check_plan(&plan, NOW), &rule::CERT_SAN).is_empty(), "wildcard covers it");
     }
 
     #[test]
@@ -2125,34 +1753,17 @@ mod tests {
         let mut plan = good();
         certificate(&mut plan, "prod").not_after = NOW - 3 * DAY;
         let found = fires(&plan, &rule::CERT_EXPIRED);
-        assert_eq!(
-            found[0].message,
-            "certificate api-tls in prod expired 3 days ago"
-        );
-        assert_eq!(
-            found[0].objects,
-            [
-                "certificate/prod/api-tls",
-                "application/api",
-                "environment/prod"
-            ]
-        );
+        assert_eq!(found[0].message, "certificate api-tls in prod expired 3 days ago");
+        assert_eq!(found[0].objects, ["certificate/prod/api-tls", "application/api", "environment/prod"]);
 
         let mut plan = good();
         certificate(&mut plan, "dev").not_before = NOW + 2 * 3600;
-        assert!(
-            fires(&plan, &rule::CERT_EXPIRED)[0]
-                .message
-                .contains("not valid for another 2 hours")
-        );
+        assert!(fires(&plan, &rule::CERT_EXPIRED)[0].message.contains("not valid for another 2 hours"));
 
         let mut plan = good();
         certificate(&mut plan, "dev").not_after = NOW + 10 * DAY;
         let found = fires(&plan, &rule::CERT_EXPIRING);
-        assert_eq!(
-            found[0].message,
-            "certificate api-tls in dev expires in 10 days"
-        );
+        assert_eq!(found[0].message, "certificate api-tls in dev expires in 10 days");
         certificate(&mut plan, "dev").not_after = NOW + 31 * DAY;
         assert!(findings(&check_plan(&plan, NOW), &rule::CERT_EXPIRING).is_empty());
     }
@@ -2160,27 +1771,13 @@ mod tests {
     #[test]
     fn cert_missing_only_when_certificates_are_known() {
         let mut plan = good();
-        plan.certificates
-            .as_mut()
-            .unwrap()
-            .retain(|c| c.environment != "prod");
+        plan.certificates.as_mut().unwrap().retain(|c| c.environment != "prod");
         let found = fires(&plan, &rule::CERT_MISSING);
-        assert_eq!(
-            found[0].objects,
-            [
-                "application/api",
-                "certificate/prod/api-tls",
-                "environment/prod"
-            ]
-        );
+        assert_eq!(found[0].objects, ["application/api", "certificate/prod/api-tls", "environment/prod"]);
         plan.certificates = None;
         let report = check_plan(&plan, NOW);
         assert!(findings(&report, &rule::CERT_MISSING).is_empty());
-        assert!(
-            report
-                .skipped
-                .contains(&Cow::Borrowed(rule::CERT_MISSING.id))
-        );
+        assert!(report.skipped.contains(&Cow::Borrowed(rule::CERT_MISSING.id)));
     }
 
     #[test]
@@ -2201,11 +1798,7 @@ mod tests {
             "certificate api-tls in dev of application api refers to Secret cd-service/api-dev-tls, which Gatehouse has not read yet"
         );
         let report = check_plan(&plan, NOW);
-        assert_eq!(
-            report.errors, 0,
-            "names and validity are unknown, not wrong: {:?}",
-            report.findings
-        );
+        assert_eq!(report.errors, 0, "names and validity are unknown, not wrong: {:?}", report.findings);
     }
 
     #[test]
@@ -2215,30 +1808,19 @@ mod tests {
         plan.applications[0].liveness_path = None;
         let found = fires(&plan, &rule::PROD_REPLICAS);
         assert_eq!(found.len(), 1, "only prod");
-        assert_eq!(
-            found[0].message,
-            "application api runs 1 replica in production environment prod"
-        );
+        assert_eq!(found[0].message, "application api runs 1 replica in production environment prod");
         let found = fires(&plan, &rule::PROD_PROBES);
-        assert_eq!(
-            found[0].message,
-            "application api has no liveness probe in production environment prod"
-        );
+        assert_eq!(found[0].message, "application api has no liveness probe in production environment prod");
         // `protected` makes an environment production whatever its name.
         environment(&mut plan, "dev").protected = true;
-        assert_eq!(
-            findings(&check_plan(&plan, NOW), &rule::PROD_REPLICAS).len(),
-            2
-        );
+        assert_eq!(findings(&check_plan(&plan, NOW), &rule::PROD_REPLICAS).len(), 2);
     }
 
     #[test]
     fn env_unknown() {
         let mut plan = good();
         let staging = plan.applications[0].environments[&env("dev")].clone();
-        plan.applications[0]
-            .environments
-            .insert(env("staging"), staging);
+        plan.applications[0].environments.insert(env("staging"), staging);
         let found = fires(&plan, &rule::ENV_UNKNOWN);
         assert_eq!(found[0].objects, ["application/api", "environment/staging"]);
         let mut plan = good();
@@ -2260,38 +1842,23 @@ mod tests {
         }
         web.environments.remove(&env("dev"));
         plan.applications.push(web);
-        certificate(&mut plan, "prod")
-            .sans
-            .push("web.mdhlabs.com".into());
+        certificate(&mut plan, "prod").sans.push("web.mdhlabs.com".into());
         // An environment-level problem in dev: concerns api (in dev), not web (prod only).
         environment(&mut plan, "dev").advertisement.arp = Some(ArpSettings::default());
-        environment(&mut plan, "dev")
-            .pod_cidrs
-            .push(Cidr::parse("10.97.0.0/16").unwrap());
+        environment(&mut plan, "dev").pod_cidrs.push(Cidr::parse("10.97.0.0/16").unwrap());
 
         let all = check_plan(&plan, NOW);
         assert_eq!(findings(&all, &rule::PROD_REPLICAS).len(), 1);
         assert_eq!(findings(&all, &rule::RANGE_OVERLAP).len(), 1);
 
         let api = check_application(&plan, "api", NOW);
-        assert!(
-            findings(&api, &rule::PROD_REPLICAS).is_empty(),
-            "web's finding is not api's"
-        );
+        assert!(findings(&api, &rule::PROD_REPLICAS).is_empty(), "web's finding is not api's");
         assert!(api.passed.contains(&Cow::Borrowed(rule::PROD_REPLICAS.id)));
-        assert_eq!(
-            findings(&api, &rule::RANGE_OVERLAP).len(),
-            1,
-            "dev ⊃ api; prod ⊃ api"
-        );
+        assert_eq!(findings(&api, &rule::RANGE_OVERLAP).len(), 1, "dev ⊃ api; prod ⊃ api");
 
         let web = check_application(&plan, "web", NOW);
         assert_eq!(findings(&web, &rule::PROD_REPLICAS).len(), 1);
-        assert_eq!(
-            findings(&web, &rule::RANGE_OVERLAP).len(),
-            1,
-            "the overlap names prod's service CIDR"
-        );
+        assert_eq!(findings(&web, &rule::RANGE_OVERLAP).len(), 1, "the overlap names prod's service CIDR");
         assert_eq!((web.errors, web.warnings), (1, 1));
 
         assert_eq!(check_application(&plan, "nope", NOW), Report::default());
@@ -2301,25 +1868,17 @@ mod tests {
     fn synthetic_plan_is_clean() {
         let plan = synthetic_plan(6, 300, 40, NOW);
         assert_eq!(plan.environments.len(), 6);
-        let ranges: usize =
-            3 * plan.environments.len() + plan.pools.iter().map(|p| p.blocks.len()).sum::<usize>();
+        let ranges: usize = 3 * plan.environments.len() + plan.pools.iter().map(|p| p.blocks.len()).sum::<usize>();
         assert!((290..=300).contains(&ranges), "{ranges}");
         let report = check_plan(&plan, NOW);
-        assert_eq!(
-            (report.errors, report.warnings),
-            (0, 0),
-            "{:#?}",
-            &report.findings[..report.findings.len().min(5)]
-        );
+        assert_eq!((report.errors, report.warnings), (0, 0), "{:#?}", &report.findings[..report.findings.len().min(5)]);
     }
 
     fn arb_cidr() -> impl Strategy<Value = Cidr> {
         // A /20 of IPv4 and a sliver of IPv6 so that random ranges overlap often.
         prop_oneof![
-            (0u32..4096, 20u8..=32).prop_map(|(a, p)| Cidr::containing(
-                IpAddr::from(std::net::Ipv4Addr::from(0x0A00_0000 + a)),
-                p
-            )),
+            (0u32..4096, 20u8..=32)
+                .prop_map(|(a, p)| Cidr::containing(IpAddr::from(std::net::Ipv4Addr::from(0x0A00_0000 + a)), p)),
             (0u128..4096, 116u8..=128)
                 .prop_map(|(a, p)| Cidr::containing(IpAddr::from(std::net::Ipv6Addr::from(a)), p)),
         ]

@@ -23,19 +23,11 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn new(field: impl Into<String>, code: &str, message: impl Into<String>) -> Self {
-        Self {
-            field: field.into(),
-            code: code.to_owned(),
-            message: message.into(),
-        }
+        Self { field: field.into(), code: code.to_owned(), message: message.into() }
     }
 
     pub fn from_error<E: ErrorCode + ?Sized>(field: impl Into<String>, error: &E) -> Self {
-        Self {
-            field: field.into(),
-            code: error.code().to_owned(),
-            message: error.to_string(),
-        }
+        Self { field: field.into(), code: error.code().to_owned(), message: error.to_string() }
     }
 }
 
@@ -87,11 +79,7 @@ impl FieldErrors {
 
     /// `Ok(value)` when nothing was collected.
     pub fn into_result<T>(self, value: impl FnOnce() -> T) -> Result<T, FieldErrors> {
-        if self.0.is_empty() {
-            Ok(value())
-        } else {
-            Err(self)
-        }
+        if self.0.is_empty() { Ok(value()) } else { Err(self) }
     }
 }
 
@@ -139,11 +127,7 @@ pub(crate) struct Collector {
 
 impl Collector {
     /// Keeps the value, or records the error under `field` and returns `None`.
-    pub(crate) fn take<T, E: ErrorCode>(
-        &mut self,
-        field: impl Into<String>,
-        r: Result<T, E>,
-    ) -> Option<T> {
+    pub(crate) fn take<T, E: ErrorCode>(&mut self, field: impl Into<String>, r: Result<T, E>) -> Option<T> {
         match r {
             Ok(v) => Some(v),
             Err(e) => {
@@ -153,12 +137,7 @@ impl Collector {
         }
     }
 
-    pub(crate) fn push(
-        &mut self,
-        field: impl Into<String>,
-        code: &str,
-        message: impl Into<String>,
-    ) {
+    pub(crate) fn push(&mut self, field: impl Into<String>, code: &str, message: impl Into<String>) {
         self.errors.push(FieldError::new(field, code, message));
     }
 

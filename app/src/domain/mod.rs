@@ -9,9 +9,9 @@
 //! - [`checklist`]: the rules over a plan.
 //! - [`seed`]: the seed example plan.
 
-pub mod access;
 pub mod certificates;
 pub mod change;
+pub mod access;
 pub mod checklist;
 pub mod error;
 pub mod model;
@@ -20,15 +20,14 @@ pub mod net;
 pub mod seed;
 
 pub use certificates::{
-    CertificateDetails, CertificateStatus, CertificateUpload, CertificateUploadInput,
-    CertificateView, InventoryQuery, PrivateKeyPem, SecretReference,
+    CertificateDetails, CertificateStatus, CertificateUpload, CertificateUploadInput, CertificateView, InventoryQuery,
+    PrivateKeyPem, SecretReference,
 };
 pub use checklist::{Finding, Report, RuleInfo, Severity, check_application, check_plan, rules};
 pub use error::{ErrorCode, FieldError, FieldErrors};
 pub use model::*;
 pub use names::*;
 pub use net::{
-    Cidr, CidrError, IpAddr, IpAddrError, IpFamily, IpRange, IpRangeError, Span, naive_overlaps,
-    overlapping_pairs,
+    Cidr, CidrError, IpAddr, IpAddrError, IpFamily, IpRange, IpRangeError, Span, naive_overlaps, overlapping_pairs,
 };
 pub use seed::seed_plan;

@@ -19,12 +19,10 @@ use serde::{Deserialize, Serialize};
 
 use super::error::{Collector, ErrorCode, FieldErrors, serde_via_str};
 use super::names::{
-    Asn, ConfigKey, EnvironmentName, Hostname, HttpPath, ImageRef, K8sName, K8sSubdomain, Label,
-    LabelKey, LabelValue, Port,
+    Asn, ConfigKey, EnvironmentName, Hostname, HttpPath, ImageRef, K8sName, K8sSubdomain, Label, LabelKey, LabelValue,
+    Port,
 };
-use super::net::{
-    Cidr, CidrError, IpAddr, IpFamily, IpRange, IpRangeError, Span, overlapping_pairs,
-};
+use super::net::{Cidr, CidrError, IpAddr, IpFamily, IpRange, IpRangeError, Span, overlapping_pairs};
 
 /// A number field that also accepts its text form, so forms can pass what the user typed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -64,11 +62,7 @@ pub struct ChoiceError {
 
 impl ErrorCode for ChoiceError {
     fn code(&self) -> &'static str {
-        if self.input.is_empty() {
-            "required"
-        } else {
-            self.code
-        }
+        if self.input.is_empty() { "required" } else { self.code }
     }
 }
 
@@ -136,9 +130,7 @@ pub struct ArpSettings {
 
 /// What a router runs on. FRR on a virtual machine may not forward traffic into the cluster
 /// although traffic from the VM itself reaches the VIPs (the brief's second caveat).
-#[derive(
-    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
-)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Platform {
     #[default]
@@ -333,11 +325,7 @@ impl From<&Environment> for EnvironmentInput {
                 },
                 arp: e.advertisement.arp.as_ref().map(|a| ArpInput {
                     interfaces: a.interfaces.clone(),
-                    node_selector: a
-                        .node_selector
-                        .iter()
-                        .map(|(k, v)| (k.to_string(), v.to_string()))
-                        .collect(),
+                    node_selector: a.node_selector.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
                 }),
                 bgp: e.advertisement.bgp.as_ref().map(|b| BgpInput {
                     local_asn: Some(NumberInput::Int(i64::from(b.local_asn.get()))),
@@ -348,8 +336,7 @@ impl From<&Environment> for EnvironmentInput {
                             name: p.name.to_string(),
                             asn: Some(NumberInput::Int(i64::from(p.asn.get()))),
                             address: p.address.to_string(),
-                            platform: (!p.platform.is_hardware())
-                                .then(|| p.platform.as_str().to_owned()),
+                            platform: (!p.platform.is_hardware()).then(|| p.platform.as_str().to_owned()),
                         })
                         .collect(),
                 }),
@@ -359,10 +346,7 @@ impl From<&Environment> for EnvironmentInput {
             routers: e
                 .routers
                 .iter()
-                .map(|r| RouterInput {
-                    name: r.name.to_string(),
-                    address: r.address.to_string(),
-                })
+                .map(|r| RouterInput { name: r.name.to_string(), address: r.address.to_string() })
                 .collect(),
             external_router: None,
         }
@@ -386,20 +370,13 @@ fn parse_list<T, E: ErrorCode>(
     items: &[String],
     parse: impl Fn(&str) -> Result<T, E>,
 ) -> Vec<T> {
-    items
-        .iter()
-        .enumerate()
-        .filter_map(|(i, s)| c.take(format!("{field}[{i}]"), parse(s)))
-        .collect()
+    items.iter().enumerate().filter_map(|(i, s)| c.take(format!("{field}[{i}]"), parse(s))).collect()
 }
 
 fn parse_label(c: &mut Collector, field: &str, input: &LabelInput) -> Option<Label> {
     let key = c.take(format!("{field}.key"), LabelKey::parse(&input.key));
     let value = c.take(format!("{field}.value"), LabelValue::parse(&input.value));
-    Some(Label {
-        key: key?,
-        value: value?,
-    })
+    Some(Label { key: key?, value: value? })
 }
 
 fn parse_arp(c: &mut Collector, input: &ArpInput) -> ArpSettings {
@@ -407,16 +384,8 @@ fn parse_arp(c: &mut Collector, input: &ArpInput) -> ArpSettings {
     for (i, pattern) in input.interfaces.iter().enumerate() {
         let field = format!("advertisement.arp.interfaces[{i}]");
         if pattern.trim().is_empty() {
-            c.push(
-                field,
-                "required",
-                "an interface pattern is required, like ^eth[0-9]+$",
-            );
-        } else if pattern
-            .chars()
-            .any(|ch| ch.is_whitespace() || ch.is_control())
-            || pattern.len() > 256
-        {
+            c.push(field, "required", "an interface pattern is required, like ^eth[0-9]+$");
+        } else if pattern.chars().any(|ch| ch.is_whitespace() || ch.is_control()) || pattern.len() > 256 {
             c.push(
                 field,
                 "invalid_interface",
@@ -435,10 +404,7 @@ fn parse_arp(c: &mut Collector, input: &ArpInput) -> ArpSettings {
             node_selector.insert(key, value);
         }
     }
-    ArpSettings {
-        interfaces,
-        node_selector,
-    }
+    ArpSettings { interfaces, node_selector }
 }
 
 fn parse_routers(c: &mut Collector, input: &[RouterInput], legacy: Option<&str>) -> Vec<Router> {
@@ -465,20 +431,12 @@ fn parse_routers(c: &mut Collector, input: &[RouterInput], legacy: Option<&str>)
         if let Some(n) = &name
             && routers.iter().any(|known: &Router| &known.name == n)
         {
-            c.push(
-                format!("{field}.name"),
-                "duplicate",
-                format!("the router name `{n}` is used twice"),
-            );
+            c.push(format!("{field}.name"), "duplicate", format!("the router name `{n}` is used twice"));
         }
         if let Some(a) = address
             && routers.iter().any(|known| known.address == a)
         {
-            c.push(
-                format!("{field}.address"),
-                "duplicate",
-                format!("{a} is listed twice; each router is listed once"),
-            );
+            c.push(format!("{field}.address"), "duplicate", format!("{a} is listed twice; each router is listed once"));
         }
         if let (Some(name), Some(address)) = (name, address) {
             routers.push(Router { name, address });
@@ -497,10 +455,7 @@ fn parse_bgp(c: &mut Collector, input: &BgpInput) -> Option<BgpSettings> {
         let name = c.take(format!("{field}.name"), K8sName::parse(&p.name));
         let asn = parse_asn(c, &format!("{field}.asn"), p.asn.as_ref());
         let address = c.take(format!("{field}.address"), IpAddr::parse(&p.address));
-        let platform = c.take(
-            format!("{field}.platform"),
-            Platform::parse(p.platform.as_deref().unwrap_or("")),
-        );
+        let platform = c.take(format!("{field}.platform"), Platform::parse(p.platform.as_deref().unwrap_or("")));
         if let Some(n) = &name
             && !names.insert(n.clone())
         {
@@ -513,27 +468,13 @@ fn parse_bgp(c: &mut Collector, input: &BgpInput) -> Option<BgpSettings> {
         if let Some(a) = address
             && !addresses.insert(a)
         {
-            c.push(
-                format!("{field}.address"),
-                "duplicate",
-                format!("{a} is listed twice; each router is one peer"),
-            );
+            c.push(format!("{field}.address"), "duplicate", format!("{a} is listed twice; each router is one peer"));
         }
-        if let (Some(name), Some(asn), Some(address), Some(platform)) =
-            (name, asn, address, platform)
-        {
-            peers.push(BgpPeer {
-                name,
-                asn,
-                address,
-                platform,
-            });
+        if let (Some(name), Some(asn), Some(address), Some(platform)) = (name, asn, address, platform) {
+            peers.push(BgpPeer { name, asn, address, platform });
         }
     }
-    Some(BgpSettings {
-        local_asn: local_asn?,
-        peers,
-    })
+    Some(BgpSettings { local_asn: local_asn?, peers })
 }
 
 impl TryFrom<EnvironmentInput> for Environment {
@@ -543,20 +484,10 @@ impl TryFrom<EnvironmentInput> for Environment {
         let mut c = Collector::default();
         let name = c.take("name", EnvironmentName::parse(&input.name));
         let node_subnets = parse_list(&mut c, "node_subnets", &input.node_subnets, Cidr::parse);
-        let node_addresses = parse_list(
-            &mut c,
-            "node_addresses",
-            &input.node_addresses,
-            IpAddr::parse,
-        );
+        let node_addresses = parse_list(&mut c, "node_addresses", &input.node_addresses, IpAddr::parse);
         let pod_cidrs = parse_list(&mut c, "pod_cidrs", &input.pod_cidrs, Cidr::parse);
         let service_cidr = c.take("service_cidr", Cidr::parse(&input.service_cidr));
-        let client_networks = parse_list(
-            &mut c,
-            "client_networks",
-            &input.client_networks,
-            Cidr::parse,
-        );
+        let client_networks = parse_list(&mut c, "client_networks", &input.client_networks, Cidr::parse);
         let routers = parse_routers(&mut c, &input.routers, input.external_router.as_deref());
 
         let adv = &input.advertisement;
@@ -565,26 +496,14 @@ impl TryFrom<EnvironmentInput> for Environment {
         let arp = adv.arp.as_ref().map(|a| parse_arp(&mut c, a));
         let bgp = adv.bgp.as_ref().and_then(|b| parse_bgp(&mut c, b));
         if mode.is_some_and(AdvertisementMode::uses_bgp) && adv.bgp.is_none() {
-            c.push(
-                "advertisement.bgp",
-                "required",
-                "BGP mode needs BGP settings: the local AS number and the peers",
-            );
+            c.push("advertisement.bgp", "required", "BGP mode needs BGP settings: the local AS number and the peers");
         }
 
         if input.node_subnets.is_empty() {
-            c.push(
-                "node_subnets",
-                "required",
-                "at least one node subnet is required, like 192.168.101.0/24",
-            );
+            c.push("node_subnets", "required", "at least one node subnet is required, like 192.168.101.0/24");
         }
         if input.pod_cidrs.is_empty() {
-            c.push(
-                "pod_cidrs",
-                "required",
-                "at least one pod CIDR is required, like 10.10.0.0/16",
-            );
+            c.push("pod_cidrs", "required", "at least one pod CIDR is required, like 10.10.0.0/16");
         }
         // Node addresses: inside a node subnet, each once. Only judged when all subnets parsed.
         if node_subnets.len() == input.node_subnets.len() && !node_subnets.is_empty() {
@@ -592,11 +511,7 @@ impl TryFrom<EnvironmentInput> for Environment {
             for (i, a) in input.node_addresses.iter().enumerate() {
                 let Ok(a) = IpAddr::parse(a) else { continue };
                 if !node_subnets.iter().any(|s| s.contains(&a)) {
-                    let subnets = node_subnets
-                        .iter()
-                        .map(ToString::to_string)
-                        .collect::<Vec<_>>()
-                        .join(", ");
+                    let subnets = node_subnets.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
                     c.push(
                         format!("node_addresses[{i}]"),
                         "outside_node_subnet",
@@ -604,11 +519,7 @@ impl TryFrom<EnvironmentInput> for Environment {
                     );
                 }
                 if !seen.insert(a) {
-                    c.push(
-                        format!("node_addresses[{i}]"),
-                        "duplicate",
-                        format!("node address {a} is listed twice"),
-                    );
+                    c.push(format!("node_addresses[{i}]"), "duplicate", format!("node address {a} is listed twice"));
                 }
             }
         }
@@ -647,12 +558,7 @@ impl TryFrom<EnvironmentInput> for Environment {
                 node_addresses,
                 pod_cidrs,
                 service_cidr,
-                advertisement: Advertisement {
-                    mode,
-                    label,
-                    arp,
-                    bgp,
-                },
+                advertisement: Advertisement { mode, label, arp, bgp },
                 protected: input.protected,
                 client_networks,
                 routers,
@@ -675,15 +581,11 @@ pub enum PoolBlock {
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PoolBlockError {
-    #[error(
-        "a block is either {{\"cidr\": …}} or {{\"start\": …, \"stop\": …}}; this one is neither"
-    )]
+    #[error("a block is either {{\"cidr\": …}} or {{\"start\": …, \"stop\": …}}; this one is neither")]
     Neither,
     #[error("a block is either {{\"cidr\": …}} or {{\"start\": …, \"stop\": …}}, not both")]
     Both,
-    #[error(
-        "`{input}` is neither a CIDR (192.168.101.192/28) nor a range (192.168.101.240-192.168.101.250)"
-    )]
+    #[error("`{input}` is neither a CIDR (192.168.101.192/28) nor a range (192.168.101.240-192.168.101.250)")]
     Unrecognised { input: String },
     #[error(transparent)]
     Cidr(#[from] CidrError),
@@ -712,9 +614,7 @@ impl PoolBlock {
         } else if s.is_empty() {
             Err(PoolBlockError::Neither)
         } else {
-            Err(PoolBlockError::Unrecognised {
-                input: s.to_owned(),
-            })
+            Err(PoolBlockError::Unrecognised { input: s.to_owned() })
         }
     }
 
@@ -768,12 +668,7 @@ impl PoolBlock {
     }
 
     pub fn span<O>(&self, owner: O) -> Span<O> {
-        Span {
-            family: self.family(),
-            start: self.first_u128(),
-            end: self.last_u128(),
-            owner,
-        }
+        Span { family: self.family(), start: self.first_u128(), end: self.last_u128(), owner }
     }
 
     pub fn as_range(&self) -> IpRange {
@@ -842,11 +737,9 @@ impl PoolBlockInput {
             (Some(c), None, None) => Ok(PoolBlock::Cidr(Cidr::parse(c)?)),
             (None, Some(a), Some(b)) => Ok(PoolBlock::Range(IpRange::from_parts(a, b)?)),
             (None, None, None) => Err(PoolBlockError::Neither),
-            (None, Some(_), None) | (None, None, Some(_)) => {
-                Err(PoolBlockError::Range(IpRangeError::MissingDash {
-                    input: "a range needs both start and stop".to_owned(),
-                }))
-            }
+            (None, Some(_), None) | (None, None, Some(_)) => Err(PoolBlockError::Range(IpRangeError::MissingDash {
+                input: "a range needs both start and stop".to_owned(),
+            })),
             _ => Err(PoolBlockError::Both),
         }
     }
@@ -855,15 +748,10 @@ impl PoolBlockInput {
 impl From<PoolBlock> for PoolBlockInput {
     fn from(b: PoolBlock) -> Self {
         match b {
-            PoolBlock::Cidr(c) => Self {
-                cidr: Some(c.to_string()),
-                ..Self::default()
-            },
-            PoolBlock::Range(r) => Self {
-                start: Some(r.start().to_string()),
-                stop: Some(r.stop().to_string()),
-                cidr: None,
-            },
+            PoolBlock::Cidr(c) => Self { cidr: Some(c.to_string()), ..Self::default() },
+            PoolBlock::Range(r) => {
+                Self { start: Some(r.start().to_string()), stop: Some(r.stop().to_string()), cidr: None }
+            }
         }
     }
 }
@@ -886,9 +774,7 @@ impl VipPool {
 
     /// Number of addresses in all blocks (saturating).
     pub fn size(&self) -> u128 {
-        self.blocks
-            .iter()
-            .fold(0u128, |n, b| n.saturating_add(b.size()))
+        self.blocks.iter().fold(0u128, |n, b| n.saturating_add(b.size()))
     }
 
     pub fn contains(&self, address: &IpAddr) -> bool {
@@ -947,11 +833,7 @@ impl TryFrom<VipPoolInput> for VipPool {
         let environment = c.take("environment", EnvironmentName::parse(&input.environment));
         let name = c.take("name", K8sName::parse(&input.name));
         if input.blocks.is_empty() {
-            c.push(
-                "blocks",
-                "required",
-                "a pool needs at least one block, like {\"cidr\": \"192.168.101.192/28\"}",
-            );
+            c.push("blocks", "required", "a pool needs at least one block, like {\"cidr\": \"192.168.101.192/28\"}");
         }
         let mut blocks = Vec::with_capacity(input.blocks.len());
         let mut spans = Vec::with_capacity(input.blocks.len());
@@ -976,12 +858,7 @@ impl TryFrom<VipPoolInput> for VipPool {
             return Err(c.finish());
         }
         match (environment, name) {
-            (Some(environment), Some(name)) => Ok(VipPool {
-                id: input.id,
-                environment,
-                name,
-                blocks,
-            }),
+            (Some(environment), Some(name)) => Ok(VipPool { id: input.id, environment, name, blocks }),
             _ => Err(c.finish()),
         }
     }
@@ -1019,11 +896,7 @@ impl VipRequest {
         if s.is_empty() || s.eq_ignore_ascii_case("auto") {
             return Ok(Self::Auto);
         }
-        IpAddr::parse(s)
-            .map(Self::Address)
-            .map_err(|_| VipRequestError {
-                input: s.to_owned(),
-            })
+        IpAddr::parse(s).map(Self::Address).map_err(|_| VipRequestError { input: s.to_owned() })
     }
 
     pub fn address(&self) -> Option<IpAddr> {
@@ -1163,11 +1036,7 @@ impl From<&Application> for ApplicationInput {
                     let input = AppEnvironmentInput {
                         hostnames: e.hostnames.iter().map(ToString::to_string).collect(),
                         paths: e.paths.iter().map(ToString::to_string).collect(),
-                        config: e
-                            .config
-                            .iter()
-                            .map(|(k, v)| (k.to_string(), v.clone()))
-                            .collect(),
+                        config: e.config.iter().map(|(k, v)| (k.to_string(), v.clone())).collect(),
                         certificate: e.certificate.as_ref().map(ToString::to_string),
                         vip: Some(e.vip.to_string()),
                         external_traffic_policy: match e.external_traffic_policy {
@@ -1189,11 +1058,7 @@ fn optional_path(c: &mut Collector, field: &str, input: Option<&str>) -> Option<
     }
 }
 
-fn parse_app_environment(
-    c: &mut Collector,
-    prefix: &str,
-    input: &AppEnvironmentInput,
-) -> AppEnvironment {
+fn parse_app_environment(c: &mut Collector, prefix: &str, input: &AppEnvironmentInput) -> AppEnvironment {
     let mut hostnames = Vec::with_capacity(input.hostnames.len());
     for (i, h) in input.hostnames.iter().enumerate() {
         let field = format!("{prefix}.hostnames[{i}]");
@@ -1226,26 +1091,15 @@ fn parse_app_environment(
         None | Some("") => None,
         Some(s) => c.take(format!("{prefix}.certificate"), K8sSubdomain::parse(s)),
     };
-    let vip = c
-        .take(
-            format!("{prefix}.vip"),
-            VipRequest::parse(input.vip.as_deref().unwrap_or("auto")),
-        )
-        .unwrap_or_default();
+    let vip =
+        c.take(format!("{prefix}.vip"), VipRequest::parse(input.vip.as_deref().unwrap_or("auto"))).unwrap_or_default();
     let external_traffic_policy = c
         .take(
             format!("{prefix}.external_traffic_policy"),
             ExternalTrafficPolicy::parse(input.external_traffic_policy.as_deref().unwrap_or("")),
         )
         .unwrap_or_default();
-    AppEnvironment {
-        hostnames,
-        paths,
-        config,
-        certificate,
-        vip,
-        external_traffic_policy,
-    }
+    AppEnvironment { hostnames, paths, config, certificate, vip, external_traffic_policy }
 }
 
 impl TryFrom<ApplicationInput> for Application {
@@ -1263,33 +1117,22 @@ impl TryFrom<ApplicationInput> for Application {
                     NumberInput::Int(v) => Some(*v),
                     NumberInput::Text(s) => s.trim().parse::<i64>().ok(),
                 };
-                let replicas = value
-                    .and_then(|v| u32::try_from(v).ok())
-                    .filter(|v| *v <= 10_000);
+                let replicas = value.and_then(|v| u32::try_from(v).ok()).filter(|v| *v <= 10_000);
                 if replicas.is_none() {
-                    c.push(
-                        "replicas",
-                        "invalid_replicas",
-                        "replicas must be a whole number from 0 to 10000, like 3",
-                    );
+                    c.push("replicas", "invalid_replicas", "replicas must be a whole number from 0 to 10000, like 3");
                 }
                 replicas
             }
         };
         let port = match &input.port {
             None => {
-                c.push(
-                    "port",
-                    "required",
-                    "the container port is required, like 8080",
-                );
+                c.push("port", "required", "the container port is required, like 8080");
                 None
             }
             Some(NumberInput::Int(v)) => c.take("port", Port::new(*v)),
             Some(NumberInput::Text(s)) => c.take("port", Port::parse(s)),
         };
-        let readiness_path =
-            optional_path(&mut c, "readiness_path", input.readiness_path.as_deref());
+        let readiness_path = optional_path(&mut c, "readiness_path", input.readiness_path.as_deref());
         let liveness_path = optional_path(&mut c, "liveness_path", input.liveness_path.as_deref());
         let mut environments = BTreeMap::new();
         for (env, e) in &input.environments {
@@ -1305,16 +1148,7 @@ impl TryFrom<ApplicationInput> for Application {
         }
         match (name, namespace, image, replicas, port) {
             (Some(name), Some(namespace), Some(image), Some(replicas), Some(port)) => {
-                Ok(Application {
-                    name,
-                    namespace,
-                    image,
-                    replicas,
-                    port,
-                    readiness_path,
-                    liveness_path,
-                    environments,
-                })
+                Ok(Application { name, namespace, image, replicas, port, readiness_path, liveness_path, environments })
             }
             _ => Err(c.finish()),
         }
@@ -1386,21 +1220,13 @@ impl Plan {
         self.applications.iter().find(|a| a.name.as_str() == name)
     }
 
-    pub fn pools_of<'a>(
-        &'a self,
-        environment: &'a EnvironmentName,
-    ) -> impl Iterator<Item = &'a VipPool> + 'a {
-        self.pools
-            .iter()
-            .filter(move |p| &p.environment == environment)
+    pub fn pools_of<'a>(&'a self, environment: &'a EnvironmentName) -> impl Iterator<Item = &'a VipPool> + 'a {
+        self.pools.iter().filter(move |p| &p.environment == environment)
     }
 }
 
 #[cfg(test)]
-#[expect(
-    clippy::unwrap_used,
-    reason = "in tests a failed parse is a failed test"
-)]
+#[expect(clippy::unwrap_used, reason = "in tests a failed parse is a failed test")]
 mod tests {
     use serde_json::json;
 
@@ -1419,11 +1245,7 @@ mod tests {
     }
 
     fn errors_of(input: EnvironmentInput) -> Vec<(String, String)> {
-        Environment::try_from(input)
-            .unwrap_err()
-            .into_iter()
-            .map(|e| (e.field, e.code))
-            .collect()
+        Environment::try_from(input).unwrap_err().into_iter().map(|e| (e.field, e.code)).collect()
     }
 
     #[test]
@@ -1431,17 +1253,11 @@ mod tests {
         let env: Environment = serde_json::from_value(api_environment()).unwrap();
         assert_eq!(env.name, "dev");
         assert_eq!(env.advertisement.mode, AdvertisementMode::Arp);
-        assert_eq!(
-            env.advertisement.bgp.as_ref().unwrap().peers[0].asn.get(),
-            65_000
-        );
+        assert_eq!(env.advertisement.bgp.as_ref().unwrap().peers[0].asn.get(), 65_000);
         assert!(!env.is_production());
         let back = serde_json::to_value(&env).unwrap();
         assert_eq!(back, api_environment(), "serialises to the API shape");
-        assert_eq!(
-            Environment::try_from(EnvironmentInput::from(&env)).unwrap(),
-            env
-        );
+        assert_eq!(Environment::try_from(EnvironmentInput::from(&env)).unwrap(), env);
     }
 
     #[test]
@@ -1457,10 +1273,7 @@ mod tests {
         ]);
         let input: EnvironmentInput = serde_json::from_value(doc).unwrap();
         let errors = Environment::try_from(input).unwrap_err();
-        let fields: Vec<(&str, &str)> = errors
-            .iter()
-            .map(|e| (e.field.as_str(), e.code.as_str()))
-            .collect();
+        let fields: Vec<(&str, &str)> = errors.iter().map(|e| (e.field.as_str(), e.code.as_str())).collect();
         for expected in [
             ("name", "invalid_environment_name"),
             ("pod_cidrs[0]", "invalid_cidr"),
@@ -1471,17 +1284,10 @@ mod tests {
             ("advertisement.bgp.peers[1].asn", "invalid_asn"),
             ("advertisement.bgp.peers[1].address", "invalid_ip"),
         ] {
-            assert!(
-                fields.contains(&expected),
-                "{expected:?} missing from {fields:?}"
-            );
+            assert!(fields.contains(&expected), "{expected:?} missing from {fields:?}");
         }
         let host_bits = errors.get("pod_cidrs[0]").unwrap();
-        assert!(
-            host_bits.message.contains("did you mean 10.10.0.0/16?"),
-            "{}",
-            host_bits.message
-        );
+        assert!(host_bits.message.contains("did you mean 10.10.0.0/16?"), "{}", host_bits.message);
     }
 
     #[test]
@@ -1501,33 +1307,19 @@ mod tests {
             ("advertisement.bgp", "required"),
         ] {
             assert!(
-                errors
-                    .iter()
-                    .any(|(f, c)| (f.as_str(), c.as_str()) == expected),
+                errors.iter().any(|(f, c)| (f.as_str(), c.as_str()) == expected),
                 "{expected:?} missing from {errors:?}"
             );
         }
-        assert!(
-            errors.contains(&("pod_cidrs[1]".to_owned(), "range_overlap".to_owned())),
-            "{errors:?}"
-        );
+        assert!(errors.contains(&("pod_cidrs[1]".to_owned(), "range_overlap".to_owned())), "{errors:?}");
     }
 
     #[test]
     fn environment_missing_fields_are_required_errors_and_unknown_fields_are_refused() {
         let input: EnvironmentInput = serde_json::from_value(json!({"name": "dev"})).unwrap();
         let errors = errors_of(input);
-        for field in [
-            "node_subnets",
-            "pod_cidrs",
-            "service_cidr",
-            "advertisement.mode",
-            "advertisement.label.key",
-        ] {
-            assert!(
-                errors.contains(&(field.to_owned(), "required".to_owned())),
-                "{field} in {errors:?}"
-            );
+        for field in ["node_subnets", "pod_cidrs", "service_cidr", "advertisement.mode", "advertisement.label.key"] {
+            assert!(errors.contains(&(field.to_owned(), "required".to_owned())), "{field} in {errors:?}");
         }
         let mut doc = api_environment();
         doc["colour"] = json!("blue");
@@ -1543,19 +1335,9 @@ mod tests {
         doc["advertisement"]["bgp"]["peers"][0]["platform"] = json!("vm");
         let env: Environment = serde_json::from_value(doc.clone()).unwrap();
         assert_eq!(env.gateway_router().map(|r| r.name.as_str()), Some("core"));
-        assert_eq!(
-            env.advertisement.bgp.as_ref().unwrap().peers[0].platform,
-            Platform::Vm
-        );
-        assert_eq!(
-            serde_json::to_value(&env).unwrap(),
-            doc,
-            "routers and a vm platform are written back"
-        );
-        assert_eq!(
-            Environment::try_from(EnvironmentInput::from(&env)).unwrap(),
-            env
-        );
+        assert_eq!(env.advertisement.bgp.as_ref().unwrap().peers[0].platform, Platform::Vm);
+        assert_eq!(serde_json::to_value(&env).unwrap(), doc, "routers and a vm platform are written back");
+        assert_eq!(Environment::try_from(EnvironmentInput::from(&env)).unwrap(), env);
 
         doc["routers"] = json!([{"name": "edge", "address": "192.168.99.1"}, {"name": "edge", "address": "192.168.99.1"}, {"name": "Core", "address": "x"}]);
         doc["advertisement"]["bgp"]["peers"][0]["platform"] = json!("cloud");
@@ -1567,10 +1349,7 @@ mod tests {
             ("routers[2].address", "invalid_ip"),
             ("advertisement.bgp.peers[0].platform", "invalid_platform"),
         ] {
-            assert!(
-                errors.contains(&(expected.0.to_owned(), expected.1.to_owned())),
-                "{expected:?} in {errors:?}"
-            );
+            assert!(errors.contains(&(expected.0.to_owned(), expected.1.to_owned())), "{expected:?} in {errors:?}");
         }
     }
 
@@ -1579,26 +1358,11 @@ mod tests {
         let mut doc = api_environment();
         doc["external_router"] = json!("192.168.101.1");
         let env: Environment = serde_json::from_value(doc.clone()).unwrap();
-        assert_eq!(
-            env.routers,
-            vec![Router {
-                name: K8sName::parse("router").unwrap(),
-                address: IpAddr::parse("192.168.101.1").unwrap()
-            }]
-        );
-        assert!(
-            serde_json::to_value(&env)
-                .unwrap()
-                .get("external_router")
-                .is_none(),
-            "written as routers"
-        );
+        assert_eq!(env.routers, vec![Router { name: K8sName::parse("router").unwrap(), address: IpAddr::parse("192.168.101.1").unwrap() }]);
+        assert!(serde_json::to_value(&env).unwrap().get("external_router").is_none(), "written as routers");
         doc["routers"] = json!([{"name": "core", "address": "192.168.101.1"}]);
         let errors = errors_of(serde_json::from_value(doc).unwrap());
-        assert_eq!(
-            errors,
-            vec![("external_router".to_owned(), "duplicate".to_owned())]
-        );
+        assert_eq!(errors, vec![("external_router".to_owned(), "duplicate".to_owned())]);
     }
 
     #[test]
@@ -1614,16 +1378,12 @@ mod tests {
     #[test]
     fn arp_node_selector_is_typed() {
         let mut doc = api_environment();
-        doc["advertisement"]["arp"]["node_selector"] =
-            json!({"node-role.kubernetes.io/worker": "", "Bad Key": "x"});
+        doc["advertisement"]["arp"]["node_selector"] = json!({"node-role.kubernetes.io/worker": "", "Bad Key": "x"});
         let input: EnvironmentInput = serde_json::from_value(doc).unwrap();
         let errors = errors_of(input);
         assert_eq!(
             errors,
-            vec![(
-                "advertisement.arp.node_selector.Bad Key".to_owned(),
-                "invalid_label_key".to_owned()
-            )]
+            vec![("advertisement.arp.node_selector.Bad Key".to_owned(), "invalid_label_key".to_owned())]
         );
     }
 
@@ -1660,11 +1420,8 @@ mod tests {
                        {"start": "10.0.0.9", "stop": "10.0.0.1"}]
         }))
         .unwrap();
-        let errors: Vec<(String, String)> = VipPool::try_from(input)
-            .unwrap_err()
-            .into_iter()
-            .map(|e| (e.field, e.code))
-            .collect();
+        let errors: Vec<(String, String)> =
+            VipPool::try_from(input).unwrap_err().into_iter().map(|e| (e.field, e.code)).collect();
         assert_eq!(
             errors,
             vec![
@@ -1675,31 +1432,15 @@ mod tests {
                 ("blocks[1]".to_owned(), "range_overlap".to_owned()),
             ]
         );
-        let empty: VipPoolInput =
-            serde_json::from_value(json!({"environment": "dev", "name": "x"})).unwrap();
-        assert_eq!(
-            VipPool::try_from(empty)
-                .unwrap_err()
-                .get("blocks")
-                .unwrap()
-                .code,
-            "required"
-        );
+        let empty: VipPoolInput = serde_json::from_value(json!({"environment": "dev", "name": "x"})).unwrap();
+        assert_eq!(VipPool::try_from(empty).unwrap_err().get("blocks").unwrap().code, "required");
     }
 
     #[test]
     fn pool_block_text_form() {
         assert_eq!(PoolBlock::parse("192.168.101.192/28").unwrap().size(), 16);
-        assert_eq!(
-            PoolBlock::parse("192.168.101.240-192.168.101.250")
-                .unwrap()
-                .size(),
-            11
-        );
-        assert!(matches!(
-            PoolBlock::parse("192.168.101.240"),
-            Err(PoolBlockError::Unrecognised { .. })
-        ));
+        assert_eq!(PoolBlock::parse("192.168.101.240-192.168.101.250").unwrap().size(), 11);
+        assert!(matches!(PoolBlock::parse("192.168.101.240"), Err(PoolBlockError::Unrecognised { .. })));
         let block = PoolBlock::parse("fd00::/120").unwrap();
         assert_eq!(PoolBlock::parse(&block.to_string()).unwrap(), block);
     }
@@ -1720,17 +1461,11 @@ mod tests {
     fn application_parses_the_api_example_and_round_trips() {
         let app: Application = serde_json::from_value(api_application()).unwrap();
         let prod = &app.environments[&EnvironmentName::parse("prod").unwrap()];
-        assert_eq!(
-            prod.vip,
-            VipRequest::Address(IpAddr::parse("192.168.101.240").unwrap())
-        );
+        assert_eq!(prod.vip, VipRequest::Address(IpAddr::parse("192.168.101.240").unwrap()));
         assert_eq!(prod.external_traffic_policy, ExternalTrafficPolicy::Cluster);
         assert_eq!(app.port.get(), 8080);
         assert_eq!(serde_json::to_value(&app).unwrap(), api_application());
-        assert_eq!(
-            Application::try_from(ApplicationInput::from(&app)).unwrap(),
-            app
-        );
+        assert_eq!(Application::try_from(ApplicationInput::from(&app)).unwrap(), app);
     }
 
     #[test]
@@ -1740,8 +1475,7 @@ mod tests {
         doc["replicas"] = json!(-1);
         doc["port"] = json!("http");
         doc["readiness_path"] = json!("health");
-        doc["environments"]["dev"]["hostnames"] =
-            json!(["api_dev.mdhlabs.com", "x.mdhlabs.com", "X.mdhlabs.com"]);
+        doc["environments"]["dev"]["hostnames"] = json!(["api_dev.mdhlabs.com", "x.mdhlabs.com", "X.mdhlabs.com"]);
         doc["environments"]["dev"]["paths"] = json!(["api"]);
         doc["environments"]["dev"]["config"] = json!({"SPRING PROFILE": "dev"});
         doc["environments"]["dev"]["vip"] = json!("next");
@@ -1750,10 +1484,7 @@ mod tests {
         doc["environments"]["Staging"] = json!({});
         let input: ApplicationInput = serde_json::from_value(doc).unwrap();
         let errors = Application::try_from(input).unwrap_err();
-        let fields: Vec<(&str, &str)> = errors
-            .iter()
-            .map(|e| (e.field.as_str(), e.code.as_str()))
-            .collect();
+        let fields: Vec<(&str, &str)> = errors.iter().map(|e| (e.field.as_str(), e.code.as_str())).collect();
         assert_eq!(
             fields,
             vec![
@@ -1765,16 +1496,10 @@ mod tests {
                 ("environments.dev.hostnames[0]", "invalid_hostname"),
                 ("environments.dev.hostnames[2]", "duplicate"),
                 ("environments.dev.paths[0]", "invalid_path"),
-                (
-                    "environments.dev.config.SPRING PROFILE",
-                    "invalid_config_key"
-                ),
+                ("environments.dev.config.SPRING PROFILE", "invalid_config_key"),
                 ("environments.dev.vip", "invalid_vip"),
                 ("environments.prod.certificate", "invalid_k8s_name"),
-                (
-                    "environments.prod.external_traffic_policy",
-                    "invalid_traffic_policy"
-                ),
+                ("environments.prod.external_traffic_policy", "invalid_traffic_policy"),
             ]
         );
         let json = serde_json::to_value(&errors).unwrap();
@@ -1796,39 +1521,17 @@ mod tests {
         assert_eq!(dev.vip, VipRequest::Auto);
         assert_eq!(dev.certificate, None);
         let missing_port: ApplicationInput =
-            serde_json::from_value(json!({"name": "web", "namespace": "web", "image": "nginx"}))
-                .unwrap();
-        assert_eq!(
-            Application::try_from(missing_port)
-                .unwrap_err()
-                .get("port")
-                .unwrap()
-                .code,
-            "required"
-        );
+            serde_json::from_value(json!({"name": "web", "namespace": "web", "image": "nginx"})).unwrap();
+        assert_eq!(Application::try_from(missing_port).unwrap_err().get("port").unwrap().code, "required");
     }
 
     #[test]
     fn vip_request_and_traffic_policy_serialise_like_the_api() {
-        assert_eq!(
-            serde_json::to_string(&VipRequest::Auto).unwrap(),
-            r#""auto""#
-        );
+        assert_eq!(serde_json::to_string(&VipRequest::Auto).unwrap(), r#""auto""#);
         assert_eq!(VipRequest::parse("AUTO").unwrap(), VipRequest::Auto);
-        assert_eq!(
-            serde_json::from_str::<VipRequest>(r#""10.0.0.1""#)
-                .unwrap()
-                .to_string(),
-            "10.0.0.1"
-        );
-        assert_eq!(
-            serde_json::to_string(&ExternalTrafficPolicy::Local).unwrap(),
-            r#""Local""#
-        );
-        assert_eq!(
-            ExternalTrafficPolicy::parse("local").unwrap(),
-            ExternalTrafficPolicy::Local
-        );
+        assert_eq!(serde_json::from_str::<VipRequest>(r#""10.0.0.1""#).unwrap().to_string(), "10.0.0.1");
+        assert_eq!(serde_json::to_string(&ExternalTrafficPolicy::Local).unwrap(), r#""Local""#);
+        assert_eq!(ExternalTrafficPolicy::parse("local").unwrap(), ExternalTrafficPolicy::Local);
     }
 
     proptest::proptest! {

@@ -33,10 +33,7 @@ fn dns1123_label_problem(s: &str, max: usize) -> Option<LabelProblem> {
     if len > max {
         return Some(LabelProblem::TooLong(len));
     }
-    if let Some(ch) = s
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || *c == '-'))
-    {
+    if let Some(ch) = s.chars().find(|c| !(c.is_ascii_alphanumeric() || *c == '-')) {
         return Some(LabelProblem::InvalidChar(ch));
     }
     let bytes = s.as_bytes();
@@ -165,9 +162,7 @@ pub struct K8sSubdomain(String);
 pub enum K8sSubdomainError {
     #[error("a Kubernetes name is required")]
     Empty,
-    #[error(
-        "`{input}` is not a valid Kubernetes name: it is {len} characters long and the limit is 253; shorten it"
-    )]
+    #[error("`{input}` is not a valid Kubernetes name: it is {len} characters long and the limit is 253; shorten it")]
     TooLong { input: String, len: usize },
     #[error(
         "`{input}` is not a valid Kubernetes name: `{ch}` is not allowed; use lower-case letters, digits, `-` and `.`"
@@ -200,10 +195,7 @@ fn subdomain_problem(s: &str) -> Option<LabelProblem> {
     if len > 253 {
         return Some(LabelProblem::TooLong(len));
     }
-    if let Some(ch) = s
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '.'))
-    {
+    if let Some(ch) = s.chars().find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '.')) {
         return Some(LabelProblem::InvalidChar(ch));
     }
     let mut upper = false;
@@ -211,9 +203,7 @@ fn subdomain_problem(s: &str) -> Option<LabelProblem> {
         match dns1123_label_problem(part, 253) {
             None => {}
             Some(LabelProblem::UpperCase) => upper = true,
-            Some(LabelProblem::Empty | LabelProblem::BadEdge) => {
-                return Some(LabelProblem::BadEdge);
-            }
+            Some(LabelProblem::Empty | LabelProblem::BadEdge) => return Some(LabelProblem::BadEdge),
             Some(other) => return Some(other),
         }
     }
@@ -226,21 +216,12 @@ impl K8sSubdomain {
         match subdomain_problem(s) {
             None => Ok(Self(s.to_owned())),
             Some(LabelProblem::Empty) => Err(K8sSubdomainError::Empty),
-            Some(LabelProblem::TooLong(len)) => Err(K8sSubdomainError::TooLong {
-                input: s.to_owned(),
-                len,
-            }),
-            Some(LabelProblem::InvalidChar(ch)) => Err(K8sSubdomainError::InvalidChar {
-                input: s.to_owned(),
-                ch,
-            }),
-            Some(LabelProblem::BadEdge) => Err(K8sSubdomainError::BadEdge {
-                input: s.to_owned(),
-            }),
-            Some(LabelProblem::UpperCase) => Err(K8sSubdomainError::UpperCase {
-                input: s.to_owned(),
-                suggestion: s.to_ascii_lowercase(),
-            }),
+            Some(LabelProblem::TooLong(len)) => Err(K8sSubdomainError::TooLong { input: s.to_owned(), len }),
+            Some(LabelProblem::InvalidChar(ch)) => Err(K8sSubdomainError::InvalidChar { input: s.to_owned(), ch }),
+            Some(LabelProblem::BadEdge) => Err(K8sSubdomainError::BadEdge { input: s.to_owned() }),
+            Some(LabelProblem::UpperCase) => {
+                Err(K8sSubdomainError::UpperCase { input: s.to_owned(), suggestion: s.to_ascii_lowercase() })
+            }
         }
     }
 
@@ -274,9 +255,7 @@ pub enum HostnameError {
     LabelTooLong { input: String, label: String },
     #[error("`{input}` contains `{ch}`; a hostname has only letters, digits, `-` and `.`")]
     InvalidChar { input: String, ch: char },
-    #[error(
-        "`{input}` has an empty label (a leading dot or two dots in a row); remove the extra dot"
-    )]
+    #[error("`{input}` has an empty label (a leading dot or two dots in a row); remove the extra dot")]
     EmptyLabel { input: String },
     #[error("`{input}` ends with a dot; write the hostname without it: `{suggestion}`")]
     TrailingDot { input: String, suggestion: String },
@@ -315,10 +294,7 @@ impl Hostname {
             && !stripped.ends_with('.')
         {
             let suggestion = stripped.to_owned();
-            return Err(HostnameError::TrailingDot {
-                input: s,
-                suggestion,
-            });
+            return Err(HostnameError::TrailingDot { input: s, suggestion });
         }
         let (wildcard, rest) = match s.strip_prefix("*.") {
             Some(rest) => (true, rest),
@@ -327,38 +303,22 @@ impl Hostname {
         if rest.contains('*') || (!wildcard && s == "*") {
             return Err(HostnameError::MisplacedWildcard { input: s.clone() });
         }
-        if let Some(ch) = rest
-            .chars()
-            .find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '.'))
-        {
-            return Err(HostnameError::InvalidChar {
-                input: s.clone(),
-                ch,
-            });
+        if let Some(ch) = rest.chars().find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '.')) {
+            return Err(HostnameError::InvalidChar { input: s.clone(), ch });
         }
         for label in rest.split('.') {
             if label.is_empty() {
                 return Err(HostnameError::EmptyLabel { input: s.clone() });
             }
             if label.len() > 63 {
-                return Err(HostnameError::LabelTooLong {
-                    input: s.clone(),
-                    label: label.to_owned(),
-                });
+                return Err(HostnameError::LabelTooLong { input: s.clone(), label: label.to_owned() });
             }
             if label.starts_with('-') || label.ends_with('-') {
-                return Err(HostnameError::BadEdge {
-                    input: s.clone(),
-                    label: label.to_owned(),
-                });
+                return Err(HostnameError::BadEdge { input: s.clone(), label: label.to_owned() });
             }
         }
         // All-numeric last label: looks like a mistyped IPv4 address (e.g. "10.0.0.300").
-        if rest
-            .rsplit('.')
-            .next()
-            .is_some_and(|tld| tld.bytes().all(|b| b.is_ascii_digit()))
-        {
+        if rest.rsplit('.').next().is_some_and(|tld| tld.bytes().all(|b| b.is_ascii_digit())) {
             return Err(HostnameError::IpAddress { input: s.clone() });
         }
         Ok(Self(s))
@@ -411,13 +371,8 @@ pub enum LabelKeyError {
     Empty,
     #[error("`{input}` has more than one `/`; a label key is `prefix/name` or just `name`")]
     TooManySlashes { input: String },
-    #[error(
-        "`{input}`: the prefix before `/` must be a lower-case DNS subdomain like `gatehouse.io` ({reason})"
-    )]
-    InvalidPrefix {
-        input: String,
-        reason: K8sSubdomainError,
-    },
+    #[error("`{input}`: the prefix before `/` must be a lower-case DNS subdomain like `gatehouse.io` ({reason})")]
+    InvalidPrefix { input: String, reason: K8sSubdomainError },
     #[error("`{input}`: the name part is empty; write something after the `/`")]
     EmptyName { input: String },
     #[error("`{input}`: the name part is {len} characters long and the limit is 63; shorten it")]
@@ -439,17 +394,12 @@ impl ErrorCode for LabelKeyError {
 
 /// Problems of a label name or value: `[A-Za-z0-9._-]`, alphanumeric at both ends.
 fn label_name_problem(s: &str) -> Option<LabelProblem> {
-    if let Some(ch) = s
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
-    {
+    if let Some(ch) = s.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))) {
         return Some(LabelProblem::InvalidChar(ch));
     }
     let bytes = s.as_bytes();
     match (bytes.first(), bytes.last()) {
-        (Some(a), Some(b)) if !(a.is_ascii_alphanumeric() && b.is_ascii_alphanumeric()) => {
-            Some(LabelProblem::BadEdge)
-        }
+        (Some(a), Some(b)) if !(a.is_ascii_alphanumeric() && b.is_ascii_alphanumeric()) => Some(LabelProblem::BadEdge),
         _ => None,
     }
 }
@@ -468,16 +418,10 @@ impl LabelKey {
                     return Err(LabelKeyError::TooManySlashes { input: owned() });
                 }
                 if let Err(reason) = K8sSubdomain::parse(prefix) {
-                    return Err(LabelKeyError::InvalidPrefix {
-                        input: owned(),
-                        reason,
-                    });
+                    return Err(LabelKeyError::InvalidPrefix { input: owned(), reason });
                 }
                 if prefix.trim() != prefix {
-                    return Err(LabelKeyError::InvalidChar {
-                        input: owned(),
-                        ch: ' ',
-                    });
+                    return Err(LabelKeyError::InvalidChar { input: owned(), ch: ' ' });
                 }
                 name
             }
@@ -487,15 +431,10 @@ impl LabelKey {
         }
         let len = name.chars().count();
         if len > 63 {
-            return Err(LabelKeyError::NameTooLong {
-                input: owned(),
-                len,
-            });
+            return Err(LabelKeyError::NameTooLong { input: owned(), len });
         }
         match label_name_problem(name) {
-            Some(LabelProblem::InvalidChar(ch)) => {
-                Err(LabelKeyError::InvalidChar { input: owned(), ch })
-            }
+            Some(LabelProblem::InvalidChar(ch)) => Err(LabelKeyError::InvalidChar { input: owned(), ch }),
             Some(_) => Err(LabelKeyError::BadEdge { input: owned() }),
             None => Ok(Self(owned())),
         }
@@ -540,19 +479,11 @@ impl LabelValue {
         let s = input.trim();
         let len = s.chars().count();
         if len > 63 {
-            return Err(LabelValueError::TooLong {
-                input: s.to_owned(),
-                len,
-            });
+            return Err(LabelValueError::TooLong { input: s.to_owned(), len });
         }
         match label_name_problem(s) {
-            Some(LabelProblem::InvalidChar(ch)) => Err(LabelValueError::InvalidChar {
-                input: s.to_owned(),
-                ch,
-            }),
-            Some(_) => Err(LabelValueError::BadEdge {
-                input: s.to_owned(),
-            }),
+            Some(LabelProblem::InvalidChar(ch)) => Err(LabelValueError::InvalidChar { input: s.to_owned(), ch }),
+            Some(_) => Err(LabelValueError::BadEdge { input: s.to_owned() }),
             None => Ok(Self(s.to_owned())),
         }
     }
@@ -628,9 +559,7 @@ impl Port {
         }
         match parse_decimal(s) {
             Some(v) => Self::new(i64::try_from(v).unwrap_or(i64::MAX)),
-            None => Err(PortError::NotANumber {
-                input: s.to_owned(),
-            }),
+            None => Err(PortError::NotANumber { input: s.to_owned() }),
         }
     }
 
@@ -657,9 +586,7 @@ fn parse_decimal(s: &str) -> Option<u64> {
     if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    Some(s.bytes().fold(0u64, |acc, b| {
-        acc.saturating_mul(10).saturating_add(u64::from(b - b'0'))
-    }))
+    Some(s.bytes().fold(0u64, |acc, b| acc.saturating_mul(10).saturating_add(u64::from(b - b'0'))))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -677,13 +604,9 @@ pub enum AsnError {
     Empty,
     #[error("`{input}` is not an AS number; write a plain number like 65001")]
     NotANumber { input: String },
-    #[error(
-        "AS {value} is out of range; an AS number is from 1 to 4294967294 (private: 64512–65534)"
-    )]
+    #[error("AS {value} is out of range; an AS number is from 1 to 4294967294 (private: 64512–65534)")]
     OutOfRange { value: i64 },
-    #[error(
-        "AS {value} is reserved ({why}); pick a private AS number from 64512–65534 or 4200000000–4294967294"
-    )]
+    #[error("AS {value} is reserved ({why}); pick a private AS number from 64512–65534 or 4200000000–4294967294")]
     Reserved { value: u32, why: &'static str },
 }
 
@@ -713,15 +636,10 @@ impl Asn {
         if s.is_empty() {
             return Err(AsnError::Empty);
         }
-        let digits = s
-            .strip_prefix("AS")
-            .or_else(|| s.strip_prefix("as"))
-            .unwrap_or(s);
+        let digits = s.strip_prefix("AS").or_else(|| s.strip_prefix("as")).unwrap_or(s);
         match parse_decimal(digits) {
             Some(v) => Self::new(i64::try_from(v).unwrap_or(i64::MAX)),
-            None => Err(AsnError::NotANumber {
-                input: s.to_owned(),
-            }),
+            None => Err(AsnError::NotANumber { input: s.to_owned() }),
         }
     }
 
@@ -863,10 +781,7 @@ fn is_registry(s: &str) -> bool {
 fn is_tag(s: &str) -> bool {
     let b = s.as_bytes();
     let word = |x: u8| x.is_ascii_alphanumeric() || x == b'_';
-    !b.is_empty()
-        && b.len() <= 128
-        && word(b[0])
-        && b.iter().all(|&x| word(x) || x == b'.' || x == b'-')
+    !b.is_empty() && b.len() <= 128 && word(b[0]) && b.iter().all(|&x| word(x) || x == b'.' || x == b'-')
 }
 
 impl ImageRef {
@@ -879,11 +794,7 @@ impl ImageRef {
         let (name_tag, digest) = match s.split_once('@') {
             Some((n, d)) => {
                 let hex = d.strip_prefix("sha256:").unwrap_or("");
-                if hex.len() != 64
-                    || !hex
-                        .bytes()
-                        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-                {
+                if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
                     return Err(ImageRefError::InvalidDigest { input: owned() });
                 }
                 (n, Some(d.to_owned()))
@@ -895,10 +806,7 @@ impl ImageRef {
             Some(i) => {
                 let tag = &name_tag[last_slash + i + 1..];
                 if !is_tag(tag) {
-                    return Err(ImageRefError::InvalidTag {
-                        input: owned(),
-                        tag: tag.to_owned(),
-                    });
+                    return Err(ImageRefError::InvalidTag { input: owned(), tag: tag.to_owned() });
                 }
                 (&name_tag[..last_slash + i], Some(tag.to_owned()))
             }
@@ -906,20 +814,12 @@ impl ImageRef {
         };
         let len = name.chars().count();
         if len > 255 {
-            return Err(ImageRefError::TooLong {
-                input: owned(),
-                len,
-            });
+            return Err(ImageRefError::TooLong { input: owned(), len });
         }
         let (registry, path) = match name.split_once('/') {
-            Some((first, rest))
-                if first.contains('.') || first.contains(':') || first == "localhost" =>
-            {
+            Some((first, rest)) if first.contains('.') || first.contains(':') || first == "localhost" => {
                 if !is_registry(first) {
-                    return Err(ImageRefError::InvalidRegistry {
-                        input: owned(),
-                        registry: first.to_owned(),
-                    });
+                    return Err(ImageRefError::InvalidRegistry { input: owned(), registry: first.to_owned() });
                 }
                 (Some(first.to_owned()), rest)
             }
@@ -932,22 +832,11 @@ impl ImageRef {
             let lower = component.to_ascii_lowercase();
             if lower != component && is_path_component(&lower) {
                 let suggestion = s.replacen(path, &path.to_ascii_lowercase(), 1);
-                return Err(ImageRefError::UpperCase {
-                    input: owned(),
-                    suggestion,
-                });
+                return Err(ImageRefError::UpperCase { input: owned(), suggestion });
             }
-            return Err(ImageRefError::InvalidPath {
-                input: owned(),
-                component: component.to_owned(),
-            });
+            return Err(ImageRefError::InvalidPath { input: owned(), component: component.to_owned() });
         }
-        Ok(Self {
-            registry,
-            repository: path.to_owned(),
-            tag,
-            digest,
-        })
+        Ok(Self { registry, repository: path.to_owned(), tag, digest })
     }
 
     /// The registry host (`registry.example`, `localhost:5000`); `None` means Docker Hub.
@@ -1026,18 +915,10 @@ impl HttpPath {
             return Err(HttpPathError::TooLong { len });
         }
         if !s.starts_with('/') {
-            return Err(HttpPathError::NoLeadingSlash {
-                input: s.to_owned(),
-            });
+            return Err(HttpPathError::NoLeadingSlash { input: s.to_owned() });
         }
-        if let Some(ch) = s
-            .chars()
-            .find(|c| c.is_whitespace() || c.is_control() || matches!(c, '?' | '#'))
-        {
-            return Err(HttpPathError::InvalidChar {
-                input: s.to_owned(),
-                ch,
-            });
+        if let Some(ch) = s.chars().find(|c| c.is_whitespace() || c.is_control() || matches!(c, '?' | '#')) {
+            return Err(HttpPathError::InvalidChar { input: s.to_owned(), ch });
         }
         Ok(Self(s.to_owned()))
     }
@@ -1083,19 +964,11 @@ impl ConfigKey {
         if len > 253 {
             return Err(ConfigKeyError::TooLong { len });
         }
-        if let Some(ch) = s
-            .chars()
-            .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
-        {
-            return Err(ConfigKeyError::InvalidChar {
-                input: s.to_owned(),
-                ch,
-            });
+        if let Some(ch) = s.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))) {
+            return Err(ConfigKeyError::InvalidChar { input: s.to_owned(), ch });
         }
         if s == "." || s == ".." {
-            return Err(ConfigKeyError::DotName {
-                input: s.to_owned(),
-            });
+            return Err(ConfigKeyError::DotName { input: s.to_owned() });
         }
         Ok(Self(s.to_owned()))
     }
@@ -1164,10 +1037,7 @@ impl fmt::Display for Asn {
 }
 
 #[cfg(test)]
-#[expect(
-    clippy::unwrap_used,
-    reason = "in tests a failed parse is a failed test"
-)]
+#[expect(clippy::unwrap_used, reason = "in tests a failed parse is a failed test")]
 mod tests {
     use proptest::prelude::*;
 
@@ -1176,36 +1046,15 @@ mod tests {
 
     #[test]
     fn k8s_name_accepts_dns_labels_and_explains_rejections() {
-        assert_eq!(
-            K8sName::parse("cd-service").map(|n| n.to_string()),
-            Ok("cd-service".to_owned())
-        );
-        assert_eq!(
-            K8sName::parse(" api ").map(|n| n.to_string()),
-            Ok("api".to_owned())
-        );
+        assert_eq!(K8sName::parse("cd-service").map(|n| n.to_string()), Ok("cd-service".to_owned()));
+        assert_eq!(K8sName::parse(" api ").map(|n| n.to_string()), Ok("api".to_owned()));
         let err = K8sName::parse("Api").unwrap_err();
         assert_eq!(err.code(), "invalid_k8s_name");
-        assert!(
-            err.to_string().contains("did you mean") || err.to_string().contains("e.g. `api`"),
-            "{err}"
-        );
-        assert!(matches!(
-            K8sName::parse("my_app"),
-            Err(K8sNameError::InvalidChar { ch: '_', .. })
-        ));
-        assert!(matches!(
-            K8sName::parse("-api"),
-            Err(K8sNameError::BadEdge { .. })
-        ));
-        assert!(matches!(
-            K8sName::parse("api-"),
-            Err(K8sNameError::BadEdge { .. })
-        ));
-        assert!(matches!(
-            K8sName::parse(&"a".repeat(64)),
-            Err(K8sNameError::TooLong { len: 64, .. })
-        ));
+        assert!(err.to_string().contains("did you mean") || err.to_string().contains("e.g. `api`"), "{err}");
+        assert!(matches!(K8sName::parse("my_app"), Err(K8sNameError::InvalidChar { ch: '_', .. })));
+        assert!(matches!(K8sName::parse("-api"), Err(K8sNameError::BadEdge { .. })));
+        assert!(matches!(K8sName::parse("api-"), Err(K8sNameError::BadEdge { .. })));
+        assert!(matches!(K8sName::parse(&"a".repeat(64)), Err(K8sNameError::TooLong { len: 64, .. })));
         assert!(K8sName::parse(&"a".repeat(63)).is_ok());
         assert_eq!(K8sName::parse("").unwrap_err().code(), "required");
     }
@@ -1223,23 +1072,11 @@ mod tests {
     fn k8s_subdomain_allows_dots() {
         assert!(K8sSubdomain::parse("api-tls").is_ok());
         assert!(K8sSubdomain::parse("api.tls.v2").is_ok());
-        assert!(matches!(
-            K8sSubdomain::parse("api..tls"),
-            Err(K8sSubdomainError::BadEdge { .. })
-        ));
-        assert!(matches!(
-            K8sSubdomain::parse(".api"),
-            Err(K8sSubdomainError::BadEdge { .. })
-        ));
-        assert!(matches!(
-            K8sSubdomain::parse("API.tls"),
-            Err(K8sSubdomainError::UpperCase { .. })
-        ));
+        assert!(matches!(K8sSubdomain::parse("api..tls"), Err(K8sSubdomainError::BadEdge { .. })));
+        assert!(matches!(K8sSubdomain::parse(".api"), Err(K8sSubdomainError::BadEdge { .. })));
+        assert!(matches!(K8sSubdomain::parse("API.tls"), Err(K8sSubdomainError::UpperCase { .. })));
         assert!(K8sSubdomain::parse(&"a".repeat(253)).is_ok());
-        assert!(matches!(
-            K8sSubdomain::parse(&"a".repeat(254)),
-            Err(K8sSubdomainError::TooLong { .. })
-        ));
+        assert!(matches!(K8sSubdomain::parse(&"a".repeat(254)), Err(K8sSubdomainError::TooLong { .. })));
     }
 
     #[test]
@@ -1266,21 +1103,9 @@ mod tests {
             assert!(err.to_string().contains(expected), "{input}: {err}");
         }
         let long_label = format!("{}.example.com", "a".repeat(64));
-        assert!(matches!(
-            Hostname::parse(&long_label),
-            Err(HostnameError::LabelTooLong { .. })
-        ));
-        let long = [
-            "a".repeat(63),
-            "b".repeat(63),
-            "c".repeat(63),
-            "d".repeat(63),
-        ]
-        .join(".");
-        assert!(matches!(
-            Hostname::parse(&long),
-            Err(HostnameError::TooLong { len: 255, .. })
-        ));
+        assert!(matches!(Hostname::parse(&long_label), Err(HostnameError::LabelTooLong { .. })));
+        let long = ["a".repeat(63), "b".repeat(63), "c".repeat(63), "d".repeat(63)].join(".");
+        assert!(matches!(Hostname::parse(&long), Err(HostnameError::TooLong { len: 255, .. })));
     }
 
     #[test]
@@ -1292,10 +1117,7 @@ mod tests {
         assert!(!san("*.mdhlabs.com").matches(&san("api.other.com")));
         assert!(san("*.mdhlabs.com").matches(&san("*.mdhlabs.com")));
         assert!(!san("api.mdhlabs.com").matches(&san("*.mdhlabs.com")));
-        assert!(
-            !san("*.com").matches(&san("example.com")),
-            "no wildcard under a top-level domain"
-        );
+        assert!(!san("*.com").matches(&san("example.com")), "no wildcard under a top-level domain");
         assert!(san("api.mdhlabs.com").matches(&san("API.mdhlabs.com")));
     }
 
@@ -1305,84 +1127,35 @@ mod tests {
         assert_eq!(k.prefix(), Some("gatehouse.io"));
         assert_eq!(k.name(), "advertise");
         assert_eq!(LabelKey::parse("app").unwrap().prefix(), None);
-        assert!(
-            LabelKey::parse("App_Name.v1").is_ok(),
-            "names may use upper case, `_` and `.`"
-        );
-        assert!(matches!(
-            LabelKey::parse("a/b/c"),
-            Err(LabelKeyError::TooManySlashes { .. })
-        ));
-        assert!(matches!(
-            LabelKey::parse("Gatehouse.io/x"),
-            Err(LabelKeyError::InvalidPrefix { .. })
-        ));
-        assert!(matches!(
-            LabelKey::parse("gatehouse.io/"),
-            Err(LabelKeyError::EmptyName { .. })
-        ));
-        assert!(matches!(
-            LabelKey::parse("_x"),
-            Err(LabelKeyError::BadEdge { .. })
-        ));
-        assert!(matches!(
-            LabelKey::parse(&"x".repeat(64)),
-            Err(LabelKeyError::NameTooLong { .. })
-        ));
-        assert_eq!(
-            LabelKey::parse("a b").unwrap_err().code(),
-            "invalid_label_key"
-        );
+        assert!(LabelKey::parse("App_Name.v1").is_ok(), "names may use upper case, `_` and `.`");
+        assert!(matches!(LabelKey::parse("a/b/c"), Err(LabelKeyError::TooManySlashes { .. })));
+        assert!(matches!(LabelKey::parse("Gatehouse.io/x"), Err(LabelKeyError::InvalidPrefix { .. })));
+        assert!(matches!(LabelKey::parse("gatehouse.io/"), Err(LabelKeyError::EmptyName { .. })));
+        assert!(matches!(LabelKey::parse("_x"), Err(LabelKeyError::BadEdge { .. })));
+        assert!(matches!(LabelKey::parse(&"x".repeat(64)), Err(LabelKeyError::NameTooLong { .. })));
+        assert_eq!(LabelKey::parse("a b").unwrap_err().code(), "invalid_label_key");
 
         assert!(LabelValue::parse("").unwrap().is_empty());
         assert!(LabelValue::parse("dev").is_ok());
-        assert!(matches!(
-            LabelValue::parse("dev-"),
-            Err(LabelValueError::BadEdge { .. })
-        ));
-        assert!(matches!(
-            LabelValue::parse("a/b"),
-            Err(LabelValueError::InvalidChar { ch: '/', .. })
-        ));
-        assert!(matches!(
-            LabelValue::parse(&"v".repeat(64)),
-            Err(LabelValueError::TooLong { .. })
-        ));
+        assert!(matches!(LabelValue::parse("dev-"), Err(LabelValueError::BadEdge { .. })));
+        assert!(matches!(LabelValue::parse("a/b"), Err(LabelValueError::InvalidChar { ch: '/', .. })));
+        assert!(matches!(LabelValue::parse(&"v".repeat(64)), Err(LabelValueError::TooLong { .. })));
 
-        let label: Label =
-            serde_json::from_str(r#"{"key": "gatehouse.io/advertise", "value": "dev"}"#).unwrap();
+        let label: Label = serde_json::from_str(r#"{"key": "gatehouse.io/advertise", "value": "dev"}"#).unwrap();
         assert_eq!(label.to_string(), "gatehouse.io/advertise=dev");
-        assert_eq!(
-            serde_json::to_string(&label).unwrap(),
-            r#"{"key":"gatehouse.io/advertise","value":"dev"}"#
-        );
+        assert_eq!(serde_json::to_string(&label).unwrap(), r#"{"key":"gatehouse.io/advertise","value":"dev"}"#);
         assert!(serde_json::from_str::<Label>(r#"{"key": "bad key", "value": "dev"}"#).is_err());
     }
 
     #[test]
     fn port_is_1_to_65535() {
         assert_eq!(Port::parse("8080").map(Port::get), Ok(8080));
-        assert!(matches!(
-            Port::parse("0"),
-            Err(PortError::OutOfRange { value: 0 })
-        ));
-        assert!(matches!(
-            Port::new(65_536),
-            Err(PortError::OutOfRange { .. })
-        ));
+        assert!(matches!(Port::parse("0"), Err(PortError::OutOfRange { value: 0 })));
+        assert!(matches!(Port::new(65_536), Err(PortError::OutOfRange { .. })));
         assert!(matches!(Port::new(-1), Err(PortError::OutOfRange { .. })));
-        assert!(matches!(
-            Port::parse("80a"),
-            Err(PortError::NotANumber { .. })
-        ));
-        assert!(matches!(
-            Port::parse("99999999999999999999999"),
-            Err(PortError::OutOfRange { .. })
-        ));
-        assert_eq!(
-            serde_json::to_string(&Port::new(443).unwrap()).unwrap(),
-            "443"
-        );
+        assert!(matches!(Port::parse("80a"), Err(PortError::NotANumber { .. })));
+        assert!(matches!(Port::parse("99999999999999999999999"), Err(PortError::OutOfRange { .. })));
+        assert_eq!(serde_json::to_string(&Port::new(443).unwrap()).unwrap(), "443");
         assert!(serde_json::from_str::<Port>("0").is_err());
         assert_eq!(serde_json::from_str::<Port>("8080").unwrap().get(), 8080);
     }
@@ -1394,20 +1167,14 @@ mod tests {
             assert_eq!(err.code(), "invalid_asn");
             assert!(err.to_string().contains("reserved"), "{err}");
         }
-        assert!(matches!(
-            Asn::new(4_294_967_296),
-            Err(AsnError::OutOfRange { .. })
-        ));
+        assert!(matches!(Asn::new(4_294_967_296), Err(AsnError::OutOfRange { .. })));
         assert!(matches!(Asn::new(-5), Err(AsnError::OutOfRange { .. })));
         assert!(Asn::new(64_512).unwrap().is_private());
         assert!(Asn::new(65_534).unwrap().is_private());
         assert!(Asn::new(4_200_000_000).unwrap().is_private());
         assert!(!Asn::new(3320).unwrap().is_private());
         assert_eq!(Asn::parse("AS65001").map(Asn::get), Ok(65_001));
-        assert!(matches!(
-            Asn::parse("65.001"),
-            Err(AsnError::NotANumber { .. })
-        ));
+        assert!(matches!(Asn::parse("65.001"), Err(AsnError::NotANumber { .. })));
     }
 
     #[test]
@@ -1423,44 +1190,18 @@ mod tests {
         assert_eq!(img.repository(), "team/api_v2");
         assert_eq!(img.digest(), Some(digest.as_str()));
         let img = ImageRef::parse("nginx").unwrap();
-        assert_eq!(
-            (img.registry(), img.repository(), img.tag()),
-            (None, "nginx", None)
-        );
+        assert_eq!((img.registry(), img.repository(), img.tag()), (None, "nginx", None));
         assert!(ImageRef::parse(&format!("[fd00::1]:5000/a/b:c@{digest}")).is_ok());
         assert!(ImageRef::parse("a__b/c---d").is_ok());
 
         let upper = ImageRef::parse("registry.example/CD-Service:1.4.2").unwrap_err();
-        assert!(
-            upper
-                .to_string()
-                .contains("registry.example/cd-service:1.4.2"),
-            "{upper}"
-        );
-        assert!(matches!(
-            ImageRef::parse("a/.b"),
-            Err(ImageRefError::InvalidPath { .. })
-        ));
-        assert!(matches!(
-            ImageRef::parse("a/b___c"),
-            Err(ImageRefError::InvalidPath { .. })
-        ));
-        assert!(matches!(
-            ImageRef::parse("api:-x"),
-            Err(ImageRefError::InvalidTag { .. })
-        ));
-        assert!(matches!(
-            ImageRef::parse("api:"),
-            Err(ImageRefError::InvalidTag { .. })
-        ));
-        assert!(matches!(
-            ImageRef::parse("api@sha256:abc"),
-            Err(ImageRefError::InvalidDigest { .. })
-        ));
-        assert!(matches!(
-            ImageRef::parse("bad_host.io:x/api"),
-            Err(ImageRefError::InvalidRegistry { .. })
-        ));
+        assert!(upper.to_string().contains("registry.example/cd-service:1.4.2"), "{upper}");
+        assert!(matches!(ImageRef::parse("a/.b"), Err(ImageRefError::InvalidPath { .. })));
+        assert!(matches!(ImageRef::parse("a/b___c"), Err(ImageRefError::InvalidPath { .. })));
+        assert!(matches!(ImageRef::parse("api:-x"), Err(ImageRefError::InvalidTag { .. })));
+        assert!(matches!(ImageRef::parse("api:"), Err(ImageRefError::InvalidTag { .. })));
+        assert!(matches!(ImageRef::parse("api@sha256:abc"), Err(ImageRefError::InvalidDigest { .. })));
+        assert!(matches!(ImageRef::parse("bad_host.io:x/api"), Err(ImageRefError::InvalidRegistry { .. })));
         assert_eq!(ImageRef::parse("").unwrap_err().code(), "required");
     }
 
@@ -1469,28 +1210,13 @@ mod tests {
         assert!(HttpPath::parse("/actuator/health/readiness").is_ok());
         let err = HttpPath::parse("health").unwrap_err();
         assert!(err.to_string().contains("`/health`"), "{err}");
-        assert!(matches!(
-            HttpPath::parse("/a b"),
-            Err(HttpPathError::InvalidChar { .. })
-        ));
-        assert!(matches!(
-            HttpPath::parse("/a?b"),
-            Err(HttpPathError::InvalidChar { ch: '?', .. })
-        ));
+        assert!(matches!(HttpPath::parse("/a b"), Err(HttpPathError::InvalidChar { .. })));
+        assert!(matches!(HttpPath::parse("/a?b"), Err(HttpPathError::InvalidChar { ch: '?', .. })));
         assert!(ConfigKey::parse("SPRING_PROFILES_ACTIVE").is_ok());
         assert!(ConfigKey::parse("application.properties").is_ok());
-        assert!(matches!(
-            ConfigKey::parse("A B"),
-            Err(ConfigKeyError::InvalidChar { .. })
-        ));
-        assert!(matches!(
-            ConfigKey::parse(".."),
-            Err(ConfigKeyError::DotName { .. })
-        ));
-        assert!(matches!(
-            ConfigKey::parse(&"k".repeat(254)),
-            Err(ConfigKeyError::TooLong { .. })
-        ));
+        assert!(matches!(ConfigKey::parse("A B"), Err(ConfigKeyError::InvalidChar { .. })));
+        assert!(matches!(ConfigKey::parse(".."), Err(ConfigKeyError::DotName { .. })));
+        assert!(matches!(ConfigKey::parse(&"k".repeat(254)), Err(ConfigKeyError::TooLong { .. })));
     }
 
     #[test]
@@ -1500,10 +1226,7 @@ mod tests {
         let err = serde_json::from_str::<K8sName>(r#""Bad_Name""#).unwrap_err();
         assert!(err.to_string().contains("Kubernetes name"), "{err}");
         let img: ImageRef = serde_json::from_str(r#""registry.example/cd-service:1.4.2""#).unwrap();
-        assert_eq!(
-            serde_json::to_string(&img).unwrap(),
-            r#""registry.example/cd-service:1.4.2""#
-        );
+        assert_eq!(serde_json::to_string(&img).unwrap(), r#""registry.example/cd-service:1.4.2""#);
         assert!(serde_json::from_str::<Asn>("23456").is_err());
     }
 
@@ -1525,22 +1248,10 @@ mod tests {
     }
 
     round_trip!(k8s_name_round_trip, K8sName, "[a-zA-Z0-9_-]{0,70}");
-    round_trip!(
-        environment_name_round_trip,
-        EnvironmentName,
-        "[a-z0-9-]{0,65}"
-    );
+    round_trip!(environment_name_round_trip, EnvironmentName, "[a-z0-9-]{0,65}");
     round_trip!(k8s_subdomain_round_trip, K8sSubdomain, "[a-z0-9.-]{0,70}");
-    round_trip!(
-        hostname_round_trip,
-        Hostname,
-        "(\\*\\.)?([a-zA-Z0-9-]{1,10}\\.){0,4}[a-zA-Z0-9-]{1,10}\\.?"
-    );
-    round_trip!(
-        label_key_round_trip,
-        LabelKey,
-        "([a-z0-9.-]{1,20}/)?[a-zA-Z0-9._-]{0,65}"
-    );
+    round_trip!(hostname_round_trip, Hostname, "(\\*\\.)?([a-zA-Z0-9-]{1,10}\\.){0,4}[a-zA-Z0-9-]{1,10}\\.?");
+    round_trip!(label_key_round_trip, LabelKey, "([a-z0-9.-]{1,20}/)?[a-zA-Z0-9._-]{0,65}");
     round_trip!(label_value_round_trip, LabelValue, "[a-zA-Z0-9._-]{0,65}");
     round_trip!(port_round_trip, Port, "[0-9]{1,6}");
     round_trip!(asn_round_trip, Asn, "(AS)?[0-9]{1,11}");

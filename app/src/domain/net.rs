@@ -62,9 +62,7 @@ pub enum IpAddrError {
     Empty,
     #[error("`{input}` is a network, not a single address; drop the `/{prefix}`")]
     IsCidr { input: String, prefix: String },
-    #[error(
-        "`{input}` is not an IP address; write IPv4 like 192.168.1.10 or IPv6 like 2001:db8::10"
-    )]
+    #[error("`{input}` is not an IP address; write IPv4 like 192.168.1.10 or IPv6 like 2001:db8::10")]
     Invalid { input: String },
 }
 
@@ -86,24 +84,15 @@ impl IpAddr {
         if let Some((addr, prefix)) = s.split_once('/')
             && addr.parse::<std::net::IpAddr>().is_ok()
         {
-            return Err(IpAddrError::IsCidr {
-                input: s.to_owned(),
-                prefix: prefix.to_owned(),
-            });
+            return Err(IpAddrError::IsCidr { input: s.to_owned(), prefix: prefix.to_owned() });
         }
-        s.parse::<std::net::IpAddr>()
-            .map(Self)
-            .map_err(|_| IpAddrError::Invalid {
-                input: s.to_owned(),
-            })
+        s.parse::<std::net::IpAddr>().map(Self).map_err(|_| IpAddrError::Invalid { input: s.to_owned() })
     }
 
     /// The address with the given u128 value in `family`; `None` when the value does not fit.
     pub fn from_u128(family: IpFamily, value: u128) -> Option<Self> {
         match family {
-            IpFamily::Ipv4 => u32::try_from(value)
-                .ok()
-                .map(|v| Self(Ipv4Addr::from(v).into())),
+            IpFamily::Ipv4 => u32::try_from(value).ok().map(|v| Self(Ipv4Addr::from(v).into())),
             IpFamily::Ipv6 => Some(Self(Ipv6Addr::from(value).into())),
         }
     }
@@ -137,11 +126,7 @@ impl IpAddr {
     /// The next address, or `None` past the end of the family.
     pub fn next(self) -> Option<Self> {
         let v = self.to_u128();
-        if v == self.family().max_u128() {
-            None
-        } else {
-            Self::from_u128(self.family(), v + 1)
-        }
+        if v == self.family().max_u128() { None } else { Self::from_u128(self.family(), v + 1) }
     }
 }
 
@@ -187,11 +172,7 @@ serde_via_str!(IpAddr);
 /// Mask of the host part of a prefix: the low `bits - prefix` bits set.
 fn host_mask(family: IpFamily, prefix: u8) -> u128 {
     let host_bits = u32::from(family.bits() - prefix);
-    if host_bits >= 128 {
-        u128::MAX
-    } else {
-        (1u128 << host_bits) - 1
-    }
+    if host_bits >= 128 { u128::MAX } else { (1u128 << host_bits) - 1 }
 }
 
 /// Number of addresses in `first..=last`, saturating at `u128::MAX` for the whole IPv6 space.
@@ -219,11 +200,7 @@ pub enum CidrError {
     #[error("`{input}`: `{address}` is not an IP address; write a network like 10.10.0.0/16")]
     InvalidAddress { input: String, address: String },
     #[error("`{input}`: the prefix length must be a number from 0 to {max} for {family}")]
-    InvalidPrefix {
-        input: String,
-        max: u8,
-        family: IpFamily,
-    },
+    InvalidPrefix { input: String, max: u8, family: IpFamily },
     #[error("{input} has host bits set; did you mean {network}?")]
     HostBitsSet { input: String, network: Cidr },
 }
@@ -249,38 +226,22 @@ impl Cidr {
                     input: s.to_owned(),
                     suggestion: format!("{a}/{}", IpAddr(a).family().bits()),
                 },
-                Err(_) => CidrError::InvalidAddress {
-                    input: s.to_owned(),
-                    address: s.to_owned(),
-                },
+                Err(_) => CidrError::InvalidAddress { input: s.to_owned(), address: s.to_owned() },
             });
         };
-        let address: IpAddr = addr.parse::<std::net::IpAddr>().map(IpAddr).map_err(|_| {
-            CidrError::InvalidAddress {
-                input: s.to_owned(),
-                address: addr.to_owned(),
-            }
-        })?;
+        let address: IpAddr = addr
+            .parse::<std::net::IpAddr>()
+            .map(IpAddr)
+            .map_err(|_| CidrError::InvalidAddress { input: s.to_owned(), address: addr.to_owned() })?;
         let family = address.family();
-        let prefix_len =
-            (!prefix.is_empty() && prefix.len() <= 3 && prefix.bytes().all(|b| b.is_ascii_digit()))
-                .then(|| prefix.parse::<u8>().ok())
-                .flatten()
-                .filter(|p| *p <= family.bits())
-                .ok_or_else(|| CidrError::InvalidPrefix {
-                    input: s.to_owned(),
-                    max: family.bits(),
-                    family,
-                })?;
-        let network = Self::containing(address, prefix_len).unwrap_or(Self {
-            network: address,
-            prefix: prefix_len,
-        });
+        let prefix_len = (!prefix.is_empty() && prefix.len() <= 3 && prefix.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| prefix.parse::<u8>().ok())
+            .flatten()
+            .filter(|p| *p <= family.bits())
+            .ok_or_else(|| CidrError::InvalidPrefix { input: s.to_owned(), max: family.bits(), family })?;
+        let network = Self::containing(address, prefix_len).unwrap_or(Self { network: address, prefix: prefix_len });
         if network.network != address {
-            return Err(CidrError::HostBitsSet {
-                input: s.to_owned(),
-                network,
-            });
+            return Err(CidrError::HostBitsSet { input: s.to_owned(), network });
         }
         Ok(network)
     }
@@ -290,12 +251,11 @@ impl Cidr {
     pub fn new(address: IpAddr, prefix_len: u8) -> Result<Self, CidrError> {
         let input = format!("{address}/{prefix_len}");
         let family = address.family();
-        let network =
-            Self::containing(address, prefix_len).ok_or_else(|| CidrError::InvalidPrefix {
-                input: input.clone(),
-                max: family.bits(),
-                family,
-            })?;
+        let network = Self::containing(address, prefix_len).ok_or_else(|| CidrError::InvalidPrefix {
+            input: input.clone(),
+            max: family.bits(),
+            family,
+        })?;
         if network.network != address {
             return Err(CidrError::HostBitsSet { input, network });
         }
@@ -310,10 +270,7 @@ impl Cidr {
         }
         let first = address.to_u128() & !host_mask(family, prefix_len);
         let network = IpAddr::from_u128(family, first)?;
-        Some(Self {
-            network,
-            prefix: prefix_len,
-        })
+        Some(Self { network, prefix: prefix_len })
     }
 
     pub fn network(&self) -> IpAddr {
@@ -355,8 +312,7 @@ impl Cidr {
     }
 
     pub fn contains(&self, address: &IpAddr) -> bool {
-        address.family() == self.family()
-            && (self.first_u128()..=self.last_u128()).contains(&address.to_u128())
+        address.family() == self.family() && (self.first_u128()..=self.last_u128()).contains(&address.to_u128())
     }
 
     /// Whether `other` lies wholly inside this network.
@@ -372,12 +328,7 @@ impl Cidr {
 
     /// This network as a sweep span owned by `owner`.
     pub fn span<O>(&self, owner: O) -> Span<O> {
-        Span {
-            family: self.family(),
-            start: self.first_u128(),
-            end: self.last_u128(),
-            owner,
-        }
+        Span { family: self.family(), start: self.first_u128(), end: self.last_u128(), owner }
     }
 }
 
@@ -428,9 +379,7 @@ impl TryFrom<IpRangeParts> for IpRange {
 pub enum IpRangeError {
     #[error("an address range is required, like 192.168.101.240-192.168.101.250")]
     Empty,
-    #[error(
-        "`{input}` is not a range; write it as start-stop, like 192.168.101.240-192.168.101.250"
-    )]
+    #[error("`{input}` is not a range; write it as start-stop, like 192.168.101.240-192.168.101.250")]
     MissingDash { input: String },
     #[error("the range start `{input}` is not an IP address")]
     InvalidStart { input: String },
@@ -463,12 +412,8 @@ impl IpRange {
     }
 
     pub fn from_parts(start: &str, stop: &str) -> Result<Self, IpRangeError> {
-        let start = IpAddr::parse(start).map_err(|_| IpRangeError::InvalidStart {
-            input: start.trim().to_owned(),
-        })?;
-        let stop = IpAddr::parse(stop).map_err(|_| IpRangeError::InvalidStop {
-            input: stop.trim().to_owned(),
-        })?;
+        let start = IpAddr::parse(start).map_err(|_| IpRangeError::InvalidStart { input: start.trim().to_owned() })?;
+        let stop = IpAddr::parse(stop).map_err(|_| IpRangeError::InvalidStop { input: stop.trim().to_owned() })?;
         Self::new(start, stop)
     }
 
@@ -479,9 +424,7 @@ impl IpRange {
             return Err(IpRangeError::Empty);
         }
         let Some((start, stop)) = s.split_once('-') else {
-            return Err(IpRangeError::MissingDash {
-                input: s.to_owned(),
-            });
+            return Err(IpRangeError::MissingDash { input: s.to_owned() });
         };
         Self::from_parts(start, stop)
     }
@@ -516,8 +459,7 @@ impl IpRange {
     }
 
     pub fn contains(&self, address: &IpAddr) -> bool {
-        address.family() == self.family()
-            && (self.first_u128()..=self.last_u128()).contains(&address.to_u128())
+        address.family() == self.family() && (self.first_u128()..=self.last_u128()).contains(&address.to_u128())
     }
 
     pub fn overlaps(&self, other: &IpRange) -> bool {
@@ -527,21 +469,13 @@ impl IpRange {
     }
 
     pub fn span<O>(&self, owner: O) -> Span<O> {
-        Span {
-            family: self.family(),
-            start: self.first_u128(),
-            end: self.last_u128(),
-            owner,
-        }
+        Span { family: self.family(), start: self.first_u128(), end: self.last_u128(), owner }
     }
 }
 
 impl From<Cidr> for IpRange {
     fn from(c: Cidr) -> Self {
-        Self {
-            start: c.network(),
-            stop: c.last(),
-        }
+        Self { start: c.network(), stop: c.last() }
     }
 }
 
@@ -594,17 +528,11 @@ pub fn overlapping_pairs<O>(spans: &[Span<O>]) -> Vec<(usize, usize)> {
             open.clear();
             family = Some(span.family);
         }
-        while open
-            .peek()
-            .is_some_and(|Reverse((end, _))| *end < span.start)
-        {
+        while open.peek().is_some_and(|Reverse((end, _))| *end < span.start) {
             open.pop();
         }
         // Everything still open started at or before `span.start` and ends at or after it.
-        pairs.extend(
-            open.iter()
-                .map(|Reverse((_, j))| if *j < i { (*j, i) } else { (i, *j) }),
-        );
+        pairs.extend(open.iter().map(|Reverse((_, j))| if *j < i { (*j, i) } else { (i, *j) }));
         open.push(Reverse((span.end, i)));
     }
     pairs.sort_unstable();
@@ -627,10 +555,7 @@ pub fn naive_overlaps<O>(spans: &[Span<O>]) -> Vec<(usize, usize)> {
 }
 
 #[cfg(test)]
-#[expect(
-    clippy::unwrap_used,
-    reason = "in tests a failed parse is a failed test"
-)]
+#[expect(clippy::unwrap_used, reason = "in tests a failed parse is a failed test")]
 mod tests {
     use proptest::prelude::*;
 
@@ -651,38 +576,23 @@ mod tests {
         let err = IpAddr::parse("192.168.1.0/24").unwrap_err();
         assert_eq!(err.code(), "invalid_ip");
         assert!(err.to_string().contains("drop the `/24`"), "{err}");
-        assert!(matches!(
-            IpAddr::parse("192.168.1"),
-            Err(IpAddrError::Invalid { .. })
-        ));
+        assert!(matches!(IpAddr::parse("192.168.1"), Err(IpAddrError::Invalid { .. })));
         assert_eq!(IpAddr::parse("").unwrap_err().code(), "required");
         assert_eq!(ip("10.0.0.1").to_u128(), 0x0a00_0001);
-        assert_eq!(
-            IpAddr::from_u128(IpFamily::Ipv4, 0x0a00_0001),
-            Some(ip("10.0.0.1"))
-        );
+        assert_eq!(IpAddr::from_u128(IpFamily::Ipv4, 0x0a00_0001), Some(ip("10.0.0.1")));
         assert_eq!(IpAddr::from_u128(IpFamily::Ipv4, 1 << 40), None);
         assert_eq!(ip("10.0.0.255").next(), Some(ip("10.0.1.0")));
         assert_eq!(ip("255.255.255.255").next(), None);
-        assert_eq!(
-            serde_json::to_string(&ip("10.0.0.1")).unwrap(),
-            r#""10.0.0.1""#
-        );
+        assert_eq!(serde_json::to_string(&ip("10.0.0.1")).unwrap(), r#""10.0.0.1""#);
     }
 
     #[test]
     fn cidr_with_host_bits_suggests_the_network() {
         let err = Cidr::parse("192.168.1.5/24").unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "192.168.1.5/24 has host bits set; did you mean 192.168.1.0/24?"
-        );
+        assert_eq!(err.to_string(), "192.168.1.5/24 has host bits set; did you mean 192.168.1.0/24?");
         assert_eq!(err.code(), "invalid_cidr");
         let err = Cidr::parse("fd00:10::1/64").unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "fd00:10::1/64 has host bits set; did you mean fd00:10::/64?"
-        );
+        assert_eq!(err.to_string(), "fd00:10::1/64 has host bits set; did you mean fd00:10::/64?");
         let err = Cidr::new(ip("10.0.0.1"), 8).unwrap_err();
         assert!(matches!(err, CidrError::HostBitsSet { .. }));
     }
@@ -691,26 +601,11 @@ mod tests {
     fn cidr_parse_errors() {
         let err = Cidr::parse("10.0.0.1").unwrap_err();
         assert!(err.to_string().contains("10.0.0.1/32"), "{err}");
-        assert!(matches!(
-            Cidr::parse("10.0.0.0/33"),
-            Err(CidrError::InvalidPrefix { max: 32, .. })
-        ));
-        assert!(matches!(
-            Cidr::parse("::/129"),
-            Err(CidrError::InvalidPrefix { max: 128, .. })
-        ));
-        assert!(matches!(
-            Cidr::parse("10.0.0.0/+8"),
-            Err(CidrError::InvalidPrefix { .. })
-        ));
-        assert!(matches!(
-            Cidr::parse("10.0.0.0/"),
-            Err(CidrError::InvalidPrefix { .. })
-        ));
-        assert!(matches!(
-            Cidr::parse("10.0.0/8"),
-            Err(CidrError::InvalidAddress { .. })
-        ));
+        assert!(matches!(Cidr::parse("10.0.0.0/33"), Err(CidrError::InvalidPrefix { max: 32, .. })));
+        assert!(matches!(Cidr::parse("::/129"), Err(CidrError::InvalidPrefix { max: 128, .. })));
+        assert!(matches!(Cidr::parse("10.0.0.0/+8"), Err(CidrError::InvalidPrefix { .. })));
+        assert!(matches!(Cidr::parse("10.0.0.0/"), Err(CidrError::InvalidPrefix { .. })));
+        assert!(matches!(Cidr::parse("10.0.0/8"), Err(CidrError::InvalidAddress { .. })));
         assert_eq!(Cidr::parse(" ").unwrap_err().code(), "required");
     }
 
@@ -724,10 +619,7 @@ mod tests {
         assert!(c.is_ipv4());
         assert!(c.contains(&ip("192.168.101.11")));
         assert!(!c.contains(&ip("192.168.102.1")));
-        assert!(
-            !c.contains(&ip("::ffff:192.168.101.11")),
-            "families never mix"
-        );
+        assert!(!c.contains(&ip("::ffff:192.168.101.11")), "families never mix");
         assert!(c.overlaps(&cidr("192.168.101.192/28")));
         assert!(c.overlaps(&cidr("192.168.0.0/16")));
         assert!(!c.overlaps(&cidr("192.168.102.0/24")));
@@ -737,10 +629,7 @@ mod tests {
         assert_eq!(cidr("::/0").size(), u128::MAX, "saturates");
         assert_eq!(cidr("fd00::/64").size(), 1 << 64);
         assert_eq!(cidr("fd00::/64").last(), ip("fd00::ffff:ffff:ffff:ffff"));
-        assert_eq!(
-            Cidr::containing(ip("10.1.2.3"), 16),
-            Some(cidr("10.1.0.0/16"))
-        );
+        assert_eq!(Cidr::containing(ip("10.1.2.3"), 16), Some(cidr("10.1.0.0/16")));
         assert_eq!(serde_json::to_string(&c).unwrap(), r#""192.168.101.0/24""#);
         assert!(serde_json::from_str::<Cidr>(r#""192.168.101.5/24""#).is_err());
     }
@@ -757,41 +646,17 @@ mod tests {
         assert_eq!(IpRange::parse("fd00::1-fd00::ff").unwrap().size(), 255);
 
         let err = IpRange::parse("192.168.101.250-192.168.101.240").unwrap_err();
-        assert!(
-            err.to_string()
-                .contains("did you mean 192.168.101.240-192.168.101.250?"),
-            "{err}"
-        );
-        assert!(matches!(
-            IpRange::parse("10.0.0.1-fd00::1"),
-            Err(IpRangeError::MixedFamilies { .. })
-        ));
-        assert!(matches!(
-            IpRange::parse("10.0.0.1"),
-            Err(IpRangeError::MissingDash { .. })
-        ));
-        assert!(matches!(
-            IpRange::parse("x-10.0.0.1"),
-            Err(IpRangeError::InvalidStart { .. })
-        ));
-        assert!(matches!(
-            IpRange::from_parts("10.0.0.1", "y"),
-            Err(IpRangeError::InvalidStop { .. })
-        ));
+        assert!(err.to_string().contains("did you mean 192.168.101.240-192.168.101.250?"), "{err}");
+        assert!(matches!(IpRange::parse("10.0.0.1-fd00::1"), Err(IpRangeError::MixedFamilies { .. })));
+        assert!(matches!(IpRange::parse("10.0.0.1"), Err(IpRangeError::MissingDash { .. })));
+        assert!(matches!(IpRange::parse("x-10.0.0.1"), Err(IpRangeError::InvalidStart { .. })));
+        assert!(matches!(IpRange::from_parts("10.0.0.1", "y"), Err(IpRangeError::InvalidStop { .. })));
 
         let json = serde_json::to_string(&r).unwrap();
-        assert_eq!(
-            json,
-            r#"{"start":"192.168.101.240","stop":"192.168.101.250"}"#
-        );
+        assert_eq!(json, r#"{"start":"192.168.101.240","stop":"192.168.101.250"}"#);
         assert_eq!(serde_json::from_str::<IpRange>(&json).unwrap(), r);
-        assert!(
-            serde_json::from_str::<IpRange>(r#"{"start":"10.0.0.9","stop":"10.0.0.1"}"#).is_err()
-        );
-        assert_eq!(
-            IpRange::from(cidr("10.0.0.0/30")).to_string(),
-            "10.0.0.0-10.0.0.3"
-        );
+        assert!(serde_json::from_str::<IpRange>(r#"{"start":"10.0.0.9","stop":"10.0.0.1"}"#).is_err());
+        assert_eq!(IpRange::from(cidr("10.0.0.0/30")).to_string(), "10.0.0.0-10.0.0.3");
     }
 
     #[test]
@@ -804,10 +669,7 @@ mod tests {
             cidr("::/0").span("e"),
             IpRange::parse("10.255.255.255-11.0.0.0").unwrap().span("f"),
         ];
-        assert_eq!(
-            overlapping_pairs(&spans),
-            vec![(0, 1), (0, 2), (0, 5), (1, 2), (3, 5)]
-        );
+        assert_eq!(overlapping_pairs(&spans), vec![(0, 1), (0, 2), (0, 5), (1, 2), (3, 5)]);
         assert_eq!(overlapping_pairs(&spans), naive_overlaps(&spans));
         assert!(overlapping_pairs::<()>(&[]).is_empty());
     }

@@ -27,7 +27,8 @@ fn environment(name: &str, pod_cidr: &str, service_cidr: &str, protected: bool) 
     });
     if protected {
         document["advertisement"]["mode"] = json!("both");
-        document["advertisement"]["bgp"] = json!({"local_asn": 65001, "peers": [{"name": "frr", "asn": 65000, "address": "192.168.101.1"}]});
+        document["advertisement"]["bgp"] =
+            json!({"local_asn": 65001, "peers": [{"name": "frr", "asn": 65000, "address": "192.168.101.1"}]});
     }
     // The document is a constant of this file; the seed test proves it parses.
     serde_json::from_value(document).expect("the seed environment is valid")
@@ -73,22 +74,17 @@ pub fn seed_plan() -> Plan {
 /// applications in two environments each, with certificates valid around `now_unix`,
 /// a fixed VIP and its allocation in the first. Supports up to 200 environments.
 #[doc(hidden)]
-pub fn synthetic_plan(
-    environments: usize,
-    ranges: usize,
-    applications: usize,
-    now_unix: i64,
-) -> Plan {
+pub fn synthetic_plan(environments: usize, ranges: usize, applications: usize, now_unix: i64) -> Plan {
     use std::collections::BTreeMap;
     use std::net::Ipv4Addr;
 
     use super::model::{
-        Advertisement, AdvertisementMode, Allocation, AppEnvironment, ArpSettings, CertificateInfo,
-        PoolBlock, VipRequest,
+        Advertisement, AdvertisementMode, Allocation, AppEnvironment, ArpSettings, CertificateInfo, PoolBlock,
+        VipRequest,
     };
     use super::names::{
-        ConfigKey, EnvironmentName, Hostname, HttpPath, ImageRef, K8sName, K8sSubdomain, Label,
-        LabelKey, LabelValue, Port,
+        ConfigKey, EnvironmentName, Hostname, HttpPath, ImageRef, K8sName, K8sSubdomain, Label, LabelKey, LabelValue,
+        Port,
     };
     use super::net::{Cidr, IpAddr};
 
@@ -100,19 +96,10 @@ pub fn synthetic_plan(
     let node_base = |i: usize| 0x0A00_0000u32 + ((i as u32) << 16);
     let blocks_per_env = (ranges.saturating_sub(3 * e_count) / e_count).clamp(1, 4000);
     let block_addr = |i: usize, j: usize| node_base(i) + 256 + 16 * j as u32;
-    let env_name = |i: usize| {
-        EnvironmentName::parse(&if i == 0 {
-            "prod".to_owned()
-        } else {
-            format!("env{i}")
-        })
-        .expect(VALID)
-    };
+    let env_name =
+        |i: usize| EnvironmentName::parse(&if i == 0 { "prod".to_owned() } else { format!("env{i}") }).expect(VALID);
 
-    let mut plan = Plan {
-        certificates: Some(Vec::new()),
-        ..Plan::default()
-    };
+    let mut plan = Plan { certificates: Some(Vec::new()), ..Plan::default() };
     for i in 0..e_count {
         let name = env_name(i);
         plan.environments.push(Environment {
@@ -137,19 +124,12 @@ pub fn synthetic_plan(
             }],
             name,
         });
-        for (k, chunk) in (0..blocks_per_env)
-            .collect::<Vec<_>>()
-            .chunks(100)
-            .enumerate()
-        {
+        for (k, chunk) in (0..blocks_per_env).collect::<Vec<_>>().chunks(100).enumerate() {
             plan.pools.push(VipPool {
                 id: Some((i * 1000 + k) as i64),
                 environment: env_name(i),
                 name: K8sName::parse(&format!("vips-{k}")).expect(VALID),
-                blocks: chunk
-                    .iter()
-                    .map(|&j| PoolBlock::Cidr(net(block_addr(i, j), 28)))
-                    .collect(),
+                blocks: chunk.iter().map(|&j| PoolBlock::Cidr(net(block_addr(i, j), 28))).collect(),
             });
         }
     }
@@ -187,10 +167,7 @@ pub fn synthetic_plan(
                 public_key_fingerprint: format!("key-{k}-{i}"),
                 secret_ref: None,
             });
-            let config = BTreeMap::from([(
-                ConfigKey::parse("ENVIRONMENT").expect(VALID),
-                env.to_string(),
-            )]);
+            let config = BTreeMap::from([(ConfigKey::parse("ENVIRONMENT").expect(VALID), env.to_string())]);
             envs.insert(
                 env,
                 AppEnvironment {

@@ -7,20 +7,13 @@ use super::geometry::{Rect, pt};
 use super::layout::{Columns, NodeText, Spec, beside, fan, heading, node_grid, side_label, zone};
 use super::network::{GAP, clients_and_routers};
 use super::scene::{Anchor, Kind, LinkStyle, Scene, ZoneKind, label, link};
-use super::tasks::{
-    K8S_ADVERTISE, K8S_CHECKLIST, K8S_HEALTH, K8S_IP_POOL, K8S_KEYS, K8S_OBJECTS, K8S_POD_IPS,
-};
+use super::tasks::{K8S_ADVERTISE, K8S_CHECKLIST, K8S_HEALTH, K8S_IP_POOL, K8S_KEYS, K8S_OBJECTS, K8S_POD_IPS};
 use crate::domain::AdvertisementMode;
 
 pub const WIDTH: i32 = 880;
 const LEFT: i32 = 40;
 const RIGHT: i32 = 840;
-pub const COLUMNS: Columns = Columns {
-    left: 54,
-    side: 226,
-    gap: 22,
-    main: 276,
-};
+pub const COLUMNS: Columns = Columns { left: 54, side: 226, gap: 22, main: 276 };
 
 /// Local ids of the elements the packet walk follows.
 pub mod ids {
@@ -61,24 +54,12 @@ pub fn scene(design: &Design<'_>, id: &str) -> Scene {
         Some(a) => format!("Cilium: {} in {env}", a.app.name),
         None => format!("Cilium: environment {env}"),
     };
-    let vip = design
-        .app
-        .as_ref()
-        .map_or_else(|| "a VIP".to_owned(), |a| a.vip.text());
-    let arp_node = design
-        .nodes
-        .first()
-        .map_or("a node", |n| n.name.as_str())
-        .to_owned();
+    let vip = design.app.as_ref().map_or_else(|| "a VIP".to_owned(), |a| a.vip.text());
+    let arp_node = design.nodes.first().map_or("a node", |n| n.name.as_str()).to_owned();
     let summary = summary(design, &vip, &arp_node);
     let mut scene = Scene::new(id, title.clone(), summary);
     scene.width = WIDTH;
-    let subtitle = format!(
-        "{env} {} · label {} · node subnet {}",
-        mode_words(mode),
-        design.label(),
-        design.node_subnets()
-    );
+    let subtitle = format!("{env} {} · label {} · node subnet {}", mode_words(mode), design.label(), design.node_subnets());
     let y = heading(&mut scene, LEFT, 16, &title, &subtitle, RIGHT - LEFT) + 16;
 
     // Clients and routers.
@@ -97,17 +78,7 @@ pub fn scene(design: &Design<'_>, id: &str) -> Scene {
             "on the way to the node subnet".to_owned()
         }
     };
-    let end = clients_and_routers(
-        &mut scene,
-        design,
-        &cols,
-        y,
-        &hops,
-        true,
-        &request,
-        &role,
-        &[K8S_ADVERTISE],
-    );
+    let end = clients_and_routers(&mut scene, design, &cols, y, &hops, true, &request, &role, &[K8S_ADVERTISE]);
 
     // The cluster.
     let cluster_top = end.bottom + 72;
@@ -120,9 +91,7 @@ pub fn scene(design: &Design<'_>, id: &str) -> Scene {
             Some(a) => format!("Cluster {env} · namespace {}", a.app.namespace),
             None => format!("Cluster {env}"),
         },
-        format!(
-            "The Kubernetes cluster of environment {env}; Cilium implements the Gateway, the Service and the VIP announcements on its nodes"
-        ),
+        format!("The Kubernetes cluster of environment {env}; Cilium implements the Gateway, the Service and the VIP announcements on its nodes"),
     );
     scene.zones[cluster_zone].tasks = vec![K8S_CHECKLIST];
     let mut y = cluster_top + 36;
@@ -177,17 +146,14 @@ pub fn scene(design: &Design<'_>, id: &str) -> Scene {
                 ids::GATEWAY,
                 Kind::Gateway,
                 "No application yet",
-                vec![format!(
-                    "deploy one to {env} to draw its Gateway, HTTPRoute, Service and pods"
-                )],
+                vec![format!("deploy one to {env} to draw its Gateway, HTTPRoute, Service and pods")],
                 format!("No application is deployed to {env} yet"),
             )
             .unrecorded(true),
             None,
         ),
     };
-    let [pool_rect, gateway_rect, certificate_rect] =
-        cols.row(&mut scene, y, [Some(pool), Some(gateway), certificate]);
+    let [pool_rect, gateway_rect, certificate_rect] = cols.row(&mut scene, y, [Some(pool), Some(gateway), certificate]);
     let gateway_rect = gateway_rect.unwrap_or_default();
     let gw_lower = gateway_rect.y + 2 * gateway_rect.h / 3;
 
@@ -196,40 +162,21 @@ pub fn scene(design: &Design<'_>, id: &str) -> Scene {
     let finding = match mode {
         AdvertisementMode::Arp => format!("ARP: who has {vip}? {arp_node} answers"),
         AdvertisementMode::Bgp => format!("BGP: {vip}/32 via every node"),
-        AdvertisementMode::Both => {
-            format!("ARP: {arp_node} answers for {vip}; BGP: /32 via every node")
-        }
+        AdvertisementMode::Both => format!("ARP: {arp_node} answers for {vip}; BGP: /32 via every node"),
     };
     end.link_to(
         &mut scene,
         ids::GATEWAY,
         gateway_rect,
-        &|_| {
-            format!(
-                "Router {} forwards the request to the Gateway VIP {vip} on a node ({finding})",
-                router.name
-            )
-        },
+        &|_| format!("Router {} forwards the request to the Gateway VIP {vip} on a node ({finding})", router.name),
         &[K8S_ADVERTISE],
     );
     if let Some(l) = scene.links.last_mut() {
         side_label(l, cols.center(), end.bottom, cluster_top, &finding, 300);
     }
     let gw = (ids::GATEWAY, gateway_rect);
-    beside(
-        &mut scene,
-        (ids::POOL, pool_rect),
-        gw,
-        format!("The pool assigns the Gateway's VIP {vip}"),
-        &[K8S_IP_POOL],
-    );
-    beside(
-        &mut scene,
-        (ids::CERTIFICATE, certificate_rect),
-        gw,
-        "The Gateway terminates TLS with this key pair".to_owned(),
-        &[K8S_KEYS],
-    );
+    beside(&mut scene, (ids::POOL, pool_rect), gw, format!("The pool assigns the Gateway's VIP {vip}"), &[K8S_IP_POOL]);
+    beside(&mut scene, (ids::CERTIFICATE, certificate_rect), gw, "The Gateway terminates TLS with this key pair".to_owned(), &[K8S_KEYS]);
     y = gateway_rect.bottom() + GAP;
 
     // Announcement policies beside the HTTPRoute.
@@ -277,11 +224,7 @@ pub fn scene(design: &Design<'_>, id: &str) -> Scene {
             ids::HTTPROUTE,
             Kind::HttpRoute,
             format!("HTTPRoute {}", a.gateway),
-            vec![
-                format!("hosts {}", join(&a.hostnames())),
-                format!("paths {}", a.paths().join(" ")),
-                format!("→ Service {} :{}", a.app.name, a.port()),
-            ],
+            vec![format!("hosts {}", join(&a.hostnames())), format!("paths {}", a.paths().join(" ")), format!("→ Service {} :{}", a.app.name, a.port())],
             format!(
                 "HTTPRoute {} sends requests for {} with paths {} to Service {} on port {}",
                 a.gateway,
@@ -301,16 +244,8 @@ pub fn scene(design: &Design<'_>, id: &str) -> Scene {
         let mut l = link(
             scene.id_of("link-l2-policy-gateway"),
             LinkStyle::Routing,
-            vec![vec![
-                pt(rect.right(), rect.y + 18),
-                pt(gutter_left, rect.y + 18),
-                pt(gutter_left, gw_lower),
-                pt(gateway_rect.x, gw_lower),
-            ]],
-            format!(
-                "The L2 announcement policy selects the Gateway's generated Service by its label {}",
-                design.label()
-            ),
+            vec![vec![pt(rect.right(), rect.y + 18), pt(gutter_left, rect.y + 18), pt(gutter_left, gw_lower), pt(gateway_rect.x, gw_lower)]],
+            format!("The L2 announcement policy selects the Gateway's generated Service by its label {}", design.label()),
         );
         l.tasks = vec![K8S_ADVERTISE];
         scene.links.push(l);
@@ -319,40 +254,19 @@ pub fn scene(design: &Design<'_>, id: &str) -> Scene {
         let mut l = link(
             scene.id_of("link-bgp-advertisement-gateway"),
             LinkStyle::Routing,
-            vec![vec![
-                pt(rect.x, rect.y + 18),
-                pt(gutter_right, rect.y + 18),
-                pt(gutter_right, gw_lower),
-                pt(gateway_rect.right(), gw_lower),
-            ]],
-            format!(
-                "The BGP advertisement selects the Gateway's generated Service by its label {}",
-                design.label()
-            ),
+            vec![vec![pt(rect.x, rect.y + 18), pt(gutter_right, rect.y + 18), pt(gutter_right, gw_lower), pt(gateway_rect.right(), gw_lower)]],
+            format!("The BGP advertisement selects the Gateway's generated Service by its label {}", design.label()),
         );
         l.tasks = vec![K8S_ADVERTISE];
         scene.links.push(l);
     }
     if let Some(rect) = route_rect {
-        let mut l = super::layout::down(
-            &scene,
-            ids::GATEWAY,
-            ids::HTTPROUTE,
-            gateway_rect,
-            rect,
-            "The Gateway hands the decrypted request to the HTTPRoute".to_owned(),
-        );
+        let mut l = super::layout::down(&scene, ids::GATEWAY, ids::HTTPROUTE, gateway_rect, rect, "The Gateway hands the decrypted request to the HTTPRoute".to_owned());
         l.tasks = vec![K8S_OBJECTS];
         scene.links.push(l);
     }
     if has_route_row {
-        y = [l2_rect, route_rect, bgp_rect]
-            .iter()
-            .flatten()
-            .map(Rect::bottom)
-            .max()
-            .unwrap_or(y)
-            + GAP;
+        y = [l2_rect, route_rect, bgp_rect].iter().flatten().map(Rect::bottom).max().unwrap_or(y) + GAP;
     }
 
     // Service, ConfigMap and Deployment.
@@ -364,10 +278,7 @@ pub fn scene(design: &Design<'_>, id: &str) -> Scene {
             Kind::ConfigMap,
             format!("ConfigMap {}", a.config_map),
             a.config_lines(3),
-            format!(
-                "ConfigMap {} holds {env}'s settings of {}; the pods read it as environment variables",
-                a.config_map, a.app.name
-            ),
+            format!("ConfigMap {} holds {env}'s settings of {}; the pods read it as environment variables", a.config_map, a.app.name),
         );
         let service = Spec::new(
             ids::SERVICE,
@@ -405,50 +316,20 @@ pub fn scene(design: &Design<'_>, id: &str) -> Scene {
             ),
         )
         .tasks(&[K8S_HEALTH, K8S_POD_IPS]);
-        let [cm_rect, svc_rect, dep_rect] = cols.row(
-            &mut scene,
-            y,
-            [Some(configmap), Some(service), Some(deployment)],
-        );
+        let [cm_rect, svc_rect, dep_rect] = cols.row(&mut scene, y, [Some(configmap), Some(service), Some(deployment)]);
         if let (Some(route), Some(svc)) = (route_rect, svc_rect) {
-            let mut l = super::layout::down(
-                &scene,
-                ids::HTTPROUTE,
-                ids::SERVICE,
-                route,
-                svc,
-                format!("The HTTPRoute sends the request to Service {}", a.app.name),
-            );
+            let mut l = super::layout::down(&scene, ids::HTTPROUTE, ids::SERVICE, route, svc, format!("The HTTPRoute sends the request to Service {}", a.app.name));
             l.tasks = vec![K8S_OBJECTS];
             scene.links.push(l);
         }
         service_rect = svc_rect;
         if let Some(r) = cm_rect {
-            side_drops.push((
-                r,
-                ids::CONFIGMAP,
-                format!(
-                    "The pods read ConfigMap {} as environment variables",
-                    a.config_map
-                ),
-                K8S_OBJECTS,
-            ));
+            side_drops.push((r, ids::CONFIGMAP, format!("The pods read ConfigMap {} as environment variables", a.config_map), K8S_OBJECTS));
         }
         if let Some(r) = dep_rect {
-            side_drops.push((
-                r,
-                ids::DEPLOYMENT,
-                format!("Deployment {} runs its pods on the nodes", a.app.name),
-                K8S_POD_IPS,
-            ));
+            side_drops.push((r, ids::DEPLOYMENT, format!("Deployment {} runs its pods on the nodes", a.app.name), K8S_POD_IPS));
         }
-        y = [cm_rect, svc_rect, dep_rect]
-            .iter()
-            .flatten()
-            .map(Rect::bottom)
-            .max()
-            .unwrap_or(y)
-            + 56;
+        y = [cm_rect, svc_rect, dep_rect].iter().flatten().map(Rect::bottom).max().unwrap_or(y) + 56;
     }
 
     // The nodes on their subnet, with the pods.
@@ -458,11 +339,7 @@ pub fn scene(design: &Design<'_>, id: &str) -> Scene {
         ids::NODES,
         ZoneKind::Network,
         Rect::new(cols.left, nodes_top, cols.width(), 0),
-        if mode.uses_arp() {
-            format!("Node subnet {} · L2 segment", design.node_subnets())
-        } else {
-            format!("Node subnet {}", design.node_subnets())
-        },
+        if mode.uses_arp() { format!("Node subnet {} · L2 segment", design.node_subnets()) } else { format!("Node subnet {}", design.node_subnets()) },
         format!(
             "The {} nodes of {env} on {}; pods get addresses from pod CIDR {}",
             design.nodes.len(),
@@ -473,25 +350,14 @@ pub fn scene(design: &Design<'_>, id: &str) -> Scene {
     scene.zones[nodes_zone].tasks = vec![K8S_POD_IPS];
     let app_name = design.app.as_ref().map(|a| a.app.name.to_string());
     let node_text = |i: usize, node: &Node| {
-        let mut lines = vec![
-            node.address
-                .map_or_else(|| "addresses not recorded".to_owned(), |a| a.to_string()),
-        ];
+        let mut lines = vec![node.address.map_or_else(|| "addresses not recorded".to_owned(), |a| a.to_string())];
         let mut badges = Vec::new();
         let mut alt = match node.address {
-            Some(address) => format!(
-                "{} ({address}), a Kubernetes node on {}",
-                node.name,
-                design.node_subnets()
-            ),
+            Some(address) => format!("{} ({address}), a Kubernetes node on {}", node.name, design.node_subnets()),
             None => format!("The nodes of {env}; their addresses are not recorded"),
         };
         if let Some(app) = &app_name {
-            alt.push_str(&format!(
-                ", running {} pod{} of {app}",
-                node.pods.len(),
-                if node.pods.len() == 1 { "" } else { "s" }
-            ));
+            alt.push_str(&format!(", running {} pod{} of {app}", node.pods.len(), if node.pods.len() == 1 { "" } else { "s" }));
         }
         let announced = design.app.as_ref().is_some_and(|a| a.generated_labelled);
         if i == 0 && mode.uses_arp() && announced {
@@ -503,23 +369,9 @@ pub fn scene(design: &Design<'_>, id: &str) -> Scene {
             badges.push("BGP");
             alt.push_str(&format!("; it advertises {vip}/32 to the BGP peers"));
         }
-        NodeText {
-            title: None,
-            lines,
-            alt,
-            badge: (!badges.is_empty()).then(|| badges.join(" · ")),
-        }
+        NodeText { title: None, lines, alt, badge: (!badges.is_empty()).then(|| badges.join(" · ")) }
     };
-    let grid = node_grid(
-        &mut scene,
-        design,
-        cols.left + 12,
-        nodes_top + 52,
-        cols.width() - 24,
-        Kind::Node,
-        &node_text,
-        true,
-    );
+    let grid = node_grid(&mut scene, design, cols.left + 12, nodes_top + 52, cols.width() - 24, Kind::Node, &node_text, true);
     let nodes_bottom = grid.bottom + 16;
     scene.zones[nodes_zone].rect.h = nodes_bottom - nodes_top;
     for (rect, local, alt, task) in side_drops {
@@ -534,30 +386,10 @@ pub fn scene(design: &Design<'_>, id: &str) -> Scene {
     }
     if let (Some(svc), Some(a)) = (service_rect, &design.app) {
         let alt = |node: &Node| {
-            format!(
-                "Service {} forwards to the pods on {} ({} pod{})",
-                a.app.name,
-                node.name,
-                node.pods.len(),
-                if node.pods.len() == 1 { "" } else { "s" }
-            )
+            format!("Service {} forwards to the pods on {} ({} pod{})", a.app.name, node.name, node.pods.len(), if node.pods.len() == 1 { "" } else { "s" })
         };
-        let all = format!(
-            "Service {} forwards to {} pods on {} nodes",
-            a.app.name,
-            design.pod_count(),
-            design.nodes.len()
-        );
-        let mut links = fan(
-            &scene,
-            svc,
-            &grid,
-            design,
-            nodes_top,
-            nodes_top + 30,
-            &alt,
-            all,
-        );
+        let all = format!("Service {} forwards to {} pods on {} nodes", a.app.name, design.pod_count(), design.nodes.len());
+        let mut links = fan(&scene, svc, &grid, design, nodes_top, nodes_top + 30, &alt, all);
         for l in &mut links {
             l.tasks = vec![K8S_OBJECTS];
         }
@@ -566,13 +398,9 @@ pub fn scene(design: &Design<'_>, id: &str) -> Scene {
 
     // BGP: a lane from the nodes up to each peer, labelled with what it carries.
     if mode.uses_bgp() {
-        let local_asn = design
-            .local_asn()
-            .map_or_else(|| "the cluster's AS".to_owned(), |a| format!("AS {a}"));
+        let local_asn = design.local_asn().map_or_else(|| "the cluster's AS".to_owned(), |a| format!("AS {a}"));
         for (k, hop) in design.peers().enumerate() {
-            let Some(router) = scene.element(&scene.id_of(&hop.id)).map(|e| e.rect) else {
-                continue;
-            };
+            let Some(router) = scene.element(&scene.id_of(&hop.id)).map(|e| e.rect) else { continue };
             let k = i32::try_from(k).unwrap_or(0);
             let lane = WIDTH - 20 - 10 * k;
             let start_y = nodes_top + 44 + 10 * k;
@@ -580,24 +408,11 @@ pub fn scene(design: &Design<'_>, id: &str) -> Scene {
             let mut l = link(
                 scene.id_of(&ids::bgp_lane(&hop.id)),
                 LinkStyle::Routing,
-                vec![vec![
-                    pt(cols.left + cols.width(), start_y),
-                    pt(lane, start_y),
-                    pt(lane, router.bottom() - 12),
-                    pt(router.right(), router.bottom() - 12),
-                ]],
-                format!(
-                    "Every node advertises {vip}/32 by BGP ({local_asn}) to router {} (AS {peer_asn})",
-                    hop.name
-                ),
+                vec![vec![pt(cols.left + cols.width(), start_y), pt(lane, start_y), pt(lane, router.bottom() - 12), pt(router.right(), router.bottom() - 12)]],
+                format!("Every node advertises {vip}/32 by BGP ({local_asn}) to router {} (AS {peer_asn})", hop.name),
             );
             let text = format!("BGP: every node advertises {vip}/32 ({local_asn} → AS {peer_asn})");
-            l.label = label(
-                &text,
-                pt(router.right() + 12, router.y + 12),
-                Anchor::Start,
-                lane - router.right() - 24,
-            );
+            l.label = label(&text, pt(router.right() + 12, router.y + 12), Anchor::Start, lane - router.right() - 24);
             l.tasks = vec![K8S_ADVERTISE];
             scene.links.push(l);
         }
@@ -625,27 +440,16 @@ fn pool_spec(design: &Design<'_>) -> Spec {
             Kind::Pool,
             format!("VIP pool {}", pool.name),
             vec![Design::pool_blocks(pool)],
-            format!(
-                "CiliumLoadBalancerIPPool {} of {env} with {}",
-                pool.name,
-                Design::pool_blocks(pool)
-            ),
+            format!("CiliumLoadBalancerIPPool {} of {env} with {}", pool.name, Design::pool_blocks(pool)),
         ),
         pools => Spec::new(
             ids::POOL,
             Kind::Pool,
             "VIP pools",
-            pools
-                .iter()
-                .map(|p| format!("{}: {}", p.name, Design::pool_blocks(p)))
-                .collect(),
+            pools.iter().map(|p| format!("{}: {}", p.name, Design::pool_blocks(p))).collect(),
             format!(
                 "The CiliumLoadBalancerIPPools of {env}: {}",
-                pools
-                    .iter()
-                    .map(|p| format!("{} ({})", p.name, Design::pool_blocks(p)))
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                pools.iter().map(|p| format!("{} ({})", p.name, Design::pool_blocks(p))).collect::<Vec<_>>().join(", ")
             ),
         ),
     };
@@ -654,43 +458,23 @@ fn pool_spec(design: &Design<'_>) -> Spec {
 
 fn summary(design: &Design<'_>, vip: &str, arp_node: &str) -> String {
     let env = &design.env.name;
-    let clients = if design.clients.is_empty() {
-        "Clients".to_owned()
-    } else {
-        format!("Clients on {}", join(&design.clients))
-    };
-    let routers = design
-        .hops
-        .iter()
-        .map(|h| h.name.as_str())
-        .collect::<Vec<_>>()
-        .join(" and ");
+    let clients = if design.clients.is_empty() { "Clients".to_owned() } else { format!("Clients on {}", join(&design.clients)) };
+    let routers = design.hops.iter().map(|h| h.name.as_str()).collect::<Vec<_>>().join(" and ");
     let found = match design.mode() {
-        AdvertisementMode::Arp => format!(
-            "{} asks ARP for it and {arp_node} answers",
-            design.arp_router().name
-        ),
-        AdvertisementMode::Bgp => {
-            "the router learned a /32 route for it from every node by BGP".to_owned()
-        }
-        AdvertisementMode::Both => {
-            format!("{arp_node} answers ARP for it and every node also advertises it by BGP")
-        }
+        AdvertisementMode::Arp => format!("{} asks ARP for it and {arp_node} answers", design.arp_router().name),
+        AdvertisementMode::Bgp => "the router learned a /32 route for it from every node by BGP".to_owned(),
+        AdvertisementMode::Both => format!("{arp_node} answers ARP for it and every node also advertises it by BGP"),
     };
     match &design.app {
         Some(a) => format!(
             "{clients} send HTTPS for {} to VIP {vip} through routers {routers}; {found}. The Gateway {} terminates TLS{}, the HTTPRoute sends the request to Service {}, which forwards it to {} pods on {} nodes in {env}.",
             join(&a.hostnames()),
             a.gateway,
-            a.certificate()
-                .map(|c| format!(" with {c}"))
-                .unwrap_or_default(),
+            a.certificate().map(|c| format!(" with {c}")).unwrap_or_default(),
             a.app.name,
             design.pod_count(),
             design.nodes.len()
         ),
-        None => format!(
-            "{clients} reach environment {env} through routers {routers}; {found}. No application is deployed to {env} yet."
-        ),
+        None => format!("{clients} reach environment {env} through routers {routers}; {found}. No application is deployed to {env} yet."),
     }
 }

@@ -6,11 +6,7 @@ const GAP: i32 = 32;
 
 /// `panels` left to right, each keeping its own ids, as one scene `id`.
 pub fn beside(id: &str, title: String, panels: Vec<Scene>) -> Scene {
-    let summary = panels
-        .iter()
-        .map(|p| p.summary.as_str())
-        .collect::<Vec<_>>()
-        .join(" ");
+    let summary = panels.iter().map(|p| p.summary.as_str()).collect::<Vec<_>>().join(" ");
     let mut out = Scene::new(id, title, summary);
     let mut x = 0;
     for mut panel in panels {

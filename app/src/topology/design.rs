@@ -4,8 +4,8 @@
 //! described as what it is ("from pod CIDR …", "one node, elected by Cilium").
 
 use crate::domain::{
-    AdvertisementMode, AppEnvironment, Application, Cidr, Environment, IpAddr, Plan, Platform,
-    PoolBlock, VipPool, VipRequest,
+    AdvertisementMode, AppEnvironment, Application, Cidr, Environment, IpAddr, Plan, Platform, PoolBlock, VipPool,
+    VipRequest,
 };
 
 /// Pods of one node beyond this are drawn as one group.
@@ -50,15 +50,9 @@ impl Node {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Vip {
     /// A requested address, and the pool it lies in (if any).
-    Requested {
-        address: IpAddr,
-        pool: Option<String>,
-    },
+    Requested { address: IpAddr, pool: Option<String> },
     /// `auto`, already allocated to the application.
-    Allocated {
-        address: IpAddr,
-        pool: Option<String>,
-    },
+    Allocated { address: IpAddr, pool: Option<String> },
     /// `auto`, not allocated yet: LB-IPAM takes the next free address of the pools.
     NextFree { pools: Vec<String> },
 }
@@ -73,8 +67,7 @@ impl Vip {
 
     /// `192.168.101.240`, or `the next free VIP` when it is not known yet.
     pub fn text(&self) -> String {
-        self.address()
-            .map_or_else(|| "the next free VIP".to_owned(), |a| a.to_string())
+        self.address().map_or_else(|| "the next free VIP".to_owned(), |a| a.to_string())
     }
 
     /// `VIP 192.168.101.240 from pool prod-vips`, or `VIP: next free in pool dev-vips`.
@@ -88,15 +81,8 @@ impl Vip {
     /// Where the address comes from: `pool prod-vips`.
     pub fn source(&self) -> String {
         match self {
-            Vip::Requested {
-                pool: Some(pool), ..
-            }
-            | Vip::Allocated {
-                pool: Some(pool), ..
-            } => format!("pool {pool}"),
-            Vip::Requested { pool: None, .. } | Vip::Allocated { pool: None, .. } => {
-                "no pool of the environment".to_owned()
-            }
+            Vip::Requested { pool: Some(pool), .. } | Vip::Allocated { pool: Some(pool), .. } => format!("pool {pool}"),
+            Vip::Requested { pool: None, .. } | Vip::Allocated { pool: None, .. } => "no pool of the environment".to_owned(),
             Vip::NextFree { pools } if pools.is_empty() => "no pool yet".to_owned(),
             Vip::NextFree { pools } => format!("pool {}", pools.join(", ")),
         }
@@ -120,29 +106,18 @@ pub struct AppDesign<'p> {
 
 impl AppDesign<'_> {
     pub fn hostnames(&self) -> Vec<String> {
-        self.settings
-            .hostnames
-            .iter()
-            .map(ToString::to_string)
-            .collect()
+        self.settings.hostnames.iter().map(ToString::to_string).collect()
     }
 
     pub fn first_hostname(&self) -> String {
-        self.settings.hostnames.first().map_or_else(
-            || format!("{}'s hostname", self.app.name),
-            ToString::to_string,
-        )
+        self.settings.hostnames.first().map_or_else(|| format!("{}'s hostname", self.app.name), ToString::to_string)
     }
 
     pub fn paths(&self) -> Vec<String> {
         if self.settings.paths.is_empty() {
             vec!["/".to_owned()]
         } else {
-            self.settings
-                .paths
-                .iter()
-                .map(ToString::to_string)
-                .collect()
+            self.settings.paths.iter().map(ToString::to_string).collect()
         }
     }
 
@@ -160,11 +135,7 @@ impl AppDesign<'_> {
         if config.is_empty() {
             return vec!["no data".to_owned()];
         }
-        let mut lines: Vec<String> = config
-            .iter()
-            .take(max)
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect();
+        let mut lines: Vec<String> = config.iter().take(max).map(|(k, v)| format!("{k}={v}")).collect();
         if config.len() > max {
             lines.push(format!("and {} more", config.len() - max));
         }
@@ -188,16 +159,8 @@ pub struct Design<'p> {
 }
 
 fn local_id(prefix: &str, name: &str) -> String {
-    let cleaned: String = name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                '-'
-            }
-        })
-        .collect();
+    let cleaned: String =
+        name.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' }).collect();
     format!("{prefix}-{cleaned}")
 }
 
@@ -218,18 +181,8 @@ impl<'p> Design<'p> {
                 generated_labelled: !env.advertisement.label.value.is_empty(),
             })
         });
-        let replicas = app
-            .as_ref()
-            .map_or(0, |a| usize::try_from(a.app.replicas).unwrap_or(usize::MAX));
-        Design {
-            plan,
-            env,
-            clients: env.client_networks.clone(),
-            hops: hops(env),
-            nodes: nodes(env, replicas),
-            pools,
-            app,
-        }
+        let replicas = app.as_ref().map_or(0, |a| usize::try_from(a.app.replicas).unwrap_or(usize::MAX));
+        Design { plan, env, clients: env.client_networks.clone(), hops: hops(env), nodes: nodes(env, replicas), pools, app }
     }
 
     pub fn mode(&self) -> AdvertisementMode {
@@ -237,10 +190,7 @@ impl<'p> Design<'p> {
     }
 
     pub fn label(&self) -> String {
-        format!(
-            "{}={}",
-            self.env.advertisement.label.key, self.env.advertisement.label.value
-        )
+        format!("{}={}", self.env.advertisement.label.key, self.env.advertisement.label.value)
     }
 
     pub fn node_subnets(&self) -> String {
@@ -252,11 +202,7 @@ impl<'p> Design<'p> {
     }
 
     pub fn local_asn(&self) -> Option<u32> {
-        self.env
-            .advertisement
-            .bgp
-            .as_ref()
-            .map(|b| b.local_asn.get())
+        self.env.advertisement.bgp.as_ref().map(|b| b.local_asn.get())
     }
 
     /// The router that asks ARP for a VIP: the last of the path.
@@ -286,69 +232,33 @@ impl<'p> Design<'p> {
     /// The node holding the pod the walks follow: the last node with a pod, so that the
     /// request crosses from one node to another when there are several.
     pub fn target_pod(&self) -> Option<(usize, usize)> {
-        self.nodes
-            .iter()
-            .enumerate()
-            .rev()
-            .find_map(|(i, n)| n.pods.first().map(|pod| (i, *pod)))
+        self.nodes.iter().enumerate().rev().find_map(|(i, n)| n.pods.first().map(|pod| (i, *pod)))
     }
 }
 
 pub fn join<T: ToString>(items: &[T]) -> String {
-    items
-        .iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join(", ")
+    items.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
 }
 
-fn vip(
-    plan: &Plan,
-    env: &Environment,
-    app: &Application,
-    settings: &AppEnvironment,
-    pools: &[&VipPool],
-) -> Vip {
-    let pool_of = |address: &IpAddr| {
-        pools
-            .iter()
-            .find(|p| p.contains(address))
-            .map(|p| p.name.to_string())
-    };
+fn vip(plan: &Plan, env: &Environment, app: &Application, settings: &AppEnvironment, pools: &[&VipPool]) -> Vip {
+    let pool_of = |address: &IpAddr| pools.iter().find(|p| p.contains(address)).map(|p| p.name.to_string());
     match settings.vip {
-        VipRequest::Address(address) => Vip::Requested {
-            address,
-            pool: pool_of(&address),
-        },
+        VipRequest::Address(address) => Vip::Requested { address, pool: pool_of(&address) },
         VipRequest::Auto => plan
             .allocations
             .iter()
             .find(|a| a.environment == env.name && a.application.as_ref() == Some(&app.name))
             .map_or_else(
-                || Vip::NextFree {
-                    pools: pools.iter().map(|p| p.name.to_string()).collect(),
-                },
-                |a| Vip::Allocated {
-                    address: a.address,
-                    pool: pool_of(&a.address),
-                },
+                || Vip::NextFree { pools: pools.iter().map(|p| p.name.to_string()).collect() },
+                |a| Vip::Allocated { address: a.address, pool: pool_of(&a.address) },
             ),
     }
 }
 
 fn hops(env: &Environment) -> Vec<Hop> {
-    let peers = env
-        .advertisement
-        .bgp
-        .as_ref()
-        .map(|b| b.peers.as_slice())
-        .unwrap_or_default();
+    let peers = env.advertisement.bgp.as_ref().map(|b| b.peers.as_slice()).unwrap_or_default();
     let uses_bgp = env.advertisement.mode.uses_bgp();
-    let peer_info = |p: &crate::domain::BgpPeer| Peer {
-        name: p.name.to_string(),
-        asn: p.asn.get(),
-        platform: p.platform,
-    };
+    let peer_info = |p: &crate::domain::BgpPeer| Peer { name: p.name.to_string(), asn: p.asn.get(), platform: p.platform };
     let mut hops: Vec<Hop> = env
         .routers
         .iter()
@@ -356,18 +266,12 @@ fn hops(env: &Environment) -> Vec<Hop> {
             id: local_id("router", r.name.as_str()),
             name: r.name.to_string(),
             address: Some(r.address),
-            peer: peers
-                .iter()
-                .find(|p| uses_bgp && p.address == r.address)
-                .map(peer_info),
+            peer: peers.iter().find(|p| uses_bgp && p.address == r.address).map(peer_info),
             recorded: true,
         })
         .collect();
     if uses_bgp {
-        for p in peers
-            .iter()
-            .filter(|p| !env.routers.iter().any(|r| r.address == p.address))
-        {
+        for p in peers.iter().filter(|p| !env.routers.iter().any(|r| r.address == p.address)) {
             hops.push(Hop {
                 id: local_id("peer", p.name.as_str()),
                 name: p.name.to_string(),
@@ -378,13 +282,7 @@ fn hops(env: &Environment) -> Vec<Hop> {
         }
     }
     if hops.is_empty() {
-        hops.push(Hop {
-            id: "router-unrecorded".to_owned(),
-            name: "router".to_owned(),
-            address: None,
-            peer: None,
-            recorded: false,
-        });
+        hops.push(Hop { id: "router-unrecorded".to_owned(), name: "router".to_owned(), address: None, peer: None, recorded: false });
     }
     hops
 }
@@ -404,12 +302,7 @@ fn nodes(env: &Environment, replicas: usize) -> Vec<Node> {
         })
         .collect();
     if nodes.is_empty() {
-        nodes.push(Node {
-            id: "node-unrecorded".to_owned(),
-            name: "nodes".to_owned(),
-            address: None,
-            pods: Vec::new(),
-        });
+        nodes.push(Node { id: "node-unrecorded".to_owned(), name: "nodes".to_owned(), address: None, pods: Vec::new() });
     }
     let count = nodes.len();
     for replica in 0..replicas {

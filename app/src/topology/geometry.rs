@@ -61,18 +61,12 @@ impl Rect {
 
     /// Whether the two rectangles share interior area (touching edges do not count).
     pub const fn overlaps(&self, other: &Rect) -> bool {
-        self.x < other.right()
-            && other.x < self.right()
-            && self.y < other.bottom()
-            && other.y < self.bottom()
+        self.x < other.right() && other.x < self.right() && self.y < other.bottom() && other.y < self.bottom()
     }
 
     /// Whether `other` lies wholly inside this rectangle.
     pub const fn contains(&self, other: &Rect) -> bool {
-        other.x >= self.x
-            && other.y >= self.y
-            && other.right() <= self.right()
-            && other.bottom() <= self.bottom()
+        other.x >= self.x && other.y >= self.y && other.right() <= self.right() && other.bottom() <= self.bottom()
     }
 
     pub const fn inflate(&self, by: i32) -> Rect {
@@ -113,11 +107,7 @@ pub fn wrap(text: &str, width: i32, size: i32) -> Vec<String> {
     let mut lines: Vec<String> = Vec::new();
     let mut line = String::new();
     for word in text.split_whitespace() {
-        let candidate = if line.is_empty() {
-            word.to_owned()
-        } else {
-            format!("{line} {word}")
-        };
+        let candidate = if line.is_empty() { word.to_owned() } else { format!("{line} {word}") };
         if text_width(&candidate, size) <= width {
             line = candidate;
             continue;
@@ -171,17 +161,10 @@ mod tests {
     fn text_is_measured_and_wrapped_within_the_width() {
         assert!(text_width("mmmm", 10) > text_width("iiii", 10));
         assert_eq!(text_width("", 13), 0);
-        let lines = wrap(
-            "The HTTPRoute api-prod sends requests for api.mdhlabs.com to Service api",
-            150,
-            13,
-        );
+        let lines = wrap("The HTTPRoute api-prod sends requests for api.mdhlabs.com to Service api", 150, 13);
         assert!(lines.len() > 2, "{lines:?}");
         assert!(lines.iter().all(|l| text_width(l, 13) <= 150), "{lines:?}");
-        assert_eq!(
-            lines.join(" "),
-            "The HTTPRoute api-prod sends requests for api.mdhlabs.com to Service api"
-        );
+        assert_eq!(lines.join(" "), "The HTTPRoute api-prod sends requests for api.mdhlabs.com to Service api");
     }
 
     #[test]
@@ -189,10 +172,7 @@ mod tests {
         let lines = wrap("192.168.101.240-192.168.101.250", 130, 13);
         assert_eq!(lines, ["192.168.101.240-", "192.168.101.250"]);
         let hard = wrap("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", 40, 13);
-        assert!(
-            hard.len() > 3 && hard.iter().all(|l| !l.is_empty()),
-            "{hard:?}"
-        );
+        assert!(hard.len() > 3 && hard.iter().all(|l| !l.is_empty()), "{hard:?}");
         assert_eq!(wrap("", 100, 13), [""]);
     }
 

@@ -25,48 +25,23 @@ pub mod ids {
 pub fn scene(design: &Design<'_>, id: &str) -> Scene {
     let cols = COLUMNS;
     let env = &design.env.name;
-    let service = design
-        .app
-        .as_ref()
-        .map_or_else(|| "the service".to_owned(), |a| a.app.name.to_string());
+    let service = design.app.as_ref().map_or_else(|| "the service".to_owned(), |a| a.app.name.to_string());
     let title = match &design.app {
         Some(a) => format!("Hardware: {} in {env}", a.app.name),
         None => format!("Hardware: environment {env}"),
     };
-    let vip = design
-        .app
-        .as_ref()
-        .map_or_else(|| "the VIP".to_owned(), |a| a.vip.text());
+    let vip = design.app.as_ref().map_or_else(|| "the VIP".to_owned(), |a| a.vip.text());
     let hosts = design.nodes.len();
     let port = design.app.as_ref().map(|a| a.port());
-    let hostnames = design.app.as_ref().map_or_else(
-        || "the service's hostnames".to_owned(),
-        |a| join(&a.hostnames()),
-    );
-    let health = match design
-        .app
-        .as_ref()
-        .and_then(|a| a.readiness().map(|p| (p, a.port())))
-    {
+    let hostnames = design.app.as_ref().map_or_else(|| "the service's hostnames".to_owned(), |a| join(&a.hostnames()));
+    let health = match design.app.as_ref().and_then(|a| a.readiness().map(|p| (p, a.port()))) {
         Some((path, port)) => format!("GET {path} :{port}"),
-        None => format!(
-            "TCP :{}",
-            port.map_or_else(|| "service port".to_owned(), |p| p.to_string())
-        ),
+        None => format!("TCP :{}", port.map_or_else(|| "service port".to_owned(), |p| p.to_string())),
     };
     let summary = format!(
         "The design Cilium replaces, for {service} in {env}: clients{} reach a load-balancer appliance through routers {}; the appliance holds VIP {vip} and the key pair for {hostnames}, terminates TLS and balances over {hosts} hosts on {}, each running {service} as a JVM service, and health-checks each host ({health}).",
-        if design.clients.is_empty() {
-            String::new()
-        } else {
-            format!(" on {}", join(&design.clients))
-        },
-        design
-            .hops
-            .iter()
-            .map(|h| h.name.as_str())
-            .collect::<Vec<_>>()
-            .join(" and "),
+        if design.clients.is_empty() { String::new() } else { format!(" on {}", join(&design.clients)) },
+        design.hops.iter().map(|h| h.name.as_str()).collect::<Vec<_>>().join(" and "),
         design.node_subnets()
     );
     let mut scene = Scene::new(id, title.clone(), summary);
@@ -86,24 +61,8 @@ pub fn scene(design: &Design<'_>, id: &str) -> Scene {
         (all.clone(), Vec::new())
     };
     let role = |_: usize, _: &Hop| "routing the clients' traffic towards the appliance".to_owned();
-    let request = format!(
-        "HTTPS to {} = {vip}",
-        design
-            .app
-            .as_ref()
-            .map_or_else(|| "the service".to_owned(), |a| a.first_hostname())
-    );
-    let end = clients_and_routers(
-        &mut scene,
-        design,
-        &cols,
-        y,
-        &before,
-        false,
-        &request,
-        &role,
-        &[HW_ROUTING],
-    );
+    let request = format!("HTTPS to {} = {vip}", design.app.as_ref().map_or_else(|| "the service".to_owned(), |a| a.first_hostname()));
+    let end = clients_and_routers(&mut scene, design, &cols, y, &before, false, &request, &role, &[HW_ROUTING]);
 
     let appliance_y = end.bottom + GAP;
     let vip_spec = Spec::new(
@@ -134,77 +93,26 @@ pub fn scene(design: &Design<'_>, id: &str) -> Scene {
         format!("The TLS certificate and private key for {hostnames}, installed on the appliance"),
     )
     .tasks(&[HW_KEYS]);
-    let [vip_rect, appliance_rect, keys_rect] = cols.row(
-        &mut scene,
-        appliance_y,
-        [Some(vip_spec), Some(appliance), Some(keys)],
-    );
+    let [vip_rect, appliance_rect, keys_rect] = cols.row(&mut scene, appliance_y, [Some(vip_spec), Some(appliance), Some(keys)]);
     let appliance_rect = appliance_rect.unwrap_or_default();
-    let router_name = |local: &str| {
-        design
-            .hops
-            .iter()
-            .find(|h| h.id == local)
-            .map_or_else(|| "router".to_owned(), |h| h.name.clone())
-    };
-    end.link_to(
-        &mut scene,
-        ids::APPLIANCE,
-        appliance_rect,
-        &|from| {
-            format!(
-                "Router {} forwards the request to the appliance's VIP {vip}",
-                router_name(from)
-            )
-        },
-        &[HW_ROUTING],
-    );
+    let router_name = |local: &str| design.hops.iter().find(|h| h.id == local).map_or_else(|| "router".to_owned(), |h| h.name.clone());
+    end.link_to(&mut scene, ids::APPLIANCE, appliance_rect, &|from| format!("Router {} forwards the request to the appliance's VIP {vip}", router_name(from)), &[HW_ROUTING]);
     if before.is_empty()
         && let Some(l) = scene.links.last_mut()
     {
         side_label(l, cols.center(), end.bottom, appliance_y, &request, 250);
     }
     let appliance_at = (ids::APPLIANCE, appliance_rect);
-    beside(
-        &mut scene,
-        (ids::VIP, vip_rect),
-        appliance_at,
-        format!("The appliance answers on VIP {vip}"),
-        &[HW_VIP],
-    );
-    beside(
-        &mut scene,
-        (ids::KEYS, keys_rect),
-        appliance_at,
-        format!("The appliance terminates TLS with the key pair for {hostnames}"),
-        &[HW_KEYS],
-    );
+    beside(&mut scene, (ids::VIP, vip_rect), appliance_at, format!("The appliance answers on VIP {vip}"), &[HW_VIP]);
+    beside(&mut scene, (ids::KEYS, keys_rect), appliance_at, format!("The appliance terminates TLS with the key pair for {hostnames}"), &[HW_KEYS]);
 
     // The router behind the appliance, if any.
     let mut upstream = (ids::APPLIANCE.to_owned(), appliance_rect);
     let mut y = appliance_rect.bottom();
     for hop in &after {
-        let spec = super::network::router_spec(
-            design,
-            hop,
-            "the gateway of the hosts' subnet",
-            false,
-            &[HW_ROUTING],
-        );
-        let [_, Some(rect), _] = cols.row(&mut scene, y + GAP, [None, Some(spec), None]) else {
-            continue;
-        };
-        let mut l = down(
-            &scene,
-            &upstream.0,
-            &hop.id,
-            upstream.1,
-            rect,
-            format!(
-                "The appliance sends the request to router {}, towards the host it chose",
-                hop.name
-            ),
-        );
+        let spec = super::network::router_spec(design, hop, "the gateway of the hosts' subnet", false, &[HW_ROUTING]);
+        let [_, Some(rect), _] = cols.row(&mut scene, y + GAP, [None, Some(spec), None]) else { continue };
+        let mut l = down(&scene, &upstream.0, &hop.id, upstream.1, rect, format!("The appliance sends the request to router {}, towards the host it chose", hop.name));
         l.tasks = vec![HW_ROUTING];
         scene.links.push(l);
         upstream = (hop.id.clone(), rect);
@@ -224,74 +132,34 @@ pub fn scene(design: &Design<'_>, id: &str) -> Scene {
     );
     scene.zones[hosts_zone].tasks = vec![HW_HOST_IPS];
     let jvm = design.app.as_ref().map(|a| {
-        let image = a
-            .app
-            .image
-            .repository()
-            .rsplit('/')
-            .next()
-            .unwrap_or_default()
-            .to_owned();
-        let tag = a
-            .app
-            .image
-            .tag()
-            .map(|t| format!(" {t}"))
-            .unwrap_or_default();
-        format!(
-            "JVM: {image}{tag}{}",
-            port.map(|p| format!(" :{p}")).unwrap_or_default()
-        )
+        let image = a.app.image.repository().rsplit('/').next().unwrap_or_default().to_owned();
+        let tag = a.app.image.tag().map(|t| format!(" {t}")).unwrap_or_default();
+        format!("JVM: {image}{tag}{}", port.map(|p| format!(" :{p}")).unwrap_or_default())
     });
     let host_text = |i: usize, node: &Node| {
-        let mut lines = vec![
-            node.address
-                .map_or_else(|| "addresses not recorded".to_owned(), |a| a.to_string()),
-        ];
+        let mut lines = vec![node.address.map_or_else(|| "addresses not recorded".to_owned(), |a| a.to_string())];
         lines.extend(jvm.clone());
         NodeText {
             title: Some(format!("host-{}", i + 1)),
             alt: format!(
                 "Physical host host-{} at {}, running {service} as a JVM service{}",
                 i + 1,
-                node.address
-                    .map_or_else(|| "an address not recorded".to_owned(), |a| a.to_string()),
+                node.address.map_or_else(|| "an address not recorded".to_owned(), |a| a.to_string()),
                 port.map(|p| format!(" on port {p}")).unwrap_or_default()
             ),
             lines,
             badge: None,
         }
     };
-    let grid = node_grid(
-        &mut scene,
-        design,
-        cols.left + 12,
-        hosts_top + 52,
-        cols.width() - 24,
-        Kind::Host,
-        &host_text,
-        false,
-    );
+    let grid = node_grid(&mut scene, design, cols.left + 12, hosts_top + 52, cols.width() - 24, Kind::Host, &host_text, false);
     for e in scene.elements.iter_mut().filter(|e| e.kind == Kind::Host) {
         e.tasks = vec![HW_HOST_IPS, HW_HEALTH];
     }
     let fan_alt = |node: &Node| {
         let host = node.id.replacen("node", "host", 1);
-        format!(
-            "The request reaches {host}{}",
-            node.address.map(|a| format!(" on {a}")).unwrap_or_default()
-        )
+        format!("The request reaches {host}{}", node.address.map(|a| format!(" on {a}")).unwrap_or_default())
     };
-    let mut links = super::layout::fan(
-        &scene,
-        upstream.1,
-        &grid,
-        design,
-        hosts_top,
-        hosts_top + 30,
-        &fan_alt,
-        format!("The request reaches one of the {hosts} hosts"),
-    );
+    let mut links = super::layout::fan(&scene, upstream.1, &grid, design, hosts_top, hosts_top + 30, &fan_alt, format!("The request reaches one of the {hosts} hosts"));
     for l in &mut links {
         l.id = l.id.replace("link-fan-node", "link-fan-host");
         l.tasks = vec![HW_ROUTING];
@@ -305,41 +173,21 @@ pub fn scene(design: &Design<'_>, id: &str) -> Scene {
     let mut paths = Vec::new();
     if grid.one_row {
         let last = grid.rects.last().copied().unwrap_or_default();
-        paths.push(vec![
-            start,
-            pt(start.x, turn),
-            pt(LANE, turn),
-            pt(LANE, bus),
-            pt(last.cx(), bus),
-            last.bottom_mid(),
-        ]);
+        paths.push(vec![start, pt(start.x, turn), pt(LANE, turn), pt(LANE, bus), pt(last.cx(), bus), last.bottom_mid()]);
         for r in &grid.rects[..grid.rects.len().saturating_sub(1)] {
             paths.push(vec![pt(r.cx(), bus), r.bottom_mid()]);
         }
     } else {
         let mid = (hosts_top + grid.bottom) / 2;
-        paths.push(vec![
-            start,
-            pt(start.x, turn),
-            pt(LANE, turn),
-            pt(LANE, mid),
-            pt(cols.left, mid),
-        ]);
+        paths.push(vec![start, pt(start.x, turn), pt(LANE, turn), pt(LANE, mid), pt(cols.left, mid)]);
     }
     let mut health_link = link(
         scene.id_of(ids::HEALTH),
         LinkStyle::Health,
         paths,
-        format!(
-            "The appliance health-checks every host ({health}) and stops sending requests to a host that fails"
-        ),
+        format!("The appliance health-checks every host ({health}) and stops sending requests to a host that fails"),
     );
-    health_link.label = label(
-        &format!("health checks: {health} to each host"),
-        pt(LANE + 8, turn + 18),
-        Anchor::Start,
-        cols.main_x() - LANE - 24,
-    );
+    health_link.label = label(&format!("health checks: {health} to each host"), pt(LANE + 8, turn + 18), Anchor::Start, cols.main_x() - LANE - 24);
     health_link.tasks = vec![HW_HEALTH];
     scene.links.push(health_link);
 

@@ -19,14 +19,7 @@ pub struct PathEnd {
 
 impl PathEnd {
     /// Links from every box of the last row down to `to`.
-    pub fn link_to(
-        &self,
-        scene: &mut Scene,
-        to_local: &str,
-        to: Rect,
-        alt: &dyn Fn(&str) -> String,
-        tasks: &[&'static str],
-    ) {
+    pub fn link_to(&self, scene: &mut Scene, to_local: &str, to: Rect, alt: &dyn Fn(&str) -> String, tasks: &[&'static str]) {
         for (local, rect) in self.locals.iter().zip(&self.rects) {
             let mut l = down(scene, local, to_local, *rect, to, alt(local));
             l.tasks = tasks.to_vec();
@@ -72,22 +65,11 @@ pub fn client_specs(design: &Design<'_>) -> Vec<Spec> {
 
 /// How a router is described: its address and, when the cluster peers with it, the peering.
 /// `bgp` is false in the hardware design, which has no BGP with the cluster.
-pub fn router_spec(
-    design: &Design<'_>,
-    hop: &Hop,
-    role: &str,
-    bgp: bool,
-    tasks: &[&'static str],
-) -> Spec {
-    let mut lines = vec![
-        hop.address
-            .map_or_else(|| "not recorded in the plan".to_owned(), |a| a.to_string()),
-    ];
+pub fn router_spec(design: &Design<'_>, hop: &Hop, role: &str, bgp: bool, tasks: &[&'static str]) -> Spec {
+    let mut lines = vec![hop.address.map_or_else(|| "not recorded in the plan".to_owned(), |a| a.to_string())];
     let mut alt = match hop.address {
         Some(address) => format!("Router {} at {address}, {role}", hop.name),
-        None => {
-            format!("A router, {role}; the environment lists none — add its routers to draw them")
-        }
+        None => format!("A router, {role}; the environment lists none — add its routers to draw them"),
     };
     let mut badge = None;
     if let Some(peer) = hop.peer.as_ref().filter(|_| bgp) {
@@ -101,23 +83,14 @@ pub fn router_spec(
             "; it runs FRR as BGP peer {} (AS {}) on {platform}{}",
             peer.name,
             peer.asn,
-            design
-                .local_asn()
-                .map(|asn| format!(" and learns the VIP routes from the nodes (AS {asn})"))
-                .unwrap_or_default()
+            design.local_asn().map(|asn| format!(" and learns the VIP routes from the nodes (AS {asn})")).unwrap_or_default()
         ));
         badge = Some("BGP".to_owned());
     }
-    Spec::new(
-        hop.id.clone(),
-        Kind::Router,
-        format!("Router {}", hop.name),
-        lines,
-        alt,
-    )
-    .tasks(tasks)
-    .badge(badge)
-    .unrecorded(!hop.recorded)
+    Spec::new(hop.id.clone(), Kind::Router, format!("Router {}", hop.name), lines, alt)
+        .tasks(tasks)
+        .badge(badge)
+        .unrecorded(!hop.recorded)
 }
 
 /// Draws the clients from `y`, then `hops` one below the other; labels the first link with
@@ -137,52 +110,22 @@ pub fn clients_and_routers(
     let specs = client_specs(design);
     let locals: Vec<String> = specs.iter().map(|s| s.local.clone()).collect();
     let rects = cols.spread(scene, y, specs, cols.main);
-    let mut end = PathEnd {
-        bottom: rects.iter().map(|r| r.bottom()).max().unwrap_or(y),
-        rects,
-        locals,
-    };
-    let clients = if design.clients.is_empty() {
-        "the clients".to_owned()
-    } else {
-        format!("clients on {}", join(&design.clients))
-    };
+    let mut end = PathEnd { bottom: rects.iter().map(|r| r.bottom()).max().unwrap_or(y), rects, locals };
+    let clients = if design.clients.is_empty() { "the clients".to_owned() } else { format!("clients on {}", join(&design.clients)) };
     for (i, hop) in hops.iter().enumerate() {
         let top = end.bottom + GAP;
-        let [_, Some(rect), _] = cols.row(
-            scene,
-            top,
-            [
-                None,
-                Some(router_spec(design, hop, &role(i, hop), bgp, tasks)),
-                None,
-            ],
-        ) else {
+        let [_, Some(rect), _] = cols.row(scene, top, [None, Some(router_spec(design, hop, &role(i, hop), bgp, tasks)), None]) else {
             continue;
         };
-        let previous = if i == 0 {
-            clients.clone()
-        } else {
-            format!("router {}", hops[i - 1].name)
-        };
+        let previous = if i == 0 { clients.clone() } else { format!("router {}", hops[i - 1].name) };
         let first_link = scene.links.len();
-        end.link_to(
-            scene,
-            &hop.id,
-            rect,
-            &|_| format!("The request goes from {previous} to router {}", hop.name),
-            tasks,
-        );
+        end.link_to(scene, &hop.id, rect, &|_| format!("The request goes from {previous} to router {}", hop.name), tasks);
         if i == 0
             && let Some(l) = scene.links.get_mut(first_link)
         {
             side_label(l, cols.center(), end.bottom, top, request, 250);
         }
-        end = PathEnd {
-            bottom: rect.bottom(),
-            rects: vec![rect],
-            locals: vec![hop.id.clone()],
-        };
+        end = PathEnd { bottom: rect.bottom(), rects: vec![rect], locals: vec![hop.id.clone()] };
     }
     end
 }

@@ -119,12 +119,7 @@ impl TopologyScreen {
     /// `[title, lead, head, body]`, and for a walk `top, rest, sentence, prev, next` with an
     /// empty string for no link.
     pub fn to_strings(&self) -> Vec<String> {
-        let mut out = vec![
-            self.title.clone(),
-            self.lead.clone(),
-            self.head.clone(),
-            self.body.clone(),
-        ];
+        let mut out = vec![self.title.clone(), self.lead.clone(), self.head.clone(), self.body.clone()];
         if let Some(w) = &self.walk {
             out.extend([w.top.clone(), w.rest.clone(), w.sentence.clone()]);
             out.extend([&w.prev, &w.next].map(|link| link.clone().unwrap_or_default()));
@@ -141,22 +136,10 @@ impl TopologyScreen {
             Some(top) => {
                 let (rest, sentence) = (next()?, next()?);
                 let link = |s: String| (!s.is_empty()).then_some(s);
-                Some(WalkControls {
-                    top,
-                    rest,
-                    sentence,
-                    prev: link(next()?),
-                    next: link(next()?),
-                })
+                Some(WalkControls { top, rest, sentence, prev: link(next()?), next: link(next()?) })
             }
         };
-        Some(TopologyScreen {
-            title,
-            lead,
-            head,
-            body,
-            walk,
-        })
+        Some(TopologyScreen { title, lead, head, body, walk })
     }
 }
 
@@ -169,8 +152,7 @@ impl Serialize for TopologyScreen {
 impl<'de> Deserialize<'de> for TopologyScreen {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let parts = Vec::<String>::deserialize(deserializer)?;
-        TopologyScreen::from_strings(parts)
-            .ok_or_else(|| serde::de::Error::custom("a topology screen has 4 or 9 parts"))
+        TopologyScreen::from_strings(parts).ok_or_else(|| serde::de::Error::custom("a topology screen has 4 or 9 parts"))
     }
 }
 
@@ -180,29 +162,14 @@ mod tests {
 
     #[test]
     fn a_screen_survives_its_wire_form() {
-        let plain = TopologyScreen {
-            title: "t".into(),
-            lead: "l".into(),
-            head: "<nav>".into(),
-            body: "<svg/>".into(),
-            walk: None,
-        };
+        let plain = TopologyScreen { title: "t".into(), lead: "l".into(), head: "<nav>".into(), body: "<svg/>".into(), walk: None };
         let walk = TopologyScreen {
-            walk: Some(WalkControls {
-                top: "a".into(),
-                rest: "b".into(),
-                sentence: "c".into(),
-                prev: None,
-                next: Some("/n".into()),
-            }),
+            walk: Some(WalkControls { top: "a".into(), rest: "b".into(), sentence: "c".into(), prev: None, next: Some("/n".into()) }),
             ..plain.clone()
         };
         for screen in [plain, walk] {
             let json = serde_json::to_string(&screen).unwrap_or_default();
-            assert_eq!(
-                serde_json::from_str::<TopologyScreen>(&json).ok(),
-                Some(screen)
-            );
+            assert_eq!(serde_json::from_str::<TopologyScreen>(&json).ok(), Some(screen));
         }
         assert!(serde_json::from_str::<TopologyScreen>(r#"["only", "two"]"#).is_err());
     }

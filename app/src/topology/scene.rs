@@ -90,14 +90,8 @@ pub enum Mark {
 impl Mark {
     pub fn class(&self) -> &'static str {
         match self {
-            Mark::Finding {
-                severity: Severity::Error,
-                ..
-            } => "finding-error",
-            Mark::Finding {
-                severity: Severity::Warning,
-                ..
-            } => "finding-warning",
+            Mark::Finding { severity: Severity::Error, .. } => "finding-error",
+            Mark::Finding { severity: Severity::Warning, .. } => "finding-warning",
             Mark::Current => "walk-current",
             Mark::Visited => "walk-visited",
             Mark::Failed => "walk-failed",
@@ -258,12 +252,7 @@ pub struct TextItem {
 
 impl Scene {
     pub fn new(id: &str, title: impl Into<String>, summary: impl Into<String>) -> Scene {
-        Scene {
-            id: id.to_owned(),
-            title: title.into(),
-            summary: summary.into(),
-            ..Scene::default()
-        }
+        Scene { id: id.to_owned(), title: title.into(), summary: summary.into(), ..Scene::default() }
     }
 
     /// `<scene id>-<local>`: ids are unique on a page that shows several diagrams.
@@ -314,29 +303,18 @@ impl Scene {
 
     /// The text version: zones, then elements, then links, each with its alternative.
     pub fn text_items(&self) -> Vec<TextItem> {
-        let zones = self
-            .zones
-            .iter()
-            .filter(|z| z.kind != ZoneKind::Panel)
-            .map(|z| TextItem {
-                id: z.id.clone(),
-                label: z.label.clone(),
-                text: z.alt.clone(),
-            });
-        let elements = self.elements.iter().map(|e| TextItem {
-            id: e.id.clone(),
-            label: e.title.join(" "),
-            text: e.alt.clone(),
+        let zones = self.zones.iter().filter(|z| z.kind != ZoneKind::Panel).map(|z| TextItem {
+            id: z.id.clone(),
+            label: z.label.clone(),
+            text: z.alt.clone(),
         });
-        let links = self
-            .links
-            .iter()
-            .filter(|l| !l.alt.is_empty())
-            .map(|l| TextItem {
-                id: l.id.clone(),
-                label: link_kind_label(l.style).to_owned(),
-                text: l.alt.clone(),
-            });
+        let elements =
+            self.elements.iter().map(|e| TextItem { id: e.id.clone(), label: e.title.join(" "), text: e.alt.clone() });
+        let links = self.links.iter().filter(|l| !l.alt.is_empty()).map(|l| TextItem {
+            id: l.id.clone(),
+            label: link_kind_label(l.style).to_owned(),
+            text: l.alt.clone(),
+        });
         zones.chain(elements).chain(links).collect()
     }
 
@@ -366,30 +344,12 @@ impl Scene {
     }
 
     /// Adds a wrapped paragraph note at (x, y) no wider than `width`; returns its height.
-    pub fn paragraph(
-        &mut self,
-        local_id: &str,
-        at: Point,
-        width: i32,
-        text: &str,
-        size: i32,
-        strong: bool,
-    ) -> i32 {
+    pub fn paragraph(&mut self, local_id: &str, at: Point, width: i32, text: &str, size: i32, strong: bool) -> i32 {
         let lines = wrap(text, width, size)
             .into_iter()
-            .map(|text| NoteLine {
-                text,
-                size,
-                strong,
-                class: None,
-            })
+            .map(|text| NoteLine { text, size, strong, class: None })
             .collect();
-        let note = Note {
-            id: self.id_of(local_id),
-            x: at.x,
-            y: at.y,
-            lines,
-        };
+        let note = Note { id: self.id_of(local_id), x: at.x, y: at.y, lines };
         let height = note.height();
         self.notes.push(note);
         height
@@ -412,25 +372,10 @@ fn link_kind_label(style: LinkStyle) -> &'static str {
 }
 
 /// A box of `width` holding `title` and `lines`, wrapped to fit; its height follows.
-pub fn boxed(
-    id: String,
-    kind: Kind,
-    at: Point,
-    width: i32,
-    title: &str,
-    lines: &[String],
-    alt: String,
-) -> Element {
+pub fn boxed(id: String, kind: Kind, at: Point, width: i32, title: &str, lines: &[String], alt: String) -> Element {
     let inner = width - 2 * PAD - ACCENT;
-    let title = if title.is_empty() {
-        Vec::new()
-    } else {
-        wrap(title, inner, BOX_TITLE_SIZE)
-    };
-    let lines: Vec<String> = lines
-        .iter()
-        .flat_map(|l| wrap(l, inner, LINE_SIZE))
-        .collect();
+    let title = if title.is_empty() { Vec::new() } else { wrap(title, inner, BOX_TITLE_SIZE) };
+    let lines: Vec<String> = lines.iter().flat_map(|l| wrap(l, inner, LINE_SIZE)).collect();
     let h = box_height(title.len(), lines.len());
     Element {
         id,
@@ -453,11 +398,7 @@ pub fn box_height(title_lines: usize, lines: usize) -> i32 {
 
 /// Label lines for a link, wrapped to `width`.
 pub fn label(text: &str, at: Point, anchor: Anchor, width: i32) -> Option<LinkLabel> {
-    Some(LinkLabel {
-        lines: wrap(text, width, LABEL_SIZE),
-        at,
-        anchor,
-    })
+    Some(LinkLabel { lines: wrap(text, width, LABEL_SIZE), at, anchor })
 }
 
 /// The width the widest of `lines` takes at `size`.
@@ -476,14 +417,5 @@ pub fn elbow(from: Point, to: Point) -> Vec<Point> {
 }
 
 pub fn link(id: String, style: LinkStyle, paths: Vec<Vec<Point>>, alt: String) -> Link {
-    Link {
-        id,
-        style,
-        paths,
-        arrow: true,
-        label: None,
-        alt,
-        tasks: Vec::new(),
-        marks: Vec::new(),
-    }
+    Link { id, style, paths, arrow: true, label: None, alt, tasks: Vec::new(), marks: Vec::new() }
 }

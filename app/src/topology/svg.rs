@@ -9,8 +9,8 @@ use std::fmt::Write;
 
 use super::geometry::{Point, Rect};
 use super::scene::{
-    ACCENT, Anchor, BOX_TITLE_HEIGHT, BOX_TITLE_SIZE, Element, FONT, LABEL_SIZE, LINE_HEIGHT,
-    LINE_SIZE, Link, LinkStyle, Mark, Note, PAD, Scene, Token, Zone, ZoneKind, line_height,
+    ACCENT, Anchor, BOX_TITLE_HEIGHT, BOX_TITLE_SIZE, Element, FONT, LABEL_SIZE, LINE_HEIGHT, LINE_SIZE, Link,
+    LinkStyle, Mark, Note, PAD, Scene, Token, Zone, ZoneKind, line_height,
 };
 use crate::domain::Severity;
 
@@ -69,12 +69,7 @@ pub fn render(scene: &Scene) -> String {
         escape(&scene.summary)
     );
     out.push_str("\n<defs>");
-    for style in [
-        LinkStyle::Request,
-        LinkStyle::Relation,
-        LinkStyle::Health,
-        LinkStyle::Routing,
-    ] {
+    for style in [LinkStyle::Request, LinkStyle::Relation, LinkStyle::Health, LinkStyle::Routing] {
         let _ = write!(
             out,
             r#"<marker id="{id}-arrow-{class}" class="topo-arrow topo-arrow--{class}" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="5" markerHeight="5" markerUnits="strokeWidth" orient="auto-start-reverse"><path d="M0 0L10 5L0 10z" fill="{colour}"/></marker>"#,
@@ -129,11 +124,7 @@ fn render_zone(out: &mut String, zone: &Zone) {
         // A panel of a composed drawing carries its own heading.
         ZoneKind::Panel => return,
     };
-    let class = classes(
-        &format!("topo-zone topo-zone--{kind}"),
-        &zone.tasks,
-        &zone.marks,
-    );
+    let class = classes(&format!("topo-zone topo-zone--{kind}"), &zone.tasks, &zone.marks);
     let _ = write!(
         out,
         r#"<g id="{}" class="{class}" role="group" aria-label="{}">"#,
@@ -163,11 +154,7 @@ fn path_data(points: &[Point]) -> String {
 }
 
 fn render_link(out: &mut String, scene_id: &str, link: &Link) {
-    let class = classes(
-        &format!("topo-link topo-link--{}", link.style.class()),
-        &link.tasks,
-        &link.marks,
-    );
+    let class = classes(&format!("topo-link topo-link--{}", link.style.class()), &link.tasks, &link.marks);
     let _ = write!(
         out,
         r#"<g id="{}" class="{class}" role="img" aria-label="{alt}"><title>{alt}</title>"#,
@@ -198,10 +185,7 @@ fn render_link(out: &mut String, scene_id: &str, link: &Link) {
             );
         }
         let marker = if link.arrow {
-            format!(
-                r#" marker-end="url(#{scene_id}-arrow-{})""#,
-                link.style.class()
-            )
+            format!(r#" marker-end="url(#{scene_id}-arrow-{})""#, link.style.class())
         } else {
             String::new()
         };
@@ -232,14 +216,8 @@ fn render_link(out: &mut String, scene_id: &str, link: &Link) {
 /// The short tag drawn for a mark on an element, and its colour.
 fn mark_tag(mark: &Mark) -> Option<(String, &'static str)> {
     match mark {
-        Mark::Finding {
-            number,
-            severity: Severity::Error,
-        } => Some((format!("E{number}"), ERROR)),
-        Mark::Finding {
-            number,
-            severity: Severity::Warning,
-        } => Some((format!("W{number}"), WARNING)),
+        Mark::Finding { number, severity: Severity::Error } => Some((format!("E{number}"), ERROR)),
+        Mark::Finding { number, severity: Severity::Warning } => Some((format!("W{number}"), WARNING)),
         Mark::Failed => Some(("STOPS HERE".to_owned(), ERROR)),
         Mark::Works => Some(("WORKS".to_owned(), WORKS)),
         Mark::Current | Mark::Visited => None,
@@ -266,14 +244,8 @@ fn render_element(out: &mut String, e: &Element) {
         let by = 5 + 4 * i32::try_from(i).unwrap_or(0);
         let r = e.rect.inflate(by);
         let (stroke, width, dash) = match mark {
-            Mark::Finding {
-                severity: Severity::Error,
-                ..
-            } => (ERROR, 3, r#" stroke-dasharray="9 4""#),
-            Mark::Finding {
-                severity: Severity::Warning,
-                ..
-            } => (WARNING, 3, r#" stroke-dasharray="3 3""#),
+            Mark::Finding { severity: Severity::Error, .. } => (ERROR, 3, r#" stroke-dasharray="9 4""#),
+            Mark::Finding { severity: Severity::Warning, .. } => (WARNING, 3, r#" stroke-dasharray="3 3""#),
             Mark::Current => (CURRENT, 4, ""),
             Mark::Visited => (VISITED, 3, ""),
             Mark::Failed => (ERROR, 4, ""),
@@ -290,11 +262,7 @@ fn render_element(out: &mut String, e: &Element) {
             8 + by
         );
     }
-    let dash = if e.unrecorded {
-        r#" stroke-dasharray="6 4""#
-    } else {
-        ""
-    };
+    let dash = if e.unrecorded { r#" stroke-dasharray="6 4""# } else { "" };
     if e.kind == super::scene::Kind::PodGroup {
         // A stack of cards: several pods behind the one drawn.
         for offset in [6, 3] {
@@ -378,11 +346,7 @@ fn render_note(out: &mut String, note: &Note) {
             class.push(' ');
             class.push_str(extra);
         }
-        let weight = if line.strong {
-            r#" font-weight="700""#
-        } else {
-            ""
-        };
+        let weight = if line.strong { r#" font-weight="700""# } else { "" };
         let _ = write!(
             out,
             r#"<text class="{class}" x="{}" y="{y}" font-size="{}"{weight} fill="{TEXT}">{}</text>"#,
@@ -420,15 +384,7 @@ mod tests {
         let mut scene = Scene::new("t", "A <b> & \"c\"", "summary");
         scene.width = 200;
         scene.height = 100;
-        scene.elements.push(boxed(
-            "t-x".into(),
-            Kind::Router,
-            crate::topology::geometry::pt(10, 10),
-            180,
-            "edge & <core>",
-            &[],
-            "alt".into(),
-        ));
+        scene.elements.push(boxed("t-x".into(), Kind::Router, crate::topology::geometry::pt(10, 10), 180, "edge & <core>", &[], "alt".into()));
         let svg = render(&scene);
         assert!(svg.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\""));
         assert!(svg.ends_with("</svg>"));

@@ -47,91 +47,27 @@ pub struct Task {
 }
 
 fn task(id: &str, title: String, detail: String, href: Option<&str>) -> Task {
-    Task {
-        id: id.to_owned(),
-        title,
-        detail,
-        href: href.map(str::to_owned),
-    }
+    Task { id: id.to_owned(), title, detail, href: href.map(str::to_owned) }
 }
 
 /// The hardware team's tasks, in the order they were done.
 pub fn hardware(design: &Design<'_>) -> Vec<Task> {
-    let host = design.app.as_ref().map_or_else(
-        || "the service's hostnames".to_owned(),
-        |a| join(&a.hostnames()),
-    );
-    let vip = design
-        .app
-        .as_ref()
-        .map_or_else(|| "a VIP".to_owned(), |a| a.vip.text());
+    let host = design.app.as_ref().map_or_else(|| "the service's hostnames".to_owned(), |a| join(&a.hostnames()));
+    let vip = design.app.as_ref().map_or_else(|| "a VIP".to_owned(), |a| a.vip.text());
     let hosts = design.nodes.len();
-    let routers: Vec<&str> = design
-        .hops
-        .iter()
-        .filter(|h| h.recorded)
-        .map(|h| h.name.as_str())
-        .collect();
+    let routers: Vec<&str> = design.hops.iter().filter(|h| h.recorded).map(|h| h.name.as_str()).collect();
     let health = design
         .app
         .as_ref()
-        .and_then(|a| {
-            a.readiness()
-                .map(|p| format!("GET {p} on port {}", a.port()))
-        })
+        .and_then(|a| a.readiness().map(|p| format!("GET {p} on port {}", a.port())))
         .unwrap_or_else(|| "a TCP check of the service port".to_owned());
     vec![
-        task(
-            HW_APPLIANCE,
-            "Buy the appliance".into(),
-            "Order, rack, cable and license the load-balancer appliance (a pair, for failover)."
-                .into(),
-            None,
-        ),
-        task(
-            HW_KEYS,
-            format!("Keys for {host}"),
-            "Generate the key pair, get the certificate signed and install both on the appliance."
-                .into(),
-            None,
-        ),
-        task(
-            HW_HOST_IPS,
-            "Host IPs".into(),
-            format!(
-                "Give each of the {hosts} hosts an address on {} and install the JVM service.",
-                design.node_subnets()
-            ),
-            None,
-        ),
-        task(
-            HW_VIP,
-            format!("The VIP {vip}"),
-            "Reserve the address and configure it as the appliance's virtual server on port 443."
-                .into(),
-            None,
-        ),
-        task(
-            HW_ROUTING,
-            "Route the VIP range".into(),
-            if routers.is_empty() {
-                "Have the network team route the VIP range to the appliance.".into()
-            } else {
-                format!(
-                    "Have the network team route the VIP range through {} to the appliance.",
-                    routers.join(" and ")
-                )
-            },
-            None,
-        ),
-        task(
-            HW_HEALTH,
-            "Health checks".into(),
-            format!(
-                "Configure the appliance to probe each host ({health}) and take failing hosts out of the pool."
-            ),
-            None,
-        ),
+        task(HW_APPLIANCE, "Buy the appliance".into(), "Order, rack, cable and license the load-balancer appliance (a pair, for failover).".into(), None),
+        task(HW_KEYS, format!("Keys for {host}"), "Generate the key pair, get the certificate signed and install both on the appliance.".into(), None),
+        task(HW_HOST_IPS, "Host IPs".into(), format!("Give each of the {hosts} hosts an address on {} and install the JVM service.", design.node_subnets()), None),
+        task(HW_VIP, format!("The VIP {vip}"), "Reserve the address and configure it as the appliance's virtual server on port 443.".into(), None),
+        task(HW_ROUTING, "Route the VIP range".into(), if routers.is_empty() { "Have the network team route the VIP range to the appliance.".into() } else { format!("Have the network team route the VIP range through {} to the appliance.", routers.join(" and ")) }, None),
+        task(HW_HEALTH, "Health checks".into(), format!("Configure the appliance to probe each host ({health}) and take failing hosts out of the pool."), None),
     ]
 }
 
@@ -142,11 +78,7 @@ pub fn kubernetes(design: &Design<'_>) -> Vec<Task> {
         crate::domain::AdvertisementMode::Bgp => "by BGP to the router",
         crate::domain::AdvertisementMode::Both => "by ARP and by BGP to the router",
     };
-    let pools = design
-        .pools
-        .iter()
-        .map(|p| p.name.to_string())
-        .collect::<Vec<_>>();
+    let pools = design.pools.iter().map(|p| p.name.to_string()).collect::<Vec<_>>();
     vec![
         task(K8S_OBJECTS, "Service, HTTPRoute and Gateway".into(), format!("Generated per environment with the advertisement label {} — on the Gateway's generated Service too.", design.label()), Some("/applications")),
         task(K8S_KEYS, "Keys".into(), "A TLS certificate and key per environment, stored as the Secret the Gateway terminates with.".into(), Some("/certificates")),

@@ -66,9 +66,7 @@ impl Caveat {
 
     pub fn title(self) -> &'static str {
         match self {
-            Caveat::GatewayLabel => {
-                "The Gateway's generated Service without the advertisement label"
-            }
+            Caveat::GatewayLabel => "The Gateway's generated Service without the advertisement label",
             Caveat::FrrVm => "FRR on a virtual machine",
         }
     }
@@ -84,19 +82,13 @@ pub fn caveat_in_plan(design: &Design<'_>, kind: WalkKind) -> Option<Caveat> {
     if design.env.advertisement.label.value.is_empty() {
         return Some(Caveat::GatewayLabel);
     }
-    let peer_on_vm = bgp_hop(design)
-        .and_then(|(_, h)| h.peer.as_ref())
-        .is_some_and(|p| p.platform == Platform::Vm);
+    let peer_on_vm = bgp_hop(design).and_then(|(_, h)| h.peer.as_ref()).is_some_and(|p| p.platform == Platform::Vm);
     (kind == WalkKind::Bgp && peer_on_vm).then_some(Caveat::FrrVm)
 }
 
 /// The router the cluster peers with on the path, and its index.
 pub fn bgp_hop<'d>(design: &'d Design<'_>) -> Option<(usize, &'d Hop)> {
-    design
-        .hops
-        .iter()
-        .enumerate()
-        .find(|(_, h)| h.peer.is_some())
+    design.hops.iter().enumerate().find(|(_, h)| h.peer.is_some())
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -150,15 +142,8 @@ fn link_id(from: &str, to: &str) -> String {
 /// ([`bgp_hop`]).
 ///
 /// `supposed`: the caveat is not in the plan but asked for; its step says "Suppose …".
-pub fn steps(
-    design: &Design<'_>,
-    kind: WalkKind,
-    caveat: Option<Caveat>,
-    supposed: bool,
-) -> Vec<Step> {
-    let Some(app) = &design.app else {
-        return Vec::new();
-    };
+pub fn steps(design: &Design<'_>, kind: WalkKind, caveat: Option<Caveat>, supposed: bool) -> Vec<Step> {
+    let Some(app) = &design.app else { return Vec::new() };
     let vip = app.vip.text();
     let host = app.first_hostname();
     let label = design.label();
@@ -166,14 +151,9 @@ pub fn steps(
     let clients: Vec<String> = if design.clients.is_empty() {
         vec!["clients".to_owned()]
     } else {
-        (1..=design.clients.len())
-            .map(|i| format!("clients-{i}"))
-            .collect()
+        (1..=design.clients.len()).map(|i| format!("clients-{i}")).collect()
     };
-    let client_net = design
-        .clients
-        .first()
-        .map_or_else(|| "a client network".to_owned(), ToString::to_string);
+    let client_net = design.clients.first().map_or_else(|| "a client network".to_owned(), ToString::to_string);
     let hops = &design.hops;
     // The path the request takes to the cluster: to the last router (ARP) or the peer (BGP).
     let (last, bgp) = match kind {
@@ -183,14 +163,8 @@ pub fn steps(
             None => return Vec::new(),
         },
     };
-    let entry = design
-        .nodes
-        .first()
-        .map_or_else(|| "a node".to_owned(), |n| n.name.clone());
-    let entry_id = design
-        .nodes
-        .first()
-        .map_or_else(|| "node-1".to_owned(), |n| n.id.clone());
+    let entry = design.nodes.first().map_or_else(|| "a node".to_owned(), |n| n.name.clone());
+    let entry_id = design.nodes.first().map_or_else(|| "node-1".to_owned(), |n| n.id.clone());
     let mut out = Vec::new();
 
     let first_link = link_id(&clients[0], &hops[0].id);
@@ -234,19 +208,11 @@ pub fn steps(
             if caveat == Some(Caveat::GatewayLabel) {
                 ask.sentence = format!(
                     "{}outer {} asks who has {vip} — and no node answers. Cilium generated the Service {generated} for the Gateway without the Gateway's labels, so the L2 announcement policy, which selects {label}, does not pick it: no node holds a lease for the VIP, it is never announced, and the packet goes no further. Label the generated Service (Gatehouse does, and sets spec.infrastructure.labels for Cilium 1.15 and later to copy).",
-                    if supposed {
-                        "Suppose the generated Service lacked its label: r"
-                    } else {
-                        "R"
-                    },
+                    if supposed { "Suppose the generated Service lacked its label: r" } else { "R" },
                     router.name
                 );
                 ask.current.push(ids::L2_POLICY.to_owned());
-                ask.marks = vec![
-                    (router.id.clone(), Mark::Failed),
-                    (ids::L2_POLICY.to_owned(), Mark::Failed),
-                    (into_cluster.clone(), Mark::Failed),
-                ];
+                ask.marks = vec![(router.id.clone(), Mark::Failed), (ids::L2_POLICY.to_owned(), Mark::Failed), (into_cluster.clone(), Mark::Failed)];
                 ask.stops = true;
                 out.push(ask);
                 return out;
@@ -262,14 +228,9 @@ pub fn steps(
             ));
         }
         (WalkKind::Bgp, Some(peer_hop)) => {
-            let peer = peer_hop
-                .peer
-                .as_ref()
-                .map_or_else(|| router.name.clone(), |p| p.name.clone());
+            let peer = peer_hop.peer.as_ref().map_or_else(|| router.name.clone(), |p| p.name.clone());
             let peer_asn = peer_hop.peer.as_ref().map_or(0, |p| p.asn);
-            let local = design
-                .local_asn()
-                .map_or_else(|| "the cluster's AS".to_owned(), |a| format!("AS {a}"));
+            let local = design.local_asn().map_or_else(|| "the cluster's AS".to_owned(), |a| format!("AS {a}"));
             let lane = ids::bgp_lane(&router.id);
             let mut learn = step(
                 format!(
@@ -283,28 +244,16 @@ pub fn steps(
             if caveat == Some(Caveat::GatewayLabel) {
                 learn.sentence = format!(
                     "{}o node advertises {vip}/32: the BGP advertisement selects Services by {label}, and the Service {generated} that Cilium generated for the Gateway does not carry the Gateway's labels. Router {} has no route for the VIP and drops the packet — the walk stops at the router. Label the generated Service (Gatehouse does, and sets spec.infrastructure.labels for Cilium 1.15 and later to copy).",
-                    if supposed {
-                        "Suppose the Service lacked its label: n"
-                    } else {
-                        "N"
-                    },
+                    if supposed { "Suppose the Service lacked its label: n" } else { "N" },
                     router.name
                 );
-                learn.marks = vec![
-                    (router.id.clone(), Mark::Failed),
-                    (lane.clone(), Mark::Failed),
-                    (ids::BGP_ADVERTISEMENT.to_owned(), Mark::Failed),
-                ];
+                learn.marks = vec![(router.id.clone(), Mark::Failed), (lane.clone(), Mark::Failed), (ids::BGP_ADVERTISEMENT.to_owned(), Mark::Failed)];
                 learn.stops = true;
                 out.push(learn);
                 return out;
             }
             out.push(learn);
-            let forward_current: Vec<&str> = if reaches_gateway {
-                vec![&router.id, &into_cluster, &entry_id]
-            } else {
-                vec![&router.id, &lane, &entry_id]
-            };
+            let forward_current: Vec<&str> = if reaches_gateway { vec![&router.id, &into_cluster, &entry_id] } else { vec![&router.id, &lane, &entry_id] };
             let mut forward = step(
                 format!(
                     "Router {} forwards the packet to one of the next hops — here {entry}; ECMP hashing keeps each connection on one node.",
@@ -320,10 +269,7 @@ pub fn steps(
                     router.name
                 );
                 forward.current = vec![router.id.clone(), lane.clone()];
-                forward.marks = vec![
-                    (router.id.clone(), Mark::Failed),
-                    (lane.clone(), Mark::Works),
-                ];
+                forward.marks = vec![(router.id.clone(), Mark::Failed), (lane.clone(), Mark::Works)];
                 if reaches_gateway {
                     forward.marks.push((into_cluster.clone(), Mark::Failed));
                 }
@@ -336,10 +282,7 @@ pub fn steps(
         }
     }
 
-    let cert = app.certificate().map_or_else(
-        || "no certificate (the checklist flags it)".to_owned(),
-        |c| format!("the key pair in Secret {c}"),
-    );
+    let cert = app.certificate().map_or_else(|| "no certificate (the checklist flags it)".to_owned(), |c| format!("the key pair in Secret {c}"));
     out.push(step(
         format!("On {entry}, Cilium hands the connection to Gateway {}, whose listener for {host} terminates TLS with {cert}.", app.gateway),
         &[ids::GATEWAY, ids::CERTIFICATE, &entry_id],
@@ -359,16 +302,8 @@ pub fn steps(
     let (pod_local, pod_sentence, fan_link) = match design.target_pod() {
         Some((node_index, pod)) => {
             let node = &design.nodes[node_index];
-            let local = if node.grouped() {
-                format!("{}-pods", node.id)
-            } else {
-                format!("pod-{pod}")
-            };
-            let crossing = if node.id == entry_id {
-                format!("on {entry} itself")
-            } else {
-                format!("from {entry} to {}", node.name)
-            };
+            let local = if node.grouped() { format!("{}-pods", node.id) } else { format!("pod-{pod}") };
+            let crossing = if node.id == entry_id { format!("on {entry} itself") } else { format!("from {entry} to {}", node.name) };
             (
                 local,
                 format!(
@@ -377,32 +312,16 @@ pub fn steps(
                     node.name,
                     design.pod_cidrs()
                 ),
-                if design.nodes.len() <= 3 {
-                    cilium::ids::fan(&node.id)
-                } else {
-                    "link-fan-all".to_owned()
-                },
+                if design.nodes.len() <= 3 { cilium::ids::fan(&node.id) } else { "link-fan-all".to_owned() },
             )
         }
         None => (
             ids::SERVICE.to_owned(),
-            format!(
-                "Service {} has no ready pod (the Deployment runs 0 replicas): the request fails with 503.",
-                app.app.name
-            ),
+            format!("Service {} has no ready pod (the Deployment runs 0 replicas): the request fails with 503.", app.app.name),
             String::new(),
         ),
     };
-    out.push(step(
-        pod_sentence,
-        &[
-            ids::SERVICE,
-            &link_id(ids::HTTPROUTE, ids::SERVICE),
-            &fan_link,
-            &pod_local,
-        ],
-        ids::SERVICE,
-    ));
+    out.push(step(pod_sentence, &[ids::SERVICE, &link_id(ids::HTTPROUTE, ids::SERVICE), &fan_link, &pod_local], ids::SERVICE));
     out.push(step(
         format!("The JVM service in the pod answers; the reply goes back to the Gateway on {entry}, which encrypts it for the client."),
         &[&pod_local, ids::GATEWAY],
@@ -457,12 +376,7 @@ pub fn draw(mut scene: Scene, steps: &[Step], number: usize) -> Scene {
                     "A request sent from the router itself reaches the Gateway".to_owned(),
                 );
                 l.marks = vec![Mark::Works];
-                l.label = label(
-                    "from the router itself: works",
-                    pt(x - 10, (router.bottom() + gateway.y) / 2),
-                    Anchor::End,
-                    router.x - 30,
-                );
+                l.label = label("from the router itself: works", pt(x - 10, (router.bottom() + gateway.y) / 2), Anchor::End, router.x - 30);
                 scene.links.push(l);
             }
         }

@@ -10,8 +10,7 @@ use super::{
     pages::ErrorNotice,
 };
 use crate::api::cluster::{
-    ApplicationTargets, SubmissionProgress, TargetView, get_submission_progress,
-    list_application_targets, submit_to_cluster, tear_down,
+    ApplicationTargets, SubmissionProgress, TargetView, list_application_targets, get_submission_progress, submit_to_cluster, tear_down,
 };
 
 #[component]
@@ -70,12 +69,7 @@ fn TargetPanel(application: String, target: TargetView) -> impl IntoView {
             let id = progress.id;
             current.set(Some(progress));
             if running {
-                set_timeout(
-                    move || {
-                        poll.dispatch(id);
-                    },
-                    Duration::from_millis(300),
-                );
+                set_timeout(move || { poll.dispatch(id); }, Duration::from_millis(300));
             }
         }
         Some(Err(error)) => problem.set(Some(error.to_string())),
@@ -83,15 +77,12 @@ fn TargetPanel(application: String, target: TargetView) -> impl IntoView {
     });
     if let Some(latest) = target.latest.as_ref().filter(|latest| latest.is_running()) {
         let id = latest.id;
-        Effect::new(move |_| {
-            poll.dispatch(id);
-        });
+        Effect::new(move |_| { poll.dispatch(id); });
     }
 
     let (app_for_submit, env_for_submit) = (application.clone(), environment.clone());
     let submit = Action::new(move |dry_run: &bool| {
-        let (application, environment, dry_run) =
-            (app_for_submit.clone(), env_for_submit.clone(), *dry_run);
+        let (application, environment, dry_run) = (app_for_submit.clone(), env_for_submit.clone(), *dry_run);
         async move { submit_to_cluster(application, environment, dry_run).await }
     });
     let (app_for_teardown, env_for_teardown) = (application.clone(), environment.clone());
@@ -110,26 +101,12 @@ fn TargetPanel(application: String, target: TargetView) -> impl IntoView {
     Effect::new(move |_| started(submit.value().get()));
     Effect::new(move |_| started(teardown.value().get()));
 
-    let busy = move || {
-        current.get().is_some_and(|p| p.is_running())
-            || submit.pending().get()
-            || teardown.pending().get()
-    };
+    let busy = move || current.get().is_some_and(|p| p.is_running()) || submit.pending().get() || teardown.pending().get();
     let preview = format!("/api/v1/applications/{application}/preview?environment={environment}");
-    let bundle =
-        format!("/api/v1/applications/{application}/bundle.yaml?environment={environment}");
-    let title = format!(
-        "{environment}{}",
-        if target.protected {
-            " (protected: a submission waits for approval)"
-        } else {
-            ""
-        }
-    );
+    let bundle = format!("/api/v1/applications/{application}/bundle.yaml?environment={environment}");
+    let title = format!("{environment}{}", if target.protected { " (protected: a submission waits for approval)" } else { "" });
     let submit_label = format!("Submit to {environment}");
-    let confirm_text = format!(
-        "Delete every object of {application} in {environment} from the cluster and release its VIPs?"
-    );
+    let confirm_text = format!("Delete every object of {application} in {environment} from the cluster and release its VIPs?");
     let errors = target.errors.clone();
     view! {
         <div class="submission" data-environment=environment.clone()>
@@ -169,24 +146,12 @@ fn Progress(progress: SubmissionProgress) -> impl IntoView {
     let heading = format!(
         "Submission {}{}: {}",
         progress.id,
-        if progress.operation == "teardown" {
-            " (teardown)"
-        } else if progress.dry_run {
-            " (dry run)"
-        } else {
-            ""
-        },
+        if progress.operation == "teardown" { " (teardown)" } else if progress.dry_run { " (dry run)" } else { "" },
         progress.status
     );
     let who = match &progress.approved_by {
-        Some(approver) => format!(
-            "requested by {} at {}, approved by {approver}",
-            progress.requested_by, progress.created_at
-        ),
-        None => format!(
-            "requested by {} at {}",
-            progress.requested_by, progress.created_at
-        ),
+        Some(approver) => format!("requested by {} at {}, approved by {approver}", progress.requested_by, progress.created_at),
+        None => format!("requested by {} at {}", progress.requested_by, progress.created_at),
     };
     view! {
         <div class="progress" data-status=progress.status.clone()>

@@ -24,8 +24,7 @@ use crate::api::{
     certificates::{delete_certificate, get_certificate, list_certificates, upload_certificate},
 };
 use crate::domain::{
-    CertificateUploadInput, FieldError, InventoryQuery, PrivateKeyPem,
-    certificates::SecretReferenceInput,
+    CertificateUploadInput, FieldError, InventoryQuery, PrivateKeyPem, certificates::SecretReferenceInput,
 };
 
 #[component]
@@ -33,8 +32,7 @@ pub fn CertificatesPage() -> impl IntoView {
     let query = use_query_map();
     let filters = move || {
         let map = query.read();
-        let pairs =
-            ["environment", "status", "sort"].map(|key| (key, map.get(key).unwrap_or_default()));
+        let pairs = ["environment", "status", "sort"].map(|key| (key, map.get(key).unwrap_or_default()));
         InventoryQuery::from_pairs(pairs.iter().map(|(k, v)| (*k, v.as_str())))
     };
     let inventory = Resource::new_blocking(filters, list_certificates);
@@ -67,36 +65,21 @@ pub fn CertificatesPage() -> impl IntoView {
 }
 
 /// Reads a chosen file into `into` in the browser (the server gets the text, as if pasted).
-fn read_file_into(
-    ev: leptos::ev::Event,
-    into: RwSignal<String>,
-    problem: RwSignal<Option<String>>,
-) {
+fn read_file_into(ev: leptos::ev::Event, into: RwSignal<String>, problem: RwSignal<Option<String>>) {
     #[cfg(feature = "hydrate")]
     {
         let input: web_sys::HtmlInputElement = event_target(&ev);
-        let Some(file) = input.files().and_then(|files| files.get(0)) else {
-            return;
-        };
+        let Some(file) = input.files().and_then(|files| files.get(0)) else { return };
         if file.size() > crate::domain::certificates::MAX_PEM_BYTES as f64 {
-            problem.set(Some(format!(
-                "{} is over 1 MiB; a certificate chain or a key file is at most 1 MiB",
-                file.name()
-            )));
+            problem.set(Some(format!("{} is over 1 MiB; a certificate chain or a key file is at most 1 MiB", file.name())));
             return;
         }
         problem.set(None);
         leptos::task::spawn_local(async move {
-            let text = wasm_bindgen_futures::JsFuture::from(file.text())
-                .await
-                .ok()
-                .and_then(|v| v.as_string());
+            let text = wasm_bindgen_futures::JsFuture::from(file.text()).await.ok().and_then(|v| v.as_string());
             match text {
                 Some(text) => into.set(text),
-                None => problem.set(Some(format!(
-                    "{} could not be read as text; choose a PEM file",
-                    file.name()
-                ))),
+                None => problem.set(Some(format!("{} could not be read as text; choose a PEM file", file.name()))),
             }
         });
     }
@@ -105,11 +88,7 @@ fn read_file_into(
 }
 
 fn messages(errors: &[FieldError], field: &str) -> Vec<String> {
-    errors
-        .iter()
-        .filter(|e| e.field == field)
-        .map(|e| e.message.clone())
-        .collect()
+    errors.iter().filter(|e| e.field == field).map(|e| e.message.clone()).collect()
 }
 
 /// The messages of one field, from the last answer of the server.
@@ -168,12 +147,7 @@ fn PemField(
 
 #[component]
 fn UploadForm(environments: Vec<String>, preselected: Option<String>) -> impl IntoView {
-    let environment = RwSignal::new(
-        preselected
-            .filter(|e| environments.contains(e))
-            .or_else(|| environments.first().cloned())
-            .unwrap_or_default(),
-    );
+    let environment = RwSignal::new(preselected.filter(|e| environments.contains(e)).or_else(|| environments.first().cloned()).unwrap_or_default());
     let name = RwSignal::new(String::new());
     let by_reference = RwSignal::new(false);
     let certificate_pem = RwSignal::new(String::new());
@@ -185,10 +159,7 @@ fn UploadForm(environments: Vec<String>, preselected: Option<String>) -> impl In
         let input = if by_reference.get_untracked() {
             CertificateUploadInput {
                 name: name.get_untracked(),
-                secret_ref: Some(SecretReferenceInput {
-                    namespace: secret_namespace.get_untracked(),
-                    name: secret_name.get_untracked(),
-                }),
+                secret_ref: Some(SecretReferenceInput { namespace: secret_namespace.get_untracked(), name: secret_name.get_untracked() }),
                 ..CertificateUploadInput::default()
             }
         } else {
@@ -207,10 +178,7 @@ fn UploadForm(environments: Vec<String>, preselected: Option<String>) -> impl In
         if let Some(Ok(uploaded)) = upload.value().get() {
             // The key has left the page; do not keep it in memory.
             private_key_pem.set(String::new());
-            navigate(
-                &format!("/certificates/{}", uploaded.id),
-                Default::default(),
-            );
+            navigate(&format!("/certificates/{}", uploaded.id), Default::default());
         }
     });
     let errors = Memo::new(move |_| match upload.value().get() {
@@ -273,18 +241,11 @@ fn UploadForm(environments: Vec<String>, preselected: Option<String>) -> impl In
 #[component]
 pub fn CertificatePage() -> impl IntoView {
     let params = use_params_map();
-    let id = move || {
-        params
-            .read()
-            .get("id")
-            .and_then(|id| id.parse::<i64>().ok())
-    };
+    let id = move || params.read().get("id").and_then(|id| id.parse::<i64>().ok());
     let certificate = Resource::new_blocking(id, |id| async move {
         match id {
             Some(id) => get_certificate(id).await,
-            None => Err(AppError::NotFound(
-                "a certificate id is a number".to_owned(),
-            )),
+            None => Err(AppError::NotFound("a certificate id is a number".to_owned())),
         }
     });
     view! {

@@ -13,14 +13,10 @@ use super::{
     pages::{ErrorNotice, NotFound, joined, mode_label},
 };
 use crate::{
-    api::{
-        AppError, PlanSnapshot, delete_environment, get_environment, list_environments, load_plan,
-        save_environment,
-    },
+    api::{AppError, PlanSnapshot, delete_environment, get_environment, list_environments, load_plan, save_environment},
     domain::{
-        AdvertisementInput, ArpInput, BgpInput, BgpPeerInput, Environment, EnvironmentInput,
-        FieldError, Finding, LabelInput, NumberInput, Platform, RouterInput, Severity,
-        change::new_findings,
+        AdvertisementInput, ArpInput, BgpInput, BgpPeerInput, Environment, EnvironmentInput, FieldError, Finding,
+        LabelInput, NumberInput, Platform, RouterInput, Severity, change::new_findings,
     },
 };
 
@@ -271,19 +267,14 @@ struct Fields {
 
 impl Fields {
     fn new(initial: Option<&Environment>) -> Fields {
-        let input = initial
-            .map(EnvironmentInput::from)
-            .unwrap_or_else(|| EnvironmentInput {
-                advertisement: AdvertisementInput {
-                    mode: "arp".to_owned(),
-                    label: LabelInput {
-                        key: "gatehouse.io/advertise".to_owned(),
-                        value: String::new(),
-                    },
-                    ..Default::default()
-                },
+        let input = initial.map(EnvironmentInput::from).unwrap_or_else(|| EnvironmentInput {
+            advertisement: AdvertisementInput {
+                mode: "arp".to_owned(),
+                label: LabelInput { key: "gatehouse.io/advertise".to_owned(), value: String::new() },
                 ..Default::default()
-            });
+            },
+            ..Default::default()
+        });
         let lines = |values: &[String]| values.join("\n");
         let bgp = input.advertisement.bgp.clone().unwrap_or_default();
         let number = |value: &Option<NumberInput>| match value {
@@ -301,41 +292,22 @@ impl Fields {
             label_key: RwSignal::new(input.advertisement.label.key.clone()),
             label_value: RwSignal::new(input.advertisement.label.value.clone()),
             interfaces: RwSignal::new(
-                input
-                    .advertisement
-                    .arp
-                    .as_ref()
-                    .map(|arp| lines(&arp.interfaces))
-                    .unwrap_or_default(),
+                input.advertisement.arp.as_ref().map(|arp| lines(&arp.interfaces)).unwrap_or_default(),
             ),
             local_asn: RwSignal::new(number(&bgp.local_asn)),
             peers: RwSignal::new(
                 bgp.peers
                     .iter()
                     .map(|peer| {
-                        let platform = peer
-                            .platform
-                            .as_deref()
-                            .map(|p| format!(" {p}"))
-                            .unwrap_or_default();
-                        format!(
-                            "{} {} {}{platform}",
-                            peer.name,
-                            number(&peer.asn),
-                            peer.address
-                        )
+                        let platform = peer.platform.as_deref().map(|p| format!(" {p}")).unwrap_or_default();
+                        format!("{} {} {}{platform}", peer.name, number(&peer.asn), peer.address)
                     })
                     .collect::<Vec<_>>()
                     .join("\n"),
             ),
             client_networks: RwSignal::new(lines(&input.client_networks)),
             routers: RwSignal::new(
-                input
-                    .routers
-                    .iter()
-                    .map(|router| format!("{} {}", router.name, router.address))
-                    .collect::<Vec<_>>()
-                    .join("\n"),
+                input.routers.iter().map(|router| format!("{} {}", router.name, router.address)).collect::<Vec<_>>().join("\n"),
             ),
             protected: RwSignal::new(input.protected),
         }
@@ -356,16 +328,9 @@ impl Fields {
                 mode,
                 label: LabelInput {
                     key: self.label_key.get().trim().to_owned(),
-                    value: if label_value.trim().is_empty() {
-                        self.name.get().trim().to_owned()
-                    } else {
-                        label_value.trim().to_owned()
-                    },
+                    value: if label_value.trim().is_empty() { self.name.get().trim().to_owned() } else { label_value.trim().to_owned() },
                 },
-                arp: uses_arp.then(|| ArpInput {
-                    interfaces: entries(&self.interfaces.get()),
-                    node_selector: BTreeMap::new(),
-                }),
+                arp: uses_arp.then(|| ArpInput { interfaces: entries(&self.interfaces.get()), node_selector: BTreeMap::new() }),
                 bgp: uses_bgp.then(|| BgpInput {
                     local_asn: Some(NumberInput::Text(self.local_asn.get().trim().to_owned())),
                     peers: word_lines(&self.peers.get())
@@ -393,9 +358,7 @@ impl Fields {
 
 /// The words of each non-empty line (a peer or a router per line).
 fn word_lines(text: &str) -> impl Iterator<Item = std::str::SplitWhitespace<'_>> {
-    text.lines()
-        .filter(|line| !line.trim().is_empty())
-        .map(str::split_whitespace)
+    text.lines().filter(|line| !line.trim().is_empty()).map(str::split_whitespace)
 }
 
 /// The messages for one field and its elements (`pod_cidrs` collects `pod_cidrs[1]` too).
@@ -404,10 +367,7 @@ pub(crate) fn messages_for(errors: &[FieldError], field: &str) -> Vec<String> {
         .iter()
         .filter(|error| {
             error.field == field
-                || error
-                    .field
-                    .strip_prefix(field)
-                    .is_some_and(|rest| rest.starts_with('[') || rest.starts_with('.'))
+                || error.field.strip_prefix(field).is_some_and(|rest| rest.starts_with('[') || rest.starts_with('.'))
         })
         .map(|error| error.message.clone())
         .collect()
@@ -416,9 +376,7 @@ pub(crate) fn messages_for(errors: &[FieldError], field: &str) -> Vec<String> {
 #[component]
 fn EnvironmentForm(initial: Option<Environment>) -> impl IntoView {
     let creating = initial.is_none();
-    let original_name = initial
-        .as_ref()
-        .map(|environment| environment.name.to_string());
+    let original_name = initial.as_ref().map(|environment| environment.name.to_string());
     let fields = Fields::new(initial.as_ref());
     let plan = Resource::new(|| (), |_| load_plan());
 
@@ -429,24 +387,16 @@ fn EnvironmentForm(initial: Option<Environment>) -> impl IntoView {
     });
     // The checklist for this change: what it would add to the stored plan.
     let findings = Memo::new(move |_| -> Option<Vec<Finding>> {
-        let PlanSnapshot {
-            plan: before,
-            now_unix,
-        } = plan.get()?.ok()?;
+        let PlanSnapshot { plan: before, now_unix } = plan.get()?.ok()?;
         let environment = parsed.get().ok()?;
         let mut after = before.clone();
-        after.environments.retain(|stored| {
-            Some(stored.name.to_string()) != original_name && stored.name != environment.name
-        });
+        after.environments.retain(|stored| Some(stored.name.to_string()) != original_name && stored.name != environment.name);
         after.environments.push(environment);
         Some(new_findings(&before, &after, now_unix))
     });
     let blocking = move || {
         !field_errors.read().is_empty()
-            || findings
-                .read()
-                .as_ref()
-                .is_some_and(|list| list.iter().any(|f| f.severity == Severity::Error))
+            || findings.read().as_ref().is_some_and(|list| list.iter().any(|f| f.severity == Severity::Error))
     };
 
     let save = Action::new(move |input: &EnvironmentInput| {
@@ -661,10 +611,9 @@ pub fn ObjectLink(object: String) -> impl IntoView {
         Some(("environment", name)) => Some(format!("/environments/{name}/edit")),
         Some(("pool", _)) => Some("/pools".to_owned()),
         Some(("application", _)) => Some("/checklist".to_owned()),
-        Some(("certificate", place)) => Some(format!(
-            "/certificates?environment={}",
-            place.split('/').next().unwrap_or_default()
-        )),
+        Some(("certificate", place)) => {
+            Some(format!("/certificates?environment={}", place.split('/').next().unwrap_or_default()))
+        }
         _ => None,
     };
     match href {
@@ -675,10 +624,7 @@ pub fn ObjectLink(object: String) -> impl IntoView {
 
 /// The server refused a change because it would break error-level checklist rules.
 #[component]
-pub fn RejectedNotice(
-    findings: Vec<Finding>,
-    #[prop(optional)] test_id: Option<&'static str>,
-) -> impl IntoView {
+pub fn RejectedNotice(findings: Vec<Finding>, #[prop(optional)] test_id: Option<&'static str>) -> impl IntoView {
     view! {
         <div class="notice notice--error" role="alert" data-testid=test_id>
             <p><strong>"The server refused the change:"</strong></p>

@@ -97,10 +97,7 @@ fn account_links(who: crate::api::SignedIn) -> AnyView {
 
 /// A page heading with an optional lead paragraph.
 #[component]
-pub fn PageHeader(
-    #[prop(into)] title: String,
-    #[prop(optional, into)] lead: Option<String>,
-) -> impl IntoView {
+pub fn PageHeader(#[prop(into)] title: String, #[prop(optional, into)] lead: Option<String>) -> impl IntoView {
     view! {
         <leptos_meta::Title text=title.clone() />
         <div class="page-header">

@@ -68,11 +68,7 @@ pub(crate) fn mode_label(mode: AdvertisementMode) -> &'static str {
 }
 
 pub(crate) fn joined<T: ToString>(items: &[T]) -> String {
-    items
-        .iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join(", ")
+    items.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
 }
 
 #[component]

@@ -3,7 +3,11 @@
 use leptos::prelude::*;
 use leptos_router::components::A;
 
-use super::{environments::FindingItems, layout::PageHeader, pages::ErrorNotice};
+use super::{
+    environments::FindingItems,
+    layout::PageHeader,
+    pages::ErrorNotice,
+};
 use crate::{
     api::{EnvironmentOutputs, Generated, generate_outputs, plan_findings},
     domain::Severity,
@@ -122,12 +126,7 @@ fn EnvironmentOutputsView(outputs: EnvironmentOutputs) -> impl IntoView {
 
 /// A generated file with copy and download buttons, or the reason there is none.
 #[component]
-pub fn OutputBlock(
-    title: &'static str,
-    file: String,
-    href: String,
-    content: Generated,
-) -> impl IntoView {
+pub fn OutputBlock(title: &'static str, file: String, href: String, content: Generated) -> impl IntoView {
     match content {
         Ok(text) => {
             let copied = RwSignal::new(false);
@@ -146,16 +145,14 @@ pub fn OutputBlock(
                     </div>
                     <pre class="output__text" tabindex="0"><code>{text}</code></pre>
                 </div>
-            }
-            .into_any()
+            }.into_any()
         }
         Err(reason) => view! {
             <div class="output output--none">
                 <h3>{title}</h3>
                 <p class="muted">{reason}</p>
             </div>
-        }
-        .into_any(),
+        }.into_any(),
     }
 }
 

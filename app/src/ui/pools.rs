@@ -12,21 +12,18 @@ use super::{
     pages::{ErrorNotice, NotFound},
     plan::PlanNav,
 };
-use crate::api::{
-    AppError, list_environments,
-    pools::{
-        AddressMapView, CsvImportOutcome, MapEntryView, PoolSummary, address_history,
-        allocate_address, create_pool, delete_pool, get_pool, import_pools_csv, list_pools,
-        pool_map, release_address, reserve_addresses, update_pool,
+use crate::{
+    api::{
+        AppError, list_environments,
+        pools::{
+            AddressMapView, CsvImportOutcome, MapEntryView, PoolSummary, allocate_address, create_pool, delete_pool,
+            address_history, get_pool, import_pools_csv, update_pool, list_pools, pool_map, release_address, reserve_addresses,
+        },
     },
 };
 
 fn percent(part: u128, whole: u128) -> f64 {
-    if whole == 0 {
-        0.0
-    } else {
-        (part as f64) * 100.0 / (whole as f64)
-    }
+    if whole == 0 { 0.0 } else { (part as f64) * 100.0 / (whole as f64) }
 }
 
 /// Allocated and reserved shares of a pool, drawn as a bar (SVG: no inline styles needed).
@@ -236,12 +233,7 @@ fn NewPoolForm(environment: String) -> impl IntoView {
 #[component]
 pub fn PoolPage() -> impl IntoView {
     let params = use_params_map();
-    let id = move || {
-        params
-            .read()
-            .get("id")
-            .and_then(|id| id.parse::<i64>().ok())
-    };
+    let id = move || params.read().get("id").and_then(|id| id.parse::<i64>().ok());
     let resource = Resource::new_blocking(id, |id| async move {
         match id {
             Some(id) => pool_map(id).await,
@@ -264,10 +256,7 @@ pub fn PoolPage() -> impl IntoView {
 fn entry_label(entry: &MapEntryView) -> String {
     let what = match (&entry.address, &entry.start, &entry.stop) {
         (Some(address), _, _) => address.clone(),
-        (None, Some(start), Some(stop)) => format!(
-            "{start} – {stop} ({} addresses)",
-            entry.count.unwrap_or_default()
-        ),
+        (None, Some(start), Some(stop)) => format!("{start} – {stop} ({} addresses)", entry.count.unwrap_or_default()),
         _ => "addresses".to_owned(),
     };
     let mut label = format!("{what}: {}", entry.state);
@@ -308,28 +297,16 @@ fn PoolDetail(map: AddressMapView) -> impl IntoView {
     let application = RwSignal::new(String::new());
     let reason = RwSignal::new(String::new());
     let allocate = Action::new(move |_: &()| {
-        let (address, owner, application, reason) =
-            (address.get(), owner.get(), application.get(), reason.get());
+        let (address, owner, application, reason) = (address.get(), owner.get(), application.get(), reason.get());
         async move {
-            allocate_address(
-                pool_id,
-                Some(address),
-                owner,
-                Some(application),
-                Some(reason),
-            )
-            .await
+            allocate_address(pool_id, Some(address), owner, Some(application), Some(reason)).await
         }
     });
     let reserve_start = RwSignal::new(String::new());
     let reserve_stop = RwSignal::new(String::new());
     let reserve_reason = RwSignal::new(String::new());
     let reserve = Action::new(move |_: &()| {
-        let (start, stop, reason) = (
-            reserve_start.get(),
-            reserve_stop.get(),
-            reserve_reason.get(),
-        );
+        let (start, stop, reason) = (reserve_start.get(), reserve_stop.get(), reserve_reason.get());
         async move { reserve_addresses(pool_id, start, Some(stop), reason).await }
     });
     let release = Action::new(move |(address, reserved): &(String, bool)| {
@@ -355,24 +332,14 @@ fn PoolDetail(map: AddressMapView) -> impl IntoView {
     });
 
     let status = move || -> Option<AnyView> {
-        let error = |error: AppError| {
-            view! { <div class="notice notice--error" role="alert" data-testid="pool-error">{error.to_string()}{match error {
+        let error = |error: AppError| view! { <div class="notice notice--error" role="alert" data-testid="pool-error">{error.to_string()}{match error {
             AppError::Fields(errors) => errors.into_iter().map(|e| view! { <p>{format!("{}: {}", e.field, e.message)}</p> }).collect_view().into_any(),
             _ => ().into_any(),
-        }}</div> }.into_any()
-        };
-        if let Some(Err(e)) = allocate.value().get() {
-            return Some(error(e));
-        }
-        if let Some(Err(e)) = reserve.value().get() {
-            return Some(error(e));
-        }
-        if let Some(Err(e)) = release.value().get() {
-            return Some(error(e));
-        }
-        if let Some(Err(e)) = delete.value().get() {
-            return Some(error(e));
-        }
+        }}</div> }.into_any();
+        if let Some(Err(e)) = allocate.value().get() { return Some(error(e)); }
+        if let Some(Err(e)) = reserve.value().get() { return Some(error(e)); }
+        if let Some(Err(e)) = release.value().get() { return Some(error(e)); }
+        if let Some(Err(e)) = delete.value().get() { return Some(error(e)); }
         allocate.value().get().and_then(Result::ok).map(|address| view! {
             <p class="notice notice--ok" role="status" data-testid="allocated">{format!("Allocated {address}.")}</p>
         }.into_any())
@@ -518,13 +485,7 @@ fn EditPool(pool_id: i64, on_saved: impl Fn() + Copy + Send + Sync + 'static) ->
     Effect::new(move |_| {
         if let Some(Ok(pool)) = pool.get() {
             name.set(pool.name.to_string());
-            blocks.set(
-                pool.blocks
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            );
+            blocks.set(pool.blocks.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "));
         }
     });
     let save = Action::new(move |(name, blocks): &(String, String)| {

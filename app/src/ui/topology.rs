@@ -29,17 +29,9 @@ fn Screen(view: Signal<String>) -> impl IntoView {
     let data = Resource::new(
         move || {
             let q = query.read();
-            (
-                view.get(),
-                q.get("environment"),
-                q.get("application"),
-                q.get("step"),
-                q.get("caveat"),
-            )
+            (view.get(), q.get("environment"), q.get("application"), q.get("step"), q.get("caveat"))
         },
-        |(view, environment, application, step, caveat)| {
-            load_topology(view, environment, application, step, caveat)
-        },
+        |(view, environment, application, step, caveat)| load_topology(view, environment, application, step, caveat),
     );
     // Both outlive a step (each step is a page of its own): auto-play goes on, and the
     // step's sentence is announced in a live region that stays in place.
@@ -69,19 +61,8 @@ fn Screen(view: Signal<String>) -> impl IntoView {
 
 /// The walk: the server's HTML around the auto-play button.
 #[component]
-fn Walk(
-    figure: String,
-    walk: WalkControls,
-    playing: RwSignal<bool>,
-    announced: RwSignal<String>,
-) -> impl IntoView {
-    let WalkControls {
-        top,
-        rest,
-        sentence,
-        prev,
-        next,
-    } = walk;
+fn Walk(figure: String, walk: WalkControls, playing: RwSignal<bool>, announced: RwSignal<String>) -> impl IntoView {
+    let WalkControls { top, rest, sentence, prev, next } = walk;
     Effect::new(move |_| announced.set(sentence.clone()));
     let last = next.is_none();
     keyboard_and_autoplay(prev, next, playing);
@@ -142,11 +123,7 @@ fn keyboard_and_autoplay(prev: Option<String>, next: Option<String>, playing: Rw
             match next.clone() {
                 Some(href) => {
                     let go = navigate.clone();
-                    let timer = set_timeout_with_handle(
-                        move || go(&href, Default::default()),
-                        std::time::Duration::from_millis(2500),
-                    )
-                    .ok();
+                    let timer = set_timeout_with_handle(move || go(&href, Default::default()), std::time::Duration::from_millis(2500)).ok();
                     on_cleanup(move || {
                         if let Some(timer) = timer {
                             timer.clear();

@@ -21,17 +21,7 @@ pub fn screen(page: TopologyPage) -> TopologyScreen {
     let svg_href = page.export_href("svg");
     let png_href = page.export_href("png");
     let has_export = !page.export.is_empty();
-    let TopologyPage {
-        view,
-        title,
-        lead,
-        environment,
-        environments,
-        panels,
-        walk,
-        sections,
-        ..
-    } = page;
+    let TopologyPage { view, title, lead, environment, environments, panels, walk, sections, .. } = page;
     let head = view! {
         <Nav current=view.clone() environment=environment />
         <div class="topo-toolbar">
@@ -56,10 +46,7 @@ pub fn screen(page: TopologyPage) -> TopologyScreen {
             let stops = walk.stops && step == count;
             let prev = (step > 1).then(|| walk.step_hrefs[step - 2].clone());
             let next = (step < count).then(|| walk.step_hrefs[step].clone());
-            let link = |href: Option<String>,
-                        text: &'static str,
-                        test_id: &'static str,
-                        class: &'static str| {
+            let link = |href: Option<String>, text: &'static str, test_id: &'static str, class: &'static str| {
                 view! { <a class=class href=href.clone() aria-disabled=href.is_none().then_some("true") data-testid=test_id>{text}</a> }
             };
             let top = view! {
@@ -93,20 +80,8 @@ pub fn screen(page: TopologyPage) -> TopologyScreen {
                 </ol>
             }
             .to_html();
-            let controls = WalkControls {
-                top,
-                rest,
-                sentence,
-                prev,
-                next,
-            };
-            (
-                panels
-                    .into_iter()
-                    .map(|panel| panel_html(panel, false))
-                    .collect::<String>(),
-                Some(controls),
-            )
+            let controls = WalkControls { top, rest, sentence, prev, next };
+            (panels.into_iter().map(|panel| panel_html(panel, false)).collect::<String>(), Some(controls))
         }
         None if view.is_empty() => (view! { <Index sections /> }.to_html(), None),
         None => {
@@ -115,27 +90,16 @@ pub fn screen(page: TopologyPage) -> TopologyScreen {
                 (_, 1) => ("topo-panels topo-panels--single topo-wide", true),
                 _ => ("topo-panels topo-wide", false),
             };
-            let inner: String = panels
-                .into_iter()
-                .map(|panel| panel_html(panel, beside))
-                .collect();
+            let inner: String = panels.into_iter().map(|panel| panel_html(panel, beside)).collect();
             (format!(r#"<div class="{class}">{inner}</div>"#), None)
         }
     };
-    TopologyScreen {
-        title,
-        lead,
-        head,
-        body,
-        walk: controls,
-    }
+    TopologyScreen { title, lead, head, body, walk: controls }
 }
 
 #[component]
 fn Nav(current: String, environment: Option<String>) -> impl IntoView {
-    let suffix = environment
-        .map(|e| format!("?environment={e}"))
-        .unwrap_or_default();
+    let suffix = environment.map(|e| format!("?environment={e}")).unwrap_or_default();
     view! {
         <nav class="sub-nav" aria-label="Topology">
             {VIEWS
@@ -172,13 +136,7 @@ fn Chips(choices: Vec<Choice>, label: &'static str) -> impl IntoView {
 /// One diagram: the SVG, its text version and its tasks. `beside`: the text version sits
 /// in a column of its own, open.
 fn panel_html(panel: Panel, beside: bool) -> String {
-    let Panel {
-        id,
-        heading,
-        svg,
-        items,
-        tasks,
-    } = panel;
+    let Panel { id, heading, svg, items, tasks } = panel;
     let heading_id = format!("{id}-heading");
     let labelled = heading_id.clone();
     let text = view! {

@@ -38,10 +38,7 @@ pub struct TokenRequest {
     role: Option<String>,
 }
 
-pub async fn list_tokens(
-    State(state): State<AppState>,
-    Caller(caller): Caller,
-) -> Result<Json<Vec<TokenInfo>>, ApiError> {
+pub async fn list_tokens(State(state): State<AppState>, Caller(caller): Caller) -> Result<Json<Vec<TokenInfo>>, ApiError> {
     Ok(Json(tokens::list(&state.db, caller.user_id).await?))
 }
 
@@ -51,14 +48,8 @@ pub async fn create_token(
     Caller(caller): Caller,
     ApiJson(request): ApiJson<TokenRequest>,
 ) -> Result<Response, ApiError> {
-    let created =
-        tokens::create(&state.db, &caller, &request.name, request.role.as_deref()).await?;
-    Ok((
-        StatusCode::CREATED,
-        [(header::CACHE_CONTROL, "no-store")],
-        Json(created),
-    )
-        .into_response())
+    let created = tokens::create(&state.db, &caller, &request.name, request.role.as_deref()).await?;
+    Ok((StatusCode::CREATED, [(header::CACHE_CONTROL, "no-store")], Json(created)).into_response())
 }
 
 pub async fn revoke_token(
@@ -89,9 +80,7 @@ pub async fn update_user(
     Path(name): Path<String>,
     ApiJson(change): ApiJson<UserChange>,
 ) -> Result<Json<User>, ApiError> {
-    Ok(Json(
-        users::update(&state.db, &caller.actor(), &name, &change).await?,
-    ))
+    Ok(Json(users::update(&state.db, &caller.actor(), &name, &change).await?))
 }
 
 /// Newest first; `?actor=&action=&object=&from=&to=`.
@@ -103,17 +92,11 @@ pub async fn audit_log(
 }
 
 /// Also the audit page's download link (`/audit.csv`).
-pub async fn audit_csv(
-    State(state): State<AppState>,
-    Query(filter): Query<AuditFilter>,
-) -> Result<Response, ApiError> {
+pub async fn audit_csv(State(state): State<AppState>, Query(filter): Query<AuditFilter>) -> Result<Response, ApiError> {
     let entries = audit::search(&state.db, &filter).await?;
     let headers = [
         (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
-        (
-            header::CONTENT_DISPOSITION,
-            "attachment; filename=\"gatehouse-audit.csv\"",
-        ),
+        (header::CONTENT_DISPOSITION, "attachment; filename=\"gatehouse-audit.csv\""),
     ];
     Ok((headers, audit::to_csv(&entries)).into_response())
 }

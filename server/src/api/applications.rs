@@ -2,10 +2,7 @@
 use app::{
     backend::auth::Principal,
     backend::{applications as repo, db::DbError, plan},
-    domain::{
-        Application, ApplicationInput, FieldError, FieldErrors, Finding, Report, check_application,
-        check_plan,
-    },
+    domain::{Application, ApplicationInput, FieldError, FieldErrors, Finding, Report, check_application, check_plan},
 };
 use axum::{
     Json,
@@ -46,11 +43,7 @@ pub(super) fn check_scope(caller: &Principal, namespace: &str, name: &str) -> Re
 
 /// The stored application (if any) must be in the caller's scopes too, so an app team can
 /// neither move another team's application into its namespace nor delete it.
-pub(super) async fn check_stored_scope(
-    state: &AppState,
-    caller: &Principal,
-    name: &str,
-) -> Result<(), ApiError> {
+pub(super) async fn check_stored_scope(state: &AppState, caller: &Principal, name: &str) -> Result<(), ApiError> {
     match repo::get(&state.db, name).await? {
         Some(stored) => check_scope(caller, stored.namespace.as_str(), name),
         None => Ok(()),
@@ -61,14 +54,8 @@ pub async fn list(State(state): State<AppState>) -> Result<Json<Vec<Application>
     Ok(Json(repo::list(&state.db).await?))
 }
 
-pub async fn get(
-    State(state): State<AppState>,
-    Path(name): Path<String>,
-) -> Result<Json<Application>, ApiError> {
-    repo::get(&state.db, &name)
-        .await?
-        .map(Json)
-        .ok_or_else(|| not_found(&name))
+pub async fn get(State(state): State<AppState>, Path(name): Path<String>) -> Result<Json<Application>, ApiError> {
+    repo::get(&state.db, &name).await?.map(Json).ok_or_else(|| not_found(&name))
 }
 
 pub async fn create(
@@ -77,19 +64,11 @@ pub async fn create(
     ApiJson(input): ApiJson<ApplicationInput>,
 ) -> Result<Response, ApiError> {
     let application = parse(input)?;
-    check_scope(
-        &caller,
-        application.namespace.as_str(),
-        application.name.as_str(),
-    )?;
-    repo::create(&state.db, &caller.actor(), &application)
-        .await
-        .map_err(|error| match error {
-            DbError::Conflict(message) => {
-                ApiError::conflict("application_exists", message).with_field("name")
-            }
-            other => other.into(),
-        })?;
+    check_scope(&caller, application.namespace.as_str(), application.name.as_str())?;
+    repo::create(&state.db, &caller.actor(), &application).await.map_err(|error| match error {
+        DbError::Conflict(message) => ApiError::conflict("application_exists", message).with_field("name"),
+        other => other.into(),
+    })?;
     let location = format!("/api/v1/applications/{}", application.name);
     let mut response = (StatusCode::CREATED, Json(&application)).into_response();
     if let Ok(location) = HeaderValue::from_str(&location) {
@@ -106,29 +85,21 @@ pub async fn update(
 ) -> Result<Json<Application>, ApiError> {
     let application = parse(input)?;
     if application.name.as_str() != name {
-        return Err(ApiError::unprocessable(&FieldErrors::from(vec![
-            FieldError::new(
-                "name",
-                "name_mismatch",
-                format!(
-                    "the body names {:?} but the URL names {name:?}; create the application under its new name and delete this one",
-                    application.name.as_str()
-                ),
+        return Err(ApiError::unprocessable(&FieldErrors::from(vec![FieldError::new(
+            "name",
+            "name_mismatch",
+            format!(
+                "the body names {:?} but the URL names {name:?}; create the application under its new name and delete this one",
+                application.name.as_str()
             ),
-        ])));
+        )])));
     }
-    check_scope(
-        &caller,
-        application.namespace.as_str(),
-        application.name.as_str(),
-    )?;
+    check_scope(&caller, application.namespace.as_str(), application.name.as_str())?;
     check_stored_scope(&state, &caller, &name).await?;
-    repo::update(&state.db, &caller.actor(), &application)
-        .await
-        .map_err(|error| match error {
-            DbError::NotFound(_) => not_found(&name),
-            other => other.into(),
-        })?;
+    repo::update(&state.db, &caller.actor(), &application).await.map_err(|error| match error {
+        DbError::NotFound(_) => not_found(&name),
+        other => other.into(),
+    })?;
     Ok(Json(application))
 }
 
@@ -138,19 +109,14 @@ pub async fn delete(
     Path(name): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     check_stored_scope(&state, &caller, &name).await?;
-    repo::delete(&state.db, &caller.actor(), &name)
-        .await
-        .map_err(|error| match error {
-            DbError::NotFound(_) => not_found(&name),
-            other => other.into(),
-        })?;
+    repo::delete(&state.db, &caller.actor(), &name).await.map_err(|error| match error {
+        DbError::NotFound(_) => not_found(&name),
+        other => other.into(),
+    })?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-pub async fn checklist(
-    State(state): State<AppState>,
-    Path(name): Path<String>,
-) -> Result<Json<Report>, ApiError> {
+pub async fn checklist(State(state): State<AppState>, Path(name): Path<String>) -> Result<Json<Report>, ApiError> {
     let plan = plan::load_from(&state.db).await?;
     if plan.application(&name).is_none() {
         return Err(not_found(&name));
@@ -165,7 +131,5 @@ pub struct Conflicts {
 
 pub async fn conflicts(State(state): State<AppState>) -> Result<Json<Conflicts>, ApiError> {
     let plan = plan::load_from(&state.db).await?;
-    Ok(Json(Conflicts {
-        findings: check_plan(&plan, plan::now_unix()).findings,
-    }))
+    Ok(Json(Conflicts { findings: check_plan(&plan, plan::now_unix()).findings }))
 }

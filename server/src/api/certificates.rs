@@ -7,10 +7,7 @@ use app::{
         certificates::{self as repo, CertificateError, Uploaded},
         db::DbError,
     },
-    domain::{
-        CertificateUpload, CertificateUploadInput, CertificateView, FieldErrors, Finding,
-        InventoryQuery,
-    },
+    domain::{CertificateUpload, CertificateUploadInput, CertificateView, FieldErrors, Finding, InventoryQuery},
 };
 use axum::{
     Json,
@@ -27,10 +24,7 @@ use crate::{access::Caller, state::AppState};
 pub const UPLOAD_BODY_LIMIT: usize = 3 * 1024 * 1024;
 
 fn not_found(id: impl std::fmt::Display) -> ApiError {
-    ApiError::not_found(
-        "certificate_not_found",
-        format!("there is no certificate with id {id}; GET /api/v1/certificates lists them"),
-    )
+    ApiError::not_found("certificate_not_found", format!("there is no certificate with id {id}; GET /api/v1/certificates lists them"))
 }
 
 /// Certificates are addressed by number; anything else names none (a JSON 404, not axum's
@@ -49,18 +43,12 @@ fn environment_not_found(name: &str) -> ApiError {
 /// Field errors; a file over the size limit is answered 413, like a body over the limit.
 fn field_errors(errors: &FieldErrors) -> ApiError {
     let error = ApiError::unprocessable(errors);
-    if errors.iter().any(|e| e.code == "file_too_large") {
-        error.with_status(StatusCode::PAYLOAD_TOO_LARGE)
-    } else {
-        error
-    }
+    if errors.iter().any(|e| e.code == "file_too_large") { error.with_status(StatusCode::PAYLOAD_TOO_LARGE) } else { error }
 }
 
 fn upload_error(error: CertificateError, environment: &str) -> ApiError {
     match error {
-        CertificateError::Upload(error) => {
-            ApiError::unprocessable(&FieldErrors::from(vec![error.to_field_error()]))
-        }
+        CertificateError::Upload(error) => ApiError::unprocessable(&FieldErrors::from(vec![error.to_field_error()])),
         CertificateError::Db(DbError::NotFound(_)) => environment_not_found(environment),
         CertificateError::Db(error) => error.into(),
         CertificateError::Seal(error) => ApiError::internal(&error),
@@ -86,16 +74,10 @@ pub async fn list_environment(
     Path(environment): Path<String>,
     Query(pairs): Query<HashMap<String, String>>,
 ) -> Result<Json<Vec<CertificateView>>, ApiError> {
-    if app::backend::environments::get(&state.db, &environment)
-        .await?
-        .is_none()
-    {
+    if app::backend::environments::get(&state.db, &environment).await?.is_none() {
         return Err(environment_not_found(&environment));
     }
-    let query = InventoryQuery {
-        environment: Some(environment),
-        ..query(&pairs)
-    };
+    let query = InventoryQuery { environment: Some(environment), ..query(&pairs) };
     Ok(Json(repo::list(&state.db, &query).await?))
 }
 
@@ -133,27 +115,12 @@ pub async fn upload(
         }
     })?;
     let upload = CertificateUpload::parse(input).map_err(|errors| field_errors(&errors))?;
-    let Uploaded {
-        certificate,
-        findings,
-    } = repo::upload(
-        &state.db,
-        &state.secret_key,
-        &caller.actor(),
-        &environment,
-        &upload,
-    )
-    .await
-    .map_err(|error| upload_error(error, &environment))?;
+    let Uploaded { certificate, findings } =
+        repo::upload(&state.db, &state.secret_key, &caller.actor(), &environment, &upload)
+            .await
+            .map_err(|error| upload_error(error, &environment))?;
     let location = format!("/api/v1/certificates/{}", certificate.id);
-    let mut response = (
-        StatusCode::CREATED,
-        Json(UploadResponse {
-            certificate,
-            findings,
-        }),
-    )
-        .into_response();
+    let mut response = (StatusCode::CREATED, Json(UploadResponse { certificate, findings })).into_response();
     if let Ok(location) = HeaderValue::from_str(&location) {
         response.headers_mut().insert(header::LOCATION, location);
     }
@@ -161,31 +128,20 @@ pub async fn upload(
 }
 
 /// `GET /api/v1/certificates/{id}`: with its chain and the other versions of its name.
-pub async fn get(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-) -> Result<Json<CertificateView>, ApiError> {
+pub async fn get(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<CertificateView>, ApiError> {
     let id = certificate_id(&id)?;
-    repo::get(&state.db, id)
-        .await?
-        .map(Json)
-        .ok_or_else(|| not_found(id))
+    repo::get(&state.db, id).await?.map(Json).ok_or_else(|| not_found(id))
 }
 
 /// `DELETE /api/v1/certificates/{id}`: the current version takes its history (and every key
 /// of it) along; 409 while an application uses it.
-pub async fn delete(
-    State(state): State<AppState>,
-    Caller(caller): Caller,
-    Path(id): Path<String>,
-) -> Result<StatusCode, ApiError> {
+pub async fn delete(State(state): State<AppState>,
+    Caller(caller): Caller, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
     let id = certificate_id(&id)?;
-    repo::delete(&state.db, &caller.actor(), id)
-        .await
-        .map_err(|error| match error {
-            DbError::NotFound(_) => not_found(id),
-            DbError::Conflict(message) => ApiError::conflict("certificate_in_use", message),
-            other => other.into(),
-        })?;
+    repo::delete(&state.db, &caller.actor(), id).await.map_err(|error| match error {
+        DbError::NotFound(_) => not_found(id),
+        DbError::Conflict(message) => ApiError::conflict("certificate_in_use", message),
+        other => other.into(),
+    })?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -23,10 +23,7 @@ pub async fn export(State(state): State<AppState>) -> Result<Response, ApiError>
     let text = repo::export(&state.db).await?;
     let mut response = text.into_response();
     let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/csv; charset=utf-8"),
-    );
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8"));
     headers.insert(
         header::CONTENT_DISPOSITION,
         HeaderValue::from_static("attachment; filename=\"gatehouse-pools.csv\""),
@@ -62,11 +59,7 @@ fn lines_response(status: StatusCode, errors: Vec<LineError>, otherwise: &str) -
         field: None,
         rule: None,
     });
-    (
-        status,
-        Json(serde_json::json!({"error": first, "errors": details})),
-    )
-        .into_response()
+    (status, Json(serde_json::json!({"error": first, "errors": details}))).into_response()
 }
 
 /// `POST /api/v1/pools.csv` with `Content-Type: text/csv`: creates the file's pools and
@@ -82,10 +75,7 @@ pub async fn import(
             ApiError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "body_too_large",
-                format!(
-                    "the CSV file is larger than {} MiB; split it into several imports",
-                    MAX_BODY / (1024 * 1024)
-                ),
+                format!("the CSV file is larger than {} MiB; split it into several imports", MAX_BODY / (1024 * 1024)),
             )
         } else {
             ApiError::new(rejection.status(), "unreadable_body", rejection.body_text())
@@ -107,9 +97,7 @@ pub async fn import(
                 None => rejection,
             })
         }
-        Err(ImportError::Invalid(errors)) => {
-            Ok(lines_response(StatusCode::UNPROCESSABLE_ENTITY, errors, ""))
-        }
+        Err(ImportError::Invalid(errors)) => Ok(lines_response(StatusCode::UNPROCESSABLE_ENTITY, errors, "")),
         Err(ImportError::Conflict(errors)) => Ok(lines_response(
             StatusCode::CONFLICT,
             errors,

@@ -28,14 +28,8 @@ pub async fn list(State(state): State<AppState>) -> Result<Json<Vec<Environment>
     Ok(Json(repo::list(&state.db).await?))
 }
 
-pub async fn get(
-    State(state): State<AppState>,
-    Path(name): Path<String>,
-) -> Result<Json<Environment>, ApiError> {
-    repo::get(&state.db, &name)
-        .await?
-        .map(Json)
-        .ok_or_else(|| not_found(&name))
+pub async fn get(State(state): State<AppState>, Path(name): Path<String>) -> Result<Json<Environment>, ApiError> {
+    repo::get(&state.db, &name).await?.map(Json).ok_or_else(|| not_found(&name))
 }
 
 pub async fn create(
@@ -44,14 +38,12 @@ pub async fn create(
     ApiJson(input): ApiJson<EnvironmentInput>,
 ) -> Result<Response, ApiError> {
     let environment = parse(input)?;
-    repo::create(&state.db, &caller.actor(), &environment)
-        .await
-        .map_err(|error| match error {
-            app::backend::db::DbError::Conflict(message) => {
-                ApiError::conflict("environment_exists", message).with_field("name")
-            }
-            other => other.into(),
-        })?;
+    repo::create(&state.db, &caller.actor(), &environment).await.map_err(|error| match error {
+        app::backend::db::DbError::Conflict(message) => {
+            ApiError::conflict("environment_exists", message).with_field("name")
+        }
+        other => other.into(),
+    })?;
     let location = format!("/api/v1/environments/{}", environment.name);
     let mut response = (StatusCode::CREATED, Json(&environment)).into_response();
     if let Ok(location) = HeaderValue::from_str(&location) {
@@ -68,36 +60,27 @@ pub async fn update(
 ) -> Result<Json<Environment>, ApiError> {
     let environment = parse(input)?;
     if environment.name.as_str() != name {
-        return Err(ApiError::unprocessable(&FieldErrors::from(vec![
-            FieldError::new(
-                "name",
-                "name_mismatch",
-                format!(
-                    "the body names {:?} but the URL names {name:?}; an environment cannot be renamed — create the new one and delete this one",
-                    environment.name.as_str()
-                ),
+        return Err(ApiError::unprocessable(&FieldErrors::from(vec![FieldError::new(
+            "name",
+            "name_mismatch",
+            format!(
+                "the body names {:?} but the URL names {name:?}; an environment cannot be renamed — create the new one and delete this one",
+                environment.name.as_str()
             ),
-        ])));
+        )])));
     }
-    repo::update(&state.db, &caller.actor(), &environment)
-        .await
-        .map_err(|error| match error {
-            app::backend::db::DbError::NotFound(_) => not_found(&name),
-            other => other.into(),
-        })?;
+    repo::update(&state.db, &caller.actor(), &environment).await.map_err(|error| match error {
+        app::backend::db::DbError::NotFound(_) => not_found(&name),
+        other => other.into(),
+    })?;
     Ok(Json(environment))
 }
 
-pub async fn delete(
-    State(state): State<AppState>,
-    Caller(caller): Caller,
-    Path(name): Path<String>,
-) -> Result<StatusCode, ApiError> {
-    repo::delete(&state.db, &caller.actor(), &name)
-        .await
-        .map_err(|error| match error {
-            app::backend::db::DbError::NotFound(_) => not_found(&name),
-            other => other.into(),
-        })?;
+pub async fn delete(State(state): State<AppState>,
+    Caller(caller): Caller, Path(name): Path<String>) -> Result<StatusCode, ApiError> {
+    repo::delete(&state.db, &caller.actor(), &name).await.map_err(|error| match error {
+        app::backend::db::DbError::NotFound(_) => not_found(&name),
+        other => other.into(),
+    })?;
     Ok(StatusCode::NO_CONTENT)
 }

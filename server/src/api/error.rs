@@ -48,21 +48,12 @@ pub struct ApiError {
 }
 
 fn detail(code: &str, message: impl Into<String>) -> ErrorDetail {
-    ErrorDetail {
-        code: code.to_owned(),
-        message: message.into(),
-        field: None,
-        rule: None,
-    }
+    ErrorDetail { code: code.to_owned(), message: message.into(), field: None, rule: None }
 }
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &str, message: impl Into<String>) -> ApiError {
-        ApiError {
-            status,
-            error: Box::new(detail(code, message)),
-            errors: Vec::new(),
-        }
+        ApiError { status, error: Box::new(detail(code, message)), errors: Vec::new() }
     }
 
     pub fn with_field(mut self, field: impl Into<String>) -> ApiError {
@@ -115,11 +106,7 @@ impl ApiError {
             .first()
             .cloned()
             .unwrap_or_else(|| detail("invalid", "the request breaks a rule"));
-        ApiError {
-            status: StatusCode::UNPROCESSABLE_ENTITY,
-            error: Box::new(first),
-            errors: details,
-        }
+        ApiError { status: StatusCode::UNPROCESSABLE_ENTITY, error: Box::new(first), errors: details }
     }
 
     /// A change refused because it would break error-level checklist rules: 409 when it
@@ -134,23 +121,13 @@ impl ApiError {
                 rule: Some(finding.rule.to_string()),
             })
             .collect();
-        let collides = findings
-            .iter()
-            .any(|finding| COLLISION_RULES.contains(&&*finding.rule));
-        let status = if collides {
-            StatusCode::CONFLICT
-        } else {
-            StatusCode::UNPROCESSABLE_ENTITY
-        };
+        let collides = findings.iter().any(|finding| COLLISION_RULES.contains(&&*finding.rule));
+        let status = if collides { StatusCode::CONFLICT } else { StatusCode::UNPROCESSABLE_ENTITY };
         let first = details
             .first()
             .cloned()
             .unwrap_or_else(|| detail("checklist_violation", "the change breaks the checklist"));
-        ApiError {
-            status,
-            error: Box::new(first),
-            errors: details,
-        }
+        ApiError { status, error: Box::new(first), errors: details }
     }
 
     /// Logs the cause; the caller sees only that something went wrong.
@@ -191,10 +168,7 @@ impl From<DbError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = ErrorBody {
-            error: *self.error,
-            errors: self.errors,
-        };
+        let body = ErrorBody { error: *self.error, errors: self.errors };
         (self.status, Json(body)).into_response()
     }
 }

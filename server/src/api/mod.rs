@@ -55,53 +55,23 @@ pub fn routes() -> Routes {
         .put("/pools/{id}", NETWORK_ADMIN, pools::update)
         .delete("/pools/{id}", NETWORK_ADMIN, pools::delete)
         .get("/pools.csv", VIEWER, csv::export)
-        .route(
-            Method::POST,
-            "/pools.csv",
-            NETWORK_ADMIN,
-            csv::import_route(),
-        )
+        .route(Method::POST, "/pools.csv", NETWORK_ADMIN, csv::import_route())
         .get("/pools/{id}/allocations", VIEWER, allocations::list)
-        .post(
-            "/pools/{id}/allocations",
-            NETWORK_ADMIN,
-            allocations::allocate,
-        )
-        .get(
-            "/pools/{id}/reservations",
-            VIEWER,
-            allocations::list_reservations,
-        )
-        .post(
-            "/pools/{id}/reservations",
-            NETWORK_ADMIN,
-            allocations::reserve,
-        )
+        .post("/pools/{id}/allocations", NETWORK_ADMIN, allocations::allocate)
+        .get("/pools/{id}/reservations", VIEWER, allocations::list_reservations)
+        .post("/pools/{id}/reservations", NETWORK_ADMIN, allocations::reserve)
         .get("/pools/{id}/addresses", VIEWER, allocations::address_map)
         .get("/allocations/{address}", VIEWER, allocations::get)
-        .delete(
-            "/allocations/{address}",
-            NETWORK_ADMIN,
-            allocations::release,
-        )
-        .delete(
-            "/reservations/{address}",
-            NETWORK_ADMIN,
-            allocations::unreserve,
-        )
+        .delete("/allocations/{address}", NETWORK_ADMIN, allocations::release)
+        .delete("/reservations/{address}", NETWORK_ADMIN, allocations::unreserve)
         .get("/addresses/{address}", VIEWER, allocations::address)
         .get("/addresses/{address}/history", VIEWER, allocations::history)
-        .get(
-            "/environments/{env}/certificates",
-            VIEWER,
-            certificates::list_environment,
-        )
+        .get("/environments/{env}/certificates", VIEWER, certificates::list_environment)
         .route(
             Method::POST,
             "/environments/{env}/certificates",
             NETWORK_ADMIN,
-            post(certificates::upload)
-                .layer(DefaultBodyLimit::max(certificates::UPLOAD_BODY_LIMIT)),
+            post(certificates::upload).layer(DefaultBodyLimit::max(certificates::UPLOAD_BODY_LIMIT)),
         )
         .get("/certificates", VIEWER, certificates::list)
         .get("/certificates/{id}", VIEWER, certificates::get)
@@ -111,41 +81,17 @@ pub fn routes() -> Routes {
         .get("/applications/{app}", VIEWER, applications::get)
         .put("/applications/{app}", APP_TEAM, applications::update)
         .delete("/applications/{app}", APP_TEAM, applications::delete)
-        .get(
-            "/applications/{app}/checklist",
-            VIEWER,
-            applications::checklist,
-        )
+        .get("/applications/{app}/checklist", VIEWER, applications::checklist)
         .get("/conflicts", VIEWER, applications::conflicts)
-        .get(
-            "/applications/{app}/bundle.yaml",
-            APP_TEAM,
-            outputs::application_bundle,
-        )
+        .get("/applications/{app}/bundle.yaml", APP_TEAM, outputs::application_bundle)
         .get("/environments/{env}/cilium.yaml", VIEWER, outputs::cilium)
         .get("/environments/{env}/frr.conf", VIEWER, outputs::frr)
-        .get(
-            "/environments/{env}/helm-values.yaml",
-            VIEWER,
-            outputs::helm_values,
-        )
+        .get("/environments/{env}/helm-values.yaml", VIEWER, outputs::helm_values)
         .get("/bundle.yaml", VIEWER, outputs::plan_bundle)
         .get("/applications/{app}/submissions", VIEWER, submissions::list)
-        .post(
-            "/applications/{app}/submissions",
-            APP_TEAM,
-            submissions::submit,
-        )
-        .delete(
-            "/applications/{app}/environments/{env}",
-            APP_TEAM,
-            submissions::teardown,
-        )
-        .get(
-            "/applications/{app}/preview",
-            APP_TEAM,
-            submissions::preview,
-        )
+        .post("/applications/{app}/submissions", APP_TEAM, submissions::submit)
+        .delete("/applications/{app}/environments/{env}", APP_TEAM, submissions::teardown)
+        .get("/applications/{app}/preview", APP_TEAM, submissions::preview)
         .get("/submissions/{id}", VIEWER, submissions::get)
         .post(
             "/submissions/{id}/approve",
@@ -179,11 +125,6 @@ pub fn routes() -> Routes {
 /// The /api/v1 router: the routes, then 404 for unknown ones and 405 for a wrong method.
 pub fn router(routes: Router<AppState>) -> Router<AppState> {
     routes
-        .fallback(|| async {
-            ApiError::not_found(
-                "unknown_route",
-                "there is no such /api/v1 route; see the API section of the README",
-            )
-        })
+        .fallback(|| async { ApiError::not_found("unknown_route", "there is no such /api/v1 route; see the API section of the README") })
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
 }

@@ -19,11 +19,7 @@ pub(super) fn bundle_error(error: BundleError) -> ApiError {
     if let BundleError::Serialize(_) = error {
         return ApiError::internal(&error);
     }
-    let status = if error.is_not_found() {
-        StatusCode::NOT_FOUND
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
+    let status = if error.is_not_found() { StatusCode::NOT_FOUND } else { StatusCode::UNPROCESSABLE_ENTITY };
     let mut api_error = ApiError::new(status, error.code(), error.to_string());
     if let Some(rule) = error.rule() {
         api_error = api_error.with_rule(rule);
@@ -32,11 +28,7 @@ pub(super) fn bundle_error(error: BundleError) -> ApiError {
 }
 
 fn text(content_type: &'static str, body: String) -> Response {
-    (
-        [(header::CONTENT_TYPE, HeaderValue::from_static(content_type))],
-        body,
-    )
-        .into_response()
+    ([(header::CONTENT_TYPE, HeaderValue::from_static(content_type))], body).into_response()
 }
 
 fn yaml(body: String) -> Response {
@@ -55,10 +47,7 @@ pub async fn application_bundle(
     Path(application): Path<String>,
     Query(query): Query<BundleQuery>,
 ) -> Result<Response, ApiError> {
-    let Some(environment) = query
-        .environment
-        .filter(|environment| !environment.is_empty())
-    else {
+    let Some(environment) = query.environment.filter(|environment| !environment.is_empty()) else {
         return Err(ApiError::bad_request(
             "missing_environment",
             "say which environment's bundle you want: ?environment=dev",
@@ -70,54 +59,36 @@ pub async fn application_bundle(
     // The one output that carries a private key: the Secret the Gateway terminates TLS with.
     let certificate = plan
         .application(&application)
-        .and_then(|app| {
-            app.environments
-                .iter()
-                .find(|(env, _)| env.as_str() == environment)
-        })
+        .and_then(|app| app.environments.iter().find(|(env, _)| env.as_str() == environment))
         .and_then(|(_, entry)| entry.certificate.clone());
     let tls = match certificate {
-        Some(name) => {
-            certificates::tls_material(&state.db, &state.secret_key, &environment, name.as_str())
-                .await
-                .map_err(|error| ApiError::internal(&error))?
-        }
+        Some(name) => certificates::tls_material(&state.db, &state.secret_key, &environment, name.as_str())
+            .await
+            .map_err(|error| ApiError::internal(&error))?,
         None => None,
     };
-    let tls_pem = tls.as_ref().map(|tls| manifests::TlsPem {
-        chain_pem: &tls.chain_pem,
-        key_pem: &tls.key_pem,
-    });
-    let bundle = manifests::application_bundle_with_tls(&plan, &application, &environment, tls_pem)
-        .map_err(bundle_error)?;
+    let tls_pem = tls.as_ref().map(|tls| manifests::TlsPem { chain_pem: &tls.chain_pem, key_pem: &tls.key_pem });
+    let bundle =
+        manifests::application_bundle_with_tls(&plan, &application, &environment, tls_pem).map_err(bundle_error)?;
     Ok(yaml(bundle.to_yaml()))
 }
 
 /// `GET /api/v1/environments/{env}/cilium.yaml`
-pub async fn cilium(
-    State(state): State<AppState>,
-    Path(environment): Path<String>,
-) -> Result<Response, ApiError> {
+pub async fn cilium(State(state): State<AppState>, Path(environment): Path<String>) -> Result<Response, ApiError> {
     let plan = plan::load_from(&state.db).await?;
     let bundle = manifests::environment_cilium(&plan, &environment).map_err(bundle_error)?;
     Ok(yaml(bundle.to_yaml()))
 }
 
 /// `GET /api/v1/environments/{env}/frr.conf`
-pub async fn frr(
-    State(state): State<AppState>,
-    Path(environment): Path<String>,
-) -> Result<Response, ApiError> {
+pub async fn frr(State(state): State<AppState>, Path(environment): Path<String>) -> Result<Response, ApiError> {
     let plan = plan::load_from(&state.db).await?;
     let config = manifests::frr_config(&plan, &environment).map_err(bundle_error)?;
     Ok(text("text/plain; charset=utf-8", config))
 }
 
 /// `GET /api/v1/environments/{env}/helm-values.yaml`
-pub async fn helm_values(
-    State(state): State<AppState>,
-    Path(environment): Path<String>,
-) -> Result<Response, ApiError> {
+pub async fn helm_values(State(state): State<AppState>, Path(environment): Path<String>) -> Result<Response, ApiError> {
     let plan = plan::load_from(&state.db).await?;
     let values = manifests::helm_values(&plan, &environment).map_err(bundle_error)?;
     Ok(yaml(values))

@@ -31,12 +31,7 @@ pub struct PoolView {
 impl PoolView {
     pub fn new(pool: VipPool, usage: Usage) -> PoolView {
         let free = usage.free(&pool);
-        PoolView {
-            pool,
-            allocated: usage.allocated,
-            reserved: usage.reserved,
-            free,
-        }
+        PoolView { pool, allocated: usage.allocated, reserved: usage.reserved, free }
     }
 
     /// The pool with its counts read from the database.
@@ -50,10 +45,7 @@ impl PoolView {
 }
 
 pub(super) fn pool_not_found(id: i64) -> ApiError {
-    ApiError::not_found(
-        "pool_not_found",
-        format!("there is no pool with id {id}; GET /api/v1/environments/{{env}}/pools lists them"),
-    )
+    ApiError::not_found("pool_not_found", format!("there is no pool with id {id}; GET /api/v1/environments/{{env}}/pools lists them"))
 }
 
 fn environment_not_found(name: &str) -> ApiError {
@@ -66,29 +58,18 @@ fn environment_not_found(name: &str) -> ApiError {
 /// The environment comes from the URL; a body that names another one is refused.
 fn parse(mut input: VipPoolInput, environment: &str) -> Result<VipPool, ApiError> {
     if !input.environment.is_empty() && input.environment != environment {
-        return Err(ApiError::unprocessable(&FieldErrors::from(vec![
-            FieldError::new(
-                "environment",
-                "environment_mismatch",
-                format!(
-                    "the body names environment {:?} but the URL names {environment:?}",
-                    input.environment
-                ),
-            ),
-        ])));
+        return Err(ApiError::unprocessable(&FieldErrors::from(vec![FieldError::new(
+            "environment",
+            "environment_mismatch",
+            format!("the body names environment {:?} but the URL names {environment:?}", input.environment),
+        )])));
     }
     input.environment = environment.to_owned();
     VipPool::parse(input).map_err(|errors| ApiError::unprocessable(&errors))
 }
 
-pub async fn list(
-    State(state): State<AppState>,
-    Path(env): Path<String>,
-) -> Result<Json<Vec<PoolView>>, ApiError> {
-    if app::backend::environments::get(&state.db, &env)
-        .await?
-        .is_none()
-    {
+pub async fn list(State(state): State<AppState>, Path(env): Path<String>) -> Result<Json<Vec<PoolView>>, ApiError> {
+    if app::backend::environments::get(&state.db, &env).await?.is_none() {
         return Err(environment_not_found(&env));
     }
     let pools = repo::list(&state.db, Some(&env)).await?;
@@ -97,11 +78,7 @@ pub async fn list(
         pools
             .into_iter()
             .map(|pool| {
-                let counts = pool
-                    .id
-                    .and_then(|id| usage.get(&id))
-                    .copied()
-                    .unwrap_or_default();
+                let counts = pool.id.and_then(|id| usage.get(&id)).copied().unwrap_or_default();
                 PoolView::new(pool, counts)
             })
             .collect(),
@@ -115,34 +92,21 @@ pub async fn create(
     ApiJson(input): ApiJson<VipPoolInput>,
 ) -> Result<Response, ApiError> {
     let pool = parse(input, &env)?;
-    let stored = repo::create(&state.db, &caller.actor(), &pool)
-        .await
-        .map_err(|error| match error {
-            DbError::NotFound(_) => environment_not_found(&env),
-            DbError::Conflict(message) => {
-                ApiError::conflict("pool_exists", message).with_field("name")
-            }
-            other => other.into(),
-        })?;
+    let stored = repo::create(&state.db, &caller.actor(), &pool).await.map_err(|error| match error {
+        DbError::NotFound(_) => environment_not_found(&env),
+        DbError::Conflict(message) => ApiError::conflict("pool_exists", message).with_field("name"),
+        other => other.into(),
+    })?;
     let location = format!("/api/v1/pools/{}", stored.id.unwrap_or_default());
-    let mut response = (
-        StatusCode::CREATED,
-        Json(PoolView::load(&state, stored).await?),
-    )
-        .into_response();
+    let mut response = (StatusCode::CREATED, Json(PoolView::load(&state, stored).await?)).into_response();
     if let Ok(location) = HeaderValue::from_str(&location) {
         response.headers_mut().insert(header::LOCATION, location);
     }
     Ok(response)
 }
 
-pub async fn get(
-    State(state): State<AppState>,
-    ApiPath(id): ApiPath<i64>,
-) -> Result<Json<PoolView>, ApiError> {
-    let pool = repo::get(&state.db, id)
-        .await?
-        .ok_or_else(|| pool_not_found(id))?;
+pub async fn get(State(state): State<AppState>, ApiPath(id): ApiPath<i64>) -> Result<Json<PoolView>, ApiError> {
+    let pool = repo::get(&state.db, id).await?.ok_or_else(|| pool_not_found(id))?;
     Ok(Json(PoolView::load(&state, pool).await?))
 }
 
@@ -152,33 +116,22 @@ pub async fn update(
     ApiPath(id): ApiPath<i64>,
     ApiJson(input): ApiJson<VipPoolInput>,
 ) -> Result<Json<PoolView>, ApiError> {
-    let current = repo::get(&state.db, id)
-        .await?
-        .ok_or_else(|| pool_not_found(id))?;
+    let current = repo::get(&state.db, id).await?.ok_or_else(|| pool_not_found(id))?;
     let pool = parse(input, current.environment.as_str())?;
-    let stored = repo::update(&state.db, &caller.actor(), id, &pool)
-        .await
-        .map_err(|error| match error {
-            DbError::NotFound(_) => pool_not_found(id),
-            DbError::Conflict(message) => {
-                ApiError::conflict("pool_exists", message).with_field("name")
-            }
-            other => other.into(),
-        })?;
+    let stored = repo::update(&state.db, &caller.actor(), id, &pool).await.map_err(|error| match error {
+        DbError::NotFound(_) => pool_not_found(id),
+        DbError::Conflict(message) => ApiError::conflict("pool_exists", message).with_field("name"),
+        other => other.into(),
+    })?;
     Ok(Json(PoolView::load(&state, stored).await?))
 }
 
-pub async fn delete(
-    State(state): State<AppState>,
-    Caller(caller): Caller,
-    ApiPath(id): ApiPath<i64>,
-) -> Result<StatusCode, ApiError> {
-    repo::delete(&state.db, &caller.actor(), id)
-        .await
-        .map_err(|error| match error {
-            DbError::NotFound(_) => pool_not_found(id),
-            DbError::Conflict(message) => ApiError::conflict("pool_in_use", message),
-            other => other.into(),
-        })?;
+pub async fn delete(State(state): State<AppState>,
+    Caller(caller): Caller, ApiPath(id): ApiPath<i64>) -> Result<StatusCode, ApiError> {
+    repo::delete(&state.db, &caller.actor(), id).await.map_err(|error| match error {
+        DbError::NotFound(_) => pool_not_found(id),
+        DbError::Conflict(message) => ApiError::conflict("pool_in_use", message),
+        other => other.into(),
+    })?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -3,7 +3,7 @@
 //! Gateway label fix's switch.
 use app::backend::cluster::{
     Capabilities, capabilities, label_fix, list_all,
-    submissions::{self, Submission, SubmitError},
+    submissions::{self, SubmitError, Submission},
     vips,
 };
 use axum::{
@@ -55,59 +55,30 @@ pub async fn submit(
     ApiJson(request): ApiJson<SubmissionRequest>,
 ) -> Result<(StatusCode, Json<Accepted>), ApiError> {
     if request.environment.is_empty() {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "missing_environment",
-            "say which environment to submit to, e.g. \"dev\"",
-        )
-        .with_field("environment"));
+        return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "missing_environment", "say which environment to submit to, e.g. \"dev\"")
+            .with_field("environment"));
     }
     check_stored_scope(&state, &caller, &application).await?;
-    let id = state
-        .clusters
-        .submitter
-        .submit(
-            &caller.actor(),
-            &application,
-            &request.environment,
-            request.dry_run,
-        )
-        .await?;
+    let id = state.clusters.submitter.submit(&caller.actor(), &application, &request.environment, request.dry_run).await?;
     Ok((StatusCode::ACCEPTED, Json(Accepted { id })))
 }
 
 /// `GET /api/v1/applications/{app}/submissions`, newest first.
-pub async fn list(
-    State(state): State<AppState>,
-    Path(application): Path<String>,
-) -> Result<Json<Vec<Submission>>, ApiError> {
+pub async fn list(State(state): State<AppState>, Path(application): Path<String>) -> Result<Json<Vec<Submission>>, ApiError> {
     Ok(Json(submissions::list(&state.db, &application).await?))
 }
 
 fn parse_id(id: &str) -> Result<i64, ApiError> {
-    id.parse().map_err(|_| {
-        ApiError::bad_request(
-            "invalid_id",
-            format!("{id:?} is not a submission id; ids are whole numbers"),
-        )
-    })
+    id.parse().map_err(|_| ApiError::bad_request("invalid_id", format!("{id:?} is not a submission id; ids are whole numbers")))
 }
 
 /// `GET /api/v1/submissions/{id}`
-pub async fn get(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-) -> Result<Json<Submission>, ApiError> {
+pub async fn get(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Submission>, ApiError> {
     let id = parse_id(&id)?;
     submissions::get(&state.db, id)
         .await?
         .map(Json)
-        .ok_or_else(|| {
-            ApiError::not_found(
-                "submission_not_found",
-                format!("there is no submission {id}"),
-            )
-        })
+        .ok_or_else(|| ApiError::not_found("submission_not_found", format!("there is no submission {id}")))
 }
 
 /// `POST /api/v1/submissions/{id}/approve` → 202 with the submission.
@@ -117,11 +88,7 @@ pub async fn approve(
     Path(id): Path<String>,
 ) -> Result<(StatusCode, Json<Accepted>), ApiError> {
     let id = parse_id(&id)?;
-    state
-        .clusters
-        .submitter
-        .approve(&caller.actor(), id)
-        .await?;
+    state.clusters.submitter.approve(&caller.actor(), id).await?;
     Ok((StatusCode::ACCEPTED, Json(Accepted { id })))
 }
 
@@ -160,11 +127,7 @@ pub async fn teardown(
     Path((application, environment)): Path<(String, String)>,
 ) -> Result<(StatusCode, Json<Accepted>), ApiError> {
     check_stored_scope(&state, &caller, &application).await?;
-    let id = state
-        .clusters
-        .submitter
-        .teardown(&caller.actor(), &application, &environment)
-        .await?;
+    let id = state.clusters.submitter.teardown(&caller.actor(), &application, &environment).await?;
     Ok((StatusCode::ACCEPTED, Json(Accepted { id })))
 }
 
@@ -181,9 +144,7 @@ pub struct LabelFix {
 
 /// `GET /api/v1/label-fix`
 pub async fn label_fix_get(State(state): State<AppState>) -> Result<Json<LabelFix>, ApiError> {
-    Ok(Json(LabelFix {
-        enabled: label_fix::enabled(&state.db).await?,
-    }))
+    Ok(Json(LabelFix { enabled: label_fix::enabled(&state.db).await? }))
 }
 
 /// `PUT /api/v1/label-fix` `{"enabled": false}`
@@ -192,13 +153,7 @@ pub async fn label_fix_put(
     Caller(caller): Caller,
     ApiJson(body): ApiJson<LabelFix>,
 ) -> Result<Json<LabelFix>, ApiError> {
-    label_fix::set_enabled(
-        &state.db,
-        &state.clusters.label_fix.0,
-        &caller.actor(),
-        body.enabled,
-    )
-    .await?;
+    label_fix::set_enabled(&state.db, &state.clusters.label_fix.0, &caller.actor(), body.enabled).await?;
     Ok(Json(body))
 }
 
@@ -224,54 +179,29 @@ pub struct VipStatus {
 pub async fn vip_status(State(state): State<AppState>) -> Result<Json<Vec<VipStatus>>, ApiError> {
     let cluster = state.clusters.cluster();
     let unreachable = |error: kube::Error| {
-        let failure = app::backend::cluster::failure::explain(
-            &error,
-            "the cluster's Services and announcement policies",
-        );
-        ApiError::new(
-            StatusCode::BAD_GATEWAY,
-            failure.code,
-            format!("{} {}", failure.message, failure.hint),
-        )
+        let failure = app::backend::cluster::failure::explain(&error, "the cluster's Services and announcement policies");
+        ApiError::new(StatusCode::BAD_GATEWAY, failure.code, format!("{} {}", failure.message, failure.hint))
     };
-    let services = list_all(cluster, "v1", "Service")
-        .await
-        .map_err(unreachable)?;
-    let l2 = list_all(cluster, "cilium.io/v2alpha1", "CiliumL2AnnouncementPolicy")
-        .await
-        .unwrap_or_default();
-    let bgp = list_all(cluster, "cilium.io/v2", "CiliumBGPAdvertisement")
-        .await
-        .unwrap_or_default();
+    let services = list_all(cluster, "v1", "Service").await.map_err(unreachable)?;
+    let l2 = list_all(cluster, "cilium.io/v2alpha1", "CiliumL2AnnouncementPolicy").await.unwrap_or_default();
+    let bgp = list_all(cluster, "cilium.io/v2", "CiliumBGPAdvertisement").await.unwrap_or_default();
     let environments = app::backend::environments::list(&state.db).await?;
     let statuses = services
         .iter()
-        .filter(|s| {
-            s.pointer("/spec/type").and_then(serde_json::Value::as_str) == Some("LoadBalancer")
-        })
+        .filter(|s| s.pointer("/spec/type").and_then(serde_json::Value::as_str) == Some("LoadBalancer"))
         .map(|service| {
             let labels = vips::labels_of(service);
             let advertisement_labels: Vec<String> = environments
                 .iter()
                 .map(|e| &e.advertisement.label)
-                .filter(|l| {
-                    labels.get(l.key.as_str()).map(String::as_str) == Some(l.value.as_str())
-                })
+                .filter(|l| labels.get(l.key.as_str()).map(String::as_str) == Some(l.value.as_str()))
                 .map(ToString::to_string)
                 .collect();
             let address = vips::assigned_address(service);
             let announcement = vips::announcement(&labels, &l2, &bgp);
             VipStatus {
-                namespace: service
-                    .pointer("/metadata/namespace")
-                    .and_then(|v| v.as_str())
-                    .unwrap_or_default()
-                    .to_owned(),
-                service: service
-                    .pointer("/metadata/name")
-                    .and_then(|v| v.as_str())
-                    .unwrap_or_default()
-                    .to_owned(),
+                namespace: service.pointer("/metadata/namespace").and_then(|v| v.as_str()).unwrap_or_default().to_owned(),
+                service: service.pointer("/metadata/name").and_then(|v| v.as_str()).unwrap_or_default().to_owned(),
                 gateway: labels.get(vips::OWNING_GATEWAY_LABEL).cloned(),
                 labelled: !advertisement_labels.is_empty(),
                 assigned: address.is_some(),
@@ -299,18 +229,8 @@ pub async fn preview(
     axum::extract::Query(query): axum::extract::Query<PreviewQuery>,
 ) -> Result<Json<Vec<submissions::PreviewObject>>, ApiError> {
     let Some(environment) = query.environment.filter(|e| !e.is_empty()) else {
-        return Err(ApiError::bad_request(
-            "missing_environment",
-            "say which environment to preview: ?environment=dev",
-        )
-        .with_field("environment"));
+        return Err(ApiError::bad_request("missing_environment", "say which environment to preview: ?environment=dev").with_field("environment"));
     };
     check_stored_scope(&state, &caller, &application).await?;
-    Ok(Json(
-        state
-            .clusters
-            .submitter
-            .preview(&application, &environment)
-            .await?,
-    ))
+    Ok(Json(state.clusters.submitter.preview(&application, &environment).await?))
 }

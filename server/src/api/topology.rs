@@ -60,15 +60,9 @@ async fn answer(
     let (content_type, extension, body) = match format {
         Format::Svg => ("image/svg+xml; charset=utf-8", "svg", svg.into_bytes()),
         Format::Png => {
-            let png = tokio::task::spawn_blocking(move || png::render(&svg))
-                .await
-                .map_err(|e| ApiError::internal(&e))?;
+            let png = tokio::task::spawn_blocking(move || png::render(&svg)).await.map_err(|e| ApiError::internal(&e))?;
             let png = png.map_err(|error| match error {
-                png::PngError::NoFonts => ApiError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "png_unavailable",
-                    error.to_string(),
-                ),
+                png::PngError::NoFonts => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "png_unavailable", error.to_string()),
                 other => ApiError::internal(&other),
             })?;
             ("image/png", "png", png)
@@ -77,9 +71,7 @@ async fn answer(
     let mut response = (StatusCode::OK, body).into_response();
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    if let Ok(value) =
-        HeaderValue::from_str(&format!("inline; filename=\"{filename}.{extension}\""))
-    {
+    if let Ok(value) = HeaderValue::from_str(&format!("inline; filename=\"{filename}.{extension}\"")) {
         headers.insert(header::CONTENT_DISPOSITION, value);
     }
     Ok(response)

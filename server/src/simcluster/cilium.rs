@@ -6,8 +6,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use app::backend::cluster::vips::{
-    LBIPAM_IPS_ANNOTATION, OWNING_GATEWAY_LABEL, assigned_address, generated_service_name,
-    labels_of, pool_contains, pool_serves, pool_spans, requested_addresses,
+    LBIPAM_IPS_ANNOTATION, OWNING_GATEWAY_LABEL, assigned_address, generated_service_name, labels_of, pool_contains,
+    pool_serves, pool_spans, requested_addresses,
 };
 use app::domain::{IpAddr, IpFamily};
 use serde_json::{Value, json};
@@ -29,9 +29,7 @@ pub struct CiliumBehaviour {
 
 impl Default for CiliumBehaviour {
     fn default() -> Self {
-        CiliumBehaviour {
-            copies_infrastructure_labels: true,
-        }
+        CiliumBehaviour { copies_infrastructure_labels: true }
     }
 }
 
@@ -54,13 +52,7 @@ pub fn reconcile(store: &mut Store, behaviour: CiliumBehaviour) {
     }
 }
 
-fn condition(
-    kind: &str,
-    ok: bool,
-    reason: &str,
-    message: &str,
-    generation: Option<&Value>,
-) -> Value {
+fn condition(kind: &str, ok: bool, reason: &str, message: &str, generation: Option<&Value>) -> Value {
     let mut condition = json!({"type": kind, "status": if ok { "True" } else { "False" }, "reason": reason,
                                "message": message, "lastTransitionTime": app::backend::db::now_text()});
     if let Some(generation) = generation {
@@ -77,11 +69,7 @@ fn namespaces(store: &mut Store) {
 
 fn gateway_classes(store: &mut Store) {
     for (key, class) in store.all("GatewayClass") {
-        if class
-            .pointer("/spec/controllerName")
-            .and_then(Value::as_str)
-            == Some(CONTROLLER_NAME)
-        {
+        if class.pointer("/spec/controllerName").and_then(Value::as_str) == Some(CONTROLLER_NAME) {
             let generation = class.pointer("/metadata/generation");
             store.set_status(&key, json!({"conditions": [condition("Accepted", true, "Accepted", "Valid GatewayClass", generation)]}));
         }
@@ -211,10 +199,7 @@ fn pods(store: &mut Store) {
 
 fn deployments(store: &mut Store) {
     for (key, deployment) in store.all("Deployment") {
-        let replicas = deployment
-            .pointer("/spec/replicas")
-            .and_then(Value::as_i64)
-            .unwrap_or(1);
+        let replicas = deployment.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(1);
         let generation = deployment.pointer("/metadata/generation");
         store.set_status(
             &key,
@@ -227,15 +212,12 @@ fn deployments(store: &mut Store) {
 }
 
 fn is_cilium_gateway(store: &Store, gateway: &Value) -> bool {
-    let Some(class) = gateway
-        .pointer("/spec/gatewayClassName")
-        .and_then(Value::as_str)
-    else {
+    let Some(class) = gateway.pointer("/spec/gatewayClassName").and_then(Value::as_str) else {
         return false;
     };
-    store.find("GatewayClass", "", class).is_some_and(|c| {
-        c.pointer("/spec/controllerName").and_then(Value::as_str) == Some(CONTROLLER_NAME)
-    })
+    store
+        .find("GatewayClass", "", class)
+        .is_some_and(|c| c.pointer("/spec/controllerName").and_then(Value::as_str) == Some(CONTROLLER_NAME))
 }
 
 /// The `cilium-gateway-<name>` Service of every Cilium Gateway, applied as Cilium's operator:
@@ -249,10 +231,7 @@ fn generated_services(store: &mut Store, behaviour: CiliumBehaviour) {
         let mut annotations = BTreeMap::new();
         if behaviour.copies_infrastructure_labels {
             for (field, into) in [("labels", &mut labels), ("annotations", &mut annotations)] {
-                if let Some(map) = gateway
-                    .pointer(&format!("/spec/infrastructure/{field}"))
-                    .and_then(Value::as_object)
-                {
+                if let Some(map) = gateway.pointer(&format!("/spec/infrastructure/{field}")).and_then(Value::as_object) {
                     for (k, v) in map {
                         into.insert(k.clone(), v.clone());
                     }
@@ -267,11 +246,7 @@ fn generated_services(store: &mut Store, behaviour: CiliumBehaviour) {
             .map(|addresses| {
                 addresses
                     .iter()
-                    .filter(|a| {
-                        a.get("type")
-                            .and_then(Value::as_str)
-                            .is_none_or(|t| t == "IPAddress")
-                    })
+                    .filter(|a| a.get("type").and_then(Value::as_str).is_none_or(|t| t == "IPAddress"))
                     .filter_map(|a| a.get("value").and_then(Value::as_str))
                     .collect()
             })
@@ -282,17 +257,10 @@ fn generated_services(store: &mut Store, behaviour: CiliumBehaviour) {
         let ports: BTreeSet<i64> = gateway
             .pointer("/spec/listeners")
             .and_then(Value::as_array)
-            .map(|listeners| {
-                listeners
-                    .iter()
-                    .filter_map(|l| l.get("port").and_then(Value::as_i64))
-                    .collect()
-            })
+            .map(|listeners| listeners.iter().filter_map(|l| l.get("port").and_then(Value::as_i64)).collect())
             .unwrap_or_default();
-        let ports: Vec<Value> = ports
-            .iter()
-            .map(|port| json!({"name": format!("port-{port}"), "port": port, "protocol": "TCP"}))
-            .collect();
+        let ports: Vec<Value> =
+            ports.iter().map(|port| json!({"name": format!("port-{port}"), "port": port, "protocol": "TCP"})).collect();
         let mut metadata = json!({
             "name": generated_service_name(&key.name), "namespace": key.namespace, "labels": labels,
             "ownerReferences": [{"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway", "name": key.name,
@@ -303,20 +271,8 @@ fn generated_services(store: &mut Store, behaviour: CiliumBehaviour) {
         }
         let service = json!({"apiVersion": "v1", "kind": "Service", "metadata": metadata,
                              "spec": {"type": "LoadBalancer", "ports": ports}});
-        let service_key = Key::new(
-            kind_index("Service"),
-            &key.namespace,
-            &generated_service_name(&key.name),
-        );
-        if let Err(error) = store.write(
-            service_key,
-            CILIUM_MANAGER,
-            Change::Apply {
-                force: true,
-                patch: service,
-            },
-            false,
-        ) {
+        let service_key = Key::new(kind_index("Service"), &key.namespace, &generated_service_name(&key.name));
+        if let Err(error) = store.write(service_key, CILIUM_MANAGER, Change::Apply { force: true, patch: service }, false) {
             tracing::warn!(gateway = %key.name, error = %error.message, "the simulated Cilium could not write the Gateway's Service");
         }
     }
@@ -330,11 +286,7 @@ fn format_address(ipv4: bool, value: u128) -> Option<String> {
 /// LB-IPAM: every LoadBalancer Service gets an address from a pool that selects it — the one
 /// it asks for, or the lowest free one — and loses it when no such pool holds it any more.
 fn lb_ipam(store: &mut Store) {
-    let pools: Vec<Value> = store
-        .all("CiliumLoadBalancerIPPool")
-        .into_iter()
-        .map(|(_, pool)| pool)
-        .collect();
+    let pools: Vec<Value> = store.all("CiliumLoadBalancerIPPool").into_iter().map(|(_, pool)| pool).collect();
     let services: Vec<(Key, Value)> = store
         .all("Service")
         .into_iter()
@@ -348,9 +300,7 @@ fn lb_ipam(store: &mut Store) {
         let kept = assigned_address(service).filter(|address| {
             (requested.is_empty() || requested.contains(address))
                 && !used.contains(address)
-                && pools
-                    .iter()
-                    .any(|pool| pool_serves(pool, &labels) && pool_contains(pool, address))
+                && pools.iter().any(|pool| pool_serves(pool, &labels) && pool_contains(pool, address))
         });
         match kept {
             Some(address) => {
@@ -360,46 +310,25 @@ fn lb_ipam(store: &mut Store) {
         }
     }
     for (key, labels, requested) in pending {
-        let serving: Vec<&Value> = pools
-            .iter()
-            .filter(|pool| pool_serves(pool, &labels))
-            .collect();
+        let serving: Vec<&Value> = pools.iter().filter(|pool| pool_serves(pool, &labels)).collect();
         let outcome = if serving.is_empty() {
             Err(("no_pool", "no pool selects this Service: label it to match a CiliumLoadBalancerIPPool's serviceSelector".to_owned()))
         } else if !requested.is_empty() {
-            match requested.iter().find(|address| {
-                !used.contains(*address) && serving.iter().any(|pool| pool_contains(pool, address))
-            }) {
+            match requested.iter().find(|address| !used.contains(*address) && serving.iter().any(|pool| pool_contains(pool, address))) {
                 Some(address) => Ok(address.clone()),
-                None if requested.iter().any(|a| used.contains(a)) => Err((
-                    "already_allocated",
-                    format!(
-                        "the requested address {} is already allocated",
-                        requested.join(",")
-                    ),
-                )),
-                None => Err((
-                    "out_of_range",
-                    format!(
-                        "no pool selecting this Service holds {}",
-                        requested.join(",")
-                    ),
-                )),
+                None if requested.iter().any(|a| used.contains(a)) => {
+                    Err(("already_allocated", format!("the requested address {} is already allocated", requested.join(","))))
+                }
+                None => Err(("out_of_range", format!("no pool selecting this Service holds {}", requested.join(",")))),
             }
         } else {
             serving
                 .iter()
                 .flat_map(|pool| pool_spans(pool))
                 .find_map(|(first, last, ipv4)| {
-                    (first..=last)
-                        .take(65_536)
-                        .filter_map(|value| format_address(ipv4, value))
-                        .find(|a| !used.contains(a))
+                    (first..=last).take(65_536).filter_map(|value| format_address(ipv4, value)).find(|a| !used.contains(a))
                 })
-                .ok_or((
-                    "pool_exhausted",
-                    "every address of the pools selecting this Service is allocated".to_owned(),
-                ))
+                .ok_or(("pool_exhausted", "every address of the pools selecting this Service is allocated".to_owned()))
         };
         let status = match outcome {
             Ok(address) => {
@@ -430,32 +359,17 @@ fn gateways(store: &mut Store) {
             Some(address) => {
                 status["addresses"] = json!([{"type": "IPAddress", "value": address}]);
                 if let Some(conditions) = status["conditions"].as_array_mut() {
-                    conditions.push(condition(
-                        "Programmed",
-                        true,
-                        "Programmed",
-                        "Gateway successfully reconciled",
-                        generation.as_ref(),
-                    ));
+                    conditions.push(condition("Programmed", true, "Programmed", "Gateway successfully reconciled", generation.as_ref()));
                 }
             }
             None => {
                 let why = service
-                    .and_then(|s| {
-                        s.pointer("/status/conditions/0/message")
-                            .and_then(Value::as_str)
-                    })
+                    .and_then(|s| s.pointer("/status/conditions/0/message").and_then(Value::as_str))
                     .filter(|m| !m.is_empty())
                     .unwrap_or("LB-IPAM has not assigned one yet");
                 let message = format!("Service {service_name} has no address: {why}");
                 if let Some(conditions) = status["conditions"].as_array_mut() {
-                    conditions.push(condition(
-                        "Programmed",
-                        false,
-                        "AddressNotAssigned",
-                        &message,
-                        generation.as_ref(),
-                    ));
+                    conditions.push(condition("Programmed", false, "AddressNotAssigned", &message, generation.as_ref()));
                 }
             }
         }
@@ -473,21 +387,10 @@ fn http_routes(store: &mut Store) {
             .and_then(Value::as_array)
             .into_iter()
             .flatten()
-            .flat_map(|rule| {
-                rule.get("backendRefs")
-                    .and_then(Value::as_array)
-                    .cloned()
-                    .unwrap_or_default()
-            })
+            .flat_map(|rule| rule.get("backendRefs").and_then(Value::as_array).cloned().unwrap_or_default())
             .all(|backend| {
-                let namespace = backend
-                    .get("namespace")
-                    .and_then(Value::as_str)
-                    .unwrap_or(&key.namespace);
-                let name = backend
-                    .get("name")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default();
+                let namespace = backend.get("namespace").and_then(Value::as_str).unwrap_or(&key.namespace);
+                let name = backend.get("name").and_then(Value::as_str).unwrap_or_default();
                 store.find("Service", namespace, name).is_some()
             });
         let parents: Vec<Value> = route

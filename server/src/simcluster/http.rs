@@ -22,7 +22,7 @@ use tokio::sync::broadcast;
 use super::{
     Shared,
     cilium::reconcile,
-    store::{Change, Event, KINDS, Key, StatusError, find_kind},
+    store::{Change, Event, Key, KINDS, StatusError, find_kind},
 };
 
 impl IntoResponse for StatusError {
@@ -44,9 +44,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
 
 fn authenticate(shared: &Shared, headers: &HeaderMap) -> Result<(), StatusError> {
     let access = shared.access();
-    let Some(token) = &access.token else {
-        return Ok(());
-    };
+    let Some(token) = &access.token else { return Ok(()) };
     let presented = headers
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
@@ -57,31 +55,20 @@ fn authenticate(shared: &Shared, headers: &HeaderMap) -> Result<(), StatusError>
     Ok(())
 }
 
-async fn version(
-    State(shared): State<Arc<Shared>>,
-    headers: HeaderMap,
-) -> Result<Json<Value>, StatusError> {
+async fn version(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Result<Json<Value>, StatusError> {
     authenticate(&shared, &headers)?;
-    Ok(Json(
-        json!({"major": "1", "minor": "32", "gitVersion": "v1.32.0-gatehouse-sim", "gitCommit": "simulated",
+    Ok(Json(json!({"major": "1", "minor": "32", "gitVersion": "v1.32.0-gatehouse-sim", "gitCommit": "simulated",
                    "gitTreeState": "clean", "buildDate": "2026-01-01T00:00:00Z", "goVersion": "go1.23",
-                   "compiler": "gc", "platform": "linux/amd64"}),
-    ))
+                   "compiler": "gc", "platform": "linux/amd64"})))
 }
 
-async fn core_versions(
-    State(shared): State<Arc<Shared>>,
-    headers: HeaderMap,
-) -> Result<Json<Value>, StatusError> {
+async fn core_versions(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Result<Json<Value>, StatusError> {
     authenticate(&shared, &headers)?;
     Ok(Json(json!({"kind": "APIVersions", "versions": ["v1"],
                    "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": "127.0.0.1"}]})))
 }
 
-async fn groups(
-    State(shared): State<Arc<Shared>>,
-    headers: HeaderMap,
-) -> Result<Json<Value>, StatusError> {
+async fn groups(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Result<Json<Value>, StatusError> {
     authenticate(&shared, &headers)?;
     let mut versions: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     for kind in KINDS.iter().filter(|k| !k.group.is_empty()) {
@@ -93,16 +80,12 @@ async fn groups(
     let groups: Vec<Value> = versions
         .iter()
         .map(|(group, versions)| {
-            let listed: Vec<Value> = versions
-                .iter()
-                .map(|v| json!({"groupVersion": format!("{group}/{v}"), "version": v}))
-                .collect();
+            let listed: Vec<Value> =
+                versions.iter().map(|v| json!({"groupVersion": format!("{group}/{v}"), "version": v})).collect();
             json!({"name": group, "versions": listed, "preferredVersion": listed[0]})
         })
         .collect();
-    Ok(Json(
-        json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups}),
-    ))
+    Ok(Json(json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})))
 }
 
 fn resource_list(group: &str, version: &str) -> Result<Value, StatusError> {
@@ -121,24 +104,13 @@ fn resource_list(group: &str, version: &str) -> Result<Value, StatusError> {
     if resources.is_empty() {
         return Err(StatusError::not_found_path());
     }
-    let group_version = if group.is_empty() {
-        version.to_owned()
-    } else {
-        format!("{group}/{version}")
-    };
-    Ok(
-        json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": group_version, "resources": resources}),
-    )
+    let group_version = if group.is_empty() { version.to_owned() } else { format!("{group}/{version}") };
+    Ok(json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": group_version, "resources": resources}))
 }
 
 impl StatusError {
     fn not_found_path() -> StatusError {
-        StatusError {
-            code: 404,
-            reason: "NotFound",
-            message: "the server could not find the requested resource".into(),
-            details: json!({}),
-        }
+        StatusError { code: 404, reason: "NotFound", message: "the server could not find the requested resource".into(), details: json!({}) }
     }
 }
 
@@ -154,9 +126,7 @@ async fn core(
 ) -> Response {
     let segments: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
     match segments.split_first() {
-        Some((version, rest)) => {
-            serve(&shared, "", version, rest, method, &params, &headers, body).await
-        }
+        Some((version, rest)) => serve(&shared, "", version, rest, method, &params, &headers, body).await,
         None => StatusError::not_found_path().into_response(),
     }
 }
@@ -171,21 +141,13 @@ async fn grouped(
 ) -> Response {
     let segments: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
     match segments.as_slice() {
-        [group, version, rest @ ..] => {
-            serve(
-                &shared, group, version, rest, method, &params, &headers, body,
-            )
-            .await
-        }
+        [group, version, rest @ ..] => serve(&shared, group, version, rest, method, &params, &headers, body).await,
         _ => StatusError::not_found_path().into_response(),
     }
 }
 
 fn param<'a>(params: &'a Params, name: &str) -> Option<&'a str> {
-    params
-        .iter()
-        .find(|(key, _)| key == name)
-        .map(|(_, value)| value.as_str())
+    params.iter().find(|(key, _)| key == name).map(|(_, value)| value.as_str())
 }
 
 /// A request for a resource, after the group and version.
@@ -197,34 +159,16 @@ struct Target<'a> {
 }
 
 fn target<'a>(group: &str, version: &str, rest: &[&'a str]) -> Option<Target<'a>> {
-    let namespaced =
-        |plural: &str| find_kind(group, version, plural).filter(|k| KINDS[*k].namespaced);
+    let namespaced = |plural: &str| find_kind(group, version, plural).filter(|k| KINDS[*k].namespaced);
     let (kind, namespace, rest) = match rest {
-        ["namespaces", namespace, plural, rest @ ..] if namespaced(plural).is_some() => {
-            (namespaced(plural)?, Some(*namespace), rest)
-        }
+        ["namespaces", namespace, plural, rest @ ..] if namespaced(plural).is_some() => (namespaced(plural)?, Some(*namespace), rest),
         [plural, rest @ ..] => (find_kind(group, version, plural)?, None, rest),
         [] => return None,
     };
     match rest {
-        [] => Some(Target {
-            kind,
-            namespace,
-            name: None,
-            status: false,
-        }),
-        [name] => Some(Target {
-            kind,
-            namespace,
-            name: Some(name),
-            status: false,
-        }),
-        [name, "status"] => Some(Target {
-            kind,
-            namespace,
-            name: Some(name),
-            status: true,
-        }),
+        [] => Some(Target { kind, namespace, name: None, status: false }),
+        [name] => Some(Target { kind, namespace, name: Some(name), status: false }),
+        [name, "status"] => Some(Target { kind, namespace, name: Some(name), status: true }),
         _ => None,
     }
 }
@@ -246,10 +190,7 @@ fn is_true(value: Option<&str>) -> bool {
     matches!(value, Some("true" | "1"))
 }
 
-#[expect(
-    clippy::too_many_arguments,
-    reason = "one request's parts, passed on once"
-)]
+#[expect(clippy::too_many_arguments, reason = "one request's parts, passed on once")]
 async fn serve(
     shared: &Arc<Shared>,
     group: &str,
@@ -274,12 +215,7 @@ async fn serve(
     };
     let kind = &KINDS[target.kind];
     let verb = verb(&method, &target, params);
-    if shared
-        .access()
-        .forbidden
-        .iter()
-        .any(|(v, plural)| v == verb && plural == kind.plural)
-    {
+    if shared.access().forbidden.iter().any(|(v, plural)| v == verb && plural == kind.plural) {
         return StatusError::forbidden(verb, kind, target.namespace).into_response();
     }
     let dry_run = param(params, "dryRun") == Some("All");
@@ -288,38 +224,19 @@ async fn serve(
         ("list", None) => Ok((StatusCode::OK, list(shared, &target, params))),
         ("get", Some(name)) => {
             let key = Key::new(target.kind, target.namespace.unwrap_or_default(), name);
-            shared
-                .store()
-                .get(&key)
-                .map(|object| (StatusCode::OK, object))
+            shared.store().get(&key).map(|object| (StatusCode::OK, object))
         }
         (_, _) if target.status => Err(StatusError::method_not_allowed()),
         ("create", None) => parse_body(headers, &body).and_then(|object| {
-            let name = object
-                .pointer("/metadata/name")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_owned();
+            let name = object.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default().to_owned();
             let manager = param(params, "fieldManager").unwrap_or("unknown");
-            write(
-                shared,
-                Key::new(target.kind, target.namespace.unwrap_or_default(), &name),
-                manager,
-                Change::Create(object),
-                dry_run,
-            )
-            .map(|object| (StatusCode::CREATED, object))
+            write(shared, Key::new(target.kind, target.namespace.unwrap_or_default(), &name), manager, Change::Create(object), dry_run)
+                .map(|object| (StatusCode::CREATED, object))
         }),
         ("update", Some(name)) => parse_body(headers, &body).and_then(|object| {
             let manager = param(params, "fieldManager").unwrap_or("unknown");
-            write(
-                shared,
-                Key::new(target.kind, target.namespace.unwrap_or_default(), name),
-                manager,
-                Change::Update(object),
-                dry_run,
-            )
-            .map(|object| (StatusCode::OK, object))
+            write(shared, Key::new(target.kind, target.namespace.unwrap_or_default(), name), manager, Change::Update(object), dry_run)
+                .map(|object| (StatusCode::OK, object))
         }),
         ("patch", Some(name)) => patch(shared, &target, name, params, headers, &body, dry_run),
         ("delete", Some(name)) => {
@@ -340,10 +257,7 @@ async fn serve(
 }
 
 fn content_type(headers: &HeaderMap) -> &str {
-    headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("application/json")
+    headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("application/json")
 }
 
 /// JSON, or YAML for server-side apply (kubectl sends YAML; kube sends JSON, which is YAML too).
@@ -358,9 +272,7 @@ fn parse_body(headers: &HeaderMap, body: &Bytes) -> Result<Value, StatusError> {
     match parsed {
         Ok(value) if value.is_object() => Ok(value),
         Ok(_) => Err(StatusError::bad_request("the body must be an object")),
-        Err(error) => Err(StatusError::bad_request(format!(
-            "the body does not parse: {error}"
-        ))),
+        Err(error) => Err(StatusError::bad_request(format!("the body does not parse: {error}"))),
     }
 }
 
@@ -378,14 +290,9 @@ fn patch(
     let patch = parse_body(headers, body)?;
     let change = if content_type.starts_with("application/apply-patch+yaml") {
         if param(params, "fieldManager").is_none_or(str::is_empty) {
-            return Err(StatusError::bad_request(
-                "PATCH with apply-patch+yaml needs ?fieldManager= naming the field manager",
-            ));
+            return Err(StatusError::bad_request("PATCH with apply-patch+yaml needs ?fieldManager= naming the field manager"));
         }
-        Change::Apply {
-            force: is_true(param(params, "force")),
-            patch,
-        }
+        Change::Apply { force: is_true(param(params, "force")), patch }
     } else if content_type.starts_with("application/merge-patch+json")
         || content_type.starts_with("application/strategic-merge-patch+json")
     {
@@ -395,25 +302,11 @@ fn patch(
     };
     let manager = param(params, "fieldManager").unwrap_or("unknown");
     let created = shared.store().get(&key).is_err();
-    write(shared, key, manager, change, dry_run).map(|object| {
-        (
-            if created && !dry_run {
-                StatusCode::CREATED
-            } else {
-                StatusCode::OK
-            },
-            object,
-        )
-    })
+    write(shared, key, manager, change, dry_run)
+        .map(|object| (if created && !dry_run { StatusCode::CREATED } else { StatusCode::OK }, object))
 }
 
-fn write(
-    shared: &Arc<Shared>,
-    key: Key,
-    manager: &str,
-    change: Change,
-    dry_run: bool,
-) -> Result<Value, StatusError> {
+fn write(shared: &Arc<Shared>, key: Key, manager: &str, change: Change, dry_run: bool) -> Result<Value, StatusError> {
     let mut store = shared.store();
     let written = store.write(key.clone(), manager, change, dry_run)?;
     if dry_run {
@@ -425,59 +318,39 @@ fn write(
 
 /// `a=b`, `a==b`, `a!=b`, `a`, `!a`, comma-separated: every term must hold.
 pub fn label_selector_matches(selector: &str, labels: &BTreeMap<String, String>) -> bool {
-    selector
-        .split(',')
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
-        .all(|term| {
-            if let Some((key, value)) = term.split_once("!=") {
-                labels.get(key.trim()).map(String::as_str) != Some(value.trim())
-            } else if let Some((key, value)) =
-                term.split_once("==").or_else(|| term.split_once('='))
-            {
-                labels.get(key.trim()).map(String::as_str) == Some(value.trim())
-            } else if let Some(key) = term.strip_prefix('!') {
-                !labels.contains_key(key.trim())
-            } else {
-                labels.contains_key(term)
-            }
-        })
+    selector.split(',').map(str::trim).filter(|t| !t.is_empty()).all(|term| {
+        if let Some((key, value)) = term.split_once("!=") {
+            labels.get(key.trim()).map(String::as_str) != Some(value.trim())
+        } else if let Some((key, value)) = term.split_once("==").or_else(|| term.split_once('=')) {
+            labels.get(key.trim()).map(String::as_str) == Some(value.trim())
+        } else if let Some(key) = term.strip_prefix('!') {
+            !labels.contains_key(key.trim())
+        } else {
+            labels.contains_key(term)
+        }
+    })
 }
 
 fn field_selector_matches(selector: &str, object: &Value) -> bool {
-    selector
-        .split(',')
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
-        .all(|term| {
-            let (field, value, equal) = match term.split_once("!=") {
-                Some((f, v)) => (f, v, false),
-                None => match term.split_once("==").or_else(|| term.split_once('=')) {
-                    Some((f, v)) => (f, v, true),
-                    None => return false,
-                },
-            };
-            let pointer = format!("/{}", field.trim().replace('.', "/"));
-            let actual = object
-                .pointer(&pointer)
-                .and_then(Value::as_str)
-                .unwrap_or_default();
-            (actual == value.trim()) == equal
-        })
+    selector.split(',').map(str::trim).filter(|t| !t.is_empty()).all(|term| {
+        let (field, value, equal) = match term.split_once("!=") {
+            Some((f, v)) => (f, v, false),
+            None => match term.split_once("==").or_else(|| term.split_once('=')) {
+                Some((f, v)) => (f, v, true),
+                None => return false,
+            },
+        };
+        let pointer = format!("/{}", field.trim().replace('.', "/"));
+        let actual = object.pointer(&pointer).and_then(Value::as_str).unwrap_or_default();
+        (actual == value.trim()) == equal
+    })
 }
 
-fn matches(
-    target_kind: usize,
-    namespace: Option<&str>,
-    params: &Params,
-    key: &Key,
-    object: &Value,
-) -> bool {
+fn matches(target_kind: usize, namespace: Option<&str>, params: &Params, key: &Key, object: &Value) -> bool {
     key.kind == target_kind
         && namespace.is_none_or(|ns| key.namespace == ns)
-        && param(params, "labelSelector").is_none_or(|s| {
-            label_selector_matches(s, &app::backend::cluster::vips::labels_of(object))
-        })
+        && param(params, "labelSelector")
+            .is_none_or(|s| label_selector_matches(s, &app::backend::cluster::vips::labels_of(object)))
         && param(params, "fieldSelector").is_none_or(|s| field_selector_matches(s, object))
 }
 
@@ -507,9 +380,7 @@ struct WatchState {
 /// as ADDED without one), until `timeoutSeconds`.
 fn watch(shared: &Arc<Shared>, target: &Target<'_>, params: &Params) -> Response {
     let store = shared.store();
-    let since = param(params, "resourceVersion")
-        .and_then(|v| v.parse::<u64>().ok())
-        .filter(|v| *v > 0);
+    let since = param(params, "resourceVersion").and_then(|v| v.parse::<u64>().ok()).filter(|v| *v > 0);
     let replay = match since {
         Some(revision) => match store.events_since(revision) {
             Ok(events) => events.into(),
@@ -518,17 +389,10 @@ fn watch(shared: &Arc<Shared>, target: &Target<'_>, params: &Params) -> Response
         None => store
             .list(target.kind, target.namespace)
             .into_iter()
-            .map(|(key, object)| Event {
-                revision: store.revision(),
-                key,
-                kind: super::store::EventType::Added,
-                object,
-            })
+            .map(|(key, object)| Event { revision: store.revision(), key, kind: super::store::EventType::Added, object })
             .collect(),
     };
-    let timeout = param(params, "timeoutSeconds")
-        .and_then(|v| v.parse::<u64>().ok())
-        .unwrap_or(1800);
+    let timeout = param(params, "timeoutSeconds").and_then(|v| v.parse::<u64>().ok()).unwrap_or(1800);
     let state = WatchState {
         replay,
         live: store.subscribe(),
@@ -548,15 +412,8 @@ fn watch(shared: &Arc<Shared>, target: &Target<'_>, params: &Params) -> Response
                     Ok(Err(_)) | Err(_) => return None,
                 },
             };
-            if matches(
-                state.kind,
-                state.namespace.as_deref(),
-                &state.params,
-                &event.key,
-                &event.object,
-            ) {
-                let mut line =
-                    json!({"type": event.kind.as_str(), "object": event.object}).to_string();
+            if matches(state.kind, state.namespace.as_deref(), &state.params, &event.key, &event.object) {
+                let mut line = json!({"type": event.kind.as_str(), "object": event.object}).to_string();
                 line.push('\n');
                 return Some((Ok::<_, Infallible>(Bytes::from(line)), state));
             }
@@ -585,17 +442,12 @@ mod tests {
     #[test]
     fn paths_name_namespaced_and_cluster_resources() {
         let t = target("", "v1", &["namespaces", "team", "services", "api"]).expect("a target");
-        assert_eq!(
-            (KINDS[t.kind].kind, t.namespace, t.name),
-            ("Service", Some("team"), Some("api"))
-        );
+        assert_eq!((KINDS[t.kind].kind, t.namespace, t.name), ("Service", Some("team"), Some("api")));
         let t = target("", "v1", &["namespaces", "team"]).expect("a target");
-        assert_eq!(
-            (KINDS[t.kind].kind, t.namespace, t.name),
-            ("Namespace", None, Some("team"))
-        );
+        assert_eq!((KINDS[t.kind].kind, t.namespace, t.name), ("Namespace", None, Some("team")));
         let t = target("apps", "v1", &["deployments"]).expect("a target");
         assert_eq!((KINDS[t.kind].kind, t.name), ("Deployment", None));
         assert!(target("", "v1", &["pods"]).is_none());
     }
 }
+

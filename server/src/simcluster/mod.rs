@@ -44,22 +44,15 @@ pub(crate) struct Shared {
 
 impl Shared {
     fn store(&self) -> MutexGuard<'_, Store> {
-        self.store
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.store.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn access(&self) -> MutexGuard<'_, Access> {
-        self.access
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.access.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn behaviour(&self) -> CiliumBehaviour {
-        *self
-            .behaviour
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        *self.behaviour.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -109,11 +102,7 @@ impl SimCluster {
                 tracing::warn!(%error, "the simulated cluster stopped serving");
             }
         });
-        Ok(SimCluster {
-            addr,
-            shared,
-            _stop: stop,
-        })
+        Ok(SimCluster { addr, shared, _stop: stop })
     }
 
     /// Starts a cluster seeded like a small Cilium cluster: three Ready nodes on
@@ -130,10 +119,7 @@ impl SimCluster {
             );
         }
         for namespace in ["default", "kube-system"] {
-            cluster.apply_as(
-                "kubeadm",
-                json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}),
-            );
+            cluster.apply_as("kubeadm", json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}));
         }
         cluster.apply_as(
             "cilium-operator",
@@ -146,31 +132,11 @@ impl SimCluster {
     /// Applies an object directly (as its field manager), the way an operator with kubectl
     /// would; panics on a rejected object, since callers seed known-good ones.
     fn apply_as(&self, manager: &str, object: Value) {
-        let kind = object
-            .get("kind")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned();
-        let name = object
-            .pointer("/metadata/name")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned();
-        let namespace = object
-            .pointer("/metadata/namespace")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned();
+        let kind = object.get("kind").and_then(Value::as_str).unwrap_or_default().to_owned();
+        let name = object.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default().to_owned();
+        let namespace = object.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or_default().to_owned();
         let mut store = self.shared.store();
-        if let Err(error) = store.write(
-            Key::new(kind_index(&kind), &namespace, &name),
-            manager,
-            Change::Apply {
-                force: true,
-                patch: object,
-            },
-            false,
-        ) {
+        if let Err(error) = store.write(Key::new(kind_index(&kind), &namespace, &name), manager, Change::Apply { force: true, patch: object }, false) {
             tracing::error!(kind, name, error = %error.message, "seeding the simulated cluster failed");
         }
         cilium::reconcile(&mut store, self.shared.behaviour());
@@ -202,27 +168,20 @@ impl SimCluster {
     }
 
     pub fn set_behaviour(&self, behaviour: CiliumBehaviour) {
-        *self
-            .shared
-            .behaviour
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = behaviour;
+        *self.shared.behaviour.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = behaviour;
     }
 
     /// Every LoadBalancer Service's VIP: its address and which L2 announcement policies and
     /// BGP advertisements select it.
     pub fn vips(&self) -> Vec<VipState> {
         let store = self.shared.store();
-        let values =
-            |kind: &str| -> Vec<Value> { store.all(kind).into_iter().map(|(_, v)| v).collect() };
+        let values = |kind: &str| -> Vec<Value> { store.all(kind).into_iter().map(|(_, v)| v).collect() };
         let l2 = values("CiliumL2AnnouncementPolicy");
         let bgp = values("CiliumBGPAdvertisement");
         store
             .all("Service")
             .into_iter()
-            .filter(|(_, s)| {
-                s.pointer("/spec/type").and_then(Value::as_str) == Some("LoadBalancer")
-            })
+            .filter(|(_, s)| s.pointer("/spec/type").and_then(Value::as_str) == Some("LoadBalancer"))
             .map(|(key, service)| {
                 let labels = labels_of(&service);
                 VipState {
@@ -238,8 +197,6 @@ impl SimCluster {
 
     /// One Service's VIP state.
     pub fn vip(&self, namespace: &str, service: &str) -> Option<VipState> {
-        self.vips()
-            .into_iter()
-            .find(|v| v.namespace == namespace && v.service == service)
+        self.vips().into_iter().find(|v| v.namespace == namespace && v.service == service)
     }
 }

@@ -9,9 +9,7 @@ use app::backend::schema::SchemaRegistry;
 use serde_json::{Map, Value, json};
 use tokio::sync::broadcast;
 
-use app::backend::cluster::fields::{
-    self, FieldPath, Managed, Managers, display, get, leaves, overlaps, remove, set,
-};
+use app::backend::cluster::fields::{self, FieldPath, Managed, Managers, display, get, leaves, overlaps, remove, set};
 
 /// A kind the simulated cluster serves.
 #[derive(Debug)]
@@ -25,37 +23,17 @@ pub struct Kind {
 
 impl Kind {
     pub fn api_version(&self) -> String {
-        if self.group.is_empty() {
-            self.version.to_owned()
-        } else {
-            format!("{}/{}", self.group, self.version)
-        }
+        if self.group.is_empty() { self.version.to_owned() } else { format!("{}/{}", self.group, self.version) }
     }
 
     /// `deployments.apps` or `services`, as the API server names resources in messages.
     pub fn qualified(&self) -> String {
-        if self.group.is_empty() {
-            self.plural.to_owned()
-        } else {
-            format!("{}.{}", self.plural, self.group)
-        }
+        if self.group.is_empty() { self.plural.to_owned() } else { format!("{}.{}", self.plural, self.group) }
     }
 }
 
-const fn kind(
-    group: &'static str,
-    version: &'static str,
-    kind: &'static str,
-    plural: &'static str,
-    namespaced: bool,
-) -> Kind {
-    Kind {
-        group,
-        version,
-        kind,
-        plural,
-        namespaced,
-    }
+const fn kind(group: &'static str, version: &'static str, kind: &'static str, plural: &'static str, namespaced: bool) -> Kind {
+    Kind { group, version, kind, plural, namespaced }
 }
 
 /// Every kind Gatehouse applies, reads or watches.
@@ -67,83 +45,24 @@ pub const KINDS: &[Kind] = &[
     kind("", "v1", "Secret", "secrets", true),
     kind("", "v1", "Service", "services", true),
     kind("apps", "v1", "Deployment", "deployments", true),
-    kind(
-        "gateway.networking.k8s.io",
-        "v1",
-        "GatewayClass",
-        "gatewayclasses",
-        false,
-    ),
-    kind(
-        "gateway.networking.k8s.io",
-        "v1",
-        "Gateway",
-        "gateways",
-        true,
-    ),
-    kind(
-        "gateway.networking.k8s.io",
-        "v1",
-        "HTTPRoute",
-        "httproutes",
-        true,
-    ),
-    kind(
-        "gateway.networking.k8s.io",
-        "v1beta1",
-        "ReferenceGrant",
-        "referencegrants",
-        true,
-    ),
-    kind(
-        "cilium.io",
-        "v2",
-        "CiliumLoadBalancerIPPool",
-        "ciliumloadbalancerippools",
-        false,
-    ),
-    kind(
-        "cilium.io",
-        "v2alpha1",
-        "CiliumL2AnnouncementPolicy",
-        "ciliuml2announcementpolicies",
-        false,
-    ),
-    kind(
-        "cilium.io",
-        "v2",
-        "CiliumBGPClusterConfig",
-        "ciliumbgpclusterconfigs",
-        false,
-    ),
-    kind(
-        "cilium.io",
-        "v2",
-        "CiliumBGPPeerConfig",
-        "ciliumbgppeerconfigs",
-        false,
-    ),
-    kind(
-        "cilium.io",
-        "v2",
-        "CiliumBGPAdvertisement",
-        "ciliumbgpadvertisements",
-        false,
-    ),
+    kind("gateway.networking.k8s.io", "v1", "GatewayClass", "gatewayclasses", false),
+    kind("gateway.networking.k8s.io", "v1", "Gateway", "gateways", true),
+    kind("gateway.networking.k8s.io", "v1", "HTTPRoute", "httproutes", true),
+    kind("gateway.networking.k8s.io", "v1beta1", "ReferenceGrant", "referencegrants", true),
+    kind("cilium.io", "v2", "CiliumLoadBalancerIPPool", "ciliumloadbalancerippools", false),
+    kind("cilium.io", "v2alpha1", "CiliumL2AnnouncementPolicy", "ciliuml2announcementpolicies", false),
+    kind("cilium.io", "v2", "CiliumBGPClusterConfig", "ciliumbgpclusterconfigs", false),
+    kind("cilium.io", "v2", "CiliumBGPPeerConfig", "ciliumbgppeerconfigs", false),
+    kind("cilium.io", "v2", "CiliumBGPAdvertisement", "ciliumbgpadvertisements", false),
 ];
 
 /// The index of a kind in [`KINDS`] by its `kind` name.
 pub fn kind_index(name: &str) -> usize {
-    KINDS
-        .iter()
-        .position(|k| k.kind == name)
-        .unwrap_or_else(|| unreachable!("{name} is in KINDS"))
+    KINDS.iter().position(|k| k.kind == name).unwrap_or_else(|| unreachable!("{name} is in KINDS"))
 }
 
 pub fn find_kind(group: &str, version: &str, plural: &str) -> Option<usize> {
-    KINDS
-        .iter()
-        .position(|k| k.group == group && k.version == version && k.plural == plural)
+    KINDS.iter().position(|k| k.group == group && k.version == version && k.plural == plural)
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -156,11 +75,7 @@ pub struct Key {
 
 impl Key {
     pub fn new(kind: usize, namespace: &str, name: &str) -> Key {
-        Key {
-            kind,
-            namespace: namespace.to_owned(),
-            name: name.to_owned(),
-        }
+        Key { kind, namespace: namespace.to_owned(), name: name.to_owned() }
     }
 
     pub fn of(&self) -> &'static Kind {
@@ -179,12 +94,7 @@ pub struct StatusError {
 
 impl StatusError {
     fn new(code: u16, reason: &'static str, message: String, details: Value) -> StatusError {
-        StatusError {
-            code,
-            reason,
-            message,
-            details,
-        }
+        StatusError { code, reason, message, details }
     }
 
     fn named(kind: &Kind, name: &str) -> Value {
@@ -192,12 +102,7 @@ impl StatusError {
     }
 
     pub fn not_found(kind: &Kind, name: &str) -> StatusError {
-        Self::new(
-            404,
-            "NotFound",
-            format!("{} \"{name}\" not found", kind.qualified()),
-            Self::named(kind, name),
-        )
+        Self::new(404, "NotFound", format!("{} \"{name}\" not found", kind.qualified()), Self::named(kind, name))
     }
 
     pub fn bad_request(message: impl Into<String>) -> StatusError {
@@ -205,23 +110,11 @@ impl StatusError {
     }
 
     pub fn unsupported_media_type(content_type: &str) -> StatusError {
-        Self::new(
-            415,
-            "UnsupportedMediaType",
-            format!(
-                "the body of the request was in an unknown format - accepted media types include: application/json, application/apply-patch+yaml, application/merge-patch+json, application/strategic-merge-patch+json (got {content_type:?})"
-            ),
-            json!({}),
-        )
+        Self::new(415, "UnsupportedMediaType", format!("the body of the request was in an unknown format - accepted media types include: application/json, application/apply-patch+yaml, application/merge-patch+json, application/strategic-merge-patch+json (got {content_type:?})"), json!({}))
     }
 
     pub fn method_not_allowed() -> StatusError {
-        Self::new(
-            405,
-            "MethodNotAllowed",
-            "the server does not allow this method on the requested resource".into(),
-            json!({}),
-        )
+        Self::new(405, "MethodNotAllowed", "the server does not allow this method on the requested resource".into(), json!({}))
     }
 
     pub fn gone(message: String) -> StatusError {
@@ -251,10 +144,7 @@ impl StatusError {
     }
 
     fn invalid(kind: &Kind, name: &str, causes: Vec<(String, String)>) -> StatusError {
-        let summary: Vec<String> = causes
-            .iter()
-            .map(|(field, message)| format!("{field}: {message}"))
-            .collect();
+        let summary: Vec<String> = causes.iter().map(|(field, message)| format!("{field}: {message}")).collect();
         let causes: Vec<Value> = causes
             .iter()
             .map(|(field, message)| json!({"reason": "FieldValueInvalid", "message": message, "field": field}))
@@ -262,16 +152,7 @@ impl StatusError {
         let mut details = Self::named(kind, name);
         details["kind"] = json!(kind.kind);
         details["causes"] = Value::Array(causes);
-        Self::new(
-            422,
-            "Invalid",
-            format!(
-                "{} \"{name}\" is invalid: {}",
-                kind.kind,
-                summary.join(", ")
-            ),
-            details,
-        )
+        Self::new(422, "Invalid", format!("{} \"{name}\" is invalid: {}", kind.kind, summary.join(", ")), details)
     }
 
     pub fn body(&self) -> Value {
@@ -356,16 +237,11 @@ impl Store {
     }
 
     pub fn get(&self, key: &Key) -> Result<Value, StatusError> {
-        self.objects
-            .get(key)
-            .map(|stored| stored.object.clone())
-            .ok_or_else(|| StatusError::not_found(key.of(), &key.name))
+        self.objects.get(key).map(|stored| stored.object.clone()).ok_or_else(|| StatusError::not_found(key.of(), &key.name))
     }
 
     pub fn find(&self, kind: &str, namespace: &str, name: &str) -> Option<&Value> {
-        self.objects
-            .get(&Key::new(kind_index(kind), namespace, name))
-            .map(|stored| &stored.object)
+        self.objects.get(&Key::new(kind_index(kind), namespace, name)).map(|stored| &stored.object)
     }
 
     /// Every object of a kind, in a namespace or in all, in name order.
@@ -386,26 +262,13 @@ impl Store {
         if let Some(oldest) = self.history.front()
             && revision + 1 < oldest.revision
         {
-            return Err(StatusError::gone(format!(
-                "too old resource version: {revision} ({})",
-                oldest.revision - 1
-            )));
+            return Err(StatusError::gone(format!("too old resource version: {revision} ({})", oldest.revision - 1)));
         }
-        Ok(self
-            .history
-            .iter()
-            .filter(|event| event.revision > revision)
-            .cloned()
-            .collect())
+        Ok(self.history.iter().filter(|event| event.revision > revision).cloned().collect())
     }
 
     fn emit(&mut self, key: Key, kind: EventType, object: Value) {
-        let event = Event {
-            revision: self.revision,
-            key,
-            kind,
-            object,
-        };
+        let event = Event { revision: self.revision, key, kind, object };
         self.history.push_back(event.clone());
         if self.history.len() > HISTORY {
             self.history.pop_front();
@@ -420,13 +283,7 @@ impl Store {
 
     /// Applies a change as `manager` and returns the object as stored (or as it would be,
     /// with `dry_run`).
-    pub fn write(
-        &mut self,
-        key: Key,
-        manager: &str,
-        change: Change,
-        dry_run: bool,
-    ) -> Result<Value, StatusError> {
+    pub fn write(&mut self, key: Key, manager: &str, change: Change, dry_run: bool) -> Result<Value, StatusError> {
         let kind = key.of();
         let existing = self.objects.get(&key).cloned();
         let body = match &change {
@@ -434,14 +291,8 @@ impl Store {
             Change::Create(body) | Change::Update(body) | Change::Merge(body) => body,
         };
         check_identity(kind, &key, body, matches!(change, Change::Merge(_)))?;
-        if kind.namespaced
-            && existing.is_none()
-            && self.find("Namespace", "", &key.namespace).is_none()
-        {
-            return Err(StatusError::not_found(
-                &KINDS[kind_index("Namespace")],
-                &key.namespace,
-            ));
+        if kind.namespaced && existing.is_none() && self.find("Namespace", "", &key.namespace).is_none() {
+            return Err(StatusError::not_found(&KINDS[kind_index("Namespace")], &key.namespace));
         }
         let now = app::backend::db::now_text();
         let (mut object, mut managers) = match &existing {
@@ -473,14 +324,11 @@ impl Store {
                         }
                     }
                 }
-                let previous = managers
-                    .get(manager)
-                    .map(|m| m.fields.clone())
-                    .unwrap_or_default();
+                let previous = managers.get(manager).map(|m| m.fields.clone()).unwrap_or_default();
                 for dropped in previous.difference(&applied) {
-                    let kept_by_other = managers.iter().any(|(other, m)| {
-                        other != manager && m.fields.iter().any(|f| overlaps(f, dropped))
-                    });
+                    let kept_by_other = managers
+                        .iter()
+                        .any(|(other, m)| other != manager && m.fields.iter().any(|f| overlaps(f, dropped)));
                     if !kept_by_other {
                         remove(&mut object, dropped);
                     }
@@ -492,12 +340,7 @@ impl Store {
                 }
                 managers.insert(
                     manager.to_owned(),
-                    Managed {
-                        operation: "Apply",
-                        api_version: kind.api_version(),
-                        time: now.clone(),
-                        fields: applied,
-                    },
+                    Managed { operation: "Apply", api_version: kind.api_version(), time: now.clone(), fields: applied },
                 );
             }
             Change::Create(body) => {
@@ -515,13 +358,8 @@ impl Store {
                 let Some(stored) = &existing else {
                     return Err(StatusError::not_found(kind, &key.name));
                 };
-                let given = body
-                    .pointer("/metadata/resourceVersion")
-                    .and_then(Value::as_str);
-                let current = stored
-                    .object
-                    .pointer("/metadata/resourceVersion")
-                    .and_then(Value::as_str);
+                let given = body.pointer("/metadata/resourceVersion").and_then(Value::as_str);
+                let current = stored.object.pointer("/metadata/resourceVersion").and_then(Value::as_str);
                 if given.is_some() && given != current {
                     return Err(StatusError::new(
                         409,
@@ -559,67 +397,27 @@ impl Store {
                 return Ok(stored.object.clone());
             }
             if stored.object.get("spec") != object.get("spec") {
-                let generation = stored
-                    .object
-                    .pointer("/metadata/generation")
-                    .and_then(Value::as_i64)
-                    .unwrap_or(1);
-                set(
-                    &mut object,
-                    &path(&["metadata", "generation"]),
-                    json!(generation + 1),
-                );
+                let generation = stored.object.pointer("/metadata/generation").and_then(Value::as_i64).unwrap_or(1);
+                set(&mut object, &path(&["metadata", "generation"]), json!(generation + 1));
             }
         } else {
-            set(
-                &mut object,
-                &path(&["metadata", "uid"]),
-                json!(format!("00000000-0000-4000-8000-{:012x}", self.next_uid)),
-            );
-            set(
-                &mut object,
-                &path(&["metadata", "creationTimestamp"]),
-                json!(now),
-            );
+            set(&mut object, &path(&["metadata", "uid"]), json!(format!("00000000-0000-4000-8000-{:012x}", self.next_uid)));
+            set(&mut object, &path(&["metadata", "creationTimestamp"]), json!(now));
             set(&mut object, &path(&["metadata", "generation"]), json!(1));
             if !dry_run {
                 self.next_uid += 1;
             }
         }
-        set(
-            &mut object,
-            &path(&["metadata", "managedFields"]),
-            fields::managed_fields(&managers),
-        );
+        set(&mut object, &path(&["metadata", "managedFields"]), fields::managed_fields(&managers));
         if dry_run {
-            let version = existing
-                .as_ref()
-                .and_then(|s| s.object.pointer("/metadata/resourceVersion").cloned());
-            set(
-                &mut object,
-                &path(&["metadata", "resourceVersion"]),
-                version.unwrap_or(json!("")),
-            );
+            let version = existing.as_ref().and_then(|s| s.object.pointer("/metadata/resourceVersion").cloned());
+            set(&mut object, &path(&["metadata", "resourceVersion"]), version.unwrap_or(json!("")));
             return Ok(object);
         }
         let version = self.bump();
-        set(
-            &mut object,
-            &path(&["metadata", "resourceVersion"]),
-            json!(version),
-        );
-        self.objects.insert(
-            key.clone(),
-            Stored {
-                object: object.clone(),
-                managers,
-            },
-        );
-        let event = if existing.is_some() {
-            EventType::Modified
-        } else {
-            EventType::Added
-        };
+        set(&mut object, &path(&["metadata", "resourceVersion"]), json!(version));
+        self.objects.insert(key.clone(), Stored { object: object.clone(), managers });
+        let event = if existing.is_some() { EventType::Modified } else { EventType::Added };
         self.emit(key, event, object.clone());
         Ok(object)
     }
@@ -637,10 +435,7 @@ impl Store {
             StatusError::invalid(
                 kind,
                 name,
-                violations
-                    .into_iter()
-                    .map(|violation| (violation.path, violation.message))
-                    .collect(),
+                violations.into_iter().map(|violation| (violation.path, violation.message)).collect(),
             )
         })
     }
@@ -648,9 +443,7 @@ impl Store {
     /// Replaces an object's `status` as its controller does; nothing happens (no event, no
     /// new resourceVersion) when only condition times would change.
     pub fn set_status(&mut self, key: &Key, status: Value) {
-        let Some(stored) = self.objects.get(key) else {
-            return;
-        };
+        let Some(stored) = self.objects.get(key) else { return };
         if stored.object.get("status").map(without_times) == Some(without_times(&status)) {
             return;
         }
@@ -673,12 +466,7 @@ impl Store {
         }
         self.remove_object(key);
         if key.of().kind == "Namespace" {
-            let inside: Vec<Key> = self
-                .objects
-                .keys()
-                .filter(|k| k.of().namespaced && k.namespace == key.name)
-                .cloned()
-                .collect();
+            let inside: Vec<Key> = self.objects.keys().filter(|k| k.of().namespaced && k.namespace == key.name).cloned().collect();
             for inner in inside {
                 self.remove_object(&inner);
             }
@@ -701,29 +489,15 @@ impl Store {
             let uids: std::collections::BTreeSet<String> = self
                 .objects
                 .values()
-                .filter_map(|s| {
-                    s.object
-                        .pointer("/metadata/uid")
-                        .and_then(Value::as_str)
-                        .map(str::to_owned)
-                })
+                .filter_map(|s| s.object.pointer("/metadata/uid").and_then(Value::as_str).map(str::to_owned))
                 .collect();
             let orphans: Vec<Key> = self
                 .objects
                 .iter()
                 .filter(|(_, stored)| {
-                    stored
-                        .object
-                        .pointer("/metadata/ownerReferences")
-                        .and_then(Value::as_array)
-                        .is_some_and(|owners| {
-                            owners.iter().any(|owner| {
-                                owner
-                                    .get("uid")
-                                    .and_then(Value::as_str)
-                                    .is_some_and(|uid| !uids.contains(uid))
-                            })
-                        })
+                    stored.object.pointer("/metadata/ownerReferences").and_then(Value::as_array).is_some_and(|owners| {
+                        owners.iter().any(|owner| owner.get("uid").and_then(Value::as_str).is_some_and(|uid| !uids.contains(uid)))
+                    })
                 })
                 .map(|(key, _)| key.clone())
                 .collect();
@@ -766,8 +540,7 @@ fn check_identity(kind: &Kind, key: &Key, body: &Value, partial: bool) -> Result
     let namespace = body.pointer("/metadata/namespace").and_then(Value::as_str);
     if kind.namespaced && namespace.is_some_and(|ns| ns != key.namespace) {
         return Err(StatusError::bad_request(
-            "the namespace of the provided object does not match the namespace sent on the request"
-                .to_owned(),
+            "the namespace of the provided object does not match the namespace sent on the request".to_owned(),
         ));
     }
     Ok(())
@@ -778,45 +551,26 @@ fn set_identity(object: &mut Value, kind: &Kind, key: &Key) {
     object["kind"] = json!(kind.kind);
     set(object, &path(&["metadata", "name"]), json!(key.name));
     if kind.namespaced {
-        set(
-            object,
-            &path(&["metadata", "namespace"]),
-            json!(key.namespace),
-        );
+        set(object, &path(&["metadata", "namespace"]), json!(key.namespace));
     }
 }
 
 /// A whole-object write (create, update, merge patch): `manager` takes the fields it changed
 /// from whoever had them; fields it dropped leave their owners.
-fn take_over(
-    object: &mut Value,
-    managers: &mut Managers,
-    manager: &str,
-    kind: &Kind,
-    now: &str,
-    body: Value,
-) {
+fn take_over(object: &mut Value, managers: &mut Managers, manager: &str, kind: &Kind, now: &str, body: Value) {
     let old = leaves(object);
     let new = leaves(&body);
-    let changed: Vec<FieldPath> = new
-        .iter()
-        .filter(|p| get(object, p) != get(&body, p))
-        .cloned()
-        .collect();
+    let changed: Vec<FieldPath> = new.iter().filter(|p| get(object, p) != get(&body, p)).cloned().collect();
     let dropped: Vec<FieldPath> = old.difference(&new).cloned().collect();
     for managed in managers.values_mut() {
-        managed
-            .fields
-            .retain(|f| !changed.iter().chain(&dropped).any(|p| overlaps(f, p)));
+        managed.fields.retain(|f| !changed.iter().chain(&dropped).any(|p| overlaps(f, p)));
     }
-    let mine = managers
-        .entry(manager.to_owned())
-        .or_insert_with(|| Managed {
-            operation: "Update",
-            api_version: kind.api_version(),
-            time: now.to_owned(),
-            fields: Default::default(),
-        });
+    let mine = managers.entry(manager.to_owned()).or_insert_with(|| Managed {
+        operation: "Update",
+        api_version: kind.api_version(),
+        time: now.to_owned(),
+        fields: Default::default(),
+    });
     mine.time = now.to_owned();
     mine.fields.extend(changed);
     let status = object.get("status").cloned();
@@ -838,9 +592,7 @@ pub fn merge_patch(target: &mut Value, patch: &Value) {
     if !target.is_object() {
         *target = Value::Object(Map::new());
     }
-    let Some(map) = target.as_object_mut() else {
-        return;
-    };
+    let Some(map) = target.as_object_mut() else { return };
     for (key, value) in patch {
         if value.is_null() {
             map.remove(key);
@@ -850,26 +602,13 @@ pub fn merge_patch(target: &mut Value, patch: &Value) {
     }
 }
 
-fn check_immutable(
-    kind: &Kind,
-    name: &str,
-    before: &Value,
-    after: &Value,
-) -> Result<(), StatusError> {
-    if kind.kind == "Deployment"
-        && before.pointer("/spec/selector") != after.pointer("/spec/selector")
-    {
-        let value = after
-            .pointer("/spec/selector")
-            .cloned()
-            .unwrap_or(Value::Null);
+fn check_immutable(kind: &Kind, name: &str, before: &Value, after: &Value) -> Result<(), StatusError> {
+    if kind.kind == "Deployment" && before.pointer("/spec/selector") != after.pointer("/spec/selector") {
+        let value = after.pointer("/spec/selector").cloned().unwrap_or(Value::Null);
         return Err(StatusError::invalid(
             kind,
             name,
-            vec![(
-                "spec.selector".to_owned(),
-                format!("Invalid value: {value}: field is immutable"),
-            )],
+            vec![("spec.selector".to_owned(), format!("Invalid value: {value}: field is immutable"))],
         ));
     }
     Ok(())
@@ -882,21 +621,13 @@ fn apply_conflict(kind: &Kind, name: &str, conflicts: &[(String, FieldPath)]) ->
             json!({"reason": "FieldManagerConflict", "message": format!("conflict with \"{manager}\""), "field": display(path)})
         })
         .collect();
-    let listed: Vec<String> = conflicts
-        .iter()
-        .map(|(manager, path)| format!("conflict with \"{manager}\": {}", display(path)))
-        .collect();
+    let listed: Vec<String> = conflicts.iter().map(|(manager, path)| format!("conflict with \"{manager}\": {}", display(path))).collect();
     let mut details = StatusError::named(kind, name);
     details["causes"] = Value::Array(causes);
     StatusError::new(
         409,
         "Conflict",
-        format!(
-            "Apply failed with {} conflict{}: {}",
-            conflicts.len(),
-            if conflicts.len() == 1 { "" } else { "s" },
-            listed.join(", ")
-        ),
+        format!("Apply failed with {} conflict{}: {}", conflicts.len(), if conflicts.len() == 1 { "" } else { "s" }, listed.join(", ")),
         details,
     )
 }
@@ -904,13 +635,7 @@ fn apply_conflict(kind: &Kind, name: &str, conflicts: &[(String, FieldPath)]) ->
 fn without_server_fields(object: &Value) -> Value {
     let mut object = object.clone();
     if let Some(metadata) = object.get_mut("metadata").and_then(Value::as_object_mut) {
-        for field in [
-            "managedFields",
-            "resourceVersion",
-            "uid",
-            "creationTimestamp",
-            "generation",
-        ] {
+        for field in ["managedFields", "resourceVersion", "uid", "creationTimestamp", "generation"] {
             metadata.remove(field);
         }
     }
@@ -918,19 +643,13 @@ fn without_server_fields(object: &Value) -> Value {
 }
 
 fn field_sets(managers: &Managers) -> BTreeMap<&str, &fields::FieldSet> {
-    managers
-        .iter()
-        .map(|(name, managed)| (name.as_str(), &managed.fields))
-        .collect()
+    managers.iter().map(|(name, managed)| (name.as_str(), &managed.fields)).collect()
 }
 
 fn without_times(value: &Value) -> Value {
     match value {
         Value::Object(map) => Value::Object(
-            map.iter()
-                .filter(|(k, _)| k.as_str() != "lastTransitionTime")
-                .map(|(k, v)| (k.clone(), without_times(v)))
-                .collect(),
+            map.iter().filter(|(k, _)| k.as_str() != "lastTransitionTime").map(|(k, v)| (k.clone(), without_times(v))).collect(),
         ),
         Value::Array(items) => Value::Array(items.iter().map(without_times).collect()),
         other => other.clone(),

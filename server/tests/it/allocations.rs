@@ -1,9 +1,6 @@
 //! VIP allocations and reservations through /api/v1, on both databases; and the concurrency
 //! guarantee: many clients (and, on PostgreSQL, two servers) never get the same address.
-#![expect(
-    clippy::unwrap_used,
-    reason = "in tests a failed request is a failed test"
-)]
+#![expect(clippy::unwrap_used, reason = "in tests a failed request is a failed test")]
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -14,9 +11,7 @@ use crate::harness::{DbKind, TestApp};
 
 /// The id of the demo plan's pool named `name`.
 async fn pool_id(app: &TestApp, environment: &str, name: &str) -> i64 {
-    let (status, pools) = app
-        .get_json(&format!("/api/v1/environments/{environment}/pools"))
-        .await;
+    let (status, pools) = app.get_json(&format!("/api/v1/environments/{environment}/pools")).await;
     assert_eq!(status, 200, "{pools}");
     pools
         .as_array()
@@ -37,19 +32,14 @@ async fn lab_pool(app: &TestApp, pool: &str) -> i64 {
     });
     let (status, body) = app.post_json("/api/v1/environments", &environment).await;
     assert_eq!(status, 201, "{body}");
-    let (status, body) = app
-        .post_json(
-            "/api/v1/environments/lab/pools",
-            &json!({"name": "lab-vips", "blocks": [{"cidr": pool}]}),
-        )
-        .await;
+    let (status, body) =
+        app.post_json("/api/v1/environments/lab/pools", &json!({"name": "lab-vips", "blocks": [{"cidr": pool}]})).await;
     assert_eq!(status, 201, "{body}");
     body["id"].as_i64().expect("the pool has an id")
 }
 
 async fn allocate(app: &TestApp, pool: i64, body: Value) -> (u16, Value) {
-    app.post_json(&format!("/api/v1/pools/{pool}/allocations"), &body)
-        .await
+    app.post_json(&format!("/api/v1/pools/{pool}/allocations"), &body).await
 }
 
 async fn next_free(app: &TestApp, pool: i64, owner: &str) -> String {
@@ -59,12 +49,7 @@ async fn next_free(app: &TestApp, pool: i64, owner: &str) -> String {
 }
 
 async fn delete(app: &TestApp, path: &str) -> (u16, Value) {
-    let response = app
-        .client
-        .delete(app.at(path))
-        .send()
-        .await
-        .expect("DELETE answers");
+    let response = app.client.delete(app.at(path)).send().await.expect("DELETE answers");
     let status = response.status().as_u16();
     (status, response.json().await.unwrap_or(Value::Null))
 }
@@ -72,11 +57,7 @@ async fn delete(app: &TestApp, path: &str) -> (u16, Value) {
 async fn counts(app: &TestApp, pool: i64) -> (u64, u64, u64) {
     let (status, body) = app.get_json(&format!("/api/v1/pools/{pool}")).await;
     assert_eq!(status, 200, "{body}");
-    let n = |field: &str| {
-        body[field]
-            .as_u64()
-            .unwrap_or_else(|| panic!("{field} in {body}"))
-    };
+    let n = |field: &str| body[field].as_u64().unwrap_or_else(|| panic!("{field} in {body}"));
     (n("allocated"), n("reserved"), n("free"))
 }
 
@@ -93,10 +74,7 @@ async fn next_free_is_the_lowest_and_comes_back_after_release(kind: DbKind) {
         .unwrap();
     assert_eq!(response.status(), 201);
     assert_eq!(
-        response
-            .headers()
-            .get("location")
-            .and_then(|v| v.to_str().ok()),
+        response.headers().get("location").and_then(|v| v.to_str().ok()),
         Some("/api/v1/allocations/192.168.101.192")
     );
     let first: Value = response.json().await.unwrap();
@@ -107,148 +85,64 @@ async fn next_free_is_the_lowest_and_comes_back_after_release(kind: DbKind) {
     assert_eq!(first["reason"], "public API");
     assert_eq!(first["state"], "allocated");
     assert_eq!(first["by"], crate::harness::ADMIN_ACTOR);
-    assert!(
-        first["since"].as_str().is_some_and(|s| s.ends_with('Z')),
-        "{first}"
-    );
+    assert!(first["since"].as_str().is_some_and(|s| s.ends_with('Z')), "{first}");
 
     assert_eq!(next_free(&app, dev, "team-a").await, "192.168.101.193");
     assert_eq!(next_free(&app, dev, "team-b").await, "192.168.101.194");
 
     // Releasing a low address makes it the next one handed out.
-    let (status, _) = delete(
-        &app,
-        "/api/v1/allocations/192.168.101.193?reason=decommissioned",
-    )
-    .await;
+    let (status, _) = delete(&app, "/api/v1/allocations/192.168.101.193?reason=decommissioned").await;
     assert_eq!(status, 204);
     assert_eq!(next_free(&app, dev, "team-c").await, "192.168.101.193");
     assert_eq!(next_free(&app, dev, "team-c").await, "192.168.101.195");
 
     // A given address.
-    let (status, body) = allocate(
-        &app,
-        dev,
-        json!({"address": "192.168.101.200", "owner": "team-b"}),
-    )
-    .await;
+    let (status, body) = allocate(&app, dev, json!({"address": "192.168.101.200", "owner": "team-b"})).await;
     assert_eq!(status, 201, "{body}");
     assert_eq!(body["address"], "192.168.101.200");
     let (status, body) = app.get_json("/api/v1/allocations/192.168.101.200").await;
     assert_eq!((status, body["owner"].as_str()), (200, Some("team-b")));
 
     // Taken: 409 that says who holds it.
-    let (status, body) = allocate(
-        &app,
-        dev,
-        json!({"address": "192.168.101.200", "owner": "team-c"}),
-    )
-    .await;
+    let (status, body) = allocate(&app, dev, json!({"address": "192.168.101.200", "owner": "team-c"})).await;
     assert_eq!(status, 409, "{body}");
     assert_eq!(body["error"]["code"], "address_taken");
     assert_eq!(body["error"]["field"], "address");
-    assert!(
-        body["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("team-b"),
-        "{body}"
-    );
+    assert!(body["error"]["message"].as_str().unwrap().contains("team-b"), "{body}");
 
     // Outside the pool, not an address, no owner: 422 naming the field.
-    let (status, body) = allocate(
-        &app,
-        dev,
-        json!({"address": "192.168.101.10", "owner": "team-c"}),
-    )
-    .await;
+    let (status, body) = allocate(&app, dev, json!({"address": "192.168.101.10", "owner": "team-c"})).await;
     assert_eq!(status, 422, "{body}");
-    assert_eq!(
-        (
-            body["error"]["field"].as_str(),
-            body["error"]["code"].as_str()
-        ),
-        (Some("address"), Some("outside_pool"))
-    );
-    assert!(
-        body["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("192.168.101.192/28"),
-        "{body}"
-    );
-    let (status, body) =
-        allocate(&app, dev, json!({"address": "fd00::1", "owner": "team-c"})).await;
-    assert_eq!(
-        (status, body["error"]["field"].as_str()),
-        (422, Some("address")),
-        "{body}"
-    );
+    assert_eq!((body["error"]["field"].as_str(), body["error"]["code"].as_str()), (Some("address"), Some("outside_pool")));
+    assert!(body["error"]["message"].as_str().unwrap().contains("192.168.101.192/28"), "{body}");
+    let (status, body) = allocate(&app, dev, json!({"address": "fd00::1", "owner": "team-c"})).await;
+    assert_eq!((status, body["error"]["field"].as_str()), (422, Some("address")), "{body}");
     let (status, body) = allocate(&app, dev, json!({"address": "nope", "owner": "team-c"})).await;
-    assert_eq!(
-        (status, body["error"]["code"].as_str()),
-        (422, Some("invalid_ip")),
-        "{body}"
-    );
+    assert_eq!((status, body["error"]["code"].as_str()), (422, Some("invalid_ip")), "{body}");
     let (status, body) = allocate(&app, dev, json!({"application": "Not A Name"})).await;
     assert_eq!(status, 422, "{body}");
-    let fields: Vec<&str> = body["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|e| e["field"].as_str())
-        .collect();
+    let fields: Vec<&str> = body["errors"].as_array().unwrap().iter().filter_map(|e| e["field"].as_str()).collect();
     assert_eq!(fields, ["owner", "application"], "{body}");
     let (status, body) = allocate(&app, dev, json!({"owner": "team-a", "colour": "blue"})).await;
     assert_eq!(status, 400, "{body}");
     let (status, body) = allocate(&app, 999, json!({"owner": "team-a"})).await;
-    assert_eq!(
-        (status, body["error"]["code"].as_str()),
-        (404, Some("pool_not_found")),
-        "{body}"
-    );
+    assert_eq!((status, body["error"]["code"].as_str()), (404, Some("pool_not_found")), "{body}");
 
     assert_eq!(counts(&app, dev).await, (5, 0, 11));
-    let (_, listed) = app
-        .get_json(&format!("/api/v1/pools/{dev}/allocations"))
-        .await;
-    let listed: Vec<&str> = listed
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|h| h["address"].as_str())
-        .collect();
-    assert_eq!(
-        listed,
-        [
-            "192.168.101.192",
-            "192.168.101.193",
-            "192.168.101.194",
-            "192.168.101.195",
-            "192.168.101.200"
-        ]
-    );
+    let (_, listed) = app.get_json(&format!("/api/v1/pools/{dev}/allocations")).await;
+    let listed: Vec<&str> = listed.as_array().unwrap().iter().filter_map(|h| h["address"].as_str()).collect();
+    assert_eq!(listed, ["192.168.101.192", "192.168.101.193", "192.168.101.194", "192.168.101.195", "192.168.101.200"]);
 
     // Release: 204, then 404 (not allocated); bad addresses are 400, not 500.
     let (status, _) = delete(&app, "/api/v1/allocations/192.168.101.200").await;
     assert_eq!(status, 204);
     let (status, body) = delete(&app, "/api/v1/allocations/192.168.101.200").await;
-    assert_eq!(
-        (status, body["error"]["code"].as_str()),
-        (404, Some("not_allocated")),
-        "{body}"
-    );
+    assert_eq!((status, body["error"]["code"].as_str()), (404, Some("not_allocated")), "{body}");
     let (status, body) = delete(&app, "/api/v1/allocations/not-an-ip").await;
-    assert_eq!(
-        (status, body["error"]["field"].as_str()),
-        (400, Some("address")),
-        "{body}"
-    );
+    assert_eq!((status, body["error"]["field"].as_str()), (400, Some("address")), "{body}");
 
     // The history: allocate, release (with why), allocate again — who and when each time.
-    let (status, history) = app
-        .get_json("/api/v1/addresses/192.168.101.193/history")
-        .await;
+    let (status, history) = app.get_json("/api/v1/addresses/192.168.101.193/history").await;
     assert_eq!(status, 200, "{history}");
     assert_eq!(history["state"], "allocated");
     assert_eq!(history["owner"], "team-c");
@@ -262,30 +156,17 @@ async fn next_free_is_the_lowest_and_comes_back_after_release(kind: DbKind) {
     for event in events {
         assert_eq!(event["by"], crate::harness::ADMIN_ACTOR);
         assert_eq!(event["pool"], dev);
-        assert!(
-            event["at"].as_str().is_some_and(|at| at.ends_with('Z')),
-            "{event}"
-        );
+        assert!(event["at"].as_str().is_some_and(|at| at.ends_with('Z')), "{event}");
     }
     let (status, free) = app.get_json("/api/v1/addresses/192.168.101.199").await;
     assert_eq!(status, 200);
-    assert_eq!(
-        free,
-        json!({"address": "192.168.101.199", "pool": dev, "state": "free"})
-    );
+    assert_eq!(free, json!({"address": "192.168.101.199", "pool": dev, "state": "free"}));
 
     // The audit log has the same entries, under address/<ip>.
-    let db = app::backend::db::Database::connect(&app.database.url)
-        .await
-        .unwrap();
-    let entries = app::backend::audit::list(&db, Some("address/192.168.101.193"))
-        .await
-        .unwrap();
+    let db = app::backend::db::Database::connect(&app.database.url).await.unwrap();
+    let entries = app::backend::audit::list(&db, Some("address/192.168.101.193")).await.unwrap();
     let actions: Vec<&str> = entries.iter().map(|e| e.action.as_str()).collect();
-    assert_eq!(
-        actions,
-        ["address.allocate", "address.release", "address.allocate"]
-    );
+    assert_eq!(actions, ["address.allocate", "address.release", "address.allocate"]);
     db.close().await;
 }
 
@@ -294,23 +175,11 @@ async fn reservations_of_an_address_and_a_range(kind: DbKind) {
     let dev = pool_id(&app, "dev", "dev-vips").await;
     let reservations = format!("/api/v1/pools/{dev}/reservations");
 
-    let (status, body) = app
-        .post_json(
-            &reservations,
-            &json!({"start": "192.168.101.192", "reason": "router"}),
-        )
-        .await;
+    let (status, body) = app.post_json(&reservations, &json!({"start": "192.168.101.192", "reason": "router"})).await;
     assert_eq!(status, 201, "{body}");
-    assert_eq!(
-        (body["count"].as_u64(), body["stop"].as_str()),
-        (Some(1), Some("192.168.101.192")),
-        "{body}"
-    );
+    assert_eq!((body["count"].as_u64(), body["stop"].as_str()), (Some(1), Some("192.168.101.192")), "{body}");
     let (status, body) = app
-        .post_json(
-            &reservations,
-            &json!({"start": "192.168.101.200", "stop": "192.168.101.203", "reason": "load test"}),
-        )
+        .post_json(&reservations, &json!({"start": "192.168.101.200", "stop": "192.168.101.203", "reason": "load test"}))
         .await;
     assert_eq!(status, 201, "{body}");
     assert_eq!(body["count"], 4);
@@ -318,88 +187,35 @@ async fn reservations_of_an_address_and_a_range(kind: DbKind) {
 
     // Next free skips reserved addresses; a reserved address cannot be allocated.
     assert_eq!(next_free(&app, dev, "team-a").await, "192.168.101.193");
-    let (status, body) = allocate(
-        &app,
-        dev,
-        json!({"address": "192.168.101.201", "owner": "team-a"}),
-    )
-    .await;
+    let (status, body) = allocate(&app, dev, json!({"address": "192.168.101.201", "owner": "team-a"})).await;
     assert_eq!(status, 409, "{body}");
-    assert!(
-        body["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("reserved"),
-        "{body}"
-    );
+    assert!(body["error"]["message"].as_str().unwrap().contains("reserved"), "{body}");
 
     // A range with a taken address: 409 naming the first taken one; nothing is reserved.
     let (status, body) = app
-        .post_json(
-            &reservations,
-            &json!({"start": "192.168.101.194", "stop": "192.168.101.202", "reason": "x"}),
-        )
+        .post_json(&reservations, &json!({"start": "192.168.101.194", "stop": "192.168.101.202", "reason": "x"}))
         .await;
     assert_eq!(status, 409, "{body}");
     assert_eq!(body["error"]["code"], "address_taken");
-    assert!(
-        body["error"]["message"]
-            .as_str()
-            .unwrap()
-            .starts_with("192.168.101.200 is reserved"),
-        "{body}"
-    );
+    assert!(body["error"]["message"].as_str().unwrap().starts_with("192.168.101.200 is reserved"), "{body}");
     assert_eq!(counts(&app, dev).await, (1, 5, 10));
 
     // Outside the pool, too large, backwards, no reason: 422 naming the field.
     let (status, body) = app
-        .post_json(
-            &reservations,
-            &json!({"start": "192.168.101.190", "stop": "192.168.101.193", "reason": "x"}),
-        )
+        .post_json(&reservations, &json!({"start": "192.168.101.190", "stop": "192.168.101.193", "reason": "x"}))
         .await;
-    assert_eq!(
-        (status, body["error"]["field"].as_str()),
-        (422, Some("start")),
-        "{body}"
-    );
-    let (status, body) = app
-        .post_json(
-            &reservations,
-            &json!({"start": "10.0.0.0", "stop": "10.1.0.0", "reason": "x"}),
-        )
-        .await;
+    assert_eq!((status, body["error"]["field"].as_str()), (422, Some("start")), "{body}");
+    let (status, body) =
+        app.post_json(&reservations, &json!({"start": "10.0.0.0", "stop": "10.1.0.0", "reason": "x"})).await;
     assert_eq!(status, 422, "{body}");
-    assert_eq!(
-        (
-            body["error"]["field"].as_str(),
-            body["error"]["code"].as_str()
-        ),
-        (Some("stop"), Some("range_too_large"))
-    );
-    assert!(
-        body["error"]["message"].as_str().unwrap().contains("65536"),
-        "{body}"
-    );
+    assert_eq!((body["error"]["field"].as_str(), body["error"]["code"].as_str()), (Some("stop"), Some("range_too_large")));
+    assert!(body["error"]["message"].as_str().unwrap().contains("65536"), "{body}");
     let (status, body) = app
-        .post_json(
-            &reservations,
-            &json!({"start": "192.168.101.199", "stop": "192.168.101.198", "reason": "x"}),
-        )
+        .post_json(&reservations, &json!({"start": "192.168.101.199", "stop": "192.168.101.198", "reason": "x"}))
         .await;
-    assert_eq!(
-        (status, body["error"]["field"].as_str()),
-        (422, Some("stop")),
-        "{body}"
-    );
-    let (status, body) = app
-        .post_json(&reservations, &json!({"start": "192.168.101.199"}))
-        .await;
-    assert_eq!(
-        (status, body["error"]["field"].as_str()),
-        (422, Some("reason")),
-        "{body}"
-    );
+    assert_eq!((status, body["error"]["field"].as_str()), (422, Some("stop")), "{body}");
+    let (status, body) = app.post_json(&reservations, &json!({"start": "192.168.101.199"})).await;
+    assert_eq!((status, body["error"]["field"].as_str()), (422, Some("reason")), "{body}");
 
     let (_, listed) = app.get_json(&reservations).await;
     assert_eq!(listed.as_array().map(Vec::len), Some(5), "{listed}");
@@ -407,30 +223,16 @@ async fn reservations_of_an_address_and_a_range(kind: DbKind) {
     // Giving reservations back: one address, then a range.
     let (status, body) = delete(&app, "/api/v1/allocations/192.168.101.192").await;
     assert_eq!(status, 404, "a reservation is not an allocation: {body}");
-    let (status, _) = delete(
-        &app,
-        "/api/v1/reservations/192.168.101.192?reason=router%20moved",
-    )
-    .await;
+    let (status, _) = delete(&app, "/api/v1/reservations/192.168.101.192?reason=router%20moved").await;
     assert_eq!(status, 204);
-    let (status, _) = delete(
-        &app,
-        "/api/v1/reservations/192.168.101.200?stop=192.168.101.203",
-    )
-    .await;
+    let (status, _) = delete(&app, "/api/v1/reservations/192.168.101.200?stop=192.168.101.203").await;
     assert_eq!(status, 204);
     let (status, body) = delete(&app, "/api/v1/reservations/192.168.101.192").await;
-    assert_eq!(
-        (status, body["error"]["code"].as_str()),
-        (404, Some("not_reserved")),
-        "{body}"
-    );
+    assert_eq!((status, body["error"]["code"].as_str()), (404, Some("not_reserved")), "{body}");
     assert_eq!(counts(&app, dev).await, (1, 0, 15));
     assert_eq!(next_free(&app, dev, "team-a").await, "192.168.101.192");
 
-    let (_, history) = app
-        .get_json("/api/v1/addresses/192.168.101.192/history")
-        .await;
+    let (_, history) = app.get_json("/api/v1/addresses/192.168.101.192/history").await;
     let events = history["events"].as_array().unwrap();
     let actions: Vec<&str> = events.iter().filter_map(|e| e["action"].as_str()).collect();
     assert_eq!(actions, ["reserve", "unreserve", "allocate"], "{history}");
@@ -462,14 +264,8 @@ async fn an_exhausted_pool_names_the_next_pool_with_room(kind: DbKind) {
     assert_eq!(status, 409, "{body}");
     assert_eq!(body["error"]["code"], "pool_exhausted");
     let message = body["error"]["message"].as_str().unwrap();
-    assert!(
-        message.contains("dev-vips") && message.contains("exhausted"),
-        "{message}"
-    );
-    assert!(
-        message.contains("dev-more") && message.contains("10 free"),
-        "{message}"
-    );
+    assert!(message.contains("dev-vips") && message.contains("exhausted"), "{message}");
+    assert!(message.contains("dev-more") && message.contains("10 free"), "{message}");
     assert_eq!(counts(&app, dev).await, (1, 15, 0));
 
     let (status, _) = app
@@ -481,13 +277,7 @@ async fn an_exhausted_pool_names_the_next_pool_with_room(kind: DbKind) {
     assert_eq!(status, 201);
     let (status, body) = allocate(&app, dev, json!({"owner": "team-a"})).await;
     assert_eq!(status, 409, "{body}");
-    assert!(
-        body["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("no other pool of dev has room"),
-        "{body}"
-    );
+    assert!(body["error"]["message"].as_str().unwrap().contains("no other pool of dev has room"), "{body}");
 }
 
 async fn the_address_map_lists_every_address_and_folds_large_pools(kind: DbKind) {
@@ -495,36 +285,20 @@ async fn the_address_map_lists_every_address_and_folds_large_pools(kind: DbKind)
     let dev = pool_id(&app, "dev", "dev-vips").await;
     next_free(&app, dev, "team-a").await;
     let (status, _) = app
-        .post_json(
-            &format!("/api/v1/pools/{dev}/reservations"),
-            &json!({"start": "192.168.101.194", "reason": "router"}),
-        )
+        .post_json(&format!("/api/v1/pools/{dev}/reservations"), &json!({"start": "192.168.101.194", "reason": "router"}))
         .await;
     assert_eq!(status, 201);
-    let (status, map) = app
-        .get_json(&format!("/api/v1/pools/{dev}/addresses"))
-        .await;
+    let (status, map) = app.get_json(&format!("/api/v1/pools/{dev}/addresses")).await;
     assert_eq!(status, 200, "{map}");
     assert_eq!(map["folded"], false);
-    assert_eq!(
-        (
-            map["size"].as_u64(),
-            map["allocated"].as_u64(),
-            map["reserved"].as_u64(),
-            map["free"].as_u64()
-        ),
-        (Some(16), Some(1), Some(1), Some(14))
-    );
+    assert_eq!((map["size"].as_u64(), map["allocated"].as_u64(), map["reserved"].as_u64(), map["free"].as_u64()), (Some(16), Some(1), Some(1), Some(14)));
     let entries = map["addresses"].as_array().unwrap();
     assert_eq!(entries.len(), 16);
     assert_eq!(entries[0]["address"], "192.168.101.192");
     assert_eq!(entries[0]["state"], "allocated");
     assert_eq!(entries[0]["owner"], "team-a");
     assert!(entries[0]["since"].is_string());
-    assert_eq!(
-        entries[1],
-        json!({"address": "192.168.101.193", "state": "free"})
-    );
+    assert_eq!(entries[1], json!({"address": "192.168.101.193", "state": "free"}));
     assert_eq!(entries[2]["state"], "reserved");
     assert_eq!(entries[2]["reason"], "router");
     assert_eq!(entries[15]["address"], "192.168.101.207");
@@ -541,44 +315,18 @@ async fn the_address_map_lists_every_address_and_folds_large_pools(kind: DbKind)
         )
         .await;
     assert_eq!(status, 201);
-    let (status, body) = allocate(
-        &app,
-        lab,
-        json!({"address": "10.30.16.20", "owner": "team-b"}),
-    )
-    .await;
+    let (status, body) = allocate(&app, lab, json!({"address": "10.30.16.20", "owner": "team-b"})).await;
     assert_eq!(status, 201, "{body}");
-    let (status, map) = app
-        .get_json(&format!("/api/v1/pools/{lab}/addresses"))
-        .await;
+    let (status, map) = app.get_json(&format!("/api/v1/pools/{lab}/addresses")).await;
     assert_eq!(status, 200, "{map}");
     assert_eq!(map["folded"], true);
-    assert_eq!(
-        (
-            map["size"].as_u64(),
-            map["allocated"].as_u64(),
-            map["reserved"].as_u64(),
-            map["free"].as_u64()
-        ),
-        (Some(4096), Some(4), Some(10), Some(4082))
-    );
+    assert_eq!((map["size"].as_u64(), map["allocated"].as_u64(), map["reserved"].as_u64(), map["free"].as_u64()), (Some(4096), Some(4), Some(10), Some(4082)));
     let entries = map["addresses"].as_array().unwrap();
     let summary: Vec<(&str, &str, &str, u64)> = entries
         .iter()
         .map(|e| {
-            let text = |field: &str| {
-                e[field]
-                    .as_str()
-                    .unwrap_or_else(|| panic!("{field} in {e}"))
-            };
-            (
-                text("state"),
-                text("start"),
-                text("stop"),
-                e["count"]
-                    .as_u64()
-                    .unwrap_or_else(|| panic!("count in {e}")),
-            )
+            let text = |field: &str| e[field].as_str().unwrap_or_else(|| panic!("{field} in {e}"));
+            (text("state"), text("start"), text("stop"), e["count"].as_u64().unwrap_or_else(|| panic!("count in {e}")))
         })
         .collect();
     assert_eq!(
@@ -592,10 +340,7 @@ async fn the_address_map_lists_every_address_and_folds_large_pools(kind: DbKind)
         ],
         "{map}"
     );
-    assert_eq!(
-        entries[0]["owner"], "team-a",
-        "shared holder fields are kept: {map}"
-    );
+    assert_eq!(entries[0]["owner"], "team-a", "shared holder fields are kept: {map}");
     assert_eq!(entries[2]["reason"], "load balancer tests");
     assert_eq!(entries[3]["owner"], "team-b");
 }
@@ -607,36 +352,20 @@ async fn a_pool_with_allocations_cannot_be_deleted(kind: DbKind) {
     let (status, body) = delete(&app, &format!("/api/v1/pools/{dev}")).await;
     assert_eq!(status, 409, "{body}");
     assert_eq!(body["error"]["code"], "pool_in_use");
-    assert!(
-        body["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("192.168.101.192"),
-        "{body}"
-    );
+    assert!(body["error"]["message"].as_str().unwrap().contains("192.168.101.192"), "{body}");
 
     // Reservations alone do not hold a pool: they are given back with it, in the history.
     let (status, _) = delete(&app, "/api/v1/allocations/192.168.101.192").await;
     assert_eq!(status, 204);
     let (status, _) = app
-        .post_json(
-            &format!("/api/v1/pools/{dev}/reservations"),
-            &json!({"start": "192.168.101.199", "reason": "router"}),
-        )
+        .post_json(&format!("/api/v1/pools/{dev}/reservations"), &json!({"start": "192.168.101.199", "reason": "router"}))
         .await;
     assert_eq!(status, 201);
     let (status, body) = delete(&app, &format!("/api/v1/pools/{dev}")).await;
     assert_eq!(status, 204, "{body}");
-    let (_, history) = app
-        .get_json("/api/v1/addresses/192.168.101.199/history")
-        .await;
+    let (_, history) = app.get_json("/api/v1/addresses/192.168.101.199/history").await;
     assert_eq!(history["state"], "free");
-    let actions: Vec<&str> = history["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|e| e["action"].as_str())
-        .collect();
+    let actions: Vec<&str> = history["events"].as_array().unwrap().iter().filter_map(|e| e["action"].as_str()).collect();
     assert_eq!(actions, ["reserve", "unreserve"], "{history}");
 }
 
@@ -687,17 +416,12 @@ async fn concurrent_allocations_never_share_an_address(kind: DbKind) {
         DbKind::Postgres => Some(TestApp::spawn_with(first.database.shared(), |_| {}).await),
         DbKind::Sqlite => None,
     };
-    let urls: Vec<String> = std::iter::once(first.url.clone())
-        .chain(second.as_ref().map(|s| s.url.clone()))
-        .collect();
+    let urls: Vec<String> = std::iter::once(first.url.clone()).chain(second.as_ref().map(|s| s.url.clone())).collect();
 
     let run = async {
         let mut tasks = tokio::task::JoinSet::new();
         for client in 0..CLIENTS {
-            let url = format!(
-                "{}/api/v1/pools/{pool}/allocations",
-                urls[client % urls.len()]
-            );
+            let url = format!("{}/api/v1/pools/{pool}/allocations", urls[client % urls.len()]);
             let http = first.new_client();
             tasks.spawn(async move {
                 let mut addresses = Vec::with_capacity(EACH);
@@ -722,26 +446,14 @@ async fn concurrent_allocations_never_share_an_address(kind: DbKind) {
         }
         all
     };
-    let all = tokio::time::timeout(Duration::from_secs(600), run)
-        .await
-        .expect("the allocations finish in time");
+    let all = tokio::time::timeout(Duration::from_secs(600), run).await.expect("the allocations finish in time");
     assert_eq!(all.len(), CLIENTS * EACH);
     let distinct: HashSet<&String> = all.iter().collect();
-    assert_eq!(
-        distinct.len(),
-        CLIENTS * EACH,
-        "an address was handed out twice"
-    );
-    assert!(all.iter().all(|a| {
-        a.starts_with("10.30.")
-            && a.parse::<std::net::Ipv4Addr>()
-                .is_ok_and(|ip| (64..128).contains(&ip.octets()[2]))
-    }));
+    assert_eq!(distinct.len(), CLIENTS * EACH, "an address was handed out twice");
+    assert!(all.iter().all(|a| a.starts_with("10.30.") && a.parse::<std::net::Ipv4Addr>().is_ok_and(|ip| (64..128).contains(&ip.octets()[2]))));
 
     // The database agrees, and so do the pool's counts.
-    let db = app::backend::db::Database::connect(&first.database.url)
-        .await
-        .unwrap();
+    let db = app::backend::db::Database::connect(&first.database.url).await.unwrap();
     let row = sqlx::query(
         "SELECT COUNT(*) AS n, COUNT(DISTINCT address_key) AS d FROM addresses WHERE pool_id = $1 AND state = 'allocated'",
     )
@@ -752,17 +464,12 @@ async fn concurrent_allocations_never_share_an_address(kind: DbKind) {
     use sqlx::Row;
     assert_eq!(row.get::<i64, _>("n"), (CLIENTS * EACH) as i64);
     assert_eq!(row.get::<i64, _>("d"), (CLIENTS * EACH) as i64);
-    let logged: i64 =
-        sqlx::query("SELECT COUNT(*) AS n FROM audit_log WHERE action = 'address.allocate'")
-            .fetch_one(db.pool())
-            .await
-            .unwrap()
-            .get("n");
-    assert_eq!(
-        logged,
-        (CLIENTS * EACH) as i64,
-        "every allocation is in the audit log"
-    );
+    let logged: i64 = sqlx::query("SELECT COUNT(*) AS n FROM audit_log WHERE action = 'address.allocate'")
+        .fetch_one(db.pool())
+        .await
+        .unwrap()
+        .get("n");
+    assert_eq!(logged, (CLIENTS * EACH) as i64, "every allocation is in the audit log");
     db.close().await;
     assert_eq!(counts(&first, pool).await, (6400, 0, 16384 - 6400));
 
@@ -770,16 +477,8 @@ async fn concurrent_allocations_never_share_an_address(kind: DbKind) {
     let (status, _) = delete(&first, &format!("/api/v1/allocations/{}", all[17])).await;
     assert_eq!(status, 204);
     let lowest_free = {
-        let (_, map) = first
-            .get_json(&format!("/api/v1/pools/{pool}/addresses"))
-            .await;
-        map["addresses"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|e| e["state"] == "free")
-            .map(|e| e["start"].clone())
-            .unwrap()
+        let (_, map) = first.get_json(&format!("/api/v1/pools/{pool}/addresses")).await;
+        map["addresses"].as_array().unwrap().iter().find(|e| e["state"] == "free").map(|e| e["start"].clone()).unwrap()
     };
     assert_eq!(json!(next_free(&first, pool, "late").await), lowest_free);
     drop(second);

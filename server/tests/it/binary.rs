@@ -10,13 +10,7 @@ fn json_logs_port_zero_and_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
         .args(["--listen", "127.0.0.1:0", "--log-format", "json", "--demo"])
-        .env(
-            "DATABASE_URL",
-            format!(
-                "sqlite://{}",
-                dir.path().join("data/gatehouse.db").display()
-            ),
-        )
+        .env("DATABASE_URL", format!("sqlite://{}", dir.path().join("data/gatehouse.db").display()))
         .env("RUST_LOG", "info")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -28,29 +22,16 @@ fn json_logs_port_zero_and_sigterm() {
     let url = loop {
         assert!(Instant::now() < deadline, "no 'listening' line in time");
         let line = lines.next().expect("a log line").unwrap();
-        let entry: serde_json::Value =
-            serde_json::from_str(&line).unwrap_or_else(|_| panic!("not JSON: {line}"));
-        assert!(
-            entry["level"].is_string() && entry["timestamp"].is_string(),
-            "{entry}"
-        );
+        let entry: serde_json::Value = serde_json::from_str(&line).unwrap_or_else(|_| panic!("not JSON: {line}"));
+        assert!(entry["level"].is_string() && entry["timestamp"].is_string(), "{entry}");
         if let Some(url) = entry["url"].as_str() {
             break url.to_owned();
         }
     };
-    assert!(
-        url.starts_with("http://127.0.0.1:") && !url.ends_with(":0"),
-        "{url}"
-    );
-    assert!(
-        dir.path().join("data/gatehouse.db").exists(),
-        "the SQLite file and its directory are created"
-    );
+    assert!(url.starts_with("http://127.0.0.1:") && !url.ends_with(":0"), "{url}");
+    assert!(dir.path().join("data/gatehouse.db").exists(), "the SQLite file and its directory are created");
 
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
+    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
     assert!(status.success());
     let exit = child.wait().unwrap();
     assert!(exit.success(), "graceful shutdown exits 0: {exit:?}");
@@ -64,8 +45,5 @@ fn a_bad_database_url_is_a_clear_error() {
         .unwrap();
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        stderr.contains("DATABASE_URL must start with sqlite:"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("DATABASE_URL must start with sqlite:"), "{stderr}");
 }

@@ -2,9 +2,7 @@
 //! history, GH-TLS-DISTINCT, every bad input with nothing stored, keys never in plaintext at
 //! rest nor in any response, and the TLS Secret in the bundle, validated against the schemas.
 #![expect(clippy::unwrap_used, reason = "in tests a failure is a failed test")]
-use app::backend::certificates::testing::{
-    self, Encoding, KeyKind, TestCa, TestKey, Validity, self_signed,
-};
+use app::backend::certificates::testing::{self, Encoding, KeyKind, TestCa, TestKey, Validity, self_signed};
 use base64::Engine as _;
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -17,18 +15,8 @@ fn body(name: &str, certificate: &str, key: &str) -> Value {
     json!({"name": name, "certificate_pem": certificate, "private_key_pem": key})
 }
 
-async fn upload(
-    app: &TestApp,
-    environment: &str,
-    name: &str,
-    certificate: &str,
-    key: &str,
-) -> (u16, Value) {
-    app.post_json(
-        &format!("/api/v1/environments/{environment}/certificates"),
-        &body(name, certificate, key),
-    )
-    .await
+async fn upload(app: &TestApp, environment: &str, name: &str, certificate: &str, key: &str) -> (u16, Value) {
+    app.post_json(&format!("/api/v1/environments/{environment}/certificates"), &body(name, certificate, key)).await
 }
 
 /// A P-256 key in PKCS#8 and a self-signed certificate for `hosts`.
@@ -44,56 +32,31 @@ fn pair(hosts: &[&str], validity: Validity) -> (TestKey, String, String) {
 /// last ones encode the public key, which the certificate holds too.)
 fn leak(haystack: &[u8], key: &TestKey) -> Option<String> {
     let pem = key.pem(Encoding::Pkcs8);
-    let body: String = pem
-        .lines()
-        .filter(|line| !line.starts_with("-----"))
-        .collect();
+    let body: String = pem.lines().filter(|line| !line.starts_with("-----")).collect();
     let secret = key.secret_bytes();
     let mut needles: Vec<(String, Vec<u8>)> = vec![
         ("the PEM body".to_owned(), body.into_bytes()),
-        (
-            "the PEM body's first line".to_owned(),
-            pem.lines().nth(1).unwrap_or_default().as_bytes().to_vec(),
-        ),
+        ("the PEM body's first line".to_owned(), pem.lines().nth(1).unwrap_or_default().as_bytes().to_vec()),
         ("the PKCS#8 DER".to_owned(), key.pkcs8_der().to_vec()),
         ("the secret bytes".to_owned(), secret.clone()),
-        (
-            "the secret bytes in hex".to_owned(),
-            secret
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect::<String>()
-                .into_bytes(),
-        ),
+        ("the secret bytes in hex".to_owned(), secret.iter().map(|b| format!("{b:02x}")).collect::<String>().into_bytes()),
     ];
     for shift in 0..3 {
         let encoded = base64::engine::general_purpose::STANDARD.encode(&secret[shift..]);
         // Drop the last characters, which depend on what follows the secret.
         let inner = encoded.trim_end_matches('=');
-        needles.push((
-            format!("the secret bytes in base64 (shift {shift})"),
-            inner.as_bytes()[..inner.len() - 2].to_vec(),
-        ));
+        needles.push((format!("the secret bytes in base64 (shift {shift})"), inner.as_bytes()[..inner.len() - 2].to_vec()));
     }
     needles
         .into_iter()
-        .find(|(_, needle)| {
-            haystack
-                .windows(needle.len())
-                .any(|w| w == needle.as_slice())
-        })
+        .find(|(_, needle)| haystack.windows(needle.len()).any(|w| w == needle.as_slice()))
         .map(|(what, _)| what)
 }
 
 async fn count(app: &TestApp, table: &str) -> i64 {
     use sqlx::Row;
-    let db = app::backend::db::Database::connect(&app.database.url)
-        .await
-        .unwrap();
-    let row = sqlx::query(&format!("SELECT COUNT(*) AS n FROM {table}"))
-        .fetch_one(db.pool())
-        .await
-        .unwrap();
+    let db = app::backend::db::Database::connect(&app.database.url).await.unwrap();
+    let row = sqlx::query(&format!("SELECT COUNT(*) AS n FROM {table}")).fetch_one(db.pool()).await.unwrap();
     let n = row.try_get("n").unwrap();
     db.close().await;
     n
@@ -139,52 +102,25 @@ async fn upload_read_back_and_replace_with_history(kind: DbKind) {
     // A renewal replaces it; the old one stays as history.
     let renewed_key = TestKey::p256();
     let renewed = self_signed(&[DEV_HOST], &renewed_key, Validity::YEAR);
-    let (status, second) = upload(
-        &app,
-        "dev",
-        "ledger-tls",
-        &renewed,
-        &renewed_key.pem(Encoding::Pkcs8),
-    )
-    .await;
+    let (status, second) = upload(&app, "dev", "ledger-tls", &renewed, &renewed_key.pem(Encoding::Pkcs8)).await;
     assert_eq!(status, 201, "{second}");
     let second_id = second["id"].as_i64().unwrap();
-    let (_, current) = app
-        .get_json(&format!("/api/v1/certificates/{second_id}"))
-        .await;
+    let (_, current) = app.get_json(&format!("/api/v1/certificates/{second_id}")).await;
     assert_eq!(current["history"][0]["id"], id);
     assert_eq!(current["history"][0]["status"], "superseded");
     assert!(current["history"][0]["superseded_at"].is_string());
     let (_, old) = app.get_json(&format!("/api/v1/certificates/{id}")).await;
-    assert_eq!(
-        (old["status"].as_str(), old["current_id"].as_i64()),
-        (Some("superseded"), Some(second_id))
-    );
+    assert_eq!((old["status"].as_str(), old["current_id"].as_i64()), (Some("superseded"), Some(second_id)));
 
     let (_, dev) = app.get_json("/api/v1/environments/dev/certificates").await;
-    let names: Vec<&str> = dev
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|c| c["name"].as_str())
-        .collect();
-    assert_eq!(
-        names,
-        ["api-tls", "ledger-tls"],
-        "the demo's certificate and the current ledger one"
-    );
-    let (status, _) = app
-        .get_json("/api/v1/environments/staging/certificates")
-        .await;
+    let names: Vec<&str> = dev.as_array().unwrap().iter().filter_map(|c| c["name"].as_str()).collect();
+    assert_eq!(names, ["api-tls", "ledger-tls"], "the demo's certificate and the current ledger one");
+    let (status, _) = app.get_json("/api/v1/environments/staging/certificates").await;
     assert_eq!(status, 404);
 
     // Both writes are in the audit log, without key material.
-    let db = app::backend::db::Database::connect(&app.database.url)
-        .await
-        .unwrap();
-    let entries = app::backend::audit::list(&db, Some("certificate/dev/ledger-tls"))
-        .await
-        .unwrap();
+    let db = app::backend::db::Database::connect(&app.database.url).await.unwrap();
+    let entries = app::backend::audit::list(&db, Some("certificate/dev/ledger-tls")).await.unwrap();
     let actions: Vec<&str> = entries.iter().map(|e| e.action.as_str()).collect();
     assert_eq!(actions, ["certificate.upload", "certificate.replace"]);
     for entry in &entries {
@@ -207,24 +143,12 @@ async fn every_key_type_and_encoding_uploads(kind: DbKind) {
     let mut uploads: Vec<(String, String, String)> = cases
         .iter()
         .map(|(key, encoding, key_type)| {
-            (
-                self_signed(&[DEV_HOST], key, Validity::YEAR),
-                key.pem(*encoding),
-                (*key_type).to_owned(),
-            )
+            (self_signed(&[DEV_HOST], key, Validity::YEAR), key.pem(*encoding), (*key_type).to_owned())
         })
         .collect();
     let rsa_certificate = self_signed(&[DEV_HOST], &rsa, Validity::YEAR);
-    uploads.push((
-        rsa_certificate.clone(),
-        rsa.pem(Encoding::Pkcs1),
-        "RSA 2048".to_owned(),
-    ));
-    uploads.push((
-        rsa_certificate,
-        rsa.pem(Encoding::Pkcs8),
-        "RSA 2048".to_owned(),
-    ));
+    uploads.push((rsa_certificate.clone(), rsa.pem(Encoding::Pkcs1), "RSA 2048".to_owned()));
+    uploads.push((rsa_certificate, rsa.pem(Encoding::Pkcs8), "RSA 2048".to_owned()));
     for (i, (certificate, key, key_type)) in uploads.iter().enumerate() {
         let (status, stored) = upload(&app, "dev", &format!("kind-{i}"), certificate, key).await;
         assert_eq!(status, 201, "{key_type}: {stored}");
@@ -237,105 +161,46 @@ async fn status_follows_validity_and_hostnames(kind: DbKind) {
     // An application may name a certificate before it is uploaded: the checklist says so.
     ledger_application(&app).await;
     let (_, report) = app.get_json("/api/v1/applications/ledger/checklist").await;
-    let rules: Vec<&str> = report["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|f| f["rule"].as_str())
-        .collect();
+    let rules: Vec<&str> = report["findings"].as_array().unwrap().iter().filter_map(|f| f["rule"].as_str()).collect();
     assert!(rules.contains(&"GH-CERT-MISSING"), "{report}");
 
     let cases = [
-        (
-            vec![DEV_HOST],
-            Validity::EXPIRED,
-            "expired",
-            Some("GH-CERT-EXPIRED"),
-        ),
-        (
-            vec![DEV_HOST],
-            Validity::NOT_YET_VALID,
-            "not_yet_valid",
-            Some("GH-CERT-EXPIRED"),
-        ),
-        (
-            vec!["ledger.mdhlabs.com"],
-            Validity::YEAR,
-            "mismatch",
-            Some("GH-CERT-SAN"),
-        ),
-        (
-            vec![DEV_HOST],
-            Validity::EXPIRING,
-            "expiring",
-            Some("GH-CERT-EXPIRING"),
-        ),
+        (vec![DEV_HOST], Validity::EXPIRED, "expired", Some("GH-CERT-EXPIRED")),
+        (vec![DEV_HOST], Validity::NOT_YET_VALID, "not_yet_valid", Some("GH-CERT-EXPIRED")),
+        (vec!["ledger.mdhlabs.com"], Validity::YEAR, "mismatch", Some("GH-CERT-SAN")),
+        (vec![DEV_HOST], Validity::EXPIRING, "expiring", Some("GH-CERT-EXPIRING")),
         (vec!["*.mdhlabs.com"], Validity::YEAR, "valid", None),
-        (
-            vec!["*.dev.mdhlabs.com"],
-            Validity::YEAR,
-            "mismatch",
-            Some("GH-CERT-SAN"),
-        ),
+        (vec!["*.dev.mdhlabs.com"], Validity::YEAR, "mismatch", Some("GH-CERT-SAN")),
         (vec![DEV_HOST], Validity::YEAR, "valid", None),
     ];
     for (hosts, validity, expected, rule) in cases {
         let (_, certificate, key) = pair(&hosts, validity);
         let (status, stored) = upload(&app, "dev", "ledger-tls", &certificate, &key).await;
         assert_eq!(status, 201, "{hosts:?}: {stored}");
-        assert_eq!(
-            stored["status"], expected,
-            "{hosts:?} {validity:?}: {stored}"
-        );
+        assert_eq!(stored["status"], expected, "{hosts:?} {validity:?}: {stored}");
         assert_eq!(stored["used_by"][0]["application"], "ledger");
         assert_eq!(stored["used_by"][0]["gateway"], "ledger/ledger-dev");
-        let found: Vec<&str> = stored["findings"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter_map(|f| f["rule"].as_str())
-            .collect();
+        let found: Vec<&str> = stored["findings"].as_array().unwrap().iter().filter_map(|f| f["rule"].as_str()).collect();
         match rule {
             Some(rule) => assert!(found.contains(&rule), "{hosts:?} {validity:?}: {stored}"),
             None => assert!(found.is_empty(), "{stored}"),
         }
         if expected == "mismatch" {
             assert_eq!(stored["used_by"][0]["uncovered"], json!([DEV_HOST]));
-            assert!(
-                stored["status_detail"].as_str().unwrap().contains(DEV_HOST),
-                "{stored}"
-            );
+            assert!(stored["status_detail"].as_str().unwrap().contains(DEV_HOST), "{stored}");
         }
     }
     let (_, report) = app.get_json("/api/v1/applications/ledger/checklist").await;
-    assert_eq!(
-        report["errors"], 0,
-        "a valid certificate covering the hostname: {report}"
-    );
+    assert_eq!(report["errors"], 0, "a valid certificate covering the hostname: {report}");
 
     // Filters and order come from the query string.
-    let (_, valid_dev) = app
-        .get_json("/api/v1/certificates?environment=dev&status=valid")
-        .await;
-    let names: Vec<&str> = valid_dev
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|c| c["name"].as_str())
-        .collect();
+    let (_, valid_dev) = app.get_json("/api/v1/certificates?environment=dev&status=valid").await;
+    let names: Vec<&str> = valid_dev.as_array().unwrap().iter().filter_map(|c| c["name"].as_str()).collect();
     assert_eq!(names, ["api-tls", "ledger-tls"]);
     let (_, by_expiry) = app.get_json("/api/v1/certificates?sort=expiry").await;
-    let places: Vec<String> = by_expiry
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| format!("{}/{}", c["environment"], c["name"]).replace('"', ""))
-        .collect();
-    assert_eq!(
-        places,
-        ["dev/api-tls", "dev/ledger-tls", "prod/api-tls"],
-        "the demo's dev certificate expires first"
-    );
+    let places: Vec<String> =
+        by_expiry.as_array().unwrap().iter().map(|c| format!("{}/{}", c["environment"], c["name"]).replace('"', "")).collect();
+    assert_eq!(places, ["dev/api-tls", "dev/ledger-tls", "prod/api-tls"], "the demo's dev certificate expires first");
     let (_, none) = app.get_json("/api/v1/certificates?status=expired").await;
     assert_eq!(none, json!([]));
 }
@@ -353,26 +218,13 @@ async fn dev_and_prod_never_share_a_certificate_or_key(kind: DbKind) {
     assert_eq!(status, 409, "{error}");
     assert_eq!(error["error"]["rule"], "GH-TLS-DISTINCT");
     let message = error["error"]["message"].as_str().unwrap();
-    assert!(
-        message.contains("ledger-tls in dev") && message.contains("same certificate"),
-        "{message}"
-    );
+    assert!(message.contains("ledger-tls in dev") && message.contains("same certificate"), "{message}");
 
     // Another certificate for the same key: refused as a shared key.
     let reissued = self_signed(&["ledger.mdhlabs.com"], &key, Validity::YEAR);
     let (status, error) = upload(&app, "prod", "ledger-tls", &reissued, &key_pem).await;
-    assert_eq!(
-        (status, error["error"]["rule"].as_str()),
-        (409, Some("GH-TLS-DISTINCT")),
-        "{error}"
-    );
-    assert!(
-        error["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("private key"),
-        "{error}"
-    );
+    assert_eq!((status, error["error"]["rule"].as_str()), (409, Some("GH-TLS-DISTINCT")), "{error}");
+    assert!(error["error"]["message"].as_str().unwrap().contains("private key"), "{error}");
 
     // A key dev used before its renewal is still dev's key.
     let (_, fresh, fresh_key) = pair(&[DEV_HOST], Validity::YEAR);
@@ -380,18 +232,8 @@ async fn dev_and_prod_never_share_a_certificate_or_key(kind: DbKind) {
     assert_eq!(status, 201);
     let (status, error) = upload(&app, "prod", "ledger-tls", &certificate, &key_pem).await;
     assert_eq!(status, 409, "{error}");
-    assert!(
-        error["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("replaced there on"),
-        "{error}"
-    );
-    assert_eq!(
-        count(&app, "certificates").await,
-        before + 1,
-        "only dev's renewal was stored"
-    );
+    assert!(error["error"]["message"].as_str().unwrap().contains("replaced there on"), "{error}");
+    assert_eq!(count(&app, "certificates").await, before + 1, "only dev's renewal was stored");
 }
 
 async fn bad_input_gets_its_own_message_and_nothing_is_stored(kind: DbKind) {
@@ -409,143 +251,25 @@ async fn bad_input_gets_its_own_message_and_nothing_is_stored(kind: DbKind) {
     let audit = count(&app, "audit_log").await;
 
     let cases: Vec<(&str, Value, u16, &str, &str, &str)> = vec![
-        (
-            "not a certificate",
-            body("x", "hello", &key),
-            422,
-            "not_a_certificate",
-            "certificate_pem",
-            "no PEM block",
-        ),
-        (
-            "a key as certificate",
-            body("x", &key, &key),
-            422,
-            "key_in_certificate_field",
-            "certificate_pem",
-            "private key field",
-        ),
-        (
-            "key of another certificate",
-            body("x", &certificate, &other_key),
-            422,
-            "key_mismatch",
-            "private_key_pem",
-            "does not belong",
-        ),
-        (
-            "truncated certificate",
-            body("x", &testing::truncate(&certificate), &key),
-            422,
-            "truncated",
-            "certificate_pem",
-            "cut off",
-        ),
-        (
-            "truncated key",
-            body("x", &certificate, &testing::truncate(&key)),
-            422,
-            "truncated",
-            "private_key_pem",
-            "cut off",
-        ),
-        (
-            "encrypted key",
-            body("x", &certificate, &testing::encrypted_pkcs8_pem()),
-            422,
-            "encrypted_key",
-            "private_key_pem",
-            "passphrase",
-        ),
-        (
-            "legacy encrypted key",
-            body("x", &certificate, &testing::legacy_encrypted_pem()),
-            422,
-            "encrypted_key",
-            "private_key_pem",
-            "passphrase",
-        ),
-        (
-            "RSA 1024",
-            body("x", &rsa_1024.certificate_pem, &rsa_1024.key_pem),
-            422,
-            "unsupported_algorithm",
-            "certificate_pem",
-            "RSA 1024",
-        ),
-        (
-            "P-521",
-            body("x", &p521.certificate_pem, &p521.key_pem),
-            422,
-            "unsupported_algorithm",
-            "certificate_pem",
-            "P-521",
-        ),
-        (
-            "DSA key",
-            body("x", &certificate, &testing::dsa_key_pem()),
-            422,
-            "unsupported_algorithm",
-            "private_key_pem",
-            "DSA",
-        ),
-        (
-            "chain out of order",
-            body(
-                "x",
-                &format!("{}{leaf}", intermediate.pem()),
-                &chained_key.pem(Encoding::Pkcs8),
-            ),
-            422,
-            "chain_out_of_order",
-            "certificate_pem",
-            "in this order",
-        ),
-        (
-            "file over 1 MiB",
-            body("x", &huge, &key),
-            413,
-            "file_too_large",
-            "certificate_pem",
-            "1 MiB",
-        ),
-        (
-            "no key",
-            json!({"name": "x", "certificate_pem": certificate}),
-            422,
-            "required",
-            "private_key_pem",
-            "private key is required",
-        ),
-        (
-            "bad name",
-            body("API TLS", &certificate, &key),
-            422,
-            "invalid_k8s_name",
-            "name",
-            "not a valid Kubernetes name",
-        ),
-        (
-            "both forms",
-            json!({"name": "x", "certificate_pem": certificate, "secret_ref": {"namespace": "a", "name": "b"}}),
-            422,
-            "ambiguous_source",
-            "secret_ref",
-            "not both",
-        ),
-        (
-            "unknown field",
-            json!({"name": "x", "key": "y"}),
-            400,
-            "malformed_body",
-            "",
-            "every value a string",
-        ),
+        ("not a certificate", body("x", "hello", &key), 422, "not_a_certificate", "certificate_pem", "no PEM block"),
+        ("a key as certificate", body("x", &key, &key), 422, "key_in_certificate_field", "certificate_pem", "private key field"),
+        ("key of another certificate", body("x", &certificate, &other_key), 422, "key_mismatch", "private_key_pem", "does not belong"),
+        ("truncated certificate", body("x", &testing::truncate(&certificate), &key), 422, "truncated", "certificate_pem", "cut off"),
+        ("truncated key", body("x", &certificate, &testing::truncate(&key)), 422, "truncated", "private_key_pem", "cut off"),
+        ("encrypted key", body("x", &certificate, &testing::encrypted_pkcs8_pem()), 422, "encrypted_key", "private_key_pem", "passphrase"),
+        ("legacy encrypted key", body("x", &certificate, &testing::legacy_encrypted_pem()), 422, "encrypted_key", "private_key_pem", "passphrase"),
+        ("RSA 1024", body("x", &rsa_1024.certificate_pem, &rsa_1024.key_pem), 422, "unsupported_algorithm", "certificate_pem", "RSA 1024"),
+        ("P-521", body("x", &p521.certificate_pem, &p521.key_pem), 422, "unsupported_algorithm", "certificate_pem", "P-521"),
+        ("DSA key", body("x", &certificate, &testing::dsa_key_pem()), 422, "unsupported_algorithm", "private_key_pem", "DSA"),
+        ("chain out of order", body("x", &format!("{}{leaf}", intermediate.pem()), &chained_key.pem(Encoding::Pkcs8)), 422, "chain_out_of_order", "certificate_pem", "in this order"),
+        ("file over 1 MiB", body("x", &huge, &key), 413, "file_too_large", "certificate_pem", "1 MiB"),
+        ("no key", json!({"name": "x", "certificate_pem": certificate}), 422, "required", "private_key_pem", "private key is required"),
+        ("bad name", body("API TLS", &certificate, &key), 422, "invalid_k8s_name", "name", "not a valid Kubernetes name"),
+        ("both forms", json!({"name": "x", "certificate_pem": certificate, "secret_ref": {"namespace": "a", "name": "b"}}), 422, "ambiguous_source", "secret_ref", "not both"),
+        ("unknown field", json!({"name": "x", "key": "y"}), 400, "malformed_body", "", "every value a string"),
     ];
     for (what, request, status, code, field, fragment) in cases {
-        let (got, error) = app
-            .post_json("/api/v1/environments/dev/certificates", &request)
-            .await;
+        let (got, error) = app.post_json("/api/v1/environments/dev/certificates", &request).await;
         assert_eq!(got, status, "{what}: {error}");
         assert_eq!(error["error"]["code"], code, "{what}: {error}");
         if !field.is_empty() {
@@ -553,65 +277,26 @@ async fn bad_input_gets_its_own_message_and_nothing_is_stored(kind: DbKind) {
         }
         let message = error["error"]["message"].as_str().unwrap_or_default();
         assert!(message.contains(fragment), "{what}: {message}");
-        assert!(
-            !message.contains(&key.lines().nth(1).unwrap()[..20]),
-            "{what} echoes the upload: {message}"
-        );
+        assert!(!message.contains(&key.lines().nth(1).unwrap()[..20]), "{what} echoes the upload: {message}");
     }
 
     // A body over the route's limit: its own 413, not a generic one.
-    let (status, error) = upload(
-        &app,
-        "dev",
-        "x",
-        &"#".repeat(2 * 1024 * 1024),
-        &"#".repeat(1024 * 1024 + 10),
-    )
-    .await;
-    assert_eq!(
-        (status, error["error"]["code"].as_str()),
-        (413, Some("file_too_large")),
-        "{error}"
-    );
-    assert!(
-        error["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("1 MiB each"),
-        "{error}"
-    );
+    let (status, error) = upload(&app, "dev", "x", &"#".repeat(2 * 1024 * 1024), &"#".repeat(1024 * 1024 + 10)).await;
+    assert_eq!((status, error["error"]["code"].as_str()), (413, Some("file_too_large")), "{error}");
+    assert!(error["error"]["message"].as_str().unwrap().contains("1 MiB each"), "{error}");
     let (status, error) = upload(&app, "staging", "x", &certificate, &key).await;
-    assert_eq!(
-        (status, error["error"]["code"].as_str()),
-        (404, Some("environment_not_found")),
-        "{error}"
-    );
+    assert_eq!((status, error["error"]["code"].as_str()), (404, Some("environment_not_found")), "{error}");
 
-    assert_eq!(
-        count(&app, "certificates").await,
-        certificates,
-        "nothing stored"
-    );
+    assert_eq!(count(&app, "certificates").await, certificates, "nothing stored");
     assert_eq!(count(&app, "audit_log").await, audit, "nothing recorded");
 }
 
 async fn keys_are_never_stored_in_plaintext(kind: DbKind) {
     let app = TestApp::spawn_demo(kind).await;
-    let keys = [
-        TestKey::p256(),
-        TestKey::new(KeyKind::P384),
-        TestKey::new(KeyKind::Ed25519),
-    ];
+    let keys = [TestKey::p256(), TestKey::new(KeyKind::P384), TestKey::new(KeyKind::Ed25519)];
     for (i, key) in keys.iter().enumerate() {
         let certificate = self_signed(&[DEV_HOST], key, Validity::YEAR);
-        let (status, stored) = upload(
-            &app,
-            "dev",
-            &format!("scan-{i}"),
-            &certificate,
-            &key.pem(Encoding::Pkcs8),
-        )
-        .await;
+        let (status, stored) = upload(&app, "dev", &format!("scan-{i}"), &certificate, &key.pem(Encoding::Pkcs8)).await;
         assert_eq!(status, 201, "{stored}");
     }
     // Every byte the database holds.
@@ -628,26 +313,21 @@ async fn keys_are_never_stored_in_plaintext(kind: DbKind) {
         }
         DbKind::Postgres => {
             use sqlx::{Connection, Row};
-            let mut conn = sqlx::PgConnection::connect(&app.database.url)
-                .await
-                .unwrap();
+            let mut conn = sqlx::PgConnection::connect(&app.database.url).await.unwrap();
             let mut text = Vec::new();
             for table in ["certificates", "audit_log", "environments", "applications"] {
-                let rows = sqlx::query(&format!(
-                    "SELECT row_to_json(t)::text AS row FROM {table} t"
-                ))
-                .fetch_all(&mut conn)
-                .await
-                .unwrap();
+                let rows = sqlx::query(&format!("SELECT row_to_json(t)::text AS row FROM {table} t"))
+                    .fetch_all(&mut conn)
+                    .await
+                    .unwrap();
                 for row in rows {
                     text.extend(row.try_get::<String, _>("row").unwrap().into_bytes());
                 }
             }
-            let sealed =
-                sqlx::query("SELECT sealed_key FROM certificates WHERE sealed_key IS NOT NULL")
-                    .fetch_all(&mut conn)
-                    .await
-                    .unwrap();
+            let sealed = sqlx::query("SELECT sealed_key FROM certificates WHERE sealed_key IS NOT NULL")
+                .fetch_all(&mut conn)
+                .await
+                .unwrap();
             assert!(sealed.len() >= 3, "the keys are there, sealed");
             for row in sealed {
                 text.extend(row.try_get::<Vec<u8>, _>("sealed_key").unwrap());
@@ -657,19 +337,9 @@ async fn keys_are_never_stored_in_plaintext(kind: DbKind) {
         }
     };
     assert!(contents.len() > 10_000);
-    assert!(
-        contents
-            .windows(b"BEGIN CERTIFICATE".len())
-            .any(|w| w == b"BEGIN CERTIFICATE"),
-        "the scan reads the stored chains"
-    );
+    assert!(contents.windows(b"BEGIN CERTIFICATE".len()).any(|w| w == b"BEGIN CERTIFICATE"), "the scan reads the stored chains");
     for key in &keys {
-        assert_eq!(
-            leak(&contents, key),
-            None,
-            "{:?} key found in the database",
-            key.kind
-        );
+        assert_eq!(leak(&contents, key), None, "{:?} key found in the database", key.kind);
     }
 }
 
@@ -681,26 +351,11 @@ async fn no_response_ever_carries_a_key(kind: DbKind) {
     let id = created["id"].as_i64().unwrap();
     responses.push(created.to_string());
     // Refusals, even of a body that puts the key where a JSON reader would quote it.
-    let misplaced =
-        json!({"name": "ledger-tls", "certificate_pem": certificate, "secret_ref": key_pem});
-    for bad in [
-        body("ledger-tls", &certificate, &testing::truncate(&key_pem)),
-        body("Bad Name", &certificate, &key_pem),
-        misplaced,
-    ] {
-        responses.push(
-            app.post_json("/api/v1/environments/dev/certificates", &bad)
-                .await
-                .1
-                .to_string(),
-        );
+    let misplaced = json!({"name": "ledger-tls", "certificate_pem": certificate, "secret_ref": key_pem});
+    for bad in [body("ledger-tls", &certificate, &testing::truncate(&key_pem)), body("Bad Name", &certificate, &key_pem), misplaced] {
+        responses.push(app.post_json("/api/v1/environments/dev/certificates", &bad).await.1.to_string());
     }
-    responses.push(
-        upload(&app, "prod", "ledger-tls", &certificate, &key_pem)
-            .await
-            .1
-            .to_string(),
-    );
+    responses.push(upload(&app, "prod", "ledger-tls", &certificate, &key_pem).await.1.to_string());
     for path in [
         "/api/v1/certificates".to_owned(),
         format!("/api/v1/certificates/{id}"),
@@ -726,76 +381,35 @@ async fn the_bundle_carries_the_tls_secret_for_the_gateway(kind: DbKind) {
     let app = TestApp::spawn_demo(kind).await;
     let registry = app::backend::schema::SchemaRegistry::load(
         std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/crds")),
-        std::path::Path::new(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../shared/kubernetes-schemas"
-        )),
+        std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/kubernetes-schemas")),
     )
     .unwrap();
     for environment in ["dev", "prod"] {
-        let yaml = app
-            .get(&format!(
-                "/api/v1/applications/api/bundle.yaml?environment={environment}"
-            ))
-            .await
-            .text()
-            .await
-            .unwrap();
+        let yaml = app.get(&format!("/api/v1/applications/api/bundle.yaml?environment={environment}")).await.text().await.unwrap();
         let objects: Vec<Value> = serde_yaml::Deserializer::from_str(&yaml)
-            .map(|document| {
-                serde_yaml::from_value::<Value>(serde_yaml::Value::deserialize(document).unwrap())
-                    .unwrap()
-            })
+            .map(|document| serde_yaml::from_value::<Value>(serde_yaml::Value::deserialize(document).unwrap()).unwrap())
             .collect();
         let kinds: Vec<&str> = objects.iter().filter_map(|o| o["kind"].as_str()).collect();
-        assert_eq!(
-            kinds,
-            [
-                "Namespace",
-                "ConfigMap",
-                "Deployment",
-                "Service",
-                "Secret",
-                "Gateway",
-                "HTTPRoute"
-            ]
-        );
+        assert_eq!(kinds, ["Namespace", "ConfigMap", "Deployment", "Service", "Secret", "Gateway", "HTTPRoute"]);
         for object in &objects {
-            registry
-                .validate(object)
-                .unwrap_or_else(|v| panic!("{} breaks its schema: {v:?}", object["kind"]));
+            registry.validate(object).unwrap_or_else(|v| panic!("{} breaks its schema: {v:?}", object["kind"]));
         }
         let secret = &objects[4];
         assert_eq!(secret["type"], "kubernetes.io/tls");
         let gateway = &objects[5];
-        assert_eq!(
-            gateway["spec"]["listeners"][0]["tls"]["certificateRefs"][0]["name"],
-            secret["metadata"]["name"]
-        );
+        assert_eq!(gateway["spec"]["listeners"][0]["tls"]["certificateRefs"][0]["name"], secret["metadata"]["name"]);
         let decode = |field: &str| {
-            String::from_utf8(
-                base64::engine::general_purpose::STANDARD
-                    .decode(secret["data"][field].as_str().unwrap())
-                    .unwrap(),
-            )
-            .unwrap()
+            String::from_utf8(base64::engine::general_purpose::STANDARD.decode(secret["data"][field].as_str().unwrap()).unwrap())
+                .unwrap()
         };
         let (chain, key) = (decode("tls.crt"), decode("tls.key"));
-        let parsed =
-            app::backend::certificates::parse_upload(&chain, &app::domain::PrivateKeyPem::new(key))
-                .expect("the Secret's key belongs to its certificate");
-        let host = if environment == "dev" {
-            "api-dev.mdhlabs.com"
-        } else {
-            "api.mdhlabs.com"
-        };
+        let parsed = app::backend::certificates::parse_upload(&chain, &app::domain::PrivateKeyPem::new(key))
+            .expect("the Secret's key belongs to its certificate");
+        let host = if environment == "dev" { "api-dev.mdhlabs.com" } else { "api.mdhlabs.com" };
         assert_eq!(parsed.leaf().sans, [host]);
     }
     let whole = app.get("/api/v1/bundle.yaml").await.text().await.unwrap();
-    assert!(
-        !whole.contains("tls.key") && !whole.contains("kubernetes.io/tls"),
-        "no keys in the whole plan's bundle"
-    );
+    assert!(!whole.contains("tls.key") && !whole.contains("kubernetes.io/tls"), "no keys in the whole plan's bundle");
 }
 
 async fn the_demo_gives_each_environment_its_own_certificate(kind: DbKind) {
@@ -807,86 +421,43 @@ async fn the_demo_gives_each_environment_its_own_certificate(kind: DbKind) {
         assert_eq!(certificate["name"], "api-tls");
         assert_eq!(certificate["sans"], json!([host]));
         assert_eq!(certificate["status"], "valid", "{certificate}");
-        assert_eq!(
-            certificate["issuer"],
-            "O=Gatehouse demo, CN=Gatehouse demo CA"
-        );
+        assert_eq!(certificate["issuer"], "O=Gatehouse demo, CN=Gatehouse demo CA");
         assert_eq!(certificate["used_by"][0]["application"], "api");
     }
     assert_ne!(all[0]["fingerprint_sha256"], all[1]["fingerprint_sha256"]);
     let (_, conflicts) = app.get_json("/api/v1/conflicts").await;
-    assert_eq!(
-        conflicts["findings"],
-        json!([]),
-        "the demo plan is clean with its certificates"
-    );
+    assert_eq!(conflicts["findings"], json!([]), "the demo plan is clean with its certificates");
 }
 
 async fn delete_refuses_while_in_use_and_takes_history_along(kind: DbKind) {
     let app = TestApp::spawn_demo(kind).await;
     let (_, demo) = app.get_json("/api/v1/certificates?environment=dev").await;
     let demo_id = demo[0]["id"].as_i64().unwrap();
-    let response = app
-        .client
-        .delete(app.at(&format!("/api/v1/certificates/{demo_id}")))
-        .send()
-        .await
-        .unwrap();
+    let response = app.client.delete(app.at(&format!("/api/v1/certificates/{demo_id}"))).send().await.unwrap();
     assert_eq!(response.status(), 409);
     let error: Value = response.json().await.unwrap();
     assert_eq!(error["error"]["code"], "certificate_in_use");
-    assert!(
-        error["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("application api"),
-        "{error}"
-    );
+    assert!(error["error"]["message"].as_str().unwrap().contains("application api"), "{error}");
 
     let mut ids = Vec::new();
     for _ in 0..3 {
         let (_, certificate, key) = pair(&["spare.mdhlabs.com"], Validity::YEAR);
-        ids.push(
-            upload(&app, "dev", "spare-tls", &certificate, &key).await.1["id"]
-                .as_i64()
-                .unwrap(),
-        );
+        ids.push(upload(&app, "dev", "spare-tls", &certificate, &key).await.1["id"].as_i64().unwrap());
     }
-    let response = app
-        .client
-        .delete(app.at(&format!("/api/v1/certificates/{}", ids[0])))
-        .send()
-        .await
-        .unwrap();
+    let response = app.client.delete(app.at(&format!("/api/v1/certificates/{}", ids[0]))).send().await.unwrap();
     assert_eq!(response.status(), 204, "an old version alone");
-    let (_, current) = app
-        .get_json(&format!("/api/v1/certificates/{}", ids[2]))
-        .await;
+    let (_, current) = app.get_json(&format!("/api/v1/certificates/{}", ids[2])).await;
     assert_eq!(current["history"].as_array().map(Vec::len), Some(1));
-    let response = app
-        .client
-        .delete(app.at(&format!("/api/v1/certificates/{}", ids[2])))
-        .send()
-        .await
-        .unwrap();
+    let response = app.client.delete(app.at(&format!("/api/v1/certificates/{}", ids[2]))).send().await.unwrap();
     assert_eq!(response.status(), 204);
     for id in &ids {
         let (status, _) = app.get_json(&format!("/api/v1/certificates/{id}")).await;
         assert_eq!(status, 404, "version {id} went with the certificate");
     }
-    let response = app
-        .client
-        .delete(app.at("/api/v1/environments/dev"))
-        .send()
-        .await
-        .unwrap();
+    let response = app.client.delete(app.at("/api/v1/environments/dev")).send().await.unwrap();
     assert_eq!(response.status(), 409);
     let (status, error) = app.get_json("/api/v1/certificates/api-tls").await;
-    assert_eq!(
-        (status, error["error"]["code"].as_str()),
-        (404, Some("certificate_not_found")),
-        "ids are numbers"
-    );
+    assert_eq!((status, error["error"]["code"].as_str()), (404, Some("certificate_not_found")), "ids are numbers");
 
     // An environment whose only remaining use is a certificate says so.
     let staging = json!({"name": "staging", "node_subnets": ["192.168.120.0/24"], "pod_cidrs": ["10.120.0.0/16"],
@@ -894,72 +465,35 @@ async fn delete_refuses_while_in_use_and_takes_history_along(kind: DbKind) {
     let (status, created) = app.post_json("/api/v1/environments", &staging).await;
     assert_eq!(status, 201, "{created}");
     let (_, certificate, key) = pair(&["staging.mdhlabs.com"], Validity::YEAR);
-    assert_eq!(
-        upload(&app, "staging", "staging-tls", &certificate, &key)
-            .await
-            .0,
-        201
-    );
-    let response = app
-        .client
-        .delete(app.at("/api/v1/environments/staging"))
-        .send()
-        .await
-        .unwrap();
+    assert_eq!(upload(&app, "staging", "staging-tls", &certificate, &key).await.0, 201);
+    let response = app.client.delete(app.at("/api/v1/environments/staging")).send().await.unwrap();
     assert_eq!(response.status(), 409);
     let error: Value = response.json().await.unwrap();
-    assert!(
-        error["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("certificates: [staging-tls]"),
-        "{error}"
-    );
+    assert!(error["error"]["message"].as_str().unwrap().contains("certificates: [staging-tls]"), "{error}");
 }
 
 async fn a_secret_reference_is_pending_until_a_cluster_is_connected(kind: DbKind) {
     let app = TestApp::spawn_demo(kind).await;
     let reference = json!({"name": "wildcard-tls", "secret_ref": {"namespace": "certificates", "name": "wildcard-tls"}});
-    let (status, stored) = app
-        .post_json("/api/v1/environments/dev/certificates", &reference)
-        .await;
+    let (status, stored) = app.post_json("/api/v1/environments/dev/certificates", &reference).await;
     assert_eq!(status, 201, "{stored}");
     assert_eq!(stored["source"], "secret");
     assert_eq!(stored["status"], "pending");
-    assert_eq!(
-        stored["status_detail"],
-        "pending: resolved once a cluster is connected"
-    );
-    assert_eq!(
-        stored["secret_ref"],
-        json!({"namespace": "certificates", "name": "wildcard-tls"})
-    );
+    assert_eq!(stored["status_detail"], "pending: resolved once a cluster is connected");
+    assert_eq!(stored["secret_ref"], json!({"namespace": "certificates", "name": "wildcard-tls"}));
     assert!(stored.get("fingerprint_sha256").is_none());
 
     // Pointing the demo application at it: a warning, and the bundle refers to that Secret.
     let (_, mut api) = app.get_json("/api/v1/applications/api").await;
     api["environments"]["dev"]["certificate"] = json!("wildcard-tls");
-    let (status, body) = app
-        .send_json(Method::PUT, "/api/v1/applications/api", &api)
-        .await;
+    let (status, body) = app.send_json(Method::PUT, "/api/v1/applications/api", &api).await;
     assert_eq!(status, 200, "{body}");
     let (_, report) = app.get_json("/api/v1/applications/api/checklist").await;
     assert_eq!(report["errors"], 0, "{report}");
     assert_eq!(report["findings"][0]["rule"], "GH-CERT-UNVERIFIED");
-    let yaml = app
-        .get("/api/v1/applications/api/bundle.yaml?environment=dev")
-        .await
-        .text()
-        .await
-        .unwrap();
-    assert!(
-        yaml.contains("kind: ReferenceGrant") && !yaml.contains("kubernetes.io/tls"),
-        "{yaml}"
-    );
-    assert!(
-        yaml.contains("namespace: certificates"),
-        "the listener refers to the Secret where it is: {yaml}"
-    );
+    let yaml = app.get("/api/v1/applications/api/bundle.yaml?environment=dev").await.text().await.unwrap();
+    assert!(yaml.contains("kind: ReferenceGrant") && !yaml.contains("kubernetes.io/tls"), "{yaml}");
+    assert!(yaml.contains("namespace: certificates"), "the listener refers to the Secret where it is: {yaml}");
 }
 
 async fn the_secret_key_must_be_the_one_that_sealed_the_keys(kind: DbKind) {
@@ -976,14 +510,8 @@ async fn the_secret_key_must_be_the_one_that_sealed_the_keys(kind: DbKind) {
     .err()
     .expect("another secret key is refused");
     let message = error.to_string();
-    assert!(
-        message.contains("sealed under secret key") && message.contains("GATEHOUSE_SECRET_KEY"),
-        "{message}"
-    );
-    assert!(
-        !message.contains(&"ab".repeat(8)),
-        "the key itself is never shown: {message}"
-    );
+    assert!(message.contains("sealed under secret key") && message.contains("GATEHOUSE_SECRET_KEY"), "{message}");
+    assert!(!message.contains(&"ab".repeat(8)), "the key itself is never shown: {message}");
 
     let error = gatehouse::Gatehouse::start({
         let mut config = gatehouse::Config::for_tests(&shared.url, crate::harness::site_root());
@@ -993,18 +521,11 @@ async fn the_secret_key_must_be_the_one_that_sealed_the_keys(kind: DbKind) {
     .await
     .err()
     .expect("a malformed secret key is refused");
-    assert!(
-        error
-            .to_string()
-            .contains("GATEHOUSE_SECRET_KEY must be 32 random bytes"),
-        "{error}"
-    );
+    assert!(error.to_string().contains("GATEHOUSE_SECRET_KEY must be 32 random bytes"), "{error}");
 
     // The same key as before: the stored keys open.
     let again = TestApp::spawn_with(database, |_| {}).await;
-    let response = again
-        .get("/api/v1/applications/api/bundle.yaml?environment=prod")
-        .await;
+    let response = again.get("/api/v1/applications/api/bundle.yaml?environment=prod").await;
     assert_eq!(response.status(), 200);
     assert!(response.text().await.unwrap().contains("tls.key"));
 }
@@ -1014,17 +535,9 @@ async fn the_secret_key_must_be_the_one_that_sealed_the_keys(kind: DbKind) {
 async fn a_sealed_key_moved_to_another_row_does_not_open(kind: DbKind) {
     use sqlx::Row;
     let app = TestApp::spawn_demo(kind).await;
-    let db = app::backend::db::Database::connect(&app.database.url)
-        .await
-        .unwrap();
-    let rows = sqlx::query("SELECT id, sealed_key FROM certificates ORDER BY id")
-        .fetch_all(db.pool())
-        .await
-        .unwrap();
-    let (dev_id, prod_id): (i64, i64) = (
-        rows[0].try_get("id").unwrap(),
-        rows[1].try_get("id").unwrap(),
-    );
+    let db = app::backend::db::Database::connect(&app.database.url).await.unwrap();
+    let rows = sqlx::query("SELECT id, sealed_key FROM certificates ORDER BY id").fetch_all(db.pool()).await.unwrap();
+    let (dev_id, prod_id): (i64, i64) = (rows[0].try_get("id").unwrap(), rows[1].try_get("id").unwrap());
     let dev_sealed: Vec<u8> = rows[0].try_get("sealed_key").unwrap();
     sqlx::query("UPDATE certificates SET sealed_key = $1 WHERE id = $2")
         .bind(dev_sealed)
@@ -1033,21 +546,10 @@ async fn a_sealed_key_moved_to_another_row_does_not_open(kind: DbKind) {
         .await
         .unwrap();
     db.close().await;
-    let (status, error) = app
-        .get_json("/api/v1/applications/api/bundle.yaml?environment=prod")
-        .await;
-    assert_eq!(
-        (status, error["error"]["code"].as_str()),
-        (500, Some("internal")),
-        "{error}"
-    );
-    assert!(
-        !error.to_string().contains("sealed"),
-        "no internal detail: {error}"
-    );
-    let response = app
-        .get("/api/v1/applications/api/bundle.yaml?environment=dev")
-        .await;
+    let (status, error) = app.get_json("/api/v1/applications/api/bundle.yaml?environment=prod").await;
+    assert_eq!((status, error["error"]["code"].as_str()), (500, Some("internal")), "{error}");
+    assert!(!error.to_string().contains("sealed"), "no internal detail: {error}");
+    let response = app.get("/api/v1/applications/api/bundle.yaml?environment=dev").await;
     assert_eq!(response.status(), 200, "dev's own row {dev_id} still opens");
 }
 
@@ -1067,26 +569,13 @@ async fn the_key_file_is_created_beside_the_database_and_reused() {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt as _;
-        assert_eq!(
-            std::fs::metadata(&key_file).unwrap().permissions().mode() & 0o777,
-            0o600
-        );
+        assert_eq!(std::fs::metadata(&key_file).unwrap().permissions().mode() & 0o777, 0o600);
     }
     let database = app.stop().await;
     let again = TestApp::spawn_with(database, |config| config.secret_key = None).await;
-    assert_eq!(
-        std::fs::read_to_string(&key_file).unwrap(),
-        text,
-        "not replaced"
-    );
-    let response = again
-        .get("/api/v1/applications/api/bundle.yaml?environment=dev")
-        .await;
-    assert_eq!(
-        response.status(),
-        200,
-        "the demo keys open with the file's key"
-    );
+    assert_eq!(std::fs::read_to_string(&key_file).unwrap(), text, "not replaced");
+    let response = again.get("/api/v1/applications/api/bundle.yaml?environment=dev").await;
+    assert_eq!(response.status(), 200, "the demo keys open with the file's key");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1113,26 +602,10 @@ async fn the_pages_are_rendered_on_the_server(kind: DbKind) {
     ] {
         assert!(html.contains(expected), "{expected} in {html}");
     }
-    let prod_only = app
-        .get("/certificates?environment=prod&sort=-expiry")
-        .await
-        .text()
-        .await
-        .unwrap();
-    assert!(
-        prod_only.contains("certificate-prod-api-tls")
-            && !prod_only.contains("certificate-dev-api-tls")
-    );
-    assert!(
-        prod_only.contains("<option value=\"prod\" selected"),
-        "the form shows the filter in force"
-    );
-    let none = app
-        .get("/certificates?status=expired")
-        .await
-        .text()
-        .await
-        .unwrap();
+    let prod_only = app.get("/certificates?environment=prod&sort=-expiry").await.text().await.unwrap();
+    assert!(prod_only.contains("certificate-prod-api-tls") && !prod_only.contains("certificate-dev-api-tls"));
+    assert!(prod_only.contains("<option value=\"prod\" selected"), "the form shows the filter in force");
+    let none = app.get("/certificates?status=expired").await.text().await.unwrap();
     assert!(none.contains("None of the 2 certificates match"), "{none}");
 
     let (_, dev) = app.get_json("/api/v1/certificates?environment=dev").await;
@@ -1140,32 +613,12 @@ async fn the_pages_are_rendered_on_the_server(kind: DbKind) {
     let (_, certificate, key) = pair(&["api-dev.mdhlabs.com"], Validity::EXPIRING);
     let (status, renewed) = upload(&app, "dev", "api-tls", &certificate, &key).await;
     assert_eq!(status, 201, "{renewed}");
-    let html = app
-        .get(&format!("/certificates/{}", renewed["id"]))
-        .await
-        .text()
-        .await
-        .unwrap();
-    for expected in [
-        "data-testid=\"certificate-sans\"",
-        "api-dev.mdhlabs.com",
-        "status status--expiring",
-        "data-testid=\"certificate-history\"",
-        "SHA-256 fingerprint",
-    ] {
+    let html = app.get(&format!("/certificates/{}", renewed["id"])).await.text().await.unwrap();
+    for expected in ["data-testid=\"certificate-sans\"", "api-dev.mdhlabs.com", "status status--expiring", "data-testid=\"certificate-history\"", "SHA-256 fingerprint"] {
         assert!(html.contains(expected), "{expected} in {html}");
     }
-    let old = app
-        .get(&format!("/certificates/{id}"))
-        .await
-        .text()
-        .await
-        .unwrap();
-    assert!(
-        old.contains("This version was replaced")
-            && old.contains("data-testid=\"certificate-chain\""),
-        "{old}"
-    );
+    let old = app.get(&format!("/certificates/{id}")).await.text().await.unwrap();
+    assert!(old.contains("This version was replaced") && old.contains("data-testid=\"certificate-chain\""), "{old}");
     assert!(old.contains("CN=Gatehouse demo CA"));
     let response = app.get("/certificates/999999").await;
     assert_eq!(response.status(), 404);

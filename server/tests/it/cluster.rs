@@ -39,10 +39,7 @@ async fn simulated(behaviour: CiliumBehaviour, token: Option<&str>) -> Arc<SimCl
         .expect("the simulated cluster starts");
     sim.set_behaviour(behaviour);
     if let Some(token) = token {
-        sim.set_access(Access {
-            token: Some(token.to_owned()),
-            ..Access::default()
-        });
+        sim.set_access(Access { token: Some(token.to_owned()), ..Access::default() });
     }
     Arc::new(sim)
 }
@@ -68,11 +65,7 @@ impl Fixture {
     async fn with(kind: DbKind, behaviour: CiliumBehaviour, token: Option<&str>) -> Fixture {
         let sim = simulated(behaviour, token).await;
         let (app, kubeconfig) = portal(kind, &sim.kubeconfig(token)).await;
-        Fixture {
-            app,
-            sim,
-            _kubeconfig: kubeconfig,
-        }
+        Fixture { app, sim, _kubeconfig: kubeconfig }
     }
 
     async fn client(&self) -> Client {
@@ -92,12 +85,8 @@ async fn kube_client(kubeconfig: &str) -> Client {
 
 /// Submits and returns the id.
 async fn submit(app: &TestApp, environment: &str, dry_run: bool) -> i64 {
-    let (status, body) = app
-        .post_json(
-            "/api/v1/applications/api/submissions",
-            &json!({"environment": environment, "dry_run": dry_run}),
-        )
-        .await;
+    let (status, body) =
+        app.post_json("/api/v1/applications/api/submissions", &json!({"environment": environment, "dry_run": dry_run})).await;
     assert_eq!(status, 202, "{body}");
     body["id"].as_i64().expect("an id")
 }
@@ -112,10 +101,7 @@ async fn settled(app: &TestApp, id: i64) -> Value {
         if state != "applying" && state != "tearing_down" {
             return body;
         }
-        assert!(
-            Instant::now() < deadline,
-            "submission {id} did not settle: {body:#}"
-        );
+        assert!(Instant::now() < deadline, "submission {id} did not settle: {body:#}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -155,84 +141,33 @@ async fn seed_example_reaches_ready(kind: DbKind) {
     let kinds: Vec<String> = objects(&done).iter().map(|(k, _, _)| k.clone()).collect();
     assert_eq!(
         kinds,
-        [
-            "Namespace",
-            "ConfigMap",
-            "Secret",
-            "Deployment",
-            "Service",
-            "CiliumLoadBalancerIPPool",
-            "CiliumL2AnnouncementPolicy",
-            "Gateway",
-            "HTTPRoute",
-            "Service"
-        ],
+        ["Namespace", "ConfigMap", "Secret", "Deployment", "Service", "CiliumLoadBalancerIPPool", "CiliumL2AnnouncementPolicy",
+         "Gateway", "HTTPRoute", "Service"],
         "dependency order, then the Service Cilium generated"
     );
-    assert!(
-        objects(&done).iter().all(|(_, _, state)| state == "ready"),
-        "{done:#}"
-    );
+    assert!(objects(&done).iter().all(|(_, _, state)| state == "ready"), "{done:#}");
     assert_eq!(done["requested_by"], crate::harness::ADMIN_ACTOR);
     let bundle = done["bundle"].as_str().expect("the recorded bundle");
     assert!(bundle.contains("kind: Deployment") && bundle.contains("(not recorded)"));
-    assert!(
-        !bundle.contains("PRIVATE KEY"),
-        "no key reaches the database"
-    );
-    let gateway = done["objects"]
-        .as_array()
-        .and_then(|o| o.iter().find(|o| o["kind"] == "Gateway"))
-        .expect("the Gateway");
-    assert!(
-        gateway["message"]
-            .as_str()
-            .is_some_and(|m| m.starts_with("Programmed at 192.168.101.19")),
-        "{gateway}"
-    );
+    assert!(!bundle.contains("PRIVATE KEY"), "no key reaches the database");
+    let gateway = done["objects"].as_array().and_then(|o| o.iter().find(|o| o["kind"] == "Gateway")).expect("the Gateway");
+    assert!(gateway["message"].as_str().is_some_and(|m| m.starts_with("Programmed at 192.168.101.19")), "{gateway}");
 
-    let vip = fixture
-        .sim
-        .vip("cd-service", GATEWAY_SERVICE)
-        .expect("Cilium generated the Gateway's Service");
-    assert_eq!(
-        vip.address.as_deref(),
-        Some("192.168.101.192"),
-        "the lowest address of dev-vips"
-    );
+    let vip = fixture.sim.vip("cd-service", GATEWAY_SERVICE).expect("Cilium generated the Gateway's Service");
+    assert_eq!(vip.address.as_deref(), Some("192.168.101.192"), "the lowest address of dev-vips");
     assert_eq!(vip.announcement.l2_policies, ["gatehouse-dev"]);
     assert!(vip.is_announced());
-    assert_eq!(
-        vip.labels.get("gatehouse.io/advertise").map(String::as_str),
-        Some("dev")
-    );
+    assert_eq!(vip.labels.get("gatehouse.io/advertise").map(String::as_str), Some("dev"));
 
     let (status, vips) = app.get_json("/api/v1/vips").await;
     assert_eq!(status, 200);
-    let listed = vips
-        .as_array()
-        .and_then(|v| v.iter().find(|v| v["service"] == GATEWAY_SERVICE))
-        .expect("listed")
-        .clone();
-    assert_eq!(
-        (
-            listed["labelled"].clone(),
-            listed["assigned"].clone(),
-            listed["announced"].clone()
-        ),
-        (json!(true), json!(true), json!(true))
-    );
+    let listed = vips.as_array().and_then(|v| v.iter().find(|v| v["service"] == GATEWAY_SERVICE)).expect("listed").clone();
+    assert_eq!((listed["labelled"].clone(), listed["assigned"].clone(), listed["announced"].clone()), (json!(true), json!(true), json!(true)));
 
     // Applied with field manager gatehouse.
     let deployments: Api<Deployment> = Api::namespaced(fixture.client().await, "cd-service");
     let deployment = deployments.get("api").await.expect("the Deployment exists");
-    let managers: Vec<String> = deployment
-        .metadata
-        .managed_fields
-        .iter()
-        .flatten()
-        .filter_map(|m| m.manager.clone())
-        .collect();
+    let managers: Vec<String> = deployment.metadata.managed_fields.iter().flatten().filter_map(|m| m.manager.clone()).collect();
     assert_eq!(managers, ["gatehouse"]);
 
     // Re-apply: the same objects, ready again, nothing conflicts.
@@ -250,120 +185,41 @@ async fn dry_run_changes_nothing(kind: DbKind) {
     // The namespace does not exist yet: what lives in it cannot be dry-run, and says so.
     assert_eq!(
         states(&done),
-        [
-            "Namespace:applied",
-            "ConfigMap:skipped",
-            "Secret:skipped",
-            "Deployment:skipped",
-            "Service:skipped",
-            "CiliumLoadBalancerIPPool:applied",
-            "CiliumL2AnnouncementPolicy:applied",
-            "Gateway:skipped",
-            "HTTPRoute:skipped"
-        ]
+        ["Namespace:applied", "ConfigMap:skipped", "Secret:skipped", "Deployment:skipped", "Service:skipped",
+         "CiliumLoadBalancerIPPool:applied", "CiliumL2AnnouncementPolicy:applied", "Gateway:skipped", "HTTPRoute:skipped"]
     );
-    assert!(
-        done["objects"][1]["message"]
-            .as_str()
-            .is_some_and(|m| m.contains("namespace cd-service does not exist yet"))
-    );
+    assert!(done["objects"][1]["message"].as_str().is_some_and(|m| m.contains("namespace cd-service does not exist yet")));
     let deployments: Api<Deployment> = Api::namespaced(fixture.client().await, "cd-service");
-    assert!(
-        deployments
-            .get_opt("api")
-            .await
-            .expect("the cluster answers")
-            .is_none(),
-        "a dry run creates nothing"
-    );
+    assert!(deployments.get_opt("api").await.expect("the cluster answers").is_none(), "a dry run creates nothing");
     // Once applied, a dry run checks every object.
-    assert_eq!(
-        settled(&fixture.app, submit(&fixture.app, "dev", false).await).await["status"],
-        "ready"
-    );
+    assert_eq!(settled(&fixture.app, submit(&fixture.app, "dev", false).await).await["status"], "ready");
     let again = settled(&fixture.app, submit(&fixture.app, "dev", true).await).await;
     assert_eq!(again["status"], "validated", "{again:#}");
-    assert!(
-        objects(&again)
-            .iter()
-            .all(|(_, _, state)| state == "applied"),
-        "{again:#}"
-    );
+    assert!(objects(&again).iter().all(|(_, _, state)| state == "applied"), "{again:#}");
 }
 
 async fn preview_diffs_against_the_cluster(kind: DbKind) {
     let fixture = Fixture::start(kind).await;
     let app = &fixture.app;
-    let (status, before) = app
-        .get_json("/api/v1/applications/api/preview?environment=dev")
-        .await;
+    let (status, before) = app.get_json("/api/v1/applications/api/preview?environment=dev").await;
     assert_eq!(status, 200, "{before}");
-    let deployment = before
-        .as_array()
-        .and_then(|o| o.iter().find(|o| o["kind"] == "Deployment"))
-        .expect("the Deployment")
-        .clone();
+    let deployment = before.as_array().and_then(|o| o.iter().find(|o| o["kind"] == "Deployment")).expect("the Deployment").clone();
     assert_eq!(deployment["live"], false);
-    assert!(
-        deployment["added"].as_u64().is_some_and(|n| n > 5) && deployment["changed"] == 0,
-        "{deployment:#}"
-    );
-    assert!(
-        deployment["yaml"]
-            .as_str()
-            .is_some_and(|y| y.starts_with("apiVersion: apps/v1"))
-    );
-    let secret = before
-        .as_array()
-        .and_then(|o| o.iter().find(|o| o["kind"] == "Secret"))
-        .expect("the Secret")
-        .clone();
-    assert!(
-        !secret.to_string().contains("PRIVATE KEY") && !secret.to_string().contains("LS0t"),
-        "no key in a preview"
-    );
+    assert!(deployment["added"].as_u64().is_some_and(|n| n > 5) && deployment["changed"] == 0, "{deployment:#}");
+    assert!(deployment["yaml"].as_str().is_some_and(|y| y.starts_with("apiVersion: apps/v1")));
+    let secret = before.as_array().and_then(|o| o.iter().find(|o| o["kind"] == "Secret")).expect("the Secret").clone();
+    assert!(!secret.to_string().contains("PRIVATE KEY") && !secret.to_string().contains("LS0t"), "no key in a preview");
 
-    assert_eq!(
-        settled(app, submit(app, "dev", false).await).await["status"],
-        "ready"
-    );
+    assert_eq!(settled(app, submit(app, "dev", false).await).await["status"], "ready");
     let mut scaled = deployment_from_bundle(app).await;
     scaled["spec"]["replicas"] = json!(5);
     let deployments: Api<Deployment> = Api::namespaced(fixture.client().await, "cd-service");
-    deployments
-        .patch(
-            "api",
-            &PatchParams::apply("gatehouse"),
-            &Patch::Apply(&scaled),
-        )
-        .await
-        .expect("scaled");
-    let (_, after) = app
-        .get_json("/api/v1/applications/api/preview?environment=dev")
-        .await;
-    let deployment = after
-        .as_array()
-        .and_then(|o| o.iter().find(|o| o["kind"] == "Deployment"))
-        .expect("the Deployment")
-        .clone();
-    assert_eq!(
-        (
-            deployment["live"].clone(),
-            deployment["added"].clone(),
-            deployment["changed"].clone()
-        ),
-        (json!(true), json!(0), json!(1)),
-        "{deployment:#}"
-    );
-    let replicas = deployment["fields"]
-        .as_array()
-        .and_then(|f| f.iter().find(|f| f["field"] == ".spec.replicas"))
-        .expect("replicas")
-        .clone();
-    assert_eq!(
-        replicas,
-        json!({"field": ".spec.replicas", "change": "changed", "live": 5, "desired": 3})
-    );
+    deployments.patch("api", &PatchParams::apply("gatehouse"), &Patch::Apply(&scaled)).await.expect("scaled");
+    let (_, after) = app.get_json("/api/v1/applications/api/preview?environment=dev").await;
+    let deployment = after.as_array().and_then(|o| o.iter().find(|o| o["kind"] == "Deployment")).expect("the Deployment").clone();
+    assert_eq!((deployment["live"].clone(), deployment["added"].clone(), deployment["changed"].clone()), (json!(true), json!(0), json!(1)), "{deployment:#}");
+    let replicas = deployment["fields"].as_array().and_then(|f| f.iter().find(|f| f["field"] == ".spec.replicas")).expect("replicas").clone();
+    assert_eq!(replicas, json!({"field": ".spec.replicas", "change": "changed", "live": 5, "desired": 3}));
     let (status, _) = app.get_json("/api/v1/applications/api/preview").await;
     assert_eq!(status, 400);
 }
@@ -374,36 +230,14 @@ async fn checklist_errors_block_a_submission(kind: DbKind) {
     let (_, mut api) = app.get_json("/api/v1/applications/api").await;
     // A hostname the dev certificate does not cover: GH-CERT-COVERS blocks the submission.
     api["environments"]["dev"]["hostnames"] = json!(["elsewhere.example.org"]);
-    let (status, body) = app
-        .send_json(reqwest::Method::PUT, "/api/v1/applications/api", &api)
-        .await;
+    let (status, body) = app.send_json(reqwest::Method::PUT, "/api/v1/applications/api", &api).await;
     assert_eq!(status, 200, "{body}");
-    let (status, body) = app
-        .post_json(
-            "/api/v1/applications/api/submissions",
-            &json!({"environment": "dev"}),
-        )
-        .await;
+    let (status, body) = app.post_json("/api/v1/applications/api/submissions", &json!({"environment": "dev"})).await;
     assert!(status == 422 || status == 409, "{status} {body}");
-    assert!(
-        body["errors"].as_array().is_some_and(|e| e
-            .iter()
-            .any(|e| e["rule"].as_str().is_some_and(|r| r.starts_with("GH-")))),
-        "{body}"
-    );
-    let (status, body) = app
-        .post_json(
-            "/api/v1/applications/nope/submissions",
-            &json!({"environment": "dev"}),
-        )
-        .await;
+    assert!(body["errors"].as_array().is_some_and(|e| e.iter().any(|e| e["rule"].as_str().is_some_and(|r| r.starts_with("GH-")))), "{body}");
+    let (status, body) = app.post_json("/api/v1/applications/nope/submissions", &json!({"environment": "dev"})).await;
     assert_eq!(status, 404, "{body}");
-    let (status, body) = app
-        .post_json(
-            "/api/v1/applications/api/submissions",
-            &json!({"environment": "dev", "extra": 1}),
-        )
-        .await;
+    let (status, body) = app.post_json("/api/v1/applications/api/submissions", &json!({"environment": "dev", "extra": 1})).await;
     assert_eq!(status, 400, "{body}");
 }
 
@@ -411,65 +245,27 @@ async fn checklist_errors_block_a_submission(kind: DbKind) {
 /// the generated Service, within a second of its appearing, of its recreation, and of the
 /// label's removal.
 async fn label_fix_labels_the_generated_service(kind: DbKind) {
-    let fixture = Fixture::with(
-        kind,
-        CiliumBehaviour {
-            copies_infrastructure_labels: false,
-        },
-        None,
-    )
-    .await;
+    let fixture = Fixture::with(kind, CiliumBehaviour { copies_infrastructure_labels: false }, None).await;
     let id = submit(&fixture.app, "dev", false).await;
     let sim = fixture.sim.clone();
     let labelled = move || {
-        sim.vip("cd-service", GATEWAY_SERVICE).is_some_and(|vip| {
-            vip.labels.get("gatehouse.io/advertise").map(String::as_str) == Some("dev")
-        })
+        sim.vip("cd-service", GATEWAY_SERVICE)
+            .is_some_and(|vip| vip.labels.get("gatehouse.io/advertise").map(String::as_str) == Some("dev"))
     };
     let sim = fixture.sim.clone();
-    eventually(
-        Duration::from_secs(10),
-        "Cilium generates the Gateway's Service",
-        || sim.vip("cd-service", GATEWAY_SERVICE).is_some(),
-    )
-    .await;
-    eventually(
-        Duration::from_secs(1),
-        "the generated Service is labelled",
-        labelled.clone(),
-    )
-    .await;
+    eventually(Duration::from_secs(10), "Cilium generates the Gateway's Service", || sim.vip("cd-service", GATEWAY_SERVICE).is_some()).await;
+    eventually(Duration::from_secs(1), "the generated Service is labelled", labelled.clone()).await;
     let done = settled(&fixture.app, id).await;
     assert_eq!(done["status"], "ready", "{done:#}");
-    assert!(
-        fixture
-            .sim
-            .vip("cd-service", GATEWAY_SERVICE)
-            .is_some_and(|vip| vip.is_announced())
-    );
+    assert!(fixture.sim.vip("cd-service", GATEWAY_SERVICE).is_some_and(|vip| vip.is_announced()));
 
     let services: Api<Service> = Api::namespaced(fixture.client().await, "cd-service");
-    services
-        .delete(GATEWAY_SERVICE, &DeleteParams::default())
-        .await
-        .expect("the Service is deleted");
+    services.delete(GATEWAY_SERVICE, &DeleteParams::default()).await.expect("the Service is deleted");
     // Cilium recreates it at once, without the label; the reconciler labels it again.
-    eventually(
-        Duration::from_secs(1),
-        "the recreated Service is labelled",
-        labelled.clone(),
-    )
-    .await;
+    eventually(Duration::from_secs(1), "the recreated Service is labelled", labelled.clone()).await;
 
     let unlabel = json!({"metadata": {"labels": {"gatehouse.io/advertise": null}}});
-    services
-        .patch(
-            GATEWAY_SERVICE,
-            &PatchParams::default(),
-            &Patch::Merge(&unlabel),
-        )
-        .await
-        .expect("the label is removed");
+    services.patch(GATEWAY_SERVICE, &PatchParams::default(), &Patch::Merge(&unlabel)).await.expect("the label is removed");
     eventually(Duration::from_secs(1), "the label comes back", labelled).await;
 }
 
@@ -479,45 +275,19 @@ async fn label_fix_switch_turns_the_vip_dark_and_back(kind: DbKind) {
     let done = settled(app, submit(app, "dev", false).await).await;
     assert_eq!(done["status"], "ready", "{done:#}");
     let sim = fixture.sim.clone();
-    let announced = move || {
-        sim.vip("cd-service", GATEWAY_SERVICE)
-            .is_some_and(|vip| vip.is_announced())
-    };
+    let announced = move || sim.vip("cd-service", GATEWAY_SERVICE).is_some_and(|vip| vip.is_announced());
     assert!(announced());
 
-    let (status, body) = app
-        .send_json(
-            reqwest::Method::PUT,
-            "/api/v1/label-fix",
-            &json!({"enabled": false}),
-        )
-        .await;
+    let (status, body) = app.send_json(reqwest::Method::PUT, "/api/v1/label-fix", &json!({"enabled": false})).await;
     assert_eq!(status, 200, "{body}");
     let dark = announced.clone();
     eventually(Duration::from_secs(5), "the VIP goes dark", move || !dark()).await;
     let (_, vips) = app.get_json("/api/v1/vips").await;
-    let listed = vips
-        .as_array()
-        .and_then(|v| v.iter().find(|v| v["service"] == GATEWAY_SERVICE))
-        .expect("listed")
-        .clone();
-    assert_eq!(
-        (listed["labelled"].clone(), listed["announced"].clone()),
-        (json!(false), json!(false)),
-        "{listed}"
-    );
-    assert_eq!(
-        app.get_json("/api/v1/label-fix").await.1,
-        json!({"enabled": false})
-    );
+    let listed = vips.as_array().and_then(|v| v.iter().find(|v| v["service"] == GATEWAY_SERVICE)).expect("listed").clone();
+    assert_eq!((listed["labelled"].clone(), listed["announced"].clone()), (json!(false), json!(false)), "{listed}");
+    assert_eq!(app.get_json("/api/v1/label-fix").await.1, json!({"enabled": false}));
 
-    let (status, _) = app
-        .send_json(
-            reqwest::Method::PUT,
-            "/api/v1/label-fix",
-            &json!({"enabled": true}),
-        )
-        .await;
+    let (status, _) = app.send_json(reqwest::Method::PUT, "/api/v1/label-fix", &json!({"enabled": true})).await;
     assert_eq!(status, 200);
     eventually(Duration::from_secs(5), "the VIP comes back", announced).await;
 }
@@ -527,67 +297,24 @@ async fn teardown_deletes_in_reverse_and_releases_vips(kind: DbKind) {
     let app = &fixture.app;
     let (_, pools) = app.get_json("/api/v1/environments/dev/pools").await;
     let pool = pools[0]["id"].as_i64().expect("the dev pool");
-    let (status, allocation) = app
-        .post_json(
-            &format!("/api/v1/pools/{pool}/allocations"),
-            &json!({"owner": "team-a", "application": "api"}),
-        )
-        .await;
+    let (status, allocation) =
+        app.post_json(&format!("/api/v1/pools/{pool}/allocations"), &json!({"owner": "team-a", "application": "api"})).await;
     assert_eq!(status, 201, "{allocation}");
-    let address = allocation["address"]
-        .as_str()
-        .expect("an address")
-        .to_owned();
-    assert_eq!(
-        settled(app, submit(app, "dev", false).await).await["status"],
-        "ready"
-    );
+    let address = allocation["address"].as_str().expect("an address").to_owned();
+    assert_eq!(settled(app, submit(app, "dev", false).await).await["status"], "ready");
 
-    let response = app
-        .client
-        .delete(app.at("/api/v1/applications/api/environments/dev"))
-        .send()
-        .await
-        .expect("answers");
+    let response = app.client.delete(app.at("/api/v1/applications/api/environments/dev")).send().await.expect("answers");
     assert_eq!(response.status().as_u16(), 202);
-    let id = response.json::<Value>().await.expect("json")["id"]
-        .as_i64()
-        .expect("an id");
+    let id = response.json::<Value>().await.expect("json")["id"].as_i64().expect("an id");
     let done = settled(app, id).await;
     assert_eq!(done["status"], "torn_down", "{done:#}");
     assert_eq!(done["operation"], "teardown");
     let order: Vec<String> = objects(&done).iter().map(|(k, _, _)| k.clone()).collect();
-    assert_eq!(
-        order,
-        [
-            "HTTPRoute",
-            "Gateway",
-            "Service",
-            "Deployment",
-            "Secret",
-            "ConfigMap",
-            "Namespace"
-        ]
-    );
-    assert!(
-        objects(&done)
-            .iter()
-            .all(|(_, _, state)| state == "deleted"),
-        "{done:#}"
-    );
-    assert!(
-        done["message"]
-            .as_str()
-            .is_some_and(|m| m.contains(&address)),
-        "{done:#}"
-    );
-    assert!(
-        fixture.sim.vip("cd-service", GATEWAY_SERVICE).is_none(),
-        "the generated Service went with its Gateway"
-    );
-    let (status, _) = app
-        .get_json(&format!("/api/v1/allocations/{address}"))
-        .await;
+    assert_eq!(order, ["HTTPRoute", "Gateway", "Service", "Deployment", "Secret", "ConfigMap", "Namespace"]);
+    assert!(objects(&done).iter().all(|(_, _, state)| state == "deleted"), "{done:#}");
+    assert!(done["message"].as_str().is_some_and(|m| m.contains(&address)), "{done:#}");
+    assert!(fixture.sim.vip("cd-service", GATEWAY_SERVICE).is_none(), "the generated Service went with its Gateway");
+    let (status, _) = app.get_json(&format!("/api/v1/allocations/{address}")).await;
     assert_eq!(status, 404, "the VIP is released");
     let pools: Api<kube::api::DynamicObject> = Api::all_with(
         fixture.client().await,
@@ -596,25 +323,15 @@ async fn teardown_deletes_in_reverse_and_releases_vips(kind: DbKind) {
             "ciliumloadbalancerippools",
         ),
     );
-    assert!(
-        pools.get_opt("dev-vips").await.expect("answers").is_some(),
-        "the environment's pool stays for other applications"
-    );
+    assert!(pools.get_opt("dev-vips").await.expect("answers").is_some(), "the environment's pool stays for other applications");
 }
 
 fn failed_object(submission: &Value) -> Value {
-    submission["objects"]
-        .as_array()
-        .and_then(|o| o.iter().find(|o| o["state"] == "failed"))
-        .cloned()
-        .unwrap_or(Value::Null)
+    submission["objects"].as_array().and_then(|o| o.iter().find(|o| o["state"] == "failed")).cloned().unwrap_or(Value::Null)
 }
 
 fn states(submission: &Value) -> Vec<String> {
-    objects(submission)
-        .into_iter()
-        .map(|(kind, _, state)| format!("{kind}:{state}"))
-        .collect()
+    objects(submission).into_iter().map(|(kind, _, state)| format!("{kind}:{state}")).collect()
 }
 
 async fn unreachable_cluster_is_explained(kind: DbKind) {
@@ -639,80 +356,34 @@ async fn expired_credentials_are_explained(kind: DbKind) {
     let fixture = Fixture::with(kind, CiliumBehaviour::default(), Some("s3cret")).await;
     let (_, clusters) = fixture.app.get_json("/api/v1/clusters").await;
     assert_eq!(clusters[0]["reachable"], true, "{clusters:#}");
-    fixture.sim.set_access(Access {
-        token: Some("s3cret".into()),
-        expired: true,
-        ..Access::default()
-    });
+    fixture.sim.set_access(Access { token: Some("s3cret".into()), expired: true, ..Access::default() });
     let done = settled(&fixture.app, submit(&fixture.app, "dev", false).await).await;
     assert_eq!(done["status"], "failed");
     let failed = failed_object(&done);
     assert_eq!(failed["kind"], "Namespace");
-    assert!(
-        failed["message"]
-            .as_str()
-            .is_some_and(|m| m.contains("Unauthorized") && m.contains("renew")),
-        "{failed}"
-    );
-    assert!(
-        done["message"]
-            .as_str()
-            .is_some_and(|m| m.contains("credentials_rejected")),
-        "{done:#}"
-    );
+    assert!(failed["message"].as_str().is_some_and(|m| m.contains("Unauthorized") && m.contains("renew")), "{failed}");
+    assert!(done["message"].as_str().is_some_and(|m| m.contains("credentials_rejected")), "{done:#}");
 }
 
 async fn rbac_forbidden_records_what_was_applied(kind: DbKind) {
     let fixture = Fixture::start(kind).await;
-    fixture.sim.set_access(Access {
-        forbidden: vec![("patch".into(), "deployments".into())],
-        ..Access::default()
-    });
+    fixture.sim.set_access(Access { forbidden: vec![("patch".into(), "deployments".into())], ..Access::default() });
     let done = settled(&fixture.app, submit(&fixture.app, "dev", false).await).await;
     assert_eq!(done["status"], "failed");
     assert_eq!(
         states(&done),
-        [
-            "Namespace:applied",
-            "ConfigMap:applied",
-            "Secret:applied",
-            "Deployment:failed",
-            "Service:skipped",
-            "CiliumLoadBalancerIPPool:skipped",
-            "CiliumL2AnnouncementPolicy:skipped",
-            "Gateway:skipped",
-            "HTTPRoute:skipped"
-        ]
+        ["Namespace:applied", "ConfigMap:applied", "Secret:applied", "Deployment:failed", "Service:skipped",
+         "CiliumLoadBalancerIPPool:skipped", "CiliumL2AnnouncementPolicy:skipped", "Gateway:skipped", "HTTPRoute:skipped"]
     );
     let failed = failed_object(&done);
-    assert!(
-        failed["answer"]
-            .as_str()
-            .is_some_and(|m| m.contains("cannot patch resource \"deployments\"")),
-        "{failed}"
-    );
-    assert!(
-        failed["message"]
-            .as_str()
-            .is_some_and(|m| m.contains("RBAC")),
-        "{failed}"
-    );
-    assert!(
-        done["message"]
-            .as_str()
-            .is_some_and(|m| m.contains("forbidden") && m.contains("Secret cd-service/api-tls")),
-        "{done:#}"
-    );
+    assert!(failed["answer"].as_str().is_some_and(|m| m.contains("cannot patch resource \"deployments\"")), "{failed}");
+    assert!(failed["message"].as_str().is_some_and(|m| m.contains("RBAC")), "{failed}");
+    assert!(done["message"].as_str().is_some_and(|m| m.contains("forbidden") && m.contains("Secret cd-service/api-tls")), "{done:#}");
 }
 
 /// A Deployment from the bundle, as another tool would have applied it.
 async fn deployment_from_bundle(app: &TestApp) -> Value {
-    let yaml = app
-        .get("/api/v1/applications/api/bundle.yaml?environment=dev")
-        .await
-        .text()
-        .await
-        .expect("the bundle");
+    let yaml = app.get("/api/v1/applications/api/bundle.yaml?environment=dev").await.text().await.expect("the bundle");
     yaml.split("---\n")
         .filter(|doc| !doc.trim().is_empty())
         .map(|doc| serde_yaml::from_str::<Value>(doc).expect("YAML"))
@@ -723,20 +394,9 @@ async fn deployment_from_bundle(app: &TestApp) -> Value {
 async fn apply(client: &Client, manager: &str, object: &Value) {
     let deployments: Api<Deployment> = Api::namespaced(client.clone(), "cd-service");
     let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
-    let namespace =
-        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "cd-service"}});
-    namespaces
-        .patch(
-            "cd-service",
-            &PatchParams::apply("kubectl"),
-            &Patch::Apply(&namespace),
-        )
-        .await
-        .expect("namespace");
-    deployments
-        .patch("api", &PatchParams::apply(manager), &Patch::Apply(object))
-        .await
-        .expect("the Deployment is applied");
+    let namespace = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "cd-service"}});
+    namespaces.patch("cd-service", &PatchParams::apply("kubectl"), &Patch::Apply(&namespace)).await.expect("namespace");
+    deployments.patch("api", &PatchParams::apply(manager), &Patch::Apply(object)).await.expect("the Deployment is applied");
 }
 
 async fn field_manager_conflict_is_explained(kind: DbKind) {
@@ -748,18 +408,8 @@ async fn field_manager_conflict_is_explained(kind: DbKind) {
     assert_eq!(done["status"], "failed");
     let failed = failed_object(&done);
     assert_eq!(failed["kind"], "Deployment");
-    assert!(
-        failed["answer"].as_str().is_some_and(
-            |m| m.contains("conflict with \"kubectl\"") && m.contains(".spec.replicas")
-        ),
-        "{failed}"
-    );
-    assert!(
-        done["message"]
-            .as_str()
-            .is_some_and(|m| m.contains("field_manager_conflict")),
-        "{done:#}"
-    );
+    assert!(failed["answer"].as_str().is_some_and(|m| m.contains("conflict with \"kubectl\"") && m.contains(".spec.replicas")), "{failed}");
+    assert!(done["message"].as_str().is_some_and(|m| m.contains("field_manager_conflict")), "{done:#}");
 }
 
 async fn rejected_object_is_explained(kind: DbKind) {
@@ -774,18 +424,8 @@ async fn rejected_object_is_explained(kind: DbKind) {
     assert_eq!(done["status"], "failed");
     let failed = failed_object(&done);
     assert_eq!(failed["kind"], "Deployment");
-    assert!(
-        failed["answer"]
-            .as_str()
-            .is_some_and(|m| m.contains("field is immutable")),
-        "{failed}"
-    );
-    assert!(
-        done["message"]
-            .as_str()
-            .is_some_and(|m| m.contains("object_rejected")),
-        "{done:#}"
-    );
+    assert!(failed["answer"].as_str().is_some_and(|m| m.contains("field is immutable")), "{failed}");
+    assert!(done["message"].as_str().is_some_and(|m| m.contains("object_rejected")), "{done:#}");
 }
 
 async fn approvals_need_someone_else(kind: DbKind) {
@@ -794,64 +434,28 @@ async fn approvals_need_someone_else(kind: DbKind) {
     let id = submit(app, "prod", false).await;
     let (_, waiting) = app.get_json(&format!("/api/v1/submissions/{id}")).await;
     assert_eq!(waiting["status"], "awaiting_approval", "prod is protected");
-    assert!(
-        objects(&waiting)
-            .iter()
-            .all(|(_, _, state)| state == "pending")
-    );
-    let (status, body) = app
-        .post_json(&format!("/api/v1/submissions/{id}/approve"), &json!({}))
-        .await;
-    assert_eq!(
-        status, 403,
-        "the requester cannot approve their own: {body}"
-    );
+    assert!(objects(&waiting).iter().all(|(_, _, state)| state == "pending"));
+    let (status, body) = app.post_json(&format!("/api/v1/submissions/{id}/approve"), &json!({})).await;
+    assert_eq!(status, 403, "the requester cannot approve their own: {body}");
     assert_eq!(body["error"]["code"], "own_submission");
 
     // A viewer may not approve; another network admin may.
     let approve = format!("/api/v1/submissions/{id}/approve");
     let viewer = app.client_as(app::domain::access::Role::Viewer, "").await;
-    let response = viewer
-        .post(app.at(&approve))
-        .json(&json!({}))
-        .send()
-        .await
-        .expect("the request");
+    let response = viewer.post(app.at(&approve)).json(&json!({})).send().await.expect("the request");
     assert_eq!(response.status(), 403, "viewers do not approve");
-    let network_admin = app
-        .client_as(app::domain::access::Role::NetworkAdmin, "")
-        .await;
-    let response = network_admin
-        .post(app.at(&approve))
-        .json(&json!({}))
-        .send()
-        .await
-        .expect("the request");
+    let network_admin = app.client_as(app::domain::access::Role::NetworkAdmin, "").await;
+    let response = network_admin.post(app.at(&approve)).json(&json!({})).send().await.expect("the request");
     assert_eq!(response.status(), 202, "another person approves");
     let done = settled(app, id).await;
     assert_eq!(done["status"], "ready", "{done:#}");
     let approver = done["approved_by"].as_str().expect("who approved");
-    assert!(
-        approver.starts_with("network-admin-") && approver.ends_with("(token:tests)"),
-        "{approver}"
-    );
+    assert!(approver.starts_with("network-admin-") && approver.ends_with("(token:tests)"), "{approver}");
     assert_eq!(done["requested_by"], crate::harness::ADMIN_ACTOR);
-    let vip = fixture
-        .sim
-        .vip("cd-service", "cilium-gateway-api-prod")
-        .expect("the prod Gateway's Service");
-    assert_eq!(
-        vip.address.as_deref(),
-        Some("192.168.101.240"),
-        "the requested VIP"
-    );
-    assert!(
-        !vip.announcement.bgp_advertisements.is_empty() && !vip.announcement.l2_policies.is_empty(),
-        "{vip:?}"
-    );
-    let (status, _) = app
-        .post_json(&format!("/api/v1/submissions/{id}/approve"), &json!({}))
-        .await;
+    let vip = fixture.sim.vip("cd-service", "cilium-gateway-api-prod").expect("the prod Gateway's Service");
+    assert_eq!(vip.address.as_deref(), Some("192.168.101.240"), "the requested VIP");
+    assert!(!vip.announcement.bgp_advertisements.is_empty() && !vip.announcement.l2_policies.is_empty(), "{vip:?}");
+    let (status, _) = app.post_json(&format!("/api/v1/submissions/{id}/approve"), &json!({})).await;
     assert_eq!(status, 409, "approved once");
 }
 
@@ -862,15 +466,8 @@ async fn capabilities_of_the_simulated_cluster(kind: DbKind) {
     let cluster = &clusters[0];
     assert_eq!(cluster["server_version"], "v1.32.0-gatehouse-sim");
     let capabilities = cluster["capabilities"].as_array().expect("capabilities");
-    assert!(
-        capabilities.iter().all(|c| c["present"] == true),
-        "{cluster:#}"
-    );
-    assert!(
-        capabilities
-            .iter()
-            .any(|c| c["name"] == "GatewayClass cilium, accepted")
-    );
+    assert!(capabilities.iter().all(|c| c["present"] == true), "{cluster:#}");
+    assert!(capabilities.iter().any(|c| c["name"] == "GatewayClass cilium, accepted"));
 }
 
 async fn a_rejected_submission_applies_nothing(kind: DbKind) {
@@ -1062,114 +659,58 @@ on_both_databases!(
 async fn simulated_cluster_answers_like_an_api_server() {
     let sim = simulated(CiliumBehaviour::default(), None).await;
     let client = kube_client(&sim.kubeconfig(None)).await;
-    let config_maps: Api<k8s_openapi::api::core::v1::ConfigMap> =
-        Api::namespaced(client.clone(), "default");
-    let unknown_field =
-        json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "spec": {}});
-    match config_maps
-        .patch(
-            "c",
-            &PatchParams::apply("test"),
-            &Patch::Apply(&unknown_field),
-        )
-        .await
-    {
+    let config_maps: Api<k8s_openapi::api::core::v1::ConfigMap> = Api::namespaced(client.clone(), "default");
+    let unknown_field = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "spec": {}});
+    match config_maps.patch("c", &PatchParams::apply("test"), &Patch::Apply(&unknown_field)).await {
         Err(kube::Error::Api(status)) => {
-            assert_eq!(
-                (status.code, status.reason.as_str()),
-                (422, "Invalid"),
-                "{status:?}"
-            );
+            assert_eq!((status.code, status.reason.as_str()), (422, "Invalid"), "{status:?}");
             assert!(status.message.contains("spec"), "{status:?}");
         }
         other => panic!("expected 422, got {other:?}"),
     }
     match config_maps.get("missing").await {
-        Err(kube::Error::Api(status)) => {
-            assert_eq!((status.code, status.reason.as_str()), (404, "NotFound"))
-        }
+        Err(kube::Error::Api(status)) => assert_eq!((status.code, status.reason.as_str()), (404, "NotFound")),
         other => panic!("expected 404, got {other:?}"),
     }
     let good = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"a": "1"}});
-    let created = config_maps
-        .patch("c", &PatchParams::apply("one"), &Patch::Apply(&good))
-        .await
-        .expect("applied");
+    let created = config_maps.patch("c", &PatchParams::apply("one"), &Patch::Apply(&good)).await.expect("applied");
     let changed = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"a": "2"}});
-    match config_maps
-        .patch("c", &PatchParams::apply("two"), &Patch::Apply(&changed))
-        .await
-    {
+    match config_maps.patch("c", &PatchParams::apply("two"), &Patch::Apply(&changed)).await {
         Err(kube::Error::Api(status)) => assert_eq!(status.code, 409, "{status:?}"),
         other => panic!("expected a conflict, got {other:?}"),
     }
-    let forced = config_maps
-        .patch(
-            "c",
-            &PatchParams::apply("two").force(),
-            &Patch::Apply(&changed),
-        )
-        .await
-        .expect("forced");
-    assert_eq!(
-        forced
-            .data
-            .as_ref()
-            .and_then(|d| d.get("a"))
-            .map(String::as_str),
-        Some("2")
-    );
+    let forced = config_maps.patch("c", &PatchParams::apply("two").force(), &Patch::Apply(&changed)).await.expect("forced");
+    assert_eq!(forced.data.as_ref().and_then(|d| d.get("a")).map(String::as_str), Some("2"));
     // A stale resourceVersion on update is a conflict.
     let mut stale = created.clone();
     stale.data = Some([("a".to_owned(), "3".to_owned())].into());
     match config_maps.replace("c", &Default::default(), &stale).await {
-        Err(kube::Error::Api(status)) => {
-            assert_eq!((status.code, status.reason.as_str()), (409, "Conflict"))
-        }
+        Err(kube::Error::Api(status)) => assert_eq!((status.code, status.reason.as_str()), (409, "Conflict")),
         other => panic!("expected a resourceVersion conflict, got {other:?}"),
     }
     let dry = config_maps
-        .patch(
-            "d",
-            &PatchParams::apply("one").dry_run(),
-            &Patch::Apply(
-                &json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "d"}}),
-            ),
-        )
+        .patch("d", &PatchParams::apply("one").dry_run(), &Patch::Apply(&json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "d"}})))
         .await
         .expect("a dry run");
     assert_eq!(dry.metadata.name.as_deref(), Some("d"));
-    assert!(
-        config_maps.get_opt("d").await.expect("answers").is_none(),
-        "a dry run stores nothing"
-    );
+    assert!(config_maps.get_opt("d").await.expect("answers").is_none(), "a dry run stores nothing");
 }
 
 /// The same flow against a real cluster when GATEHOUSE_TEST_KUBECONFIG names one.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn real_cluster_when_configured() {
     let Ok(path) = std::env::var("GATEHOUSE_TEST_KUBECONFIG") else {
-        eprintln!(
-            "SKIPPED real_cluster_when_configured: GATEHOUSE_TEST_KUBECONFIG is not set (name a kubeconfig of a cluster with Cilium and the Gateway API to run it)"
-        );
+        eprintln!("SKIPPED real_cluster_when_configured: GATEHOUSE_TEST_KUBECONFIG is not set (name a kubeconfig of a cluster with Cilium and the Gateway API to run it)");
         return;
     };
-    let text =
-        std::fs::read_to_string(&path).expect("the kubeconfig named by GATEHOUSE_TEST_KUBECONFIG");
+    let text = std::fs::read_to_string(&path).expect("the kubeconfig named by GATEHOUSE_TEST_KUBECONFIG");
     let (app, _dir) = portal(DbKind::Sqlite, &text).await;
     let (_, clusters) = app.get_json("/api/v1/clusters").await;
     eprintln!("real cluster capabilities: {clusters:#}");
     let done = settled(&app, submit(&app, "dev", false).await).await;
     assert_eq!(done["status"], "ready", "{done:#}");
-    let response = app
-        .client
-        .delete(app.at("/api/v1/applications/api/environments/dev"))
-        .send()
-        .await
-        .expect("answers");
+    let response = app.client.delete(app.at("/api/v1/applications/api/environments/dev")).send().await.expect("answers");
     assert_eq!(response.status().as_u16(), 202);
-    let id = response.json::<Value>().await.expect("json")["id"]
-        .as_i64()
-        .expect("an id");
+    let id = response.json::<Value>().await.expect("json")["id"].as_i64().expect("an id");
     assert_eq!(settled(&app, id).await["status"], "torn_down");
 }

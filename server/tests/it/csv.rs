@@ -8,9 +8,7 @@ use crate::harness::{DbKind, TestApp};
 const HEADER: &str = "kind,environment,pool,block,address,owner,application,reason\r\n";
 
 async fn pool_id(app: &TestApp, environment: &str, name: &str) -> i64 {
-    let (status, pools) = app
-        .get_json(&format!("/api/v1/environments/{environment}/pools"))
-        .await;
+    let (status, pools) = app.get_json(&format!("/api/v1/environments/{environment}/pools")).await;
     assert_eq!(status, 200, "{pools}");
     pools
         .as_array()
@@ -23,20 +21,13 @@ async fn export(app: &TestApp) -> String {
     let response = app.get("/api/v1/pools.csv").await;
     assert_eq!(response.status(), 200);
     assert_eq!(
-        response
-            .headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok()),
+        response.headers().get("content-type").and_then(|v| v.to_str().ok()),
         Some("text/csv; charset=utf-8")
     );
     response.text().await.expect("the export is text")
 }
 
-async fn import_with(
-    app: &TestApp,
-    content_type: &str,
-    body: impl Into<reqwest::Body>,
-) -> (u16, Value) {
+async fn import_with(app: &TestApp, content_type: &str, body: impl Into<reqwest::Body>) -> (u16, Value) {
     let response = app
         .client
         .post(app.at("/api/v1/pools.csv"))
@@ -121,10 +112,7 @@ async fn an_export_imports_into_a_fresh_database_unchanged(kind: DbKind) {
     }
     let (status, body) = import(&fresh, &file).await;
     assert_eq!(status, 200, "{body}");
-    assert_eq!(
-        body,
-        json!({"created_pools": 2, "allocations": 1, "reservations": 1, "unchanged": 0})
-    );
+    assert_eq!(body, json!({"created_pools": 2, "allocations": 1, "reservations": 1, "unchanged": 0}));
     assert_eq!(export(&fresh).await, file);
 
     // What was imported is a normal allocation, with its history.
@@ -132,25 +120,16 @@ async fn an_export_imports_into_a_fresh_database_unchanged(kind: DbKind) {
     assert_eq!(status, 200, "{holding}");
     assert_eq!(holding["owner"], "team-a");
     assert_eq!(holding["reason"], "public API\nsecond line");
-    let (_, history) = fresh
-        .get_json("/api/v1/addresses/192.168.101.193/history")
-        .await;
+    let (_, history) = fresh.get_json("/api/v1/addresses/192.168.101.193/history").await;
     assert_eq!(history["events"][0]["action"], "allocate", "{history}");
     let (_, pools) = fresh.get_json("/api/v1/environments/prod/pools").await;
-    assert_eq!(
-        (pools[0]["reserved"].as_u64(), pools[0]["free"].as_u64()),
-        (Some(1), Some(10)),
-        "{pools}"
-    );
+    assert_eq!((pools[0]["reserved"].as_u64(), pools[0]["free"].as_u64()), (Some(1), Some(10)), "{pools}");
 
     // The same file again changes nothing: its pools exist as listed, its addresses are held
     // as listed.
     let (status, body) = import(&fresh, &file).await;
     assert_eq!(status, 200, "{body}");
-    assert_eq!(
-        body,
-        json!({"created_pools": 0, "allocations": 0, "reservations": 0, "unchanged": 2})
-    );
+    assert_eq!(body, json!({"created_pools": 0, "allocations": 0, "reservations": 0, "unchanged": 2}));
     assert_eq!(export(&fresh).await, file);
 }
 
@@ -170,30 +149,11 @@ async fn an_import_with_bad_lines_changes_nothing(kind: DbKind) {
     );
     let (status, body) = import(&app, &file).await;
     assert_eq!(status, 422, "{body}");
-    assert_eq!(
-        fields(&body),
-        ["line 4: environment", "line 5: address", "line 6: block"],
-        "{body}"
-    );
-    let codes: Vec<&str> = body["errors"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|e| e["code"].as_str())
-        .collect();
-    assert_eq!(
-        codes,
-        ["unknown_environment", "outside_pool", "invalid_cidr"],
-        "{body}"
-    );
+    assert_eq!(fields(&body), ["line 4: environment", "line 5: address", "line 6: block"], "{body}");
+    let codes: Vec<&str> = body["errors"].as_array().into_iter().flatten().filter_map(|e| e["code"].as_str()).collect();
+    assert_eq!(codes, ["unknown_environment", "outside_pool", "invalid_cidr"], "{body}");
     assert_eq!(body["error"], body["errors"][0]);
-    assert!(
-        body["errors"][1]["message"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("192.168.101.192/28"),
-        "{body}"
-    );
+    assert!(body["errors"][1]["message"].as_str().unwrap_or_default().contains("192.168.101.192/28"), "{body}");
 
     let (_, pools_after) = app.get_json("/api/v1/environments/dev/pools").await;
     assert_eq!(pools_after, pools_before);
@@ -208,64 +168,35 @@ async fn an_import_with_bad_lines_changes_nothing(kind: DbKind) {
         .collect();
     let (status, body) = import(&app, &good).await;
     assert_eq!(status, 200, "{body}");
-    assert_eq!(
-        body,
-        json!({"created_pools": 1, "allocations": 1, "reservations": 1, "unchanged": 0})
-    );
+    assert_eq!(body, json!({"created_pools": 1, "allocations": 1, "reservations": 1, "unchanged": 0}));
 }
 
 async fn a_malformed_file_is_refused(kind: DbKind) {
     let app = TestApp::spawn_demo(kind).await;
     let before = export(&app).await;
 
-    let (status, body) = import(
-        &app,
-        "kind,environment,pool,cidr\r\npool,dev,x,10.0.0.0/28\r\n",
-    )
-    .await;
+    let (status, body) = import(&app, "kind,environment,pool,cidr\r\npool,dev,x,10.0.0.0/28\r\n").await;
     assert_eq!(status, 400, "{body}");
     assert_eq!(body["error"]["code"], "unknown_column");
     assert_eq!(body["error"]["field"], "line 1");
-    assert!(
-        body["error"]["message"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("kind,environment,pool,block"),
-        "{body}"
-    );
+    assert!(body["error"]["message"].as_str().unwrap_or_default().contains("kind,environment,pool,block"), "{body}");
 
     let (status, body) = import(&app, "").await;
-    assert_eq!(
-        (status, body["error"]["code"].as_str()),
-        (400, Some("empty_file")),
-        "{body}"
-    );
+    assert_eq!((status, body["error"]["code"].as_str()), (400, Some("empty_file")), "{body}");
     let unclosed = format!("{HEADER}reservation,dev,dev-vips,,192.168.101.200,,,\"unclosed\r\n");
     let (status, body) = import(&app, &unclosed).await;
-    assert_eq!(
-        (status, body["error"]["code"].as_str()),
-        (400, Some("unclosed_quote")),
-        "{body}"
-    );
+    assert_eq!((status, body["error"]["code"].as_str()), (400, Some("unclosed_quote")), "{body}");
     assert_eq!(body["error"]["field"], "line 2");
 
     let (status, body) = import_with(&app, "application/json", "{}").await;
-    assert_eq!(
-        (status, body["error"]["code"].as_str()),
-        (415, Some("unsupported_media_type")),
-        "{body}"
-    );
+    assert_eq!((status, body["error"]["code"].as_str()), (415, Some("unsupported_media_type")), "{body}");
 
     let mut huge = String::from(HEADER);
     while huge.len() <= 1024 * 1024 {
         huge.push_str("reservation,dev,dev-vips,,192.168.101.200,,,padding padding padding padding padding\r\n");
     }
     let (status, body) = import_with(&app, "text/csv", huge).await;
-    assert_eq!(
-        (status, body["error"]["code"].as_str()),
-        (413, Some("body_too_large")),
-        "{body}"
-    );
+    assert_eq!((status, body["error"]["code"].as_str()), (413, Some("body_too_large")), "{body}");
 
     assert_eq!(export(&app).await, before);
 }
@@ -287,13 +218,7 @@ async fn an_overlapping_pool_line_names_the_rule(kind: DbKind) {
     let overlap = &body["errors"][0];
     assert_eq!(overlap["code"], "checklist_violation");
     assert_eq!(overlap["rule"], "GH-VIP-DISTINCT", "{body}");
-    assert!(
-        overlap["message"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("prod-vips"),
-        "{body}"
-    );
+    assert!(overlap["message"].as_str().unwrap_or_default().contains("prod-vips"), "{body}");
     // An existing pool is not changed by an import.
     assert_eq!(body["errors"][1]["code"], "pool_mismatch", "{body}");
     assert_eq!(export(&app).await, before);
@@ -304,9 +229,7 @@ async fn an_overlapping_pool_line_names_the_rule(kind: DbKind) {
 async fn a_failure_midway_rolls_everything_back(kind: DbKind) {
     let app = TestApp::spawn_demo(kind).await;
     let before = export(&app).await;
-    let db = app::backend::db::Database::connect(&app.database.url)
-        .await
-        .expect("the test connects");
+    let db = app::backend::db::Database::connect(&app.database.url).await.expect("the test connects");
     let statements: &[&str] = match kind {
         DbKind::Sqlite => &["CREATE TRIGGER fail_midway BEFORE INSERT ON addresses \
                              WHEN NEW.address = '192.168.101.170' BEGIN SELECT RAISE(ABORT, 'injected'); END"],
@@ -317,10 +240,7 @@ async fn a_failure_midway_rolls_everything_back(kind: DbKind) {
         ],
     };
     for statement in statements {
-        sqlx::query(statement)
-            .execute(db.pool())
-            .await
-            .expect("the trigger is created");
+        sqlx::query(statement).execute(db.pool()).await.expect("the trigger is created");
     }
     let file = format!(
         "{HEADER}\
@@ -330,15 +250,8 @@ async fn a_failure_midway_rolls_everything_back(kind: DbKind) {
          reservation,dev,dev-vips,,192.168.101.200,,,later\r\n"
     );
     let (status, body) = import(&app, &file).await;
-    assert_eq!(
-        (status, body["error"]["code"].as_str()),
-        (500, Some("internal")),
-        "{body}"
-    );
-    assert!(
-        !body.to_string().contains("injected"),
-        "a 500 carries no internal detail: {body}"
-    );
+    assert_eq!((status, body["error"]["code"].as_str()), (500, Some("internal")), "{body}");
+    assert!(!body.to_string().contains("injected"), "a 500 carries no internal detail: {body}");
 
     assert_eq!(export(&app).await, before);
     let logged: i64 =
@@ -359,3 +272,4 @@ crate::on_both_databases!(
     an_overlapping_pool_line_names_the_rule,
     a_failure_midway_rolls_everything_back,
 );
+

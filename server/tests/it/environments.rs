@@ -22,19 +22,10 @@ fn dev() -> Value {
 async fn create_read_update_delete(kind: DbKind) {
     let app = TestApp::spawn(kind).await;
 
-    let response = app
-        .client
-        .post(app.at("/api/v1/environments"))
-        .json(&dev())
-        .send()
-        .await
-        .unwrap();
+    let response = app.client.post(app.at("/api/v1/environments")).json(&dev()).send().await.unwrap();
     assert_eq!(response.status(), 201);
     assert_eq!(
-        response
-            .headers()
-            .get("location")
-            .and_then(|v| v.to_str().ok()),
+        response.headers().get("location").and_then(|v| v.to_str().ok()),
         Some("/api/v1/environments/dev")
     );
     let created: Value = response.json().await.unwrap();
@@ -50,49 +41,25 @@ async fn create_read_update_delete(kind: DbKind) {
     let mut changed = dev();
     changed["pod_cidrs"] = json!(["10.11.0.0/16"]);
     changed["protected"] = json!(true);
-    let (status, body) = app
-        .send_json(Method::PUT, "/api/v1/environments/dev", &changed)
-        .await;
+    let (status, body) = app.send_json(Method::PUT, "/api/v1/environments/dev", &changed).await;
     assert_eq!(status, 200, "{body}");
     let (_, fetched) = app.get_json("/api/v1/environments/dev").await;
     assert_eq!(fetched["pod_cidrs"], json!(["10.11.0.0/16"]));
     assert_eq!(fetched["protected"], json!(true));
 
-    let response = app
-        .client
-        .delete(app.at("/api/v1/environments/dev"))
-        .send()
-        .await
-        .unwrap();
+    let response = app.client.delete(app.at("/api/v1/environments/dev")).send().await.unwrap();
     assert_eq!(response.status(), 204);
     let (status, body) = app.get_json("/api/v1/environments/dev").await;
     assert_eq!(status, 404);
     assert_eq!(body["error"]["code"], "environment_not_found");
 
     // Every change is in the audit log, with the object before and after.
-    let db = app::backend::db::Database::connect(&app.database.url)
-        .await
-        .unwrap();
-    let entries = app::backend::audit::list(&db, Some("environment/dev"))
-        .await
-        .unwrap();
+    let db = app::backend::db::Database::connect(&app.database.url).await.unwrap();
+    let entries = app::backend::audit::list(&db, Some("environment/dev")).await.unwrap();
     let actions: Vec<&str> = entries.iter().map(|e| e.action.as_str()).collect();
-    assert_eq!(
-        actions,
-        [
-            "environment.create",
-            "environment.update",
-            "environment.delete"
-        ]
-    );
-    assert_eq!(
-        entries[1].before.as_ref().unwrap()["pod_cidrs"],
-        json!(["10.10.0.0/16"])
-    );
-    assert_eq!(
-        entries[1].after.as_ref().unwrap()["pod_cidrs"],
-        json!(["10.11.0.0/16"])
-    );
+    assert_eq!(actions, ["environment.create", "environment.update", "environment.delete"]);
+    assert_eq!(entries[1].before.as_ref().unwrap()["pod_cidrs"], json!(["10.10.0.0/16"]));
+    assert_eq!(entries[1].after.as_ref().unwrap()["pod_cidrs"], json!(["10.11.0.0/16"]));
     assert!(entries[2].after.is_none());
 }
 
@@ -105,27 +72,11 @@ async fn malformed_cidr_is_422_naming_the_field(kind: DbKind) {
     assert_eq!(status, 422, "{error}");
     assert_eq!(error["error"]["field"], "pod_cidrs[1]");
     assert_eq!(error["error"]["code"], "invalid_cidr");
-    let fields: Vec<&str> = error["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|e| e["field"].as_str())
-        .collect();
+    let fields: Vec<&str> = error["errors"].as_array().unwrap().iter().filter_map(|e| e["field"].as_str()).collect();
+    assert!(fields.contains(&"service_cidr"), "every field error is reported: {error}");
+    let host_bits = error["errors"].as_array().unwrap().iter().find(|e| e["field"] == "service_cidr").unwrap();
     assert!(
-        fields.contains(&"service_cidr"),
-        "every field error is reported: {error}"
-    );
-    let host_bits = error["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["field"] == "service_cidr")
-        .unwrap();
-    assert!(
-        host_bits["message"]
-            .as_str()
-            .unwrap()
-            .contains("did you mean 10.96.0.0/16"),
+        host_bits["message"].as_str().unwrap().contains("did you mean 10.96.0.0/16"),
         "{host_bits}"
     );
     // Nothing was stored.
@@ -154,13 +105,7 @@ async fn bad_bodies_get_clear_errors(kind: DbKind) {
     assert_eq!(status, 400);
     assert_eq!(body["error"]["field"], "pod_cidrs");
 
-    let response = app
-        .client
-        .post(app.at("/api/v1/environments"))
-        .body(dev().to_string())
-        .send()
-        .await
-        .unwrap();
+    let response = app.client.post(app.at("/api/v1/environments")).body(dev().to_string()).send().await.unwrap();
     assert_eq!(response.status(), 415);
 
     let (status, body) = app.post_json("/api/v1/environments", &dev()).await;
@@ -171,44 +116,29 @@ async fn bad_bodies_get_clear_errors(kind: DbKind) {
 
     let mut renamed = dev();
     renamed["name"] = json!("prod");
-    let (status, body) = app
-        .send_json(Method::PUT, "/api/v1/environments/dev", &renamed)
-        .await;
+    let (status, body) = app.send_json(Method::PUT, "/api/v1/environments/dev", &renamed).await;
     assert_eq!(status, 422);
     assert_eq!(body["error"]["field"], "name");
 
-    let (status, body) = app
-        .send_json(Method::PUT, "/api/v1/environments/staging", &{
-            let mut staging = dev();
-            staging["name"] = json!("staging");
-            staging
-        })
-        .await;
+    let (status, body) = app.send_json(Method::PUT, "/api/v1/environments/staging", &{
+        let mut staging = dev();
+        staging["name"] = json!("staging");
+        staging
+    }).await;
     assert_eq!(status, 404, "{body}");
 
     let (status, body) = app.get_json("/api/v1/no-such-thing").await;
     assert_eq!(status, 404);
     assert_eq!(body["error"]["code"], "unknown_route");
 
-    let response = app
-        .client
-        .patch(app.at("/api/v1/environments"))
-        .send()
-        .await
-        .unwrap();
+    let response = app.client.patch(app.at("/api/v1/environments")).send().await.unwrap();
     assert_eq!(response.status(), 405);
 
     let (status, body) = app.get_json("/api/v1/pools/first").await;
     assert_eq!(status, 400, "{body}");
     assert_eq!(body["error"]["code"], "invalid_path");
     assert_eq!(body["error"]["field"], "id");
-    assert!(
-        body["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("whole number"),
-        "{body}"
-    );
+    assert!(body["error"]["message"].as_str().unwrap().contains("whole number"), "{body}");
 }
 
 /// Server functions read their bodies whole: a body past the portal's limit is refused,
@@ -254,22 +184,13 @@ async fn post_raw(app: &TestApp, path: &str, framing: &str, body: &[&[u8]]) -> S
     }
     let mut answer = Vec::new();
     let _ = stream.read_to_end(&mut answer).await;
-    String::from_utf8_lossy(&answer)
-        .lines()
-        .next()
-        .unwrap_or_default()
-        .to_owned()
+    String::from_utf8_lossy(&answer).lines().next().unwrap_or_default().to_owned()
 }
 
 async fn data_survives_a_restart_and_demo_seeding_is_idempotent(kind: DbKind) {
     let app = TestApp::spawn_demo(kind).await;
     let (_, list) = app.get_json("/api/v1/environments").await;
-    let names: Vec<&str> = list
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|e| e["name"].as_str())
-        .collect();
+    let names: Vec<&str> = list.as_array().unwrap().iter().filter_map(|e| e["name"].as_str()).collect();
     assert_eq!(names, ["dev", "prod"]);
     let (_, dev) = app.get_json("/api/v1/environments/dev").await;
     let (_, prod) = app.get_json("/api/v1/environments/prod").await;
@@ -281,11 +202,7 @@ async fn data_survives_a_restart_and_demo_seeding_is_idempotent(kind: DbKind) {
     let database = app.stop().await;
     let again = TestApp::spawn_with(database, |config| config.demo = true).await;
     let (_, list) = again.get_json("/api/v1/environments").await;
-    assert_eq!(
-        list.as_array().map(Vec::len),
-        Some(2),
-        "seeding twice adds nothing: {list}"
-    );
+    assert_eq!(list.as_array().map(Vec::len), Some(2), "seeding twice adds nothing: {list}");
 }
 
 crate::on_both_databases!(

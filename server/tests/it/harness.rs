@@ -73,10 +73,7 @@ impl Drop for PostgresTestDatabase {
 }
 
 fn drop_database_blocking(admin_url: &str, name: &str) {
-    let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    else {
+    let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
         return;
     };
     runtime.block_on(async {
@@ -100,9 +97,7 @@ async fn drop_orphaned_databases(admin: &mut PgConnection) {
             .await
             .unwrap_or_default();
     for name in names {
-        let pid = name
-            .strip_prefix("gh_test_")
-            .and_then(|rest| rest.split('_').next());
+        let pid = name.strip_prefix("gh_test_").and_then(|rest| rest.split('_').next());
         let alive = pid.is_some_and(|pid| Path::new("/proc").join(pid).exists());
         if !alive {
             drop_database(admin, &name).await;
@@ -112,9 +107,7 @@ async fn drop_orphaned_databases(admin: &mut PgConnection) {
 
 /// Best effort: a database another run still uses is dropped with its connections.
 async fn drop_database(admin: &mut PgConnection, name: &str) {
-    let _ = admin
-        .execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
-        .await;
+    let _ = admin.execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str()).await;
 }
 
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
@@ -123,10 +116,7 @@ impl FreshDatabase {
     pub async fn new(kind: DbKind) -> FreshDatabase {
         let dir = tempfile::tempdir().expect("a temporary directory");
         let (url, postgres) = match kind {
-            DbKind::Sqlite => (
-                format!("sqlite://{}", dir.path().join("gatehouse.db").display()),
-                None,
-            ),
+            DbKind::Sqlite => (format!("sqlite://{}", dir.path().join("gatehouse.db").display()), None),
             DbKind::Postgres => {
                 let admin_url = std::env::var("GATEHOUSE_TEST_POSTGRES_URL").expect(
                     "GATEHOUSE_TEST_POSTGRES_URL must name a PostgreSQL server for the PostgreSQL half of \
@@ -151,11 +141,7 @@ impl FreshDatabase {
                 (url, Some(PostgresTestDatabase { admin_url, name }))
             }
         };
-        FreshDatabase {
-            url,
-            _dir: dir,
-            _postgres: postgres,
-        }
+        FreshDatabase { url, _dir: dir, _postgres: postgres }
     }
 }
 
@@ -172,16 +158,11 @@ impl FreshDatabase {
 
 fn rand_suffix() -> u64 {
     use std::time::{SystemTime, UNIX_EPOCH};
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.subsec_nanos() as u64)
-        .unwrap_or(0)
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.subsec_nanos() as u64).unwrap_or(0)
 }
 
 fn replace_database(url: &str, database: &str) -> String {
-    let (base, query) = url
-        .split_once('?')
-        .map_or((url, None), |(b, q)| (b, Some(q)));
+    let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
     let base = match base.rfind('/') {
         Some(slash) if slash > "postgres://".len() => &base[..slash],
         _ => base,
@@ -220,10 +201,7 @@ impl TestApp {
         TestApp::spawn_with(FreshDatabase::new(kind).await, |config| config.demo = true).await
     }
 
-    pub async fn spawn_with(
-        database: FreshDatabase,
-        configure: impl FnOnce(&mut Config),
-    ) -> TestApp {
+    pub async fn spawn_with(database: FreshDatabase, configure: impl FnOnce(&mut Config)) -> TestApp {
         let mut config = Config::for_tests(&database.url, site_root());
         config.admin_password = Some(SecretText(ADMIN_PASSWORD.to_owned()));
         configure(&mut config);
@@ -240,32 +218,13 @@ impl TestApp {
                 .await
                 .expect("the portal serves until shut down");
         });
-        let admin = users::get(&db, users::FIRST_ADMIN)
-            .await
-            .expect("read users")
-            .expect("the first admin exists");
+        let admin = users::get(&db, users::FIRST_ADMIN).await.expect("read users").expect("the first admin exists");
         // A restarted portal finds the first server's token: the new one gets another name.
-        let earlier = tokens::list(&db, admin.id)
-            .await
-            .expect("list tokens")
-            .len();
-        let name = if earlier == 0 {
-            "tests".to_owned()
-        } else {
-            format!("tests-{earlier}")
-        };
+        let earlier = tokens::list(&db, admin.id).await.expect("list tokens").len();
+        let name = if earlier == 0 { "tests".to_owned() } else { format!("tests-{earlier}") };
         let admin_token = api_token(&db, &admin, &name).await;
         let client = client_with(Some(&admin_token), None);
-        TestApp {
-            url,
-            client,
-            admin_token,
-            database,
-            db,
-            rules,
-            shutdown: Some(shutdown),
-            served: Some(served),
-        }
+        TestApp { url, client, admin_token, database, db, rules, shutdown: Some(shutdown), served: Some(served) }
     }
 
     /// Another client with the admin's token (its own connections).
@@ -280,26 +239,11 @@ impl TestApp {
 
     /// A new user with this role (and, for app teams, scopes), named after the role.
     pub async fn user(&self, role: Role, scopes: &str) -> TestUser {
-        let name = format!(
-            "{}-{}",
-            role.as_str().replace('_', "-"),
-            USERS.fetch_add(1, Ordering::SeqCst)
-        );
+        let name = format!("{}-{}", role.as_str().replace('_', "-"), USERS.fetch_add(1, Ordering::SeqCst));
         let password = format!("password of {name}");
-        let input = NewUser {
-            name: name.clone(),
-            password: password.clone(),
-            role: role.as_str().to_owned(),
-            scopes: scopes.to_owned(),
-        };
-        let user = users::create(&self.db, "tests", &input)
-            .await
-            .expect("create a test user");
-        TestUser {
-            name,
-            password,
-            user,
-        }
+        let input = NewUser { name: name.clone(), password: password.clone(), role: role.as_str().to_owned(), scopes: scopes.to_owned() };
+        let user = users::create(&self.db, "tests", &input).await.expect("create a test user");
+        TestUser { name, password, user }
     }
 
     /// A client carrying an API token of a new user with this role.
@@ -345,20 +289,13 @@ impl TestApp {
     }
 
     pub async fn get(&self, path: &str) -> reqwest::Response {
-        self.client
-            .get(self.at(path))
-            .send()
-            .await
-            .expect("GET answers")
+        self.client.get(self.at(path)).send().await.expect("GET answers")
     }
 
     pub async fn get_json(&self, path: &str) -> (u16, serde_json::Value) {
         let response = self.get(path).await;
         let status = response.status().as_u16();
-        (
-            status,
-            response.json().await.unwrap_or(serde_json::Value::Null),
-        )
+        (status, response.json().await.unwrap_or(serde_json::Value::Null))
     }
 
     pub async fn send_json(
@@ -375,17 +312,10 @@ impl TestApp {
             .await
             .expect("the request answers");
         let status = response.status().as_u16();
-        (
-            status,
-            response.json().await.unwrap_or(serde_json::Value::Null),
-        )
+        (status, response.json().await.unwrap_or(serde_json::Value::Null))
     }
 
-    pub async fn post_json(
-        &self,
-        path: &str,
-        body: &serde_json::Value,
-    ) -> (u16, serde_json::Value) {
+    pub async fn post_json(&self, path: &str, body: &serde_json::Value) -> (u16, serde_json::Value) {
         self.send_json(reqwest::Method::POST, path, body).await
     }
 }
@@ -407,10 +337,7 @@ pub async fn api_token(db: &Database, user: &User, name: &str) -> String {
         scopes: user.scopes.clone(),
         via: Via::Password,
     };
-    tokens::create(db, &owner, name, None)
-        .await
-        .expect("create an API token")
-        .token
+    tokens::create(db, &owner, name, None).await.expect("create an API token").token
 }
 
 /// The `gatehouse-session=…` pair a response sets, if it sets a session.
@@ -421,19 +348,14 @@ pub fn session_cookie(response: &reqwest::Response) -> Option<String> {
         .iter()
         .filter_map(|value| value.to_str().ok())
         .filter_map(|value| value.split(';').next())
-        .find(|pair| {
-            pair.starts_with("gatehouse-session=") && pair.len() > "gatehouse-session=".len()
-        })
+        .find(|pair| pair.starts_with("gatehouse-session=") && pair.len() > "gatehouse-session=".len())
         .map(str::to_owned)
 }
 
 fn client_with(token: Option<&str>, session: Option<(&str, &str)>) -> reqwest::Client {
     let mut headers = reqwest::header::HeaderMap::new();
     if let Some(token) = token {
-        headers.insert(
-            "authorization",
-            format!("Bearer {token}").parse().expect("a header value"),
-        );
+        headers.insert("authorization", format!("Bearer {token}").parse().expect("a header value"));
     }
     if let Some((cookie, origin)) = session {
         headers.insert("cookie", cookie.parse().expect("a header value"));

@@ -20,14 +20,8 @@ fn samples(text: &str) -> HashMap<String, f64> {
 async fn scrape(app: &TestApp) -> HashMap<String, f64> {
     let response = app.get("/metrics").await;
     assert_eq!(response.status(), 200);
-    let content_type = response.headers()["content-type"]
-        .to_str()
-        .unwrap()
-        .to_owned();
-    assert!(
-        content_type.starts_with("application/openmetrics-text"),
-        "{content_type}"
-    );
+    let content_type = response.headers()["content-type"].to_str().unwrap().to_owned();
+    assert!(content_type.starts_with("application/openmetrics-text"), "{content_type}");
     let text = response.text().await.unwrap();
     assert!(text.ends_with("# EOF\n"), "a whole exposition");
     samples(&text)
@@ -46,42 +40,23 @@ async fn requests_pools_and_certificates_are_exposed(kind: DbKind) {
 
     let before = scrape(&app).await;
     let route = "route=\"/api/v1/pools/{id}\"";
+    assert_eq!(before[&format!("gatehouse_http_requests_total{{method=\"GET\",{route},status=\"200\"}}")], 3.0);
+    assert_eq!(before[&format!("gatehouse_http_requests_total{{method=\"GET\",{route},status=\"404\"}}")], 1.0);
+    assert_eq!(before[&format!("gatehouse_http_request_duration_seconds_count{{method=\"GET\",{route}}}")], 4.0);
     assert_eq!(
-        before[&format!("gatehouse_http_requests_total{{method=\"GET\",{route},status=\"200\"}}")],
-        3.0
-    );
-    assert_eq!(
-        before[&format!("gatehouse_http_requests_total{{method=\"GET\",{route},status=\"404\"}}")],
-        1.0
-    );
-    assert_eq!(
-        before[&format!("gatehouse_http_request_duration_seconds_count{{method=\"GET\",{route}}}")],
-        4.0
-    );
-    assert_eq!(
-        before[&format!(
-            "gatehouse_http_request_duration_seconds_bucket{{le=\"+Inf\",method=\"GET\",{route}}}"
-        )],
+        before[&format!("gatehouse_http_request_duration_seconds_bucket{{le=\"+Inf\",method=\"GET\",{route}}}")],
         4.0
     );
 
-    let allocated = format!(
-        "gatehouse_pool_addresses{{environment=\"prod\",pool=\"{name}\",state=\"allocated\"}}"
-    );
-    let free =
-        format!("gatehouse_pool_addresses{{environment=\"prod\",pool=\"{name}\",state=\"free\"}}");
-    let (status, allocation) = app
-        .post_json(
-            &format!("/api/v1/pools/{id}/allocations"),
-            &json!({"owner": "team-metrics"}),
-        )
-        .await;
+    let allocated = format!("gatehouse_pool_addresses{{environment=\"prod\",pool=\"{name}\",state=\"allocated\"}}");
+    let free = format!("gatehouse_pool_addresses{{environment=\"prod\",pool=\"{name}\",state=\"free\"}}");
+    let (status, allocation) =
+        app.post_json(&format!("/api/v1/pools/{id}/allocations"), &json!({"owner": "team-metrics"})).await;
     assert_eq!(status, 201, "{allocation}");
     let after = scrape(&app).await;
     assert_eq!(after[&allocated], before[&allocated] + 1.0);
     assert_eq!(after[&free], before[&free] - 1.0);
-    let utilization =
-        after[&format!("gatehouse_pool_utilization_ratio{{environment=\"prod\",pool=\"{name}\"}}")];
+    let utilization = after[&format!("gatehouse_pool_utilization_ratio{{environment=\"prod\",pool=\"{name}\"}}")];
     assert!(utilization > 0.0 && utilization <= 1.0, "{utilization}");
 
     // The demo's certificates: dev valid 90 days, prod 397, issued at seed time.
@@ -102,29 +77,16 @@ async fn requests_pools_and_certificates_are_exposed(kind: DbKind) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     let submissions = loop {
         let now = scrape(&app).await;
-        let total: f64 = now
-            .iter()
-            .filter(|(series, _)| series.starts_with(counted))
-            .map(|(_, n)| n)
-            .sum();
+        let total: f64 = now.iter().filter(|(series, _)| series.starts_with(counted)).map(|(_, n)| n).sum();
         if total == 1.0 || std::time::Instant::now() > deadline {
             break now;
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     };
-    assert_eq!(
-        submissions
-            .iter()
-            .filter(|(series, _)| series.starts_with(counted))
-            .map(|(_, n)| n)
-            .sum::<f64>(),
-        1.0
-    );
+    assert_eq!(submissions.iter().filter(|(series, _)| series.starts_with(counted)).map(|(_, n)| n).sum::<f64>(), 1.0);
 
     // The scrape itself is counted.
-    assert!(after.contains_key(
-        "gatehouse_http_requests_total{method=\"GET\",route=\"/metrics\",status=\"200\"}"
-    ));
+    assert!(after.contains_key("gatehouse_http_requests_total{method=\"GET\",route=\"/metrics\",status=\"200\"}"));
 }
 
 crate::on_both_databases!(requests_pools_and_certificates_are_exposed);

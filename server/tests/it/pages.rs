@@ -1,13 +1,6 @@
 use crate::harness::{DbKind, TestApp};
 
-const NAVIGATION: &[&str] = &[
-    "/",
-    "/topology",
-    "/pools",
-    "/certificates",
-    "/applications",
-    "/checklist",
-];
+const NAVIGATION: &[&str] = &["/", "/topology", "/pools", "/certificates", "/applications", "/checklist"];
 
 async fn pages_render_on_the_server_with_a_nonce_policy(kind: DbKind) {
     let app = TestApp::spawn_demo(kind).await;
@@ -20,11 +13,7 @@ async fn pages_render_on_the_server_with_a_nonce_policy(kind: DbKind) {
     assert!(html.contains("href=\"/environments/dev\""), "{html}");
     assert!(html.contains("href=\"/environments/prod\""));
 
-    let policy = headers
-        .get("content-security-policy")
-        .unwrap()
-        .to_str()
-        .unwrap();
+    let policy = headers.get("content-security-policy").unwrap().to_str().unwrap();
     let nonce = policy
         .split("'nonce-")
         .nth(1)
@@ -33,25 +22,13 @@ async fn pages_render_on_the_server_with_a_nonce_policy(kind: DbKind) {
     assert!(policy.contains("frame-ancestors 'none'"));
     assert!(policy.contains("script-src 'self' 'nonce-"));
     assert!(!policy.contains("unsafe-inline"), "{policy}");
-    assert!(
-        html.contains(&format!("nonce=\"{nonce}\"")),
-        "the hydration script carries the nonce"
-    );
+    assert!(html.contains(&format!("nonce=\"{nonce}\"")), "the hydration script carries the nonce");
     assert_eq!(headers.get("x-content-type-options").unwrap(), "nosniff");
-    assert_eq!(
-        headers.get("referrer-policy").unwrap(),
-        "strict-origin-when-cross-origin"
-    );
+    assert_eq!(headers.get("referrer-policy").unwrap(), "strict-origin-when-cross-origin");
 
     // A fresh nonce per response.
     let second = app.get("/").await;
-    let second_policy = second
-        .headers()
-        .get("content-security-policy")
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .to_owned();
+    let second_policy = second.headers().get("content-security-policy").unwrap().to_str().unwrap().to_owned();
     assert_ne!(policy, second_policy);
 }
 
@@ -61,10 +38,7 @@ async fn every_section_answers_and_unknown_pages_are_404(kind: DbKind) {
         let response = app.get(path).await;
         assert_eq!(response.status(), 200, "{path}");
         let html = response.text().await.unwrap();
-        assert!(
-            html.contains("aria-current=\"page\""),
-            "{path} marks itself in the navigation"
-        );
+        assert!(html.contains("aria-current=\"page\""), "{path} marks itself in the navigation");
     }
     let response = app.get("/environments/dev").await;
     let status = response.status();
@@ -75,47 +49,22 @@ async fn every_section_answers_and_unknown_pages_are_404(kind: DbKind) {
     for missing in ["/no/such/page", "/environments/staging"] {
         let response = app.get(missing).await;
         assert_eq!(response.status(), 404, "{missing}");
-        assert!(
-            response.text().await.unwrap().contains("Page not found"),
-            "{missing}"
-        );
+        assert!(response.text().await.unwrap().contains("Page not found"), "{missing}");
     }
 }
 
 async fn responses_are_compressed(kind: DbKind) {
     let app = TestApp::spawn_demo(kind).await;
-    let response = app
-        .client
-        .get(app.at("/"))
-        .header("accept-encoding", "gzip")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        response
-            .headers()
-            .get("content-encoding")
-            .map(|v| v.to_str().unwrap()),
-        Some("gzip")
-    );
+    let response = app.client.get(app.at("/")).header("accept-encoding", "gzip").send().await.unwrap();
+    assert_eq!(response.headers().get("content-encoding").map(|v| v.to_str().unwrap()), Some("gzip"));
 }
 
 async fn the_theme_cookie_is_rendered_on_the_server(kind: DbKind) {
     let app = TestApp::spawn(kind).await;
-    let response = app
-        .client
-        .get(app.at("/"))
-        .header("cookie", "gatehouse-theme=dark")
-        .send()
-        .await
-        .unwrap();
+    let response = app.client.get(app.at("/")).header("cookie", "gatehouse-theme=dark").send().await.unwrap();
     let status = response.status();
     let html = response.text().await.unwrap();
-    assert!(
-        html.contains("<html lang=\"en\" data-theme=\"dark\""),
-        "{status}: {}",
-        &html[..300.min(html.len())]
-    );
+    assert!(html.contains("<html lang=\"en\" data-theme=\"dark\""), "{status}: {}", &html[..300.min(html.len())]);
     let html = app.get("/").await.text().await.unwrap();
     assert!(!html.contains("data-theme=\""), "no choice: the OS decides");
 }

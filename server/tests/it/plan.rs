@@ -25,10 +25,7 @@ async fn pools_are_stored_and_overlaps_are_refused(kind: DbKind) {
 
     let (status, fetched) = app.get_json(&format!("/api/v1/pools/{id}")).await;
     assert_eq!(status, 200);
-    assert_eq!(
-        fetched["blocks"],
-        json!([{"start": "192.168.101.100", "stop": "192.168.101.109"}])
-    );
+    assert_eq!(fetched["blocks"], json!([{"start": "192.168.101.100", "stop": "192.168.101.109"}]));
 
     // Overlapping the prod pool: refused with 409, naming the other pool, nothing stored.
     let (status, error) = app
@@ -38,71 +35,34 @@ async fn pools_are_stored_and_overlaps_are_refused(kind: DbKind) {
         )
         .await;
     assert_eq!(status, 409, "{error}");
-    assert!(
-        error["error"]["rule"].as_str().unwrap().starts_with("GH-"),
-        "{error}"
-    );
-    assert!(
-        error["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("prod-vips"),
-        "{error}"
-    );
+    assert!(error["error"]["rule"].as_str().unwrap().starts_with("GH-"), "{error}");
+    assert!(error["error"]["message"].as_str().unwrap().contains("prod-vips"), "{error}");
     let (_, pools) = app.get_json("/api/v1/environments/dev/pools").await;
     assert_eq!(pools.as_array().map(Vec::len), Some(2));
 
     let (status, error) = app
-        .post_json(
-            "/api/v1/environments/dev/pools",
-            &json!({"name": "Bad_Name", "blocks": [{"cidr": "192.168.101.5/24"}]}),
-        )
+        .post_json("/api/v1/environments/dev/pools", &json!({"name": "Bad_Name", "blocks": [{"cidr": "192.168.101.5/24"}]}))
         .await;
     assert_eq!(status, 422);
-    let fields: Vec<&str> = error["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|e| e["field"].as_str())
-        .collect();
-    assert!(
-        fields.contains(&"name") && fields.contains(&"blocks[0]"),
-        "{error}"
-    );
+    let fields: Vec<&str> = error["errors"].as_array().unwrap().iter().filter_map(|e| e["field"].as_str()).collect();
+    assert!(fields.contains(&"name") && fields.contains(&"blocks[0]"), "{error}");
 
     let (status, _) = app
-        .send_json(
-            Method::PUT,
-            &format!("/api/v1/pools/{id}"),
-            &json!({"name": "dev-extra", "blocks": [{"cidr": "192.168.101.96/28"}]}),
-        )
+        .send_json(Method::PUT, &format!("/api/v1/pools/{id}"), &json!({"name": "dev-extra", "blocks": [{"cidr": "192.168.101.96/28"}]}))
         .await;
     assert_eq!(status, 200);
     let (_, fetched) = app.get_json(&format!("/api/v1/pools/{id}")).await;
     assert_eq!(fetched["blocks"], json!([{"cidr": "192.168.101.96/28"}]));
 
-    let response = app
-        .client
-        .delete(app.at(&format!("/api/v1/pools/{id}")))
-        .send()
-        .await
-        .unwrap();
+    let response = app.client.delete(app.at(&format!("/api/v1/pools/{id}"))).send().await.unwrap();
     assert_eq!(response.status(), 204);
     let (status, body) = app.get_json(&format!("/api/v1/pools/{id}")).await;
-    assert_eq!(
-        (status, body["error"]["code"].as_str()),
-        (404, Some("pool_not_found"))
-    );
+    assert_eq!((status, body["error"]["code"].as_str()), (404, Some("pool_not_found")));
     let (status, _) = app.get_json("/api/v1/environments/staging/pools").await;
     assert_eq!(status, 404);
 
     // An environment with pools cannot be deleted.
-    let response = app
-        .client
-        .delete(app.at("/api/v1/environments/dev"))
-        .send()
-        .await
-        .unwrap();
+    let response = app.client.delete(app.at("/api/v1/environments/dev")).send().await.unwrap();
     assert_eq!(response.status(), 409);
 }
 
@@ -123,42 +83,25 @@ async fn applications_are_stored_with_their_checklist(kind: DbKind) {
     let (status, body) = app.post_json("/api/v1/applications", &application()).await;
     assert_eq!(status, 201, "{body}");
     let (_, list) = app.get_json("/api/v1/applications").await;
-    let names: Vec<&str> = list
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|a| a["name"].as_str())
-        .collect();
+    let names: Vec<&str> = list.as_array().unwrap().iter().filter_map(|a| a["name"].as_str()).collect();
     assert_eq!(names, ["api", "ledger"]);
 
     let (status, report) = app.get_json("/api/v1/applications/api/checklist").await;
     assert_eq!(status, 200);
     assert_eq!(report["errors"], 0, "the seed example passes: {report}");
-    assert!(
-        report["passed"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|r| r == "GH-POD-CIDR-DISTINCT"),
-        "{report}"
-    );
+    assert!(report["passed"].as_array().unwrap().iter().any(|r| r == "GH-POD-CIDR-DISTINCT"), "{report}");
     assert!(report["findings"].is_array());
 
     // The same hostname in both environments: an error finding that names the hostname.
     let mut same_host = application();
     same_host["environments"]["prod"]["hostnames"] = json!(["ledger-dev.mdhlabs.com"]);
-    let (status, error) = app
-        .send_json(Method::PUT, "/api/v1/applications/ledger", &same_host)
-        .await;
+    let (status, error) = app.send_json(Method::PUT, "/api/v1/applications/ledger", &same_host).await;
     assert!(status == 409 || status == 422, "{status} {error}");
     assert_eq!(error["error"]["rule"], "GH-HOSTNAME-DISTINCT");
 
     let mut unknown_env = application();
-    unknown_env["environments"]["staging"] =
-        json!({"hostnames": ["ledger-staging.mdhlabs.com"], "vip": "auto"});
-    let (status, error) = app
-        .send_json(Method::PUT, "/api/v1/applications/ledger", &unknown_env)
-        .await;
+    unknown_env["environments"]["staging"] = json!({"hostnames": ["ledger-staging.mdhlabs.com"], "vip": "auto"});
+    let (status, error) = app.send_json(Method::PUT, "/api/v1/applications/ledger", &unknown_env).await;
     assert_eq!(status, 422);
     assert_eq!(error["error"]["field"], "environments.staging");
 
@@ -167,16 +110,8 @@ async fn applications_are_stored_with_their_checklist(kind: DbKind) {
     bad["port"] = json!(70000);
     let (status, error) = app.post_json("/api/v1/applications", &bad).await;
     assert_eq!(status, 422);
-    let fields: Vec<&str> = error["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|e| e["field"].as_str())
-        .collect();
-    assert!(
-        fields.contains(&"image") && fields.contains(&"port"),
-        "{error}"
-    );
+    let fields: Vec<&str> = error["errors"].as_array().unwrap().iter().filter_map(|e| e["field"].as_str()).collect();
+    assert!(fields.contains(&"image") && fields.contains(&"port"), "{error}");
 
     let (status, _) = app.get_json("/api/v1/applications/nope/checklist").await;
     assert_eq!(status, 404);
@@ -184,12 +119,7 @@ async fn applications_are_stored_with_their_checklist(kind: DbKind) {
     assert_eq!(status, 200);
     assert!(conflicts["findings"].is_array());
 
-    let response = app
-        .client
-        .delete(app.at("/api/v1/applications/ledger"))
-        .send()
-        .await
-        .unwrap();
+    let response = app.client.delete(app.at("/api/v1/applications/ledger")).send().await.unwrap();
     assert_eq!(response.status(), 204);
 }
 
@@ -201,52 +131,28 @@ async fn the_checklist_page_lists_each_application(kind: DbKind) {
     assert!(html.contains("rules passed"));
 }
 
+
 async fn outputs_are_served_for_the_cluster_and_the_router(kind: DbKind) {
     let app = TestApp::spawn_demo(kind).await;
-    let response = app
-        .get("/api/v1/applications/api/bundle.yaml?environment=prod")
-        .await;
+    let response = app.get("/api/v1/applications/api/bundle.yaml?environment=prod").await;
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["content-type"], "application/yaml");
     let yaml = response.text().await.unwrap();
-    for kind in [
-        "kind: Namespace",
-        "kind: ConfigMap",
-        "kind: Deployment",
-        "kind: Service",
-        "kind: Gateway",
-        "kind: HTTPRoute",
-    ] {
+    for kind in ["kind: Namespace", "kind: ConfigMap", "kind: Deployment", "kind: Service", "kind: Gateway", "kind: HTTPRoute"] {
         assert!(yaml.contains(kind), "{kind} in the bundle");
     }
     assert!(yaml.contains("api.mdhlabs.com"));
     assert!(yaml.contains("gatehouse.io/advertise: prod"));
 
     let (status, error) = app.get_json("/api/v1/applications/api/bundle.yaml").await;
-    assert_eq!(
-        (status, error["error"]["field"].as_str()),
-        (400, Some("environment"))
-    );
-    let (status, error) = app
-        .get_json("/api/v1/applications/api/bundle.yaml?environment=staging")
-        .await;
+    assert_eq!((status, error["error"]["field"].as_str()), (400, Some("environment")));
+    let (status, error) = app.get_json("/api/v1/applications/api/bundle.yaml?environment=staging").await;
     assert_eq!(status, 404, "{error}");
-    let (status, _) = app
-        .get_json("/api/v1/applications/nope/bundle.yaml?environment=dev")
-        .await;
+    let (status, _) = app.get_json("/api/v1/applications/nope/bundle.yaml?environment=dev").await;
     assert_eq!(status, 404);
 
-    let cilium = app
-        .get("/api/v1/environments/dev/cilium.yaml")
-        .await
-        .text()
-        .await
-        .unwrap();
-    assert!(
-        cilium.contains("kind: CiliumLoadBalancerIPPool")
-            && cilium.contains("kind: CiliumL2AnnouncementPolicy"),
-        "{cilium}"
-    );
+    let cilium = app.get("/api/v1/environments/dev/cilium.yaml").await.text().await.unwrap();
+    assert!(cilium.contains("kind: CiliumLoadBalancerIPPool") && cilium.contains("kind: CiliumL2AnnouncementPolicy"), "{cilium}");
     assert!(cilium.contains("192.168.101.192/28"));
 
     // The demo advertises by ARP: FRR is not needed, and the error says how to get it.
@@ -254,16 +160,8 @@ async fn outputs_are_served_for_the_cluster_and_the_router(kind: DbKind) {
     assert_eq!(status, 422, "{error}");
     assert!(error["error"]["message"].as_str().unwrap().contains("BGP"));
 
-    let helm = app
-        .get("/api/v1/environments/prod/helm-values.yaml")
-        .await
-        .text()
-        .await
-        .unwrap();
-    assert!(
-        helm.contains("l2announcements:") && helm.contains("gatewayAPI:"),
-        "{helm}"
-    );
+    let helm = app.get("/api/v1/environments/prod/helm-values.yaml").await.text().await.unwrap();
+    assert!(helm.contains("l2announcements:") && helm.contains("gatewayAPI:"), "{helm}");
 
     let whole = app.get("/api/v1/bundle.yaml").await.text().await.unwrap();
     assert!(whole.contains("name: api-dev") && whole.contains("name: api-prod"));
@@ -274,22 +172,14 @@ async fn frr_is_generated_for_bgp_environments(kind: DbKind) {
     let (_, mut prod) = app.get_json("/api/v1/environments/prod").await;
     prod["advertisement"]["mode"] = json!("both");
     prod["advertisement"]["bgp"] = json!({"local_asn": 65001, "peers": [{"name": "frr", "asn": 65000, "address": "192.168.101.1"}]});
-    let (status, body) = app
-        .send_json(Method::PUT, "/api/v1/environments/prod", &prod)
-        .await;
+    let (status, body) = app.send_json(Method::PUT, "/api/v1/environments/prod", &prod).await;
     assert_eq!(status, 200, "{body}");
     let response = app.get("/api/v1/environments/prod/frr.conf").await;
     assert_eq!(response.status(), 200);
     let config = response.text().await.unwrap();
     assert!(config.contains("router bgp 65000"), "{config}");
-    assert!(
-        config.contains("bgp listen range 192.168.101.0/24"),
-        "{config}"
-    );
-    assert!(
-        config.contains("le 32"),
-        "only /32 routes inside the VIP pools are accepted: {config}"
-    );
+    assert!(config.contains("bgp listen range 192.168.101.0/24"), "{config}");
+    assert!(config.contains("le 32"), "only /32 routes inside the VIP pools are accepted: {config}");
 }
 
 async fn conflicts_and_outputs_pages_render_from_the_plan(kind: DbKind) {
@@ -297,21 +187,17 @@ async fn conflicts_and_outputs_pages_render_from_the_plan(kind: DbKind) {
     let html = app.get("/pools/conflicts").await.text().await.unwrap();
     assert!(html.contains("Errors (0)"), "the demo plan is clean");
     // A second environment reusing dev's pod range shows up as a conflict.
-    let db = app::backend::db::Database::connect(&app.database.url)
-        .await
-        .unwrap();
+    let db = app::backend::db::Database::connect(&app.database.url).await.unwrap();
     let plan = app::backend::plan::load_from(&db).await.unwrap();
     let mut staging = plan.environments[0].clone();
     staging.name = "staging".parse().unwrap();
     // Stored directly, as an older Gatehouse or a hand edit might have: the page must still tell.
-    sqlx::query(
-        "INSERT INTO environments (name, spec, created_at, updated_at) VALUES ($1, $2, 'x', 'x')",
-    )
-    .bind("staging")
-    .bind(serde_json::to_string(&staging).unwrap())
-    .execute(db.pool())
-    .await
-    .unwrap();
+    sqlx::query("INSERT INTO environments (name, spec, created_at, updated_at) VALUES ($1, $2, 'x', 'x')")
+        .bind("staging")
+        .bind(serde_json::to_string(&staging).unwrap())
+        .execute(db.pool())
+        .await
+        .unwrap();
     let html = app.get("/pools/conflicts").await.text().await.unwrap();
     assert!(html.contains("GH-POD-CIDR-DISTINCT"), "{html}");
     assert!(!html.contains("Errors (0)"));
@@ -319,10 +205,7 @@ async fn conflicts_and_outputs_pages_render_from_the_plan(kind: DbKind) {
     let html = app.get("/pools/outputs").await.text().await.unwrap();
     assert!(html.contains("data-testid=\"outputs-dev\""));
     assert!(html.contains("kind: CiliumLoadBalancerIPPool"));
-    assert!(
-        html.contains("FRR is only needed for BGP"),
-        "the reason stands where the FRR file would"
-    );
+    assert!(html.contains("FRR is only needed for BGP"), "the reason stands where the FRR file would");
     assert!(html.contains("href=\"/api/v1/environments/dev/cilium.yaml\""));
 }
 

@@ -5,9 +5,7 @@ use crate::harness::{DbKind, FreshDatabase, TestApp};
 async fn serves_https_with_the_given_certificate() {
     let dir = tempfile::tempdir().unwrap();
     let key = rcgen::KeyPair::generate().unwrap();
-    let params =
-        rcgen::CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
-            .unwrap();
+    let params = rcgen::CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()]).unwrap();
     let cert = params.self_signed(&key).unwrap();
     let cert_path = dir.path().join("tls.crt");
     let key_path = dir.path().join("tls.key");
@@ -27,22 +25,11 @@ async fn serves_https_with_the_given_certificate() {
         .unwrap();
     let response = client.get(app.at("/healthz")).send().await.unwrap();
     assert_eq!(response.status(), 200);
-    assert!(
-        response
-            .headers()
-            .get("strict-transport-security")
-            .is_some()
-    );
+    assert!(response.headers().get("strict-transport-security").is_some());
 
     // Plain HTTP to the TLS port gets no page.
     let plain = app.url.replace("https://", "http://");
-    assert!(
-        reqwest::get(format!("{plain}/healthz"))
-            .await
-            .map(|r| r.status().is_success())
-            .unwrap_or(false)
-            == false
-    );
+    assert!(reqwest::get(format!("{plain}/healthz")).await.map(|r| r.status().is_success()).unwrap_or(false) == false);
     app.stop().await;
 }
 
@@ -52,12 +39,6 @@ async fn a_missing_key_file_is_a_clear_start_error() {
     let mut config = gatehouse::Config::for_tests(&database.url, crate::harness::site_root());
     config.tls_cert = Some("/nonexistent/tls.crt".into());
     config.tls_key = Some("/nonexistent/tls.key".into());
-    let error = gatehouse::Gatehouse::start(config)
-        .await
-        .err()
-        .expect("start fails");
-    assert!(
-        error.to_string().contains("/nonexistent/tls.crt"),
-        "{error}"
-    );
+    let error = gatehouse::Gatehouse::start(config).await.err().expect("start fails");
+    assert!(error.to_string().contains("/nonexistent/tls.crt"), "{error}");
 }

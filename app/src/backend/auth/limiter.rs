@@ -85,10 +85,7 @@ pub struct SignInLimiter {
 
 impl SignInLimiter {
     pub fn new(limits: Limits) -> SignInLimiter {
-        SignInLimiter {
-            limits,
-            failures: Mutex::new(HashMap::new()),
-        }
+        SignInLimiter { limits, failures: Mutex::new(HashMap::new()) }
     }
 
     fn allowed(&self, key: &Key) -> u32 {
@@ -99,20 +96,12 @@ impl SignInLimiter {
     }
 
     fn with_failures<T>(&self, work: impl FnOnce(&mut HashMap<Key, Failures>) -> T) -> T {
-        let mut failures = self
-            .failures
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut failures = self.failures.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         work(&mut failures)
     }
 
     /// Whether a sign-in for `account` from `address` may be tried now.
-    pub fn check(
-        &self,
-        account: &str,
-        address: Option<IpAddr>,
-        now: Instant,
-    ) -> Result<(), Locked> {
+    pub fn check(&self, account: &str, address: Option<IpAddr>, now: Instant) -> Result<(), Locked> {
         self.with_failures(|failures| {
             let locked = |key: &Key| {
                 failures
@@ -133,29 +122,18 @@ impl SignInLimiter {
 
     /// Counts a failed sign-in against the account and the address.
     pub fn failed(&self, account: &str, address: Option<IpAddr>, now: Instant) {
-        let keys =
-            std::iter::once(Key::Account(account.to_lowercase())).chain(address.map(Key::Address));
+        let keys = std::iter::once(Key::Account(account.to_lowercase())).chain(address.map(Key::Address));
         let limits = self.limits;
-        let allowed: Vec<(Key, u32)> = keys
-            .map(|key| {
-                let allowed = self.allowed(&key);
-                (key, allowed)
-            })
-            .collect();
+        let allowed: Vec<(Key, u32)> = keys.map(|key| {
+            let allowed = self.allowed(&key);
+            (key, allowed)
+        }).collect();
         self.with_failures(|failures| {
             for (key, allowed) in allowed {
-                let entry = failures.entry(key).or_insert(Failures {
-                    count: 0,
-                    since: now,
-                    locked_until: None,
-                });
+                let entry = failures.entry(key).or_insert(Failures { count: 0, since: now, locked_until: None });
                 let lock_over = entry.locked_until.is_some_and(|until| until <= now);
                 if lock_over || now.duration_since(entry.since) > limits.window {
-                    *entry = Failures {
-                        count: 0,
-                        since: now,
-                        locked_until: None,
-                    };
+                    *entry = Failures { count: 0, since: now, locked_until: None };
                 }
                 entry.count += 1;
                 if entry.count >= allowed {
@@ -164,8 +142,7 @@ impl SignInLimiter {
             }
             // Forget entries whose window and lock are over, so the map stays small.
             failures.retain(|_, entry| {
-                entry.locked_until.is_some_and(|until| until > now)
-                    || now.duration_since(entry.since) <= limits.window
+                entry.locked_until.is_some_and(|until| until > now) || now.duration_since(entry.since) <= limits.window
             });
         });
     }
@@ -180,11 +157,8 @@ impl SignInLimiter {
 mod tests {
     use super::*;
 
-    const LIMITS: Limits = Limits {
-        attempts: 3,
-        window: Duration::from_secs(600),
-        lockout: Duration::from_secs(900),
-    };
+    const LIMITS: Limits =
+        Limits { attempts: 3, window: Duration::from_secs(600), lockout: Duration::from_secs(900) };
 
     #[test]
     fn an_account_is_locked_after_its_attempts_and_unlocked_when_the_lockout_ends() {
@@ -193,41 +167,18 @@ mod tests {
         let address = Some(IpAddr::from([192, 168, 99, 7]));
         for second in 0..2 {
             limiter.failed("alice", address, start + Duration::from_secs(second));
-            assert_eq!(
-                limiter.check("alice", address, start + Duration::from_secs(second)),
-                Ok(())
-            );
+            assert_eq!(limiter.check("alice", address, start + Duration::from_secs(second)), Ok(()));
         }
         limiter.failed("Alice", address, start + Duration::from_secs(2));
-        let locked = limiter
-            .check("alice", address, start + Duration::from_secs(62))
-            .unwrap_err();
-        assert_eq!(
-            locked,
-            Locked::Account {
-                retry_after: Duration::from_secs(840)
-            }
-        );
-        assert_eq!(
-            locked.message(),
-            "Too many failed sign-ins for this account. Try again in 14 minutes."
-        );
+        let locked = limiter.check("alice", address, start + Duration::from_secs(62)).unwrap_err();
+        assert_eq!(locked, Locked::Account { retry_after: Duration::from_secs(840) });
+        assert_eq!(locked.message(), "Too many failed sign-ins for this account. Try again in 14 minutes.");
         // Another account from the same address is not locked.
-        assert_eq!(
-            limiter.check("bob", address, start + Duration::from_secs(62)),
-            Ok(())
-        );
+        assert_eq!(limiter.check("bob", address, start + Duration::from_secs(62)), Ok(()));
         // The lockout ends.
-        assert_eq!(
-            limiter.check("alice", address, start + Duration::from_secs(902)),
-            Ok(())
-        );
+        assert_eq!(limiter.check("alice", address, start + Duration::from_secs(902)), Ok(()));
         limiter.failed("alice", address, start + Duration::from_secs(903));
-        assert_eq!(
-            limiter.check("alice", address, start + Duration::from_secs(903)),
-            Ok(()),
-            "counting starts over"
-        );
+        assert_eq!(limiter.check("alice", address, start + Duration::from_secs(903)), Ok(()), "counting starts over");
     }
 
     #[test]
@@ -237,17 +188,11 @@ mod tests {
         limiter.failed("alice", None, start);
         limiter.failed("alice", None, start + Duration::from_secs(1));
         limiter.failed("alice", None, start + Duration::from_secs(700));
-        assert_eq!(
-            limiter.check("alice", None, start + Duration::from_secs(700)),
-            Ok(())
-        );
+        assert_eq!(limiter.check("alice", None, start + Duration::from_secs(700)), Ok(()));
         limiter.succeeded("alice");
         limiter.failed("alice", None, start + Duration::from_secs(701));
         limiter.failed("alice", None, start + Duration::from_secs(702));
-        assert_eq!(
-            limiter.check("alice", None, start + Duration::from_secs(702)),
-            Ok(())
-        );
+        assert_eq!(limiter.check("alice", None, start + Duration::from_secs(702)), Ok(()));
     }
 
     #[test]
@@ -261,23 +206,14 @@ mod tests {
         let locked = limiter.check("someone-else", address, start).unwrap_err();
         assert!(matches!(locked, Locked::Address { .. }), "{locked:?}");
         assert!(locked.message().contains("from your address"));
-        assert_eq!(
-            limiter.check("someone-else", Some(IpAddr::from([10, 0, 0, 10])), start),
-            Ok(())
-        );
+        assert_eq!(limiter.check("someone-else", Some(IpAddr::from([10, 0, 0, 10])), start), Ok(()));
     }
 
     #[test]
     fn waits_are_rounded_up() {
         let wait = |retry_after| Locked::Account { retry_after }.message();
         assert!(wait(Duration::from_millis(200)).ends_with("Try again in 1 second."));
-        assert_eq!(
-            Locked::Account {
-                retry_after: Duration::from_millis(1200)
-            }
-            .retry_after_secs(),
-            2
-        );
+        assert_eq!(Locked::Account { retry_after: Duration::from_millis(1200) }.retry_after_secs(), 2);
         assert!(wait(Duration::from_secs(45)).ends_with("45 seconds."));
         assert!(wait(Duration::from_secs(91)).ends_with("2 minutes."));
         assert!(wait(Duration::from_secs(900)).ends_with("15 minutes."));

@@ -79,20 +79,14 @@ pub fn random_secret() -> String {
     let mut bytes = [0u8; 32];
     // The system random source failing is not recoverable; ring reports it as an error
     // only on platforms without one.
-    SystemRandom::new()
-        .fill(&mut bytes)
-        .expect("the system's secure random source");
+    SystemRandom::new().fill(&mut bytes).expect("the system's secure random source");
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
 /// How a session id or token is stored: its SHA-256, hex.
 pub fn secret_hash(secret: &str) -> String {
     let digest = ring::digest::digest(&ring::digest::SHA256, secret.as_bytes());
-    digest
-        .as_ref()
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect()
+    digest.as_ref().iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
 /// The current time in whole seconds since the Unix epoch.
@@ -125,10 +119,7 @@ mod tests {
             name: "ana".to_owned(),
             role: Role::AppTeam,
             scopes: Scopes::parse("namespace:cd-service").unwrap(),
-            via: Via::Token {
-                id: 3,
-                name: "ci".to_owned(),
-            },
+            via: Via::Token { id: 3, name: "ci".to_owned() },
         };
         assert!(principal.may_change_application("cd-service", "api"));
         assert!(!principal.may_change_application("billing", "api"));

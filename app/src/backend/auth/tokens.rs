@@ -39,28 +39,16 @@ pub struct CreatedToken {
 
 impl std::fmt::Debug for CreatedToken {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CreatedToken")
-            .field("info", &self.info)
-            .field("token", &"<redacted>")
-            .finish()
+        f.debug_struct("CreatedToken").field("info", &self.info).field("token", &"<redacted>").finish()
     }
 }
 
 /// Creates a token for `owner`. `role` defaults to the owner's and may not exceed it.
-pub async fn create(
-    db: &Database,
-    owner: &Principal,
-    name: &str,
-    role: Option<&str>,
-) -> Result<CreatedToken, DbError> {
+pub async fn create(db: &Database, owner: &Principal, name: &str, role: Option<&str>) -> Result<CreatedToken, DbError> {
     let mut errors = FieldErrors::new();
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 64 || name.chars().any(char::is_control) {
-        errors.push(FieldError::new(
-            "name",
-            "invalid_token_name",
-            "name the token in 1 to 64 characters, e.g. \"ci\"",
-        ));
+        errors.push(FieldError::new("name", "invalid_token_name", "name the token in 1 to 64 characters, e.g. \"ci\""));
     }
     let role = match role.map(Role::parse).transpose() {
         Ok(role) => role.unwrap_or(owner.role),
@@ -73,11 +61,7 @@ pub async fn create(
         errors.push(FieldError::new(
             "role",
             "role_above_yours",
-            format!(
-                "a token may have your role ({}) or a lower one, not {}",
-                owner.role.as_str(),
-                role.as_str()
-            ),
+            format!("a token may have your role ({}) or a lower one, not {}", owner.role.as_str(), role.as_str()),
         ));
     }
     if !errors.is_empty() {
@@ -85,17 +69,13 @@ pub async fn create(
     }
     let secret = format!("{PREFIX}{}", random_secret());
     let mut tx = db.pool().begin().await?;
-    let taken = sqlx::query(
-        "SELECT id FROM api_tokens WHERE user_id = $1 AND name = $2 AND revoked_at IS NULL",
-    )
-    .bind(owner.user_id)
-    .bind(name)
-    .fetch_optional(&mut *tx)
-    .await?;
+    let taken = sqlx::query("SELECT id FROM api_tokens WHERE user_id = $1 AND name = $2 AND revoked_at IS NULL")
+        .bind(owner.user_id)
+        .bind(name)
+        .fetch_optional(&mut *tx)
+        .await?;
     if taken.is_some() {
-        return Err(DbError::Conflict(format!(
-            "you already have a token named {name:?}; revoke it or choose another name"
-        )));
+        return Err(DbError::Conflict(format!("you already have a token named {name:?}; revoke it or choose another name")));
     }
     let created_at = now_text();
     let row = sqlx::query(
@@ -118,24 +98,12 @@ pub async fn create(
         revoked_at: None,
     };
     let after = serde_json::json!({"user": info.user, "name": info.name, "role": info.role});
-    audit::record(
-        &mut tx,
-        &owner.actor(),
-        "token.create",
-        &format!("token/{}", info.id),
-        None,
-        Some(&after),
-    )
-    .await?;
+    audit::record(&mut tx, &owner.actor(), "token.create", &format!("token/{}", info.id), None, Some(&after)).await?;
     tx.commit().await?;
-    Ok(CreatedToken {
-        info,
-        token: secret,
-    })
+    Ok(CreatedToken { info, token: secret })
 }
 
-const COLUMNS: &str =
-    "t.id, u.name AS user_name, t.name, t.role, t.created_at, t.last_used_at, t.revoked_at";
+const COLUMNS: &str = "t.id, u.name AS user_name, t.name, t.role, t.created_at, t.last_used_at, t.revoked_at";
 
 fn from_row(row: &sqlx::any::AnyRow) -> Result<TokenInfo, DbError> {
     let role: String = row.try_get("role")?;
@@ -143,8 +111,7 @@ fn from_row(row: &sqlx::any::AnyRow) -> Result<TokenInfo, DbError> {
         id: row.try_get("id")?,
         user: row.try_get("user_name")?,
         name: row.try_get("name")?,
-        role: Role::parse(&role)
-            .map_err(|error| DbError::Internal(format!("stored token: {error}")))?,
+        role: Role::parse(&role).map_err(|error| DbError::Internal(format!("stored token: {error}")))?,
         created_at: row.try_get("created_at")?,
         last_used_at: row.try_get("last_used_at")?,
         revoked_at: row.try_get("revoked_at")?,
@@ -180,25 +147,10 @@ pub async fn revoke(db: &Database, caller: &Principal, id: i64) -> Result<TokenI
         return Ok(before);
     }
     let now = now_text();
-    sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE id = $2")
-        .bind(&now)
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
-    let after = TokenInfo {
-        revoked_at: Some(now),
-        ..before.clone()
-    };
+    sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE id = $2").bind(&now).bind(id).execute(&mut *tx).await?;
+    let after = TokenInfo { revoked_at: Some(now), ..before.clone() };
     let json = |token: &TokenInfo| serde_json::json!({"user": token.user, "name": token.name, "role": token.role, "revoked_at": token.revoked_at});
-    audit::record(
-        &mut tx,
-        &caller.actor(),
-        "token.revoke",
-        &format!("token/{id}"),
-        Some(&json(&before)),
-        Some(&json(&after)),
-    )
-    .await?;
+    audit::record(&mut tx, &caller.actor(), "token.revoke", &format!("token/{id}"), Some(&json(&before)), Some(&json(&after))).await?;
     tx.commit().await?;
     Ok(after)
 }
@@ -226,26 +178,15 @@ pub async fn resolve(db: &Database, secret: &str) -> Result<Option<Principal>, D
     let now = now_text();
     let last_used: Option<String> = row.try_get("last_used_at")?;
     // Once a minute is precise enough, and keeps API reads from writing on every call.
-    if last_used
-        .as_deref()
-        .is_none_or(|last| last.get(..16) != now.get(..16))
-    {
-        sqlx::query("UPDATE api_tokens SET last_used_at = $1 WHERE id = $2")
-            .bind(&now)
-            .bind(id)
-            .execute(db.pool())
-            .await?;
+    if last_used.as_deref().is_none_or(|last| last.get(..16) != now.get(..16)) {
+        sqlx::query("UPDATE api_tokens SET last_used_at = $1 WHERE id = $2").bind(&now).bind(id).execute(db.pool()).await?;
     }
     let scopes: String = row.try_get("scopes")?;
     Ok(Some(Principal {
         user_id: row.try_get("user_id")?,
         name: row.try_get("user_name")?,
         role: parse_role("token_role")?.min(parse_role("role")?),
-        scopes: Scopes::parse(&scopes)
-            .map_err(|error| DbError::Internal(format!("stored user: {error}")))?,
-        via: Via::Token {
-            id,
-            name: row.try_get("name")?,
-        },
+        scopes: Scopes::parse(&scopes).map_err(|error| DbError::Internal(format!("stored user: {error}")))?,
+        via: Via::Token { id, name: row.try_get("name")? },
     }))
 }

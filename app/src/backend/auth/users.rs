@@ -100,18 +100,13 @@ pub fn hash_password(password: &str) -> Result<String, DbError> {
 }
 
 pub fn verify_password(hash: &str, password: &str) -> bool {
-    PasswordHash::new(hash).is_ok_and(|parsed| {
-        Argon2::default()
-            .verify_password(password.as_bytes(), &parsed)
-            .is_ok()
-    })
+    PasswordHash::new(hash)
+        .is_ok_and(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
 }
 
 fn check_name(name: &str, errors: &mut FieldErrors) {
     let valid = (1..=64).contains(&name.len())
-        && name.chars().all(|c| {
-            c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-' | '@')
-        });
+        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-' | '@'));
     if !valid {
         errors.push(FieldError::new(
             "name",
@@ -130,11 +125,7 @@ fn check_password(password: &str, errors: &mut FieldErrors) {
             format!("a password needs at least {MIN_PASSWORD_CHARS} characters ({chars} given); a passphrase of several words is easiest"),
         ));
     } else if chars > 1024 {
-        errors.push(FieldError::new(
-            "password",
-            "password_too_long",
-            "a password may have at most 1024 characters",
-        ));
+        errors.push(FieldError::new("password", "password_too_long", "a password may have at most 1024 characters"));
     }
 }
 
@@ -146,13 +137,7 @@ fn parse_role(text: &str, errors: &mut FieldErrors) -> Option<Role> {
 
 fn parse_scopes(text: &str, errors: &mut FieldErrors) -> Option<Scopes> {
     Scopes::parse(text)
-        .map_err(|error| {
-            errors.push(FieldError::new(
-                "scopes",
-                "invalid_scope",
-                error.to_string(),
-            ))
-        })
+        .map_err(|error| errors.push(FieldError::new("scopes", "invalid_scope", error.to_string())))
         .ok()
 }
 
@@ -165,19 +150,15 @@ fn from_row(row: &sqlx::any::AnyRow) -> Result<User, DbError> {
     Ok(User {
         id: row.try_get("id")?,
         name: row.try_get("name")?,
-        role: Role::parse(&role)
-            .map_err(|error| DbError::Internal(format!("stored user: {error}")))?,
-        scopes: Scopes::parse(&scopes)
-            .map_err(|error| DbError::Internal(format!("stored user: {error}")))?,
+        role: Role::parse(&role).map_err(|error| DbError::Internal(format!("stored user: {error}")))?,
+        scopes: Scopes::parse(&scopes).map_err(|error| DbError::Internal(format!("stored user: {error}")))?,
         disabled: disabled != 0,
         created_at: row.try_get("created_at")?,
     })
 }
 
 pub async fn list(db: &Database) -> Result<Vec<User>, DbError> {
-    let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM users ORDER BY name"))
-        .fetch_all(db.pool())
-        .await?;
+    let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM users ORDER BY name")).fetch_all(db.pool()).await?;
     rows.iter().map(from_row).collect()
 }
 
@@ -223,9 +204,7 @@ async fn insert(
 ) -> Result<User, DbError> {
     let mut tx = db.pool().begin().await?;
     if get_in(&mut tx, name).await?.is_some() {
-        return Err(DbError::Conflict(format!(
-            "there is already a user named {name:?}; choose another name"
-        )));
+        return Err(DbError::Conflict(format!("there is already a user named {name:?}; choose another name")));
     }
     sqlx::query(
         "INSERT INTO users (name, password_hash, role, scopes, disabled, created_at) VALUES ($1, $2, $3, $4, 0, $5)",
@@ -237,39 +216,18 @@ async fn insert(
     .bind(now_text())
     .execute(&mut *tx)
     .await?;
-    let user = get_in(&mut tx, name)
-        .await?
-        .ok_or_else(|| DbError::NotFound(format!("user {name:?}")))?;
-    audit::record(
-        &mut tx,
-        actor,
-        "user.create",
-        &format!("user/{name}"),
-        None,
-        Some(&user.audit_json()),
-    )
-    .await?;
+    let user = get_in(&mut tx, name).await?.ok_or_else(|| DbError::NotFound(format!("user {name:?}")))?;
+    audit::record(&mut tx, actor, "user.create", &format!("user/{name}"), None, Some(&user.audit_json())).await?;
     tx.commit().await?;
     Ok(user)
 }
 
 /// Changes an account's role, scopes, disabled flag or password (audited; the password
 /// only as "reset"). Disabling or resetting a password ends the account's sessions.
-pub async fn update(
-    db: &Database,
-    actor: &str,
-    name: &str,
-    change: &UserChange,
-) -> Result<User, DbError> {
+pub async fn update(db: &Database, actor: &str, name: &str, change: &UserChange) -> Result<User, DbError> {
     let mut errors = FieldErrors::new();
-    let role = change
-        .role
-        .as_deref()
-        .map(|text| parse_role(text, &mut errors));
-    let scopes = change
-        .scopes
-        .as_deref()
-        .map(|text| parse_scopes(text, &mut errors));
+    let role = change.role.as_deref().map(|text| parse_role(text, &mut errors));
+    let scopes = change.scopes.as_deref().map(|text| parse_scopes(text, &mut errors));
     if let Some(password) = &change.password {
         check_password(password, &mut errors);
     }
@@ -281,16 +239,11 @@ pub async fn update(
         None => None,
     };
     let mut tx = db.pool().begin().await?;
-    let before = get_in(&mut tx, name)
-        .await?
-        .ok_or_else(|| DbError::NotFound(format!("there is no user named {name:?}")))?;
+    let before = get_in(&mut tx, name).await?.ok_or_else(|| DbError::NotFound(format!("there is no user named {name:?}")))?;
     let role = role.flatten().unwrap_or(before.role);
     let scopes = scopes.flatten().unwrap_or_else(|| before.scopes.clone());
     let disabled = change.disabled.unwrap_or(before.disabled);
-    if before.role == Role::Admin
-        && (role != Role::Admin || disabled)
-        && active_admins(&mut tx).await? <= 1
-    {
+    if before.role == Role::Admin && (role != Role::Admin || disabled) && active_admins(&mut tx).await? <= 1 {
         return Err(DbError::Conflict(format!(
             "{name} is the last active admin; make another user admin before changing or disabling this one"
         )));
@@ -303,26 +256,12 @@ pub async fn update(
         .execute(&mut *tx)
         .await?;
     if let Some(hash) = &hash {
-        sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
-            .bind(hash)
-            .bind(before.id)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2").bind(hash).bind(before.id).execute(&mut *tx).await?;
     }
-    let after = get_in(&mut tx, name)
-        .await?
-        .ok_or_else(|| DbError::NotFound(format!("user {name:?}")))?;
+    let after = get_in(&mut tx, name).await?.ok_or_else(|| DbError::NotFound(format!("user {name:?}")))?;
     let object = format!("user/{name}");
     if after != before {
-        audit::record(
-            &mut tx,
-            actor,
-            "user.update",
-            &object,
-            Some(&before.audit_json()),
-            Some(&after.audit_json()),
-        )
-        .await?;
+        audit::record(&mut tx, actor, "user.update", &object, Some(&before.audit_json()), Some(&after.audit_json())).await?;
     }
     if hash.is_some() {
         audit::record(&mut tx, actor, "user.password_reset", &object, None, None).await?;
@@ -344,17 +283,11 @@ async fn active_admins(tx: &mut Transaction<'_, Any>) -> Result<i64, DbError> {
 /// The account for this name and password, or `None` (unknown, wrong password, disabled,
 /// or an account without a password such as the demo user). An unknown name costs the
 /// same hashing time as a known one, so timing does not tell which names exist.
-pub async fn authenticate(
-    db: &Database,
-    name: &str,
-    password: &str,
-) -> Result<Option<User>, DbError> {
-    let row = sqlx::query(&format!(
-        "SELECT {COLUMNS}, password_hash FROM users WHERE name = $1"
-    ))
-    .bind(name.trim())
-    .fetch_optional(db.pool())
-    .await?;
+pub async fn authenticate(db: &Database, name: &str, password: &str) -> Result<Option<User>, DbError> {
+    let row = sqlx::query(&format!("SELECT {COLUMNS}, password_hash FROM users WHERE name = $1"))
+        .bind(name.trim())
+        .fetch_optional(db.pool())
+        .await?;
     let Some(row) = row else {
         let password = password.to_owned();
         let _ = off_runtime(move || verify_password(unknown_user_hash(), &password)).await;
@@ -385,13 +318,8 @@ fn unknown_user_hash() -> &'static str {
 
 /// On first start: when there is no admin, creates `admin` with `password` (from
 /// GATEHOUSE_ADMIN_PASSWORD) or a generated one, which is returned to be logged once.
-pub async fn ensure_admin(
-    db: &Database,
-    password: Option<&str>,
-) -> Result<Option<String>, DbError> {
-    let row = sqlx::query("SELECT COUNT(*) AS n FROM users WHERE role = 'admin'")
-        .fetch_one(db.pool())
-        .await?;
+pub async fn ensure_admin(db: &Database, password: Option<&str>) -> Result<Option<String>, DbError> {
+    let row = sqlx::query("SELECT COUNT(*) AS n FROM users WHERE role = 'admin'").fetch_one(db.pool()).await?;
     let admins: i64 = row.try_get("n")?;
     if admins > 0 {
         return Ok(None);
@@ -420,10 +348,7 @@ pub async fn ensure_external(db: &Database, name: &str, role: Role) -> Result<Us
             "the provider's user name {name:?} cannot be a Gatehouse user name (lower-case letters, digits and . _ - @)"
         )));
     }
-    let row = sqlx::query("SELECT password_hash FROM users WHERE name = $1")
-        .bind(name)
-        .fetch_optional(db.pool())
-        .await?;
+    let row = sqlx::query("SELECT password_hash FROM users WHERE name = $1").bind(name).fetch_optional(db.pool()).await?;
     let Some(row) = row else {
         return insert(db, "openid-connect", name, None, role, &Scopes::default()).await;
     };
@@ -433,21 +358,14 @@ pub async fn ensure_external(db: &Database, name: &str, role: Role) -> Result<Us
             "a local account is named {name:?}; sign in with its password, or an admin renames one of them"
         )));
     }
-    let user = get(db, name)
-        .await?
-        .ok_or_else(|| DbError::NotFound(format!("user {name:?}")))?;
+    let user = get(db, name).await?.ok_or_else(|| DbError::NotFound(format!("user {name:?}")))?;
     if user.disabled {
-        return Err(DbError::Conflict(format!(
-            "the account {name:?} is disabled; ask an admin"
-        )));
+        return Err(DbError::Conflict(format!("the account {name:?} is disabled; ask an admin")));
     }
     if user.role == role {
         return Ok(user);
     }
-    let change = UserChange {
-        role: Some(role.as_str().to_owned()),
-        ..UserChange::default()
-    };
+    let change = UserChange { role: Some(role.as_str().to_owned()), ..UserChange::default() };
     update(db, "openid-connect", name, &change).await
 }
 
@@ -457,15 +375,7 @@ pub async fn ensure_demo(db: &Database) -> Result<User, DbError> {
     if let Some(user) = get(db, DEMO_USER).await? {
         return Ok(user);
     }
-    insert(
-        db,
-        "gatehouse",
-        DEMO_USER,
-        None,
-        Role::NetworkAdmin,
-        &Scopes::default(),
-    )
-    .await
+    insert(db, "gatehouse", DEMO_USER, None, Role::NetworkAdmin, &Scopes::default()).await
 }
 
 #[cfg(test)]
@@ -491,31 +401,10 @@ mod tests {
         let scopes = parse_scopes("team:x", &mut errors);
         assert!(role.is_none() && scopes.is_none());
         let codes: Vec<&str> = errors.iter().map(|error| error.code.as_str()).collect();
-        assert_eq!(
-            codes,
-            [
-                "invalid_user_name",
-                "password_too_short",
-                "unknown_role",
-                "invalid_scope"
-            ]
-        );
-        assert!(
-            errors
-                .get("password")
-                .unwrap()
-                .message
-                .contains("at least 12 characters (5 given)")
-        );
-        let input = NewUser {
-            name: "ana".into(),
-            password: "a secret passphrase".into(),
-            ..NewUser::default()
-        };
-        let change = UserChange {
-            password: Some("another secret".into()),
-            ..UserChange::default()
-        };
+        assert_eq!(codes, ["invalid_user_name", "password_too_short", "unknown_role", "invalid_scope"]);
+        assert!(errors.get("password").unwrap().message.contains("at least 12 characters (5 given)"));
+        let input = NewUser { name: "ana".into(), password: "a secret passphrase".into(), ..NewUser::default() };
+        let change = UserChange { password: Some("another secret".into()), ..UserChange::default() };
         assert!(!format!("{input:?}{change:?}").contains("secret"));
     }
 }

@@ -24,11 +24,7 @@ const KEY_FIELD: &str = "private_key_pem";
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum UploadError {
     #[error("the {what} could not be read: {source}")]
-    Pem {
-        field: &'static str,
-        what: &'static str,
-        source: PemError,
-    },
+    Pem { field: &'static str, what: &'static str, source: PemError },
     #[error(
         "the certificate field holds no certificate ({found}); paste the PEM chain that starts with -----BEGIN CERTIFICATE-----, leaf first"
     )]
@@ -45,52 +41,28 @@ pub enum UploadError {
         "the private key field holds no private key ({found}); paste the key that starts with -----BEGIN PRIVATE KEY-----, -----BEGIN RSA PRIVATE KEY----- or -----BEGIN EC PRIVATE KEY-----"
     )]
     NotAPrivateKey { found: String },
-    #[error(
-        "the private key field holds {count} private keys; upload the one key that belongs to the certificate"
-    )]
+    #[error("the private key field holds {count} private keys; upload the one key that belongs to the certificate")]
     SeveralKeys { count: usize },
     #[error(
         "the private key is encrypted with a passphrase; Gatehouse encrypts keys itself and cannot ask for the passphrase, so decrypt it first (openssl pkey -in key.pem -out plain.pem)"
     )]
     EncryptedKey { field: &'static str },
-    #[error(
-        "{what} is not supported: {why}; issue a certificate with an RSA key of 2048 bits or more, an ECDSA P-256 or P-384 key, or an Ed25519 key"
-    )]
-    UnsupportedAlgorithm {
-        field: &'static str,
-        what: String,
-        why: &'static str,
-    },
+    #[error("{what} is not supported: {why}; issue a certificate with an RSA key of 2048 bits or more, an ECDSA P-256 or P-384 key, or an Ed25519 key")]
+    UnsupportedAlgorithm { field: &'static str, what: String, why: &'static str },
     #[error("the {what} ends early: the file was cut off; upload the whole file again")]
-    TruncatedDer {
-        field: &'static str,
-        what: &'static str,
-    },
+    TruncatedDer { field: &'static str, what: &'static str },
     #[error("the private key could not be read ({reason}); export it again in PEM form")]
     InvalidKey { reason: String },
     #[error(
         "the private key does not belong to the certificate: the certificate's public key is {certificate_key} ({certificate_fingerprint}…), the private key's is {key} ({key_fingerprint}…); upload the key that was generated with this certificate's request"
     )]
-    KeyMismatch {
-        certificate_key: String,
-        certificate_fingerprint: String,
-        key: String,
-        key_fingerprint: String,
-    },
-    #[error(
-        "the chain is out of order; a chain starts with the server's certificate and each certificate is followed by its issuer. Upload it in this order: {expected}"
-    )]
+    KeyMismatch { certificate_key: String, certificate_fingerprint: String, key: String, key_fingerprint: String },
+    #[error("the chain is out of order; a chain starts with the server's certificate and each certificate is followed by its issuer. Upload it in this order: {expected}")]
     ChainOutOfOrder { expected: String },
     #[error(
         "certificate {position} of the chain ({subject}) did not issue certificate {previous} ({previous_subject}, issued by {previous_issuer}); remove unrelated certificates and add the right intermediate"
     )]
-    ChainBroken {
-        position: usize,
-        subject: String,
-        previous: usize,
-        previous_subject: String,
-        previous_issuer: String,
-    },
+    ChainBroken { position: usize, subject: String, previous: usize, previous_subject: String, previous_issuer: String },
 }
 
 impl UploadError {
@@ -100,10 +72,9 @@ impl UploadError {
             | Self::EncryptedKey { field }
             | Self::UnsupportedAlgorithm { field, .. }
             | Self::TruncatedDer { field, .. } => field,
-            Self::NotAPrivateKey { .. }
-            | Self::SeveralKeys { .. }
-            | Self::InvalidKey { .. }
-            | Self::KeyMismatch { .. } => KEY_FIELD,
+            Self::NotAPrivateKey { .. } | Self::SeveralKeys { .. } | Self::InvalidKey { .. } | Self::KeyMismatch { .. } => {
+                KEY_FIELD
+            }
             _ => CERTIFICATE_FIELD,
         }
     }
@@ -111,22 +82,11 @@ impl UploadError {
     /// A stable code for the JSON API.
     pub fn code(&self) -> &'static str {
         match self {
-            Self::Pem {
-                source: PemError::Truncated { .. },
-                ..
+            Self::Pem { source: PemError::Truncated { .. }, .. } | Self::TruncatedDer { .. } => "truncated",
+            Self::Pem { source: PemError::NoBlocks, field: CERTIFICATE_FIELD, .. } | Self::NotACertificate { .. } => {
+                "not_a_certificate"
             }
-            | Self::TruncatedDer { .. } => "truncated",
-            Self::Pem {
-                source: PemError::NoBlocks,
-                field: CERTIFICATE_FIELD,
-                ..
-            }
-            | Self::NotACertificate { .. } => "not_a_certificate",
-            Self::Pem {
-                source: PemError::NoBlocks,
-                ..
-            }
-            | Self::NotAPrivateKey { .. } => "not_a_private_key",
+            Self::Pem { source: PemError::NoBlocks, .. } | Self::NotAPrivateKey { .. } => "not_a_private_key",
             Self::Pem { .. } => "damaged_pem",
             Self::InvalidCertificate { .. } => "invalid_certificate",
             Self::KeyInCertificateField { .. } => "key_in_certificate_field",
@@ -155,10 +115,7 @@ pub struct ParsedUpload {
 
 impl std::fmt::Debug for ParsedUpload {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ParsedUpload")
-            .field("chain", &self.chain)
-            .field("key_pem", &"<redacted>")
-            .finish()
+        f.debug_struct("ParsedUpload").field("chain", &self.chain).field("key_pem", &"<redacted>").finish()
     }
 }
 
@@ -170,70 +127,38 @@ impl ParsedUpload {
 }
 
 /// Parses and verifies a certificate chain and its private key.
-pub fn parse_upload(
-    certificate_pem: &str,
-    private_key_pem: &PrivateKeyPem,
-) -> Result<ParsedUpload, UploadError> {
-    let certificate_blocks = pem::blocks(certificate_pem).map_err(|source| UploadError::Pem {
-        field: CERTIFICATE_FIELD,
-        what: "certificate file",
-        source,
-    })?;
-    if let Some(key) = certificate_blocks
-        .iter()
-        .find(|b| b.label.ends_with("PRIVATE KEY"))
-    {
-        return Err(UploadError::KeyInCertificateField {
-            label: key.label.clone(),
-        });
+pub fn parse_upload(certificate_pem: &str, private_key_pem: &PrivateKeyPem) -> Result<ParsedUpload, UploadError> {
+    let certificate_blocks = pem::blocks(certificate_pem)
+        .map_err(|source| UploadError::Pem { field: CERTIFICATE_FIELD, what: "certificate file", source })?;
+    if let Some(key) = certificate_blocks.iter().find(|b| b.label.ends_with("PRIVATE KEY")) {
+        return Err(UploadError::KeyInCertificateField { label: key.label.clone() });
     }
-    let ders: Vec<&[u8]> = certificate_blocks
-        .iter()
-        .filter(|b| b.label == "CERTIFICATE")
-        .map(|b| b.der.as_slice())
-        .collect();
+    let ders: Vec<&[u8]> =
+        certificate_blocks.iter().filter(|b| b.label == "CERTIFICATE").map(|b| b.der.as_slice()).collect();
     if ders.is_empty() {
-        return Err(UploadError::NotACertificate {
-            found: found_labels(&certificate_blocks),
-        });
+        return Err(UploadError::NotACertificate { found: found_labels(&certificate_blocks) });
     }
-    let certificates = ders
-        .iter()
-        .enumerate()
-        .map(|(i, der)| parse_certificate(i + 1, der))
-        .collect::<Result<Vec<_>, _>>()?;
+    let certificates = ders.iter().enumerate().map(|(i, der)| parse_certificate(i + 1, der)).collect::<Result<Vec<_>, _>>()?;
 
-    let leaf_key = KeyAlgorithm::of_spki(certificates[0].public_key().raw).map_err(|_| {
-        UploadError::InvalidCertificate {
-            position: 1,
-            reason: "its public key cannot be read".to_owned(),
-        }
-    })?;
+    let leaf_key = KeyAlgorithm::of_spki(certificates[0].public_key().raw)
+        .map_err(|_| UploadError::InvalidCertificate { position: 1, reason: "its public key cannot be read".to_owned() })?;
     leaf_key.check_supported(CERTIFICATE_FIELD, "the certificate's key")?;
 
     let key = read_private_key(private_key_pem)?;
     let key_spki = load_key(&key)?;
-    let position = certificates
-        .iter()
-        .position(|c| same_public_key(c.public_key().raw, &key_spki));
+    let position = certificates.iter().position(|c| same_public_key(c.public_key().raw, &key_spki));
     match position {
         Some(0) => {}
         Some(i) => {
             let mut order: Vec<usize> = vec![i];
             order.extend((0..certificates.len()).filter(|j| *j != i));
-            return Err(out_of_order(
-                &certificates,
-                &chain_order(&certificates, i).unwrap_or(order),
-            ));
+            return Err(out_of_order(&certificates, &chain_order(&certificates, i).unwrap_or(order)));
         }
         None => {
-            let key_type = KeyAlgorithm::of_spki(&key_spki)
-                .map(|k| k.describe())
-                .unwrap_or_else(|_| "unknown".to_owned());
+            let key_type = KeyAlgorithm::of_spki(&key_spki).map(|k| k.describe()).unwrap_or_else(|_| "unknown".to_owned());
             return Err(UploadError::KeyMismatch {
                 certificate_key: leaf_key.describe(),
-                certificate_fingerprint: sha256_hex(certificates[0].public_key().raw)[..16]
-                    .to_owned(),
+                certificate_fingerprint: sha256_hex(certificates[0].public_key().raw)[..16].to_owned(),
                 key: key_type,
                 key_fingerprint: sha256_hex(&key_spki)[..16].to_owned(),
             });
@@ -241,29 +166,17 @@ pub fn parse_upload(
     }
     check_chain(&certificates)?;
 
-    let chain = certificates
-        .iter()
-        .map(details)
-        .collect::<Result<Vec<_>, _>>()?;
-    let chain_pem = ders
-        .iter()
-        .map(|der| pem::encode("CERTIFICATE", der))
-        .collect();
+    let chain = certificates.iter().map(details).collect::<Result<Vec<_>, _>>()?;
+    let chain_pem = ders.iter().map(|der| pem::encode("CERTIFICATE", der)).collect();
     let key_pem = Zeroizing::new(pem::encode(&key.label, &key.der));
-    Ok(ParsedUpload {
-        chain,
-        chain_pem,
-        key_pem,
-    })
+    Ok(ParsedUpload { chain, chain_pem, key_pem })
 }
 
 fn found_labels(blocks: &[Block]) -> String {
     let labels: Vec<&str> = blocks.iter().map(|b| b.label.as_str()).collect();
     let found = labels.join(", ");
     if labels.contains(&"CERTIFICATE REQUEST") || labels.contains(&"NEW CERTIFICATE REQUEST") {
-        format!(
-            "found {found}: that is the signing request; upload the certificate the CA issued for it"
-        )
+        format!("found {found}: that is the signing request; upload the certificate the CA issued for it")
     } else {
         format!("found {found}")
     }
@@ -272,25 +185,15 @@ fn found_labels(blocks: &[Block]) -> String {
 fn parse_certificate(position: usize, der: &[u8]) -> Result<X509Certificate<'_>, UploadError> {
     match x509_parser::parse_x509_certificate(der) {
         Ok(([], certificate)) => Ok(certificate),
-        Ok(_) => Err(UploadError::InvalidCertificate {
-            position,
-            reason: "unexpected bytes after the certificate".to_owned(),
-        }),
-        Err(x509_parser::nom::Err::Incomplete(_)) => Err(UploadError::TruncatedDer {
-            field: CERTIFICATE_FIELD,
-            what: "certificate data",
-        }),
+        Ok(_) => Err(UploadError::InvalidCertificate { position, reason: "unexpected bytes after the certificate".to_owned() }),
+        Err(x509_parser::nom::Err::Incomplete(_)) => {
+            Err(UploadError::TruncatedDer { field: CERTIFICATE_FIELD, what: "certificate data" })
+        }
         Err(x509_parser::nom::Err::Error(error) | x509_parser::nom::Err::Failure(error)) => {
             if der_is_truncated(der) {
-                Err(UploadError::TruncatedDer {
-                    field: CERTIFICATE_FIELD,
-                    what: "certificate data",
-                })
+                Err(UploadError::TruncatedDer { field: CERTIFICATE_FIELD, what: "certificate data" })
             } else {
-                Err(UploadError::InvalidCertificate {
-                    position,
-                    reason: error.to_string(),
-                })
+                Err(UploadError::InvalidCertificate { position, reason: error.to_string() })
             }
         }
     }
@@ -303,11 +206,8 @@ fn der_is_truncated(der: &[u8]) -> bool {
 
 /// The key block of the key field: exactly one, unencrypted, of a kind rustls reads.
 fn read_private_key(private_key_pem: &PrivateKeyPem) -> Result<Block, UploadError> {
-    let blocks = pem::blocks(private_key_pem.expose()).map_err(|source| UploadError::Pem {
-        field: KEY_FIELD,
-        what: "key file",
-        source,
-    })?;
+    let blocks = pem::blocks(private_key_pem.expose())
+        .map_err(|source| UploadError::Pem { field: KEY_FIELD, what: "key file", source })?;
     if blocks.iter().any(Block::is_encrypted) {
         return Err(UploadError::EncryptedKey { field: KEY_FIELD });
     }
@@ -333,9 +233,7 @@ fn read_private_key(private_key_pem: &PrivateKeyPem) -> Result<Block, UploadErro
         }
     }
     match keys.len() {
-        0 => Err(UploadError::NotAPrivateKey {
-            found: format!("found {}", others.join(", ")),
-        }),
+        0 => Err(UploadError::NotAPrivateKey { found: format!("found {}", others.join(", ")) }),
         1 => {
             let key = keys.remove(0);
             KeyAlgorithm::of_private_key(&key)?.check_supported(KEY_FIELD, "the private key")?;
@@ -353,20 +251,13 @@ fn load_key(key: &Block) -> Result<Vec<u8>, UploadError> {
         "EC PRIVATE KEY" => PrivateSec1KeyDer::from(key.der.as_slice()).into(),
         _ => PrivatePkcs8KeyDer::from(key.der.as_slice()).into(),
     };
-    let signing_key = rustls::crypto::ring::sign::any_supported_type(&der).map_err(|_| {
-        UploadError::InvalidKey {
-            reason: format!(
-                "it is labelled {} but its contents are not a usable key of that kind",
-                key.label
-            ),
-        }
+    let signing_key = rustls::crypto::ring::sign::any_supported_type(&der).map_err(|_| UploadError::InvalidKey {
+        reason: format!("it is labelled {} but its contents are not a usable key of that kind", key.label),
     })?;
     signing_key
         .public_key()
         .map(|spki| spki.as_ref().to_vec())
-        .ok_or_else(|| UploadError::InvalidKey {
-            reason: "its public key cannot be derived".to_owned(),
-        })
+        .ok_or_else(|| UploadError::InvalidKey { reason: "its public key cannot be derived".to_owned() })
 }
 
 /// Two SubjectPublicKeyInfos hold the same key: same algorithm, parameters (a NULL counts as
@@ -409,17 +300,11 @@ fn check_chain(certificates: &[X509Certificate<'_>]) -> Result<(), UploadError> 
 
 /// Whether certificate `child` is signed by the key of certificate `issuer`; `Err` names a
 /// signature algorithm that cannot be checked.
-fn signed_by(
-    certificates: &[X509Certificate<'_>],
-    child: usize,
-    issuer: usize,
-) -> Result<bool, String> {
+fn signed_by(certificates: &[X509Certificate<'_>], child: usize, issuer: usize) -> Result<bool, String> {
     let child = &certificates[child];
     match child.verify_signature(Some(certificates[issuer].public_key())) {
         Ok(()) => Ok(true),
-        Err(X509Error::SignatureUnsupportedAlgorithm) => {
-            Err(oid_name(&child.signature_algorithm.algorithm))
-        }
+        Err(X509Error::SignatureUnsupportedAlgorithm) => Err(oid_name(&child.signature_algorithm.algorithm)),
         Err(_) => Ok(false),
     }
 }
@@ -429,9 +314,8 @@ fn chain_order(certificates: &[X509Certificate<'_>], leaf: usize) -> Option<Vec<
     let mut order = vec![leaf];
     while order.len() < certificates.len() {
         let last = order[order.len() - 1];
-        let next = (0..certificates.len()).find(|candidate| {
-            !order.contains(candidate) && signed_by(certificates, last, *candidate).unwrap_or(false)
-        })?;
+        let next = (0..certificates.len())
+            .find(|candidate| !order.contains(candidate) && signed_by(certificates, last, *candidate).unwrap_or(false))?;
         order.push(next);
     }
     Some(order)
@@ -440,13 +324,7 @@ fn chain_order(certificates: &[X509Certificate<'_>], leaf: usize) -> Option<Vec<
 fn out_of_order(certificates: &[X509Certificate<'_>], order: &[usize]) -> UploadError {
     let expected = order
         .iter()
-        .map(|&i| {
-            format!(
-                "certificate {} ({})",
-                i + 1,
-                name(certificates[i].subject())
-            )
-        })
+        .map(|&i| format!("certificate {} ({})", i + 1, name(certificates[i].subject())))
         .collect::<Vec<_>>()
         .join(", then ");
     UploadError::ChainOutOfOrder { expected }
@@ -454,11 +332,7 @@ fn out_of_order(certificates: &[X509Certificate<'_>], order: &[usize]) -> Upload
 
 fn name(name: &x509_parser::x509::X509Name<'_>) -> String {
     let text = name.to_string();
-    if text.is_empty() {
-        "an empty name".to_owned()
-    } else {
-        text
-    }
+    if text.is_empty() { "an empty name".to_owned() } else { text }
 }
 
 fn oid_name(oid: &Oid<'_>) -> String {
@@ -468,12 +342,8 @@ fn oid_name(oid: &Oid<'_>) -> String {
 }
 
 fn details(certificate: &X509Certificate<'_>) -> Result<CertificateDetails, UploadError> {
-    let key = KeyAlgorithm::of_spki(certificate.public_key().raw).map_err(|_| {
-        UploadError::InvalidCertificate {
-            position: 0,
-            reason: "its public key cannot be read".to_owned(),
-        }
-    })?;
+    let key = KeyAlgorithm::of_spki(certificate.public_key().raw)
+        .map_err(|_| UploadError::InvalidCertificate { position: 0, reason: "its public key cannot be read".to_owned() })?;
     let mut sans = Vec::new();
     if let Ok(Some(extension)) = certificate.subject_alternative_name() {
         for general in &extension.value.general_names {
@@ -502,12 +372,8 @@ fn details(certificate: &X509Certificate<'_>) -> Result<CertificateDetails, Uplo
 
 fn ip_text(bytes: &[u8]) -> Option<String> {
     match bytes.len() {
-        4 => <[u8; 4]>::try_from(bytes)
-            .ok()
-            .map(|b| std::net::Ipv4Addr::from(b).to_string()),
-        16 => <[u8; 16]>::try_from(bytes)
-            .ok()
-            .map(|b| std::net::Ipv6Addr::from(b).to_string()),
+        4 => <[u8; 4]>::try_from(bytes).ok().map(|b| std::net::Ipv4Addr::from(b).to_string()),
+        16 => <[u8; 16]>::try_from(bytes).ok().map(|b| std::net::Ipv6Addr::from(b).to_string()),
         _ => None,
     }
 }
@@ -542,13 +408,8 @@ const CONTEXT_0: u8 = 0xA0;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KeyAlgorithm {
-    Rsa {
-        bits: u32,
-    },
-    Ecdsa {
-        curve: &'static str,
-        bits: u32,
-    },
+    Rsa { bits: u32 },
+    Ecdsa { curve: &'static str, bits: u32 },
     Ed25519,
     /// Anything else, by name: `DSA`, `ECDSA secp256k1`, `Ed448`, `RSASSA-PSS`…
     Other(String),
@@ -574,30 +435,15 @@ impl KeyAlgorithm {
 
     fn check_supported(&self, field: &'static str, whose: &str) -> Result<(), UploadError> {
         let why = match self {
-            Self::Rsa { bits } if *bits < 2048 => {
-                "RSA keys under 2048 bits are too weak and refused by browsers"
-            }
-            Self::Rsa { bits } if *bits > 8192 => {
-                "RSA keys over 8192 bits are beyond what the TLS library signs with"
-            }
-            Self::Ecdsa { curve: "P-521", .. } => {
-                "P-521 is not implemented by ring, the TLS library Gatehouse uses"
-            }
-            Self::Ecdsa {
-                curve: "P-256" | "P-384",
-                ..
-            }
-            | Self::Rsa { .. }
-            | Self::Ed25519 => return Ok(()),
+            Self::Rsa { bits } if *bits < 2048 => "RSA keys under 2048 bits are too weak and refused by browsers",
+            Self::Rsa { bits } if *bits > 8192 => "RSA keys over 8192 bits are beyond what the TLS library signs with",
+            Self::Ecdsa { curve: "P-521", .. } => "P-521 is not implemented by ring, the TLS library Gatehouse uses",
+            Self::Ecdsa { curve: "P-256" | "P-384", .. } | Self::Rsa { .. } | Self::Ed25519 => return Ok(()),
             Self::Ecdsa { .. } => "browsers only accept the NIST curves P-256 and P-384 for ECDSA",
             Self::Other(name) if name == "DSA" => "DSA is not used for TLS any more",
             Self::Other(_) => "TLS servers do not use this kind of key",
         };
-        Err(UploadError::UnsupportedAlgorithm {
-            field,
-            what: format!("{whose} ({})", self.describe()),
-            why,
-        })
+        Err(UploadError::UnsupportedAlgorithm { field, what: format!("{whose} ({})", self.describe()), why })
     }
 
     /// From a SubjectPublicKeyInfo: `SEQUENCE { SEQUENCE { OID, params }, BIT STRING }`.
@@ -612,15 +458,9 @@ impl KeyAlgorithm {
 
     /// From a private key block of any of the three encodings.
     fn of_private_key(block: &Block) -> Result<Self, UploadError> {
-        let truncated = || UploadError::TruncatedDer {
-            field: KEY_FIELD,
-            what: "private key data",
-        };
+        let truncated = || UploadError::TruncatedDer { field: KEY_FIELD, what: "private key data" };
         let invalid = || UploadError::InvalidKey {
-            reason: format!(
-                "it is labelled {} but its contents are not a key of that kind",
-                block.label
-            ),
+            reason: format!("it is labelled {} but its contents are not a key of that kind", block.label),
         };
         let map = |error: DerError| match error {
             DerError::Truncated => truncated(),
@@ -629,25 +469,14 @@ impl KeyAlgorithm {
         let fields = sequence(&block.der).map_err(map)?;
         match block.label.as_str() {
             // RSAPrivateKey: version, modulus, …
-            "RSA PRIVATE KEY" => Ok(Self::Rsa {
-                bits: rsa_modulus_bits(fields.get(1).ok_or_else(invalid)?).map_err(map)?,
-            }),
+            "RSA PRIVATE KEY" => Ok(Self::Rsa { bits: rsa_modulus_bits(fields.get(1).ok_or_else(invalid)?).map_err(map)? }),
             // ECPrivateKey: version, privateKey, [0] parameters, [1] publicKey
             "EC PRIVATE KEY" => {
-                let secret = fields
-                    .get(1)
-                    .filter(|f| f.tag == OCTET_STRING)
-                    .ok_or_else(invalid)?;
-                let curve = fields
-                    .iter()
-                    .find(|f| f.tag == CONTEXT_0)
-                    .map(|f| read_tlv(f.content))
-                    .transpose()
-                    .map_err(map)?;
+                let secret = fields.get(1).filter(|f| f.tag == OCTET_STRING).ok_or_else(invalid)?;
+                let curve = fields.iter().find(|f| f.tag == CONTEXT_0).map(|f| read_tlv(f.content)).transpose().map_err(map)?;
                 match curve {
                     Some((curve, _)) if curve.tag == OID => {
-                        Ok(Self::from_oids(oid::EC, Some(curve.content), || Ok(0), 0)
-                            .map_err(map)?)
+                        Ok(Self::from_oids(oid::EC, Some(curve.content), || Ok(0), 0).map_err(map)?)
                     }
                     _ => Ok(Self::curve_by_size(secret.content.len())),
                 }
@@ -658,24 +487,12 @@ impl KeyAlgorithm {
                 if fields.first().is_some_and(|f| f.tag == SEQUENCE) {
                     return Err(UploadError::EncryptedKey { field: KEY_FIELD });
                 }
-                let algorithm = fields
-                    .get(1)
-                    .filter(|f| f.tag == SEQUENCE)
-                    .ok_or_else(invalid)?;
+                let algorithm = fields.get(1).filter(|f| f.tag == SEQUENCE).ok_or_else(invalid)?;
                 let algorithm = children(algorithm.content).map_err(map)?;
-                let oid = algorithm
-                    .first()
-                    .filter(|f| f.tag == OID)
-                    .ok_or_else(invalid)?
-                    .content;
+                let oid = algorithm.first().filter(|f| f.tag == OID).ok_or_else(invalid)?.content;
                 let parameters = algorithm.get(1).filter(|p| p.tag == OID).map(|p| p.content);
-                let private = fields
-                    .get(2)
-                    .filter(|f| f.tag == OCTET_STRING)
-                    .ok_or_else(invalid)?
-                    .content;
-                let rsa_bits =
-                    || rsa_modulus_bits(sequence(private)?.get(1).ok_or(DerError::Malformed)?);
+                let private = fields.get(2).filter(|f| f.tag == OCTET_STRING).ok_or_else(invalid)?.content;
+                let rsa_bits = || rsa_modulus_bits(sequence(private)?.get(1).ok_or(DerError::Malformed)?);
                 Self::from_oids(oid, parameters, rsa_bits, 0).map_err(map)
             }
         }
@@ -690,18 +507,9 @@ impl KeyAlgorithm {
         Ok(match algorithm {
             oid::RSA => Self::Rsa { bits: rsa_bits()? },
             oid::EC => match parameters {
-                Some(oid::P256) => Self::Ecdsa {
-                    curve: "P-256",
-                    bits: 256,
-                },
-                Some(oid::P384) => Self::Ecdsa {
-                    curve: "P-384",
-                    bits: 384,
-                },
-                Some(oid::P521) => Self::Ecdsa {
-                    curve: "P-521",
-                    bits: 521,
-                },
+                Some(oid::P256) => Self::Ecdsa { curve: "P-256", bits: 256 },
+                Some(oid::P384) => Self::Ecdsa { curve: "P-384", bits: 384 },
+                Some(oid::P521) => Self::Ecdsa { curve: "P-521", bits: 521 },
                 Some(other) => Self::Other(format!("ECDSA {}", oid_text(other))),
                 // Implicit curve: judge by the size of the uncompressed point (04 ‖ x ‖ y).
                 None => Self::curve_by_size(ec_point_len.saturating_sub(2) / 2),
@@ -715,18 +523,9 @@ impl KeyAlgorithm {
 
     fn curve_by_size(scalar_len: usize) -> Self {
         match scalar_len {
-            32 => Self::Ecdsa {
-                curve: "P-256",
-                bits: 256,
-            },
-            48 => Self::Ecdsa {
-                curve: "P-384",
-                bits: 384,
-            },
-            65 | 66 => Self::Ecdsa {
-                curve: "P-521",
-                bits: 521,
-            },
+            32 => Self::Ecdsa { curve: "P-256", bits: 256 },
+            48 => Self::Ecdsa { curve: "P-384", bits: 384 },
+            65 | 66 => Self::Ecdsa { curve: "P-521", bits: 521 },
             n => Self::Other(format!("ECDSA on an unnamed {}-bit curve", n * 8)),
         }
     }
@@ -742,25 +541,10 @@ type SpkiParts = (Vec<u8>, Option<Vec<u8>>, Vec<u8>);
 fn spki_parts(der: &[u8]) -> Result<SpkiParts, DerError> {
     let (outer, _) = read_tlv(der)?;
     let fields = children(outer.content)?;
-    let algorithm = children(
-        fields
-            .first()
-            .filter(|f| f.tag == SEQUENCE)
-            .ok_or(DerError::Malformed)?
-            .content,
-    )?;
-    let oid = algorithm
-        .first()
-        .filter(|f| f.tag == OID)
-        .ok_or(DerError::Malformed)?;
-    let parameters = algorithm
-        .get(1)
-        .filter(|p| p.tag != NULL)
-        .map(|p| p.content.to_vec());
-    let key = fields
-        .get(1)
-        .filter(|f| f.tag == BIT_STRING)
-        .ok_or(DerError::Malformed)?;
+    let algorithm = children(fields.first().filter(|f| f.tag == SEQUENCE).ok_or(DerError::Malformed)?.content)?;
+    let oid = algorithm.first().filter(|f| f.tag == OID).ok_or(DerError::Malformed)?;
+    let parameters = algorithm.get(1).filter(|p| p.tag != NULL).map(|p| p.content.to_vec());
+    let key = fields.get(1).filter(|f| f.tag == BIT_STRING).ok_or(DerError::Malformed)?;
     Ok((oid.content.to_vec(), parameters, key.content.to_vec()))
 }
 
@@ -768,14 +552,8 @@ fn rsa_modulus_bits(modulus: &Tlv<'_>) -> Result<u32, DerError> {
     if modulus.tag != INTEGER {
         return Err(DerError::Malformed);
     }
-    let digits = modulus
-        .content
-        .iter()
-        .position(|b| *b != 0)
-        .map_or(&[][..], |i| &modulus.content[i..]);
-    let Some(first) = digits.first() else {
-        return Ok(0);
-    };
+    let digits = modulus.content.iter().position(|b| *b != 0).map_or(&[][..], |i| &modulus.content[i..]);
+    let Some(first) = digits.first() else { return Ok(0) };
     Ok(u32::try_from(digits.len() * 8).unwrap_or(u32::MAX) - first.leading_zeros())
 }
 
@@ -809,10 +587,7 @@ pub(crate) fn read_tlv(input: &[u8]) -> Result<(Tlv<'_>, &[u8]), DerError> {
             return Err(DerError::Malformed);
         }
         let bytes = rest.get(..count).ok_or(DerError::Truncated)?;
-        (
-            bytes.iter().fold(0usize, |n, b| (n << 8) | usize::from(*b)),
-            &rest[count..],
-        )
+        (bytes.iter().fold(0usize, |n, b| (n << 8) | usize::from(*b)), &rest[count..])
     };
     let content = rest.get(..len).ok_or(DerError::Truncated)?;
     Ok((Tlv { tag, content }, &rest[len..]))

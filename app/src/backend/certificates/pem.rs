@@ -20,22 +20,13 @@ impl Block {
     /// A legacy OpenSSL key encrypted under a passphrase (`Proc-Type: 4,ENCRYPTED`).
     pub fn is_encrypted(&self) -> bool {
         self.label == "ENCRYPTED PRIVATE KEY"
-            || self
-                .headers
-                .iter()
-                .any(|(k, v)| k.eq_ignore_ascii_case("Proc-Type") && v.contains("ENCRYPTED"))
+            || self.headers.iter().any(|(k, v)| k.eq_ignore_ascii_case("Proc-Type") && v.contains("ENCRYPTED"))
     }
 }
 
 impl std::fmt::Debug for Block {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "Block({} at line {}, {} bytes)",
-            self.label,
-            self.line,
-            self.der.len()
-        )
+        write!(f, "Block({} at line {}, {} bytes)", self.label, self.line, self.der.len())
     }
 }
 
@@ -43,44 +34,26 @@ impl std::fmt::Debug for Block {
 pub enum PemError {
     #[error("there is no PEM block in it (a line like -----BEGIN CERTIFICATE-----)")]
     NoBlocks,
-    #[error(
-        "the {label} block that starts on line {line} has no -----END {label}----- line: the file was cut off"
-    )]
+    #[error("the {label} block that starts on line {line} has no -----END {label}----- line: the file was cut off")]
     Truncated { label: String, line: usize },
-    #[error(
-        "the {begin} block that starts on line {line} ends with -----END {end}-----; a block ends with the label it began with"
-    )]
-    Mismatched {
-        begin: String,
-        end: String,
-        line: usize,
-    },
-    #[error(
-        "the {label} block that starts on line {line} is damaged: its body is not valid base64"
-    )]
+    #[error("the {begin} block that starts on line {line} ends with -----END {end}-----; a block ends with the label it began with")]
+    Mismatched { begin: String, end: String, line: usize },
+    #[error("the {label} block that starts on line {line} is damaged: its body is not valid base64")]
     Damaged { label: String, line: usize },
     #[error("the {label} block that starts on line {line} is empty")]
     Empty { label: String, line: usize },
 }
 
 fn marker<'a>(line: &'a str, kind: &str) -> Option<&'a str> {
-    line.strip_prefix("-----")?
-        .strip_prefix(kind)?
-        .strip_prefix(' ')?
-        .strip_suffix("-----")
+    line.strip_prefix("-----")?.strip_prefix(kind)?.strip_prefix(' ')?.strip_suffix("-----")
 }
 
 /// Every block of `text`, in order.
 pub fn blocks(text: &str) -> Result<Vec<Block>, PemError> {
     let mut out = Vec::new();
-    let mut lines = text
-        .lines()
-        .enumerate()
-        .map(|(i, line)| (i + 1, line.trim()));
+    let mut lines = text.lines().enumerate().map(|(i, line)| (i + 1, line.trim()));
     while let Some((line_no, line)) = lines.next() {
-        let Some(label) = marker(line, "BEGIN") else {
-            continue;
-        };
+        let Some(label) = marker(line, "BEGIN") else { continue };
         let label = label.to_owned();
         let mut headers = Vec::new();
         let mut body = Zeroizing::new(String::new());
@@ -89,11 +62,7 @@ pub fn blocks(text: &str) -> Result<Vec<Block>, PemError> {
         for (_, line) in lines.by_ref() {
             if let Some(end) = marker(line, "END") {
                 if end != label {
-                    return Err(PemError::Mismatched {
-                        begin: label,
-                        end: end.to_owned(),
-                        line: line_no,
-                    });
+                    return Err(PemError::Mismatched { begin: label, end: end.to_owned(), line: line_no });
                 }
                 ended = true;
                 break;
@@ -111,29 +80,15 @@ pub fn blocks(text: &str) -> Result<Vec<Block>, PemError> {
             body.push_str(line);
         }
         if !ended {
-            return Err(PemError::Truncated {
-                label,
-                line: line_no,
-            });
+            return Err(PemError::Truncated { label, line: line_no });
         }
         if body.is_empty() {
-            return Err(PemError::Empty {
-                label,
-                line: line_no,
-            });
+            return Err(PemError::Empty { label, line: line_no });
         }
         let der = base64::engine::general_purpose::STANDARD
             .decode(body.as_bytes())
-            .map_err(|_| PemError::Damaged {
-                label: label.clone(),
-                line: line_no,
-            })?;
-        out.push(Block {
-            label,
-            headers,
-            der: Zeroizing::new(der),
-            line: line_no,
-        });
+            .map_err(|_| PemError::Damaged { label: label.clone(), line: line_no })?;
+        out.push(Block { label, headers, der: Zeroizing::new(der), line: line_no });
     }
     if out.is_empty() {
         return Err(PemError::NoBlocks);
@@ -160,21 +115,14 @@ pub fn encode(label: &str, der: &[u8]) -> String {
 }
 
 #[cfg(test)]
-#[expect(
-    clippy::unwrap_used,
-    reason = "in tests a failed parse is a failed test"
-)]
+#[expect(clippy::unwrap_used, reason = "in tests a failed parse is a failed test")]
 mod tests {
     use super::*;
 
     #[test]
     fn blocks_round_trip_and_surrounding_text_is_ignored() {
         let der: Vec<u8> = (0..200u8).collect();
-        let text = format!(
-            "subject=CN=x\n{}\nnoise\n{}",
-            encode("CERTIFICATE", &der),
-            encode("CERTIFICATE", &der[..10])
-        );
+        let text = format!("subject=CN=x\n{}\nnoise\n{}", encode("CERTIFICATE", &der), encode("CERTIFICATE", &der[..10]));
         let found = blocks(&text).unwrap();
         assert_eq!(found.len(), 2);
         assert_eq!(found[0].label, "CERTIFICATE");
@@ -188,23 +136,11 @@ mod tests {
         let whole = encode("CERTIFICATE", &[1, 2, 3, 4, 5, 6]);
         assert_eq!(blocks("hello").unwrap_err(), PemError::NoBlocks);
         let cut = &whole[..whole.find("-----END").unwrap()];
-        assert_eq!(
-            blocks(cut).unwrap_err(),
-            PemError::Truncated {
-                label: "CERTIFICATE".into(),
-                line: 1
-            }
-        );
+        assert_eq!(blocks(cut).unwrap_err(), PemError::Truncated { label: "CERTIFICATE".into(), line: 1 });
         let swapped = whole.replace("END CERTIFICATE", "END PRIVATE KEY");
-        assert!(matches!(
-            blocks(&swapped).unwrap_err(),
-            PemError::Mismatched { .. }
-        ));
+        assert!(matches!(blocks(&swapped).unwrap_err(), PemError::Mismatched { .. }));
         let damaged = whole.replace("AQIDBAUG", "AQ!DBAUG");
-        assert!(matches!(
-            blocks(&damaged).unwrap_err(),
-            PemError::Damaged { .. }
-        ));
+        assert!(matches!(blocks(&damaged).unwrap_err(), PemError::Damaged { .. }));
         assert!(matches!(
             blocks("-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----").unwrap_err(),
             PemError::Empty { .. }
@@ -217,9 +153,6 @@ mod tests {
         let found = blocks(text).unwrap();
         assert!(found[0].is_encrypted());
         assert_eq!(*found[0].der, vec![1, 2, 3]);
-        assert!(
-            format!("{:?}", found[0]).contains("3 bytes"),
-            "Debug shows the size, not the bytes"
-        );
+        assert!(format!("{:?}", found[0]).contains("3 bytes"), "Debug shows the size, not the bytes");
     }
 }

@@ -2,15 +2,11 @@
 //! `test-support` for the integration tests): ECDSA P-256/P-384 and Ed25519 keys from
 //! rcgen, RSA keys from the `rsa` crate, each in PKCS#8, PKCS#1 or SEC1; CAs and
 //! intermediates; and the keys Gatehouse must refuse (RSA 1024, P-521, DSA, encrypted).
-#![expect(
-    clippy::unwrap_used,
-    reason = "test fixtures: a failure here is a failed test"
-)]
+#![expect(clippy::unwrap_used, reason = "test fixtures: a failure here is a failed test")]
 
 use rcgen::{
-    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
-    KeyPair, KeyUsagePurpose, PKCS_ECDSA_P256_SHA256, PKCS_ECDSA_P384_SHA384, PKCS_ED25519,
-    PKCS_RSA_SHA256,
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair,
+    KeyUsagePurpose, PKCS_ECDSA_P256_SHA256, PKCS_ECDSA_P384_SHA384, PKCS_ED25519, PKCS_RSA_SHA256,
 };
 use rsa::pkcs1::EncodeRsaPrivateKey as _;
 use rsa::pkcs8::{DecodePrivateKey as _, EncodePrivateKey as _, LineEnding};
@@ -47,15 +43,9 @@ pub struct TestKey {
 impl TestKey {
     pub fn new(kind: KeyKind) -> Self {
         let pkcs8 = match kind {
-            KeyKind::P256 => KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256)
-                .unwrap()
-                .serialize_der(),
-            KeyKind::P384 => KeyPair::generate_for(&PKCS_ECDSA_P384_SHA384)
-                .unwrap()
-                .serialize_der(),
-            KeyKind::Ed25519 => KeyPair::generate_for(&PKCS_ED25519)
-                .unwrap()
-                .serialize_der(),
+            KeyKind::P256 => KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).unwrap().serialize_der(),
+            KeyKind::P384 => KeyPair::generate_for(&PKCS_ECDSA_P384_SHA384).unwrap().serialize_der(),
+            KeyKind::Ed25519 => KeyPair::generate_for(&PKCS_ED25519).unwrap().serialize_der(),
             KeyKind::Rsa(bits) => {
                 let key = rsa::RsaPrivateKey::new(&mut rsa::rand_core::OsRng, bits).unwrap();
                 key.to_pkcs8_der().unwrap().as_bytes().to_vec()
@@ -72,17 +62,11 @@ impl TestKey {
     pub fn pem(&self, encoding: Encoding) -> String {
         match (encoding, self.kind) {
             (Encoding::Pkcs8, _) => pem::encode("PRIVATE KEY", &self.pkcs8),
-            (Encoding::Pkcs1, KeyKind::Rsa(_)) => rsa::RsaPrivateKey::from_pkcs8_der(&self.pkcs8)
-                .unwrap()
-                .to_pkcs1_pem(LineEnding::LF)
-                .unwrap()
-                .to_string(),
-            (Encoding::Sec1, KeyKind::P256) => {
-                pem::encode("EC PRIVATE KEY", &self.sec1(&[1, 2, 840, 10045, 3, 1, 7]))
+            (Encoding::Pkcs1, KeyKind::Rsa(_)) => {
+                rsa::RsaPrivateKey::from_pkcs8_der(&self.pkcs8).unwrap().to_pkcs1_pem(LineEnding::LF).unwrap().to_string()
             }
-            (Encoding::Sec1, KeyKind::P384) => {
-                pem::encode("EC PRIVATE KEY", &self.sec1(&[1, 3, 132, 0, 34]))
-            }
+            (Encoding::Sec1, KeyKind::P256) => pem::encode("EC PRIVATE KEY", &self.sec1(&[1, 2, 840, 10045, 3, 1, 7])),
+            (Encoding::Sec1, KeyKind::P384) => pem::encode("EC PRIVATE KEY", &self.sec1(&[1, 3, 132, 0, 34])),
             (encoding, kind) => panic!("{kind:?} keys have no {encoding:?} form"),
         }
     }
@@ -93,18 +77,12 @@ impl TestKey {
         let outer = sequence(&self.pkcs8).unwrap();
         let inner = sequence(outer[2].content).unwrap();
         let secret = inner[1].content;
-        let public = inner
-            .iter()
-            .find(|f| f.tag == 0xA1)
-            .map(|f| read_tlv(f.content).unwrap().0.content)
-            .unwrap();
+        let public = inner.iter().find(|f| f.tag == 0xA1).map(|f| read_tlv(f.content).unwrap().0.content).unwrap();
         yasna::construct_der(|w| {
             w.write_sequence(|w| {
                 w.next().write_u8(1);
                 w.next().write_bytes(secret);
-                w.next().write_tagged(yasna::Tag::context(0), |w| {
-                    w.write_oid(&ObjectIdentifier::from_slice(curve))
-                });
+                w.next().write_tagged(yasna::Tag::context(0), |w| w.write_oid(&ObjectIdentifier::from_slice(curve)));
                 w.next().write_tagged(yasna::Tag::context(1), |w| {
                     w.write_bitvec_bytes(&public[1..], (public.len() - 1) * 8);
                 });
@@ -133,11 +111,7 @@ impl TestKey {
 
     fn key_pair(&self) -> KeyPair {
         match self.kind {
-            KeyKind::Rsa(_) => KeyPair::from_pkcs8_der_and_sign_algo(
-                &self.pkcs8.as_slice().into(),
-                &PKCS_RSA_SHA256,
-            )
-            .unwrap(),
+            KeyKind::Rsa(_) => KeyPair::from_pkcs8_der_and_sign_algo(&self.pkcs8.as_slice().into(), &PKCS_RSA_SHA256).unwrap(),
             _ => KeyPair::try_from(self.pkcs8.as_slice()).unwrap(),
         }
     }
@@ -151,22 +125,10 @@ pub struct Validity {
 }
 
 impl Validity {
-    pub const YEAR: Validity = Validity {
-        from_days: -1,
-        to_days: 365,
-    };
-    pub const EXPIRED: Validity = Validity {
-        from_days: -400,
-        to_days: -35,
-    };
-    pub const NOT_YET_VALID: Validity = Validity {
-        from_days: 10,
-        to_days: 375,
-    };
-    pub const EXPIRING: Validity = Validity {
-        from_days: -300,
-        to_days: 12,
-    };
+    pub const YEAR: Validity = Validity { from_days: -1, to_days: 365 };
+    pub const EXPIRED: Validity = Validity { from_days: -400, to_days: -35 };
+    pub const NOT_YET_VALID: Validity = Validity { from_days: 10, to_days: 375 };
+    pub const EXPIRING: Validity = Validity { from_days: -300, to_days: 12 };
 }
 
 fn dn(common_name: &str) -> DistinguishedName {
@@ -176,8 +138,7 @@ fn dn(common_name: &str) -> DistinguishedName {
 }
 
 fn leaf_params(sans: &[&str], validity: Validity) -> CertificateParams {
-    let mut params =
-        CertificateParams::new(sans.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>()).unwrap();
+    let mut params = CertificateParams::new(sans.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>()).unwrap();
     params.distinguished_name = dn(sans.first().copied().unwrap_or("test"));
     params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
     let now = OffsetDateTime::now_utc();
@@ -188,10 +149,7 @@ fn leaf_params(sans: &[&str], validity: Validity) -> CertificateParams {
 
 /// A self-signed server certificate (PEM) for `sans`.
 pub fn self_signed(sans: &[&str], key: &TestKey, validity: Validity) -> String {
-    leaf_params(sans, validity)
-        .self_signed(&key.key_pair())
-        .unwrap()
-        .pem()
+    leaf_params(sans, validity).self_signed(&key.key_pair()).unwrap().pem()
 }
 
 /// A CA (root or intermediate) that issues test certificates.
@@ -209,9 +167,7 @@ impl TestCa {
 
     pub fn intermediate(&self, common_name: &str) -> Self {
         let key = KeyPair::generate().unwrap();
-        let certificate = Self::params(common_name)
-            .signed_by(&key, &self.certificate, &self.key)
-            .unwrap();
+        let certificate = Self::params(common_name).signed_by(&key, &self.certificate, &self.key).unwrap();
         Self { certificate, key }
     }
 
@@ -229,10 +185,7 @@ impl TestCa {
 
     /// A server certificate (PEM, the leaf alone) for `sans` and `key`.
     pub fn issue(&self, sans: &[&str], key: &TestKey, validity: Validity) -> String {
-        leaf_params(sans, validity)
-            .signed_by(&key.key_pair(), &self.certificate, &self.key)
-            .unwrap()
-            .pem()
+        leaf_params(sans, validity).signed_by(&key.key_pair(), &self.certificate, &self.key).unwrap().pem()
     }
 }
 
@@ -242,16 +195,13 @@ fn certificate_for(sans: &[&str], spki: &[u8]) -> String {
     use ring::signature::{ECDSA_P256_SHA256_ASN1_SIGNING, EcdsaKeyPair};
     let rng = ring::rand::SystemRandom::new();
     let issuer_pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &rng).unwrap();
-    let issuer =
-        EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, issuer_pkcs8.as_ref(), &rng)
-            .unwrap();
+    let issuer = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, issuer_pkcs8.as_ref(), &rng).unwrap();
     let ecdsa_with_sha256 = ObjectIdentifier::from_slice(&[1, 2, 840, 10045, 4, 3, 2]);
     let name = |w: yasna::DERWriter<'_>, common_name: &str| {
         w.write_sequence(|w| {
             w.next().write_set(|w| {
                 w.next().write_sequence(|w| {
-                    w.next()
-                        .write_oid(&ObjectIdentifier::from_slice(&[2, 5, 4, 3]));
+                    w.next().write_oid(&ObjectIdentifier::from_slice(&[2, 5, 4, 3]));
                     w.next().write_utf8_string(common_name);
                 });
             });
@@ -260,29 +210,20 @@ fn certificate_for(sans: &[&str], spki: &[u8]) -> String {
     let now = OffsetDateTime::now_utc().replace_nanosecond(0).unwrap();
     let tbs = yasna::construct_der(|w| {
         w.write_sequence(|w| {
-            w.next()
-                .write_tagged(yasna::Tag::context(0), |w| w.write_u8(2));
+            w.next().write_tagged(yasna::Tag::context(0), |w| w.write_u8(2));
             w.next().write_bigint_bytes(&random_integer(16), true);
-            w.next()
-                .write_sequence(|w| w.next().write_oid(&ecdsa_with_sha256));
+            w.next().write_sequence(|w| w.next().write_oid(&ecdsa_with_sha256));
             name(w.next(), "Test issuer");
             w.next().write_sequence(|w| {
-                w.next()
-                    .write_utctime(&yasna::models::UTCTime::from_datetime(
-                        now - Duration::days(1),
-                    ));
-                w.next()
-                    .write_utctime(&yasna::models::UTCTime::from_datetime(
-                        now + Duration::days(365),
-                    ));
+                w.next().write_utctime(&yasna::models::UTCTime::from_datetime(now - Duration::days(1)));
+                w.next().write_utctime(&yasna::models::UTCTime::from_datetime(now + Duration::days(365)));
             });
             name(w.next(), sans.first().copied().unwrap_or("test"));
             w.next().write_der(spki);
             w.next().write_tagged(yasna::Tag::context(3), |w| {
                 w.write_sequence(|w| {
                     w.next().write_sequence(|w| {
-                        w.next()
-                            .write_oid(&ObjectIdentifier::from_slice(&[2, 5, 29, 17]));
+                        w.next().write_oid(&ObjectIdentifier::from_slice(&[2, 5, 29, 17]));
                         w.next().write_bytes(&yasna::construct_der(|w| {
                             w.write_sequence(|w| {
                                 for san in sans {
@@ -301,10 +242,8 @@ fn certificate_for(sans: &[&str], spki: &[u8]) -> String {
     let der = yasna::construct_der(|w| {
         w.write_sequence(|w| {
             w.next().write_der(&tbs);
-            w.next()
-                .write_sequence(|w| w.next().write_oid(&ecdsa_with_sha256));
-            w.next()
-                .write_bitvec_bytes(signature.as_ref(), signature.as_ref().len() * 8);
+            w.next().write_sequence(|w| w.next().write_oid(&ecdsa_with_sha256));
+            w.next().write_bitvec_bytes(signature.as_ref(), signature.as_ref().len() * 8);
         });
     });
     pem::encode("CERTIFICATE", &der)
@@ -332,9 +271,7 @@ pub fn p521(sans: &[&str]) -> Refused {
     let spki = p521::pkcs8::EncodePublicKey::to_public_key_der(&key.public_key()).unwrap();
     Refused {
         certificate_pem: certificate_for(sans, spki.as_bytes()),
-        key_pem: p521::pkcs8::EncodePrivateKey::to_pkcs8_pem(&key, LineEnding::LF)
-            .unwrap()
-            .to_string(),
+        key_pem: p521::pkcs8::EncodePrivateKey::to_pkcs8_pem(&key, LineEnding::LF).unwrap().to_string(),
     }
 }
 
@@ -353,17 +290,14 @@ pub fn dsa_key_pem() -> String {
         w.write_sequence(|w| {
             w.next().write_u8(0);
             w.next().write_sequence(|w| {
-                w.next()
-                    .write_oid(&ObjectIdentifier::from_slice(&[1, 2, 840, 10040, 4, 1]));
+                w.next().write_oid(&ObjectIdentifier::from_slice(&[1, 2, 840, 10040, 4, 1]));
                 w.next().write_sequence(|w| {
                     for size in [256, 32, 256] {
                         w.next().write_bigint_bytes(&random_integer(size), true);
                     }
                 });
             });
-            w.next().write_bytes(&yasna::construct_der(|w| {
-                w.write_bigint_bytes(&random_integer(32), true)
-            }));
+            w.next().write_bytes(&yasna::construct_der(|w| w.write_bigint_bytes(&random_integer(32), true)));
         });
     });
     pem::encode("PRIVATE KEY", &der)
@@ -375,23 +309,17 @@ pub fn encrypted_pkcs8_pem() -> String {
     let der = yasna::construct_der(|w| {
         w.write_sequence(|w| {
             w.next().write_sequence(|w| {
-                w.next().write_oid(&ObjectIdentifier::from_slice(&[
-                    1, 2, 840, 113_549, 1, 5, 13,
-                ]));
+                w.next().write_oid(&ObjectIdentifier::from_slice(&[1, 2, 840, 113_549, 1, 5, 13]));
                 w.next().write_sequence(|w| {
                     w.next().write_sequence(|w| {
-                        w.next().write_oid(&ObjectIdentifier::from_slice(&[
-                            1, 2, 840, 113_549, 1, 5, 12,
-                        ]));
+                        w.next().write_oid(&ObjectIdentifier::from_slice(&[1, 2, 840, 113_549, 1, 5, 12]));
                         w.next().write_sequence(|w| {
                             w.next().write_bytes(&random_integer(16));
                             w.next().write_u32(2048);
                         });
                     });
                     w.next().write_sequence(|w| {
-                        w.next().write_oid(&ObjectIdentifier::from_slice(&[
-                            2, 16, 840, 1, 101, 3, 4, 1, 42,
-                        ]));
+                        w.next().write_oid(&ObjectIdentifier::from_slice(&[2, 16, 840, 1, 101, 3, 4, 1, 42]));
                         w.next().write_bytes(&random_integer(16));
                     });
                 });

@@ -23,19 +23,10 @@ impl std::fmt::Display for Failure {
 
 /// Explains an error from the kube client about `object`.
 pub fn explain(error: &kube::Error, object: &str) -> Failure {
-    let failure = |code, message: String, hint: &str| Failure {
-        code,
-        object: object.to_owned(),
-        message,
-        hint: hint.to_owned(),
-    };
+    let failure = |code, message: String, hint: &str| Failure { code, object: object.to_owned(), message, hint: hint.to_owned() };
     match error {
         kube::Error::Api(status) => {
-            let message = if status.message.is_empty() {
-                status.reason.clone()
-            } else {
-                status.message.clone()
-            };
+            let message = if status.message.is_empty() { status.reason.clone() } else { status.message.clone() };
             match (status.code, status.reason.as_str()) {
                 (401, _) => failure(
                     "credentials_rejected",
@@ -52,26 +43,14 @@ pub fn explain(error: &kube::Error, object: &str) -> Failure {
                     message,
                     "another field manager owns these fields with different values: change them back with that tool, or remove its ownership (kubectl apply --server-side --force-conflicts --field-manager gatehouse) if Gatehouse should own them",
                 ),
-                (409, _) => failure(
-                    "conflict",
-                    message,
-                    "the object changed while it was written: submit again",
-                ),
+                (409, _) => failure("conflict", message, "the object changed while it was written: submit again"),
                 (422, _) | (400, "BadRequest") => failure(
                     "object_rejected",
                     message,
                     "the API server refused the object: fix the field it names in the application or environment (or delete the object in the cluster when the field is immutable) and submit again",
                 ),
-                (404, _) => failure(
-                    "not_found",
-                    message,
-                    "the object or its kind does not exist in the cluster: check the capability list on the Clusters page",
-                ),
-                _ => failure(
-                    "api_error",
-                    message,
-                    "the API server refused the request; its message says why",
-                ),
+                (404, _) => failure("not_found", message, "the object or its kind does not exist in the cluster: check the capability list on the Clusters page"),
+                _ => failure("api_error", message, "the API server refused the request; its message says why"),
             }
         }
         kube::Error::HyperError(_) | kube::Error::Service(_) => failure(
@@ -84,11 +63,7 @@ pub fn explain(error: &kube::Error, object: &str) -> Failure {
             error_chain(error),
             "the cluster does not serve this kind: install the CRDs listed on the Clusters page",
         ),
-        other => failure(
-            "api_error",
-            error_chain(other),
-            "see the message; the server log has the details",
-        ),
+        other => failure("api_error", error_chain(other), "see the message; the server log has the details"),
     }
 }
 

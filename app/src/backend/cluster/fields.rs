@@ -18,13 +18,7 @@ fn is_identity(path: &[String]) -> bool {
         [first] => first == "apiVersion" || first == "kind",
         [first, second, ..] if first == "metadata" => matches!(
             second.as_str(),
-            "name"
-                | "namespace"
-                | "uid"
-                | "resourceVersion"
-                | "generation"
-                | "creationTimestamp"
-                | "managedFields"
+            "name" | "namespace" | "uid" | "resourceVersion" | "generation" | "creationTimestamp" | "managedFields"
         ),
         [first, ..] => first == "status",
         [] => true,
@@ -67,12 +61,8 @@ pub fn set(object: &mut Value, path: &[String], value: Value) {
         if !cursor.is_object() {
             *cursor = Value::Object(Map::new());
         }
-        let Some(map) = cursor.as_object_mut() else {
-            return;
-        };
-        cursor = map
-            .entry(key.clone())
-            .or_insert_with(|| Value::Object(Map::new()));
+        let Some(map) = cursor.as_object_mut() else { return };
+        cursor = map.entry(key.clone()).or_insert_with(|| Value::Object(Map::new()));
     }
     if !cursor.is_object() {
         *cursor = Value::Object(Map::new());
@@ -178,9 +168,6 @@ mod tests {
         assert_eq!(object, json!({"metadata": {"name": "a"}}));
         set(&mut object, &path("spec.replicas"), json!(3));
         assert_eq!(object["spec"]["replicas"], 3);
-        assert_eq!(
-            fields_v1(&leaves(&object)),
-            json!({"f:spec": {"f:replicas": {}}})
-        );
+        assert_eq!(fields_v1(&leaves(&object)), json!({"f:spec": {"f:replicas": {}}}));
     }
 }

@@ -41,10 +41,7 @@ const SETTING: &str = "gateway_label_fix";
 
 /// Whether the fix is on (it is unless someone switched it off).
 pub async fn enabled(db: &Database) -> Result<bool, DbError> {
-    let row = sqlx::query("SELECT value FROM cluster_settings WHERE name = $1")
-        .bind(SETTING)
-        .fetch_optional(db.pool())
-        .await?;
+    let row = sqlx::query("SELECT value FROM cluster_settings WHERE name = $1").bind(SETTING).fetch_optional(db.pool()).await?;
     Ok(match row {
         Some(row) => row.try_get::<String, _>("value")? != "off",
         None => true,
@@ -52,32 +49,17 @@ pub async fn enabled(db: &Database) -> Result<bool, DbError> {
 }
 
 /// Switches the fix; the running reconciler follows through `switch`.
-pub async fn set_enabled(
-    db: &Database,
-    switch: &watch::Sender<bool>,
-    actor: &str,
-    on: bool,
-) -> Result<(), DbError> {
+pub async fn set_enabled(db: &Database, switch: &watch::Sender<bool>, actor: &str, on: bool) -> Result<(), DbError> {
     let before = enabled(db).await?;
     let mut tx = db.pool().begin().await?;
-    sqlx::query("DELETE FROM cluster_settings WHERE name = $1")
-        .bind(SETTING)
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query("DELETE FROM cluster_settings WHERE name = $1").bind(SETTING).execute(&mut *tx).await?;
     sqlx::query("INSERT INTO cluster_settings (name, value) VALUES ($1, $2)")
         .bind(SETTING)
         .bind(if on { "on" } else { "off" })
         .execute(&mut *tx)
         .await?;
-    audit::record(
-        &mut tx,
-        actor,
-        "label_fix.switch",
-        "label-fix",
-        Some(&json!({"enabled": before})),
-        Some(&json!({"enabled": on})),
-    )
-    .await?;
+    audit::record(&mut tx, actor, "label_fix.switch", "label-fix", Some(&json!({"enabled": before})), Some(&json!({"enabled": on})))
+        .await?;
     tx.commit().await?;
     switch.send_replace(on);
     Ok(())
@@ -93,10 +75,7 @@ pub async fn run(cluster: Cluster, db: Database, mut switch: watch::Receiver<boo
     let reconciler = Reconciler { cluster, db };
     let services: Api<Service> = Api::all(reconciler.cluster.client.clone());
     let config = watcher::Config::default().labels(vips::OWNING_GATEWAY_LABEL);
-    let mut events = watcher(services, config)
-        .default_backoff()
-        .applied_objects()
-        .boxed();
+    let mut events = watcher(services, config).default_backoff().applied_objects().boxed();
     let mut on = *switch.borrow_and_update();
     loop {
         tokio::select! {
@@ -118,11 +97,7 @@ pub async fn run(cluster: Cluster, db: Database, mut switch: watch::Receiver<boo
 
 impl Reconciler {
     async fn gateway_resource(&self) -> Result<ApiResource, kube::Error> {
-        Ok(self
-            .cluster
-            .resource("gateway.networking.k8s.io/v1", "Gateway")
-            .await?
-            .0)
+        Ok(self.cluster.resource("gateway.networking.k8s.io/v1", "Gateway").await?.0)
     }
 
     /// The advertisement label of a Gatehouse Gateway's environment; `None` for Gateways
@@ -140,42 +115,19 @@ impl Reconciler {
 
     /// Labels (on) or unlabels (off) one generated Service of a Gatehouse Gateway.
     async fn service(&self, service: &Service, on: bool) {
-        let (Some(name), Some(namespace)) = (&service.metadata.name, &service.metadata.namespace)
-        else {
-            return;
-        };
-        let Some(gateway) = service
-            .metadata
-            .labels
-            .as_ref()
-            .and_then(|l| l.get(vips::OWNING_GATEWAY_LABEL))
-        else {
-            return;
-        };
+        let (Some(name), Some(namespace)) = (&service.metadata.name, &service.metadata.namespace) else { return };
+        let Some(gateway) = service.metadata.labels.as_ref().and_then(|l| l.get(vips::OWNING_GATEWAY_LABEL)) else { return };
         let gateways = match self.gateway_resource().await {
-            Ok(resource) => Api::<DynamicObject>::namespaced_with(
-                self.cluster.client.clone(),
-                namespace,
-                &resource,
-            ),
+            Ok(resource) => Api::<DynamicObject>::namespaced_with(self.cluster.client.clone(), namespace, &resource),
             Err(error) => {
                 tracing::warn!(%error, "the Gateway API is not served; the label fix waits");
                 return;
             }
         };
-        let Ok(Some(gateway)) = gateways.get_opt(gateway).await else {
-            return;
-        };
-        let Some((key, value)) = self.advertisement_label(&gateway).await else {
-            return;
-        };
+        let Ok(Some(gateway)) = gateways.get_opt(gateway).await else { return };
+        let Some((key, value)) = self.advertisement_label(&gateway).await else { return };
         let labels = service.metadata.labels.clone().unwrap_or_default();
-        let owned = service
-            .metadata
-            .managed_fields
-            .iter()
-            .flatten()
-            .any(|m| m.manager.as_deref() == Some(LABEL_FIX_MANAGER));
+        let owned = service.metadata.managed_fields.iter().flatten().any(|m| m.manager.as_deref() == Some(LABEL_FIX_MANAGER));
         let patch = if on && labels.get(&key) != Some(&value) {
             json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": namespace, "labels": {key.clone(): value}}})
         } else if !on && owned {
@@ -184,21 +136,10 @@ impl Reconciler {
             return;
         };
         let services: Api<Service> = Api::namespaced(self.cluster.client.clone(), namespace);
-        match services
-            .patch(
-                name,
-                &PatchParams::apply(LABEL_FIX_MANAGER).force(),
-                &Patch::Apply(&patch),
-            )
-            .await
-        {
-            Ok(_) if on => {
-                tracing::info!(service = %name, %namespace, label = %key, "labelled the Gateway's Service")
-            }
+        match services.patch(name, &PatchParams::apply(LABEL_FIX_MANAGER).force(), &Patch::Apply(&patch)).await {
+            Ok(_) if on => tracing::info!(service = %name, %namespace, label = %key, "labelled the Gateway's Service"),
             Ok(_) => tracing::info!(service = %name, %namespace, "took the label fix's label back"),
-            Err(error) => {
-                tracing::warn!(%error, service = %name, %namespace, "labelling the Gateway's Service failed")
-            }
+            Err(error) => tracing::warn!(%error, service = %name, %namespace, "labelling the Gateway's Service failed"),
         }
     }
 
@@ -210,40 +151,23 @@ impl Reconciler {
             Err(error) => return tracing::warn!(%error, "the Gateway API is not served"),
         };
         let gateways = Api::<DynamicObject>::all_with(self.cluster.client.clone(), &resource);
-        let listed = gateways
-            .list(&ListParams::default().labels(&format!("{MANAGED_BY}={MANAGER}")))
-            .await;
+        let listed = gateways.list(&ListParams::default().labels(&format!("{MANAGED_BY}={MANAGER}"))).await;
         for gateway in listed.map(|l| l.items).unwrap_or_default() {
-            let (Some(name), Some(namespace)) =
-                (&gateway.metadata.name, &gateway.metadata.namespace)
-            else {
-                continue;
-            };
-            let Some((key, value)) = self.advertisement_label(&gateway).await else {
-                continue;
-            };
+            let (Some(name), Some(namespace)) = (&gateway.metadata.name, &gateway.metadata.namespace) else { continue };
+            let Some((key, value)) = self.advertisement_label(&gateway).await else { continue };
             let patch = if on {
                 json!({"spec": {"infrastructure": {"labels": BTreeMap::from([(key, value)])}}})
             } else {
                 json!({"spec": {"infrastructure": Value::Null}})
             };
-            let api = Api::<DynamicObject>::namespaced_with(
-                self.cluster.client.clone(),
-                namespace,
-                &resource,
-            );
-            let params = PatchParams {
-                field_manager: Some(FIELD_MANAGER.to_owned()),
-                ..PatchParams::default()
-            };
+            let api = Api::<DynamicObject>::namespaced_with(self.cluster.client.clone(), namespace, &resource);
+            let params = PatchParams { field_manager: Some(FIELD_MANAGER.to_owned()), ..PatchParams::default() };
             if let Err(error) = api.patch(name, &params, &Patch::Merge(&patch)).await {
                 tracing::warn!(%error, gateway = %name, %namespace, "switching the Gateway's infrastructure labels failed");
             }
         }
         let services: Api<Service> = Api::all(self.cluster.client.clone());
-        let listed = services
-            .list(&ListParams::default().labels(vips::OWNING_GATEWAY_LABEL))
-            .await;
+        let listed = services.list(&ListParams::default().labels(vips::OWNING_GATEWAY_LABEL)).await;
         for service in listed.map(|l| l.items).unwrap_or_default() {
             self.service(&service, on).await;
         }

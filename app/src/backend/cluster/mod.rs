@@ -35,9 +35,7 @@ pub struct Cluster {
 
 impl std::fmt::Debug for Cluster {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Cluster")
-            .field("name", &self.name)
-            .finish_non_exhaustive()
+        f.debug_struct("Cluster").field("name", &self.name).finish_non_exhaustive()
     }
 }
 
@@ -45,17 +43,10 @@ impl std::fmt::Debug for Cluster {
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectError {
     #[error("cannot read the kubeconfig {path}: {source}")]
-    Kubeconfig {
-        path: String,
-        source: kube::config::KubeconfigError,
-    },
-    #[error(
-        "the kubeconfig does not work: {0}; check the context name (--kube-context) and the credentials it names"
-    )]
+    Kubeconfig { path: String, source: kube::config::KubeconfigError },
+    #[error("the kubeconfig does not work: {0}; check the context name (--kube-context) and the credentials it names")]
     Config(#[source] kube::config::KubeconfigError),
-    #[error(
-        "in-cluster configuration is not available: {0}; run Gatehouse in a pod with a service account, or pass --kubeconfig"
-    )]
+    #[error("in-cluster configuration is not available: {0}; run Gatehouse in a pod with a service account, or pass --kubeconfig")]
     InCluster(#[source] kube::config::InClusterError),
     #[error("cannot build a client for the cluster: {0}")]
     Client(#[source] kube::Error),
@@ -74,42 +65,22 @@ impl Cluster {
     }
 
     /// From a kubeconfig's text and an optional context (the current one otherwise).
-    pub async fn from_kubeconfig_text(
-        text: &str,
-        context: Option<&str>,
-        name: &str,
-    ) -> Result<Cluster, ConnectError> {
+    pub async fn from_kubeconfig_text(text: &str, context: Option<&str>, name: &str) -> Result<Cluster, ConnectError> {
         let kubeconfig = Kubeconfig::from_yaml(text).map_err(ConnectError::Config)?;
-        let options = KubeConfigOptions {
-            context: context.map(str::to_owned),
-            ..KubeConfigOptions::default()
-        };
-        let config = kube::Config::from_custom_kubeconfig(kubeconfig, &options)
-            .await
-            .map_err(ConnectError::Config)?;
+        let options = KubeConfigOptions { context: context.map(str::to_owned), ..KubeConfigOptions::default() };
+        let config = kube::Config::from_custom_kubeconfig(kubeconfig, &options).await.map_err(ConnectError::Config)?;
         Cluster::from_config(config, name.to_owned())
     }
 
-    pub async fn from_kubeconfig(
-        path: &Path,
-        context: Option<&str>,
-    ) -> Result<Cluster, ConnectError> {
-        let kubeconfig =
-            Kubeconfig::read_from(path).map_err(|source| ConnectError::Kubeconfig {
-                path: path.display().to_string(),
-                source,
-            })?;
+    pub async fn from_kubeconfig(path: &Path, context: Option<&str>) -> Result<Cluster, ConnectError> {
+        let kubeconfig = Kubeconfig::read_from(path)
+            .map_err(|source| ConnectError::Kubeconfig { path: path.display().to_string(), source })?;
         let name = context
             .map(str::to_owned)
             .or_else(|| kubeconfig.current_context.clone())
             .unwrap_or_else(|| path.display().to_string());
-        let options = KubeConfigOptions {
-            context: context.map(str::to_owned),
-            ..KubeConfigOptions::default()
-        };
-        let config = kube::Config::from_custom_kubeconfig(kubeconfig, &options)
-            .await
-            .map_err(ConnectError::Config)?;
+        let options = KubeConfigOptions { context: context.map(str::to_owned), ..KubeConfigOptions::default() };
+        let config = kube::Config::from_custom_kubeconfig(kubeconfig, &options).await.map_err(ConnectError::Config)?;
         Cluster::from_config(config, name)
     }
 
@@ -119,27 +90,15 @@ impl Cluster {
     }
 
     /// The API resource and scope of a kind, from discovery.
-    pub async fn resource(
-        &self,
-        api_version: &str,
-        kind: &str,
-    ) -> Result<(ApiResource, ApiCapabilities), kube::Error> {
+    pub async fn resource(&self, api_version: &str, kind: &str) -> Result<(ApiResource, ApiCapabilities), kube::Error> {
         let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
-        kube::discovery::pinned_kind(&self.client, &GroupVersionKind::gvk(group, version, kind))
-            .await
+        kube::discovery::pinned_kind(&self.client, &GroupVersionKind::gvk(group, version, kind)).await
     }
 
     /// A dynamic API for objects of a kind, in `namespace` when the kind is namespaced.
-    pub fn api(
-        &self,
-        resource: &ApiResource,
-        capabilities: &ApiCapabilities,
-        namespace: Option<&str>,
-    ) -> Api<DynamicObject> {
+    pub fn api(&self, resource: &ApiResource, capabilities: &ApiCapabilities, namespace: Option<&str>) -> Api<DynamicObject> {
         match (&capabilities.scope, namespace) {
-            (Scope::Namespaced, Some(namespace)) => {
-                Api::namespaced_with(self.client.clone(), namespace, resource)
-            }
+            (Scope::Namespaced, Some(namespace)) => Api::namespaced_with(self.client.clone(), namespace, resource),
             _ => Api::all_with(self.client.clone(), resource),
         }
     }
@@ -179,38 +138,15 @@ pub async fn capabilities(cluster: &Cluster) -> Capabilities {
                 reachable: false,
                 server_version: None,
                 capabilities: Vec::new(),
-                failure: Some(failure::explain(
-                    &error,
-                    "the cluster's version (GET /version)",
-                )),
+                failure: Some(failure::explain(&error, "the cluster's version (GET /version)")),
             };
         }
     };
     let needed: [(&str, &str, &str, String); 7] = [
-        (
-            "Gateway API: Gateway",
-            "gateway.networking.k8s.io/v1",
-            "Gateway",
-            GATEWAY_API_INSTALL.to_owned(),
-        ),
-        (
-            "Gateway API: HTTPRoute",
-            "gateway.networking.k8s.io/v1",
-            "HTTPRoute",
-            GATEWAY_API_INSTALL.to_owned(),
-        ),
-        (
-            "Gateway API: ReferenceGrant",
-            "gateway.networking.k8s.io/v1beta1",
-            "ReferenceGrant",
-            GATEWAY_API_INSTALL.to_owned(),
-        ),
-        (
-            "Cilium LB-IPAM: CiliumLoadBalancerIPPool",
-            "cilium.io/v2",
-            "CiliumLoadBalancerIPPool",
-            CILIUM_UPGRADE.to_owned(),
-        ),
+        ("Gateway API: Gateway", "gateway.networking.k8s.io/v1", "Gateway", GATEWAY_API_INSTALL.to_owned()),
+        ("Gateway API: HTTPRoute", "gateway.networking.k8s.io/v1", "HTTPRoute", GATEWAY_API_INSTALL.to_owned()),
+        ("Gateway API: ReferenceGrant", "gateway.networking.k8s.io/v1beta1", "ReferenceGrant", GATEWAY_API_INSTALL.to_owned()),
+        ("Cilium LB-IPAM: CiliumLoadBalancerIPPool", "cilium.io/v2", "CiliumLoadBalancerIPPool", CILIUM_UPGRADE.to_owned()),
         (
             "Cilium L2 announcements: CiliumL2AnnouncementPolicy",
             "cilium.io/v2alpha1",
@@ -233,11 +169,7 @@ pub async fn capabilities(cluster: &Cluster) -> Capabilities {
     let mut capabilities = Vec::new();
     for (name, api_version, kind, install) in needed {
         let capability = match cluster.resource(api_version, kind).await {
-            Ok(_) => Capability {
-                name,
-                present: true,
-                detail: format!("{kind} ({api_version}) is served"),
-            },
+            Ok(_) => Capability { name, present: true, detail: format!("{kind} ({api_version}) is served") },
             Err(error) => {
                 let missing = matches!(&error, kube::Error::Discovery(_))
                     || matches!(&error, kube::Error::Api(status) if status.code == 404);
@@ -246,57 +178,30 @@ pub async fn capabilities(cluster: &Cluster) -> Capabilities {
                 } else {
                     failure::explain(&error, &format!("discovery of {kind}")).to_string()
                 };
-                Capability {
-                    name,
-                    present: false,
-                    detail,
-                }
+                Capability { name, present: false, detail }
             }
         };
         capabilities.push(capability);
     }
     capabilities.push(gateway_class(cluster).await);
-    Capabilities {
-        cluster: cluster.name.clone(),
-        reachable: true,
-        server_version: Some(version),
-        capabilities,
-        failure: None,
-    }
+    Capabilities { cluster: cluster.name.clone(), reachable: true, server_version: Some(version), capabilities, failure: None }
 }
 
 async fn gateway_class(cluster: &Cluster) -> Capability {
     let name = "GatewayClass cilium, accepted";
-    let missing = |detail: String| Capability {
-        name,
-        present: false,
-        detail,
-    };
-    let resource = match cluster
-        .resource("gateway.networking.k8s.io/v1", "GatewayClass")
-        .await
-    {
+    let missing = |detail: String| Capability { name, present: false, detail };
+    let resource = match cluster.resource("gateway.networking.k8s.io/v1", "GatewayClass").await {
         Ok((resource, _)) => resource,
         Err(_) => return missing(format!("GatewayClass is not served: {GATEWAY_API_INSTALL}")),
     };
     let api: Api<DynamicObject> = Api::all_with(cluster.client.clone(), &resource);
     match api.get_opt("cilium").await {
         Ok(Some(class)) => {
-            let accepted = class
-                .data
-                .pointer("/status/conditions")
-                .and_then(serde_json::Value::as_array)
-                .is_some_and(|c| {
-                    c.iter()
-                        .any(|c| c["type"] == "Accepted" && c["status"] == "True")
-                });
+            let accepted = class.data.pointer("/status/conditions").and_then(serde_json::Value::as_array).is_some_and(|c| {
+                c.iter().any(|c| c["type"] == "Accepted" && c["status"] == "True")
+            });
             if accepted {
-                Capability {
-                    name,
-                    present: true,
-                    detail: "GatewayClass cilium is accepted by Cilium's Gateway controller"
-                        .to_owned(),
-                }
+                Capability { name, present: true, detail: "GatewayClass cilium is accepted by Cilium's Gateway controller".to_owned() }
             } else {
                 missing("GatewayClass cilium exists but no controller accepted it: enable Cilium's Gateway API support (gatewayAPI.enabled=true, kubeProxyReplacement=true) and restart the operator".to_owned())
             }
@@ -309,11 +214,7 @@ async fn gateway_class(cluster: &Cluster) -> Capability {
 }
 
 /// Lists objects of a kind across the cluster, as JSON (for the VIP status and import).
-pub async fn list_all(
-    cluster: &Cluster,
-    api_version: &str,
-    kind: &str,
-) -> Result<Vec<serde_json::Value>, kube::Error> {
+pub async fn list_all(cluster: &Cluster, api_version: &str, kind: &str) -> Result<Vec<serde_json::Value>, kube::Error> {
     let (resource, _) = cluster.resource(api_version, kind).await?;
     let api: Api<DynamicObject> = Api::all_with(cluster.client.clone(), &resource);
     let list = api.list(&ListParams::default()).await?;
@@ -321,10 +222,7 @@ pub async fn list_all(
         .items
         .into_iter()
         .filter_map(|mut object| {
-            object.types = Some(kube::core::TypeMeta {
-                api_version: api_version.to_owned(),
-                kind: kind.to_owned(),
-            });
+            object.types = Some(kube::core::TypeMeta { api_version: api_version.to_owned(), kind: kind.to_owned() });
             serde_json::to_value(object).ok()
         })
         .collect())

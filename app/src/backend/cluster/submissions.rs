@@ -121,10 +121,7 @@ pub struct Submitter {
 
 impl std::fmt::Debug for Submitter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Submitter")
-            .field("cluster", &self.cluster)
-            .field("timeout", &self.timeout)
-            .finish_non_exhaustive()
+        f.debug_struct("Submitter").field("cluster", &self.cluster).field("timeout", &self.timeout).finish_non_exhaustive()
     }
 }
 
@@ -137,10 +134,7 @@ fn rank(kind: &str) -> u8 {
         "Deployment" => 3,
         "Service" => 4,
         "CiliumLoadBalancerIPPool" => 5,
-        "CiliumL2AnnouncementPolicy"
-        | "CiliumBGPClusterConfig"
-        | "CiliumBGPPeerConfig"
-        | "CiliumBGPAdvertisement" => 6,
+        "CiliumL2AnnouncementPolicy" | "CiliumBGPClusterConfig" | "CiliumBGPPeerConfig" | "CiliumBGPAdvertisement" => 6,
         "ReferenceGrant" => 7,
         "Gateway" => 8,
         "HTTPRoute" => 9,
@@ -149,10 +143,7 @@ fn rank(kind: &str) -> u8 {
 }
 
 fn text<'a>(object: &'a Value, pointer: &str) -> &'a str {
-    object
-        .pointer(pointer)
-        .and_then(Value::as_str)
-        .unwrap_or_default()
+    object.pointer(pointer).and_then(Value::as_str).unwrap_or_default()
 }
 
 /// `Deployment cd-service/api` or `CiliumLoadBalancerIPPool dev-vips`.
@@ -164,10 +155,7 @@ fn describe(kind: &str, namespace: Option<&str>, name: &str) -> String {
 }
 
 fn identity(object: &Value) -> SubmissionObject {
-    let namespace = object
-        .pointer("/metadata/namespace")
-        .and_then(Value::as_str)
-        .map(str::to_owned);
+    let namespace = object.pointer("/metadata/namespace").and_then(Value::as_str).map(str::to_owned);
     SubmissionObject {
         api_version: text(object, "/apiVersion").to_owned(),
         kind: text(object, "/kind").to_owned(),
@@ -210,11 +198,7 @@ fn unknown(plan: &Plan, application: &str, environment: &str) -> Option<SubmitEr
             "there is no application named {application:?}; GET /api/v1/applications lists them"
         )));
     }
-    if !plan
-        .environments
-        .iter()
-        .any(|e| e.name.as_str() == environment)
-    {
+    if !plan.environments.iter().any(|e| e.name.as_str() == environment) {
         return Some(SubmitError::NotFound(format!(
             "there is no environment named {environment:?}; GET /api/v1/environments lists them"
         )));
@@ -225,35 +209,19 @@ fn unknown(plan: &Plan, application: &str, environment: &str) -> Option<SubmitEr
 impl Submitter {
     /// The objects of one application in one environment, in apply order: its bundle with the
     /// TLS Secret, and the environment's pools and announcement policies before the Gateway.
-    async fn objects(
-        &self,
-        plan: &Plan,
-        application: &str,
-        environment: &str,
-    ) -> Result<Vec<Value>, SubmitError> {
+    async fn objects(&self, plan: &Plan, application: &str, environment: &str) -> Result<Vec<Value>, SubmitError> {
         let certificate = plan
             .application(application)
-            .and_then(|app| {
-                app.environments
-                    .iter()
-                    .find(|(env, _)| env.as_str() == environment)
-            })
+            .and_then(|app| app.environments.iter().find(|(env, _)| env.as_str() == environment))
             .and_then(|(_, entry)| entry.certificate.clone());
         let tls = match certificate {
-            Some(name) => {
-                certificates::tls_material(&self.db, &self.secret_key, environment, name.as_str())
-                    .await
-                    .map_err(|error| SubmitError::Certificate(error.to_string()))?
-            }
+            Some(name) => certificates::tls_material(&self.db, &self.secret_key, environment, name.as_str())
+                .await
+                .map_err(|error| SubmitError::Certificate(error.to_string()))?,
             None => None,
         };
-        let tls_pem = tls.as_ref().map(|tls| TlsPem {
-            chain_pem: &tls.chain_pem,
-            key_pem: &tls.key_pem,
-        });
-        let mut objects =
-            manifests::application_bundle_with_tls(plan, application, environment, tls_pem)?
-                .into_objects();
+        let tls_pem = tls.as_ref().map(|tls| TlsPem { chain_pem: &tls.chain_pem, key_pem: &tls.key_pem });
+        let mut objects = manifests::application_bundle_with_tls(plan, application, environment, tls_pem)?.into_objects();
         objects.extend(manifests::environment_cilium(plan, environment)?.into_objects());
         objects.sort_by_key(|object| rank(text(object, "/kind")));
         if !label_fix::enabled(&self.db).await? {
@@ -268,13 +236,7 @@ impl Submitter {
 
     /// Checks the plan, records the submission and — unless the environment is protected —
     /// starts applying it. Returns the submission's id.
-    pub async fn submit(
-        &self,
-        actor: &str,
-        application: &str,
-        environment: &str,
-        dry_run: bool,
-    ) -> Result<i64, SubmitError> {
+    pub async fn submit(&self, actor: &str, application: &str, environment: &str, dry_run: bool) -> Result<i64, SubmitError> {
         let plan = plan::load_from(&self.db).await?;
         if let Some(error) = unknown(&plan, application, environment) {
             return Err(error);
@@ -284,33 +246,17 @@ impl Submitter {
             return Err(SubmitError::Checklist(findings));
         }
         let objects = self.objects(&plan, application, environment).await?;
-        let protected = plan
-            .environments
-            .iter()
-            .any(|e| e.name.as_str() == environment && e.protected);
+        let protected = plan.environments.iter().any(|e| e.name.as_str() == environment && e.protected);
         let awaiting = protected && !dry_run;
         let (status, message) = if awaiting {
             (
                 status::AWAITING_APPROVAL,
-                format!(
-                    "environment {environment} is protected: someone other than {actor} must approve (POST /api/v1/submissions/{{id}}/approve)"
-                ),
+                format!("environment {environment} is protected: someone other than {actor} must approve (POST /api/v1/submissions/{{id}}/approve)"),
             )
         } else {
             (status::APPLYING, "applying".to_owned())
         };
-        let id = self
-            .record(
-                "apply",
-                actor,
-                application,
-                environment,
-                dry_run,
-                status,
-                &message,
-                &objects,
-            )
-            .await?;
+        let id = self.record("apply", actor, application, environment, dry_run, status, &message, &objects).await?;
         if !awaiting {
             self.spawn_apply(id, objects, dry_run);
         }
@@ -329,18 +275,13 @@ impl Submitter {
                 submission.status
             )));
         }
-        if crate::backend::auth::Principal::person_of(&submission.requested_by)
-            == crate::backend::auth::Principal::person_of(actor)
-        {
+        if crate::backend::auth::Principal::person_of(&submission.requested_by) == crate::backend::auth::Principal::person_of(actor) {
             return Err(SubmitError::Forbidden(format!(
                 "{actor} requested submission {id} and cannot approve it too; another person must approve it"
             )));
         }
         let plan = plan::load_from(&self.db).await?;
-        let (application, environment) = (
-            submission.application.as_str(),
-            submission.environment.as_str(),
-        );
+        let (application, environment) = (submission.application.as_str(), submission.environment.as_str());
         let objects = match submission.operation.as_str() {
             "teardown" => self.teardown_objects(&plan, application, environment)?,
             _ => self.objects(&plan, application, environment).await?,
@@ -350,11 +291,7 @@ impl Submitter {
                 "the plan changed since submission {id} was requested, so its bundle is not the one to approve; submit again"
             )));
         }
-        let next = if submission.operation == "teardown" {
-            status::TEARING_DOWN
-        } else {
-            status::APPLYING
-        };
+        let next = if submission.operation == "teardown" { status::TEARING_DOWN } else { status::APPLYING };
         let mut tx = self.db.pool().begin().await.map_err(DbError::from)?;
         let updated = sqlx::query(
             "UPDATE submissions SET status = $1, approved_by = $2, message = $3, updated_at = $4 WHERE id = $5 AND status = $6",
@@ -369,19 +306,9 @@ impl Submitter {
         .await
         .map_err(DbError::from)?;
         if updated.rows_affected() != 1 {
-            return Err(SubmitError::Conflict(format!(
-                "submission {id} was approved or changed meanwhile"
-            )));
+            return Err(SubmitError::Conflict(format!("submission {id} was approved or changed meanwhile")));
         }
-        audit::record(
-            &mut tx,
-            actor,
-            "submission.approve",
-            &format!("submission/{id}"),
-            None,
-            None,
-        )
-        .await?;
+        audit::record(&mut tx, actor, "submission.approve", &format!("submission/{id}"), None, None).await?;
         tx.commit().await.map_err(DbError::from)?;
         if submission.operation == "teardown" {
             self.spawn_teardown(id, objects, actor.to_owned());
@@ -448,27 +375,12 @@ impl Submitter {
     /// What a teardown deletes, in reverse apply order: the application's objects (not the
     /// environment's pools and policies, which other applications share), its Namespace only
     /// when no other application of the plan uses it there.
-    fn teardown_objects(
-        &self,
-        plan: &Plan,
-        application: &str,
-        environment: &str,
-    ) -> Result<Vec<Value>, SubmitError> {
-        let mut objects =
-            manifests::application_bundle(plan, application, environment)?.into_objects();
-        let app = plan
-            .application(application)
-            .ok_or_else(|| SubmitError::NotFound(application.to_owned()))?;
-        if let Some((_, entry)) = app
-            .environments
-            .iter()
-            .find(|(env, _)| env.as_str() == environment)
+    fn teardown_objects(&self, plan: &Plan, application: &str, environment: &str) -> Result<Vec<Value>, SubmitError> {
+        let mut objects = manifests::application_bundle(plan, application, environment)?.into_objects();
+        let app = plan.application(application).ok_or_else(|| SubmitError::NotFound(application.to_owned()))?;
+        if let Some((_, entry)) = app.environments.iter().find(|(env, _)| env.as_str() == environment)
             && let Some(certificate) = &entry.certificate
-            && plan
-                .certificates
-                .iter()
-                .flatten()
-                .any(|c| c.environment.as_str() == environment && c.name == *certificate)
+            && plan.certificates.iter().flatten().any(|c| c.environment.as_str() == environment && c.name == *certificate)
         {
             objects.push(serde_json::json!({"apiVersion": "v1", "kind": "Secret",
                 "metadata": {"name": certificate.as_str(), "namespace": app.namespace.as_str()}}));
@@ -476,10 +388,7 @@ impl Submitter {
         let shared_namespace = plan.applications.iter().any(|other| {
             other.name != app.name
                 && other.namespace == app.namespace
-                && other
-                    .environments
-                    .keys()
-                    .any(|env| env.as_str() == environment)
+                && other.environments.keys().any(|env| env.as_str() == environment)
         });
         if shared_namespace {
             objects.retain(|object| text(object, "/kind") != "Namespace");
@@ -490,43 +399,19 @@ impl Submitter {
 
     /// Records a teardown of an application in an environment and — unless the environment
     /// is protected — starts it.
-    pub async fn teardown(
-        &self,
-        actor: &str,
-        application: &str,
-        environment: &str,
-    ) -> Result<i64, SubmitError> {
+    pub async fn teardown(&self, actor: &str, application: &str, environment: &str) -> Result<i64, SubmitError> {
         let plan = plan::load_from(&self.db).await?;
         if let Some(error) = unknown(&plan, application, environment) {
             return Err(error);
         }
         let objects = self.teardown_objects(&plan, application, environment)?;
-        let protected = plan
-            .environments
-            .iter()
-            .any(|e| e.name.as_str() == environment && e.protected);
+        let protected = plan.environments.iter().any(|e| e.name.as_str() == environment && e.protected);
         let (status, message) = if protected {
-            (
-                status::AWAITING_APPROVAL,
-                format!(
-                    "environment {environment} is protected: someone other than {actor} must approve the teardown"
-                ),
-            )
+            (status::AWAITING_APPROVAL, format!("environment {environment} is protected: someone other than {actor} must approve the teardown"))
         } else {
             (status::TEARING_DOWN, "deleting in reverse order".to_owned())
         };
-        let id = self
-            .record(
-                "teardown",
-                actor,
-                application,
-                environment,
-                false,
-                status,
-                &message,
-                &objects,
-            )
-            .await?;
+        let id = self.record("teardown", actor, application, environment, false, status, &message, &objects).await?;
         if !protected {
             self.spawn_teardown(id, objects, actor.to_owned());
         }
@@ -569,27 +454,12 @@ impl Submitter {
         }
         let after = serde_json::json!({"application": application, "environment": environment, "operation": operation,
                                        "dry_run": dry_run, "status": status, "objects": objects.len()});
-        audit::record(
-            &mut tx,
-            actor,
-            &format!("submission.{operation}"),
-            &format!("submission/{id}"),
-            None,
-            Some(&after),
-        )
-        .await?;
+        audit::record(&mut tx, actor, &format!("submission.{operation}"), &format!("submission/{id}"), None, Some(&after)).await?;
         tx.commit().await?;
         Ok(id)
     }
 
-    async fn set_object(
-        &self,
-        id: i64,
-        position: usize,
-        state: &str,
-        message: &str,
-        answer: Option<&str>,
-    ) {
+    async fn set_object(&self, id: i64, position: usize, state: &str, message: &str, answer: Option<&str>) {
         let result = sqlx::query(
             "UPDATE submission_objects SET state = $1, message = $2, answer = COALESCE($3, answer), updated_at = $4 \
              WHERE submission_id = $5 AND position = $6",
@@ -614,15 +484,13 @@ impl Submitter {
     }
 
     async fn finish(&self, id: i64, status: &str, message: &str) {
-        let result = sqlx::query(
-            "UPDATE submissions SET status = $1, message = $2, updated_at = $3 WHERE id = $4",
-        )
-        .bind(status)
-        .bind(message)
-        .bind(now_text())
-        .bind(id)
-        .execute(self.db.pool())
-        .await;
+        let result = sqlx::query("UPDATE submissions SET status = $1, message = $2, updated_at = $3 WHERE id = $4")
+            .bind(status)
+            .bind(message)
+            .bind(now_text())
+            .bind(id)
+            .execute(self.db.pool())
+            .await;
         if let Err(error) = result {
             tracing::error!(%error, id, "recording a submission's outcome failed");
         }
@@ -640,8 +508,7 @@ impl Submitter {
 
     async fn skip_rest(&self, id: i64, from: usize, total: usize, reason: &str) {
         for position in from..total {
-            self.set_object(id, position, state::SKIPPED, reason, None)
-                .await;
+            self.set_object(id, position, state::SKIPPED, reason, None).await;
         }
     }
 
@@ -654,112 +521,59 @@ impl Submitter {
         for (position, object) in objects.iter().enumerate() {
             let target = identity(object);
             let label = describe(&target.kind, target.namespace.as_deref(), &target.name);
-            if dry_run
-                && target
-                    .namespace
-                    .as_ref()
-                    .is_some_and(|ns| new_namespaces.contains(ns))
-            {
+            if dry_run && target.namespace.as_ref().is_some_and(|ns| new_namespaces.contains(ns)) {
                 let namespace = target.namespace.as_deref().unwrap_or_default();
                 let message = format!(
                     "not checked: namespace {namespace} does not exist yet and a server-side dry run needs it; it is created when the bundle is submitted"
                 );
-                self.set_object(id, position, state::SKIPPED, &message, None)
-                    .await;
+                self.set_object(id, position, state::SKIPPED, &message, None).await;
                 continue;
             }
             if dry_run && target.kind == "Namespace" && !self.namespace_exists(&target.name).await {
                 new_namespaces.push(target.name.clone());
             }
             let result = async {
-                let (resource, capabilities) = self
-                    .cluster
-                    .resource(&target.api_version, &target.kind)
-                    .await?;
-                let api = self
-                    .cluster
-                    .api(&resource, &capabilities, target.namespace.as_deref());
+                let (resource, capabilities) = self.cluster.resource(&target.api_version, &target.kind).await?;
+                let api = self.cluster.api(&resource, &capabilities, target.namespace.as_deref());
                 let mut params = PatchParams::apply(FIELD_MANAGER);
                 params.dry_run = dry_run;
-                api.patch(&target.name, &params, &Patch::Apply(object))
-                    .await
+                api.patch(&target.name, &params, &Patch::Apply(object)).await
             }
             .await;
             match result {
                 Ok(written) => {
                     let version = written.metadata.resource_version.unwrap_or_default();
                     let (message, answer) = if dry_run {
-                        (
-                            "accepted by a server-side dry run".to_owned(),
-                            "dry run: accepted".to_owned(),
-                        )
+                        ("accepted by a server-side dry run".to_owned(), "dry run: accepted".to_owned())
                     } else {
-                        (
-                            "applied".to_owned(),
-                            format!("applied: resourceVersion {version}"),
-                        )
+                        ("applied".to_owned(), format!("applied: resourceVersion {version}"))
                     };
-                    self.set_object(id, position, state::APPLIED, &message, Some(&answer))
-                        .await;
+                    self.set_object(id, position, state::APPLIED, &message, Some(&answer)).await;
                     applied.push(label);
                 }
                 Err(error) => {
                     let failure = failure::explain(&error, &label);
                     let message = format!("{} {}", failure.message, failure.hint);
-                    self.set_object(
-                        id,
-                        position,
-                        state::FAILED,
-                        &message,
-                        Some(&failure.message),
-                    )
-                    .await;
-                    self.skip_rest(
-                        id,
-                        position + 1,
-                        objects.len(),
-                        &format!("not applied: {label} failed before it"),
-                    )
-                    .await;
-                    let done = if applied.is_empty() {
-                        "nothing was applied".to_owned()
-                    } else {
-                        format!("applied before it: {}", applied.join(", "))
-                    };
-                    self.finish(
-                        id,
-                        status::FAILED,
-                        &format!(
-                            "{label}: {} ({}); {done}. {}",
-                            failure.message, failure.code, failure.hint
-                        ),
-                    )
-                    .await;
+                    self.set_object(id, position, state::FAILED, &message, Some(&failure.message)).await;
+                    self.skip_rest(id, position + 1, objects.len(), &format!("not applied: {label} failed before it")).await;
+                    let done = if applied.is_empty() { "nothing was applied".to_owned() } else { format!("applied before it: {}", applied.join(", ")) };
+                    self.finish(id, status::FAILED, &format!("{label}: {} ({}); {done}. {}", failure.message, failure.code, failure.hint))
+                        .await;
                     return;
                 }
             }
         }
         if dry_run {
-            self.finish(
-                id,
-                status::VALIDATED,
-                "every object checked passed a server-side dry run; nothing was changed",
-            )
-            .await;
+            self.finish(id, status::VALIDATED, "every object checked passed a server-side dry run; nothing was changed").await;
             return;
         }
         self.wait(id, &objects).await;
     }
 
     async fn namespace_exists(&self, name: &str) -> bool {
-        let namespaces: kube::Api<k8s_openapi::api::core::v1::Namespace> =
-            kube::Api::all(self.cluster.client.clone());
+        let namespaces: kube::Api<k8s_openapi::api::core::v1::Namespace> = kube::Api::all(self.cluster.client.clone());
         // When the question fails, the dry run of the Namespace itself reports why.
-        namespaces
-            .get_opt(name)
-            .await
-            .map(|found| found.is_some())
-            .unwrap_or(true)
+        namespaces.get_opt(name).await.map(|found| found.is_some()).unwrap_or(true)
     }
 
     /// Waits for the Deployment to be available, the Gateway to be Programmed with an address,
@@ -780,20 +594,10 @@ impl Submitter {
             let namespace = target.namespace.clone();
             match condition {
                 Some(readiness) => {
-                    self.set_object(id, position, state::WAITING, readiness.waiting(), None)
-                        .await;
+                    self.set_object(id, position, state::WAITING, readiness.waiting(), None).await;
                     waits.push((position, target, readiness));
                 }
-                None => {
-                    self.set_object(
-                        id,
-                        position,
-                        state::READY,
-                        "applied; nothing to wait for",
-                        None,
-                    )
-                    .await
-                }
+                None => self.set_object(id, position, state::READY, "applied; nothing to wait for", None).await,
             }
             if is_gateway {
                 let service = SubmissionObject {
@@ -802,9 +606,7 @@ impl Submitter {
                     namespace,
                     name: vips::generated_service_name(&gateway_name),
                     state: state::WAITING.to_owned(),
-                    message: format!(
-                        "created by Cilium for Gateway {gateway_name}; waiting for LB-IPAM to assign the VIP"
-                    ),
+                    message: format!("created by Cilium for Gateway {gateway_name}; waiting for LB-IPAM to assign the VIP"),
                     answer: None,
                 };
                 let position = objects.len() + waits.len();
@@ -812,75 +614,37 @@ impl Submitter {
                 waits.push((position, service, Readiness::VipAssigned));
             }
         }
-        let outcomes = join_all(waits.into_iter().map(
-            |(position, target, readiness)| async move {
-                let outcome = self.wait_for(&target, readiness, deadline).await;
-                match &outcome {
-                    Ok(message) => {
-                        self.set_object(id, position, state::READY, message, None)
-                            .await
-                    }
-                    Err(message) => {
-                        self.set_object(id, position, state::FAILED, message, None)
-                            .await
-                    }
-                }
-                outcome.err().map(|message| {
-                    format!(
-                        "{}: {message}",
-                        describe(&target.kind, target.namespace.as_deref(), &target.name)
-                    )
-                })
-            },
-        ))
+        let outcomes = join_all(waits.into_iter().map(|(position, target, readiness)| async move {
+            let outcome = self.wait_for(&target, readiness, deadline).await;
+            match &outcome {
+                Ok(message) => self.set_object(id, position, state::READY, message, None).await,
+                Err(message) => self.set_object(id, position, state::FAILED, message, None).await,
+            }
+            outcome.err().map(|message| format!("{}: {message}", describe(&target.kind, target.namespace.as_deref(), &target.name)))
+        }))
         .await;
         let not_ready: Vec<String> = outcomes.into_iter().flatten().collect();
         if not_ready.is_empty() {
-            self.finish(id, status::READY, "every object is ready")
-                .await;
+            self.finish(id, status::READY, "every object is ready").await;
         } else {
-            self.finish(
-                id,
-                status::FAILED,
-                &format!(
-                    "not ready after {} s: {}",
-                    self.timeout.as_secs(),
-                    not_ready.join("; ")
-                ),
-            )
-            .await;
+            self.finish(id, status::FAILED, &format!("not ready after {} s: {}", self.timeout.as_secs(), not_ready.join("; ")))
+                .await;
         }
     }
 
-    async fn wait_for(
-        &self,
-        target: &SubmissionObject,
-        readiness: Readiness,
-        deadline: tokio::time::Instant,
-    ) -> Result<String, String> {
+    async fn wait_for(&self, target: &SubmissionObject, readiness: Readiness, deadline: tokio::time::Instant) -> Result<String, String> {
         let label = describe(&target.kind, target.namespace.as_deref(), &target.name);
-        let (resource, capabilities) = self
-            .cluster
-            .resource(&target.api_version, &target.kind)
-            .await
-            .map_err(|e| failure::explain(&e, &label).to_string())?;
-        let api = self
-            .cluster
-            .api(&resource, &capabilities, target.namespace.as_deref());
-        let check = move |object: Option<&DynamicObject>| {
-            object.is_some_and(|o| readiness.why_not(&o.data).is_none())
-        };
-        match tokio::time::timeout_at(deadline, await_condition(api.clone(), &target.name, check))
-            .await
-        {
+        let (resource, capabilities) =
+            self.cluster.resource(&target.api_version, &target.kind).await.map_err(|e| failure::explain(&e, &label).to_string())?;
+        let api = self.cluster.api(&resource, &capabilities, target.namespace.as_deref());
+        let check = move |object: Option<&DynamicObject>| object.is_some_and(|o| readiness.why_not(&o.data).is_none());
+        match tokio::time::timeout_at(deadline, await_condition(api.clone(), &target.name, check)).await {
             Ok(Ok(Some(object))) => Ok(readiness.ready(&object.data)),
             Ok(Ok(None)) => Err("it was deleted while Gatehouse waited for it".to_owned()),
             Ok(Err(error)) => Err(format!("watching it failed: {error}")),
             Err(_) => {
                 let why = match api.get_opt(&target.name).await {
-                    Ok(Some(object)) => readiness
-                        .why_not(&object.data)
-                        .unwrap_or_else(|| "it became ready just now".to_owned()),
+                    Ok(Some(object)) => readiness.why_not(&object.data).unwrap_or_else(|| "it became ready just now".to_owned()),
                     Ok(None) => "it does not exist".to_owned(),
                     Err(error) => failure::explain(&error, &label).to_string(),
                 };
@@ -897,121 +661,53 @@ impl Submitter {
             let target = identity(object);
             let label = describe(&target.kind, target.namespace.as_deref(), &target.name);
             let result = async {
-                let (resource, capabilities) = self
-                    .cluster
-                    .resource(&target.api_version, &target.kind)
-                    .await?;
-                let api = self
-                    .cluster
-                    .api(&resource, &capabilities, target.namespace.as_deref());
+                let (resource, capabilities) = self.cluster.resource(&target.api_version, &target.kind).await?;
+                let api = self.cluster.api(&resource, &capabilities, target.namespace.as_deref());
                 api.delete(&target.name, &DeleteParams::default()).await
             }
             .await;
             match result {
                 Ok(_) => {
-                    self.set_object(id, position, state::DELETED, "deleted", Some("deleted"))
-                        .await;
+                    self.set_object(id, position, state::DELETED, "deleted", Some("deleted")).await;
                     deleted.push(label);
                 }
                 Err(kube::Error::Api(status)) if status.code == 404 => {
-                    self.set_object(
-                        id,
-                        position,
-                        state::DELETED,
-                        "was already gone",
-                        Some(&status.message),
-                    )
-                    .await;
+                    self.set_object(id, position, state::DELETED, "was already gone", Some(&status.message)).await;
                 }
                 Err(error) => {
                     let failure = failure::explain(&error, &label);
-                    self.set_object(
-                        id,
-                        position,
-                        state::FAILED,
-                        &format!("{} {}", failure.message, failure.hint),
-                        Some(&failure.message),
-                    )
-                    .await;
-                    self.skip_rest(
-                        id,
-                        position + 1,
-                        objects.len(),
-                        &format!("not deleted: {label} failed before it"),
-                    )
-                    .await;
-                    self.finish(
-                        id,
-                        status::FAILED,
-                        &format!(
-                            "{label}: {} ({}); deleted before it: {}. {}",
-                            failure.message,
-                            failure.code,
-                            if deleted.is_empty() {
-                                "nothing".to_owned()
-                            } else {
-                                deleted.join(", ")
-                            },
-                            failure.hint
-                        ),
-                    )
-                    .await;
+                    self.set_object(id, position, state::FAILED, &format!("{} {}", failure.message, failure.hint), Some(&failure.message))
+                        .await;
+                    self.skip_rest(id, position + 1, objects.len(), &format!("not deleted: {label} failed before it")).await;
+                    self.finish(id, status::FAILED, &format!("{label}: {} ({}); deleted before it: {}. {}", failure.message, failure.code,
+                        if deleted.is_empty() { "nothing".to_owned() } else { deleted.join(", ") }, failure.hint)).await;
                     return;
                 }
             }
         }
         let released = self.release_vips(id, actor).await;
-        let released = if released.is_empty() {
-            "no VIP was allocated to it".to_owned()
-        } else {
-            format!("released {}", released.join(", "))
-        };
-        self.finish(
-            id,
-            status::TORN_DOWN,
-            &format!("deleted {} object(s); {released}", deleted.len()),
-        )
-        .await;
+        let released = if released.is_empty() { "no VIP was allocated to it".to_owned() } else { format!("released {}", released.join(", ")) };
+        self.finish(id, status::TORN_DOWN, &format!("deleted {} object(s); {released}", deleted.len())).await;
     }
 
     async fn release_vips(&self, id: i64, actor: &str) -> Vec<String> {
-        let Ok(Some(submission)) = get(&self.db, id).await else {
-            return Vec::new();
-        };
-        let Ok(plan) = plan::load_from(&self.db).await else {
-            return Vec::new();
-        };
-        let Some(environment) = plan
-            .environments
-            .iter()
-            .find(|e| e.name.as_str() == submission.environment)
-        else {
+        let Ok(Some(submission)) = get(&self.db, id).await else { return Vec::new() };
+        let Ok(plan) = plan::load_from(&self.db).await else { return Vec::new() };
+        let Some(environment) = plan.environments.iter().find(|e| e.name.as_str() == submission.environment) else {
             return Vec::new();
         };
         let mut released = Vec::new();
         for pool in plan.pools_of(&environment.name) {
             let Some(pool_id) = pool.id else { continue };
-            let Ok(holdings) = allocations::list(&self.db, pool_id).await else {
-                continue;
-            };
+            let Ok(holdings) = allocations::list(&self.db, pool_id).await else { continue };
             for holding in holdings {
                 if holding.state == allocations::AddressState::Allocated
-                    && holding
-                        .application
-                        .as_ref()
-                        .is_some_and(|a| a.as_str() == submission.application)
+                    && holding.application.as_ref().is_some_and(|a| a.as_str() == submission.application)
                 {
-                    let reason = format!(
-                        "teardown of {} in {} (submission {id})",
-                        submission.application, submission.environment
-                    );
-                    match allocations::release(&self.db, actor, holding.address, Some(&reason))
-                        .await
-                    {
+                    let reason = format!("teardown of {} in {} (submission {id})", submission.application, submission.environment);
+                    match allocations::release(&self.db, actor, holding.address, Some(&reason)).await {
                         Ok(_) => released.push(holding.address.to_string()),
-                        Err(error) => {
-                            tracing::warn!(%error, address = %holding.address, "releasing a VIP after teardown failed")
-                        }
+                        Err(error) => tracing::warn!(%error, address = %holding.address, "releasing a VIP after teardown failed"),
                     }
                 }
             }
@@ -1030,21 +726,12 @@ enum Readiness {
 }
 
 fn condition<'a>(object: &'a Value, kind: &str) -> Option<&'a Value> {
-    object
-        .pointer("/status/conditions")
-        .and_then(Value::as_array)?
-        .iter()
-        .find(|c| c["type"] == kind)
+    object.pointer("/status/conditions").and_then(Value::as_array)?.iter().find(|c| c["type"] == kind)
 }
 
 fn condition_text(condition: Option<&Value>, kind: &str) -> String {
     match condition {
-        Some(c) => format!(
-            "{kind} is {} ({}: {})",
-            text(c, "/status"),
-            text(c, "/reason"),
-            text(c, "/message")
-        ),
+        Some(c) => format!("{kind} is {} ({}: {})", text(c, "/status"), text(c, "/reason"), text(c, "/message")),
         None => format!("no {kind} condition yet: no controller has reported on it"),
     }
 }
@@ -1053,9 +740,7 @@ impl Readiness {
     fn waiting(self) -> &'static str {
         match self {
             Readiness::DeploymentAvailable => "waiting for the Deployment to be Available",
-            Readiness::GatewayProgrammed => {
-                "waiting for the Gateway to be Programmed with an address"
-            }
+            Readiness::GatewayProgrammed => "waiting for the Gateway to be Programmed with an address",
             Readiness::RouteAccepted => "waiting for the HTTPRoute to be Accepted by its Gateway",
             Readiness::VipAssigned => "waiting for LB-IPAM to assign the VIP",
         }
@@ -1075,45 +760,27 @@ impl Readiness {
         match self {
             Readiness::DeploymentAvailable => {
                 let available = condition(object, "Available");
-                let generation = object
-                    .pointer("/metadata/generation")
-                    .and_then(Value::as_i64)
-                    .unwrap_or(0);
-                let observed = object
-                    .pointer("/status/observedGeneration")
-                    .and_then(Value::as_i64)
-                    .unwrap_or(0);
+                let generation = object.pointer("/metadata/generation").and_then(Value::as_i64).unwrap_or(0);
+                let observed = object.pointer("/status/observedGeneration").and_then(Value::as_i64).unwrap_or(0);
                 (available.is_none_or(|c| c["status"] != "True") || observed < generation)
                     .then(|| condition_text(available, "Available"))
             }
             Readiness::GatewayProgrammed => {
                 let programmed = condition(object, "Programmed");
-                let address = object
-                    .pointer("/status/addresses/0/value")
-                    .and_then(Value::as_str);
+                let address = object.pointer("/status/addresses/0/value").and_then(Value::as_str);
                 (programmed.is_none_or(|c| c["status"] != "True") || address.is_none())
                     .then(|| condition_text(programmed, "Programmed"))
             }
             Readiness::RouteAccepted => {
-                let parents = object
-                    .pointer("/status/parents")
-                    .and_then(Value::as_array)
-                    .cloned()
-                    .unwrap_or_default();
+                let parents = object.pointer("/status/parents").and_then(Value::as_array).cloned().unwrap_or_default();
                 let refused: Vec<String> = parents
                     .iter()
                     .filter_map(|parent| {
-                        let accepted =
-                            condition(&serde_json::json!({"status": parent}), "Accepted").cloned();
+                        let accepted = condition(&serde_json::json!({"status": parent}), "Accepted").cloned();
                         accepted
                             .as_ref()
                             .is_none_or(|c| c["status"] != "True")
-                            .then(|| {
-                                condition_text(
-                                    accepted.as_ref(),
-                                    &format!("Accepted by {}", text(parent, "/parentRef/name")),
-                                )
-                            })
+                            .then(|| condition_text(accepted.as_ref(), &format!("Accepted by {}", text(parent, "/parentRef/name"))))
                     })
                     .collect();
                 if parents.is_empty() {
@@ -1126,10 +793,7 @@ impl Readiness {
             }
             Readiness::VipAssigned => match vips::assigned_address(object) {
                 Some(_) => None,
-                None => Some(condition_text(
-                    condition(object, "io.cilium/lb-ipam-request-satisfied"),
-                    "LB-IPAM request satisfied",
-                )),
+                None => Some(condition_text(condition(object, "io.cilium/lb-ipam-request-satisfied"), "LB-IPAM request satisfied")),
             },
         }
     }
@@ -1138,39 +802,21 @@ impl Readiness {
         match self {
             Readiness::DeploymentAvailable => format!(
                 "Available: {} of {} replicas",
-                object
-                    .pointer("/status/availableReplicas")
-                    .and_then(Value::as_i64)
-                    .unwrap_or(0),
-                object
-                    .pointer("/spec/replicas")
-                    .and_then(Value::as_i64)
-                    .unwrap_or(1)
+                object.pointer("/status/availableReplicas").and_then(Value::as_i64).unwrap_or(0),
+                object.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(1)
             ),
-            Readiness::GatewayProgrammed => format!(
-                "Programmed at {}",
-                text(object, "/status/addresses/0/value")
-            ),
+            Readiness::GatewayProgrammed => format!("Programmed at {}", text(object, "/status/addresses/0/value")),
             Readiness::RouteAccepted => "Accepted by its Gateway".to_owned(),
             Readiness::VipAssigned => {
-                let labels: Vec<String> = vips::labels_of(object)
-                    .into_iter()
-                    .map(|(k, v)| format!("{k}={v}"))
-                    .collect();
-                format!(
-                    "VIP {} assigned; labels {}",
-                    vips::assigned_address(object).unwrap_or_default(),
-                    labels.join(", ")
-                )
+                let labels: Vec<String> = vips::labels_of(object).into_iter().map(|(k, v)| format!("{k}={v}")).collect();
+                format!("VIP {} assigned; labels {}", vips::assigned_address(object).unwrap_or_default(), labels.join(", "))
             }
         }
     }
 }
 
 fn not_found(id: i64) -> SubmitError {
-    SubmitError::NotFound(format!(
-        "there is no submission {id}; GET /api/v1/applications/{{app}}/submissions lists them"
-    ))
+    SubmitError::NotFound(format!("there is no submission {id}; GET /api/v1/applications/{{app}}/submissions lists them"))
 }
 
 const SUBMISSION_COLUMNS: &str = "id, application, environment, cluster, operation, dry_run, status, message, bundle, \
@@ -1197,12 +843,10 @@ fn submission_from(row: &sqlx::any::AnyRow) -> Result<Submission, DbError> {
 
 /// One submission with its objects in apply order.
 pub async fn get(db: &Database, id: i64) -> Result<Option<Submission>, DbError> {
-    let Some(row) = sqlx::query(&format!(
-        "SELECT {SUBMISSION_COLUMNS} FROM submissions WHERE id = $1"
-    ))
-    .bind(id)
-    .fetch_optional(db.pool())
-    .await?
+    let Some(row) = sqlx::query(&format!("SELECT {SUBMISSION_COLUMNS} FROM submissions WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(db.pool())
+        .await?
     else {
         return Ok(None);
     };
@@ -1251,30 +895,20 @@ pub async fn awaiting_approval(db: &Database) -> Result<Vec<Submission>, DbError
 
 /// How many submissions there are of each operation and status: `(operation, status, count)`.
 pub async fn counts(db: &Database) -> Result<Vec<(String, String, i64)>, DbError> {
-    let rows = sqlx::query(
-        "SELECT operation, status, COUNT(*) AS n FROM submissions GROUP BY operation, status",
-    )
-    .fetch_all(db.pool())
-    .await?;
+    let rows = sqlx::query("SELECT operation, status, COUNT(*) AS n FROM submissions GROUP BY operation, status")
+        .fetch_all(db.pool())
+        .await?;
     rows.iter()
-        .map(|row| {
-            Ok((
-                row.try_get("operation")?,
-                row.try_get("status")?,
-                row.try_get("n")?,
-            ))
-        })
+        .map(|row| Ok((row.try_get("operation")?, row.try_get("status")?, row.try_get("n")?)))
         .collect()
 }
 
 /// An application's submissions, newest first, without their objects and bundles.
 pub async fn list(db: &Database, application: &str) -> Result<Vec<Submission>, DbError> {
-    let rows = sqlx::query(&format!(
-        "SELECT {SUBMISSION_COLUMNS} FROM submissions WHERE application = $1 ORDER BY id DESC"
-    ))
-    .bind(application)
-    .fetch_all(db.pool())
-    .await?;
+    let rows = sqlx::query(&format!("SELECT {SUBMISSION_COLUMNS} FROM submissions WHERE application = $1 ORDER BY id DESC"))
+        .bind(application)
+        .fetch_all(db.pool())
+        .await?;
     rows.iter()
         .map(|row| {
             let mut submission = submission_from(row)?;
@@ -1335,11 +969,7 @@ impl Submitter {
     /// Each object's YAML and a field-level diff against the live cluster, computed from a
     /// server-side-apply dry run (so defaults and other managers' fields are as the API server
     /// would leave them). Nothing is written.
-    pub async fn preview(
-        &self,
-        application: &str,
-        environment: &str,
-    ) -> Result<Vec<PreviewObject>, SubmitError> {
+    pub async fn preview(&self, application: &str, environment: &str) -> Result<Vec<PreviewObject>, SubmitError> {
         let plan = plan::load_from(&self.db).await?;
         if let Some(error) = unknown(&plan, application, environment) {
             return Err(error);
@@ -1350,76 +980,34 @@ impl Submitter {
             let target = identity(object);
             let label = describe(&target.kind, target.namespace.as_deref(), &target.name);
             let outcome = async {
-                let (resource, capabilities) = self
-                    .cluster
-                    .resource(&target.api_version, &target.kind)
-                    .await?;
-                let api = self
-                    .cluster
-                    .api(&resource, &capabilities, target.namespace.as_deref());
+                let (resource, capabilities) = self.cluster.resource(&target.api_version, &target.kind).await?;
+                let api = self.cluster.api(&resource, &capabilities, target.namespace.as_deref());
                 let live = api.get_opt(&target.name).await?;
                 let params = PatchParams::apply(FIELD_MANAGER).dry_run();
-                let dry = api
-                    .patch(&target.name, &params, &Patch::Apply(object))
-                    .await;
+                let dry = api.patch(&target.name, &params, &Patch::Apply(object)).await;
                 Ok::<_, kube::Error>((live, dry))
             }
             .await;
             let (live, result, note) = match outcome {
-                Ok((live, Ok(result))) => (
-                    live,
-                    serde_json::to_value(result).unwrap_or(Value::Null),
-                    None,
-                ),
-                Ok((live, Err(error))) => (
-                    live,
-                    object.clone(),
-                    Some(format!(
-                        "the dry run was refused: {}",
-                        failure::explain(&error, &label)
-                    )),
-                ),
-                Err(error) => (
-                    None,
-                    object.clone(),
-                    Some(format!(
-                        "the cluster could not be asked: {}",
-                        failure::explain(&error, &label)
-                    )),
-                ),
+                Ok((live, Ok(result))) => (live, serde_json::to_value(result).unwrap_or(Value::Null), None),
+                Ok((live, Err(error))) => {
+                    (live, object.clone(), Some(format!("the dry run was refused: {}", failure::explain(&error, &label))))
+                }
+                Err(error) => (None, object.clone(), Some(format!("the cluster could not be asked: {}", failure::explain(&error, &label)))),
             };
-            let live_value = live
-                .as_ref()
-                .and_then(|live| serde_json::to_value(live).ok());
+            let live_value = live.as_ref().and_then(|live| serde_json::to_value(live).ok());
             let mut fields = Vec::new();
             for path in super::fields::leaves(object) {
-                let desired = super::fields::get(&result, &path)
-                    .or_else(|| super::fields::get(object, &path))
-                    .cloned()
-                    .unwrap_or(Value::Null);
-                let before = live_value
-                    .as_ref()
-                    .and_then(|live| super::fields::get(live, &path))
-                    .cloned();
+                let desired = super::fields::get(&result, &path).or_else(|| super::fields::get(object, &path)).cloned().unwrap_or(Value::Null);
+                let before = live_value.as_ref().and_then(|live| super::fields::get(live, &path)).cloned();
                 let change = match &before {
                     None => "added",
                     Some(before) if *before == desired => "unchanged",
                     Some(_) => "changed",
                 };
                 let secret = target.kind == "Secret" && path.first().is_some_and(|p| p == "data");
-                let hide = |value: Value| {
-                    if secret {
-                        Value::String(HIDDEN.to_owned())
-                    } else {
-                        value
-                    }
-                };
-                fields.push(FieldChange {
-                    field: super::fields::display(&path),
-                    change,
-                    live: before.map(hide),
-                    desired: hide(desired),
-                });
+                let hide = |value: Value| if secret { Value::String(HIDDEN.to_owned()) } else { value };
+                fields.push(FieldChange { field: super::fields::display(&path), change, live: before.map(hide), desired: hide(desired) });
             }
             let count = |kind: &str| fields.iter().filter(|f| f.change == kind).count();
             let mut yaml = Bundle::new();

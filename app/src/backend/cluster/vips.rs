@@ -43,17 +43,12 @@ pub fn selects(selector: Option<&Value>, labels: &BTreeMap<String, String>) -> b
     };
     let match_labels = selector.get("matchLabels").and_then(Value::as_object);
     let labels_match = match_labels.is_none_or(|wanted| {
-        wanted
-            .iter()
-            .all(|(key, value)| labels.get(key).map(String::as_str) == value.as_str())
+        wanted.iter().all(|(key, value)| labels.get(key).map(String::as_str) == value.as_str())
     });
     let expressions = selector.get("matchExpressions").and_then(Value::as_array);
     let expressions_match = expressions.is_none_or(|expressions| {
         expressions.iter().all(|expression| {
-            let key = expression
-                .get("key")
-                .and_then(Value::as_str)
-                .unwrap_or_default();
+            let key = expression.get("key").and_then(Value::as_str).unwrap_or_default();
             let values: Vec<&str> = expression
                 .get("values")
                 .and_then(Value::as_array)
@@ -74,10 +69,7 @@ pub fn selects(selector: Option<&Value>, labels: &BTreeMap<String, String>) -> b
 
 /// The address LB-IPAM assigned to a Service (`status.loadBalancer.ingress[0].ip`).
 pub fn assigned_address(service: &Value) -> Option<String> {
-    service
-        .pointer("/status/loadBalancer/ingress/0/ip")
-        .and_then(Value::as_str)
-        .map(str::to_owned)
+    service.pointer("/status/loadBalancer/ingress/0/ip").and_then(Value::as_str).map(str::to_owned)
 }
 
 /// The addresses a Service asks LB-IPAM for: the `lbipam.cilium.io/ips` annotation, else
@@ -88,31 +80,16 @@ pub fn requested_addresses(service: &Value) -> Vec<String> {
         .and_then(|a| a.get(LBIPAM_IPS_ANNOTATION))
         .and_then(Value::as_str)
     {
-        return ips
-            .split(',')
-            .map(|ip| ip.trim().to_owned())
-            .filter(|ip| !ip.is_empty())
-            .collect();
+        return ips.split(',').map(|ip| ip.trim().to_owned()).filter(|ip| !ip.is_empty()).collect();
     }
-    service
-        .pointer("/spec/loadBalancerIP")
-        .and_then(Value::as_str)
-        .map(|ip| vec![ip.to_owned()])
-        .unwrap_or_default()
+    service.pointer("/spec/loadBalancerIP").and_then(Value::as_str).map(|ip| vec![ip.to_owned()]).unwrap_or_default()
 }
 
 /// The address blocks of a CiliumLoadBalancerIPPool as inclusive spans, skipping blocks
 /// that do not parse. With `allowFirstLastIPs: "No"` a CIDR loses its first and last address.
 pub fn pool_spans(pool: &Value) -> Vec<(u128, u128, bool)> {
-    let allow_first_last = pool
-        .pointer("/spec/allowFirstLastIPs")
-        .and_then(Value::as_str)
-        != Some("No");
-    let blocks = pool
-        .pointer("/spec/blocks")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
+    let allow_first_last = pool.pointer("/spec/allowFirstLastIPs").and_then(Value::as_str) != Some("No");
+    let blocks = pool.pointer("/spec/blocks").and_then(Value::as_array).cloned().unwrap_or_default();
     blocks
         .iter()
         .filter_map(|block| {
@@ -128,11 +105,7 @@ pub fn pool_spans(pool: &Value) -> Vec<(u128, u128, bool)> {
                 let start = block.get("start").and_then(Value::as_str)?;
                 let stop = block.get("stop").and_then(Value::as_str).unwrap_or(start);
                 let range = IpRange::from_parts(start, stop).ok()?;
-                Some((
-                    range.start().to_u128(),
-                    range.stop().to_u128(),
-                    range.is_ipv4(),
-                ))
+                Some((range.start().to_u128(), range.stop().to_u128(), range.is_ipv4()))
             }
         })
         .collect()
@@ -172,11 +145,7 @@ impl Announcement {
 }
 
 fn name_of(object: &Value) -> String {
-    object
-        .pointer("/metadata/name")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned()
+    object.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default().to_owned()
 }
 
 /// Which of `l2_policies` and `bgp_advertisements` select a Service with these labels.
@@ -187,40 +156,27 @@ pub fn announcement(
 ) -> Announcement {
     let l2_policies = l2_policies
         .iter()
-        .filter(|policy| {
-            policy
-                .pointer("/spec/loadBalancerIPs")
-                .and_then(Value::as_bool)
-                == Some(true)
-        })
+        .filter(|policy| policy.pointer("/spec/loadBalancerIPs").and_then(Value::as_bool) == Some(true))
         .filter(|policy| selects(policy.pointer("/spec/serviceSelector"), service_labels))
         .map(name_of)
         .collect();
     let bgp_advertisements = bgp_advertisements
         .iter()
         .filter(|advertisement| {
-            advertisement
-                .pointer("/spec/advertisements")
-                .and_then(Value::as_array)
-                .is_some_and(|entries| {
-                    entries.iter().any(|entry| {
-                        entry.get("advertisementType").and_then(Value::as_str) == Some("Service")
-                            && entry
-                                .pointer("/service/addresses")
-                                .and_then(Value::as_array)
-                                .is_some_and(|a| {
-                                    a.iter().any(|a| a.as_str() == Some("LoadBalancerIP"))
-                                })
-                            && selects(entry.get("selector"), service_labels)
-                    })
+            advertisement.pointer("/spec/advertisements").and_then(Value::as_array).is_some_and(|entries| {
+                entries.iter().any(|entry| {
+                    entry.get("advertisementType").and_then(Value::as_str) == Some("Service")
+                        && entry
+                            .pointer("/service/addresses")
+                            .and_then(Value::as_array)
+                            .is_some_and(|a| a.iter().any(|a| a.as_str() == Some("LoadBalancerIP")))
+                        && selects(entry.get("selector"), service_labels)
                 })
+            })
         })
         .map(name_of)
         .collect();
-    Announcement {
-        l2_policies,
-        bgp_advertisements,
-    }
+    Announcement { l2_policies, bgp_advertisements }
 }
 
 #[cfg(test)]
@@ -230,31 +186,18 @@ mod tests {
     use super::*;
 
     fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect()
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
     }
 
     #[test]
     fn selectors_match_labels_and_expressions() {
         let selector = json!({"matchLabels": {"gatehouse.io/advertise": "dev"},
                               "matchExpressions": [{"key": "tier", "operator": "NotIn", "values": ["db"]}]});
-        assert!(selects(
-            Some(&selector),
-            &labels(&[("gatehouse.io/advertise", "dev")])
-        ));
-        assert!(!selects(
-            Some(&selector),
-            &labels(&[("gatehouse.io/advertise", "prod")])
-        ));
-        assert!(!selects(
-            Some(&selector),
-            &labels(&[("gatehouse.io/advertise", "dev"), ("tier", "db")])
-        ));
+        assert!(selects(Some(&selector), &labels(&[("gatehouse.io/advertise", "dev")])));
+        assert!(!selects(Some(&selector), &labels(&[("gatehouse.io/advertise", "prod")])));
+        assert!(!selects(Some(&selector), &labels(&[("gatehouse.io/advertise", "dev"), ("tier", "db")])));
         assert!(selects(None, &labels(&[])));
-        let unknown =
-            json!({"matchExpressions": [{"key": "a", "operator": "Gt", "values": ["1"]}]});
+        let unknown = json!({"matchExpressions": [{"key": "a", "operator": "Gt", "values": ["1"]}]});
         assert!(!selects(Some(&unknown), &labels(&[("a", "2")])));
     }
 

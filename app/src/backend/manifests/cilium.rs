@@ -184,10 +184,7 @@ pub fn ip_pool(env: &Environment, pool: &VipPool) -> IpPool {
         .blocks
         .iter()
         .map(|block| match block {
-            PoolBlock::Cidr(cidr) => IpBlock {
-                cidr: Some(cidr.to_string()),
-                ..IpBlock::default()
-            },
+            PoolBlock::Cidr(cidr) => IpBlock { cidr: Some(cidr.to_string()), ..IpBlock::default() },
             PoolBlock::Range(range) => IpBlock {
                 start: Some(range.start().to_string()),
                 stop: Some(range.stop().to_string()),
@@ -219,13 +216,7 @@ pub fn l2_announcement_policy(env: &Environment) -> L2AnnouncementPolicy {
             ..LabelSelector::default()
         }
     } else {
-        labels::match_labels(
-            settings
-                .node_selector
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-        )
+        labels::match_labels(settings.node_selector.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect())
     };
     L2AnnouncementPolicy::new(
         labels::cluster_meta(object_name(env), labels::environment_labels(env)),
@@ -248,29 +239,20 @@ pub fn bgp_cluster_config(env: &Environment, bgp: &BgpSettings) -> BgpClusterCon
             name: peer.name.to_string(),
             peer_asn: peer.asn.get(),
             peer_address: peer.address.to_string(),
-            peer_config_ref: PeerConfigReference {
-                name: object_name(env),
-            },
+            peer_config_ref: PeerConfigReference { name: object_name(env) },
         })
         .collect();
     BgpClusterConfig::new(
         labels::cluster_meta(object_name(env), labels::environment_labels(env)),
         BgpClusterConfigSpec {
-            bgp_instances: vec![BgpInstance {
-                name: object_name(env),
-                local_asn: bgp.local_asn.get(),
-                peers,
-            }],
+            bgp_instances: vec![BgpInstance { name: object_name(env), local_asn: bgp.local_asn.get(), peers }],
         },
     )
 }
 
 /// Unicast for each address family of the environment's pools (IPv4 when there are none),
 /// with the environment's advertisements.
-pub fn bgp_peer_config<'a>(
-    env: &Environment,
-    pools: impl Iterator<Item = &'a VipPool>,
-) -> BgpPeerConfig {
+pub fn bgp_peer_config<'a>(env: &Environment, pools: impl Iterator<Item = &'a VipPool>) -> BgpPeerConfig {
     let mut afis: Vec<Afi> = pools
         .flat_map(|pool| &pool.blocks)
         .map(|block| match block.family() {
@@ -285,11 +267,7 @@ pub fn bgp_peer_config<'a>(
     }
     let families = afis
         .into_iter()
-        .map(|afi| BgpFamily {
-            afi,
-            safi: Safi::Unicast,
-            advertisements: advertisement_selector(env),
-        })
+        .map(|afi| BgpFamily { afi, safi: Safi::Unicast, advertisements: advertisement_selector(env) })
         .collect();
     BgpPeerConfig::new(
         labels::cluster_meta(object_name(env), labels::environment_labels(env)),
@@ -305,9 +283,7 @@ pub fn bgp_advertisement(env: &Environment) -> BgpAdvertisement {
         BgpAdvertisementSpec {
             advertisements: vec![Advertisement {
                 advertisement_type: AdvertisementType::Service,
-                service: ServiceAdvertisement {
-                    addresses: vec![ServiceAddressType::LoadBalancerIP],
-                },
+                service: ServiceAdvertisement { addresses: vec![ServiceAddressType::LoadBalancerIP] },
                 selector: advertisement_selector(env),
             }],
         },

@@ -23,9 +23,7 @@ pub fn cover_range(range: &IpRange) -> Vec<Cidr> {
         }
         let prefix_len = u8::try_from(bits - host_bits).unwrap_or(0);
         let block_last = first + block_mask(host_bits);
-        let Some(cidr) =
-            IpAddr::from_u128(family, first).and_then(|a| Cidr::containing(a, prefix_len))
-        else {
+        let Some(cidr) = IpAddr::from_u128(family, first).and_then(|a| Cidr::containing(a, prefix_len)) else {
             break;
         };
         cidrs.push(cidr);
@@ -39,11 +37,7 @@ pub fn cover_range(range: &IpRange) -> Vec<Cidr> {
 
 /// `2^host_bits - 1`: the offset of a block's last address from its first.
 fn block_mask(host_bits: u32) -> u128 {
-    if host_bits >= 128 {
-        u128::MAX
-    } else {
-        (1u128 << host_bits) - 1
-    }
+    if host_bits >= 128 { u128::MAX } else { (1u128 << host_bits) - 1 }
 }
 
 #[cfg(test)]
@@ -63,45 +57,20 @@ mod tests {
     #[test]
     fn seed_prod_range() {
         let cidrs = cover_range(&range("192.168.101.240", "192.168.101.250"));
-        assert_eq!(
-            texts(&cidrs),
-            [
-                "192.168.101.240/29",
-                "192.168.101.248/31",
-                "192.168.101.250/32"
-            ]
-        );
+        assert_eq!(texts(&cidrs), ["192.168.101.240/29", "192.168.101.248/31", "192.168.101.250/32"]);
     }
 
     #[test]
     fn edge_ranges() {
-        assert_eq!(
-            texts(&cover_range(&range("10.0.0.7", "10.0.0.7"))),
-            ["10.0.0.7/32"]
-        );
-        assert_eq!(
-            texts(&cover_range(&range("10.0.0.0", "10.0.0.255"))),
-            ["10.0.0.0/24"]
-        );
-        assert_eq!(
-            texts(&cover_range(&range("0.0.0.0", "255.255.255.255"))),
-            ["0.0.0.0/0"]
-        );
-        assert_eq!(
-            texts(&cover_range(&range(
-                "::",
-                "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"
-            ))),
-            ["::/0"]
-        );
+        assert_eq!(texts(&cover_range(&range("10.0.0.7", "10.0.0.7"))), ["10.0.0.7/32"]);
+        assert_eq!(texts(&cover_range(&range("10.0.0.0", "10.0.0.255"))), ["10.0.0.0/24"]);
+        assert_eq!(texts(&cover_range(&range("0.0.0.0", "255.255.255.255"))), ["0.0.0.0/0"]);
+        assert_eq!(texts(&cover_range(&range("::", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"))), ["::/0"]);
         assert_eq!(
             texts(&cover_range(&range("255.255.255.254", "255.255.255.255"))),
             ["255.255.255.254/31"]
         );
-        assert_eq!(
-            texts(&cover_range(&range("10.0.0.255", "10.0.1.0"))),
-            ["10.0.0.255/32", "10.0.1.0/32"]
-        );
+        assert_eq!(texts(&cover_range(&range("10.0.0.255", "10.0.1.0"))), ["10.0.0.255/32", "10.0.1.0/32"]);
         assert_eq!(
             texts(&cover_range(&range("2001:db8::1", "2001:db8::4"))),
             ["2001:db8::1/128", "2001:db8::2/127", "2001:db8::4/128"]
@@ -115,10 +84,7 @@ mod tests {
         prop_assert_eq!(cidrs[cidrs.len() - 1].last_u128(), last);
         for pair in cidrs.windows(2) {
             // Adjacent: no gap and no overlap.
-            prop_assert_eq!(
-                pair[0].last_u128().checked_add(1),
-                Some(pair[1].first_u128())
-            );
+            prop_assert_eq!(pair[0].last_u128().checked_add(1), Some(pair[1].first_u128()));
         }
         Ok(())
     }

@@ -201,31 +201,19 @@ pub fn gateway_name(target: &Target<'_>) -> String {
 pub fn gateway(target: &Target<'_>) -> Result<Gateway, BundleError> {
     let (application, environment) = target.error_context();
     let hostnames = hostnames(target)?;
-    let certificate =
-        target
-            .app_env
-            .certificate
-            .as_ref()
-            .ok_or_else(|| BundleError::NoCertificate {
-                application: application.clone(),
-                environment: environment.clone(),
-            })?;
+    let certificate = target
+        .app_env
+        .certificate
+        .as_ref()
+        .ok_or_else(|| BundleError::NoCertificate { application: application.clone(), environment: environment.clone() })?;
     let addresses = match target.app_env.vip {
         VipRequest::Auto => Vec::new(),
         VipRequest::Address(address) => {
             if !target.pools.iter().any(|pool| pool.contains(&address)) {
                 let pools = super::known(target.pools.iter().map(|p| p.name.as_str()));
-                return Err(BundleError::VipOutsidePools {
-                    application,
-                    environment,
-                    address: address.to_string(),
-                    pools,
-                });
+                return Err(BundleError::VipOutsidePools { application, environment, address: address.to_string(), pools });
             }
-            vec![GatewayAddress {
-                type_: AddressType::IPAddress,
-                value: address.to_string(),
-            }]
+            vec![GatewayAddress { type_: AddressType::IPAddress, value: address.to_string() }]
         }
     };
     let listeners = listener_names(&hostnames)
@@ -240,11 +228,7 @@ pub fn gateway(target: &Target<'_>) -> Result<Gateway, BundleError> {
                 mode: TlsMode::Terminate,
                 certificate_refs: vec![secret_reference(target, certificate)],
             }),
-            allowed_routes: Some(AllowedRoutes {
-                namespaces: RouteNamespaces {
-                    from: FromNamespaces::Same,
-                },
-            }),
+            allowed_routes: Some(AllowedRoutes { namespaces: RouteNamespaces { from: FromNamespaces::Same } }),
         })
         .collect();
     let metadata = labels::namespaced_meta(
@@ -257,9 +241,7 @@ pub fn gateway(target: &Target<'_>) -> Result<Gateway, BundleError> {
         GatewaySpec {
             gateway_class_name: GATEWAY_CLASS.to_owned(),
             addresses,
-            infrastructure: Some(GatewayInfrastructure {
-                labels: labels::advertisement(target.env),
-            }),
+            infrastructure: Some(GatewayInfrastructure { labels: labels::advertisement(target.env) }),
             listeners,
         },
     ))
@@ -267,22 +249,14 @@ pub fn gateway(target: &Target<'_>) -> Result<Gateway, BundleError> {
 
 /// The Secret the listeners terminate with: the uploaded certificate's Secret (named as
 /// the certificate, in the application's namespace), or the Secret a certificate refers to.
-fn secret_reference(
-    target: &Target<'_>,
-    certificate: &crate::domain::K8sSubdomain,
-) -> SecretObjectReference {
+fn secret_reference(target: &Target<'_>, certificate: &crate::domain::K8sSubdomain) -> SecretObjectReference {
     match target.certificate.and_then(|c| c.secret_ref.as_ref()) {
         Some(reference) => SecretObjectReference {
             kind: "Secret",
             name: reference.name.to_string(),
-            namespace: (reference.namespace != target.app.namespace)
-                .then(|| reference.namespace.to_string()),
+            namespace: (reference.namespace != target.app.namespace).then(|| reference.namespace.to_string()),
         },
-        None => SecretObjectReference {
-            kind: "Secret",
-            name: certificate.to_string(),
-            namespace: None,
-        },
+        None => SecretObjectReference { kind: "Secret", name: certificate.to_string(), namespace: None },
     }
 }
 
@@ -307,11 +281,7 @@ pub fn reference_grant(target: &Target<'_>) -> Option<ReferenceGrant> {
                 kind: "Gateway",
                 namespace: target.app.namespace.to_string(),
             }],
-            to: vec![ReferenceGrantTo {
-                group: "",
-                kind: "Secret",
-                name: reference.name.to_string(),
-            }],
+            to: vec![ReferenceGrantTo { group: "", kind: "Secret", name: reference.name.to_string() }],
         },
     ))
 }
@@ -325,50 +295,23 @@ pub fn http_route(target: &Target<'_>) -> Result<HttpRoute, BundleError> {
         target.app_env.paths.iter().map(|p| p.as_str()).collect()
     };
     if paths.len() > MAX_PATHS {
-        return Err(BundleError::TooManyPaths {
-            application,
-            environment,
-            count: paths.len(),
-            max: MAX_PATHS,
-        });
+        return Err(BundleError::TooManyPaths { application, environment, count: paths.len(), max: MAX_PATHS });
     }
-    if let Some((path, reason)) = paths
-        .iter()
-        .find_map(|p| route_path_problem(p).map(|reason| (*p, reason)))
-    {
-        return Err(BundleError::InvalidRoutePath {
-            application,
-            environment,
-            path: path.to_owned(),
-            reason,
-        });
+    if let Some((path, reason)) = paths.iter().find_map(|p| route_path_problem(p).map(|reason| (*p, reason))) {
+        return Err(BundleError::InvalidRoutePath { application, environment, path: path.to_owned(), reason });
     }
     let matches = paths
         .into_iter()
-        .map(|path| HttpRouteMatch {
-            path: HttpPathMatch {
-                type_: PathMatchType::PathPrefix,
-                value: path.to_owned(),
-            },
-        })
+        .map(|path| HttpRouteMatch { path: HttpPathMatch { type_: PathMatchType::PathPrefix, value: path.to_owned() } })
         .collect();
     Ok(HttpRoute::new(
-        labels::namespaced_meta(
-            target,
-            gateway_name(target),
-            labels::application_labels(target),
-        ),
+        labels::namespaced_meta(target, gateway_name(target), labels::application_labels(target)),
         HttpRouteSpec {
-            parent_refs: vec![ParentReference {
-                name: gateway_name(target),
-            }],
+            parent_refs: vec![ParentReference { name: gateway_name(target) }],
             hostnames: hostnames.iter().map(ToString::to_string).collect(),
             rules: vec![HttpRouteRule {
                 matches,
-                backend_refs: vec![HttpBackendRef {
-                    name: target.app.name.to_string(),
-                    port: SERVICE_PORT,
-                }],
+                backend_refs: vec![HttpBackendRef { name: target.app.name.to_string(), port: SERVICE_PORT }],
             }],
         },
     ))
@@ -378,24 +321,13 @@ pub fn http_route(target: &Target<'_>) -> Result<HttpRoute, BundleError> {
 /// [`MAX_HOSTNAMES`].
 fn hostnames<'a>(target: &Target<'a>) -> Result<Vec<&'a Hostname>, BundleError> {
     let mut seen = BTreeSet::new();
-    let hostnames: Vec<&Hostname> = target
-        .app_env
-        .hostnames
-        .iter()
-        .filter(|h| seen.insert(*h))
-        .collect();
+    let hostnames: Vec<&Hostname> = target.app_env.hostnames.iter().filter(|h| seen.insert(*h)).collect();
     let (application, environment) = target.error_context();
     match hostnames.len() {
-        0 => Err(BundleError::NoHostnames {
-            application,
-            environment,
-        }),
-        count if count > MAX_HOSTNAMES => Err(BundleError::TooManyHostnames {
-            application,
-            environment,
-            count,
-            max: MAX_HOSTNAMES,
-        }),
+        0 => Err(BundleError::NoHostnames { application, environment }),
+        count if count > MAX_HOSTNAMES => {
+            Err(BundleError::TooManyHostnames { application, environment, count, max: MAX_HOSTNAMES })
+        }
         _ => Ok(hostnames),
     }
 }
@@ -405,18 +337,12 @@ fn hostnames<'a>(target: &Target<'a>) -> Result<Vec<&'a Hostname>, BundleError> 
 /// ends in a hash of the hostname, so distinct long hostnames keep distinct names.
 pub fn listener_name(hostname: &Hostname) -> String {
     let base = listener_base(hostname);
-    if base.len() <= MAX_LISTENER_NAME {
-        base
-    } else {
-        hashed(&base, hostname.as_str())
-    }
+    if base.len() <= MAX_LISTENER_NAME { base } else { hashed(&base, hostname.as_str()) }
 }
 
 fn listener_base(hostname: &Hostname) -> String {
     let host = hostname.as_str();
-    let host = host
-        .strip_prefix("*.")
-        .map_or_else(|| host.to_owned(), |rest| format!("wildcard.{rest}"));
+    let host = host.strip_prefix("*.").map_or_else(|| host.to_owned(), |rest| format!("wildcard.{rest}"));
     format!("https-{}", host.replace('.', "-"))
 }
 
@@ -425,10 +351,7 @@ fn hashed(base: &str, seed: &str) -> String {
     let mut hash = Fnv1a::new();
     hash.write(seed.as_bytes());
     // Listener bases are ASCII, so any byte index is a char boundary.
-    let cut = base
-        .get(..MAX_LISTENER_NAME - 9)
-        .unwrap_or(base)
-        .trim_end_matches('-');
+    let cut = base.get(..MAX_LISTENER_NAME - 9).unwrap_or(base).trim_end_matches('-');
     format!("{cut}-{:08x}", hash.finish() & 0xffff_ffff)
 }
 
@@ -456,14 +379,7 @@ pub fn route_path_problem(path: &str) -> Option<&'static str> {
     if !path.starts_with('/') {
         return Some("does not start with `/`");
     }
-    let contains = [
-        ("//", "contains `//`"),
-        ("/./", "contains `/./`"),
-        ("/../", "contains `/../`"),
-        ("%2f", "contains `%2f`"),
-        ("%2F", "contains `%2F`"),
-        ("#", "contains `#`"),
-    ];
+    let contains = [("//", "contains `//`"), ("/./", "contains `/./`"), ("/../", "contains `/../`"), ("%2f", "contains `%2f`"), ("%2F", "contains `%2F`"), ("#", "contains `#`")];
     if let Some((_, reason)) = contains.iter().find(|(needle, _)| path.contains(needle)) {
         return Some(reason);
     }
@@ -501,26 +417,16 @@ mod tests {
     }
 
     fn is_section_name(s: &str) -> bool {
-        let re =
-            regex::Regex::new(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-                .unwrap_or_else(|e| panic!("{e}"));
+        let re = regex::Regex::new(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+            .unwrap_or_else(|e| panic!("{e}"));
         re.is_match(s)
     }
 
     #[test]
     fn listener_names_follow_the_hostname() {
-        assert_eq!(
-            listener_name(&host("api.mdhlabs.com")),
-            "https-api-mdhlabs-com"
-        );
-        assert_eq!(
-            listener_name(&host("api-dev.mdhlabs.com")),
-            "https-api-dev-mdhlabs-com"
-        );
-        assert_eq!(
-            listener_name(&host("*.mdhlabs.com")),
-            "https-wildcard-mdhlabs-com"
-        );
+        assert_eq!(listener_name(&host("api.mdhlabs.com")), "https-api-mdhlabs-com");
+        assert_eq!(listener_name(&host("api-dev.mdhlabs.com")), "https-api-dev-mdhlabs-com");
+        assert_eq!(listener_name(&host("*.mdhlabs.com")), "https-wildcard-mdhlabs-com");
     }
 
     #[test]
@@ -530,11 +436,7 @@ mod tests {
         let long_b = host(&format!("{label}.{label}.example.org"));
         let (a, b) = (listener_name(&long_a), listener_name(&long_b));
         for name in [&a, &b] {
-            assert!(
-                name.len() <= MAX_LISTENER_NAME,
-                "{name} is {} characters",
-                name.len()
-            );
+            assert!(name.len() <= MAX_LISTENER_NAME, "{name} is {} characters", name.len());
             assert!(is_section_name(name), "{name} is not a valid section name");
             assert!(name.starts_with("https-aaaa"), "{name}");
         }
@@ -546,10 +448,7 @@ mod tests {
         let name = listener_name(&dashy);
         assert!(is_section_name(&name) && !name.contains("--"), "{name}");
         // Exactly 63 characters is not cut.
-        let exact = host(&format!(
-            "{}.example.com",
-            "b".repeat(MAX_LISTENER_NAME - "https-".len() - ".example.com".len())
-        ));
+        let exact = host(&format!("{}.example.com", "b".repeat(MAX_LISTENER_NAME - "https-".len() - ".example.com".len())));
         assert_eq!(listener_name(&exact).len(), MAX_LISTENER_NAME);
         assert_eq!(listener_name(&exact), listener_base(&exact));
     }
@@ -561,11 +460,7 @@ mod tests {
         let names = listener_names(&[&a, &b]);
         assert_eq!(names[0], "https-a-b-example-com");
         assert_ne!(names[0], names[1]);
-        assert!(
-            names[1].len() <= MAX_LISTENER_NAME && is_section_name(&names[1]),
-            "{}",
-            names[1]
-        );
+        assert!(names[1].len() <= MAX_LISTENER_NAME && is_section_name(&names[1]), "{}", names[1]);
     }
 
     #[test]
@@ -585,10 +480,7 @@ mod tests {
             ("/a%zz", "has a `%` that is not followed by two hex digits"),
             ("/a%2", "has a `%` that is not followed by two hex digits"),
             ("/a\"b", "contains a character that must be percent-encoded"),
-            (
-                "/caf\u{e9}",
-                "contains a character that must be percent-encoded",
-            ),
+            ("/caf\u{e9}", "contains a character that must be percent-encoded"),
         ];
         for (path, reason) in bad {
             assert_eq!(route_path_problem(path), Some(reason), "{path}");

@@ -51,19 +51,12 @@ pub fn with_advertisement(mut labels: Labels, env: &Environment) -> Labels {
 }
 
 pub fn match_labels(labels: Labels) -> LabelSelector {
-    LabelSelector {
-        match_labels: Some(labels),
-        ..LabelSelector::default()
-    }
+    LabelSelector { match_labels: Some(labels), ..LabelSelector::default() }
 }
 
 /// Metadata of a cluster-scoped object.
 pub fn cluster_meta(name: impl Into<String>, labels: Labels) -> ObjectMeta {
-    ObjectMeta {
-        name: Some(name.into()),
-        labels: Some(labels),
-        ..ObjectMeta::default()
-    }
+    ObjectMeta { name: Some(name.into()), labels: Some(labels), ..ObjectMeta::default() }
 }
 
 /// Metadata of an object in the application's namespace.

@@ -109,8 +109,7 @@ impl Bundle {
 
     /// Appends a typed object.
     pub fn push<T: Serialize>(&mut self, object: &T) -> Result<(), BundleError> {
-        self.objects
-            .push(serde_json::to_value(object).map_err(BundleError::Serialize)?);
+        self.objects.push(serde_json::to_value(object).map_err(BundleError::Serialize)?);
         Ok(())
     }
 
@@ -141,61 +140,31 @@ pub enum BundleError {
     #[error(
         "application `{application}` is not deployed to environment `{environment}`; add `{environment}` to its environments or use one of: {deployed}"
     )]
-    NotDeployed {
-        application: String,
-        environment: String,
-        deployed: String,
-    },
+    NotDeployed { application: String, environment: String, deployed: String },
     #[error(
         "application `{application}` has no hostname in environment `{environment}`; the Gateway needs at least one HTTPS listener, so add a hostname such as {application}-{environment}.example.com"
     )]
-    NoHostnames {
-        application: String,
-        environment: String,
-    },
+    NoHostnames { application: String, environment: String },
     #[error(
         "application `{application}` has no certificate in environment `{environment}`; the HTTPS listener needs a TLS Secret to terminate with, so set its certificate (e.g. `{application}-tls`) and upload it"
     )]
-    NoCertificate {
-        application: String,
-        environment: String,
-    },
+    NoCertificate { application: String, environment: String },
     #[error(
         "application `{application}` has {count} hostnames in environment `{environment}`; an HTTPRoute takes at most {max}, so split the application or drop hostnames"
     )]
-    TooManyHostnames {
-        application: String,
-        environment: String,
-        count: usize,
-        max: usize,
-    },
+    TooManyHostnames { application: String, environment: String, count: usize, max: usize },
     #[error(
         "application `{application}` has {count} paths in environment `{environment}`; an HTTPRoute rule takes at most {max}, so use shorter common prefixes"
     )]
-    TooManyPaths {
-        application: String,
-        environment: String,
-        count: usize,
-        max: usize,
-    },
+    TooManyPaths { application: String, environment: String, count: usize, max: usize },
     #[error(
         "the path `{path}` of application `{application}` in environment `{environment}` {reason}; the Gateway API rejects it, so normalise the path"
     )]
-    InvalidRoutePath {
-        application: String,
-        environment: String,
-        path: String,
-        reason: &'static str,
-    },
+    InvalidRoutePath { application: String, environment: String, path: String, reason: &'static str },
     #[error(
         "the VIP {address} of application `{application}` in environment `{environment}` is in none of the environment's pools ({pools}); LB-IPAM would never assign it, so pick an address from a pool or use `auto`"
     )]
-    VipOutsidePools {
-        application: String,
-        environment: String,
-        address: String,
-        pools: String,
-    },
+    VipOutsidePools { application: String, environment: String, address: String, pools: String },
     #[error(
         "environment `{environment}` announces its VIPs with ARP only; FRR is only needed for BGP, so switch the advertisement mode to `bgp` or `both` to get a router configuration"
     )]
@@ -204,9 +173,7 @@ pub enum BundleError {
         "environment `{environment}` uses BGP but has no BGP settings; set the local ASN and at least one peer"
     )]
     MissingBgpSettings { environment: String },
-    #[error(
-        "environment `{environment}` uses BGP but has no peer; add the external router as a peer (name, ASN, address)"
-    )]
+    #[error("environment `{environment}` uses BGP but has no peer; add the external router as a peer (name, ASN, address)")]
     NoBgpPeers { environment: String },
     #[error(
         "environment `{environment}` has no VIP pool; the router accepts only VIP routes, so create a pool for the environment first"
@@ -252,10 +219,7 @@ impl BundleError {
     /// Whether the error names something that does not exist (HTTP 404) rather than a plan
     /// that cannot be generated (HTTP 422).
     pub fn is_not_found(&self) -> bool {
-        matches!(
-            self,
-            Self::UnknownApplication { .. } | Self::UnknownEnvironment { .. }
-        )
+        matches!(self, Self::UnknownApplication { .. } | Self::UnknownEnvironment { .. })
     }
 }
 
@@ -263,11 +227,7 @@ impl BundleError {
 /// environment, in apply order — and a ReferenceGrant before the Gateway when its
 /// certificate is a Secret in another namespace. Without the TLS Secret: see
 /// [`application_bundle_with_tls`].
-pub fn application_bundle(
-    plan: &Plan,
-    application: &str,
-    environment: &str,
-) -> Result<Bundle, BundleError> {
+pub fn application_bundle(plan: &Plan, application: &str, environment: &str) -> Result<Bundle, BundleError> {
     application_bundle_with_tls(plan, application, environment, None)
 }
 
@@ -292,12 +252,7 @@ pub fn application_bundle_with_tls(
     bundle.push(&workload::deployment(&target))?;
     bundle.push(&workload::service(&target))?;
     if let (Some(tls), Some(name)) = (tls, &target.app_env.certificate) {
-        bundle.push(&tls_secret(
-            &target.app.namespace,
-            name,
-            tls.chain_pem,
-            tls.key_pem,
-        ))?;
+        bundle.push(&tls_secret(&target.app.namespace, name, tls.chain_pem, tls.key_pem))?;
     }
     if let Some(grant) = gateway_api::reference_grant(&target) {
         bundle.push(&grant)?;
@@ -338,11 +293,7 @@ pub fn plan_bundle(plan: &Plan) -> Result<Bundle, BundleError> {
     for app in &plan.applications {
         for env in &plan.environments {
             if app.environments.contains_key(&env.name) {
-                bundle.append(application_bundle(
-                    plan,
-                    app.name.as_str(),
-                    env.name.as_str(),
-                )?);
+                bundle.append(application_bundle(plan, app.name.as_str(), env.name.as_str())?);
             }
         }
     }
@@ -367,12 +318,7 @@ pub(crate) trait CustomKind {
 
 impl<S: CustomKind> CustomResource<S> {
     pub(crate) fn new(metadata: ObjectMeta, spec: S) -> Self {
-        Self {
-            api_version: S::API_VERSION,
-            kind: S::KIND,
-            metadata,
-            spec,
-        }
+        Self { api_version: S::API_VERSION, kind: S::KIND, metadata, spec }
     }
 }
 
@@ -388,12 +334,10 @@ pub(crate) struct Target<'a> {
 
 impl<'a> Target<'a> {
     fn resolve(plan: &'a Plan, application: &str, environment: &str) -> Result<Self, BundleError> {
-        let app = plan
-            .application(application)
-            .ok_or_else(|| BundleError::UnknownApplication {
-                name: application.to_owned(),
-                known: known(plan.applications.iter().map(|a| a.name.as_str())),
-            })?;
+        let app = plan.application(application).ok_or_else(|| BundleError::UnknownApplication {
+            name: application.to_owned(),
+            known: known(plan.applications.iter().map(|a| a.name.as_str())),
+        })?;
         let env = find_environment(plan, environment)?;
         let app_env = app
             .environments
@@ -405,18 +349,9 @@ impl<'a> Target<'a> {
                 deployed: known(app.environments.keys().map(|n| n.as_str())),
             })?;
         let certificate = app_env.certificate.as_ref().and_then(|name| {
-            plan.certificates
-                .iter()
-                .flatten()
-                .find(|c| c.environment == env.name && &c.name == name)
+            plan.certificates.iter().flatten().find(|c| c.environment == env.name && &c.name == name)
         });
-        Ok(Self {
-            app,
-            env,
-            app_env,
-            pools: plan.pools_of(&env.name).collect(),
-            certificate,
-        })
+        Ok(Self { app, env, app_env, pools: plan.pools_of(&env.name).collect(), certificate })
     }
 
     fn error_context(&self) -> (String, String) {
@@ -425,32 +360,22 @@ impl<'a> Target<'a> {
 }
 
 fn find_environment<'a>(plan: &'a Plan, environment: &str) -> Result<&'a Environment, BundleError> {
-    plan.environments
-        .iter()
-        .find(|e| e.name.as_str() == environment)
-        .ok_or_else(|| BundleError::UnknownEnvironment {
+    plan.environments.iter().find(|e| e.name.as_str() == environment).ok_or_else(|| {
+        BundleError::UnknownEnvironment {
             name: environment.to_owned(),
             known: known(plan.environments.iter().map(|e| e.name.as_str())),
-        })
+        }
+    })
 }
 
 fn bgp_settings(env: &Environment) -> Result<&crate::domain::BgpSettings, BundleError> {
-    env.advertisement
-        .bgp
-        .as_ref()
-        .ok_or_else(|| BundleError::MissingBgpSettings {
-            environment: env.name.to_string(),
-        })
+    env.advertisement.bgp.as_ref().ok_or_else(|| BundleError::MissingBgpSettings { environment: env.name.to_string() })
 }
 
 /// `a, b, c` for error messages, or `(none yet)`.
 fn known<'a>(names: impl Iterator<Item = &'a str>) -> String {
     let list: Vec<&str> = names.collect();
-    if list.is_empty() {
-        "(none yet)".to_owned()
-    } else {
-        list.join(", ")
-    }
+    if list.is_empty() { "(none yet)".to_owned() } else { list.join(", ") }
 }
 
 /// FNV-1a, 64 bit: a short fingerprint for generated names and annotations that stays the same

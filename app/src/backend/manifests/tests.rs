@@ -100,11 +100,7 @@ fn object<'a>(bundle: &'a Bundle, kind: &str) -> &'a Value {
 }
 
 fn kinds(bundle: &Bundle) -> Vec<&str> {
-    bundle
-        .objects()
-        .iter()
-        .filter_map(|o| o["kind"].as_str())
-        .collect()
+    bundle.objects().iter().filter_map(|o| o["kind"].as_str()).collect()
 }
 
 // =============================================================================================
@@ -113,26 +109,12 @@ fn kinds(bundle: &Bundle) -> Vec<&str> {
 #[test]
 fn application_bundle_holds_the_objects_in_apply_order() {
     let bundle = ok(application_bundle(&seed_plan(), "api", "dev"));
-    assert_eq!(
-        kinds(&bundle),
-        [
-            "Namespace",
-            "ConfigMap",
-            "Deployment",
-            "Service",
-            "Gateway",
-            "HTTPRoute"
-        ]
-    );
+    assert_eq!(kinds(&bundle), ["Namespace", "ConfigMap", "Deployment", "Service", "Gateway", "HTTPRoute"]);
     for o in bundle.objects() {
         let labels = &o["metadata"]["labels"];
         assert_eq!(labels["app.kubernetes.io/name"], "api", "{}", o["kind"]);
         assert_eq!(labels["app.kubernetes.io/part-of"], "api", "{}", o["kind"]);
-        assert_eq!(
-            labels["app.kubernetes.io/managed-by"], "gatehouse",
-            "{}",
-            o["kind"]
-        );
+        assert_eq!(labels["app.kubernetes.io/managed-by"], "gatehouse", "{}", o["kind"]);
         assert_eq!(labels["gatehouse.io/environment"], "dev", "{}", o["kind"]);
         if o["kind"] != "Namespace" {
             assert_eq!(o["metadata"]["namespace"], "cd-service", "{}", o["kind"]);
@@ -146,46 +128,18 @@ fn seed_deployment_spreads_three_replicas_over_the_nodes() {
     let deployment = object(&bundle, "Deployment");
     assert_eq!(deployment["spec"]["replicas"], 3);
     let pod = &deployment["spec"]["template"]["spec"];
-    let preferred =
-        &pod["affinity"]["podAntiAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"][0];
-    assert_eq!(
-        preferred["podAffinityTerm"]["topologyKey"],
-        "kubernetes.io/hostname"
-    );
-    assert_eq!(
-        preferred["podAffinityTerm"]["labelSelector"]["matchLabels"],
-        json!({"app.kubernetes.io/name": "api"})
-    );
+    let preferred = &pod["affinity"]["podAntiAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"][0];
+    assert_eq!(preferred["podAffinityTerm"]["topologyKey"], "kubernetes.io/hostname");
+    assert_eq!(preferred["podAffinityTerm"]["labelSelector"]["matchLabels"], json!({"app.kubernetes.io/name": "api"}));
     let container = &pod["containers"][0];
     assert_eq!(container["image"], "registry.example/cd-service:1.4.2");
-    assert_eq!(
-        container["ports"][0],
-        json!({"name": "http", "containerPort": 8080, "protocol": "TCP"})
-    );
-    assert_eq!(
-        container["readinessProbe"]["httpGet"]["path"],
-        "/actuator/health/readiness"
-    );
-    assert_eq!(
-        container["livenessProbe"]["httpGet"]["path"],
-        "/actuator/health/liveness"
-    );
-    assert_eq!(
-        container["envFrom"][0]["configMapRef"]["name"],
-        "api-config"
-    );
-    assert_eq!(
-        container["securityContext"]["capabilities"]["drop"],
-        json!(["ALL"])
-    );
-    assert_eq!(
-        container["securityContext"]["readOnlyRootFilesystem"],
-        false
-    );
-    assert_eq!(
-        object(&bundle, "ConfigMap")["data"],
-        json!({"SPRING_PROFILES_ACTIVE": "prod"})
-    );
+    assert_eq!(container["ports"][0], json!({"name": "http", "containerPort": 8080, "protocol": "TCP"}));
+    assert_eq!(container["readinessProbe"]["httpGet"]["path"], "/actuator/health/readiness");
+    assert_eq!(container["livenessProbe"]["httpGet"]["path"], "/actuator/health/liveness");
+    assert_eq!(container["envFrom"][0]["configMapRef"]["name"], "api-config");
+    assert_eq!(container["securityContext"]["capabilities"]["drop"], json!(["ALL"]));
+    assert_eq!(container["securityContext"]["readOnlyRootFilesystem"], false);
+    assert_eq!(object(&bundle, "ConfigMap")["data"], json!({"SPRING_PROFILES_ACTIVE": "prod"}));
 }
 
 #[test]
@@ -195,30 +149,15 @@ fn seed_service_is_internal_and_the_gateway_carries_the_advertisement_label() {
     // Only the Gateway's VIP is reachable from outside; the Service stays inside the cluster.
     assert_eq!(service["spec"]["type"], "ClusterIP");
     assert!(service["spec"].get("externalTrafficPolicy").is_none());
-    assert_eq!(
-        service["spec"]["ports"][0],
-        json!({"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"})
-    );
-    assert_eq!(
-        service["metadata"]["labels"]["gatehouse.io/advertise"],
-        "prod"
-    );
+    assert_eq!(service["spec"]["ports"][0], json!({"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}));
+    assert_eq!(service["metadata"]["labels"]["gatehouse.io/advertise"], "prod");
 
     let gateway = object(&bundle, "Gateway");
     assert_eq!(gateway["metadata"]["name"], "api-prod");
-    assert_eq!(
-        gateway["metadata"]["labels"]["gatehouse.io/advertise"],
-        "prod"
-    );
+    assert_eq!(gateway["metadata"]["labels"]["gatehouse.io/advertise"], "prod");
     // What Cilium copies to the generated cilium-gateway-api-prod Service:
-    assert_eq!(
-        gateway["spec"]["infrastructure"]["labels"],
-        json!({"gatehouse.io/advertise": "prod"})
-    );
-    assert_eq!(
-        gateway["spec"]["addresses"],
-        json!([{"type": "IPAddress", "value": "192.168.101.240"}])
-    );
+    assert_eq!(gateway["spec"]["infrastructure"]["labels"], json!({"gatehouse.io/advertise": "prod"}));
+    assert_eq!(gateway["spec"]["addresses"], json!([{"type": "IPAddress", "value": "192.168.101.240"}]));
     assert_eq!(
         gateway["spec"]["listeners"],
         json!([{
@@ -245,19 +184,10 @@ fn an_automatic_vip_requests_no_address() {
 #[test]
 fn seed_dev_cilium_is_a_pool_and_an_l2_policy() {
     let bundle = ok(environment_cilium(&seed_plan(), "dev"));
-    assert_eq!(
-        kinds(&bundle),
-        ["CiliumLoadBalancerIPPool", "CiliumL2AnnouncementPolicy"]
-    );
+    assert_eq!(kinds(&bundle), ["CiliumLoadBalancerIPPool", "CiliumL2AnnouncementPolicy"]);
     let pool = object(&bundle, "CiliumLoadBalancerIPPool");
-    assert_eq!(
-        pool["spec"]["blocks"],
-        json!([{"cidr": "192.168.101.192/28"}])
-    );
-    assert_eq!(
-        pool["spec"]["serviceSelector"],
-        json!({"matchLabels": {"gatehouse.io/advertise": "dev"}})
-    );
+    assert_eq!(pool["spec"]["blocks"], json!([{"cidr": "192.168.101.192/28"}]));
+    assert_eq!(pool["spec"]["serviceSelector"], json!({"matchLabels": {"gatehouse.io/advertise": "dev"}}));
     let policy = object(&bundle, "CiliumL2AnnouncementPolicy");
     assert_eq!(
         policy["spec"]["nodeSelector"],
@@ -280,12 +210,7 @@ fn bgp_objects_reference_each_other() {
     let bundle = ok(environment_cilium(&plan, "lab"));
     assert_eq!(
         kinds(&bundle),
-        [
-            "CiliumLoadBalancerIPPool",
-            "CiliumBGPClusterConfig",
-            "CiliumBGPPeerConfig",
-            "CiliumBGPAdvertisement"
-        ]
+        ["CiliumLoadBalancerIPPool", "CiliumBGPClusterConfig", "CiliumBGPPeerConfig", "CiliumBGPAdvertisement"]
     );
     let cluster = object(&bundle, "CiliumBGPClusterConfig");
     let instance = &cluster["spec"]["bgpInstances"][0];
@@ -365,10 +290,7 @@ fn tls_secret_is_a_kubernetes_io_tls_secret() {
     let value = serde_json::to_value(&secret).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(value["type"], "kubernetes.io/tls");
     assert_eq!(value["metadata"]["namespace"], "cd-service");
-    assert_eq!(
-        value["data"],
-        json!({"tls.crt": "Q0VSVA==", "tls.key": "S0VZ"})
-    );
+    assert_eq!(value["data"], json!({"tls.crt": "Q0VSVA==", "tls.key": "S0VZ"}));
     assert_valid(&value);
 }
 
@@ -377,50 +299,32 @@ fn tls_secret_is_a_kubernetes_io_tls_secret() {
 
 #[test]
 fn snapshot_seed_dev_application_bundle() {
-    insta::assert_snapshot!(
-        "seed_dev_application_bundle",
-        ok(application_bundle(&seed_plan(), "api", "dev")).to_yaml()
-    );
+    insta::assert_snapshot!("seed_dev_application_bundle", ok(application_bundle(&seed_plan(), "api", "dev")).to_yaml());
 }
 
 #[test]
 fn snapshot_seed_prod_application_bundle() {
-    insta::assert_snapshot!(
-        "seed_prod_application_bundle",
-        ok(application_bundle(&seed_plan(), "api", "prod")).to_yaml()
-    );
+    insta::assert_snapshot!("seed_prod_application_bundle", ok(application_bundle(&seed_plan(), "api", "prod")).to_yaml());
 }
 
 #[test]
 fn snapshot_seed_dev_environment_cilium() {
-    insta::assert_snapshot!(
-        "seed_dev_environment_cilium",
-        ok(environment_cilium(&seed_plan(), "dev")).to_yaml()
-    );
+    insta::assert_snapshot!("seed_dev_environment_cilium", ok(environment_cilium(&seed_plan(), "dev")).to_yaml());
 }
 
 #[test]
 fn snapshot_bgp_environment_cilium() {
-    insta::assert_snapshot!(
-        "bgp_environment_cilium",
-        ok(environment_cilium(&variants_plan(), "lab")).to_yaml()
-    );
+    insta::assert_snapshot!("bgp_environment_cilium", ok(environment_cilium(&variants_plan(), "lab")).to_yaml());
 }
 
 #[test]
 fn snapshot_both_environment_cilium() {
-    insta::assert_snapshot!(
-        "both_environment_cilium",
-        ok(environment_cilium(&variants_plan(), "edge")).to_yaml()
-    );
+    insta::assert_snapshot!("both_environment_cilium", ok(environment_cilium(&variants_plan(), "edge")).to_yaml());
 }
 
 #[test]
 fn snapshot_bgp_application_bundle() {
-    insta::assert_snapshot!(
-        "bgp_application_bundle",
-        ok(application_bundle(&variants_plan(), "api", "lab")).to_yaml()
-    );
+    insta::assert_snapshot!("bgp_application_bundle", ok(application_bundle(&variants_plan(), "api", "lab")).to_yaml());
 }
 
 #[test]
@@ -466,35 +370,23 @@ fn frr_accepts_only_host_routes_inside_the_pools() {
         " match ip address prefix-list CILIUM-VIPS",
         "route-map CILIUM-IN deny 100",
     ] {
-        assert!(
-            config.lines().any(|l| l == line),
-            "missing line {line:?} in\n{config}"
-        );
+        assert!(config.lines().any(|l| l == line), "missing line {line:?} in\n{config}");
     }
-    assert!(
-        config.contains("may not forward traffic into the cluster"),
-        "the caveat comment is missing"
-    );
+    assert!(config.contains("may not forward traffic into the cluster"), "the caveat comment is missing");
 }
 
 #[test]
 fn frr_is_only_for_bgp_environments() {
     let error = err(frr_config(&seed_plan(), "dev"));
     assert_eq!(error.code(), "bgp_not_used");
-    assert!(
-        error.to_string().contains("FRR is only needed for BGP"),
-        "{error}"
-    );
+    assert!(error.to_string().contains("FRR is only needed for BGP"), "{error}");
 }
 
 #[test]
 fn frr_has_a_section_per_peer() {
     let config = ok(frr_config(&variants_plan(), "edge"));
     assert_eq!(config.matches("router bgp 65000\n").count(), 2);
-    assert!(
-        config.contains(" bgp router-id 192.168.103.1\n")
-            && config.contains(" bgp router-id 192.168.103.2\n")
-    );
+    assert!(config.contains(" bgp router-id 192.168.103.1\n") && config.contains(" bgp router-id 192.168.103.2\n"));
     assert!(config.contains("  maximum-paths 2\n"));
 }
 
@@ -510,44 +402,20 @@ fn helm_values_follow_the_advertisement_mode() {
     assert_eq!(dev["gatewayAPI"]["enabled"], true);
     assert_eq!(dev["externalIPs"]["enabled"], false);
     assert_eq!(dev["ipam"]["mode"], "cluster-pool");
-    assert_eq!(
-        dev["ipam"]["operator"]["clusterPoolIPv4PodCIDRList"],
-        json!(["10.10.0.0/16"])
-    );
+    assert_eq!(dev["ipam"]["operator"]["clusterPoolIPv4PodCIDRList"], json!(["10.10.0.0/16"]));
     assert_eq!(dev["ipam"]["operator"]["clusterPoolIPv4MaskSize"], 24);
     // Above the agent's default (10 qps / 20 burst), per Cilium's L2 sizing guide.
-    assert!(
-        dev["k8sClientRateLimit"]["qps"]
-            .as_u64()
-            .is_some_and(|q| q > 10)
-    );
-    assert!(
-        dev["k8sClientRateLimit"]["burst"].as_u64() > dev["k8sClientRateLimit"]["qps"].as_u64()
-    );
+    assert!(dev["k8sClientRateLimit"]["qps"].as_u64().is_some_and(|q| q > 10));
+    assert!(dev["k8sClientRateLimit"]["burst"].as_u64() > dev["k8sClientRateLimit"]["qps"].as_u64());
 
     let prod = read(&seed_plan(), "prod");
-    assert_eq!(
-        prod["ipam"]["operator"]["clusterPoolIPv4PodCIDRList"],
-        json!(["10.20.0.0/16"])
-    );
+    assert_eq!(prod["ipam"]["operator"]["clusterPoolIPv4PodCIDRList"], json!(["10.20.0.0/16"]));
 
     let plan = variants_plan();
     let lab = read(&plan, "lab");
-    assert_eq!(
-        (
-            lab["l2announcements"]["enabled"].clone(),
-            lab["bgpControlPlane"]["enabled"].clone()
-        ),
-        (json!(false), json!(true))
-    );
+    assert_eq!((lab["l2announcements"]["enabled"].clone(), lab["bgpControlPlane"]["enabled"].clone()), (json!(false), json!(true)));
     let edge = read(&plan, "edge");
-    assert_eq!(
-        (
-            edge["l2announcements"]["enabled"].clone(),
-            edge["bgpControlPlane"]["enabled"].clone()
-        ),
-        (json!(true), json!(true))
-    );
+    assert_eq!((edge["l2announcements"]["enabled"].clone(), edge["bgpControlPlane"]["enabled"].clone()), (json!(true), json!(true)));
 }
 
 #[test]
@@ -577,14 +445,8 @@ fn generation_is_deterministic() {
     // Listing the environments in another order changes nothing within an environment.
     let mut reversed = plan.clone();
     reversed.environments.reverse();
-    assert_eq!(
-        ok(environment_cilium(&reversed, "lab")).to_yaml(),
-        ok(environment_cilium(&plan, "lab")).to_yaml()
-    );
-    assert_eq!(
-        ok(application_bundle(&reversed, "api", "edge")),
-        ok(application_bundle(&plan, "api", "edge"))
-    );
+    assert_eq!(ok(environment_cilium(&reversed, "lab")).to_yaml(), ok(environment_cilium(&plan, "lab")).to_yaml());
+    assert_eq!(ok(application_bundle(&reversed, "api", "edge")), ok(application_bundle(&plan, "api", "edge")));
 }
 
 #[test]
@@ -612,17 +474,11 @@ fn errors_say_what_to_fix() {
     let plan = seed_plan();
     let e = err(application_bundle(&plan, "web", "dev"));
     assert_eq!((e.code(), e.is_not_found()), ("unknown_application", true));
-    assert_eq!(
-        e.to_string(),
-        "there is no application `web`; create it first or use one of: api"
-    );
+    assert_eq!(e.to_string(), "there is no application `web`; create it first or use one of: api");
 
     let e = err(application_bundle(&plan, "api", "staging"));
     assert_eq!((e.code(), e.is_not_found()), ("unknown_environment", true));
-    assert_eq!(
-        e.to_string(),
-        "there is no environment `staging`; create it first or use one of: dev, prod"
-    );
+    assert_eq!(e.to_string(), "there is no environment `staging`; create it first or use one of: dev, prod");
 
     let e = err(environment_cilium(&plan, "staging"));
     assert_eq!(e.code(), "unknown_environment");
@@ -630,9 +486,7 @@ fn errors_say_what_to_fix() {
     assert_eq!(e.code(), "unknown_environment");
 
     let mut plan = variants_plan();
-    plan.applications[0]
-        .environments
-        .retain(|name, _| name.as_str() != "edge");
+    plan.applications[0].environments.retain(|name, _| name.as_str() != "edge");
     let e = err(application_bundle(&plan, "api", "edge"));
     assert_eq!((e.code(), e.is_not_found()), ("not_deployed", false));
     assert_eq!(
@@ -644,11 +498,7 @@ fn errors_say_what_to_fix() {
 /// The seed plan with the `dev` environment of `api` changed by `change`.
 fn with_dev(change: impl FnOnce(&mut crate::domain::AppEnvironment)) -> Plan {
     let mut plan = seed_plan();
-    if let Some((_, dev)) = plan.applications[0]
-        .environments
-        .iter_mut()
-        .find(|(name, _)| name.as_str() == "dev")
-    {
+    if let Some((_, dev)) = plan.applications[0].environments.iter_mut().find(|(name, _)| name.as_str() == "dev") {
         change(dev);
     }
     plan
@@ -656,74 +506,34 @@ fn with_dev(change: impl FnOnce(&mut crate::domain::AppEnvironment)) -> Plan {
 
 #[test]
 fn a_gateway_needs_hostnames_a_certificate_and_a_vip_from_a_pool() {
-    let e = err(application_bundle(
-        &with_dev(|e| e.hostnames.clear()),
-        "api",
-        "dev",
-    ));
-    assert_eq!(
-        (e.code(), e.rule()),
-        ("no_hostnames", Some("GH-GATEWAY-TLS"))
-    );
+    let e = err(application_bundle(&with_dev(|e| e.hostnames.clear()), "api", "dev"));
+    assert_eq!((e.code(), e.rule()), ("no_hostnames", Some("GH-GATEWAY-TLS")));
 
-    let e = err(application_bundle(
-        &with_dev(|e| e.certificate = None),
-        "api",
-        "dev",
-    ));
-    assert_eq!(
-        (e.code(), e.rule()),
-        ("no_certificate", Some("GH-GATEWAY-TLS"))
-    );
+    let e = err(application_bundle(&with_dev(|e| e.certificate = None), "api", "dev"));
+    assert_eq!((e.code(), e.rule()), ("no_certificate", Some("GH-GATEWAY-TLS")));
     assert!(e.to_string().contains("set its certificate"), "{e}");
 
     let outside = crate::domain::VipRequest::Address(parse(json!("192.168.101.100")));
-    let e = err(application_bundle(
-        &with_dev(|e| e.vip = outside),
-        "api",
-        "dev",
-    ));
-    assert_eq!(
-        (e.code(), e.rule()),
-        ("vip_outside_pool", Some("GH-VIP-OUTSIDE-POOL"))
-    );
+    let e = err(application_bundle(&with_dev(|e| e.vip = outside), "api", "dev"));
+    assert_eq!((e.code(), e.rule()), ("vip_outside_pool", Some("GH-VIP-OUTSIDE-POOL")));
     assert!(e.to_string().contains("dev-vips"), "{e}");
 
     let inside = crate::domain::VipRequest::Address(parse(json!("192.168.101.200")));
-    ok(application_bundle(
-        &with_dev(|e| e.vip = inside),
-        "api",
-        "dev",
-    ));
+    ok(application_bundle(&with_dev(|e| e.vip = inside), "api", "dev"));
 }
 
 #[test]
 fn route_paths_the_gateway_api_rejects_are_refused() {
-    let e = err(application_bundle(
-        &with_dev(|e| e.paths = vec![parse(json!("/a//b"))]),
-        "api",
-        "dev",
-    ));
+    let e = err(application_bundle(&with_dev(|e| e.paths = vec![parse(json!("/a//b"))]), "api", "dev"));
     assert_eq!(e.code(), "invalid_route_path");
     assert!(e.to_string().contains("contains `//`"), "{e}");
 
-    let many: Vec<crate::domain::HttpPath> =
-        (0..65).map(|i| parse(json!(format!("/p{i}")))).collect();
-    let e = err(application_bundle(
-        &with_dev(|e| e.paths = many),
-        "api",
-        "dev",
-    ));
+    let many: Vec<crate::domain::HttpPath> = (0..65).map(|i| parse(json!(format!("/p{i}")))).collect();
+    let e = err(application_bundle(&with_dev(|e| e.paths = many), "api", "dev"));
     assert_eq!(e.code(), "too_many_paths");
 
-    let hosts: Vec<Hostname> = (0..17)
-        .map(|i| parse(json!(format!("h{i}.example.com"))))
-        .collect();
-    let e = err(application_bundle(
-        &with_dev(|e| e.hostnames = hosts),
-        "api",
-        "dev",
-    ));
+    let hosts: Vec<Hostname> = (0..17).map(|i| parse(json!(format!("h{i}.example.com")))).collect();
+    let e = err(application_bundle(&with_dev(|e| e.hostnames = hosts), "api", "dev"));
     assert_eq!(e.code(), "too_many_hostnames");
 }
 
@@ -732,12 +542,7 @@ fn bgp_without_peers_or_pools_has_no_router_config() {
     let mut plan = variants_plan();
     plan.pools.retain(|p| p.environment.as_str() != "lab");
     assert_eq!(err(frr_config(&plan, "lab")).code(), "no_vip_pools");
-    if let Some(bgp) = plan
-        .environments
-        .iter_mut()
-        .find(|e| e.name.as_str() == "lab")
-        .and_then(|e| e.advertisement.bgp.as_mut())
-    {
+    if let Some(bgp) = plan.environments.iter_mut().find(|e| e.name.as_str() == "lab").and_then(|e| e.advertisement.bgp.as_mut()) {
         bgp.peers.clear();
     }
     let e = err(frr_config(&plan, "lab"));
@@ -748,10 +553,7 @@ fn bgp_without_peers_or_pools_has_no_router_config() {
 // Strict schema validation
 
 const CRDS_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/crds");
-const KUBERNETES_DIR: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../shared/kubernetes-schemas"
-);
+const KUBERNETES_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/kubernetes-schemas");
 
 static REGISTRY: LazyLock<SchemaRegistry> = LazyLock::new(|| {
     SchemaRegistry::load(Path::new(CRDS_DIR), Path::new(KUBERNETES_DIR))
@@ -759,21 +561,13 @@ static REGISTRY: LazyLock<SchemaRegistry> = LazyLock::new(|| {
 });
 
 fn describe(object: &Value) -> String {
-    format!(
-        "{} {}",
-        object["kind"].as_str().unwrap_or("?"),
-        object["metadata"]["name"].as_str().unwrap_or("?")
-    )
+    format!("{} {}", object["kind"].as_str().unwrap_or("?"), object["metadata"]["name"].as_str().unwrap_or("?"))
 }
 
 fn assert_valid(object: &Value) {
     if let Err(violations) = REGISTRY.validate(object) {
         let listed: Vec<String> = violations.iter().map(ToString::to_string).collect();
-        panic!(
-            "{} breaks its schema:\n{}",
-            describe(object),
-            listed.join("\n")
-        );
+        panic!("{} breaks its schema:\n{}", describe(object), listed.join("\n"));
     }
 }
 
@@ -787,11 +581,7 @@ fn assert_all_valid(bundle: &Bundle) {
             }
         }
     }
-    assert!(
-        failures.is_empty(),
-        "schema violations:\n{}",
-        failures.join("\n")
-    );
+    assert!(failures.is_empty(), "schema violations:\n{}", failures.join("\n"));
 }
 
 #[test]
@@ -821,13 +611,8 @@ fn the_variants_plan_matches_the_schemas() {
 
 /// Renames the field at `pointer` (a JSON pointer to an object member) to `new_name`.
 fn rename(mut object: Value, pointer: &str, new_name: &str) -> Value {
-    let (parent, key) = pointer
-        .rsplit_once('/')
-        .unwrap_or_else(|| panic!("bad pointer {pointer}"));
-    let fields = object
-        .pointer_mut(parent)
-        .and_then(Value::as_object_mut)
-        .unwrap_or_else(|| panic!("no {parent}"));
+    let (parent, key) = pointer.rsplit_once('/').unwrap_or_else(|| panic!("bad pointer {pointer}"));
+    let fields = object.pointer_mut(parent).and_then(Value::as_object_mut).unwrap_or_else(|| panic!("no {parent}"));
     let value = fields.remove(key).unwrap_or_else(|| panic!("no {pointer}"));
     fields.insert(new_name.to_owned(), value);
     object
@@ -845,62 +630,22 @@ fn validation_has_teeth() {
     let app = ok(application_bundle(&seed_plan(), "api", "prod"));
     let cilium = ok(environment_cilium(&variants_plan(), "edge"));
     let broken = [
+        (rename(object(&app, "Gateway").clone(), "/spec/gatewayClassName", "gatewayClass"), "spec.gatewayClass"),
         (
-            rename(
-                object(&app, "Gateway").clone(),
-                "/spec/gatewayClassName",
-                "gatewayClass",
-            ),
-            "spec.gatewayClass",
-        ),
-        (
-            rename(
-                object(&app, "Deployment").clone(),
-                "/spec/template/spec/containers/0/ports/0/containerPort",
-                "port",
-            ),
+            rename(object(&app, "Deployment").clone(), "/spec/template/spec/containers/0/ports/0/containerPort", "port"),
             "spec.template.spec.containers[0].ports[0].port",
         ),
+        (rename(object(&app, "HTTPRoute").clone(), "/spec/parentRefs", "parents"), "spec.parents"),
+        (rename(object(&cilium, "CiliumLoadBalancerIPPool").clone(), "/spec/allowFirstLastIPs", "allowFirstLastIps"), "spec.allowFirstLastIps"),
+        (rename(object(&cilium, "CiliumL2AnnouncementPolicy").clone(), "/spec/loadBalancerIPs", "loadBalancerIps"), "spec.loadBalancerIps"),
         (
-            rename(
-                object(&app, "HTTPRoute").clone(),
-                "/spec/parentRefs",
-                "parents",
-            ),
-            "spec.parents",
-        ),
-        (
-            rename(
-                object(&cilium, "CiliumLoadBalancerIPPool").clone(),
-                "/spec/allowFirstLastIPs",
-                "allowFirstLastIps",
-            ),
-            "spec.allowFirstLastIps",
-        ),
-        (
-            rename(
-                object(&cilium, "CiliumL2AnnouncementPolicy").clone(),
-                "/spec/loadBalancerIPs",
-                "loadBalancerIps",
-            ),
-            "spec.loadBalancerIps",
-        ),
-        (
-            rename(
-                object(&cilium, "CiliumBGPClusterConfig").clone(),
-                "/spec/bgpInstances/0/localASN",
-                "localAsn",
-            ),
+            rename(object(&cilium, "CiliumBGPClusterConfig").clone(), "/spec/bgpInstances/0/localASN", "localAsn"),
             "spec.bgpInstances[0].localAsn",
         ),
     ];
     for (object, path) in broken {
         let paths = first_violation_path(&object);
-        assert!(
-            paths.iter().any(|p| p == path),
-            "{}: expected a violation at {path}, got {paths:?}",
-            describe(&object)
-        );
+        assert!(paths.iter().any(|p| p == path), "{}: expected a violation at {path}, got {paths:?}", describe(&object));
     }
     // A YAML 1.1 reader's boolean where the CRD wants "Yes".
     let mut pool = object(&cilium, "CiliumLoadBalancerIPPool").clone();
@@ -916,11 +661,7 @@ fn label_key_is_valid(key: &str) -> bool {
         r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9]$",
     )
     .unwrap_or_else(|e| panic!("{e}"));
-    re.is_match(key)
-        && key
-            .split('/')
-            .next()
-            .is_some_and(|prefix| prefix.len() < 253)
+    re.is_match(key) && key.split('/').next().is_some_and(|prefix| prefix.len() < 253)
 }
 
 /// The `x-kubernetes-validations` of Gateway `spec` that concern what Gatehouse generates.
@@ -932,9 +673,7 @@ fn gateway_cel_violations(gateway: &Value) -> Vec<String> {
         let protocol = l["protocol"].as_str().unwrap_or("");
         let tls = l.get("tls");
         if ["HTTP", "TCP", "UDP"].contains(&protocol) && tls.is_some() {
-            found.push(format!(
-                "listeners[{i}]: tls must not be specified for {protocol}"
-            ));
+            found.push(format!("listeners[{i}]: tls must not be specified for {protocol}"));
         }
         if protocol == "HTTPS" {
             match tls {
@@ -942,9 +681,7 @@ fn gateway_cel_violations(gateway: &Value) -> Vec<String> {
                 Some(tls) => {
                     let mode = tls["mode"].as_str().unwrap_or("Terminate");
                     if mode != "Terminate" {
-                        found.push(format!(
-                            "listeners[{i}]: tls mode must be Terminate for HTTPS"
-                        ));
+                        found.push(format!("listeners[{i}]: tls mode must be Terminate for HTTPS"));
                     }
                 }
             }
@@ -952,10 +689,7 @@ fn gateway_cel_violations(gateway: &Value) -> Vec<String> {
         if let Some(tls) = tls {
             let refs = tls["certificateRefs"].as_array().map_or(0, Vec::len);
             let options = tls["options"].as_object().map_or(0, serde_json::Map::len);
-            if tls["mode"].as_str().unwrap_or("Terminate") == "Terminate"
-                && refs == 0
-                && options == 0
-            {
+            if tls["mode"].as_str().unwrap_or("Terminate") == "Terminate" && refs == 0 && options == 0 {
                 found.push(format!("listeners[{i}]: certificateRefs or options must be specified when mode is Terminate"));
             }
         }
@@ -963,30 +697,18 @@ fn gateway_cel_violations(gateway: &Value) -> Vec<String> {
             if l["name"] == other["name"] {
                 found.push(format!("listeners[{j}]: listener name must be unique"));
             }
-            if l["port"] == other["port"]
-                && l["protocol"] == other["protocol"]
-                && l.get("hostname") == other.get("hostname")
-            {
-                found.push(format!(
-                    "listeners[{j}]: port, protocol and hostname must be unique"
-                ));
+            if l["port"] == other["port"] && l["protocol"] == other["protocol"] && l.get("hostname") == other.get("hostname") {
+                found.push(format!("listeners[{j}]: port, protocol and hostname must be unique"));
             }
         }
     }
     let addresses = gateway["spec"]["addresses"].as_array().unwrap_or(&empty);
     for (i, a) in addresses.iter().enumerate() {
-        if addresses[..i]
-            .iter()
-            .any(|b| b["type"] == a["type"] && b["value"] == a["value"])
-        {
+        if addresses[..i].iter().any(|b| b["type"] == a["type"] && b["value"] == a["value"]) {
             found.push(format!("addresses[{i}]: values must be unique"));
         }
     }
-    for key in gateway["spec"]["infrastructure"]["labels"]
-        .as_object()
-        .into_iter()
-        .flat_map(|m| m.keys())
-    {
+    for key in gateway["spec"]["infrastructure"]["labels"].as_object().into_iter().flat_map(|m| m.keys()) {
         if !label_key_is_valid(key) {
             found.push(format!("infrastructure.labels: invalid key {key}"));
         }
@@ -1001,35 +723,19 @@ fn http_route_cel_violations(route: &Value) -> Vec<String> {
     let rules = route["spec"]["rules"].as_array().unwrap_or(&empty);
     let mut total_matches = 0;
     for (i, rule) in rules.iter().enumerate() {
-        for (j, m) in rule["matches"]
-            .as_array()
-            .unwrap_or(&empty)
-            .iter()
-            .enumerate()
-        {
+        for (j, m) in rule["matches"].as_array().unwrap_or(&empty).iter().enumerate() {
             total_matches += 1;
             let path = &m["path"];
             if ["Exact", "PathPrefix"].contains(&path["type"].as_str().unwrap_or("PathPrefix"))
-                && let Some(problem) =
-                    gateway_api::route_path_problem(path["value"].as_str().unwrap_or("/"))
+                && let Some(problem) = gateway_api::route_path_problem(path["value"].as_str().unwrap_or("/"))
             {
                 found.push(format!("rules[{i}].matches[{j}].path: {problem}"));
             }
         }
-        for (j, b) in rule["backendRefs"]
-            .as_array()
-            .unwrap_or(&empty)
-            .iter()
-            .enumerate()
-        {
+        for (j, b) in rule["backendRefs"].as_array().unwrap_or(&empty).iter().enumerate() {
             let core = b["group"].as_str().unwrap_or("").is_empty();
-            if core
-                && b["kind"].as_str().unwrap_or("Service") == "Service"
-                && b.get("port").is_none()
-            {
-                found.push(format!(
-                    "rules[{i}].backendRefs[{j}]: port is required for a Service"
-                ));
+            if core && b["kind"].as_str().unwrap_or("Service") == "Service" && b.get("port").is_none() {
+                found.push(format!("rules[{i}].backendRefs[{j}]: port is required for a Service"));
             }
         }
     }
@@ -1067,58 +773,28 @@ fn generated_objects_keep_the_cel_rules() {
     let checked: Vec<&Value> = bundle
         .objects()
         .iter()
-        .filter(|o| {
-            ["Gateway", "HTTPRoute", "CiliumBGPAdvertisement"]
-                .contains(&o["kind"].as_str().unwrap_or(""))
-        })
+        .filter(|o| ["Gateway", "HTTPRoute", "CiliumBGPAdvertisement"].contains(&o["kind"].as_str().unwrap_or("")))
         .collect();
-    assert_eq!(
-        checked.len(),
-        4 * 2 + 3,
-        "every Gateway, HTTPRoute and BGP advertisement is checked"
-    );
+    assert_eq!(checked.len(), 4 * 2 + 3, "every Gateway, HTTPRoute and BGP advertisement is checked");
     for object in checked {
-        assert_eq!(
-            cel_violations(object),
-            Vec::<String>::new(),
-            "{}",
-            describe(object)
-        );
+        assert_eq!(cel_violations(object), Vec::<String>::new(), "{}", describe(object));
     }
 }
 
 #[test]
 fn several_hostnames_get_one_listener_each() {
-    let hosts: Vec<Hostname> = [
-        "api-dev.mdhlabs.com",
-        "a-b.mdhlabs.com",
-        "a.b-mdhlabs.com",
-        "*.dev.mdhlabs.com",
-        "api-dev.mdhlabs.com",
-    ]
-    .into_iter()
-    .map(|h| parse(json!(h)))
-    .collect();
-    let bundle = ok(application_bundle(
-        &with_dev(|e| e.hostnames = hosts),
-        "api",
-        "dev",
-    ));
+    let hosts: Vec<Hostname> =
+        ["api-dev.mdhlabs.com", "a-b.mdhlabs.com", "a.b-mdhlabs.com", "*.dev.mdhlabs.com", "api-dev.mdhlabs.com"]
+            .into_iter()
+            .map(|h| parse(json!(h)))
+            .collect();
+    let bundle = ok(application_bundle(&with_dev(|e| e.hostnames = hosts), "api", "dev"));
     let gateway = object(&bundle, "Gateway");
     assert_eq!(cel_violations(gateway), Vec::<String>::new());
     let listeners = gateway["spec"]["listeners"].as_array().map_or(0, Vec::len);
-    assert_eq!(
-        listeners, 4,
-        "the repeated hostname gets no second listener"
-    );
-    assert_eq!(
-        gateway["spec"]["listeners"][3]["name"],
-        "https-wildcard-dev-mdhlabs-com"
-    );
-    assert_eq!(
-        gateway["spec"]["listeners"][3]["hostname"],
-        "*.dev.mdhlabs.com"
-    );
+    assert_eq!(listeners, 4, "the repeated hostname gets no second listener");
+    assert_eq!(gateway["spec"]["listeners"][3]["name"], "https-wildcard-dev-mdhlabs-com");
+    assert_eq!(gateway["spec"]["listeners"][3]["hostname"], "*.dev.mdhlabs.com");
     assert_all_valid(&bundle);
 }
 
@@ -1129,28 +805,18 @@ fn cel_checks_have_teeth() {
     let route = object(&bundle, "HTTPRoute").clone();
 
     let mut same_hostname = gateway.clone();
-    same_hostname["spec"]["listeners"][1]["hostname"] =
-        gateway["spec"]["listeners"][0]["hostname"].clone();
-    assert_eq!(
-        gateway_cel_violations(&same_hostname),
-        ["listeners[1]: port, protocol and hostname must be unique"]
-    );
+    same_hostname["spec"]["listeners"][1]["hostname"] = gateway["spec"]["listeners"][0]["hostname"].clone();
+    assert_eq!(gateway_cel_violations(&same_hostname), ["listeners[1]: port, protocol and hostname must be unique"]);
 
     let mut same_name = gateway.clone();
     same_name["spec"]["listeners"][1]["name"] = gateway["spec"]["listeners"][0]["name"].clone();
-    assert_eq!(
-        gateway_cel_violations(&same_name),
-        ["listeners[1]: listener name must be unique"]
-    );
+    assert_eq!(gateway_cel_violations(&same_name), ["listeners[1]: listener name must be unique"]);
 
     let mut no_tls = gateway.clone();
     if let Some(listener) = no_tls["spec"]["listeners"][0].as_object_mut() {
         listener.remove("tls");
     }
-    assert_eq!(
-        gateway_cel_violations(&no_tls),
-        ["listeners[0]: an HTTPS listener needs tls"]
-    );
+    assert_eq!(gateway_cel_violations(&no_tls), ["listeners[0]: an HTTPS listener needs tls"]);
 
     let mut no_refs = gateway.clone();
     no_refs["spec"]["listeners"][0]["tls"]["certificateRefs"] = json!([]);
@@ -1161,26 +827,17 @@ fn cel_checks_have_teeth() {
 
     let mut passthrough = gateway.clone();
     passthrough["spec"]["listeners"][0]["tls"]["mode"] = json!("Passthrough");
-    assert_eq!(
-        gateway_cel_violations(&passthrough),
-        ["listeners[0]: tls mode must be Terminate for HTTPS"]
-    );
+    assert_eq!(gateway_cel_violations(&passthrough), ["listeners[0]: tls mode must be Terminate for HTTPS"]);
 
     let mut bad_path = route.clone();
     bad_path["spec"]["rules"][0]["matches"][1]["path"]["value"] = json!("/admin/../x");
-    assert_eq!(
-        http_route_cel_violations(&bad_path),
-        ["rules[0].matches[1].path: contains `/../`"]
-    );
+    assert_eq!(http_route_cel_violations(&bad_path), ["rules[0].matches[1].path: contains `/../`"]);
 
     let mut no_port = route;
     if let Some(backend) = no_port["spec"]["rules"][0]["backendRefs"][0].as_object_mut() {
         backend.remove("port");
     }
-    assert_eq!(
-        http_route_cel_violations(&no_port),
-        ["rules[0].backendRefs[0]: port is required for a Service"]
-    );
+    assert_eq!(http_route_cel_violations(&no_port), ["rules[0].backendRefs[0]: port is required for a Service"]);
 
     let cilium = ok(environment_cilium(&variants_plan(), "lab"));
     let mut advertisement = object(&cilium, "CiliumBGPAdvertisement").clone();
@@ -1197,46 +854,18 @@ fn the_bundle_carries_the_tls_secret_before_the_gateway() {
     let key = TestKey::p256();
     let chain = self_signed(&["api-dev.mdhlabs.com"], &key, Validity::YEAR);
     let key_pem = key.pem(Encoding::Pkcs8);
-    let tls = TlsPem {
-        chain_pem: &chain,
-        key_pem: &key_pem,
-    };
-    let bundle = ok(application_bundle_with_tls(
-        &seed_plan(),
-        "api",
-        "dev",
-        Some(tls),
-    ));
-    assert_eq!(
-        kinds(&bundle),
-        [
-            "Namespace",
-            "ConfigMap",
-            "Deployment",
-            "Service",
-            "Secret",
-            "Gateway",
-            "HTTPRoute"
-        ]
-    );
+    let tls = TlsPem { chain_pem: &chain, key_pem: &key_pem };
+    let bundle = ok(application_bundle_with_tls(&seed_plan(), "api", "dev", Some(tls)));
+    assert_eq!(kinds(&bundle), ["Namespace", "ConfigMap", "Deployment", "Service", "Secret", "Gateway", "HTTPRoute"]);
     let secret = object(&bundle, "Secret");
     assert_eq!(secret["type"], "kubernetes.io/tls");
-    assert_eq!(
-        secret["metadata"]["name"], "api-tls",
-        "named as the Gateway's certificateRef"
-    );
+    assert_eq!(secret["metadata"]["name"], "api-tls", "named as the Gateway's certificateRef");
     assert_eq!(secret["metadata"]["namespace"], "cd-service");
     let gateway = object(&bundle, "Gateway");
-    assert_eq!(
-        gateway["spec"]["listeners"][0]["tls"]["certificateRefs"][0]["name"],
-        secret["metadata"]["name"]
-    );
+    assert_eq!(gateway["spec"]["listeners"][0]["tls"]["certificateRefs"][0]["name"], secret["metadata"]["name"]);
     assert_all_valid(&bundle);
     assert!(bundle.to_yaml().contains("tls.key: "));
-    assert!(
-        !ok(plan_bundle(&seed_plan())).to_yaml().contains("tls.key"),
-        "the whole plan carries no keys"
-    );
+    assert!(!ok(plan_bundle(&seed_plan())).to_yaml().contains("tls.key"), "the whole plan carries no keys");
 }
 
 #[test]
@@ -1252,50 +881,22 @@ fn a_secret_in_another_namespace_gets_a_reference_grant() {
             not_after: 0,
             fingerprint_sha256: String::new(),
             public_key_fingerprint: String::new(),
-            secret_ref: Some(SecretReference {
-                namespace: parse(json!(namespace)),
-                name: parse(json!("wildcard-tls")),
-            }),
+            secret_ref: Some(SecretReference { namespace: parse(json!(namespace)), name: parse(json!("wildcard-tls")) }),
         }]);
         ok(application_bundle(&plan, "api", "dev"))
     };
     let elsewhere = reference("certificates");
-    assert_eq!(
-        kinds(&elsewhere),
-        [
-            "Namespace",
-            "ConfigMap",
-            "Deployment",
-            "Service",
-            "ReferenceGrant",
-            "Gateway",
-            "HTTPRoute"
-        ]
-    );
+    assert_eq!(kinds(&elsewhere), ["Namespace", "ConfigMap", "Deployment", "Service", "ReferenceGrant", "Gateway", "HTTPRoute"]);
     let grant = object(&elsewhere, "ReferenceGrant");
     assert_eq!(grant["metadata"]["namespace"], "certificates");
-    assert_eq!(
-        grant["spec"]["from"],
-        json!([{"group": "gateway.networking.k8s.io", "kind": "Gateway", "namespace": "cd-service"}])
-    );
-    assert_eq!(
-        grant["spec"]["to"],
-        json!([{"group": "", "kind": "Secret", "name": "wildcard-tls"}])
-    );
-    let listener_ref =
-        &object(&elsewhere, "Gateway")["spec"]["listeners"][0]["tls"]["certificateRefs"][0];
-    assert_eq!(
-        *listener_ref,
-        json!({"kind": "Secret", "name": "wildcard-tls", "namespace": "certificates"})
-    );
+    assert_eq!(grant["spec"]["from"], json!([{"group": "gateway.networking.k8s.io", "kind": "Gateway", "namespace": "cd-service"}]));
+    assert_eq!(grant["spec"]["to"], json!([{"group": "", "kind": "Secret", "name": "wildcard-tls"}]));
+    let listener_ref = &object(&elsewhere, "Gateway")["spec"]["listeners"][0]["tls"]["certificateRefs"][0];
+    assert_eq!(*listener_ref, json!({"kind": "Secret", "name": "wildcard-tls", "namespace": "certificates"}));
     assert_all_valid(&elsewhere);
 
     let same = reference("cd-service");
     assert!(!kinds(&same).contains(&"ReferenceGrant"));
-    let listener_ref =
-        &object(&same, "Gateway")["spec"]["listeners"][0]["tls"]["certificateRefs"][0];
-    assert_eq!(
-        *listener_ref,
-        json!({"kind": "Secret", "name": "wildcard-tls"})
-    );
+    let listener_ref = &object(&same, "Gateway")["spec"]["listeners"][0]["tls"]["certificateRefs"][0];
+    assert_eq!(*listener_ref, json!({"kind": "Secret", "name": "wildcard-tls"}));
 }

@@ -6,10 +6,9 @@ use std::collections::BTreeMap;
 use k8s_openapi::ByteString;
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec};
 use k8s_openapi::api::core::v1::{
-    Affinity, Capabilities, ConfigMap, ConfigMapEnvSource, Container, ContainerPort, EnvFromSource,
-    HTTPGetAction, Namespace, PodAffinityTerm, PodAntiAffinity, PodSpec, PodTemplateSpec, Probe,
-    ResourceRequirements, SeccompProfile, Secret, SecurityContext, Service, ServicePort,
-    ServiceSpec, WeightedPodAffinityTerm,
+    Affinity, Capabilities, ConfigMap, ConfigMapEnvSource, Container, ContainerPort, EnvFromSource, HTTPGetAction,
+    Namespace, PodAffinityTerm, PodAntiAffinity, PodSpec, PodTemplateSpec, Probe, ResourceRequirements, SeccompProfile,
+    Secret, SecurityContext, Service, ServicePort, ServiceSpec, WeightedPodAffinityTerm,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -32,27 +31,16 @@ pub fn config_map_name(target: &Target<'_>) -> String {
 
 pub fn namespace(target: &Target<'_>) -> Namespace {
     Namespace {
-        metadata: labels::cluster_meta(
-            target.app.namespace.to_string(),
-            labels::application_labels(target),
-        ),
+        metadata: labels::cluster_meta(target.app.namespace.to_string(), labels::application_labels(target)),
         ..Namespace::default()
     }
 }
 
 pub fn config_map(target: &Target<'_>) -> ConfigMap {
-    let data: BTreeMap<String, String> = target
-        .app_env
-        .config
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.clone()))
-        .collect();
+    let data: BTreeMap<String, String> =
+        target.app_env.config.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
     ConfigMap {
-        metadata: labels::namespaced_meta(
-            target,
-            config_map_name(target),
-            labels::application_labels(target),
-        ),
+        metadata: labels::namespaced_meta(target, config_map_name(target), labels::application_labels(target)),
         data: (!data.is_empty()).then_some(data),
         ..ConfigMap::default()
     }
@@ -71,10 +59,7 @@ pub fn deployment(target: &Target<'_>) -> Deployment {
                     labels: Some(labels),
                     // Pods read the ConfigMap through envFrom only when they start: a changed
                     // hash in the template makes a config change roll the pods.
-                    annotations: Some(BTreeMap::from([(
-                        CONFIG_HASH.to_owned(),
-                        config_hash(target),
-                    )])),
+                    annotations: Some(BTreeMap::from([(CONFIG_HASH.to_owned(), config_hash(target))])),
                     ..ObjectMeta::default()
                 }),
                 spec: Some(PodSpec {
@@ -101,10 +86,7 @@ fn container(target: &Target<'_>) -> Container {
             ..ContainerPort::default()
         }]),
         env_from: Some(vec![EnvFromSource {
-            config_map_ref: Some(ConfigMapEnvSource {
-                name: config_map_name(target),
-                optional: None,
-            }),
+            config_map_ref: Some(ConfigMapEnvSource { name: config_map_name(target), optional: None }),
             ..EnvFromSource::default()
         }]),
         readiness_probe: app.readiness_path.as_ref().map(|path| Probe {
@@ -129,10 +111,7 @@ fn container(target: &Target<'_>) -> Container {
                 ("cpu".to_owned(), Quantity("100m".to_owned())),
                 ("memory".to_owned(), Quantity("256Mi".to_owned())),
             ])),
-            limits: Some(BTreeMap::from([(
-                "memory".to_owned(),
-                Quantity("512Mi".to_owned()),
-            )])),
+            limits: Some(BTreeMap::from([("memory".to_owned(), Quantity("512Mi".to_owned()))])),
             ..ResourceRequirements::default()
         }),
         security_context: Some(SecurityContext {
@@ -141,14 +120,8 @@ fn container(target: &Target<'_>) -> Container {
             // A JVM writes to /tmp (and often elsewhere); a read-only root would need
             // volumes the plan does not describe.
             read_only_root_filesystem: Some(false),
-            capabilities: Some(Capabilities {
-                drop: Some(vec!["ALL".to_owned()]),
-                add: None,
-            }),
-            seccomp_profile: Some(SeccompProfile {
-                type_: "RuntimeDefault".to_owned(),
-                localhost_profile: None,
-            }),
+            capabilities: Some(Capabilities { drop: Some(vec!["ALL".to_owned()]), add: None }),
+            seccomp_profile: Some(SeccompProfile { type_: "RuntimeDefault".to_owned(), localhost_profile: None }),
             ..SecurityContext::default()
         }),
         ..Container::default()
@@ -171,16 +144,14 @@ fn http_probe(path: &HttpPath) -> Probe {
 fn spread_over_nodes(target: &Target<'_>) -> Affinity {
     Affinity {
         pod_anti_affinity: Some(PodAntiAffinity {
-            preferred_during_scheduling_ignored_during_execution: Some(vec![
-                WeightedPodAffinityTerm {
-                    weight: 100,
-                    pod_affinity_term: PodAffinityTerm {
-                        label_selector: Some(labels::match_labels(labels::pod_selector(target))),
-                        topology_key: "kubernetes.io/hostname".to_owned(),
-                        ..PodAffinityTerm::default()
-                    },
+            preferred_during_scheduling_ignored_during_execution: Some(vec![WeightedPodAffinityTerm {
+                weight: 100,
+                pod_affinity_term: PodAffinityTerm {
+                    label_selector: Some(labels::match_labels(labels::pod_selector(target))),
+                    topology_key: "kubernetes.io/hostname".to_owned(),
+                    ..PodAffinityTerm::default()
                 },
-            ]),
+            }]),
             ..PodAntiAffinity::default()
         }),
         ..Affinity::default()
@@ -214,32 +185,18 @@ pub fn service(target: &Target<'_>) -> Service {
 
 /// The `kubernetes.io/tls` Secret a Gateway listener terminates TLS with, built from an
 /// uploaded certificate chain and its key (see [`super::application_bundle_with_tls`]).
-pub fn tls_secret(
-    namespace: &K8sName,
-    name: &K8sSubdomain,
-    cert_pem: &str,
-    key_pem: &str,
-) -> Secret {
+pub fn tls_secret(namespace: &K8sName, name: &K8sSubdomain, cert_pem: &str, key_pem: &str) -> Secret {
     Secret {
         metadata: ObjectMeta {
             name: Some(name.to_string()),
             namespace: Some(namespace.to_string()),
-            labels: Some(Labels::from([(
-                labels::MANAGED_BY.to_owned(),
-                labels::MANAGER.to_owned(),
-            )])),
+            labels: Some(Labels::from([(labels::MANAGED_BY.to_owned(), labels::MANAGER.to_owned())])),
             ..ObjectMeta::default()
         },
         type_: Some("kubernetes.io/tls".to_owned()),
         data: Some(BTreeMap::from([
-            (
-                "tls.crt".to_owned(),
-                ByteString(cert_pem.as_bytes().to_vec()),
-            ),
-            (
-                "tls.key".to_owned(),
-                ByteString(key_pem.as_bytes().to_vec()),
-            ),
+            ("tls.crt".to_owned(), ByteString(cert_pem.as_bytes().to_vec())),
+            ("tls.key".to_owned(), ByteString(key_pem.as_bytes().to_vec())),
         ])),
         ..Secret::default()
     }

@@ -28,12 +28,7 @@ impl fmt::Display for Document<'_> {
 }
 
 /// Writes `map` at `indent`; with `inline_first`, the first key follows a `- ` already written.
-fn mapping(
-    f: &mut fmt::Formatter<'_>,
-    map: &Map<String, Value>,
-    indent: usize,
-    inline_first: bool,
-) -> fmt::Result {
+fn mapping(f: &mut fmt::Formatter<'_>, map: &Map<String, Value>, indent: usize, inline_first: bool) -> fmt::Result {
     for (i, (key, value)) in map.iter().enumerate() {
         if i > 0 || !inline_first {
             pad(f, indent)?;
@@ -105,10 +100,7 @@ fn write_string(f: &mut fmt::Formatter<'_>, s: &str) -> fmt::Result {
             // PS) or a byte-order mark, are escaped; everything else is printable as is.
             c if c < ' '
                 || ('\u{7f}'..='\u{9f}').contains(&c)
-                || matches!(
-                    c,
-                    '\u{2028}' | '\u{2029}' | '\u{feff}' | '\u{fffe}' | '\u{ffff}'
-                ) =>
+                || matches!(c, '\u{2028}' | '\u{2029}' | '\u{feff}' | '\u{fffe}' | '\u{ffff}') =>
             {
                 write!(f, "\\u{:04X}", u32::from(c))?;
             }
@@ -127,9 +119,7 @@ pub fn is_plain_safe(s: &str) -> bool {
     const WORDS: [&str; 9] = ["y", "n", "yes", "no", "true", "false", "on", "off", "null"];
     let mut chars = s.chars();
     // A letter or `/` first: never a number, date, null, anchor, tag or indicator.
-    let safe_start = chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '/');
+    let safe_start = chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '/');
     safe_start
         && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/'))
         && !WORDS.contains(&s.to_ascii_lowercase().as_str())
@@ -148,48 +138,14 @@ mod tests {
 
     #[test]
     fn yaml_1_1_lookalikes_are_quoted() {
-        let words = [
-            "no",
-            "Yes",
-            "ON",
-            "off",
-            "y",
-            "N",
-            "true",
-            "null",
-            "~",
-            "0755",
-            "1e3",
-            "1_000",
-            "2026-01-01",
-            "1:20",
-            ".inf",
-            "",
-            "-",
-            "a: b",
-            "#x",
-            "*.example.com",
-            "<<",
-            "=",
-        ];
+        let words = ["no", "Yes", "ON", "off", "y", "N", "true", "null", "~", "0755", "1e3", "1_000", "2026-01-01", "1:20", ".inf", "", "-", "a: b", "#x", "*.example.com", "<<", "="];
         for word in words {
             assert!(!is_plain_safe(word), "{word:?} must be quoted");
             let text = yaml(&json!({ "k": word }));
             let back: Value = serde_yaml::from_str(&text).unwrap_or_default();
             assert_eq!(back, json!({ "k": word }), "{text}");
         }
-        for word in [
-            "dev",
-            "api-tls",
-            "app.kubernetes.io/name",
-            "LoadBalancer",
-            "v1",
-            "tls.crt",
-            "nope",
-            "yesterday",
-            "/",
-            "/actuator/health",
-        ] {
+        for word in ["dev", "api-tls", "app.kubernetes.io/name", "LoadBalancer", "v1", "tls.crt", "nope", "yesterday", "/", "/actuator/health"] {
             assert!(is_plain_safe(word), "{word:?} may stay plain");
         }
     }
@@ -224,17 +180,13 @@ c: "multi\nline"
             any::<bool>().prop_map(Value::Bool),
             any::<i64>().prop_map(Value::from),
             "\\PC*".prop_map(Value::String),
-            prop::sample::select(vec![
-                "no", "on", "0x1f", "07", "- a", "a #b", "[x]", "{y}", "'q'", "\"d\"", "é", "\t",
-                " lead", "\u{2028}", "\u{85}", "\u{feff}", "\r\n", "😀"
-            ])
-            .prop_map(|s| Value::String(s.to_owned())),
+            prop::sample::select(vec!["no", "on", "0x1f", "07", "- a", "a #b", "[x]", "{y}", "'q'", "\"d\"", "é", "\t", " lead", "\u{2028}", "\u{85}", "\u{feff}", "\r\n", "😀"])
+                .prop_map(|s| Value::String(s.to_owned())),
         ];
         leaf.prop_recursive(4, 48, 6, |inner| {
             prop_oneof![
                 prop::collection::vec(inner.clone(), 0..5).prop_map(Value::Array),
-                prop::collection::btree_map("\\PC{0,8}", inner, 0..5)
-                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+                prop::collection::btree_map("\\PC{0,8}", inner, 0..5).prop_map(|m| Value::Object(m.into_iter().collect())),
             ]
         })
     }

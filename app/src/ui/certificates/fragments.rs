@@ -5,38 +5,28 @@
 use leptos::prelude::*;
 
 use super::super::layout::EmptyState;
-use crate::domain::{
-    CertificateStatus, CertificateView, InventoryQuery, certificates::InventorySort,
-};
+use crate::domain::{CertificateStatus, CertificateView, InventoryQuery, certificates::InventorySort};
 
 /// The inventory below the page header: filters, then the timeline and the table (or why
 /// there is nothing to show).
-pub fn inventory(
-    certificates: Vec<CertificateView>,
-    total: usize,
-    environments: Vec<String>,
-    filters: InventoryQuery,
-    now: i64,
-) -> String {
+pub fn inventory(certificates: Vec<CertificateView>, total: usize, environments: Vec<String>, filters: InventoryQuery, now: i64) -> String {
     let timeline = timeline(&certificates, now);
-    render(move || {
-        view! {
-            <FilterForm environments filters />
-            {if total == 0 {
-                view! {
-                    <EmptyState title="No certificates uploaded yet">
-                        <p>"Each environment's Gateway terminates TLS with a certificate of its own. Upload a PEM chain and its key below, or refer to a kubernetes.io/tls Secret in the cluster."</p>
-                    </EmptyState>
-                }.into_any()
-            } else if certificates.is_empty() {
-                view! { <p class="muted" data-testid="no-match">{format!("None of the {total} certificates match these filters. ")}<a href="/certificates">"Show all"</a></p> }.into_any()
-            } else {
-                view! {
-                    <Timeline timeline />
-                    <CertificateTable certificates />
-                }.into_any()
-            }}
-        }
+    render(move || view! {
+        <FilterForm environments filters />
+        {if total == 0 {
+            view! {
+                <EmptyState title="No certificates uploaded yet">
+                    <p>"Each environment's Gateway terminates TLS with a certificate of its own. Upload a PEM chain and its key below, or refer to a kubernetes.io/tls Secret in the cluster."</p>
+                </EmptyState>
+            }.into_any()
+        } else if certificates.is_empty() {
+            view! { <p class="muted" data-testid="no-match">{format!("None of the {total} certificates match these filters. ")}<a href="/certificates">"Show all"</a></p> }.into_any()
+        } else {
+            view! {
+                <Timeline timeline />
+                <CertificateTable certificates />
+            }.into_any()
+        }}
     })
 }
 
@@ -57,19 +47,11 @@ fn StatusBadge(status: CertificateStatus) -> impl IntoView {
 
 /// A SHA-256 fingerprint as colon-separated byte pairs, the way browsers show it.
 fn grouped(hex: &str) -> String {
-    hex.as_bytes()
-        .chunks(2)
-        .map(|pair| String::from_utf8_lossy(pair).to_ascii_uppercase())
-        .collect::<Vec<_>>()
-        .join(":")
+    hex.as_bytes().chunks(2).map(|pair| String::from_utf8_lossy(pair).to_ascii_uppercase()).collect::<Vec<_>>().join(":")
 }
 
 fn day(rfc3339: &Option<String>) -> String {
-    rfc3339
-        .as_deref()
-        .and_then(|t| t.split('T').next())
-        .unwrap_or("—")
-        .to_owned()
+    rfc3339.as_deref().and_then(|t| t.split('T').next()).unwrap_or("—").to_owned()
 }
 
 // =============================================================================================
@@ -111,30 +93,14 @@ pub fn timeline(certificates: &[CertificateView], now: i64) -> TimelineView {
     use time::{Date, Month, OffsetDateTime};
     const DAY: i64 = 86_400;
     let parse = |text: &Option<String>| {
-        text.as_deref()
-            .and_then(|t| OffsetDateTime::parse(t, &Rfc3339).ok())
-            .map(OffsetDateTime::unix_timestamp)
+        text.as_deref().and_then(|t| OffsetDateTime::parse(t, &Rfc3339).ok()).map(OffsetDateTime::unix_timestamp)
     };
-    let dated: Vec<(&CertificateView, i64, i64)> = certificates
-        .iter()
-        .filter_map(|c| Some((c, parse(&c.not_before)?, parse(&c.not_after)?)))
-        .collect();
-    let first = dated
-        .iter()
-        .map(|(_, start, _)| *start)
-        .min()
-        .unwrap_or(now)
-        .clamp(now - 180 * DAY, now - 30 * DAY);
-    let last = dated
-        .iter()
-        .map(|(_, _, end)| *end)
-        .max()
-        .unwrap_or(now)
-        .clamp(now + 60 * DAY, now + 3 * 365 * DAY);
+    let dated: Vec<(&CertificateView, i64, i64)> =
+        certificates.iter().filter_map(|c| Some((c, parse(&c.not_before)?, parse(&c.not_after)?))).collect();
+    let first = dated.iter().map(|(_, start, _)| *start).min().unwrap_or(now).clamp(now - 180 * DAY, now - 30 * DAY);
+    let last = dated.iter().map(|(_, _, end)| *end).max().unwrap_or(now).clamp(now + 60 * DAY, now + 3 * 365 * DAY);
     let span = (last - first) as f64;
-    let x = |t: i64| {
-        ((t.clamp(first, last) - first) as f64 / span * TIMELINE_WIDTH * 100.0).round() / 100.0
-    };
+    let x = |t: i64| ((t.clamp(first, last) - first) as f64 / span * TIMELINE_WIDTH * 100.0).round() / 100.0;
     let bars = dated
         .iter()
         .map(|(c, start, end)| TimelineBar {
@@ -143,13 +109,7 @@ pub fn timeline(certificates: &[CertificateView], now: i64) -> TimelineView {
             start: x(*start),
             end: x(*end),
             status: c.status,
-            title: format!(
-                "{}/{}: {} — {}",
-                c.environment,
-                c.name,
-                c.status.label(),
-                c.status_detail
-            ),
+            title: format!("{}/{}: {} — {}", c.environment, c.name, c.status.label(), c.status_detail),
         })
         .collect();
     // A tick on the first of every month (every third month beyond a year and a half).
@@ -165,9 +125,7 @@ pub fn timeline(certificates: &[CertificateView], now: i64) -> TimelineView {
             if (u8::from(month) - 1) % step != 0 {
                 continue;
             }
-            let Ok(date) = Date::from_calendar_date(year, month, 1) else {
-                break;
-            };
+            let Ok(date) = Date::from_calendar_date(year, month, 1) else { break };
             let at = date.midnight().assume_utc().unix_timestamp();
             if at > last {
                 break;
@@ -180,12 +138,7 @@ pub fn timeline(certificates: &[CertificateView], now: i64) -> TimelineView {
             ticks.push(TimelineTick { x: x(at), label });
         }
     }
-    TimelineView {
-        bars,
-        ticks,
-        today: x(now),
-        warning: x(now + crate::domain::checklist::EXPIRY_WARNING_SECONDS),
-    }
+    TimelineView { bars, ticks, today: x(now), warning: x(now + crate::domain::checklist::EXPIRY_WARNING_SECONDS) }
 }
 
 // =============================================================================================
@@ -326,16 +279,14 @@ fn Uses(certificate: CertificateView) -> impl IntoView {
     .into_any()
 }
 
+
 #[component]
 fn CertificateFacts(certificate: CertificateView) -> impl IntoView {
     let history = certificate.history.clone().unwrap_or_default();
     let chain = certificate.chain.clone().unwrap_or_default();
     let is_current = certificate.superseded_at.is_none();
     let source = match &certificate.secret_ref {
-        Some(reference) => format!(
-            "Secret {}/{} in the cluster",
-            reference.namespace, reference.name
-        ),
+        Some(reference) => format!("Secret {}/{} in the cluster", reference.namespace, reference.name),
         None => "uploaded PEM; the key is stored encrypted".to_owned(),
     };
     let fact = |label: &'static str, value: Option<String>| {
