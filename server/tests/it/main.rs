@@ -16,3 +16,4 @@ mod pages;
 mod plan;
 mod tls;
 mod topology;
+mod replicas;
