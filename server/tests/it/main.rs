@@ -17,3 +17,4 @@ mod plan;
 mod tls;
 mod topology;
 mod replicas;
+mod shared_sign_in;
