@@ -6,6 +6,7 @@ pub mod cluster;
 pub mod config;
 pub mod metrics;
 pub mod oidc;
+pub mod openapi;
 pub mod pages;
 pub mod router;
 pub mod simcluster;

@@ -18,3 +18,4 @@ mod tls;
 mod topology;
 mod replicas;
 mod shared_sign_in;
+mod openapi;
