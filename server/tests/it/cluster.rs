@@ -26,7 +26,7 @@ use crate::{
 pub(crate) struct Fixture {
     pub(crate) app: TestApp,
     pub(crate) sim: Arc<SimCluster>,
-    _kubeconfig: tempfile::TempDir,
+    pub(crate) _kubeconfig: tempfile::TempDir,
 }
 
 pub(crate) async fn simulated(behaviour: CiliumBehaviour, token: Option<&str>) -> Arc<SimCluster> {
