@@ -162,6 +162,14 @@ async fn one_leader_and_a_takeover_within_15_seconds(kind: DbKind) {
     assert!(labelled_by_leader.is_some_and(|n| n >= 1.0), "the leader did the labelling: {labelled_by_leader:?}");
     assert_eq!(follower.metrics().await.get("gatehouse_label_fix_actions_total{outcome=\"labelled\"}"), None, "the follower did not");
 
+    // The switch thrown at the follower is followed by the leader's reconciler.
+    for on in [false, true] {
+        let switched = follower.http.put(format!("{}/api/v1/label-fix", follower.url)).json(&json!({"enabled": on})).send().await;
+        assert_eq!(switched.expect("answers").status(), 200);
+        let watched = sim.clone();
+        eventually(Duration::from_secs(5), "the leader follows the switch", move || labelled(&watched) == on).await;
+    }
+
     // SIGKILL: the Lease is not released; the follower must wait for it to run out.
     let killed = Instant::now();
     drop(leader);

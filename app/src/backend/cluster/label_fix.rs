@@ -42,6 +42,8 @@ pub struct LabelFixSwitch(pub std::sync::Arc<watch::Sender<bool>>);
 /// The field manager of the labels the reconciler applies.
 pub const LABEL_FIX_MANAGER: &str = "gatehouse-label-fix";
 const SETTING: &str = "gateway_label_fix";
+/// How often the reconciler reads the switch's setting (thrown at another replica).
+const SETTING_POLL: Duration = Duration::from_secs(2);
 
 /// Whether the fix is on (it is unless someone switched it off).
 pub async fn enabled(db: &Database) -> Result<bool, DbError> {
@@ -109,8 +111,19 @@ pub async fn run(cluster: Cluster, db: Database, mut switch: watch::Receiver<boo
     let config = watcher::Config::default().labels(vips::OWNING_GATEWAY_LABEL);
     let mut events = watcher(services, config).default_backoff().applied_objects().boxed();
     let mut on = *switch.borrow_and_update();
+    // The switch may be thrown at another replica: its setting in the database is followed too.
+    let mut setting = tokio::time::interval(SETTING_POLL);
+    setting.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
+            _ = setting.tick() => {
+                if let Ok(stored) = enabled(&reconciler.db).await
+                    && stored != on
+                {
+                    on = stored;
+                    reconciler.switch(on).await;
+                }
+            },
             event = events.next() => match event {
                 Some(Ok(service)) => reconciler.service(&service, on, Instant::now()).await,
                 Some(Err(error)) => tracing::warn!(%error, "watching the Gateways' Services failed; retrying"),
