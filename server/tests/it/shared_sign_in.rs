@@ -49,7 +49,7 @@ async fn the_limiter_counts_windows_and_lockouts(kind: DbKind) {
         assert_eq!(limiter.check(&db, "alice", address, at(second)).await.expect("read"), Ok(()));
     }
     limiter.failed(&db, "Alice", address, at(2)).await.expect("counted");
-    let locked = limiter.check(&db, "alice", address, at(62)).await.expect("read").unwrap_err();
+    let locked = limiter.check(&db, "alice", address, at(62)).await.expect("read").expect_err("locked");
     assert_eq!(locked, Locked::Account { retry_after: Duration::from_secs(840) });
     assert_eq!(limiter.check(&db, "bob", address, at(62)).await.expect("read"), Ok(()), "another account from the address");
     assert_eq!(limiter.check(&db, "alice", address, at(902)).await.expect("read"), Ok(()), "the lockout ends");
@@ -71,7 +71,7 @@ async fn the_limiter_counts_windows_and_lockouts(kind: DbKind) {
     for n in 0..12 {
         limiter.failed(&db, &format!("user{n}"), busy, at(0)).await.expect("counted");
     }
-    let locked = limiter.check(&db, "someone-else", busy, at(0)).await.expect("read").unwrap_err();
+    let locked = limiter.check(&db, "someone-else", busy, at(0)).await.expect("read").expect_err("locked");
     assert!(matches!(locked, Locked::Address { .. }), "{locked:?}");
     assert_eq!(limiter.check(&db, "someone-else", Some(IpAddr::from([10, 0, 0, 10])), at(0)).await.expect("read"), Ok(()));
     db.close().await;

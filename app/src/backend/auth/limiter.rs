@@ -159,7 +159,7 @@ impl SignInLimiter {
 pub fn now_millis() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map(|elapsed| millis(elapsed))
+        .map(millis)
         .unwrap_or(0)
 }
 
