@@ -196,3 +196,42 @@ async fn one_leader_and_a_takeover_within_15_seconds(kind: DbKind) {
 }
 
 on_both_databases!(one_leader_and_a_takeover_within_15_seconds);
+
+/// Three candidates campaigning at the same instant for one Lease: the create and the
+/// resourceVersion-guarded updates let exactly one win; a released Lease goes to another at
+/// its next look, long before the term would run out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn racing_candidates_elect_exactly_one_and_a_release_hands_over() {
+    use app::backend::cluster::leader::{Election, LeaseSettings};
+
+    let sim = simulated(CiliumBehaviour::default(), None).await;
+    let client = kube_client(&sim.kubeconfig(None)).await;
+    let elections: Vec<Election> =
+        (0..3).map(|_| Election::start(client.clone(), LeaseSettings::new("default", "race"))).collect();
+    let leaders = || elections.iter().filter(|election| election.is_leader()).count();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while leaders() == 0 {
+        assert!(Instant::now() < deadline, "nobody won");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    for _ in 0..30 {
+        assert_eq!(leaders(), 1, "exactly one leads");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let winner = elections.iter().position(Election::is_leader).expect("a leader");
+    let released = Instant::now();
+    elections[winner].release().await;
+    let rest: Vec<&Election> = elections.iter().enumerate().filter(|(i, _)| *i != winner).map(|(_, e)| e).collect();
+    while !rest.iter().any(|election| election.is_leader()) {
+        assert!(released.elapsed() < Duration::from_secs(5), "a released Lease is taken at the next look, not after its term");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(rest.iter().filter(|election| election.is_leader()).count(), 1);
+    assert!(!elections[winner].is_leader());
+    let leases: Api<Lease> = Api::namespaced(client, "default");
+    let lease = leases.get("race").await.expect("the Lease").spec.expect("a spec");
+    assert_eq!(lease.lease_transitions, Some(1), "one hand-over");
+    for election in &elections {
+        election.release().await;
+    }
+}
