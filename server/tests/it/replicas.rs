@@ -65,10 +65,15 @@ impl Replica {
                 }
             }
         });
-        let url = tokio::time::timeout(Duration::from_secs(60), url)
-            .await
-            .expect("the replica says where it listens within a minute")
-            .expect("the replica starts listening");
+        let url = match tokio::time::timeout(Duration::from_secs(60), url).await {
+            Ok(Ok(url)) => url,
+            failed => {
+                // No process left behind by a failed start.
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("the replica did not say where it listens within a minute: {failed:?}");
+            }
+        };
         Replica { child, url, http: reqwest::Client::new() }
     }
 
