@@ -2,12 +2,12 @@
 //! token, or the demo sign-in), checked against cross-site forgery, and every route is
 //! registered through [`Routes`] with the [`Access`] rule it declares — there is no way to add
 //! a route without one, and pages or server functions that have no rule answer 403.
-use std::{net::SocketAddr, time::Instant};
+use std::net::SocketAddr;
 
 use app::{
     backend::auth::{
         Principal, Via,
-        limiter::{Locked, SignInLimiter},
+        limiter::{Locked, SignInLimiter, now_millis},
         sessions::{self, Timeouts},
         tokens, users,
     },
@@ -283,15 +283,16 @@ pub async fn check_password(
     password: &str,
     address: Option<std::net::IpAddr>,
 ) -> Result<users::User, SignInRefused> {
-    let limiter = &state.auth.limiter;
-    limiter.check(name, address, Instant::now()).map_err(SignInRefused::Locked)?;
-    match users::authenticate(&state.db, name, password).await {
+    let (limiter, db) = (&state.auth.limiter, &state.db);
+    let now = now_millis();
+    limiter.check(db, name, address, now).await.map_err(SignInRefused::Failed)?.map_err(SignInRefused::Locked)?;
+    match users::authenticate(db, name, password).await {
         Ok(Some(user)) => {
-            limiter.succeeded(name);
+            limiter.succeeded(db, name).await.map_err(SignInRefused::Failed)?;
             Ok(user)
         }
         Ok(None) => {
-            limiter.failed(name, address, Instant::now());
+            limiter.failed(db, name, address, now_millis()).await.map_err(SignInRefused::Failed)?;
             tracing::info!(name, "failed sign-in");
             Err(SignInRefused::Wrong)
         }

@@ -4,7 +4,12 @@ use std::{path::Path, sync::Arc};
 
 use app::backend::{
     certificates::SecretKey,
-    cluster::{Cluster, ConnectError, label_fix::{self, LabelFixSwitch}, submissions::Submitter},
+    cluster::{
+        Cluster, ConnectError,
+        label_fix::{self, LabelFixSwitch},
+        leader::{self, Election, LeaseSettings},
+        submissions::Submitter,
+    },
     db::Database,
     schema::{SchemaLoadError, SchemaRegistry},
 };
@@ -12,6 +17,7 @@ use tokio::sync::watch;
 
 use crate::{
     Config,
+    metrics::Metrics,
     simcluster::{CiliumBehaviour, SimCluster},
 };
 
@@ -35,6 +41,8 @@ pub struct ClusterState {
     pub label_fix: LabelFixSwitch,
     /// The simulated cluster, when no real one is configured.
     pub simulated: Option<Arc<SimCluster>>,
+    /// Whether this replica holds the Lease and runs the reconcilers.
+    pub election: Arc<Election>,
 }
 
 impl std::fmt::Debug for ClusterState {
@@ -72,9 +80,14 @@ pub async fn schemas(dir: &Path) -> Result<Arc<SchemaRegistry>, SchemaLoadError>
         .cloned()
 }
 
-/// Connects to the configured cluster (or starts the simulated one) and starts the label
-/// fix's reconciler on it.
-pub async fn connect(config: &Config, db: &Database, secret_key: Arc<SecretKey>) -> Result<ClusterState, ClusterError> {
+/// Connects to the configured cluster (or starts the simulated one), campaigns for the
+/// leader Lease, and runs the label fix's reconciler while this replica leads.
+pub async fn connect(
+    config: &Config,
+    db: &Database,
+    secret_key: Arc<SecretKey>,
+    metrics: Arc<Metrics>,
+) -> Result<ClusterState, ClusterError> {
     let (cluster, simulated) = if config.in_cluster {
         (Cluster::in_cluster()?, None)
     } else if let Some(path) = &config.kubeconfig {
@@ -93,7 +106,14 @@ pub async fn connect(config: &Config, db: &Database, secret_key: Arc<SecretKey>)
     };
     let on = label_fix::enabled(db).await?;
     let (switch, follows) = watch::channel(on);
-    tokio::spawn(label_fix::run(cluster.clone(), db.clone(), follows));
+    let namespace = config.lease_namespace.clone().unwrap_or_else(|| cluster.client.default_namespace().to_owned());
+    let election = Arc::new(Election::start(cluster.client.clone(), LeaseSettings::new(namespace, &config.lease_name)));
+    tracing::info!(identity = %election.settings.identity, lease = %election.settings.name, namespace = %election.settings.namespace, "campaigning for the leader Lease");
+    let (reconciled, database) = (cluster.clone(), db.clone());
+    tokio::spawn(leader::while_leading(election.leading(), move || {
+        let observer: Arc<dyn label_fix::Observer> = metrics.clone();
+        label_fix::run(reconciled.clone(), database.clone(), follows.clone(), observer)
+    }));
     let submitter = Submitter { cluster, db: db.clone(), secret_key, timeout: config.apply_timeout() };
-    Ok(ClusterState { submitter, label_fix: LabelFixSwitch(Arc::new(switch)), simulated })
+    Ok(ClusterState { submitter, label_fix: LabelFixSwitch(Arc::new(switch)), simulated, election })
 }

@@ -123,6 +123,15 @@ pub struct Config {
     #[arg(long, env = "GATEHOUSE_SIMULATED_CILIUM_LEGACY")]
     pub simulated_cilium_legacy: bool,
 
+    /// The coordination.k8s.io Lease the replicas elect the one running the reconcilers with.
+    #[arg(long, env = "GATEHOUSE_LEASE_NAME", default_value = "gatehouse-leader")]
+    pub lease_name: String,
+
+    /// The namespace of that Lease. Default: the namespace Gatehouse runs in (its service
+    /// account's), or the kubeconfig context's namespace (`default` when it names none).
+    #[arg(long, env = "GATEHOUSE_LEASE_NAMESPACE")]
+    pub lease_namespace: Option<String>,
+
     /// Directory with `crds/` and `kubernetes-schemas/`, the schemas the simulated cluster
     /// checks objects against.
     #[arg(long, env = "GATEHOUSE_SCHEMAS_DIR", default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared"))]
@@ -215,6 +224,8 @@ impl Config {
             in_cluster: false,
             apply_timeout_secs: 30,
             simulated_cilium_legacy: false,
+            lease_name: "gatehouse-leader".to_owned(),
+            lease_namespace: None,
             schemas_dir: PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared")),
             // One key per test database, the same for every server started on it, and no
             // key file beside a PostgreSQL test.

@@ -6,6 +6,7 @@ pub mod cluster;
 pub mod config;
 pub mod metrics;
 pub mod oidc;
+pub mod openapi;
 pub mod pages;
 pub mod router;
 pub mod simcluster;
@@ -125,8 +126,9 @@ impl Gatehouse {
             .await
             .map_err(|source| StartError::Bind { addr: config.listen, source })?;
         let oidc = config.oidc()?;
-        let clusters = cluster::connect(&config, &db, secret_key.clone()).await?;
-        let state = AppState::new(db, secret_key, demo_user, oidc, clusters, &config);
+        let metrics = metrics::Metrics::new();
+        let clusters = cluster::connect(&config, &db, secret_key.clone(), metrics.clone()).await?;
+        let state = AppState::new(db, secret_key, demo_user, oidc, clusters, metrics, &config);
         Ok(Gatehouse { state, listener, tls })
     }
 
@@ -151,6 +153,7 @@ impl Gatehouse {
     /// Serves until `shutdown` completes, then lets requests in flight finish.
     pub async fn serve(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), StartError> {
         let db = self.state.db.clone();
+        let election = self.state.clusters.election.clone();
         // The client's address reaches handlers (sign-in limits per address).
         let app = router(self.state).into_make_service_with_connect_info::<access::ClientAddr>();
         let served = match self.tls {
@@ -160,6 +163,7 @@ impl Gatehouse {
                 axum::serve(listener, app).with_graceful_shutdown(shutdown).await
             }
         };
+        election.release().await;
         db.close().await;
         served.map_err(StartError::Serve)
     }

@@ -1,13 +1,20 @@
 //! `/metrics` for Prometheus: requests by route and status with their latency, counted as
-//! they are served, and what the plan holds — every pool's addresses by state and its
+//! they are served, the label fix's actions and latency and whether this replica leads, and
+//! what the plan holds — every pool's addresses by state and its
 //! utilization, every current certificate's days to expiry — read from the database at
 //! each scrape, so every replica reports the same plan.
-use std::{sync::Arc, time::Instant};
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use app::{
     backend::{
         allocations, certificates,
-        cluster::submissions,
+        cluster::{
+            label_fix::{self, Outcome},
+            submissions,
+        },
         db::{Database, DbError},
         pools,
     },
@@ -72,6 +79,16 @@ struct SubmissionLabels {
     status: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabels {
+    outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct LeaseLabels {
+    lease: String,
+}
+
 #[derive(Clone, Debug)]
 struct LatencyBuckets;
 
@@ -87,6 +104,8 @@ impl MetricConstructor<Histogram> for LatencyBuckets {
 pub struct Metrics {
     requests: Family<RequestLabels, Counter>,
     latency: Family<RouteLabels, Histogram, LatencyBuckets>,
+    label_fix_actions: Family<OutcomeLabels, Counter>,
+    label_fix_latency: Histogram,
 }
 
 /// Reading the plan failed, or (never, writing to a String) encoding it.
@@ -100,7 +119,12 @@ pub enum ScrapeError {
 
 impl Metrics {
     pub fn new() -> Arc<Metrics> {
-        Arc::new(Metrics { requests: Family::default(), latency: Family::new_with_constructor(LatencyBuckets) })
+        Arc::new(Metrics {
+            requests: Family::default(),
+            latency: Family::new_with_constructor(LatencyBuckets),
+            label_fix_actions: Family::default(),
+            label_fix_latency: LatencyBuckets.new_metric(),
+        })
     }
 
     fn observe(&self, method: &str, route: &str, status: StatusCode, seconds: f64) {
@@ -109,8 +133,9 @@ impl Metrics {
         self.latency.get_or_create(&RouteLabels { method, route }).observe(seconds);
     }
 
-    /// The exposition: the process's counters, and the plan as the database holds it now.
-    pub async fn render(&self, db: &Database) -> Result<String, ScrapeError> {
+    /// The exposition: the process's counters, whether it leads (`lease`: the Lease's name),
+    /// and the plan as the database holds it now.
+    pub async fn render(&self, db: &Database, lease: &str, leading: bool) -> Result<String, ScrapeError> {
         let mut registry = Registry::with_prefix("gatehouse");
         registry.register("http_requests", "HTTP requests served, by route template and status", self.requests.clone());
         registry.register(
@@ -118,6 +143,19 @@ impl Metrics {
             "Time to answer an HTTP request, by route template",
             self.latency.clone(),
         );
+        registry.register(
+            "label_fix_actions",
+            "Generated Gateway Services the label fix patched, by outcome: labelled, unlabelled (switch off), failed",
+            self.label_fix_actions.clone(),
+        );
+        registry.register(
+            "label_fix_latency_seconds",
+            "Time from the label fix's seeing a generated Gateway Service to its patch being answered",
+            self.label_fix_latency.clone(),
+        );
+        let leader = Family::<LeaseLabels, Gauge>::default();
+        leader.get_or_create(&LeaseLabels { lease: lease.to_owned() }).set(i64::from(leading));
+        registry.register("leader", "1 while this replica holds the leader Lease and runs the reconcilers, else 0", leader);
 
         let addresses = Family::<PoolStateLabels, Gauge>::default();
         let utilization = Family::<PoolLabels, Gauge<f64, std::sync::atomic::AtomicU64>>::default();
@@ -164,6 +202,15 @@ impl Metrics {
     }
 }
 
+impl label_fix::Observer for Metrics {
+    fn action(&self, outcome: Outcome, latency: Duration) {
+        self.label_fix_actions.get_or_create(&OutcomeLabels { outcome: outcome.as_str() }).inc();
+        if outcome == Outcome::Labelled {
+            self.label_fix_latency.observe(latency.as_secs_f64());
+        }
+    }
+}
+
 /// Counts and times every request by its route template (`/api/v1/pools/{id}`, not the
 /// address asked for, so the series stay few); the site's files count as `/pkg/{file}`.
 pub async fn track(State(state): State<AppState>, request: Request, next: Next) -> Response {
@@ -180,7 +227,8 @@ pub async fn track(State(state): State<AppState>, request: Request, next: Next) 
 }
 
 pub async fn scrape(State(state): State<AppState>) -> Response {
-    match state.metrics.render(&state.db).await {
+    let election = &state.clusters.election;
+    match state.metrics.render(&state.db, &election.settings.name, election.is_leader()).await {
         Ok(text) => ([(header::CONTENT_TYPE, CONTENT_TYPE)], text).into_response(),
         Err(error) => {
             tracing::warn!(%error, "metrics: could not read the plan");

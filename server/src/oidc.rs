@@ -1,14 +1,14 @@
 //! OpenID Connect sign-in: the authorization code flow with PKCE (S256), a `state` and a
 //! `nonce`, the ID token's RS256 signature checked against the provider's published keys, and
 //! the provider's groups mapped to a role. Users signed in this way have no password here.
-use std::{
-    collections::HashMap,
-    sync::Mutex,
-    time::{Duration, Instant},
-};
+use std::time::Duration;
 
 use app::{
-    backend::auth::{random_secret, sessions, users},
+    backend::auth::{
+        limiter::now_millis,
+        pending::{self, Pending},
+        random_secret, sessions, users,
+    },
     domain::access::{Access, Role},
 };
 use axum::{
@@ -25,8 +25,9 @@ use crate::{
     state::AppState,
 };
 
-/// The provider and how its groups become roles. `Debug` shows neither the client secret
-/// nor the sign-ins under way.
+/// The provider and how its groups become roles. `Debug` does not show the client secret.
+/// Sign-ins under way are rows in the database ([`pending`]), so the provider may send the
+/// browser back to another replica than the one it left.
 pub struct OidcSettings {
     pub issuer: String,
     pub client_id: String,
@@ -34,17 +35,7 @@ pub struct OidcSettings {
     pub groups_claim: String,
     /// Group → role; a user gets the highest role of their groups.
     pub roles: Vec<(String, Role)>,
-    pending: Mutex<HashMap<String, Pending>>,
     http: reqwest::Client,
-}
-
-/// A sign-in on its way through the provider, by its `state`.
-struct Pending {
-    verifier: String,
-    nonce: String,
-    return_to: String,
-    redirect_uri: String,
-    started: Instant,
 }
 
 impl std::fmt::Debug for OidcSettings {
@@ -61,6 +52,10 @@ impl std::fmt::Debug for OidcSettings {
 
 /// How long a visitor may take at the provider.
 const PENDING_FOR: Duration = Duration::from_secs(600);
+
+fn pending_for_ms() -> i64 {
+    i64::try_from(PENDING_FOR.as_millis()).unwrap_or(i64::MAX)
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum OidcConfigError {
@@ -103,7 +98,6 @@ impl OidcSettings {
             client_secret: client_secret.to_owned(),
             groups_claim: groups_claim.to_owned(),
             roles: parse_roles(roles)?,
-            pending: Mutex::new(HashMap::new()),
             http: reqwest::Client::builder().timeout(Duration::from_secs(10)).build()?,
         })
     }
@@ -111,10 +105,6 @@ impl OidcSettings {
     /// The highest role any of the groups maps to.
     pub fn role_for(&self, groups: &[String]) -> Option<Role> {
         self.roles.iter().filter(|(group, _)| groups.contains(group)).map(|(_, role)| *role).max()
-    }
-
-    fn pending(&self) -> std::sync::MutexGuard<'_, HashMap<String, Pending>> {
-        self.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -193,7 +183,6 @@ async fn start(
         nonce: random_secret(),
         return_to: pages::safe_return(query.return_to.as_deref()).to_owned(),
         redirect_uri: redirect_uri(&headers, state.tls),
-        started: Instant::now(),
     };
     let url = reqwest::Url::parse_with_params(
         &discovery.authorization_endpoint,
@@ -211,9 +200,9 @@ async fn start(
     let Ok(url) = url else {
         return refuse(caller.as_ref(), StatusCode::BAD_GATEWAY, "the provider's authorization endpoint is not a URL");
     };
-    let mut waiting = oidc.pending();
-    waiting.retain(|_, pending| pending.started.elapsed() < PENDING_FOR);
-    waiting.insert(state_id, pending);
+    if let Err(error) = pending::store(&state.db, &state_id, &pending, now_millis(), pending_for_ms()).await {
+        return crate::api::ApiError::internal(&error).into_response();
+    }
     Redirect::to(url.as_str()).into_response()
 }
 
@@ -243,8 +232,14 @@ async fn callback(
         let detail = query.error_description.as_deref().unwrap_or("");
         return refuse(caller.as_ref(), StatusCode::UNAUTHORIZED, &format!("the OpenID provider refused the sign-in: {error} {detail}"));
     }
-    let pending = query.state.as_deref().and_then(|id| oidc.pending().remove(id));
-    let (Some(pending), Some(code)) = (pending.filter(|p| p.started.elapsed() < PENDING_FOR), query.code) else {
+    let pending = match &query.state {
+        Some(id) => match pending::take(&state.db, id, now_millis(), pending_for_ms()).await {
+            Ok(pending) => pending,
+            Err(error) => return crate::api::ApiError::internal(&error).into_response(),
+        },
+        None => None,
+    };
+    let (Some(pending), Some(code)) = (pending, query.code) else {
         return refuse(
             caller.as_ref(),
             StatusCode::BAD_REQUEST,

@@ -32,6 +32,7 @@ impl AppState {
         demo_user: Option<Principal>,
         oidc: Option<OidcSettings>,
         clusters: ClusterState,
+        metrics: Arc<Metrics>,
         config: &Config,
     ) -> AppState {
         let leptos_options = LeptosOptions::builder()
@@ -46,7 +47,7 @@ impl AppState {
             request_timeout: config.request_timeout(),
             tls: config.tls_cert.is_some(),
             secret_key,
-            metrics: Metrics::new(),
+            metrics,
             auth: Arc::new(AuthSettings {
                 timeouts: config.session_timeouts(),
                 limiter: SignInLimiter::new(config.sign_in_limits()),

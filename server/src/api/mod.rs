@@ -35,6 +35,7 @@ pub fn routes() -> Routes {
     const NETWORK_ADMIN: Access = Access::NETWORK_ADMIN;
     const ADMIN: Access = Access::ADMIN;
     Routes::new("/api/v1", Surface::Api)
+        .get("/openapi.json", Access::Public, crate::openapi::serve)
         .get("/me", VIEWER, accounts::me)
         .get("/tokens", VIEWER, accounts::list_tokens)
         .post("/tokens", VIEWER, accounts::create_token)

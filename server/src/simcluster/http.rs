@@ -215,6 +215,12 @@ async fn serve(
     };
     let kind = &KINDS[target.kind];
     let verb = verb(&method, &target, params);
+    shared.requests.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(super::ApiRequest {
+        verb: verb.to_owned(),
+        group: kind.group.to_owned(),
+        resource: if target.status { format!("{}/status", kind.plural) } else { kind.plural.to_owned() },
+        namespace: target.namespace.map(str::to_owned),
+    });
     if shared.access().forbidden.iter().any(|(v, plural)| v == verb && plural == kind.plural) {
         return StatusError::forbidden(verb, kind, target.namespace).into_response();
     }

@@ -36,10 +36,22 @@ pub struct Access {
     pub forbidden: Vec<(String, String)>,
 }
 
+/// One kind of request the cluster answered: what RBAC would have to allow.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ApiRequest {
+    pub verb: String,
+    /// The API group; empty for the core group.
+    pub group: String,
+    pub resource: String,
+    /// `None` for cluster-scoped resources and requests across all namespaces.
+    pub namespace: Option<String>,
+}
+
 pub(crate) struct Shared {
     store: Mutex<Store>,
     access: Mutex<Access>,
     behaviour: Mutex<CiliumBehaviour>,
+    requests: Mutex<std::collections::BTreeSet<ApiRequest>>,
 }
 
 impl Shared {
@@ -89,6 +101,7 @@ impl SimCluster {
             store: Mutex::new(Store::new(registry)),
             access: Mutex::new(Access::default()),
             behaviour: Mutex::new(CiliumBehaviour::default()),
+            requests: Mutex::new(std::collections::BTreeSet::new()),
         });
         let (stop, stopped) = oneshot::channel::<()>();
         let app = http::router(shared.clone());
@@ -165,6 +178,11 @@ impl SimCluster {
     /// Changes who may do what (401 and 403 answers).
     pub fn set_access(&self, access: Access) {
         *self.shared.access() = access;
+    }
+
+    /// Every kind of request answered so far (verb, resource, namespace), each once.
+    pub fn requests(&self) -> Vec<ApiRequest> {
+        self.shared.requests.lock().unwrap_or_else(std::sync::PoisonError::into_inner).iter().cloned().collect()
     }
 
     pub fn set_behaviour(&self, behaviour: CiliumBehaviour) {

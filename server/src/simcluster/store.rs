@@ -36,7 +36,7 @@ const fn kind(group: &'static str, version: &'static str, kind: &'static str, pl
     Kind { group, version, kind, plural, namespaced }
 }
 
-/// Every kind Gatehouse applies, reads or watches.
+/// Every kind Gatehouse applies, reads or watches, and the Lease its replicas elect a leader with.
 pub const KINDS: &[Kind] = &[
     kind("", "v1", "Namespace", "namespaces", false),
     kind("", "v1", "Node", "nodes", false),
@@ -54,6 +54,7 @@ pub const KINDS: &[Kind] = &[
     kind("cilium.io", "v2", "CiliumBGPClusterConfig", "ciliumbgpclusterconfigs", false),
     kind("cilium.io", "v2", "CiliumBGPPeerConfig", "ciliumbgppeerconfigs", false),
     kind("cilium.io", "v2", "CiliumBGPAdvertisement", "ciliumbgpadvertisements", false),
+    kind("coordination.k8s.io", "v1", "Lease", "leases", true),
 ];
 
 /// The index of a kind in [`KINDS`] by its `kind` name.

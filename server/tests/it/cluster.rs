@@ -23,13 +23,13 @@ use crate::{
 };
 
 /// A portal with the demo plan, submitting to its own simulated cluster through a kubeconfig.
-struct Fixture {
-    app: TestApp,
-    sim: Arc<SimCluster>,
-    _kubeconfig: tempfile::TempDir,
+pub(crate) struct Fixture {
+    pub(crate) app: TestApp,
+    pub(crate) sim: Arc<SimCluster>,
+    pub(crate) _kubeconfig: tempfile::TempDir,
 }
 
-async fn simulated(behaviour: CiliumBehaviour, token: Option<&str>) -> Arc<SimCluster> {
+pub(crate) async fn simulated(behaviour: CiliumBehaviour, token: Option<&str>) -> Arc<SimCluster> {
     let config = Config::for_tests("sqlite::memory:", "");
     let schemas = gatehouse::cluster::schemas(&config.schemas_dir)
         .await
@@ -62,18 +62,18 @@ impl Fixture {
         Fixture::with(kind, CiliumBehaviour::default(), None).await
     }
 
-    async fn with(kind: DbKind, behaviour: CiliumBehaviour, token: Option<&str>) -> Fixture {
+    pub(crate) async fn with(kind: DbKind, behaviour: CiliumBehaviour, token: Option<&str>) -> Fixture {
         let sim = simulated(behaviour, token).await;
         let (app, kubeconfig) = portal(kind, &sim.kubeconfig(token)).await;
         Fixture { app, sim, _kubeconfig: kubeconfig }
     }
 
-    async fn client(&self) -> Client {
+    pub(crate) async fn client(&self) -> Client {
         kube_client(&self.sim.kubeconfig(None)).await
     }
 }
 
-async fn kube_client(kubeconfig: &str) -> Client {
+pub(crate) async fn kube_client(kubeconfig: &str) -> Client {
     let config = kube::Config::from_custom_kubeconfig(
         kube::config::Kubeconfig::from_yaml(kubeconfig).expect("a kubeconfig"),
         &kube::config::KubeConfigOptions::default(),
@@ -84,7 +84,7 @@ async fn kube_client(kubeconfig: &str) -> Client {
 }
 
 /// Submits and returns the id.
-async fn submit(app: &TestApp, environment: &str, dry_run: bool) -> i64 {
+pub(crate) async fn submit(app: &TestApp, environment: &str, dry_run: bool) -> i64 {
     let (status, body) =
         app.post_json("/api/v1/applications/api/submissions", &json!({"environment": environment, "dry_run": dry_run})).await;
     assert_eq!(status, 202, "{body}");
@@ -92,7 +92,7 @@ async fn submit(app: &TestApp, environment: &str, dry_run: bool) -> i64 {
 }
 
 /// Polls a submission until it leaves `applying`/`tearing_down`.
-async fn settled(app: &TestApp, id: i64) -> Value {
+pub(crate) async fn settled(app: &TestApp, id: i64) -> Value {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let (status, body) = app.get_json(&format!("/api/v1/submissions/{id}")).await;
@@ -107,7 +107,7 @@ async fn settled(app: &TestApp, id: i64) -> Value {
 }
 
 /// Polls `check` until it holds or `within` passes.
-async fn eventually(within: Duration, what: &str, mut check: impl FnMut() -> bool) {
+pub(crate) async fn eventually(within: Duration, what: &str, mut check: impl FnMut() -> bool) {
     let deadline = Instant::now() + within;
     while !check() {
         assert!(Instant::now() < deadline, "not within {within:?}: {what}");
@@ -130,7 +130,7 @@ fn objects(submission: &Value) -> Vec<(String, String, String)> {
         .collect()
 }
 
-const GATEWAY_SERVICE: &str = "cilium-gateway-api-dev";
+pub(crate) const GATEWAY_SERVICE: &str = "cilium-gateway-api-dev";
 
 async fn seed_example_reaches_ready(kind: DbKind) {
     let fixture = Fixture::start(kind).await;

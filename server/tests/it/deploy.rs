@@ -131,6 +131,8 @@ fn the_deployment_is_locked_down_and_probed() {
         assert!(container["resources"]["requests"]["memory"].is_string());
         assert!(container["resources"]["limits"]["memory"].is_string());
 
+        assert_eq!(env_var(container, "GATEHOUSE_IN_CLUSTER").map(|var| &var["value"]), Some(&Value::from("true")), "the pod's service account");
+        assert_eq!(env_var(container, "POD_NAME").map(|var| &var["valueFrom"]["fieldRef"]["fieldPath"]), Some(&Value::from("metadata.name")));
         let secret_key = env_var(container, "GATEHOUSE_SECRET_KEY").expect("GATEHOUSE_SECRET_KEY is set");
         assert_eq!(secret_key["valueFrom"]["secretKeyRef"]["name"], "gatehouse-secret-key");
         let database = env_var(container, "DATABASE_URL").expect("DATABASE_URL is set");
@@ -267,4 +269,101 @@ fn the_readme_documents_every_option() {
         }
     }
     assert!(configuration.contains("`GATEHOUSE_SECRET_KEY`"));
+}
+
+/// What a rendered role grants: `(apiGroup, resource, verb)`.
+fn grants(role: &Value) -> BTreeSet<(String, String, String)> {
+    let strings = |value: &Value| -> Vec<String> {
+        value.as_array().into_iter().flatten().filter_map(|v| v.as_str().map(str::to_owned)).collect()
+    };
+    let mut granted = BTreeSet::new();
+    for rule in role["rules"].as_array().into_iter().flatten() {
+        for group in strings(&rule["apiGroups"]) {
+            for resource in strings(&rule["resources"]) {
+                for verb in strings(&rule["verbs"]) {
+                    granted.insert((group.clone(), resource.clone(), verb));
+                }
+            }
+        }
+    }
+    granted
+}
+
+/// The RBAC in deploy/ against what Gatehouse really asks of a cluster: the simulated cluster
+/// records every request (verb, resource, namespace) during a submission to ready, a preview,
+/// the VIP and cluster pages, the label fix (labelling, switched off and on), a teardown and
+/// the leader Lease (taken, renewed, released at shutdown). Every request must be granted — by
+/// the ClusterRole, or by the Role in Gatehouse's own namespace for the Lease — and every grant
+/// must have been used, or be one the run cannot exercise, named here with the reason.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rbac_grants_what_gatehouse_uses() {
+    use std::time::Duration;
+
+    use gatehouse::simcluster::CiliumBehaviour;
+    use serde_json::json;
+
+    use crate::cluster::{Fixture, GATEWAY_SERVICE, eventually, settled, submit};
+
+    let fixture = Fixture::with(crate::harness::DbKind::Sqlite, CiliumBehaviour { copies_infrastructure_labels: false }, None).await;
+    let Fixture { app, sim, _kubeconfig } = fixture;
+    assert_eq!(settled(&app, submit(&app, "dev", false).await).await["status"], "ready");
+    // Prod announces by BGP too; it is protected, so another network admin approves.
+    let prod = submit(&app, "prod", false).await;
+    let approver = app.client_as(app::domain::access::Role::NetworkAdmin, "").await;
+    let approved = approver.post(app.at(&format!("/api/v1/submissions/{prod}/approve"))).json(&json!({})).send().await.expect("answers");
+    assert_eq!(approved.status(), 202);
+    assert_eq!(settled(&app, prod).await["status"], "ready");
+    for environment in ["dev", "prod"] {
+        let (status, _) = app.get_json(&format!("/api/v1/applications/api/preview?environment={environment}")).await;
+        assert_eq!(status, 200);
+    }
+    assert_eq!(app.get_json("/api/v1/vips").await.0, 200);
+    assert_eq!(app.get_json("/api/v1/clusters").await.0, 200);
+    let announced = {
+        let sim = sim.clone();
+        move || sim.vip("cd-service", GATEWAY_SERVICE).is_some_and(|vip| vip.is_announced())
+    };
+    for on in [false, true] {
+        let (status, _) = app.send_json(reqwest::Method::PUT, "/api/v1/label-fix", &json!({"enabled": on})).await;
+        assert_eq!(status, 200);
+        let announced = announced.clone();
+        eventually(Duration::from_secs(5), "the label fix follows its switch", move || announced() == on).await;
+    }
+    let response = app.client.delete(app.at("/api/v1/applications/api/environments/dev")).send().await.expect("answers");
+    assert_eq!(response.status(), 202);
+    let id = response.json::<Value>().await.expect("JSON")["id"].as_i64().expect("an id");
+    assert_eq!(settled(&app, id).await["status"], "torn_down");
+    app.stop().await;
+
+    let objects = render(&repo_root().join("deploy/overlays/replicated"));
+    let cluster_wide: BTreeSet<_> = find(&objects, "ClusterRole").into_iter().flat_map(grants).collect();
+    let own_namespace: BTreeSet<_> = find(&objects, "Role").into_iter().flat_map(grants).collect();
+    // In the cluster the Lease lives in Gatehouse's namespace; with this kubeconfig, in `default`.
+    let lease_namespace = "default";
+    let mut used = BTreeSet::new();
+    let mut refused = Vec::new();
+    for request in sim.requests() {
+        let wanted = (request.group.clone(), request.resource.clone(), request.verb.clone());
+        let granted = cluster_wide.contains(&wanted)
+            || (request.namespace.as_deref() == Some(lease_namespace) && own_namespace.contains(&wanted));
+        if !granted {
+            refused.push(request);
+        }
+        used.insert(wanted);
+    }
+    assert!(refused.is_empty(), "deploy/ does not grant: {refused:#?}");
+    let unexercised: BTreeSet<_> = cluster_wide.union(&own_namespace).filter(|grant| !used.contains(*grant)).cloned().collect();
+    let explained = |(group, resource, verb): &(String, String, String)| {
+        // Server-side apply of an object that does not exist yet needs `create` from RBAC
+        // (the API server sees a PATCH, and so does the simulated cluster).
+        verb == "create" && resource != "leases"
+            // A ReferenceGrant is applied only when a Gateway's certificate Secret lives in
+            // another namespace; the demo's does not.
+            || (group == "gateway.networking.k8s.io" && resource == "referencegrants")
+            // Importing the cluster's LB-IPAM pools into the plan lists them.
+            || (group == "cilium.io" && resource == "ciliumloadbalancerippools" && verb == "list")
+    };
+    eprintln!("used: {used:?}\ngranted, not exercised by the run: {unexercised:?}");
+    let unexplained: Vec<_> = unexercised.iter().filter(|grant| !explained(grant)).collect();
+    assert!(unexplained.is_empty(), "deploy/ grants what Gatehouse does not use: {unexplained:?}");
 }

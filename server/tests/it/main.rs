@@ -16,3 +16,6 @@ mod pages;
 mod plan;
 mod tls;
 mod topology;
+mod replicas;
+mod shared_sign_in;
+mod openapi;

@@ -1,5 +1,5 @@
-//! `/metrics`: requests counted by route template and status, latency histograms, and the
-//! plan's pools and certificates as the database holds them at the scrape.
+//! `/metrics`: requests counted by route template and status, latency histograms, the label
+//! fix's actions and latency, the leader gauge, and the plan's pools and certificates as the database holds them at the scrape.
 use std::collections::HashMap;
 
 use serde_json::json;
@@ -89,4 +89,38 @@ async fn requests_pools_and_certificates_are_exposed(kind: DbKind) {
     assert!(after.contains_key("gatehouse_http_requests_total{method=\"GET\",route=\"/metrics\",status=\"200\"}"));
 }
 
-crate::on_both_databases!(requests_pools_and_certificates_are_exposed);
+/// The label fix's actions by outcome, its latency, and the leader gauge: on Cilium before
+/// 1.15 the reconciler labels the generated Service and is counted; switched off, it takes the
+/// label back and that is counted too.
+async fn label_fix_actions_latency_and_leader_are_exposed(kind: DbKind) {
+    use crate::cluster::{Fixture, GATEWAY_SERVICE, eventually, settled, submit};
+    let fixture = Fixture::with(kind, gatehouse::simcluster::CiliumBehaviour { copies_infrastructure_labels: false }, None).await;
+    let app = &fixture.app;
+    let first = scrape(app).await;
+    assert_eq!(first["gatehouse_leader{lease=\"gatehouse-leader\"}"], 1.0, "the only replica leads");
+    assert_eq!(first.get("gatehouse_label_fix_actions_total{outcome=\"labelled\"}"), None, "nothing done yet");
+    assert_eq!(first["gatehouse_label_fix_latency_seconds_count"], 0.0);
+
+    let done = settled(app, submit(app, "dev", false).await).await;
+    assert_eq!(done["status"], "ready", "{done:#}");
+    let after = scrape(app).await;
+    let labelled = after["gatehouse_label_fix_actions_total{outcome=\"labelled\"}"];
+    assert!(labelled >= 1.0, "{labelled}");
+    assert_eq!(after["gatehouse_label_fix_latency_seconds_count"], labelled, "every labelling is timed");
+    let seconds = after["gatehouse_label_fix_latency_seconds_sum"];
+    assert!(seconds > 0.0 && seconds < labelled * 5.0, "{seconds} s for {labelled}");
+    assert!(fixture.sim.vip("cd-service", GATEWAY_SERVICE).is_some_and(|vip| vip.is_announced()));
+
+    let (status, _) = app.send_json(reqwest::Method::PUT, "/api/v1/label-fix", &json!({"enabled": false})).await;
+    assert_eq!(status, 200);
+    let sim = fixture.sim.clone();
+    eventually(std::time::Duration::from_secs(5), "the VIP goes dark", move || {
+        !sim.vip("cd-service", GATEWAY_SERVICE).is_some_and(|vip| vip.is_announced())
+    })
+    .await;
+    let off = scrape(app).await;
+    assert!(off["gatehouse_label_fix_actions_total{outcome=\"unlabelled\"}"] >= 1.0);
+    assert_eq!(off.get("gatehouse_label_fix_actions_total{outcome=\"failed\"}"), None);
+}
+
+crate::on_both_databases!(requests_pools_and_certificates_are_exposed, label_fix_actions_latency_and_leader_are_exposed);

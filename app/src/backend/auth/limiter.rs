@@ -2,14 +2,11 @@
 //!
 //! After `attempts` failures within `window`, the account (or the address, which is
 //! allowed four times as many, since several people may share one) is locked for
-//! `lockout`; the caller is told how long. A success clears the account's failures. Kept in
-//! memory: a restart forgets the counts, and each process counts its own.
-use std::{
-    collections::HashMap,
-    net::IpAddr,
-    sync::Mutex,
-    time::{Duration, Instant},
-};
+//! `lockout`; the caller is told how long. A success clears the account's failures. The
+//! counts are rows in the database, so replicas share them and a restart keeps them.
+use std::{net::IpAddr, time::Duration};
+
+use crate::backend::db::{Database, DbError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
@@ -64,150 +61,111 @@ fn wait_text(seconds: u64) -> String {
     }
 }
 
-#[derive(Debug, Clone, Copy)]
-struct Failures {
-    count: u32,
-    since: Instant,
-    locked_until: Option<Instant>,
+/// The row of an account or an address in `sign_in_failures`.
+fn account_key(account: &str) -> String {
+    format!("account:{}", account.to_lowercase())
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-enum Key {
-    Account(String),
-    Address(IpAddr),
+fn address_key(address: IpAddr) -> String {
+    format!("address:{address}")
 }
 
+fn millis(duration: Duration) -> i64 {
+    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// The limits, counted in the database so every replica sees every failure.
 #[derive(Debug)]
 pub struct SignInLimiter {
     limits: Limits,
-    failures: Mutex<HashMap<Key, Failures>>,
 }
 
 impl SignInLimiter {
     pub fn new(limits: Limits) -> SignInLimiter {
-        SignInLimiter { limits, failures: Mutex::new(HashMap::new()) }
+        SignInLimiter { limits }
     }
 
-    fn allowed(&self, key: &Key) -> u32 {
-        match key {
-            Key::Account(_) => self.limits.attempts,
-            Key::Address(_) => self.limits.attempts.saturating_mul(4),
+    /// Whether a sign-in for `account` from `address` may be tried at `now` (Unix ms).
+    pub async fn check(&self, db: &Database, account: &str, address: Option<IpAddr>, now: i64) -> Result<Result<(), Locked>, DbError> {
+        let locked = |key: String| async move {
+            let until: Option<i64> = sqlx::query_scalar(
+                "SELECT locked_until_ms FROM sign_in_failures WHERE key = $1 AND locked_until_ms > $2",
+            )
+            .bind(key)
+            .bind(now)
+            .fetch_optional(db.pool())
+            .await?
+            .flatten();
+            Ok::<_, DbError>(until.map(|until| Duration::from_millis(u64::try_from(until - now).unwrap_or(0))))
+        };
+        if let Some(address) = address
+            && let Some(retry_after) = locked(address_key(address)).await?
+        {
+            return Ok(Err(Locked::Address { retry_after }));
         }
-    }
-
-    fn with_failures<T>(&self, work: impl FnOnce(&mut HashMap<Key, Failures>) -> T) -> T {
-        let mut failures = self.failures.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        work(&mut failures)
-    }
-
-    /// Whether a sign-in for `account` from `address` may be tried now.
-    pub fn check(&self, account: &str, address: Option<IpAddr>, now: Instant) -> Result<(), Locked> {
-        self.with_failures(|failures| {
-            let locked = |key: &Key| {
-                failures
-                    .get(key)
-                    .and_then(|entry| entry.locked_until)
-                    .filter(|until| *until > now)
-                    .map(|until| until - now)
-            };
-            if let Some(retry_after) = address.and_then(|address| locked(&Key::Address(address))) {
-                return Err(Locked::Address { retry_after });
-            }
-            match locked(&Key::Account(account.to_lowercase())) {
-                Some(retry_after) => Err(Locked::Account { retry_after }),
-                None => Ok(()),
-            }
+        Ok(match locked(account_key(account)).await? {
+            Some(retry_after) => Err(Locked::Account { retry_after }),
+            None => Ok(()),
         })
     }
 
-    /// Counts a failed sign-in against the account and the address.
-    pub fn failed(&self, account: &str, address: Option<IpAddr>, now: Instant) {
-        let keys = std::iter::once(Key::Account(account.to_lowercase())).chain(address.map(Key::Address));
-        let limits = self.limits;
-        let allowed: Vec<(Key, u32)> = keys.map(|key| {
-            let allowed = self.allowed(&key);
-            (key, allowed)
-        }).collect();
-        self.with_failures(|failures| {
-            for (key, allowed) in allowed {
-                let entry = failures.entry(key).or_insert(Failures { count: 0, since: now, locked_until: None });
-                let lock_over = entry.locked_until.is_some_and(|until| until <= now);
-                if lock_over || now.duration_since(entry.since) > limits.window {
-                    *entry = Failures { count: 0, since: now, locked_until: None };
-                }
-                entry.count += 1;
-                if entry.count >= allowed {
-                    entry.locked_until = Some(now + limits.lockout);
-                }
-            }
-            // Forget entries whose window and lock are over, so the map stays small.
-            failures.retain(|_, entry| {
-                entry.locked_until.is_some_and(|until| until > now) || now.duration_since(entry.since) <= limits.window
-            });
-        });
+    /// Counts a failed sign-in against the account and the address, each in one statement,
+    /// so failures counted by two replicas at once both count.
+    pub async fn failed(&self, db: &Database, account: &str, address: Option<IpAddr>, now: i64) -> Result<(), DbError> {
+        let keys = std::iter::once((account_key(account), self.limits.attempts))
+            .chain(address.map(|address| (address_key(address), self.limits.attempts.saturating_mul(4))));
+        // A count starts over when the lock is over or the window has passed.
+        const START_OVER: &str = "((sign_in_failures.locked_until_ms IS NOT NULL AND sign_in_failures.locked_until_ms <= $2) \
+                                   OR $2 - sign_in_failures.since_ms > $5)";
+        let upsert = format!(
+            "INSERT INTO sign_in_failures (key, failures, since_ms, locked_until_ms) \
+             VALUES ($1, 1, $2, CASE WHEN 1 >= $3 THEN $2 + $4 ELSE NULL END) \
+             ON CONFLICT (key) DO UPDATE SET \
+               failures = CASE WHEN {START_OVER} THEN 1 ELSE sign_in_failures.failures + 1 END, \
+               since_ms = CASE WHEN {START_OVER} THEN $2 ELSE sign_in_failures.since_ms END, \
+               locked_until_ms = CASE \
+                 WHEN (CASE WHEN {START_OVER} THEN 1 ELSE sign_in_failures.failures + 1 END) >= $3 THEN $2 + $4 \
+                 WHEN {START_OVER} THEN NULL \
+                 ELSE sign_in_failures.locked_until_ms END"
+        );
+        let (lockout, window) = (millis(self.limits.lockout), millis(self.limits.window));
+        for (key, allowed) in keys {
+            sqlx::query(&upsert)
+                .bind(key)
+                .bind(now)
+                .bind(i64::from(allowed))
+                .bind(lockout)
+                .bind(window)
+                .execute(db.pool())
+                .await?;
+        }
+        // Forget entries whose window and lock are over, so the table stays small.
+        sqlx::query("DELETE FROM sign_in_failures WHERE (locked_until_ms IS NULL OR locked_until_ms <= $1) AND since_ms < $1 - $2")
+            .bind(now)
+            .bind(window)
+            .execute(db.pool())
+            .await?;
+        Ok(())
     }
 
     /// A successful sign-in clears the account's failures (not the address's).
-    pub fn succeeded(&self, account: &str) {
-        self.with_failures(|failures| failures.remove(&Key::Account(account.to_lowercase())));
+    pub async fn succeeded(&self, db: &Database, account: &str) -> Result<(), DbError> {
+        sqlx::query("DELETE FROM sign_in_failures WHERE key = $1").bind(account_key(account)).execute(db.pool()).await?;
+        Ok(())
     }
+}
+
+/// The wall clock in Unix milliseconds, the limiter's `now` (replicas share it).
+pub fn now_millis() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(millis)
+        .unwrap_or(0)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    const LIMITS: Limits =
-        Limits { attempts: 3, window: Duration::from_secs(600), lockout: Duration::from_secs(900) };
-
-    #[test]
-    fn an_account_is_locked_after_its_attempts_and_unlocked_when_the_lockout_ends() {
-        let limiter = SignInLimiter::new(LIMITS);
-        let start = Instant::now();
-        let address = Some(IpAddr::from([192, 168, 99, 7]));
-        for second in 0..2 {
-            limiter.failed("alice", address, start + Duration::from_secs(second));
-            assert_eq!(limiter.check("alice", address, start + Duration::from_secs(second)), Ok(()));
-        }
-        limiter.failed("Alice", address, start + Duration::from_secs(2));
-        let locked = limiter.check("alice", address, start + Duration::from_secs(62)).unwrap_err();
-        assert_eq!(locked, Locked::Account { retry_after: Duration::from_secs(840) });
-        assert_eq!(locked.message(), "Too many failed sign-ins for this account. Try again in 14 minutes.");
-        // Another account from the same address is not locked.
-        assert_eq!(limiter.check("bob", address, start + Duration::from_secs(62)), Ok(()));
-        // The lockout ends.
-        assert_eq!(limiter.check("alice", address, start + Duration::from_secs(902)), Ok(()));
-        limiter.failed("alice", address, start + Duration::from_secs(903));
-        assert_eq!(limiter.check("alice", address, start + Duration::from_secs(903)), Ok(()), "counting starts over");
-    }
-
-    #[test]
-    fn failures_outside_the_window_do_not_add_up_and_success_clears_them() {
-        let limiter = SignInLimiter::new(LIMITS);
-        let start = Instant::now();
-        limiter.failed("alice", None, start);
-        limiter.failed("alice", None, start + Duration::from_secs(1));
-        limiter.failed("alice", None, start + Duration::from_secs(700));
-        assert_eq!(limiter.check("alice", None, start + Duration::from_secs(700)), Ok(()));
-        limiter.succeeded("alice");
-        limiter.failed("alice", None, start + Duration::from_secs(701));
-        limiter.failed("alice", None, start + Duration::from_secs(702));
-        assert_eq!(limiter.check("alice", None, start + Duration::from_secs(702)), Ok(()));
-    }
-
-    #[test]
-    fn an_address_trying_many_accounts_is_locked() {
-        let limiter = SignInLimiter::new(LIMITS);
-        let start = Instant::now();
-        let address = Some(IpAddr::from([10, 0, 0, 9]));
-        for n in 0..12 {
-            limiter.failed(&format!("user{n}"), address, start);
-        }
-        let locked = limiter.check("someone-else", address, start).unwrap_err();
-        assert!(matches!(locked, Locked::Address { .. }), "{locked:?}");
-        assert!(locked.message().contains("from your address"));
-        assert_eq!(limiter.check("someone-else", Some(IpAddr::from([10, 0, 0, 10])), start), Ok(()));
-    }
 
     #[test]
     fn waits_are_rounded_up() {
@@ -217,5 +175,9 @@ mod tests {
         assert!(wait(Duration::from_secs(45)).ends_with("45 seconds."));
         assert!(wait(Duration::from_secs(91)).ends_with("2 minutes."));
         assert!(wait(Duration::from_secs(900)).ends_with("15 minutes."));
+        assert_eq!(
+            Locked::Account { retry_after: Duration::from_secs(840) }.message(),
+            "Too many failed sign-ins for this account. Try again in 14 minutes."
+        );
     }
 }

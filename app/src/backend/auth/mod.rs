@@ -4,6 +4,7 @@
 //! clear: passwords are stored as Argon2id hashes, session ids and tokens — random 256-bit
 //! values — as their SHA-256, which is enough for values that cannot be guessed.
 pub mod limiter;
+pub mod pending;
 pub mod sessions;
 pub mod tokens;
 pub mod users;

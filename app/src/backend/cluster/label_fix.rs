@@ -9,7 +9,11 @@
 //! The fix can be switched off and on (for training: the VIP goes dark and comes back). Off,
 //! the reconciler takes its label back, the Gateways lose `spec.infrastructure`, and new
 //! submissions leave it out; on, all of it returns.
-use std::collections::BTreeMap;
+use std::{
+    collections::BTreeMap,
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use futures_util::StreamExt;
 use k8s_openapi::api::core::v1::Service;
@@ -38,6 +42,8 @@ pub struct LabelFixSwitch(pub std::sync::Arc<watch::Sender<bool>>);
 /// The field manager of the labels the reconciler applies.
 pub const LABEL_FIX_MANAGER: &str = "gatehouse-label-fix";
 const SETTING: &str = "gateway_label_fix";
+/// How often the reconciler reads the switch's setting (thrown at another replica).
+const SETTING_POLL: Duration = Duration::from_secs(2);
 
 /// Whether the fix is on (it is unless someone switched it off).
 pub async fn enabled(db: &Database) -> Result<bool, DbError> {
@@ -65,22 +71,61 @@ pub async fn set_enabled(db: &Database, switch: &watch::Sender<bool>, actor: &st
     Ok(())
 }
 
+/// What the reconciler did to one generated Service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// The advertisement label was applied.
+    Labelled,
+    /// The switch is off: the reconciler took its label back.
+    Unlabelled,
+    /// The patch failed (it is tried again at the Service's next event).
+    Failed,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Labelled => "labelled",
+            Outcome::Unlabelled => "unlabelled",
+            Outcome::Failed => "failed",
+        }
+    }
+}
+
+/// Told of every action with the time from the reconciler's seeing the Service to its
+/// patch being answered (the server counts them for /metrics).
+pub trait Observer: Send + Sync {
+    fn action(&self, outcome: Outcome, latency: Duration);
+}
+
 struct Reconciler {
     cluster: Cluster,
     db: Database,
+    observer: Arc<dyn Observer>,
 }
 
 /// Runs the reconciler until the switch's sender is dropped.
-pub async fn run(cluster: Cluster, db: Database, mut switch: watch::Receiver<bool>) {
-    let reconciler = Reconciler { cluster, db };
+pub async fn run(cluster: Cluster, db: Database, mut switch: watch::Receiver<bool>, observer: Arc<dyn Observer>) {
+    let reconciler = Reconciler { cluster, db, observer };
     let services: Api<Service> = Api::all(reconciler.cluster.client.clone());
     let config = watcher::Config::default().labels(vips::OWNING_GATEWAY_LABEL);
     let mut events = watcher(services, config).default_backoff().applied_objects().boxed();
     let mut on = *switch.borrow_and_update();
+    // The switch may be thrown at another replica: its setting in the database is followed too.
+    let mut setting = tokio::time::interval(SETTING_POLL);
+    setting.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
+            _ = setting.tick() => {
+                if let Ok(stored) = enabled(&reconciler.db).await
+                    && stored != on
+                {
+                    on = stored;
+                    reconciler.switch(on).await;
+                }
+            },
             event = events.next() => match event {
-                Some(Ok(service)) => reconciler.service(&service, on).await,
+                Some(Ok(service)) => reconciler.service(&service, on, Instant::now()).await,
                 Some(Err(error)) => tracing::warn!(%error, "watching the Gateways' Services failed; retrying"),
                 None => return,
             },
@@ -113,8 +158,9 @@ impl Reconciler {
         Some((label.key.to_string(), label.value.to_string()))
     }
 
-    /// Labels (on) or unlabels (off) one generated Service of a Gatehouse Gateway.
-    async fn service(&self, service: &Service, on: bool) {
+    /// Labels (on) or unlabels (off) one generated Service of a Gatehouse Gateway, seen at
+    /// `seen`.
+    async fn service(&self, service: &Service, on: bool, seen: Instant) {
         let (Some(name), Some(namespace)) = (&service.metadata.name, &service.metadata.namespace) else { return };
         let Some(gateway) = service.metadata.labels.as_ref().and_then(|l| l.get(vips::OWNING_GATEWAY_LABEL)) else { return };
         let gateways = match self.gateway_resource().await {
@@ -136,11 +182,21 @@ impl Reconciler {
             return;
         };
         let services: Api<Service> = Api::namespaced(self.cluster.client.clone(), namespace);
-        match services.patch(name, &PatchParams::apply(LABEL_FIX_MANAGER).force(), &Patch::Apply(&patch)).await {
-            Ok(_) if on => tracing::info!(service = %name, %namespace, label = %key, "labelled the Gateway's Service"),
-            Ok(_) => tracing::info!(service = %name, %namespace, "took the label fix's label back"),
-            Err(error) => tracing::warn!(%error, service = %name, %namespace, "labelling the Gateway's Service failed"),
-        }
+        let outcome = match services.patch(name, &PatchParams::apply(LABEL_FIX_MANAGER).force(), &Patch::Apply(&patch)).await {
+            Ok(_) if on => {
+                tracing::info!(service = %name, %namespace, label = %key, "labelled the Gateway's Service");
+                Outcome::Labelled
+            }
+            Ok(_) => {
+                tracing::info!(service = %name, %namespace, "took the label fix's label back");
+                Outcome::Unlabelled
+            }
+            Err(error) => {
+                tracing::warn!(%error, service = %name, %namespace, "labelling the Gateway's Service failed");
+                Outcome::Failed
+            }
+        };
+        self.observer.action(outcome, seen.elapsed());
     }
 
     /// Follows the switch: every Gatehouse Gateway's `spec.infrastructure`, then every
@@ -169,7 +225,7 @@ impl Reconciler {
         let services: Api<Service> = Api::all(self.cluster.client.clone());
         let listed = services.list(&ListParams::default().labels(vips::OWNING_GATEWAY_LABEL)).await;
         for service in listed.map(|l| l.items).unwrap_or_default() {
-            self.service(&service, on).await;
+            self.service(&service, on, Instant::now()).await;
         }
     }
 }

@@ -5,6 +5,7 @@
 pub mod failure;
 pub mod fields;
 pub mod label_fix;
+pub mod leader;
 pub mod live;
 pub mod submissions;
 pub mod vips;
