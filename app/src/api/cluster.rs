@@ -137,32 +137,14 @@ pub async fn list_application_targets() -> Result<Vec<ApplicationTargets>, AppEr
 
 #[server]
 pub async fn submit_to_cluster(application: String, environment: String, dry_run: bool) -> Result<i64, AppError> {
-    let actor = actor_for(&application).await?;
+    let actor = super::applications::actor_for(&application, None).await?;
     Ok(submitter()?.submit(&actor, &application, &environment, dry_run).await?)
 }
 
 #[server]
 pub async fn tear_down(application: String, environment: String) -> Result<i64, AppError> {
-    let actor = actor_for(&application).await?;
+    let actor = super::applications::actor_for(&application, None).await?;
     Ok(submitter()?.teardown(&actor, &application, &environment).await?)
-}
-
-/// The caller's audit name, once it is clear they may change this application: app teams
-/// submit and tear down only the applications in their scopes.
-#[cfg(feature = "ssr")]
-async fn actor_for(application: &str) -> Result<String, AppError> {
-    let caller = crate::backend::auth::current()?;
-    let db = crate::backend::db::use_database()?;
-    if let Some(stored) = crate::backend::applications::get(&db, application).await?
-        && !caller.may_change_application(stored.namespace.as_str(), application)
-    {
-        return Err(AppError::Forbidden(format!(
-            "application {application:?} in namespace {:?} is outside your scopes ({}); ask an admin to add it",
-            stored.namespace.as_str(),
-            caller.scopes
-        )));
-    }
-    Ok(caller.actor())
 }
 
 #[server]
@@ -218,4 +200,57 @@ pub async fn switch_label_fix(enabled: bool) -> Result<bool, AppError> {
     let switch = use_context::<LabelFixSwitch>().ok_or(AppError::Internal)?;
     set_enabled(&db, &switch.0, &crate::backend::auth::current_actor()?, enabled).await?;
     Ok(enabled)
+}
+
+/// One LoadBalancer Service's VIP on the VIP status page (`GET /api/v1/vips`'s shape, flat).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VipRow {
+    pub namespace: String,
+    pub service: String,
+    pub gateway: Option<String>,
+    pub address: Option<String>,
+    pub advertisement_labels: Vec<String>,
+    pub labelled: bool,
+    pub assigned: bool,
+    pub l2_policies: Vec<String>,
+    pub bgp_advertisements: Vec<String>,
+    pub announced: bool,
+}
+
+/// The VIPs of the cluster, or why the cluster could not be read.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VipReport {
+    pub vips: Vec<VipRow>,
+    pub failure: Option<String>,
+    pub label_fix: bool,
+}
+
+#[server]
+pub async fn vip_statuses() -> Result<VipReport, AppError> {
+    use crate::backend::cluster::{label_fix, vips};
+    let db = crate::backend::db::use_database()?;
+    let environments = crate::backend::environments::list(&db).await?;
+    let label_fix = label_fix::enabled(&db).await?;
+    Ok(match vips::statuses(&submitter()?.cluster, &environments).await {
+        Ok(statuses) => VipReport {
+            vips: statuses
+                .into_iter()
+                .map(|s| VipRow {
+                    namespace: s.namespace,
+                    service: s.service,
+                    gateway: s.gateway,
+                    address: s.address,
+                    advertisement_labels: s.advertisement_labels,
+                    labelled: s.labelled,
+                    assigned: s.assigned,
+                    l2_policies: s.announcement.l2_policies,
+                    bgp_advertisements: s.announcement.bgp_advertisements,
+                    announced: s.announced,
+                })
+                .collect(),
+            failure: None,
+            label_fix,
+        },
+        Err(failure) => VipReport { vips: Vec::new(), failure: Some(failure.to_string()), label_fix },
+    })
 }

@@ -1,5 +1,6 @@
 //! Server functions: thin wrappers that call the backend and map its errors.
 //! The same operations are served as JSON under /api/v1 by the server crate.
+pub mod applications;
 pub mod certificates;
 pub mod cluster;
 mod error;
@@ -67,6 +68,10 @@ pub fn server_fn_rule(path: &str) -> crate::domain::access::Access {
         (cluster::GetSubmissionProgress::PATH, Access::VIEWER),
         (cluster::ClusterStatus::PATH, Access::VIEWER),
         (cluster::SwitchLabelFix::PATH, Access::NETWORK_ADMIN),
+        (cluster::VipStatuses::PATH, Access::VIEWER),
+        (applications::GetApplication::PATH, Access::VIEWER),
+        (applications::SaveApplication::PATH, Access::APP_TEAM),
+        (applications::PreviewApplication::PATH, Access::APP_TEAM),
     ];
     rules.into_iter().find(|(rule_path, _)| *rule_path == path).map_or(Access::Unlisted, |(_, access)| access)
 }

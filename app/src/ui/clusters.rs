@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 
 use super::{layout::PageHeader, pages::ErrorNotice};
-use crate::api::cluster::{ClusterView, cluster_status, switch_label_fix};
+use crate::api::cluster::{ClusterView, VipRow, cluster_status, switch_label_fix, vip_statuses};
 
 #[component]
 pub fn ClustersPage() -> impl IntoView {
@@ -58,7 +58,7 @@ fn ClusterCard(cluster: ClusterView) -> impl IntoView {
             <h2>"The Gateway label fix"</h2>
             <p>
                 "Cilium's generated cilium-gateway-<name> Service does not carry the Gateway's labels, so the L2 policy and BGP advertisement miss its VIP. The fix labels it (and puts the label in the Gateway's spec.infrastructure.labels). Turn it off to watch the VIP go dark; on to bring it back. Per VIP: "
-                <a href="/api/v1/vips">"labelled, assigned, announced (JSON)"</a> "."
+                <a href="/vips">"labelled, assigned, announced"</a> " (" <a href="/api/v1/vips">"JSON"</a> ")."
             </p>
             <p class="label-fix-state">{move || if label_fix.get() { "The fix is on." } else { "The fix is off: Gateway VIPs are not announced." }}</p>
             <button type="button" class="button" disabled=move || switch.pending().get()
@@ -67,4 +67,83 @@ fn ClusterCard(cluster: ClusterView) -> impl IntoView {
             </button>
         </section>
     }
+}
+
+/// Per VIP of the cluster: labelled with an environment's advertisement label, assigned by
+/// LB-IPAM, and selected by an L2 announcement policy or a BGP advertisement.
+#[component]
+pub fn VipsPage() -> impl IntoView {
+    let report = Resource::new_blocking(|| (), |_| vip_statuses());
+    view! {
+        <PageHeader
+            title="VIPs"
+            lead="Every LoadBalancer Service in the cluster: whether it carries an environment's advertisement label, whether LB-IPAM assigned its VIP, and which L2 announcement policy or BGP advertisement selects it. A VIP is reachable from outside only when all three hold."
+        />
+        <Suspense fallback=|| view! { <p class="muted">"Asking the cluster…"</p> }>
+            {move || Suspend::new(async move {
+                match report.await {
+                    Ok(report) => {
+                        let fix = if report.label_fix {
+                            "The Gateway label fix is on: generated cilium-gateway-… Services get the advertisement label."
+                        } else {
+                            "The Gateway label fix is off: generated cilium-gateway-… Services may miss the advertisement label and go dark."
+                        };
+                        view! {
+                            <p class="muted">{fix} " " <a href="/clusters">"Switch it on the Clusters page"</a> "."</p>
+                            {report.failure.map(|failure| view! { <p class="notice notice--error" role="alert">{format!("The cluster could not be read: {failure}")}</p> })}
+                            <VipTable vips=report.vips />
+                        }.into_any()
+                    }
+                    Err(error) => view! { <ErrorNotice error /> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn VipTable(vips: Vec<VipRow>) -> impl IntoView {
+    if vips.is_empty() {
+        return view! { <p class="muted" data-testid="no-vips">"No LoadBalancer Service in the cluster yet: submit an application to get one."</p> }.into_any();
+    }
+    let yes_no = |ok: bool, yes: String, no: &'static str| {
+        let class = if ok { "badge badge--ok" } else { "badge badge--error" };
+        view! { <span class=class>{if ok { yes } else { no.to_owned() }}</span> }
+    };
+    view! {
+        <div class="table-wrap">
+            <table class="data-table" data-testid="vips-table">
+                <thead>
+                    <tr>
+                        <th scope="col">"Service"</th>
+                        <th scope="col">"VIP"</th>
+                        <th scope="col">"Labelled"</th>
+                        <th scope="col">"Assigned"</th>
+                        <th scope="col">"Selected by"</th>
+                        <th scope="col">"Announced"</th>
+                    </tr>
+                </thead>
+                <tbody>
+                    {vips.into_iter().map(|vip| {
+                        let service = format!("{}/{}", vip.namespace, vip.service);
+                        let row = service.clone();
+                        let gateway = vip.gateway.map(|gateway| format!("generated for Gateway {gateway}"));
+                        let mut selected: Vec<String> = vip.l2_policies.iter().map(|p| format!("L2 policy {p}")).collect();
+                        selected.extend(vip.bgp_advertisements.iter().map(|a| format!("BGP advertisement {a}")));
+                        let selected_by = if selected.is_empty() { "none".to_owned() } else { selected.join(", ") };
+                        view! {
+                            <tr data-service=row data-announced=vip.announced.to_string()>
+                                <th scope="row">{service}{gateway.map(|g| view! { <br /> <span class="muted">{g}</span> })}</th>
+                                <td><code>{vip.address.clone().unwrap_or_else(|| "—".to_owned())}</code></td>
+                                <td data-labelled=vip.labelled.to_string()>{yes_no(vip.labelled, vip.advertisement_labels.join(", "), "no advertisement label")}</td>
+                                <td>{yes_no(vip.assigned, "assigned".to_owned(), "pending")}</td>
+                                <td>{selected_by}</td>
+                                <td>{yes_no(vip.announced, "announced".to_owned(), "not announced")}</td>
+                            </tr>
+                        }
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </div>
+    }.into_any()
 }

@@ -1,4 +1,5 @@
 //! Pages and components; the topology diagrams are drawn on the server (crate::topology).
+pub mod application_form;
 pub mod applications;
 pub mod certificates;
 pub mod clusters;
@@ -7,6 +8,7 @@ pub mod layout;
 pub mod pages;
 pub mod plan;
 pub mod pools;
+pub mod preview;
 pub mod theme;
 pub mod topology;
 #[cfg(feature = "ssr")]

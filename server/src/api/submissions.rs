@@ -2,7 +2,7 @@
 //! `/api/v1/submissions/{id}`, teardown), the cluster's capabilities, the VIPs' status and the
 //! Gateway label fix's switch.
 use app::backend::cluster::{
-    Capabilities, capabilities, label_fix, list_all,
+    Capabilities, capabilities, label_fix,
     submissions::{self, SubmitError, Submission},
     vips,
 };
@@ -126,61 +126,13 @@ pub async fn label_fix_put(
     Ok(Json(body))
 }
 
-/// One LoadBalancer Service's VIP.
-#[derive(Debug, Serialize)]
-pub struct VipStatus {
-    namespace: String,
-    service: String,
-    /// The Gateway it was generated for, when Cilium generated it.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    gateway: Option<String>,
-    address: Option<String>,
-    /// Labels that match the advertisement label of some environment of the plan.
-    advertisement_labels: Vec<String>,
-    labelled: bool,
-    assigned: bool,
-    announcement: vips::Announcement,
-    announced: bool,
-}
-
 /// `GET /api/v1/vips`: every LoadBalancer Service's VIP — labelled, assigned, and selected by
 /// an L2 announcement policy or a BGP advertisement.
-pub async fn vip_status(State(state): State<AppState>) -> Result<Json<Vec<VipStatus>>, ApiError> {
-    let cluster = state.clusters.cluster();
-    let unreachable = |error: kube::Error| {
-        let failure = app::backend::cluster::failure::explain(&error, "the cluster's Services and announcement policies");
-        ApiError::new(StatusCode::BAD_GATEWAY, failure.code, format!("{} {}", failure.message, failure.hint))
-    };
-    let services = list_all(cluster, "v1", "Service").await.map_err(unreachable)?;
-    let l2 = list_all(cluster, "cilium.io/v2alpha1", "CiliumL2AnnouncementPolicy").await.unwrap_or_default();
-    let bgp = list_all(cluster, "cilium.io/v2", "CiliumBGPAdvertisement").await.unwrap_or_default();
+pub async fn vip_status(State(state): State<AppState>) -> Result<Json<Vec<vips::VipStatus>>, ApiError> {
     let environments = app::backend::environments::list(&state.db).await?;
-    let statuses = services
-        .iter()
-        .filter(|s| s.pointer("/spec/type").and_then(serde_json::Value::as_str) == Some("LoadBalancer"))
-        .map(|service| {
-            let labels = vips::labels_of(service);
-            let advertisement_labels: Vec<String> = environments
-                .iter()
-                .map(|e| &e.advertisement.label)
-                .filter(|l| labels.get(l.key.as_str()).map(String::as_str) == Some(l.value.as_str()))
-                .map(ToString::to_string)
-                .collect();
-            let address = vips::assigned_address(service);
-            let announcement = vips::announcement(&labels, &l2, &bgp);
-            VipStatus {
-                namespace: service.pointer("/metadata/namespace").and_then(|v| v.as_str()).unwrap_or_default().to_owned(),
-                service: service.pointer("/metadata/name").and_then(|v| v.as_str()).unwrap_or_default().to_owned(),
-                gateway: labels.get(vips::OWNING_GATEWAY_LABEL).cloned(),
-                labelled: !advertisement_labels.is_empty(),
-                assigned: address.is_some(),
-                announced: address.is_some() && announcement.is_announced(),
-                advertisement_labels,
-                address,
-                announcement,
-            }
-        })
-        .collect();
+    let statuses = vips::statuses(state.clusters.cluster(), &environments).await.map_err(|failure| {
+        ApiError::new(StatusCode::BAD_GATEWAY, failure.code, format!("{} {}", failure.message, failure.hint))
+    })?;
     Ok(Json(statuses))
 }
 

@@ -10,6 +10,7 @@ mod cluster;
 mod csv;
 mod deploy;
 mod environments;
+mod forms;
 mod health;
 mod metrics;
 mod pages;
