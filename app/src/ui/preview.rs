@@ -87,12 +87,13 @@ fn PreviewObjects(objects: Vec<PreviewItem>) -> impl IntoView {
                 if object.live { "live in the cluster" } else { "new: not in the cluster yet" },
                 object.added, object.changed, object.unchanged
             );
+            let has_changes = object.changed > 0;
             view! {
                 <section class="card preview-object" data-kind=object.kind.clone() data-live=object.live.to_string()>
                     <h2>{title}</h2>
                     <p class="muted">{counts}</p>
                     {object.note.map(|note| view! { <p class="notice notice--warn" role="status">{note}</p> })}
-                    <details open=object.changed > 0>
+                    <details open=has_changes>
                         <summary>"Fields against the live object"</summary>
                         <div class="table-wrap">
                             <table class="data-table preview-fields">

@@ -117,6 +117,7 @@ async fn form_preview_and_vip_pages_render_from_the_plan_and_the_cluster(kind: D
     assert_eq!(status, 200, "{html}");
     assert!(html.contains("Deployment cd-service/api") && html.contains("new: not in the cluster yet"), "{html}");
     assert!(html.contains("data-change=\"added\"") && !html.contains("data-change=\"changed\""));
+    assert!(!html.contains("<details open"), "with nothing changed the field lists start folded");
     assert!(html.contains("apiVersion: apps/v1") && !html.contains("PRIVATE KEY"));
     assert!(html.contains("Submit to dev"));
     assert_eq!(page(&team, &app, "/applications/api/preview?environment=staging").await.0, 404);
