@@ -254,3 +254,44 @@ pub async fn vip_statuses() -> Result<VipReport, AppError> {
         Err(failure) => VipReport { vips: Vec::new(), failure: Some(failure.to_string()), label_fix },
     })
 }
+
+/// One pool, by name, that differs between the plan and the cluster.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PoolDrift {
+    pub name: String,
+    /// `cluster_only`, `plan_only` or `different`.
+    pub drift: String,
+    /// The plan's environment, or for a pool only the cluster has, the environment whose
+    /// advertisement label its `serviceSelector` selects.
+    pub environment: Option<String>,
+    pub plan_blocks: Vec<String>,
+    pub cluster_blocks: Vec<String>,
+    pub message: String,
+}
+
+/// One VIP that differs between the plan and the cluster.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AddressDrift {
+    pub address: String,
+    /// `cluster_only`, `plan_only` or `different`.
+    pub drift: String,
+    /// `namespace/name` of the LoadBalancer Service holding it in the cluster.
+    pub service: Option<String>,
+    /// Who holds or asks for it in the plan: `application/api in prod`, or an allocation's owner.
+    pub plan_owner: Option<String>,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Drift {
+    pub pools: Vec<PoolDrift>,
+    pub addresses: Vec<AddressDrift>,
+}
+
+/// The drift between the plan and the cluster, or why the cluster could not be read.
+#[server]
+pub async fn cluster_drift() -> Result<Result<Drift, String>, AppError> {
+    let db = crate::backend::db::use_database()?;
+    let plan = crate::backend::plan::load_from(&db).await?;
+    Ok(crate::backend::cluster::drift::drift(&submitter()?.cluster, &plan).await.map_err(|failure| failure.to_string()))
+}

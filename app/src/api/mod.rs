@@ -69,6 +69,7 @@ pub fn server_fn_rule(path: &str) -> crate::domain::access::Access {
         (cluster::ClusterStatus::PATH, Access::VIEWER),
         (cluster::SwitchLabelFix::PATH, Access::NETWORK_ADMIN),
         (cluster::VipStatuses::PATH, Access::VIEWER),
+        (cluster::ClusterDrift::PATH, Access::VIEWER),
         (applications::GetApplication::PATH, Access::VIEWER),
         (applications::SaveApplication::PATH, Access::APP_TEAM),
         (applications::PreviewApplication::PATH, Access::APP_TEAM),

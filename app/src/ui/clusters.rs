@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 
 use super::{layout::PageHeader, pages::ErrorNotice};
-use crate::api::cluster::{ClusterView, VipRow, cluster_status, switch_label_fix, vip_statuses};
+use crate::api::cluster::{ClusterView, Drift, VipRow, cluster_drift, cluster_status, switch_label_fix, vip_statuses};
 
 #[component]
 pub fn ClustersPage() -> impl IntoView {
@@ -98,7 +98,85 @@ pub fn VipsPage() -> impl IntoView {
                 }
             })}
         </Suspense>
+        <DriftSection />
     }
+}
+
+/// The IP plan against the cluster, both ways: pools and VIPs one side has and the other not,
+/// or has differently.
+#[component]
+fn DriftSection() -> impl IntoView {
+    let drift = Resource::new_blocking(|| (), |_| cluster_drift());
+    view! {
+        <section class="card" data-testid="drift">
+            <h2>"Drift between the IP plan and the cluster"</h2>
+            <Suspense fallback=|| view! { <p class="muted">"Comparing…"</p> }>
+                {move || Suspend::new(async move {
+                    match drift.await {
+                        Ok(Ok(drift)) => view! { <DriftTables drift /> }.into_any(),
+                        Ok(Err(failure)) => view! { <p class="notice notice--error" role="alert">{format!("The cluster could not be read: {failure}")}</p> }.into_any(),
+                        Err(error) => view! { <ErrorNotice error /> }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </section>
+    }
+}
+
+fn drift_label(drift: &str) -> &'static str {
+    match drift {
+        "cluster_only" => "in the cluster, not in the plan",
+        "plan_only" => "in the plan, not in the cluster",
+        _ => "different",
+    }
+}
+
+#[component]
+fn DriftTables(drift: Drift) -> impl IntoView {
+    if drift.pools.is_empty() && drift.addresses.is_empty() {
+        return view! { <p class="all-clear" data-testid="no-drift">"The cluster's pools and VIPs match the plan."</p> }.into_any();
+    }
+    view! {
+        {(!drift.pools.is_empty()).then(|| view! {
+            <h3>"Pools"</h3>
+            <table class="data-table" data-testid="pool-drift">
+                <thead><tr><th scope="col">"Pool"</th><th scope="col">"Drift"</th><th scope="col">"Plan"</th><th scope="col">"Cluster"</th><th scope="col">"What to do"</th></tr></thead>
+                <tbody>
+                    {drift.pools.into_iter().map(|pool| {
+                        let (row, kind, label) = (pool.name.clone(), pool.drift.clone(), drift_label(&pool.drift));
+                        let name = match &pool.environment { Some(e) => format!("{} ({e})", pool.name), None => pool.name.clone() };
+                        view! {
+                        <tr data-pool=row data-drift=kind>
+                            <th scope="row">{name}</th>
+                            <td><span class="badge badge--warn">{label}</span></td>
+                            <td>{pool.plan_blocks.join(", ")}</td>
+                            <td>{pool.cluster_blocks.join(", ")}</td>
+                            <td>{pool.message}</td>
+                        </tr>
+                    }}).collect_view()}
+                </tbody>
+            </table>
+        })}
+        {(!drift.addresses.is_empty()).then(|| view! {
+            <h3>"VIPs"</h3>
+            <table class="data-table" data-testid="address-drift">
+                <thead><tr><th scope="col">"VIP"</th><th scope="col">"Drift"</th><th scope="col">"Plan"</th><th scope="col">"Cluster"</th><th scope="col">"What to do"</th></tr></thead>
+                <tbody>
+                    {drift.addresses.into_iter().map(|address| {
+                        let (row, kind, label) = (address.address.clone(), address.drift.clone(), drift_label(&address.drift));
+                        view! {
+                        <tr data-address=row data-drift=kind>
+                            <th scope="row"><code>{address.address}</code></th>
+                            <td><span class="badge badge--warn">{label}</span></td>
+                            <td>{address.plan_owner.unwrap_or_else(|| "—".to_owned())}</td>
+                            <td>{address.service.unwrap_or_else(|| "—".to_owned())}</td>
+                            <td>{address.message}</td>
+                        </tr>
+                    }}).collect_view()}
+                </tbody>
+            </table>
+        })}
+    }.into_any()
 }
 
 #[component]

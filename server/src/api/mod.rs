@@ -96,6 +96,7 @@ pub fn routes() -> Routes {
         .post("/submissions/{id}/approve", NETWORK_ADMIN, submissions::approve)
         .get("/clusters", VIEWER, submissions::clusters)
         .get("/vips", VIEWER, submissions::vip_status)
+        .get("/drift", VIEWER, submissions::drift)
         .get("/label-fix", VIEWER, submissions::label_fix_get)
         .put("/label-fix", NETWORK_ADMIN, submissions::label_fix_put)
         .get("/topology/{file}", VIEWER, |s, p, q| topology::serve("", s, p, q))

@@ -2,7 +2,9 @@
 //! `/api/v1/submissions/{id}`, teardown), the cluster's capabilities, the VIPs' status and the
 //! Gateway label fix's switch.
 use app::backend::cluster::{
-    Capabilities, capabilities, label_fix,
+    Capabilities, capabilities, drift,
+    failure::Failure,
+    label_fix,
     submissions::{self, SubmitError, Submission},
     vips,
 };
@@ -130,10 +132,19 @@ pub async fn label_fix_put(
 /// an L2 announcement policy or a BGP advertisement.
 pub async fn vip_status(State(state): State<AppState>) -> Result<Json<Vec<vips::VipStatus>>, ApiError> {
     let environments = app::backend::environments::list(&state.db).await?;
-    let statuses = vips::statuses(state.clusters.cluster(), &environments).await.map_err(|failure| {
-        ApiError::new(StatusCode::BAD_GATEWAY, failure.code, format!("{} {}", failure.message, failure.hint))
-    })?;
+    let statuses = vips::statuses(state.clusters.cluster(), &environments).await.map_err(unreadable)?;
     Ok(Json(statuses))
+}
+
+/// 502 with the failure: the cluster could not be read.
+fn unreadable(failure: Failure) -> ApiError {
+    ApiError::new(StatusCode::BAD_GATEWAY, failure.code, format!("{} {}", failure.message, failure.hint))
+}
+
+/// `GET /api/v1/drift`: the plan's pools and VIPs against the cluster's, both ways.
+pub async fn drift(State(state): State<AppState>) -> Result<Json<drift::Drift>, ApiError> {
+    let plan = app::backend::plan::load_from(&state.db).await?;
+    Ok(Json(drift::drift(state.clusters.cluster(), &plan).await.map_err(unreadable)?))
 }
 
 #[derive(Debug, Deserialize)]

@@ -23,8 +23,8 @@ use crate::{
 };
 
 /// A portal with the demo plan, submitting to its own simulated cluster through a kubeconfig.
-struct Fixture {
-    app: TestApp,
+pub(crate) struct Fixture {
+    pub(crate) app: TestApp,
     sim: Arc<SimCluster>,
     _kubeconfig: tempfile::TempDir,
 }
@@ -54,7 +54,7 @@ async fn portal(kind: DbKind, kubeconfig_text: &str) -> (TestApp, tempfile::Temp
 }
 
 impl Fixture {
-    async fn start(kind: DbKind) -> Fixture {
+    pub(crate) async fn start(kind: DbKind) -> Fixture {
         Fixture::with(kind, CiliumBehaviour::default(), None).await
     }
 
@@ -64,7 +64,7 @@ impl Fixture {
         Fixture { app, sim, _kubeconfig: kubeconfig }
     }
 
-    async fn client(&self) -> Client {
+    pub(crate) async fn client(&self) -> Client {
         kube_client(&self.sim.kubeconfig(None)).await
     }
 }
@@ -80,7 +80,7 @@ async fn kube_client(kubeconfig: &str) -> Client {
 }
 
 /// Submits and returns the id.
-async fn submit(app: &TestApp, environment: &str, dry_run: bool) -> i64 {
+pub(crate) async fn submit(app: &TestApp, environment: &str, dry_run: bool) -> i64 {
     let (status, body) =
         app.post_json("/api/v1/applications/api/submissions", &json!({"environment": environment, "dry_run": dry_run})).await;
     assert_eq!(status, 202, "{body}");
@@ -88,7 +88,7 @@ async fn submit(app: &TestApp, environment: &str, dry_run: bool) -> i64 {
 }
 
 /// Polls a submission until it leaves `applying`/`tearing_down`.
-async fn settled(app: &TestApp, id: i64) -> Value {
+pub(crate) async fn settled(app: &TestApp, id: i64) -> Value {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let (status, body) = app.get_json(&format!("/api/v1/submissions/{id}")).await;

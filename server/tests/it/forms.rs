@@ -6,6 +6,7 @@ use leptos::server_fn::ServerFn;
 use serde_json::{Value, json};
 
 use crate::{
+    cluster::{settled, submit},
     harness::{DbKind, TestApp},
     on_both_databases,
 };
@@ -122,15 +123,7 @@ async fn form_preview_and_vip_pages_render_from_the_plan_and_the_cluster(kind: D
     assert!(html.contains("Submit to dev"));
     assert_eq!(page(&team, &app, "/applications/api/preview?environment=staging").await.0, 404);
 
-    let (status, body) =
-        app.post_json("/api/v1/applications/api/submissions", &json!({"environment": "dev", "dry_run": false})).await;
-    assert_eq!(status, 202, "{body}");
-    let id = body["id"].as_i64().expect("an id");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while app.get_json(&format!("/api/v1/submissions/{id}")).await.1["status"] == "applying" {
-        assert!(std::time::Instant::now() < deadline, "the submission settles");
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    assert_eq!(settled(&app, submit(&app, "dev", false).await).await["status"], "ready");
 
     // Live now: the preview compares with it, and the VIP page shows the Gateway's VIP.
     let (_, html) = page(&team, &app, "/applications/api/preview?environment=dev").await;

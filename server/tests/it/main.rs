@@ -9,6 +9,7 @@ mod certificates;
 mod cluster;
 mod csv;
 mod deploy;
+mod drift;
 mod environments;
 mod forms;
 mod health;

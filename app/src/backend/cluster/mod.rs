@@ -2,6 +2,7 @@
 //! submissions that apply bundles with server-side apply and wait for them to be ready
 //! ([`submissions`]), the Gateway label fix ([`label_fix`]), and what Cilium decides about a
 //! VIP ([`vips`]).
+pub mod drift;
 pub mod failure;
 pub mod fields;
 pub mod label_fix;
