@@ -295,3 +295,58 @@ pub async fn cluster_drift() -> Result<Result<Drift, String>, AppError> {
     let plan = crate::backend::plan::load_from(&db).await?;
     Ok(crate::backend::cluster::drift::drift(&submitter()?.cluster, &plan).await.map_err(|failure| failure.to_string()))
 }
+
+/// A CiliumLoadBalancerIPPool of the cluster that an import adds to the plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportedPool {
+    pub name: String,
+    pub environment: String,
+    pub blocks: Vec<String>,
+}
+
+/// A VIP LB-IPAM assigned that an import records as an allocation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportedAddress {
+    pub address: String,
+    pub pool: String,
+    pub environment: String,
+    /// The Service holding it, `namespace/name`: the allocation's owner.
+    pub owner: String,
+    /// The Gatehouse application whose Gateway's Service it is.
+    pub application: Option<String>,
+}
+
+/// What an import adds to the plan (previewed, then applied in one transaction), and what it
+/// leaves out and why.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Import {
+    pub pools: Vec<ImportedPool>,
+    pub addresses: Vec<ImportedAddress>,
+    pub left_out: Vec<String>,
+}
+
+impl Import {
+    pub fn is_empty(&self) -> bool {
+        self.pools.is_empty() && self.addresses.is_empty()
+    }
+}
+
+/// What importing from the cluster would add to the plan.
+#[server]
+pub async fn import_preview() -> Result<Result<Import, String>, AppError> {
+    let db = crate::backend::db::use_database()?;
+    let plan = crate::backend::plan::load_from(&db).await?;
+    Ok(crate::backend::cluster::import::preview(&submitter()?.cluster, &plan).await.map_err(|failure| failure.to_string()))
+}
+
+/// Imports the cluster's pools and assigned VIPs into the plan; answers what was imported.
+#[server]
+pub async fn import_from_cluster() -> Result<Result<Import, String>, AppError> {
+    use crate::backend::cluster::import::{ImportError, apply};
+    let db = crate::backend::db::use_database()?;
+    match apply(&db, &submitter()?.cluster, &crate::backend::auth::current_actor()?).await {
+        Ok(import) => Ok(Ok(import)),
+        Err(ImportError::Cluster(failure)) => Ok(Err(failure.to_string())),
+        Err(ImportError::Db(error)) => Err(error.into()),
+    }
+}

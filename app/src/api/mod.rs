@@ -70,6 +70,8 @@ pub fn server_fn_rule(path: &str) -> crate::domain::access::Access {
         (cluster::SwitchLabelFix::PATH, Access::NETWORK_ADMIN),
         (cluster::VipStatuses::PATH, Access::VIEWER),
         (cluster::ClusterDrift::PATH, Access::VIEWER),
+        (cluster::ImportPreview::PATH, Access::VIEWER),
+        (cluster::ImportFromCluster::PATH, Access::NETWORK_ADMIN),
         (applications::GetApplication::PATH, Access::VIEWER),
         (applications::SaveApplication::PATH, Access::APP_TEAM),
         (applications::PreviewApplication::PATH, Access::APP_TEAM),

@@ -3,7 +3,10 @@
 use leptos::prelude::*;
 
 use super::{layout::PageHeader, pages::ErrorNotice};
-use crate::api::cluster::{ClusterView, Drift, VipRow, cluster_drift, cluster_status, switch_label_fix, vip_statuses};
+use crate::api::cluster::{
+    ClusterView, Drift, Import, VipRow, cluster_drift, cluster_status, import_from_cluster, import_preview, switch_label_fix,
+    vip_statuses,
+};
 
 #[component]
 pub fn ClustersPage() -> impl IntoView {
@@ -120,6 +123,75 @@ fn DriftSection() -> impl IntoView {
                 })}
             </Suspense>
         </section>
+        <ImportSection on_imported=move || drift.refetch() />
+    }
+}
+
+/// Network admins take the cluster's own pools and the VIPs LB-IPAM assigned into the plan:
+/// first what would be imported, then all of it in one transaction.
+#[component]
+fn ImportSection(on_imported: impl Fn() + Copy + Send + Sync + 'static) -> impl IntoView {
+    let preview = Resource::new_blocking(|| (), |_| import_preview());
+    let import = Action::new(|_: &()| import_from_cluster());
+    Effect::new(move |_| {
+        if let Some(Ok(Ok(_))) = import.value().get() {
+            preview.refetch();
+            on_imported();
+        }
+    });
+    view! {
+        <section class="card" data-testid="import">
+            <h2>"Import from the cluster"</h2>
+            <Suspense fallback=|| view! { <p class="muted">"Reading the cluster…"</p> }>
+                {move || Suspend::new(async move {
+                    match preview.await {
+                        Ok(Ok(found)) if found.is_empty() => view! {
+                            <p class="muted" data-testid="nothing-to-import">"Nothing to import: the plan has every pool and assigned VIP it can hold."</p>
+                            <ImportList import=found />
+                        }.into_any(),
+                        Ok(Ok(found)) => view! {
+                            <p>"Importing adds these to the IP plan in one change, checked like every other (a pool overlapping the plan is refused), and recorded in the audit log:"</p>
+                            <ImportList import=found />
+                            <button type="button" class="button button--primary" data-testid="import-button"
+                                disabled=move || import.pending().get() on:click=move |_| { import.dispatch(()); }>
+                                "Import into the plan"
+                            </button>
+                        }.into_any(),
+                        Ok(Err(failure)) => view! { <p class="notice notice--error" role="alert">{format!("The cluster could not be read: {failure}")}</p> }.into_any(),
+                        Err(error) => view! { <ErrorNotice error /> }.into_any(),
+                    }
+                })}
+            </Suspense>
+            {move || match import.value().get() {
+                Some(Ok(Ok(done))) => Some(view! {
+                    <p class="notice notice--ok" role="status" data-testid="imported">
+                        {format!("Imported {} pool(s) and {} VIP(s).", done.pools.len(), done.addresses.len())}
+                    </p>
+                }.into_any()),
+                Some(Ok(Err(failure))) => Some(view! { <p class="notice notice--error" role="alert">{failure}</p> }.into_any()),
+                Some(Err(crate::api::AppError::Rejected(findings))) => Some(view! { <super::environments::RejectedNotice findings /> }.into_any()),
+                Some(Err(error)) => Some(view! { <ErrorNotice error /> }.into_any()),
+                None => None,
+            }}
+        </section>
+    }
+}
+
+#[component]
+fn ImportList(import: Import) -> impl IntoView {
+    view! {
+        <ul class="import-list">
+            {import.pools.into_iter().map(|pool| view! {
+                <li data-import-pool=pool.name.clone()>{format!("pool {} in {}: {}", pool.name, pool.environment, pool.blocks.join(", "))}</li>
+            }).collect_view()}
+            {import.addresses.into_iter().map(|address| {
+                let application = address.application.map(|a| format!(", application {a}")).unwrap_or_default();
+                view! {
+                    <li data-import-address=address.address.clone()>{format!("VIP {} in pool {} ({}), allocated to {}{application}", address.address, address.pool, address.environment, address.owner)}</li>
+                }
+            }).collect_view()}
+            {import.left_out.into_iter().map(|reason| view! { <li class="muted">{format!("left out — {reason}")}</li> }).collect_view()}
+        </ul>
     }
 }
 

@@ -97,6 +97,8 @@ pub fn routes() -> Routes {
         .get("/clusters", VIEWER, submissions::clusters)
         .get("/vips", VIEWER, submissions::vip_status)
         .get("/drift", VIEWER, submissions::drift)
+        .get("/import", VIEWER, submissions::import_preview)
+        .post("/import", NETWORK_ADMIN, submissions::import)
         .get("/label-fix", VIEWER, submissions::label_fix_get)
         .put("/label-fix", NETWORK_ADMIN, submissions::label_fix_put)
         .get("/topology/{file}", VIEWER, |s, p, q| topology::serve("", s, p, q))

@@ -4,6 +4,7 @@
 use app::backend::cluster::{
     Capabilities, capabilities, drift,
     failure::Failure,
+    import,
     label_fix,
     submissions::{self, SubmitError, Submission},
     vips,
@@ -139,6 +140,22 @@ pub async fn vip_status(State(state): State<AppState>) -> Result<Json<Vec<vips::
 /// 502 with the failure: the cluster could not be read.
 fn unreadable(failure: Failure) -> ApiError {
     ApiError::new(StatusCode::BAD_GATEWAY, failure.code, format!("{} {}", failure.message, failure.hint))
+}
+
+/// `GET /api/v1/import`: what importing from the cluster would add to the plan.
+pub async fn import_preview(State(state): State<AppState>) -> Result<Json<import::Import>, ApiError> {
+    let plan = app::backend::plan::load_from(&state.db).await?;
+    Ok(Json(import::preview(state.clusters.cluster(), &plan).await.map_err(unreadable)?))
+}
+
+/// `POST /api/v1/import`: the cluster's pools and assigned VIPs into the plan, in one
+/// transaction; answers what was imported.
+pub async fn import(State(state): State<AppState>, Caller(caller): Caller) -> Result<Json<import::Import>, ApiError> {
+    match import::apply(&state.db, state.clusters.cluster(), &caller.actor()).await {
+        Ok(imported) => Ok(Json(imported)),
+        Err(import::ImportError::Cluster(failure)) => Err(unreadable(failure)),
+        Err(import::ImportError::Db(error)) => Err(error.into()),
+    }
 }
 
 /// `GET /api/v1/drift`: the plan's pools and VIPs against the cluster's, both ways.

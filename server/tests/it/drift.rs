@@ -1,9 +1,10 @@
 //! The drift report (`GET /api/v1/drift` and the VIPs page) against the simulated cluster,
 //! read through the real kube client: both ways, before and after a submission, and with a
 //! pool and a LoadBalancer Service made in the cluster behind the plan's back.
+use app::domain::access::Role;
 use kube::{
     Api,
-    api::{DynamicObject, Patch, PatchParams},
+    api::{DeleteParams, DynamicObject, Patch, PatchParams},
     core::{ApiResource, GroupVersionKind},
 };
 use serde_json::{Value, json};
@@ -72,4 +73,63 @@ async fn drift_is_reported_both_ways(kind: DbKind) {
     assert!(html.contains("data-pool=\"prod-vips\" data-drift=\"plan_only\""));
 }
 
-on_both_databases!(drift_is_reported_both_ways);
+/// A CiliumLoadBalancerIPPool made in the cluster by hand, selecting `environment`.
+async fn pool_in_cluster(fixture: &Fixture, name: &str, cidr: &str, environment: &str) -> Api<DynamicObject> {
+    let pools: Api<DynamicObject> = Api::all_with(
+        fixture.client().await,
+        &ApiResource::from_gvk(&GroupVersionKind::gvk("cilium.io", "v2", "CiliumLoadBalancerIPPool")),
+    );
+    let pool = json!({"apiVersion": "cilium.io/v2", "kind": "CiliumLoadBalancerIPPool", "metadata": {"name": name},
+        "spec": {"blocks": [{"cidr": cidr}], "serviceSelector": {"matchLabels": {"gatehouse.io/advertise": environment}}}});
+    pools.patch(name, &PatchParams::apply("someone-else"), &Patch::Apply(&pool)).await.expect("the pool is applied");
+    pools
+}
+
+async fn import_takes_the_clusters_pools_and_vips_into_the_plan(kind: DbKind) {
+    let fixture = Fixture::start(kind).await;
+    let app = &fixture.app;
+    assert_eq!(settled(app, submit(app, "dev", false).await).await["status"], "ready");
+    pool_in_cluster(&fixture, "legacy", "192.168.101.160/29", "prod").await;
+
+    let (status, preview) = app.get_json("/api/v1/import").await;
+    assert_eq!(status, 200, "{preview}");
+    assert_eq!(preview["pools"], json!([{"name": "legacy", "environment": "prod", "blocks": ["192.168.101.160/29"]}]));
+    let gateway_vip = preview["addresses"][0].clone();
+    assert_eq!((gateway_vip["pool"].clone(), gateway_vip["owner"].clone(), gateway_vip["application"].clone()),
+        (json!("dev-vips"), json!("cd-service/cilium-gateway-api-dev"), json!("api")), "{preview}");
+
+    // Only network admins import.
+    for role in [Role::Viewer, Role::AppTeam] {
+        let client = app.client_as(role, "namespace:cd-service").await;
+        let response = client.post(app.at("/api/v1/import")).send().await.expect("answers");
+        assert_eq!(response.status(), 403, "{role:?}");
+    }
+
+    // A pool overlapping dev's makes the whole import refused: nothing is written.
+    let pools = pool_in_cluster(&fixture, "overlap", "192.168.101.200/29", "dev").await;
+    let (status, refused) = app.post_json("/api/v1/import", &json!({})).await;
+    assert!(status == 409 || status == 422, "{status} {refused}");
+    assert!(refused.to_string().contains("overlap"), "{refused}");
+    let (_, listed) = app.get_json("/api/v1/environments/prod/pools").await;
+    assert_eq!(listed.as_array().map(Vec::len), Some(1), "no pool was added: {listed}");
+    pools.delete("overlap", &DeleteParams::default()).await.expect("the overlapping pool is deleted");
+
+    let (status, imported) = app.post_json("/api/v1/import", &json!({})).await;
+    assert_eq!(status, 200, "{imported}");
+    assert_eq!(imported["pools"], preview["pools"]);
+    let (_, listed) = app.get_json("/api/v1/environments/prod/pools").await;
+    assert!(listed.as_array().is_some_and(|p| p.iter().any(|p| p["name"] == "legacy" && p["blocks"] == json!([{"cidr": "192.168.101.160/29"}]))), "{listed}");
+    let address = gateway_vip["address"].as_str().expect("an address");
+    let (_, held) = app.get_json(&format!("/api/v1/addresses/{address}")).await;
+    assert_eq!((held["state"].clone(), held["owner"].clone()), (json!("allocated"), json!("cd-service/cilium-gateway-api-dev")), "{held}");
+
+    // Nothing drifts from the cluster's side any more, and a second import finds nothing.
+    let (_, drift) = app.get_json("/api/v1/drift").await;
+    assert!(rows(&drift, "pools", "name").iter().chain(rows(&drift, "addresses", "address").iter()).all(|(_, d)| *d != "cluster_only"), "{drift:#}");
+    let (_, again) = app.post_json("/api/v1/import", &json!({})).await;
+    assert_eq!(again, json!({"pools": [], "addresses": [], "left_out": []}));
+    let entries = app::backend::audit::list(&app.db, Some("cluster")).await.expect("the audit log");
+    assert_eq!(entries.iter().filter(|e| e.action == "plan.import").count(), 1);
+}
+
+on_both_databases!(drift_is_reported_both_ways, import_takes_the_clusters_pools_and_vips_into_the_plan);

@@ -5,6 +5,7 @@
 pub mod drift;
 pub mod failure;
 pub mod fields;
+pub mod import;
 pub mod label_fix;
 pub mod submissions;
 pub mod vips;
