@@ -131,7 +131,12 @@ fn DriftSection() -> impl IntoView {
 /// first what would be imported, then all of it in one transaction.
 #[component]
 fn ImportSection(on_imported: impl Fn() + Copy + Send + Sync + 'static) -> impl IntoView {
-    let preview = Resource::new_blocking(|| (), |_| import_preview());
+    let preview = Resource::new_blocking(|| (), |_| async {
+        let may_import = crate::api::signed_in_as()
+            .await
+            .is_ok_and(|who| who.is_some_and(|who| who.role >= crate::domain::access::Role::NetworkAdmin));
+        (import_preview().await, may_import)
+    });
     let import = Action::new(|_: &()| import_from_cluster());
     Effect::new(move |_| {
         if let Some(Ok(Ok(_))) = import.value().get() {
@@ -144,7 +149,8 @@ fn ImportSection(on_imported: impl Fn() + Copy + Send + Sync + 'static) -> impl 
             <h2>"Import from the cluster"</h2>
             <Suspense fallback=|| view! { <p class="muted">"Reading the cluster…"</p> }>
                 {move || Suspend::new(async move {
-                    match preview.await {
+                    let (found, may_import) = preview.await;
+                    match found {
                         Ok(Ok(found)) if found.is_empty() => view! {
                             <p class="muted" data-testid="nothing-to-import">"Nothing to import: the plan has every pool and assigned VIP it can hold."</p>
                             <ImportList import=found />
@@ -152,10 +158,16 @@ fn ImportSection(on_imported: impl Fn() + Copy + Send + Sync + 'static) -> impl 
                         Ok(Ok(found)) => view! {
                             <p>"Importing adds these to the IP plan in one change, checked like every other (a pool overlapping the plan is refused), and recorded in the audit log:"</p>
                             <ImportList import=found />
-                            <button type="button" class="button button--primary" data-testid="import-button"
-                                disabled=move || import.pending().get() on:click=move |_| { import.dispatch(()); }>
-                                "Import into the plan"
-                            </button>
+                            {if may_import {
+                                view! {
+                                    <button type="button" class="button button--primary" data-testid="import-button"
+                                        disabled=move || import.pending().get() on:click=move |_| { import.dispatch(()); }>
+                                        "Import into the plan"
+                                    </button>
+                                }.into_any()
+                            } else {
+                                view! { <p class="muted">"A network admin imports them."</p> }.into_any()
+                            }}
                         }.into_any(),
                         Ok(Err(failure)) => view! { <p class="notice notice--error" role="alert">{format!("The cluster could not be read: {failure}")}</p> }.into_any(),
                         Err(error) => view! { <ErrorNotice error /> }.into_any(),

@@ -71,6 +71,7 @@ async fn drift_is_reported_both_ways(kind: DbKind) {
     let html = app.get("/vips").await.text().await.unwrap_or_default();
     assert!(html.contains("data-pool=\"legacy\" data-drift=\"cluster_only\"") && html.contains("data-address=\"192.168.101.160\""), "{html}");
     assert!(html.contains("data-pool=\"prod-vips\" data-drift=\"plan_only\""));
+    assert!(html.contains("data-import-pool=\"legacy\"") && html.contains("data-testid=\"import-button\""), "network admins may import");
 }
 
 /// A CiliumLoadBalancerIPPool made in the cluster by hand, selecting `environment`.
