@@ -17,8 +17,10 @@ use crate::ui::{
     environments::{EditEnvironmentPage, EnvironmentPage, EnvironmentsPage, NewEnvironmentPage},
     layout::Frame,
     plan::{ConflictsPage, OutputsPage},
+    application_form::{EditApplicationPage, NewApplicationPage},
     applications::ApplicationsPage,
-    clusters::ClustersPage,
+    clusters::{ClustersPage, VipsPage},
+    preview::ApplicationPreviewPage,
     pages::{
         ChecklistPage, NotFound, OverviewPage,
     },
@@ -75,7 +77,11 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("applications") view={Lazy::<ApplicationsRoute>::new()} ssr=SsrMode::Async />
                     <Route path=StaticSegment("approvals") view={Lazy::<ApprovalsRoute>::new()} ssr=SsrMode::Async />
                     <Route path=(StaticSegment("approvals"), ParamSegment("id")) view={Lazy::<ApprovalRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=(StaticSegment("applications"), StaticSegment("new")) view={Lazy::<NewApplicationRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=(StaticSegment("applications"), ParamSegment("name"), StaticSegment("edit")) view={Lazy::<EditApplicationRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=(StaticSegment("applications"), ParamSegment("name"), StaticSegment("preview")) view={Lazy::<ApplicationPreviewRoute>::new()} ssr=SsrMode::Async />
                     <Route path=StaticSegment("clusters") view={Lazy::<ClustersRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=StaticSegment("vips") view={Lazy::<VipsRoute>::new()} ssr=SsrMode::Async />
                     <Route path=StaticSegment("checklist") view={Lazy::<ChecklistRoute>::new()} ssr=SsrMode::Async />
                     <Route path=StaticSegment("environments") view={Lazy::<EnvironmentsRoute>::new()} ssr=SsrMode::Async />
                     <Route path=(StaticSegment("environments"), StaticSegment("new")) view={Lazy::<NewEnvironmentRoute>::new()} />
@@ -113,7 +119,11 @@ pub fn page_rule(path: &str) -> crate::domain::access::Access {
         ("/applications", Access::VIEWER),
         ("/approvals", Access::NETWORK_ADMIN),
         ("/approvals/{id}", Access::NETWORK_ADMIN),
+        ("/applications/new", Access::APP_TEAM),
+        ("/applications/{name}/edit", Access::APP_TEAM),
+        ("/applications/{name}/preview", Access::APP_TEAM),
         ("/clusters", Access::VIEWER),
+        ("/vips", Access::VIEWER),
         ("/checklist", Access::VIEWER),
         ("/environments", Access::VIEWER),
         ("/environments/new", Access::NETWORK_ADMIN),
@@ -171,7 +181,11 @@ lazy_pages! {
     ApplicationsRoute => ApplicationsPage,
     ApprovalsRoute => ApprovalsPage,
     ApprovalRoute => ApprovalPage,
+    NewApplicationRoute => NewApplicationPage,
+    EditApplicationRoute => EditApplicationPage,
+    ApplicationPreviewRoute => ApplicationPreviewPage,
     ClustersRoute => ClustersPage,
+    VipsRoute => VipsPage,
     ChecklistRoute => ChecklistPage,
     EnvironmentsRoute => EnvironmentsPage,
     NewEnvironmentRoute => NewEnvironmentPage,

@@ -2,22 +2,8 @@
 // certificate and key for prod is refused by the rule that dev and prod never share them.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
 import { portalForSuite, waitForHydration } from '../support/portal.mjs';
-
-const repo = resolve(import.meta.dirname, '..', '..');
-
-/// A fresh key and certificate made now by the test-certificate example (rcgen), built by
-/// `cargo test`; built here when missing.
-function makeCertificate(...hosts) {
-  const tool = process.env.GATEHOUSE_CERT_TOOL ?? join(repo, 'target', 'debug', 'examples', 'test-certificate');
-  const output = existsSync(tool)
-    ? execFileSync(tool, hosts)
-    : execFileSync('cargo', ['run', '-q', '-p', 'gatehouse', '--example', 'test-certificate', '--', ...hosts], { cwd: repo });
-  return JSON.parse(output.toString());
-}
+import { makeCertificate } from '../support/certificates.mjs';
 
 describe('Certificates', () => {
   const suite = portalForSuite();

@@ -139,32 +139,14 @@ pub async fn list_application_targets() -> Result<Vec<ApplicationTargets>, AppEr
 
 #[server]
 pub async fn submit_to_cluster(application: String, environment: String, dry_run: bool) -> Result<i64, AppError> {
-    let actor = actor_for(&application).await?;
+    let actor = super::applications::actor_for(&application, None).await?;
     Ok(submitter()?.submit(&actor, &application, &environment, dry_run).await?)
 }
 
 #[server]
 pub async fn tear_down(application: String, environment: String) -> Result<i64, AppError> {
-    let actor = actor_for(&application).await?;
+    let actor = super::applications::actor_for(&application, None).await?;
     Ok(submitter()?.teardown(&actor, &application, &environment).await?)
-}
-
-/// The caller's audit name, once it is clear they may change this application: app teams
-/// submit and tear down only the applications in their scopes.
-#[cfg(feature = "ssr")]
-async fn actor_for(application: &str) -> Result<String, AppError> {
-    let caller = crate::backend::auth::current()?;
-    let db = crate::backend::db::use_database()?;
-    if let Some(stored) = crate::backend::applications::get(&db, application).await?
-        && !caller.may_change_application(stored.namespace.as_str(), application)
-    {
-        return Err(AppError::Forbidden(format!(
-            "application {application:?} in namespace {:?} is outside your scopes ({}); ask an admin to add it",
-            stored.namespace.as_str(),
-            caller.scopes
-        )));
-    }
-    Ok(caller.actor())
 }
 
 #[server]
@@ -220,4 +202,153 @@ pub async fn switch_label_fix(enabled: bool) -> Result<bool, AppError> {
     let switch = use_context::<LabelFixSwitch>().ok_or(AppError::Internal)?;
     set_enabled(&db, &switch.0, &crate::backend::auth::current_actor()?, enabled).await?;
     Ok(enabled)
+}
+
+/// One LoadBalancer Service's VIP on the VIP status page (`GET /api/v1/vips`'s shape, flat).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VipRow {
+    pub namespace: String,
+    pub service: String,
+    pub gateway: Option<String>,
+    pub address: Option<String>,
+    pub advertisement_labels: Vec<String>,
+    pub labelled: bool,
+    pub assigned: bool,
+    pub l2_policies: Vec<String>,
+    pub bgp_advertisements: Vec<String>,
+    pub announced: bool,
+}
+
+/// The VIPs of the cluster, or why the cluster could not be read.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VipReport {
+    pub vips: Vec<VipRow>,
+    pub failure: Option<String>,
+    pub label_fix: bool,
+}
+
+#[server]
+pub async fn vip_statuses() -> Result<VipReport, AppError> {
+    use crate::backend::cluster::{label_fix, vips};
+    let db = crate::backend::db::use_database()?;
+    let environments = crate::backend::environments::list(&db).await?;
+    let label_fix = label_fix::enabled(&db).await?;
+    Ok(match vips::statuses(&submitter()?.cluster, &environments).await {
+        Ok(statuses) => VipReport {
+            vips: statuses
+                .into_iter()
+                .map(|s| VipRow {
+                    namespace: s.namespace,
+                    service: s.service,
+                    gateway: s.gateway,
+                    address: s.address,
+                    advertisement_labels: s.advertisement_labels,
+                    labelled: s.labelled,
+                    assigned: s.assigned,
+                    l2_policies: s.announcement.l2_policies,
+                    bgp_advertisements: s.announcement.bgp_advertisements,
+                    announced: s.announced,
+                })
+                .collect(),
+            failure: None,
+            label_fix,
+        },
+        Err(failure) => VipReport { vips: Vec::new(), failure: Some(failure.to_string()), label_fix },
+    })
+}
+
+/// One pool, by name, that differs between the plan and the cluster.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PoolDrift {
+    pub name: String,
+    /// `cluster_only`, `plan_only` or `different`.
+    pub drift: String,
+    /// The plan's environment, or for a pool only the cluster has, the environment whose
+    /// advertisement label its `serviceSelector` selects.
+    pub environment: Option<String>,
+    pub plan_blocks: Vec<String>,
+    pub cluster_blocks: Vec<String>,
+    pub message: String,
+}
+
+/// One VIP that differs between the plan and the cluster.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AddressDrift {
+    pub address: String,
+    /// `cluster_only`, `plan_only` or `different`.
+    pub drift: String,
+    /// `namespace/name` of the LoadBalancer Service holding it in the cluster.
+    pub service: Option<String>,
+    /// Who holds or asks for it in the plan: `application/api in prod`, or an allocation's owner.
+    pub plan_owner: Option<String>,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Drift {
+    pub pools: Vec<PoolDrift>,
+    pub addresses: Vec<AddressDrift>,
+}
+
+/// The drift between the plan and the cluster, or why the cluster could not be read.
+#[server]
+pub async fn cluster_drift() -> Result<Result<Drift, String>, AppError> {
+    let db = crate::backend::db::use_database()?;
+    let plan = crate::backend::plan::load_from(&db).await?;
+    Ok(crate::backend::cluster::drift::drift(&submitter()?.cluster, &plan).await.map_err(|failure| failure.to_string()))
+}
+
+/// A CiliumLoadBalancerIPPool of the cluster that an import adds to the plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportedPool {
+    pub name: String,
+    pub environment: String,
+    pub blocks: Vec<String>,
+}
+
+/// A VIP LB-IPAM assigned that an import records as an allocation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportedAddress {
+    pub address: String,
+    pub pool: String,
+    pub environment: String,
+    /// The Service holding it, `namespace/name`: the allocation's owner.
+    pub owner: String,
+    /// The Gatehouse application whose Gateway's Service it is.
+    pub application: Option<String>,
+}
+
+/// What an import adds to the plan (previewed, then applied in one transaction), and what it
+/// leaves out and why.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Import {
+    pub pools: Vec<ImportedPool>,
+    pub addresses: Vec<ImportedAddress>,
+    pub left_out: Vec<String>,
+}
+
+impl Import {
+    pub fn is_empty(&self) -> bool {
+        self.pools.is_empty() && self.addresses.is_empty()
+    }
+}
+
+/// What importing from the cluster would add to the plan.
+#[server]
+pub async fn import_preview() -> Result<Result<Import, String>, AppError> {
+    let db = crate::backend::db::use_database()?;
+    let plan = crate::backend::plan::load_from(&db).await?;
+    Ok(crate::backend::cluster::import::preview(&submitter()?.cluster, &plan).await.map_err(|failure| failure.to_string()))
+}
+
+/// Imports the cluster's pools and assigned VIPs into the plan; answers what was imported.
+#[server]
+pub async fn import_from_cluster() -> Result<Result<Import, String>, AppError> {
+    use crate::backend::cluster::import::{ImportError, apply};
+    let db = crate::backend::db::use_database()?;
+    match apply(&db, &submitter()?.cluster, &crate::backend::auth::current_actor()?).await {
+        Ok(import) => Ok(Ok(import)),
+        Err(ImportError::Cluster(failure)) => Ok(Err(failure.to_string())),
+        Err(ImportError::Db(error)) => Err(error.into()),
+    }
 }

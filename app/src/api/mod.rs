@@ -1,6 +1,7 @@
 //! Server functions: thin wrappers that call the backend and map its errors.
 //! The same operations are served as JSON under /api/v1 by the server crate.
 pub mod approvals;
+pub mod applications;
 pub mod certificates;
 pub mod cluster;
 mod error;
@@ -72,6 +73,13 @@ pub fn server_fn_rule(path: &str) -> crate::domain::access::Access {
         (approvals::GetApproval::PATH, Access::NETWORK_ADMIN),
         (approvals::ApproveSubmission::PATH, Access::NETWORK_ADMIN),
         (approvals::RejectSubmission::PATH, Access::NETWORK_ADMIN),
+        (cluster::VipStatuses::PATH, Access::VIEWER),
+        (cluster::ClusterDrift::PATH, Access::VIEWER),
+        (cluster::ImportPreview::PATH, Access::VIEWER),
+        (cluster::ImportFromCluster::PATH, Access::NETWORK_ADMIN),
+        (applications::GetApplication::PATH, Access::VIEWER),
+        (applications::SaveApplication::PATH, Access::APP_TEAM),
+        (applications::PreviewApplication::PATH, Access::APP_TEAM),
     ];
     rules.into_iter().find(|(rule_path, _)| *rule_path == path).map_or(Access::Unlisted, |(_, access)| access)
 }

@@ -1424,7 +1424,7 @@ fn first_outside(pool: &VipPool, start: IpAddr, stop: IpAddr) -> Option<IpAddr> 
 }
 
 /// Rows for many addresses at once.
-async fn insert_holdings(conn: &mut AnyConnection, holdings: &[Holding]) -> Result<(), sqlx::Error> {
+pub(crate) async fn insert_holdings(conn: &mut AnyConnection, holdings: &[Holding]) -> Result<(), sqlx::Error> {
     if holdings.is_empty() {
         return Ok(());
     }
@@ -1482,7 +1482,7 @@ async fn insert_audit(tx: &mut Transaction<'_, Any>, entries: Vec<AuditRow>) -> 
 }
 
 /// Audit entries of addresses taken: `after` the holding (who, since when, why).
-async fn record_taken(tx: &mut Transaction<'_, Any>, holdings: &[Holding]) -> Result<(), DbError> {
+pub(crate) async fn record_taken(tx: &mut Transaction<'_, Any>, holdings: &[Holding]) -> Result<(), DbError> {
     let entries = holdings
         .iter()
         .map(|holding| {

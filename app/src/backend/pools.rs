@@ -64,12 +64,9 @@ pub async fn create(db: &Database, actor: &str, pool: &VipPool) -> Result<VipPoo
     let mut tx = db.pool().begin().await?;
     plan::lock(&mut tx).await?;
     let before = plan::load(&mut tx).await?;
-    let environment_id: i64 = sqlx::query("SELECT id FROM environments WHERE name = $1")
-        .bind(pool.environment.as_str())
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or_else(|| DbError::NotFound(format!("there is no environment named {:?}", pool.environment.as_str())))?
-        .try_get("id")?;
+    if before.environment(&pool.environment).is_none() {
+        return Err(DbError::NotFound(format!("there is no environment named {:?}", pool.environment.as_str())));
+    }
     if before.pools_of(&pool.environment).any(|p| p.name == pool.name) {
         return Err(DbError::Conflict(format!(
             "environment {} already has a pool named {:?}; choose another name",
@@ -79,7 +76,20 @@ pub async fn create(db: &Database, actor: &str, pool: &VipPool) -> Result<VipPoo
     let mut after = before.clone();
     after.pools.push(VipPool { id: Some(-1), ..pool.clone() });
     plan::refuse_new_errors(&before, &after, plan::now_unix())?;
+    let stored = insert(&mut tx, actor, pool).await?;
+    tx.commit().await?;
+    Ok(stored)
+}
 
+/// Inserts a pool and its audit entry inside the caller's transaction, which holds the plan
+/// lock and has checked the plan as it will be.
+pub(crate) async fn insert(tx: &mut sqlx::Transaction<'_, sqlx::Any>, actor: &str, pool: &VipPool) -> Result<VipPool, DbError> {
+    let environment_id: i64 = sqlx::query("SELECT id FROM environments WHERE name = $1")
+        .bind(pool.environment.as_str())
+        .fetch_optional(&mut **tx)
+        .await?
+        .ok_or_else(|| DbError::NotFound(format!("there is no environment named {:?}", pool.environment.as_str())))?
+        .try_get("id")?;
     let now = now_text();
     let row = sqlx::query(
         "INSERT INTO pools (environment_id, name, blocks, created_at, updated_at) \
@@ -89,11 +99,10 @@ pub async fn create(db: &Database, actor: &str, pool: &VipPool) -> Result<VipPoo
     .bind(pool.name.as_str())
     .bind(blocks_json(pool))
     .bind(&now)
-    .fetch_one(&mut *tx)
+    .fetch_one(&mut **tx)
     .await?;
     let stored = VipPool { id: Some(row.try_get("id")?), ..pool.clone() };
-    audit::record(&mut tx, actor, "pool.create", &object(&stored), None, Some(&to_json(&stored))).await?;
-    tx.commit().await?;
+    audit::record(tx, actor, "pool.create", &object(&stored), None, Some(&to_json(&stored))).await?;
     Ok(stored)
 }
 

@@ -21,13 +21,14 @@ pub fn ApplicationsPage() -> impl IntoView {
             title="Applications"
             lead="Submit an application's bundle to the cluster with server-side apply, watch every object become ready, and tear it down again. The checklist's errors block a submission."
         />
-        <p class="muted">"The cluster, what it offers and the Gateway label fix: " <a href="/clusters">"Clusters"</a> "."</p>
+        <p class="actions"><a class="button button--primary" href="/applications/new">"New application"</a></p>
+        <p class="muted">"The cluster, what it offers and the Gateway label fix: " <a href="/clusters">"Clusters"</a> "; every VIP's advertisement: " <a href="/vips">"VIPs"</a> "."</p>
         <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match applications.await {
                     Ok(list) if list.is_empty() => view! {
                         <EmptyState title="No applications yet">
-                            <p>"Create one with POST /api/v1/applications; it appears here with a panel per environment."</p>
+                            <p>"Create one with " <a href="/applications/new">"the form"</a> " (or POST /api/v1/applications); it appears here with a panel per environment."</p>
                         </EmptyState>
                     }.into_any(),
                     Ok(list) => list.into_iter().map(|application| view! { <ApplicationCard application /> }).collect_view().into_any(),
@@ -42,9 +43,11 @@ pub fn ApplicationsPage() -> impl IntoView {
 fn ApplicationCard(application: ApplicationTargets) -> impl IntoView {
     let name = application.name.clone();
     let heading = format!("{} (namespace {})", application.name, application.namespace);
+    let edit = format!("/applications/{}/edit", application.name);
     view! {
         <section class="card submission-card" data-application=name.clone()>
             <h2>{heading}</h2>
+            <p><a class="button" href=edit>"Edit"</a></p>
             {application
                 .targets
                 .into_iter()
@@ -55,7 +58,7 @@ fn ApplicationCard(application: ApplicationTargets) -> impl IntoView {
 }
 
 #[component]
-fn TargetPanel(application: String, target: TargetView) -> impl IntoView {
+pub(crate) fn TargetPanel(application: String, target: TargetView) -> impl IntoView {
     let environment = target.environment.clone();
     let blocked = !target.errors.is_empty();
     let current = RwSignal::new(target.latest.clone());
@@ -102,7 +105,7 @@ fn TargetPanel(application: String, target: TargetView) -> impl IntoView {
     Effect::new(move |_| started(teardown.value().get()));
 
     let busy = move || current.get().is_some_and(|p| p.is_running()) || submit.pending().get() || teardown.pending().get();
-    let preview = format!("/api/v1/applications/{application}/preview?environment={environment}");
+    let preview = format!("/applications/{application}/preview?environment={environment}");
     let bundle = format!("/api/v1/applications/{application}/bundle.yaml?environment={environment}");
     let title = format!("{environment}{}", if target.protected { " (protected: a submission waits for approval)" } else { "" });
     let submit_label = format!("Submit to {environment}");
@@ -122,7 +125,7 @@ fn TargetPanel(application: String, target: TargetView) -> impl IntoView {
                     on:click=move |_| { submit.dispatch(false); }>{submit_label}</button>
                 <button type="button" class="button" disabled=move || blocked || busy()
                     on:click=move |_| { submit.dispatch(true); }>"Dry run"</button>
-                <a class="button" href=preview>"Preview and diff (JSON)"</a>
+                <a class="button" href=preview>"Preview and diff"</a>
                 <a class="button" href=bundle>"Bundle (YAML)"</a>
                 <button type="button" class="button button--danger" disabled=busy
                     on:click=move |_| confirming.set(true)>"Tear down"</button>

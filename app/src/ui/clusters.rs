@@ -3,7 +3,10 @@
 use leptos::prelude::*;
 
 use super::{layout::PageHeader, pages::ErrorNotice};
-use crate::api::cluster::{ClusterView, cluster_status, switch_label_fix};
+use crate::api::cluster::{
+    ClusterView, Drift, Import, VipRow, cluster_drift, cluster_status, import_from_cluster, import_preview, switch_label_fix,
+    vip_statuses,
+};
 
 #[component]
 pub fn ClustersPage() -> impl IntoView {
@@ -58,7 +61,7 @@ fn ClusterCard(cluster: ClusterView) -> impl IntoView {
             <h2>"The Gateway label fix"</h2>
             <p>
                 "Cilium's generated cilium-gateway-<name> Service does not carry the Gateway's labels, so the L2 policy and BGP advertisement miss its VIP. The fix labels it (and puts the label in the Gateway's spec.infrastructure.labels). Turn it off to watch the VIP go dark; on to bring it back. Per VIP: "
-                <a href="/api/v1/vips">"labelled, assigned, announced (JSON)"</a> "."
+                <a href="/vips">"labelled, assigned, announced"</a> " (" <a href="/api/v1/vips">"JSON"</a> ")."
             </p>
             <p class="label-fix-state">{move || if label_fix.get() { "The fix is on." } else { "The fix is off: Gateway VIPs are not announced." }}</p>
             <button type="button" class="button" disabled=move || switch.pending().get()
@@ -67,4 +70,242 @@ fn ClusterCard(cluster: ClusterView) -> impl IntoView {
             </button>
         </section>
     }
+}
+
+/// Per VIP of the cluster: labelled with an environment's advertisement label, assigned by
+/// LB-IPAM, and selected by an L2 announcement policy or a BGP advertisement.
+#[component]
+pub fn VipsPage() -> impl IntoView {
+    let report = Resource::new_blocking(|| (), |_| vip_statuses());
+    view! {
+        <PageHeader
+            title="VIPs"
+            lead="Every LoadBalancer Service in the cluster: whether it carries an environment's advertisement label, whether LB-IPAM assigned its VIP, and which L2 announcement policy or BGP advertisement selects it. A VIP is reachable from outside only when all three hold."
+        />
+        <Suspense fallback=|| view! { <p class="muted">"Asking the cluster…"</p> }>
+            {move || Suspend::new(async move {
+                match report.await {
+                    Ok(report) => {
+                        let fix = if report.label_fix {
+                            "The Gateway label fix is on: generated cilium-gateway-… Services get the advertisement label."
+                        } else {
+                            "The Gateway label fix is off: generated cilium-gateway-… Services may miss the advertisement label and go dark."
+                        };
+                        view! {
+                            <p class="muted">{fix} " " <a href="/clusters">"Switch it on the Clusters page"</a> "."</p>
+                            {report.failure.map(|failure| view! { <p class="notice notice--error" role="alert">{format!("The cluster could not be read: {failure}")}</p> })}
+                            <VipTable vips=report.vips />
+                        }.into_any()
+                    }
+                    Err(error) => view! { <ErrorNotice error /> }.into_any(),
+                }
+            })}
+        </Suspense>
+        <DriftSection />
+    }
+}
+
+/// The IP plan against the cluster, both ways: pools and VIPs one side has and the other not,
+/// or has differently.
+#[component]
+fn DriftSection() -> impl IntoView {
+    let drift = Resource::new_blocking(|| (), |_| cluster_drift());
+    view! {
+        <section class="card" data-testid="drift">
+            <h2>"Drift between the IP plan and the cluster"</h2>
+            <Suspense fallback=|| view! { <p class="muted">"Comparing…"</p> }>
+                {move || Suspend::new(async move {
+                    match drift.await {
+                        Ok(Ok(drift)) => view! { <DriftTables drift /> }.into_any(),
+                        Ok(Err(failure)) => view! { <p class="notice notice--error" role="alert">{format!("The cluster could not be read: {failure}")}</p> }.into_any(),
+                        Err(error) => view! { <ErrorNotice error /> }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </section>
+        <ImportSection on_imported=move || drift.refetch() />
+    }
+}
+
+/// Network admins take the cluster's own pools and the VIPs LB-IPAM assigned into the plan:
+/// first what would be imported, then all of it in one transaction.
+#[component]
+fn ImportSection(on_imported: impl Fn() + Copy + Send + Sync + 'static) -> impl IntoView {
+    let preview = Resource::new_blocking(|| (), |_| async {
+        let may_import = crate::api::signed_in_as()
+            .await
+            .is_ok_and(|who| who.is_some_and(|who| who.role >= crate::domain::access::Role::NetworkAdmin));
+        (import_preview().await, may_import)
+    });
+    let import = Action::new(|_: &()| import_from_cluster());
+    Effect::new(move |_| {
+        if let Some(Ok(Ok(_))) = import.value().get() {
+            preview.refetch();
+            on_imported();
+        }
+    });
+    view! {
+        <section class="card" data-testid="import">
+            <h2>"Import from the cluster"</h2>
+            <Suspense fallback=|| view! { <p class="muted">"Reading the cluster…"</p> }>
+                {move || Suspend::new(async move {
+                    let (found, may_import) = preview.await;
+                    match found {
+                        Ok(Ok(found)) if found.is_empty() => view! {
+                            <p class="muted" data-testid="nothing-to-import">"Nothing to import: the plan has every pool and assigned VIP it can hold."</p>
+                            <ImportList import=found />
+                        }.into_any(),
+                        Ok(Ok(found)) => view! {
+                            <p>"Importing adds these to the IP plan in one change, checked like every other (a pool overlapping the plan is refused), and recorded in the audit log:"</p>
+                            <ImportList import=found />
+                            {if may_import {
+                                view! {
+                                    <button type="button" class="button button--primary" data-testid="import-button"
+                                        disabled=move || import.pending().get() on:click=move |_| { import.dispatch(()); }>
+                                        "Import into the plan"
+                                    </button>
+                                }.into_any()
+                            } else {
+                                view! { <p class="muted">"A network admin imports them."</p> }.into_any()
+                            }}
+                        }.into_any(),
+                        Ok(Err(failure)) => view! { <p class="notice notice--error" role="alert">{format!("The cluster could not be read: {failure}")}</p> }.into_any(),
+                        Err(error) => view! { <ErrorNotice error /> }.into_any(),
+                    }
+                })}
+            </Suspense>
+            {move || match import.value().get() {
+                Some(Ok(Ok(done))) => Some(view! {
+                    <p class="notice notice--ok" role="status" data-testid="imported">
+                        {format!("Imported {} pool(s) and {} VIP(s).", done.pools.len(), done.addresses.len())}
+                    </p>
+                }.into_any()),
+                Some(Ok(Err(failure))) => Some(view! { <p class="notice notice--error" role="alert">{failure}</p> }.into_any()),
+                Some(Err(crate::api::AppError::Rejected(findings))) => Some(view! { <super::environments::RejectedNotice findings /> }.into_any()),
+                Some(Err(error)) => Some(view! { <ErrorNotice error /> }.into_any()),
+                None => None,
+            }}
+        </section>
+    }
+}
+
+#[component]
+fn ImportList(import: Import) -> impl IntoView {
+    view! {
+        <ul class="import-list">
+            {import.pools.into_iter().map(|pool| view! {
+                <li data-import-pool=pool.name.clone()>{format!("pool {} in {}: {}", pool.name, pool.environment, pool.blocks.join(", "))}</li>
+            }).collect_view()}
+            {import.addresses.into_iter().map(|address| {
+                let application = address.application.map(|a| format!(", application {a}")).unwrap_or_default();
+                view! {
+                    <li data-import-address=address.address.clone()>{format!("VIP {} in pool {} ({}), allocated to {}{application}", address.address, address.pool, address.environment, address.owner)}</li>
+                }
+            }).collect_view()}
+            {import.left_out.into_iter().map(|reason| view! { <li class="muted">{format!("left out — {reason}")}</li> }).collect_view()}
+        </ul>
+    }
+}
+
+fn drift_label(drift: &str) -> &'static str {
+    match drift {
+        "cluster_only" => "in the cluster, not in the plan",
+        "plan_only" => "in the plan, not in the cluster",
+        _ => "different",
+    }
+}
+
+#[component]
+fn DriftTables(drift: Drift) -> impl IntoView {
+    if drift.pools.is_empty() && drift.addresses.is_empty() {
+        return view! { <p class="all-clear" data-testid="no-drift">"The cluster's pools and VIPs match the plan."</p> }.into_any();
+    }
+    view! {
+        {(!drift.pools.is_empty()).then(|| view! {
+            <h3>"Pools"</h3>
+            <table class="data-table" data-testid="pool-drift">
+                <thead><tr><th scope="col">"Pool"</th><th scope="col">"Drift"</th><th scope="col">"Plan"</th><th scope="col">"Cluster"</th><th scope="col">"What to do"</th></tr></thead>
+                <tbody>
+                    {drift.pools.into_iter().map(|pool| {
+                        let (row, kind, label) = (pool.name.clone(), pool.drift.clone(), drift_label(&pool.drift));
+                        let name = match &pool.environment { Some(e) => format!("{} ({e})", pool.name), None => pool.name.clone() };
+                        view! {
+                        <tr data-pool=row data-drift=kind>
+                            <th scope="row">{name}</th>
+                            <td><span class="badge badge--warn">{label}</span></td>
+                            <td>{pool.plan_blocks.join(", ")}</td>
+                            <td>{pool.cluster_blocks.join(", ")}</td>
+                            <td>{pool.message}</td>
+                        </tr>
+                    }}).collect_view()}
+                </tbody>
+            </table>
+        })}
+        {(!drift.addresses.is_empty()).then(|| view! {
+            <h3>"VIPs"</h3>
+            <table class="data-table" data-testid="address-drift">
+                <thead><tr><th scope="col">"VIP"</th><th scope="col">"Drift"</th><th scope="col">"Plan"</th><th scope="col">"Cluster"</th><th scope="col">"What to do"</th></tr></thead>
+                <tbody>
+                    {drift.addresses.into_iter().map(|address| {
+                        let (row, kind, label) = (address.address.clone(), address.drift.clone(), drift_label(&address.drift));
+                        view! {
+                        <tr data-address=row data-drift=kind>
+                            <th scope="row"><code>{address.address}</code></th>
+                            <td><span class="badge badge--warn">{label}</span></td>
+                            <td>{address.plan_owner.unwrap_or_else(|| "—".to_owned())}</td>
+                            <td>{address.service.unwrap_or_else(|| "—".to_owned())}</td>
+                            <td>{address.message}</td>
+                        </tr>
+                    }}).collect_view()}
+                </tbody>
+            </table>
+        })}
+    }.into_any()
+}
+
+#[component]
+fn VipTable(vips: Vec<VipRow>) -> impl IntoView {
+    if vips.is_empty() {
+        return view! { <p class="muted" data-testid="no-vips">"No LoadBalancer Service in the cluster yet: submit an application to get one."</p> }.into_any();
+    }
+    let yes_no = |ok: bool, yes: String, no: &'static str| {
+        let class = if ok { "badge badge--ok" } else { "badge badge--error" };
+        view! { <span class=class>{if ok { yes } else { no.to_owned() }}</span> }
+    };
+    view! {
+        <div class="table-wrap">
+            <table class="data-table" data-testid="vips-table">
+                <thead>
+                    <tr>
+                        <th scope="col">"Service"</th>
+                        <th scope="col">"VIP"</th>
+                        <th scope="col">"Labelled"</th>
+                        <th scope="col">"Assigned"</th>
+                        <th scope="col">"Selected by"</th>
+                        <th scope="col">"Announced"</th>
+                    </tr>
+                </thead>
+                <tbody>
+                    {vips.into_iter().map(|vip| {
+                        let service = format!("{}/{}", vip.namespace, vip.service);
+                        let row = service.clone();
+                        let gateway = vip.gateway.map(|gateway| format!("generated for Gateway {gateway}"));
+                        let mut selected: Vec<String> = vip.l2_policies.iter().map(|p| format!("L2 policy {p}")).collect();
+                        selected.extend(vip.bgp_advertisements.iter().map(|a| format!("BGP advertisement {a}")));
+                        let selected_by = if selected.is_empty() { "none".to_owned() } else { selected.join(", ") };
+                        view! {
+                            <tr data-service=row data-announced=vip.announced.to_string()>
+                                <th scope="row">{service}{gateway.map(|g| view! { <br /> <span class="muted">{g}</span> })}</th>
+                                <td><code>{vip.address.clone().unwrap_or_else(|| "—".to_owned())}</code></td>
+                                <td data-labelled=vip.labelled.to_string()>{yes_no(vip.labelled, vip.advertisement_labels.join(", "), "no advertisement label")}</td>
+                                <td>{yes_no(vip.assigned, "assigned".to_owned(), "pending")}</td>
+                                <td>{selected_by}</td>
+                                <td>{yes_no(vip.announced, "announced".to_owned(), "not announced")}</td>
+                            </tr>
+                        }
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </div>
+    }.into_any()
 }

@@ -1,4 +1,5 @@
 //! Pages and components; the topology diagrams are drawn on the server (crate::topology).
+pub mod application_form;
 pub mod applications;
 pub mod approvals;
 pub mod certificates;
@@ -8,6 +9,7 @@ pub mod layout;
 pub mod pages;
 pub mod plan;
 pub mod pools;
+pub mod preview;
 pub mod theme;
 pub mod topology;
 #[cfg(feature = "ssr")]

@@ -107,6 +107,9 @@ pub fn routes() -> Routes {
         .get("/approvals", NETWORK_ADMIN, submissions::approvals)
         .get("/clusters", VIEWER, submissions::clusters)
         .get("/vips", VIEWER, submissions::vip_status)
+        .get("/drift", VIEWER, submissions::drift)
+        .get("/import", VIEWER, submissions::import_preview)
+        .post("/import", NETWORK_ADMIN, submissions::import)
         .get("/label-fix", VIEWER, submissions::label_fix_get)
         .put("/label-fix", NETWORK_ADMIN, submissions::label_fix_put)
         .get("/topology/{file}", VIEWER, |s, p, q| {

@@ -2,7 +2,10 @@
 //! `/api/v1/submissions/{id}`, teardown), the cluster's capabilities, the VIPs' status and the
 //! Gateway label fix's switch.
 use app::backend::cluster::{
-    Capabilities, capabilities, label_fix, list_all,
+    Capabilities, capabilities, drift,
+    failure::Failure,
+    import,
+    label_fix,
     submissions::{self, SubmitError, Submission},
     vips,
 };
@@ -157,62 +160,39 @@ pub async fn label_fix_put(
     Ok(Json(body))
 }
 
-/// One LoadBalancer Service's VIP.
-#[derive(Debug, Serialize)]
-pub struct VipStatus {
-    namespace: String,
-    service: String,
-    /// The Gateway it was generated for, when Cilium generated it.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    gateway: Option<String>,
-    address: Option<String>,
-    /// Labels that match the advertisement label of some environment of the plan.
-    advertisement_labels: Vec<String>,
-    labelled: bool,
-    assigned: bool,
-    announcement: vips::Announcement,
-    announced: bool,
-}
-
 /// `GET /api/v1/vips`: every LoadBalancer Service's VIP — labelled, assigned, and selected by
 /// an L2 announcement policy or a BGP advertisement.
-pub async fn vip_status(State(state): State<AppState>) -> Result<Json<Vec<VipStatus>>, ApiError> {
-    let cluster = state.clusters.cluster();
-    let unreachable = |error: kube::Error| {
-        let failure = app::backend::cluster::failure::explain(&error, "the cluster's Services and announcement policies");
-        ApiError::new(StatusCode::BAD_GATEWAY, failure.code, format!("{} {}", failure.message, failure.hint))
-    };
-    let services = list_all(cluster, "v1", "Service").await.map_err(unreachable)?;
-    let l2 = list_all(cluster, "cilium.io/v2alpha1", "CiliumL2AnnouncementPolicy").await.unwrap_or_default();
-    let bgp = list_all(cluster, "cilium.io/v2", "CiliumBGPAdvertisement").await.unwrap_or_default();
+pub async fn vip_status(State(state): State<AppState>) -> Result<Json<Vec<vips::VipStatus>>, ApiError> {
     let environments = app::backend::environments::list(&state.db).await?;
-    let statuses = services
-        .iter()
-        .filter(|s| s.pointer("/spec/type").and_then(serde_json::Value::as_str) == Some("LoadBalancer"))
-        .map(|service| {
-            let labels = vips::labels_of(service);
-            let advertisement_labels: Vec<String> = environments
-                .iter()
-                .map(|e| &e.advertisement.label)
-                .filter(|l| labels.get(l.key.as_str()).map(String::as_str) == Some(l.value.as_str()))
-                .map(ToString::to_string)
-                .collect();
-            let address = vips::assigned_address(service);
-            let announcement = vips::announcement(&labels, &l2, &bgp);
-            VipStatus {
-                namespace: service.pointer("/metadata/namespace").and_then(|v| v.as_str()).unwrap_or_default().to_owned(),
-                service: service.pointer("/metadata/name").and_then(|v| v.as_str()).unwrap_or_default().to_owned(),
-                gateway: labels.get(vips::OWNING_GATEWAY_LABEL).cloned(),
-                labelled: !advertisement_labels.is_empty(),
-                assigned: address.is_some(),
-                announced: address.is_some() && announcement.is_announced(),
-                advertisement_labels,
-                address,
-                announcement,
-            }
-        })
-        .collect();
+    let statuses = vips::statuses(state.clusters.cluster(), &environments).await.map_err(unreadable)?;
     Ok(Json(statuses))
+}
+
+/// 502 with the failure: the cluster could not be read.
+fn unreadable(failure: Failure) -> ApiError {
+    ApiError::new(StatusCode::BAD_GATEWAY, failure.code, format!("{} {}", failure.message, failure.hint))
+}
+
+/// `GET /api/v1/import`: what importing from the cluster would add to the plan.
+pub async fn import_preview(State(state): State<AppState>) -> Result<Json<import::Import>, ApiError> {
+    let plan = app::backend::plan::load_from(&state.db).await?;
+    Ok(Json(import::preview(state.clusters.cluster(), &plan).await.map_err(unreadable)?))
+}
+
+/// `POST /api/v1/import`: the cluster's pools and assigned VIPs into the plan, in one
+/// transaction; answers what was imported.
+pub async fn import(State(state): State<AppState>, Caller(caller): Caller) -> Result<Json<import::Import>, ApiError> {
+    match import::apply(&state.db, state.clusters.cluster(), &caller.actor()).await {
+        Ok(imported) => Ok(Json(imported)),
+        Err(import::ImportError::Cluster(failure)) => Err(unreadable(failure)),
+        Err(import::ImportError::Db(error)) => Err(error.into()),
+    }
+}
+
+/// `GET /api/v1/drift`: the plan's pools and VIPs against the cluster's, both ways.
+pub async fn drift(State(state): State<AppState>) -> Result<Json<drift::Drift>, ApiError> {
+    let plan = app::backend::plan::load_from(&state.db).await?;
+    Ok(Json(drift::drift(state.clusters.cluster(), &plan).await.map_err(unreadable)?))
 }
 
 #[derive(Debug, Deserialize)]

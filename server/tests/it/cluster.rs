@@ -58,7 +58,7 @@ async fn portal(kind: DbKind, kubeconfig_text: &str) -> (TestApp, tempfile::Temp
 }
 
 impl Fixture {
-    async fn start(kind: DbKind) -> Fixture {
+    pub(crate) async fn start(kind: DbKind) -> Fixture {
         Fixture::with(kind, CiliumBehaviour::default(), None).await
     }
 

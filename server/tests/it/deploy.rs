@@ -319,6 +319,7 @@ async fn rbac_grants_what_gatehouse_uses() {
     }
     assert_eq!(app.get_json("/api/v1/vips").await.0, 200);
     assert_eq!(app.get_json("/api/v1/clusters").await.0, 200);
+    assert_eq!(app.get("/api/v1/topology/live/api.svg").await.status(), 200);
     let announced = {
         let sim = sim.clone();
         move || sim.vip("cd-service", GATEWAY_SERVICE).is_some_and(|vip| vip.is_announced())

@@ -2,8 +2,10 @@
 //! submissions that apply bundles with server-side apply and wait for them to be ready
 //! ([`submissions`]), the Gateway label fix ([`label_fix`]), and what Cilium decides about a
 //! VIP ([`vips`]).
+pub mod drift;
 pub mod failure;
 pub mod fields;
+pub mod import;
 pub mod label_fix;
 pub mod leader;
 pub mod live;

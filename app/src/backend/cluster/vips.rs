@@ -179,6 +179,64 @@ pub fn announcement(
     Announcement { l2_policies, bgp_advertisements }
 }
 
+/// One LoadBalancer Service's VIP, as the VIP status page and `GET /api/v1/vips` show it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct VipStatus {
+    pub namespace: String,
+    pub service: String,
+    /// The Gateway it was generated for, when Cilium generated it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gateway: Option<String>,
+    pub address: Option<String>,
+    /// Labels that match the advertisement label of some environment of the plan.
+    pub advertisement_labels: Vec<String>,
+    pub labelled: bool,
+    pub assigned: bool,
+    pub announcement: Announcement,
+    pub announced: bool,
+}
+
+/// Every LoadBalancer Service's VIP in the cluster: labelled with an environment's
+/// advertisement label, assigned by LB-IPAM, and selected by an L2 announcement policy or a
+/// BGP advertisement. The policies are optional CRDs: a cluster without them announces nothing.
+pub async fn statuses(
+    cluster: &super::Cluster,
+    environments: &[crate::domain::Environment],
+) -> Result<Vec<VipStatus>, super::failure::Failure> {
+    let services = super::list_all(cluster, "v1", "Service")
+        .await
+        .map_err(|error| super::failure::explain(&error, "the cluster's Services and announcement policies"))?;
+    let l2 = super::list_all(cluster, "cilium.io/v2alpha1", "CiliumL2AnnouncementPolicy").await.unwrap_or_default();
+    let bgp = super::list_all(cluster, "cilium.io/v2", "CiliumBGPAdvertisement").await.unwrap_or_default();
+    let text = |service: &Value, pointer: &str| service.pointer(pointer).and_then(Value::as_str).unwrap_or_default().to_owned();
+    Ok(services
+        .iter()
+        .filter(|s| s.pointer("/spec/type").and_then(Value::as_str) == Some("LoadBalancer"))
+        .map(|service| {
+            let labels = labels_of(service);
+            let advertisement_labels: Vec<String> = environments
+                .iter()
+                .map(|e| &e.advertisement.label)
+                .filter(|l| labels.get(l.key.as_str()).map(String::as_str) == Some(l.value.as_str()))
+                .map(ToString::to_string)
+                .collect();
+            let address = assigned_address(service);
+            let announcement = announcement(&labels, &l2, &bgp);
+            VipStatus {
+                namespace: text(service, "/metadata/namespace"),
+                service: text(service, "/metadata/name"),
+                gateway: labels.get(OWNING_GATEWAY_LABEL).cloned(),
+                labelled: !advertisement_labels.is_empty(),
+                assigned: address.is_some(),
+                announced: address.is_some() && announcement.is_announced(),
+                advertisement_labels,
+                address,
+                announcement,
+            }
+        })
+        .collect())
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;

@@ -1,0 +1,117 @@
+//! Server functions of the application form and its preview: they save through the same
+//! repository (validation, plan guard, audit) as `POST`/`PUT /api/v1/applications`.
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::AppError;
+use crate::domain::{Application, ApplicationInput};
+
+/// One stored application; `NotFound` when there is none of that name.
+#[server]
+pub async fn get_application(name: String) -> Result<Application, AppError> {
+    let db = crate::backend::db::use_database()?;
+    crate::backend::applications::get(&db, &name)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("there is no application named {name:?}")))
+}
+
+/// The caller's audit name, once it is clear they may change this application: app teams
+/// change only applications in their scopes — the one stored under this name and, when
+/// `namespace` is given, the one they are about to write.
+#[cfg(feature = "ssr")]
+pub(crate) async fn actor_for(application: &str, namespace: Option<&str>) -> Result<String, AppError> {
+    let caller = crate::backend::auth::current()?;
+    let db = crate::backend::db::use_database()?;
+    let stored = crate::backend::applications::get(&db, application).await?;
+    let namespaces = stored.as_ref().map(|stored| stored.namespace.as_str()).into_iter().chain(namespace);
+    for namespace in namespaces {
+        if !caller.may_change_application(namespace, application) {
+            return Err(AppError::Forbidden(format!(
+                "application {application:?} in namespace {namespace:?} is outside your scopes ({}); ask an admin to add it",
+                caller.scopes
+            )));
+        }
+    }
+    Ok(caller.actor())
+}
+
+/// Creates (`create`) or replaces an application; answers its name. Fields that do not parse
+/// come back as `Fields`, changes that would break the checklist as `Rejected`.
+#[server(input = leptos::server_fn::codec::Json)]
+pub async fn save_application(input: ApplicationInput, create: bool) -> Result<String, AppError> {
+    use crate::{backend::applications, domain::FieldError};
+    let application = Application::try_from(input).map_err(|errors| AppError::Fields(errors.into_vec()))?;
+    let name = application.name.to_string();
+    let actor = actor_for(&name, Some(application.namespace.as_str())).await?;
+    let db = crate::backend::db::use_database()?;
+    let saved = if create {
+        applications::create(&db, &actor, &application).await
+    } else {
+        applications::update(&db, &actor, &application).await
+    };
+    saved.map_err(|error| match error {
+        crate::backend::db::DbError::Conflict(message) => {
+            AppError::Fields(vec![FieldError::new("name", "application_exists", message)])
+        }
+        other => other.into(),
+    })?;
+    Ok(name)
+}
+
+/// How one field of an object compares with the live cluster; values as JSON text.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FieldDiff {
+    pub field: String,
+    /// `added`, `changed` or `unchanged`.
+    pub change: String,
+    pub live: Option<String>,
+    pub desired: String,
+}
+
+/// One object of a preview: its YAML and its fields against the cluster.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PreviewItem {
+    pub kind: String,
+    pub namespace: Option<String>,
+    pub name: String,
+    pub live: bool,
+    pub yaml: String,
+    pub added: usize,
+    pub changed: usize,
+    pub unchanged: usize,
+    pub fields: Vec<FieldDiff>,
+    pub note: Option<String>,
+}
+
+/// Each object's YAML and its field-level diff against the live cluster, from a
+/// server-side-apply dry run (`GET /api/v1/applications/{app}/preview` for the page).
+#[server]
+pub async fn preview_application(application: String, environment: String) -> Result<Vec<PreviewItem>, AppError> {
+    actor_for(&application, None).await?;
+    let submitter = use_context::<crate::backend::cluster::submissions::Submitter>().ok_or(AppError::Internal)?;
+    let text = |value: &serde_json::Value| match value {
+        serde_json::Value::String(text) => text.clone(),
+        other => other.to_string(),
+    };
+    Ok(submitter
+        .preview(&application, &environment)
+        .await?
+        .into_iter()
+        .map(|object| PreviewItem {
+            kind: object.kind,
+            namespace: object.namespace,
+            name: object.name,
+            live: object.live,
+            yaml: object.yaml,
+            added: object.added,
+            changed: object.changed,
+            unchanged: object.unchanged,
+            fields: object
+                .fields
+                .iter()
+                .map(|f| FieldDiff { field: f.field.clone(), change: f.change.to_owned(), live: f.live.as_ref().map(text), desired: text(&f.desired) })
+                .collect(),
+            note: object.note,
+        })
+        .collect())
+}

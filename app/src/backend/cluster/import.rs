@@ -1,0 +1,158 @@
+//! Import: the cluster's CiliumLoadBalancerIPPools the plan does not have, and the VIPs
+//! LB-IPAM assigned that the plan does not record, taken into the IP plan — previewed first,
+//! then written in one transaction through the plan guard, each pool and address audited.
+use super::drift::{Drift, compare};
+pub use crate::api::cluster::{Import, ImportedAddress, ImportedPool};
+use crate::{
+    backend::{
+        allocations::{self, AddressState, Holding},
+        audit,
+        db::{Database, DbError, now_text},
+        plan, pools,
+    },
+    domain::{Allocation, EnvironmentName, IpAddr, K8sName, Plan, PoolBlock, VipPool},
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error("{0}")]
+    Cluster(super::failure::Failure),
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+/// The Gatehouse application whose Gateway Cilium generated this Service for.
+fn application_of(plan: &Plan, service: &str) -> Option<String> {
+    let (namespace, name) = service.split_once('/')?;
+    let gateway = name.strip_prefix(super::vips::GENERATED_SERVICE_PREFIX)?;
+    plan.applications
+        .iter()
+        .find(|a| a.namespace.as_str() == namespace && a.environments.keys().any(|e| format!("{}-{e}", a.name) == gateway))
+        .map(|a| a.name.to_string())
+}
+
+/// What the drift's cluster-only pools and addresses become in the plan.
+pub fn importable(plan: &Plan, drift: &Drift) -> Import {
+    let mut import = Import::default();
+    let mut pools: Vec<VipPool> = plan.pools.clone();
+    for pool in drift.pools.iter().filter(|p| p.drift == "cluster_only") {
+        let Some(environment) = pool.environment.as_deref().and_then(|e| EnvironmentName::parse(e).ok()) else {
+            import.left_out.push(format!("pool {}: its serviceSelector selects no environment's advertisement label", pool.name));
+            continue;
+        };
+        let blocks: Result<Vec<PoolBlock>, _> = pool.cluster_blocks.iter().map(|b| PoolBlock::parse(b)).collect();
+        match (K8sName::parse(&pool.name), blocks) {
+            (Ok(name), Ok(blocks)) => {
+                pools.push(VipPool { id: None, environment: environment.clone(), name, blocks });
+                import.pools.push(ImportedPool { name: pool.name.clone(), environment: environment.to_string(), blocks: pool.cluster_blocks.clone() });
+            }
+            _ => import.left_out.push(format!("pool {}: its name or blocks are not ones the plan can hold", pool.name)),
+        }
+    }
+    for address in drift.addresses.iter().filter(|a| a.drift == "cluster_only") {
+        let owner = address.service.clone().unwrap_or_default();
+        let holder = IpAddr::parse(&address.address).ok().and_then(|ip| pools.iter().find(|p| p.contains(&ip)));
+        match holder {
+            Some(pool) => import.addresses.push(ImportedAddress {
+                address: address.address.clone(),
+                pool: pool.name.to_string(),
+                environment: pool.environment.to_string(),
+                application: application_of(plan, &owner),
+                owner,
+            }),
+            None => import.left_out.push(format!("{} of {owner}: in none of the plan's pools", address.address)),
+        }
+    }
+    import
+}
+
+/// What an import would add now.
+pub async fn preview(cluster: &super::Cluster, plan: &Plan) -> Result<Import, super::failure::Failure> {
+    Ok(importable(plan, &super::drift::drift(cluster, plan).await?))
+}
+
+/// Reads the cluster, then adds its pools and addresses to the plan in one transaction: the
+/// plan guard refuses the whole import if it would add an error-level finding.
+pub async fn apply(db: &Database, cluster: &super::Cluster, actor: &str) -> Result<Import, ImportError> {
+    let pools_json = super::list_all(cluster, "cilium.io/v2", "CiliumLoadBalancerIPPool");
+    let services_json = super::list_all(cluster, "v1", "Service");
+    let explain = |error: kube::Error| ImportError::Cluster(super::failure::explain(&error, "the cluster's CiliumLoadBalancerIPPools and Services"));
+    let (pools_json, services_json) = (pools_json.await.map_err(explain)?, services_json.await.map_err(explain)?);
+
+    let mut tx = db.pool().begin().await.map_err(DbError::from)?;
+    plan::lock(&mut tx).await?;
+    let before = plan::load(&mut tx).await?;
+    // Compared with the plan as it is under the lock.
+    let import = importable(&before, &compare(&before, &pools_json, &services_json));
+    if import.is_empty() {
+        return Ok(import);
+    }
+    let mut after = before.clone();
+    // `importable` parsed every name and block already.
+    for pool in &import.pools {
+        let (Ok(environment), Ok(name)) = (EnvironmentName::parse(&pool.environment), K8sName::parse(&pool.name)) else { continue };
+        let blocks = pool.blocks.iter().filter_map(|b| PoolBlock::parse(b).ok()).collect();
+        after.pools.push(pools::insert(&mut tx, actor, &VipPool { id: None, environment, name, blocks }).await?);
+    }
+    let since = now_text();
+    let mut holdings = Vec::with_capacity(import.addresses.len());
+    for imported in &import.addresses {
+        let (Ok(address), Some(pool)) = (IpAddr::parse(&imported.address), after.pools.iter().find(|p| p.name.as_str() == imported.pool)) else {
+            continue;
+        };
+        let application = imported.application.as_deref().and_then(|a| K8sName::parse(a).ok());
+        after.allocations.push(Allocation {
+            address,
+            pool_id: pool.id.unwrap_or_default(),
+            environment: pool.environment.clone(),
+            owner: imported.owner.clone(),
+            application: application.clone(),
+        });
+        holdings.push(Holding {
+            address,
+            pool: pool.id.unwrap_or_default(),
+            state: AddressState::Allocated,
+            owner: Some(imported.owner.clone()),
+            application,
+            reason: Some("imported from the cluster".to_owned()),
+            since: since.clone(),
+            by: actor.to_owned(),
+        });
+    }
+    plan::refuse_new_errors(&before, &after, plan::now_unix())?;
+    allocations::insert_holdings(&mut tx, &holdings).await.map_err(DbError::from)?;
+    allocations::record_taken(&mut tx, &holdings).await?;
+    let summary = serde_json::to_value(&import).unwrap_or(serde_json::Value::Null);
+    audit::record(&mut tx, actor, "plan.import", "cluster", None, Some(&summary)).await?;
+    tx.commit().await.map_err(DbError::from)?;
+    Ok(import)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{api::cluster::{AddressDrift, PoolDrift}, domain::seed_plan};
+
+    #[test]
+    fn cluster_only_pools_and_their_addresses_are_importable() {
+        let plan = seed_plan();
+        let drift = Drift {
+            pools: vec![
+                PoolDrift { name: "legacy".into(), drift: "cluster_only".into(), environment: Some("prod".into()), plan_blocks: vec![], cluster_blocks: vec!["192.168.101.160/29".into()], message: String::new() },
+                PoolDrift { name: "stray".into(), drift: "cluster_only".into(), environment: None, plan_blocks: vec![], cluster_blocks: vec!["10.0.0.0/29".into()], message: String::new() },
+                PoolDrift { name: "prod-vips".into(), drift: "plan_only".into(), environment: Some("prod".into()), plan_blocks: vec![], cluster_blocks: vec![], message: String::new() },
+            ],
+            addresses: vec![
+                AddressDrift { address: "192.168.101.160".into(), drift: "cluster_only".into(), service: Some("default/old".into()), plan_owner: None, message: String::new() },
+                AddressDrift { address: "192.168.101.193".into(), drift: "cluster_only".into(), service: Some("cd-service/cilium-gateway-api-dev".into()), plan_owner: None, message: String::new() },
+                AddressDrift { address: "10.9.9.9".into(), drift: "cluster_only".into(), service: Some("default/far".into()), plan_owner: None, message: String::new() },
+            ],
+        };
+        let import = importable(&plan, &drift);
+        assert_eq!(import.pools, [ImportedPool { name: "legacy".into(), environment: "prod".into(), blocks: vec!["192.168.101.160/29".into()] }]);
+        let addresses: Vec<(&str, &str, Option<&str>)> =
+            import.addresses.iter().map(|a| (a.address.as_str(), a.pool.as_str(), a.application.as_deref())).collect();
+        assert_eq!(addresses, [("192.168.101.160", "legacy", None), ("192.168.101.193", "dev-vips", Some("api"))]);
+        assert_eq!(import.left_out.len(), 2, "{:?}", import.left_out);
+    }
+}
