@@ -38,10 +38,10 @@ describe('Approvals', () => {
     await waitForHydration(approver);
     assert.equal(await approver.getByText('You requested this submission').count(), 0);
     // Nothing of api is in the cluster yet: every object is new.
-    const deployment = approver.locator('[data-object^="Deployment "]');
-    assert.match(await deployment.textContent(), /new object/);
+    const deployment = approver.locator('.preview-object[data-kind=Deployment]');
+    assert.match(await deployment.textContent(), /new: not in the cluster yet/);
     assert.match(await deployment.textContent(), /\.spec\.replicas/);
-    assert.ok(await approver.locator('.object-diff').count() >= 8, 'every object of the bundle');
+    assert.ok(await approver.locator('.preview-object').count() >= 8, 'every object of the bundle');
     await approver.screenshot({ path: new URL('../artifacts/approval.png', import.meta.url).pathname, fullPage: true });
 
     // A rejection needs a reason; then approve.

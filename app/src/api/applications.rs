@@ -89,15 +89,17 @@ pub struct PreviewItem {
 pub async fn preview_application(application: String, environment: String) -> Result<Vec<PreviewItem>, AppError> {
     actor_for(&application, None).await?;
     let submitter = use_context::<crate::backend::cluster::submissions::Submitter>().ok_or(AppError::Internal)?;
-    let text = |value: &serde_json::Value| match value {
-        serde_json::Value::String(text) => text.clone(),
-        other => other.to_string(),
-    };
-    Ok(submitter
-        .preview(&application, &environment)
-        .await?
-        .into_iter()
-        .map(|object| PreviewItem {
+    Ok(submitter.preview(&application, &environment).await?.into_iter().map(PreviewItem::from).collect())
+}
+
+#[cfg(feature = "ssr")]
+impl From<crate::backend::cluster::submissions::PreviewObject> for PreviewItem {
+    fn from(object: crate::backend::cluster::submissions::PreviewObject) -> PreviewItem {
+        let text = |value: &serde_json::Value| match value {
+            serde_json::Value::String(text) => text.clone(),
+            other => other.to_string(),
+        };
+        PreviewItem {
             kind: object.kind,
             namespace: object.namespace,
             name: object.name,
@@ -112,6 +114,6 @@ pub async fn preview_application(application: String, environment: String) -> Re
                 .map(|f| FieldDiff { field: f.field.clone(), change: f.change.to_owned(), live: f.live.as_ref().map(text), desired: text(&f.desired) })
                 .collect(),
             note: object.note,
-        })
-        .collect())
+        }
+    }
 }

@@ -19,34 +19,6 @@ pub struct ApprovalSummary {
     pub own: bool,
 }
 
-/// One field of an object against the live cluster.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct FieldDiff {
-    pub field: String,
-    /// `added`, `changed` or `unchanged`.
-    pub change: String,
-    pub live: Option<String>,
-    pub desired: String,
-}
-
-/// One object of the bundle: its YAML and, for an apply, its fields against the cluster.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ObjectDiff {
-    pub kind: String,
-    pub namespace: Option<String>,
-    pub name: String,
-    /// Whether the object exists in the cluster now.
-    pub live: bool,
-    pub yaml: String,
-    pub added: usize,
-    pub changed: usize,
-    pub unchanged: usize,
-    /// The added and changed fields (the unchanged are only counted).
-    pub fields: Vec<FieldDiff>,
-    /// Why the server-side dry run did not run or failed, when it did not.
-    pub note: Option<String>,
-}
-
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ApprovalDetail {
     pub summary: ApprovalSummary,
@@ -55,7 +27,7 @@ pub struct ApprovalDetail {
     /// The multi-document YAML that was requested (Secret data left out).
     pub bundle: String,
     /// An apply's objects against the cluster; empty for a teardown.
-    pub diff: Vec<ObjectDiff>,
+    pub diff: Vec<super::applications::PreviewItem>,
     /// A teardown's objects, in the order they are deleted.
     pub deletes: Vec<String>,
     /// Why the diff could not be computed (the cluster unreachable, the plan changed…).
@@ -76,36 +48,6 @@ fn summary(
         requested_by: submission.requested_by.clone(),
         created_at: submission.created_at.clone(),
         own: Principal::person_of(&submission.requested_by) == caller.name,
-    }
-}
-
-#[cfg(feature = "ssr")]
-fn object_diff(object: crate::backend::cluster::submissions::PreviewObject) -> ObjectDiff {
-    let shown = |value: &serde_json::Value| match value {
-        serde_json::Value::String(text) => text.clone(),
-        other => other.to_string(),
-    };
-    ObjectDiff {
-        kind: object.kind,
-        namespace: object.namespace,
-        name: object.name,
-        live: object.live,
-        yaml: object.yaml,
-        added: object.added,
-        changed: object.changed,
-        unchanged: object.unchanged,
-        fields: object
-            .fields
-            .iter()
-            .filter(|field| field.change != "unchanged")
-            .map(|field| FieldDiff {
-                field: field.field.clone(),
-                change: field.change.to_owned(),
-                live: field.live.as_ref().map(shown),
-                desired: shown(&field.desired),
-            })
-            .collect(),
-        note: object.note,
     }
 }
 
@@ -150,7 +92,7 @@ pub async fn get_approval(id: i64) -> Result<ApprovalDetail, AppError> {
             .preview(&submission.application, &submission.environment)
             .await
         {
-            Ok(objects) => diff = objects.into_iter().map(object_diff).collect(),
+            Ok(objects) => diff = objects.into_iter().map(Into::into).collect(),
             Err(error) => diff_failure = Some(error.to_string()),
         }
     }

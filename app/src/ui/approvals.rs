@@ -7,11 +7,12 @@ use leptos_router::hooks::use_params_map;
 use super::{
     layout::{EmptyState, PageHeader},
     pages::ErrorNotice,
+    preview::PreviewObjects,
 };
 use crate::api::{
     AppError,
     approvals::{
-        ApprovalDetail, ApprovalSummary, ObjectDiff, approve_submission, get_approval,
+        ApprovalDetail, ApprovalSummary, approve_submission, get_approval,
         list_approvals, reject_submission,
     },
 };
@@ -199,57 +200,11 @@ fn Changes(detail: ApprovalDetail) -> impl IntoView {
                 <p>"A teardown deletes these objects from the cluster, in this order, and releases their VIPs:"</p>
                 <ol>{detail.deletes.iter().map(|object| view! { <li>{object.clone()}</li> }).collect_view()}</ol>
             })}
-            {detail.diff.into_iter().map(|object| view! { <ObjectChanges object /> }).collect_view()}
+            {(!detail.diff.is_empty()).then(|| view! { <PreviewObjects objects=detail.diff /> })}
             <details class="output">
                 <summary class="output__bar">"The bundle as requested (YAML, Secret data left out)"</summary>
                 <pre class="output__text"><code>{bundle}</code></pre>
             </details>
         </section>
-    }
-}
-
-#[component]
-fn ObjectChanges(object: ObjectDiff) -> impl IntoView {
-    let name = match &object.namespace {
-        Some(namespace) => format!("{} {namespace}/{}", object.kind, object.name),
-        None => format!("{} {}", object.kind, object.name),
-    };
-    let counts = if object.live {
-        format!(
-            "{} added, {} changed, {} unchanged",
-            object.added, object.changed, object.unchanged
-        )
-    } else {
-        format!("new object: {} fields", object.added)
-    };
-    let fields = object.fields;
-    let testid = name.clone();
-    view! {
-        <article class="output object-diff" data-object=testid>
-            <div class="output__bar"><h3>{name}</h3><span class="muted">{counts}</span></div>
-            {object.note.map(|note| view! { <p class="notice notice--warn">{note}</p> })}
-            {(!fields.is_empty()).then(|| view! {
-                <div class="table-wrap"><table class="data-table diff">
-                    <thead><tr><th scope="col">"Field"</th><th scope="col">"Change"</th><th scope="col">"Live"</th><th scope="col">"Desired"</th></tr></thead>
-                    <tbody>
-                        {fields.into_iter().map(|field| {
-                            let class = format!("diff--{}", field.change);
-                            view! {
-                                <tr class=class>
-                                    <td><code>{field.field}</code></td>
-                                    <td>{field.change}</td>
-                                    <td><code>{field.live.unwrap_or_default()}</code></td>
-                                    <td><code>{field.desired}</code></td>
-                                </tr>
-                            }
-                        }).collect_view()}
-                    </tbody>
-                </table></div>
-            })}
-            <details>
-                <summary>"YAML"</summary>
-                <pre class="output__text"><code>{object.yaml}</code></pre>
-            </details>
-        </article>
     }
 }

@@ -65,8 +65,10 @@ pub fn ApplicationPreviewPage() -> impl IntoView {
     }
 }
 
+/// Every object of a bundle with its fields against the live cluster and its YAML (the
+/// preview page, and an approval's diff).
 #[component]
-fn PreviewObjects(objects: Vec<PreviewItem>) -> impl IntoView {
+pub(crate) fn PreviewObjects(objects: Vec<PreviewItem>) -> impl IntoView {
     let totals = objects.iter().fold((0, 0, 0), |(a, c, u), o| (a + o.added, c + o.changed, u + o.unchanged));
     let summary = format!(
         "{} objects: {} fields added, {} changed, {} unchanged.",
