@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::design::POD_GROUP_THRESHOLD;
 use super::geometry::Rect;
-use super::layout::{Spec, down, heading, zone};
+use super::layout::{Columns, Spec, down, heading, zone};
 use super::scene::{Kind, Mark, Scene, ZoneKind};
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -104,26 +104,11 @@ const LEFT: i32 = 24;
 const GAP: i32 = 16;
 const ROW_GAP: i32 = 34;
 
-/// Places `specs` in one centred row from `y`, each at most `max` wide and as tall as the
-/// tallest; returns their rectangles.
+/// One main column across the drawing, for rows of boxes spread across it.
+const COLUMNS: Columns = Columns { left: LEFT + GAP, side: 0, gap: GAP, main: WIDTH - 2 * LEFT - 4 * GAP };
+
 fn row(scene: &mut Scene, y: i32, specs: Vec<Spec>, max: i32) -> Vec<Rect> {
-    let n = i32::try_from(specs.len()).unwrap_or(1).max(1);
-    let inner = WIDTH - 2 * LEFT - 2 * GAP;
-    let w = ((inner - (n - 1) * GAP) / n).min(max);
-    let mut x = LEFT + GAP + (inner - (n * w + (n - 1) * GAP)) / 2;
-    let mut elements = Vec::new();
-    for spec in specs {
-        elements.push(spec.place(scene, x, y, w));
-        x += w + GAP;
-    }
-    let h = elements.iter().map(|e| e.rect.h).max().unwrap_or(0);
-    let mut rects = Vec::new();
-    for mut e in elements {
-        e.rect.h = h;
-        rects.push(e.rect);
-        scene.elements.push(e);
-    }
-    rects
+    if specs.is_empty() { Vec::new() } else { COLUMNS.spread(scene, y, specs, max) }
 }
 
 /// `10.0.1.10 · Ready`: a pod's address and state, below its name.
@@ -267,11 +252,7 @@ pub fn scene(application: &str, live: &LiveEnvironment, id: &str) -> Scene {
             )
         })
         .collect();
-    let gateway_rects = if gateway_specs.is_empty() {
-        Vec::new()
-    } else {
-        row(&mut scene, y, gateway_specs, 300)
-    };
+    let gateway_rects = row(&mut scene, y, gateway_specs, 300);
     if let Some(bottom) = gateway_rects.iter().map(|r| r.y + r.h).max() {
         y = bottom + ROW_GAP;
     }
@@ -315,11 +296,7 @@ pub fn scene(application: &str, live: &LiveEnvironment, id: &str) -> Scene {
             )
         })
         .collect();
-    let service_rects = if service_specs.is_empty() {
-        Vec::new()
-    } else {
-        row(&mut scene, y, service_specs, 300)
-    };
+    let service_rects = row(&mut scene, y, service_specs, 300);
     for (service, _) in live.services.iter().zip(&service_rects) {
         let local = format!("service-{}", service.name);
         let id = scene.id_of(&local);
@@ -372,11 +349,7 @@ pub fn scene(application: &str, live: &LiveEnvironment, id: &str) -> Scene {
             format!("Pods not scheduled on a node: {}", lines.join("; ")),
         ));
     }
-    let node_rects = if node_specs.is_empty() {
-        Vec::new()
-    } else {
-        row(&mut scene, y, node_specs, 280)
-    };
+    let node_rects = row(&mut scene, y, node_specs, 280);
     let bottom = node_rects.iter().map(|r| r.y + r.h).max().unwrap_or(y);
     scene.zones[cluster_zone].rect.h = bottom + 16 - scene.zones[cluster_zone].rect.y;
     scene.height = bottom + 40;

@@ -453,7 +453,7 @@ mod tests {
         assert_eq!((KINDS[t.kind].kind, t.namespace, t.name), ("Namespace", None, Some("team")));
         let t = target("apps", "v1", &["deployments"]).expect("a target");
         assert_eq!((KINDS[t.kind].kind, t.name), ("Deployment", None));
-        assert!(target("", "v1", &["pods"]).is_none());
+        assert!(target("", "v1", &["events"]).is_none());
     }
 }
 

@@ -48,6 +48,14 @@ async fn next_free(app: &TestApp, pool: i64, owner: &str) -> String {
     body["address"].as_str().expect("an address").to_owned()
 }
 
+/// Changes the demo application `api` to ask for `vip` in prod.
+async fn ask_for_prod_vip(app: &TestApp, vip: &str) -> reqwest::Response {
+    let (status, mut api) = app.get_json("/api/v1/applications/api").await;
+    assert_eq!(status, 200, "{api}");
+    api["environments"]["prod"]["vip"] = json!(vip);
+    app.client.put(app.at("/api/v1/applications/api")).json(&api).send().await.expect("PUT answers")
+}
+
 async fn delete(app: &TestApp, path: &str) -> (u16, Value) {
     let response = app.client.delete(app.at(path)).send().await.expect("DELETE answers");
     let status = response.status().as_u16();
@@ -381,16 +389,7 @@ async fn the_checklist_sees_allocations(kind: DbKind) {
     .await;
     assert_eq!(status, 201, "{body}");
     // The demo application `api` asking for team-x's address would give it a second owner.
-    let (status, mut api) = app.get_json("/api/v1/applications/api").await;
-    assert_eq!(status, 200, "{api}");
-    api["environments"]["prod"]["vip"] = json!("192.168.101.245");
-    let response = app
-        .client
-        .put(app.at("/api/v1/applications/api"))
-        .json(&api)
-        .send()
-        .await
-        .unwrap();
+    let response = ask_for_prod_vip(&app, "192.168.101.245").await;
     let status = response.status();
     let body: Value = response.json().await.unwrap();
     assert_eq!(status, 409, "{body}");
@@ -520,16 +519,7 @@ async fn an_applications_fixed_vip_is_held_and_passed_over(kind: DbKind) {
     assert_eq!(body["error"]["code"], "address_taken");
 
     // A new VIP moves the hold; the old address is free again and handed out next.
-    let (status, mut api) = app.get_json("/api/v1/applications/api").await;
-    assert_eq!(status, 200, "{api}");
-    api["environments"]["prod"]["vip"] = json!("192.168.101.250");
-    let response = app
-        .client
-        .put(app.at("/api/v1/applications/api"))
-        .json(&api)
-        .send()
-        .await
-        .unwrap();
+    let response = ask_for_prod_vip(&app, "192.168.101.250").await;
     assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
     let (status, _) = app.get_json("/api/v1/allocations/192.168.101.240").await;
     assert_eq!(status, 404);

@@ -878,12 +878,16 @@ pub async fn get(db: &Database, id: i64) -> Result<Option<Submission>, DbError> 
 /// The submissions waiting for a network admin's approval, oldest first, without their
 /// objects and bundles.
 pub async fn awaiting_approval(db: &Database) -> Result<Vec<Submission>, DbError> {
-    let rows = sqlx::query(&format!(
-        "SELECT {SUBMISSION_COLUMNS} FROM submissions WHERE status = $1 ORDER BY id"
-    ))
-    .bind(status::AWAITING_APPROVAL)
-    .fetch_all(db.pool())
-    .await?;
+    summaries(db, "status = $1 ORDER BY id", status::AWAITING_APPROVAL).await
+}
+
+/// The submissions `condition` (with one `$1`, bound to `value`) picks, without their objects
+/// and bundles.
+async fn summaries(db: &Database, condition: &str, value: &str) -> Result<Vec<Submission>, DbError> {
+    let rows = sqlx::query(&format!("SELECT {SUBMISSION_COLUMNS} FROM submissions WHERE {condition}"))
+        .bind(value)
+        .fetch_all(db.pool())
+        .await?;
     rows.iter()
         .map(|row| {
             let mut submission = submission_from(row)?;
@@ -905,17 +909,7 @@ pub async fn counts(db: &Database) -> Result<Vec<(String, String, i64)>, DbError
 
 /// An application's submissions, newest first, without their objects and bundles.
 pub async fn list(db: &Database, application: &str) -> Result<Vec<Submission>, DbError> {
-    let rows = sqlx::query(&format!("SELECT {SUBMISSION_COLUMNS} FROM submissions WHERE application = $1 ORDER BY id DESC"))
-        .bind(application)
-        .fetch_all(db.pool())
-        .await?;
-    rows.iter()
-        .map(|row| {
-            let mut submission = submission_from(row)?;
-            submission.bundle.clear();
-            Ok(submission)
-        })
-        .collect()
+    summaries(db, "application = $1 ORDER BY id DESC", application).await
 }
 
 /// How a field of the bundle compares with the live object.
