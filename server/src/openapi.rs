@@ -71,6 +71,11 @@ pub fn summary(method: &Method, path: &str) -> Option<&'static str> {
         ("GET", "/applications/{app}/preview") => "What a submission would change in the cluster, object by object",
         ("GET", "/submissions/{id}") => "One submission with its objects' states",
         ("POST", "/submissions/{id}/approve") => "Approve a submission someone else requested",
+        ("POST", "/submissions/{id}/reject") => "Reject a submission awaiting approval, with a reason; nothing is applied",
+        ("GET", "/approvals") => "The submissions awaiting approval, oldest first",
+        ("GET", "/drift") => "Pools and VIPs that differ between the plan and the cluster, both ways",
+        ("GET", "/import") => "What an import of the cluster's pools and assigned VIPs would add to the plan",
+        ("POST", "/import") => "Import the cluster's pools and assigned VIPs into the plan (all or nothing)",
         ("GET", "/clusters") => "The cluster: reachable, version and the capabilities Gatehouse needs",
         ("GET", "/vips") => "Every LoadBalancer VIP: assigned, labelled, announced",
         ("GET", "/label-fix") => "Whether the Gateway label fix is on",
@@ -78,6 +83,7 @@ pub fn summary(method: &Method, path: &str) -> Option<&'static str> {
         ("GET", "/topology/{file}") => "A topology diagram (hardware, cilium, compare) as SVG or PNG",
         ("GET", "/topology/applications/{file}") => "An application's diagram as SVG or PNG",
         ("GET", "/topology/walk/{file}") => "A packet walk (arp or bgp) as SVG or PNG",
+        ("GET", "/topology/live/{file}") => "An application as the cluster runs it (nodes, pods, Gateways, VIPs announced or not) as SVG or PNG",
         _ => return None,
     })
 }
