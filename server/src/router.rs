@@ -71,6 +71,7 @@ pub fn router(state: AppState) -> Router {
         .0
         // Static files and the "page not found" page: open to anyone.
         .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(context, shell))
+        .layer(middleware::from_fn(render_again_if_stalled))
         .layer(middleware::from_fn_with_state(state.clone(), access::authenticate))
         .layer(middleware::from_fn_with_state(state.clone(), metrics::track))
         .layer(
@@ -167,6 +168,38 @@ fn server_functions(context: impl Fn() + Clone + Send + Sync + 'static) -> Route
 #[derive(Clone)]
 struct PageNonce(Arc<str>);
 
+/// How long a page may render before it is taken for stalled and rendered again.
+const PAGE_STALL: std::time::Duration = std::time::Duration::from_secs(8);
+
+/// Renders a page again when its render stalls. Leptos' server rendering on a multi-threaded
+/// runtime now and then loses the wake-up of a `<Suspense>` whose resources have all
+/// resolved (leptos-rs/leptos #4851, #4578): the render then waits until the request times
+/// out, with nothing left to do. A page request is a read, so a second render is safe; it
+/// gets through as the first one would have. Other requests are left alone.
+async fn render_again_if_stalled(request: Request, next: Next) -> Response {
+    render_again_after(PAGE_STALL, request, next).await
+}
+
+async fn render_again_after(stall: std::time::Duration, request: Request, next: Next) -> Response {
+    let path = request.uri().path();
+    let is_page_read = request.method() == axum::http::Method::GET
+        && !path.starts_with("/api/")
+        && !path.starts_with("/pkg/")
+        && !path.starts_with("/metrics");
+    if !is_page_read {
+        return next.run(request).await;
+    }
+    let (parts, _) = request.into_parts();
+    for attempt in 1..=2 {
+        let again = Request::from_parts(parts.clone(), axum::body::Body::empty());
+        match tokio::time::timeout(stall, next.clone().run(again)).await {
+            Ok(response) => return response,
+            Err(_) => tracing::warn!(path = %parts.uri.path(), attempt, "a page render stalled; rendering it again"),
+        }
+    }
+    next.run(Request::from_parts(parts, axum::body::Body::empty())).await
+}
+
 /// Gives every request a fresh nonce and every HTML response the page policy that admits
 /// it. Set here, by the HTTP layer, rather than while the page renders, so no rendering path
 /// (lazy routes, async data, error pages) can leave a page with the fallback policy that
@@ -229,5 +262,57 @@ async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
                 Json(serde_json::json!({"status": "unavailable", "reason": "the database does not answer"})),
             )
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    };
+
+    use axum::{Router, body::Body, http::Request, middleware, routing::get};
+    use tower::ServiceExt;
+
+    use super::render_again_after;
+
+    /// A page whose first render never finishes, as a stalled Leptos render does.
+    fn stalling_once(renders: Arc<AtomicUsize>) -> Router {
+        let page = move || {
+            let renders = renders.clone();
+            async move {
+                if renders.fetch_add(1, Ordering::SeqCst) == 0 {
+                    std::future::pending::<()>().await;
+                }
+                "the page"
+            }
+        };
+        Router::new().route("/pools", get(page.clone())).route("/api/v1/pools", get(page)).layer(middleware::from_fn(|request, next| {
+            render_again_after(std::time::Duration::from_millis(50), request, next)
+        }))
+    }
+
+    #[tokio::test]
+    async fn a_stalled_page_render_is_rendered_again() {
+        let renders = Arc::new(AtomicUsize::new(0));
+        let response = stalling_once(renders.clone())
+            .oneshot(Request::get("/pools").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        assert_eq!(renders.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn other_requests_are_left_alone() {
+        let renders = Arc::new(AtomicUsize::new(0));
+        let answered = tokio::time::timeout(
+            std::time::Duration::from_millis(500),
+            stalling_once(renders.clone()).oneshot(Request::get("/api/v1/pools").body(Body::empty()).unwrap()),
+        )
+        .await;
+        assert!(answered.is_err(), "an API request is never sent twice");
+        assert_eq!(renders.load(Ordering::SeqCst), 1);
     }
 }
