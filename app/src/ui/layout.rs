@@ -18,50 +18,25 @@ pub const SECTIONS: &[(&str, &str)] = &[
 #[component]
 pub fn Frame(children: Children) -> impl IntoView {
     let signed_in = Resource::new(|| (), |_| crate::api::signed_in_as());
-    // One boundary reads who is signed in, and awaits it: a resource read with `.get()` under
-    // two boundaries sometimes leaves a server-rendered page waiting for ever (leptos #4851,
-    // #4578).
+    let who = move || signed_in.get().and_then(Result::ok).flatten();
     view! {
         <a class="skip-link" href="#main">"Skip to content"</a>
-        <Transition fallback=|| view! { <SiteHeader who=None /> }>
-            {move || Suspend::new(async move {
-                let who = signed_in.await.ok().flatten();
-                view! {
-                    <DemoBanner who=who.clone() />
-                    <SiteHeader who />
-                }
-            })}
+        <Transition fallback=|| ()>
+            {move || {
+                who()
+                    .filter(|who| who.demo)
+                    .map(|who| {
+                        view! {
+                            <p class="demo-banner" role="status" data-testid="demo-banner">
+                                "Demo: you are signed in as "
+                                <strong>{who.name}</strong>
+                                {format!(" ({}) without a password. Everyone visiting this demo shares that account. ", who.role.label())}
+                                <a href="/sign-in" rel="external">"Sign in as yourself"</a>
+                            </p>
+                        }
+                    })
+            }}
         </Transition>
-        <main id="main" class="page" tabindex="-1">
-            {children()}
-        </main>
-        <footer class="site-footer">
-            <p>
-                "Gatehouse — plan, check and submit Cilium load balancing and TLS termination. "
-                <a href="/api/v1/environments">"JSON API"</a>
-            </p>
-        </footer>
-    }
-}
-
-/// Says on every page when the demo signed the visitor in without a password.
-#[component]
-fn DemoBanner(who: Option<crate::api::SignedIn>) -> impl IntoView {
-    who.filter(|who| who.demo).map(|who| {
-        view! {
-            <p class="demo-banner" role="status" data-testid="demo-banner">
-                "Demo: you are signed in as "
-                <strong>{who.name}</strong>
-                {format!(" ({}) without a password. Everyone visiting this demo shares that account. ", who.role.label())}
-                <a href="/sign-in" rel="external">"Sign in as yourself"</a>
-            </p>
-        }
-    })
-}
-
-#[component]
-fn SiteHeader(who: Option<crate::api::SignedIn>) -> impl IntoView {
-    view! {
         <header class="site-header">
             <div class="site-header__inner">
                 <A href="/" attr:class="brand">
@@ -88,10 +63,19 @@ fn SiteHeader(who: Option<crate::api::SignedIn>) -> impl IntoView {
                 </nav>
                 <ThemeToggle />
                 <div class="account">
-                    {who.map_or_else(|| view! { <a href="/sign-in" rel="external">"Sign in"</a> }.into_any(), account_links)}
+                    <Transition fallback=|| ()>{move || who().map_or_else(|| view! { <a href="/sign-in" rel="external">"Sign in"</a> }.into_any(), account_links)}</Transition>
                 </div>
             </div>
         </header>
+        <main id="main" class="page" tabindex="-1">
+            {children()}
+        </main>
+        <footer class="site-footer">
+            <p>
+                "Gatehouse — plan, check and submit Cilium load balancing and TLS termination. "
+                <a href="/api/v1/environments">"JSON API"</a>
+            </p>
+        </footer>
     }
 }
 
