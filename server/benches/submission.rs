@@ -89,7 +89,7 @@ fn main() {
             .expect("a configuration"),
         )
         .expect("a client");
-        let services: Api<Service> = Api::namespaced(kube, "cd-service");
+        let services: Api<Service> = Api::namespaced(kube, "cd-service-dev");
         for _ in 0..rounds() {
             let submit = client.post(format!("{base}/api/v1/applications/api/submissions")).json(&json!({"environment": "dev"}));
             let (took, state) = run(&client, &base, submit).await;
@@ -100,7 +100,7 @@ fn main() {
             let deleted = Instant::now();
             loop {
                 let labelled = sim
-                    .vip("cd-service", "cilium-gateway-api-dev")
+                    .vip("cd-service-dev", "cilium-gateway-api-dev")
                     .is_some_and(|vip| vip.labels.get("gatehouse.io/advertise").map(String::as_str) == Some("dev"));
                 if labelled {
                     break;

@@ -1,11 +1,12 @@
-//! The cluster Gatehouse submits to — from a kubeconfig, the pod's service account, or (with
-//! neither) a simulated Cilium cluster started in process — and the label fix's reconciler.
+//! The clusters Gatehouse submits to — the default one from a kubeconfig, the pod's service
+//! account, or (with neither) a simulated Cilium cluster started in process, and named ones
+//! from kubeconfigs — and the label fix's reconciler on each.
 use std::{path::Path, sync::Arc};
 
 use app::backend::{
     certificates::SecretKey,
     cluster::{
-        Cluster, ConnectError,
+        Cluster, Clusters, ConnectError,
         label_fix::{self, LabelFixSwitch},
         leader::{self, Election, LeaseSettings},
         submissions::Submitter,
@@ -13,6 +14,7 @@ use app::backend::{
     db::Database,
     schema::{SchemaLoadError, SchemaRegistry},
 };
+use app::domain::DEFAULT_CLUSTER;
 use tokio::sync::watch;
 
 use crate::{
@@ -31,6 +33,8 @@ pub enum ClusterError {
     Simulated(#[source] std::io::Error),
     #[error(transparent)]
     Database(#[from] app::backend::db::DbError),
+    #[error("--cluster {0} is given twice; give each cluster one name")]
+    DuplicateCluster(String),
 }
 
 /// Everything cluster-related a handler may need; cheap to clone.
@@ -48,15 +52,15 @@ pub struct ClusterState {
 impl std::fmt::Debug for ClusterState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ClusterState")
-            .field("cluster", &self.submitter.cluster.name)
+            .field("clusters", &self.submitter.clusters)
             .field("simulated", &self.simulated.is_some())
             .finish_non_exhaustive()
     }
 }
 
 impl ClusterState {
-    pub fn cluster(&self) -> &Cluster {
-        &self.submitter.cluster
+    pub fn clusters(&self) -> &Clusters {
+        &self.submitter.clusters
     }
 }
 
@@ -91,7 +95,7 @@ pub async fn connect(
     let (cluster, simulated) = if config.in_cluster {
         (Cluster::in_cluster()?, None)
     } else if let Some(path) = &config.kubeconfig {
-        (Cluster::from_kubeconfig(path, config.kube_context.as_deref()).await?, None)
+        (Cluster::from_kubeconfig(DEFAULT_CLUSTER, path, config.kube_context.as_deref()).await?, None)
     } else {
         let simulated = SimCluster::start_seeded(schemas(&config.schemas_dir).await?)
             .await
@@ -100,20 +104,34 @@ pub async fn connect(
             copies_infrastructure_labels: !config.simulated_cilium_legacy,
         });
         let cluster =
-            Cluster::from_kubeconfig_text(&simulated.kubeconfig(None), None, "simulated").await?;
+            Cluster::from_kubeconfig_text(&simulated.kubeconfig(None), None, DEFAULT_CLUSTER, "simulated").await?;
         tracing::info!(api_server = %simulated.url(), "no cluster configured: using a simulated Cilium cluster");
         (cluster, Some(Arc::new(simulated)))
     };
+    let mut named = Vec::with_capacity(config.clusters.len());
+    for spec in &config.clusters {
+        if named.iter().any(|c: &Cluster| c.name == spec.name) {
+            return Err(ClusterError::DuplicateCluster(spec.name.clone()));
+        }
+        named.push(Cluster::from_kubeconfig(&spec.name, &spec.kubeconfig, spec.context.as_deref()).await?);
+    }
+    let clusters = Clusters::new(cluster, named);
     let on = label_fix::enabled(db).await?;
     let (switch, follows) = watch::channel(on);
-    let namespace = config.lease_namespace.clone().unwrap_or_else(|| cluster.client.default_namespace().to_owned());
-    let election = Arc::new(Election::start(cluster.client.clone(), LeaseSettings::new(namespace, &config.lease_name)));
+    // The replicas elect their leader on the default cluster; the leader runs the label fix
+    // on every cluster.
+    let default = clusters.default_cluster();
+    let namespace = config.lease_namespace.clone().unwrap_or_else(|| default.client.default_namespace().to_owned());
+    let election = Arc::new(Election::start(default.client.clone(), LeaseSettings::new(namespace, &config.lease_name)));
     tracing::info!(identity = %election.settings.identity, lease = %election.settings.name, namespace = %election.settings.namespace, "campaigning for the leader Lease");
-    let (reconciled, database) = (cluster.clone(), db.clone());
-    tokio::spawn(leader::while_leading(election.leading(), move || {
-        let observer: Arc<dyn label_fix::Observer> = metrics.clone();
-        label_fix::run(reconciled.clone(), database.clone(), follows.clone(), observer)
-    }));
-    let submitter = Submitter { cluster, db: db.clone(), secret_key, timeout: config.apply_timeout() };
+    for cluster in clusters.all() {
+        tracing::info!(cluster = %cluster.name, source = %cluster.source, "submitting to this cluster");
+        let (reconciled, database, follows, metrics) = (cluster.clone(), db.clone(), follows.clone(), metrics.clone());
+        tokio::spawn(leader::while_leading(election.leading(), move || {
+            let observer: Arc<dyn label_fix::Observer> = metrics.clone();
+            label_fix::run(reconciled.clone(), database.clone(), follows.clone(), observer)
+        }));
+    }
+    let submitter = Submitter { clusters, db: db.clone(), secret_key, timeout: config.apply_timeout() };
     Ok(ClusterState { submitter, label_fix: LabelFixSwitch(Arc::new(switch)), simulated, election })
 }

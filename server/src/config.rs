@@ -114,6 +114,13 @@ pub struct Config {
     #[arg(long, env = "GATEHOUSE_IN_CLUSTER")]
     pub in_cluster: bool,
 
+    /// Another cluster, for environments whose `cluster` is NAME: `NAME=KUBECONFIG` or
+    /// `NAME=KUBECONFIG#CONTEXT`. Repeat the flag, or separate them with commas in
+    /// GATEHOUSE_CLUSTERS. Environments without a cluster go to the default one (--kubeconfig,
+    /// --in-cluster or the simulated cluster).
+    #[arg(long = "cluster", env = "GATEHOUSE_CLUSTERS", value_delimiter = ',', value_parser = parse_cluster_spec)]
+    pub clusters: Vec<ClusterSpec>,
+
     /// Seconds a submission waits for its objects to be ready before it reports what is not.
     #[arg(long, env = "GATEHOUSE_APPLY_TIMEOUT", default_value_t = 120)]
     pub apply_timeout_secs: u64,
@@ -141,6 +148,34 @@ pub struct Config {
     /// process list): 64 hex digits or base64 of 32 random bytes.
     #[arg(skip = std::env::var("GATEHOUSE_SECRET_KEY").ok().map(SecretText))]
     pub secret_key: Option<SecretText>,
+}
+
+/// A named cluster from `--cluster NAME=KUBECONFIG[#CONTEXT]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterSpec {
+    pub name: String,
+    pub kubeconfig: PathBuf,
+    pub context: Option<String>,
+}
+
+fn parse_cluster_spec(text: &str) -> Result<ClusterSpec, String> {
+    let (name, location) = text
+        .split_once('=')
+        .ok_or_else(|| format!("`{text}` is not NAME=KUBECONFIG[#CONTEXT]: give the cluster a name, e.g. prod-east=/etc/gatehouse/prod.kubeconfig"))?;
+    let name = app::domain::K8sName::parse(name).map_err(|error| format!("the cluster name in `{text}`: {error}"))?;
+    if name.as_str() == app::domain::DEFAULT_CLUSTER {
+        return Err(format!(
+            "`{text}`: `default` names the cluster of --kubeconfig, --in-cluster or the simulated one; give this cluster another name"
+        ));
+    }
+    let (path, context) = match location.split_once('#') {
+        Some((path, context)) => (path, Some(context.trim().to_owned()).filter(|c| !c.is_empty())),
+        None => (location, None),
+    };
+    if path.trim().is_empty() {
+        return Err(format!("`{text}` names no kubeconfig file after `=`"));
+    }
+    Ok(ClusterSpec { name: name.to_string(), kubeconfig: PathBuf::from(path.trim()), context })
 }
 
 /// A secret as given in the environment; `Debug` never shows it.
@@ -222,6 +257,7 @@ impl Config {
             kubeconfig: None,
             kube_context: None,
             in_cluster: false,
+            clusters: Vec::new(),
             apply_timeout_secs: 30,
             simulated_cilium_legacy: false,
             lease_name: "gatehouse-leader".to_owned(),

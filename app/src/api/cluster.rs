@@ -38,6 +38,9 @@ impl SubmissionProgress {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TargetView {
     pub environment: String,
+    /// The cluster and the namespace the environment puts the application in.
+    pub cluster: String,
+    pub namespace: String,
     pub protected: bool,
     /// Error-level checklist findings of the application: while any, nothing is submitted.
     pub errors: Vec<String>,
@@ -88,6 +91,7 @@ impl From<crate::backend::cluster::submissions::SubmitError> for AppError {
             SubmitError::Checklist(findings) => AppError::Rejected(findings),
             SubmitError::Conflict(message) => AppError::Conflict(message),
             SubmitError::Forbidden(message) => AppError::Forbidden(message),
+            SubmitError::Cluster(unknown) => AppError::Conflict(unknown.to_string()),
             SubmitError::Invalid(error) => AppError::Fields(vec![error]),
             SubmitError::Db(error) => error.into(),
             SubmitError::Certificate(cause) => {
@@ -123,6 +127,8 @@ pub async fn list_application_targets() -> Result<Vec<ApplicationTargets>, AppEr
             };
             targets.push(TargetView {
                 environment: environment.to_string(),
+                cluster: plan.environment(environment).map_or(crate::domain::DEFAULT_CLUSTER, |e| e.cluster_name()).to_owned(),
+                namespace: plan.namespace_in(application, environment).to_string(),
                 protected: plan.environments.iter().any(|e| e.name == *environment && e.protected),
                 errors: errors.clone(),
                 latest,
@@ -168,31 +174,47 @@ pub struct CapabilityView {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ClusterView {
     pub cluster: String,
+    /// Where its connection comes from, or `not configured`.
+    pub source: String,
+    /// The environments that go to it.
+    pub environments: Vec<String>,
     pub reachable: bool,
     pub server_version: Option<String>,
     pub capabilities: Vec<CapabilityView>,
     /// Why the cluster could not be asked.
     pub failure: Option<String>,
+}
+
+/// Every cluster and the Gateway label fix's switch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClustersView {
+    pub clusters: Vec<ClusterView>,
     pub label_fix: bool,
 }
 
 #[server]
-pub async fn cluster_status() -> Result<ClusterView, AppError> {
-    use crate::backend::cluster::{capabilities, label_fix};
+pub async fn cluster_status() -> Result<ClustersView, AppError> {
+    use crate::backend::cluster::{label_fix, overview};
     let db = crate::backend::db::use_database()?;
-    let found = capabilities(&submitter()?.cluster).await;
-    Ok(ClusterView {
-        cluster: found.cluster,
-        reachable: found.reachable,
-        server_version: found.server_version,
-        capabilities: found
-            .capabilities
-            .into_iter()
-            .map(|c| CapabilityView { name: c.name.to_owned(), present: c.present, detail: c.detail })
-            .collect(),
-        failure: found.failure.map(|f| f.to_string()),
-        label_fix: label_fix::enabled(&db).await?,
-    })
+    let plan = crate::backend::plan::load_from(&db).await?;
+    let clusters = overview(&submitter()?.clusters, &plan)
+        .await
+        .into_iter()
+        .map(|found| ClusterView {
+            cluster: found.cluster,
+            source: found.source,
+            environments: found.environments,
+            reachable: found.reachable,
+            server_version: found.server_version,
+            capabilities: found
+                .capabilities
+                .into_iter()
+                .map(|c| CapabilityView { name: c.name.to_owned(), present: c.present, detail: c.detail })
+                .collect(),
+            failure: found.failure.map(|f| f.to_string()),
+        })
+        .collect();
+    Ok(ClustersView { clusters, label_fix: label_fix::enabled(&db).await? })
 }
 
 #[server]
@@ -207,6 +229,7 @@ pub async fn switch_label_fix(enabled: bool) -> Result<bool, AppError> {
 /// One LoadBalancer Service's VIP on the VIP status page (`GET /api/v1/vips`'s shape, flat).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct VipRow {
+    pub cluster: String,
     pub namespace: String,
     pub service: String,
     pub gateway: Option<String>,
@@ -231,13 +254,14 @@ pub struct VipReport {
 pub async fn vip_statuses() -> Result<VipReport, AppError> {
     use crate::backend::cluster::{label_fix, vips};
     let db = crate::backend::db::use_database()?;
-    let environments = crate::backend::environments::list(&db).await?;
+    let plan = crate::backend::plan::load_from(&db).await?;
     let label_fix = label_fix::enabled(&db).await?;
-    Ok(match vips::statuses(&submitter()?.cluster, &environments).await {
+    Ok(match vips::statuses(&submitter()?.clusters, &plan).await {
         Ok(statuses) => VipReport {
             vips: statuses
                 .into_iter()
                 .map(|s| VipRow {
+                    cluster: s.cluster,
                     namespace: s.namespace,
                     service: s.service,
                     gateway: s.gateway,
@@ -295,7 +319,7 @@ pub struct Drift {
 pub async fn cluster_drift() -> Result<Result<Drift, String>, AppError> {
     let db = crate::backend::db::use_database()?;
     let plan = crate::backend::plan::load_from(&db).await?;
-    Ok(crate::backend::cluster::drift::drift(&submitter()?.cluster, &plan).await.map_err(|failure| failure.to_string()))
+    Ok(crate::backend::cluster::drift::drift(&submitter()?.clusters, &plan).await.map_err(|failure| failure.to_string()))
 }
 
 /// A CiliumLoadBalancerIPPool of the cluster that an import adds to the plan.
@@ -338,7 +362,7 @@ impl Import {
 pub async fn import_preview() -> Result<Result<Import, String>, AppError> {
     let db = crate::backend::db::use_database()?;
     let plan = crate::backend::plan::load_from(&db).await?;
-    Ok(crate::backend::cluster::import::preview(&submitter()?.cluster, &plan).await.map_err(|failure| failure.to_string()))
+    Ok(crate::backend::cluster::import::preview(&submitter()?.clusters, &plan).await.map_err(|failure| failure.to_string()))
 }
 
 /// Imports the cluster's pools and assigned VIPs into the plan; answers what was imported.
@@ -346,7 +370,7 @@ pub async fn import_preview() -> Result<Result<Import, String>, AppError> {
 pub async fn import_from_cluster() -> Result<Result<Import, String>, AppError> {
     use crate::backend::cluster::import::{ImportError, apply};
     let db = crate::backend::db::use_database()?;
-    match apply(&db, &submitter()?.cluster, &crate::backend::auth::current_actor()?).await {
+    match apply(&db, &submitter()?.clusters, &crate::backend::auth::current_actor()?).await {
         Ok(import) => Ok(Ok(import)),
         Err(ImportError::Cluster(failure)) => Ok(Err(failure.to_string())),
         Err(ImportError::Db(error)) => Err(error.into()),

@@ -27,7 +27,7 @@ pub async fn load_topology(
         live: Vec::new(),
     };
     if let Some(submitter) = use_context::<crate::backend::cluster::submissions::Submitter>() {
-        crate::backend::cluster::live::read_for_view(&submitter.cluster, &plan, &view, &mut query)
+        crate::backend::cluster::live::read_for_view(&submitter.clusters, &plan, &view, &mut query)
             .await;
     }
     let page = page(&plan, plan::now_unix(), &view, &query).map_err(to_app_error)?;

@@ -247,7 +247,7 @@ fn uses(plan: &Plan, certificate: &CertificateInfo) -> Vec<CertificateUse> {
             let entry = app.environments.get(&certificate.environment)?;
             (entry.certificate.as_ref() == Some(&certificate.name)).then(|| CertificateUse {
                 application: app.name.to_string(),
-                gateway: format!("{}/{}-{}", app.namespace, app.name, certificate.environment),
+                gateway: format!("{}/{}-{}", plan.namespace_in(app, &certificate.environment), app.name, certificate.environment),
                 hostnames: entry.hostnames.iter().map(ToString::to_string).collect(),
                 uncovered: uncovered(certificate, &entry.hostnames).iter().map(ToString::to_string).collect(),
             })

@@ -7,7 +7,7 @@
 //! ([`overlapping_pairs`]); no rule compares all pairs of anything.
 
 use std::borrow::Cow;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde::{Deserialize, Serialize};
 
@@ -111,6 +111,14 @@ pub mod rule {
         "cilium/configmap",
         "Each environment has its own ConfigMap data",
         "Every environment of an application gets its own ConfigMap. The same data in two environments, or data in one and none in another, is usually a copied setting: production reading dev's settings is the classic incident."
+    );
+    rule!(
+        ENV_NAMESPACE,
+        "GH-ENV-NAMESPACE",
+        Error,
+        "cilium/pods",
+        "Each environment has the application's workload to itself",
+        "Gatehouse names an application's Deployment, Service and ConfigMap after the application. Two environments that put it in the same cluster and the same namespace would share them: whichever is submitted last replaces the other's image, replicas and settings. Map the environments to separate clusters, or give one a namespace template such as {namespace}-dev."
     );
     rule!(
         TLS_DISTINCT,
@@ -298,10 +306,11 @@ pub mod rule {
     );
 }
 
-static RULES: [RuleInfo; 26] = [
+static RULES: [RuleInfo; 27] = [
     rule::POD_CIDR_DISTINCT,
     rule::VIP_DISTINCT,
     rule::CONFIGMAP_DISTINCT,
+    rule::ENV_NAMESPACE,
     rule::TLS_DISTINCT,
     rule::HOSTNAME_DISTINCT,
     rule::GATEWAY_TLS,
@@ -963,6 +972,45 @@ fn check_application_rules(ctx: &Ctx<'_>, app: &Application, out: &mut Vec<Findi
         }
     }
     check_config_distinct(app, out);
+    check_namespaces(ctx, app, out);
+}
+
+/// GH-ENV-NAMESPACE: the namespace each environment gives the application is a valid name,
+/// and no two environments put it in the same namespace of the same cluster.
+fn check_namespaces(ctx: &Ctx<'_>, app: &Application, out: &mut Vec<Finding>) {
+    let mut placed: BTreeMap<(&str, String), Vec<&EnvironmentName>> = BTreeMap::new();
+    for env_name in app.environments.keys() {
+        let Some(env) = ctx.environment(env_name) else { continue };
+        match env.namespace_of(app) {
+            Ok(namespace) => placed.entry((env.cluster_name(), namespace.to_string())).or_default().push(env_name),
+            Err(error) => out.push(finding(
+                &rule::ENV_NAMESPACE,
+                format!(
+                    "environment {env_name}'s namespace template {} gives application {} no valid namespace: {error}",
+                    env.namespace_template, app.name
+                ),
+                format!("shorten the application's namespace or environment {env_name}'s namespace template"),
+                vec![app_obj(&app.name), env_obj(env_name)],
+            )),
+        }
+    }
+    for ((cluster, namespace), envs) in placed.into_iter().filter(|(_, envs)| envs.len() > 1) {
+        let mut objects = vec![app_obj(&app.name)];
+        objects.extend(envs.iter().map(|e| env_obj(e)));
+        out.push(finding(
+            &rule::ENV_NAMESPACE,
+            format!(
+                "environments {} put application {} in namespace {namespace} of cluster {cluster}, so they would share its Deployment, Service and ConfigMap",
+                join(&envs),
+                app.name
+            ),
+            format!(
+                "map {} to a cluster of its own, or give it a namespace template such as {{namespace}}-{}",
+                envs[0], envs[0]
+            ),
+            objects,
+        ));
+    }
 }
 
 fn check_config_distinct(app: &Application, out: &mut Vec<Finding>) {
@@ -1365,6 +1413,7 @@ mod tests {
     use crate::domain::names::{Asn, LabelValue};
     use crate::domain::net::naive_overlaps;
     use crate::domain::seed::{seed_plan, synthetic_plan};
+    use crate::domain::placement::NamespaceTemplate;
 
     const NOW: i64 = 1_780_000_000;
     const DAY: i64 = 86_400;
@@ -1520,6 +1569,31 @@ mod tests {
         pool(&mut plan, "prod-vips").blocks.push(PoolBlock::parse("192.168.101.200-192.168.101.201").unwrap());
         let found = fires(&plan, &rule::VIP_DISTINCT);
         assert_eq!(found[0].objects, ["pool/dev-vips", "pool/prod-vips", "environment/dev", "environment/prod"]);
+    }
+
+    #[test]
+    fn env_namespace() {
+        // The seed's dev and prod share the default cluster; dev's template keeps them apart.
+        let mut plan = good();
+        environment(&mut plan, "dev").namespace_template = NamespaceTemplate::default();
+        let found = fires(&plan, &rule::ENV_NAMESPACE);
+        assert!(
+            found[0].message.contains("environments dev, prod put application api in namespace cd-service of cluster default"),
+            "{}",
+            found[0].message
+        );
+        assert!(found[0].hint.contains("{namespace}-dev"), "{}", found[0].hint);
+        assert_eq!(found[0].objects, ["application/api", "environment/dev", "environment/prod"]);
+
+        // Separate clusters need no template.
+        environment(&mut plan, "prod").cluster = Some(K8sName::parse("prod-east").unwrap());
+        assert!(findings(&check_plan(&plan, NOW), &rule::ENV_NAMESPACE).is_empty());
+
+        let mut plan = good();
+        environment(&mut plan, "dev").namespace_template =
+            NamespaceTemplate::parse(&format!("{{namespace}}-{}", "d".repeat(55))).unwrap();
+        let found = fires(&plan, &rule::ENV_NAMESPACE);
+        assert!(found[0].message.contains("limit is 63"), "{}", found[0].message);
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! - [`model`]: environments, VIP pools, applications, certificates, allocations, the plan,
 //!   and the raw `…Input` forms that parse into them collecting every [`FieldError`].
 //! - [`certificates`]: the certificate upload form, statuses and SAN coverage.
+//! - [`placement`]: the cluster and namespace an environment puts an application in.
 //! - [`checklist`]: the rules over a plan.
 //! - [`seed`]: the seed example plan.
 
@@ -17,6 +18,7 @@ pub mod error;
 pub mod model;
 pub mod names;
 pub mod net;
+pub mod placement;
 pub mod seed;
 
 pub use certificates::{
@@ -30,4 +32,5 @@ pub use names::*;
 pub use net::{
     Cidr, CidrError, IpAddr, IpAddrError, IpFamily, IpRange, IpRangeError, Span, naive_overlaps, overlapping_pairs,
 };
+pub use placement::{NamespaceTemplate, NamespaceTemplateError};
 pub use seed::seed_plan;

@@ -19,10 +19,15 @@ use serde::{Deserialize, Serialize};
 
 use super::error::{Collector, ErrorCode, FieldErrors, serde_via_str};
 use super::names::{
-    Asn, ConfigKey, EnvironmentName, Hostname, HttpPath, ImageRef, K8sName, K8sSubdomain, Label, LabelKey, LabelValue,
-    Port,
+    Asn, ConfigKey, EnvironmentName, Hostname, HttpPath, ImageRef, K8sName, K8sNameError, K8sSubdomain, Label, LabelKey,
+    LabelValue, Port,
 };
 use super::net::{Cidr, CidrError, IpAddr, IpFamily, IpRange, IpRangeError, Span, overlapping_pairs};
+use super::placement::NamespaceTemplate;
+
+/// What an environment without a `cluster` goes to: the cluster Gatehouse is configured with
+/// by `--kubeconfig` or `--in-cluster`, or the simulated one.
+pub const DEFAULT_CLUSTER: &str = "default";
 
 /// A number field that also accepts its text form, so forms can pass what the user typed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -219,9 +224,27 @@ pub struct Environment {
     /// The routers between the clients and the node subnet, in path order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub routers: Vec<Router>,
+    /// The cluster the environment's objects go to, by the name Gatehouse is configured with
+    /// (`--cluster NAME=KUBECONFIG`); none: the default cluster.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<K8sName>,
+    /// The namespace an application gets in this environment.
+    #[serde(default, skip_serializing_if = "NamespaceTemplate::is_identity")]
+    pub namespace_template: NamespaceTemplate,
 }
 
 impl Environment {
+    /// The namespace `application` gets in this environment; an error when the template makes
+    /// it too long (the checklist reports that as GH-ENV-NAMESPACE).
+    pub fn namespace_of(&self, application: &Application) -> Result<K8sName, K8sNameError> {
+        self.namespace_template.resolve(&application.namespace, &self.name)
+    }
+
+    /// The cluster's name, or `default`.
+    pub fn cluster_name(&self) -> &str {
+        self.cluster.as_ref().map_or(DEFAULT_CLUSTER, K8sName::as_str)
+    }
+
     /// The router on the node subnet: the last of the path.
     pub fn gateway_router(&self) -> Option<&Router> {
         self.routers.last()
@@ -306,6 +329,12 @@ pub struct EnvironmentInput {
     /// Read only, from documents written before `routers`: becomes a router named `router`.
     #[serde(skip_serializing)]
     pub external_router: Option<String>,
+    /// Empty: the default cluster.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub cluster: String,
+    /// Empty: `{namespace}`.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub namespace_template: String,
 }
 
 impl From<&Environment> for EnvironmentInput {
@@ -349,6 +378,8 @@ impl From<&Environment> for EnvironmentInput {
                 .map(|r| RouterInput { name: r.name.to_string(), address: r.address.to_string() })
                 .collect(),
             external_router: None,
+            cluster: e.cluster.as_ref().map(ToString::to_string).unwrap_or_default(),
+            namespace_template: if e.namespace_template.is_identity() { String::new() } else { e.namespace_template.to_string() },
         }
     }
 }
@@ -489,6 +520,11 @@ impl TryFrom<EnvironmentInput> for Environment {
         let service_cidr = c.take("service_cidr", Cidr::parse(&input.service_cidr));
         let client_networks = parse_list(&mut c, "client_networks", &input.client_networks, Cidr::parse);
         let routers = parse_routers(&mut c, &input.routers, input.external_router.as_deref());
+        let cluster = match input.cluster.trim() {
+            "" | DEFAULT_CLUSTER => None,
+            name => c.take("cluster", K8sName::parse(name)),
+        };
+        let namespace_template = c.take("namespace_template", NamespaceTemplate::parse(&input.namespace_template));
 
         let adv = &input.advertisement;
         let mode = c.take("advertisement.mode", AdvertisementMode::parse(&adv.mode));
@@ -551,8 +587,8 @@ impl TryFrom<EnvironmentInput> for Environment {
         if !c.is_empty() {
             return Err(c.finish());
         }
-        match (name, service_cidr, mode, label) {
-            (Some(name), Some(service_cidr), Some(mode), Some(label)) => Ok(Environment {
+        match (name, service_cidr, mode, label, namespace_template) {
+            (Some(name), Some(service_cidr), Some(mode), Some(label), Some(namespace_template)) => Ok(Environment {
                 name,
                 node_subnets,
                 node_addresses,
@@ -562,6 +598,8 @@ impl TryFrom<EnvironmentInput> for Environment {
                 protected: input.protected,
                 client_networks,
                 routers,
+                cluster,
+                namespace_template,
             }),
             // Unreachable: every `None` above recorded an error.
             _ => Err(c.finish()),
@@ -1218,6 +1256,40 @@ impl Plan {
 
     pub fn application(&self, name: &str) -> Option<&Application> {
         self.applications.iter().find(|a| a.name.as_str() == name)
+    }
+
+    /// The part of the plan about `environments`: them, their pools and allocations, and the
+    /// applications' settings for them (applications in none of them left out). What one
+    /// cluster is compared with, when environments go to different clusters.
+    pub fn only_environments(&self, environments: &[&EnvironmentName]) -> Plan {
+        let kept = |name: &EnvironmentName| environments.contains(&name);
+        Plan {
+            environments: self.environments.iter().filter(|e| kept(&e.name)).cloned().collect(),
+            pools: self.pools.iter().filter(|p| kept(&p.environment)).cloned().collect(),
+            applications: self
+                .applications
+                .iter()
+                .filter_map(|a| {
+                    let mut a = a.clone();
+                    a.environments.retain(|name, _| kept(name));
+                    (!a.environments.is_empty()).then_some(a)
+                })
+                .collect(),
+            allocations: self.allocations.iter().filter(|a| kept(&a.environment)).cloned().collect(),
+            certificates: self
+                .certificates
+                .as_ref()
+                .map(|certificates| certificates.iter().filter(|c| kept(&c.environment)).cloned().collect()),
+        }
+    }
+
+    /// The namespace `application` gets in `environment`: what the environment's template
+    /// gives, or the application's own when the environment is unknown or the template gives
+    /// no valid name (GH-ENV-NAMESPACE reports that).
+    pub fn namespace_in(&self, application: &Application, environment: &EnvironmentName) -> K8sName {
+        self.environment(environment)
+            .and_then(|env| env.namespace_of(application).ok())
+            .unwrap_or_else(|| application.namespace.clone())
     }
 
     pub fn pools_of<'a>(&'a self, environment: &'a EnvironmentName) -> impl Iterator<Item = &'a VipPool> + 'a {

@@ -1,6 +1,9 @@
 //! The seed example: the `dev` and `prod` environments on one node subnet, their VIP pools,
 //! and the `api` application. Used by the server's `--demo`, the diagrams and the tests.
 //!
+//! Dev and prod share one cluster (the default one): prod puts an application in its own
+//! namespace, dev in `<namespace>-dev`.
+//!
 //! Clients on 192.168.99.0/24 reach the node subnet through two routers: `edge` (on the
 //! client network) and `core` (the node subnet's gateway, 192.168.101.1). Dev announces its
 //! VIPs by ARP; prod by ARP and by BGP to FRR on `core`, a hardware router.
@@ -25,6 +28,11 @@ fn environment(name: &str, pod_cidr: &str, service_cidr: &str, protected: bool) 
         "client_networks": ["192.168.99.0/24"],
         "routers": [{"name": "edge", "address": "192.168.99.1"}, {"name": "core", "address": "192.168.101.1"}]
     });
+    // Both environments run on the same three nodes: one cluster, so dev's objects get
+    // namespaces of their own.
+    if !protected {
+        document["namespace_template"] = json!("{namespace}-dev");
+    }
     if protected {
         document["advertisement"]["mode"] = json!("both");
         document["advertisement"]["bgp"] =
@@ -122,6 +130,9 @@ pub fn synthetic_plan(environments: usize, ranges: usize, applications: usize, n
                 name: K8sName::parse("gateway").expect(VALID),
                 address: v4(node_base(i) + 1),
             }],
+            // Each environment has its own node subnet: its own cluster.
+            cluster: Some(K8sName::parse(name.as_str()).expect(VALID)),
+            namespace_template: super::placement::NamespaceTemplate::default(),
             name,
         });
         for (k, chunk) in (0..blocks_per_env).collect::<Vec<_>>().chunks(100).enumerate() {

@@ -87,9 +87,15 @@ pub fn scene(design: &Design<'_>, id: &str) -> Scene {
         ids::CLUSTER,
         ZoneKind::Cluster,
         Rect::new(LEFT, cluster_top, RIGHT - LEFT, 0),
-        match &design.app {
-            Some(a) => format!("Cluster {env} · namespace {}", a.app.namespace),
-            None => format!("Cluster {env}"),
+        {
+            let cluster = match &design.env.cluster {
+                Some(cluster) => format!("Cluster {cluster} ({env})"),
+                None => format!("Cluster {env}"),
+            };
+            match &design.app {
+                Some(a) => format!("{cluster} · namespace {}", design.plan.namespace_in(a.app, env)),
+                None => cluster,
+            }
         },
         format!("The Kubernetes cluster of environment {env}; Cilium implements the Gateway, the Service and the VIP announcements on its nodes"),
     );

@@ -114,6 +114,7 @@ pub(crate) fn TargetPanel(application: String, target: TargetView) -> impl IntoV
     view! {
         <div class="submission" data-environment=environment.clone()>
             <h3>{title}</h3>
+            <p class="muted">{format!("Cluster {} · namespace {}", target.cluster, target.namespace)}</p>
             {(!errors.is_empty()).then(|| view! {
                 <div class="notice notice--error" role="alert">
                     <p>"The checklist finds errors; fix them before submitting:"</p>

@@ -1,10 +1,11 @@
-//! The cluster Gatehouse submits to: its version, what Gatehouse needs from it (each missing
-//! piece with how to install it), and the Gateway label fix's switch.
+//! The clusters Gatehouse submits to: for each, the environments that go to it, its version,
+//! and what Gatehouse needs from it (each missing piece with how to install it); then the
+//! Gateway label fix's switch.
 use leptos::prelude::*;
 
 use super::{layout::PageHeader, pages::ErrorNotice};
 use crate::api::cluster::{
-    ClusterView, Drift, Import, VipRow, cluster_drift, cluster_status, import_from_cluster, import_preview, switch_label_fix,
+    ClusterView, ClustersView, Drift, Import, VipRow, cluster_drift, cluster_status, import_from_cluster, import_preview, switch_label_fix,
     vip_statuses,
 };
 
@@ -14,12 +15,15 @@ pub fn ClustersPage() -> impl IntoView {
     view! {
         <PageHeader
             title="Clusters"
-            lead="The cluster submissions go to, whether it has what Gatehouse needs, and the Gateway label fix."
+            lead="The clusters submissions go to, the environments each serves, whether it has what Gatehouse needs, and the Gateway label fix."
         />
-        <Suspense fallback=|| view! { <p class="muted">"Asking the cluster…"</p> }>
+        <Suspense fallback=|| view! { <p class="muted">"Asking the clusters…"</p> }>
             {move || Suspend::new(async move {
                 match status.await {
-                    Ok(cluster) => view! { <ClusterCard cluster /> }.into_any(),
+                    Ok(ClustersView { clusters, label_fix }) => view! {
+                        {clusters.into_iter().map(|cluster| view! { <ClusterCard cluster /> }).collect_view()}
+                        <LabelFixCard on=label_fix />
+                    }.into_any(),
                     Err(error) => view! { <ErrorNotice error /> }.into_any(),
                 }
             })}
@@ -29,21 +33,21 @@ pub fn ClustersPage() -> impl IntoView {
 
 #[component]
 fn ClusterCard(cluster: ClusterView) -> impl IntoView {
-    let label_fix = RwSignal::new(cluster.label_fix);
-    let switch = Action::new(move |on: &bool| switch_label_fix(*on));
-    Effect::new(move |_| {
-        if let Some(Ok(on)) = switch.value().get() {
-            label_fix.set(on);
-        }
-    });
     let reach = match (&cluster.server_version, &cluster.failure) {
         (Some(version), _) => format!("reachable, Kubernetes {version}"),
         (None, Some(failure)) => format!("not reachable: {failure}"),
         (None, None) => "not reachable".to_owned(),
     };
+    let environments = if cluster.environments.is_empty() {
+        "No environment goes to it.".to_owned()
+    } else {
+        format!("Environments: {}.", cluster.environments.join(", "))
+    };
     view! {
-        <section class="card">
-            <h2>{cluster.cluster.clone()}</h2>
+        <section class="card" data-cluster=cluster.cluster.clone()>
+            <h2>{format!("Cluster {}", cluster.cluster)}</h2>
+            <p class="muted">{cluster.source.clone()}</p>
+            <p>{environments}</p>
             <p>{reach}</p>
             <ul class="capabilities">
                 {cluster.capabilities.into_iter().map(|c| {
@@ -57,6 +61,19 @@ fn ClusterCard(cluster: ClusterView) -> impl IntoView {
                 }).collect_view()}
             </ul>
         </section>
+    }
+}
+
+#[component]
+fn LabelFixCard(on: bool) -> impl IntoView {
+    let label_fix = RwSignal::new(on);
+    let switch = Action::new(move |on: &bool| switch_label_fix(*on));
+    Effect::new(move |_| {
+        if let Some(Ok(on)) = switch.value().get() {
+            label_fix.set(on);
+        }
+    });
+    view! {
         <section class="card">
             <h2>"The Gateway label fix"</h2>
             <p>
@@ -277,6 +294,7 @@ fn VipTable(vips: Vec<VipRow>) -> impl IntoView {
             <table class="data-table" data-testid="vips-table">
                 <thead>
                     <tr>
+                        <th scope="col">"Cluster"</th>
                         <th scope="col">"Service"</th>
                         <th scope="col">"VIP"</th>
                         <th scope="col">"Labelled"</th>
@@ -295,6 +313,7 @@ fn VipTable(vips: Vec<VipRow>) -> impl IntoView {
                         let selected_by = if selected.is_empty() { "none".to_owned() } else { selected.join(", ") };
                         view! {
                             <tr data-service=row data-announced=vip.announced.to_string()>
+                                <td>{vip.cluster}</td>
                                 <th scope="row">{service}{gateway.map(|g| view! { <br /> <span class="muted">{g}</span> })}</th>
                                 <td><code>{vip.address.clone().unwrap_or_else(|| "—".to_owned())}</code></td>
                                 <td data-labelled=vip.labelled.to_string()>{yes_no(vip.labelled, vip.advertisement_labels.join(", "), "no advertisement label")}</td>

@@ -156,6 +156,10 @@ fn EnvironmentDetail(environment: Environment) -> impl IntoView {
             } else {
                 environment.routers.iter().map(|router| format!("{} ({})", router.name, router.address)).collect::<Vec<_>>().join(" → ")
             }}</dd>
+            <dt>"Cluster"</dt>
+            <dd>{environment.cluster_name().to_owned()}</dd>
+            <dt>"Namespace of an application"</dt>
+            <dd><code>{environment.namespace_template.to_string()}</code></dd>
             <dt>"Protected"</dt>
             <dd>{if environment.protected { "yes: submissions wait for a network admin's approval" } else { "no" }}</dd>
         </dl>
@@ -263,6 +267,8 @@ struct Fields {
     client_networks: RwSignal<String>,
     routers: RwSignal<String>,
     protected: RwSignal<bool>,
+    cluster: RwSignal<String>,
+    namespace_template: RwSignal<String>,
 }
 
 impl Fields {
@@ -310,6 +316,8 @@ impl Fields {
                 input.routers.iter().map(|router| format!("{} {}", router.name, router.address)).collect::<Vec<_>>().join("\n"),
             ),
             protected: RwSignal::new(input.protected),
+            cluster: RwSignal::new(input.cluster.clone()),
+            namespace_template: RwSignal::new(input.namespace_template.clone()),
         }
     }
 
@@ -352,6 +360,8 @@ impl Fields {
                 })
                 .collect(),
             external_router: None,
+            cluster: self.cluster.get().trim().to_owned(),
+            namespace_template: self.namespace_template.get().trim().to_owned(),
         }
     }
 }
@@ -454,6 +464,23 @@ fn EnvironmentForm(initial: Option<Environment>) -> impl IntoView {
                     <div class="field field--check">
                         <input id="env-protected" type="checkbox" bind:checked=fields.protected />
                         <label for="env-protected">"Protected: submissions wait for a network admin's approval"</label>
+                    </div>
+                </fieldset>
+                <fieldset>
+                    <legend>"Cluster and namespaces"</legend>
+                    <div class="field">
+                        <label for="env-cluster">"Cluster"</label>
+                        <input id="env-cluster" name="cluster" bind:value=fields.cluster
+                            aria-invalid=invalid("cluster") aria-describedby="env-cluster-help" placeholder="default" />
+                        <p class="field__help" id="env-cluster-help">"The name Gatehouse is started with for the cluster (--cluster NAME=KUBECONFIG); empty: the default cluster. The Clusters page lists them."</p>
+                        {error_list("cluster")}
+                    </div>
+                    <div class="field">
+                        <label for="env-namespace-template">"Namespace template"</label>
+                        <input id="env-namespace-template" name="namespace_template" bind:value=fields.namespace_template
+                            aria-invalid=invalid("namespace_template") aria-describedby="env-namespace-template-help" placeholder="{namespace}" />
+                        <p class="field__help" id="env-namespace-template-help">"The namespace an application gets here: {namespace} is the application's, {environment} this environment's name, e.g. {namespace}-dev. Environments sharing a cluster need different namespaces."</p>
+                        {error_list("namespace_template")}
                     </div>
                 </fieldset>
                 <fieldset>

@@ -2,7 +2,7 @@
 //! `/api/v1/submissions/{id}`, teardown), the cluster's capabilities, the VIPs' status and the
 //! Gateway label fix's switch.
 use app::backend::cluster::{
-    Capabilities, capabilities, drift,
+    Capabilities, drift, overview,
     failure::Failure,
     import,
     label_fix,
@@ -31,6 +31,7 @@ impl From<SubmitError> for ApiError {
                 ApiError::new(StatusCode::FORBIDDEN, "own_submission", message)
             }
             SubmitError::Invalid(error) => ApiError::unprocessable(&vec![error].into()),
+            SubmitError::Cluster(unknown) => ApiError::conflict("cluster_not_configured", unknown.to_string()),
             SubmitError::Db(error) => error.into(),
             SubmitError::Certificate(_) => ApiError::internal(&error),
         }
@@ -134,9 +135,11 @@ pub async fn teardown(
     Ok((StatusCode::ACCEPTED, Json(Accepted { id })))
 }
 
-/// `GET /api/v1/clusters`: the cluster, its version and what Gatehouse needs from it.
-pub async fn clusters(State(state): State<AppState>) -> Json<Vec<Capabilities>> {
-    Json(vec![capabilities(state.clusters.cluster()).await])
+/// `GET /api/v1/clusters`: every cluster, the environments that go to it, its version and
+/// what Gatehouse needs from it; then any cluster an environment names that is not configured.
+pub async fn clusters(State(state): State<AppState>) -> Result<Json<Vec<Capabilities>>, ApiError> {
+    let plan = app::backend::plan::load_from(&state.db).await?;
+    Ok(Json(overview(state.clusters.clusters(), &plan).await))
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -163,26 +166,26 @@ pub async fn label_fix_put(
 /// `GET /api/v1/vips`: every LoadBalancer Service's VIP — labelled, assigned, and selected by
 /// an L2 announcement policy or a BGP advertisement.
 pub async fn vip_status(State(state): State<AppState>) -> Result<Json<Vec<vips::VipStatus>>, ApiError> {
-    let environments = app::backend::environments::list(&state.db).await?;
-    let statuses = vips::statuses(state.clusters.cluster(), &environments).await.map_err(unreadable)?;
+    let plan = app::backend::plan::load_from(&state.db).await?;
+    let statuses = vips::statuses(state.clusters.clusters(), &plan).await.map_err(unreadable)?;
     Ok(Json(statuses))
 }
 
 /// 502 with the failure: the cluster could not be read.
 fn unreadable(failure: Failure) -> ApiError {
-    ApiError::new(StatusCode::BAD_GATEWAY, failure.code, format!("{} {}", failure.message, failure.hint))
+    ApiError::new(StatusCode::BAD_GATEWAY, failure.code, format!("{}: {} {}", failure.object, failure.message, failure.hint))
 }
 
 /// `GET /api/v1/import`: what importing from the cluster would add to the plan.
 pub async fn import_preview(State(state): State<AppState>) -> Result<Json<import::Import>, ApiError> {
     let plan = app::backend::plan::load_from(&state.db).await?;
-    Ok(Json(import::preview(state.clusters.cluster(), &plan).await.map_err(unreadable)?))
+    Ok(Json(import::preview(state.clusters.clusters(), &plan).await.map_err(unreadable)?))
 }
 
 /// `POST /api/v1/import`: the cluster's pools and assigned VIPs into the plan, in one
 /// transaction; answers what was imported.
 pub async fn import(State(state): State<AppState>, Caller(caller): Caller) -> Result<Json<import::Import>, ApiError> {
-    match import::apply(&state.db, state.clusters.cluster(), &caller.actor()).await {
+    match import::apply(&state.db, state.clusters.clusters(), &caller.actor()).await {
         Ok(imported) => Ok(Json(imported)),
         Err(import::ImportError::Cluster(failure)) => Err(unreadable(failure)),
         Err(import::ImportError::Db(error)) => Err(error.into()),
@@ -192,7 +195,7 @@ pub async fn import(State(state): State<AppState>, Caller(caller): Caller) -> Re
 /// `GET /api/v1/drift`: the plan's pools and VIPs against the cluster's, both ways.
 pub async fn drift(State(state): State<AppState>) -> Result<Json<drift::Drift>, ApiError> {
     let plan = app::backend::plan::load_from(&state.db).await?;
-    Ok(Json(drift::drift(state.clusters.cluster(), &plan).await.map_err(unreadable)?))
+    Ok(Json(drift::drift(state.clusters.clusters(), &plan).await.map_err(unreadable)?))
 }
 
 #[derive(Debug, Deserialize)]

@@ -51,7 +51,7 @@ async fn answer(
     mut query: ViewQuery,
 ) -> Result<Response, ApiError> {
     let plan = plan::load_from(&state.db).await?;
-    app::backend::cluster::live::read_for_view(state.clusters.cluster(), &plan, &view, &mut query)
+    app::backend::cluster::live::read_for_view(state.clusters.clusters(), &plan, &view, &mut query)
         .await;
     let scene =
         topology::export(&plan, plan::now_unix(), &view, &query).map_err(|e| view_error(&e))?;

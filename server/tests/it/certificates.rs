@@ -179,7 +179,7 @@ async fn status_follows_validity_and_hostnames(kind: DbKind) {
         assert_eq!(status, 201, "{hosts:?}: {stored}");
         assert_eq!(stored["status"], expected, "{hosts:?} {validity:?}: {stored}");
         assert_eq!(stored["used_by"][0]["application"], "ledger");
-        assert_eq!(stored["used_by"][0]["gateway"], "ledger/ledger-dev");
+        assert_eq!(stored["used_by"][0]["gateway"], "ledger-dev/ledger-dev");
         let found: Vec<&str> = stored["findings"].as_array().unwrap().iter().filter_map(|f| f["rule"].as_str()).collect();
         match rule {
             Some(rule) => assert!(found.contains(&rule), "{hosts:?} {validity:?}: {stored}"),

@@ -131,6 +131,8 @@ fn objects(submission: &Value) -> Vec<(String, String, String)> {
 }
 
 pub(crate) const GATEWAY_SERVICE: &str = "cilium-gateway-api-dev";
+/// The seed's dev environment puts `api` (namespace cd-service) in `{namespace}-dev`.
+pub(crate) const DEV_NAMESPACE: &str = "cd-service-dev";
 
 async fn seed_example_reaches_ready(kind: DbKind) {
     let fixture = Fixture::start(kind).await;
@@ -153,7 +155,7 @@ async fn seed_example_reaches_ready(kind: DbKind) {
     let gateway = done["objects"].as_array().and_then(|o| o.iter().find(|o| o["kind"] == "Gateway")).expect("the Gateway");
     assert!(gateway["message"].as_str().is_some_and(|m| m.starts_with("Programmed at 192.168.101.19")), "{gateway}");
 
-    let vip = fixture.sim.vip("cd-service", GATEWAY_SERVICE).expect("Cilium generated the Gateway's Service");
+    let vip = fixture.sim.vip(DEV_NAMESPACE, GATEWAY_SERVICE).expect("Cilium generated the Gateway's Service");
     assert_eq!(vip.address.as_deref(), Some("192.168.101.192"), "the lowest address of dev-vips");
     assert_eq!(vip.announcement.l2_policies, ["gatehouse-dev"]);
     assert!(vip.is_announced());
@@ -165,7 +167,7 @@ async fn seed_example_reaches_ready(kind: DbKind) {
     assert_eq!((listed["labelled"].clone(), listed["assigned"].clone(), listed["announced"].clone()), (json!(true), json!(true), json!(true)));
 
     // Applied with field manager gatehouse.
-    let deployments: Api<Deployment> = Api::namespaced(fixture.client().await, "cd-service");
+    let deployments: Api<Deployment> = Api::namespaced(fixture.client().await, DEV_NAMESPACE);
     let deployment = deployments.get("api").await.expect("the Deployment exists");
     let managers: Vec<String> = deployment.metadata.managed_fields.iter().flatten().filter_map(|m| m.manager.clone()).collect();
     assert_eq!(managers, ["gatehouse"]);
@@ -188,8 +190,8 @@ async fn dry_run_changes_nothing(kind: DbKind) {
         ["Namespace:applied", "ConfigMap:skipped", "Secret:skipped", "Deployment:skipped", "Service:skipped",
          "CiliumLoadBalancerIPPool:applied", "CiliumL2AnnouncementPolicy:applied", "Gateway:skipped", "HTTPRoute:skipped"]
     );
-    assert!(done["objects"][1]["message"].as_str().is_some_and(|m| m.contains("namespace cd-service does not exist yet")));
-    let deployments: Api<Deployment> = Api::namespaced(fixture.client().await, "cd-service");
+    assert!(done["objects"][1]["message"].as_str().is_some_and(|m| m.contains("namespace cd-service-dev does not exist yet")));
+    let deployments: Api<Deployment> = Api::namespaced(fixture.client().await, DEV_NAMESPACE);
     assert!(deployments.get_opt("api").await.expect("the cluster answers").is_none(), "a dry run creates nothing");
     // Once applied, a dry run checks every object.
     assert_eq!(settled(&fixture.app, submit(&fixture.app, "dev", false).await).await["status"], "ready");
@@ -213,7 +215,7 @@ async fn preview_diffs_against_the_cluster(kind: DbKind) {
     assert_eq!(settled(app, submit(app, "dev", false).await).await["status"], "ready");
     let mut scaled = deployment_from_bundle(app).await;
     scaled["spec"]["replicas"] = json!(5);
-    let deployments: Api<Deployment> = Api::namespaced(fixture.client().await, "cd-service");
+    let deployments: Api<Deployment> = Api::namespaced(fixture.client().await, DEV_NAMESPACE);
     deployments.patch("api", &PatchParams::apply("gatehouse"), &Patch::Apply(&scaled)).await.expect("scaled");
     let (_, after) = app.get_json("/api/v1/applications/api/preview?environment=dev").await;
     let deployment = after.as_array().and_then(|o| o.iter().find(|o| o["kind"] == "Deployment")).expect("the Deployment").clone();
@@ -249,17 +251,17 @@ async fn label_fix_labels_the_generated_service(kind: DbKind) {
     let id = submit(&fixture.app, "dev", false).await;
     let sim = fixture.sim.clone();
     let labelled = move || {
-        sim.vip("cd-service", GATEWAY_SERVICE)
+        sim.vip(DEV_NAMESPACE, GATEWAY_SERVICE)
             .is_some_and(|vip| vip.labels.get("gatehouse.io/advertise").map(String::as_str) == Some("dev"))
     };
     let sim = fixture.sim.clone();
-    eventually(Duration::from_secs(10), "Cilium generates the Gateway's Service", || sim.vip("cd-service", GATEWAY_SERVICE).is_some()).await;
+    eventually(Duration::from_secs(10), "Cilium generates the Gateway's Service", || sim.vip(DEV_NAMESPACE, GATEWAY_SERVICE).is_some()).await;
     eventually(Duration::from_secs(1), "the generated Service is labelled", labelled.clone()).await;
     let done = settled(&fixture.app, id).await;
     assert_eq!(done["status"], "ready", "{done:#}");
-    assert!(fixture.sim.vip("cd-service", GATEWAY_SERVICE).is_some_and(|vip| vip.is_announced()));
+    assert!(fixture.sim.vip(DEV_NAMESPACE, GATEWAY_SERVICE).is_some_and(|vip| vip.is_announced()));
 
-    let services: Api<Service> = Api::namespaced(fixture.client().await, "cd-service");
+    let services: Api<Service> = Api::namespaced(fixture.client().await, DEV_NAMESPACE);
     services.delete(GATEWAY_SERVICE, &DeleteParams::default()).await.expect("the Service is deleted");
     // Cilium recreates it at once, without the label; the reconciler labels it again.
     eventually(Duration::from_secs(1), "the recreated Service is labelled", labelled.clone()).await;
@@ -275,7 +277,7 @@ async fn label_fix_switch_turns_the_vip_dark_and_back(kind: DbKind) {
     let done = settled(app, submit(app, "dev", false).await).await;
     assert_eq!(done["status"], "ready", "{done:#}");
     let sim = fixture.sim.clone();
-    let announced = move || sim.vip("cd-service", GATEWAY_SERVICE).is_some_and(|vip| vip.is_announced());
+    let announced = move || sim.vip(DEV_NAMESPACE, GATEWAY_SERVICE).is_some_and(|vip| vip.is_announced());
     assert!(announced());
 
     let (status, body) = app.send_json(reqwest::Method::PUT, "/api/v1/label-fix", &json!({"enabled": false})).await;
@@ -313,7 +315,7 @@ async fn teardown_deletes_in_reverse_and_releases_vips(kind: DbKind) {
     assert_eq!(order, ["HTTPRoute", "Gateway", "Service", "Deployment", "Secret", "ConfigMap", "Namespace"]);
     assert!(objects(&done).iter().all(|(_, _, state)| state == "deleted"), "{done:#}");
     assert!(done["message"].as_str().is_some_and(|m| m.contains(&address)), "{done:#}");
-    assert!(fixture.sim.vip("cd-service", GATEWAY_SERVICE).is_none(), "the generated Service went with its Gateway");
+    assert!(fixture.sim.vip(DEV_NAMESPACE, GATEWAY_SERVICE).is_none(), "the generated Service went with its Gateway");
     let (status, _) = app.get_json(&format!("/api/v1/allocations/{address}")).await;
     assert_eq!(status, 404, "the VIP is released");
     let pools: Api<kube::api::DynamicObject> = Api::all_with(
@@ -378,7 +380,7 @@ async fn rbac_forbidden_records_what_was_applied(kind: DbKind) {
     let failed = failed_object(&done);
     assert!(failed["answer"].as_str().is_some_and(|m| m.contains("cannot patch resource \"deployments\"")), "{failed}");
     assert!(failed["message"].as_str().is_some_and(|m| m.contains("RBAC")), "{failed}");
-    assert!(done["message"].as_str().is_some_and(|m| m.contains("forbidden") && m.contains("Secret cd-service/api-tls")), "{done:#}");
+    assert!(done["message"].as_str().is_some_and(|m| m.contains("forbidden") && m.contains("Secret cd-service-dev/api-tls")), "{done:#}");
 }
 
 /// A Deployment from the bundle, as another tool would have applied it.
@@ -392,10 +394,10 @@ async fn deployment_from_bundle(app: &TestApp) -> Value {
 }
 
 async fn apply(client: &Client, manager: &str, object: &Value) {
-    let deployments: Api<Deployment> = Api::namespaced(client.clone(), "cd-service");
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), DEV_NAMESPACE);
     let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
-    let namespace = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "cd-service"}});
-    namespaces.patch("cd-service", &PatchParams::apply("kubectl"), &Patch::Apply(&namespace)).await.expect("namespace");
+    let namespace = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": DEV_NAMESPACE}});
+    namespaces.patch(DEV_NAMESPACE, &PatchParams::apply("kubectl"), &Patch::Apply(&namespace)).await.expect("namespace");
     deployments.patch("api", &PatchParams::apply(manager), &Patch::Apply(object)).await.expect("the Deployment is applied");
 }
 

@@ -326,7 +326,7 @@ async fn rbac_grants_what_gatehouse_uses() {
     assert_eq!(app.get("/api/v1/topology/live/api.svg").await.status(), 200);
     let announced = {
         let sim = sim.clone();
-        move || sim.vip("cd-service", GATEWAY_SERVICE).is_some_and(|vip| vip.is_announced())
+        move || sim.vip(crate::cluster::DEV_NAMESPACE, GATEWAY_SERVICE).is_some_and(|vip| vip.is_announced())
     };
     for on in [false, true] {
         let (status, _) = app.send_json(reqwest::Method::PUT, "/api/v1/label-fix", &json!({"enabled": on})).await;

@@ -36,7 +36,7 @@ async fn drift_is_reported_both_ways(kind: DbKind) {
     let addresses = rows(&drift, "addresses", "address");
     assert_eq!(addresses.len(), 2, "{drift:#}");
     assert!(addresses[0].0.starts_with("192.168.101.19") && addresses[0].1 == "cluster_only", "{drift:#}");
-    assert_eq!(drift["addresses"][0]["service"], "cd-service/cilium-gateway-api-dev");
+    assert_eq!(drift["addresses"][0]["service"], "cd-service-dev/cilium-gateway-api-dev");
 
     // A pool and a Service made in the cluster by hand.
     let client = fixture.client().await;
@@ -97,7 +97,7 @@ async fn import_takes_the_clusters_pools_and_vips_into_the_plan(kind: DbKind) {
     assert_eq!(preview["pools"], json!([{"name": "legacy", "environment": "prod", "blocks": ["192.168.101.160/29"]}]));
     let gateway_vip = preview["addresses"][0].clone();
     assert_eq!((gateway_vip["pool"].clone(), gateway_vip["owner"].clone(), gateway_vip["application"].clone()),
-        (json!("dev-vips"), json!("cd-service/cilium-gateway-api-dev"), json!("api")), "{preview}");
+        (json!("dev-vips"), json!("cd-service-dev/cilium-gateway-api-dev"), json!("api")), "{preview}");
 
     // Only network admins import.
     for role in [Role::Viewer, Role::AppTeam] {
@@ -122,7 +122,7 @@ async fn import_takes_the_clusters_pools_and_vips_into_the_plan(kind: DbKind) {
     assert!(listed.as_array().is_some_and(|p| p.iter().any(|p| p["name"] == "legacy" && p["blocks"] == json!([{"cidr": "192.168.101.160/29"}]))), "{listed}");
     let address = gateway_vip["address"].as_str().expect("an address");
     let (_, held) = app.get_json(&format!("/api/v1/addresses/{address}")).await;
-    assert_eq!((held["state"].clone(), held["owner"].clone()), (json!("allocated"), json!("cd-service/cilium-gateway-api-dev")), "{held}");
+    assert_eq!((held["state"].clone(), held["owner"].clone()), (json!("allocated"), json!("cd-service-dev/cilium-gateway-api-dev")), "{held}");
 
     // Nothing drifts from the cluster's side any more, and a second import finds nothing.
     let (_, drift) = app.get_json("/api/v1/drift").await;

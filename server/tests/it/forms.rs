@@ -116,7 +116,7 @@ async fn form_preview_and_vip_pages_render_from_the_plan_and_the_cluster(kind: D
     // Nothing is live yet: every field of the Deployment is added.
     let (status, html) = page(&team, &app, "/applications/api/preview?environment=dev").await;
     assert_eq!(status, 200, "{html}");
-    assert!(html.contains("Deployment cd-service/api") && html.contains("new: not in the cluster yet"), "{html}");
+    assert!(html.contains("Deployment cd-service-dev/api") && html.contains("new: not in the cluster yet"), "{html}");
     assert!(html.contains("data-change=\"added\"") && !html.contains("data-change=\"changed\""));
     assert!(!html.contains("<details open"), "with nothing changed the field lists start folded");
     assert!(html.contains("apiVersion: apps/v1") && !html.contains("PRIVATE KEY"));
@@ -131,7 +131,7 @@ async fn form_preview_and_vip_pages_render_from_the_plan_and_the_cluster(kind: D
     let viewer = session(&app, Role::Viewer, "").await;
     let (status, html) = page(&viewer, &app, "/vips").await;
     assert_eq!(status, 200);
-    let row = html.split("data-service=\"cd-service/cilium-gateway-api-dev\"").nth(1).expect("the Gateway's Service is listed");
+    let row = html.split("data-service=\"cd-service-dev/cilium-gateway-api-dev\"").nth(1).expect("the Gateway's Service is listed");
     let row = row.split("</tr>").next().unwrap_or_default();
     assert!(row.contains("data-announced=\"true\""), "{row}");
     assert!(row.contains("gatehouse.io/advertise=dev") && row.contains("192.168.101.19") && row.contains("L2 policy"), "{row}");

@@ -93,7 +93,7 @@ async fn requests_pools_and_certificates_are_exposed(kind: DbKind) {
 /// 1.15 the reconciler labels the generated Service and is counted; switched off, it takes the
 /// label back and that is counted too.
 async fn label_fix_actions_latency_and_leader_are_exposed(kind: DbKind) {
-    use crate::cluster::{Fixture, GATEWAY_SERVICE, eventually, settled, submit};
+    use crate::cluster::{DEV_NAMESPACE, Fixture, GATEWAY_SERVICE, eventually, settled, submit};
     let fixture = Fixture::with(kind, gatehouse::simcluster::CiliumBehaviour { copies_infrastructure_labels: false }, None).await;
     let app = &fixture.app;
     let first = scrape(app).await;
@@ -109,13 +109,13 @@ async fn label_fix_actions_latency_and_leader_are_exposed(kind: DbKind) {
     assert_eq!(after["gatehouse_label_fix_latency_seconds_count"], labelled, "every labelling is timed");
     let seconds = after["gatehouse_label_fix_latency_seconds_sum"];
     assert!(seconds > 0.0 && seconds < labelled * 5.0, "{seconds} s for {labelled}");
-    assert!(fixture.sim.vip("cd-service", GATEWAY_SERVICE).is_some_and(|vip| vip.is_announced()));
+    assert!(fixture.sim.vip(DEV_NAMESPACE, GATEWAY_SERVICE).is_some_and(|vip| vip.is_announced()));
 
     let (status, _) = app.send_json(reqwest::Method::PUT, "/api/v1/label-fix", &json!({"enabled": false})).await;
     assert_eq!(status, 200);
     let sim = fixture.sim.clone();
     eventually(std::time::Duration::from_secs(5), "the VIP goes dark", move || {
-        !sim.vip("cd-service", GATEWAY_SERVICE).is_some_and(|vip| vip.is_announced())
+        !sim.vip(DEV_NAMESPACE, GATEWAY_SERVICE).is_some_and(|vip| vip.is_announced())
     })
     .await;
     let off = scrape(app).await;

@@ -158,7 +158,7 @@ async fn one_leader_and_a_takeover_within_15_seconds(kind: DbKind) {
 
     // The leader labels the generated Service of a submission made through the follower.
     let labelled = |sim: &gatehouse::simcluster::SimCluster| {
-        sim.vip("cd-service", GATEWAY_SERVICE)
+        sim.vip(crate::cluster::DEV_NAMESPACE, GATEWAY_SERVICE)
             .is_some_and(|vip| vip.labels.get("gatehouse.io/advertise").map(String::as_str) == Some("dev"))
     };
     follower.submit_dev().await;
@@ -178,10 +178,10 @@ async fn one_leader_and_a_takeover_within_15_seconds(kind: DbKind) {
     // SIGKILL: the Lease is not released; the follower must wait for it to run out.
     let killed = Instant::now();
     drop(leader);
-    let services: Api<Service> = Api::namespaced(client.clone(), "cd-service");
+    let services: Api<Service> = Api::namespaced(client.clone(), crate::cluster::DEV_NAMESPACE);
     services.delete(GATEWAY_SERVICE, &DeleteParams::default()).await.expect("the generated Service is deleted");
     // Cilium generates it again at once, without the label.
-    assert!(sim.vip("cd-service", GATEWAY_SERVICE).is_some() && !labelled(&sim));
+    assert!(sim.vip(crate::cluster::DEV_NAMESPACE, GATEWAY_SERVICE).is_some() && !labelled(&sim));
     let within = Duration::from_secs(15);
     let watched = sim.clone();
     eventually(within, "the survivor takes over and labels the new Service", move || labelled(&watched)).await;

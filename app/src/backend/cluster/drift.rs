@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use super::vips::{OWNING_GATEWAY_LABEL, assigned_address, labels_of, selects};
 pub use crate::api::cluster::{AddressDrift, Drift, PoolDrift};
-use crate::domain::{IpAddr, Plan, PoolBlock, PoolBlockInput, VipRequest};
+use crate::domain::{EnvironmentName, IpAddr, Plan, PoolBlock, PoolBlockInput, VipRequest};
 
 /// `cluster_only`, `plan_only` or `different`.
 type DriftKind = &'static str;
@@ -104,10 +104,11 @@ pub fn compare(plan: &Plan, cluster_pools: &[Value], services: &[Value]) -> Drif
     for application in &plan.applications {
         for (environment, entry) in &application.environments {
             let gateway = format!("{}-{environment}", application.name);
+            let namespace = format!("{}/", plan.namespace_in(application, environment));
             let VipRequest::Address(address) = entry.vip else { continue };
             claimed.insert(address, format!("application/{} in {environment}", application.name));
             let holder = held.iter().find(|(_, (service, owner))| {
-                owner.as_deref() == Some(gateway.as_str()) && service.starts_with(&format!("{}/", application.namespace))
+                owner.as_deref() == Some(gateway.as_str()) && service.starts_with(&namespace)
             });
             if let Some((actual, (service, _))) = holder.filter(|(actual, _)| **actual != address) {
                 drift.addresses.push(AddressDrift {
@@ -145,12 +146,44 @@ pub fn compare(plan: &Plan, cluster_pools: &[Value], services: &[Value]) -> Drif
     drift
 }
 
-/// Reads the cluster's pools and Services and compares them with the plan.
-pub async fn drift(cluster: &super::Cluster, plan: &Plan) -> Result<Drift, super::failure::Failure> {
-    let read = |error: kube::Error| super::failure::explain(&error, "the cluster's CiliumLoadBalancerIPPools and Services");
-    let pools = super::list_all(cluster, "cilium.io/v2", "CiliumLoadBalancerIPPool").await.map_err(read)?;
-    let services = super::list_all(cluster, "v1", "Service").await.map_err(read)?;
-    Ok(compare(plan, &pools, &services))
+/// One cluster's pools and Services, and the environments that go to it.
+pub struct ClusterRead {
+    pub environments: Vec<EnvironmentName>,
+    pub pools: Vec<Value>,
+    pub services: Vec<Value>,
+}
+
+/// Reads the pools and Services of every cluster some environment of `plan` goes to.
+/// Environments whose cluster is not configured are left out: the Clusters page says so.
+pub async fn read(clusters: &super::Clusters, plan: &Plan) -> Result<Vec<ClusterRead>, super::failure::Failure> {
+    let (placed, _) = clusters.placement(plan);
+    let mut reads = Vec::new();
+    for (cluster, environments) in placed.into_iter().filter(|(_, environments)| !environments.is_empty()) {
+        let read = |error: kube::Error| {
+            super::failure::explain(&error, &format!("cluster {}'s CiliumLoadBalancerIPPools and Services", cluster.name))
+        };
+        let pools = super::list_all(cluster, "cilium.io/v2", "CiliumLoadBalancerIPPool").await.map_err(read)?;
+        let services = super::list_all(cluster, "v1", "Service").await.map_err(read)?;
+        reads.push(ClusterRead { environments: environments.iter().map(|e| e.name.clone()).collect(), pools, services });
+    }
+    Ok(reads)
+}
+
+/// Compares each cluster with the part of the plan that goes to it.
+pub fn compare_clusters(plan: &Plan, reads: &[ClusterRead]) -> Drift {
+    let mut drift = Drift::default();
+    for read in reads {
+        let names: Vec<&EnvironmentName> = read.environments.iter().collect();
+        let part = compare(&plan.only_environments(&names), &read.pools, &read.services);
+        drift.pools.extend(part.pools);
+        drift.addresses.extend(part.addresses);
+    }
+    drift
+}
+
+/// Reads every cluster's pools and Services and compares them with the plan.
+pub async fn drift(clusters: &super::Clusters, plan: &Plan) -> Result<Drift, super::failure::Failure> {
+    Ok(compare_clusters(plan, &read(clusters, plan).await?))
 }
 
 #[cfg(test)]
@@ -203,6 +236,31 @@ mod tests {
             ]
         );
         assert_eq!(drift.addresses[0].service.as_deref(), Some("cd-service/cilium-gateway-api-prod"));
+    }
+
+    #[test]
+    fn each_cluster_is_compared_with_the_environments_that_go_to_it() {
+        let plan = seed_plan();
+        let dev = || EnvironmentName::parse("dev").unwrap();
+        let prod = || EnvironmentName::parse("prod").unwrap();
+        let reads = [
+            ClusterRead { environments: vec![dev()], pools: vec![pool("dev-vips", json!([{"cidr": "192.168.101.192/28"}]), "dev")], services: vec![] },
+            ClusterRead {
+                environments: vec![prod()],
+                pools: vec![pool("prod-vips", json!([{"start": "192.168.101.240", "stop": "192.168.101.250"}]), "prod")],
+                services: vec![service("cd-service", "cilium-gateway-api-prod", Some("api-prod"), "192.168.101.240")],
+            },
+        ];
+        assert_eq!(compare_clusters(&plan, &reads), Drift::default(), "each cluster holds its environment's pool");
+
+        // Prod's pool in dev's cluster is dev's cluster's own; prod's cluster lacks it.
+        let swapped = [
+            ClusterRead { environments: vec![dev()], pools: vec![reads[0].pools[0].clone(), reads[1].pools[0].clone()], services: vec![] },
+            ClusterRead { environments: vec![prod()], pools: vec![], services: reads[1].services.clone() },
+        ];
+        let drift = compare_clusters(&plan, &swapped);
+        let pools: Vec<(&str, &str)> = drift.pools.iter().map(|p| (p.name.as_str(), p.drift.as_str())).collect();
+        assert_eq!(pools, [("prod-vips", "cluster_only"), ("prod-vips", "plan_only")]);
     }
 
     #[test]

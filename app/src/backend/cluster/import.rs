@@ -1,7 +1,7 @@
 //! Import: the cluster's CiliumLoadBalancerIPPools the plan does not have, and the VIPs
 //! LB-IPAM assigned that the plan does not record, taken into the IP plan — previewed first,
 //! then written in one transaction through the plan guard, each pool and address audited.
-use super::drift::{Drift, compare};
+use super::drift::{Drift, compare_clusters};
 pub use crate::api::cluster::{Import, ImportedAddress, ImportedPool};
 use crate::{
     backend::{
@@ -27,7 +27,9 @@ fn application_of(plan: &Plan, service: &str) -> Option<String> {
     let gateway = name.strip_prefix(super::vips::GENERATED_SERVICE_PREFIX)?;
     plan.applications
         .iter()
-        .find(|a| a.namespace.as_str() == namespace && a.environments.keys().any(|e| format!("{}-{e}", a.name) == gateway))
+        .find(|a| {
+            a.environments.keys().any(|e| format!("{}-{e}", a.name) == gateway && plan.namespace_in(a, e).as_str() == namespace)
+        })
         .map(|a| a.name.to_string())
 }
 
@@ -67,23 +69,20 @@ pub fn importable(plan: &Plan, drift: &Drift) -> Import {
 }
 
 /// What an import would add now.
-pub async fn preview(cluster: &super::Cluster, plan: &Plan) -> Result<Import, super::failure::Failure> {
-    Ok(importable(plan, &super::drift::drift(cluster, plan).await?))
+pub async fn preview(clusters: &super::Clusters, plan: &Plan) -> Result<Import, super::failure::Failure> {
+    Ok(importable(plan, &super::drift::drift(clusters, plan).await?))
 }
 
-/// Reads the cluster, then adds its pools and addresses to the plan in one transaction: the
-/// plan guard refuses the whole import if it would add an error-level finding.
-pub async fn apply(db: &Database, cluster: &super::Cluster, actor: &str) -> Result<Import, ImportError> {
-    let pools_json = super::list_all(cluster, "cilium.io/v2", "CiliumLoadBalancerIPPool");
-    let services_json = super::list_all(cluster, "v1", "Service");
-    let explain = |error: kube::Error| ImportError::Cluster(super::failure::explain(&error, "the cluster's CiliumLoadBalancerIPPools and Services"));
-    let (pools_json, services_json) = (pools_json.await.map_err(explain)?, services_json.await.map_err(explain)?);
+/// Reads the clusters, then adds their pools and addresses to the plan in one transaction:
+/// the plan guard refuses the whole import if it would add an error-level finding.
+pub async fn apply(db: &Database, clusters: &super::Clusters, actor: &str) -> Result<Import, ImportError> {
+    let reads = super::drift::read(clusters, &plan::load_from(db).await?).await.map_err(ImportError::Cluster)?;
 
     let mut tx = db.pool().begin().await.map_err(DbError::from)?;
     plan::lock(&mut tx).await?;
     let before = plan::load(&mut tx).await?;
     // Compared with the plan as it is under the lock.
-    let import = importable(&before, &compare(&before, &pools_json, &services_json));
+    let import = importable(&before, &compare_clusters(&before, &reads));
     if import.is_empty() {
         return Ok(import);
     }
@@ -144,7 +143,7 @@ mod tests {
             ],
             addresses: vec![
                 AddressDrift { address: "192.168.101.160".into(), drift: "cluster_only".into(), service: Some("default/old".into()), plan_owner: None, message: String::new() },
-                AddressDrift { address: "192.168.101.193".into(), drift: "cluster_only".into(), service: Some("cd-service/cilium-gateway-api-dev".into()), plan_owner: None, message: String::new() },
+                AddressDrift { address: "192.168.101.193".into(), drift: "cluster_only".into(), service: Some("cd-service-dev/cilium-gateway-api-dev".into()), plan_owner: None, message: String::new() },
                 AddressDrift { address: "10.9.9.9".into(), drift: "cluster_only".into(), service: Some("default/far".into()), plan_owner: None, message: String::new() },
             ],
         };

@@ -65,7 +65,7 @@ async fn list(cluster: &Cluster) -> Result<Objects, kube::Error> {
 /// `plan` (for the environment the query names, or every one it is deployed to); other views
 /// and unknown names are left for the view to explain.
 pub async fn read_for_view(
-    cluster: &Cluster,
+    clusters: &super::Clusters,
     plan: &Plan,
     view: &crate::topology::View,
     query: &mut crate::topology::Query,
@@ -83,7 +83,21 @@ pub async fn read_for_view(
         .filter(|e| only.is_none_or(|only| e.as_str() == only))
         .filter_map(|e| plan.environment(e))
         .collect();
-    query.live = read(cluster, application, &environments).await;
+    let mut live = Vec::with_capacity(environments.len());
+    for environment in environments {
+        match clusters.of(environment) {
+            Ok(cluster) => live.extend(read(cluster, application, &[environment]).await),
+            Err(unknown) => live.push(LiveEnvironment {
+                environment: environment.name.to_string(),
+                cluster: unknown.cluster.clone(),
+                namespace: plan.namespace_in(application, &environment.name).to_string(),
+                read_at: now_text(),
+                failure: Some(unknown.to_string()),
+                ..LiveEnvironment::default()
+            }),
+        }
+    }
+    query.live = live;
 }
 
 /// The live state of `application` in each of `environments`.
@@ -93,11 +107,10 @@ pub async fn read(
     environments: &[&Environment],
 ) -> Vec<LiveEnvironment> {
     let read_at = now_text();
-    let namespace = application.namespace.to_string();
     let base = |environment: &Environment| LiveEnvironment {
         environment: environment.name.to_string(),
         cluster: cluster.name.clone(),
-        namespace: namespace.clone(),
+        namespace: environment.namespace_of(application).unwrap_or_else(|_| application.namespace.clone()).to_string(),
         read_at: read_at.clone(),
         ..LiveEnvironment::default()
     };

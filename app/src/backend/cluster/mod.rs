@@ -12,7 +12,7 @@ pub mod live;
 pub mod submissions;
 pub mod vips;
 
-use std::{path::Path, time::Duration};
+use std::{collections::BTreeMap, path::Path, sync::Arc, time::Duration};
 
 use kube::{
     Client,
@@ -25,6 +25,8 @@ use serde::Serialize;
 
 pub use failure::Failure;
 
+use crate::domain::{DEFAULT_CLUSTER, Environment, Plan};
+
 /// The field manager of everything Gatehouse applies.
 pub const FIELD_MANAGER: &str = "gatehouse";
 
@@ -32,13 +34,83 @@ pub const FIELD_MANAGER: &str = "gatehouse";
 #[derive(Clone)]
 pub struct Cluster {
     pub client: Client,
-    /// How it was configured: `simulated`, `in-cluster`, or the kubeconfig context.
+    /// The name environments choose it by: `default`, or the name it is configured with.
     pub name: String,
+    /// Where its connection comes from: `simulated`, `in-cluster`, or the kubeconfig and context.
+    pub source: String,
 }
 
 impl std::fmt::Debug for Cluster {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Cluster").field("name", &self.name).finish_non_exhaustive()
+        f.debug_struct("Cluster").field("name", &self.name).field("source", &self.source).finish_non_exhaustive()
+    }
+}
+
+/// The clusters Gatehouse submits to: the default one, and any number more by name. Each
+/// environment goes to the one its `cluster` names, or to the default.
+#[derive(Clone, Debug)]
+pub struct Clusters {
+    default: Cluster,
+    named: Arc<BTreeMap<String, Cluster>>,
+}
+
+/// An environment names a cluster Gatehouse is not configured with.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "environment {environment} goes to cluster {cluster}, which Gatehouse is not configured with (it has: {configured}); start Gatehouse with --cluster {cluster}=KUBECONFIG[#CONTEXT], or set the environment's cluster to one of those"
+)]
+pub struct UnknownCluster {
+    pub environment: String,
+    pub cluster: String,
+    pub configured: String,
+}
+
+impl Clusters {
+    /// `default` is named `default`; the others keep their names, which must be distinct.
+    pub fn new(mut default: Cluster, named: impl IntoIterator<Item = Cluster>) -> Clusters {
+        DEFAULT_CLUSTER.clone_into(&mut default.name);
+        let named = named.into_iter().map(|cluster| (cluster.name.clone(), cluster)).collect();
+        Clusters { default, named: Arc::new(named) }
+    }
+
+    pub fn default_cluster(&self) -> &Cluster {
+        &self.default
+    }
+
+    /// Every cluster, the default first.
+    pub fn all(&self) -> impl Iterator<Item = &Cluster> {
+        std::iter::once(&self.default).chain(self.named.values())
+    }
+
+    pub fn by_name(&self, name: &str) -> Option<&Cluster> {
+        if name == DEFAULT_CLUSTER { Some(&self.default) } else { self.named.get(name) }
+    }
+
+    /// The cluster `environment` goes to.
+    pub fn of(&self, environment: &Environment) -> Result<&Cluster, UnknownCluster> {
+        self.by_name(environment.cluster_name()).ok_or_else(|| UnknownCluster {
+            environment: environment.name.to_string(),
+            cluster: environment.cluster_name().to_owned(),
+            configured: self.all().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", "),
+        })
+    }
+
+    /// Each configured cluster with the environments of `plan` that go to it, then the
+    /// environments whose cluster is not configured.
+    pub fn placement<'p>(&self, plan: &'p Plan) -> (Vec<(&Cluster, Vec<&'p Environment>)>, Vec<(&'p Environment, UnknownCluster)>) {
+        let mut placed: Vec<(&Cluster, Vec<&Environment>)> = self.all().map(|cluster| (cluster, Vec::new())).collect();
+        let mut unknown = Vec::new();
+        for environment in &plan.environments {
+            match self.of(environment) {
+                Ok(cluster) => {
+                    if let Some((_, environments)) = placed.iter_mut().find(|(c, _)| c.name == cluster.name) {
+                        environments.push(environment);
+                    }
+                }
+                Err(error) => unknown.push((environment, error)),
+            }
+        }
+        (placed, unknown)
     }
 }
 
@@ -53,6 +125,8 @@ pub enum ConnectError {
     InCluster(#[source] kube::config::InClusterError),
     #[error("cannot build a client for the cluster: {0}")]
     Client(#[source] kube::Error),
+    #[error("cluster {cluster}: {source}")]
+    Named { cluster: String, source: Box<ConnectError> },
 }
 
 fn tuned(mut config: kube::Config) -> kube::Config {
@@ -62,34 +136,37 @@ fn tuned(mut config: kube::Config) -> kube::Config {
 }
 
 impl Cluster {
-    fn from_config(config: kube::Config, name: String) -> Result<Cluster, ConnectError> {
+    fn from_config(config: kube::Config, name: &str, source: String) -> Result<Cluster, ConnectError> {
         let client = Client::try_from(tuned(config)).map_err(ConnectError::Client)?;
-        Ok(Cluster { client, name })
+        Ok(Cluster { client, name: name.to_owned(), source })
     }
 
     /// From a kubeconfig's text and an optional context (the current one otherwise).
-    pub async fn from_kubeconfig_text(text: &str, context: Option<&str>, name: &str) -> Result<Cluster, ConnectError> {
+    pub async fn from_kubeconfig_text(text: &str, context: Option<&str>, name: &str, source: &str) -> Result<Cluster, ConnectError> {
         let kubeconfig = Kubeconfig::from_yaml(text).map_err(ConnectError::Config)?;
         let options = KubeConfigOptions { context: context.map(str::to_owned), ..KubeConfigOptions::default() };
         let config = kube::Config::from_custom_kubeconfig(kubeconfig, &options).await.map_err(ConnectError::Config)?;
-        Cluster::from_config(config, name.to_owned())
+        Cluster::from_config(config, name, source.to_owned())
     }
 
-    pub async fn from_kubeconfig(path: &Path, context: Option<&str>) -> Result<Cluster, ConnectError> {
+    /// From a kubeconfig file and an optional context (the file's current one otherwise).
+    pub async fn from_kubeconfig(name: &str, path: &Path, context: Option<&str>) -> Result<Cluster, ConnectError> {
         let kubeconfig = Kubeconfig::read_from(path)
             .map_err(|source| ConnectError::Kubeconfig { path: path.display().to_string(), source })?;
-        let name = context
-            .map(str::to_owned)
-            .or_else(|| kubeconfig.current_context.clone())
-            .unwrap_or_else(|| path.display().to_string());
+        let source = match context.or(kubeconfig.current_context.as_deref()) {
+            Some(context) => format!("kubeconfig {}, context {context}", path.display()),
+            None => format!("kubeconfig {}", path.display()),
+        };
         let options = KubeConfigOptions { context: context.map(str::to_owned), ..KubeConfigOptions::default() };
-        let config = kube::Config::from_custom_kubeconfig(kubeconfig, &options).await.map_err(ConnectError::Config)?;
-        Cluster::from_config(config, name)
+        let config = kube::Config::from_custom_kubeconfig(kubeconfig, &options).await.map_err(|error| {
+            ConnectError::Named { cluster: name.to_owned(), source: Box::new(ConnectError::Config(error)) }
+        })?;
+        Cluster::from_config(config, name, source)
     }
 
     pub fn in_cluster() -> Result<Cluster, ConnectError> {
         let config = kube::Config::incluster().map_err(ConnectError::InCluster)?;
-        Cluster::from_config(config, "in-cluster".to_owned())
+        Cluster::from_config(config, DEFAULT_CLUSTER, "in-cluster: the pod's service account".to_owned())
     }
 
     /// The API resource and scope of a kind, from discovery.
@@ -120,6 +197,11 @@ pub struct Capability {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Capabilities {
     pub cluster: String,
+    /// Where its connection comes from (`simulated`, `in-cluster`, a kubeconfig and context),
+    /// or `not configured`.
+    pub source: String,
+    /// The environments that go to it.
+    pub environments: Vec<String>,
     pub reachable: bool,
     pub server_version: Option<String>,
     pub capabilities: Vec<Capability>,
@@ -138,6 +220,8 @@ pub async fn capabilities(cluster: &Cluster) -> Capabilities {
         Err(error) => {
             return Capabilities {
                 cluster: cluster.name.clone(),
+                source: cluster.source.clone(),
+                environments: Vec::new(),
                 reachable: false,
                 server_version: None,
                 capabilities: Vec::new(),
@@ -187,7 +271,53 @@ pub async fn capabilities(cluster: &Cluster) -> Capabilities {
         capabilities.push(capability);
     }
     capabilities.push(gateway_class(cluster).await);
-    Capabilities { cluster: cluster.name.clone(), reachable: true, server_version: Some(version), capabilities, failure: None }
+    Capabilities {
+        cluster: cluster.name.clone(),
+        source: cluster.source.clone(),
+        environments: Vec::new(),
+        reachable: true,
+        server_version: Some(version),
+        capabilities,
+        failure: None,
+    }
+}
+
+/// Every configured cluster, asked at once, with the environments of `plan` that go to it;
+/// then each cluster environments name that is not configured, with how to configure it.
+pub async fn overview(clusters: &Clusters, plan: &Plan) -> Vec<Capabilities> {
+    let (placed, unknown) = clusters.placement(plan);
+    let asked = futures_util::future::join_all(placed.iter().map(|(cluster, _)| capabilities(cluster))).await;
+    let mut overview: Vec<Capabilities> = asked
+        .into_iter()
+        .zip(&placed)
+        .map(|(mut found, (_, environments))| {
+            found.environments = environments.iter().map(|e| e.name.to_string()).collect();
+            found
+        })
+        .collect();
+    for (environment, error) in unknown {
+        match overview.iter_mut().find(|c| c.cluster == error.cluster) {
+            Some(missing) => missing.environments.push(environment.name.to_string()),
+            None => overview.push(Capabilities {
+                cluster: error.cluster.clone(),
+                source: "not configured".to_owned(),
+                environments: vec![environment.name.to_string()],
+                reachable: false,
+                server_version: None,
+                capabilities: Vec::new(),
+                failure: Some(Failure {
+                    code: "cluster_not_configured",
+                    object: format!("cluster {}", error.cluster),
+                    message: error.to_string(),
+                    hint: format!(
+                        "start Gatehouse with --cluster {}=KUBECONFIG[#CONTEXT] (or GATEHOUSE_CLUSTERS), or change the environments' cluster",
+                        error.cluster
+                    ),
+                }),
+            }),
+        }
+    }
+    overview
 }
 
 async fn gateway_class(cluster: &Cluster) -> Capability {

@@ -14,7 +14,7 @@ use serde::Serialize;
 use serde_json::Value;
 use sqlx::Row;
 
-use super::{Cluster, FIELD_MANAGER, failure, label_fix, vips};
+use super::{Cluster, Clusters, FIELD_MANAGER, UnknownCluster, failure, label_fix, vips};
 use crate::{
     backend::{
         allocations, audit,
@@ -99,6 +99,9 @@ pub enum SubmitError {
     Conflict(String),
     #[error("{0}")]
     Forbidden(String),
+    /// The environment goes to a cluster Gatehouse is not configured with.
+    #[error(transparent)]
+    Cluster(#[from] UnknownCluster),
     /// A field of the request is wrong.
     #[error("{}: {}", .0.field, .0.message)]
     Invalid(crate::domain::FieldError),
@@ -109,10 +112,10 @@ pub enum SubmitError {
     Certificate(String),
 }
 
-/// Applies and tears down submissions on one cluster.
+/// Applies and tears down submissions, each on the cluster its environment goes to.
 #[derive(Clone)]
 pub struct Submitter {
-    pub cluster: Cluster,
+    pub clusters: Clusters,
     pub db: Database,
     pub secret_key: Arc<SecretKey>,
     /// How long to wait for every object to be ready.
@@ -121,7 +124,7 @@ pub struct Submitter {
 
 impl std::fmt::Debug for Submitter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Submitter").field("cluster", &self.cluster).field("timeout", &self.timeout).finish_non_exhaustive()
+        f.debug_struct("Submitter").field("clusters", &self.clusters).field("timeout", &self.timeout).finish_non_exhaustive()
     }
 }
 
@@ -234,6 +237,13 @@ impl Submitter {
         Ok(objects)
     }
 
+    /// The cluster `environment` of `plan` goes to (an environment `unknown` has vetted).
+    fn cluster_of(&self, plan: &Plan, environment: &str) -> Result<Cluster, SubmitError> {
+        let env = plan.environments.iter().find(|e| e.name.as_str() == environment);
+        let env = env.ok_or_else(|| SubmitError::NotFound(format!("there is no environment named {environment:?}")))?;
+        Ok(self.clusters.of(env)?.clone())
+    }
+
     /// Checks the plan, records the submission and — unless the environment is protected —
     /// starts applying it. Returns the submission's id.
     pub async fn submit(&self, actor: &str, application: &str, environment: &str, dry_run: bool) -> Result<i64, SubmitError> {
@@ -245,6 +255,7 @@ impl Submitter {
         if !findings.is_empty() {
             return Err(SubmitError::Checklist(findings));
         }
+        let cluster = self.cluster_of(&plan, environment)?;
         let objects = self.objects(&plan, application, environment).await?;
         let protected = plan.environments.iter().any(|e| e.name.as_str() == environment && e.protected);
         let awaiting = protected && !dry_run;
@@ -256,9 +267,9 @@ impl Submitter {
         } else {
             (status::APPLYING, "applying".to_owned())
         };
-        let id = self.record("apply", actor, application, environment, dry_run, status, &message, &objects).await?;
+        let id = self.record("apply", actor, application, environment, &cluster, dry_run, status, &message, &objects).await?;
         if !awaiting {
-            self.spawn_apply(id, objects, dry_run);
+            self.spawn_apply(cluster, id, objects, dry_run);
         }
         Ok(id)
     }
@@ -282,6 +293,13 @@ impl Submitter {
         }
         let plan = plan::load_from(&self.db).await?;
         let (application, environment) = (submission.application.as_str(), submission.environment.as_str());
+        let cluster = self.cluster_of(&plan, environment)?;
+        if cluster.name != submission.cluster {
+            return Err(SubmitError::Conflict(format!(
+                "environment {environment} went to cluster {} when submission {id} was requested and goes to cluster {} now; submit again",
+                submission.cluster, cluster.name
+            )));
+        }
         let objects = match submission.operation.as_str() {
             "teardown" => self.teardown_objects(&plan, application, environment)?,
             _ => self.objects(&plan, application, environment).await?,
@@ -311,9 +329,9 @@ impl Submitter {
         audit::record(&mut tx, actor, "submission.approve", &format!("submission/{id}"), None, None).await?;
         tx.commit().await.map_err(DbError::from)?;
         if submission.operation == "teardown" {
-            self.spawn_teardown(id, objects, actor.to_owned());
+            self.spawn_teardown(cluster, id, objects, actor.to_owned());
         } else {
-            self.spawn_apply(id, objects, false);
+            self.spawn_apply(cluster, id, objects, false);
         }
         Ok(())
     }
@@ -374,21 +392,26 @@ impl Submitter {
 
     /// What a teardown deletes, in reverse apply order: the application's objects (not the
     /// environment's pools and policies, which other applications share), its Namespace only
-    /// when no other application of the plan uses it there.
+    /// when nothing else of the plan goes to that namespace of that cluster.
     fn teardown_objects(&self, plan: &Plan, application: &str, environment: &str) -> Result<Vec<Value>, SubmitError> {
         let mut objects = manifests::application_bundle(plan, application, environment)?.into_objects();
         let app = plan.application(application).ok_or_else(|| SubmitError::NotFound(application.to_owned()))?;
-        if let Some((_, entry)) = app.environments.iter().find(|(env, _)| env.as_str() == environment)
+        let env = plan.environments.iter().find(|e| e.name.as_str() == environment);
+        let env = env.ok_or_else(|| SubmitError::NotFound(environment.to_owned()))?;
+        let namespace = plan.namespace_in(app, &env.name);
+        if let Some(entry) = app.environments.get(&env.name)
             && let Some(certificate) = &entry.certificate
-            && plan.certificates.iter().flatten().any(|c| c.environment.as_str() == environment && c.name == *certificate)
+            && plan.certificates.iter().flatten().any(|c| c.environment == env.name && c.name == *certificate)
         {
             objects.push(serde_json::json!({"apiVersion": "v1", "kind": "Secret",
-                "metadata": {"name": certificate.as_str(), "namespace": app.namespace.as_str()}}));
+                "metadata": {"name": certificate.as_str(), "namespace": namespace.as_str()}}));
         }
         let shared_namespace = plan.applications.iter().any(|other| {
-            other.name != app.name
-                && other.namespace == app.namespace
-                && other.environments.keys().any(|env| env.as_str() == environment)
+            other.environments.keys().filter_map(|e| plan.environment(e)).any(|other_env| {
+                (other.name != app.name || other_env.name != env.name)
+                    && other_env.cluster_name() == env.cluster_name()
+                    && plan.namespace_in(other, &other_env.name) == namespace
+            })
         });
         if shared_namespace {
             objects.retain(|object| text(object, "/kind") != "Namespace");
@@ -404,6 +427,7 @@ impl Submitter {
         if let Some(error) = unknown(&plan, application, environment) {
             return Err(error);
         }
+        let cluster = self.cluster_of(&plan, environment)?;
         let objects = self.teardown_objects(&plan, application, environment)?;
         let protected = plan.environments.iter().any(|e| e.name.as_str() == environment && e.protected);
         let (status, message) = if protected {
@@ -411,9 +435,9 @@ impl Submitter {
         } else {
             (status::TEARING_DOWN, "deleting in reverse order".to_owned())
         };
-        let id = self.record("teardown", actor, application, environment, false, status, &message, &objects).await?;
+        let id = self.record("teardown", actor, application, environment, &cluster, false, status, &message, &objects).await?;
         if !protected {
-            self.spawn_teardown(id, objects, actor.to_owned());
+            self.spawn_teardown(cluster, id, objects, actor.to_owned());
         }
         Ok(id)
     }
@@ -425,6 +449,7 @@ impl Submitter {
         actor: &str,
         application: &str,
         environment: &str,
+        cluster: &Cluster,
         dry_run: bool,
         status: &str,
         message: &str,
@@ -438,7 +463,7 @@ impl Submitter {
         )
         .bind(application)
         .bind(environment)
-        .bind(&self.cluster.name)
+        .bind(&cluster.name)
         .bind(operation)
         .bind(i64::from(dry_run))
         .bind(status)
@@ -496,14 +521,14 @@ impl Submitter {
         }
     }
 
-    fn spawn_apply(&self, id: i64, objects: Vec<Value>, dry_run: bool) {
+    fn spawn_apply(&self, cluster: Cluster, id: i64, objects: Vec<Value>, dry_run: bool) {
         let submitter = self.clone();
-        tokio::spawn(async move { submitter.apply(id, objects, dry_run).await });
+        tokio::spawn(async move { submitter.apply(&cluster, id, objects, dry_run).await });
     }
 
-    fn spawn_teardown(&self, id: i64, objects: Vec<Value>, actor: String) {
+    fn spawn_teardown(&self, cluster: Cluster, id: i64, objects: Vec<Value>, actor: String) {
         let submitter = self.clone();
-        tokio::spawn(async move { submitter.delete(id, objects, &actor).await });
+        tokio::spawn(async move { submitter.delete(&cluster, id, objects, &actor).await });
     }
 
     async fn skip_rest(&self, id: i64, from: usize, total: usize, reason: &str) {
@@ -513,7 +538,7 @@ impl Submitter {
     }
 
     /// Server-side apply of every object in order; stops at the first refusal.
-    pub async fn apply(&self, id: i64, objects: Vec<Value>, dry_run: bool) {
+    pub async fn apply(&self, cluster: &Cluster, id: i64, objects: Vec<Value>, dry_run: bool) {
         let mut applied = Vec::new();
         // A dry run cannot create the Namespace, and an API server checks namespaced objects
         // only in a Namespace that exists: those are left out and say so.
@@ -529,12 +554,12 @@ impl Submitter {
                 self.set_object(id, position, state::SKIPPED, &message, None).await;
                 continue;
             }
-            if dry_run && target.kind == "Namespace" && !self.namespace_exists(&target.name).await {
+            if dry_run && target.kind == "Namespace" && !Self::namespace_exists(cluster, &target.name).await {
                 new_namespaces.push(target.name.clone());
             }
             let result = async {
-                let (resource, capabilities) = self.cluster.resource(&target.api_version, &target.kind).await?;
-                let api = self.cluster.api(&resource, &capabilities, target.namespace.as_deref());
+                let (resource, capabilities) = cluster.resource(&target.api_version, &target.kind).await?;
+                let api = cluster.api(&resource, &capabilities, target.namespace.as_deref());
                 let mut params = PatchParams::apply(FIELD_MANAGER);
                 params.dry_run = dry_run;
                 api.patch(&target.name, &params, &Patch::Apply(object)).await
@@ -567,18 +592,18 @@ impl Submitter {
             self.finish(id, status::VALIDATED, "every object checked passed a server-side dry run; nothing was changed").await;
             return;
         }
-        self.wait(id, &objects).await;
+        self.wait(cluster, id, &objects).await;
     }
 
-    async fn namespace_exists(&self, name: &str) -> bool {
-        let namespaces: kube::Api<k8s_openapi::api::core::v1::Namespace> = kube::Api::all(self.cluster.client.clone());
+    async fn namespace_exists(cluster: &Cluster, name: &str) -> bool {
+        let namespaces: kube::Api<k8s_openapi::api::core::v1::Namespace> = kube::Api::all(cluster.client.clone());
         // When the question fails, the dry run of the Namespace itself reports why.
         namespaces.get_opt(name).await.map(|found| found.is_some()).unwrap_or(true)
     }
 
     /// Waits for the Deployment to be available, the Gateway to be Programmed with an address,
     /// the VIP to be assigned and the HTTPRoute to be accepted; reports what is not ready.
-    async fn wait(&self, id: i64, objects: &[Value]) {
+    async fn wait(&self, cluster: &Cluster, id: i64, objects: &[Value]) {
         let deadline = tokio::time::Instant::now() + self.timeout;
         let mut waits = Vec::new();
         for (position, object) in objects.iter().enumerate() {
@@ -615,7 +640,7 @@ impl Submitter {
             }
         }
         let outcomes = join_all(waits.into_iter().map(|(position, target, readiness)| async move {
-            let outcome = self.wait_for(&target, readiness, deadline).await;
+            let outcome = Self::wait_for(cluster, &target, readiness, deadline).await;
             match &outcome {
                 Ok(message) => self.set_object(id, position, state::READY, message, None).await,
                 Err(message) => self.set_object(id, position, state::FAILED, message, None).await,
@@ -632,11 +657,11 @@ impl Submitter {
         }
     }
 
-    async fn wait_for(&self, target: &SubmissionObject, readiness: Readiness, deadline: tokio::time::Instant) -> Result<String, String> {
+    async fn wait_for(cluster: &Cluster, target: &SubmissionObject, readiness: Readiness, deadline: tokio::time::Instant) -> Result<String, String> {
         let label = describe(&target.kind, target.namespace.as_deref(), &target.name);
         let (resource, capabilities) =
-            self.cluster.resource(&target.api_version, &target.kind).await.map_err(|e| failure::explain(&e, &label).to_string())?;
-        let api = self.cluster.api(&resource, &capabilities, target.namespace.as_deref());
+            cluster.resource(&target.api_version, &target.kind).await.map_err(|e| failure::explain(&e, &label).to_string())?;
+        let api = cluster.api(&resource, &capabilities, target.namespace.as_deref());
         let check = move |object: Option<&DynamicObject>| object.is_some_and(|o| readiness.why_not(&o.data).is_none());
         match tokio::time::timeout_at(deadline, await_condition(api.clone(), &target.name, check)).await {
             Ok(Ok(Some(object))) => Ok(readiness.ready(&object.data)),
@@ -655,14 +680,14 @@ impl Submitter {
 
     /// Deletes every object in order (already gone counts as deleted), then releases the
     /// application's VIPs in the environment's pools.
-    pub async fn delete(&self, id: i64, objects: Vec<Value>, actor: &str) {
+    pub async fn delete(&self, cluster: &Cluster, id: i64, objects: Vec<Value>, actor: &str) {
         let mut deleted = Vec::new();
         for (position, object) in objects.iter().enumerate() {
             let target = identity(object);
             let label = describe(&target.kind, target.namespace.as_deref(), &target.name);
             let result = async {
-                let (resource, capabilities) = self.cluster.resource(&target.api_version, &target.kind).await?;
-                let api = self.cluster.api(&resource, &capabilities, target.namespace.as_deref());
+                let (resource, capabilities) = cluster.resource(&target.api_version, &target.kind).await?;
+                let api = cluster.api(&resource, &capabilities, target.namespace.as_deref());
                 api.delete(&target.name, &DeleteParams::default()).await
             }
             .await;
@@ -968,14 +993,15 @@ impl Submitter {
         if let Some(error) = unknown(&plan, application, environment) {
             return Err(error);
         }
+        let cluster = self.cluster_of(&plan, environment)?;
         let objects = self.objects(&plan, application, environment).await?;
         let mut preview = Vec::new();
         for object in &objects {
             let target = identity(object);
             let label = describe(&target.kind, target.namespace.as_deref(), &target.name);
             let outcome = async {
-                let (resource, capabilities) = self.cluster.resource(&target.api_version, &target.kind).await?;
-                let api = self.cluster.api(&resource, &capabilities, target.namespace.as_deref());
+                let (resource, capabilities) = cluster.resource(&target.api_version, &target.kind).await?;
+                let api = cluster.api(&resource, &capabilities, target.namespace.as_deref());
                 let live = api.get_opt(&target.name).await?;
                 let params = PatchParams::apply(FIELD_MANAGER).dry_run();
                 let dry = api.patch(&target.name, &params, &Patch::Apply(object)).await;

@@ -182,6 +182,8 @@ pub fn announcement(
 /// One LoadBalancer Service's VIP, as the VIP status page and `GET /api/v1/vips` show it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct VipStatus {
+    /// The cluster it is in.
+    pub cluster: String,
     pub namespace: String,
     pub service: String,
     /// The Gateway it was generated for, when Cilium generated it.
@@ -196,16 +198,26 @@ pub struct VipStatus {
     pub announced: bool,
 }
 
-/// Every LoadBalancer Service's VIP in the cluster: labelled with an environment's
-/// advertisement label, assigned by LB-IPAM, and selected by an L2 announcement policy or a
-/// BGP advertisement. The policies are optional CRDs: a cluster without them announces nothing.
-pub async fn statuses(
+/// Every LoadBalancer Service's VIP in every cluster: labelled with the advertisement label of
+/// an environment that goes to that cluster, assigned by LB-IPAM, and selected by an L2
+/// announcement policy or a BGP advertisement.
+pub async fn statuses(clusters: &super::Clusters, plan: &crate::domain::Plan) -> Result<Vec<VipStatus>, super::failure::Failure> {
+    let (placed, _) = clusters.placement(plan);
+    let mut statuses = Vec::new();
+    for (cluster, environments) in placed {
+        statuses.extend(of_cluster(cluster, &environments).await?);
+    }
+    Ok(statuses)
+}
+
+/// The policies are optional CRDs: a cluster without them announces nothing.
+async fn of_cluster(
     cluster: &super::Cluster,
-    environments: &[crate::domain::Environment],
+    environments: &[&crate::domain::Environment],
 ) -> Result<Vec<VipStatus>, super::failure::Failure> {
-    let services = super::list_all(cluster, "v1", "Service")
-        .await
-        .map_err(|error| super::failure::explain(&error, "the cluster's Services and announcement policies"))?;
+    let services = super::list_all(cluster, "v1", "Service").await.map_err(|error| {
+        super::failure::explain(&error, &format!("cluster {}'s Services and announcement policies", cluster.name))
+    })?;
     let l2 = super::list_all(cluster, "cilium.io/v2alpha1", "CiliumL2AnnouncementPolicy").await.unwrap_or_default();
     let bgp = super::list_all(cluster, "cilium.io/v2", "CiliumBGPAdvertisement").await.unwrap_or_default();
     let text = |service: &Value, pointer: &str| service.pointer(pointer).and_then(Value::as_str).unwrap_or_default().to_owned();
@@ -223,6 +235,7 @@ pub async fn statuses(
             let address = assigned_address(service);
             let announcement = announcement(&labels, &l2, &bgp);
             VipStatus {
+                cluster: cluster.name.clone(),
                 namespace: text(service, "/metadata/namespace"),
                 service: text(service, "/metadata/name"),
                 gateway: labels.get(OWNING_GATEWAY_LABEL).cloned(),

@@ -254,7 +254,7 @@ fn secret_reference(target: &Target<'_>, certificate: &crate::domain::K8sSubdoma
         Some(reference) => SecretObjectReference {
             kind: "Secret",
             name: reference.name.to_string(),
-            namespace: (reference.namespace != target.app.namespace).then(|| reference.namespace.to_string()),
+            namespace: (reference.namespace != target.namespace).then(|| reference.namespace.to_string()),
         },
         None => SecretObjectReference { kind: "Secret", name: certificate.to_string(), namespace: None },
     }
@@ -264,7 +264,7 @@ fn secret_reference(target: &Target<'_>, certificate: &crate::domain::K8sSubdoma
 /// this Gateway use it (and no other Secret of that namespace).
 pub fn reference_grant(target: &Target<'_>) -> Option<ReferenceGrant> {
     let reference = target.certificate?.secret_ref.as_ref()?;
-    if reference.namespace == target.app.namespace {
+    if reference.namespace == target.namespace {
         return None;
     }
     let metadata = k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
@@ -279,7 +279,7 @@ pub fn reference_grant(target: &Target<'_>) -> Option<ReferenceGrant> {
             from: vec![ReferenceGrantFrom {
                 group: "gateway.networking.k8s.io",
                 kind: "Gateway",
-                namespace: target.app.namespace.to_string(),
+                namespace: target.namespace.to_string(),
             }],
             to: vec![ReferenceGrantTo { group: "", kind: "Secret", name: reference.name.to_string() }],
         },

@@ -63,7 +63,7 @@ pub fn cluster_meta(name: impl Into<String>, labels: Labels) -> ObjectMeta {
 pub fn namespaced_meta(target: &Target<'_>, name: impl Into<String>, labels: Labels) -> ObjectMeta {
     ObjectMeta {
         name: Some(name.into()),
-        namespace: Some(target.app.namespace.to_string()),
+        namespace: Some(target.namespace.to_string()),
         labels: Some(labels),
         ..ObjectMeta::default()
     }

@@ -50,8 +50,9 @@
 //!
 //! The ConfigMap is `<app>-config`, Deployment and Service are `<app>`, Gateway and HTTPRoute
 //! `<app>-<env>`; cluster-scoped Cilium objects are `gatehouse-<env>` (pools keep their own
-//! name). Two environments of one application therefore need separate clusters, or at least
-//! separate namespaces — as distinct pod CIDRs per environment already imply.
+//! name). Two environments of one application therefore need separate clusters, or separate
+//! namespaces: each environment names its cluster and a namespace template (`{namespace}-dev`),
+//! and the objects go to the namespace it gives ([`Environment::namespace_of`]).
 
 mod cilium;
 mod cover;
@@ -71,7 +72,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::domain::{AppEnvironment, Application, CertificateInfo, Environment, Plan, VipPool};
+use crate::domain::{AppEnvironment, Application, CertificateInfo, Environment, K8sName, Plan, VipPool};
 
 pub use cover::cover_range;
 pub use frr::frr_config;
@@ -166,6 +167,10 @@ pub enum BundleError {
     )]
     VipOutsidePools { application: String, environment: String, address: String, pools: String },
     #[error(
+        "environment `{environment}`'s namespace template `{template}` gives application `{application}` no valid namespace: {reason}; shorten the template or the application's namespace"
+    )]
+    Namespace { application: String, environment: String, template: String, reason: String },
+    #[error(
         "environment `{environment}` announces its VIPs with ARP only; FRR is only needed for BGP, so switch the advertisement mode to `bgp` or `both` to get a router configuration"
     )]
     FrrNeedsBgp { environment: String },
@@ -201,6 +206,7 @@ impl BundleError {
             Self::MissingBgpSettings { .. } => "missing_bgp_settings",
             Self::NoBgpPeers { .. } => "no_bgp_peers",
             Self::NoVipPools { .. } => "no_vip_pools",
+            Self::Namespace { .. } => "invalid_namespace",
             Self::Serialize(_) => "internal",
         }
     }
@@ -212,6 +218,7 @@ impl BundleError {
             Self::NoHostnames { .. } | Self::NoCertificate { .. } => Some(rule::GATEWAY_TLS.id),
             Self::VipOutsidePools { .. } => Some(rule::VIP_OUTSIDE_POOL.id),
             Self::NoBgpPeers { .. } => Some(rule::BGP_PEER.id),
+            Self::Namespace { .. } => Some(rule::ENV_NAMESPACE.id),
             _ => None,
         }
     }
@@ -252,7 +259,7 @@ pub fn application_bundle_with_tls(
     bundle.push(&workload::deployment(&target))?;
     bundle.push(&workload::service(&target))?;
     if let (Some(tls), Some(name)) = (tls, &target.app_env.certificate) {
-        bundle.push(&tls_secret(&target.app.namespace, name, tls.chain_pem, tls.key_pem))?;
+        bundle.push(&tls_secret(&target.namespace, name, tls.chain_pem, tls.key_pem))?;
     }
     if let Some(grant) = gateway_api::reference_grant(&target) {
         bundle.push(&grant)?;
@@ -327,6 +334,8 @@ pub(crate) struct Target<'a> {
     pub app: &'a Application,
     pub env: &'a Environment,
     pub app_env: &'a AppEnvironment,
+    /// The application's namespace in this environment (its namespace template applied).
+    pub namespace: K8sName,
     pub pools: Vec<&'a VipPool>,
     /// The stored certificate the Gateway uses, when the plan knows it.
     pub certificate: Option<&'a CertificateInfo>,
@@ -351,7 +360,13 @@ impl<'a> Target<'a> {
         let certificate = app_env.certificate.as_ref().and_then(|name| {
             plan.certificates.iter().flatten().find(|c| c.environment == env.name && &c.name == name)
         });
-        Ok(Self { app, env, app_env, pools: plan.pools_of(&env.name).collect(), certificate })
+        let namespace = env.namespace_of(app).map_err(|error| BundleError::Namespace {
+            application: application.to_owned(),
+            environment: environment.to_owned(),
+            template: env.namespace_template.to_string(),
+            reason: error.to_string(),
+        })?;
+        Ok(Self { app, env, app_env, namespace, pools: plan.pools_of(&env.name).collect(), certificate })
     }
 
     fn error_context(&self) -> (String, String) {

@@ -117,7 +117,7 @@ fn application_bundle_holds_the_objects_in_apply_order() {
         assert_eq!(labels["app.kubernetes.io/managed-by"], "gatehouse", "{}", o["kind"]);
         assert_eq!(labels["gatehouse.io/environment"], "dev", "{}", o["kind"]);
         if o["kind"] != "Namespace" {
-            assert_eq!(o["metadata"]["namespace"], "cd-service", "{}", o["kind"]);
+            assert_eq!(o["metadata"]["namespace"], "cd-service-dev", "dev's namespace template: {}", o["kind"]);
         }
     }
 }
@@ -860,7 +860,7 @@ fn the_bundle_carries_the_tls_secret_before_the_gateway() {
     let secret = object(&bundle, "Secret");
     assert_eq!(secret["type"], "kubernetes.io/tls");
     assert_eq!(secret["metadata"]["name"], "api-tls", "named as the Gateway's certificateRef");
-    assert_eq!(secret["metadata"]["namespace"], "cd-service");
+    assert_eq!(secret["metadata"]["namespace"], "cd-service-dev");
     let gateway = object(&bundle, "Gateway");
     assert_eq!(gateway["spec"]["listeners"][0]["tls"]["certificateRefs"][0]["name"], secret["metadata"]["name"]);
     assert_all_valid(&bundle);
@@ -889,13 +889,13 @@ fn a_secret_in_another_namespace_gets_a_reference_grant() {
     assert_eq!(kinds(&elsewhere), ["Namespace", "ConfigMap", "Deployment", "Service", "ReferenceGrant", "Gateway", "HTTPRoute"]);
     let grant = object(&elsewhere, "ReferenceGrant");
     assert_eq!(grant["metadata"]["namespace"], "certificates");
-    assert_eq!(grant["spec"]["from"], json!([{"group": "gateway.networking.k8s.io", "kind": "Gateway", "namespace": "cd-service"}]));
+    assert_eq!(grant["spec"]["from"], json!([{"group": "gateway.networking.k8s.io", "kind": "Gateway", "namespace": "cd-service-dev"}]));
     assert_eq!(grant["spec"]["to"], json!([{"group": "", "kind": "Secret", "name": "wildcard-tls"}]));
     let listener_ref = &object(&elsewhere, "Gateway")["spec"]["listeners"][0]["tls"]["certificateRefs"][0];
     assert_eq!(*listener_ref, json!({"kind": "Secret", "name": "wildcard-tls", "namespace": "certificates"}));
     assert_all_valid(&elsewhere);
 
-    let same = reference("cd-service");
+    let same = reference("cd-service-dev");
     assert!(!kinds(&same).contains(&"ReferenceGrant"));
     let listener_ref = &object(&same, "Gateway")["spec"]["listeners"][0]["tls"]["certificateRefs"][0];
     assert_eq!(*listener_ref, json!({"kind": "Secret", "name": "wildcard-tls"}));

@@ -31,7 +31,7 @@ pub fn config_map_name(target: &Target<'_>) -> String {
 
 pub fn namespace(target: &Target<'_>) -> Namespace {
     Namespace {
-        metadata: labels::cluster_meta(target.app.namespace.to_string(), labels::application_labels(target)),
+        metadata: labels::cluster_meta(target.namespace.to_string(), labels::application_labels(target)),
         ..Namespace::default()
     }
 }
