@@ -269,3 +269,28 @@ impl Config {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[test]
+    fn named_clusters_come_from_flags_or_one_variable() {
+        let config = Config::try_parse_from(["gatehouse", "--cluster", "east=/etc/east.yaml#admin@east", "--cluster", "west=/etc/west.yaml"])
+            .expect("the flags parse");
+        assert_eq!(
+            config.clusters,
+            [
+                ClusterSpec { name: "east".to_owned(), kubeconfig: "/etc/east.yaml".into(), context: Some("admin@east".to_owned()) },
+                ClusterSpec { name: "west".to_owned(), kubeconfig: "/etc/west.yaml".into(), context: None },
+            ]
+        );
+        let refused = |text: &str| parse_cluster_spec(text).expect_err(text);
+        assert!(refused("/etc/east.yaml").contains("NAME=KUBECONFIG"));
+        assert!(refused("East=/etc/east.yaml").contains("lower case"));
+        assert!(refused("default=/etc/east.yaml").contains("give this cluster another name"));
+        assert!(refused("east=").contains("names no kubeconfig"));
+    }
+}

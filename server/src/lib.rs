@@ -21,7 +21,7 @@ use app::backend::{
     certificates::{SecretKey, load_or_create},
     db::{Database, DbError},
 };
-pub use config::Config;
+pub use config::{ClusterSpec, Config};
 pub use router::router;
 pub use state::AppState;
 use tokio::net::TcpListener;

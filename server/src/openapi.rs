@@ -76,7 +76,7 @@ pub fn summary(method: &Method, path: &str) -> Option<&'static str> {
         ("GET", "/drift") => "Pools and VIPs that differ between the plan and the cluster, both ways",
         ("GET", "/import") => "What an import of the cluster's pools and assigned VIPs would add to the plan",
         ("POST", "/import") => "Import the cluster's pools and assigned VIPs into the plan (all or nothing)",
-        ("GET", "/clusters") => "The cluster: reachable, version and the capabilities Gatehouse needs",
+        ("GET", "/clusters") => "Every cluster, the environments that go to it, and whether it is reachable and has what Gatehouse needs",
         ("GET", "/vips") => "Every LoadBalancer VIP: assigned, labelled, announced",
         ("GET", "/label-fix") => "Whether the Gateway label fix is on",
         ("PUT", "/label-fix") => "Switch the Gateway label fix on or off",

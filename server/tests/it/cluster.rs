@@ -7,7 +7,7 @@ use std::{
 };
 
 use gatehouse::{
-    Config,
+    ClusterSpec, Config,
     simcluster::{Access, CiliumBehaviour, SimCluster},
 };
 use k8s_openapi::api::{apps::v1::Deployment, core::v1::Service};
@@ -637,7 +637,102 @@ async fn live_view_shows_pods_and_whether_each_vip_is_announced(kind: DbKind) {
     );
 }
 
+/// Dev goes to cluster `east`, prod to `west` (a Cilium that does not copy infrastructure
+/// labels, so only the reconciler announces prod's VIP); the default cluster gets nothing.
+/// In clusters of their own both keep the application's namespace. An environment moved to
+/// a cluster Gatehouse does not know is refused with what to configure.
+async fn environments_go_to_their_own_clusters(kind: DbKind) {
+    let default = simulated(CiliumBehaviour::default(), None).await;
+    let east = simulated(CiliumBehaviour::default(), None).await;
+    let west = simulated(CiliumBehaviour { copies_infrastructure_labels: false }, None).await;
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let kubeconfig = |name: &str, sim: &SimCluster| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, sim.kubeconfig(None)).expect("the kubeconfig is written");
+        path
+    };
+    let (default_path, east_path, west_path) = (kubeconfig("default", &default), kubeconfig("east", &east), kubeconfig("west", &west));
+    let app = TestApp::spawn_with(FreshDatabase::new(kind).await, |config| {
+        config.demo = true;
+        config.kubeconfig = Some(default_path);
+        config.apply_timeout_secs = 5;
+        config.clusters = vec![
+            ClusterSpec { name: "east".to_owned(), kubeconfig: east_path, context: None },
+            ClusterSpec { name: "west".to_owned(), kubeconfig: west_path, context: Some("simulated".to_owned()) },
+        ];
+    })
+    .await;
+
+    let place = |environment: &'static str, cluster: &'static str| {
+        let app = &app;
+        async move {
+            let path = format!("/api/v1/environments/{environment}");
+            let (_, mut stored) = app.get_json(&path).await;
+            stored["cluster"] = json!(cluster);
+            stored.as_object_mut().expect("an environment").remove("namespace_template");
+            stored["protected"] = json!(false);
+            let (status, body) = app.send_json(reqwest::Method::PUT, &path, &stored).await;
+            assert_eq!(status, 200, "{body}");
+        }
+    };
+    place("dev", "east").await;
+    place("prod", "west").await;
+    let (_, checklist) = app.get_json("/api/v1/applications/api/checklist").await;
+    assert!(checklist["passed"].as_array().is_some_and(|p| p.contains(&json!("GH-ENV-NAMESPACE"))), "{checklist}");
+
+    let (status, clusters) = app.get_json("/api/v1/clusters").await;
+    assert_eq!(status, 200, "{clusters}");
+    let placement: Vec<(&str, Vec<&str>, bool)> = clusters
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|c| {
+            let environments = c["environments"].as_array().expect("environments").iter().filter_map(Value::as_str).collect();
+            (c["cluster"].as_str().unwrap_or_default(), environments, c["reachable"] == true)
+        })
+        .collect();
+    assert_eq!(placement, [("default", vec![], true), ("east", vec!["dev"], true), ("west", vec!["prod"], true)]);
+    assert!(clusters[2]["source"].as_str().is_some_and(|s| s.contains("context simulated")), "{clusters}");
+
+    for (environment, sim, other, cluster) in [("dev", &east, &west, "east"), ("prod", &west, &east, "west")] {
+        let done = settled(&app, submit(&app, environment, false).await).await;
+        assert_eq!((done["status"].as_str(), done["cluster"].as_str()), (Some("ready"), Some(cluster)), "{done:#}");
+        let service = format!("cilium-gateway-api-{environment}");
+        let announced = || sim.vip("cd-service", &service).is_some_and(|vip| vip.is_announced());
+        eventually(Duration::from_secs(5), "the Gateway's VIP is announced in its own cluster", announced).await;
+        assert!(other.vip("cd-service", &service).is_none(), "{environment} reached only its own cluster");
+    }
+    assert!(default.vips().is_empty(), "nothing went to the default cluster");
+    let prod = west.vip("cd-service", "cilium-gateway-api-prod").expect("prod's generated Service");
+    assert_eq!(prod.address.as_deref(), Some("192.168.101.240"), "prod's fixed VIP");
+
+    let (_, vips) = app.get_json("/api/v1/vips").await;
+    let clusters_of: Vec<(&str, &str)> = vips
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|v| (v["cluster"].as_str().unwrap_or_default(), v["service"].as_str().unwrap_or_default()))
+        .collect();
+    assert_eq!(clusters_of, [("east", "cilium-gateway-api-dev"), ("west", "cilium-gateway-api-prod")]);
+    let (status, drift) = app.get_json("/api/v1/drift").await;
+    assert_eq!(status, 200, "{drift}");
+    assert_eq!(drift["pools"], json!([]), "each cluster has its own environment's pool: {drift}");
+    let live = app.get("/api/v1/topology/live/api.svg?environment=prod").await.text().await.expect("the live view");
+    assert!(live.contains("Cluster west"), "the live view reads prod's cluster");
+
+    place("dev", "nowhere").await;
+    let (status, body) =
+        app.post_json("/api/v1/applications/api/submissions", &json!({"environment": "dev", "dry_run": false})).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (409, Some("cluster_not_configured")), "{body}");
+    assert!(body["error"]["message"].as_str().is_some_and(|m| m.contains("--cluster nowhere=KUBECONFIG")), "{body}");
+    let (_, clusters) = app.get_json("/api/v1/clusters").await;
+    let missing = clusters.as_array().and_then(|c| c.iter().find(|c| c["cluster"] == "nowhere")).expect("the missing cluster is listed");
+    assert_eq!((missing["source"].as_str(), missing["environments"].clone()), (Some("not configured"), json!(["dev"])), "{missing}");
+    assert_eq!(missing["failure"]["code"], "cluster_not_configured");
+}
+
 on_both_databases!(
+    environments_go_to_their_own_clusters,
     seed_example_reaches_ready,
     dry_run_changes_nothing,
     preview_diffs_against_the_cluster,
