@@ -33,6 +33,8 @@ describe('Applications', () => {
     await page.goto(`${suite.portal.url}/clusters`);
     await waitForHydration(page);
     assert.match(await page.textContent('main'), /reachable, Kubernetes v1\.32/);
+    const cluster = page.locator('section[data-cluster=default]');
+    assert.match(await cluster.textContent(), /Cluster default.*simulated.*Environments: dev, prod\./s);
     assert.equal(await page.locator('.capabilities li[data-present=false]').count(), 0);
     await page.getByRole('button', { name: 'Turn the fix off' }).click();
     await page.getByText('The fix is off').waitFor();

@@ -29,6 +29,15 @@ describe('the environment editor', () => {
 
     await page.fill('#env-pod-cidrs', '10.30.0.0/16');
     await page.locator('[data-testid=checklist-clear]').waitFor();
+
+    // Where its applications go: a cluster by name and a namespace template, parsed as typed.
+    await page.fill('#env-cluster', 'staging-east');
+    await page.fill('#env-namespace-template', '{ns}-staging');
+    await page.getByText('the placeholders are {namespace} and {environment}').waitFor();
+    assert.equal(await page.getAttribute('#env-namespace-template', 'aria-invalid'), 'true');
+    assert.ok(await save.isDisabled());
+    await page.fill('#env-namespace-template', '{namespace}-staging');
+    await page.locator('[data-testid=checklist-clear]').waitFor();
     assert.ok(await save.isEnabled());
     await save.click();
     await page.waitForURL(`${suite.portal.url}/environments/staging`);
@@ -37,6 +46,9 @@ describe('the environment editor', () => {
     const stored = await (await fetch(`${suite.portal.url}/api/v1/environments/staging`)).json();
     assert.deepEqual(stored.pod_cidrs, ['10.30.0.0/16']);
     assert.equal(stored.advertisement.label.value, 'staging', 'the label value defaults to the name');
+    assert.equal(stored.cluster, 'staging-east');
+    assert.equal(stored.namespace_template, '{namespace}-staging');
+    await page.getByText('{namespace}-staging').waitFor();
     await page.close();
   });
 
