@@ -75,7 +75,7 @@ describe('The application form', () => {
     await page.waitForURL(/\/applications\/shop\/preview\?environment=dev$/);
     const deployment = page.locator('.preview-object[data-kind=Deployment]');
     await deployment.waitFor();
-    assert.match(await deployment.textContent(), /Deployment shop\/shop.*new: not in the cluster yet/s);
+    assert.match(await deployment.textContent(), /Deployment shop-dev\/shop.*new: not in the cluster yet/s);
     assert.ok(await deployment.locator('tr[data-change=added]').count() > 5);
     assert.equal(await page.locator('.preview-object[data-kind=Secret] pre').textContent().then((yaml) => yaml.includes('PRIVATE KEY')), false);
 
@@ -88,7 +88,7 @@ describe('The application form', () => {
     await page.screenshot({ path: new URL('../artifacts/application-preview.png', import.meta.url).pathname, fullPage: true });
 
     await page.goto(`${base}/vips`);
-    const vip = page.locator('tr[data-service="shop/cilium-gateway-shop-dev"]');
+    const vip = page.locator('tr[data-service="shop-dev/cilium-gateway-shop-dev"]');
     await vip.waitFor();
     assert.equal(await vip.getAttribute('data-announced'), 'true');
     assert.match(await vip.textContent(), /192\.168\.101\.19\d.*gatehouse\.io\/advertise=dev.*assigned.*L2 policy/s);
