@@ -58,6 +58,7 @@ describe('The application form', () => {
 
     const dev = page.locator('fieldset[data-environment=dev]');
     const save = page.locator('[data-testid=save-application]');
+    assert.equal(await dev.getByTestId('placement').textContent(), 'Goes to cluster default, namespace shop-dev.');
     await dev.locator('.field__finding[data-rule=GH-HOSTNAME-DISTINCT]').waitFor();
     await dev.locator('.field__finding[data-rule=GH-VIP-OUTSIDE-POOL]').waitFor();
     assert.match(await dev.locator('.field__finding[data-rule=GH-HOSTNAME-DISTINCT]').textContent(), /api\.mdhlabs\.com is routed in dev, prod.*Fix: give each environment its own hostname/);

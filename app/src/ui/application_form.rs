@@ -23,7 +23,7 @@ use crate::{
         load_plan,
     },
     domain::{
-        AppEnvironmentInput, Application, ApplicationInput, FieldError, Finding, NumberInput, Plan, Severity,
+        AppEnvironmentInput, Application, ApplicationInput, FieldError, Finding, K8sName, NumberInput, Plan, Severity,
         change::new_errors, check_application, checklist::rule,
     },
 };
@@ -366,7 +366,20 @@ fn ApplicationForm(snapshot: PlanSnapshot, initial: Option<Application>) -> impl
                     .collect::<Vec<_>>()
                     .join("; ")
             });
-            view! { <EnvironmentSection fields=e certificates pools error_list=error_list /> }
+            let target = before.with_value(|plan| {
+                plan.environments
+                    .iter()
+                    .find(|env| env.name.as_str() == e.environment)
+                    .map(|env| (env.name.clone(), env.cluster_name().to_owned(), env.namespace_template.clone()))
+            });
+            let namespace = fields.namespace;
+            let placement = Signal::derive(move || {
+                let Some((environment, cluster, template)) = &target else { return String::new() };
+                let resolved = K8sName::parse(&namespace.get()).ok().and_then(|n| template.resolve(&n, environment).ok());
+                let namespace = resolved.map_or_else(|| template.to_string(), |n| n.to_string());
+                format!("Goes to cluster {cluster}, namespace {namespace}.")
+            });
+            view! { <EnvironmentSection fields=e certificates pools placement error_list=error_list /> }
         })
         .collect_view();
 
@@ -476,7 +489,14 @@ fn ApplicationForm(snapshot: PlanSnapshot, initial: Option<Application>) -> impl
 }
 
 #[component]
-fn EnvironmentSection<F, V>(fields: EnvironmentFields, certificates: Vec<(String, String)>, pools: String, error_list: F) -> impl IntoView
+fn EnvironmentSection<F, V>(
+    fields: EnvironmentFields,
+    certificates: Vec<(String, String)>,
+    pools: String,
+    /// The cluster and the namespace the environment puts the application in.
+    placement: Signal<String>,
+    error_list: F,
+) -> impl IntoView
 where
     F: Fn(String) -> V + Copy + Send + Sync + 'static,
     V: IntoView + 'static,
@@ -506,6 +526,7 @@ where
     view! {
         <fieldset class="environment-fields" data-environment=fields.environment.clone()>
             <legend>{legend}</legend>
+            <p class="field__help" data-testid="placement">{placement}</p>
             <div class="field field--check">
                 <input id=deploy_id.clone() type="checkbox" bind:checked=deployed />
                 <label for=deploy_id>{deploy_label}</label>

@@ -56,6 +56,7 @@ pub fn EnvironmentTable(environments: Vec<Environment>) -> impl IntoView {
                         <th scope="col">"Pod CIDRs"</th>
                         <th scope="col">"Service CIDR"</th>
                         <th scope="col">"Advertisement"</th>
+                        <th scope="col">"Cluster · namespace"</th>
                     </tr>
                 </thead>
                 <tbody>
@@ -73,6 +74,7 @@ pub fn EnvironmentTable(environments: Vec<Environment>) -> impl IntoView {
                                     <td>{joined(&environment.pod_cidrs)}</td>
                                     <td>{environment.service_cidr.to_string()}</td>
                                     <td>{mode_label(environment.advertisement.mode)}</td>
+                                    <td>{format!("{} · {}", environment.cluster_name(), environment.namespace_template)}</td>
                                 </tr>
                             }
                         })
