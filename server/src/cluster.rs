@@ -43,8 +43,9 @@ pub struct ClusterState {
     pub submitter: Submitter,
     /// The label fix's switch; the reconciler follows it and stops when it is dropped.
     pub label_fix: LabelFixSwitch,
-    /// The simulated cluster, when no real one is configured.
-    pub simulated: Option<Arc<SimCluster>>,
+    /// The simulated clusters: the default one when no real one is configured, and those
+    /// of --simulated-cluster.
+    pub simulated: Vec<Arc<SimCluster>>,
     /// Whether this replica holds the Lease and runs the reconcilers.
     pub election: Arc<Election>,
 }
@@ -53,7 +54,7 @@ impl std::fmt::Debug for ClusterState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ClusterState")
             .field("clusters", &self.submitter.clusters)
-            .field("simulated", &self.simulated.is_some())
+            .field("simulated", &self.simulated.len())
             .finish_non_exhaustive()
     }
 }
@@ -92,28 +93,29 @@ pub async fn connect(
     secret_key: Arc<SecretKey>,
     metrics: Arc<Metrics>,
 ) -> Result<ClusterState, ClusterError> {
-    let (cluster, simulated) = if config.in_cluster {
-        (Cluster::in_cluster()?, None)
+    let mut simulated = Vec::new();
+    let cluster = if config.in_cluster {
+        Cluster::in_cluster()?
     } else if let Some(path) = &config.kubeconfig {
-        (Cluster::from_kubeconfig(DEFAULT_CLUSTER, path, config.kube_context.as_deref()).await?, None)
+        Cluster::from_kubeconfig(DEFAULT_CLUSTER, path, config.kube_context.as_deref()).await?
     } else {
-        let simulated = SimCluster::start_seeded(schemas(&config.schemas_dir).await?)
-            .await
-            .map_err(ClusterError::Simulated)?;
-        simulated.set_behaviour(CiliumBehaviour {
-            copies_infrastructure_labels: !config.simulated_cilium_legacy,
-        });
-        let cluster =
-            Cluster::from_kubeconfig_text(&simulated.kubeconfig(None), None, DEFAULT_CLUSTER, "simulated").await?;
-        tracing::info!(api_server = %simulated.url(), "no cluster configured: using a simulated Cilium cluster");
-        (cluster, Some(Arc::new(simulated)))
+        let (cluster, sim) = start_simulated(config, DEFAULT_CLUSTER).await?;
+        simulated.push(sim);
+        cluster
     };
-    let mut named = Vec::with_capacity(config.clusters.len());
+    let mut named: Vec<Cluster> = Vec::with_capacity(config.clusters.len() + config.simulated_clusters.len());
+    let taken = |named: &[Cluster], name: &str| {
+        if named.iter().any(|c| c.name == name) { Err(ClusterError::DuplicateCluster(name.to_owned())) } else { Ok(()) }
+    };
     for spec in &config.clusters {
-        if named.iter().any(|c: &Cluster| c.name == spec.name) {
-            return Err(ClusterError::DuplicateCluster(spec.name.clone()));
-        }
+        taken(&named, &spec.name)?;
         named.push(Cluster::from_kubeconfig(&spec.name, &spec.kubeconfig, spec.context.as_deref()).await?);
+    }
+    for name in &config.simulated_clusters {
+        taken(&named, name)?;
+        let (cluster, sim) = start_simulated(config, name).await?;
+        named.push(cluster);
+        simulated.push(sim);
     }
     let clusters = Clusters::new(cluster, named);
     let on = label_fix::enabled(db).await?;
@@ -134,4 +136,13 @@ pub async fn connect(
     }
     let submitter = Submitter { clusters, db: db.clone(), secret_key, timeout: config.apply_timeout() };
     Ok(ClusterState { submitter, label_fix: LabelFixSwitch(Arc::new(switch)), simulated, election })
+}
+
+/// Starts a simulated Cilium cluster in process and a client of it named `name`.
+async fn start_simulated(config: &Config, name: &str) -> Result<(Cluster, Arc<SimCluster>), ClusterError> {
+    let simulated = SimCluster::start_seeded(schemas(&config.schemas_dir).await?).await.map_err(ClusterError::Simulated)?;
+    simulated.set_behaviour(CiliumBehaviour { copies_infrastructure_labels: !config.simulated_cilium_legacy });
+    let cluster = Cluster::from_kubeconfig_text(&simulated.kubeconfig(None), None, name, "simulated").await?;
+    tracing::info!(cluster = %name, api_server = %simulated.url(), "using a simulated Cilium cluster");
+    Ok((cluster, Arc::new(simulated)))
 }

@@ -121,6 +121,12 @@ pub struct Config {
     #[arg(long = "cluster", env = "GATEHOUSE_CLUSTERS", value_delimiter = ',', value_parser = parse_cluster_spec)]
     pub clusters: Vec<ClusterSpec>,
 
+    /// More simulated clusters, by name, beside the default one: a demo or a class can send
+    /// dev and prod to clusters of their own without a real cluster. Repeat the flag, or
+    /// separate the names with commas in GATEHOUSE_SIMULATED_CLUSTERS.
+    #[arg(long = "simulated-cluster", env = "GATEHOUSE_SIMULATED_CLUSTERS", value_delimiter = ',', value_parser = parse_cluster_name)]
+    pub simulated_clusters: Vec<String>,
+
     /// Seconds a submission waits for its objects to be ready before it reports what is not.
     #[arg(long, env = "GATEHOUSE_APPLY_TIMEOUT", default_value_t = 120)]
     pub apply_timeout_secs: u64,
@@ -158,16 +164,22 @@ pub struct ClusterSpec {
     pub context: Option<String>,
 }
 
+/// A cluster's name: a DNS label other than `default`.
+fn parse_cluster_name(name: &str) -> Result<String, String> {
+    let name = app::domain::K8sName::parse(name).map_err(|error| format!("the cluster name: {error}"))?;
+    if name.as_str() == app::domain::DEFAULT_CLUSTER {
+        return Err(
+            "`default` names the cluster of --kubeconfig, --in-cluster or the simulated one; give this cluster another name".to_owned()
+        );
+    }
+    Ok(name.to_string())
+}
+
 fn parse_cluster_spec(text: &str) -> Result<ClusterSpec, String> {
     let (name, location) = text
         .split_once('=')
         .ok_or_else(|| format!("`{text}` is not NAME=KUBECONFIG[#CONTEXT]: give the cluster a name, e.g. prod-east=/etc/gatehouse/prod.kubeconfig"))?;
-    let name = app::domain::K8sName::parse(name).map_err(|error| format!("the cluster name in `{text}`: {error}"))?;
-    if name.as_str() == app::domain::DEFAULT_CLUSTER {
-        return Err(format!(
-            "`{text}`: `default` names the cluster of --kubeconfig, --in-cluster or the simulated one; give this cluster another name"
-        ));
-    }
+    let name = parse_cluster_name(name).map_err(|error| format!("`{text}`: {error}"))?;
     let (path, context) = match location.split_once('#') {
         Some((path, context)) => (path, Some(context.trim().to_owned()).filter(|c| !c.is_empty())),
         None => (location, None),
@@ -175,7 +187,7 @@ fn parse_cluster_spec(text: &str) -> Result<ClusterSpec, String> {
     if path.trim().is_empty() {
         return Err(format!("`{text}` names no kubeconfig file after `=`"));
     }
-    Ok(ClusterSpec { name: name.to_string(), kubeconfig: PathBuf::from(path.trim()), context })
+    Ok(ClusterSpec { name, kubeconfig: PathBuf::from(path.trim()), context })
 }
 
 /// A secret as given in the environment; `Debug` never shows it.
@@ -258,6 +270,7 @@ impl Config {
             kube_context: None,
             in_cluster: false,
             clusters: Vec::new(),
+            simulated_clusters: Vec::new(),
             apply_timeout_secs: 30,
             simulated_cilium_legacy: false,
             lease_name: "gatehouse-leader".to_owned(),
@@ -292,5 +305,9 @@ mod tests {
         assert!(refused("East=/etc/east.yaml").contains("lower case"));
         assert!(refused("default=/etc/east.yaml").contains("give this cluster another name"));
         assert!(refused("east=").contains("names no kubeconfig"));
+        let simulated = Config::try_parse_from(["gatehouse", "--simulated-cluster", "prod-sim", "--simulated-cluster", "qa-sim"])
+            .expect("the flags parse");
+        assert_eq!(simulated.simulated_clusters, ["prod-sim", "qa-sim"]);
+        assert!(Config::try_parse_from(["gatehouse", "--simulated-cluster", "default"]).is_err());
     }
 }

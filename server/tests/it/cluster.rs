@@ -637,6 +637,51 @@ async fn live_view_shows_pods_and_whether_each_vip_is_announced(kind: DbKind) {
     );
 }
 
+/// Sends `environment` to `cluster` in the application's own namespace, unprotected.
+async fn place(app: &TestApp, environment: &str, cluster: &str) {
+    let path = format!("/api/v1/environments/{environment}");
+    let (_, mut stored) = app.get_json(&path).await;
+    stored["cluster"] = json!(cluster);
+    stored.as_object_mut().expect("an environment").remove("namespace_template");
+    stored["protected"] = json!(false);
+    let (status, body) = app.send_json(reqwest::Method::PUT, &path, &stored).await;
+    assert_eq!(status, 200, "{body}");
+}
+
+/// `--simulated-cluster prod-sim` starts a second simulated cluster beside the default one,
+/// so a demo can send prod to a cluster of its own.
+async fn simulated_clusters_stand_beside_the_default(kind: DbKind) {
+    let app = TestApp::spawn_with(FreshDatabase::new(kind).await, |config| {
+        config.demo = true;
+        config.apply_timeout_secs = 5;
+        config.simulated_clusters = vec!["prod-sim".to_owned()];
+    })
+    .await;
+    place(&app, "prod", "prod-sim").await;
+    let (_, clusters) = app.get_json("/api/v1/clusters").await;
+    let placement: Vec<(&str, &str, &Value)> = clusters
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|c| (c["cluster"].as_str().unwrap_or_default(), c["source"].as_str().unwrap_or_default(), &c["environments"]))
+        .collect();
+    assert_eq!(placement, [("default", "simulated", &json!(["dev"])), ("prod-sim", "simulated", &json!(["prod"]))]);
+    assert!(clusters.as_array().is_some_and(|c| c.iter().all(|c| c["reachable"] == true)), "{clusters}");
+
+    for environment in ["dev", "prod"] {
+        let done = settled(&app, submit(&app, environment, false).await).await;
+        assert_eq!(done["status"], "ready", "{done:#}");
+    }
+    let (_, vips) = app.get_json("/api/v1/vips").await;
+    let clusters_of: Vec<(&str, &str)> = vips
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|v| (v["cluster"].as_str().unwrap_or_default(), v["service"].as_str().unwrap_or_default()))
+        .collect();
+    assert_eq!(clusters_of, [("default", "cilium-gateway-api-dev"), ("prod-sim", "cilium-gateway-api-prod")]);
+}
+
 /// Dev goes to cluster `east`, prod to `west` (a Cilium that does not copy infrastructure
 /// labels, so only the reconciler announces prod's VIP); the default cluster gets nothing.
 /// In clusters of their own both keep the application's namespace. An environment moved to
@@ -663,20 +708,8 @@ async fn environments_go_to_their_own_clusters(kind: DbKind) {
     })
     .await;
 
-    let place = |environment: &'static str, cluster: &'static str| {
-        let app = &app;
-        async move {
-            let path = format!("/api/v1/environments/{environment}");
-            let (_, mut stored) = app.get_json(&path).await;
-            stored["cluster"] = json!(cluster);
-            stored.as_object_mut().expect("an environment").remove("namespace_template");
-            stored["protected"] = json!(false);
-            let (status, body) = app.send_json(reqwest::Method::PUT, &path, &stored).await;
-            assert_eq!(status, 200, "{body}");
-        }
-    };
-    place("dev", "east").await;
-    place("prod", "west").await;
+    place(&app, "dev", "east").await;
+    place(&app, "prod", "west").await;
     let (_, checklist) = app.get_json("/api/v1/applications/api/checklist").await;
     assert!(checklist["passed"].as_array().is_some_and(|p| p.contains(&json!("GH-ENV-NAMESPACE"))), "{checklist}");
 
@@ -720,7 +753,7 @@ async fn environments_go_to_their_own_clusters(kind: DbKind) {
     let live = app.get("/api/v1/topology/live/api.svg?environment=prod").await.text().await.expect("the live view");
     assert!(live.contains("Cluster west"), "the live view reads prod's cluster");
 
-    place("dev", "nowhere").await;
+    place(&app, "dev", "nowhere").await;
     let (status, body) =
         app.post_json("/api/v1/applications/api/submissions", &json!({"environment": "dev", "dry_run": false})).await;
     assert_eq!((status, body["error"]["code"].as_str()), (409, Some("cluster_not_configured")), "{body}");
@@ -733,6 +766,7 @@ async fn environments_go_to_their_own_clusters(kind: DbKind) {
 
 on_both_databases!(
     environments_go_to_their_own_clusters,
+    simulated_clusters_stand_beside_the_default,
     seed_example_reaches_ready,
     dry_run_changes_nothing,
     preview_diffs_against_the_cluster,
