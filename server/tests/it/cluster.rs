@@ -648,6 +648,13 @@ async fn place(app: &TestApp, environment: &str, cluster: &str) {
     assert_eq!(status, 200, "{body}");
 }
 
+/// Each VIP of `GET /api/v1/vips` as (cluster, Service).
+async fn vip_clusters(app: &TestApp) -> Vec<[String; 2]> {
+    let (_, vips) = app.get_json("/api/v1/vips").await;
+    let text = |v: &Value, key: &str| v[key].as_str().unwrap_or_default().to_owned();
+    vips.as_array().expect("a list").iter().map(|v| [text(v, "cluster"), text(v, "service")]).collect()
+}
+
 /// `--simulated-cluster prod-sim` starts a second simulated cluster beside the default one,
 /// so a demo can send prod to a cluster of its own.
 async fn simulated_clusters_stand_beside_the_default(kind: DbKind) {
@@ -672,14 +679,7 @@ async fn simulated_clusters_stand_beside_the_default(kind: DbKind) {
         let done = settled(&app, submit(&app, environment, false).await).await;
         assert_eq!(done["status"], "ready", "{done:#}");
     }
-    let (_, vips) = app.get_json("/api/v1/vips").await;
-    let clusters_of: Vec<(&str, &str)> = vips
-        .as_array()
-        .expect("a list")
-        .iter()
-        .map(|v| (v["cluster"].as_str().unwrap_or_default(), v["service"].as_str().unwrap_or_default()))
-        .collect();
-    assert_eq!(clusters_of, [("default", "cilium-gateway-api-dev"), ("prod-sim", "cilium-gateway-api-prod")]);
+    assert_eq!(vip_clusters(&app).await, [["default", "cilium-gateway-api-dev"], ["prod-sim", "cilium-gateway-api-prod"]]);
 }
 
 /// Dev goes to cluster `east`, prod to `west` (a Cilium that does not copy infrastructure
@@ -739,14 +739,7 @@ async fn environments_go_to_their_own_clusters(kind: DbKind) {
     let prod = west.vip("cd-service", "cilium-gateway-api-prod").expect("prod's generated Service");
     assert_eq!(prod.address.as_deref(), Some("192.168.101.240"), "prod's fixed VIP");
 
-    let (_, vips) = app.get_json("/api/v1/vips").await;
-    let clusters_of: Vec<(&str, &str)> = vips
-        .as_array()
-        .expect("a list")
-        .iter()
-        .map(|v| (v["cluster"].as_str().unwrap_or_default(), v["service"].as_str().unwrap_or_default()))
-        .collect();
-    assert_eq!(clusters_of, [("east", "cilium-gateway-api-dev"), ("west", "cilium-gateway-api-prod")]);
+    assert_eq!(vip_clusters(&app).await, [["east", "cilium-gateway-api-dev"], ["west", "cilium-gateway-api-prod"]]);
     let (status, drift) = app.get_json("/api/v1/drift").await;
     assert_eq!(status, 200, "{drift}");
     assert_eq!(drift["pools"], json!([]), "each cluster has its own environment's pool: {drift}");
