@@ -240,6 +240,12 @@ impl Environment {
         self.namespace_template.resolve(&application.namespace, &self.name)
     }
 
+    /// The namespace to show and compare with: what the template gives, or the application's
+    /// own when the template gives no valid name (GH-ENV-NAMESPACE reports that).
+    pub fn namespace_or_own(&self, application: &Application) -> K8sName {
+        self.namespace_of(application).unwrap_or_else(|_| application.namespace.clone())
+    }
+
     /// The cluster's name, or `default`.
     pub fn cluster_name(&self) -> &str {
         self.cluster.as_ref().map_or(DEFAULT_CLUSTER, K8sName::as_str)
@@ -1283,13 +1289,10 @@ impl Plan {
         }
     }
 
-    /// The namespace `application` gets in `environment`: what the environment's template
-    /// gives, or the application's own when the environment is unknown or the template gives
-    /// no valid name (GH-ENV-NAMESPACE reports that).
+    /// The namespace `application` gets in `environment` ([`Environment::namespace_or_own`]),
+    /// or the application's own when the environment is unknown.
     pub fn namespace_in(&self, application: &Application, environment: &EnvironmentName) -> K8sName {
-        self.environment(environment)
-            .and_then(|env| env.namespace_of(application).ok())
-            .unwrap_or_else(|| application.namespace.clone())
+        self.environment(environment).map_or_else(|| application.namespace.clone(), |env| env.namespace_or_own(application))
     }
 
     pub fn pools_of<'a>(&'a self, environment: &'a EnvironmentName) -> impl Iterator<Item = &'a VipPool> + 'a {

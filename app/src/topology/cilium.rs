@@ -93,7 +93,7 @@ pub fn scene(design: &Design<'_>, id: &str) -> Scene {
                 None => format!("Cluster {env}"),
             };
             match &design.app {
-                Some(a) => format!("{cluster} · namespace {}", design.plan.namespace_in(a.app, env)),
+                Some(a) => format!("{cluster} · namespace {}", design.env.namespace_or_own(a.app)),
                 None => cluster,
             }
         },

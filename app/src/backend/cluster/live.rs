@@ -83,20 +83,31 @@ pub async fn read_for_view(
         .filter(|e| only.is_none_or(|only| e.as_str() == only))
         .filter_map(|e| plan.environment(e))
         .collect();
-    let mut live = Vec::with_capacity(environments.len());
+    // Each cluster is read once, for every environment of the view that goes to it.
+    let mut by_cluster: Vec<(&Cluster, Vec<&Environment>)> = Vec::new();
+    let mut unknown = Vec::new();
     for environment in environments {
         match clusters.of(environment) {
-            Ok(cluster) => live.extend(read(cluster, application, &[environment]).await),
-            Err(unknown) => live.push(LiveEnvironment {
+            Ok(cluster) => match by_cluster.iter_mut().find(|(c, _)| c.name == cluster.name) {
+                Some((_, placed)) => placed.push(environment),
+                None => by_cluster.push((cluster, vec![environment])),
+            },
+            Err(error) => unknown.push(LiveEnvironment {
                 environment: environment.name.to_string(),
-                cluster: unknown.cluster.clone(),
-                namespace: plan.namespace_in(application, &environment.name).to_string(),
+                cluster: error.cluster.clone(),
+                namespace: environment.namespace_or_own(application).to_string(),
                 read_at: now_text(),
-                failure: Some(unknown.to_string()),
+                failure: Some(error.to_string()),
                 ..LiveEnvironment::default()
             }),
         }
     }
+    let mut live = Vec::new();
+    for (cluster, placed) in by_cluster {
+        live.extend(read(cluster, application, &placed).await);
+    }
+    live.extend(unknown);
+    live.sort_by(|a, b| a.environment.cmp(&b.environment));
     query.live = live;
 }
 
@@ -110,7 +121,7 @@ pub async fn read(
     let base = |environment: &Environment| LiveEnvironment {
         environment: environment.name.to_string(),
         cluster: cluster.name.clone(),
-        namespace: environment.namespace_of(application).unwrap_or_else(|_| application.namespace.clone()).to_string(),
+        namespace: environment.namespace_or_own(application).to_string(),
         read_at: read_at.clone(),
         ..LiveEnvironment::default()
     };
