@@ -67,6 +67,7 @@ fn main() {
             .expect("the simulated cluster starts");
         sim.set_behaviour(CiliumBehaviour {
             copies_infrastructure_labels: false,
+            ..CiliumBehaviour::default()
         });
         let kubeconfig = dir.path().join("kubeconfig");
         std::fs::write(&kubeconfig, sim.kubeconfig(None)).expect("the kubeconfig");

@@ -141,7 +141,7 @@ pub async fn connect(
 /// Starts a simulated Cilium cluster in process and a client of it named `name`.
 async fn start_simulated(config: &Config, name: &str) -> Result<(Cluster, Arc<SimCluster>), ClusterError> {
     let simulated = SimCluster::start_seeded(schemas(&config.schemas_dir).await?).await.map_err(ClusterError::Simulated)?;
-    simulated.set_behaviour(CiliumBehaviour { copies_infrastructure_labels: !config.simulated_cilium_legacy });
+    simulated.set_behaviour(CiliumBehaviour { copies_infrastructure_labels: !config.simulated_cilium_legacy, ..CiliumBehaviour::default() });
     let cluster = Cluster::from_kubeconfig_text(&simulated.kubeconfig(None), None, name, "simulated").await?;
     tracing::info!(cluster = %name, api_server = %simulated.url(), "using a simulated Cilium cluster");
     Ok((cluster, Arc::new(simulated)))

@@ -25,11 +25,16 @@ pub struct CiliumBehaviour {
     /// Cilium 1.15 and later copy a Gateway's `spec.infrastructure.labels` to the Service
     /// they generate; earlier versions do not, and only a label fix makes the VIP reachable.
     pub copies_infrastructure_labels: bool,
+    /// How long a Deployment's rollout, a Gateway's programming and an HTTPRoute's acceptance
+    /// take after each change of their generation. Zero reports them ready in the same
+    /// write, faster than any real cluster: a client then never needs to watch them, so the
+    /// RBAC test sets a delay to make Gatehouse wait the way it must on a real cluster.
+    pub ready_after: std::time::Duration,
 }
 
 impl Default for CiliumBehaviour {
     fn default() -> Self {
-        CiliumBehaviour { copies_infrastructure_labels: true }
+        CiliumBehaviour { copies_infrastructure_labels: true, ready_after: std::time::Duration::ZERO }
     }
 }
 
@@ -40,12 +45,12 @@ pub fn reconcile(store: &mut Store, behaviour: CiliumBehaviour) {
         namespaces(store);
         nodes(store);
         gateway_classes(store);
-        deployments(store);
+        deployments(store, behaviour);
         pods(store);
         generated_services(store, behaviour);
         lb_ipam(store);
-        gateways(store);
-        http_routes(store);
+        gateways(store, behaviour);
+        http_routes(store, behaviour);
         if store.revision() == before {
             return;
         }
@@ -197,10 +202,20 @@ fn pods(store: &mut Store) {
     }
 }
 
-fn deployments(store: &mut Store) {
+fn deployments(store: &mut Store, behaviour: CiliumBehaviour) {
     for (key, deployment) in store.all("Deployment") {
         let replicas = deployment.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(1);
         let generation = deployment.pointer("/metadata/generation");
+        if !store.has_settled(&key, &deployment, !behaviour.ready_after.is_zero()) {
+            store.set_status(
+                &key,
+                json!({"observedGeneration": generation, "replicas": replicas, "updatedReplicas": replicas,
+                       "readyReplicas": 0, "availableReplicas": 0, "unavailableReplicas": replicas,
+                       "conditions": [condition("Available", false, "MinimumReplicasUnavailable", "Deployment does not have minimum availability.", None),
+                                      condition("Progressing", true, "ReplicaSetUpdated", &format!("ReplicaSet \"{}\" is progressing.", key.name), None)]}),
+            );
+            continue;
+        }
         store.set_status(
             &key,
             json!({"observedGeneration": generation, "replicas": replicas, "updatedReplicas": replicas,
@@ -345,12 +360,18 @@ fn lb_ipam(store: &mut Store) {
 }
 
 /// Cilium's Gateway status: Accepted, and Programmed once its Service has an address.
-fn gateways(store: &mut Store) {
+fn gateways(store: &mut Store, behaviour: CiliumBehaviour) {
     for (key, gateway) in store.all("Gateway") {
         if !is_cilium_gateway(store, &gateway) {
             continue;
         }
         let generation = gateway.pointer("/metadata/generation").cloned();
+        if !store.has_settled(&key, &gateway, !behaviour.ready_after.is_zero()) {
+            let pending = condition("Programmed", false, "Pending", "Waiting for controller", generation.as_ref());
+            let accepted = condition("Accepted", false, "Pending", "Waiting for controller", generation.as_ref());
+            store.set_status(&key, json!({"conditions": [accepted, pending]}));
+            continue;
+        }
         let service_name = generated_service_name(&key.name);
         let service = store.find("Service", &key.namespace, &service_name);
         let address = service.and_then(assigned_address);
@@ -379,9 +400,14 @@ fn gateways(store: &mut Store) {
 
 /// Every parent of an HTTPRoute: Accepted when it is a Cilium Gateway; ResolvedRefs when
 /// every backend Service exists.
-fn http_routes(store: &mut Store) {
+fn http_routes(store: &mut Store, behaviour: CiliumBehaviour) {
     for (key, route) in store.all("HTTPRoute") {
         let generation = route.pointer("/metadata/generation").cloned();
+        if !store.has_settled(&key, &route, !behaviour.ready_after.is_zero()) {
+            // No parent has reported on the route yet.
+            store.set_status(&key, json!({"parents": []}));
+            continue;
+        }
         let backends_exist = route
             .pointer("/spec/rules")
             .and_then(Value::as_array)

@@ -22,7 +22,8 @@ use tokio::sync::broadcast;
 use super::{
     Shared,
     cilium::reconcile,
-    store::{Change, Event, Key, KINDS, StatusError, find_kind},
+    rbac::Attributes,
+    store::{Change, Event, Key, KINDS, StatusError, Store, find_kind},
 };
 
 impl IntoResponse for StatusError {
@@ -156,9 +157,15 @@ struct Target<'a> {
     namespace: Option<&'a str>,
     name: Option<&'a str>,
     status: bool,
+    /// The deprecated `/watch/` path form: a watch whatever the query says.
+    watch_path: bool,
 }
 
 fn target<'a>(group: &str, version: &str, rest: &[&'a str]) -> Option<Target<'a>> {
+    let (watch_path, rest) = match rest {
+        ["watch", rest @ ..] => (true, rest),
+        _ => (false, rest),
+    };
     let namespaced = |plural: &str| find_kind(group, version, plural).filter(|k| KINDS[*k].namespaced);
     let (kind, namespace, rest) = match rest {
         ["namespaces", namespace, plural, rest @ ..] if namespaced(plural).is_some() => (namespaced(plural)?, Some(*namespace), rest),
@@ -166,28 +173,71 @@ fn target<'a>(group: &str, version: &str, rest: &[&'a str]) -> Option<Target<'a>
         [] => return None,
     };
     match rest {
-        [] => Some(Target { kind, namespace, name: None, status: false }),
-        [name] => Some(Target { kind, namespace, name: Some(name), status: false }),
-        [name, "status"] => Some(Target { kind, namespace, name: Some(name), status: true }),
+        [] => Some(Target { kind, namespace, name: None, status: false, watch_path }),
+        [name] => Some(Target { kind, namespace, name: Some(name), status: false, watch_path }),
+        [name, "status"] if !watch_path => Some(Target { kind, namespace, name: Some(name), status: true, watch_path }),
         _ => None,
     }
 }
 
+/// The verb RBAC is asked about, derived from the request as the API server's RequestInfo
+/// does: a GET of a named object is `get`, of a collection `list`, or `watch` with
+/// `watch=true` (or `1`) or under `/watch/`; a DELETE of a collection is `deletecollection`.
 fn verb(method: &Method, target: &Target<'_>, params: &Params) -> &'static str {
     match (method.as_str(), target.name) {
-        ("GET", None) if is_true(param(params, "watch")) => "watch",
-        ("GET", None) => "list",
-        ("GET", Some(_)) => "get",
+        ("GET" | "HEAD", _) if target.watch_path => "watch",
+        ("GET" | "HEAD", None) if is_true(param(params, "watch")) => "watch",
+        ("GET" | "HEAD", None) => "list",
+        ("GET" | "HEAD", Some(_)) => "get",
         ("POST", _) => "create",
         ("PUT", _) => "update",
         ("PATCH", _) => "patch",
-        ("DELETE", _) => "delete",
+        ("DELETE", None) => "deletecollection",
+        ("DELETE", Some(_)) => "delete",
         _ => "unknown",
     }
 }
 
+/// The object a request names, for RBAC's `resourceNames` and the 403 message: the path's
+/// name, or for a collection the name an exact `metadata.name` field selector picks, as the
+/// API server reads it (so `await_condition`'s single-object watch names its object).
+fn request_name<'a>(target: &Target<'a>, params: &'a Params) -> Option<&'a str> {
+    target.name.or_else(|| {
+        let selector = param(params, "fieldSelector")?;
+        let mut terms = selector.split(',').map(str::trim).filter(|t| !t.is_empty());
+        let (field, value) = match (terms.next(), terms.next()) {
+            (Some(term), None) => term.split_once("==").or_else(|| term.split_once('='))?,
+            _ => return None,
+        };
+        (field.trim() == "metadata.name").then(|| value.trim())
+    })
+}
+
 fn is_true(value: Option<&str>) -> bool {
     matches!(value, Some("true" | "1"))
+}
+
+/// Records the request and asks the authorizer: the test's forbidden list, then RBAC when
+/// it is enforced.
+fn authorize(shared: &Shared, request: &Attributes<'_>) -> Result<(), StatusError> {
+    shared.requests.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(super::ApiRequest {
+        verb: request.verb.to_owned(),
+        group: request.group.to_owned(),
+        resource: match request.subresource {
+            Some(subresource) => format!("{}/{subresource}", request.resource),
+            None => request.resource.to_owned(),
+        },
+        namespace: request.namespace.map(str::to_owned),
+    });
+    let access = shared.access();
+    let listed = access.forbidden.iter().any(|(verb, plural)| verb == request.verb && plural == request.resource);
+    let refused = listed || access.rbac.as_ref().is_some_and(|rbac| !rbac.allows(&access.identity, request));
+    if refused {
+        let error = StatusError::forbidden(&access.identity.user, request);
+        shared.refusals.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(error.message.clone());
+        return Err(error);
+    }
+    Ok(())
 }
 
 #[expect(clippy::too_many_arguments, reason = "one request's parts, passed on once")]
@@ -215,18 +265,29 @@ async fn serve(
     };
     let kind = &KINDS[target.kind];
     let verb = verb(&method, &target, params);
-    shared.requests.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(super::ApiRequest {
-        verb: verb.to_owned(),
-        group: kind.group.to_owned(),
-        resource: if target.status { format!("{}/status", kind.plural) } else { kind.plural.to_owned() },
-        namespace: target.namespace.map(str::to_owned),
-    });
-    if shared.access().forbidden.iter().any(|(v, plural)| v == verb && plural == kind.plural) {
-        return StatusError::forbidden(verb, kind, target.namespace).into_response();
+    let request = Attributes {
+        verb,
+        group: kind.group,
+        resource: kind.plural,
+        subresource: target.status.then_some("status"),
+        namespace: target.namespace,
+        name: request_name(&target, params),
+    };
+    if let Err(error) = authorize(shared, &request) {
+        return error.into_response();
+    }
+    // Server-side apply of an object that does not exist creates it, and the API server asks
+    // the authorizer for `create` as well before it does.
+    let applies = content_type(headers).starts_with("application/apply-patch+yaml");
+    if verb == "patch" && applies && let Some(name) = target.name {
+        let absent = shared.store().get(&Key::new(target.kind, target.namespace.unwrap_or_default(), name)).is_err();
+        if absent && let Err(error) = authorize(shared, &Attributes { verb: "create", ..request.clone() }) {
+            return error.into_response();
+        }
     }
     let dry_run = param(params, "dryRun") == Some("All");
     let result = match (verb, target.name) {
-        ("watch", None) => return watch(shared, &target, params),
+        ("watch", _) => return watch(shared, &target, params),
         ("list", None) => Ok((StatusCode::OK, list(shared, &target, params))),
         ("get", Some(name)) => {
             let key = Key::new(target.kind, target.namespace.unwrap_or_default(), name);
@@ -250,10 +311,11 @@ async fn serve(
             let mut store = shared.store();
             let deleted = store.delete(&key, dry_run);
             if !dry_run {
-                reconcile(&mut store, shared.behaviour());
+                reconcile_now(shared, &mut store);
             }
             deleted.map(|object| (StatusCode::OK, object))
         }
+        ("deletecollection", None) => Ok((StatusCode::OK, delete_collection(shared, &target, params, dry_run))),
         _ => Err(StatusError::method_not_allowed()),
     };
     match result {
@@ -318,8 +380,26 @@ fn write(shared: &Arc<Shared>, key: Key, manager: &str, change: Change, dry_run:
     if dry_run {
         return Ok(written);
     }
-    reconcile(&mut store, shared.behaviour());
+    reconcile_now(shared, &mut store);
     Ok(store.get(&key).unwrap_or(written))
+}
+
+/// Runs the controllers, and when a rollout takes time, settles what they left waiting once
+/// that time has passed and runs them again.
+fn reconcile_now(shared: &Arc<Shared>, store: &mut Store) {
+    let behaviour = shared.behaviour();
+    reconcile(store, behaviour);
+    let settling = store.take_settling();
+    if settling.is_empty() {
+        return;
+    }
+    let shared = shared.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(behaviour.ready_after).await;
+        let mut store = shared.store();
+        store.settle(settling);
+        reconcile_now(&shared, &mut store);
+    });
 }
 
 /// `a=b`, `a==b`, `a!=b`, `a`, `!a`, comma-separated: every term must hold.
@@ -373,6 +453,24 @@ fn list(shared: &Arc<Shared>, target: &Target<'_>, params: &Params) -> Value {
            "metadata": {"resourceVersion": store.revision().to_string()}, "items": items})
 }
 
+/// Deletes every object of the collection the selectors pick and answers the list of them.
+fn delete_collection(shared: &Arc<Shared>, target: &Target<'_>, params: &Params, dry_run: bool) -> Value {
+    let mut store = shared.store();
+    let picked: Vec<Key> = store
+        .list(target.kind, target.namespace)
+        .into_iter()
+        .filter(|(key, object)| matches(target.kind, target.namespace, params, key, object))
+        .map(|(key, _)| key)
+        .collect();
+    let items: Vec<Value> = picked.iter().filter_map(|key| store.delete(key, dry_run).ok()).collect();
+    if !dry_run {
+        reconcile_now(shared, &mut store);
+    }
+    let kind = &KINDS[target.kind];
+    json!({"apiVersion": kind.api_version(), "kind": format!("{}List", kind.kind),
+           "metadata": {"resourceVersion": store.revision().to_string()}, "items": items})
+}
+
 struct WatchState {
     replay: VecDeque<Event>,
     live: broadcast::Receiver<Event>,
@@ -385,6 +483,16 @@ struct WatchState {
 /// A stream of `{"type", "object"}` lines from `resourceVersion` on (or every current object
 /// as ADDED without one), until `timeoutSeconds`.
 fn watch(shared: &Arc<Shared>, target: &Target<'_>, params: &Params) -> Response {
+    let mut params = params.clone();
+    if let Some(name) = target.name {
+        // `/watch/namespaces/team/services/api` watches one object, as a name selector would.
+        let by_name = format!("metadata.name={name}");
+        match params.iter_mut().find(|(key, _)| key == "fieldSelector") {
+            Some((_, selector)) => *selector = format!("{selector},{by_name}"),
+            None => params.push(("fieldSelector".to_owned(), by_name)),
+        }
+    }
+    let params = &params;
     let store = shared.store();
     let since = param(params, "resourceVersion").and_then(|v| v.parse::<u64>().ok()).filter(|v| *v > 0);
     let replay = match since {
@@ -454,6 +562,42 @@ mod tests {
         let t = target("apps", "v1", &["deployments"]).expect("a target");
         assert_eq!((KINDS[t.kind].kind, t.name), ("Deployment", None));
         assert!(target("", "v1", &["events"]).is_none());
+    }
+
+    fn params(pairs: &[(&str, &str)]) -> Params {
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+    }
+
+    /// The verbs of k8s.io/apiserver's RequestInfo, which RBAC is asked about.
+    #[test]
+    fn verbs_are_derived_from_the_request_as_the_api_server_does() {
+        let named = target("apps", "v1", &["namespaces", "team", "deployments", "api"]).expect("a target");
+        let collection = target("apps", "v1", &["namespaces", "team", "deployments"]).expect("a target");
+        let none = params(&[]);
+        assert_eq!(verb(&Method::GET, &named, &none), "get");
+        assert_eq!(verb(&Method::GET, &named, &params(&[("watch", "true")])), "get", "a named GET is a get whatever the query");
+        assert_eq!(verb(&Method::GET, &collection, &none), "list");
+        assert_eq!(verb(&Method::GET, &collection, &params(&[("watch", "true")])), "watch");
+        assert_eq!(verb(&Method::GET, &collection, &params(&[("watch", "1")])), "watch");
+        assert_eq!(verb(&Method::GET, &collection, &params(&[("watch", "false")])), "list");
+        let watch_path = target("apps", "v1", &["watch", "namespaces", "team", "deployments", "api"]).expect("a target");
+        assert_eq!(verb(&Method::GET, &watch_path, &none), "watch");
+        assert_eq!(verb(&Method::PATCH, &named, &none), "patch");
+        assert_eq!(verb(&Method::PUT, &named, &none), "update");
+        assert_eq!(verb(&Method::POST, &collection, &none), "create");
+        assert_eq!(verb(&Method::DELETE, &named, &none), "delete");
+        assert_eq!(verb(&Method::DELETE, &collection, &none), "deletecollection");
+    }
+
+    #[test]
+    fn an_exact_name_selector_names_the_object_of_a_collection_request() {
+        let collection = target("apps", "v1", &["namespaces", "team", "deployments"]).expect("a target");
+        let by_name = params(&[("fieldSelector", "metadata.name=api"), ("watch", "true")]);
+        assert_eq!(request_name(&collection, &by_name), Some("api"));
+        assert_eq!(request_name(&collection, &params(&[("fieldSelector", "metadata.name==api")])), Some("api"));
+        assert_eq!(request_name(&collection, &params(&[("fieldSelector", "metadata.name!=api")])), None);
+        assert_eq!(request_name(&collection, &params(&[("fieldSelector", "metadata.name=api,spec.x=y")])), None);
+        assert_eq!(request_name(&collection, &params(&[])), None);
     }
 }
 

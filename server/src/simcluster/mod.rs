@@ -9,6 +9,7 @@
 //! depends on it.
 mod cilium;
 mod http;
+mod rbac;
 mod store;
 
 use std::{
@@ -21,19 +22,39 @@ use app::backend::{
     schema::SchemaRegistry,
 };
 pub use cilium::CiliumBehaviour;
+pub use rbac::{Identity, Rbac};
 use serde_json::{Value, json};
 use store::{Change, Key, Store, kind_index};
 use tokio::{net::TcpListener, sync::oneshot};
 
 /// Who may do what, for the failure cases an operator meets with a real cluster.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Clone)]
 pub struct Access {
     /// When set, requests must carry `Authorization: Bearer <token>`.
     pub token: Option<String>,
     /// The token no longer works (answered 401, as expired credentials are).
     pub expired: bool,
-    /// `(verb, plural)` pairs RBAC forbids (answered 403).
+    /// Who the requests are authenticated as: the user 403 answers name, and whom RBAC asks about.
+    pub identity: Identity,
+    /// When set, every resource request must be allowed by these RBAC objects (rendered
+    /// ClusterRoles, Roles and their bindings) for `identity`, or it is answered 403 with the
+    /// API server's Status. Discovery is allowed to everyone, as the default
+    /// `system:discovery` binding does.
+    pub rbac: Option<Rbac>,
+    /// `(verb, plural)` pairs refused whatever RBAC says (answered 403).
     pub forbidden: Vec<(String, String)>,
+}
+
+impl Default for Access {
+    fn default() -> Self {
+        Access {
+            token: None,
+            expired: false,
+            identity: Identity { user: "gatehouse".to_owned(), groups: vec!["system:authenticated".to_owned()] },
+            rbac: None,
+            forbidden: Vec::new(),
+        }
+    }
 }
 
 /// One kind of request the cluster answered: what RBAC would have to allow.
@@ -52,6 +73,8 @@ pub(crate) struct Shared {
     access: Mutex<Access>,
     behaviour: Mutex<CiliumBehaviour>,
     requests: Mutex<std::collections::BTreeSet<ApiRequest>>,
+    /// The 403 Status messages sent, in order.
+    refusals: Mutex<Vec<String>>,
 }
 
 impl Shared {
@@ -102,6 +125,7 @@ impl SimCluster {
             access: Mutex::new(Access::default()),
             behaviour: Mutex::new(CiliumBehaviour::default()),
             requests: Mutex::new(std::collections::BTreeSet::new()),
+            refusals: Mutex::new(Vec::new()),
         });
         let (stop, stopped) = oneshot::channel::<()>();
         let app = http::router(shared.clone());
@@ -183,6 +207,11 @@ impl SimCluster {
     /// Every kind of request answered so far (verb, resource, namespace), each once.
     pub fn requests(&self) -> Vec<ApiRequest> {
         self.shared.requests.lock().unwrap_or_else(std::sync::PoisonError::into_inner).iter().cloned().collect()
+    }
+
+    /// The message of every request refused with 403 so far, in order.
+    pub fn refusals(&self) -> Vec<String> {
+        self.shared.refusals.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
     }
 
     pub fn set_behaviour(&self, behaviour: CiliumBehaviour) {

@@ -126,22 +126,18 @@ impl StatusError {
         Self::new(401, "Unauthorized", "Unauthorized".into(), json!({}))
     }
 
-    pub fn forbidden(verb: &str, kind: &Kind, namespace: Option<&str>) -> StatusError {
-        let scope = match namespace {
-            Some(namespace) => format!(" in the namespace \"{namespace}\""),
-            None => " at the cluster scope".to_owned(),
-        };
-        Self::new(
-            403,
-            "Forbidden",
-            format!(
-                "{} is forbidden: User \"gatehouse\" cannot {verb} resource \"{}\" in API group \"{}\"{scope}",
-                kind.qualified(),
-                kind.plural,
-                kind.group
-            ),
-            json!({"group": kind.group, "kind": kind.plural}),
-        )
+    /// The API server's 403, word for word (see `rbac::forbidden_message`); `details` leaves
+    /// out what is empty, as its `omitempty` fields do.
+    pub fn forbidden(user: &str, request: &super::rbac::Attributes<'_>) -> StatusError {
+        let mut details = serde_json::Map::new();
+        if let Some(name) = request.name {
+            details.insert("name".into(), json!(name));
+        }
+        if !request.group.is_empty() {
+            details.insert("group".into(), json!(request.group));
+        }
+        details.insert("kind".into(), json!(request.resource));
+        Self::new(403, "Forbidden", super::rbac::forbidden_message(user, request), Value::Object(details))
     }
 
     fn invalid(kind: &Kind, name: &str, causes: Vec<(String, String)>) -> StatusError {
@@ -215,6 +211,10 @@ pub struct Store {
     events: broadcast::Sender<Event>,
     registry: Arc<SchemaRegistry>,
     next_uid: u64,
+    /// `(object, generation)` pairs whose rollout has taken its time and may report ready.
+    settled: std::collections::BTreeSet<(Key, i64)>,
+    /// Generations a controller saw that have not settled yet, for the clock to settle.
+    settling: std::collections::BTreeSet<(Key, i64)>,
 }
 
 impl Store {
@@ -226,7 +226,30 @@ impl Store {
             events: broadcast::channel(4096).0,
             registry,
             next_uid: 1,
+            settled: std::collections::BTreeSet::new(),
+            settling: std::collections::BTreeSet::new(),
         }
+    }
+
+    /// Whether an object's current generation may be reported ready: at once when rollouts
+    /// take no time, else once the clock has settled it (`settle`).
+    pub fn has_settled(&mut self, key: &Key, object: &Value, takes_time: bool) -> bool {
+        let generation = object.pointer("/metadata/generation").and_then(Value::as_i64).unwrap_or(1);
+        let entry = (key.clone(), generation);
+        if !takes_time || self.settled.contains(&entry) {
+            return true;
+        }
+        self.settling.insert(entry);
+        false
+    }
+
+    /// The generations waiting to settle, handed to the clock once.
+    pub fn take_settling(&mut self) -> Vec<(Key, i64)> {
+        std::mem::take(&mut self.settling).into_iter().filter(|entry| !self.settled.contains(entry)).collect()
+    }
+
+    pub fn settle(&mut self, entries: Vec<(Key, i64)>) {
+        self.settled.extend(entries.into_iter().filter(|(key, _)| self.objects.contains_key(key)));
     }
 
     pub fn revision(&self) -> u64 {

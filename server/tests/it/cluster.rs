@@ -45,6 +45,12 @@ pub(crate) async fn simulated(behaviour: CiliumBehaviour, token: Option<&str>) -
 }
 
 async fn portal(kind: DbKind, kubeconfig_text: &str) -> (TestApp, tempfile::TempDir) {
+    portal_with(kind, kubeconfig_text, |_| {}).await
+}
+
+/// A portal with the demo plan submitting through `kubeconfig_text`, its configuration
+/// changed by `tweak` last.
+pub(crate) async fn portal_with(kind: DbKind, kubeconfig_text: &str, tweak: impl FnOnce(&mut Config)) -> (TestApp, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let path = dir.path().join("kubeconfig");
     std::fs::write(&path, kubeconfig_text).expect("the kubeconfig is written");
@@ -52,6 +58,7 @@ async fn portal(kind: DbKind, kubeconfig_text: &str) -> (TestApp, tempfile::Temp
         config.demo = true;
         config.kubeconfig = Some(path);
         config.apply_timeout_secs = 5;
+        tweak(config);
     })
     .await;
     (app, dir)
@@ -247,7 +254,7 @@ async fn checklist_errors_block_a_submission(kind: DbKind) {
 /// the generated Service, within a second of its appearing, of its recreation, and of the
 /// label's removal.
 async fn label_fix_labels_the_generated_service(kind: DbKind) {
-    let fixture = Fixture::with(kind, CiliumBehaviour { copies_infrastructure_labels: false }, None).await;
+    let fixture = Fixture::with(kind, CiliumBehaviour { copies_infrastructure_labels: false, ..CiliumBehaviour::default() }, None).await;
     let id = submit(&fixture.app, "dev", false).await;
     let sim = fixture.sim.clone();
     let labelled = move || {
@@ -689,7 +696,7 @@ async fn simulated_clusters_stand_beside_the_default(kind: DbKind) {
 async fn environments_go_to_their_own_clusters(kind: DbKind) {
     let default = simulated(CiliumBehaviour::default(), None).await;
     let east = simulated(CiliumBehaviour::default(), None).await;
-    let west = simulated(CiliumBehaviour { copies_infrastructure_labels: false }, None).await;
+    let west = simulated(CiliumBehaviour { copies_infrastructure_labels: false, ..CiliumBehaviour::default() }, None).await;
     let dir = tempfile::tempdir().expect("a temporary directory");
     let kubeconfig = |name: &str, sim: &SimCluster| {
         let path = dir.path().join(name);

@@ -293,52 +293,71 @@ fn grants(role: &Value) -> BTreeSet<(String, String, String)> {
     granted
 }
 
-/// The RBAC in deploy/ against what Gatehouse really asks of a cluster: the simulated cluster
-/// records every request (verb, resource, namespace) during a submission to ready, a preview,
-/// the VIP and cluster pages, the label fix (labelling, switched off and on), a teardown and
-/// the leader Lease (taken, renewed, released at shutdown). Every request must be granted — by
-/// the ClusterRole, or by the Role in Gatehouse's own namespace for the Lease — and every grant
-/// must have been used, or be one the run cannot exercise, named here with the reason.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn rbac_grants_what_gatehouse_uses() {
+/// Everything Gatehouse asks of a cluster, in one run: a submission to dev, one to prod (BGP
+/// too; protected, so another network admin approves), previews, the VIP and cluster pages,
+/// the live topology view, the label fix labelling and switched off and on, a teardown, and
+/// the leader Lease taken, renewed and released at shutdown.
+async fn full_run(app: crate::harness::TestApp, sim: &gatehouse::simcluster::SimCluster) {
     use std::time::Duration;
 
-    use gatehouse::simcluster::CiliumBehaviour;
     use serde_json::json;
 
-    use crate::cluster::{Fixture, GATEWAY_SERVICE, eventually, settled, submit};
+    use crate::cluster::{GATEWAY_SERVICE, eventually, settled, submit};
 
-    let fixture = Fixture::with(crate::harness::DbKind::Sqlite, CiliumBehaviour { copies_infrastructure_labels: false }, None).await;
-    let Fixture { app, sim, _kubeconfig } = fixture;
-    assert_eq!(settled(&app, submit(&app, "dev", false).await).await["status"], "ready");
-    // Prod announces by BGP too; it is protected, so another network admin approves.
+    let dev = settled(&app, submit(&app, "dev", false).await).await;
+    assert_eq!(dev["status"], "ready", "{dev:#}");
     let prod = submit(&app, "prod", false).await;
     let approver = app.client_as(app::domain::access::Role::NetworkAdmin, "").await;
     let approved = approver.post(app.at(&format!("/api/v1/submissions/{prod}/approve"))).json(&json!({})).send().await.expect("answers");
     assert_eq!(approved.status(), 202);
-    assert_eq!(settled(&app, prod).await["status"], "ready");
+    let prod = settled(&app, prod).await;
+    assert_eq!(prod["status"], "ready", "{prod:#}");
     for environment in ["dev", "prod"] {
-        let (status, _) = app.get_json(&format!("/api/v1/applications/api/preview?environment={environment}")).await;
-        assert_eq!(status, 200);
+        let (status, body) = app.get_json(&format!("/api/v1/applications/api/preview?environment={environment}")).await;
+        assert_eq!(status, 200, "{body}");
     }
     assert_eq!(app.get_json("/api/v1/vips").await.0, 200);
     assert_eq!(app.get_json("/api/v1/clusters").await.0, 200);
     assert_eq!(app.get("/api/v1/topology/live/api.svg").await.status(), 200);
-    let announced = {
-        let sim = sim.clone();
-        move || sim.vip(crate::cluster::DEV_NAMESPACE, GATEWAY_SERVICE).is_some_and(|vip| vip.is_announced())
-    };
     for on in [false, true] {
         let (status, _) = app.send_json(reqwest::Method::PUT, "/api/v1/label-fix", &json!({"enabled": on})).await;
         assert_eq!(status, 200);
-        let announced = announced.clone();
-        eventually(Duration::from_secs(5), "the label fix follows its switch", move || announced() == on).await;
+        eventually(Duration::from_secs(5), "the label fix follows its switch", || {
+            sim.vip(crate::cluster::DEV_NAMESPACE, GATEWAY_SERVICE).is_some_and(|vip| vip.is_announced()) == on
+        })
+        .await;
     }
     let response = app.client.delete(app.at("/api/v1/applications/api/environments/dev")).send().await.expect("answers");
     assert_eq!(response.status(), 202);
     let id = response.json::<Value>().await.expect("JSON")["id"].as_i64().expect("an id");
-    assert_eq!(settled(&app, id).await["status"], "torn_down");
+    let teardown = settled(&app, id).await;
+    assert_eq!(teardown["status"], "torn_down", "{teardown:#}");
     app.stop().await;
+}
+
+/// A simulated cluster as slow as a real one to roll a Deployment out and program a Gateway
+/// (`ready_after`), so that Gatehouse finds them not ready yet when it first looks and waits
+/// for them with watches; legacy Cilium, so the label fix labels.
+async fn slow_cluster(ready_after: std::time::Duration) -> std::sync::Arc<gatehouse::simcluster::SimCluster> {
+    let behaviour = gatehouse::simcluster::CiliumBehaviour { copies_infrastructure_labels: false, ready_after };
+    crate::cluster::simulated(behaviour, None).await
+}
+
+/// Long enough for a submission's objects all to be applied and looked at before any is ready,
+/// however busy the machine.
+const ROLLOUT: std::time::Duration = std::time::Duration::from_millis(1500);
+
+/// The RBAC in deploy/ against what Gatehouse really asks of a cluster: the simulated cluster
+/// derives each request's verb as the API server's RequestInfo does (a watch is `watch`, a
+/// server-side apply that creates is `patch` and `create`) and records it during a full run.
+/// Every request must be granted — by the ClusterRole, or by the Role in Gatehouse's own
+/// namespace for the Lease — and every grant must have been used, or be one the run cannot
+/// exercise, named here with the reason.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rbac_grants_what_gatehouse_uses() {
+    let sim = slow_cluster(ROLLOUT).await;
+    let (app, _kubeconfig) = crate::cluster::portal_with(crate::harness::DbKind::Sqlite, &sim.kubeconfig(None), |_| {}).await;
+    full_run(app, &sim).await;
 
     let objects = render(&repo_root().join("deploy/overlays/replicated"));
     let cluster_wide: BTreeSet<_> = find(&objects, "ClusterRole").into_iter().flat_map(grants).collect();
@@ -357,18 +376,85 @@ async fn rbac_grants_what_gatehouse_uses() {
         used.insert(wanted);
     }
     assert!(refused.is_empty(), "deploy/ does not grant: {refused:#?}");
+    for resource in ["deployments", "gateways", "httproutes", "services"] {
+        assert!(used.iter().any(|(_, r, verb)| r == resource && verb == "watch"), "the run watched {resource}: {used:?}");
+    }
     let unexercised: BTreeSet<_> = cluster_wide.union(&own_namespace).filter(|grant| !used.contains(*grant)).cloned().collect();
     let explained = |(group, resource, verb): &(String, String, String)| {
-        // Server-side apply of an object that does not exist yet needs `create` from RBAC
-        // (the API server sees a PATCH, and so does the simulated cluster).
-        verb == "create" && resource != "leases"
-            // A ReferenceGrant is applied only when a Gateway's certificate Secret lives in
-            // another namespace; the demo's does not.
-            || (group == "gateway.networking.k8s.io" && resource == "referencegrants")
+        // A ReferenceGrant is applied only when a Gateway's certificate Secret lives in
+        // another namespace; the demo's does not.
+        (group == "gateway.networking.k8s.io" && resource == "referencegrants")
             // Importing the cluster's LB-IPAM pools into the plan lists them.
             || (group == "cilium.io" && resource == "ciliumloadbalancerippools" && verb == "list")
     };
     eprintln!("used: {used:?}\ngranted, not exercised by the run: {unexercised:?}");
     let unexplained: Vec<_> = unexercised.iter().filter(|grant| !explained(grant)).collect();
     assert!(unexplained.is_empty(), "deploy/ grants what Gatehouse does not use: {unexplained:?}");
+}
+
+/// deploy/'s RBAC, rendered and enforced by the simulated cluster for Gatehouse's
+/// ServiceAccount: a whole run — submissions, approval, previews, the label fix, teardown and
+/// leader election in Gatehouse's own namespace — passes without one refused request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_whole_run_passes_under_the_rendered_rbac() {
+    use gatehouse::simcluster::{Access, Identity, Rbac};
+    use k8s_openapi::api::{coordination::v1::Lease, core::v1::Namespace};
+
+    let sim = slow_cluster(ROLLOUT).await;
+    let client = crate::cluster::kube_client(&sim.kubeconfig(None)).await;
+    let namespace: Namespace = serde_json::from_value(serde_json::json!({"metadata": {"name": "gatehouse"}})).expect("a Namespace");
+    kube::Api::<Namespace>::all(client.clone()).create(&Default::default(), &namespace).await.expect("Gatehouse's namespace");
+    let objects = render(&repo_root().join("deploy/overlays/replicated"));
+    sim.set_access(Access {
+        identity: Identity::service_account("gatehouse", "gatehouse"),
+        rbac: Some(Rbac::from_objects(&objects)),
+        ..Access::default()
+    });
+    let (app, _kubeconfig) = crate::cluster::portal_with(crate::harness::DbKind::Sqlite, &sim.kubeconfig(None), |config| {
+        config.lease_namespace = Some("gatehouse".to_owned());
+    })
+    .await;
+    full_run(app, &sim).await;
+    assert_eq!(sim.refusals(), Vec::<String>::new(), "no request was refused");
+    let lease = kube::Api::<Lease>::namespaced(client, "gatehouse").get("gatehouse-leader").await.expect("the leader Lease exists");
+    assert!(lease.spec.and_then(|spec| spec.lease_duration_seconds).is_some(), "the Lease was taken");
+}
+
+/// Without `watch` on Deployments — the grant deploy/ once lacked — a submission fails, and
+/// the failure says in one sentence which verb on which resource was refused and which rule
+/// to add, not a dump of the client's error type.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_watch_grant_is_named_with_the_rule_to_add() {
+    use gatehouse::simcluster::{Access, Identity, Rbac};
+
+    // Never ready within the submission's 5 s: Gatehouse must watch, and is refused.
+    let sim = slow_cluster(std::time::Duration::from_secs(3600)).await;
+    let mut objects = render(&repo_root().join("deploy/overlays/replicated"));
+    for role in objects.iter_mut().filter(|object| object["kind"] == "ClusterRole") {
+        for rule in role["rules"].as_array_mut().into_iter().flatten() {
+            if rule["resources"].as_array().is_some_and(|r| r.iter().any(|r| r == "deployments")) {
+                rule["verbs"].as_array_mut().expect("verbs").retain(|verb| verb != "watch");
+            }
+        }
+    }
+    sim.set_access(Access {
+        identity: Identity::service_account("gatehouse", "gatehouse"),
+        rbac: Some(Rbac::from_objects(&objects)),
+        ..Access::default()
+    });
+    let (app, _kubeconfig) = crate::cluster::portal_with(crate::harness::DbKind::Sqlite, &sim.kubeconfig(None), |_| {}).await;
+    let submission = crate::cluster::settled(&app, crate::cluster::submit(&app, "dev", false).await).await;
+    assert_eq!(submission["status"], "failed", "{submission:#}");
+    let deployment = submission["objects"]
+        .as_array()
+        .and_then(|objects| objects.iter().find(|object| object["kind"] == "Deployment"))
+        .expect("the Deployment's row");
+    let message = deployment["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("the cluster's RBAC does not let system:serviceaccount:gatehouse:gatehouse watch deployments (API group apps) in namespace cd-service-dev"),
+        "{message}"
+    );
+    assert!(message.contains("{apiGroups: [\"apps\"], resources: [deployments], verbs: [watch]}"), "{message}");
+    assert!(!message.contains("Status {") && !message.contains("ErrorResponse"), "no Debug dump: {message}");
+    app.stop().await;
 }

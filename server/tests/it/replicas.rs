@@ -127,7 +127,7 @@ async fn holder(leases: &Api<Lease>) -> Option<String> {
 
 async fn one_leader_and_a_takeover_within_15_seconds(kind: DbKind) {
     // Cilium before 1.15: only the label fix labels the generated Service.
-    let sim = simulated(CiliumBehaviour { copies_infrastructure_labels: false }, None).await;
+    let sim = simulated(CiliumBehaviour { copies_infrastructure_labels: false, ..CiliumBehaviour::default() }, None).await;
     let dir = tempfile::tempdir().expect("a temporary directory");
     let kubeconfig = dir.path().join("kubeconfig");
     std::fs::write(&kubeconfig, sim.kubeconfig(None)).expect("the kubeconfig is written");

@@ -25,34 +25,7 @@ impl std::fmt::Display for Failure {
 pub fn explain(error: &kube::Error, object: &str) -> Failure {
     let failure = |code, message: String, hint: &str| Failure { code, object: object.to_owned(), message, hint: hint.to_owned() };
     match error {
-        kube::Error::Api(status) => {
-            let message = if status.message.is_empty() { status.reason.clone() } else { status.message.clone() };
-            match (status.code, status.reason.as_str()) {
-                (401, _) => failure(
-                    "credentials_rejected",
-                    message,
-                    "the cluster does not accept Gatehouse's credentials (expired or revoked token or certificate): renew them in the kubeconfig and restart Gatehouse",
-                ),
-                (403, _) => failure(
-                    "forbidden",
-                    message,
-                    "RBAC does not allow this: grant Gatehouse's user or service account the verb on this resource (a Role or ClusterRole and its binding), then submit again",
-                ),
-                (409, "Conflict") if message.starts_with("Apply failed") => failure(
-                    "field_manager_conflict",
-                    message,
-                    "another field manager owns these fields with different values: change them back with that tool, or remove its ownership (kubectl apply --server-side --force-conflicts --field-manager gatehouse) if Gatehouse should own them",
-                ),
-                (409, _) => failure("conflict", message, "the object changed while it was written: submit again"),
-                (422, _) | (400, "BadRequest") => failure(
-                    "object_rejected",
-                    message,
-                    "the API server refused the object: fix the field it names in the application or environment (or delete the object in the cluster when the field is immutable) and submit again",
-                ),
-                (404, _) => failure("not_found", message, "the object or its kind does not exist in the cluster: check the capability list on the Clusters page"),
-                _ => failure("api_error", message, "the API server refused the request; its message says why"),
-            }
-        }
+        kube::Error::Api(status) => explain_status(status, object),
         kube::Error::HyperError(_) | kube::Error::Service(_) => failure(
             "cluster_unreachable",
             error_chain(error),
@@ -64,6 +37,119 @@ pub fn explain(error: &kube::Error, object: &str) -> Failure {
             "the cluster does not serve this kind: install the CRDs listed on the Clusters page",
         ),
         other => failure("api_error", error_chain(other), "see the message; the server log has the details"),
+    }
+}
+
+/// What the API server itself answered (its Status message, word for word), else the
+/// failure's own message: the evidence kept beside the explanation.
+pub fn answer(error: &kube::Error, failure: &Failure) -> String {
+    match error {
+        kube::Error::Api(status) if !status.message.is_empty() => status.message.clone(),
+        _ => failure.message.clone(),
+    }
+}
+
+/// Explains a wait that could not watch its object: the API server's refusal when the list
+/// or the watch was refused, else what broke the stream.
+pub fn explain_wait(error: &kube::runtime::wait::Error, object: &str) -> Failure {
+    use kube::runtime::watcher::Error as Watch;
+    let kube::runtime::wait::Error::ProbeFailed(watch) = error;
+    match watch {
+        Watch::InitialListFailed(error) | Watch::WatchStartFailed(error) | Watch::WatchFailed(error) => explain(error, object),
+        Watch::WatchError(status) => explain_status(status, object),
+        Watch::NoResourceVersion => Failure {
+            code: "api_error",
+            object: object.to_owned(),
+            message: "the API server sent a watch event without a resourceVersion".to_owned(),
+            hint: "the API server (or a proxy in front of it) does not serve watches of this kind properly: check it".to_owned(),
+        },
+    }
+}
+
+/// Explains a Kubernetes `Status` failure about `object`.
+pub fn explain_status(status: &kube::core::Status, object: &str) -> Failure {
+    let failure = |code, message: String, hint: &str| Failure { code, object: object.to_owned(), message, hint: hint.to_owned() };
+    let message = if status.message.is_empty() { status.reason.clone() } else { status.message.clone() };
+    match (status.code, status.reason.as_str()) {
+        (401, _) => failure(
+            "credentials_rejected",
+            message,
+            "the cluster does not accept Gatehouse's credentials (expired or revoked token or certificate): renew them in the kubeconfig and restart Gatehouse",
+        ),
+        (403, _) => match Refusal::parse(&message) {
+            Some(refusal) => Failure { code: "forbidden", object: object.to_owned(), message: refusal.sentence(), hint: refusal.rule() },
+            None => failure(
+                "forbidden",
+                message,
+                "RBAC does not allow this: grant Gatehouse's user or service account the verb on this resource (a Role or ClusterRole and its binding), then submit again",
+            ),
+        },
+        (409, "Conflict") if message.starts_with("Apply failed") => failure(
+            "field_manager_conflict",
+            message,
+            "another field manager owns these fields with different values: change them back with that tool, or remove its ownership (kubectl apply --server-side --force-conflicts --field-manager gatehouse) if Gatehouse should own them",
+        ),
+        (409, _) => failure("conflict", message, "the object changed while it was written: submit again"),
+        (422, _) | (400, "BadRequest") => failure(
+            "object_rejected",
+            message,
+            "the API server refused the object: fix the field it names in the application or environment (or delete the object in the cluster when the field is immutable) and submit again",
+        ),
+        (404, _) => failure("not_found", message, "the object or its kind does not exist in the cluster: check the capability list on the Clusters page"),
+        _ => failure("api_error", message, "the API server refused the request; its message says why"),
+    }
+}
+
+/// What RBAC refused, read from the API server's 403 message: `… is forbidden: User "u"
+/// cannot watch resource "deployments" in API group "apps" in the namespace "team"`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Refusal {
+    user: String,
+    verb: String,
+    resource: String,
+    group: String,
+    namespace: Option<String>,
+}
+
+impl Refusal {
+    fn parse(message: &str) -> Option<Refusal> {
+        let quoted = |text: &str| -> Option<(String, String)> {
+            let rest = text.strip_prefix('"')?;
+            let end = rest.find('"')?;
+            Some((rest[..end].to_owned(), rest[end + 1..].to_owned()))
+        };
+        let after_user = &message[message.find("forbidden: User ")? + "forbidden: User ".len()..];
+        let (user, rest) = quoted(after_user)?;
+        let rest = rest.strip_prefix(" cannot ")?;
+        let (verb, rest) = rest.split_once(' ')?;
+        let (resource, rest) = quoted(rest.strip_prefix("resource ")?)?;
+        let (group, rest) = quoted(rest.strip_prefix(" in API group ")?)?;
+        let namespace = match rest.strip_prefix(" in the namespace ") {
+            Some(rest) => Some(quoted(rest)?.0),
+            None => None,
+        };
+        Some(Refusal { user, verb: verb.to_owned(), resource, group, namespace })
+    }
+
+    fn sentence(&self) -> String {
+        let group = if self.group.is_empty() { "the core API group".to_owned() } else { format!("API group {}", self.group) };
+        let scope = match &self.namespace {
+            Some(namespace) => format!("in namespace {namespace}"),
+            None => "at the cluster scope".to_owned(),
+        };
+        format!("the cluster's RBAC does not let {} {} {} ({group}) {scope}", self.user, self.verb, self.resource)
+    }
+
+    fn rule(&self) -> String {
+        let role = if self.namespace.is_some() {
+            "Gatehouse's ClusterRole (deploy/base/rbac.yaml) or to a Role in that namespace"
+        } else {
+            "Gatehouse's ClusterRole (deploy/base/rbac.yaml)"
+        };
+        format!(
+            "add the rule {{apiGroups: [\"{}\"], resources: [{}], verbs: [{}]}} to {role}, then try again",
+            self.group, self.resource, self.verb
+        )
     }
 }
 
@@ -81,4 +167,50 @@ fn error_chain(error: &dyn std::error::Error) -> String {
         source = cause.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(code: u16, reason: &str, message: &str) -> kube::core::Status {
+        serde_json::from_value(serde_json::json!({"status": "Failure", "code": code, "reason": reason, "message": message}))
+            .expect("a Status")
+    }
+
+    #[test]
+    fn a_refusal_by_rbac_says_who_what_where_and_which_rule_to_add() {
+        let refused = status(
+            403,
+            "Forbidden",
+            "deployments.apps \"api\" is forbidden: User \"system:serviceaccount:gatehouse:gatehouse\" cannot watch resource \"deployments\" in API group \"apps\" in the namespace \"cd-service-dev\"",
+        );
+        let failure = explain_status(&refused, "Deployment cd-service-dev/api");
+        assert_eq!(failure.code, "forbidden");
+        assert_eq!(
+            failure.to_string(),
+            "Deployment cd-service-dev/api: the cluster's RBAC does not let system:serviceaccount:gatehouse:gatehouse watch deployments (API group apps) in namespace cd-service-dev — add the rule {apiGroups: [\"apps\"], resources: [deployments], verbs: [watch]} to Gatehouse's ClusterRole (deploy/base/rbac.yaml) or to a Role in that namespace, then try again"
+        );
+        let cluster_scope = status(403, "Forbidden", "nodes is forbidden: User \"u\" cannot list resource \"nodes\" in API group \"\" at the cluster scope");
+        let failure = explain_status(&cluster_scope, "the cluster's nodes");
+        assert!(failure.message.ends_with("list nodes (the core API group) at the cluster scope"), "{}", failure.message);
+        assert!(failure.hint.contains("apiGroups: [\"\"]"), "{}", failure.hint);
+    }
+
+    #[test]
+    fn a_refusal_in_another_words_keeps_the_api_servers_message() {
+        let failure = explain_status(&status(403, "Forbidden", "access denied by the webhook"), "Service a/b");
+        assert_eq!(failure.message, "access denied by the webhook");
+        assert!(failure.hint.starts_with("RBAC does not allow this"));
+    }
+
+    #[test]
+    fn a_refused_watch_is_explained_like_any_refusal() {
+        let refused = status(403, "Forbidden", "gateways.gateway.networking.k8s.io \"api-dev\" is forbidden: User \"u\" cannot watch resource \"gateways\" in API group \"gateway.networking.k8s.io\" in the namespace \"team\"");
+        let error = kube::runtime::wait::Error::ProbeFailed(kube::runtime::watcher::Error::WatchStartFailed(kube::Error::Api(Box::new(refused))));
+        let failure = explain_wait(&error, "Gateway team/api-dev");
+        assert_eq!(failure.code, "forbidden");
+        assert!(!failure.to_string().contains("Status {"), "no Debug dump: {failure}");
+        assert!(failure.hint.contains("verbs: [watch]"));
+    }
 }

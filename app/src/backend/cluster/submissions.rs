@@ -578,8 +578,8 @@ impl Submitter {
                 }
                 Err(error) => {
                     let failure = failure::explain(&error, &label);
-                    let message = format!("{} {}", failure.message, failure.hint);
-                    self.set_object(id, position, state::FAILED, &message, Some(&failure.message)).await;
+                    let message = format!("{} — {}", failure.message, failure.hint);
+                    self.set_object(id, position, state::FAILED, &message, Some(&failure::answer(&error, &failure))).await;
                     self.skip_rest(id, position + 1, objects.len(), &format!("not applied: {label} failed before it")).await;
                     let done = if applied.is_empty() { "nothing was applied".to_owned() } else { format!("applied before it: {}", applied.join(", ")) };
                     self.finish(id, status::FAILED, &format!("{label}: {} ({}); {done}. {}", failure.message, failure.code, failure.hint))
@@ -666,7 +666,10 @@ impl Submitter {
         match tokio::time::timeout_at(deadline, await_condition(api.clone(), &target.name, check)).await {
             Ok(Ok(Some(object))) => Ok(readiness.ready(&object.data)),
             Ok(Ok(None)) => Err("it was deleted while Gatehouse waited for it".to_owned()),
-            Ok(Err(error)) => Err(format!("watching it failed: {error}")),
+            Ok(Err(error)) => {
+                let failure = failure::explain_wait(&error, &label);
+                Err(format!("Gatehouse could not watch it: {} — {}", failure.message, failure.hint))
+            }
             Err(_) => {
                 let why = match api.get_opt(&target.name).await {
                     Ok(Some(object)) => readiness.why_not(&object.data).unwrap_or_else(|| "it became ready just now".to_owned()),
@@ -701,8 +704,8 @@ impl Submitter {
                 }
                 Err(error) => {
                     let failure = failure::explain(&error, &label);
-                    self.set_object(id, position, state::FAILED, &format!("{} {}", failure.message, failure.hint), Some(&failure.message))
-                        .await;
+                    let message = format!("{} — {}", failure.message, failure.hint);
+                    self.set_object(id, position, state::FAILED, &message, Some(&failure::answer(&error, &failure))).await;
                     self.skip_rest(id, position + 1, objects.len(), &format!("not deleted: {label} failed before it")).await;
                     self.finish(id, status::FAILED, &format!("{label}: {} ({}); deleted before it: {}. {}", failure.message, failure.code,
                         if deleted.is_empty() { "nothing".to_owned() } else { deleted.join(", ") }, failure.hint)).await;
