@@ -1,6 +1,6 @@
 //! The clusters Gatehouse submits to — the default one from a kubeconfig, the pod's service
-//! account, or (with neither) a simulated Cilium cluster started in process, and named ones
-//! from kubeconfigs — and the label fix's reconciler on each.
+//! account, or (only with `--demo`) a simulated Cilium cluster started in process; named ones
+//! from kubeconfigs or simulated — and the label fix's reconciler on each.
 use std::{path::Path, sync::Arc};
 
 use app::backend::{
@@ -46,8 +46,9 @@ pub struct ClusterState {
     /// The simulated clusters: the default one when no real one is configured, and those
     /// of --simulated-cluster.
     pub simulated: Vec<Arc<SimCluster>>,
-    /// Whether this replica holds the Lease and runs the reconcilers.
-    pub election: Arc<Election>,
+    /// Whether this replica holds the Lease and runs the reconcilers; `None` when no cluster
+    /// is configured at all.
+    pub election: Option<Arc<Election>>,
 }
 
 impl std::fmt::Debug for ClusterState {
@@ -95,13 +96,20 @@ pub async fn connect(
 ) -> Result<ClusterState, ClusterError> {
     let mut simulated = Vec::new();
     let cluster = if config.in_cluster {
-        Cluster::in_cluster()?
+        Some(Cluster::in_cluster()?)
     } else if let Some(path) = &config.kubeconfig {
-        Cluster::from_kubeconfig(DEFAULT_CLUSTER, path, config.kube_context.as_deref()).await?
-    } else {
+        Some(Cluster::from_kubeconfig(DEFAULT_CLUSTER, path, config.kube_context.as_deref()).await?)
+    } else if config.demo {
         let (cluster, sim) = start_simulated(config, DEFAULT_CLUSTER).await?;
         simulated.push(sim);
-        cluster
+        Some(cluster)
+    } else {
+        // A portal started without a cluster must not submit to a stand-in: every submission
+        // to the default cluster is refused, saying what to configure.
+        tracing::warn!(
+            "no default cluster is configured: submissions to environments on it are refused until Gatehouse is started with --kubeconfig or --in-cluster (or --demo, for a simulated cluster)"
+        );
+        None
     };
     let mut named: Vec<Cluster> = Vec::with_capacity(config.clusters.len() + config.simulated_clusters.len());
     let taken = |named: &[Cluster], name: &str| {
@@ -120,13 +128,16 @@ pub async fn connect(
     let clusters = Clusters::new(cluster, named);
     let on = label_fix::enabled(db).await?;
     let (switch, follows) = watch::channel(on);
-    // The replicas elect their leader on the default cluster; the leader runs the label fix
-    // on every cluster.
-    let default = clusters.default_cluster();
-    let namespace = config.lease_namespace.clone().unwrap_or_else(|| default.client.default_namespace().to_owned());
-    let election = Arc::new(Election::start(default.client.clone(), LeaseSettings::new(namespace, &config.lease_name)));
-    tracing::info!(identity = %election.settings.identity, lease = %election.settings.name, namespace = %election.settings.namespace, "campaigning for the leader Lease");
-    for cluster in clusters.all() {
+    // The replicas elect their leader on the default cluster (the first named one without
+    // it); the leader runs the label fix on every cluster. With no cluster there is nothing
+    // to lead.
+    let election = clusters.default_cluster().or_else(|| clusters.all().next()).map(|home| {
+        let namespace = config.lease_namespace.clone().unwrap_or_else(|| home.client.default_namespace().to_owned());
+        let election = Arc::new(Election::start(home.client.clone(), LeaseSettings::new(namespace, &config.lease_name)));
+        tracing::info!(identity = %election.settings.identity, lease = %election.settings.name, namespace = %election.settings.namespace, cluster = %home.name, "campaigning for the leader Lease");
+        election
+    });
+    for (cluster, election) in clusters.all().zip(std::iter::repeat(election.clone()).flatten()) {
         tracing::info!(cluster = %cluster.name, source = %cluster.source, "submitting to this cluster");
         let (reconciled, database, follows, metrics) = (cluster.clone(), db.clone(), follows.clone(), metrics.clone());
         tokio::spawn(leader::while_leading(election.leading(), move || {

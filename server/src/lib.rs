@@ -163,7 +163,9 @@ impl Gatehouse {
                 axum::serve(listener, app).with_graceful_shutdown(shutdown).await
             }
         };
-        election.release().await;
+        if let Some(election) = election {
+            election.release().await;
+        }
         db.close().await;
         served.map_err(StartError::Serve)
     }

@@ -227,8 +227,10 @@ pub async fn track(State(state): State<AppState>, request: Request, next: Next) 
 }
 
 pub async fn scrape(State(state): State<AppState>) -> Response {
-    let election = &state.clusters.election;
-    match state.metrics.render(&state.db, &election.settings.name, election.is_leader()).await {
+    // With no cluster configured there is no Lease to hold: the gauge says 0 for no name.
+    let (lease, leading) =
+        state.clusters.election.as_ref().map(|election| (election.settings.name.as_str(), election.is_leader())).unwrap_or_default();
+    match state.metrics.render(&state.db, lease, leading).await {
         Ok(text) => ([(header::CONTENT_TYPE, CONTENT_TYPE)], text).into_response(),
         Err(error) => {
             tracing::warn!(%error, "metrics: could not read the plan");

@@ -764,7 +764,32 @@ async fn environments_go_to_their_own_clusters(kind: DbKind) {
     assert_eq!(missing["failure"]["code"], "cluster_not_configured");
 }
 
+/// A portal started with no kubeconfig, no in-cluster account and no `--demo` submits to no
+/// stand-in: the default cluster is not configured, a submission is refused with what to
+/// configure, and the Clusters page and API say so.
+async fn without_a_configured_cluster_nothing_is_simulated(kind: DbKind) {
+    let database = TestApp::spawn_demo(kind).await.stop().await;
+    let app = TestApp::spawn_with(database, |config| config.demo = false).await;
+    let (status, body) =
+        app.post_json("/api/v1/applications/api/submissions", &json!({"environment": "dev", "dry_run": false})).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (409, Some("cluster_not_configured")), "{body}");
+    let message = body["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("--kubeconfig") && message.contains("--in-cluster") && message.contains("--demo"), "{message}");
+    let (status, clusters) = app.get_json("/api/v1/clusters").await;
+    assert_eq!(status, 200, "{clusters}");
+    let clusters = clusters.as_array().expect("a list");
+    assert!(clusters.iter().all(|c| c["source"] != "simulated"), "no simulated cluster: {clusters:?}");
+    let default = clusters.iter().find(|c| c["cluster"] == "default").expect("the default cluster is listed");
+    assert_eq!((default["source"].as_str(), default["reachable"].as_bool()), (Some("not configured"), Some(false)), "{default}");
+    assert_eq!(default["environments"], json!(["dev", "prod"]));
+    assert!(default["failure"]["hint"].as_str().is_some_and(|hint| hint.contains("--kubeconfig")), "{default}");
+    let page = app.get("/clusters").await.text().await.expect("the page");
+    assert!(page.contains("not configured") && page.contains("--kubeconfig"), "the Clusters page says what to add");
+    app.stop().await;
+}
+
 on_both_databases!(
+    without_a_configured_cluster_nothing_is_simulated,
     environments_go_to_their_own_clusters,
     simulated_clusters_stand_beside_the_default,
     seed_example_reaches_ready,

@@ -50,40 +50,63 @@ impl std::fmt::Debug for Cluster {
 /// environment goes to the one its `cluster` names, or to the default.
 #[derive(Clone, Debug)]
 pub struct Clusters {
-    default: Cluster,
+    /// `None` when Gatehouse was started with no kubeconfig, no in-cluster account and no
+    /// simulated cluster: an environment that goes to the default cluster is then refused
+    /// with what to configure, never sent to a stand-in.
+    default: Option<Cluster>,
     named: Arc<BTreeMap<String, Cluster>>,
 }
 
 /// An environment names a cluster Gatehouse is not configured with.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "environment {environment} goes to cluster {cluster}, which Gatehouse is not configured with (it has: {configured}); start Gatehouse with --cluster {cluster}=KUBECONFIG[#CONTEXT], or set the environment's cluster to one of those"
-)]
+#[error("environment {environment} goes to cluster {cluster}, which Gatehouse is not configured with ({}); {}", self.configured_text(), self.remedy())]
 pub struct UnknownCluster {
     pub environment: String,
     pub cluster: String,
     pub configured: String,
 }
 
+impl UnknownCluster {
+    fn configured_text(&self) -> String {
+        if self.configured.is_empty() { "it has none".to_owned() } else { format!("it has: {}", self.configured) }
+    }
+
+    /// What to start Gatehouse with (or change) so that the environment has its cluster.
+    pub fn remedy(&self) -> String {
+        if self.cluster == DEFAULT_CLUSTER {
+            "start Gatehouse with --kubeconfig FILE (GATEHOUSE_KUBECONFIG) or, in a pod, --in-cluster; or --demo for a simulated cluster to try it out, or set the environment's cluster to a configured one".to_owned()
+        } else {
+            format!(
+                "start Gatehouse with --cluster {}=KUBECONFIG[#CONTEXT] (or GATEHOUSE_CLUSTERS), or set the environment's cluster to a configured one",
+                self.cluster
+            )
+        }
+    }
+}
+
 impl Clusters {
     /// `default` is named `default`; the others keep their names, which must be distinct.
-    pub fn new(mut default: Cluster, named: impl IntoIterator<Item = Cluster>) -> Clusters {
-        DEFAULT_CLUSTER.clone_into(&mut default.name);
+    pub fn new(default: Option<Cluster>, named: impl IntoIterator<Item = Cluster>) -> Clusters {
+        let default = default.map(|mut default| {
+            DEFAULT_CLUSTER.clone_into(&mut default.name);
+            default
+        });
         let named = named.into_iter().map(|cluster| (cluster.name.clone(), cluster)).collect();
         Clusters { default, named: Arc::new(named) }
     }
 
-    pub fn default_cluster(&self) -> &Cluster {
-        &self.default
+    /// The default cluster, when one is configured.
+    pub fn default_cluster(&self) -> Option<&Cluster> {
+        self.default.as_ref()
     }
 
-    /// Every cluster, the default first.
+    /// Every configured cluster, the default first.
     pub fn all(&self) -> impl Iterator<Item = &Cluster> {
-        std::iter::once(&self.default).chain(self.named.values())
+        self.default.iter().chain(self.named.values())
     }
 
     pub fn by_name(&self, name: &str) -> Option<&Cluster> {
-        if name == DEFAULT_CLUSTER { Some(&self.default) } else { self.named.get(name) }
+        if name == DEFAULT_CLUSTER { self.default.as_ref() } else { self.named.get(name) }
     }
 
     /// The cluster `environment` goes to.
@@ -309,10 +332,7 @@ pub async fn overview(clusters: &Clusters, plan: &Plan) -> Vec<Capabilities> {
                     code: "cluster_not_configured",
                     object: format!("cluster {}", error.cluster),
                     message: error.to_string(),
-                    hint: format!(
-                        "start Gatehouse with --cluster {}=KUBECONFIG[#CONTEXT] (or GATEHOUSE_CLUSTERS), or change the environments' cluster",
-                        error.cluster
-                    ),
+                    hint: error.remedy(),
                 }),
             }),
         }
