@@ -24,6 +24,13 @@
 //!   (from two processes, say) are still kept apart by the database alone.
 //! - Transient failures (a unique violation after a stale read, serialization failure,
 //!   deadlock, busy) are retried with a fresh read, a bounded number of times, with jitter.
+//! - **Applications' VIPs.** A fixed VIP is held while the application asks for it; an
+//!   `auto` VIP is chosen and held when the application is submitted, in one write
+//!   transaction that first takes the holder's lock (SQLite: the write lock; PostgreSQL: an
+//!   advisory lock of the application and environment, waited for) and reads whether it
+//!   holds one already — so concurrent submissions of one application hold one address, and
+//!   the UNIQUE key keeps that address from every other claim. The Gateway then asks LB-IPAM
+//!   for exactly that address, so the cluster cannot assign one the plan does not hold.
 //!
 //! History: every change of an address is in the audit log under `address/<ip>` (who, when,
 //! why), written in the transaction of the change.
@@ -2004,6 +2011,18 @@ mod tests {
 /// come and go with the application; "next free" passes over them like any allocation.
 pub const FIXED_VIP_REASON: &str = "the application's fixed VIP";
 
+/// The rows application `name` holds for `reason`.
+async fn held_for_reason(tx: &mut Transaction<'_, Any>, name: &str, reason: &str) -> Result<Vec<Holding>, DbError> {
+    sqlx::query(&format!("SELECT {HOLDING_COLUMNS} FROM addresses WHERE application = $1 AND reason = $2"))
+        .bind(name)
+        .bind(reason)
+        .fetch_all(&mut **tx)
+        .await?
+        .iter()
+        .map(row_to_holding)
+        .collect()
+}
+
 /// Makes the rows of `name`'s fixed VIPs match `application` (`None`: deleted), in the
 /// caller's transaction: holds each address it asks for in a pool of that environment, and
 /// gives back those it held that way and no longer asks for — and the `auto` VIPs it holds in
@@ -2029,16 +2048,7 @@ pub async fn hold_fixed_vips(
             crate::domain::VipRequest::Auto => None,
         })
         .collect();
-    let held = sqlx::query(&format!(
-        "SELECT {HOLDING_COLUMNS} FROM addresses WHERE application = $1 AND reason = $2"
-    ))
-    .bind(name)
-    .bind(FIXED_VIP_REASON)
-    .fetch_all(&mut **tx)
-    .await?
-    .iter()
-    .map(row_to_holding)
-    .collect::<Result<Vec<_>, _>>()?;
+    let held = held_for_reason(tx, name, FIXED_VIP_REASON).await?;
 
     let mut given_back: Vec<Holding> = held
         .iter()
@@ -2056,17 +2066,7 @@ pub async fn hold_fixed_vips(
         .filter(|(_, target)| target.vip == crate::domain::VipRequest::Auto)
         .map(|(environment, _)| environment)
         .collect();
-    let auto_held = sqlx::query(&format!(
-        "SELECT {HOLDING_COLUMNS} FROM addresses WHERE application = $1 AND reason = $2"
-    ))
-    .bind(name)
-    .bind(AUTO_VIP_REASON)
-    .fetch_all(&mut **tx)
-    .await?
-    .iter()
-    .map(row_to_holding)
-    .collect::<Result<Vec<_>, _>>()?;
-    given_back.extend(auto_held.into_iter().filter(|h| {
+    given_back.extend(held_for_reason(tx, name, AUTO_VIP_REASON).await?.into_iter().filter(|h| {
         let environment = plan.pools.iter().find(|pool| pool.id == Some(h.pool)).map(|pool| &pool.environment);
         !environment.is_some_and(|environment| auto_environments.contains(&environment))
     }));

@@ -205,6 +205,15 @@ async fn submissions_and_manual_allocations_interleaved_never_share_a_vip(kind: 
     );
 }
 
+/// A LoadBalancer Service of dev made in the cluster by hand, asking LB-IPAM for `address`.
+async fn asks_for(services: &Api<DynamicObject>, name: &str, address: &str) {
+    let service = json!({"apiVersion": "v1", "kind": "Service",
+        "metadata": {"name": name, "namespace": "default", "labels": {"gatehouse.io/advertise": "dev"},
+                     "annotations": {"lbipam.cilium.io/ips": address}},
+        "spec": {"type": "LoadBalancer", "ports": [{"port": 443, "protocol": "TCP"}], "selector": {"app": name}}});
+    services.patch(name, &PatchParams::apply("someone-else"), &Patch::Apply(&service)).await.expect("the Service is applied");
+}
+
 async fn drift_names_an_address_with_two_holders(kind: DbKind) {
     let fixture = Fixture::start(kind).await;
     let app = &fixture.app;
@@ -218,11 +227,7 @@ async fn drift_names_an_address_with_two_holders(kind: DbKind) {
         "default",
         &ApiResource::from_gvk(&GroupVersionKind::gvk("", "v1", "Service")),
     );
-    let rogue = json!({"apiVersion": "v1", "kind": "Service",
-        "metadata": {"name": "rogue", "namespace": "default", "labels": {"gatehouse.io/advertise": "dev"},
-                     "annotations": {"lbipam.cilium.io/ips": team_b}},
-        "spec": {"type": "LoadBalancer", "ports": [{"port": 443, "protocol": "TCP"}], "selector": {"app": "rogue"}}});
-    services.patch("rogue", &PatchParams::apply("someone-else"), &Patch::Apply(&rogue)).await.expect("the Service is applied");
+    asks_for(&services, "rogue", &team_b).await;
 
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     let conflict = loop {
@@ -243,11 +248,7 @@ async fn drift_names_an_address_with_two_holders(kind: DbKind) {
 
     // Asking for the application's address gets nothing: LB-IPAM gave it to the application.
     let api_vip = fixture.sim.vip(DEV_NAMESPACE, GATEWAY_SERVICE).and_then(|v| v.address).expect("a VIP");
-    let copy = json!({"apiVersion": "v1", "kind": "Service",
-        "metadata": {"name": "copycat", "namespace": "default", "labels": {"gatehouse.io/advertise": "dev"},
-                     "annotations": {"lbipam.cilium.io/ips": api_vip}},
-        "spec": {"type": "LoadBalancer", "ports": [{"port": 443, "protocol": "TCP"}], "selector": {"app": "copycat"}}});
-    services.patch("copycat", &PatchParams::apply("someone-else"), &Patch::Apply(&copy)).await.expect("the Service is applied");
+    asks_for(&services, "copycat", &api_vip).await;
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
     let refused = loop {
         let copycat = services.get("copycat").await.expect("the Service exists");
