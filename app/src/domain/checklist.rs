@@ -1810,7 +1810,7 @@ mod tests {
         let mut plan = good();
         set_mode(&mut plan, "dev", AdvertisementMode::Bgp);
         assert!(findings(&check_plan(&plan, NOW), &rule::BGP_ROUTER_ID).is_empty(), "an IPv4 router is its own id");
-        fn peer<'a>(plan: &'a mut Plan) -> &'a mut BgpPeer {
+        fn peer(plan: &mut Plan) -> &mut BgpPeer {
             &mut environment(plan, "dev").advertisement.bgp.as_mut().unwrap().peers[0]
         }
         peer(&mut plan).address = ip("fd00:101::1");
