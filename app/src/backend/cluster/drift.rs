@@ -11,6 +11,7 @@ use serde_json::Value;
 
 use super::vips::{OWNING_GATEWAY_LABEL, assigned_address, generated_service_name, labels_of, selects};
 pub use crate::api::cluster::{AddressDrift, Drift, PoolDrift};
+use crate::backend::allocations::auto_vip_owner;
 use crate::domain::{Allocation, Application, EnvironmentName, IpAddr, Plan, PoolBlock, PoolBlockInput, VipRequest};
 
 /// `cluster_only`, `plan_only`, `different` or (addresses) `conflict`.
@@ -103,8 +104,19 @@ pub fn compare(plan: &Plan, cluster_pools: &[Value], services: &[Value]) -> Drif
         for (environment, entry) in &application.environments {
             let gateway = format!("{}-{environment}", application.name);
             let namespace = format!("{}/", plan.namespace_in(application, environment));
-            let VipRequest::Address(address) = entry.vip else { continue };
-            claimed.insert(address, PlanHolder::of_application(plan, application, environment));
+            let address = match entry.vip {
+                VipRequest::Address(address) => {
+                    claimed.insert(address, PlanHolder::of_application(plan, application, environment));
+                    address
+                }
+                // The address held for it, when it has been submitted.
+                VipRequest::Auto => {
+                    let owner = auto_vip_owner(plan.namespace_in(application, environment).as_str(), &gateway);
+                    let held = plan.allocations.iter().find(|a| a.owner == owner && a.environment == *environment);
+                    let Some(allocation) = held else { continue };
+                    allocation.address
+                }
+            };
             let holder = held.iter().find(|(_, (service, owner))| {
                 owner.as_deref() == Some(gateway.as_str()) && service.starts_with(&namespace)
             });
@@ -381,6 +393,33 @@ mod tests {
         assert_eq!(conflict.address, "192.168.101.192");
         assert_eq!(conflict.plan_application.as_deref(), Some("api"));
         assert_eq!(conflict.plan_service.as_deref(), Some("cd-service-dev/cilium-gateway-api-dev"));
+    }
+
+    #[test]
+    fn an_auto_vip_on_another_address_than_the_plan_holds_is_different_and_not_imported() {
+        let mut plan = seed_plan();
+        plan.allocations = vec![Allocation {
+            address: IpAddr::parse("192.168.101.192").unwrap(),
+            pool_id: 1,
+            environment: EnvironmentName::parse("dev").unwrap(),
+            owner: "Gateway cd-service-dev/api-dev".to_owned(),
+            application: Some(crate::domain::K8sName::parse("api").unwrap()),
+        }];
+        let pools = [
+            pool("dev-vips", json!([{"cidr": "192.168.101.192/28"}]), "dev"),
+            pool("prod-vips", json!([{"start": "192.168.101.240", "stop": "192.168.101.250"}]), "prod"),
+        ];
+        let services = [
+            service("cd-service", "cilium-gateway-api-prod", Some("api-prod"), "192.168.101.240"),
+            service("cd-service-dev", "cilium-gateway-api-dev", Some("api-dev"), "192.168.101.195"),
+        ];
+        let drift = compare(&plan, &pools, &services);
+        let addresses: Vec<(&str, &str)> = drift.addresses.iter().map(|a| (a.address.as_str(), a.drift.as_str())).collect();
+        assert_eq!(addresses, [("192.168.101.192", "different"), ("192.168.101.195", "cluster_only"), ("192.168.101.192", "plan_only")]);
+        assert_eq!(drift.addresses[0].plan_application.as_deref(), Some("api"));
+        let import = super::super::import::importable(&plan, &drift);
+        assert!(import.addresses.is_empty(), "{import:?}");
+        assert!(import.left_out[0].contains("the plan gives its application 192.168.101.192 instead"), "{:?}", import.left_out);
     }
 
     #[test]

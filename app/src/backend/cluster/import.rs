@@ -84,6 +84,15 @@ pub fn importable(plan: &Plan, drift: &Drift) -> Import {
     }
     for address in drift.addresses.iter().filter(|a| a.drift == "cluster_only") {
         let owner = address.service.clone().unwrap_or_default();
+        // A Gateway whose application the plan gives another address moves there when it is
+        // submitted again; its present address is not the application's to keep.
+        if let Some(planned) = drift.addresses.iter().find(|a| a.drift == "different" && a.service.as_deref() == Some(owner.as_str())) {
+            import.left_out.push(format!(
+                "{} of {owner}: the plan gives its application {} instead; submit the application again so LB-IPAM moves it there",
+                address.address, planned.address
+            ));
+            continue;
+        }
         let holder = IpAddr::parse(&address.address).ok().and_then(|ip| pools.iter().find(|p| p.contains(&ip)));
         match holder {
             Some(pool) => import.addresses.push(ImportedAddress {
