@@ -94,6 +94,7 @@ impl From<crate::backend::cluster::submissions::SubmitError> for AppError {
             SubmitError::Cluster(unknown) => AppError::Conflict(unknown.to_string()),
             SubmitError::Invalid(error) => AppError::Fields(vec![error]),
             SubmitError::Db(error) => error.into(),
+            SubmitError::Vip(error) => super::pools::allocation_error(error),
             SubmitError::Certificate(cause) => {
                 tracing::error!(%cause, "opening a certificate's key for a submission failed");
                 AppError::Internal
@@ -299,12 +300,26 @@ pub struct PoolDrift {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AddressDrift {
     pub address: String,
-    /// `cluster_only`, `plan_only` or `different`.
+    /// `cluster_only` (the plan does not hold it), `conflict` (the plan holds it for someone
+    /// other than the Service the cluster assigned it to), `plan_only` or `different` (an
+    /// application's Gateway's Service has another address than the plan's).
     pub drift: String,
-    /// `namespace/name` of the LoadBalancer Service holding it in the cluster.
+    /// `namespace/name` of the LoadBalancer Service holding it in the cluster: the cluster's
+    /// holder.
     pub service: Option<String>,
     /// Who holds or asks for it in the plan: `application/api in prod`, or an allocation's owner.
     pub plan_owner: Option<String>,
+    /// The application the plan holds it for, when it is one.
+    #[serde(default)]
+    pub plan_application: Option<String>,
+    /// The environment of the plan's holder.
+    #[serde(default)]
+    pub plan_environment: Option<String>,
+    /// `namespace/name` of the Service that should hold it by the plan (the plan's holder's
+    /// Gateway's generated Service, or the Service an imported allocation came from); none
+    /// when the plan holds it for an owner that is not a Service.
+    #[serde(default)]
+    pub plan_service: Option<String>,
     pub message: String,
 }
 

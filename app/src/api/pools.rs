@@ -44,7 +44,7 @@ pub struct AddressMapView {
 }
 
 #[cfg(feature = "ssr")]
-fn allocation_error(error: crate::backend::allocations::AllocationError) -> AppError {
+pub(crate) fn allocation_error(error: crate::backend::allocations::AllocationError) -> AppError {
     use crate::backend::allocations::AllocationError;
     match error {
         AllocationError::PoolNotFound(id) => AppError::NotFound(format!("there is no pool with id {id}")),

@@ -24,6 +24,13 @@
 //!   (from two processes, say) are still kept apart by the database alone.
 //! - Transient failures (a unique violation after a stale read, serialization failure,
 //!   deadlock, busy) are retried with a fresh read, a bounded number of times, with jitter.
+//! - **Applications' VIPs.** A fixed VIP is held while the application asks for it; an
+//!   `auto` VIP is chosen and held when the application is submitted, in one write
+//!   transaction that first takes the holder's lock (SQLite: the write lock; PostgreSQL: an
+//!   advisory lock of the application and environment, waited for) and reads whether it
+//!   holds one already — so concurrent submissions of one application hold one address, and
+//!   the UNIQUE key keeps that address from every other claim. The Gateway then asks LB-IPAM
+//!   for exactly that address, so the cluster cannot assign one the plan does not hold.
 //!
 //! History: every change of an address is in the audit log under `address/<ip>` (who, when,
 //! why), written in the transaction of the change.
@@ -2004,9 +2011,22 @@ mod tests {
 /// come and go with the application; "next free" passes over them like any allocation.
 pub const FIXED_VIP_REASON: &str = "the application's fixed VIP";
 
+/// The rows application `name` holds for `reason`.
+async fn held_for_reason(tx: &mut Transaction<'_, Any>, name: &str, reason: &str) -> Result<Vec<Holding>, DbError> {
+    sqlx::query(&format!("SELECT {HOLDING_COLUMNS} FROM addresses WHERE application = $1 AND reason = $2"))
+        .bind(name)
+        .bind(reason)
+        .fetch_all(&mut **tx)
+        .await?
+        .iter()
+        .map(row_to_holding)
+        .collect()
+}
+
 /// Makes the rows of `name`'s fixed VIPs match `application` (`None`: deleted), in the
 /// caller's transaction: holds each address it asks for in a pool of that environment, and
-/// gives back those it held that way and no longer asks for. An address someone else holds is
+/// gives back those it held that way and no longer asks for — and the `auto` VIPs it holds in
+/// environments where it no longer asks for `auto`. An address someone else holds is
 /// left to them — the checklist (GH-VIP-DUPLICATE) refuses that plan before this runs.
 pub async fn hold_fixed_vips(
     tx: &mut Transaction<'_, Any>,
@@ -2028,18 +2048,9 @@ pub async fn hold_fixed_vips(
             crate::domain::VipRequest::Auto => None,
         })
         .collect();
-    let held = sqlx::query(&format!(
-        "SELECT {HOLDING_COLUMNS} FROM addresses WHERE application = $1 AND reason = $2"
-    ))
-    .bind(name)
-    .bind(FIXED_VIP_REASON)
-    .fetch_all(&mut **tx)
-    .await?
-    .iter()
-    .map(row_to_holding)
-    .collect::<Result<Vec<_>, _>>()?;
+    let held = held_for_reason(tx, name, FIXED_VIP_REASON).await?;
 
-    let given_back: Vec<Holding> = held
+    let mut given_back: Vec<Holding> = held
         .iter()
         .filter(|h| {
             !wanted
@@ -2048,6 +2059,17 @@ pub async fn hold_fixed_vips(
         })
         .cloned()
         .collect();
+    // The `auto` VIPs of environments the application no longer asks `auto` in.
+    let auto_environments: Vec<&crate::domain::EnvironmentName> = application
+        .into_iter()
+        .flat_map(|application| &application.environments)
+        .filter(|(_, target)| target.vip == crate::domain::VipRequest::Auto)
+        .map(|(environment, _)| environment)
+        .collect();
+    given_back.extend(held_for_reason(tx, name, AUTO_VIP_REASON).await?.into_iter().filter(|h| {
+        let environment = plan.pools.iter().find(|pool| pool.id == Some(h.pool)).map(|pool| &pool.environment);
+        !environment.is_some_and(|environment| auto_environments.contains(&environment))
+    }));
     for holding in &given_back {
         sqlx::query("DELETE FROM addresses WHERE address_key = $1")
             .bind(address_key(holding.address))
@@ -2097,4 +2119,218 @@ pub async fn hold_fixed_vips(
         }
     }
     record_taken(tx, &taken).await
+}
+
+// =============================================================================================
+// `auto` VIPs of applications
+
+/// The reason on the rows that hold the address an application with `vip: auto` was given in
+/// an environment. The plan chooses it when the application is submitted there, and the
+/// Gateway asks LB-IPAM for exactly that address (`spec.addresses`), so the cluster can only
+/// assign what the plan holds. Such a row lasts until a teardown, or until the application
+/// no longer asks for `auto` there.
+pub const AUTO_VIP_REASON: &str = "the application's VIP (vip: auto), requested from LB-IPAM";
+
+/// The owner written on an `auto` VIP's row: the object the address is for.
+pub fn auto_vip_owner(namespace: &str, gateway: &str) -> String {
+    format!("Gateway {namespace}/{gateway}")
+}
+
+/// An `auto` VIP as held: for which application in which environment (the pool's).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AutoVip {
+    pub application: String,
+    pub environment: String,
+    pub address: IpAddr,
+    pool: i64,
+}
+
+/// Every `auto` VIP held, oldest first.
+pub async fn auto_vips(conn: &mut AnyConnection) -> Result<Vec<AutoVip>, DbError> {
+    let rows = sqlx::query(
+        "SELECT a.address AS address, a.pool_id AS pool_id, a.application AS application, e.name AS environment \
+         FROM addresses a JOIN pools p ON p.id = a.pool_id JOIN environments e ON e.id = p.environment_id \
+         WHERE a.reason = $1 AND a.state = 'allocated' AND a.application IS NOT NULL ORDER BY a.id",
+    )
+    .bind(AUTO_VIP_REASON)
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            let address: String = row.try_get("address")?;
+            Ok(AutoVip {
+                address: IpAddr::parse(&address).map_err(|_| DbError::Corrupt {
+                    what: "address address".to_owned(),
+                    source: serde::de::Error::custom("not a valid stored value"),
+                })?,
+                pool: row.try_get("pool_id")?,
+                application: row.try_get("application")?,
+                environment: row.try_get("environment")?,
+            })
+        })
+        .collect()
+}
+
+/// The address `application` holds for its `auto` VIP in `environment`: the oldest row, should
+/// two submissions have raced.
+pub fn held_auto_vip(vips: &[AutoVip], application: &str, environment: &str) -> Option<IpAddr> {
+    vips.iter().find(|v| v.application == application && v.environment == environment).map(|v| v.address)
+}
+
+/// Gives every `auto` VIP of the plan that is held its address, so that its Gateway asks
+/// LB-IPAM for it. Those not held yet stay `auto`.
+pub fn with_auto_vips(plan: &crate::domain::Plan, vips: &[AutoVip]) -> crate::domain::Plan {
+    let mut plan = plan.clone();
+    for application in &mut plan.applications {
+        for (environment, target) in &mut application.environments {
+            if target.vip == crate::domain::VipRequest::Auto
+                && let Some(address) = held_auto_vip(vips, application.name.as_str(), environment.as_str())
+            {
+                target.vip = crate::domain::VipRequest::Address(address);
+            }
+        }
+    }
+    plan
+}
+
+/// The pools of an environment to take an `auto` VIP from: those with IPv4 blocks first, as
+/// LB-IPAM gives a single-stack Service an IPv4 address.
+fn auto_vip_pools<'a>(plan: &'a crate::domain::Plan, environment: &'a crate::domain::EnvironmentName) -> Vec<&'a VipPool> {
+    let mut pools: Vec<&VipPool> = plan.pools_of(environment).filter(|pool| pool.id.is_some()).collect();
+    pools.sort_by_key(|pool| !pool.blocks.iter().any(|block| block.family() == IpFamily::Ipv4));
+    pools
+}
+
+/// The address an `auto` VIP would be given now without holding it (for previews): the
+/// lowest free address of the environment's pools.
+pub async fn next_free_auto_vip(
+    db: &Database,
+    plan: &crate::domain::Plan,
+    environment: &crate::domain::EnvironmentName,
+) -> Result<Option<IpAddr>, AllocationError> {
+    let mut conn = db.pool().acquire().await?;
+    for pool in auto_vip_pools(plan, environment) {
+        let (read, prefetch) = read_for_allocation(&mut conn, pool.id.unwrap_or_default(), 1).await?;
+        let found = find_free(&mut conn, &read.extents, read.start(), Some(&prefetch), 1).await?;
+        if let Some(address) = found.free.first() {
+            return Ok(Some(*address));
+        }
+    }
+    Ok(None)
+}
+
+/// The advisory-lock class of `auto` VIP holders (PostgreSQL): one submission at a time
+/// decides the address of one application in one environment.
+const AUTO_VIP_LOCK_CLASS: i32 = 0x4748_0002;
+
+/// The advisory-lock key of an (application, environment): a hash, so two holders may share
+/// a key now and then and merely wait for each other.
+fn holder_key(application: &str, environment: &str) -> i32 {
+    let mut hash = crate::backend::manifests::Fnv1a::new();
+    hash.write(application.as_bytes());
+    hash.write(&[0]);
+    hash.write(environment.as_bytes());
+    (hash.finish() & 0x7fff_ffff) as i32
+}
+
+/// Holds the `auto` VIP of `application` in `environment` and returns it: the address it
+/// holds already; else `assigned` — the address the cluster gave its Gateway's Service —
+/// when it is in one of the environment's pools and free in the plan; else the lowest free
+/// address of the environment's pools. One short write transaction decides, with the
+/// holder's lock (SQLite: the write lock; PostgreSQL: an advisory lock of the application and
+/// environment), so two submissions of one application hold one address between them; the
+/// address itself is kept from everyone else by the UNIQUE key like every allocation, and a
+/// claim that meets a concurrent one is tried again with a fresh read.
+pub async fn hold_auto_vip(
+    db: &Database,
+    actor: &str,
+    plan: &crate::domain::Plan,
+    application: &crate::domain::Application,
+    environment: &crate::domain::EnvironmentName,
+    assigned: Option<IpAddr>,
+) -> Result<IpAddr, AllocationError> {
+    let (name, env) = (application.name.as_str(), environment.as_str());
+    let pools: Vec<i64> = auto_vip_pools(plan, environment).iter().filter_map(|pool| pool.id).collect();
+    if pools.is_empty() {
+        return Err(invalid(
+            "vip",
+            "no_vip_pools",
+            format!("environment {env} has no VIP pool to give the application's `auto` VIP from; create a pool for it"),
+        ));
+    }
+    let owner = auto_vip_owner(plan.namespace_in(application, environment).as_str(), &format!("{name}-{env}"));
+    let pools = &pools;
+    let owner = &owner;
+    with_retries(db, |_| async move {
+        let mut tx = begin_write(db).await?;
+        if db.backend() == Backend::Postgres {
+            sqlx::query("SELECT pg_advisory_xact_lock($1, $2)")
+                .bind(AUTO_VIP_LOCK_CLASS)
+                .bind(holder_key(name, env))
+                .execute(&mut *tx)
+                .await?;
+        }
+        let held: Option<String> = sqlx::query(
+            "SELECT a.address AS address FROM addresses a JOIN pools p ON p.id = a.pool_id              JOIN environments e ON e.id = p.environment_id              WHERE a.reason = $1 AND a.application = $2 AND e.name = $3 AND a.state = 'allocated' ORDER BY a.id LIMIT 1",
+        )
+        .bind(AUTO_VIP_REASON)
+        .bind(name)
+        .bind(env)
+        .fetch_optional(&mut *tx)
+        .await?
+        .map(|row| row.try_get("address"))
+        .transpose()?;
+        if let Some(address) = held.as_deref().and_then(|a| IpAddr::parse(a).ok()) {
+            return Ok(Some(address));
+        }
+        let mut reads = Vec::with_capacity(pools.len());
+        for &pool in pools {
+            reads.push(read_pool(&mut tx, pool).await?);
+        }
+        let mut chosen = None;
+        if let Some(address) = assigned
+            && let Some(read) = reads.iter().find(|read| read.pool.contains(&address))
+        {
+            let taken = sqlx::query("SELECT 1 AS taken FROM addresses WHERE address_key = $1")
+                .bind(address_key(address))
+                .fetch_optional(&mut *tx)
+                .await?;
+            // Someone else holds it: the plan's own choice below wins, and the Gateway asks
+            // LB-IPAM to move to it.
+            if taken.is_none() {
+                chosen = read.pool.id.map(|pool| (address, pool));
+            }
+        }
+        for read in &reads {
+            if chosen.is_some() {
+                break;
+            }
+            let found = find_free(&mut tx, &read.extents, read.start(), None, 1).await?;
+            chosen = found.free.first().copied().zip(read.pool.id);
+        }
+        let Some((address, pool)) = chosen else {
+            drop(tx);
+            return Err(exhausted_info(db, &reads[0].pool).await?.error());
+        };
+        let holding = Holding {
+            address,
+            pool,
+            state: AddressState::Allocated,
+            owner: Some(owner.clone()),
+            application: Some(application.name.clone()),
+            reason: Some(AUTO_VIP_REASON.to_owned()),
+            since: now_text(),
+            by: actor.to_owned(),
+        };
+        match insert_holdings(&mut tx, std::slice::from_ref(&holding)).await {
+            Ok(()) => {}
+            // Claimed meanwhile by another writer: read again.
+            Err(error) if is_unique_violation(&error) => return Ok(None),
+            Err(error) => return Err(error.into()),
+        }
+        record_taken(&mut tx, std::slice::from_ref(&holding)).await?;
+        tx.commit().await?;
+        Ok(Some(address))
+    })
+    .await
 }

@@ -217,6 +217,14 @@ pub mod rule {
         "FRR on a virtual machine learns the VIP routes and reaches the VIPs from the VM itself, yet may not forward clients' traffic into the cluster — commonly the hypervisor's anti-spoofing filter drops packets whose source is not the VM's own address, or forwarding is off in the VM. FRR on hardware forwards. Test from a client network before relying on a router VM."
     );
     rule!(
+        BGP_ROUTER_ID,
+        "GH-BGP-ROUTER-ID",
+        Error,
+        "cilium/bgp-router",
+        "Every BGP router has a router id",
+        "A BGP speaker identifies itself with a 32-bit router id, written as an IPv4 address. FRR takes it from an IPv4 address of the router; a router reached only over IPv6 may have none, and FRR then uses 0.0.0.0, which Cilium on the nodes refuses (\"Bad BGP Identifier\"), so no session and no VIP route. Gatehouse writes `bgp router-id` into the router's FRR configuration: from the router's IPv4 address, or the router id you give."
+    );
+    rule!(
         ADVERT_LABEL,
         "GH-ADVERT-LABEL",
         Error,
@@ -306,7 +314,7 @@ pub mod rule {
     );
 }
 
-static RULES: [RuleInfo; 27] = [
+static RULES: [RuleInfo; 28] = [
     rule::POD_CIDR_DISTINCT,
     rule::VIP_DISTINCT,
     rule::CONFIGMAP_DISTINCT,
@@ -323,6 +331,7 @@ static RULES: [RuleInfo; 27] = [
     rule::BGP_PEER,
     rule::BGP_VIP_OUTSIDE_SUBNET,
     rule::BGP_PEER_VM,
+    rule::BGP_ROUTER_ID,
     rule::ADVERT_LABEL,
     rule::GATEWAY_LABEL,
     rule::L2_ETP_LOCAL,
@@ -737,6 +746,17 @@ fn check_environment(ctx: &Ctx<'_>, env: &Environment, out: &mut Vec<Finding>) {
     }
 
     if mode.uses_bgp() {
+        for peer in adv.bgp.iter().flat_map(|b| &b.peers).filter(|p| p.router_id().is_none()) {
+            out.push(finding(
+                &rule::BGP_ROUTER_ID,
+                format!(
+                    "BGP peer {} of {} is reached only over IPv6 ({}) and has no router id: FRR would identify it as 0.0.0.0 and the nodes refuse the session (\"Bad BGP Identifier\")",
+                    peer.name, env.name, peer.address
+                ),
+                format!("give peer {} a router id, one of its IPv4 addresses or any address unique among the BGP speakers, e.g. router_id 10.255.0.1", peer.name),
+                vec![env_obj(&env.name)],
+            ));
+        }
         for peer in adv.bgp.iter().flat_map(|b| &b.peers).filter(|p| p.platform == Platform::Vm) {
             out.push(finding(
                 &rule::BGP_PEER_VM,
@@ -1497,9 +1517,14 @@ mod tests {
                     asn: Asn::new(65_000).unwrap(),
                     address: ip("192.168.101.1"),
                     platform: Platform::Hardware,
+                    router_id: None,
                 }],
             });
         }
+    }
+
+    fn set_mode_keeping_peers(plan: &mut Plan, name: &str, mode: AdvertisementMode) {
+        environment(plan, name).advertisement.mode = mode;
     }
 
     #[test]
@@ -1778,6 +1803,26 @@ mod tests {
         set_mode(&mut plan, "dev", AdvertisementMode::Arp);
         environment(&mut plan, "dev").advertisement.bgp.as_mut().unwrap().peers[0].platform = Platform::Vm;
         assert!(findings(&check_plan(&plan, NOW), &rule::BGP_PEER_VM).is_empty(), "only where BGP is used");
+    }
+
+    #[test]
+    fn bgp_router_id() {
+        let mut plan = good();
+        set_mode(&mut plan, "dev", AdvertisementMode::Bgp);
+        assert!(findings(&check_plan(&plan, NOW), &rule::BGP_ROUTER_ID).is_empty(), "an IPv4 router is its own id");
+        fn peer(plan: &mut Plan) -> &mut BgpPeer {
+            &mut environment(plan, "dev").advertisement.bgp.as_mut().unwrap().peers[0]
+        }
+        peer(&mut plan).address = ip("fd00:101::1");
+        let found = fires(&plan, &rule::BGP_ROUTER_ID);
+        assert_eq!(found[0].severity, Severity::Error);
+        assert_eq!(found[0].objects, ["environment/dev"]);
+        assert!(found[0].message.contains("frr of dev is reached only over IPv6 (fd00:101::1)"), "{}", found[0].message);
+        peer(&mut plan).router_id = Some(ip("10.255.0.1"));
+        assert!(findings(&check_plan(&plan, NOW), &rule::BGP_ROUTER_ID).is_empty(), "the router id given is used");
+        peer(&mut plan).router_id = None;
+        set_mode_keeping_peers(&mut plan, "dev", AdvertisementMode::Arp);
+        assert!(findings(&check_plan(&plan, NOW), &rule::BGP_ROUTER_ID).is_empty(), "only where BGP is used");
     }
 
     #[test]

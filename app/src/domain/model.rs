@@ -177,6 +177,19 @@ pub struct BgpPeer {
     /// `hardware` unless said otherwise; omitted from JSON when `hardware`.
     #[serde(default, skip_serializing_if = "Platform::is_hardware")]
     pub platform: Platform,
+    /// The router's BGP identifier (an IPv4 address). Without it the router's own IPv4
+    /// address is used; a router reached only over IPv6 needs it (see [`BgpPeer::router_id`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub router_id: Option<IpAddr>,
+}
+
+impl BgpPeer {
+    /// The `bgp router-id` of the router: the one given, else its IPv4 address. `None` for a
+    /// router reached only over IPv6 without one: FRR would then use 0.0.0.0 when the router
+    /// has no IPv4 address at all, and the nodes refuse the session ("Bad BGP Identifier").
+    pub fn router_id(&self) -> Option<IpAddr> {
+        self.router_id.or_else(|| self.address.is_ipv4().then_some(self.address))
+    }
 }
 
 /// A router on the way from the client networks to the node subnet. An environment lists
@@ -293,6 +306,9 @@ pub struct BgpPeerInput {
     /// `"hardware"` (the default) or `"vm"`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub platform: Option<String>,
+    /// An IPv4 address; needed when `address` is IPv6.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub router_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -372,6 +388,7 @@ impl From<&Environment> for EnvironmentInput {
                             asn: Some(NumberInput::Int(i64::from(p.asn.get()))),
                             address: p.address.to_string(),
                             platform: (!p.platform.is_hardware()).then(|| p.platform.as_str().to_owned()),
+                            router_id: p.router_id.map(|id| id.to_string()),
                         })
                         .collect(),
                 }),
@@ -482,6 +499,26 @@ fn parse_routers(c: &mut Collector, input: &[RouterInput], legacy: Option<&str>)
     routers
 }
 
+/// A BGP identifier: blank for none; otherwise an IPv4 address other than 0.0.0.0 (BGP
+/// identifiers are 32 bits, and FRR's 0.0.0.0 is the very value the nodes refuse).
+/// `Some(None)` when there is none, `None` when it is wrong.
+fn parse_router_id(c: &mut Collector, field: &str, input: Option<&str>) -> Option<Option<IpAddr>> {
+    let text = input.map(str::trim).unwrap_or_default();
+    if text.is_empty() {
+        return Some(None);
+    }
+    let address = c.take(field, IpAddr::parse(text))?;
+    if !address.is_ipv4() || address.to_u128() == 0 {
+        c.push(
+            field,
+            "invalid_router_id",
+            format!("a BGP router id is an IPv4 address other than 0.0.0.0, not {address}; use one of the router's IPv4 addresses, or any unique one such as 10.255.0.1"),
+        );
+        return None;
+    }
+    Some(Some(address))
+}
+
 fn parse_bgp(c: &mut Collector, input: &BgpInput) -> Option<BgpSettings> {
     let local_asn = parse_asn(c, "advertisement.bgp.local_asn", input.local_asn.as_ref());
     let mut peers = Vec::new();
@@ -493,6 +530,7 @@ fn parse_bgp(c: &mut Collector, input: &BgpInput) -> Option<BgpSettings> {
         let asn = parse_asn(c, &format!("{field}.asn"), p.asn.as_ref());
         let address = c.take(format!("{field}.address"), IpAddr::parse(&p.address));
         let platform = c.take(format!("{field}.platform"), Platform::parse(p.platform.as_deref().unwrap_or("")));
+        let router_id = parse_router_id(c, &format!("{field}.router_id"), p.router_id.as_deref());
         if let Some(n) = &name
             && !names.insert(n.clone())
         {
@@ -507,8 +545,8 @@ fn parse_bgp(c: &mut Collector, input: &BgpInput) -> Option<BgpSettings> {
         {
             c.push(format!("{field}.address"), "duplicate", format!("{a} is listed twice; each router is one peer"));
         }
-        if let (Some(name), Some(asn), Some(address), Some(platform)) = (name, asn, address, platform) {
-            peers.push(BgpPeer { name, asn, address, platform });
+        if let (Some(name), Some(asn), Some(address), Some(platform), Some(router_id)) = (name, asn, address, platform, router_id) {
+            peers.push(BgpPeer { name, asn, address, platform, router_id });
         }
     }
     Some(BgpSettings { local_asn: local_asn?, peers })
@@ -1429,6 +1467,34 @@ mod tests {
     }
 
     #[test]
+    fn a_router_id_is_an_ipv4_address_and_defaults_to_the_routers_ipv4_address() {
+        let mut doc = api_environment();
+        let env: Environment = serde_json::from_value(doc.clone()).unwrap();
+        let peer = &env.advertisement.bgp.as_ref().unwrap().peers[0];
+        assert_eq!((peer.router_id, peer.router_id()), (None, Some(peer.address)), "an IPv4 router is its own id");
+
+        doc["advertisement"]["bgp"]["peers"][0]["address"] = json!("fd00:101::1");
+        let env: Environment = serde_json::from_value(doc.clone()).unwrap();
+        assert_eq!(env.advertisement.bgp.as_ref().unwrap().peers[0].router_id(), None, "an IPv6-only router has none");
+
+        doc["advertisement"]["bgp"]["peers"][0]["router_id"] = json!("10.255.0.1");
+        let env: Environment = serde_json::from_value(doc.clone()).unwrap();
+        let peer = &env.advertisement.bgp.as_ref().unwrap().peers[0];
+        assert_eq!(peer.router_id().map(|id| id.to_string()).as_deref(), Some("10.255.0.1"));
+        assert_eq!(serde_json::to_value(&env).unwrap(), doc, "the router id is written back");
+        assert_eq!(Environment::try_from(EnvironmentInput::from(&env)).unwrap(), env);
+
+        for wrong in ["fd00::1", "0.0.0.0", "router"] {
+            doc["advertisement"]["bgp"]["peers"][0]["router_id"] = json!(wrong);
+            let errors = errors_of(serde_json::from_value(doc.clone()).unwrap());
+            assert!(
+                errors.iter().any(|(field, _)| field == "advertisement.bgp.peers[0].router_id"),
+                "{wrong}: {errors:?}"
+            );
+        }
+    }
+
+    #[test]
     fn documents_with_the_older_external_router_still_load() {
         let mut doc = api_environment();
         doc["external_router"] = json!("192.168.101.1");
@@ -1642,7 +1708,7 @@ mod tests {
                     arp: Some(ArpInput { interfaces: vec![w(8)], node_selector: BTreeMap::from([(w(9), w(10))]) }),
                     bgp: Some(BgpInput {
                         local_asn: Some(NumberInput::Int(numbers[0])),
-                        peers: vec![BgpPeerInput { name: w(11), asn: Some(NumberInput::Text(w(1))), address: w(2), platform: Some(w(3)) }],
+                        peers: vec![BgpPeerInput { name: w(11), asn: Some(NumberInput::Text(w(1))), address: w(2), platform: Some(w(3)), router_id: Some(w(4)) }],
                     }),
                 },
                 routers: vec![RouterInput { name: w(4), address: w(5) }],

@@ -228,6 +228,7 @@ fn drift_label(drift: &str) -> &'static str {
     match drift {
         "cluster_only" => "in the cluster, not in the plan",
         "plan_only" => "in the plan, not in the cluster",
+        "conflict" => "two holders",
         _ => "different",
     }
 }
@@ -269,7 +270,11 @@ fn DriftTables(drift: Drift) -> impl IntoView {
                         <tr data-address=row data-drift=kind>
                             <th scope="row"><code>{address.address}</code></th>
                             <td><span class="badge badge--warn">{label}</span></td>
-                            <td>{address.plan_owner.unwrap_or_else(|| "—".to_owned())}</td>
+                            <td>{match (address.plan_owner, address.plan_service) {
+                                (Some(owner), Some(service)) => format!("{owner} (Service {service})"),
+                                (Some(owner), None) => owner,
+                                (None, _) => "—".to_owned(),
+                            }}</td>
                             <td>{address.service.unwrap_or_else(|| "—".to_owned())}</td>
                             <td>{address.message}</td>
                         </tr>

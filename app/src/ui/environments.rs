@@ -308,7 +308,8 @@ impl Fields {
                     .iter()
                     .map(|peer| {
                         let platform = peer.platform.as_deref().map(|p| format!(" {p}")).unwrap_or_default();
-                        format!("{} {} {}{platform}", peer.name, number(&peer.asn), peer.address)
+                        let router_id = peer.router_id.as_deref().map(|id| format!(" {ROUTER_ID_WORD}{id}")).unwrap_or_default();
+                        format!("{} {} {}{platform}{router_id}", peer.name, number(&peer.asn), peer.address)
                     })
                     .collect::<Vec<_>>()
                     .join("\n"),
@@ -344,11 +345,18 @@ impl Fields {
                 bgp: uses_bgp.then(|| BgpInput {
                     local_asn: Some(NumberInput::Text(self.local_asn.get().trim().to_owned())),
                     peers: word_lines(&self.peers.get())
-                        .map(|mut words| BgpPeerInput {
-                            name: words.next().unwrap_or_default().to_owned(),
-                            asn: words.next().map(|asn| NumberInput::Text(asn.to_owned())),
-                            address: words.next().unwrap_or_default().to_owned(),
-                            platform: words.next().map(str::to_owned),
+                        .map(|mut words| {
+                            let name = words.next().unwrap_or_default().to_owned();
+                            let asn = words.next().map(|asn| NumberInput::Text(asn.to_owned()));
+                            let address = words.next().unwrap_or_default().to_owned();
+                            let (router_id, platform): (Vec<&str>, Vec<&str>) = words.partition(|w| w.starts_with(ROUTER_ID_WORD));
+                            BgpPeerInput {
+                                name,
+                                asn,
+                                address,
+                                platform: platform.first().map(|p| (*p).to_owned()),
+                                router_id: router_id.first().map(|id| id.trim_start_matches(ROUTER_ID_WORD).to_owned()),
+                            }
                         })
                         .collect(),
                 }),
@@ -367,6 +375,9 @@ impl Fields {
         }
     }
 }
+
+/// How a peer's line in the form gives its BGP router id: `router-id=10.255.0.1`.
+const ROUTER_ID_WORD: &str = "router-id=";
 
 /// The words of each non-empty line (a peer or a router per line).
 fn word_lines(text: &str) -> impl Iterator<Item = std::str::SplitWhitespace<'_>> {
@@ -562,7 +573,7 @@ fn EnvironmentForm(initial: Option<Environment>) -> impl IntoView {
                         <div class="field">
                             <label for="env-peers">"BGP peers"</label>
                             <textarea id="env-peers" rows="2" bind:value=fields.peers placeholder="frr 65000 192.168.101.1"></textarea>
-                            <p class="field__help">"One per line: name, ASN, address, and vm when the router is a virtual machine (FRR on a VM may not forward into the cluster)."</p>
+                            <p class="field__help">"One per line: name, ASN, address, vm when the router is a virtual machine (FRR on a VM may not forward into the cluster), and router-id=<IPv4> when the router is reached over IPv6 (it needs a BGP identifier)."</p>
                             {error_list("advertisement.bgp")}
                         </div>
                     </Show>

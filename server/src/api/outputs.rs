@@ -1,7 +1,7 @@
 //! Generated outputs: application bundles, each environment's Cilium objects, the external
 //! router's FRR configuration, the Cilium Helm values, and the whole plan as one bundle.
 use app::backend::{
-    certificates,
+    allocations, certificates,
     manifests::{self, BundleError},
     plan,
 };
@@ -14,6 +14,17 @@ use serde::Deserialize;
 
 use super::ApiError;
 use crate::{access::Caller, state::AppState};
+
+/// The plan as the bundles show it: each `auto` VIP the plan holds as its held address, which
+/// the Gateway asks LB-IPAM for. One not held yet stays `auto` (a Gateway without
+/// `spec.addresses`): only a submission holds an address, so a downloaded bundle never asks
+/// for one the plan could give to someone else.
+async fn plan_with_held_vips(state: &AppState) -> Result<app::domain::Plan, ApiError> {
+    let plan = plan::load_from(&state.db).await?;
+    let mut conn = state.db.pool().acquire().await.map_err(app::backend::db::DbError::from)?;
+    let held = allocations::auto_vips(&mut conn).await?;
+    Ok(allocations::with_auto_vips(&plan, &held))
+}
 
 pub(super) fn bundle_error(error: BundleError) -> ApiError {
     if let BundleError::Serialize(_) = error {
@@ -55,7 +66,7 @@ pub async fn application_bundle(
         .with_field("environment"));
     };
     super::applications::check_stored_scope(&state, &caller, &application).await?;
-    let plan = plan::load_from(&state.db).await?;
+    let plan = plan_with_held_vips(&state).await?;
     // The one output that carries a private key: the Secret the Gateway terminates TLS with.
     let certificate = plan
         .application(&application)
@@ -98,7 +109,7 @@ pub async fn helm_values(State(state): State<AppState>, Path(environment): Path<
 /// every environment it is deployed to — without TLS Secrets, so that no single file holds
 /// the keys of several environments.
 pub async fn plan_bundle(State(state): State<AppState>) -> Result<Response, ApiError> {
-    let plan = plan::load_from(&state.db).await?;
+    let plan = plan_with_held_vips(&state).await?;
     let bundle = manifests::plan_bundle(&plan).map_err(bundle_error)?;
     Ok(yaml(bundle.to_yaml()))
 }

@@ -34,6 +34,7 @@ impl From<SubmitError> for ApiError {
             SubmitError::Cluster(unknown) => ApiError::conflict("cluster_not_configured", unknown.to_string()),
             SubmitError::Db(error) => error.into(),
             SubmitError::Certificate(_) => ApiError::internal(&error),
+            SubmitError::Vip(error) => error.into(),
         }
     }
 }

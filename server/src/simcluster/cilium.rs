@@ -298,8 +298,13 @@ fn format_address(ipv4: bool, value: u128) -> Option<String> {
     IpAddr::from_u128(family, value).map(|address| address.to_string())
 }
 
-/// LB-IPAM: every LoadBalancer Service gets an address from a pool that selects it — the one
-/// it asks for, or the lowest free one — and loses it when no such pool holds it any more.
+/// LB-IPAM: every LoadBalancer Service gets an address from a pool that selects it — each
+/// address it asks for, or the lowest free one — and loses it when no such pool holds it any
+/// more. Requests are honoured as Cilium's operator does (`satisfySpecificIPRequests`): an
+/// address no enabled pool holds, one whose pool does not select the Service, and one another
+/// Service has are not assigned, and the Service's condition says which (reasons `no_pool`,
+/// `pool_selector_mismatch`, `already_allocated`); the Service that had an address first
+/// keeps it.
 fn lb_ipam(store: &mut Store) {
     let pools: Vec<Value> = store.all("CiliumLoadBalancerIPPool").into_iter().map(|(_, pool)| pool).collect();
     let services: Vec<(Key, Value)> = store
@@ -318,45 +323,77 @@ fn lb_ipam(store: &mut Store) {
                 && pools.iter().any(|pool| pool_serves(pool, &labels) && pool_contains(pool, address))
         });
         match kept {
-            Some(address) => {
+            Some(address) if requested.len() <= 1 => {
                 used.insert(address);
             }
-            None => pending.push((key.clone(), labels, requested)),
+            _ => pending.push((key.clone(), labels, requested)),
         }
     }
     for (key, labels, requested) in pending {
-        let serving: Vec<&Value> = pools.iter().filter(|pool| pool_serves(pool, &labels)).collect();
-        let outcome = if serving.is_empty() {
-            Err(("no_pool", "no pool selects this Service: label it to match a CiliumLoadBalancerIPPool's serviceSelector".to_owned()))
-        } else if !requested.is_empty() {
-            match requested.iter().find(|address| !used.contains(*address) && serving.iter().any(|pool| pool_contains(pool, address))) {
-                Some(address) => Ok(address.clone()),
-                None if requested.iter().any(|a| used.contains(a)) => {
-                    Err(("already_allocated", format!("the requested address {} is already allocated", requested.join(","))))
-                }
-                None => Err(("out_of_range", format!("no pool selecting this Service holds {}", requested.join(",")))),
+        let (assigned, refusal) = if requested.is_empty() {
+            match next_free(&pools, &labels, &used) {
+                Ok(address) => (vec![address], None),
+                Err(refusal) => (Vec::new(), Some(refusal)),
             }
         } else {
-            serving
-                .iter()
-                .flat_map(|pool| pool_spans(pool))
-                .find_map(|(first, last, ipv4)| {
-                    (first..=last).take(65_536).filter_map(|value| format_address(ipv4, value)).find(|a| !used.contains(a))
-                })
-                .ok_or(("pool_exhausted", "every address of the pools selecting this Service is allocated".to_owned()))
-        };
-        let status = match outcome {
-            Ok(address) => {
-                used.insert(address.clone());
-                json!({"loadBalancer": {"ingress": [{"ip": address}]},
-                       "conditions": [condition(LB_IPAM_CONDITION, true, "satisfied", "", None)]})
+            let mut assigned = Vec::new();
+            let mut refusal = None;
+            for address in &requested {
+                match requested_address(&pools, &labels, &used, address) {
+                    Ok(()) => {
+                        used.insert(address.clone());
+                        assigned.push(address.clone());
+                    }
+                    Err(why) => refusal = Some(why),
+                }
             }
-            Err((reason, message)) => {
-                json!({"loadBalancer": {}, "conditions": [condition(LB_IPAM_CONDITION, false, reason, &message, None)]})
-            }
+            (assigned, refusal)
         };
-        store.set_status(&key, status);
+        used.extend(assigned.iter().cloned());
+        let ingress: Vec<Value> = assigned.iter().map(|address| json!({"ip": address})).collect();
+        let condition = match refusal {
+            None => condition(LB_IPAM_CONDITION, true, "satisfied", "", None),
+            Some((reason, message)) => condition(LB_IPAM_CONDITION, false, reason, &message, None),
+        };
+        let load_balancer = if ingress.is_empty() { json!({}) } else { json!({"ingress": ingress}) };
+        store.set_status(&key, json!({"loadBalancer": load_balancer, "conditions": [condition]}));
     }
+}
+
+/// Why LB-IPAM does not assign an address: the condition's reason and message, as Cilium's.
+type Refusal = (&'static str, String);
+
+/// Whether an address a Service asks for may be assigned to it.
+fn requested_address(pools: &[Value], labels: &BTreeMap<String, String>, used: &BTreeSet<String>, address: &str) -> Result<(), Refusal> {
+    let holding: Vec<&Value> = pools
+        .iter()
+        .filter(|pool| pool.pointer("/spec/disabled").and_then(Value::as_bool) != Some(true) && pool_contains(pool, address))
+        .collect();
+    if holding.is_empty() {
+        return Err(("no_pool", format!("No pool exists with a CIDR containing '{address}'")));
+    }
+    if !holding.iter().any(|pool| pool_serves(pool, labels)) {
+        return Err(("pool_selector_mismatch", format!("The pool with the CIDR containing '{address}', doesn't select this service")));
+    }
+    if used.contains(address) {
+        return Err(("already_allocated", format!("The IP '{address}' is already allocated to another service")));
+    }
+    Ok(())
+}
+
+/// The lowest free address of the pools that select a Service.
+fn next_free(pools: &[Value], labels: &BTreeMap<String, String>, used: &BTreeSet<String>) -> Result<String, Refusal> {
+    let serving: Vec<&Value> = pools.iter().filter(|pool| pool_serves(pool, labels)).collect();
+    if serving.is_empty() {
+        return Err(("no_pool", "There are no enabled CiliumLoadBalancerIPPools that match this service".to_owned()));
+    }
+    serving
+        .iter()
+        .flat_map(|pool| pool_spans(pool))
+        .find_map(|(first, last, ipv4)| {
+            (first..=last).take(65_536).filter_map(|value| format_address(ipv4, value)).find(|a| !used.contains(a))
+        })
+        .ok_or(("out_of_ips", "All enabled CiliumLoadBalancerIPPools that match this service ran out of allocatable IPs".to_owned()))
 }
 
 /// Cilium's Gateway status: Accepted, and Programmed once its Service has an address.

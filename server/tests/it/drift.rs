@@ -29,13 +29,17 @@ async fn drift_is_reported_both_ways(kind: DbKind) {
     assert_eq!(rows(&drift, "pools", "name"), [("dev-vips", "plan_only"), ("prod-vips", "plan_only")]);
     assert_eq!(rows(&drift, "addresses", "address"), [("192.168.101.240", "plan_only")]);
 
-    // dev submitted: its pool matches; its Gateway's VIP came from LB-IPAM, which the plan does not record.
+    // dev submitted: its pool matches, and its Gateway's VIP is the one the plan holds for it.
     assert_eq!(settled(app, submit(app, "dev", false).await).await["status"], "ready");
     let (_, drift) = app.get_json("/api/v1/drift").await;
     assert_eq!(rows(&drift, "pools", "name"), [("prod-vips", "plan_only")]);
-    let addresses = rows(&drift, "addresses", "address");
-    assert_eq!(addresses.len(), 2, "{drift:#}");
-    assert!(addresses[0].0.starts_with("192.168.101.19") && addresses[0].1 == "cluster_only", "{drift:#}");
+    assert_eq!(rows(&drift, "addresses", "address"), [("192.168.101.240", "plan_only")], "{drift:#}");
+
+    // Forgotten by the plan, the Gateway's VIP is the cluster's alone.
+    let response = app.client.delete(app.at("/api/v1/allocations/192.168.101.192")).send().await.expect("answers");
+    assert_eq!(response.status().as_u16(), 204);
+    let (_, drift) = app.get_json("/api/v1/drift").await;
+    assert_eq!(rows(&drift, "addresses", "address"), [("192.168.101.192", "cluster_only"), ("192.168.101.240", "plan_only")]);
     assert_eq!(drift["addresses"][0]["service"], "cd-service-dev/cilium-gateway-api-dev");
 
     // A pool and a Service made in the cluster by hand.
@@ -90,6 +94,9 @@ async fn import_takes_the_clusters_pools_and_vips_into_the_plan(kind: DbKind) {
     let fixture = Fixture::start(kind).await;
     let app = &fixture.app;
     assert_eq!(settled(app, submit(app, "dev", false).await).await["status"], "ready");
+    // The plan forgets the Gateway's VIP, as before Gatehouse held `auto` VIPs.
+    let response = app.client.delete(app.at("/api/v1/allocations/192.168.101.192")).send().await.expect("answers");
+    assert_eq!(response.status().as_u16(), 204);
     pool_in_cluster(&fixture, "legacy", "192.168.101.160/29", "prod").await;
 
     let (status, preview) = app.get_json("/api/v1/import").await;
@@ -122,7 +129,7 @@ async fn import_takes_the_clusters_pools_and_vips_into_the_plan(kind: DbKind) {
     assert!(listed.as_array().is_some_and(|p| p.iter().any(|p| p["name"] == "legacy" && p["blocks"] == json!([{"cidr": "192.168.101.160/29"}]))), "{listed}");
     let address = gateway_vip["address"].as_str().expect("an address");
     let (_, held) = app.get_json(&format!("/api/v1/addresses/{address}")).await;
-    assert_eq!((held["state"].clone(), held["owner"].clone()), (json!("allocated"), json!("cd-service-dev/cilium-gateway-api-dev")), "{held}");
+    assert_eq!((held["state"].clone(), held["owner"].clone()), (json!("allocated"), json!("Gateway cd-service-dev/api-dev")), "api's `auto` VIP again: {held}");
 
     // Nothing drifts from the cluster's side any more, and a second import finds nothing.
     let (_, drift) = app.get_json("/api/v1/drift").await;

@@ -135,7 +135,8 @@ async fn form_preview_and_vip_pages_render_from_the_plan_and_the_cluster(kind: D
     let row = row.split("</tr>").next().unwrap_or_default();
     assert!(row.contains("data-announced=\"true\""), "{row}");
     assert!(row.contains("gatehouse.io/advertise=dev") && row.contains("192.168.101.19") && row.contains("L2 policy"), "{row}");
-    assert!(html.contains("A network admin imports them.") && !html.contains("import-button"), "viewers see what an import would add, not the button");
+    assert!(html.contains("data-testid=\"nothing-to-import\""), "the plan holds the Gateway's VIP: nothing to import");
+    assert!(!html.contains("import-button"), "viewers never get the button");
     assert_eq!(page(&viewer, &app, "/applications/new").await.0, 403, "viewers do not get the form");
 }
 

@@ -18,6 +18,7 @@ mod pages;
 mod plan;
 mod tls;
 mod topology;
+mod vip_holds;
 mod replicas;
 mod shared_sign_in;
 mod openapi;

@@ -1,17 +1,20 @@
 //! Drift between the IP plan and the cluster, both ways: CiliumLoadBalancerIPPools the plan
 //! does not have, the plan's pools the cluster does not have or has with other blocks, and
-//! VIPs LB-IPAM assigned that the plan does not record, the plan's VIPs no Service holds, and
-//! an application's fixed VIP its Gateway's Service does not have. Comparing is a pure
-//! function of the plan and the objects read from the cluster.
+//! per address the plan's holder against the cluster's: VIPs LB-IPAM assigned that the plan
+//! does not record (`cluster_only`) or holds for someone else (`conflict` — a VIP with two
+//! holders), the plan's VIPs no Service holds (`plan_only`), and an application's VIP its
+//! Gateway's Service does not have (`different`). Comparing is a pure function of the plan
+//! and the objects read from the cluster.
 use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use super::vips::{OWNING_GATEWAY_LABEL, assigned_address, labels_of, selects};
+use super::vips::{OWNING_GATEWAY_LABEL, assigned_address, generated_service_name, labels_of, selects};
 pub use crate::api::cluster::{AddressDrift, Drift, PoolDrift};
-use crate::domain::{EnvironmentName, IpAddr, Plan, PoolBlock, PoolBlockInput, VipRequest};
+use crate::backend::allocations::auto_vip_owner;
+use crate::domain::{Allocation, Application, EnvironmentName, IpAddr, Plan, PoolBlock, PoolBlockInput, VipRequest};
 
-/// `cluster_only`, `plan_only` or `different`.
+/// `cluster_only`, `plan_only`, `different` or (addresses) `conflict`.
 type DriftKind = &'static str;
 
 /// The blocks of a CiliumLoadBalancerIPPool, as the plan writes them; blocks that do not
@@ -86,64 +89,142 @@ pub fn compare(plan: &Plan, cluster_pools: &[Value], services: &[Value]) -> Drif
         });
     }
 
-    // Who holds each VIP in the cluster, and who claims it in the plan.
+    // Who holds each VIP in the cluster, and who holds it in the plan.
     let mut held: BTreeMap<IpAddr, (String, Option<String>)> = BTreeMap::new();
     for service in services.iter().filter(|s| s.pointer("/spec/type").and_then(Value::as_str) == Some("LoadBalancer")) {
         let Some(address) = assigned_address(service).and_then(|a| IpAddr::parse(&a).ok()) else { continue };
         let name = format!("{}/{}", text(service, "/metadata/namespace"), text(service, "/metadata/name"));
         held.insert(address, (name, labels_of(service).get(OWNING_GATEWAY_LABEL).cloned()));
     }
-    let mut claimed: BTreeMap<IpAddr, String> = BTreeMap::new();
+    let mut claimed: BTreeMap<IpAddr, PlanHolder> = BTreeMap::new();
     for allocation in &plan.allocations {
-        let owner = match &allocation.application {
-            Some(application) => format!("allocation of application/{application} in {}", allocation.environment),
-            None => format!("allocation to {} in {}", allocation.owner, allocation.environment),
-        };
-        claimed.insert(allocation.address, owner);
+        claimed.insert(allocation.address, PlanHolder::of_allocation(plan, allocation));
     }
     for application in &plan.applications {
         for (environment, entry) in &application.environments {
             let gateway = format!("{}-{environment}", application.name);
             let namespace = format!("{}/", plan.namespace_in(application, environment));
-            let VipRequest::Address(address) = entry.vip else { continue };
-            claimed.insert(address, format!("application/{} in {environment}", application.name));
+            let address = match entry.vip {
+                VipRequest::Address(address) => {
+                    claimed.insert(address, PlanHolder::of_application(plan, application, environment));
+                    address
+                }
+                // The address held for it, when it has been submitted.
+                VipRequest::Auto => {
+                    let owner = auto_vip_owner(plan.namespace_in(application, environment).as_str(), &gateway);
+                    let held = plan.allocations.iter().find(|a| a.owner == owner && a.environment == *environment);
+                    let Some(allocation) = held else { continue };
+                    allocation.address
+                }
+            };
             let holder = held.iter().find(|(_, (service, owner))| {
                 owner.as_deref() == Some(gateway.as_str()) && service.starts_with(&namespace)
             });
             if let Some((actual, (service, _))) = holder.filter(|(actual, _)| **actual != address) {
+                let plan_holder = &claimed[&address];
                 drift.addresses.push(AddressDrift {
-                    address: address.to_string(),
-                    drift: "different".to_owned(),
-                    service: Some(service.clone()),
-                    plan_owner: Some(format!("application/{} in {environment}", application.name)),
                     message: format!("the plan gives {} in {environment} VIP {address}, but its Gateway's Service {service} has {actual}: submit again so LB-IPAM assigns the plan's address", application.name),
+                    ..plan_holder.drift(address, "different", Some(service.clone()))
                 });
             }
         }
     }
     for (address, (service, _)) in &held {
-        if !claimed.contains_key(address) {
-            drift.addresses.push(AddressDrift {
-                address: address.to_string(),
-                drift: "cluster_only".to_owned(),
-                service: Some(service.clone()),
-                plan_owner: None,
+        match claimed.get(address) {
+            None => drift.addresses.push(AddressDrift {
                 message: format!("{service} holds {address}, which the plan does not record: allocate it in the plan so nobody else is given it"),
-            });
+                ..PlanHolder::none().drift(*address, "cluster_only", Some(service.clone()))
+            }),
+            Some(holder) if !holder.is(service) => drift.addresses.push(AddressDrift {
+                message: format!(
+                    "{service} holds {address} in the cluster, but the plan holds it for {}: two holders of one VIP — tear down or resubmit the Service's application so it asks for its own address, or release the plan's allocation if the Service's holder is right",
+                    holder.owner
+                ),
+                ..holder.drift(*address, "conflict", Some(service.clone()))
+            }),
+            Some(_) => {}
         }
     }
-    for (address, owner) in &claimed {
+    for (address, holder) in &claimed {
         if !held.contains_key(address) {
             drift.addresses.push(AddressDrift {
-                address: address.to_string(),
-                drift: "plan_only".to_owned(),
-                service: None,
-                plan_owner: Some(owner.clone()),
-                message: format!("the plan has {address} for {owner}, but no LoadBalancer Service holds it: not submitted yet, torn down, or to be released"),
+                message: format!("the plan has {address} for {}, but no LoadBalancer Service holds it: not submitted yet, torn down, or to be released", holder.owner),
+                ..holder.drift(*address, "plan_only", None)
             });
         }
     }
     drift
+}
+
+/// Who holds an address in the plan, and which Service in the cluster that is, when the
+/// holder is one: an application's Gateway's generated Service, or the Service an imported
+/// allocation was taken from.
+#[derive(Debug, Clone, Default)]
+struct PlanHolder {
+    /// `application/api in prod`, or an allocation's owner.
+    owner: String,
+    application: Option<String>,
+    environment: Option<String>,
+    /// `namespace/name`.
+    service: Option<String>,
+}
+
+impl PlanHolder {
+    fn none() -> Self {
+        Self::default()
+    }
+
+    fn of_application(plan: &Plan, application: &Application, environment: &EnvironmentName) -> Self {
+        let namespace = plan.namespace_in(application, environment);
+        PlanHolder {
+            owner: format!("application/{} in {environment}", application.name),
+            application: Some(application.name.to_string()),
+            environment: Some(environment.to_string()),
+            service: Some(format!("{namespace}/{}", generated_service_name(&format!("{}-{environment}", application.name)))),
+        }
+    }
+
+    fn of_allocation(plan: &Plan, allocation: &Allocation) -> Self {
+        let deployed = allocation.application.as_ref().and_then(|name| plan.application(name.as_str())).filter(|application| {
+            application.environments.contains_key(&allocation.environment)
+        });
+        if let Some(application) = deployed {
+            return Self::of_application(plan, application, &allocation.environment);
+        }
+        // An imported allocation is owned by its Service, `namespace/name`; an `auto` VIP by
+        // its Gateway, `Gateway namespace/name`.
+        let service = match allocation.owner.strip_prefix("Gateway ").and_then(|gateway| gateway.split_once('/')) {
+            Some((namespace, gateway)) => Some(format!("{namespace}/{}", generated_service_name(gateway))),
+            None => allocation.owner.contains('/').then(|| allocation.owner.clone()),
+        };
+        PlanHolder {
+            owner: match &allocation.application {
+                Some(application) => format!("allocation of application/{application} in {}", allocation.environment),
+                None => format!("allocation to {} in {}", allocation.owner, allocation.environment),
+            },
+            application: allocation.application.as_ref().map(ToString::to_string),
+            environment: Some(allocation.environment.to_string()),
+            service,
+        }
+    }
+
+    /// Whether the cluster's holder `service` (`namespace/name`) is this holder.
+    fn is(&self, service: &str) -> bool {
+        self.service.as_deref() == Some(service)
+    }
+
+    fn drift(&self, address: IpAddr, kind: DriftKind, service: Option<String>) -> AddressDrift {
+        AddressDrift {
+            address: address.to_string(),
+            drift: kind.to_owned(),
+            service,
+            plan_owner: (!self.owner.is_empty()).then(|| self.owner.clone()),
+            plan_application: self.application.clone(),
+            plan_environment: self.environment.clone(),
+            plan_service: self.service.clone(),
+            message: String::new(),
+        }
+    }
 }
 
 /// One cluster's pools and Services, and the environments that go to it.
@@ -261,6 +342,84 @@ mod tests {
         let drift = compare_clusters(&plan, &swapped);
         let pools: Vec<(&str, &str)> = drift.pools.iter().map(|p| (p.name.as_str(), p.drift.as_str())).collect();
         assert_eq!(pools, [("prod-vips", "cluster_only"), ("prod-vips", "plan_only")]);
+    }
+
+    #[test]
+    fn an_address_the_plan_holds_for_someone_else_has_two_holders() {
+        let mut plan = seed_plan();
+        let dev = EnvironmentName::parse("dev").unwrap();
+        let allocation = |address: &str, owner: &str, application: Option<&str>| Allocation {
+            address: IpAddr::parse(address).unwrap(),
+            pool_id: 1,
+            environment: dev.clone(),
+            owner: owner.to_owned(),
+            application: application.map(|a| crate::domain::K8sName::parse(a).unwrap()),
+        };
+        plan.allocations = vec![
+            allocation("192.168.101.192", "Gateway cd-service-dev/api-dev", Some("api")),
+            allocation("192.168.101.193", "team-b", None),
+            allocation("192.168.101.194", "default/imported", None),
+        ];
+        let pools = [
+            pool("dev-vips", json!([{"cidr": "192.168.101.192/28"}]), "dev"),
+            pool("prod-vips", json!([{"start": "192.168.101.240", "stop": "192.168.101.250"}]), "prod"),
+        ];
+        let services = [
+            service("cd-service", "cilium-gateway-api-prod", Some("api-prod"), "192.168.101.240"),
+            service("cd-service-dev", "cilium-gateway-api-dev", Some("api-dev"), "192.168.101.192"),
+            service("default", "rogue", None, "192.168.101.193"),
+            service("default", "imported", None, "192.168.101.194"),
+        ];
+        let drift = compare(&plan, &pools, &services);
+        assert!(drift.pools.is_empty(), "{:?}", drift.pools);
+        assert_eq!(
+            drift.addresses,
+            [AddressDrift {
+                address: "192.168.101.193".into(),
+                drift: "conflict".into(),
+                service: Some("default/rogue".into()),
+                plan_owner: Some("allocation to team-b in dev".into()),
+                plan_application: None,
+                plan_environment: Some("dev".into()),
+                plan_service: None,
+                message: "default/rogue holds 192.168.101.193 in the cluster, but the plan holds it for allocation to team-b in dev: two holders of one VIP — tear down or resubmit the Service's application so it asks for its own address, or release the plan's allocation if the Service's holder is right".into(),
+            }]
+        );
+
+        // The application's VIP on another Service is a conflict too, naming the plan's Service.
+        let services = [services[0].clone(), service("default", "copy", None, "192.168.101.192")];
+        let drift = compare(&plan, &pools, &services);
+        let conflict = drift.addresses.iter().find(|a| a.drift == "conflict").expect("a conflict");
+        assert_eq!(conflict.address, "192.168.101.192");
+        assert_eq!(conflict.plan_application.as_deref(), Some("api"));
+        assert_eq!(conflict.plan_service.as_deref(), Some("cd-service-dev/cilium-gateway-api-dev"));
+    }
+
+    #[test]
+    fn an_auto_vip_on_another_address_than_the_plan_holds_is_different_and_not_imported() {
+        let mut plan = seed_plan();
+        plan.allocations = vec![Allocation {
+            address: IpAddr::parse("192.168.101.192").unwrap(),
+            pool_id: 1,
+            environment: EnvironmentName::parse("dev").unwrap(),
+            owner: "Gateway cd-service-dev/api-dev".to_owned(),
+            application: Some(crate::domain::K8sName::parse("api").unwrap()),
+        }];
+        let pools = [
+            pool("dev-vips", json!([{"cidr": "192.168.101.192/28"}]), "dev"),
+            pool("prod-vips", json!([{"start": "192.168.101.240", "stop": "192.168.101.250"}]), "prod"),
+        ];
+        let services = [
+            service("cd-service", "cilium-gateway-api-prod", Some("api-prod"), "192.168.101.240"),
+            service("cd-service-dev", "cilium-gateway-api-dev", Some("api-dev"), "192.168.101.195"),
+        ];
+        let drift = compare(&plan, &pools, &services);
+        let addresses: Vec<(&str, &str)> = drift.addresses.iter().map(|a| (a.address.as_str(), a.drift.as_str())).collect();
+        assert_eq!(addresses, [("192.168.101.192", "different"), ("192.168.101.195", "cluster_only"), ("192.168.101.192", "plan_only")]);
+        assert_eq!(drift.addresses[0].plan_application.as_deref(), Some("api"));
+        let import = super::super::import::importable(&plan, &drift);
+        assert!(import.addresses.is_empty(), "{import:?}");
+        assert!(import.left_out[0].contains("the plan gives its application 192.168.101.192 instead"), "{:?}", import.left_out);
     }
 
     #[test]

@@ -1,6 +1,9 @@
 //! Import: the cluster's CiliumLoadBalancerIPPools the plan does not have, and the VIPs
 //! LB-IPAM assigned that the plan does not record, taken into the IP plan — previewed first,
 //! then written in one transaction through the plan guard, each pool and address audited.
+//! The VIP of an application with `vip: auto` becomes its held `auto` VIP, so its next
+//! submission keeps it. An address the plan holds for someone else is left out: a VIP with
+//! two holders is for a person to settle.
 use super::drift::{Drift, compare_clusters};
 pub use crate::api::cluster::{Import, ImportedAddress, ImportedPool};
 use crate::{
@@ -10,7 +13,7 @@ use crate::{
         db::{Database, DbError, now_text},
         plan, pools,
     },
-    domain::{Allocation, EnvironmentName, IpAddr, K8sName, Plan, PoolBlock, VipPool},
+    domain::{Allocation, Application, EnvironmentName, IpAddr, K8sName, Plan, PoolBlock, VipPool, VipRequest},
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -21,16 +24,44 @@ pub enum ImportError {
     Db(#[from] DbError),
 }
 
-/// The Gatehouse application whose Gateway Cilium generated this Service for.
-fn application_of(plan: &Plan, service: &str) -> Option<String> {
+/// The Gatehouse application, and its environment, whose Gateway Cilium generated this
+/// Service for.
+fn application_of<'a>(plan: &'a Plan, service: &str) -> Option<(&'a Application, &'a EnvironmentName)> {
     let (namespace, name) = service.split_once('/')?;
     let gateway = name.strip_prefix(super::vips::GENERATED_SERVICE_PREFIX)?;
-    plan.applications
-        .iter()
-        .find(|a| {
-            a.environments.keys().any(|e| format!("{}-{e}", a.name) == gateway && plan.namespace_in(a, e).as_str() == namespace)
-        })
-        .map(|a| a.name.to_string())
+    plan.applications.iter().find_map(|a| {
+        a.environments
+            .keys()
+            .find(|e| format!("{}-{e}", a.name) == gateway && plan.namespace_in(a, e).as_str() == namespace)
+            .map(|e| (a, e))
+    })
+}
+
+/// The row an imported address becomes: an application's `auto` VIP is held as one (so its
+/// next submission asks LB-IPAM for this very address), anything else as an allocation to
+/// the Service.
+fn imported_holding(plan: &Plan, imported: &ImportedAddress, address: IpAddr, pool: &VipPool, since: &str, actor: &str) -> Holding {
+    let auto = application_of(plan, &imported.owner).filter(|(application, environment)| {
+        **environment == pool.environment
+            && application.environments.get(*environment).is_some_and(|target| target.vip == VipRequest::Auto)
+    });
+    let (owner, reason) = match auto {
+        Some((application, environment)) => (
+            allocations::auto_vip_owner(plan.namespace_in(application, environment).as_str(), &format!("{}-{environment}", application.name)),
+            allocations::AUTO_VIP_REASON,
+        ),
+        None => (imported.owner.clone(), "imported from the cluster"),
+    };
+    Holding {
+        address,
+        pool: pool.id.unwrap_or_default(),
+        state: AddressState::Allocated,
+        owner: Some(owner),
+        application: imported.application.as_deref().and_then(|a| K8sName::parse(a).ok()),
+        reason: Some(reason.to_owned()),
+        since: since.to_owned(),
+        by: actor.to_owned(),
+    }
 }
 
 /// What the drift's cluster-only pools and addresses become in the plan.
@@ -53,17 +84,34 @@ pub fn importable(plan: &Plan, drift: &Drift) -> Import {
     }
     for address in drift.addresses.iter().filter(|a| a.drift == "cluster_only") {
         let owner = address.service.clone().unwrap_or_default();
+        // A Gateway whose application the plan gives another address moves there when it is
+        // submitted again; its present address is not the application's to keep.
+        if let Some(planned) = drift.addresses.iter().find(|a| a.drift == "different" && a.service.as_deref() == Some(owner.as_str())) {
+            import.left_out.push(format!(
+                "{} of {owner}: the plan gives its application {} instead; submit the application again so LB-IPAM moves it there",
+                address.address, planned.address
+            ));
+            continue;
+        }
         let holder = IpAddr::parse(&address.address).ok().and_then(|ip| pools.iter().find(|p| p.contains(&ip)));
         match holder {
             Some(pool) => import.addresses.push(ImportedAddress {
                 address: address.address.clone(),
                 pool: pool.name.to_string(),
                 environment: pool.environment.to_string(),
-                application: application_of(plan, &owner),
+                application: application_of(plan, &owner).map(|(application, _)| application.name.to_string()),
                 owner,
             }),
             None => import.left_out.push(format!("{} of {owner}: in none of the plan's pools", address.address)),
         }
+    }
+    for address in drift.addresses.iter().filter(|a| a.drift == "conflict") {
+        import.left_out.push(format!(
+            "{} of {}: the plan holds it for {}; two holders of one VIP are resolved by hand, not by an import",
+            address.address,
+            address.service.as_deref().unwrap_or_default(),
+            address.plan_owner.as_deref().unwrap_or_default()
+        ));
     }
     import
 }
@@ -99,24 +147,15 @@ pub async fn apply(db: &Database, clusters: &super::Clusters, actor: &str) -> Re
         let (Ok(address), Some(pool)) = (IpAddr::parse(&imported.address), after.pools.iter().find(|p| p.name.as_str() == imported.pool)) else {
             continue;
         };
-        let application = imported.application.as_deref().and_then(|a| K8sName::parse(a).ok());
+        let holding = imported_holding(&before, imported, address, pool, &since, actor);
         after.allocations.push(Allocation {
             address,
-            pool_id: pool.id.unwrap_or_default(),
+            pool_id: holding.pool,
             environment: pool.environment.clone(),
-            owner: imported.owner.clone(),
-            application: application.clone(),
+            owner: holding.owner.clone().unwrap_or_default(),
+            application: holding.application.clone(),
         });
-        holdings.push(Holding {
-            address,
-            pool: pool.id.unwrap_or_default(),
-            state: AddressState::Allocated,
-            owner: Some(imported.owner.clone()),
-            application,
-            reason: Some("imported from the cluster".to_owned()),
-            since: since.clone(),
-            by: actor.to_owned(),
-        });
+        holdings.push(holding);
     }
     plan::refuse_new_errors(&before, &after, plan::now_unix())?;
     allocations::insert_holdings(&mut tx, &holdings).await.map_err(DbError::from)?;
@@ -142,9 +181,9 @@ mod tests {
                 PoolDrift { name: "prod-vips".into(), drift: "plan_only".into(), environment: Some("prod".into()), plan_blocks: vec![], cluster_blocks: vec![], message: String::new() },
             ],
             addresses: vec![
-                AddressDrift { address: "192.168.101.160".into(), drift: "cluster_only".into(), service: Some("default/old".into()), plan_owner: None, message: String::new() },
-                AddressDrift { address: "192.168.101.193".into(), drift: "cluster_only".into(), service: Some("cd-service-dev/cilium-gateway-api-dev".into()), plan_owner: None, message: String::new() },
-                AddressDrift { address: "10.9.9.9".into(), drift: "cluster_only".into(), service: Some("default/far".into()), plan_owner: None, message: String::new() },
+                AddressDrift { address: "192.168.101.160".into(), drift: "cluster_only".into(), service: Some("default/old".into()), plan_owner: None, plan_application: None, plan_environment: None, plan_service: None, message: String::new() },
+                AddressDrift { address: "192.168.101.193".into(), drift: "cluster_only".into(), service: Some("cd-service-dev/cilium-gateway-api-dev".into()), plan_owner: None, plan_application: None, plan_environment: None, plan_service: None, message: String::new() },
+                AddressDrift { address: "10.9.9.9".into(), drift: "cluster_only".into(), service: Some("default/far".into()), plan_owner: None, plan_application: None, plan_environment: None, plan_service: None, message: String::new() },
             ],
         };
         let import = importable(&plan, &drift);

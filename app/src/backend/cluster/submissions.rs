@@ -23,7 +23,7 @@ use crate::{
         manifests::{self, Bundle, BundleError, TlsPem},
         plan,
     },
-    domain::{Finding, Plan, Severity, check_application},
+    domain::{Finding, Plan, Severity, VipRequest, check_application},
 };
 
 /// Where a submission stands.
@@ -110,6 +110,18 @@ pub enum SubmitError {
     /// Not the user's fault: the stored key could not be opened.
     #[error("the certificate's key could not be opened: {0}")]
     Certificate(String),
+    /// The application's `auto` VIP could not be held (no pool, pools exhausted, busy).
+    #[error(transparent)]
+    Vip(allocations::AllocationError),
+}
+
+/// What to do with an `auto` VIP the plan does not hold yet.
+#[derive(Debug, Clone, Copy)]
+enum Vip<'a> {
+    /// Hold it, as this actor (a submission).
+    Hold(&'a str),
+    /// Only show the address it would get (a preview, a dry run).
+    Preview,
 }
 
 /// Applies and tears down submissions, each on the cluster its environment goes to.
@@ -237,6 +249,79 @@ impl Submitter {
         Ok(objects)
     }
 
+    /// `plan` with `application`'s VIP in `environment` as its Gateway asks LB-IPAM for it: a
+    /// fixed address as it is; `auto` as the address the plan holds for it — held now for a
+    /// submission, or for a preview the address it would be given (the one the cluster
+    /// assigned, when the plan has it free, else the lowest free one).
+    async fn with_vip(&self, plan: &Plan, application: &str, environment: &str, cluster: &Cluster, vip: Vip<'_>) -> Result<Plan, SubmitError> {
+        let (Some(app), Some(env)) = (plan.application(application), plan.environments.iter().find(|e| e.name.as_str() == environment))
+        else {
+            return Ok(plan.clone());
+        };
+        let wants_auto = app.environments.get(&env.name).is_some_and(|target| target.vip == VipRequest::Auto);
+        if !wants_auto || plan.pools_of(&env.name).next().is_none() {
+            // Nothing to hold; the bundle says what is missing.
+            return Ok(plan.clone());
+        }
+        let held = allocations::auto_vips(&mut *self.db.pool().acquire().await.map_err(DbError::from)?).await?;
+        let address = match allocations::held_auto_vip(&held, application, environment) {
+            Some(address) => address,
+            None => {
+                let assigned = Self::assigned_vip(cluster, plan, app, &env.name).await;
+                match vip {
+                    Vip::Hold(actor) => allocations::hold_auto_vip(&self.db, actor, plan, app, &env.name, assigned)
+                        .await
+                        .map_err(SubmitError::Vip)?,
+                    Vip::Preview => {
+                        let free_in_plan = match assigned {
+                            Some(address) if plan.pools_of(&env.name).any(|pool| pool.contains(&address)) => {
+                                allocations::get(&self.db, address).await?.is_none().then_some(address)
+                            }
+                            _ => None,
+                        };
+                        match free_in_plan {
+                            Some(address) => address,
+                            None => match allocations::next_free_auto_vip(&self.db, plan, &env.name).await.map_err(SubmitError::Vip)? {
+                                Some(address) => address,
+                                // Exhausted: the submission says so; the preview shows `auto`.
+                                None => return Ok(plan.clone()),
+                            },
+                        }
+                    }
+                }
+            }
+        };
+        let mut plan = plan.clone();
+        if let Some(target) = plan
+            .applications
+            .iter_mut()
+            .find(|a| a.name.as_str() == application)
+            .and_then(|a| a.environments.get_mut(&env.name))
+        {
+            target.vip = VipRequest::Address(address);
+        }
+        Ok(plan)
+    }
+
+    /// The address LB-IPAM assigned the Service Cilium generated for the application's
+    /// Gateway, when it exists and has one. A cluster that cannot be asked has none to offer:
+    /// the apply reports what is wrong with it.
+    async fn assigned_vip(cluster: &Cluster, plan: &Plan, app: &crate::domain::Application, environment: &crate::domain::EnvironmentName) -> Option<crate::domain::IpAddr> {
+        let namespace = plan.namespace_in(app, environment);
+        let services: kube::Api<k8s_openapi::api::core::v1::Service> = kube::Api::namespaced(cluster.client.clone(), namespace.as_str());
+        let name = vips::generated_service_name(&format!("{}-{environment}", app.name));
+        match services.get_opt(&name).await {
+            Ok(service) => {
+                let service = serde_json::to_value(service?).ok()?;
+                vips::assigned_address(&service).and_then(|address| crate::domain::IpAddr::parse(&address).ok())
+            }
+            Err(error) => {
+                tracing::warn!(%error, service = %name, "reading the Gateway's Service for its VIP failed");
+                None
+            }
+        }
+    }
+
     /// The cluster `environment` of `plan` goes to (an environment `unknown` has vetted).
     fn cluster_of(&self, plan: &Plan, environment: &str) -> Result<Cluster, SubmitError> {
         let env = plan.environments.iter().find(|e| e.name.as_str() == environment);
@@ -256,6 +341,9 @@ impl Submitter {
             return Err(SubmitError::Checklist(findings));
         }
         let cluster = self.cluster_of(&plan, environment)?;
+        // A dry run changes nothing, the plan's allocations included.
+        let vip = if dry_run { Vip::Preview } else { Vip::Hold(actor) };
+        let plan = self.with_vip(&plan, application, environment, &cluster, vip).await?;
         let objects = self.objects(&plan, application, environment).await?;
         let protected = plan.environments.iter().any(|e| e.name.as_str() == environment && e.protected);
         let awaiting = protected && !dry_run;
@@ -302,7 +390,10 @@ impl Submitter {
         }
         let objects = match submission.operation.as_str() {
             "teardown" => self.teardown_objects(&plan, application, environment)?,
-            _ => self.objects(&plan, application, environment).await?,
+            _ => {
+                let plan = self.with_vip(&plan, application, environment, &cluster, Vip::Hold(actor)).await?;
+                self.objects(&plan, application, environment).await?
+            }
         };
         if recorded_bundle(&objects) != submission.bundle {
             return Err(SubmitError::Conflict(format!(
@@ -997,6 +1088,7 @@ impl Submitter {
             return Err(error);
         }
         let cluster = self.cluster_of(&plan, environment)?;
+        let plan = self.with_vip(&plan, application, environment, &cluster, Vip::Preview).await?;
         let objects = self.objects(&plan, application, environment).await?;
         let mut preview = Vec::new();
         for object in &objects {

@@ -184,6 +184,10 @@ pub enum BundleError {
         "environment `{environment}` has no VIP pool; the router accepts only VIP routes, so create a pool for the environment first"
     )]
     NoVipPools { environment: String },
+    #[error(
+        "BGP peer `{peer}` of environment `{environment}` is reached only over IPv6 ({address}) and has no router id; FRR would use 0.0.0.0 and the nodes refuse that (\"Bad BGP Identifier\"), so give the peer a `router_id` (an IPv4 address unique among the BGP speakers)"
+    )]
+    NoRouterId { environment: String, peer: String, address: String },
     /// Not the user's fault: a generated object did not serialise.
     #[error("internal error while generating the bundle")]
     Serialize(#[source] serde_json::Error),
@@ -206,6 +210,7 @@ impl BundleError {
             Self::MissingBgpSettings { .. } => "missing_bgp_settings",
             Self::NoBgpPeers { .. } => "no_bgp_peers",
             Self::NoVipPools { .. } => "no_vip_pools",
+            Self::NoRouterId { .. } => "no_router_id",
             Self::Namespace { .. } => "invalid_namespace",
             Self::Serialize(_) => "internal",
         }
@@ -218,6 +223,7 @@ impl BundleError {
             Self::NoHostnames { .. } | Self::NoCertificate { .. } => Some(rule::GATEWAY_TLS.id),
             Self::VipOutsidePools { .. } => Some(rule::VIP_OUTSIDE_POOL.id),
             Self::NoBgpPeers { .. } => Some(rule::BGP_PEER.id),
+            Self::NoRouterId { .. } => Some(rule::BGP_ROUTER_ID.id),
             Self::Namespace { .. } => Some(rule::ENV_NAMESPACE.id),
             _ => None,
         }

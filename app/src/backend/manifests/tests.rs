@@ -390,6 +390,55 @@ fn frr_has_a_section_per_peer() {
     assert!(config.contains("  maximum-paths 2\n"));
 }
 
+/// A BGP environment of two dual-stack nodes whose router is reached only over IPv6, with
+/// IPv4 and IPv6 VIPs.
+fn dual_stack_plan(router_id: Option<&str>) -> Plan {
+    let mut plan = seed_plan();
+    let mut peer = json!({"name": "frr6", "asn": 65000, "address": "fd00:104::1"});
+    if let Some(router_id) = router_id {
+        peer["router_id"] = json!(router_id);
+    }
+    plan.environments.push(parse(json!({
+        "name": "six",
+        "node_subnets": ["192.168.104.0/24", "fd00:104::/64"],
+        "node_addresses": ["192.168.104.11", "fd00:104::11", "192.168.104.12", "fd00:104::12"],
+        "pod_cidrs": ["10.50.0.0/16"],
+        "service_cidr": "10.100.0.0/16",
+        "advertisement": {
+            "mode": "bgp",
+            "label": {"key": "gatehouse.io/advertise", "value": "six"},
+            "bgp": {"local_asn": 65020, "peers": [peer]}
+        },
+        "protected": false
+    })));
+    plan.pools.extend(parse::<Vec<crate::domain::VipPool>>(json!([
+        {"id": 5, "environment": "six", "name": "six-vips", "blocks": [{"cidr": "172.16.104.0/28"}, {"cidr": "fd00:1104::/124"}]}
+    ])));
+    plan
+}
+
+#[test]
+fn snapshot_dual_stack_frr_config() {
+    insta::assert_snapshot!("dual_stack_frr_config", ok(frr_config(&dual_stack_plan(Some("10.255.104.1")), "six")));
+}
+
+#[test]
+fn frr_always_names_the_router_id_and_counts_nodes_not_addresses() {
+    let config = ok(frr_config(&dual_stack_plan(Some("10.255.104.1")), "six"));
+    assert!(config.contains(" bgp router-id 10.255.104.1\n"), "{config}");
+    // Two dual-stack nodes: two paths per family, not four.
+    assert_eq!(config.matches("  maximum-paths 2\n").count(), 2, "{config}");
+    assert!(!config.contains("maximum-paths 4"), "{config}");
+
+    let e = err(frr_config(&dual_stack_plan(None), "six"));
+    assert_eq!((e.code(), e.rule()), ("no_router_id", Some("GH-BGP-ROUTER-ID")));
+    assert!(e.to_string().contains("peer `frr6` of environment `six` is reached only over IPv6 (fd00:104::1)"), "{e}");
+
+    // An IPv4 router is its own id unless another is given.
+    let config = ok(frr_config(&variants_plan(), "lab"));
+    assert!(config.contains(" bgp router-id 192.168.102.1\n"), "{config}");
+}
+
 #[test]
 fn helm_values_follow_the_advertisement_mode() {
     let read = |plan: &Plan, env: &str| -> Value {
