@@ -141,10 +141,14 @@ async fn discover(oidc: &OidcSettings) -> Result<Discovery, String> {
     Ok(discovery)
 }
 
-/// Where the provider sends the browser back: this portal, as the browser reached it.
-fn redirect_uri(headers: &HeaderMap, tls: bool) -> String {
+/// Where the provider sends the browser back: the public URL, or else this portal as the
+/// browser reached it.
+fn redirect_uri(state: &AppState, headers: &HeaderMap) -> String {
+    if let Some(origin) = &state.auth.public_origin {
+        return format!("{origin}/sign-in/oidc/callback");
+    }
     let host = headers.get(header::HOST).and_then(|value| value.to_str().ok()).unwrap_or("127.0.0.1");
-    let scheme = if tls { "https" } else { "http" };
+    let scheme = if state.https { "https" } else { "http" };
     format!("{scheme}://{host}/sign-in/oidc/callback")
 }
 
@@ -182,7 +186,7 @@ async fn start(
         verifier: random_secret(),
         nonce: random_secret(),
         return_to: pages::safe_return(query.return_to.as_deref()).to_owned(),
-        redirect_uri: redirect_uri(&headers, state.tls),
+        redirect_uri: redirect_uri(&state, &headers),
     };
     let url = reqwest::Url::parse_with_params(
         &discovery.authorization_endpoint,

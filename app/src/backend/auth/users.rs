@@ -6,7 +6,7 @@ use argon2::{
 use serde::Serialize;
 use sqlx::{Any, Row, Transaction};
 
-use super::{random_secret, sessions};
+use super::{random_secret, sessions, tokens};
 use crate::{
     backend::{
         audit,
@@ -223,7 +223,8 @@ async fn insert(
 }
 
 /// Changes an account's role, scopes, disabled flag or password (audited; the password
-/// only as "reset"). Disabling or resetting a password ends the account's sessions.
+/// only as "reset"). Disabling or resetting a password ends the account's sessions; any
+/// change but an enabling one revokes its API tokens.
 pub async fn update(db: &Database, actor: &str, name: &str, change: &UserChange) -> Result<User, DbError> {
     let mut errors = FieldErrors::new();
     let role = change.role.as_deref().map(|text| parse_role(text, &mut errors));
@@ -269,6 +270,14 @@ pub async fn update(db: &Database, actor: &str, name: &str, change: &UserChange)
     if disabled || hash.is_some() {
         sessions::end_all_in(&mut tx, before.id).await?;
     }
+    // A token was made for the user as they were; a changed password, role or scopes or a
+    // disabled account ends them all (the user makes new ones).
+    if disabled || hash.is_some() || after.role != before.role || after.scopes != before.scopes {
+        let revoked = tokens::revoke_all_in(&mut tx, before.id).await?;
+        if revoked > 0 {
+            audit::record(&mut tx, actor, "user.tokens_revoked", &object, None, Some(&serde_json::json!({"tokens_revoked": revoked}))).await?;
+        }
+    }
     tx.commit().await?;
     Ok(after)
 }
@@ -280,12 +289,19 @@ async fn active_admins(tx: &mut Transaction<'_, Any>) -> Result<i64, DbError> {
     Ok(row.try_get("n")?)
 }
 
+/// A name as typed at sign-in, as accounts are named: user names are lower case without
+/// spaces, so surrounding white space and capitals are dropped. Authentication and the
+/// sign-in limits both use this, so a variant of a name never gets a count of its own.
+pub fn normalise_name(typed: &str) -> String {
+    typed.trim().to_lowercase()
+}
+
 /// The account for this name and password, or `None` (unknown, wrong password, disabled,
 /// or an account without a password such as the demo user). An unknown name costs the
 /// same hashing time as a known one, so timing does not tell which names exist.
 pub async fn authenticate(db: &Database, name: &str, password: &str) -> Result<Option<User>, DbError> {
     let row = sqlx::query(&format!("SELECT {COLUMNS}, password_hash FROM users WHERE name = $1"))
-        .bind(name.trim())
+        .bind(normalise_name(name))
         .fetch_optional(db.pool())
         .await?;
     let Some(row) = row else {
@@ -370,12 +386,42 @@ pub async fn ensure_external(db: &Database, name: &str, role: Role) -> Result<Us
 }
 
 /// The demo user `--demo` signs visitors in as: a network admin without a password, so
-/// nobody can sign in as it by the form.
+/// nobody can sign in as it by the form. A demo user an earlier start retired is enabled
+/// again (audited); the tokens and sessions it lost stay gone.
 pub async fn ensure_demo(db: &Database) -> Result<User, DbError> {
-    if let Some(user) = get(db, DEMO_USER).await? {
+    let Some(user) = get(db, DEMO_USER).await? else {
+        return insert(db, "gatehouse", DEMO_USER, None, Role::NetworkAdmin, &Scopes::default()).await;
+    };
+    if !user.disabled {
         return Ok(user);
     }
-    insert(db, "gatehouse", DEMO_USER, None, Role::NetworkAdmin, &Scopes::default()).await
+    let mut tx = db.pool().begin().await?;
+    sqlx::query("UPDATE users SET disabled = 0 WHERE id = $1").bind(user.id).execute(&mut *tx).await?;
+    let after = User { disabled: false, ..user.clone() };
+    audit::record(&mut tx, "gatehouse", "user.update", &format!("user/{DEMO_USER}"), Some(&user.audit_json()), Some(&after.audit_json())).await?;
+    tx.commit().await?;
+    Ok(after)
+}
+
+/// At a start without the demo sign-in: the demo user, if an earlier start made one, is
+/// disabled, signed out everywhere and loses its API tokens (audited), so nothing made
+/// under `--demo` answers afterwards. Answers whether anything changed.
+pub async fn retire_demo(db: &Database) -> Result<bool, DbError> {
+    let mut tx = db.pool().begin().await?;
+    let Some(user) = get_in(&mut tx, DEMO_USER).await? else { return Ok(false) };
+    let revoked = tokens::revoke_all_in(&mut tx, user.id).await?;
+    let ended = sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(user.id).execute(&mut *tx).await?.rows_affected();
+    if user.disabled && revoked == 0 && ended == 0 {
+        return Ok(false);
+    }
+    sqlx::query("UPDATE users SET disabled = 1 WHERE id = $1").bind(user.id).execute(&mut *tx).await?;
+    let after = serde_json::json!({
+        "name": user.name, "role": user.role, "scopes": user.scopes.to_string(), "disabled": true,
+        "tokens_revoked": revoked, "sessions_ended": ended,
+    });
+    audit::record(&mut tx, "gatehouse", "user.demo_retired", &format!("user/{DEMO_USER}"), Some(&user.audit_json()), Some(&after)).await?;
+    tx.commit().await?;
+    Ok(true)
 }
 
 #[cfg(test)]
