@@ -238,9 +238,8 @@ fn forwarded_client(trusted: &[app::domain::Cidr], peer: std::net::IpAddr, heade
     client
 }
 
-/// The session id in the request's cookie, if any.
-pub fn session_cookie<'a>(settings: &AuthSettings, headers: &'a HeaderMap) -> Option<&'a str> {
-    let cookie_name = settings.session_cookie_name();
+/// The value of the request's cookie of that name, if it sent one.
+pub fn cookie<'a>(headers: &'a HeaderMap, cookie_name: &str) -> Option<&'a str> {
     headers
         .get_all(header::COOKIE)
         .iter()
@@ -249,6 +248,11 @@ pub fn session_cookie<'a>(settings: &AuthSettings, headers: &'a HeaderMap) -> Op
         .filter_map(|pair| pair.trim().split_once('='))
         .find(|(name, _)| *name == cookie_name)
         .map(|(_, value)| value)
+}
+
+/// The session id in the request's cookie, if any.
+pub fn session_cookie<'a>(settings: &AuthSettings, headers: &'a HeaderMap) -> Option<&'a str> {
+    cookie(headers, settings.session_cookie_name())
 }
 
 /// The `Set-Cookie` value that starts a session, and the one that ends it.

@@ -211,6 +211,20 @@ fn parse_cluster_spec(text: &str) -> Result<ClusterSpec, String> {
     Ok(ClusterSpec { name, kubeconfig: PathBuf::from(path.trim()), context })
 }
 
+/// Whether every cluster a kubeconfig names has its API server on loopback (a simulated or
+/// throw-away local cluster, reachable only from this machine). A file that cannot be read
+/// counts as a real cluster; starting will say what is wrong with it.
+fn only_loopback_clusters(path: &std::path::Path) -> bool {
+    let Ok(kubeconfig) = kube::config::Kubeconfig::read_from(path) else { return false };
+    !kubeconfig.clusters.is_empty()
+        && kubeconfig.clusters.iter().all(|named| {
+            let server = named.cluster.as_ref().and_then(|cluster| cluster.server.as_deref());
+            let url = server.and_then(|server| reqwest::Url::parse(server).ok());
+            let host = url.as_ref().and_then(reqwest::Url::host_str).map(|host| host.trim_start_matches('[').trim_end_matches(']'));
+            host.is_some_and(|host| host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|address| address.is_loopback()))
+        })
+}
+
 /// The portal's public origin (`--public-url`): scheme, host and port, no path.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PublicUrl {
@@ -282,12 +296,12 @@ impl Config {
         if !self.demo_signs_in() {
             return None;
         }
-        let flag = if self.kubeconfig.is_some() {
-            "--kubeconfig (GATEHOUSE_KUBECONFIG), a real cluster"
+        let flag = if self.kubeconfig.as_deref().is_some_and(|path| !only_loopback_clusters(path)) {
+            "--kubeconfig (GATEHOUSE_KUBECONFIG), a cluster that is not on this machine's loopback"
         } else if self.in_cluster {
             "--in-cluster (GATEHOUSE_IN_CLUSTER), a real cluster"
-        } else if !self.clusters.is_empty() {
-            "--cluster (GATEHOUSE_CLUSTERS), a real cluster"
+        } else if self.clusters.iter().any(|cluster| !only_loopback_clusters(&cluster.kubeconfig)) {
+            "--cluster (GATEHOUSE_CLUSTERS), a cluster that is not on this machine's loopback"
         } else if !self.listen.ip().is_loopback() {
             "--listen (GATEHOUSE_LISTEN) on an address other than loopback"
         } else {
@@ -457,9 +471,23 @@ mod tests {
         };
         assert_eq!(refusal(&[]), None);
         assert_eq!(refusal(&["--listen", "[::1]:3000"]), None);
-        assert!(refusal(&["--kubeconfig", "/etc/kube.yaml"]).unwrap().contains("--kubeconfig"));
+        let dir = tempfile::tempdir().unwrap();
+        let kubeconfig = |name: &str, server: &str| {
+            let path = dir.path().join(name);
+            let text = format!(
+                "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: {server}\n\
+                 contexts:\n- name: c\n  context:\n    cluster: c\n    user: u\ncurrent-context: c\nusers:\n- name: u\n  user: {{}}\n"
+            );
+            std::fs::write(&path, text).unwrap();
+            path.display().to_string()
+        };
+        let (real, local) = (kubeconfig("real", "https://k8s.example.com:6443"), kubeconfig("local", "https://127.0.0.1:6443"));
+        assert!(refusal(&["--kubeconfig", &real]).unwrap().contains("--kubeconfig"));
+        assert!(refusal(&["--kubeconfig", "/no/such/kubeconfig"]).unwrap().contains("--kubeconfig"));
+        assert_eq!(refusal(&["--kubeconfig", &local]), None, "a simulated or local cluster");
         assert!(refusal(&["--in-cluster"]).unwrap().contains("--in-cluster"));
-        assert!(refusal(&["--cluster", "east=/etc/east.yaml"]).unwrap().contains("--cluster"));
+        assert!(refusal(&["--cluster", &format!("east={real}")]).unwrap().contains("--cluster"));
+        assert_eq!(refusal(&["--cluster", &format!("east={local}")]), None);
         let public = refusal(&["--listen", "0.0.0.0:3000"]).unwrap();
         assert!(public.contains("--listen") && public.contains("--demo-sign-in false"), "{public}");
         assert_eq!(refusal(&["--listen", "0.0.0.0:3000", "--demo-sign-in", "false"]), None);

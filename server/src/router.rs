@@ -214,15 +214,18 @@ async fn page_security_policy(mut request: Request, next: Next) -> Response {
     let nonce: Arc<str> = Nonce::new().to_string().into();
     request.extensions_mut().insert(PageNonce(nonce.clone()));
     let mut response = next.run(request).await;
-    let is_page = response
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|value| value.to_str().ok())
-        .is_some_and(|value| value.starts_with("text/html"));
-    if is_page && let Ok(policy) = HeaderValue::from_str(&page_policy(&nonce)) {
+    if is_page(&response) && let Ok(policy) = HeaderValue::from_str(&page_policy(&nonce)) {
         response.headers_mut().insert(header::CONTENT_SECURITY_POLICY, policy);
     }
     response
+}
+
+fn is_page(response: &Response) -> bool {
+    response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.starts_with("text/html"))
 }
 
 /// Dynamic answers (the API, server functions, pages) are never kept by a browser or a proxy
@@ -231,12 +234,7 @@ async fn page_security_policy(mut request: Request, next: Next) -> Response {
 async fn no_store(request: Request, next: Next) -> Response {
     let dynamic_path = request.uri().path().starts_with("/api/");
     let mut response = next.run(request).await;
-    let is_page = response
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|value| value.to_str().ok())
-        .is_some_and(|value| value.starts_with("text/html"));
-    if dynamic_path || is_page {
+    if dynamic_path || is_page(&response) {
         response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
     response

@@ -291,7 +291,59 @@ async fn the_public_url_drives_cookies_hsts_and_the_origin_check(kind: DbKind) {
     assert_eq!(me.status(), 200, "the __Host- cookie is the session");
 }
 
+/// An OpenID Connect callback completes only in the browser that started the sign-in: the
+/// `state` alone (a link planted in a victim's browser) finds nothing.
+async fn an_oidc_callback_needs_the_browser_that_started_it(kind: DbKind) {
+    use app::backend::auth::pending::{self, Pending};
+    let app = TestApp::spawn_with(FreshDatabase::new(kind).await, |config| {
+        // Nothing listens there: a callback that passes the state check fails at the provider.
+        config.oidc_issuer = Some("http://127.0.0.1:9".to_owned());
+        config.oidc_client_id = Some("gatehouse".to_owned());
+        config.oidc_client_secret = Some(SecretText("secret".to_owned()));
+    })
+    .await;
+    let pending = Pending { verifier: "v".into(), nonce: "n".into(), return_to: "/".into(), redirect_uri: format!("{}/sign-in/oidc/callback", app.url) };
+    let now = app::backend::auth::limiter::now_millis();
+    pending::store(&app.db, "the-state.the-binding", &pending, now, 600_000).await.unwrap();
+    let callback = |cookie: Option<&str>| {
+        let request = app.anonymous().get(app.at("/sign-in/oidc/callback?state=the-state&code=c"));
+        match cookie {
+            Some(cookie) => request.header("cookie", cookie),
+            None => request,
+        }
+        .send()
+    };
+    let planted = callback(None).await.unwrap();
+    assert_eq!(planted.status(), 400);
+    assert!(planted.text().await.unwrap().contains("started in another browser"));
+    assert_eq!(callback(Some("gatehouse-oidc=another-binding")).await.unwrap().status(), 400);
+    let same_browser = callback(Some("gatehouse-oidc=the-binding")).await.unwrap();
+    assert_ne!(same_browser.status(), 400, "the state check passed; the (absent) provider is what fails");
+    let start = app.anonymous().get(app.at("/sign-in/oidc")).send().await.unwrap();
+    assert_eq!(start.status(), 502, "no provider to discover");
+}
+
+/// Provider users are their issuer and subject: a second sign-in under another display name
+/// is the same account, and a name already taken — a local account, or the password-less
+/// demo user — is never claimed.
+async fn oidc_users_are_their_issuer_and_subject(kind: DbKind) {
+    let app = TestApp::spawn_demo(kind).await;
+    let identity = users::ExternalIdentity { issuer: "https://idp.example", subject: "248289761001" };
+    let first = users::ensure_external(&app.db, identity, "jane", Role::Viewer).await.unwrap();
+    let again = users::ensure_external(&app.db, identity, "jane.doe", Role::NetworkAdmin).await.unwrap();
+    assert_eq!((again.id, again.name.as_str(), again.role), (first.id, "jane", Role::NetworkAdmin));
+    let other = users::ExternalIdentity { issuer: "https://idp.example", subject: "another" };
+    for taken in ["jane", DEMO_USER, "admin"] {
+        let refused = users::ensure_external(&app.db, other, taken, Role::Viewer).await.unwrap_err();
+        assert!(refused.to_string().contains("not yours at this provider"), "{taken}: {refused}");
+    }
+    let elsewhere = users::ExternalIdentity { issuer: "https://other-idp.example", subject: "248289761001" };
+    assert!(users::ensure_external(&app.db, elsewhere, "jane", Role::Viewer).await.is_err(), "the same subject at another issuer is someone else");
+}
+
 on_both_databases!(
+    an_oidc_callback_needs_the_browser_that_started_it,
+    oidc_users_are_their_issuer_and_subject,
     demo_tokens_do_not_outlive_the_demo,
     the_demo_sign_in_refuses_a_public_address,
     a_padded_name_counts_against_the_same_account,

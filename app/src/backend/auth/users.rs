@@ -191,7 +191,14 @@ pub async fn create(db: &Database, actor: &str, input: &NewUser) -> Result<User,
     };
     let password = input.password.clone();
     let hash = off_runtime(move || hash_password(&password)).await?;
-    insert(db, actor, name, Some(&hash), role, &scopes).await
+    insert(db, actor, name, Some(&hash), role, &scopes, None).await
+}
+
+/// The account an OpenID provider vouches for: its issuer and subject.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExternalIdentity<'a> {
+    pub issuer: &'a str,
+    pub subject: &'a str,
 }
 
 async fn insert(
@@ -201,19 +208,23 @@ async fn insert(
     password_hash: Option<&str>,
     role: Role,
     scopes: &Scopes,
+    identity: Option<ExternalIdentity<'_>>,
 ) -> Result<User, DbError> {
     let mut tx = db.pool().begin().await?;
     if get_in(&mut tx, name).await?.is_some() {
         return Err(DbError::Conflict(format!("there is already a user named {name:?}; choose another name")));
     }
     sqlx::query(
-        "INSERT INTO users (name, password_hash, role, scopes, disabled, created_at) VALUES ($1, $2, $3, $4, 0, $5)",
+        "INSERT INTO users (name, password_hash, role, scopes, disabled, created_at, oidc_issuer, oidc_subject) \
+         VALUES ($1, $2, $3, $4, 0, $5, $6, $7)",
     )
     .bind(name)
     .bind(password_hash)
     .bind(role.as_str())
     .bind(scopes.to_string())
     .bind(now_text())
+    .bind(identity.map(|identity| identity.issuer))
+    .bind(identity.map(|identity| identity.subject))
     .execute(&mut *tx)
     .await?;
     let user = get_in(&mut tx, name).await?.ok_or_else(|| DbError::NotFound(format!("user {name:?}")))?;
@@ -352,37 +363,71 @@ pub async fn ensure_admin(db: &Database, password: Option<&str>) -> Result<Optio
     Ok(generated)
 }
 
-/// A user signed in by an OpenID provider: created without a password on first sign-in,
-/// given the role their groups map to on every sign-in (audited when it changes). A local
-/// account of the same name (one with a password) is never taken over, and a disabled one
-/// stays out.
-pub async fn ensure_external(db: &Database, name: &str, role: Role) -> Result<User, DbError> {
-    let mut errors = FieldErrors::new();
-    check_name(name, &mut errors);
-    if !errors.is_empty() {
-        return Err(DbError::Conflict(format!(
-            "the provider's user name {name:?} cannot be a Gatehouse user name (lower-case letters, digits and . _ - @)"
-        )));
-    }
-    let row = sqlx::query("SELECT password_hash FROM users WHERE name = $1").bind(name).fetch_optional(db.pool()).await?;
-    let Some(row) = row else {
-        return insert(db, "openid-connect", name, None, role, &Scopes::default()).await;
+/// A user signed in by an OpenID provider, found by the provider's issuer and subject (the
+/// name is what the user is shown as): created without a password on first sign-in, given the
+/// role their groups map to on every sign-in (audited when it changes). A name already taken
+/// is never claimed — not a local account's, nor one without a password such as the demo
+/// user — with one exception for upgrades: an account the OpenID sign-in itself created
+/// before users were keyed on issuer and subject is linked at its next sign-in. A disabled
+/// account stays out.
+pub async fn ensure_external(db: &Database, identity: ExternalIdentity<'_>, name: &str, role: Role) -> Result<User, DbError> {
+    let linked = sqlx::query("SELECT name FROM users WHERE oidc_issuer = $1 AND oidc_subject = $2")
+        .bind(identity.issuer)
+        .bind(identity.subject)
+        .fetch_optional(db.pool())
+        .await?;
+    let user = match linked {
+        Some(row) => {
+            let linked_name: String = row.try_get("name")?;
+            get(db, &linked_name).await?.ok_or_else(|| DbError::NotFound(format!("user {linked_name:?}")))?
+        }
+        None => {
+            let mut errors = FieldErrors::new();
+            check_name(name, &mut errors);
+            if !errors.is_empty() {
+                return Err(DbError::Conflict(format!(
+                    "the provider's user name {name:?} cannot be a Gatehouse user name (lower-case letters, digits and . _ - @)"
+                )));
+            }
+            let Some(row) = sqlx::query("SELECT password_hash, oidc_issuer FROM users WHERE name = $1").bind(name).fetch_optional(db.pool()).await?
+            else {
+                return insert(db, "openid-connect", name, None, role, &Scopes::default(), Some(identity)).await;
+            };
+            let password_hash: Option<String> = row.try_get("password_hash")?;
+            let issuer: Option<String> = row.try_get("oidc_issuer")?;
+            let made_by_oidc: Option<i64> = sqlx::query_scalar(
+                "SELECT id FROM audit_log WHERE action = 'user.create' AND object = $1 AND actor = 'openid-connect'",
+            )
+            .bind(format!("user/{name}"))
+            .fetch_optional(db.pool())
+            .await?;
+            if password_hash.is_some() || issuer.is_some() || made_by_oidc.is_none() {
+                return Err(DbError::Conflict(format!(
+                    "a Gatehouse account named {name:?} already exists and is not yours at this provider; \
+                     sign in with its password, or ask an admin"
+                )));
+            }
+            let mut tx = db.pool().begin().await?;
+            sqlx::query("UPDATE users SET oidc_issuer = $1, oidc_subject = $2 WHERE name = $3 AND oidc_issuer IS NULL")
+                .bind(identity.issuer)
+                .bind(identity.subject)
+                .bind(name)
+                .execute(&mut *tx)
+                .await?;
+            let link = serde_json::json!({"oidc_issuer": identity.issuer, "oidc_subject": identity.subject});
+            audit::record(&mut tx, "openid-connect", "user.link", &format!("user/{name}"), None, Some(&link)).await?;
+            tx.commit().await?;
+            get(db, name).await?.ok_or_else(|| DbError::NotFound(format!("user {name:?}")))?
+        }
     };
-    let password_hash: Option<String> = row.try_get("password_hash")?;
-    if password_hash.is_some() {
-        return Err(DbError::Conflict(format!(
-            "a local account is named {name:?}; sign in with its password, or an admin renames one of them"
-        )));
-    }
-    let user = get(db, name).await?.ok_or_else(|| DbError::NotFound(format!("user {name:?}")))?;
     if user.disabled {
-        return Err(DbError::Conflict(format!("the account {name:?} is disabled; ask an admin")));
+        return Err(DbError::Conflict(format!("the account {:?} is disabled; ask an admin", user.name)));
     }
     if user.role == role {
         return Ok(user);
     }
     let change = UserChange { role: Some(role.as_str().to_owned()), ..UserChange::default() };
-    update(db, "openid-connect", name, &change).await
+    update(db, "openid-connect", &user.name, &change).await
 }
 
 /// The demo user `--demo` signs visitors in as: a network admin without a password, so
@@ -390,7 +435,7 @@ pub async fn ensure_external(db: &Database, name: &str, role: Role) -> Result<Us
 /// again (audited); the tokens and sessions it lost stay gone.
 pub async fn ensure_demo(db: &Database) -> Result<User, DbError> {
     let Some(user) = get(db, DEMO_USER).await? else {
-        return insert(db, "gatehouse", DEMO_USER, None, Role::NetworkAdmin, &Scopes::default()).await;
+        return insert(db, "gatehouse", DEMO_USER, None, Role::NetworkAdmin, &Scopes::default(), None).await;
     };
     if !user.disabled {
         return Ok(user);
