@@ -27,6 +27,15 @@ use axum::{
 use crate::{api::ApiError, pages, state::AppState};
 
 pub const SESSION_COOKIE: &str = "gatehouse-session";
+/// The session cookie's name over HTTPS: `__Host-` makes browsers refuse it unless it is
+/// `Secure`, for `Path=/` and without a `Domain`, so a sibling host cannot plant or widen it.
+pub const SECURE_SESSION_COOKIE: &str = "__Host-gatehouse-session";
+
+impl AuthSettings {
+    pub fn session_cookie_name(&self) -> &'static str {
+        if self.secure_cookies { SECURE_SESSION_COOKIE } else { SESSION_COOKIE }
+    }
+}
 
 /// Sign-in settings shared by every request.
 #[derive(Debug)]
@@ -35,8 +44,14 @@ pub struct AuthSettings {
     pub limiter: SignInLimiter,
     /// `--demo` with the demo sign-in: visitors without a session are this user.
     pub demo_user: Option<Principal>,
-    /// Cookies carry `Secure` (the portal serves HTTPS).
+    /// Cookies carry `Secure` and the `__Host-` prefix (browsers reach the portal over HTTPS).
     pub secure_cookies: bool,
+    /// `--public-url`'s origin: the one `Origin` a browser's write may carry.
+    pub public_origin: Option<String>,
+    /// How long API tokens live.
+    pub token_lifetimes: app::backend::auth::tokens::Lifetimes,
+    /// Proxies whose `X-Forwarded-For` names the client (`--trusted-proxies`).
+    pub trusted_proxies: Vec<app::domain::Cidr>,
     /// OpenID Connect sign-in, when configured.
     pub oidc: Option<crate::oidc::OidcSettings>,
 }
@@ -188,32 +203,65 @@ impl Connected<IncomingStream<'_, crate::tls::TlsListener>> for ClientAddr {
     }
 }
 
-/// The client's address, when the server knows it (not in `oneshot` tests).
-pub fn client_address(extensions: &Extensions) -> Option<std::net::IpAddr> {
-    extensions.get::<ConnectInfo<ClientAddr>>().map(|ConnectInfo(ClientAddr(address))| address.ip())
+/// The client's address, when the server knows it (not in `oneshot` tests). A connection
+/// from a trusted proxy is taken for the right-most address of `X-Forwarded-For` that is
+/// not a trusted proxy: hops to the left of it could have been written by the client.
+pub fn client_address(settings: &AuthSettings, extensions: &Extensions, headers: &HeaderMap) -> Option<std::net::IpAddr> {
+    let peer = extensions.get::<ConnectInfo<ClientAddr>>().map(|ConnectInfo(ClientAddr(address))| address.ip())?;
+    Some(forwarded_client(&settings.trusted_proxies, peer, headers))
 }
 
-/// The session id in the request's cookie, if any.
-pub fn session_cookie(headers: &HeaderMap) -> Option<&str> {
+fn forwarded_client(trusted: &[app::domain::Cidr], peer: std::net::IpAddr, headers: &HeaderMap) -> std::net::IpAddr {
+    let is_trusted = |address: std::net::IpAddr| {
+        let address = app::domain::IpAddr::from(address.to_canonical());
+        trusted.iter().any(|network| network.contains(&address))
+    };
+    let mut client = peer;
+    if !is_trusted(client) {
+        return client;
+    }
+    let hops = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .collect::<Vec<_>>();
+    for hop in hops.into_iter().rev() {
+        // A hop that is not an address stops the walk: the last proxy trusted so far counts,
+        // so a forged entry cannot earn a fresh count.
+        let Ok(address) = hop.trim().parse::<std::net::IpAddr>() else { break };
+        client = address;
+        if !is_trusted(address) {
+            break;
+        }
+    }
+    client
+}
+
+/// The value of the request's cookie of that name, if it sent one.
+pub fn cookie<'a>(headers: &'a HeaderMap, cookie_name: &str) -> Option<&'a str> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|value| value.to_str().ok())
         .flat_map(|value| value.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == SESSION_COOKIE)
+        .find(|(name, _)| *name == cookie_name)
         .map(|(_, value)| value)
+}
+
+/// The session id in the request's cookie, if any.
+pub fn session_cookie<'a>(settings: &AuthSettings, headers: &'a HeaderMap) -> Option<&'a str> {
+    cookie(headers, settings.session_cookie_name())
 }
 
 /// The `Set-Cookie` value that starts a session, and the one that ends it.
 pub fn session_cookie_header(settings: &AuthSettings, id: Option<&str>) -> String {
     let secure = if settings.secure_cookies { "; Secure" } else { "" };
+    let name = settings.session_cookie_name();
     match id {
-        Some(id) => format!(
-            "{SESSION_COOKIE}={id}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
-            settings.timeouts.absolute
-        ),
-        None => format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{secure}"),
+        Some(id) => format!("{name}={id}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}", settings.timeouts.absolute),
+        None => format!("{name}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{secure}"),
     }
 }
 
@@ -318,7 +366,7 @@ pub async fn authenticate(State(state): State<AppState>, mut request: Request, n
             )
             .into_response();
         }
-        let address = client_address(request.extensions());
+        let address = client_address(&state.auth, request.extensions(), request.headers());
         match check_password(&state, &name, &password, address).await {
             Ok(user) => Some(Principal { user_id: user.id, name: user.name, role: user.role, scopes: user.scopes, via: Via::Password }),
             Err(refused) => return refused.into_api_response(),
@@ -336,7 +384,7 @@ pub async fn authenticate(State(state): State<AppState>, mut request: Request, n
             }
             Err(error) => return ApiError::internal(&error).into_response(),
         }
-    } else if let Some(id) = session_cookie(headers) {
+    } else if let Some(id) = session_cookie(&state.auth, headers) {
         match sessions::resolve(&state.db, id, state.auth.timeouts, now).await {
             Ok(principal) => principal,
             Err(error) => return ApiError::internal(&error).into_response(),
@@ -346,7 +394,7 @@ pub async fn authenticate(State(state): State<AppState>, mut request: Request, n
     };
     let caller = caller.or_else(|| state.auth.demo_user.clone());
     let has_authorization = request.headers().contains_key(header::AUTHORIZATION);
-    if !has_authorization && let Some(why) = cross_site(&request, state.tls) {
+    if !has_authorization && let Some(why) = cross_site(&request, &state) {
         tracing::warn!(path = %request.uri().path(), why, "refused a cross-site request");
         let message = format!("refused: {why}. Use the portal's own pages, or an API token for scripts");
         if request.uri().path().starts_with("/api/") {
@@ -364,7 +412,7 @@ pub async fn authenticate(State(state): State<AppState>, mut request: Request, n
 /// `Origin` with every cross-origin POST, PUT and DELETE (forms and `fetch` alike); a request
 /// with neither is not a browser's, cannot carry a victim's cookie, and passes — the rule of
 /// Go's `CrossOriginProtection`.
-fn cross_site(request: &Request, tls: bool) -> Option<&'static str> {
+fn cross_site(request: &Request, state: &AppState) -> Option<&'static str> {
     if matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
         return None;
     }
@@ -374,10 +422,38 @@ fn cross_site(request: &Request, tls: bool) -> Option<&'static str> {
         return (!matches!(site, "same-origin" | "none")).then_some("the request came from another site");
     }
     if let Some(origin) = text("origin") {
-        let scheme = if tls { "https" } else { "http" };
-        let same = text("host").is_some_and(|host| origin == format!("{scheme}://{host}"));
+        let same = match &state.auth.public_origin {
+            Some(public) => origin.eq_ignore_ascii_case(public),
+            None => {
+                let scheme = if state.https { "https" } else { "http" };
+                text("host").is_some_and(|host| origin == format!("{scheme}://{host}"))
+            }
+        };
         return (!same).then_some("its Origin is not this portal");
     }
     None
 }
 
+
+#[cfg(test)]
+mod tests {
+    use axum::http::{HeaderMap, HeaderValue};
+
+    use super::forwarded_client;
+
+    #[test]
+    fn the_client_is_the_right_most_hop_that_is_not_a_trusted_proxy() {
+        let trusted = [app::domain::Cidr::parse("10.0.0.0/8").unwrap()];
+        let mut headers = HeaderMap::new();
+        headers.append("x-forwarded-for", HeaderValue::from_static("203.0.113.9, 198.51.100.4"));
+        headers.append("x-forwarded-for", HeaderValue::from_static("10.1.2.3"));
+        let client = |peer: &str, headers: &HeaderMap| forwarded_client(&trusted, peer.parse().unwrap(), headers).to_string();
+        assert_eq!(client("10.0.0.1", &headers), "198.51.100.4", "the left-most hop could be forged");
+        assert_eq!(client("192.0.2.1", &headers), "192.0.2.1", "an untrusted peer's header is ignored");
+        assert_eq!(forwarded_client(&[], "10.0.0.1".parse().unwrap(), &headers).to_string(), "10.0.0.1");
+        let mut garbled = HeaderMap::new();
+        garbled.insert("x-forwarded-for", HeaderValue::from_static("203.0.113.9, not-an-address, 10.1.2.3"));
+        assert_eq!(client("10.0.0.1", &garbled), "10.1.2.3");
+        assert_eq!(client("10.0.0.1", &HeaderMap::new()), "10.0.0.1");
+    }
+}

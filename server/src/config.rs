@@ -73,6 +73,27 @@ pub struct Config {
     #[arg(long, env = "GATEHOUSE_SIGN_IN_LOCKOUT_SECS", default_value_t = 900, value_parser = clap::value_parser!(u64).range(1..))]
     pub sign_in_lockout_secs: u64,
 
+    /// The address people reach the portal at, `https://gatehouse.example.com` behind a
+    /// TLS-terminating Gateway or proxy: with `https://`, cookies are `Secure` with the
+    /// `__Host-` prefix and HSTS is sent; cross-site checks compare `Origin` with it and the
+    /// OpenID Connect redirect URI is built on it.
+    #[arg(long, env = "GATEHOUSE_PUBLIC_URL", value_parser = PublicUrl::parse)]
+    pub public_url: Option<PublicUrl>,
+
+    /// Days an API token lives unless its maker asks for another lifetime.
+    #[arg(long, env = "GATEHOUSE_TOKEN_DAYS", default_value_t = 90, value_parser = clap::value_parser!(u32).range(1..))]
+    pub token_days: u32,
+
+    /// The most days anyone may ask an API token to live.
+    #[arg(long, env = "GATEHOUSE_TOKEN_MAX_DAYS", default_value_t = 365, value_parser = clap::value_parser!(u32).range(1..))]
+    pub token_max_days: u32,
+
+    /// Proxies whose `X-Forwarded-For` is believed: networks (`10.0.0.0/8`) or addresses,
+    /// comma-separated. The client is the right-most address in the header that is not one of
+    /// them; without this flag the header is ignored and the connection's address counts.
+    #[arg(long, env = "GATEHOUSE_TRUSTED_PROXIES", value_delimiter = ',', value_parser = parse_trusted_proxy)]
+    pub trusted_proxies: Vec<app::domain::Cidr>,
+
     /// OpenID Connect sign-in: the provider's issuer URL (its discovery document is read
     /// from ISSUER/.well-known/openid-configuration). Needs --oidc-client-id and
     /// GATEHOUSE_OIDC_CLIENT_SECRET; register ORIGIN/sign-in/oidc/callback at the provider.
@@ -190,6 +211,69 @@ fn parse_cluster_spec(text: &str) -> Result<ClusterSpec, String> {
     Ok(ClusterSpec { name, kubeconfig: PathBuf::from(path.trim()), context })
 }
 
+/// Whether every cluster a kubeconfig names has its API server on loopback (a simulated or
+/// throw-away local cluster, reachable only from this machine). A file that cannot be read
+/// counts as a real cluster; starting will say what is wrong with it.
+fn only_loopback_clusters(path: &std::path::Path) -> bool {
+    let Ok(kubeconfig) = kube::config::Kubeconfig::read_from(path) else { return false };
+    !kubeconfig.clusters.is_empty()
+        && kubeconfig.clusters.iter().all(|named| {
+            let server = named.cluster.as_ref().and_then(|cluster| cluster.server.as_deref());
+            let url = server.and_then(|server| reqwest::Url::parse(server).ok());
+            let host = url.as_ref().and_then(reqwest::Url::host_str).map(|host| host.trim_start_matches('[').trim_end_matches(']'));
+            host.is_some_and(|host| host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|address| address.is_loopback()))
+        })
+}
+
+/// The portal's public origin (`--public-url`): scheme, host and port, no path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublicUrl {
+    origin: String,
+    https: bool,
+}
+
+impl PublicUrl {
+    pub fn parse(text: &str) -> Result<PublicUrl, String> {
+        let url = reqwest::Url::parse(text.trim())
+            .map_err(|error| format!("`{text}` is not a URL ({error}); write it like https://gatehouse.example.com"))?;
+        let https = match url.scheme() {
+            "https" => true,
+            "http" => false,
+            other => return Err(format!("`{text}` uses {other}:; the public URL starts with https:// (or http:// without TLS)")),
+        };
+        if url.host_str().is_none() || !url.username().is_empty() || url.password().is_some() {
+            return Err(format!("`{text}` needs a host and no user name, like https://gatehouse.example.com"));
+        }
+        if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
+            return Err(format!(
+                "`{text}` has a path, query or fragment; Gatehouse is served at the root of its host, so give only https://HOST[:PORT]"
+            ));
+        }
+        Ok(PublicUrl { origin: url.origin().ascii_serialization(), https })
+    }
+
+    /// `https://gatehouse.example.com` (no trailing slash), as browsers send it in `Origin`.
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+
+    pub fn is_https(&self) -> bool {
+        self.https
+    }
+}
+
+/// A trusted proxy: a network in CIDR notation, or one address.
+fn parse_trusted_proxy(text: &str) -> Result<app::domain::Cidr, String> {
+    let text = text.trim();
+    if !text.contains('/')
+        && let Ok(address) = text.parse::<std::net::IpAddr>()
+    {
+        let bits = if address.is_ipv4() { 32 } else { 128 };
+        return app::domain::Cidr::containing(address.into(), bits).ok_or_else(|| format!("`{text}` is not an address"));
+    }
+    app::domain::Cidr::parse(text).map_err(|error| format!("a trusted proxy is a network like 10.0.0.0/8 or one address: {error}"))
+}
+
 /// A secret as given in the environment; `Debug` never shows it.
 #[derive(Clone, PartialEq, Eq)]
 pub struct SecretText(pub String);
@@ -201,6 +285,40 @@ impl std::fmt::Debug for SecretText {
 }
 
 impl Config {
+    /// Whether visitors without a session are signed in as the demo user.
+    pub fn demo_signs_in(&self) -> bool {
+        self.demo && self.demo_sign_in
+    }
+
+    /// Why the demo sign-in may not start with these flags, naming the flag: it makes every
+    /// visitor a network admin, which is for a laptop and a simulated cluster only.
+    pub fn demo_sign_in_refusal(&self) -> Option<String> {
+        if !self.demo_signs_in() {
+            return None;
+        }
+        let flag = if self.kubeconfig.as_deref().is_some_and(|path| !only_loopback_clusters(path)) {
+            "--kubeconfig (GATEHOUSE_KUBECONFIG), a cluster that is not on this machine's loopback"
+        } else if self.in_cluster {
+            "--in-cluster (GATEHOUSE_IN_CLUSTER), a real cluster"
+        } else if self.clusters.iter().any(|cluster| !only_loopback_clusters(&cluster.kubeconfig)) {
+            "--cluster (GATEHOUSE_CLUSTERS), a cluster that is not on this machine's loopback"
+        } else if !self.listen.ip().is_loopback() {
+            "--listen (GATEHOUSE_LISTEN) on an address other than loopback"
+        } else {
+            return None;
+        };
+        Some(format!(
+            "the demo sign-in makes every visitor a network admin, so --demo refuses to start it with {flag}: \
+             add --demo-sign-in false to keep the demo data and ask everyone to sign in, or drop --demo"
+        ))
+    }
+
+    /// Whether browsers reach the portal over HTTPS: served with TLS here, or behind a
+    /// TLS-terminating Gateway named by an `https://` public URL.
+    pub fn https(&self) -> bool {
+        self.tls_cert.is_some() || self.public_url.as_ref().is_some_and(PublicUrl::is_https)
+    }
+
     pub fn request_timeout(&self) -> Duration {
         Duration::from_secs(self.request_timeout_secs.max(1))
     }
@@ -225,6 +343,17 @@ impl Config {
     pub fn sign_in_limits(&self) -> app::backend::auth::limiter::Limits {
         let lockout = Duration::from_secs(self.sign_in_lockout_secs);
         app::backend::auth::limiter::Limits { attempts: self.sign_in_attempts, window: lockout, lockout }
+    }
+
+    /// The tokens' lifetimes, or why `--token-days` cannot be the default.
+    pub fn token_lifetimes(&self) -> Result<app::backend::auth::tokens::Lifetimes, String> {
+        if self.token_days > self.token_max_days {
+            return Err(format!(
+                "--token-days ({}) is above --token-max-days ({}); a token's default lifetime cannot be longer than the longest allowed",
+                self.token_days, self.token_max_days
+            ));
+        }
+        Ok(app::backend::auth::tokens::Lifetimes { default_days: self.token_days, max_days: self.token_max_days })
     }
 
     pub fn apply_timeout(&self) -> Duration {
@@ -260,6 +389,10 @@ impl Config {
             session_max_secs: 43_200,
             sign_in_attempts: 5,
             sign_in_lockout_secs: 900,
+            trusted_proxies: Vec::new(),
+            public_url: None,
+            token_days: 90,
+            token_max_days: 365,
             admin_password: None,
             oidc_issuer: None,
             oidc_client_id: None,
@@ -309,5 +442,54 @@ mod tests {
             .expect("the flags parse");
         assert_eq!(simulated.simulated_clusters, ["prod-sim", "qa-sim"]);
         assert!(Config::try_parse_from(["gatehouse", "--simulated-cluster", "default"]).is_err());
+    }
+
+    #[test]
+    fn the_public_url_is_an_origin() {
+        let url = PublicUrl::parse("https://Gatehouse.Example.com/").unwrap();
+        assert_eq!((url.origin(), url.is_https()), ("https://gatehouse.example.com", true));
+        assert_eq!(PublicUrl::parse("http://127.0.0.1:3000").unwrap().origin(), "http://127.0.0.1:3000");
+        assert!(PublicUrl::parse("https://gatehouse.example.com/portal").unwrap_err().contains("path"));
+        assert!(PublicUrl::parse("ftp://gatehouse.example.com").unwrap_err().contains("https://"));
+        assert!(PublicUrl::parse("gatehouse.example.com").unwrap_err().contains("not a URL"));
+    }
+
+    #[test]
+    fn trusted_proxies_are_networks_or_addresses() {
+        let config = Config::try_parse_from(["gatehouse", "--trusted-proxies", "10.0.0.0/8,192.0.2.1,2001:db8::/32"]).expect("the flags parse");
+        let proxies: Vec<String> = config.trusted_proxies.iter().map(ToString::to_string).collect();
+        assert_eq!(proxies, ["10.0.0.0/8", "192.0.2.1/32", "2001:db8::/32"]);
+        assert!(parse_trusted_proxy("10.0.0.1/8").unwrap_err().contains("10.0.0.0/8"));
+        assert!(parse_trusted_proxy("proxy.example").unwrap_err().contains("a trusted proxy is a network"));
+    }
+
+    #[test]
+    fn the_demo_sign_in_is_refused_beside_a_real_cluster_or_on_a_public_address() {
+        let refusal = |args: &[&str]| {
+            let config = Config::try_parse_from(["gatehouse", "--demo"].iter().chain(args)).expect("the flags parse");
+            config.demo_sign_in_refusal()
+        };
+        assert_eq!(refusal(&[]), None);
+        assert_eq!(refusal(&["--listen", "[::1]:3000"]), None);
+        let dir = tempfile::tempdir().unwrap();
+        let kubeconfig = |name: &str, server: &str| {
+            let path = dir.path().join(name);
+            let text = format!(
+                "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: {server}\n\
+                 contexts:\n- name: c\n  context:\n    cluster: c\n    user: u\ncurrent-context: c\nusers:\n- name: u\n  user: {{}}\n"
+            );
+            std::fs::write(&path, text).unwrap();
+            path.display().to_string()
+        };
+        let (real, local) = (kubeconfig("real", "https://k8s.example.com:6443"), kubeconfig("local", "https://127.0.0.1:6443"));
+        assert!(refusal(&["--kubeconfig", &real]).unwrap().contains("--kubeconfig"));
+        assert!(refusal(&["--kubeconfig", "/no/such/kubeconfig"]).unwrap().contains("--kubeconfig"));
+        assert_eq!(refusal(&["--kubeconfig", &local]), None, "a simulated or local cluster");
+        assert!(refusal(&["--in-cluster"]).unwrap().contains("--in-cluster"));
+        assert!(refusal(&["--cluster", &format!("east={real}")]).unwrap().contains("--cluster"));
+        assert_eq!(refusal(&["--cluster", &format!("east={local}")]), None);
+        let public = refusal(&["--listen", "0.0.0.0:3000"]).unwrap();
+        assert!(public.contains("--listen") && public.contains("--demo-sign-in false"), "{public}");
+        assert_eq!(refusal(&["--listen", "0.0.0.0:3000", "--demo-sign-in", "false"]), None);
     }
 }

@@ -49,6 +49,10 @@ pub enum StartError {
     Cluster(#[from] cluster::ClusterError),
     #[error("demo data: {0}")]
     Demo(#[from] app::backend::demo::DemoError),
+    #[error("{0}")]
+    DemoSignIn(String),
+    #[error("{0}")]
+    Config(String),
 }
 
 /// The secret key that seals certificates' private keys, from GATEHOUSE_SECRET_KEY or the
@@ -89,7 +93,10 @@ async fn accounts(db: &Database, config: &Config) -> Result<Option<Principal>, S
     } else if password.is_some() {
         tracing::info!("an admin exists; GATEHOUSE_ADMIN_PASSWORD is only used on the first start");
     }
-    if !(config.demo && config.demo_sign_in) {
+    if !config.demo_signs_in() {
+        if users::retire_demo(db).await? {
+            tracing::warn!(user = users::DEMO_USER, "no demo sign-in at this start: the demo user is disabled, its sessions ended and its API tokens revoked");
+        }
         return Ok(None);
     }
     let demo = users::ensure_demo(db).await?;
@@ -107,6 +114,10 @@ pub struct Gatehouse {
 
 impl Gatehouse {
     pub async fn start(config: Config) -> Result<Gatehouse, StartError> {
+        if let Some(refusal) = config.demo_sign_in_refusal() {
+            return Err(StartError::DemoSignIn(refusal));
+        }
+        let token_lifetimes = config.token_lifetimes().map_err(StartError::Config)?;
         let tls = match (&config.tls_cert, &config.tls_key) {
             (Some(cert), Some(key)) => Some(tls::TlsAcceptorConfig::load(cert, key)?),
             _ => None,
@@ -122,6 +133,10 @@ impl Gatehouse {
             tracing::info!(created, "demo data seeded");
         }
         let demo_user = accounts(&db, &config).await?;
+        let dated = app::backend::auth::tokens::expire_unlimited(&db, token_lifetimes).await?;
+        if dated > 0 {
+            tracing::info!(tokens = dated, days = token_lifetimes.max_days, "API tokens made before tokens expired now expire after --token-max-days");
+        }
         let listener = TcpListener::bind(config.listen)
             .await
             .map_err(|source| StartError::Bind { addr: config.listen, source })?;

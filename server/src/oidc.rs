@@ -141,10 +141,14 @@ async fn discover(oidc: &OidcSettings) -> Result<Discovery, String> {
     Ok(discovery)
 }
 
-/// Where the provider sends the browser back: this portal, as the browser reached it.
-fn redirect_uri(headers: &HeaderMap, tls: bool) -> String {
+/// Where the provider sends the browser back: the public URL, or else this portal as the
+/// browser reached it.
+fn redirect_uri(state: &AppState, headers: &HeaderMap) -> String {
+    if let Some(origin) = &state.auth.public_origin {
+        return format!("{origin}/sign-in/oidc/callback");
+    }
     let host = headers.get(header::HOST).and_then(|value| value.to_str().ok()).unwrap_or("127.0.0.1");
-    let scheme = if tls { "https" } else { "http" };
+    let scheme = if state.https { "https" } else { "http" };
     format!("{scheme}://{host}/sign-in/oidc/callback")
 }
 
@@ -178,11 +182,14 @@ async fn start(
         Err(message) => return refuse(caller.as_ref(), StatusCode::BAD_GATEWAY, &message),
     };
     let state_id = random_secret();
+    // The state is bound to this browser: the callback needs the cookie as well, so a
+    // callback URL planted in another browser (login CSRF) finds no sign-in to complete.
+    let binding = random_secret();
     let pending = Pending {
         verifier: random_secret(),
         nonce: random_secret(),
         return_to: pages::safe_return(query.return_to.as_deref()).to_owned(),
-        redirect_uri: redirect_uri(&headers, state.tls),
+        redirect_uri: redirect_uri(&state, &headers),
     };
     let url = reqwest::Url::parse_with_params(
         &discovery.authorization_endpoint,
@@ -200,10 +207,40 @@ async fn start(
     let Ok(url) = url else {
         return refuse(caller.as_ref(), StatusCode::BAD_GATEWAY, "the provider's authorization endpoint is not a URL");
     };
-    if let Err(error) = pending::store(&state.db, &state_id, &pending, now_millis(), pending_for_ms()).await {
+    if let Err(error) = pending::store(&state.db, &bound_state(&state_id, &binding), &pending, now_millis(), pending_for_ms()).await {
         return crate::api::ApiError::internal(&error).into_response();
     }
-    Redirect::to(url.as_str()).into_response()
+    let mut response = Redirect::to(url.as_str()).into_response();
+    set_binding_cookie(&mut response, &state, Some(&binding));
+    response
+}
+
+/// The cookie that binds a sign-in under way to the browser that started it; it lives as long
+/// as the sign-in may take. `SameSite=Lax` still sends it with the provider's redirect back,
+/// a top-level GET.
+fn binding_cookie_name(state: &AppState) -> &'static str {
+    if state.auth.secure_cookies { "__Host-gatehouse-oidc" } else { "gatehouse-oidc" }
+}
+
+fn set_binding_cookie(response: &mut Response, state: &AppState, binding: Option<&str>) {
+    let secure = if state.auth.secure_cookies { "; Secure" } else { "" };
+    let name = binding_cookie_name(state);
+    let cookie = match binding {
+        Some(binding) => format!("{name}={binding}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}", PENDING_FOR.as_secs()),
+        None => format!("{name}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{secure}"),
+    };
+    if let Ok(cookie) = header::HeaderValue::from_str(&cookie) {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+}
+
+fn binding_cookie<'a>(state: &AppState, headers: &'a HeaderMap) -> Option<&'a str> {
+    crate::access::cookie(headers, binding_cookie_name(state))
+}
+
+/// What a sign-in under way is stored under: its `state` and its browser's binding.
+fn bound_state(state_id: &str, binding: &str) -> String {
+    format!("{state_id}.{binding}")
 }
 
 #[derive(Debug, Deserialize)]
@@ -223,34 +260,46 @@ struct TokenAnswer {
 async fn callback(
     State(state): State<AppState>,
     MaybeCaller(caller): MaybeCaller,
+    headers: HeaderMap,
     Query(query): Query<CallbackQuery>,
 ) -> Response {
+    let mut response = completed(&state, caller.as_ref(), &headers, query).await;
+    set_binding_cookie(&mut response, &state, None);
+    response
+}
+
+async fn completed(
+    state: &AppState,
+    caller: Option<&app::backend::auth::Principal>,
+    headers: &HeaderMap,
+    query: CallbackQuery,
+) -> Response {
     let Some(oidc) = &state.auth.oidc else {
-        return refuse(caller.as_ref(), StatusCode::NOT_FOUND, "OpenID Connect sign-in is not configured (--oidc-issuer)");
+        return refuse(caller, StatusCode::NOT_FOUND, "OpenID Connect sign-in is not configured (--oidc-issuer)");
     };
     if let Some(error) = &query.error {
         let detail = query.error_description.as_deref().unwrap_or("");
-        return refuse(caller.as_ref(), StatusCode::UNAUTHORIZED, &format!("the OpenID provider refused the sign-in: {error} {detail}"));
+        return refuse(caller, StatusCode::UNAUTHORIZED, &format!("the OpenID provider refused the sign-in: {error} {detail}"));
     }
-    let pending = match &query.state {
-        Some(id) => match pending::take(&state.db, id, now_millis(), pending_for_ms()).await {
+    let pending = match (&query.state, binding_cookie(state, headers)) {
+        (Some(id), Some(binding)) => match pending::take(&state.db, &bound_state(id, binding), now_millis(), pending_for_ms()).await {
             Ok(pending) => pending,
             Err(error) => return crate::api::ApiError::internal(&error).into_response(),
         },
-        None => None,
+        _ => None,
     };
     let (Some(pending), Some(code)) = (pending, query.code) else {
         return refuse(
-            caller.as_ref(),
+            caller,
             StatusCode::BAD_REQUEST,
-            "this sign-in link is unknown or too old (10 minutes); start again from the sign-in page",
+            "this sign-in link is unknown, too old (10 minutes) or was started in another browser; start again from the sign-in page",
         );
     };
-    let user = match verified_user(&state, oidc, &pending, &code).await {
+    let user = match verified_user(state, oidc, &pending, &code).await {
         Ok(user) => user,
         Err(message) => {
             tracing::warn!(reason = %message, "OpenID Connect sign-in refused");
-            return refuse(caller.as_ref(), StatusCode::FORBIDDEN, &message);
+            return refuse(caller, StatusCode::FORBIDDEN, &message);
         }
     };
     let id = match sessions::start(&state.db, user.id, app::backend::auth::now_unix()).await {
@@ -320,24 +369,30 @@ async fn verified_user(state: &AppState, oidc: &OidcSettings, pending: &Pending,
         Some(serde_json::Value::String(one)) => vec![one.clone()],
         _ => Vec::new(),
     };
-    let name = ["preferred_username", "email", "sub"]
-        .iter()
-        .find_map(|claim| claims.get(*claim).and_then(|value| value.as_str()))
-        .map(str::to_lowercase)
-        .ok_or("the ID token names no user (no preferred_username, email or sub)")?;
+    let subject = claims.get("sub").and_then(|value| value.as_str()).filter(|sub| !sub.is_empty()).ok_or("the ID token has no subject (sub)")?;
+    let name = display_name(&claims).unwrap_or(subject).to_lowercase();
     let role = oidc.role_for(&groups).ok_or_else(|| {
         format!(
             "your groups ({}) give no Gatehouse role; an admin maps groups to roles with --oidc-roles",
             if groups.is_empty() { "none".to_owned() } else { groups.join(", ") }
         )
     })?;
-    users::ensure_external(&state.db, &name, role).await.map_err(|error| match error {
+    let identity = users::ExternalIdentity { issuer: &oidc.issuer, subject };
+    users::ensure_external(&state.db, identity, &name, role).await.map_err(|error| match error {
         app::backend::db::DbError::Conflict(message) => message,
         other => {
             tracing::error!(error = %other, "OpenID Connect sign-in: the user could not be stored");
             "the user could not be stored; the server log has the details".to_owned()
         }
     })
+}
+
+/// The name a provider's user is shown as: `preferred_username`, else an `email` the
+/// provider has verified. Only a display name: the user is their issuer and subject.
+fn display_name(claims: &serde_json::Map<String, serde_json::Value>) -> Option<&str> {
+    let text = |claim: &str| claims.get(claim).and_then(|value| value.as_str()).filter(|text| !text.is_empty());
+    let email_verified = claims.get("email_verified").is_some_and(|value| value == true || value == "true");
+    text("preferred_username").or_else(|| text("email").filter(|_| email_verified))
 }
 
 #[derive(Debug, Deserialize)]
@@ -385,6 +440,21 @@ fn verify_id_token(
         .map_err(|_| "the ID token's signature does not verify".to_owned())?;
     let claims: serde_json::Map<String, serde_json::Value> =
         serde_json::from_slice(&decode(body)?).map_err(|_| malformed())?;
+    check_claims(claims, oidc, nonce, now)
+}
+
+/// Clocks of the provider and the portal may differ this much.
+const CLOCK_SKEW_SECS: i64 = 60;
+
+/// The ID token's claims: the issuer, this client as audience (and as `azp` when it names one
+/// or there are several audiences), issued recently (`iat`), valid now (`nbf`, `exp`), and our
+/// nonce.
+fn check_claims(
+    claims: serde_json::Map<String, serde_json::Value>,
+    oidc: &OidcSettings,
+    nonce: &str,
+    now: i64,
+) -> Result<serde_json::Map<String, serde_json::Value>, String> {
     if claims.get("iss").and_then(|v| v.as_str()).map(|iss| iss.trim_end_matches('/')) != Some(oidc.issuer.as_str()) {
         return Err("the ID token comes from another issuer".to_owned());
     }
@@ -395,6 +465,23 @@ fn verify_id_token(
     };
     if !audience_ok {
         return Err("the ID token is for another client".to_owned());
+    }
+    let several_audiences = claims.get("aud").and_then(serde_json::Value::as_array).is_some_and(|auds| auds.len() > 1);
+    match claims.get("azp").and_then(|v| v.as_str()) {
+        Some(azp) if azp != oidc.client_id => return Err("the ID token was issued to another client (azp)".to_owned()),
+        None if several_audiences => return Err("the ID token has several audiences and names no authorized party (azp)".to_owned()),
+        _ => {}
+    }
+    match claims.get("iat").and_then(serde_json::Value::as_i64) {
+        None => return Err("the ID token has no issue time (iat)".to_owned()),
+        Some(iat) if iat > now + CLOCK_SKEW_SECS => return Err("the ID token is issued in the future (iat); check the clocks".to_owned()),
+        Some(iat) if iat < now - i64::try_from(PENDING_FOR.as_secs()).unwrap_or(600) => {
+            return Err("the ID token was issued too long ago (iat); sign in again".to_owned());
+        }
+        Some(_) => {}
+    }
+    if claims.get("nbf").and_then(serde_json::Value::as_i64).is_some_and(|nbf| nbf > now + CLOCK_SKEW_SECS) {
+        return Err("the ID token is not valid yet (nbf); check the clocks".to_owned());
     }
     if claims.get("exp").and_then(serde_json::Value::as_i64).is_none_or(|exp| exp <= now) {
         return Err("the ID token has expired".to_owned());
@@ -420,6 +507,37 @@ mod tests {
         assert!(parse_roles("netops=root").unwrap_err().to_string().contains("not a role"));
         assert!(matches!(OidcSettings::new("http://idp", None, None, "groups", ""), Err(OidcConfigError::Incomplete)));
         assert!(!format!("{oidc:?}").contains("\"s\""), "the client secret is not shown");
+    }
+
+    #[test]
+    fn id_token_claims_are_checked_for_time_audience_and_party() {
+        let oidc = OidcSettings::new("http://idp", Some("gatehouse"), Some("s"), "groups", "").unwrap();
+        let now = 1_000_000;
+        let good = serde_json::json!({"iss": "http://idp", "aud": "gatehouse", "exp": now + 300, "iat": now - 5, "nonce": "n", "sub": "42"});
+        let check = |change: serde_json::Value| {
+            let mut claims = good.as_object().unwrap().clone();
+            for (key, value) in change.as_object().unwrap() {
+                if value.is_null() { claims.remove(key); } else { claims.insert(key.clone(), value.clone()); }
+            }
+            check_claims(claims, &oidc, "n", now)
+        };
+        assert!(check(serde_json::json!({})).is_ok());
+        assert!(check(serde_json::json!({"iat": null})).unwrap_err().contains("iat"));
+        assert!(check(serde_json::json!({"iat": now + 600})).unwrap_err().contains("future"));
+        assert!(check(serde_json::json!({"iat": now - 3600})).unwrap_err().contains("too long ago"));
+        assert!(check(serde_json::json!({"nbf": now + 600})).unwrap_err().contains("nbf"));
+        assert!(check(serde_json::json!({"azp": "other"})).unwrap_err().contains("azp"));
+        assert!(check(serde_json::json!({"aud": ["gatehouse", "other"]})).unwrap_err().contains("azp"));
+        assert!(check(serde_json::json!({"aud": ["gatehouse", "other"], "azp": "gatehouse"})).is_ok());
+        assert!(check(serde_json::json!({"nonce": "m"})).unwrap_err().contains("nonce"));
+    }
+
+    #[test]
+    fn only_a_verified_email_names_a_user() {
+        let claims = |value: serde_json::Value| value.as_object().unwrap().clone();
+        assert_eq!(display_name(&claims(serde_json::json!({"preferred_username": "ana", "email": "x@y"}))), Some("ana"));
+        assert_eq!(display_name(&claims(serde_json::json!({"email": "ana@example.com"}))), None);
+        assert_eq!(display_name(&claims(serde_json::json!({"email": "ana@example.com", "email_verified": true}))), Some("ana@example.com"));
     }
 
     #[test]

@@ -197,7 +197,7 @@ pub fn document(rules: &[RouteRule]) -> Value {
         "components": {
             "securitySchemes": {
                 "bearer": {"type": "http", "scheme": "bearer", "description": "An API token from POST /api/v1/tokens"},
-                "session": {"type": "apiKey", "in": "cookie", "name": crate::access::SESSION_COOKIE, "description": "A browser session"},
+                "session": {"type": "apiKey", "in": "cookie", "name": crate::access::SESSION_COOKIE, "description": "A browser session (named `__Host-gatehouse-session` when the portal is reached over HTTPS)"},
                 "basic": {"type": "http", "scheme": "basic", "description": "User name and password; only to make a token"},
             },
             "schemas": {

@@ -14,7 +14,7 @@ use app::{
         db::DbError,
     },
     domain::{
-        FieldErrors,
+        FieldError, FieldErrors,
         access::{Access, Role},
     },
     ui::layout::SECTIONS,
@@ -65,10 +65,18 @@ pub fn escape(text: &str) -> String {
     out
 }
 
-/// Where to go after signing in: a path on this portal only (never `//host` or a URL).
+/// Where to go after signing in: a path on this portal only. Browsers drop tabs and line
+/// breaks and read `\\` as `/`, so `/\t/evil.example` would leave the portal: anything with a
+/// control character, a backslash or a leading `//` is refused, and what remains must resolve
+/// to this origin.
 pub fn safe_return(target: Option<&str>) -> &str {
-    match target {
-        Some(path) if path.starts_with('/') && !path.starts_with("//") && !path.contains('\\') => path,
+    let Some(path) = target else { return "/" };
+    if !path.starts_with('/') || path.starts_with("//") || path.contains('\\') || path.chars().any(char::is_control) {
+        return "/";
+    }
+    let Ok(base) = reqwest::Url::parse("http://gatehouse.invalid/") else { return "/" };
+    match base.join(path) {
+        Ok(url) if url.origin() == base.origin() => path,
         _ => "/",
     }
 }
@@ -155,7 +163,7 @@ fn field_errors_html(errors: &FieldErrors) -> String {
 fn db_error_html(error: DbError) -> Result<String, Response> {
     match error {
         DbError::Invalid(errors) => Ok(field_errors_html(&errors)),
-        DbError::Conflict(message) | DbError::NotFound(message) => {
+        DbError::Conflict(message) | DbError::NotFound(message) | DbError::Forbidden(message) => {
             Ok(format!("<p class=\"notice notice--error\" role=\"alert\">{}</p>", escape(&message)))
         }
         other => Err(ApiError::internal(&other).into_response()),
@@ -216,8 +224,8 @@ async fn sign_in(
     MaybeCaller(caller): MaybeCaller,
     request: axum::extract::Request,
 ) -> Response {
-    let address = client_address(request.extensions());
-    let presented = crate::access::session_cookie(request.headers()).map(app::backend::auth::secret_hash);
+    let address = client_address(&state.auth, request.extensions(), request.headers());
+    let presented = crate::access::session_cookie(&state.auth, request.headers()).map(app::backend::auth::secret_hash);
     let Form(form) = match Form::<SignInForm>::from_request(request, &state).await {
         Ok(form) => form,
         Err(_) => {
@@ -314,10 +322,11 @@ async fn account_page(state: &AppState, caller: &Principal, status: StatusCode, 
         };
         let _ = write!(
             rows,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{action}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{action}</td></tr>",
             escape(&token.name),
             token.role.label(),
             escape(&token.created_at),
+            escape(token.expires_at.as_deref().unwrap_or("at the next start")),
             escape(token.last_used_at.as_deref().unwrap_or("never")),
         );
     }
@@ -326,7 +335,7 @@ async fn account_page(state: &AppState, caller: &Principal, status: StatusCode, 
     } else {
         format!(
             "<div class=\"table-wrap\"><table class=\"data-table\" data-testid=\"tokens\"><thead><tr><th>Name</th><th>Role</th>\
-             <th>Created</th><th>Last used</th><th></th></tr></thead><tbody>{rows}</tbody></table></div>"
+             <th>Created</th><th>Expires</th><th>Last used</th><th></th></tr></thead><tbody>{rows}</tbody></table></div>"
         )
     };
     let scopes = if caller.role == Role::AppTeam {
@@ -342,11 +351,15 @@ async fn account_page(state: &AppState, caller: &Principal, status: StatusCode, 
          A token acts as you with the role it was given (never above yours); it is shown once.</p>{table}\
          <form class=\"form\" method=\"post\" action=\"/account/tokens\"><div class=\"field--pair\">\
          <div class=\"field\"><label for=\"token-name\">Token name</label><input id=\"token-name\" name=\"name\" required maxlength=\"64\"></div>\
-         <div class=\"field\"><label for=\"token-role\">Role</label><select id=\"token-role\" name=\"role\">{options}</select></div></div>\
+         <div class=\"field\"><label for=\"token-role\">Role</label><select id=\"token-role\" name=\"role\">{options}</select></div>\
+         <div class=\"field\"><label for=\"token-days\">Lives (days)</label>\
+         <input id=\"token-days\" name=\"expires_in_days\" type=\"number\" min=\"1\" max=\"{max_days}\" value=\"{default_days}\"></div></div>\
          <div class=\"actions\"><button class=\"button button--primary\" type=\"submit\">Create token</button></div></form>",
         name = escape(&caller.name),
         role = caller.role.label(),
         options = role_options(caller.role, caller.role),
+        max_days = state.auth.token_lifetimes.max_days,
+        default_days = state.auth.token_lifetimes.default_days,
     );
     html(status, frame("Your account", Some(caller), &body))
 }
@@ -359,15 +372,31 @@ async fn account(State(state): State<AppState>, Caller(caller): Caller) -> Respo
 pub struct TokenForm {
     name: String,
     role: Option<String>,
+    expires_in_days: Option<String>,
 }
 
 async fn create_token(State(state): State<AppState>, Caller(caller): Caller, Form(form): Form<TokenForm>) -> Response {
-    match tokens::create(&state.db, &caller, &form.name, form.role.as_deref()).await {
+    let days = match form.expires_in_days.as_deref().map(str::trim).filter(|days| !days.is_empty()) {
+        None => None,
+        Some(days) => match days.parse::<i64>() {
+            Ok(days) => Some(days),
+            Err(_) => {
+                let errors = FieldErrors::from(vec![FieldError::new(
+                    "expires_in_days",
+                    "token_lifetime_out_of_range",
+                    format!("write how many days the token lives as a whole number, 1 to {}", state.auth.token_lifetimes.max_days),
+                )]);
+                return account_page(&state, &caller, StatusCode::UNPROCESSABLE_ENTITY, &field_errors_html(&errors)).await;
+            }
+        },
+    };
+    match tokens::create(&state.db, &caller, &form.name, form.role.as_deref(), days, state.auth.token_lifetimes).await {
         Ok(created) => {
             let notice = format!(
-                "<div class=\"notice notice--ok\" role=\"status\"><p>Token <strong>{}</strong> created. Copy it now: it is not shown again.</p>\
+                "<div class=\"notice notice--ok\" role=\"status\"><p>Token <strong>{}</strong> created; it expires {}. Copy it now: it is not shown again.</p>\
                  <p><code data-testid=\"new-token\">{}</code></p></div>",
                 escape(&created.info.name),
+                escape(created.info.expires_at.as_deref().unwrap_or_default()),
                 escape(&created.token)
             );
             account_page(&state, &caller, StatusCode::CREATED, &notice).await

@@ -42,6 +42,10 @@ use crate::{
 /// error shape.
 pub const REQUEST_BODY_LIMIT: usize = 4 * 1024 * 1024;
 
+/// Forms (sign-in, account, users) and every request without a signed-in caller are read
+/// no further than this, so an anonymous client cannot make the portal hold megabytes.
+pub const FORM_BODY_LIMIT: usize = 64 * 1024;
+
 pub fn routes(state: &AppState) -> (Router<AppState>, Vec<RouteRule>) {
     let context = leptos_context(state);
     let (api, mut rules) = api::routes().into_parts();
@@ -60,7 +64,7 @@ pub fn routes(state: &AppState) -> (Router<AppState>, Vec<RouteRule>) {
 
 pub fn router(state: AppState) -> Router {
     let context = leptos_context(&state);
-    let strict_transport = state.tls.then(|| {
+    let strict_transport = state.https.then(|| {
         SetResponseHeaderLayer::overriding(
             header::STRICT_TRANSPORT_SECURITY,
             HeaderValue::from_static("max-age=31536000"),
@@ -72,13 +76,15 @@ pub fn router(state: AppState) -> Router {
         // Static files and the "page not found" page: open to anyone.
         .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(context, shell))
         .layer(middleware::from_fn(render_again_if_stalled))
+        // Inside authentication: how much of a body is read depends on who sends it.
+        .layer(middleware::from_fn(limit_request_body))
+        .layer(middleware::from_fn(no_store))
         .layer(middleware::from_fn_with_state(state.clone(), access::authenticate))
         .layer(middleware::from_fn_with_state(state.clone(), metrics::track))
         .layer(
             ServiceBuilder::new()
                 .layer(TraceLayer::new_for_http())
                 .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, state.request_timeout))
-                .layer(middleware::from_fn(limit_request_body))
                 .layer(CompressionLayer::new())
                 .layer(SetResponseHeaderLayer::if_not_present(
                     header::CONTENT_SECURITY_POLICY,
@@ -208,13 +214,28 @@ async fn page_security_policy(mut request: Request, next: Next) -> Response {
     let nonce: Arc<str> = Nonce::new().to_string().into();
     request.extensions_mut().insert(PageNonce(nonce.clone()));
     let mut response = next.run(request).await;
-    let is_page = response
+    if is_page(&response) && let Ok(policy) = HeaderValue::from_str(&page_policy(&nonce)) {
+        response.headers_mut().insert(header::CONTENT_SECURITY_POLICY, policy);
+    }
+    response
+}
+
+fn is_page(response: &Response) -> bool {
+    response
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
-        .is_some_and(|value| value.starts_with("text/html"));
-    if is_page && let Ok(policy) = HeaderValue::from_str(&page_policy(&nonce)) {
-        response.headers_mut().insert(header::CONTENT_SECURITY_POLICY, policy);
+        .is_some_and(|value| value.starts_with("text/html"))
+}
+
+/// Dynamic answers (the API, server functions, pages) are never kept by a browser or a proxy
+/// cache: bundles and previews carry private keys, and every page shows what only its caller
+/// may see. Static files (the site's `/pkg/` and assets) stay cacheable.
+async fn no_store(request: Request, next: Next) -> Response {
+    let dynamic_path = request.uri().path().starts_with("/api/");
+    let mut response = next.run(request).await;
+    if dynamic_path || is_page(&response) {
+        response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
     response
 }
@@ -224,8 +245,18 @@ async fn limit_request_body(request: Request, next: Next) -> Response {
     if request.uri().path().starts_with("/api/v1/") {
         return next.run(request).await;
     }
+    let is_form = request.headers().get(header::CONTENT_TYPE).and_then(|value| value.to_str().ok()).is_some_and(|value| {
+        let mime = value.split(';').next().unwrap_or_default().trim();
+        mime.eq_ignore_ascii_case("application/x-www-form-urlencoded") || mime.eq_ignore_ascii_case("multipart/form-data")
+    });
+    let signed_in = request.extensions().get::<Principal>().is_some();
+    let limit = if is_form || !signed_in { FORM_BODY_LIMIT } else { REQUEST_BODY_LIMIT };
     let too_large = || {
-        let message = format!("The request is larger than {} MiB.", REQUEST_BODY_LIMIT / (1024 * 1024));
+        let message = if limit == FORM_BODY_LIMIT {
+            format!("The request is larger than {} KiB, the limit for forms and for requests before signing in.", limit / 1024)
+        } else {
+            format!("The request is larger than {} MiB.", limit / (1024 * 1024))
+        };
         (StatusCode::PAYLOAD_TOO_LARGE, message).into_response()
     };
     let declared = request
@@ -233,13 +264,13 @@ async fn limit_request_body(request: Request, next: Next) -> Response {
         .get(header::CONTENT_LENGTH)
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.parse::<usize>().ok());
-    if declared.is_some_and(|length| length > REQUEST_BODY_LIMIT) {
+    if declared.is_some_and(|length| length > limit) {
         return too_large();
     }
     // Read here, within the limit, so a chunked body past it is a 413 rather than a failed
     // read inside a server function.
     let (parts, body) = request.into_parts();
-    match Limited::new(body, REQUEST_BODY_LIMIT).collect().await {
+    match Limited::new(body, limit).collect().await {
         Ok(body) => next.run(Request::from_parts(parts, axum::body::Body::from(body.to_bytes()))).await,
         Err(error) if error.is::<LengthLimitError>() => too_large(),
         Err(_) => (StatusCode::BAD_REQUEST, "The request body could not be read.").into_response(),

@@ -152,7 +152,7 @@ pub async fn save_environment(input: EnvironmentInput, create: bool) -> Result<S
     if create {
         environments::create(&db, &crate::backend::auth::current_actor()?, &environment).await?;
     } else {
-        environments::update(&db, &crate::backend::auth::current_actor()?, &environment).await?;
+        environments::update(&db, &crate::backend::auth::current()?, &environment).await?;
     }
     Ok(environment.name.to_string())
 }

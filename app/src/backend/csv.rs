@@ -236,7 +236,7 @@ fn read_records(text: &str) -> Result<Vec<Record>, Malformed> {
                     }
                 }
             }
-            fields.push(field);
+            fields.push(unneutralised(field));
             match chars.next() {
                 Some(',') => {}
                 Some('\r') => {
@@ -259,7 +259,24 @@ fn read_records(text: &str) -> Result<Vec<Record>, Malformed> {
     Ok(records)
 }
 
+/// Characters that make a spreadsheet read a cell as a formula (or, for tab and CR, shift it
+/// into one); a cell starting with one is written with a leading `'`, which spreadsheets
+/// show as text. The reader drops that `'` again, so an exported file imports unchanged.
+const FORMULA_STARTS: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
+
+fn neutralised(field: &str) -> std::borrow::Cow<'_, str> {
+    if field.starts_with(FORMULA_STARTS) { format!("'{field}").into() } else { field.into() }
+}
+
+fn unneutralised(field: String) -> String {
+    match field.strip_prefix('\'') {
+        Some(rest) if rest.starts_with(FORMULA_STARTS) => rest.to_owned(),
+        _ => field,
+    }
+}
+
 fn push_field(out: &mut String, field: &str) {
+    let field = &*neutralised(field);
     if field.contains([',', '"', '\r', '\n']) {
         out.push('"');
         out.push_str(&field.replace('"', "\"\""));
@@ -1263,6 +1280,18 @@ mod tests {
         push_record(&mut out, &values);
         assert_eq!(out, "plain,\"with, comma\",\"with \"\"quotes\"\"\",\"two\nlines\",\r\n");
         assert_eq!(fields(&out), vec![(1, values.iter().map(|v| (*v).to_owned()).collect())]);
+    }
+
+    #[test]
+    fn cells_a_spreadsheet_would_run_are_written_as_text_and_read_back() {
+        let values = ["=1+2", "+1", "-2", "@SUM(A1)", "\tx", "a=b", "'plain"];
+        let mut out = String::new();
+        push_record(&mut out, &values);
+        assert_eq!(out, "'=1+2,'+1,'-2,'@SUM(A1),'\tx,a=b,'plain\r\n");
+        assert_eq!(fields(&out), vec![(1, values.iter().map(|v| (*v).to_owned()).collect())]);
+        let mut carriage_return = String::new();
+        push_field(&mut carriage_return, "\rx");
+        assert_eq!(carriage_return, "\"'\rx\"");
     }
 
     #[test]

@@ -38,6 +38,9 @@ pub enum DbError {
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
+    /// The caller may not do this (the message says why and what would be allowed).
+    #[error("{0}")]
+    Forbidden(String),
     #[error("{0}")]
     Invalid(FieldErrors),
     /// The change would break error-level checklist rules; nothing was written.

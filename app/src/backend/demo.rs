@@ -37,7 +37,7 @@ pub async fn seed(db: &Database, secret_key: &SecretKey) -> Result<usize, DemoEr
     let mut created = 0;
     for environment in &plan.environments {
         if environments::get(db, environment.name.as_str()).await?.is_none()
-            && already_there(environments::create(db, DEMO_ACTOR, environment).await)?
+            && already_there(environments::create(db, DEMO_ACTOR, environment).await.map(|_| ()))?
         {
             created += 1;
         }

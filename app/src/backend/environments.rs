@@ -5,10 +5,11 @@ use sqlx::Row;
 
 use super::{
     audit,
+    auth::Principal,
     db::{Database, DbError, now_text},
     plan,
 };
-use crate::domain::Environment;
+use crate::domain::{Environment, access::Role, is_production_name};
 
 fn object(name: &str) -> String {
     format!("environment/{name}")
@@ -41,7 +42,13 @@ pub async fn get(db: &Database, name: &str) -> Result<Option<Environment>, DbErr
         .transpose()
 }
 
-pub async fn create(db: &Database, actor: &str, environment: &Environment) -> Result<(), DbError> {
+/// Creates an environment; answers it as stored. One the model takes for production by its
+/// name (`prod`, `production`, `prd`) is created protected whatever the input says, so its
+/// submissions wait for a second person until an admin decides otherwise.
+pub async fn create(db: &Database, actor: &str, environment: &Environment) -> Result<Environment, DbError> {
+    let mut environment = environment.clone();
+    environment.protected |= is_production_name(&environment.name);
+    let environment = &environment;
     let name = environment.name.to_string();
     let mut tx = db.pool().begin().await?;
     plan::lock(&mut tx).await?;
@@ -67,16 +74,28 @@ pub async fn create(db: &Database, actor: &str, environment: &Environment) -> Re
     .await?;
     audit::record(&mut tx, actor, "environment.create", &object(&name), None, Some(&spec)).await?;
     tx.commit().await?;
-    Ok(())
+    Ok(environment.clone())
 }
 
-/// Replaces the stored environment of that name.
-pub async fn update(db: &Database, actor: &str, environment: &Environment) -> Result<(), DbError> {
+/// Replaces the stored environment of that name. Lowering its protection (`protected`
+/// true → false) lifts the two-person rule, so only an admin may, and it has an audit
+/// entry of its own.
+pub async fn update(db: &Database, caller: &Principal, environment: &Environment) -> Result<(), DbError> {
     let name = environment.name.to_string();
+    let actor = caller.actor();
+    let actor = actor.as_str();
     let mut tx = db.pool().begin().await?;
     plan::lock(&mut tx).await?;
     let before = plan::load(&mut tx).await?;
     let previous = before.environment(&environment.name).cloned().ok_or_else(|| not_found(&name))?;
+    let lowers_protection = previous.protected && !environment.protected;
+    if lowers_protection && caller.role != Role::Admin {
+        return Err(DbError::Forbidden(format!(
+            "protected: environment {name:?} is protected, and lifting that lets one person submit to it without a second's \
+             approval; only an admin may (you are {}). Send \"protected\": true to change the rest",
+            caller.role.label()
+        )));
+    }
     let mut after = before.clone();
     for stored in &mut after.environments {
         if stored.name == environment.name {
@@ -101,6 +120,10 @@ pub async fn update(db: &Database, actor: &str, environment: &Environment) -> Re
         Some(&after_json),
     )
     .await?;
+    if lowers_protection {
+        let change = |protected: bool| serde_json::json!({"protected": protected});
+        audit::record(&mut tx, actor, "environment.unprotect", &object(&name), Some(&change(true)), Some(&change(false))).await?;
+    }
     tx.commit().await?;
     Ok(())
 }

@@ -280,7 +280,7 @@ impl Environment {
 }
 
 pub fn is_production_name(name: &EnvironmentName) -> bool {
-    matches!(name.as_str(), "prod" | "production")
+    matches!(name.as_str(), "prod" | "production" | "prd")
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -36,6 +36,8 @@ pub async fn me(Caller(caller): Caller) -> Json<serde_json::Value> {
 pub struct TokenRequest {
     name: String,
     role: Option<String>,
+    /// How long the token lives (default `--token-days`, at most `--token-max-days`).
+    expires_in_days: Option<i64>,
 }
 
 pub async fn list_tokens(State(state): State<AppState>, Caller(caller): Caller) -> Result<Json<Vec<TokenInfo>>, ApiError> {
@@ -48,7 +50,8 @@ pub async fn create_token(
     Caller(caller): Caller,
     ApiJson(request): ApiJson<TokenRequest>,
 ) -> Result<Response, ApiError> {
-    let created = tokens::create(&state.db, &caller, &request.name, request.role.as_deref()).await?;
+    let lifetimes = state.auth.token_lifetimes;
+    let created = tokens::create(&state.db, &caller, &request.name, request.role.as_deref(), request.expires_in_days, lifetimes).await?;
     Ok((StatusCode::CREATED, [(header::CACHE_CONTROL, "no-store")], Json(created)).into_response())
 }
 

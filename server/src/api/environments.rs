@@ -38,7 +38,7 @@ pub async fn create(
     ApiJson(input): ApiJson<EnvironmentInput>,
 ) -> Result<Response, ApiError> {
     let environment = parse(input)?;
-    repo::create(&state.db, &caller.actor(), &environment).await.map_err(|error| match error {
+    let environment = repo::create(&state.db, &caller.actor(), &environment).await.map_err(|error| match error {
         app::backend::db::DbError::Conflict(message) => {
             ApiError::conflict("environment_exists", message).with_field("name")
         }
@@ -69,8 +69,11 @@ pub async fn update(
             ),
         )])));
     }
-    repo::update(&state.db, &caller.actor(), &environment).await.map_err(|error| match error {
+    repo::update(&state.db, &caller, &environment).await.map_err(|error| match error {
         app::backend::db::DbError::NotFound(_) => not_found(&name),
+        app::backend::db::DbError::Forbidden(message) => {
+            ApiError::new(StatusCode::FORBIDDEN, "protection_needs_admin", message).with_field("protected")
+        }
         other => other.into(),
     })?;
     Ok(Json(environment))

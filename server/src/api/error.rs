@@ -159,6 +159,7 @@ impl From<DbError> for ApiError {
         match error {
             DbError::NotFound(message) => ApiError::not_found("not_found", message),
             DbError::Conflict(message) => ApiError::conflict("conflict", message),
+            DbError::Forbidden(message) => ApiError::new(StatusCode::FORBIDDEN, "forbidden", message),
             DbError::Invalid(errors) => ApiError::unprocessable(&errors),
             DbError::Rejected(findings) => ApiError::rejected(&findings),
             other => ApiError::internal(&other),

@@ -133,6 +133,8 @@ fn the_deployment_is_locked_down_and_probed() {
 
         assert_eq!(env_var(container, "GATEHOUSE_IN_CLUSTER").map(|var| &var["value"]), Some(&Value::from("true")), "the pod's service account");
         assert_eq!(env_var(container, "POD_NAME").map(|var| &var["valueFrom"]["fieldRef"]["fieldPath"]), Some(&Value::from("metadata.name")));
+        let public_url = env_var(container, "GATEHOUSE_PUBLIC_URL").and_then(|var| var["value"].as_str()).expect("GATEHOUSE_PUBLIC_URL is set");
+        assert!(public_url.starts_with("https://"), "the Gateway terminates TLS: Secure cookies and HSTS need an https:// public URL, not {public_url}");
         let secret_key = env_var(container, "GATEHOUSE_SECRET_KEY").expect("GATEHOUSE_SECRET_KEY is set");
         assert_eq!(secret_key["valueFrom"]["secretKeyRef"]["name"], "gatehouse-secret-key");
         let database = env_var(container, "DATABASE_URL").expect("DATABASE_URL is set");

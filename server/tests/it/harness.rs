@@ -337,10 +337,11 @@ pub async fn api_token(db: &Database, user: &User, name: &str) -> String {
         scopes: user.scopes.clone(),
         via: Via::Password,
     };
-    tokens::create(db, &owner, name, None).await.expect("create an API token").token
+    tokens::create(db, &owner, name, None, None, tokens::Lifetimes::default()).await.expect("create an API token").token
 }
 
-/// The `gatehouse-session=…` pair a response sets, if it sets a session.
+/// The `gatehouse-session=…` pair a response sets (`__Host-gatehouse-session=…` over
+/// HTTPS), if it sets a session.
 pub fn session_cookie(response: &reqwest::Response) -> Option<String> {
     response
         .headers()
@@ -348,7 +349,10 @@ pub fn session_cookie(response: &reqwest::Response) -> Option<String> {
         .iter()
         .filter_map(|value| value.to_str().ok())
         .filter_map(|value| value.split(';').next())
-        .find(|pair| pair.starts_with("gatehouse-session=") && pair.len() > "gatehouse-session=".len())
+        .find(|pair| {
+            let value = pair.strip_prefix("__Host-").unwrap_or(pair).strip_prefix("gatehouse-session=");
+            value.is_some_and(|value| !value.is_empty())
+        })
         .map(str::to_owned)
 }
 

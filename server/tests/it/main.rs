@@ -4,6 +4,7 @@ mod harness;
 
 mod allocations;
 mod auth;
+mod auth_hardening;
 mod binary;
 mod certificates;
 mod cluster;

@@ -61,13 +61,22 @@ fn wait_text(seconds: u64) -> String {
     }
 }
 
-/// The row of an account or an address in `sign_in_failures`.
+/// The row of an account or an address in `sign_in_failures`. The account is named as
+/// authentication names it, so `" admin"` counts against `admin`.
 fn account_key(account: &str) -> String {
-    format!("account:{}", account.to_lowercase())
+    format!("account:{}", super::users::normalise_name(account))
 }
 
+/// An IPv6 client is counted by its /64: one host commonly has a whole /64 to pick
+/// addresses from, so counting single addresses would give it a fresh count per address.
 fn address_key(address: IpAddr) -> String {
-    format!("address:{address}")
+    match address.to_canonical() {
+        IpAddr::V4(v4) => format!("address:{v4}"),
+        v6 @ IpAddr::V6(_) => match crate::domain::Cidr::containing(v6.into(), 64) {
+            Some(network) => format!("address:{network}"),
+            None => format!("address:{v6}"),
+        },
+    }
 }
 
 fn millis(duration: Duration) -> i64 {
@@ -166,6 +175,17 @@ pub fn now_millis() -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn accounts_are_counted_by_their_normalised_name_and_ipv6_clients_by_their_64() {
+        assert_eq!(account_key(" Admin\t"), account_key("admin"));
+        let address = |text: &str| address_key(text.parse().unwrap());
+        assert_eq!(address("192.0.2.7"), "address:192.0.2.7");
+        assert_eq!(address("::ffff:192.0.2.7"), "address:192.0.2.7");
+        assert_eq!(address("2001:db8:1:2::1"), "address:2001:db8:1:2::/64");
+        assert_eq!(address("2001:db8:1:2:ffff::9"), address("2001:db8:1:2::1"));
+        assert_ne!(address("2001:db8:1:3::1"), address("2001:db8:1:2::1"));
+    }
 
     #[test]
     fn waits_are_rounded_up() {

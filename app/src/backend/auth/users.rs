@@ -6,7 +6,7 @@ use argon2::{
 use serde::Serialize;
 use sqlx::{Any, Row, Transaction};
 
-use super::{random_secret, sessions};
+use super::{random_secret, sessions, tokens};
 use crate::{
     backend::{
         audit,
@@ -191,7 +191,14 @@ pub async fn create(db: &Database, actor: &str, input: &NewUser) -> Result<User,
     };
     let password = input.password.clone();
     let hash = off_runtime(move || hash_password(&password)).await?;
-    insert(db, actor, name, Some(&hash), role, &scopes).await
+    insert(db, actor, name, Some(&hash), role, &scopes, None).await
+}
+
+/// The account an OpenID provider vouches for: its issuer and subject.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExternalIdentity<'a> {
+    pub issuer: &'a str,
+    pub subject: &'a str,
 }
 
 async fn insert(
@@ -201,19 +208,23 @@ async fn insert(
     password_hash: Option<&str>,
     role: Role,
     scopes: &Scopes,
+    identity: Option<ExternalIdentity<'_>>,
 ) -> Result<User, DbError> {
     let mut tx = db.pool().begin().await?;
     if get_in(&mut tx, name).await?.is_some() {
         return Err(DbError::Conflict(format!("there is already a user named {name:?}; choose another name")));
     }
     sqlx::query(
-        "INSERT INTO users (name, password_hash, role, scopes, disabled, created_at) VALUES ($1, $2, $3, $4, 0, $5)",
+        "INSERT INTO users (name, password_hash, role, scopes, disabled, created_at, oidc_issuer, oidc_subject) \
+         VALUES ($1, $2, $3, $4, 0, $5, $6, $7)",
     )
     .bind(name)
     .bind(password_hash)
     .bind(role.as_str())
     .bind(scopes.to_string())
     .bind(now_text())
+    .bind(identity.map(|identity| identity.issuer))
+    .bind(identity.map(|identity| identity.subject))
     .execute(&mut *tx)
     .await?;
     let user = get_in(&mut tx, name).await?.ok_or_else(|| DbError::NotFound(format!("user {name:?}")))?;
@@ -223,7 +234,8 @@ async fn insert(
 }
 
 /// Changes an account's role, scopes, disabled flag or password (audited; the password
-/// only as "reset"). Disabling or resetting a password ends the account's sessions.
+/// only as "reset"). Disabling or resetting a password ends the account's sessions; any
+/// change but an enabling one revokes its API tokens.
 pub async fn update(db: &Database, actor: &str, name: &str, change: &UserChange) -> Result<User, DbError> {
     let mut errors = FieldErrors::new();
     let role = change.role.as_deref().map(|text| parse_role(text, &mut errors));
@@ -269,6 +281,14 @@ pub async fn update(db: &Database, actor: &str, name: &str, change: &UserChange)
     if disabled || hash.is_some() {
         sessions::end_all_in(&mut tx, before.id).await?;
     }
+    // A token was made for the user as they were; a changed password, role or scopes or a
+    // disabled account ends them all (the user makes new ones).
+    if disabled || hash.is_some() || after.role != before.role || after.scopes != before.scopes {
+        let revoked = tokens::revoke_all_in(&mut tx, before.id).await?;
+        if revoked > 0 {
+            audit::record(&mut tx, actor, "user.tokens_revoked", &object, None, Some(&serde_json::json!({"tokens_revoked": revoked}))).await?;
+        }
+    }
     tx.commit().await?;
     Ok(after)
 }
@@ -280,12 +300,19 @@ async fn active_admins(tx: &mut Transaction<'_, Any>) -> Result<i64, DbError> {
     Ok(row.try_get("n")?)
 }
 
+/// A name as typed at sign-in, as accounts are named: user names are lower case without
+/// spaces, so surrounding white space and capitals are dropped. Authentication and the
+/// sign-in limits both use this, so a variant of a name never gets a count of its own.
+pub fn normalise_name(typed: &str) -> String {
+    typed.trim().to_lowercase()
+}
+
 /// The account for this name and password, or `None` (unknown, wrong password, disabled,
 /// or an account without a password such as the demo user). An unknown name costs the
 /// same hashing time as a known one, so timing does not tell which names exist.
 pub async fn authenticate(db: &Database, name: &str, password: &str) -> Result<Option<User>, DbError> {
     let row = sqlx::query(&format!("SELECT {COLUMNS}, password_hash FROM users WHERE name = $1"))
-        .bind(name.trim())
+        .bind(normalise_name(name))
         .fetch_optional(db.pool())
         .await?;
     let Some(row) = row else {
@@ -336,46 +363,110 @@ pub async fn ensure_admin(db: &Database, password: Option<&str>) -> Result<Optio
     Ok(generated)
 }
 
-/// A user signed in by an OpenID provider: created without a password on first sign-in,
-/// given the role their groups map to on every sign-in (audited when it changes). A local
-/// account of the same name (one with a password) is never taken over, and a disabled one
-/// stays out.
-pub async fn ensure_external(db: &Database, name: &str, role: Role) -> Result<User, DbError> {
-    let mut errors = FieldErrors::new();
-    check_name(name, &mut errors);
-    if !errors.is_empty() {
-        return Err(DbError::Conflict(format!(
-            "the provider's user name {name:?} cannot be a Gatehouse user name (lower-case letters, digits and . _ - @)"
-        )));
-    }
-    let row = sqlx::query("SELECT password_hash FROM users WHERE name = $1").bind(name).fetch_optional(db.pool()).await?;
-    let Some(row) = row else {
-        return insert(db, "openid-connect", name, None, role, &Scopes::default()).await;
+/// A user signed in by an OpenID provider, found by the provider's issuer and subject (the
+/// name is what the user is shown as): created without a password on first sign-in, given the
+/// role their groups map to on every sign-in (audited when it changes). A name already taken
+/// is never claimed — not a local account's, nor one without a password such as the demo
+/// user — with one exception for upgrades: an account the OpenID sign-in itself created
+/// before users were keyed on issuer and subject is linked at its next sign-in. A disabled
+/// account stays out.
+pub async fn ensure_external(db: &Database, identity: ExternalIdentity<'_>, name: &str, role: Role) -> Result<User, DbError> {
+    let linked = sqlx::query("SELECT name FROM users WHERE oidc_issuer = $1 AND oidc_subject = $2")
+        .bind(identity.issuer)
+        .bind(identity.subject)
+        .fetch_optional(db.pool())
+        .await?;
+    let user = match linked {
+        Some(row) => {
+            let linked_name: String = row.try_get("name")?;
+            get(db, &linked_name).await?.ok_or_else(|| DbError::NotFound(format!("user {linked_name:?}")))?
+        }
+        None => {
+            let mut errors = FieldErrors::new();
+            check_name(name, &mut errors);
+            if !errors.is_empty() {
+                return Err(DbError::Conflict(format!(
+                    "the provider's user name {name:?} cannot be a Gatehouse user name (lower-case letters, digits and . _ - @)"
+                )));
+            }
+            let Some(row) = sqlx::query("SELECT password_hash, oidc_issuer FROM users WHERE name = $1").bind(name).fetch_optional(db.pool()).await?
+            else {
+                return insert(db, "openid-connect", name, None, role, &Scopes::default(), Some(identity)).await;
+            };
+            let password_hash: Option<String> = row.try_get("password_hash")?;
+            let issuer: Option<String> = row.try_get("oidc_issuer")?;
+            let made_by_oidc: Option<i64> = sqlx::query_scalar(
+                "SELECT id FROM audit_log WHERE action = 'user.create' AND object = $1 AND actor = 'openid-connect'",
+            )
+            .bind(format!("user/{name}"))
+            .fetch_optional(db.pool())
+            .await?;
+            if password_hash.is_some() || issuer.is_some() || made_by_oidc.is_none() {
+                return Err(DbError::Conflict(format!(
+                    "a Gatehouse account named {name:?} already exists and is not yours at this provider; \
+                     sign in with its password, or ask an admin"
+                )));
+            }
+            let mut tx = db.pool().begin().await?;
+            sqlx::query("UPDATE users SET oidc_issuer = $1, oidc_subject = $2 WHERE name = $3 AND oidc_issuer IS NULL")
+                .bind(identity.issuer)
+                .bind(identity.subject)
+                .bind(name)
+                .execute(&mut *tx)
+                .await?;
+            let link = serde_json::json!({"oidc_issuer": identity.issuer, "oidc_subject": identity.subject});
+            audit::record(&mut tx, "openid-connect", "user.link", &format!("user/{name}"), None, Some(&link)).await?;
+            tx.commit().await?;
+            get(db, name).await?.ok_or_else(|| DbError::NotFound(format!("user {name:?}")))?
+        }
     };
-    let password_hash: Option<String> = row.try_get("password_hash")?;
-    if password_hash.is_some() {
-        return Err(DbError::Conflict(format!(
-            "a local account is named {name:?}; sign in with its password, or an admin renames one of them"
-        )));
-    }
-    let user = get(db, name).await?.ok_or_else(|| DbError::NotFound(format!("user {name:?}")))?;
     if user.disabled {
-        return Err(DbError::Conflict(format!("the account {name:?} is disabled; ask an admin")));
+        return Err(DbError::Conflict(format!("the account {:?} is disabled; ask an admin", user.name)));
     }
     if user.role == role {
         return Ok(user);
     }
     let change = UserChange { role: Some(role.as_str().to_owned()), ..UserChange::default() };
-    update(db, "openid-connect", name, &change).await
+    update(db, "openid-connect", &user.name, &change).await
 }
 
 /// The demo user `--demo` signs visitors in as: a network admin without a password, so
-/// nobody can sign in as it by the form.
+/// nobody can sign in as it by the form. A demo user an earlier start retired is enabled
+/// again (audited); the tokens and sessions it lost stay gone.
 pub async fn ensure_demo(db: &Database) -> Result<User, DbError> {
-    if let Some(user) = get(db, DEMO_USER).await? {
+    let Some(user) = get(db, DEMO_USER).await? else {
+        return insert(db, "gatehouse", DEMO_USER, None, Role::NetworkAdmin, &Scopes::default(), None).await;
+    };
+    if !user.disabled {
         return Ok(user);
     }
-    insert(db, "gatehouse", DEMO_USER, None, Role::NetworkAdmin, &Scopes::default()).await
+    let mut tx = db.pool().begin().await?;
+    sqlx::query("UPDATE users SET disabled = 0 WHERE id = $1").bind(user.id).execute(&mut *tx).await?;
+    let after = User { disabled: false, ..user.clone() };
+    audit::record(&mut tx, "gatehouse", "user.update", &format!("user/{DEMO_USER}"), Some(&user.audit_json()), Some(&after.audit_json())).await?;
+    tx.commit().await?;
+    Ok(after)
+}
+
+/// At a start without the demo sign-in: the demo user, if an earlier start made one, is
+/// disabled, signed out everywhere and loses its API tokens (audited), so nothing made
+/// under `--demo` answers afterwards. Answers whether anything changed.
+pub async fn retire_demo(db: &Database) -> Result<bool, DbError> {
+    let mut tx = db.pool().begin().await?;
+    let Some(user) = get_in(&mut tx, DEMO_USER).await? else { return Ok(false) };
+    let revoked = tokens::revoke_all_in(&mut tx, user.id).await?;
+    let ended = sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(user.id).execute(&mut *tx).await?.rows_affected();
+    if user.disabled && revoked == 0 && ended == 0 {
+        return Ok(false);
+    }
+    sqlx::query("UPDATE users SET disabled = 1 WHERE id = $1").bind(user.id).execute(&mut *tx).await?;
+    let after = serde_json::json!({
+        "name": user.name, "role": user.role, "scopes": user.scopes.to_string(), "disabled": true,
+        "tokens_revoked": revoked, "sessions_ended": ended,
+    });
+    audit::record(&mut tx, "gatehouse", "user.demo_retired", &format!("user/{DEMO_USER}"), Some(&user.audit_json()), Some(&after)).await?;
+    tx.commit().await?;
+    Ok(true)
 }
 
 #[cfg(test)]
