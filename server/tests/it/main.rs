@@ -13,6 +13,7 @@ mod drift;
 mod environments;
 mod forms;
 mod health;
+mod lint;
 mod metrics;
 mod pages;
 mod plan;
