@@ -58,9 +58,14 @@ impl Outcome {
 }
 
 pub fn lint(files: &[SourceFile], options: &Options<'_>) -> Result<Outcome, InputError> {
-    let objects = load::objects(files)?;
+    let mut objects = load::objects(files)?;
+    let count = objects.len();
+    // The same object in two inputs (a base and a rendered copy, a plan bundle and an
+    // application's bundle) is one object: its first definition counts.
+    let mut seen = std::collections::HashSet::new();
+    objects.retain(|o| o.name.is_empty() || seen.insert((o.kind.clone(), o.namespace.clone(), o.name.clone())));
     let facts = facts::gather(files, &objects, &options.environment_label)?;
     let settings = check::Settings { now_unix: options.now_unix, complete: options.complete, plan: options.plan };
     let findings = check::run(&facts, &settings);
-    Ok(Outcome { files: files.iter().map(|f| f.path.clone()).collect(), objects: objects.len(), findings })
+    Ok(Outcome { files: files.iter().map(|f| f.path.clone()).collect(), objects: count, findings })
 }

@@ -64,10 +64,10 @@ fn text(outcome: &Outcome, shown: &[&Located]) -> String {
     }
     let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
     out.push_str(&format!(
-        "{}, {}, {} in {} ({})\n",
+        "{}, {}, {} info in {} ({})\n",
         plural(count(shown, Level::Error), "error"),
         plural(count(shown, Level::Warning), "warning"),
-        plural(count(shown, Level::Info), "note"),
+        count(shown, Level::Info),
         plural(outcome.files.len(), "input"),
         plural(outcome.objects, "object"),
     ));

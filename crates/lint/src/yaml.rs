@@ -177,6 +177,9 @@ impl MarkedEventReceiver for Builder {
             Event::SequenceStart(anchor, _) => self.stack.push(Frame::Seq { items: Vec::new(), pos, anchor }),
             Event::MappingEnd => {
                 if let Some(Frame::Map { entries, pos, anchor, .. }) = self.stack.pop() {
+                    // The parser marks a block mapping where its first key's `:` is; the
+                    // mapping starts at that key.
+                    let pos = entries.first().map_or(pos, |e| e.key_pos.min(pos));
                     self.push_node(Node::Map { entries, pos }, anchor);
                 }
             }
