@@ -38,10 +38,7 @@ pub struct Selector {
 
 impl Selector {
     fn parse(node: &Node) -> Selector {
-        let labels = node
-            .get("matchLabels")
-            .map(|m| m.entries().iter().map(|e| (e.key.clone(), e.value.as_str().unwrap_or_default().to_owned())).collect())
-            .unwrap_or_default();
+        let labels = node.get("matchLabels").map(|m| m.string_map().into_iter().collect()).unwrap_or_default();
         let expressions = node
             .get("matchExpressions")
             .map(|list| {
@@ -261,7 +258,7 @@ pub fn gather(files: &[SourceFile], objects: &[Object], environment_label: &str)
                 let mut blocks = Vec::new();
                 // v2alpha1 pools may still say `cidrs`.
                 for key in ["blocks", "cidrs"] {
-                    for item in o.node.at(&["spec", key]).map(Node::items).unwrap_or_default() {
+                    for item in o.node.items_at(&["spec", key]) {
                         blocks.push((pool_block(file, item)?, Loc { file: o.file, pos: item.pos() }));
                     }
                 }
@@ -286,7 +283,7 @@ pub fn gather(files: &[SourceFile], objects: &[Object], environment_label: &str)
                 facts.note_env(file, o, &env)?;
             }
             "CiliumBGPAdvertisement" => {
-                for advertisement in o.node.at(&["spec", "advertisements"]).map(Node::items).unwrap_or_default() {
+                for advertisement in o.node.items_at(&["spec", "advertisements"]) {
                     if advertisement.str_at(&["advertisementType"]) != Some("Service") {
                         continue;
                     }
@@ -298,11 +295,11 @@ pub fn gather(files: &[SourceFile], objects: &[Object], environment_label: &str)
             }
             "CiliumBGPClusterConfig" => {
                 let env = env_of(o, None);
-                for instance in o.node.at(&["spec", "bgpInstances"]).map(Node::items).unwrap_or_default() {
+                for instance in o.node.items_at(&["spec", "bgpInstances"]) {
                     if let Some(asn) = instance.str_at(&["localASN"]).and_then(|a| a.parse().ok()) {
                         facts.bgp_local_asn.insert(env.clone(), asn);
                     }
-                    for peer in instance.get("peers").map(Node::items).unwrap_or_default() {
+                    for peer in instance.items_at(&["peers"]) {
                         let address = peer.str_at(&["peerAddress"]).and_then(|a| IpAddr::parse(a).ok());
                         if let Some(address) = address {
                             facts.bgp_peers.entry(env.clone()).or_default().push(BgpPeerFact {
@@ -317,13 +314,13 @@ pub fn gather(files: &[SourceFile], objects: &[Object], environment_label: &str)
             }
             "CiliumBGPPeeringPolicy" => {
                 facts.peering_policies.push(o.loc(&["kind"]));
-                for router in o.node.at(&["spec", "virtualRouters"]).map(Node::items).unwrap_or_default() {
+                for router in o.node.items_at(&["spec", "virtualRouters"]) {
                     let selector = router.get("serviceSelector").filter(|n| !n.is_null()).map(Selector::parse);
                     let env = env_of(o, selector.as_ref());
                     if let Some(asn) = router.str_at(&["localASN"]).and_then(|a| a.parse().ok()) {
                         facts.bgp_local_asn.insert(env.clone(), asn);
                     }
-                    for neighbor in router.get("neighbors").map(Node::items).unwrap_or_default() {
+                    for neighbor in router.items_at(&["neighbors"]) {
                         // `peerAddress` is a CIDR there (`192.168.1.1/32`).
                         let address = neighbor.str_at(&["peerAddress"]).and_then(|a| IpAddr::parse(a.split('/').next().unwrap_or(a)).ok());
                         if let Some(address) = address {
@@ -343,7 +340,7 @@ pub fn gather(files: &[SourceFile], objects: &[Object], environment_label: &str)
                 facts.note_env(file, o, &env)?;
             }
             "Node" => {
-                for address in o.node.at(&["status", "addresses"]).map(Node::items).unwrap_or_default() {
+                for address in o.node.items_at(&["status", "addresses"]) {
                     if address.str_at(&["type"]) == Some("InternalIP")
                         && let Some(ip) = address.str_at(&["address"]).and_then(|a| IpAddr::parse(a).ok())
                     {
@@ -390,9 +387,7 @@ pub fn gather(files: &[SourceFile], objects: &[Object], environment_label: &str)
                 let parent = o.node.at(&["spec", "parentRefs"]).and_then(|p| p.items().first()).and_then(|p| p.str_at(&["name"]));
                 let hostnames = o
                     .node
-                    .at(&["spec", "hostnames"])
-                    .map(Node::items)
-                    .unwrap_or_default()
+                    .items_at(&["spec", "hostnames"])
                     .iter()
                     .filter_map(|h| h.as_str().map(|s| (s.to_owned(), Loc { file: o.file, pos: h.pos() })))
                     .collect();
@@ -410,14 +405,14 @@ pub fn gather(files: &[SourceFile], objects: &[Object], environment_label: &str)
                 let items = containers.map(Node::items).unwrap_or_default();
                 let mut config_maps = BTreeSet::new();
                 for container in items {
-                    for source in container.get("envFrom").map(Node::items).unwrap_or_default() {
+                    for source in container.items_at(&["envFrom"]) {
                         config_maps.extend(source.str_at(&["configMapRef", "name"]).map(str::to_owned));
                     }
-                    for var in container.get("env").map(Node::items).unwrap_or_default() {
+                    for var in container.items_at(&["env"]) {
                         config_maps.extend(var.str_at(&["valueFrom", "configMapKeyRef", "name"]).map(str::to_owned));
                     }
                 }
-                for volume in o.node.at(&["spec", "template", "spec", "volumes"]).map(Node::items).unwrap_or_default() {
+                for volume in o.node.items_at(&["spec", "template", "spec", "volumes"]) {
                     config_maps.extend(volume.str_at(&["configMap", "name"]).map(str::to_owned));
                 }
                 facts.deployments.push(Deployment {
@@ -434,7 +429,7 @@ pub fn gather(files: &[SourceFile], objects: &[Object], environment_label: &str)
                 });
             }
             "ConfigMap" => {
-                let data = o.node.get("data").map(|d| d.entries().iter().map(|e| (e.key.clone(), e.value.as_str().unwrap_or_default().to_owned())).collect()).unwrap_or_default();
+                let data = o.node.get("data").map(Node::string_map).unwrap_or_default();
                 let namespace = namespace_of(o).to_owned();
                 facts.config_maps.insert(
                     (namespace.clone(), o.name.clone()),
@@ -544,16 +539,10 @@ fn pool_block(file: &SourceFile, item: &Node) -> Result<PoolBlock, InputError> {
 
 fn gateway(o: &Object, env: String, index: usize) -> Gateway {
     let namespace = namespace_of(o).to_owned();
-    let infrastructure = o
-        .node
-        .at(&["spec", "infrastructure", "labels"])
-        .map(|m| m.entries().iter().map(|e| (e.key.clone(), e.value.as_str().unwrap_or_default().to_owned())).collect())
-        .unwrap_or_default();
+    let infrastructure = o.node.at(&["spec", "infrastructure", "labels"]).map(Node::string_map).unwrap_or_default();
     let addresses = o
         .node
-        .at(&["spec", "addresses"])
-        .map(Node::items)
-        .unwrap_or_default()
+        .items_at(&["spec", "addresses"])
         .iter()
         .filter(|a| a.str_at(&["type"]).is_none_or(|t| t == "IPAddress"))
         .filter_map(|a| {
@@ -563,11 +552,11 @@ fn gateway(o: &Object, env: String, index: usize) -> Gateway {
         .collect();
     let mut hostnames = Vec::new();
     let mut certificates = Vec::new();
-    for listener in o.node.at(&["spec", "listeners"]).map(Node::items).unwrap_or_default() {
+    for listener in o.node.items_at(&["spec", "listeners"]) {
         if let Some(h) = listener.get("hostname").and_then(|h| h.as_str().map(|s| (s, h.pos()))) {
             hostnames.push((h.0.to_owned(), Loc { file: o.file, pos: h.1 }));
         }
-        for reference in listener.at(&["tls", "certificateRefs"]).map(Node::items).unwrap_or_default() {
+        for reference in listener.items_at(&["tls", "certificateRefs"]) {
             if reference.str_at(&["kind"]).is_some_and(|k| k != "Secret") {
                 continue;
             }

@@ -175,7 +175,7 @@ pub fn objects(files: &[SourceFile]) -> Result<Vec<Object>, InputError> {
         for document in documents {
             let kind = object_kind(file, &document)?;
             if kind.ends_with("List") && document.get("items").is_some() {
-                for item in document.get("items").map(Node::items).unwrap_or_default() {
+                for item in document.items_at(&["items"]) {
                     object_kind(file, item)?;
                     out.push(object(index, file, item.clone())?);
                 }
@@ -205,7 +205,7 @@ fn object(index: usize, file: &SourceFile, node: Node) -> Result<Object, InputEr
         if !matches!(map, Node::Map { .. }) {
             return Err(InputError::at(file, map.pos(), format!("metadata.{} must be a mapping of strings", path[1])));
         }
-        Ok(map.entries().iter().map(|e| (e.key.clone(), e.value.as_str().unwrap_or_default().to_owned())).collect())
+        Ok(map.string_map())
     };
     Ok(Object {
         file: index,

@@ -78,6 +78,16 @@ impl Node {
         }
     }
 
+    /// The sequence at a path of mapping keys; empty when there is none.
+    pub fn items_at(&self, path: &[&str]) -> &[Node] {
+        self.at(path).map_or(&[], Node::items)
+    }
+
+    /// A mapping's entries as strings (labels, ConfigMap data); a null value is empty.
+    pub fn string_map(&self) -> std::collections::BTreeMap<String, String> {
+        self.entries().iter().map(|e| (e.key.clone(), e.value.as_str().unwrap_or_default().to_owned())).collect()
+    }
+
     pub fn entries(&self) -> &[Entry] {
         match self {
             Node::Map { entries, .. } => entries,
