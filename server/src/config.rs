@@ -9,9 +9,18 @@ pub enum LogFormat {
     Json,
 }
 
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum Command {
+    Lint(crate::lint::LintArgs),
+}
+
 #[derive(Debug, Clone, Parser)]
 #[command(name = "gatehouse", version, about = "Plan, check and submit Cilium load balancing and TLS termination for Kubernetes")]
 pub struct Config {
+    /// `gatehouse lint …`; without a command the portal starts.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
     /// Address to listen on; port 0 picks a free port (the log says which).
     #[arg(long, env = "GATEHOUSE_LISTEN", default_value = "127.0.0.1:3000")]
     pub listen: SocketAddr,
@@ -375,6 +384,7 @@ impl Config {
     pub fn for_tests(database_url: impl Into<String>, site_root: impl Into<PathBuf>) -> Config {
         let database_url = database_url.into();
         Config {
+            command: None,
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             database_url: database_url.clone(),
             demo: false,

@@ -4,6 +4,7 @@ pub mod access;
 pub mod api;
 pub mod cluster;
 pub mod config;
+pub mod lint;
 pub mod metrics;
 pub mod oidc;
 pub mod openapi;

@@ -14,6 +14,7 @@ mod drift;
 mod environments;
 mod forms;
 mod health;
+mod lint;
 mod metrics;
 mod pages;
 mod plan;
