@@ -132,6 +132,8 @@ fn rebuild(facts: &Facts, reference: Option<&Plan>) -> (Plan, HashMap<String, Kn
                     asn: Asn::new(i64::from(p.asn)).or_else(|_| Asn::new(65000)).ok()?,
                     address: p.address,
                     platform: Platform::Hardware,
+                    // The router's own identifier is in its configuration, not in any object.
+                    router_id: None,
                 })
             })
             .collect();
@@ -283,8 +285,17 @@ fn route_app<'a>(facts: &'a Facts, r: &'a crate::facts::Route) -> &'a str {
 
 /// Rules the checklist has but lint decides from the objects themselves (where the objects
 /// say more than the plan model holds), or cannot decide at all.
-const DECIDED_ELSEWHERE: [&str; 6] =
-    [ck::ENV_NAMESPACE.id, ck::ENV_UNKNOWN.id, ck::PROD_REPLICAS.id, ck::PROD_PROBES.id, ck::L2_ETP_LOCAL.id, ck::GATEWAY_LABEL.id];
+/// Judged per object below, or not knowable from objects (a router's `bgp router-id` is in the
+/// router's own configuration).
+const DECIDED_ELSEWHERE: [&str; 7] = [
+    ck::ENV_NAMESPACE.id,
+    ck::ENV_UNKNOWN.id,
+    ck::PROD_REPLICAS.id,
+    ck::PROD_PROBES.id,
+    ck::L2_ETP_LOCAL.id,
+    ck::GATEWAY_LABEL.id,
+    ck::BGP_ROUTER_ID.id,
+];
 const NEED_SUBNETS: [&str; 3] = [ck::ARP_VIP_IN_SUBNET.id, ck::ARP_VIP_NODE_CLASH.id, ck::BGP_VIP_OUTSIDE_SUBNET.id];
 const NEED_MODE: [&str; 6] =
     [ck::ARP_VIP_IN_SUBNET.id, ck::ARP_VIP_NODE_CLASH.id, ck::ARP_IPV6.id, ck::BGP_PEER.id, ck::BGP_VIP_OUTSIDE_SUBNET.id, ck::BGP_PEER_VM.id];

@@ -286,7 +286,7 @@ async fn lint_async(args: Vec<String>) -> Run {
 /// at the generated Service.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_live_cluster_lints_clean_until_the_label_fix_is_switched_off() {
-    let fixture = Fixture::with(DbKind::Sqlite, CiliumBehaviour { copies_infrastructure_labels: false }, None).await;
+    let fixture = Fixture::with(DbKind::Sqlite, CiliumBehaviour { copies_infrastructure_labels: false, ..CiliumBehaviour::default() }, None).await;
     let app = &fixture.app;
     let done = settled(app, submit(app, "dev", false).await).await;
     assert_eq!(done["status"], "ready", "{done:#}");
