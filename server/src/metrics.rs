@@ -81,7 +81,13 @@ struct SubmissionLabels {
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct OutcomeLabels {
+    cluster: String,
     outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ClusterLabels {
+    cluster: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -105,7 +111,7 @@ pub struct Metrics {
     requests: Family<RequestLabels, Counter>,
     latency: Family<RouteLabels, Histogram, LatencyBuckets>,
     label_fix_actions: Family<OutcomeLabels, Counter>,
-    label_fix_latency: Histogram,
+    label_fix_latency: Family<ClusterLabels, Histogram, LatencyBuckets>,
 }
 
 /// Reading the plan failed, or (never, writing to a String) encoding it.
@@ -123,7 +129,7 @@ impl Metrics {
             requests: Family::default(),
             latency: Family::new_with_constructor(LatencyBuckets),
             label_fix_actions: Family::default(),
-            label_fix_latency: LatencyBuckets.new_metric(),
+            label_fix_latency: Family::new_with_constructor(LatencyBuckets),
         })
     }
 
@@ -145,12 +151,12 @@ impl Metrics {
         );
         registry.register(
             "label_fix_actions",
-            "Generated Gateway Services the label fix patched, by outcome: labelled, unlabelled (switch off), failed",
+            "Generated Gateway Services the label fix patched, by cluster and outcome: labelled, unlabelled (switch off), failed",
             self.label_fix_actions.clone(),
         );
         registry.register(
             "label_fix_latency_seconds",
-            "Time from the label fix's seeing a generated Gateway Service to its patch being answered",
+            "Time from the label fix's seeing a generated Gateway Service to its patch being answered, by cluster",
             self.label_fix_latency.clone(),
         );
         let leader = Family::<LeaseLabels, Gauge>::default();
@@ -203,10 +209,10 @@ impl Metrics {
 }
 
 impl label_fix::Observer for Metrics {
-    fn action(&self, outcome: Outcome, latency: Duration) {
-        self.label_fix_actions.get_or_create(&OutcomeLabels { outcome: outcome.as_str() }).inc();
+    fn action(&self, cluster: &str, outcome: Outcome, latency: Duration) {
+        self.label_fix_actions.get_or_create(&OutcomeLabels { cluster: cluster.to_owned(), outcome: outcome.as_str() }).inc();
         if outcome == Outcome::Labelled {
-            self.label_fix_latency.observe(latency.as_secs_f64());
+            self.label_fix_latency.get_or_create(&ClusterLabels { cluster: cluster.to_owned() }).observe(latency.as_secs_f64());
         }
     }
 }

@@ -78,6 +78,7 @@ pub fn summary(method: &Method, path: &str) -> Option<&'static str> {
         ("POST", "/import") => "Import the cluster's pools and assigned VIPs into the plan (all or nothing)",
         ("GET", "/clusters") => "Every cluster, the environments that go to it, and whether it is reachable and has what Gatehouse needs",
         ("GET", "/vips") => "Every LoadBalancer VIP: assigned, labelled, announced",
+        ("GET", "/vips/report") => "Every readable cluster's LoadBalancer VIPs, and why each other cluster could not be read",
         ("GET", "/label-fix") => "Whether the Gateway label fix is on",
         ("PUT", "/label-fix") => "Switch the Gateway label fix on or off",
         ("GET", "/topology/{file}") => "A topology diagram (hardware, cilium, compare) as SVG or PNG",

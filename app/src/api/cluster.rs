@@ -243,11 +243,11 @@ pub struct VipRow {
     pub announced: bool,
 }
 
-/// The VIPs of the cluster, or why the cluster could not be read.
+/// The VIPs of the clusters that answered, and why each other one could not be read.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct VipReport {
     pub vips: Vec<VipRow>,
-    pub failure: Option<String>,
+    pub unreadable: Vec<String>,
     pub label_fix: bool,
 }
 
@@ -257,8 +257,8 @@ pub async fn vip_statuses() -> Result<VipReport, AppError> {
     let db = crate::backend::db::use_database()?;
     let plan = crate::backend::plan::load_from(&db).await?;
     let label_fix = label_fix::enabled(&db).await?;
-    Ok(match vips::statuses(&submitter()?.clusters, &plan).await {
-        Ok(statuses) => VipReport {
+    let (statuses, unreadable) = vips::statuses(&submitter()?.clusters, &plan).await;
+    Ok(VipReport {
             vips: statuses
                 .into_iter()
                 .map(|s| VipRow {
@@ -275,10 +275,8 @@ pub async fn vip_statuses() -> Result<VipReport, AppError> {
                     announced: s.announced,
                 })
                 .collect(),
-            failure: None,
+            unreadable: unreadable.iter().map(ToString::to_string).collect(),
             label_fix,
-        },
-        Err(failure) => VipReport { vips: Vec::new(), failure: Some(failure.to_string()), label_fix },
     })
 }
 
@@ -327,6 +325,10 @@ pub struct AddressDrift {
 pub struct Drift {
     pub pools: Vec<PoolDrift>,
     pub addresses: Vec<AddressDrift>,
+    /// Each cluster that could not be read, in a sentence: the drift above is the other
+    /// clusters'.
+    #[serde(default)]
+    pub unreadable: Vec<String>,
 }
 
 /// The drift between the plan and the cluster, or why the cluster could not be read.
@@ -364,6 +366,9 @@ pub struct Import {
     pub pools: Vec<ImportedPool>,
     pub addresses: Vec<ImportedAddress>,
     pub left_out: Vec<String>,
+    /// Each cluster that could not be read, in a sentence: nothing of it is imported.
+    #[serde(default)]
+    pub unreadable: Vec<String>,
 }
 
 impl Import {

@@ -110,7 +110,7 @@ pub fn VipsPage() -> impl IntoView {
                         };
                         view! {
                             <p class="muted">{fix} " " <a href="/clusters">"Switch it on the Clusters page"</a> "."</p>
-                            {report.failure.map(|failure| view! { <p class="notice notice--error" role="alert">{format!("The cluster could not be read: {failure}")}</p> })}
+                            <Unreadable clusters=report.unreadable />
                             <VipTable vips=report.vips />
                         }.into_any()
                     }
@@ -120,6 +120,19 @@ pub fn VipsPage() -> impl IntoView {
         </Suspense>
         <DriftSection />
     }
+}
+
+/// The clusters that could not be read: what is shown beside it is the other clusters'.
+#[component]
+fn Unreadable(clusters: Vec<String>) -> impl IntoView {
+    (!clusters.is_empty()).then(|| {
+        view! {
+            <div class="notice notice--error" role="alert" data-testid="unreadable-clusters">
+                <p>"Not every cluster could be read; what is shown is the other clusters':"</p>
+                <ul>{clusters.into_iter().map(|failure| view! { <li>{failure}</li> }).collect_view()}</ul>
+            </div>
+        }
+    })
 }
 
 /// The IP plan against the cluster, both ways: pools and VIPs one side has and the other not,
@@ -133,7 +146,7 @@ fn DriftSection() -> impl IntoView {
             <Suspense fallback=|| view! { <p class="muted">"Comparing…"</p> }>
                 {move || Suspend::new(async move {
                     match drift.await {
-                        Ok(Ok(drift)) => view! { <DriftTables drift /> }.into_any(),
+                        Ok(Ok(drift)) => view! { <Unreadable clusters=drift.unreadable.clone() /> <DriftTables drift /> }.into_any(),
                         Ok(Err(failure)) => view! { <p class="notice notice--error" role="alert">{format!("The cluster could not be read: {failure}")}</p> }.into_any(),
                         Err(error) => view! { <ErrorNotice error /> }.into_any(),
                     }
@@ -167,7 +180,8 @@ fn ImportSection(on_imported: impl Fn() + Copy + Send + Sync + 'static) -> impl 
             <Suspense fallback=|| view! { <p class="muted">"Reading the cluster…"</p> }>
                 {move || Suspend::new(async move {
                     let (found, may_import) = preview.await;
-                    match found {
+                    let unreadable = found.as_ref().ok().and_then(|found| found.as_ref().ok()).map(|f| f.unreadable.clone()).unwrap_or_default();
+                    let listed = match found {
                         Ok(Ok(found)) if found.is_empty() => view! {
                             <p class="muted" data-testid="nothing-to-import">"Nothing to import: the plan has every pool and assigned VIP it can hold."</p>
                             <ImportList import=found />
@@ -188,7 +202,8 @@ fn ImportSection(on_imported: impl Fn() + Copy + Send + Sync + 'static) -> impl 
                         }.into_any(),
                         Ok(Err(failure)) => view! { <p class="notice notice--error" role="alert">{format!("The cluster could not be read: {failure}")}</p> }.into_any(),
                         Err(error) => view! { <ErrorNotice error /> }.into_any(),
-                    }
+                    };
+                    view! { <Unreadable clusters=unreadable /> {listed} }.into_any()
                 })}
             </Suspense>
             {move || match import.value().get() {

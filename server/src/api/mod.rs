@@ -107,6 +107,7 @@ pub fn routes() -> Routes {
         .get("/approvals", NETWORK_ADMIN, submissions::approvals)
         .get("/clusters", VIEWER, submissions::clusters)
         .get("/vips", VIEWER, submissions::vip_status)
+        .get("/vips/report", VIEWER, submissions::vip_status_report)
         .get("/drift", VIEWER, submissions::drift)
         .get("/import", VIEWER, submissions::import_preview)
         .post("/import", NETWORK_ADMIN, submissions::import)

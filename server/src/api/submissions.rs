@@ -166,10 +166,31 @@ pub async fn label_fix_put(
 
 /// `GET /api/v1/vips`: every LoadBalancer Service's VIP — labelled, assigned, and selected by
 /// an L2 announcement policy or a BGP advertisement.
+/// Scripts read this as one list of every cluster's VIPs, so a cluster that cannot be read
+/// still answers 502 here; `GET /api/v1/vips/report` answers the others' VIPs beside it.
 pub async fn vip_status(State(state): State<AppState>) -> Result<Json<Vec<vips::VipStatus>>, ApiError> {
     let plan = app::backend::plan::load_from(&state.db).await?;
-    let statuses = vips::statuses(state.clusters.clusters(), &plan).await.map_err(unreadable)?;
-    Ok(Json(statuses))
+    let (statuses, failures) = vips::statuses(state.clusters.clusters(), &plan).await;
+    match failures.into_iter().next() {
+        Some(failure) => Err(unreadable(failure)),
+        None => Ok(Json(statuses)),
+    }
+}
+
+/// `GET /api/v1/vips/report`'s answer.
+#[derive(Debug, Serialize)]
+pub struct VipStatusReport {
+    vips: Vec<vips::VipStatus>,
+    /// Each cluster that could not be read, in a sentence.
+    unreadable: Vec<String>,
+}
+
+/// `GET /api/v1/vips/report`: the VIPs of every cluster that answered, and why each other one
+/// could not be read — one dead cluster does not hide the others.
+pub async fn vip_status_report(State(state): State<AppState>) -> Result<Json<VipStatusReport>, ApiError> {
+    let plan = app::backend::plan::load_from(&state.db).await?;
+    let (vips, failures) = vips::statuses(state.clusters.clusters(), &plan).await;
+    Ok(Json(VipStatusReport { vips, unreadable: failures.iter().map(ToString::to_string).collect() }))
 }
 
 /// 502 with the failure: the cluster could not be read.

@@ -788,7 +788,54 @@ async fn without_a_configured_cluster_nothing_is_simulated(kind: DbKind) {
     app.stop().await;
 }
 
+/// One cluster that cannot be reached does not blind Gatehouse to the others: the VIP report,
+/// drift and import answer with the healthy cluster's data and the dead one's failure, and the
+/// pages show both.
+async fn one_dead_cluster_does_not_hide_the_others(kind: DbKind) {
+    let healthy = simulated(CiliumBehaviour::default(), None).await;
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let default_path = dir.path().join("default");
+    std::fs::write(&default_path, healthy.kubeconfig(None)).expect("the kubeconfig is written");
+    // A port nothing listens on any more: the API server is gone.
+    let dead_port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port();
+    let dead_path = dir.path().join("west");
+    let dead = json!({"apiVersion": "v1", "kind": "Config", "current-context": "west",
+        "clusters": [{"name": "west", "cluster": {"server": format!("http://127.0.0.1:{dead_port}")}}],
+        "users": [{"name": "gatehouse", "user": {}}],
+        "contexts": [{"name": "west", "context": {"cluster": "west", "user": "gatehouse"}}]});
+    std::fs::write(&dead_path, dead.to_string()).expect("the kubeconfig is written");
+    let app = TestApp::spawn_with(FreshDatabase::new(kind).await, |config| {
+        config.demo = true;
+        config.kubeconfig = Some(default_path);
+        config.apply_timeout_secs = 5;
+        config.clusters = vec![ClusterSpec { name: "west".to_owned(), kubeconfig: dead_path, context: None }];
+    })
+    .await;
+    place(&app, "prod", "west").await;
+    assert_eq!(settled(&app, submit(&app, "dev", false).await).await["status"], "ready");
+
+    let (status, report) = app.get_json("/api/v1/vips/report").await;
+    assert_eq!(status, 200, "{report}");
+    let vips = report["vips"].as_array().expect("the VIPs");
+    assert!(vips.iter().any(|v| v["cluster"] == "default" && v["service"] == GATEWAY_SERVICE), "the healthy cluster's VIPs: {report:#}");
+    let unreadable = report["unreadable"].as_array().expect("the unreadable clusters");
+    assert_eq!(unreadable.len(), 1, "{report:#}");
+    assert!(unreadable[0].as_str().is_some_and(|m| m.contains("cluster west") && m.contains("cannot reach")), "{report:#}");
+    assert_eq!(app.get_json("/api/v1/vips").await.0, 502, "the plain list still answers only whole");
+
+    for path in ["/api/v1/drift", "/api/v1/import"] {
+        let (status, answer) = app.get_json(path).await;
+        assert_eq!(status, 200, "{path}: {answer}");
+        let unreadable = answer["unreadable"].as_array().expect("the unreadable clusters");
+        assert!(unreadable.len() == 1 && unreadable[0].as_str().is_some_and(|m| m.contains("cluster west")), "{path}: {answer:#}");
+    }
+    let page = app.get("/vips").await.text().await.expect("the VIPs page");
+    assert!(page.contains("Not every cluster could be read") && page.contains(GATEWAY_SERVICE), "the VIPs page shows both");
+    app.stop().await;
+}
+
 on_both_databases!(
+    one_dead_cluster_does_not_hide_the_others,
     without_a_configured_cluster_nothing_is_simulated,
     environments_go_to_their_own_clusters,
     simulated_clusters_stand_beside_the_default,

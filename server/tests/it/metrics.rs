@@ -98,16 +98,16 @@ async fn label_fix_actions_latency_and_leader_are_exposed(kind: DbKind) {
     let app = &fixture.app;
     let first = scrape(app).await;
     assert_eq!(first["gatehouse_leader{lease=\"gatehouse-leader\"}"], 1.0, "the only replica leads");
-    assert_eq!(first.get("gatehouse_label_fix_actions_total{outcome=\"labelled\"}"), None, "nothing done yet");
-    assert_eq!(first["gatehouse_label_fix_latency_seconds_count"], 0.0);
+    assert_eq!(first.get("gatehouse_label_fix_actions_total{cluster=\"default\",outcome=\"labelled\"}"), None, "nothing done yet");
+    assert_eq!(first.get("gatehouse_label_fix_latency_seconds_count{cluster=\"default\"}"), None, "nothing timed yet");
 
     let done = settled(app, submit(app, "dev", false).await).await;
     assert_eq!(done["status"], "ready", "{done:#}");
     let after = scrape(app).await;
-    let labelled = after["gatehouse_label_fix_actions_total{outcome=\"labelled\"}"];
+    let labelled = after["gatehouse_label_fix_actions_total{cluster=\"default\",outcome=\"labelled\"}"];
     assert!(labelled >= 1.0, "{labelled}");
-    assert_eq!(after["gatehouse_label_fix_latency_seconds_count"], labelled, "every labelling is timed");
-    let seconds = after["gatehouse_label_fix_latency_seconds_sum"];
+    assert_eq!(after["gatehouse_label_fix_latency_seconds_count{cluster=\"default\"}"], labelled, "every labelling is timed");
+    let seconds = after["gatehouse_label_fix_latency_seconds_sum{cluster=\"default\"}"];
     assert!(seconds > 0.0 && seconds < labelled * 5.0, "{seconds} s for {labelled}");
     assert!(fixture.sim.vip(DEV_NAMESPACE, GATEWAY_SERVICE).is_some_and(|vip| vip.is_announced()));
 
@@ -119,8 +119,8 @@ async fn label_fix_actions_latency_and_leader_are_exposed(kind: DbKind) {
     })
     .await;
     let off = scrape(app).await;
-    assert!(off["gatehouse_label_fix_actions_total{outcome=\"unlabelled\"}"] >= 1.0);
-    assert_eq!(off.get("gatehouse_label_fix_actions_total{outcome=\"failed\"}"), None);
+    assert!(off["gatehouse_label_fix_actions_total{cluster=\"default\",outcome=\"unlabelled\"}"] >= 1.0);
+    assert_eq!(off.get("gatehouse_label_fix_actions_total{cluster=\"default\",outcome=\"failed\"}"), None);
 }
 
 crate::on_both_databases!(requests_pools_and_certificates_are_exposed, label_fix_actions_latency_and_leader_are_exposed);

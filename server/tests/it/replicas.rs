@@ -163,9 +163,9 @@ async fn one_leader_and_a_takeover_within_15_seconds(kind: DbKind) {
     };
     follower.submit_dev().await;
     assert!(labelled(&sim));
-    let labelled_by_leader = leader.metrics().await.get("gatehouse_label_fix_actions_total{outcome=\"labelled\"}").copied();
+    let labelled_by_leader = leader.metrics().await.get("gatehouse_label_fix_actions_total{cluster=\"default\",outcome=\"labelled\"}").copied();
     assert!(labelled_by_leader.is_some_and(|n| n >= 1.0), "the leader did the labelling: {labelled_by_leader:?}");
-    assert_eq!(follower.metrics().await.get("gatehouse_label_fix_actions_total{outcome=\"labelled\"}"), None, "the follower did not");
+    assert_eq!(follower.metrics().await.get("gatehouse_label_fix_actions_total{cluster=\"default\",outcome=\"labelled\"}"), None, "the follower did not");
 
     // The switch thrown at the follower is followed by the leader's reconciler.
     for on in [false, true] {

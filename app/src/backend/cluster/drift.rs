@@ -234,20 +234,39 @@ pub struct ClusterRead {
     pub services: Vec<Value>,
 }
 
-/// Reads the pools and Services of every cluster some environment of `plan` goes to.
+/// Reads the pools and Services of every cluster some environment of `plan` goes to, all at
+/// once; the failure of each cluster that could not be read comes beside the others' reads.
 /// Environments whose cluster is not configured are left out: the Clusters page says so.
-pub async fn read(clusters: &super::Clusters, plan: &Plan) -> Result<Vec<ClusterRead>, super::failure::Failure> {
+pub async fn read(clusters: &super::Clusters, plan: &Plan) -> (Vec<ClusterRead>, Vec<super::failure::Failure>) {
     let (placed, _) = clusters.placement(plan);
-    let mut reads = Vec::new();
-    for (cluster, environments) in placed.into_iter().filter(|(_, environments)| !environments.is_empty()) {
+    let asked = placed.into_iter().filter(|(_, environments)| !environments.is_empty()).map(|(cluster, environments)| async move {
         let read = |error: kube::Error| {
             super::failure::explain(&error, &format!("cluster {}'s CiliumLoadBalancerIPPools and Services", cluster.name))
         };
         let pools = super::list_all(cluster, "cilium.io/v2", "CiliumLoadBalancerIPPool").await.map_err(read)?;
         let services = super::list_all(cluster, "v1", "Service").await.map_err(read)?;
-        reads.push(ClusterRead { environments: environments.iter().map(|e| e.name.clone()).collect(), pools, services });
+        Ok(ClusterRead { environments: environments.iter().map(|e| e.name.clone()).collect(), pools, services })
+    });
+    let mut reads = Vec::new();
+    let mut unreadable = Vec::new();
+    for answer in futures_util::future::join_all(asked).await {
+        match answer {
+            Ok(read) => reads.push(read),
+            Err(failure) => unreadable.push(failure),
+        }
     }
-    Ok(reads)
+    (reads, unreadable)
+}
+
+/// The clusters' reads, or — when not one cluster could be read — the first failure: an
+/// answer made of nothing but failures is no answer.
+pub fn answered(
+    (reads, unreadable): (Vec<ClusterRead>, Vec<super::failure::Failure>),
+) -> Result<(Vec<ClusterRead>, Vec<String>), super::failure::Failure> {
+    match unreadable.first() {
+        Some(failure) if reads.is_empty() => Err(failure.clone()),
+        _ => Ok((reads, unreadable.iter().map(ToString::to_string).collect())),
+    }
 }
 
 /// Compares each cluster with the part of the plan that goes to it.
@@ -264,7 +283,8 @@ pub fn compare_clusters(plan: &Plan, reads: &[ClusterRead]) -> Drift {
 
 /// Reads every cluster's pools and Services and compares them with the plan.
 pub async fn drift(clusters: &super::Clusters, plan: &Plan) -> Result<Drift, super::failure::Failure> {
-    Ok(compare_clusters(plan, &read(clusters, plan).await?))
+    let (reads, unreadable) = answered(read(clusters, plan).await)?;
+    Ok(Drift { unreadable, ..compare_clusters(plan, &reads) })
 }
 
 #[cfg(test)]

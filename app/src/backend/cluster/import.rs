@@ -118,19 +118,21 @@ pub fn importable(plan: &Plan, drift: &Drift) -> Import {
 
 /// What an import would add now.
 pub async fn preview(clusters: &super::Clusters, plan: &Plan) -> Result<Import, super::failure::Failure> {
-    Ok(importable(plan, &super::drift::drift(clusters, plan).await?))
+    let drift = super::drift::drift(clusters, plan).await?;
+    Ok(Import { unreadable: drift.unreadable.clone(), ..importable(plan, &drift) })
 }
 
 /// Reads the clusters, then adds their pools and addresses to the plan in one transaction:
 /// the plan guard refuses the whole import if it would add an error-level finding.
 pub async fn apply(db: &Database, clusters: &super::Clusters, actor: &str) -> Result<Import, ImportError> {
-    let reads = super::drift::read(clusters, &plan::load_from(db).await?).await.map_err(ImportError::Cluster)?;
+    let (reads, unreadable) = super::drift::answered(super::drift::read(clusters, &plan::load_from(db).await?).await)
+        .map_err(ImportError::Cluster)?;
 
     let mut tx = db.pool().begin().await.map_err(DbError::from)?;
     plan::lock(&mut tx).await?;
     let before = plan::load(&mut tx).await?;
     // Compared with the plan as it is under the lock.
-    let import = importable(&before, &compare_clusters(&before, &reads));
+    let import = Import { unreadable, ..importable(&before, &compare_clusters(&before, &reads)) };
     if import.is_empty() {
         return Ok(import);
     }
@@ -185,6 +187,7 @@ mod tests {
                 AddressDrift { address: "192.168.101.193".into(), drift: "cluster_only".into(), service: Some("cd-service-dev/cilium-gateway-api-dev".into()), plan_owner: None, plan_application: None, plan_environment: None, plan_service: None, message: String::new() },
                 AddressDrift { address: "10.9.9.9".into(), drift: "cluster_only".into(), service: Some("default/far".into()), plan_owner: None, plan_application: None, plan_environment: None, plan_service: None, message: String::new() },
             ],
+            unreadable: Vec::new(),
         };
         let import = importable(&plan, &drift);
         assert_eq!(import.pools, [ImportedPool { name: "legacy".into(), environment: "prod".into(), blocks: vec!["192.168.101.160/29".into()] }]);

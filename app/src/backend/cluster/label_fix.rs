@@ -95,7 +95,8 @@ impl Outcome {
 /// Told of every action with the time from the reconciler's seeing the Service to its
 /// patch being answered (the server counts them for /metrics).
 pub trait Observer: Send + Sync {
-    fn action(&self, outcome: Outcome, latency: Duration);
+    /// One patch of a generated Service in `cluster` and how long it took from first sight.
+    fn action(&self, cluster: &str, outcome: Outcome, latency: Duration);
 }
 
 struct Reconciler {
@@ -196,7 +197,7 @@ impl Reconciler {
                 Outcome::Failed
             }
         };
-        self.observer.action(outcome, seen.elapsed());
+        self.observer.action(&self.cluster.name, outcome, seen.elapsed());
     }
 
     /// Follows the switch: every Gatehouse Gateway's `spec.infrastructure`, then every

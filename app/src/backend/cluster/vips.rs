@@ -201,13 +201,24 @@ pub struct VipStatus {
 /// Every LoadBalancer Service's VIP in every cluster: labelled with the advertisement label of
 /// an environment that goes to that cluster, assigned by LB-IPAM, and selected by an L2
 /// announcement policy or a BGP advertisement.
-pub async fn statuses(clusters: &super::Clusters, plan: &crate::domain::Plan) -> Result<Vec<VipStatus>, super::failure::Failure> {
+///
+/// The clusters are asked at once, and one that cannot be read does not hide the others: its
+/// failure is returned beside their VIPs.
+pub async fn statuses(
+    clusters: &super::Clusters,
+    plan: &crate::domain::Plan,
+) -> (Vec<VipStatus>, Vec<super::failure::Failure>) {
     let (placed, _) = clusters.placement(plan);
+    let answers = futures_util::future::join_all(placed.iter().map(|(cluster, environments)| of_cluster(cluster, environments))).await;
     let mut statuses = Vec::new();
-    for (cluster, environments) in placed {
-        statuses.extend(of_cluster(cluster, &environments).await?);
+    let mut unreadable = Vec::new();
+    for answer in answers {
+        match answer {
+            Ok(found) => statuses.extend(found),
+            Err(failure) => unreadable.push(failure),
+        }
     }
-    Ok(statuses)
+    (statuses, unreadable)
 }
 
 /// The policies are optional CRDs: a cluster without them announces nothing.
