@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 use app::{
     backend::{
         audit::{self, AuditFilter},
+        policy,
         auth::{
             Principal, Via,
             sessions, tokens,
@@ -163,7 +164,7 @@ fn field_errors_html(errors: &FieldErrors) -> String {
 fn db_error_html(error: DbError) -> Result<String, Response> {
     match error {
         DbError::Invalid(errors) => Ok(field_errors_html(&errors)),
-        DbError::Conflict(message) | DbError::NotFound(message) | DbError::Forbidden(message) => {
+        DbError::Conflict(message) | DbError::NotFound(message) | DbError::Denied(policy::Denied { message, .. }) => {
             Ok(format!("<p class=\"notice notice--error\" role=\"alert\">{}</p>", escape(&message)))
         }
         other => Err(ApiError::internal(&other).into_response()),

@@ -90,7 +90,7 @@ impl From<crate::backend::cluster::submissions::SubmitError> for AppError {
             SubmitError::Bundle(error) => AppError::Invalid(error.to_string()),
             SubmitError::Checklist(findings) => AppError::Rejected(findings),
             SubmitError::Conflict(message) => AppError::Conflict(message),
-            SubmitError::Forbidden(message) => AppError::Forbidden(message),
+            SubmitError::Denied(denied) => AppError::Forbidden(denied.message),
             SubmitError::Cluster(unknown) => AppError::Conflict(unknown.to_string()),
             SubmitError::Invalid(error) => AppError::Fields(vec![error]),
             SubmitError::Db(error) => error.into(),

@@ -57,7 +57,7 @@ impl From<crate::backend::db::DbError> for AppError {
         match error {
             DbError::NotFound(message) => AppError::NotFound(message),
             DbError::Conflict(message) => AppError::Conflict(message),
-            DbError::Forbidden(message) => AppError::Forbidden(message),
+            DbError::Denied(denied) => AppError::Forbidden(denied.message),
             DbError::Invalid(errors) => AppError::Fields(errors.into_vec()),
             DbError::Rejected(findings) => AppError::Rejected(findings),
             other => {

@@ -39,8 +39,8 @@ pub enum DbError {
     #[error("{0}")]
     Conflict(String),
     /// The caller may not do this (the message says why and what would be allowed).
-    #[error("{0}")]
-    Forbidden(String),
+    #[error(transparent)]
+    Denied(#[from] crate::backend::policy::Denied),
     #[error("{0}")]
     Invalid(FieldErrors),
     /// The change would break error-level checklist rules; nothing was written.

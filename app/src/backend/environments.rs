@@ -90,11 +90,16 @@ pub async fn update(db: &Database, caller: &Principal, environment: &Environment
     let previous = before.environment(&environment.name).cloned().ok_or_else(|| not_found(&name))?;
     let lowers_protection = previous.protected && !environment.protected;
     if lowers_protection && caller.role != Role::Admin {
-        return Err(DbError::Forbidden(format!(
-            "protected: environment {name:?} is protected, and lifting that lets one person submit to it without a second's \
-             approval; only an admin may (you are {}). Send \"protected\": true to change the rest",
-            caller.role.label()
-        )));
+        return Err(crate::backend::policy::Denied::new(
+            "protection_needs_admin",
+            format!(
+                "protected: environment {name:?} is protected, and lifting that lets one person submit to it without a second's \
+                 approval; only an admin may (you are {}). Send \"protected\": true to change the rest",
+                caller.role.label()
+            ),
+        )
+        .on("protected")
+        .into());
     }
     let mut after = before.clone();
     for stored in &mut after.environments {

@@ -11,6 +11,7 @@ pub mod http;
 pub mod manifests;
 pub mod plan;
 pub mod png;
+pub mod policy;
 pub mod pools;
 pub mod applications;
 pub mod allocations;

@@ -24,6 +24,7 @@ pub async fn me(Caller(caller): Caller) -> Json<serde_json::Value> {
         Via::Session { .. } => serde_json::json!("session"),
         Via::Token { id, name } => serde_json::json!({"token": {"id": id, "name": name}}),
         Via::Password => serde_json::json!("password"),
+        Via::System => serde_json::json!("system"),
         Via::Demo => serde_json::json!("demo"),
     };
     Json(serde_json::json!({

@@ -71,9 +71,6 @@ pub async fn update(
     }
     repo::update(&state.db, &caller, &environment).await.map_err(|error| match error {
         app::backend::db::DbError::NotFound(_) => not_found(&name),
-        app::backend::db::DbError::Forbidden(message) => {
-            ApiError::new(StatusCode::FORBIDDEN, "protection_needs_admin", message).with_field("protected")
-        }
         other => other.into(),
     })?;
     Ok(Json(environment))

@@ -159,10 +159,20 @@ impl From<DbError> for ApiError {
         match error {
             DbError::NotFound(message) => ApiError::not_found("not_found", message),
             DbError::Conflict(message) => ApiError::conflict("conflict", message),
-            DbError::Forbidden(message) => ApiError::new(StatusCode::FORBIDDEN, "forbidden", message),
+            DbError::Denied(denied) => denied.into(),
             DbError::Invalid(errors) => ApiError::unprocessable(&errors),
             DbError::Rejected(findings) => ApiError::rejected(&findings),
             other => ApiError::internal(&other),
+        }
+    }
+}
+
+impl From<app::backend::policy::Denied> for ApiError {
+    fn from(denied: app::backend::policy::Denied) -> ApiError {
+        let error = ApiError::new(StatusCode::FORBIDDEN, denied.code, denied.message);
+        match denied.field {
+            Some(field) => error.with_field(field),
+            None => error,
         }
     }
 }

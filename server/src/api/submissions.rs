@@ -27,9 +27,7 @@ impl From<SubmitError> for ApiError {
             SubmitError::Bundle(error) => super::outputs::bundle_error(error),
             SubmitError::Checklist(findings) => ApiError::rejected(&findings),
             SubmitError::Conflict(message) => ApiError::conflict("submission_conflict", message),
-            SubmitError::Forbidden(message) => {
-                ApiError::new(StatusCode::FORBIDDEN, "own_submission", message)
-            }
+            SubmitError::Denied(denied) => denied.into(),
             SubmitError::Invalid(error) => ApiError::unprocessable(&vec![error].into()),
             SubmitError::Cluster(unknown) => ApiError::conflict("cluster_not_configured", unknown.to_string()),
             SubmitError::Db(error) => error.into(),

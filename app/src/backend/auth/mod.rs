@@ -35,6 +35,8 @@ pub enum Via {
     Password,
     /// `--demo`: every visitor without a session is the demo user.
     Demo,
+    /// Gatehouse itself: seeding, start-up migrations, background work.
+    System,
 }
 
 impl Principal {
@@ -42,7 +44,7 @@ impl Principal {
     pub fn actor(&self) -> String {
         match &self.via {
             Via::Token { name, .. } => format!("{} (token:{name})", self.name),
-            Via::Session { .. } | Via::Password | Via::Demo => self.name.clone(),
+            Via::Session { .. } | Via::Password | Via::Demo | Via::System => self.name.clone(),
         }
     }
 

@@ -85,9 +85,10 @@ pub async fn create(
     // The demo sign-in is anyone who opens the page; a token made through it would outlive
     // the demo and hand a stranger a network admin's access to a later real start.
     if owner.via == Via::Demo {
-        return Err(DbError::Forbidden(
+        return Err(DbError::Denied(crate::backend::policy::Denied::new(
+            "demo_cannot_make_tokens",
             "the demo sign-in cannot make API tokens: sign in as a real user (or start without --demo) and make one then".to_owned(),
-        ));
+        )));
     }
     let mut errors = FieldErrors::new();
     let name = name.trim();

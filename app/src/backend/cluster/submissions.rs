@@ -97,8 +97,8 @@ pub enum SubmitError {
     Checklist(Vec<Finding>),
     #[error("{0}")]
     Conflict(String),
-    #[error("{0}")]
-    Forbidden(String),
+    #[error(transparent)]
+    Denied(#[from] crate::backend::policy::Denied),
     /// The environment goes to a cluster Gatehouse is not configured with.
     #[error(transparent)]
     Cluster(#[from] UnknownCluster),
@@ -375,9 +375,11 @@ impl Submitter {
             )));
         }
         if crate::backend::auth::Principal::person_of(&submission.requested_by) == crate::backend::auth::Principal::person_of(actor) {
-            return Err(SubmitError::Forbidden(format!(
-                "{actor} requested submission {id} and cannot approve it too; another person must approve it"
-            )));
+            return Err(crate::backend::policy::Denied::new(
+                "own_submission",
+                format!("{actor} requested submission {id} and cannot approve it too; another person must approve it"),
+            )
+            .into());
         }
         let plan = plan::load_from(&self.db).await?;
         let (application, environment) = (submission.application.as_str(), submission.environment.as_str());
