@@ -68,6 +68,7 @@ pub fn summary(method: &Method, path: &str) -> Option<&'static str> {
         ("GET", "/applications/{app}/submissions") => "The application's submissions, newest first",
         ("POST", "/applications/{app}/submissions") => "Submit the application to an environment's cluster (or a dry run)",
         ("DELETE", "/applications/{app}/environments/{env}") => "Tear the application down in an environment",
+        ("POST", "/applications/{app}/environments/{env}/adopt") => "Let Gatehouse take over existing objects it did not create (network admins)",
         ("GET", "/applications/{app}/preview") => "What a submission would change in the cluster, object by object",
         ("GET", "/submissions/{id}") => "One submission with its objects' states",
         ("POST", "/submissions/{id}/approve") => "Approve a submission someone else requested",
@@ -117,6 +118,7 @@ fn operation(rule: &RouteRule, path: &str) -> Value {
     let method = rule.method.as_str().to_lowercase();
     let success = match rule.method {
         Method::POST if path.ends_with("/submissions") || path.ends_with("/approve") => "202",
+        Method::POST if path.ends_with("/adopt") => "200",
         Method::POST => "201",
         Method::DELETE if path.starts_with("/applications/{app}/environments/") => "202",
         Method::DELETE => "204",

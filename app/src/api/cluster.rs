@@ -45,6 +45,9 @@ pub struct TargetView {
     /// Error-level checklist findings of the application: while any, nothing is submitted.
     pub errors: Vec<String>,
     pub latest: Option<SubmissionProgress>,
+    /// The caller may adopt objects Gatehouse did not create (network admins and admins).
+    #[serde(default)]
+    pub may_adopt: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -111,6 +114,8 @@ pub async fn list_application_targets() -> Result<Vec<ApplicationTargets>, AppEr
     let db = crate::backend::db::use_database()?;
     let plan = plan::load_from(&db).await?;
     let now = plan::now_unix();
+    let may_adopt = use_context::<crate::backend::auth::Principal>()
+        .is_some_and(|caller| caller.role >= crate::domain::access::Role::NetworkAdmin);
     let mut applications = Vec::new();
     for application in &plan.applications {
         let errors: Vec<String> = crate::domain::check_application(&plan, application.name.as_str(), now)
@@ -133,6 +138,7 @@ pub async fn list_application_targets() -> Result<Vec<ApplicationTargets>, AppEr
                 protected: plan.environments.iter().any(|e| e.name == *environment && e.protected),
                 errors: errors.clone(),
                 latest,
+                may_adopt,
             });
         }
         applications.push(ApplicationTargets {
@@ -154,6 +160,32 @@ pub async fn submit_to_cluster(application: String, environment: String, dry_run
 pub async fn tear_down(application: String, environment: String) -> Result<i64, AppError> {
     let actor = super::applications::actor_for(&application, None).await?;
     Ok(submitter()?.teardown(&actor, &application, &environment).await?)
+}
+
+/// An object of a submission a network admin asks Gatehouse to adopt.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdoptTarget {
+    pub kind: String,
+    pub namespace: Option<String>,
+    pub name: String,
+}
+
+/// Lets Gatehouse take over an existing object it did not create (network admins; the
+/// service checks the role); answers what was done, in a sentence per object.
+#[server]
+pub async fn adopt_objects(application: String, environment: String, objects: Vec<AdoptTarget>) -> Result<Vec<String>, AppError> {
+    use crate::backend::cluster::submissions::{AdoptError, ObjectRef};
+    let caller = crate::backend::auth::current()?;
+    let names: Vec<ObjectRef> =
+        objects.into_iter().map(|o| ObjectRef { kind: o.kind, name: o.name, namespace: o.namespace }).collect();
+    match submitter()?.adopt(&caller, &application, &environment, &names).await {
+        Ok(adopted) => Ok(adopted.into_iter().map(|a| a.message).collect()),
+        Err(AdoptError::Submit(error)) => Err(error.into()),
+        Err(AdoptError::Denied(denied)) => Err(AppError::Forbidden(denied.message)),
+        Err(AdoptError::Invalid(error)) => Err(AppError::Fields(vec![error])),
+        Err(AdoptError::Missing(message)) => Err(AppError::NotFound(message)),
+        Err(AdoptError::Cluster(failure)) => Err(AppError::Conflict(failure.to_string())),
+    }
 }
 
 #[server]

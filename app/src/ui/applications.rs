@@ -10,7 +10,8 @@ use super::{
     pages::ErrorNotice,
 };
 use crate::api::cluster::{
-    ApplicationTargets, SubmissionProgress, TargetView, list_application_targets, get_submission_progress, submit_to_cluster, tear_down,
+    AdoptTarget, ApplicationTargets, SubmissionProgress, TargetView, adopt_objects, list_application_targets, get_submission_progress,
+    submit_to_cluster, tear_down,
 };
 
 #[component]
@@ -104,6 +105,24 @@ pub(crate) fn TargetPanel(application: String, target: TargetView) -> impl IntoV
     Effect::new(move |_| started(submit.value().get()));
     Effect::new(move |_| started(teardown.value().get()));
 
+    // Network admins let Gatehouse take over an object it did not create; the next
+    // submission then applies Gatehouse's version of it.
+    let adopted = RwSignal::new(None::<String>);
+    let (app_for_adopt, env_for_adopt) = (application.clone(), environment.clone());
+    let adopt = Action::new(move |object: &AdoptTarget| {
+        let (application, environment, object) = (app_for_adopt.clone(), env_for_adopt.clone(), object.clone());
+        async move { adopt_objects(application, environment, vec![object]).await }
+    });
+    Effect::new(move |_| match adopt.value().get() {
+        Some(Ok(messages)) => {
+            problem.set(None);
+            adopted.set(Some(format!("{} Submit again to apply it.", messages.join(" "))));
+        }
+        Some(Err(error)) => problem.set(Some(error.to_string())),
+        None => {}
+    });
+    let on_adopt = target.may_adopt.then(|| Callback::new(move |object: AdoptTarget| { adopt.dispatch(object); }));
+
     let busy = move || current.get().is_some_and(|p| p.is_running()) || submit.pending().get() || teardown.pending().get();
     let preview = format!("/applications/{application}/preview?environment={environment}");
     let bundle = format!("/api/v1/applications/{application}/bundle.yaml?environment={environment}");
@@ -140,13 +159,17 @@ pub(crate) fn TargetPanel(application: String, target: TargetView) -> impl IntoV
                 </div>
             </Show>
             {move || problem.get().map(|message| view! { <p class="notice notice--error" role="alert">{message}</p> })}
-            {move || current.get().map(|progress| view! { <Progress progress /> })}
+            {move || adopted.get().map(|message| view! { <p class="notice" role="status" data-testid="adopted">{message}</p> })}
+            {move || current.get().map(|progress| view! { <Progress progress on_adopt /> })}
         </div>
     }
 }
 
+/// A submission's objects and their states. An object that exists and Gatehouse did not
+/// create (`unmanaged`) gets an Adopt button when `on_adopt` is given (network admins).
 #[component]
-fn Progress(progress: SubmissionProgress) -> impl IntoView {
+fn Progress(progress: SubmissionProgress, on_adopt: Option<Callback<AdoptTarget>>) -> impl IntoView {
+    let adoptable = progress.operation != "teardown";
     let heading = format!(
         "Submission {}{}: {}",
         progress.id,
@@ -170,11 +193,18 @@ fn Progress(progress: SubmissionProgress) -> impl IntoView {
                             None => format!("{} {}", object.kind, object.name),
                         };
                         let badge = format!("badge state state--{}", object.state);
+                        let adopt = on_adopt.filter(|_| adoptable && object.state == "unmanaged").map(|on_adopt| {
+                            let target = AdoptTarget { kind: object.kind.clone(), namespace: object.namespace.clone(), name: object.name.clone() };
+                            view! {
+                                <button type="button" class="button" data-testid="adopt-button"
+                                    on:click=move |_| on_adopt.run(target.clone())>"Adopt"</button>
+                            }
+                        });
                         view! {
                             <tr data-state=object.state.clone()>
                                 <td>{name}</td>
                                 <td><span class=badge>{object.state.clone()}</span></td>
-                                <td>{object.message}</td>
+                                <td>{object.message} {adopt}</td>
                             </tr>
                         }
                     }).collect_view()}

@@ -92,6 +92,7 @@ pub fn routes() -> Routes {
         .get("/applications/{app}/submissions", VIEWER, submissions::list)
         .post("/applications/{app}/submissions", APP_TEAM, submissions::submit)
         .delete("/applications/{app}/environments/{env}", APP_TEAM, submissions::teardown)
+        .post("/applications/{app}/environments/{env}/adopt", NETWORK_ADMIN, submissions::adopt)
         .get("/applications/{app}/preview", APP_TEAM, submissions::preview)
         .get("/submissions/{id}", VIEWER, submissions::get)
         .post(

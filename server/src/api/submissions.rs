@@ -6,7 +6,7 @@ use app::backend::cluster::{
     failure::Failure,
     import,
     label_fix,
-    submissions::{self, SubmitError, Submission},
+    submissions::{self, AdoptError, Adopted, ObjectRef, SubmitError, Submission},
     vips,
 };
 use axum::{
@@ -132,6 +132,50 @@ pub async fn teardown(
     check_stored_scope(&state, &caller, &application).await?;
     let id = state.clusters.submitter.teardown(&caller.actor(), &application, &environment).await?;
     Ok((StatusCode::ACCEPTED, Json(Accepted { id })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdoptRequest {
+    #[serde(default)]
+    objects: Vec<ObjectRef>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct AdoptAnswer {
+    adopted: Vec<Adopted>,
+}
+
+impl From<AdoptError> for ApiError {
+    fn from(error: AdoptError) -> ApiError {
+        match error {
+            AdoptError::Submit(error) => error.into(),
+            AdoptError::Denied(denied) => denied.into(),
+            AdoptError::Invalid(error) => ApiError::unprocessable(&vec![error].into()),
+            AdoptError::Missing(message) => ApiError::not_found("not_in_cluster", message),
+            AdoptError::Cluster(failure) => {
+                let status = match failure.code {
+                    "cluster_unreachable" | "credentials_rejected" => StatusCode::BAD_GATEWAY,
+                    _ => StatusCode::CONFLICT,
+                };
+                ApiError::new(status, failure.code, failure.to_string())
+            }
+        }
+    }
+}
+
+/// `POST /api/v1/applications/{app}/environments/{env}/adopt` `{"objects": [{"kind", "name",
+/// "namespace"?}]}` → 200 `{"adopted": [...]}`: Gatehouse labels existing objects it did not
+/// create so that the next submission may take them over. The service checks the network
+/// admin role itself.
+pub async fn adopt(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path((application, environment)): Path<(String, String)>,
+    ApiJson(request): ApiJson<AdoptRequest>,
+) -> Result<Json<AdoptAnswer>, ApiError> {
+    let adopted = state.clusters.submitter.adopt(&caller, &application, &environment, &request.objects).await?;
+    Ok(Json(AdoptAnswer { adopted }))
 }
 
 /// `GET /api/v1/clusters`: every cluster, the environments that go to it, its version and

@@ -402,17 +402,18 @@ async fn deployment_from_bundle(app: &TestApp) -> Value {
 
 async fn apply(client: &Client, manager: &str, object: &Value) {
     let deployments: Api<Deployment> = Api::namespaced(client.clone(), DEV_NAMESPACE);
-    let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
-    let namespace = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": DEV_NAMESPACE}});
-    namespaces.patch(DEV_NAMESPACE, &PatchParams::apply("kubectl"), &Patch::Apply(&namespace)).await.expect("namespace");
-    deployments.patch("api", &PatchParams::apply(manager), &Patch::Apply(object)).await.expect("the Deployment is applied");
+    deployments.patch("api", &PatchParams::apply(manager).force(), &Patch::Apply(object)).await.expect("the Deployment is applied");
 }
 
+/// Gatehouse's Deployment, then someone scales it with kubectl: the next submission finds
+/// `kubectl` owning `.spec.replicas` with another value (the object is still Gatehouse's, so
+/// the apply goes ahead and the API server answers the conflict).
 async fn field_manager_conflict_is_explained(kind: DbKind) {
     let fixture = Fixture::start(kind).await;
-    let mut deployment = deployment_from_bundle(&fixture.app).await;
-    deployment["spec"]["replicas"] = json!(1);
-    apply(&fixture.client().await, "kubectl", &deployment).await;
+    assert_eq!(settled(&fixture.app, submit(&fixture.app, "dev", false).await).await["status"], "ready");
+    let scaled = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "api", "namespace": DEV_NAMESPACE},
+                        "spec": {"replicas": 1}});
+    apply(&fixture.client().await, "kubectl", &scaled).await;
     let done = settled(&fixture.app, submit(&fixture.app, "dev", false).await).await;
     assert_eq!(done["status"], "failed");
     let failed = failed_object(&done);
@@ -428,6 +429,10 @@ async fn rejected_object_is_explained(kind: DbKind) {
     // rejects Gatehouse's Deployment with 422.
     deployment["spec"]["selector"] = json!({"matchLabels": {"app": "api"}});
     deployment["spec"]["template"]["metadata"]["labels"]["app"] = json!("api");
+    let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(fixture.client().await);
+    let namespace = json!({"apiVersion": "v1", "kind": "Namespace",
+                           "metadata": {"name": DEV_NAMESPACE, "labels": {"app.kubernetes.io/managed-by": "gatehouse"}}});
+    namespaces.patch(DEV_NAMESPACE, &PatchParams::apply("gatehouse"), &Patch::Apply(&namespace)).await.expect("namespace");
     apply(&fixture.client().await, "gatehouse", &deployment).await;
     let done = settled(&fixture.app, submit(&fixture.app, "dev", false).await).await;
     assert_eq!(done["status"], "failed");

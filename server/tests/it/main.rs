@@ -16,6 +16,7 @@ mod forms;
 mod health;
 mod lint;
 mod metrics;
+mod ownership;
 mod pages;
 mod plan;
 mod tls;

@@ -5,7 +5,7 @@ use serde::Serialize;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Failure {
     /// `cluster_unreachable`, `credentials_rejected`, `forbidden`, `field_manager_conflict`,
-    /// `object_rejected`, `not_found`, `api_error`.
+    /// `object_rejected`, `admission_denied` (a ValidatingAdmissionPolicy), `not_found`, `api_error`.
     pub code: &'static str,
     /// The object (or request) concerned.
     pub object: String,
@@ -70,6 +70,9 @@ pub fn explain_wait(error: &kube::runtime::wait::Error, object: &str) -> Failure
 pub fn explain_status(status: &kube::core::Status, object: &str) -> Failure {
     let failure = |code, message: String, hint: &str| Failure { code, object: object.to_owned(), message, hint: hint.to_owned() };
     let message = if status.message.is_empty() { status.reason.clone() } else { status.message.clone() };
+    if let Some(denial) = AdmissionDenial::parse(&message) {
+        return Failure { code: "admission_denied", object: object.to_owned(), message: denial.sentence(), hint: denial.hint() };
+    }
     match (status.code, status.reason.as_str()) {
         (401, _) => failure(
             "credentials_rejected",
@@ -153,6 +156,36 @@ impl Refusal {
     }
 }
 
+/// What a ValidatingAdmissionPolicy refused, read from the API server's message:
+/// `services "api" is forbidden: ValidatingAdmissionPolicy 'p' with binding 'b' denied
+/// request: …` (with the policy's `reason`, 403 or by default 422).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct AdmissionDenial {
+    policy: String,
+    said: String,
+}
+
+impl AdmissionDenial {
+    fn parse(message: &str) -> Option<AdmissionDenial> {
+        let rest = &message[message.find("ValidatingAdmissionPolicy '")? + "ValidatingAdmissionPolicy '".len()..];
+        let (policy, rest) = rest.split_once('\'')?;
+        let (_, said) = rest.split_once("denied request: ")?;
+        Some(AdmissionDenial { policy: policy.to_owned(), said: said.trim().to_owned() })
+    }
+
+    fn sentence(&self) -> String {
+        format!("the cluster's admission policy {} refused it: {}", self.policy, self.said)
+    }
+
+    fn hint(&self) -> String {
+        if self.policy.starts_with("gatehouse") {
+            "Gatehouse's own policy (deploy/base/admission-policy.yaml) lets it change only objects labelled app.kubernetes.io/managed-by=gatehouse: a cluster admin who wants Gatehouse to take this object over labels it so (kubectl label …), then a network admin adopts it".to_owned()
+        } else {
+            format!("ask the cluster's admins about policy {}, or change what it refuses", self.policy)
+        }
+    }
+}
+
 /// The error and its sources, joined: transport errors hide the cause (connection refused)
 /// a few levels down.
 fn error_chain(error: &dyn std::error::Error) -> String {
@@ -202,6 +235,20 @@ mod tests {
         let failure = explain_status(&status(403, "Forbidden", "access denied by the webhook"), "Service a/b");
         assert_eq!(failure.message, "access denied by the webhook");
         assert!(failure.hint.starts_with("RBAC does not allow this"));
+    }
+
+    #[test]
+    fn an_admission_policys_refusal_names_the_policy_and_what_it_said() {
+        let message = "services \"api\" is forbidden: ValidatingAdmissionPolicy 'gatehouse-touches-only-its-own' with binding 'gatehouse-touches-only-its-own' denied request: Gatehouse may change only objects labelled app.kubernetes.io/managed-by=gatehouse";
+        for (code, reason) in [(403, "Forbidden"), (422, "Invalid")] {
+            let failure = explain_status(&status(code, reason, message), "Service cd-service-dev/api");
+            assert_eq!(failure.code, "admission_denied");
+            assert_eq!(
+                failure.message,
+                "the cluster's admission policy gatehouse-touches-only-its-own refused it: Gatehouse may change only objects labelled app.kubernetes.io/managed-by=gatehouse"
+            );
+            assert!(failure.hint.contains("kubectl label"), "{}", failure.hint);
+        }
     }
 
     #[test]

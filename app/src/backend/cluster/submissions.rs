@@ -15,6 +15,10 @@ use serde_json::Value;
 use sqlx::Row;
 
 use super::{Cluster, Clusters, FIELD_MANAGER, UnknownCluster, failure, label_fix, vips};
+
+mod ownership;
+pub use ownership::{AdoptError, Adopted, ObjectRef, is_managed};
+use ownership::Verdict;
 use crate::{
     backend::{
         allocations, audit,
@@ -50,6 +54,11 @@ pub mod state {
     pub const DELETED: &str = "deleted";
     /// Not applied because an earlier object failed.
     pub const SKIPPED: &str = "skipped";
+    /// Exists in the cluster and Gatehouse did not create it: the submission applied nothing
+    /// (see `ownership`).
+    pub const UNMANAGED: &str = "unmanaged";
+    /// Left in the cluster by a teardown: not Gatehouse's to delete (see `ownership`).
+    pub const KEPT: &str = "kept";
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -632,6 +641,8 @@ impl Submitter {
 
     /// Server-side apply of every object in order; stops at the first refusal.
     pub async fn apply(&self, cluster: &Cluster, id: i64, objects: Vec<Value>, dry_run: bool) {
+        // Nothing is written while one of the objects exists and is not Gatehouse's.
+        let Some(survey) = self.survey(cluster, id, &objects).await else { return };
         let mut applied = Vec::new();
         // A dry run cannot create the Namespace, and an API server checks namespaced objects
         // only in a Namespace that exists: those are left out and say so.
@@ -655,11 +666,15 @@ impl Submitter {
                 let api = cluster.api(&resource, &capabilities, target.namespace.as_deref());
                 let mut params = PatchParams::apply(FIELD_MANAGER);
                 params.dry_run = dry_run;
+                // An adopted object's first apply takes over the fields others hold.
+                params.force = survey.force(position);
                 api.patch(&target.name, &params, &Patch::Apply(object)).await
             }
             .await;
             match result {
                 Ok(written) => {
+                    let written_value = serde_json::to_value(&written).unwrap_or(Value::Null);
+                    self.applied(cluster, id, position, &written_value, &survey, dry_run).await;
                     let version = written.metadata.resource_version.unwrap_or_default();
                     let (message, answer) = if dry_run {
                         ("accepted by a server-side dry run".to_owned(), "dry run: accepted".to_owned())
@@ -774,22 +789,48 @@ impl Submitter {
         }
     }
 
-    /// Deletes every object in order (already gone counts as deleted), then releases the
+    /// Deletes every object in order that is Gatehouse's to delete (already gone counts as
+    /// deleted; anything else is kept and says why — see `ownership`), then releases the
     /// application's VIPs in the environment's pools.
     pub async fn delete(&self, cluster: &Cluster, id: i64, objects: Vec<Value>, actor: &str) {
+        // The application's namespace: its Deployment's, which every bundle has.
+        let app_namespace = objects
+            .iter()
+            .find(|object| text(object, "/kind") == "Deployment")
+            .and_then(|object| object.pointer("/metadata/namespace"))
+            .and_then(Value::as_str)
+            .map(str::to_owned);
         let mut deleted = Vec::new();
+        let mut kept = Vec::new();
         for (position, object) in objects.iter().enumerate() {
             let target = identity(object);
             let label = describe(&target.kind, target.namespace.as_deref(), &target.name);
-            let result = async {
-                let (resource, capabilities) = cluster.resource(&target.api_version, &target.kind).await?;
-                let api = cluster.api(&resource, &capabilities, target.namespace.as_deref());
-                api.delete(&target.name, &DeleteParams::default()).await
-            }
-            .await;
+            let result = match self.verdict(cluster, &target, app_namespace.as_deref()).await {
+                Verdict::Keep(message) => {
+                    self.set_object(id, position, state::KEPT, &message, None).await;
+                    kept.push(label);
+                    continue;
+                }
+                Verdict::Gone(answer) => {
+                    self.set_object(id, position, state::DELETED, "was already gone", Some(&answer)).await;
+                    continue;
+                }
+                Verdict::Failed(error) => Err(error),
+                Verdict::Delete => {
+                    async {
+                        let (resource, capabilities) = cluster.resource(&target.api_version, &target.kind).await?;
+                        let api = cluster.api(&resource, &capabilities, target.namespace.as_deref());
+                        api.delete(&target.name, &DeleteParams::default()).await
+                    }
+                    .await
+                }
+            };
             match result {
                 Ok(_) => {
                     self.set_object(id, position, state::DELETED, "deleted", Some("deleted")).await;
+                    if target.kind == "Namespace" {
+                        self.forget_namespace(&cluster.name, &target.name).await;
+                    }
                     deleted.push(label);
                 }
                 Err(kube::Error::Api(status)) if status.code == 404 => {
@@ -808,7 +849,12 @@ impl Submitter {
         }
         let released = self.release_vips(id, actor).await;
         let released = if released.is_empty() { "no VIP was allocated to it".to_owned() } else { format!("released {}", released.join(", ")) };
-        self.finish(id, status::TORN_DOWN, &format!("deleted {} object(s); {released}", deleted.len())).await;
+        let kept = if kept.is_empty() {
+            String::new()
+        } else {
+            format!("; left {} in place that Gatehouse did not create or may not delete: {}", kept.len(), kept.join(", "))
+        };
+        self.finish(id, status::TORN_DOWN, &format!("deleted {} object(s){kept}; {released}", deleted.len())).await;
     }
 
     async fn release_vips(&self, id: i64, actor: &str) -> Vec<String> {
@@ -1113,6 +1159,10 @@ impl Submitter {
                 Err(error) => (None, object.clone(), Some(format!("the cluster could not be asked: {}", failure::explain(&error, &label)))),
             };
             let live_value = live.as_ref().and_then(|live| serde_json::to_value(live).ok());
+            let note = match &live_value {
+                Some(live) if !is_managed(live) => Some(ownership::refusal(&target, live, application, environment)),
+                _ => note,
+            };
             let mut fields = Vec::new();
             for path in super::fields::leaves(object) {
                 let desired = super::fields::get(&result, &path).or_else(|| super::fields::get(object, &path)).cloned().unwrap_or(Value::Null);
