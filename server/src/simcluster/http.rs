@@ -21,6 +21,7 @@ use tokio::sync::broadcast;
 
 use super::{
     Shared,
+    admission,
     cilium::reconcile,
     rbac::Attributes,
     store::{Change, Event, Key, KINDS, StatusError, Store, find_kind},
@@ -309,13 +310,18 @@ async fn serve(
         ("delete", Some(name)) => {
             let key = Key::new(target.kind, target.namespace.unwrap_or_default(), name);
             let mut store = shared.store();
+            if let Ok(existing) = store.get(&key)
+                && let Err(denied) = admit(shared, &store, &key, "DELETE", None, Some(&existing), dry_run)
+            {
+                return denied.into_response();
+            }
             let deleted = store.delete(&key, dry_run);
             if !dry_run {
                 reconcile_now(shared, &mut store);
             }
             deleted.map(|object| (StatusCode::OK, object))
         }
-        ("deletecollection", None) => Ok((StatusCode::OK, delete_collection(shared, &target, params, dry_run))),
+        ("deletecollection", None) => delete_collection(shared, &target, params, dry_run).map(|list| (StatusCode::OK, list)),
         _ => Err(StatusError::method_not_allowed()),
     };
     match result {
@@ -376,12 +382,61 @@ fn patch(
 
 fn write(shared: &Arc<Shared>, key: Key, manager: &str, change: Change, dry_run: bool) -> Result<Value, StatusError> {
     let mut store = shared.store();
+    if shared.access().admission.is_some() {
+        // Validating admission sees the object as it would be stored: after the change is
+        // merged and the schema has passed it.
+        let existing = store.get(&key).ok();
+        let would_be = store.write(key.clone(), manager, change.clone(), true)?;
+        let operation = if existing.is_some() { "UPDATE" } else { "CREATE" };
+        admit(shared, &store, &key, operation, Some(&would_be), existing.as_ref(), dry_run)?;
+    }
     let written = store.write(key.clone(), manager, change, dry_run)?;
     if dry_run {
         return Ok(written);
     }
     reconcile_now(shared, &mut store);
     Ok(store.get(&key).unwrap_or(written))
+}
+
+/// The ValidatingAdmissionPolicies of `Access::admission`, for its identity, on one write;
+/// a refusal is answered with the API server's Status (and counted among the refusals).
+fn admit(
+    shared: &Shared,
+    store: &Store,
+    key: &Key,
+    operation: &str,
+    object: Option<&Value>,
+    old_object: Option<&Value>,
+    dry_run: bool,
+) -> Result<(), StatusError> {
+    let access = shared.access();
+    let Some(policies) = &access.admission else { return Ok(()) };
+    let kind = key.of();
+    let namespace = kind.namespaced.then_some(key.namespace.as_str());
+    let namespace_object = namespace.and_then(|namespace| store.find("Namespace", "", namespace)).cloned();
+    let request = admission::Request {
+        operation,
+        group: kind.group,
+        version: kind.version,
+        resource: kind.plural,
+        subresource: None,
+        kind: kind.kind,
+        namespace,
+        name: &key.name,
+        user: &access.identity,
+        object,
+        old_object,
+        namespace_object: namespace_object.as_ref(),
+        dry_run,
+    };
+    policies.review(&request).map_err(|denial| {
+        shared.refusals.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(denial.message.clone());
+        let mut details = json!({"name": key.name, "kind": kind.plural, "causes": [{"message": denial.cause}]});
+        if !kind.group.is_empty() {
+            details["group"] = json!(kind.group);
+        }
+        StatusError { code: denial.code, reason: denial.reason, message: denial.message, details }
+    })
 }
 
 /// Runs the controllers, and when a rollout takes time, settles what they left waiting once
@@ -454,21 +509,25 @@ fn list(shared: &Arc<Shared>, target: &Target<'_>, params: &Params) -> Value {
 }
 
 /// Deletes every object of the collection the selectors pick and answers the list of them.
-fn delete_collection(shared: &Arc<Shared>, target: &Target<'_>, params: &Params, dry_run: bool) -> Value {
+fn delete_collection(shared: &Arc<Shared>, target: &Target<'_>, params: &Params, dry_run: bool) -> Result<Value, StatusError> {
     let mut store = shared.store();
-    let picked: Vec<Key> = store
+    let picked: Vec<(Key, Value)> = store
         .list(target.kind, target.namespace)
         .into_iter()
         .filter(|(key, object)| matches(target.kind, target.namespace, params, key, object))
-        .map(|(key, _)| key)
         .collect();
+    // Each object is admitted as a delete of its own; the first refusal answers the request.
+    for (key, object) in &picked {
+        admit(shared, &store, key, "DELETE", None, Some(object), dry_run)?;
+    }
+    let picked: Vec<Key> = picked.into_iter().map(|(key, _)| key).collect();
     let items: Vec<Value> = picked.iter().filter_map(|key| store.delete(key, dry_run).ok()).collect();
     if !dry_run {
         reconcile_now(shared, &mut store);
     }
     let kind = &KINDS[target.kind];
-    json!({"apiVersion": kind.api_version(), "kind": format!("{}List", kind.kind),
-           "metadata": {"resourceVersion": store.revision().to_string()}, "items": items})
+    Ok(json!({"apiVersion": kind.api_version(), "kind": format!("{}List", kind.kind),
+              "metadata": {"resourceVersion": store.revision().to_string()}, "items": items}))
 }
 
 struct WatchState {

@@ -7,6 +7,8 @@
 //! rejected with 422 as an API server would; server-side apply tracks field managers
 //! (`app::backend::cluster::fields`); the controllers in `cilium` do what Kubernetes and Cilium do where Gatehouse
 //! depends on it.
+mod admission;
+mod cel;
 mod cilium;
 mod http;
 mod rbac;
@@ -21,6 +23,7 @@ use app::backend::{
     cluster::vips::{Announcement, announcement, assigned_address, labels_of},
     schema::SchemaRegistry,
 };
+pub use admission::Admission;
 pub use cilium::CiliumBehaviour;
 pub use rbac::{Identity, Rbac};
 use serde_json::{Value, json};
@@ -43,6 +46,10 @@ pub struct Access {
     pub rbac: Option<Rbac>,
     /// `(verb, plural)` pairs refused whatever RBAC says (answered 403).
     pub forbidden: Vec<(String, String)>,
+    /// When set, every write (create, update, patch, delete) that RBAC allowed must pass these
+    /// ValidatingAdmissionPolicies for `identity`, as the API server's admission evaluates
+    /// them (`admission`), or it is refused with the policy's Status.
+    pub admission: Option<Admission>,
 }
 
 impl Default for Access {
@@ -53,6 +60,7 @@ impl Default for Access {
             identity: Identity { user: "gatehouse".to_owned(), groups: vec!["system:authenticated".to_owned()] },
             rbac: None,
             forbidden: Vec::new(),
+            admission: None,
         }
     }
 }

@@ -184,6 +184,7 @@ pub struct Event {
 }
 
 /// A write to one object.
+#[derive(Debug, Clone)]
 pub enum Change {
     /// `PATCH application/apply-patch+yaml`.
     Apply { force: bool, patch: Value },

@@ -89,23 +89,119 @@ fn every_overlay_renders_and_validates_against_the_schemas() {
             "Gateway",
             "HTTPRoute",
             "PodDisruptionBudget",
+            "ValidatingAdmissionPolicy",
+            "ValidatingAdmissionPolicyBinding",
         ] {
             assert!(kinds.contains(kind), "{} renders a {kind}", overlay.display());
         }
         for object in &objects {
-            registry.validate(object).unwrap_or_else(|violations| {
-                panic!(
-                    "{}: {} {} breaks its schema: {violations:?}",
-                    overlay.display(),
-                    object["kind"],
-                    object["metadata"]["name"]
-                )
+            let (api_version, kind) = (object["apiVersion"].as_str().unwrap_or(""), object["kind"].as_str().unwrap_or(""));
+            let checked = if registry.contains(api_version, kind) {
+                registry.validate(object).map_err(|violations| format!("{violations:?}"))
+            } else {
+                // ../shared has no schema of admissionregistration.k8s.io: the API's own types
+                // (k8s-openapi, generated from Kubernetes' OpenAPI) read the object instead,
+                // strictly — a field they do not know is lost on the way back, and fails.
+                round_trips(object)
+            };
+            checked.unwrap_or_else(|problem| {
+                panic!("{}: {kind} {} breaks its schema: {problem}", overlay.display(), object["metadata"]["name"])
             });
-            let cluster_scoped = ["Namespace", "ClusterRole", "ClusterRoleBinding"].contains(&object["kind"].as_str().unwrap_or(""));
-            if !cluster_scoped {
+            let cluster_scoped = [
+                "Namespace",
+                "ClusterRole",
+                "ClusterRoleBinding",
+                "ValidatingAdmissionPolicy",
+                "ValidatingAdmissionPolicyBinding",
+            ]
+            .contains(&kind);
+            if cluster_scoped {
+                assert!(object["metadata"].get("namespace").is_none(), "{kind} {} is cluster-scoped", object["metadata"]["name"]);
+            } else {
                 assert_eq!(object["metadata"]["namespace"], "gatehouse", "{} {}", object["kind"], object["metadata"]["name"]);
             }
         }
+    }
+}
+
+/// An object of a kind ../shared has no schema for, read strictly through k8s-openapi's type
+/// for it: it must deserialise, and serialise back to the same JSON (no unknown or misspelt
+/// field, no wrong type).
+fn round_trips(object: &Value) -> Result<(), String> {
+    use k8s_openapi::api::admissionregistration::v1::{ValidatingAdmissionPolicy, ValidatingAdmissionPolicyBinding};
+    fn again<T: serde::de::DeserializeOwned + serde::Serialize>(object: &Value) -> Result<Value, String> {
+        let typed: T = serde_json::from_value(object.clone()).map_err(|error| error.to_string())?;
+        serde_json::to_value(&typed).map_err(|error| error.to_string())
+    }
+    let back = match (object["apiVersion"].as_str(), object["kind"].as_str()) {
+        (Some("admissionregistration.k8s.io/v1"), Some("ValidatingAdmissionPolicy")) => again::<ValidatingAdmissionPolicy>(object)?,
+        (Some("admissionregistration.k8s.io/v1"), Some("ValidatingAdmissionPolicyBinding")) => {
+            again::<ValidatingAdmissionPolicyBinding>(object)?
+        }
+        (api_version, kind) => return Err(format!("no schema for {api_version:?} {kind:?}")),
+    };
+    match first_difference(object, &back, "") {
+        None => Ok(()),
+        Some(path) => Err(format!("{path} is not a field of the type (or has the wrong shape)")),
+    }
+}
+
+fn first_difference(written: &Value, read: &Value, path: &str) -> Option<String> {
+    match (written, read) {
+        (Value::Object(a), Value::Object(b)) => a
+            .iter()
+            .find_map(|(key, value)| match b.get(key) {
+                Some(other) => first_difference(value, other, &format!("{path}.{key}")),
+                None => Some(format!("{path}.{key}")),
+            }),
+        (Value::Array(a), Value::Array(b)) if a.len() == b.len() => {
+            a.iter().zip(b).enumerate().find_map(|(i, (x, y))| first_difference(x, y, &format!("{path}[{i}]")))
+        }
+        (a, b) if a == b => None,
+        _ => Some(if path.is_empty() { ".".to_owned() } else { path.to_owned() }),
+    }
+}
+
+#[test]
+fn the_strict_reading_of_admission_objects_finds_unknown_fields() {
+    let objects = render(&repo_root().join("deploy/overlays/single"));
+    let mut policy = one(&objects, "ValidatingAdmissionPolicy").clone();
+    assert_eq!(round_trips(&policy), Ok(()));
+    policy["spec"]["validations"][0]["mesage"] = Value::from("misspelt");
+    assert_eq!(round_trips(&policy), Err(".spec.validations[0].mesage is not a field of the type (or has the wrong shape)".to_owned()));
+    let mut binding = one(&objects, "ValidatingAdmissionPolicyBinding").clone();
+    binding["spec"]["validationActions"] = Value::from("Deny");
+    assert!(round_trips(&binding).is_err(), "validationActions is a list");
+}
+
+/// The admission policy: bound with `Deny`, failing closed, matching every resource and
+/// subresource for the ServiceAccount the overlays render (and no one else), with the Lease
+/// left out only in Gatehouse's own namespace; and within what the simulated cluster
+/// evaluates, so the tests below run it rather than a stand-in.
+#[test]
+fn the_admission_policy_binds_gatehouses_service_account_and_fails_closed() {
+    for overlay in overlays() {
+        let objects = render(&overlay);
+        let policy = one(&objects, "ValidatingAdmissionPolicy");
+        let binding = one(&objects, "ValidatingAdmissionPolicyBinding");
+        assert_eq!(binding["spec"]["policyName"], policy["metadata"]["name"]);
+        assert_eq!(binding["spec"]["validationActions"], serde_json::json!(["Deny"]));
+        let spec = &policy["spec"];
+        assert_eq!(spec["failurePolicy"], "Fail", "an error in the policy refuses rather than lets through");
+        assert_eq!(
+            spec["matchConstraints"]["resourceRules"],
+            serde_json::json!([{"apiGroups": ["*"], "apiVersions": ["*"], "resources": ["*/*"], "operations": ["CREATE", "UPDATE", "DELETE", "CONNECT"]}])
+        );
+        let account = one(&objects, "ServiceAccount");
+        let (namespace, name) = (account["metadata"]["namespace"].as_str().unwrap_or(""), account["metadata"]["name"].as_str().unwrap_or(""));
+        let conditions = spec["matchConditions"].to_string();
+        assert!(conditions.contains(&format!("'system:serviceaccount:{namespace}:{name}'")), "{conditions}");
+        assert!(conditions.contains(&format!("request.namespace == '{namespace}'")), "the Lease, in Gatehouse's namespace only: {conditions}");
+        for validation in spec["validations"].as_array().expect("validations") {
+            assert_eq!(validation["reason"], "Forbidden", "answered 403, as a refusal: {validation}");
+            assert!(validation["message"].as_str().is_some_and(|m| !m.is_empty()), "{validation}");
+        }
+        gatehouse::simcluster::Admission::from_objects(&objects).expect("the simulated cluster evaluates the policy");
     }
 }
 
@@ -394,12 +490,13 @@ async fn rbac_grants_what_gatehouse_uses() {
     assert!(unexplained.is_empty(), "deploy/ grants what Gatehouse does not use: {unexplained:?}");
 }
 
-/// deploy/'s RBAC, rendered and enforced by the simulated cluster for Gatehouse's
-/// ServiceAccount: a whole run — submissions, approval, previews, the label fix, teardown and
+/// deploy/'s RBAC and admission policy, rendered and enforced by the simulated cluster for
+/// Gatehouse's ServiceAccount: a whole run — submissions, approval, previews, the label fix
+/// labelling Cilium's Services and taking the label back, teardown down to the Namespace, and
 /// leader election in Gatehouse's own namespace — passes without one refused request.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_whole_run_passes_under_the_rendered_rbac() {
-    use gatehouse::simcluster::{Access, Identity, Rbac};
+    use gatehouse::simcluster::{Access, Admission, Identity, Rbac};
     use k8s_openapi::api::{coordination::v1::Lease, core::v1::Namespace};
 
     let sim = slow_cluster(ROLLOUT).await;
@@ -410,6 +507,7 @@ async fn a_whole_run_passes_under_the_rendered_rbac() {
     sim.set_access(Access {
         identity: Identity::service_account("gatehouse", "gatehouse"),
         rbac: Some(Rbac::from_objects(&objects)),
+        admission: Some(Admission::from_objects(&objects).expect("the admission policy loads")),
         ..Access::default()
     });
     let (app, _kubeconfig) = crate::cluster::portal_with(crate::harness::DbKind::Sqlite, &sim.kubeconfig(None), |config| {
@@ -417,6 +515,10 @@ async fn a_whole_run_passes_under_the_rendered_rbac() {
     })
     .await;
     full_run(app, &sim).await;
+    assert!(
+        kube::Api::<Namespace>::all(client.clone()).get_opt(crate::cluster::DEV_NAMESPACE).await.expect("answers").is_none(),
+        "the teardown deleted the Namespace Gatehouse created, with the policy's leave"
+    );
     assert_eq!(sim.refusals(), Vec::<String>::new(), "no request was refused");
     let lease = kube::Api::<Lease>::namespaced(client, "gatehouse").get("gatehouse-leader").await.expect("the leader Lease exists");
     assert!(lease.spec.and_then(|spec| spec.lease_duration_seconds).is_some(), "the Lease was taken");
@@ -458,5 +560,124 @@ async fn a_missing_watch_grant_is_named_with_the_rule_to_add() {
     );
     assert!(message.contains("{apiGroups: [\"apps\"], resources: [deployments], verbs: [watch]}"), "{message}");
     assert!(!message.contains("Status {") && !message.contains("ErrorResponse"), "no Debug dump: {message}");
+    app.stop().await;
+}
+
+/// What a compromised Gatehouse would do with its ClusterRole, the admission policy refuses —
+/// as the API server would, with its Status — while Gatehouse's own work goes through:
+/// deleting a Namespace it did not make, writing to someone else's object, creating in a
+/// Namespace it did not make or without its label, taking the label off its own. Adopting
+/// an object under the policy takes a cluster admin's label first: the adopt says so, then
+/// works, and the next submission takes the object over.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_admission_policy_keeps_gatehouse_to_what_it_made() {
+    use gatehouse::simcluster::{Access, Admission, CiliumBehaviour, Identity, Rbac};
+    use k8s_openapi::api::{
+        apps::v1::Deployment,
+        core::v1::{ConfigMap, Namespace, Service},
+    };
+    use kube::{
+        Api,
+        api::{DeleteParams, Patch, PatchParams},
+    };
+    use serde_json::json;
+
+    use crate::cluster::{DEV_NAMESPACE, kube_client, portal_with, settled, submit};
+
+    let sim = crate::cluster::simulated(CiliumBehaviour::default(), None).await;
+    let client = kube_client(&sim.kubeconfig(None)).await;
+    let as_admin = |manager: &str| PatchParams::apply(manager);
+    // A cluster admin's, before Gatehouse is started: its namespace and a Service of another team.
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    namespaces
+        .patch("gatehouse", &as_admin("kubectl"), &Patch::Apply(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "gatehouse"}})))
+        .await
+        .expect("Gatehouse's namespace");
+    let legacy = json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "legacy", "namespace": "default"},
+                        "spec": {"selector": {"app": "legacy"}, "ports": [{"port": 80, "protocol": "TCP"}]}});
+    Api::<Service>::namespaced(client.clone(), "default").patch("legacy", &as_admin("kubectl"), &Patch::Apply(&legacy)).await.expect("legacy");
+
+    let objects = render(&repo_root().join("deploy/overlays/replicated"));
+    let as_gatehouse = Access {
+        identity: Identity::service_account("gatehouse", "gatehouse"),
+        rbac: Some(Rbac::from_objects(&objects)),
+        admission: Some(Admission::from_objects(&objects).expect("the admission policy loads")),
+        ..Access::default()
+    };
+    sim.set_access(as_gatehouse.clone());
+    let (app, _kubeconfig) = portal_with(crate::harness::DbKind::Sqlite, &sim.kubeconfig(None), |config| {
+        config.lease_namespace = Some("gatehouse".to_owned());
+    })
+    .await;
+    assert_eq!(settled(&app, submit(&app, "dev", false).await).await["status"], "ready", "Gatehouse's own work goes through");
+    assert_eq!(sim.refusals(), Vec::<String>::new());
+
+    // From here the test's client is a compromised Gatehouse: its identity, its ClusterRole.
+    let refusal = |result: Result<(), kube::Error>| match result {
+        Err(kube::Error::Api(status)) if status.code == 403 => status.message,
+        other => panic!("expected the policy's 403, got {other:?}"),
+    };
+    let policy = "ValidatingAdmissionPolicy 'gatehouse-touches-only-its-own' with binding 'gatehouse-touches-only-its-own' denied request";
+    let gatehouse = PatchParams::apply("gatehouse");
+    let message = refusal(namespaces.delete("kube-system", &DeleteParams::default()).await.map(|_| ()));
+    assert_eq!(message, format!("namespaces \"kube-system\" is forbidden: {policy}: Gatehouse deletes only objects labelled app.kubernetes.io/managed-by=gatehouse"));
+    let mut taken = legacy.clone();
+    taken["metadata"]["labels"] = json!({"app.kubernetes.io/managed-by": "gatehouse"});
+    let services_default: Api<Service> = Api::namespaced(client.clone(), "default");
+    let message = refusal(services_default.patch("legacy", &gatehouse.clone().force(), &Patch::Apply(&taken)).await.map(|_| ()));
+    assert!(message.ends_with("Gatehouse changes only objects labelled app.kubernetes.io/managed-by=gatehouse and keeps the label; to let it adopt an object, a cluster admin labels it so first"), "{message}");
+    let planted = |namespace: &str, labelled: bool| {
+        let labels = if labelled { json!({"app.kubernetes.io/managed-by": "gatehouse"}) } else { json!({}) };
+        json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "planted", "namespace": namespace, "labels": labels}})
+    };
+    let config_maps = |namespace: &str| Api::<ConfigMap>::namespaced(client.clone(), namespace);
+    let message = refusal(config_maps("kube-system").patch("planted", &gatehouse, &Patch::Apply(planted("kube-system", true))).await.map(|_| ()));
+    assert!(message.ends_with("Gatehouse creates only objects labelled app.kubernetes.io/managed-by=gatehouse, and only in Namespaces labelled so"), "{message}");
+    refusal(config_maps(DEV_NAMESPACE).patch("planted", &gatehouse, &Patch::Apply(planted(DEV_NAMESPACE, false))).await.map(|_| ()));
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), DEV_NAMESPACE);
+    let unlabel = json!({"metadata": {"labels": {"app.kubernetes.io/managed-by": null}}});
+    refusal(deployments.patch("api", &PatchParams::default(), &Patch::Merge(&unlabel)).await.map(|_| ()));
+    assert_eq!(sim.refusals().len(), 5, "{:#?}", sim.refusals());
+    assert!(config_maps(DEV_NAMESPACE).get_opt("planted").await.expect("answers").is_none(), "nothing was written");
+
+    // Another team's Service where Gatehouse's was: refused at submission; the adopt is refused
+    // by the policy until a cluster admin labels the Service.
+    sim.set_access(Access::default());
+    let services: Api<Service> = Api::namespaced(client.clone(), DEV_NAMESPACE);
+    services.delete("api", &DeleteParams::default()).await.expect("deleted by a cluster admin");
+    let mut theirs = legacy.clone();
+    theirs["metadata"] = json!({"name": "api", "namespace": DEV_NAMESPACE});
+    services.patch("api", &as_admin("kubectl"), &Patch::Apply(&theirs)).await.expect("their Service");
+    sim.set_access(as_gatehouse.clone());
+    let refused = settled(&app, submit(&app, "dev", false).await).await;
+    assert_eq!(refused["status"], "failed", "{refused:#}");
+    let network_admin = app.client_as(app::domain::access::Role::NetworkAdmin, "").await;
+    let adopt = || {
+        network_admin
+            .post(app.at("/api/v1/applications/api/environments/dev/adopt"))
+            .json(&json!({"objects": [{"kind": "Service", "name": "api"}]}))
+            .send()
+    };
+    let response = adopt().await.expect("answers");
+    assert_eq!(response.status(), 409);
+    let body: Value = response.json().await.expect("JSON");
+    assert_eq!(body["error"]["code"], "admission_denied", "{body}");
+    assert!(body["error"]["message"].as_str().is_some_and(|m| m.contains("kubectl label")), "{body}");
+
+    sim.set_access(Access::default());
+    let label = json!({"metadata": {"labels": {"app.kubernetes.io/managed-by": "gatehouse"}}});
+    services.patch("api", &PatchParams::default(), &Patch::Merge(&label)).await.expect("a cluster admin labels it");
+    sim.set_access(as_gatehouse);
+    let response = adopt().await.expect("answers");
+    assert_eq!(response.status(), 200, "{:?}", response.text().await);
+    assert_eq!(settled(&app, submit(&app, "dev", false).await).await["status"], "ready");
+    let torn_down = crate::cluster::settled(&app, {
+        let response = app.client.delete(app.at("/api/v1/applications/api/environments/dev")).send().await.expect("answers");
+        response.json::<Value>().await.expect("JSON")["id"].as_i64().expect("an id")
+    })
+    .await;
+    assert_eq!(torn_down["status"], "torn_down", "{torn_down:#}");
+    assert!(namespaces.get_opt(DEV_NAMESPACE).await.expect("answers").is_none(), "Gatehouse created it; nothing else is in it");
+    assert_eq!(sim.refusals().len(), 6, "only the five attempts and the first adopt: {:#?}", sim.refusals());
     app.stop().await;
 }
