@@ -98,6 +98,7 @@ async fn roles_see_what_they_may(kind: DbKind) {
     assert_eq!(rule(Method::POST, "/api/v1/applications"), Access::APP_TEAM);
     assert_eq!(rule(Method::GET, "/users"), Access::ADMIN);
     assert_eq!(rule(Method::GET, "/audit"), Access::NETWORK_ADMIN);
+    assert_eq!(rule(Method::POST, "/api/v1/applications/{app}/environments/{env}/adopt"), Access::NETWORK_ADMIN);
     assert_eq!(rule(Method::GET, "/sign-in"), Access::Public);
 
     // A viewer reads the plan but no key material and changes nothing.

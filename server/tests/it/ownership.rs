@@ -194,6 +194,17 @@ async fn an_apply_onto_someone_elses_object_is_refused_until_a_network_admin_ado
     let note = preview.as_array().and_then(|p| p.iter().find(|o| o["kind"] == "Service" && o["name"] == "api")).map(|o| o["note"].clone());
     assert!(note.as_ref().and_then(Value::as_str).is_some_and(|n| n.contains("exists and Gatehouse did not create it")), "{note:?}");
 
+    // The Applications page shows the refusal on the object's row, with Adopt for network
+    // admins only.
+    let page = |client: reqwest::Client| async move {
+        client.get(app.at("/applications")).send().await.expect("the page").text().await.expect("HTML")
+    };
+    let as_network_admin = page(app.client_as(Role::NetworkAdmin, "").await).await;
+    assert!(as_network_admin.contains("data-state=\"unmanaged\"") && as_network_admin.contains("exists and Gatehouse did not create it"));
+    assert!(as_network_admin.contains("data-testid=\"adopt-button\""), "network admins may adopt");
+    let as_app_team = page(app.client_as(Role::AppTeam, "namespace:cd-service").await).await;
+    assert!(as_app_team.contains("data-state=\"unmanaged\"") && !as_app_team.contains("data-testid=\"adopt-button\""));
+
     // Below network admin: refused, with the role's reason; nothing changes.
     for role in [Role::Viewer, Role::AppTeam] {
         let client = app.client_as(role, "namespace:cd-service").await;
@@ -234,7 +245,50 @@ async fn an_apply_onto_someone_elses_object_is_refused_until_a_network_admin_ado
     assert_eq!(settled(app, submit(app, "dev", false).await).await["status"], "ready");
 }
 
+/// The adopt use case checks the role itself: whatever adapter calls it, an app team is
+/// refused before anything is read or written.
+async fn the_adopt_service_refuses_an_app_team_whatever_calls_it(kind: DbKind) {
+    use std::sync::Arc;
+
+    use app::backend::{
+        auth::{Principal, Via},
+        certificates::SecretKey,
+        cluster::{
+            Clusters,
+            submissions::{AdoptError, ObjectRef, Submitter},
+        },
+        db::Database,
+    };
+
+    let database = crate::harness::FreshDatabase::new(kind).await;
+    let db = Database::connect(&database.url).await.expect("the database");
+    let submitter = Submitter {
+        clusters: Clusters::new(None, Vec::new()),
+        db: db.clone(),
+        secret_key: Arc::new(SecretKey::generate().expect("a key")),
+        timeout: std::time::Duration::from_secs(1),
+    };
+    let app_team = Principal {
+        user_id: 7,
+        name: "team-a".to_owned(),
+        role: Role::AppTeam,
+        scopes: Default::default(),
+        via: Via::Password,
+    };
+    let objects = [ObjectRef { kind: "Service".to_owned(), name: "api".to_owned(), namespace: None }];
+    match submitter.adopt(&app_team, "api", "dev", &objects).await {
+        Err(AdoptError::Denied(denied)) => {
+            assert_eq!(denied.code, "forbidden");
+            assert_eq!(denied.message, "only the network admin role or above may adopt objects Gatehouse did not create; you are app team");
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    let entries = app::backend::audit::list(&db, None).await.expect("the audit log");
+    assert!(entries.iter().all(|entry| entry.action != "cluster.adopt"), "nothing recorded");
+}
+
 on_both_databases!(
+    the_adopt_service_refuses_an_app_team_whatever_calls_it,
     a_teardown_leaves_what_gatehouse_did_not_create,
     a_namespace_gatehouse_did_not_create_is_never_deleted,
     an_apply_onto_someone_elses_object_is_refused_until_a_network_admin_adopts_it,
