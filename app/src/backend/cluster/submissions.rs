@@ -1146,7 +1146,9 @@ impl Submitter {
                 let (resource, capabilities) = cluster.resource(&target.api_version, &target.kind).await?;
                 let api = cluster.api(&resource, &capabilities, target.namespace.as_deref());
                 let live = api.get_opt(&target.name).await?;
-                let params = PatchParams::apply(FIELD_MANAGER).dry_run();
+                let mut params = PatchParams::apply(FIELD_MANAGER).dry_run();
+                // An adopted object's next apply takes over the fields others hold: so does its preview.
+                params.force = matches!(self.pending_adoption(&cluster.name, &target).await, Ok(Some(_)));
                 let dry = api.patch(&target.name, &params, &Patch::Apply(object)).await;
                 Ok::<_, kube::Error>((live, dry))
             }

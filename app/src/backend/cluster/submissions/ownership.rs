@@ -104,11 +104,13 @@ pub fn refusal(target: &SubmissionObject, live: &Value, application: &str, envir
     )
 }
 
-/// The live object, `None` when there is none.
+/// The live object's metadata (`{"metadata": …}`: labels, field managers, uid, owners),
+/// `None` when there is none. Only the metadata is asked for, so no one else's Secret or
+/// ConfigMap data reaches Gatehouse.
 async fn read(cluster: &Cluster, target: &SubmissionObject) -> Result<Option<Value>, kube::Error> {
     let (resource, capabilities) = cluster.resource(&target.api_version, &target.kind).await?;
     let api = cluster.api(&resource, &capabilities, target.namespace.as_deref());
-    Ok(api.get_opt(&target.name).await?.and_then(|live| serde_json::to_value(live).ok()))
+    Ok(api.get_metadata_opt(&target.name).await?.map(|live| json!({"metadata": live.metadata})))
 }
 
 /// What an apply learned about the live objects before it wrote any.
@@ -255,7 +257,7 @@ impl Submitter {
     }
 
     /// The adoption of this object that no submission has applied yet.
-    async fn pending_adoption(&self, cluster: &str, target: &SubmissionObject) -> Result<Option<i64>, DbError> {
+    pub(super) async fn pending_adoption(&self, cluster: &str, target: &SubmissionObject) -> Result<Option<i64>, DbError> {
         let row = sqlx::query(
             "SELECT id FROM adoptions WHERE cluster = $1 AND kind = $2 AND namespace = $3 AND name = $4 AND applied_by IS NULL \
              ORDER BY id DESC",
@@ -359,10 +361,8 @@ impl Submitter {
                 Err(error) => return Err(error),
             };
             let api = cluster.api(&resource, &capabilities, Some(namespace));
-            for object in api.list(&ListParams::default()).await?.items {
-                if let Ok(object) = serde_json::to_value(object) {
-                    listed.push(((*kind).to_owned(), object));
-                }
+            for object in api.list_metadata(&ListParams::default()).await?.items {
+                listed.push(((*kind).to_owned(), json!({"metadata": object.metadata})));
             }
         }
         let all: BTreeSet<&str> = listed.iter().filter_map(|(_, object)| uid(object)).collect();
