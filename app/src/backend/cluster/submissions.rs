@@ -2,7 +2,10 @@
 //! server-side apply (field manager `gatehouse`) in dependency order, then watched until
 //! every object is ready — or torn down in reverse order. Every object's progress and the API
 //! server's answers are written to the database as they happen, so a failed apply records
-//! exactly which objects were applied.
+//! exactly which objects were applied. Only objects Gatehouse made are written or deleted
+//! (`ownership`).
+mod ownership;
+
 use std::{sync::Arc, time::Duration};
 
 use futures_util::future::join_all;
@@ -15,10 +18,6 @@ use serde_json::Value;
 use sqlx::Row;
 
 use super::{Cluster, Clusters, FIELD_MANAGER, UnknownCluster, failure, label_fix, vips};
-
-mod ownership;
-pub use ownership::{AdoptError, Adopted, ObjectRef, is_managed};
-use ownership::Verdict;
 use crate::{
     backend::{
         allocations, audit,
@@ -29,6 +28,8 @@ use crate::{
     },
     domain::{Finding, Plan, Severity, VipRequest, check_application},
 };
+use ownership::Verdict;
+pub use ownership::{AdoptError, Adopted, ObjectRef, is_managed};
 
 /// Where a submission stands.
 pub mod status {

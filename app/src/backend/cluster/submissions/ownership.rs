@@ -376,11 +376,10 @@ impl Submitter {
                     ours.contains(owner_uid) || (seen_kinds.contains(text(owner, "/kind")) && !all.contains(owner_uid))
                 })
         };
+        let every_namespace_has = |kind: &str, object: &Value| kind == "ConfigMap" && text(object, "/metadata/name") == ROOT_CA;
         Ok(listed
             .iter()
-            .filter(|(kind, object)| {
-                !labelled(object) && !(kind == "ConfigMap" && text(object, "/metadata/name") == ROOT_CA) && !owned_by_us_or_gone(object)
-            })
+            .filter(|(kind, object)| !(labelled(object) || every_namespace_has(kind, object) || owned_by_us_or_gone(object)))
             .map(|(kind, object)| describe(kind, Some(namespace), text(object, "/metadata/name")))
             .collect())
     }
