@@ -151,7 +151,7 @@ fn from_row(row: &sqlx::any::AnyRow) -> Result<User, DbError> {
         id: row.try_get("id")?,
         name: row.try_get("name")?,
         role: Role::parse(&role).map_err(|error| DbError::Internal(format!("stored user: {error}")))?,
-        scopes: Scopes::parse(&scopes).map_err(|error| DbError::Internal(format!("stored user: {error}")))?,
+        scopes: Scopes::parse_stored(&scopes).map_err(|error| DbError::Internal(format!("stored user: {error}")))?,
         disabled: disabled != 0,
         created_at: row.try_get("created_at")?,
     })
