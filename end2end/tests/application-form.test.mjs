@@ -22,7 +22,7 @@ async function prepare(base) {
     });
     assert.equal(response.status, 201, `${path}: ${await response.text()}`);
   };
-  await post('/api/v1/users', { ...TEAM, role: 'app_team', scopes: 'namespace:shop' });
+  await post('/api/v1/users', { ...TEAM, role: 'app_team', scopes: 'namespace:shop, namespace:shop-*' });
   const { certificate_pem, private_key_pem } = makeCertificate('shop-dev.mdhlabs.com');
   await post('/api/v1/environments/dev/certificates', { name: 'shop-tls', certificate_pem, private_key_pem });
 }

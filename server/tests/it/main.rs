@@ -18,6 +18,7 @@ mod lint;
 mod metrics;
 mod pages;
 mod plan;
+mod tenancy;
 mod tls;
 mod topology;
 mod vip_holds;
