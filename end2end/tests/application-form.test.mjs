@@ -88,6 +88,11 @@ describe('The application form', () => {
     assert.deepEqual([...new Set(states)], ['ready']);
     await page.screenshot({ path: new URL('../artifacts/application-preview.png', import.meta.url).pathname, fullPage: true });
 
+    // The team sees its own applications only: the demo's api lives in another team's namespace.
+    await page.goto(`${base}/applications`);
+    await page.locator('[data-application=shop]').first().waitFor();
+    assert.equal(await page.locator('[data-application=api]').count(), 0, "another team's application is not listed");
+
     await page.goto(`${base}/vips`);
     const vip = page.locator('tr[data-service="shop-dev/cilium-gateway-shop-dev"]');
     await vip.waitFor();
