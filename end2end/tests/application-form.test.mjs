@@ -22,7 +22,7 @@ async function prepare(base) {
     });
     assert.equal(response.status, 201, `${path}: ${await response.text()}`);
   };
-  await post('/api/v1/users', { ...TEAM, role: 'app_team', scopes: 'namespace:shop' });
+  await post('/api/v1/users', { ...TEAM, role: 'app_team', scopes: 'namespace:shop, namespace:shop-*' });
   const { certificate_pem, private_key_pem } = makeCertificate('shop-dev.mdhlabs.com');
   await post('/api/v1/environments/dev/certificates', { name: 'shop-tls', certificate_pem, private_key_pem });
 }
@@ -87,6 +87,11 @@ describe('The application form', () => {
     assert.ok(states.length >= 9, `every object is listed: ${states}`);
     assert.deepEqual([...new Set(states)], ['ready']);
     await page.screenshot({ path: new URL('../artifacts/application-preview.png', import.meta.url).pathname, fullPage: true });
+
+    // The team sees its own applications only: the demo's api lives in another team's namespace.
+    await page.goto(`${base}/applications`);
+    await page.locator('[data-application=shop]').first().waitFor();
+    assert.equal(await page.locator('[data-application=api]').count(), 0, "another team's application is not listed");
 
     await page.goto(`${base}/vips`);
     const vip = page.locator('tr[data-service="shop-dev/cilium-gateway-shop-dev"]');

@@ -145,7 +145,8 @@ pub async fn connect(
             label_fix::run(reconciled.clone(), database.clone(), follows.clone(), observer)
         }));
     }
-    let submitter = Submitter { clusters, db: db.clone(), secret_key, timeout: config.apply_timeout() };
+    let submitter =
+        Submitter { clusters, db: db.clone(), secret_key, timeout: config.apply_timeout(), tenancy: Arc::new(config.tenancy()) };
     Ok(ClusterState { submitter, label_fix: LabelFixSwitch(Arc::new(switch)), simulated, election })
 }
 

@@ -1,6 +1,7 @@
 //! Command-line flags, each with an environment-variable twin.
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
+use app::{backend::policy::Tenancy, domain::access::NamespacePattern};
 use clap::{Parser, ValueEnum};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -170,6 +171,17 @@ pub struct Config {
     #[arg(long, env = "GATEHOUSE_LEASE_NAME", default_value = "gatehouse-leader")]
     pub lease_name: String,
 
+    /// The namespace Gatehouse runs in, which no application may go to. Default: the
+    /// --lease-namespace, else the service account's namespace when run in a Pod, else
+    /// `gatehouse`.
+    #[arg(long, env = "GATEHOUSE_NAMESPACE")]
+    pub own_namespace: Option<String>,
+
+    /// More namespaces no application may go to, beside `kube-*`, `default`, `cilium`,
+    /// `cilium-*` and Gatehouse's own: names or prefixes ending in `*`, comma-separated.
+    #[arg(long, env = "GATEHOUSE_RESERVED_NAMESPACES", value_delimiter = ',', value_parser = parse_namespace_pattern)]
+    pub reserved_namespaces: Vec<NamespacePattern>,
+
     /// The namespace of that Lease. Default: the namespace Gatehouse runs in (its service
     /// account's), or the kubeconfig context's namespace (`default` when it names none).
     #[arg(long, env = "GATEHOUSE_LEASE_NAMESPACE")]
@@ -272,6 +284,10 @@ impl PublicUrl {
 }
 
 /// A trusted proxy: a network in CIDR notation, or one address.
+fn parse_namespace_pattern(text: &str) -> Result<NamespacePattern, String> {
+    NamespacePattern::parse(text).map_err(|error| error.to_string())
+}
+
 fn parse_trusted_proxy(text: &str) -> Result<app::domain::Cidr, String> {
     let text = text.trim();
     if !text.contains('/')
@@ -365,6 +381,19 @@ impl Config {
         Ok(app::backend::auth::tokens::Lifetimes { default_days: self.token_days, max_days: self.token_max_days })
     }
 
+    /// The namespaces no application may go to.
+    pub fn tenancy(&self) -> Tenancy {
+        const SERVICE_ACCOUNT_NAMESPACE: &str = "/var/run/secrets/kubernetes.io/serviceaccount/namespace";
+        let own = self
+            .own_namespace
+            .clone()
+            .or_else(|| self.lease_namespace.clone())
+            .or_else(|| std::fs::read_to_string(SERVICE_ACCOUNT_NAMESPACE).ok().map(|text| text.trim().to_owned()))
+            .filter(|namespace| !namespace.is_empty())
+            .unwrap_or_else(|| "gatehouse".to_owned());
+        Tenancy::new(&own, &self.reserved_namespaces)
+    }
+
     pub fn apply_timeout(&self) -> Duration {
         Duration::from_secs(self.apply_timeout_secs.max(1))
     }
@@ -418,6 +447,8 @@ impl Config {
             simulated_cilium_legacy: false,
             lease_name: "gatehouse-leader".to_owned(),
             lease_namespace: None,
+            own_namespace: None,
+            reserved_namespaces: Vec::new(),
             schemas_dir: PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared")),
             // One key per test database, the same for every server started on it, and no
             // key file beside a PostgreSQL test.

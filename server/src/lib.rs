@@ -129,6 +129,10 @@ impl Gatehouse {
         let db = Database::connect(&config.database_url).await?;
         app::backend::certificates::check_secret_key(&db, &secret_key).await?;
         app::backend::applications::hold_all_fixed_vips(&db, "gatehouse").await?;
+        let migrated = app::backend::auth::users::migrate_scopes(&db).await?;
+        if migrated > 0 {
+            tracing::info!(users = migrated, "scopes stored before scopes named namespaces now say namespace: (see the upgrade notes)");
+        }
         if config.demo {
             let created = app::backend::demo::seed(&db, &secret_key).await?;
             tracing::info!(created, "demo data seeded");

@@ -461,7 +461,7 @@ async fn users_page(State(state): State<AppState>, Caller(caller): Caller) -> Re
 }
 
 async fn create_user(State(state): State<AppState>, Caller(caller): Caller, Form(form): Form<NewUser>) -> Response {
-    match users::create(&state.db, &caller.actor(), &form).await {
+    match users::create(&state.db, &caller, &form).await {
         Ok(_) => Redirect::to("/users").into_response(),
         Err(error) => match db_error_html(error) {
             Ok(notice) => users_page_with(&state, &caller, StatusCode::UNPROCESSABLE_ENTITY, &notice).await,
@@ -492,7 +492,7 @@ async fn update_user(
         disabled: Some(form.disabled.is_some()),
         password: Some(form.password).filter(|password| !password.is_empty()),
     };
-    match users::update(&state.db, &caller.actor(), &name, &change).await {
+    match users::update(&state.db, &caller, &name, &change).await {
         Ok(_) => Redirect::to("/users").into_response(),
         Err(error) => match db_error_html(error) {
             Ok(notice) => users_page_with(&state, &caller, StatusCode::UNPROCESSABLE_ENTITY, &notice).await,

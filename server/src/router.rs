@@ -122,6 +122,7 @@ fn leptos_context(state: &AppState) -> impl Fn() + Clone + Send + Sync + 'static
     move || {
         provide_context(db.clone());
         provide_context(secret_key.clone());
+        provide_context(submitter.tenancy.clone());
         provide_context(submitter.clone());
         provide_context(label_fix.clone());
         let parts = use_context::<Parts>();
@@ -153,6 +154,25 @@ fn leptos_pages(state: &AppState, context: impl Fn() + Clone + Send + Sync + 'st
     })
 }
 
+/// A server function's error answers with its own status — 404, 409, 422 or 403 — rather
+/// than the 500 Leptos sends for every `Err`: a typo is not a server fault, to the browser's
+/// console or to the 5xx metrics.
+async fn with_error_status(response: axum::response::Response) -> axum::response::Response {
+    if response.status() != axum::http::StatusCode::INTERNAL_SERVER_ERROR {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, 1 << 20).await else {
+        return axum::response::Response::from_parts(parts, axum::body::Body::empty());
+    };
+    if let Ok(error) = serde_json::from_slice::<app::api::AppError>(&bytes)
+        && let Ok(status) = axum::http::StatusCode::from_u16(error.status())
+    {
+        parts.status = status;
+    }
+    axum::response::Response::from_parts(parts, axum::body::Body::from(bytes))
+}
+
 /// The server functions, each behind its rule from `app::api::server_fn_rule`.
 fn server_functions(context: impl Fn() + Clone + Send + Sync + 'static) -> Routes {
     leptos::server_fn::axum::server_fn_paths().fold(Routes::new("", Surface::ServerFn), |routes, (path, method)| {
@@ -161,7 +181,10 @@ fn server_functions(context: impl Fn() + Clone + Send + Sync + 'static) -> Route
             tracing::error!(%path, "a server function has no access rule in app::api::server_fn_rule; it answers 403 to everyone");
         }
         let context = context.clone();
-        let handler = move |request: Request| leptos_axum::handle_server_fns_with_context(context.clone(), request);
+        let handler = move |request: Request| {
+            let context = context.clone();
+            async move { with_error_status(axum::response::IntoResponse::into_response(leptos_axum::handle_server_fns_with_context(context, request).await)).await }
+        };
         let method_router = axum::routing::on(
             axum::routing::MethodFilter::try_from(method.clone()).unwrap_or(axum::routing::MethodFilter::POST),
             handler,

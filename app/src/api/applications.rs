@@ -6,33 +6,21 @@ use serde::{Deserialize, Serialize};
 use super::AppError;
 use crate::domain::{Application, ApplicationInput};
 
-/// One stored application; `NotFound` when there is none of that name.
+/// One stored application the caller may read; `NotFound` when there is none of that name.
 #[server]
 pub async fn get_application(name: String) -> Result<Application, AppError> {
-    let db = crate::backend::db::use_database()?;
-    crate::backend::applications::get(&db, &name)
-        .await?
-        .ok_or_else(|| AppError::NotFound(format!("there is no application named {name:?}")))
-}
-
-/// The caller's audit name, once it is clear they may change this application: app teams
-/// change only applications in their scopes — the one stored under this name and, when
-/// `namespace` is given, the one they are about to write.
-#[cfg(feature = "ssr")]
-pub(crate) async fn actor_for(application: &str, namespace: Option<&str>) -> Result<String, AppError> {
     let caller = crate::backend::auth::current()?;
     let db = crate::backend::db::use_database()?;
-    let stored = crate::backend::applications::get(&db, application).await?;
-    let namespaces = stored.as_ref().map(|stored| stored.namespace.as_str()).into_iter().chain(namespace);
-    for namespace in namespaces {
-        if !caller.may_change_application(namespace, application) {
-            return Err(AppError::Forbidden(format!(
-                "application {application:?} in namespace {namespace:?} is outside your scopes ({}); ask an admin to add it",
-                caller.scopes
-            )));
-        }
-    }
-    Ok(caller.actor())
+    Ok(crate::backend::applications::get_for(&db, &caller, &name).await?)
+}
+
+/// The namespaces no application may go to, from the server's configuration.
+#[cfg(feature = "ssr")]
+pub(crate) fn use_tenancy() -> Result<std::sync::Arc<crate::backend::policy::Tenancy>, AppError> {
+    use_context::<std::sync::Arc<crate::backend::policy::Tenancy>>().ok_or_else(|| {
+        tracing::error!("no Tenancy in the Leptos context");
+        AppError::Internal
+    })
 }
 
 /// Creates (`create`) or replaces an application; answers its name. Fields that do not parse
@@ -42,12 +30,13 @@ pub async fn save_application(input: ApplicationInput, create: bool) -> Result<S
     use crate::{backend::applications, domain::FieldError};
     let application = Application::try_from(input).map_err(|errors| AppError::Fields(errors.into_vec()))?;
     let name = application.name.to_string();
-    let actor = actor_for(&name, Some(application.namespace.as_str())).await?;
+    let caller = crate::backend::auth::current()?;
     let db = crate::backend::db::use_database()?;
+    let tenancy = use_tenancy()?;
     let saved = if create {
-        applications::create(&db, &actor, &application).await
+        applications::create(&db, &tenancy, &caller, &application).await
     } else {
-        applications::update(&db, &actor, &application).await
+        applications::update(&db, &tenancy, &caller, &application).await
     };
     saved.map_err(|error| match error {
         crate::backend::db::DbError::Conflict(message) => {
@@ -87,9 +76,9 @@ pub struct PreviewItem {
 /// server-side-apply dry run (`GET /api/v1/applications/{app}/preview` for the page).
 #[server]
 pub async fn preview_application(application: String, environment: String) -> Result<Vec<PreviewItem>, AppError> {
-    actor_for(&application, None).await?;
+    let caller = crate::backend::auth::current()?;
     let submitter = use_context::<crate::backend::cluster::submissions::Submitter>().ok_or(AppError::Internal)?;
-    Ok(submitter.preview(&application, &environment).await?.into_iter().map(PreviewItem::from).collect())
+    Ok(submitter.preview(&caller, &application, &environment).await?.into_iter().map(PreviewItem::from).collect())
 }
 
 #[cfg(feature = "ssr")]

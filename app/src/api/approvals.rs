@@ -89,7 +89,7 @@ pub async fn get_approval(id: i64) -> Result<ApprovalDetail, AppError> {
             AppError::Internal
         })?;
         match submitter
-            .preview(&submission.application, &submission.environment)
+            .preview(&caller, &submission.application, &submission.environment)
             .await
         {
             Ok(objects) => diff = objects.into_iter().map(Into::into).collect(),
@@ -112,7 +112,7 @@ pub async fn approve_submission(id: i64) -> Result<(), AppError> {
     let caller = crate::backend::auth::current()?;
     let submitter = use_context::<crate::backend::cluster::submissions::Submitter>()
         .ok_or(AppError::Internal)?;
-    Ok(submitter.approve(&caller.actor(), id).await?)
+    Ok(submitter.approve(&caller, id).await?)
 }
 
 #[server]
@@ -120,5 +120,5 @@ pub async fn reject_submission(id: i64, reason: String) -> Result<(), AppError> 
     let caller = crate::backend::auth::current()?;
     let submitter = use_context::<crate::backend::cluster::submissions::Submitter>()
         .ok_or(AppError::Internal)?;
-    Ok(submitter.reject(&caller.actor(), id, &reason).await?)
+    Ok(submitter.reject(&caller, id, &reason).await?)
 }

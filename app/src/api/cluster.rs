@@ -111,13 +111,14 @@ impl From<crate::backend::cluster::submissions::SubmitError> for AppError {
 #[server]
 pub async fn list_application_targets() -> Result<Vec<ApplicationTargets>, AppError> {
     use crate::backend::{cluster::submissions, plan};
+    let caller = crate::backend::auth::current()?;
     let db = crate::backend::db::use_database()?;
     let plan = plan::load_from(&db).await?;
     let now = plan::now_unix();
     let may_adopt = use_context::<crate::backend::auth::Principal>()
         .is_some_and(|caller| caller.role >= crate::domain::access::Role::NetworkAdmin);
     let mut applications = Vec::new();
-    for application in &plan.applications {
+    for application in plan.applications.iter().filter(|application| caller.may_read_application(&plan, application)) {
         let errors: Vec<String> = crate::domain::check_application(&plan, application.name.as_str(), now)
             .findings
             .into_iter()
@@ -152,14 +153,14 @@ pub async fn list_application_targets() -> Result<Vec<ApplicationTargets>, AppEr
 
 #[server]
 pub async fn submit_to_cluster(application: String, environment: String, dry_run: bool) -> Result<i64, AppError> {
-    let actor = super::applications::actor_for(&application, None).await?;
-    Ok(submitter()?.submit(&actor, &application, &environment, dry_run).await?)
+    let caller = crate::backend::auth::current()?;
+    Ok(submitter()?.submit(&caller, &application, &environment, dry_run).await?)
 }
 
 #[server]
 pub async fn tear_down(application: String, environment: String) -> Result<i64, AppError> {
-    let actor = super::applications::actor_for(&application, None).await?;
-    Ok(submitter()?.teardown(&actor, &application, &environment).await?)
+    let caller = crate::backend::auth::current()?;
+    Ok(submitter()?.teardown(&caller, &application, &environment).await?)
 }
 
 /// An object of a submission a network admin asks Gatehouse to adopt.
@@ -190,8 +191,9 @@ pub async fn adopt_objects(application: String, environment: String, objects: Ve
 
 #[server]
 pub async fn get_submission_progress(id: i64) -> Result<SubmissionProgress, AppError> {
+    let caller = crate::backend::auth::current()?;
     let db = crate::backend::db::use_database()?;
-    crate::backend::cluster::submissions::get(&db, id)
+    crate::backend::cluster::submissions::get_for(&db, &caller, id)
         .await?
         .map(progress)
         .ok_or_else(|| AppError::NotFound(format!("there is no submission {id}")))
@@ -255,7 +257,7 @@ pub async fn switch_label_fix(enabled: bool) -> Result<bool, AppError> {
     use crate::backend::cluster::label_fix::{LabelFixSwitch, set_enabled};
     let db = crate::backend::db::use_database()?;
     let switch = use_context::<LabelFixSwitch>().ok_or(AppError::Internal)?;
-    set_enabled(&db, &switch.0, &crate::backend::auth::current_actor()?, enabled).await?;
+    set_enabled(&db, &switch.0, &crate::backend::auth::current()?, enabled).await?;
     Ok(enabled)
 }
 
@@ -422,7 +424,7 @@ pub async fn import_preview() -> Result<Result<Import, String>, AppError> {
 pub async fn import_from_cluster() -> Result<Result<Import, String>, AppError> {
     use crate::backend::cluster::import::{ImportError, apply};
     let db = crate::backend::db::use_database()?;
-    match apply(&db, &submitter()?.clusters, &crate::backend::auth::current_actor()?).await {
+    match apply(&db, &submitter()?.clusters, &crate::backend::auth::current()?).await {
         Ok(import) => Ok(Ok(import)),
         Err(ImportError::Cluster(failure)) => Ok(Err(failure.to_string())),
         Err(ImportError::Db(error)) => Err(error.into()),

@@ -140,8 +140,10 @@ pub struct PlanSnapshot {
 #[server]
 pub async fn load_plan() -> Result<PlanSnapshot, AppError> {
     use crate::backend::plan;
+    let caller = crate::backend::auth::current()?;
     let db = crate::backend::db::use_database()?;
-    Ok(PlanSnapshot { plan: plan::load_from(&db).await?, now_unix: plan::now_unix() })
+    let plan = caller.redact_other_teams(plan::load_from(&db).await?);
+    Ok(PlanSnapshot { plan, now_unix: plan::now_unix() })
 }
 
 /// Creates (`create`) or replaces an environment; answers its name.
@@ -151,7 +153,7 @@ pub async fn save_environment(input: EnvironmentInput, create: bool) -> Result<S
     let db = crate::backend::db::use_database()?;
     let environment = Environment::try_from(input).map_err(|errors| AppError::Fields(errors.into_vec()))?;
     if create {
-        environments::create(&db, &crate::backend::auth::current_actor()?, &environment).await?;
+        environments::create(&db, &crate::backend::auth::current()?, &environment).await?;
     } else {
         environments::update(&db, &crate::backend::auth::current()?, &environment).await?;
     }
@@ -161,7 +163,7 @@ pub async fn save_environment(input: EnvironmentInput, create: bool) -> Result<S
 #[server]
 pub async fn delete_environment(name: String) -> Result<(), AppError> {
     let db = crate::backend::db::use_database()?;
-    Ok(crate::backend::environments::delete(&db, &crate::backend::auth::current_actor()?, &name).await?)
+    Ok(crate::backend::environments::delete(&db, &crate::backend::auth::current()?, &name).await?)
 }
 
 /// One generated text, or why it cannot be generated for this environment.

@@ -93,7 +93,7 @@ fn parse_pool(environment: String, name: String, blocks: Vec<String>) -> Result<
 pub async fn create_pool(environment: String, name: String, blocks: Vec<String>) -> Result<i64, AppError> {
     let db = crate::backend::db::use_database()?;
     let pool = parse_pool(environment, name, blocks)?;
-    let stored = crate::backend::pools::create(&db, &crate::backend::auth::current_actor()?, &pool).await?;
+    let stored = crate::backend::pools::create(&db, &crate::backend::auth::current()?, &pool).await?;
     Ok(stored.id.unwrap_or_default())
 }
 
@@ -113,14 +113,14 @@ pub async fn update_pool(id: i64, name: String, blocks: Vec<String>) -> Result<(
         .await?
         .ok_or_else(|| AppError::NotFound(format!("there is no pool with id {id}")))?;
     let pool = parse_pool(current.environment.to_string(), name, blocks)?;
-    crate::backend::pools::update(&db, &crate::backend::auth::current_actor()?, id, &pool).await?;
+    crate::backend::pools::update(&db, &crate::backend::auth::current()?, id, &pool).await?;
     Ok(())
 }
 
 #[server]
 pub async fn delete_pool(id: i64) -> Result<(), AppError> {
     let db = crate::backend::db::use_database()?;
-    Ok(crate::backend::pools::delete(&db, &crate::backend::auth::current_actor()?, id).await?)
+    Ok(crate::backend::pools::delete(&db, &crate::backend::auth::current()?, id).await?)
 }
 
 #[server]
@@ -155,7 +155,7 @@ pub async fn allocate_address(
         reason: blank(reason),
     };
     let request = AllocationRequest::try_from(input).map_err(|errors| AppError::Fields(errors.into_vec()))?;
-    let holding = allocations::allocate(&db, &crate::backend::auth::current_actor()?, pool, &request)
+    let holding = allocations::allocate(&db, &crate::backend::auth::current()?, pool, &request)
         .await
         .map_err(allocation_error)?;
     Ok(holding.address.to_string())
@@ -171,7 +171,7 @@ pub async fn reserve_addresses(pool: i64, start: String, stop: Option<String>, r
         reason: Some(reason),
     };
     let request = ReservationRequest::try_from(input).map_err(|errors| AppError::Fields(errors.into_vec()))?;
-    allocations::reserve(&db, &crate::backend::auth::current_actor()?, pool, &request).await.map_err(allocation_error)?;
+    allocations::reserve(&db, &crate::backend::auth::current()?, pool, &request).await.map_err(allocation_error)?;
     Ok(())
 }
 
@@ -182,9 +182,9 @@ pub async fn release_address(address: String, reserved: bool) -> Result<(), AppE
     let db = crate::backend::db::use_database()?;
     let address = IpAddr::parse(&address).map_err(|error| AppError::Invalid(error.to_string()))?;
     if reserved {
-        allocations::unreserve(&db, &crate::backend::auth::current_actor()?, address, None, None).await.map_err(allocation_error)?;
+        allocations::unreserve(&db, &crate::backend::auth::current()?, address, None, None).await.map_err(allocation_error)?;
     } else {
-        allocations::release(&db, &crate::backend::auth::current_actor()?, address, None).await.map_err(allocation_error)?;
+        allocations::release(&db, &crate::backend::auth::current()?, address, None).await.map_err(allocation_error)?;
     }
     Ok(())
 }
@@ -200,7 +200,7 @@ pub enum CsvImportOutcome {
 pub async fn import_pools_csv(text: String) -> Result<CsvImportOutcome, AppError> {
     use crate::backend::csv::{self, ImportError};
     let db = crate::backend::db::use_database()?;
-    match csv::import(&db, &crate::backend::auth::current_actor()?, text.as_bytes()).await {
+    match csv::import(&db, &crate::backend::auth::current()?, text.as_bytes()).await {
         Ok(summary) => Ok(CsvImportOutcome::Imported {
             created_pools: summary.created_pools,
             allocations: summary.allocations,

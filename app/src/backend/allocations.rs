@@ -995,10 +995,12 @@ fn claim_statement(
 /// Allocates `request.address`, or the pool's lowest free address, to `request.owner`.
 pub async fn allocate(
     db: &Database,
-    actor: &str,
+    caller: &crate::backend::auth::Principal,
     pool_id: i64,
     request: &AllocationRequest,
 ) -> Result<Holding, AllocationError> {
+    caller.require(crate::domain::access::Role::NetworkAdmin, "allocate addresses").map_err(DbError::from)?;
+    let actor = &caller.actor();
     let template = |address: IpAddr| Holding {
         address,
         pool: pool_id,
@@ -1329,10 +1331,12 @@ async fn exhausted_info(db: &Database, pool: &VipPool) -> Result<ExhaustedInfo, 
 /// and free (otherwise 409 naming the first taken one).
 pub async fn reserve(
     db: &Database,
-    actor: &str,
+    caller: &crate::backend::auth::Principal,
     pool_id: i64,
     request: &ReservationRequest,
 ) -> Result<Reservation, AllocationError> {
+    caller.require(crate::domain::access::Role::NetworkAdmin, "reserve addresses").map_err(DbError::from)?;
+    let actor = &caller.actor();
     if let Err(error) = check_range(request.start, request.stop) {
         return Err(AllocationError::Invalid(FieldErrors::from(vec![error])));
     }
@@ -1540,7 +1544,9 @@ fn freed_json(holding: &Holding, reason: Option<&str>) -> serde_json::Value {
 // Release
 
 /// Releases an allocated address (404 when it is not allocated).
-pub async fn release(db: &Database, actor: &str, address: IpAddr, reason: Option<&str>) -> Result<Holding, AllocationError> {
+pub async fn release(db: &Database, caller: &crate::backend::auth::Principal, address: IpAddr, reason: Option<&str>) -> Result<Holding, AllocationError> {
+    caller.require(crate::domain::access::Role::NetworkAdmin, "release addresses").map_err(DbError::from)?;
+    let actor = &caller.actor();
     let released = remove(db, actor, AddressState::Allocated, address, address, reason).await?;
     match released.into_iter().next() {
         Some(holding) => Ok(holding),
@@ -1552,11 +1558,13 @@ pub async fn release(db: &Database, actor: &str, address: IpAddr, reason: Option
 /// 404 when none of them is reserved. Allocated addresses in the range stay allocated.
 pub async fn unreserve(
     db: &Database,
-    actor: &str,
+    caller: &crate::backend::auth::Principal,
     start: IpAddr,
     stop: Option<IpAddr>,
     reason: Option<&str>,
 ) -> Result<Vec<Holding>, AllocationError> {
+    caller.require(crate::domain::access::Role::NetworkAdmin, "release reservations").map_err(DbError::from)?;
+    let actor = &caller.actor();
     let stop = stop.unwrap_or(start);
     if let Err(error) = check_range(start, stop) {
         return Err(AllocationError::Invalid(FieldErrors::from(vec![error])));

@@ -3,10 +3,12 @@ use sqlx::Row;
 
 use super::{
     allocations, audit,
+    auth::Principal,
     db::{Database, DbError, now_text},
     plan,
+    policy::Tenancy,
 };
-use crate::domain::Application;
+use crate::domain::{Application, Plan, access::Role};
 
 fn object(name: &str) -> String {
     format!("application/{name}")
@@ -27,6 +29,38 @@ pub async fn list(db: &Database) -> Result<Vec<Application>, DbError> {
         .iter()
         .map(|row| plan::parse_application(&row.try_get::<String, _>("spec")?))
         .collect()
+}
+
+/// The applications the caller may read: an app team's, inside its scopes; every one for
+/// the other roles.
+pub async fn list_for(db: &Database, caller: &Principal) -> Result<Vec<Application>, DbError> {
+    let applications = list(db).await?;
+    if caller.role != Role::AppTeam {
+        return Ok(applications);
+    }
+    let plan = plan::load_from(db).await?;
+    Ok(applications.into_iter().filter(|application| caller.may_read_application(&plan, application)).collect())
+}
+
+/// One application, if the caller may read it; an app team gets `NotFound` for another
+/// team's, as if it were not there.
+pub async fn get_for(db: &Database, caller: &Principal, name: &str) -> Result<Application, DbError> {
+    let plan = plan::load_from(db).await?;
+    plan.application(name)
+        .filter(|application| caller.may_read_application(&plan, application))
+        .cloned()
+        .ok_or_else(|| not_found(name))
+}
+
+/// The caller may change the stored application and, after the change, the new one.
+fn may_change(caller: &Principal, tenancy: &Tenancy, plan: &Plan, before: Option<&Application>, after: Option<&Application>) -> Result<(), DbError> {
+    for application in before.into_iter().chain(after) {
+        caller.require_application(plan, application)?;
+    }
+    if let Some(after) = after {
+        tenancy.check(plan, after).map_err(DbError::Invalid)?;
+    }
+    Ok(())
 }
 
 pub async fn get(db: &Database, name: &str) -> Result<Option<Application>, DbError> {
@@ -63,17 +97,19 @@ fn unknown_environments(plan: &crate::domain::Plan, application: &Application) -
     )))
 }
 
-pub async fn create(db: &Database, actor: &str, application: &Application) -> Result<(), DbError> {
+pub async fn create(db: &Database, tenancy: &Tenancy, caller: &Principal, application: &Application) -> Result<(), DbError> {
     let name = application.name.to_string();
+    let actor = &caller.actor();
     let mut tx = db.pool().begin().await?;
     plan::lock(&mut tx).await?;
     let before = plan::load(&mut tx).await?;
+    unknown_environments(&before, application)?;
+    may_change(caller, tenancy, &before, None, Some(application))?;
     if before.application(&name).is_some() {
         return Err(DbError::Conflict(format!(
             "an application named {name:?} already exists; edit it with PUT /api/v1/applications/{name}"
         )));
     }
-    unknown_environments(&before, application)?;
     let mut after = before.clone();
     after.applications.push(application.clone());
     plan::refuse_new_errors(&before, &after, plan::now_unix())?;
@@ -100,13 +136,19 @@ pub async fn create(db: &Database, actor: &str, application: &Application) -> Re
     Ok(())
 }
 
-pub async fn update(db: &Database, actor: &str, application: &Application) -> Result<(), DbError> {
+pub async fn update(db: &Database, tenancy: &Tenancy, caller: &Principal, application: &Application) -> Result<(), DbError> {
     let name = application.name.to_string();
+    let actor = &caller.actor();
     let mut tx = db.pool().begin().await?;
     plan::lock(&mut tx).await?;
     let before = plan::load(&mut tx).await?;
-    let previous = before.application(&name).cloned().ok_or_else(|| not_found(&name))?;
+    let previous = before
+        .application(&name)
+        .filter(|previous| caller.may_read_application(&before, previous))
+        .cloned()
+        .ok_or_else(|| not_found(&name))?;
     unknown_environments(&before, application)?;
+    may_change(caller, tenancy, &before, Some(&previous), Some(application))?;
     let mut after = before.clone();
     for stored in &mut after.applications {
         if stored.name == application.name {
@@ -135,14 +177,17 @@ pub async fn update(db: &Database, actor: &str, application: &Application) -> Re
     Ok(())
 }
 
-pub async fn delete(db: &Database, actor: &str, name: &str) -> Result<(), DbError> {
+pub async fn delete(db: &Database, caller: &Principal, name: &str) -> Result<(), DbError> {
+    let actor = &caller.actor();
     let mut tx = db.pool().begin().await?;
     plan::lock(&mut tx).await?;
     let before = plan::load(&mut tx).await?;
     let previous = before
         .application(name)
+        .filter(|previous| caller.may_read_application(&before, previous))
         .cloned()
         .ok_or_else(|| not_found(name))?;
+    may_change(caller, &Tenancy::default(), &before, Some(&previous), None)?;
     sqlx::query("DELETE FROM applications WHERE name = $1")
         .bind(name)
         .execute(&mut *tx)

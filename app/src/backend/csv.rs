@@ -1101,7 +1101,9 @@ async fn apply(
 }
 
 /// Imports a CSV file (see the module documentation): everything or nothing.
-pub async fn import(db: &Database, actor: &str, body: &[u8]) -> Result<ImportSummary, ImportError> {
+pub async fn import(db: &Database, caller: &crate::backend::auth::Principal, body: &[u8]) -> Result<ImportSummary, ImportError> {
+    caller.require(crate::domain::access::Role::NetworkAdmin, "import pools and addresses").map_err(DbError::from)?;
+    let actor = &caller.actor();
     let (values, mut errors) = read_file(body)?;
     let lines: Vec<Parsed> = values.iter().map(|values| parse_line(values, &mut errors)).collect();
     if lines.is_empty() && errors.is_empty() {

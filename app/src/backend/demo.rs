@@ -37,7 +37,7 @@ pub async fn seed(db: &Database, secret_key: &SecretKey) -> Result<usize, DemoEr
     let mut created = 0;
     for environment in &plan.environments {
         if environments::get(db, environment.name.as_str()).await?.is_none()
-            && already_there(environments::create(db, DEMO_ACTOR, environment).await.map(|_| ()))?
+            && already_there(environments::create(db, &crate::backend::auth::Principal::system(DEMO_ACTOR), environment).await.map(|_| ()))?
         {
             created += 1;
         }
@@ -45,7 +45,7 @@ pub async fn seed(db: &Database, secret_key: &SecretKey) -> Result<usize, DemoEr
     for pool in &plan.pools {
         let existing = pools::list(db, Some(pool.environment.as_str())).await?;
         if !existing.iter().any(|p| p.name == pool.name)
-            && already_there(pools::create(db, DEMO_ACTOR, pool).await.map(|_| ()))?
+            && already_there(pools::create(db, &crate::backend::auth::Principal::system(DEMO_ACTOR), pool).await.map(|_| ()))?
         {
             created += 1;
         }
@@ -53,7 +53,7 @@ pub async fn seed(db: &Database, secret_key: &SecretKey) -> Result<usize, DemoEr
     created += seed_certificates(db, secret_key, &plan).await?;
     for application in &plan.applications {
         if applications::get(db, application.name.as_str()).await?.is_none()
-            && already_there(applications::create(db, DEMO_ACTOR, application).await)?
+            && already_there(applications::create(db, &Default::default(), &crate::backend::auth::Principal::system(DEMO_ACTOR), application).await)?
         {
             created += 1;
         }

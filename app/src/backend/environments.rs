@@ -45,7 +45,9 @@ pub async fn get(db: &Database, name: &str) -> Result<Option<Environment>, DbErr
 /// Creates an environment; answers it as stored. One the model takes for production by its
 /// name (`prod`, `production`, `prd`) is created protected whatever the input says, so its
 /// submissions wait for a second person until an admin decides otherwise.
-pub async fn create(db: &Database, actor: &str, environment: &Environment) -> Result<Environment, DbError> {
+pub async fn create(db: &Database, caller: &crate::backend::auth::Principal, environment: &Environment) -> Result<Environment, DbError> {
+    caller.require(crate::domain::access::Role::NetworkAdmin, "create environments").map_err(DbError::from)?;
+    let actor = &caller.actor();
     let mut environment = environment.clone();
     environment.protected |= is_production_name(&environment.name);
     let environment = &environment;
@@ -134,7 +136,9 @@ pub async fn update(db: &Database, caller: &Principal, environment: &Environment
 }
 
 /// Deletes an environment that no pool, application or certificate uses.
-pub async fn delete(db: &Database, actor: &str, name: &str) -> Result<(), DbError> {
+pub async fn delete(db: &Database, caller: &crate::backend::auth::Principal, name: &str) -> Result<(), DbError> {
+    caller.require(crate::domain::access::Role::NetworkAdmin, "delete environments").map_err(DbError::from)?;
+    let actor = &caller.actor();
     let mut tx = db.pool().begin().await?;
     plan::lock(&mut tx).await?;
     let before = plan::load(&mut tx).await?;

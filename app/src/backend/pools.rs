@@ -60,7 +60,9 @@ pub async fn get(db: &Database, id: i64) -> Result<Option<VipPool>, DbError> {
 }
 
 /// Stores a new pool and returns it with its id.
-pub async fn create(db: &Database, actor: &str, pool: &VipPool) -> Result<VipPool, DbError> {
+pub async fn create(db: &Database, caller: &crate::backend::auth::Principal, pool: &VipPool) -> Result<VipPool, DbError> {
+    caller.require(crate::domain::access::Role::NetworkAdmin, "create VIP pools").map_err(DbError::from)?;
+    let actor = &caller.actor();
     let mut tx = db.pool().begin().await?;
     plan::lock(&mut tx).await?;
     let before = plan::load(&mut tx).await?;
@@ -107,7 +109,9 @@ pub(crate) async fn insert(tx: &mut sqlx::Transaction<'_, sqlx::Any>, actor: &st
 }
 
 /// Replaces a pool's name and blocks; a pool stays in its environment.
-pub async fn update(db: &Database, actor: &str, id: i64, pool: &VipPool) -> Result<VipPool, DbError> {
+pub async fn update(db: &Database, caller: &crate::backend::auth::Principal, id: i64, pool: &VipPool) -> Result<VipPool, DbError> {
+    caller.require(crate::domain::access::Role::NetworkAdmin, "change VIP pools").map_err(DbError::from)?;
+    let actor = &caller.actor();
     let mut tx = db.pool().begin().await?;
     plan::lock(&mut tx).await?;
     let before = plan::load(&mut tx).await?;
@@ -156,7 +160,9 @@ pub async fn update(db: &Database, actor: &str, id: i64, pool: &VipPool) -> Resu
     Ok(stored)
 }
 
-pub async fn delete(db: &Database, actor: &str, id: i64) -> Result<(), DbError> {
+pub async fn delete(db: &Database, caller: &crate::backend::auth::Principal, id: i64) -> Result<(), DbError> {
+    caller.require(crate::domain::access::Role::NetworkAdmin, "delete VIP pools").map_err(DbError::from)?;
+    let actor = &caller.actor();
     let mut tx = db.pool().begin().await?;
     plan::lock(&mut tx).await?;
     let before = plan::load(&mut tx).await?;

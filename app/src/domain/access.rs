@@ -104,41 +104,124 @@ impl Access {
     }
 }
 
-/// The namespaces and applications an app-team user may change: `namespace:cd-service`,
-/// `application:api`, or a bare name, which matches either. Roles above app team are not
+/// A namespace name, or a prefix ending in `*` (`team-x-*`) for every namespace that starts
+/// with it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct NamespacePattern {
+    prefix: String,
+    wildcard: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is not a namespace or namespace pattern; write a namespace name (lower-case letters, digits and `-`, at most 63) or a prefix ending in `*`, e.g. team-x or team-x-*")]
+pub struct BadNamespacePattern(pub String);
+
+impl NamespacePattern {
+    pub fn parse(text: &str) -> Result<NamespacePattern, BadNamespacePattern> {
+        let text = text.trim();
+        let (prefix, wildcard) = text.strip_suffix('*').map_or((text, false), |prefix| (prefix, true));
+        let valid = prefix.len() <= 63
+            && (wildcard || !prefix.is_empty())
+            && prefix.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+            && !prefix.starts_with('-')
+            && (wildcard || !prefix.ends_with('-'));
+        if !valid {
+            return Err(BadNamespacePattern(text.to_owned()));
+        }
+        Ok(NamespacePattern { prefix: prefix.to_owned(), wildcard })
+    }
+
+    pub fn matches(&self, namespace: &str) -> bool {
+        if self.wildcard { namespace.starts_with(&self.prefix) } else { namespace == self.prefix }
+    }
+
+    /// Whether some namespace matches both patterns.
+    pub fn overlaps(&self, other: &NamespacePattern) -> bool {
+        match (self.wildcard, other.wildcard) {
+            (false, _) => other.matches(&self.prefix),
+            (true, false) => self.matches(&other.prefix),
+            (true, true) => self.prefix.starts_with(&other.prefix) || other.prefix.starts_with(&self.prefix),
+        }
+    }
+}
+
+impl std::fmt::Display for NamespacePattern {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}{}", self.prefix, if self.wildcard { "*" } else { "" })
+    }
+}
+
+impl TryFrom<String> for NamespacePattern {
+    type Error = BadNamespacePattern;
+    fn try_from(text: String) -> Result<Self, Self::Error> {
+        NamespacePattern::parse(&text)
+    }
+}
+
+impl From<NamespacePattern> for String {
+    fn from(pattern: NamespacePattern) -> String {
+        pattern.to_string()
+    }
+}
+
+/// An app-team user's scopes: the namespaces they may work in (`namespace:team-x`,
+/// `namespace:team-x-*`), optionally narrowed to some applications there (`application:api`).
+/// Application scopes never reach outside the namespace scopes. Roles above app team are not
 /// scoped.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Scopes(Vec<Scope>);
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Scope {
-    Namespace(String),
+    Namespace(NamespacePattern),
     Application(String),
-    Either(String),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0:?} is not a scope; write namespace:NAME, application:NAME or NAME, separated by commas")]
-pub struct BadScope(pub String);
+pub enum BadScope {
+    #[error("{0:?} is not a scope; write namespace:NAME, namespace:PREFIX-* or application:NAME, separated by commas")]
+    Syntax(String),
+    #[error("{0:?} does not say what it names; a team's scopes name its namespaces: write namespace:{0}")]
+    Bare(String),
+    #[error("application: scopes only narrow a namespace: scope; add the namespace those applications are in, e.g. namespace:team-x")]
+    ApplicationOnly,
+}
+
+fn is_name(name: &str) -> bool {
+    !name.is_empty() && name.len() <= 63 && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+}
 
 impl Scopes {
-    /// Parses a comma- or whitespace-separated list.
+    /// Parses a comma- or whitespace-separated list as a person writes it: every item says
+    /// its kind, and application scopes come with the namespace scope they narrow.
     pub fn parse(text: &str) -> Result<Scopes, BadScope> {
+        let scopes = Scopes::parse_items(text, false)?;
+        if scopes.applications().next().is_some() && scopes.namespaces().next().is_none() {
+            return Err(BadScope::ApplicationOnly);
+        }
+        Ok(scopes)
+    }
+
+    /// Parses a stored list, which may predate namespace scopes: a bare `name` there meant
+    /// "the namespace or the application of that name" and reads as `namespace:name` (the
+    /// start-up migration rewrites such rows and adds the namespace of each application scope).
+    pub fn parse_stored(text: &str) -> Result<Scopes, BadScope> {
+        Scopes::parse_items(text, true)
+    }
+
+    fn parse_items(text: &str, legacy: bool) -> Result<Scopes, BadScope> {
         text.split([',', ' ', '\n', '\t'])
             .map(str::trim)
             .filter(|item| !item.is_empty())
-            .map(|item| {
-                let (kind, name) = item.split_once(':').map_or((None, item), |(k, n)| (Some(k), n));
-                let valid = !name.is_empty()
-                    && name.len() <= 63
-                    && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
-                match (kind, valid) {
-                    (_, false) => Err(BadScope(item.to_owned())),
-                    (None, true) => Ok(Scope::Either(name.to_owned())),
-                    (Some("namespace" | "ns"), true) => Ok(Scope::Namespace(name.to_owned())),
-                    (Some("application" | "app"), true) => Ok(Scope::Application(name.to_owned())),
-                    (Some(_), true) => Err(BadScope(item.to_owned())),
-                }
+            .map(|item| match item.split_once(':') {
+                Some(("namespace" | "ns", pattern)) => NamespacePattern::parse(pattern)
+                    .map(Scope::Namespace)
+                    .map_err(|_| BadScope::Syntax(item.to_owned())),
+                Some(("application" | "app", name)) if is_name(name) => Ok(Scope::Application(name.to_owned())),
+                None if legacy && is_name(item) => Ok(Scope::Namespace(NamespacePattern { prefix: item.to_owned(), wildcard: false })),
+                None if is_name(item) => Err(BadScope::Bare(item.to_owned())),
+                _ => Err(BadScope::Syntax(item.to_owned())),
             })
             .collect::<Result<Vec<_>, _>>()
             .map(Scopes)
@@ -148,13 +231,37 @@ impl Scopes {
         self.0.is_empty()
     }
 
+    pub fn namespaces(&self) -> impl Iterator<Item = &NamespacePattern> {
+        self.0.iter().filter_map(|scope| match scope {
+            Scope::Namespace(pattern) => Some(pattern),
+            Scope::Application(_) => None,
+        })
+    }
+
+    pub fn applications(&self) -> impl Iterator<Item = &str> {
+        self.0.iter().filter_map(|scope| match scope {
+            Scope::Application(name) => Some(name.as_str()),
+            Scope::Namespace(_) => None,
+        })
+    }
+
+    /// Whether a namespace is inside the namespace scopes.
+    pub fn covers_namespace(&self, namespace: &str) -> bool {
+        self.namespaces().any(|pattern| pattern.matches(namespace))
+    }
+
     /// Whether an application of this name in this namespace is inside the scopes.
     pub fn cover(&self, namespace: &str, application: &str) -> bool {
-        self.0.iter().any(|scope| match scope {
-            Scope::Namespace(name) => name == namespace,
-            Scope::Application(name) => name == application,
-            Scope::Either(name) => name == namespace || name == application,
-        })
+        let mut applications = self.applications().peekable();
+        self.covers_namespace(namespace) && (applications.peek().is_none() || applications.any(|name| name == application))
+    }
+
+    /// Adds a scope (the start-up migration: the namespace an application scope lived in).
+    pub fn with(mut self, scope: Scope) -> Scopes {
+        if !self.0.contains(&scope) {
+            self.0.push(scope);
+        }
+        self
     }
 }
 
@@ -164,9 +271,8 @@ impl std::fmt::Display for Scopes {
             .0
             .iter()
             .map(|scope| match scope {
-                Scope::Namespace(name) => format!("namespace:{name}"),
+                Scope::Namespace(pattern) => format!("namespace:{pattern}"),
                 Scope::Application(name) => format!("application:{name}"),
-                Scope::Either(name) => name.clone(),
             })
             .collect();
         f.write_str(&items.join(", "))
@@ -204,16 +310,40 @@ mod tests {
     }
 
     #[test]
-    fn scopes_cover_namespaces_and_applications() {
-        let scopes = Scopes::parse("namespace:cd-service, application:billing web").unwrap();
-        assert!(scopes.cover("cd-service", "anything"));
-        assert!(scopes.cover("other", "billing"));
-        assert!(scopes.cover("web", "x") && scopes.cover("x", "web"));
-        assert!(!scopes.cover("other", "api"));
-        assert_eq!(scopes.to_string(), "namespace:cd-service, application:billing, web");
-        assert_eq!(Scopes::parse(&scopes.to_string()), Ok(scopes));
+    fn scopes_name_namespaces_and_application_scopes_only_narrow_them() {
+        let scopes = Scopes::parse("namespace:cd-service, namespace:team-x-*").unwrap();
+        assert!(scopes.cover("cd-service", "anything") && scopes.cover("team-x-dev", "api"));
+        assert!(!scopes.cover("team-x", "api") && !scopes.cover("other", "cd-service"));
+        let narrowed = Scopes::parse("namespace:team-x-* application:billing").unwrap();
+        assert!(narrowed.cover("team-x-prod", "billing"));
+        assert!(!narrowed.cover("team-x-prod", "api") && !narrowed.cover("other", "billing"));
+        assert_eq!(narrowed.to_string(), "namespace:team-x-*, application:billing");
+        assert_eq!(Scopes::parse(&narrowed.to_string()), Ok(narrowed));
         assert!(Scopes::parse("").unwrap().is_empty());
-        assert_eq!(Scopes::parse("team:x"), Err(BadScope("team:x".to_owned())));
-        assert_eq!(Scopes::parse("Billing"), Err(BadScope("Billing".to_owned())));
+    }
+
+    #[test]
+    fn scopes_that_are_not_namespaces_are_refused_with_how_to_write_one() {
+        assert_eq!(Scopes::parse("team:x"), Err(BadScope::Syntax("team:x".to_owned())));
+        assert_eq!(Scopes::parse("Billing"), Err(BadScope::Syntax("Billing".to_owned())));
+        assert_eq!(Scopes::parse("namespace:-x"), Err(BadScope::Syntax("namespace:-x".to_owned())));
+        let bare = Scopes::parse("billing").unwrap_err();
+        assert_eq!(bare, BadScope::Bare("billing".to_owned()));
+        assert!(bare.to_string().contains("write namespace:billing"));
+        assert_eq!(Scopes::parse("application:api"), Err(BadScope::ApplicationOnly));
+        // Stored rows from before namespace scopes still read: a bare name is its namespace.
+        assert_eq!(Scopes::parse_stored("billing, application:api").unwrap().to_string(), "namespace:billing, application:api");
+    }
+
+    #[test]
+    fn namespace_patterns_match_and_overlap_by_prefix() {
+        let exact = NamespacePattern::parse("team-x").unwrap();
+        let wide = NamespacePattern::parse("team-*").unwrap();
+        let narrow = NamespacePattern::parse("team-x-*").unwrap();
+        assert!(wide.matches("team-x") && !exact.matches("team-x-dev") && narrow.matches("team-x-dev"));
+        assert!(exact.overlaps(&wide) && wide.overlaps(&exact) && wide.overlaps(&narrow) && narrow.overlaps(&wide));
+        assert!(!exact.overlaps(&narrow) && !narrow.overlaps(&NamespacePattern::parse("team-y-*").unwrap()));
+        assert!(NamespacePattern::parse("*").unwrap().matches("anything"));
+        assert!(NamespacePattern::parse("").is_err() && NamespacePattern::parse("team-").is_err());
     }
 }

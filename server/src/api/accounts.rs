@@ -74,7 +74,7 @@ pub async fn create_user(
     Caller(caller): Caller,
     ApiJson(input): ApiJson<NewUser>,
 ) -> Result<Response, ApiError> {
-    let user = users::create(&state.db, &caller.actor(), &input).await?;
+    let user = users::create(&state.db, &caller, &input).await?;
     Ok((StatusCode::CREATED, Json(user)).into_response())
 }
 
@@ -84,7 +84,7 @@ pub async fn update_user(
     Path(name): Path<String>,
     ApiJson(change): ApiJson<UserChange>,
 ) -> Result<Json<User>, ApiError> {
-    Ok(Json(users::update(&state.db, &caller.actor(), &name, &change).await?))
+    Ok(Json(users::update(&state.db, &caller, &name, &change).await?))
 }
 
 /// Newest first; `?actor=&action=&object=&from=&to=`.

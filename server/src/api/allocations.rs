@@ -56,7 +56,7 @@ pub async fn allocate(
     ApiJson(input): ApiJson<AllocationInput>,
 ) -> Result<Response, ApiError> {
     let request = AllocationRequest::try_from(input).map_err(|errors| ApiError::unprocessable(&errors))?;
-    let holding = repo::allocate(&state.db, &caller.actor(), id, &request).await?;
+    let holding = repo::allocate(&state.db, &caller, id, &request).await?;
     let location = format!("/api/v1/allocations/{}", holding.address);
     Ok(created(holding, &location))
 }
@@ -69,7 +69,7 @@ pub async fn reserve(
     ApiJson(input): ApiJson<ReservationInput>,
 ) -> Result<Response, ApiError> {
     let request = ReservationRequest::try_from(input).map_err(|errors| ApiError::unprocessable(&errors))?;
-    let reservation = repo::reserve(&state.db, &caller.actor(), id, &request).await?;
+    let reservation = repo::reserve(&state.db, &caller, id, &request).await?;
     let location = format!("/api/v1/pools/{id}/reservations");
     Ok(created(reservation, &location))
 }
@@ -139,7 +139,7 @@ pub async fn release(
 ) -> Result<StatusCode, ApiError> {
     let address = parse_address(&address, "address")?;
     let reason = parse_reason(query.reason.as_deref())?;
-    repo::release(&state.db, &caller.actor(), address, reason.as_deref()).await?;
+    repo::release(&state.db, &caller, address, reason.as_deref()).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -154,7 +154,7 @@ pub async fn unreserve(
     let start = parse_address(&address, "address")?;
     let stop = query.stop.as_deref().map(|stop| parse_address(stop, "stop")).transpose()?;
     let reason = parse_reason(query.reason.as_deref())?;
-    repo::unreserve(&state.db, &caller.actor(), start, stop, reason.as_deref()).await?;
+    repo::unreserve(&state.db, &caller, start, stop, reason.as_deref()).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

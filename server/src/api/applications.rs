@@ -1,6 +1,5 @@
 //! `/api/v1/applications`, their checklist, and the whole plan's conflicts.
 use app::{
-    backend::auth::Principal,
     backend::{applications as repo, db::DbError, plan},
     domain::{Application, ApplicationInput, FieldError, FieldErrors, Finding, Report, check_application, check_plan},
 };
@@ -26,36 +25,15 @@ fn parse(input: ApplicationInput) -> Result<Application, ApiError> {
     Application::parse(input).map_err(|errors| ApiError::unprocessable(&errors))
 }
 
-/// App teams change (and download the TLS bundles of) only applications in their scopes.
-pub(super) fn check_scope(caller: &Principal, namespace: &str, name: &str) -> Result<(), ApiError> {
-    if caller.may_change_application(namespace, name) {
-        return Ok(());
-    }
-    Err(ApiError::new(
-        StatusCode::FORBIDDEN,
-        "outside_your_scopes",
-        format!(
-            "application {name:?} in namespace {namespace:?} is outside your scopes ({}); ask an admin to add it",
-            caller.scopes
-        ),
-    ))
+pub async fn list(State(state): State<AppState>, Caller(caller): Caller) -> Result<Json<Vec<Application>>, ApiError> {
+    Ok(Json(repo::list_for(&state.db, &caller).await?))
 }
 
-/// The stored application (if any) must be in the caller's scopes too, so an app team can
-/// neither move another team's application into its namespace nor delete it.
-pub(super) async fn check_stored_scope(state: &AppState, caller: &Principal, name: &str) -> Result<(), ApiError> {
-    match repo::get(&state.db, name).await? {
-        Some(stored) => check_scope(caller, stored.namespace.as_str(), name),
-        None => Ok(()),
-    }
-}
-
-pub async fn list(State(state): State<AppState>) -> Result<Json<Vec<Application>>, ApiError> {
-    Ok(Json(repo::list(&state.db).await?))
-}
-
-pub async fn get(State(state): State<AppState>, Path(name): Path<String>) -> Result<Json<Application>, ApiError> {
-    repo::get(&state.db, &name).await?.map(Json).ok_or_else(|| not_found(&name))
+pub async fn get(State(state): State<AppState>, Caller(caller): Caller, Path(name): Path<String>) -> Result<Json<Application>, ApiError> {
+    repo::get_for(&state.db, &caller, &name).await.map(Json).map_err(|error| match error {
+        DbError::NotFound(_) => not_found(&name),
+        other => other.into(),
+    })
 }
 
 pub async fn create(
@@ -64,8 +42,7 @@ pub async fn create(
     ApiJson(input): ApiJson<ApplicationInput>,
 ) -> Result<Response, ApiError> {
     let application = parse(input)?;
-    check_scope(&caller, application.namespace.as_str(), application.name.as_str())?;
-    repo::create(&state.db, &caller.actor(), &application).await.map_err(|error| match error {
+    repo::create(&state.db, &state.clusters.submitter.tenancy, &caller, &application).await.map_err(|error| match error {
         DbError::Conflict(message) => ApiError::conflict("application_exists", message).with_field("name"),
         other => other.into(),
     })?;
@@ -94,9 +71,7 @@ pub async fn update(
             ),
         )])));
     }
-    check_scope(&caller, application.namespace.as_str(), application.name.as_str())?;
-    check_stored_scope(&state, &caller, &name).await?;
-    repo::update(&state.db, &caller.actor(), &application).await.map_err(|error| match error {
+    repo::update(&state.db, &state.clusters.submitter.tenancy, &caller, &application).await.map_err(|error| match error {
         DbError::NotFound(_) => not_found(&name),
         other => other.into(),
     })?;
@@ -108,17 +83,16 @@ pub async fn delete(
     Caller(caller): Caller,
     Path(name): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    check_stored_scope(&state, &caller, &name).await?;
-    repo::delete(&state.db, &caller.actor(), &name).await.map_err(|error| match error {
+    repo::delete(&state.db, &caller, &name).await.map_err(|error| match error {
         DbError::NotFound(_) => not_found(&name),
         other => other.into(),
     })?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-pub async fn checklist(State(state): State<AppState>, Path(name): Path<String>) -> Result<Json<Report>, ApiError> {
+pub async fn checklist(State(state): State<AppState>, Caller(caller): Caller, Path(name): Path<String>) -> Result<Json<Report>, ApiError> {
     let plan = plan::load_from(&state.db).await?;
-    if plan.application(&name).is_none() {
+    if !plan.application(&name).is_some_and(|application| caller.may_read_application(&plan, application)) {
         return Err(not_found(&name));
     }
     Ok(Json(check_application(&plan, &name, plan::now_unix())))

@@ -88,7 +88,7 @@ pub async fn import(
             "send the file as CSV with the header Content-Type: text/csv",
         ));
     }
-    match repo::import(&state.db, &caller.actor(), &body).await {
+    match repo::import(&state.db, &caller, &body).await {
         Ok(summary) => Ok(Json(summary).into_response()),
         Err(ImportError::Malformed(error)) => {
             let rejection = ApiError::bad_request(error.code, error.message);

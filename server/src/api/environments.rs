@@ -38,7 +38,7 @@ pub async fn create(
     ApiJson(input): ApiJson<EnvironmentInput>,
 ) -> Result<Response, ApiError> {
     let environment = parse(input)?;
-    let environment = repo::create(&state.db, &caller.actor(), &environment).await.map_err(|error| match error {
+    let environment = repo::create(&state.db, &caller, &environment).await.map_err(|error| match error {
         app::backend::db::DbError::Conflict(message) => {
             ApiError::conflict("environment_exists", message).with_field("name")
         }
@@ -78,7 +78,7 @@ pub async fn update(
 
 pub async fn delete(State(state): State<AppState>,
     Caller(caller): Caller, Path(name): Path<String>) -> Result<StatusCode, ApiError> {
-    repo::delete(&state.db, &caller.actor(), &name).await.map_err(|error| match error {
+    repo::delete(&state.db, &caller, &name).await.map_err(|error| match error {
         app::backend::db::DbError::NotFound(_) => not_found(&name),
         other => other.into(),
     })?;

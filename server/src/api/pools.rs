@@ -92,7 +92,7 @@ pub async fn create(
     ApiJson(input): ApiJson<VipPoolInput>,
 ) -> Result<Response, ApiError> {
     let pool = parse(input, &env)?;
-    let stored = repo::create(&state.db, &caller.actor(), &pool).await.map_err(|error| match error {
+    let stored = repo::create(&state.db, &caller, &pool).await.map_err(|error| match error {
         DbError::NotFound(_) => environment_not_found(&env),
         DbError::Conflict(message) => ApiError::conflict("pool_exists", message).with_field("name"),
         other => other.into(),
@@ -118,7 +118,7 @@ pub async fn update(
 ) -> Result<Json<PoolView>, ApiError> {
     let current = repo::get(&state.db, id).await?.ok_or_else(|| pool_not_found(id))?;
     let pool = parse(input, current.environment.as_str())?;
-    let stored = repo::update(&state.db, &caller.actor(), id, &pool).await.map_err(|error| match error {
+    let stored = repo::update(&state.db, &caller, id, &pool).await.map_err(|error| match error {
         DbError::NotFound(_) => pool_not_found(id),
         DbError::Conflict(message) => ApiError::conflict("pool_exists", message).with_field("name"),
         other => other.into(),
@@ -128,7 +128,7 @@ pub async fn update(
 
 pub async fn delete(State(state): State<AppState>,
     Caller(caller): Caller, ApiPath(id): ApiPath<i64>) -> Result<StatusCode, ApiError> {
-    repo::delete(&state.db, &caller.actor(), id).await.map_err(|error| match error {
+    repo::delete(&state.db, &caller, id).await.map_err(|error| match error {
         DbError::NotFound(_) => pool_not_found(id),
         DbError::Conflict(message) => ApiError::conflict("pool_in_use", message),
         other => other.into(),

@@ -16,7 +16,7 @@ use axum::{
 };
 use serde::{Deserialize, Serialize};
 
-use super::{ApiError, ApiJson, applications::check_stored_scope};
+use super::{ApiError, ApiJson};
 use crate::access::Caller;
 use crate::state::AppState;
 
@@ -61,14 +61,17 @@ pub async fn submit(
         return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "missing_environment", "say which environment to submit to, e.g. \"dev\"")
             .with_field("environment"));
     }
-    check_stored_scope(&state, &caller, &application).await?;
-    let id = state.clusters.submitter.submit(&caller.actor(), &application, &request.environment, request.dry_run).await?;
+    let id = state.clusters.submitter.submit(&caller, &application, &request.environment, request.dry_run).await?;
     Ok((StatusCode::ACCEPTED, Json(Accepted { id })))
 }
 
 /// `GET /api/v1/applications/{app}/submissions`, newest first.
-pub async fn list(State(state): State<AppState>, Path(application): Path<String>) -> Result<Json<Vec<Submission>>, ApiError> {
-    Ok(Json(submissions::list(&state.db, &application).await?))
+pub async fn list(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(application): Path<String>,
+) -> Result<Json<Vec<Submission>>, ApiError> {
+    Ok(Json(submissions::list_for(&state.db, &caller, &application).await?))
 }
 
 fn parse_id(id: &str) -> Result<i64, ApiError> {
@@ -76,9 +79,9 @@ fn parse_id(id: &str) -> Result<i64, ApiError> {
 }
 
 /// `GET /api/v1/submissions/{id}`
-pub async fn get(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Submission>, ApiError> {
+pub async fn get(State(state): State<AppState>, Caller(caller): Caller, Path(id): Path<String>) -> Result<Json<Submission>, ApiError> {
     let id = parse_id(&id)?;
-    submissions::get(&state.db, id)
+    submissions::get_for(&state.db, &caller, id)
         .await?
         .map(Json)
         .ok_or_else(|| ApiError::not_found("submission_not_found", format!("there is no submission {id}")))
@@ -91,7 +94,7 @@ pub async fn approve(
     Path(id): Path<String>,
 ) -> Result<(StatusCode, Json<Accepted>), ApiError> {
     let id = parse_id(&id)?;
-    state.clusters.submitter.approve(&caller.actor(), id).await?;
+    state.clusters.submitter.approve(&caller, id).await?;
     Ok((StatusCode::ACCEPTED, Json(Accepted { id })))
 }
 
@@ -113,9 +116,9 @@ pub async fn reject(
     state
         .clusters
         .submitter
-        .reject(&caller.actor(), id, &rejection.reason)
+        .reject(&caller, id, &rejection.reason)
         .await?;
-    get(State(state), Path(id.to_string())).await
+    get(State(state), Caller(caller), Path(id.to_string())).await
 }
 
 /// `GET /api/v1/approvals` → the submissions waiting for approval, oldest first.
@@ -129,8 +132,7 @@ pub async fn teardown(
     Caller(caller): Caller,
     Path((application, environment)): Path<(String, String)>,
 ) -> Result<(StatusCode, Json<Accepted>), ApiError> {
-    check_stored_scope(&state, &caller, &application).await?;
-    let id = state.clusters.submitter.teardown(&caller.actor(), &application, &environment).await?;
+    let id = state.clusters.submitter.teardown(&caller, &application, &environment).await?;
     Ok((StatusCode::ACCEPTED, Json(Accepted { id })))
 }
 
@@ -202,7 +204,7 @@ pub async fn label_fix_put(
     Caller(caller): Caller,
     ApiJson(body): ApiJson<LabelFix>,
 ) -> Result<Json<LabelFix>, ApiError> {
-    label_fix::set_enabled(&state.db, &state.clusters.label_fix.0, &caller.actor(), body.enabled).await?;
+    label_fix::set_enabled(&state.db, &state.clusters.label_fix.0, &caller, body.enabled).await?;
     Ok(Json(body))
 }
 
@@ -249,7 +251,7 @@ pub async fn import_preview(State(state): State<AppState>) -> Result<Json<import
 /// `POST /api/v1/import`: the cluster's pools and assigned VIPs into the plan, in one
 /// transaction; answers what was imported.
 pub async fn import(State(state): State<AppState>, Caller(caller): Caller) -> Result<Json<import::Import>, ApiError> {
-    match import::apply(&state.db, state.clusters.clusters(), &caller.actor()).await {
+    match import::apply(&state.db, state.clusters.clusters(), &caller).await {
         Ok(imported) => Ok(Json(imported)),
         Err(import::ImportError::Cluster(failure)) => Err(unreadable(failure)),
         Err(import::ImportError::Db(error)) => Err(error.into()),
@@ -278,6 +280,5 @@ pub async fn preview(
     let Some(environment) = query.environment.filter(|e| !e.is_empty()) else {
         return Err(ApiError::bad_request("missing_environment", "say which environment to preview: ?environment=dev").with_field("environment"));
     };
-    check_stored_scope(&state, &caller, &application).await?;
-    Ok(Json(state.clusters.submitter.preview(&application, &environment).await?))
+    Ok(Json(state.clusters.submitter.preview(&caller, &application, &environment).await?))
 }

@@ -128,28 +128,30 @@ async fn app_teams_change_only_applications_in_their_scopes(kind: DbKind) {
     let app = portal_without_demo_sign_in(kind).await;
     let (status, api) = app.get_json("/api/v1/applications/api").await;
     assert_eq!(status, 200);
-    let ours = app.client_as(Role::AppTeam, "namespace:cd-service").await;
+    let ours = app.client_as(Role::AppTeam, "namespace:cd-service, namespace:cd-service-*").await;
     let theirs = app.client_as(Role::AppTeam, "namespace:billing, application:web").await;
 
     let put = |client: &reqwest::Client, body: &Value| {
         client.put(app.at("/api/v1/applications/api")).json(body).send()
     };
+    // Another team's application is not there for them; their own namespace is.
     let refused = put(&theirs, &api).await.unwrap();
+    assert_eq!(refused.status(), 404);
+    assert_eq!(put(&ours, &api).await.unwrap().status(), 200);
+
+    // Moving the application into another team's namespace is refused.
+    let mut moved = api.clone();
+    moved["namespace"] = json!("billing");
+    let refused = put(&ours, &moved).await.unwrap();
     assert_eq!(refused.status(), 403);
     let body: Value = refused.json().await.unwrap();
     assert_eq!(body["error"]["code"], "outside_your_scopes");
-    assert!(body["error"]["message"].as_str().unwrap().contains("namespace:billing, application:web"), "{body}");
-    assert_eq!(put(&ours, &api).await.unwrap().status(), 200);
-
-    // Moving the application into the other team's namespace is refused to them too.
-    let mut moved = api.clone();
-    moved["namespace"] = json!("billing");
-    assert_eq!(put(&theirs, &moved).await.unwrap().status(), 403);
+    assert!(body["error"]["message"].as_str().unwrap().contains("namespace:cd-service, namespace:cd-service-*"), "{body}");
 
     let bundle = |client: &reqwest::Client| client.get(app.at("/api/v1/applications/api/bundle.yaml?environment=dev")).send();
-    assert_eq!(bundle(&theirs).await.unwrap().status(), 403);
+    assert_eq!(bundle(&theirs).await.unwrap().status(), 404, "another team's application is not there for them");
     assert_eq!(bundle(&ours).await.unwrap().status(), 200);
-    assert_eq!(theirs.delete(app.at("/api/v1/applications/api")).send().await.unwrap().status(), 403);
+    assert_eq!(theirs.delete(app.at("/api/v1/applications/api")).send().await.unwrap().status(), 404);
     let (_, audit) = app.get_json("/api/v1/audit?action=application.update").await;
     let actors: Vec<&str> = audit.as_array().unwrap().iter().filter_map(|entry| entry["actor"].as_str()).collect();
     assert_eq!(actors.len(), 1, "{audit}");

@@ -242,7 +242,7 @@ impl TestApp {
         let name = format!("{}-{}", role.as_str().replace('_', "-"), USERS.fetch_add(1, Ordering::SeqCst));
         let password = format!("password of {name}");
         let input = NewUser { name: name.clone(), password: password.clone(), role: role.as_str().to_owned(), scopes: scopes.to_owned() };
-        let user = users::create(&self.db, "tests", &input).await.expect("create a test user");
+        let user = users::create(&self.db, &app::backend::auth::Principal::system("tests"), &input).await.expect("create a test user");
         TestUser { name, password, user }
     }
 

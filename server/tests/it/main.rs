@@ -19,6 +19,7 @@ mod metrics;
 mod ownership;
 mod pages;
 mod plan;
+mod tenancy;
 mod tls;
 mod topology;
 mod vip_holds;

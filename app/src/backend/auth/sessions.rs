@@ -66,7 +66,7 @@ pub async fn resolve(db: &Database, id: &str, timeouts: Timeouts, now: i64) -> R
         user_id: row.try_get("id")?,
         name: row.try_get("name")?,
         role: Role::parse(&role).map_err(|error| DbError::Internal(format!("stored user: {error}")))?,
-        scopes: Scopes::parse(&scopes).map_err(|error| DbError::Internal(format!("stored user: {error}")))?,
+        scopes: Scopes::parse_stored(&scopes).map_err(|error| DbError::Internal(format!("stored user: {error}")))?,
         via: Via::Session { id_hash },
     }))
 }

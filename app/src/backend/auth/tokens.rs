@@ -257,7 +257,7 @@ pub async fn resolve(db: &Database, secret: &str) -> Result<Option<Principal>, D
         user_id: row.try_get("user_id")?,
         name: row.try_get("user_name")?,
         role: parse_role("token_role")?.min(parse_role("role")?),
-        scopes: Scopes::parse(&scopes).map_err(|error| DbError::Internal(format!("stored user: {error}")))?,
+        scopes: Scopes::parse_stored(&scopes).map_err(|error| DbError::Internal(format!("stored user: {error}")))?,
         via: Via::Token { id, name: row.try_get("name")? },
     }))
 }

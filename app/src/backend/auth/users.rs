@@ -151,7 +151,7 @@ fn from_row(row: &sqlx::any::AnyRow) -> Result<User, DbError> {
         id: row.try_get("id")?,
         name: row.try_get("name")?,
         role: Role::parse(&role).map_err(|error| DbError::Internal(format!("stored user: {error}")))?,
-        scopes: Scopes::parse(&scopes).map_err(|error| DbError::Internal(format!("stored user: {error}")))?,
+        scopes: Scopes::parse_stored(&scopes).map_err(|error| DbError::Internal(format!("stored user: {error}")))?,
         disabled: disabled != 0,
         created_at: row.try_get("created_at")?,
     })
@@ -179,7 +179,9 @@ async fn get_in(tx: &mut Transaction<'_, Any>, name: &str) -> Result<Option<User
 }
 
 /// Creates an account (audited). A taken name is a conflict.
-pub async fn create(db: &Database, actor: &str, input: &NewUser) -> Result<User, DbError> {
+pub async fn create(db: &Database, caller: &crate::backend::auth::Principal, input: &NewUser) -> Result<User, DbError> {
+    caller.require(crate::domain::access::Role::Admin, "create users").map_err(DbError::from)?;
+    let actor = &caller.actor();
     let mut errors = FieldErrors::new();
     let name = input.name.trim();
     check_name(name, &mut errors);
@@ -236,7 +238,9 @@ async fn insert(
 /// Changes an account's role, scopes, disabled flag or password (audited; the password
 /// only as "reset"). Disabling or resetting a password ends the account's sessions; any
 /// change but an enabling one revokes its API tokens.
-pub async fn update(db: &Database, actor: &str, name: &str, change: &UserChange) -> Result<User, DbError> {
+pub async fn update(db: &Database, caller: &crate::backend::auth::Principal, name: &str, change: &UserChange) -> Result<User, DbError> {
+    caller.require(crate::domain::access::Role::Admin, "change users").map_err(DbError::from)?;
+    let actor = &caller.actor();
     let mut errors = FieldErrors::new();
     let role = change.role.as_deref().map(|text| parse_role(text, &mut errors));
     let scopes = change.scopes.as_deref().map(|text| parse_scopes(text, &mut errors));
@@ -359,8 +363,53 @@ pub async fn ensure_admin(db: &Database, password: Option<&str>) -> Result<Optio
         role: Role::Admin.as_str().to_owned(),
         scopes: String::new(),
     };
-    create(db, "gatehouse", &input).await?;
+    create(db, &super::Principal::system("gatehouse"), &input).await?;
     Ok(generated)
+}
+
+/// Rewrites users' scopes stored before scopes named namespaces, once, at start: a bare
+/// `name` becomes `namespace:name`, and an `application:` scope without a namespace scope
+/// gains the namespace that application is in now, so nobody gains or loses access. Each
+/// rewrite is audited; answers how many users changed. Idempotent.
+pub async fn migrate_scopes(db: &Database) -> Result<usize, DbError> {
+    use crate::domain::access::{NamespacePattern, Scope};
+    let rows = sqlx::query("SELECT name, scopes FROM users WHERE scopes <> ''").fetch_all(db.pool()).await?;
+    let applications = crate::backend::applications::list(db).await?;
+    let mut changed = 0;
+    for row in rows {
+        let (name, stored): (String, String) = (row.try_get("name")?, row.try_get("scopes")?);
+        let Ok(mut scopes) = Scopes::parse_stored(&stored) else { continue };
+        if scopes.namespaces().next().is_none() {
+            let homes: Vec<String> = scopes
+                .applications()
+                .filter_map(|app| applications.iter().find(|a| a.name.as_str() == app))
+                .map(|app| app.namespace.to_string())
+                .collect();
+            for home in homes {
+                if let Ok(pattern) = NamespacePattern::parse(&home) {
+                    scopes = scopes.with(Scope::Namespace(pattern));
+                }
+            }
+        }
+        let rewritten = scopes.to_string();
+        if rewritten == stored {
+            continue;
+        }
+        let mut tx = db.pool().begin().await?;
+        sqlx::query("UPDATE users SET scopes = $1 WHERE name = $2").bind(&rewritten).bind(&name).execute(&mut *tx).await?;
+        audit::record(
+            &mut tx,
+            "gatehouse",
+            "user.scopes_migrated",
+            &format!("user/{name}"),
+            Some(&serde_json::json!({ "scopes": stored })),
+            Some(&serde_json::json!({ "scopes": rewritten })),
+        )
+        .await?;
+        tx.commit().await?;
+        changed += 1;
+    }
+    Ok(changed)
 }
 
 /// A user signed in by an OpenID provider, found by the provider's issuer and subject (the
@@ -427,7 +476,7 @@ pub async fn ensure_external(db: &Database, identity: ExternalIdentity<'_>, name
         return Ok(user);
     }
     let change = UserChange { role: Some(role.as_str().to_owned()), ..UserChange::default() };
-    update(db, "openid-connect", &user.name, &change).await
+    update(db, &super::Principal::system("openid-connect"), &user.name, &change).await
 }
 
 /// The demo user `--demo` signs visitors in as: a network admin without a password, so

@@ -124,7 +124,9 @@ pub async fn preview(clusters: &super::Clusters, plan: &Plan) -> Result<Import, 
 
 /// Reads the clusters, then adds their pools and addresses to the plan in one transaction:
 /// the plan guard refuses the whole import if it would add an error-level finding.
-pub async fn apply(db: &Database, clusters: &super::Clusters, actor: &str) -> Result<Import, ImportError> {
+pub async fn apply(db: &Database, clusters: &super::Clusters, caller: &crate::backend::auth::Principal) -> Result<Import, ImportError> {
+    caller.require(crate::domain::access::Role::NetworkAdmin, "import from the cluster").map_err(DbError::from)?;
+    let actor = &caller.actor();
     let (reads, unreadable) = super::drift::answered(super::drift::read(clusters, &plan::load_from(db).await?).await)
         .map_err(ImportError::Cluster)?;
 

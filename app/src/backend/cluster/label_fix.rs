@@ -55,7 +55,9 @@ pub async fn enabled(db: &Database) -> Result<bool, DbError> {
 }
 
 /// Switches the fix; the running reconciler follows through `switch`.
-pub async fn set_enabled(db: &Database, switch: &watch::Sender<bool>, actor: &str, on: bool) -> Result<(), DbError> {
+pub async fn set_enabled(db: &Database, switch: &watch::Sender<bool>, caller: &crate::backend::auth::Principal, on: bool) -> Result<(), DbError> {
+    caller.require(crate::domain::access::Role::NetworkAdmin, "switch the Gateway label fix").map_err(DbError::from)?;
+    let actor = &caller.actor();
     let before = enabled(db).await?;
     let mut tx = db.pool().begin().await?;
     sqlx::query("DELETE FROM cluster_settings WHERE name = $1").bind(SETTING).execute(&mut *tx).await?;

@@ -21,12 +21,13 @@ use super::{Cluster, Clusters, FIELD_MANAGER, UnknownCluster, failure, label_fix
 use crate::{
     backend::{
         allocations, audit,
+        auth::Principal,
         certificates::{self, SecretKey},
         db::{Database, DbError, now_text},
         manifests::{self, Bundle, BundleError, TlsPem},
         plan,
     },
-    domain::{Finding, Plan, Severity, VipRequest, check_application},
+    domain::{Finding, Plan, Severity, VipRequest, access::Role, check_application},
 };
 use ownership::Verdict;
 pub use ownership::{AdoptError, Adopted, ObjectRef, is_managed};
@@ -142,6 +143,8 @@ pub struct Submitter {
     pub secret_key: Arc<SecretKey>,
     /// How long to wait for every object to be ready.
     pub timeout: Duration,
+    /// The namespaces no application may go to.
+    pub tenancy: Arc<crate::backend::policy::Tenancy>,
 }
 
 impl std::fmt::Debug for Submitter {
@@ -235,16 +238,7 @@ impl Submitter {
     /// The objects of one application in one environment, in apply order: its bundle with the
     /// TLS Secret, and the environment's pools and announcement policies before the Gateway.
     async fn objects(&self, plan: &Plan, application: &str, environment: &str) -> Result<Vec<Value>, SubmitError> {
-        let certificate = plan
-            .application(application)
-            .and_then(|app| app.environments.iter().find(|(env, _)| env.as_str() == environment))
-            .and_then(|(_, entry)| entry.certificate.clone());
-        let tls = match certificate {
-            Some(name) => certificates::tls_material(&self.db, &self.secret_key, environment, name.as_str())
-                .await
-                .map_err(|error| SubmitError::Certificate(error.to_string()))?,
-            None => None,
-        };
+        let tls = self.tls_material(plan, application, environment).await?;
         let tls_pem = tls.as_ref().map(|tls| TlsPem { chain_pem: &tls.chain_pem, key_pem: &tls.key_pem });
         let mut objects = manifests::application_bundle_with_tls(plan, application, environment, tls_pem)?.into_objects();
         objects.extend(manifests::environment_cilium(plan, environment)?.into_objects());
@@ -339,13 +333,56 @@ impl Submitter {
         Ok(self.clusters.of(env)?.clone())
     }
 
-    /// Checks the plan, records the submission and — unless the environment is protected —
-    /// starts applying it. Returns the submission's id.
-    pub async fn submit(&self, actor: &str, application: &str, environment: &str, dry_run: bool) -> Result<i64, SubmitError> {
-        let plan = plan::load_from(&self.db).await?;
-        if let Some(error) = unknown(&plan, application, environment) {
+    /// The application and environment exist, the caller may act on the application (an app
+    /// team only inside its scopes, as the application is placed now) and no placement is
+    /// a reserved namespace (an environment's template may have changed since it was saved).
+    fn allowed(&self, caller: &Principal, plan: &Plan, application: &str, environment: &str) -> Result<(), SubmitError> {
+        let app = plan.application(application).filter(|app| caller.may_read_application(plan, app));
+        let Some(app) = app else {
+            return Err(SubmitError::NotFound(format!("there is no application named {application:?}")));
+        };
+        caller.require_application(plan, app)?;
+        if let Some(error) = unknown(plan, application, environment) {
             return Err(error);
         }
+        self.tenancy.check(plan, app).map_err(DbError::Invalid)?;
+        Ok(())
+    }
+
+    /// The application's bundle for one environment with its TLS Secret — the one output that
+    /// carries a private key — for a caller who may act on the application. Each `auto` VIP
+    /// is as the plan holds it (`auto` until a submission holds one).
+    pub async fn bundle(&self, caller: &Principal, application: &str, environment: &str) -> Result<Bundle, SubmitError> {
+        let plan = plan::load_from(&self.db).await?;
+        self.allowed(caller, &plan, application, environment)?;
+        let held = allocations::auto_vips(&mut *self.db.pool().acquire().await.map_err(DbError::from)?).await?;
+        let plan = allocations::with_auto_vips(&plan, &held);
+        let tls = self.tls_material(&plan, application, environment).await?;
+        let tls_pem = tls.as_ref().map(|tls| TlsPem { chain_pem: &tls.chain_pem, key_pem: &tls.key_pem });
+        Ok(manifests::application_bundle_with_tls(&plan, application, environment, tls_pem)?)
+    }
+
+    /// The chain and key of the certificate the application names in the environment.
+    async fn tls_material(&self, plan: &Plan, application: &str, environment: &str) -> Result<Option<certificates::TlsMaterial>, SubmitError> {
+        let certificate = plan
+            .application(application)
+            .and_then(|app| app.environments.iter().find(|(env, _)| env.as_str() == environment))
+            .and_then(|(_, entry)| entry.certificate.clone());
+        match certificate {
+            Some(name) => certificates::tls_material(&self.db, &self.secret_key, environment, name.as_str())
+                .await
+                .map_err(|error| SubmitError::Certificate(error.to_string())),
+            None => Ok(None),
+        }
+    }
+
+    /// Checks the plan, records the submission and — unless the environment is protected —
+    /// starts applying it. Returns the submission's id.
+    pub async fn submit(&self, caller: &Principal, application: &str, environment: &str, dry_run: bool) -> Result<i64, SubmitError> {
+        let actor = caller.actor();
+        let actor = actor.as_str();
+        let plan = plan::load_from(&self.db).await?;
+        self.allowed(caller, &plan, application, environment)?;
         let findings = blocking_findings(&plan, application);
         if !findings.is_empty() {
             return Err(SubmitError::Checklist(findings));
@@ -376,7 +413,10 @@ impl Submitter {
     /// own, and the plan must still produce the bundle that was requested.
     /// Someone other than the requester — whether either signed in or used an API token —
     /// lets a submission to a protected environment go ahead.
-    pub async fn approve(&self, actor: &str, id: i64) -> Result<(), SubmitError> {
+    pub async fn approve(&self, caller: &Principal, id: i64) -> Result<(), SubmitError> {
+        caller.require(Role::NetworkAdmin, "approve submissions")?;
+        let actor = caller.actor();
+        let actor = actor.as_str();
         let submission = get(&self.db, id).await?.ok_or_else(|| not_found(id))?;
         if submission.status != status::AWAITING_APPROVAL {
             return Err(SubmitError::Conflict(format!(
@@ -384,7 +424,7 @@ impl Submitter {
                 submission.status
             )));
         }
-        if crate::backend::auth::Principal::person_of(&submission.requested_by) == crate::backend::auth::Principal::person_of(actor) {
+        if Principal::person_of(&submission.requested_by) == Principal::person_of(actor) {
             return Err(crate::backend::policy::Denied::new(
                 "own_submission",
                 format!("{actor} requested submission {id} and cannot approve it too; another person must approve it"),
@@ -441,7 +481,15 @@ impl Submitter {
 
     /// Declines a submission waiting for approval, with the reason the requester reads. The
     /// requester may withdraw their own this way.
-    pub async fn reject(&self, actor: &str, id: i64, reason: &str) -> Result<(), SubmitError> {
+    pub async fn reject(&self, caller: &Principal, id: i64, reason: &str) -> Result<(), SubmitError> {
+        let actor = caller.actor();
+        let actor = actor.as_str();
+        let withdraws = get(&self.db, id).await?.is_some_and(|submission| {
+            Principal::person_of(&submission.requested_by) == Principal::person_of(actor)
+        });
+        if !withdraws {
+            caller.require(Role::NetworkAdmin, "reject another person's submission")?;
+        }
         let reason = reason.trim();
         if reason.is_empty() {
             return Err(SubmitError::Invalid(crate::domain::FieldError::new(
@@ -525,11 +573,11 @@ impl Submitter {
 
     /// Records a teardown of an application in an environment and — unless the environment
     /// is protected — starts it.
-    pub async fn teardown(&self, actor: &str, application: &str, environment: &str) -> Result<i64, SubmitError> {
+    pub async fn teardown(&self, caller: &Principal, application: &str, environment: &str) -> Result<i64, SubmitError> {
+        let actor = caller.actor();
+        let actor = actor.as_str();
         let plan = plan::load_from(&self.db).await?;
-        if let Some(error) = unknown(&plan, application, environment) {
-            return Err(error);
-        }
+        self.allowed(caller, &plan, application, environment)?;
         let cluster = self.cluster_of(&plan, environment)?;
         let objects = self.teardown_objects(&plan, application, environment)?;
         let protected = plan.environments.iter().any(|e| e.name.as_str() == environment && e.protected);
@@ -873,7 +921,7 @@ impl Submitter {
                     && holding.application.as_ref().is_some_and(|a| a.as_str() == submission.application)
                 {
                     let reason = format!("teardown of {} in {} (submission {id})", submission.application, submission.environment);
-                    match allocations::release(&self.db, actor, holding.address, Some(&reason)).await {
+                    match allocations::release(&self.db, &Principal::system(actor), holding.address, Some(&reason)).await {
                         Ok(_) => released.push(holding.address.to_string()),
                         Err(error) => tracing::warn!(%error, address = %holding.address, "releasing a VIP after teardown failed"),
                     }
@@ -1009,6 +1057,33 @@ fn submission_from(row: &sqlx::any::AnyRow) -> Result<Submission, DbError> {
     })
 }
 
+/// Whether the caller may read the submissions of `application`: an app team those of the
+/// applications inside its scopes.
+async fn may_read(db: &Database, caller: &Principal, application: &str) -> Result<bool, DbError> {
+    if caller.role != Role::AppTeam {
+        return Ok(true);
+    }
+    let plan = plan::load_from(db).await?;
+    Ok(plan.application(application).is_some_and(|app| caller.may_read_application(&plan, app)))
+}
+
+/// One submission the caller may read, with its objects in apply order.
+pub async fn get_for(db: &Database, caller: &Principal, id: i64) -> Result<Option<Submission>, DbError> {
+    match get(db, id).await? {
+        Some(submission) if may_read(db, caller, &submission.application).await? => Ok(Some(submission)),
+        _ => Ok(None),
+    }
+}
+
+/// The submissions of an application the caller may read, newest first; `NotFound` for
+/// another team's application.
+pub async fn list_for(db: &Database, caller: &Principal, application: &str) -> Result<Vec<Submission>, DbError> {
+    if !may_read(db, caller, application).await? {
+        return Err(DbError::NotFound(format!("there is no application named {application:?}")));
+    }
+    list(db, application).await
+}
+
 /// One submission with its objects in apply order.
 pub async fn get(db: &Database, id: i64) -> Result<Option<Submission>, DbError> {
     let Some(row) = sqlx::query(&format!("SELECT {SUBMISSION_COLUMNS} FROM submissions WHERE id = $1"))
@@ -1131,11 +1206,9 @@ impl Submitter {
     /// Each object's YAML and a field-level diff against the live cluster, computed from a
     /// server-side-apply dry run (so defaults and other managers' fields are as the API server
     /// would leave them). Nothing is written.
-    pub async fn preview(&self, application: &str, environment: &str) -> Result<Vec<PreviewObject>, SubmitError> {
+    pub async fn preview(&self, caller: &Principal, application: &str, environment: &str) -> Result<Vec<PreviewObject>, SubmitError> {
         let plan = plan::load_from(&self.db).await?;
-        if let Some(error) = unknown(&plan, application, environment) {
-            return Err(error);
-        }
+        self.allowed(caller, &plan, application, environment)?;
         let cluster = self.cluster_of(&plan, environment)?;
         let plan = self.with_vip(&plan, application, environment, &cluster, Vip::Preview).await?;
         let objects = self.objects(&plan, application, environment).await?;
