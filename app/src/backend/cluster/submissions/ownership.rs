@@ -35,7 +35,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sqlx::Row;
 
-use super::{SubmissionObject, SubmitError, Submitter, Vip, describe, get, identity, state, status, text, unknown};
+use super::{SubmissionObject, SubmitError, Submitter, Vip, describe, get, identity, state, status, text};
 use crate::{
     backend::{
         audit,
@@ -450,9 +450,8 @@ impl Submitter {
             )));
         }
         let plan = plan::load_from(&self.db).await.map_err(SubmitError::from)?;
-        if let Some(error) = unknown(&plan, application, environment) {
-            return Err(error.into());
-        }
+        // The same placement checks as a submission's: a reserved namespace is never adopted into.
+        self.allowed(caller, &plan, application, environment)?;
         let cluster = self.cluster_of(&plan, environment)?;
         let plan = self.with_vip(&plan, application, environment, &cluster, Vip::Preview).await?;
         let objects = self.objects(&plan, application, environment).await?;
