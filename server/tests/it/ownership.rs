@@ -202,12 +202,12 @@ async fn an_apply_onto_someone_elses_object_is_refused_until_a_network_admin_ado
     let as_network_admin = page(app.client_as(Role::NetworkAdmin, "").await).await;
     assert!(as_network_admin.contains("data-state=\"unmanaged\"") && as_network_admin.contains("exists and Gatehouse did not create it"));
     assert!(as_network_admin.contains("data-testid=\"adopt-button\""), "network admins may adopt");
-    let as_app_team = page(app.client_as(Role::AppTeam, "namespace:cd-service").await).await;
+    let as_app_team = page(app.client_as(Role::AppTeam, "namespace:cd-service, namespace:cd-service-*").await).await;
     assert!(as_app_team.contains("data-state=\"unmanaged\"") && !as_app_team.contains("data-testid=\"adopt-button\""));
 
     // Below network admin: refused, with the role's reason; nothing changes.
     for role in [Role::Viewer, Role::AppTeam] {
-        let client = app.client_as(role, "namespace:cd-service").await;
+        let client = app.client_as(role, "namespace:cd-service, namespace:cd-service-*").await;
         let (status, body) = adopt(&client, app, json!([{"kind": "Service", "name": "api"}])).await;
         assert_eq!(status, 403, "{role:?}: {body}");
     }
