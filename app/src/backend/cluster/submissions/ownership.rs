@@ -190,12 +190,15 @@ impl Submitter {
         let message = if refused.len() == 1 {
             format!("{first} (unmanaged_object); nothing was applied")
         } else {
-            let names: Vec<String> = refused.iter().map(|(position, _, _)| {
-                let target = identity(&objects[*position]);
-                describe(&target.kind, target.namespace.as_deref(), &target.name)
-            }).collect();
+            let names: Vec<String> = refused
+                .iter()
+                .map(|(position, _, _)| {
+                    let target = identity(&objects[*position]);
+                    describe(&target.kind, target.namespace.as_deref(), &target.name)
+                })
+                .collect();
             format!(
-                "{} objects exist that Gatehouse did not create ({}), each named with how to adopt it below (unmanaged_object); nothing was applied",
+                "{} objects exist that Gatehouse did not create ({}), and each one's row says how to adopt it (unmanaged_object); nothing was applied",
                 refused.len(),
                 names.join(", ")
             )
