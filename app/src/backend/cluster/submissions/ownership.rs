@@ -560,3 +560,40 @@ impl Submitter {
         ))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn live(labels: Value, managers: &[&str]) -> Value {
+        let fields: Vec<Value> = managers.iter().map(|m| json!({"manager": m, "operation": "Apply"})).collect();
+        json!({"metadata": {"labels": labels, "managedFields": fields}})
+    }
+
+    fn target(kind: &str, namespace: Option<&str>, name: &str) -> SubmissionObject {
+        identity(&json!({"apiVersion": "v1", "kind": kind, "metadata": {"name": name, "namespace": namespace}}))
+    }
+
+    #[test]
+    fn gatehouses_objects_carry_its_label_and_its_field_manager() {
+        let label = json!({MANAGED_BY: MANAGER});
+        assert!(is_managed(&live(label.clone(), &["kubectl", "gatehouse"])));
+        assert!(!is_managed(&live(label.clone(), &["kubectl"])), "a label anyone can set is not enough");
+        assert!(!is_managed(&live(json!({}), &["gatehouse"])), "nor co-owning fields that agree");
+        assert!(!is_managed(&live(json!({MANAGED_BY: "helm"}), &["gatehouse"])));
+    }
+
+    #[test]
+    fn a_refusal_says_why_and_how_to_adopt_or_avoid_it() {
+        let service = target("Service", Some("cd-service-dev"), "api");
+        let labelled = live(json!({MANAGED_BY: MANAGER}), &["kubectl", "kubectl-label"]);
+        assert_eq!(
+            refusal(&service, &labelled, "api", "dev"),
+            "Service cd-service-dev/api exists and Gatehouse did not create it (it carries app.kubernetes.io/managed-by: gatehouse, but field manager gatehouse holds none of its fields; it was written by kubectl, kubectl-label); a network admin can adopt it with POST /api/v1/applications/api/environments/dev/adopt {\"objects\": [{\"kind\": \"Service\", \"name\": \"api\"}]} (Adopt on the Applications page), or rename the application"
+        );
+        let pool = target("CiliumLoadBalancerIPPool", None, "dev-vips");
+        assert!(refusal(&pool, &live(json!({}), &["kubectl"]), "api", "dev").ends_with("or rename the environment's pool"));
+        let policy = target("CiliumL2AnnouncementPolicy", None, "gatehouse-dev");
+        assert!(refusal(&policy, &live(json!({}), &[]), "api", "dev").ends_with("or rename the environment"));
+    }
+}
