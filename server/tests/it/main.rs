@@ -25,4 +25,5 @@ mod topology;
 mod vip_holds;
 mod replicas;
 mod shared_sign_in;
+mod stall;
 mod openapi;
