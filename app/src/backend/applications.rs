@@ -8,7 +8,7 @@ use super::{
     plan,
     policy::Tenancy,
 };
-use crate::domain::{Application, Plan, access::Role};
+use crate::domain::{Application, Plan};
 
 fn object(name: &str) -> String {
     format!("application/{name}")
