@@ -23,6 +23,9 @@ pub enum AppError {
     /// Error-level checklist findings the change would add; nothing was saved.
     #[error("the change breaks {} checklist rule(s)", .0.len())]
     Rejected(Vec<crate::domain::Finding>),
+    /// The database was too busy to answer in time; nothing was changed.
+    #[error("{0}")]
+    Busy(String),
     #[error("something went wrong on the server; the server log has the details")]
     Internal,
     #[error("the request to the server failed: {0}")]
@@ -37,6 +40,7 @@ impl AppError {
             AppError::Invalid(_) | AppError::Fields(_) | AppError::Rejected(_) => 422,
             AppError::Conflict(_) => 409,
             AppError::Forbidden(_) => 403,
+            AppError::Busy(_) => 503,
             AppError::Internal | AppError::Transport(_) => 500,
         }
     }
@@ -60,6 +64,10 @@ impl From<crate::backend::db::DbError> for AppError {
             DbError::Denied(denied) => AppError::Forbidden(denied.message),
             DbError::Invalid(errors) => AppError::Fields(errors.into_vec()),
             DbError::Rejected(findings) => AppError::Rejected(findings),
+            other if other.is_busy() => {
+                tracing::warn!(error = %other, "the database was busy in a server function");
+                AppError::Busy("the database is busy with other changes; nothing was changed — try again in a moment".to_owned())
+            }
             other => {
                 tracing::error!(error = %other, "database error in a server function");
                 AppError::Internal

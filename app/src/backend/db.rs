@@ -71,6 +71,23 @@ pub enum DbError {
 }
 
 impl DbError {
+    /// Whether the database was too busy to answer in time: SQLite still locked after the
+    /// busy timeout, PostgreSQL a lock timeout, serialization failure or deadlock, or no
+    /// connection free in the pool. Not a fault: the same request succeeds a moment later.
+    pub fn is_busy(&self) -> bool {
+        match self {
+            DbError::Sqlx(sqlx::Error::PoolTimedOut) => true,
+            DbError::Sqlx(sqlx::Error::Database(e)) => {
+                let code = e.code().unwrap_or_default();
+                // SQLite: SQLITE_BUSY (5) and SQLITE_LOCKED (6) and their extended codes;
+                // PostgreSQL: serialization_failure, deadlock_detected, lock_not_available.
+                let sqlite = code.parse::<i64>().is_ok_and(|code| matches!(code & 0xff, 5 | 6));
+                sqlite || matches!(code.as_ref(), "40001" | "40P01" | "55P03")
+            }
+            _ => false,
+        }
+    }
+
     /// Whether a write failed on a UNIQUE constraint (the row is taken).
     pub fn is_unique_violation(&self) -> bool {
         matches!(self, DbError::Sqlx(sqlx::Error::Database(e)) if e.is_unique_violation())

@@ -45,6 +45,8 @@ pub struct ApiError {
     // Boxed: handlers return `Result<_, ApiError>` everywhere, and the Ok path stays small.
     error: Box<ErrorDetail>,
     errors: Vec<ErrorDetail>,
+    /// Seconds after which the same request may succeed (`Retry-After`).
+    retry_after: Option<u32>,
 }
 
 fn detail(code: &str, message: impl Into<String>) -> ErrorDetail {
@@ -53,7 +55,7 @@ fn detail(code: &str, message: impl Into<String>) -> ErrorDetail {
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &str, message: impl Into<String>) -> ApiError {
-        ApiError { status, error: Box::new(detail(code, message)), errors: Vec::new() }
+        ApiError { status, error: Box::new(detail(code, message)), errors: Vec::new(), retry_after: None }
     }
 
     pub fn with_field(mut self, field: impl Into<String>) -> ApiError {
@@ -106,7 +108,7 @@ impl ApiError {
             .first()
             .cloned()
             .unwrap_or_else(|| detail("invalid", "the request breaks a rule"));
-        ApiError { status: StatusCode::UNPROCESSABLE_ENTITY, error: Box::new(first), errors: details }
+        ApiError { status: StatusCode::UNPROCESSABLE_ENTITY, error: Box::new(first), errors: details, retry_after: None }
     }
 
     /// A change refused because it would break error-level checklist rules: 409 when it
@@ -127,7 +129,18 @@ impl ApiError {
             .first()
             .cloned()
             .unwrap_or_else(|| detail("checklist_violation", "the change breaks the checklist"));
-        ApiError { status, error: Box::new(first), errors: details }
+        ApiError { status, error: Box::new(first), errors: details, retry_after: None }
+    }
+
+    /// 503 with `Retry-After`: the database was too busy to answer in time.
+    pub fn busy() -> ApiError {
+        let mut error = ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "database_busy",
+            "the database is busy with other changes; nothing was changed — send the request again in a moment",
+        );
+        error.retry_after = Some(1);
+        error
     }
 
     /// Logs the cause; the caller sees only that something went wrong.
@@ -162,6 +175,10 @@ impl From<DbError> for ApiError {
             DbError::Denied(denied) => denied.into(),
             DbError::Invalid(errors) => ApiError::unprocessable(&errors),
             DbError::Rejected(findings) => ApiError::rejected(&findings),
+            other if other.is_busy() => {
+                tracing::warn!(error = %other, "the database was busy; answered 503");
+                ApiError::busy()
+            }
             other => ApiError::internal(&other),
         }
     }
@@ -180,6 +197,10 @@ impl From<app::backend::policy::Denied> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = ErrorBody { error: *self.error, errors: self.errors };
-        (self.status, Json(body)).into_response()
+        let mut response = (self.status, Json(body)).into_response();
+        if let Some(seconds) = self.retry_after {
+            response.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from(seconds));
+        }
+        response
     }
 }

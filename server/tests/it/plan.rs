@@ -217,3 +217,25 @@ crate::on_both_databases!(
     outputs_are_served_for_the_cluster_and_the_router,
     frr_is_generated_for_bgp_environments,
 );
+
+/// A write that finds SQLite still locked by another writer is "busy" — answered 503 with
+/// `Retry-After`, not a 500: the same request succeeds a moment later.
+#[tokio::test]
+async fn a_locked_sqlite_database_is_busy_not_a_fault() {
+    use sqlx::{ConnectOptions, Connection, sqlite::SqliteConnectOptions};
+    let dir = tempfile::tempdir().unwrap();
+    let options = SqliteConnectOptions::new().filename(dir.path().join("busy.db")).create_if_missing(true);
+    let mut holder = options.clone().connect().await.unwrap();
+    sqlx::query("CREATE TABLE t (x INTEGER)").execute(&mut holder).await.unwrap();
+    let mut writer = options.busy_timeout(std::time::Duration::ZERO).connect().await.unwrap();
+    let mut held = holder.begin().await.unwrap();
+    sqlx::query("INSERT INTO t VALUES (1)").execute(&mut *held).await.unwrap();
+    let error = sqlx::query("INSERT INTO t VALUES (2)").execute(&mut writer).await.unwrap_err();
+    let error = app::backend::db::DbError::Sqlx(error);
+    assert!(error.is_busy(), "{error}");
+    let answer = axum::response::IntoResponse::into_response(gatehouse::api::ApiError::from(error));
+    assert_eq!(answer.status(), 503);
+    assert_eq!(answer.headers()["retry-after"], "1");
+    held.rollback().await.unwrap();
+    assert!(!app::backend::db::DbError::NotFound("x".into()).is_busy());
+}
