@@ -42,7 +42,7 @@ async fn app_team_saves_through_the_form_within_its_scopes(kind: DbKind) {
     let mut bad = shop("not a hostname", "auto");
     bad["port"] = json!("80800");
     let (status, body) = save(&client, &app, bad, true).await;
-    assert_ne!(status, 200);
+    assert_eq!(status, 422, "a mistake is answered as one, not as a server fault: {body}");
     let fields: Vec<&str> = body["Fields"].as_array().expect("field errors").iter().filter_map(|e| e["field"].as_str()).collect();
     assert_eq!(fields, ["port", "environments.dev.hostnames[0]"], "{body}");
 
