@@ -128,6 +128,7 @@ impl Gatehouse {
         let secret_key = Arc::new(secret_key(&config)?);
         let db = Database::connect(&config.database_url).await?;
         app::backend::certificates::check_secret_key(&db, &secret_key).await?;
+        app::backend::certificates::grant_owners_to_users(&db, "gatehouse (certificate owners upgrade)").await?;
         app::backend::applications::hold_all_fixed_vips(&db, "gatehouse").await?;
         if config.demo {
             let created = app::backend::demo::seed(&db, &secret_key).await?;

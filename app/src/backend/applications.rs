@@ -76,6 +76,7 @@ pub async fn create(db: &Database, actor: &str, application: &Application) -> Re
     unknown_environments(&before, application)?;
     let mut after = before.clone();
     after.applications.push(application.clone());
+    super::certificates::refuse_not_allowed(&after, application)?;
     plan::refuse_new_errors(&before, &after, plan::now_unix())?;
     let spec = to_json(application);
     sqlx::query(
@@ -113,6 +114,7 @@ pub async fn update(db: &Database, actor: &str, application: &Application) -> Re
             *stored = application.clone();
         }
     }
+    super::certificates::refuse_not_allowed(&after, application)?;
     plan::refuse_new_errors(&before, &after, plan::now_unix())?;
     let spec = to_json(application);
     sqlx::query("UPDATE applications SET spec = $1, updated_at = $2 WHERE name = $3")

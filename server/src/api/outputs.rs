@@ -68,16 +68,7 @@ pub async fn application_bundle(
     super::applications::check_stored_scope(&state, &caller, &application).await?;
     let plan = plan_with_held_vips(&state).await?;
     // The one output that carries a private key: the Secret the Gateway terminates TLS with.
-    let certificate = plan
-        .application(&application)
-        .and_then(|app| app.environments.iter().find(|(env, _)| env.as_str() == environment))
-        .and_then(|(_, entry)| entry.certificate.clone());
-    let tls = match certificate {
-        Some(name) => certificates::tls_material(&state.db, &state.secret_key, &environment, name.as_str())
-            .await
-            .map_err(|error| ApiError::internal(&error))?,
-        None => None,
-    };
+    let tls = certificates::tls_for(&state.db, &state.secret_key, &plan, &application, &environment).await?;
     let tls_pem = tls.as_ref().map(|tls| manifests::TlsPem { chain_pem: &tls.chain_pem, key_pem: &tls.key_pem });
     let bundle =
         manifests::application_bundle_with_tls(&plan, &application, &environment, tls_pem).map_err(bundle_error)?;
