@@ -277,13 +277,15 @@ fn uses(plan: &Plan, certificate: &CertificateInfo) -> Vec<CertificateUse> {
         .iter()
         .filter_map(|app| {
             let entry = app.environments.get(&certificate.environment)?;
-            let namespace = plan.namespace_in(app, &certificate.environment);
-            (entry.certificate.as_ref() == Some(&certificate.name)).then(|| CertificateUse {
-                application: app.name.to_string(),
-                gateway: format!("{namespace}/{}-{}", app.name, certificate.environment),
-                hostnames: entry.hostnames.iter().map(ToString::to_string).collect(),
-                uncovered: uncovered(certificate, &entry.hostnames).iter().map(ToString::to_string).collect(),
-                allowed: certificate.owners.admit(namespace.as_str()),
+            (entry.certificate.as_ref() == Some(&certificate.name)).then(|| {
+                let namespace = plan.namespace_in(app, &certificate.environment);
+                CertificateUse {
+                    application: app.name.to_string(),
+                    gateway: format!("{namespace}/{}-{}", app.name, certificate.environment),
+                    hostnames: entry.hostnames.iter().map(ToString::to_string).collect(),
+                    uncovered: uncovered(certificate, &entry.hostnames).iter().map(ToString::to_string).collect(),
+                    allowed: certificate.owners.admit(namespace.as_str()),
+                }
             })
         })
         .collect()
