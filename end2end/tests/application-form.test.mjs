@@ -23,8 +23,26 @@ async function prepare(base) {
     assert.equal(response.status, 201, `${path}: ${await response.text()}`);
   };
   await post('/api/v1/users', { ...TEAM, role: 'app_team', scopes: 'namespace:shop, namespace:shop-*' });
-  const { certificate_pem, private_key_pem } = makeCertificate('shop-dev.mdhlabs.com');
-  await post('/api/v1/environments/dev/certificates', { name: 'shop-tls', certificate_pem, private_key_pem });
+  // dev puts an application of namespace shop in shop-dev: the team's certificate is for it.
+  const shop = makeCertificate('shop-dev.mdhlabs.com');
+  await post('/api/v1/environments/dev/certificates', { name: 'shop-tls', ...shop, owners: ['shop-*'] });
+  // Another team's certificate in the same environment.
+  const ledger = makeCertificate('ledger-dev.mdhlabs.com');
+  await post('/api/v1/environments/dev/certificates', { name: 'ledger-tls', ...ledger, owners: ['ledger-dev'] });
+}
+
+async function signIn(page, base, path) {
+  await page.goto(`${base}/sign-in?return=${path}`);
+  await page.fill('#name', TEAM.name);
+  await page.fill('#password', TEAM.password);
+  await page.click('button[type=submit]:has-text("Sign in")');
+  await page.waitForURL(new RegExp(`${path}$`));
+  await waitForHydration(page);
+}
+
+/// The values the certificate choice of an environment offers, "— none —" left out.
+async function certificateChoices(page, environment) {
+  return page.locator(`#app-${environment}-certificate option`).evaluateAll((options) => options.map((o) => o.value).filter((v) => v));
 }
 
 describe('The application form', () => {
@@ -34,12 +52,7 @@ describe('The application form', () => {
     const base = suite.portal.url;
     await prepare(base);
     const page = await suite.browser.newPage({ viewport: { width: 1280, height: 1600 } });
-    await page.goto(`${base}/sign-in?return=/applications/new`);
-    await page.fill('#name', TEAM.name);
-    await page.fill('#password', TEAM.password);
-    await page.click('button[type=submit]:has-text("Sign in")');
-    await page.waitForURL(/\/applications\/new$/);
-    await waitForHydration(page);
+    await signIn(page, base, '/applications/new');
 
     await page.fill('#app-name', 'shop');
     await page.fill('#app-namespace', 'shop');
@@ -98,5 +111,46 @@ describe('The application form', () => {
     await vip.waitFor();
     assert.equal(await vip.getAttribute('data-announced'), 'true');
     assert.match(await vip.textContent(), /192\.168\.101\.19\d.*gatehouse\.io\/advertise=dev.*assigned.*L2 policy/s);
+    await page.close();
+  });
+
+  test('an app team is offered only the certificates its namespace may use, environment by environment', async () => {
+    const base = suite.portal.url;
+    const page = await suite.browser.newPage({ viewport: { width: 1280, height: 1600 } });
+    await signIn(page, base, '/applications/new');
+    await page.fill('#app-name', 'basket');
+    await page.fill('#app-namespace', 'shop');
+    const dev = page.locator('fieldset[data-environment=dev]');
+    assert.equal(await dev.getByTestId('placement').textContent(), 'Goes to cluster default, namespace shop-dev.');
+    // dev holds api-tls (cd-service-dev's), shop-tls (shop-*) and ledger-tls (ledger-dev's).
+    assert.deepEqual(await certificateChoices(page, 'dev'), ['shop-tls']);
+    // prod holds only the demo's api-tls, which belongs to cd-service.
+    assert.deepEqual(await certificateChoices(page, 'prod'), []);
+
+    // The choice follows the namespace the environment would put the application in.
+    await page.fill('#app-namespace', 'ledger');
+    await page.waitForFunction(() => [...document.querySelectorAll('#app-dev-certificate option')].some((o) => o.value === 'ledger-tls'));
+    assert.deepEqual(await certificateChoices(page, 'dev'), ['ledger-tls']);
+    await page.fill('#app-namespace', 'cd-service');
+    await page.waitForFunction(() => [...document.querySelectorAll('#app-dev-certificate option')].some((o) => o.value === 'api-tls'));
+    assert.deepEqual(await certificateChoices(page, 'dev'), ['api-tls']);
+    assert.deepEqual(await certificateChoices(page, 'prod'), ['api-tls']);
+
+    // A chosen certificate the namespace may not use stays visible, marked, with the refusal
+    // beside it, and Save waits.
+    await page.fill('#app-namespace', 'shop');
+    await page.waitForFunction(() => [...document.querySelectorAll('#app-dev-certificate option')].some((o) => o.value === 'shop-tls'));
+    await page.fill('#app-image', 'registry.example/basket:1.0.0');
+    await page.uncheck('#app-prod-deployed');
+    await page.fill('#app-dev-hostnames', 'basket-dev.mdhlabs.com');
+    await page.selectOption('#app-dev-certificate', 'shop-tls');
+    await page.fill('#app-namespace', 'billing');
+    const refusal = dev.locator('.field__error', { hasText: 'shop-tls' });
+    await refusal.waitFor();
+    assert.match(await refusal.textContent(), /certificate shop-tls in dev belongs to namespaces shop-\*.*namespace billing-dev/);
+    assert.ok(await page.locator('[data-testid=save-application]').isDisabled(), 'Save waits');
+    assert.match(await page.locator('#app-dev-certificate option:checked').textContent(), /shop-tls — not for namespace billing-dev \(owners: shop-\*\)/);
+    await page.screenshot({ path: new URL('../artifacts/application-form-certificates.png', import.meta.url).pathname, fullPage: true });
+    await page.close();
   });
 });

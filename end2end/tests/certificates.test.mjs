@@ -19,6 +19,7 @@ describe('Certificates', () => {
 
     await page.selectOption('#upload-environment', 'dev');
     await page.fill('#upload-name', 'ledger-tls');
+    await page.fill('#upload-owners', 'ledger-dev');
     await page.setInputFiles('#upload-certificate-file', { name: 'ledger.crt', mimeType: 'application/x-pem-file', buffer: Buffer.from(certificate) });
     await page.setInputFiles('#upload-key-file', { name: 'ledger.key', mimeType: 'application/x-pem-file', buffer: Buffer.from(key) });
     // The browser reads the files into the form.
@@ -35,6 +36,18 @@ describe('Certificates', () => {
     assert.match(await status.textContent(), /^valid/);
     assert.match(await page.textContent('[data-testid=certificate-facts]'), /ECDSA P-256/);
     assert.doesNotMatch(await page.content(), /PRIVATE KEY/, 'the key is not on the page');
+    assert.match(await page.textContent('[data-testid=certificate-owners]'), /ledger-dev/);
+    // A network admin changes who may use it.
+    await page.fill('#certificate-owners', 'ledger-dev, ledger-qa-*');
+    await page.click('[data-testid=save-owners]');
+    await page.locator('[data-testid=owners-saved]').waitFor();
+    assert.equal(await page.inputValue('#certificate-owners'), 'ledger-dev, ledger-qa-*');
+    await page.fill('#certificate-owners', 'Ledger_QA');
+    await page.click('[data-testid=save-owners]');
+    await page.locator('.field__error[data-field=owners]').waitFor();
+    await page.reload();
+    await waitForHydration(page);
+    assert.match(await page.textContent('[data-testid=certificate-owners]'), /ledger-dev\s*ledger-qa-\*/);
     await page.screenshot({ path: new URL('../artifacts/certificate.png', import.meta.url).pathname, fullPage: true });
 
     // The very same certificate and key for prod: GH-TLS-DISTINCT refuses it, nothing stored.

@@ -128,6 +128,7 @@ impl Gatehouse {
         let secret_key = Arc::new(secret_key(&config)?);
         let db = Database::connect(&config.database_url).await?;
         app::backend::certificates::check_secret_key(&db, &secret_key).await?;
+        app::backend::certificates::grant_owners_to_users(&db, "gatehouse (certificate owners upgrade)").await?;
         app::backend::applications::hold_all_fixed_vips(&db, "gatehouse").await?;
         let migrated = app::backend::auth::users::migrate_scopes(&db).await?;
         if migrated > 0 {

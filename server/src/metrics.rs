@@ -181,7 +181,7 @@ impl Metrics {
         registry.register("pool_utilization_ratio", "Share of each VIP pool's addresses allocated or reserved", utilization);
 
         let days = Family::<CertificateLabels, Gauge>::default();
-        for certificate in certificates::list(db, &InventoryQuery::default()).await? {
+        for certificate in certificates::list(db, &app::backend::auth::Principal::system("metrics"), &InventoryQuery::default()).await? {
             if let Some(left) = certificate.days_left {
                 days.get_or_create(&CertificateLabels { environment: certificate.environment, name: certificate.name }).set(left);
             }

@@ -53,6 +53,7 @@ pub fn summary(method: &Method, path: &str) -> Option<&'static str> {
         ("GET", "/certificates") => "Every certificate, with status and expiry",
         ("GET", "/certificates/{id}") => "One certificate (never its key)",
         ("DELETE", "/certificates/{id}") => "Delete a certificate no Gateway uses",
+        ("PUT", "/certificates/{id}/owners") => "Change the namespaces that may use a certificate",
         ("GET", "/applications") => "Every application",
         ("POST", "/applications") => "Create an application",
         ("GET", "/applications/{app}") => "One application",

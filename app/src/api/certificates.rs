@@ -15,13 +15,18 @@ pub struct InventoryPage {
     pub environments: Vec<String>,
 }
 
-/// One certificate's page: its HTML, rendered on the server, and what the delete button needs.
+/// One certificate's page: its HTML, rendered on the server, and what the delete button and
+/// the owners' form need.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CertificatePage {
     pub id: i64,
     pub title: String,
     pub html: String,
     pub is_current: bool,
+    /// The namespaces that may use it, as the owners' field shows them (`team-a, team-b-*`).
+    pub owners: String,
+    /// Whether the caller may change the owners (network admins and admins).
+    pub may_change_owners: bool,
 }
 
 /// What an upload stored, and what the checklist now says about it.
@@ -59,7 +64,8 @@ impl From<crate::backend::certificates::CertificateError> for AppError {
 pub async fn list_certificates(query: InventoryQuery) -> Result<InventoryPage, AppError> {
     use crate::backend::{certificates, environments, plan};
     let db = crate::backend::db::use_database()?;
-    let all = certificates::list(&db, &InventoryQuery { sort: query.sort, ..InventoryQuery::default() }).await?;
+    let caller = crate::backend::auth::current()?;
+    let all = certificates::list(&db, &caller, &InventoryQuery { sort: query.sort, ..InventoryQuery::default() }).await?;
     let total = all.len();
     let certificates = query.apply(all);
     let environments: Vec<String> = environments::list(&db).await?.into_iter().map(|e| e.name.to_string()).collect();
@@ -71,13 +77,16 @@ pub async fn list_certificates(query: InventoryQuery) -> Result<InventoryPage, A
 #[server]
 pub async fn get_certificate(id: i64) -> Result<CertificatePage, AppError> {
     let db = crate::backend::db::use_database()?;
-    let certificate = crate::backend::certificates::get(&db, id)
+    let caller = crate::backend::auth::current()?;
+    let certificate = crate::backend::certificates::get(&db, &caller, id)
         .await?
         .ok_or_else(|| AppError::NotFound(format!("there is no certificate with id {id}")))?;
     Ok(CertificatePage {
         id,
         title: format!("Certificate {} ({})", certificate.name, certificate.environment),
         is_current: certificate.superseded_at.is_none(),
+        owners: certificate.owners.to_string(),
+        may_change_owners: caller.role >= crate::domain::access::Role::NetworkAdmin,
         html: crate::ui::certificates::fragments::certificate(certificate),
     })
 }
@@ -90,13 +99,24 @@ pub async fn upload_certificate(environment: String, input: CertificateUploadInp
     let secret_key = use_secret_key()?;
     let upload =
         crate::domain::CertificateUpload::parse(input).map_err(|errors| AppError::Fields(errors.into_vec()))?;
-    let uploaded =
-        certificates::upload(&db, &secret_key, &crate::backend::auth::current_actor()?, &environment, &upload).await?;
+    let uploaded = certificates::upload(&db, &secret_key, &crate::backend::auth::current()?, &environment, &upload).await?;
     Ok(UploadedView { id: uploaded.certificate.id, findings: uploaded.findings })
 }
 
 #[server]
 pub async fn delete_certificate(id: i64) -> Result<(), AppError> {
     let db = crate::backend::db::use_database()?;
-    Ok(crate::backend::certificates::delete(&db, &crate::backend::auth::current_actor()?, id).await?)
+    Ok(crate::backend::certificates::delete(&db, &crate::backend::auth::current()?, id).await?)
+}
+
+/// Changes who may use the certificate `id`: `owners` as typed (`team-a, team-b-*`, or one
+/// per line); answers them as stored.
+#[server]
+pub async fn set_certificate_owners(id: i64, owners: String) -> Result<String, AppError> {
+    use crate::domain::certificates::CertificateOwners;
+    let db = crate::backend::db::use_database()?;
+    let owners = CertificateOwners::parse("owners", &CertificateOwners::split(&owners))
+        .map_err(|errors| AppError::Fields(errors.into_vec()))?;
+    let stored = crate::backend::certificates::set_owners(&db, &crate::backend::auth::current()?, id, &owners).await?;
+    Ok(stored.owners.to_string())
 }

@@ -51,6 +51,7 @@ pub fn server_fn_rule(path: &str) -> crate::domain::access::Access {
         (certificates::GetCertificate::PATH, Access::VIEWER),
         (certificates::UploadCertificate::PATH, Access::NETWORK_ADMIN),
         (certificates::DeleteCertificate::PATH, Access::NETWORK_ADMIN),
+        (certificates::SetCertificateOwners::PATH, Access::NETWORK_ADMIN),
         (pools::ListPools::PATH, Access::VIEWER),
         (pools::CreatePool::PATH, Access::NETWORK_ADMIN),
         (pools::GetPool::PATH, Access::VIEWER),

@@ -146,6 +146,7 @@ pub async fn create(db: &Database, tenancy: &Tenancy, caller: &Principal, applic
     }
     let mut after = before.clone();
     after.applications.push(application.clone());
+    super::certificates::refuse_not_allowed(&after, application)?;
     plan::refuse_new_errors(&before, &after, plan::now_unix())?;
     let spec = to_json(application);
     sqlx::query(
@@ -189,6 +190,7 @@ pub async fn update(db: &Database, tenancy: &Tenancy, caller: &Principal, applic
             *stored = application.clone();
         }
     }
+    super::certificates::refuse_not_allowed(&after, application)?;
     plan::refuse_new_errors(&before, &after, plan::now_unix())?;
     let spec = to_json(application);
     sqlx::query("UPDATE applications SET spec = $1, updated_at = $2 WHERE name = $3")

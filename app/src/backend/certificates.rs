@@ -10,7 +10,22 @@
 //!
 //! Private keys exist in plaintext only in memory: sealed with AES-256-GCM under the
 //! server's [`SecretKey`] and bound to their row, opened only to build the
-//! `kubernetes.io/tls` Secret of a bundle download. No view, log line or error carries one.
+//! `kubernetes.io/tls` Secret of an application's bundle. No view, log line or error carries one.
+//!
+//! # Who may use a certificate
+//!
+//! Every certificate has owners: the namespaces (`team-x`, `team-x-*`) whose applications may
+//! terminate TLS with it, said by the network admin who uploads it and changed with
+//! [`set_owners`]. An application's environment entry may name a certificate only when the
+//! namespace the environment places it in is an owner: a save is refused otherwise
+//! ([`refuse_not_allowed`], 422 on `environments.<env>.certificate`), and since owners and
+//! placements change after a save, [`tls_for`] — the one function that opens a stored key,
+//! used by the bundle download, submissions, approvals and previews — asks again, and also
+//! refuses a certificate that does not cover every hostname the application serves there
+//! (GH-CERT-SAN). The key is opened only after both checks, and its row's owners are read
+//! in the same query as the key. App teams see only the certificates whose owners overlap
+//! their scopes ([`list`], [`get`]); the roles above and viewers see every certificate, and
+//! nobody its key.
 
 pub mod issue;
 pub mod parse;
@@ -32,16 +47,20 @@ pub use sealing::{KeyOrigin, SealError, SecretKey, SecretKeyError, load_or_creat
 
 use super::{
     audit,
+    auth::Principal,
     db::{Database, DbError, now_text},
     plan,
+    policy::Denied,
 };
+use crate::domain::access::{NamespacePattern, Role};
 use crate::domain::certificates::{
-    CertificateSource, CertificateUse, ChainLinkView, certificate_status, uncovered,
+    CertificateOwners, CertificateSource, CertificateUse, ChainLinkView, certificate_status, not_allowed, not_allowed_in,
+    uncovered,
 };
 use crate::domain::checklist::rule;
 use crate::domain::{
-    CertificateDetails, CertificateInfo, CertificateStatus, CertificateUpload, CertificateView, EnvironmentName,
-    Finding, InventoryQuery, K8sSubdomain, Plan, SecretReference, Severity,
+    Application, CertificateDetails, CertificateInfo, CertificateStatus, CertificateUpload, CertificateView,
+    EnvironmentName, Finding, FieldErrors, InventoryQuery, K8sSubdomain, Plan, SecretReference, Severity,
 };
 
 /// Why an upload or a key operation failed.
@@ -93,7 +112,7 @@ impl std::fmt::Debug for TlsMaterial {
 
 const COLUMNS: &str = "c.id AS id, e.name AS environment, c.name AS name, c.chain AS chain, \
      c.secret_namespace AS secret_namespace, c.secret_name AS secret_name, c.uploaded_at AS uploaded_at, \
-     c.uploaded_by AS uploaded_by, c.superseded_at AS superseded_at";
+     c.uploaded_by AS uploaded_by, c.superseded_at AS superseded_at, c.owners AS owners";
 const FROM: &str = "FROM certificates c JOIN environments e ON e.id = c.environment_id";
 
 /// A stored version, without its key.
@@ -108,6 +127,9 @@ struct Stored {
     uploaded_at: String,
     uploaded_by: String,
     superseded_at: Option<String>,
+    /// `None`: uploaded before certificates had owners (see [`grant_owners_to_users`]);
+    /// nobody may use it until then.
+    owners: Option<CertificateOwners>,
 }
 
 fn corrupt(what: &str) -> impl FnOnce(serde_json::Error) -> DbError + '_ {
@@ -141,7 +163,15 @@ impl Stored {
             uploaded_at: text("uploaded_at")?,
             uploaded_by: text("uploaded_by")?,
             superseded_at: row.try_get("superseded_at")?,
+            owners: row
+                .try_get::<Option<String>, _>("owners")?
+                .map(|owners| serde_json::from_str(&owners).map_err(corrupt("certificate owners")))
+                .transpose()?,
         })
+    }
+
+    fn owners(&self) -> CertificateOwners {
+        self.owners.clone().unwrap_or_default()
     }
 
     fn leaf(&self) -> Option<&CertificateDetails> {
@@ -159,6 +189,7 @@ impl Stored {
             fingerprint_sha256: leaf.map(|l| l.fingerprint_sha256.clone()).unwrap_or_default(),
             public_key_fingerprint: leaf.map(|l| l.public_key_sha256.clone()).unwrap_or_default(),
             secret_ref: self.secret_ref.clone(),
+            owners: self.owners(),
         }
     }
 
@@ -175,6 +206,7 @@ impl Stored {
             "chain": self.chain,
             "secret_ref": self.secret_ref,
             "uploaded_at": self.uploaded_at,
+            "owners": self.owners,
         })
     }
 }
@@ -245,11 +277,15 @@ fn uses(plan: &Plan, certificate: &CertificateInfo) -> Vec<CertificateUse> {
         .iter()
         .filter_map(|app| {
             let entry = app.environments.get(&certificate.environment)?;
-            (entry.certificate.as_ref() == Some(&certificate.name)).then(|| CertificateUse {
-                application: app.name.to_string(),
-                gateway: format!("{}/{}-{}", plan.namespace_in(app, &certificate.environment), app.name, certificate.environment),
-                hostnames: entry.hostnames.iter().map(ToString::to_string).collect(),
-                uncovered: uncovered(certificate, &entry.hostnames).iter().map(ToString::to_string).collect(),
+            (entry.certificate.as_ref() == Some(&certificate.name)).then(|| {
+                let namespace = plan.namespace_in(app, &certificate.environment);
+                CertificateUse {
+                    application: app.name.to_string(),
+                    gateway: format!("{namespace}/{}-{}", app.name, certificate.environment),
+                    hostnames: entry.hostnames.iter().map(ToString::to_string).collect(),
+                    uncovered: uncovered(certificate, &entry.hostnames).iter().map(ToString::to_string).collect(),
+                    allowed: certificate.owners.admit(namespace.as_str()),
+                }
             })
         })
         .collect()
@@ -298,6 +334,7 @@ fn view(stored: &Stored, plan: &Plan, now: i64) -> CertificateView {
         name: stored.name.to_string(),
         source: if stored.secret_ref.is_some() { "secret" } else { "upload" }.to_owned(),
         secret_ref: stored.secret_ref.clone(),
+        owners: info.owners.clone(),
         subject: leaf.map(|l| l.subject.clone()),
         sans: info.sans.clone(),
         issuer: leaf.map(|l| l.issuer.clone()),
@@ -338,19 +375,32 @@ fn chain_view(chain: &[CertificateDetails]) -> Vec<ChainLinkView> {
         .collect()
 }
 
-/// The current certificates that pass the query's filters, in its order.
-pub async fn list(db: &Database, query: &InventoryQuery) -> Result<Vec<CertificateView>, DbError> {
+/// Whether `caller` sees a certificate with these owners: an app team only when the owners
+/// overlap the namespaces of its scopes; viewers and the roles above app team always.
+fn visible(caller: &Principal, owners: &CertificateOwners) -> bool {
+    caller.role != Role::AppTeam || owners.overlap(caller.scopes.namespaces())
+}
+
+/// The current certificates `caller` may see ([`visible`]) that pass the query's filters, in
+/// its order.
+pub async fn list(db: &Database, caller: &Principal, query: &InventoryQuery) -> Result<Vec<CertificateView>, DbError> {
     let mut conn = db.pool().acquire().await?;
     let plan = plan::load(&mut conn).await?;
     let now = plan::now_unix();
-    let views = current(&mut conn).await?.iter().map(|stored| view(stored, &plan, now)).collect();
+    let views = current(&mut conn)
+        .await?
+        .iter()
+        .filter(|stored| visible(caller, &stored.owners()))
+        .map(|stored| view(stored, &plan, now))
+        .collect();
     Ok(query.apply(views))
 }
 
-/// One version with its chain and the other versions of its name.
-pub async fn get(db: &Database, id: i64) -> Result<Option<CertificateView>, DbError> {
+/// One version with its chain and the other versions of its name; `None` when there is none
+/// or `caller` may not see it (an app team outside its owners).
+pub async fn get(db: &Database, caller: &Principal, id: i64) -> Result<Option<CertificateView>, DbError> {
     let mut conn = db.pool().acquire().await?;
-    let Some(stored) = find(&mut conn, id).await? else { return Ok(None) };
+    let Some(stored) = find(&mut conn, id).await?.filter(|stored| visible(caller, &stored.owners())) else { return Ok(None) };
     let plan = plan::load(&mut conn).await?;
     let now = plan::now_unix();
     let all = versions(&mut conn, stored.environment.as_str(), stored.name.as_str()).await?;
@@ -425,13 +475,18 @@ async fn shared_with_other_environments(
 
 /// Stores an upload for `environment`, replacing (and keeping as history) the current
 /// certificate of that name. Parsed and verified first; nothing is written on any error.
+/// Network admins only. Its owners are the upload's, else the replaced certificate's, else
+/// none.
 pub async fn upload(
     db: &Database,
     secret_key: &SecretKey,
-    actor: &str,
+    caller: &Principal,
     environment: &str,
     upload: &CertificateUpload,
 ) -> Result<Uploaded, CertificateError> {
+    caller.require(Role::NetworkAdmin, "upload certificates").map_err(DbError::from)?;
+    let actor = caller.actor();
+    let actor = actor.as_str();
     let (parsed, secret_ref) = match &upload.source {
         CertificateSource::Pem { certificate_pem, private_key_pem } => {
             (Some(parse_upload(certificate_pem, private_key_pem)?), None)
@@ -460,6 +515,7 @@ pub async fn upload(
     let previous = versions(&mut tx, env.as_str(), upload.name.as_str()).await?.into_iter().find(|v| v.superseded_at.is_none());
 
     let now_text = now_text();
+    let owners = upload.owners.clone().or_else(|| previous.as_ref().map(Stored::owners)).unwrap_or_default();
     let mut stored = Stored {
         id: 0,
         environment: env.clone(),
@@ -469,6 +525,7 @@ pub async fn upload(
         uploaded_at: now_text.clone(),
         uploaded_by: actor.to_owned(),
         superseded_at: None,
+        owners: Some(owners.clone()),
     };
     let mut after = before.clone();
     let certificates = after.certificates.get_or_insert_with(Vec::new);
@@ -495,8 +552,8 @@ pub async fn upload(
     let leaf = chain.first();
     let row = sqlx::query(
         "INSERT INTO certificates (environment_id, name, chain, chain_pem, fingerprint_sha256, public_key_sha256, \
-         secret_namespace, secret_name, uploaded_at, uploaded_by) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
+         secret_namespace, secret_name, uploaded_at, uploaded_by, owners) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
     )
     .bind(environment_id)
     .bind(upload.name.as_str())
@@ -508,6 +565,7 @@ pub async fn upload(
     .bind(secret_ref.as_ref().map(|r| r.name.to_string()))
     .bind(&now_text)
     .bind(actor)
+    .bind(owners_json(&owners)?)
     .fetch_one(&mut *tx)
     .await
     .map_err(DbError::from)?;
@@ -542,8 +600,12 @@ pub async fn upload(
 }
 
 /// Deletes a version. Deleting the current version deletes the certificate with its
-/// history (and every sealed key of it); refused while an application uses it.
-pub async fn delete(db: &Database, actor: &str, id: i64) -> Result<(), DbError> {
+/// history (and every sealed key of it); refused while an application uses it. Network
+/// admins only.
+pub async fn delete(db: &Database, caller: &Principal, id: i64) -> Result<(), DbError> {
+    caller.require(Role::NetworkAdmin, "delete certificates")?;
+    let actor = caller.actor();
+    let actor = actor.as_str();
     let mut tx = db.pool().begin().await?;
     plan::lock(&mut tx).await?;
     let stored = find(&mut tx, id).await?.ok_or_else(|| not_found(id))?;
@@ -577,24 +639,137 @@ pub fn not_found(id: i64) -> DbError {
     DbError::NotFound(format!("there is no certificate with id {id}; GET /api/v1/certificates lists them"))
 }
 
-/// The chain and opened key of the current upload of `name` in `environment`; `None` when
-/// there is none or it is a Secret reference.
-pub async fn tls_material(
+fn owners_json(owners: &CertificateOwners) -> Result<String, DbError> {
+    serde_json::to_string(owners).map_err(corrupt("certificate owners"))
+}
+
+/// Changes who may use the certificate `id` (its current version): network admins only,
+/// recorded in the audit log as `certificate.owners` with the owners before and after.
+/// Applications that named it keep their choice; those whose namespace is no longer an owner
+/// get neither a bundle nor a submission with it ([`tls_for`]) until they choose another.
+pub async fn set_owners(db: &Database, caller: &Principal, id: i64, owners: &CertificateOwners) -> Result<CertificateView, DbError> {
+    caller.require(Role::NetworkAdmin, "change who may use a certificate")?;
+    let mut tx = db.pool().begin().await?;
+    plan::lock(&mut tx).await?;
+    let stored = find(&mut tx, id).await?.ok_or_else(|| not_found(id))?;
+    if stored.superseded_at.is_some() {
+        let current = versions(&mut tx, stored.environment.as_str(), stored.name.as_str()).await?;
+        let current = current.iter().find(|v| v.superseded_at.is_none()).map_or_else(String::new, |v| format!(", id {}", v.id));
+        return Err(DbError::Conflict(format!(
+            "certificate {id} is an earlier version of {} in {}; owners belong to the current version{current}: change them there",
+            stored.name, stored.environment
+        )));
+    }
+    sqlx::query("UPDATE certificates SET owners = $1 WHERE id = $2").bind(owners_json(owners)?).bind(id).execute(&mut *tx).await?;
+    audit::record(
+        &mut tx,
+        &caller.actor(),
+        "certificate.owners",
+        &stored.object(),
+        Some(&serde_json::json!({"id": id, "owners": stored.owners})),
+        Some(&serde_json::json!({"id": id, "owners": owners})),
+    )
+    .await?;
+    tx.commit().await?;
+    get(db, caller, id).await?.ok_or_else(|| not_found(id))
+}
+
+/// Refuses to save `application` into `plan` (the plan as it would be) while one of its
+/// environments names a certificate its namespace there may not use: 422, one error per such
+/// environment on `environments.<env>.certificate`.
+pub fn refuse_not_allowed(plan: &Plan, application: &Application) -> Result<(), DbError> {
+    let refused = not_allowed(plan, application);
+    if refused.is_empty() { Ok(()) } else { Err(DbError::Invalid(FieldErrors::from(refused))) }
+}
+
+/// Whether `application` may terminate TLS in `environment` with the certificate it names
+/// there (see [`tls_for`]), asked before anything is written for a submission (such as
+/// holding its `auto` VIP). Nothing to refuse when the plan has no such application or
+/// environment.
+pub fn require_usable(plan: &Plan, application: &str, environment: &str) -> Result<(), DbError> {
+    let Some(app) = plan.application(application) else { return Ok(()) };
+    match app.environments.keys().find(|env| env.as_str() == environment) {
+        Some(env) => require_usable_in(plan, app, env),
+        None => Ok(()),
+    }
+}
+
+/// Whether `application` may terminate TLS in `environment` with the certificate it names
+/// there: its namespace there is an owner (else 403 `certificate_not_allowed`), and the
+/// certificate covers every hostname it serves there (else the GH-CERT-SAN findings).
+fn require_usable_in(plan: &Plan, application: &Application, environment: &EnvironmentName) -> Result<(), DbError> {
+    if let Some(refusal) = not_allowed_in(plan, application, environment) {
+        return Err(Denied::new("certificate_not_allowed", refusal.message).into());
+    }
+    let Some(name) = application.environments.get(environment).and_then(|entry| entry.certificate.as_ref()) else {
+        return Ok(());
+    };
+    let object = format!("certificate/{environment}/{name}");
+    let uncovered: Vec<Finding> = crate::domain::check_application(plan, application.name.as_str(), plan::now_unix())
+        .findings
+        .into_iter()
+        .filter(|finding| finding.rule == rule::CERT_SAN.id && finding.objects.contains(&object))
+        .collect();
+    if uncovered.is_empty() { Ok(()) } else { Err(DbError::Rejected(uncovered)) }
+}
+
+/// The chain and opened key of the certificate `application` names in `environment`, for the
+/// `kubernetes.io/tls` Secret of its bundle: the only way a stored key leaves the database.
+/// Refused — before the key is read — when the application's namespace there is not among
+/// the certificate's owners (403 `certificate_not_allowed`, naming the certificate and its
+/// owners) or the certificate misses one of its hostnames there (GH-CERT-SAN). `None` when
+/// the application or environment is not in `plan` (the bundle says so), or the entry names
+/// no certificate, one not uploaded yet, or a Secret reference (no key to open; the owners
+/// are checked all the same, since the bundle grants the Gateway that Secret).
+pub async fn tls_for(
     db: &Database,
     secret_key: &SecretKey,
+    plan: &Plan,
+    application: &str,
     environment: &str,
-    name: &str,
+) -> Result<Option<TlsMaterial>, CertificateError> {
+    let Some(app) = plan.application(application) else { return Ok(None) };
+    let Some((env, entry)) = app.environments.iter().find(|(env, _)| env.as_str() == environment) else { return Ok(None) };
+    let Some(name) = &entry.certificate else { return Ok(None) };
+    require_usable_in(plan, app, env)?;
+    tls_material(db, secret_key, env, name, plan.namespace_in(app, env).as_str()).await
+}
+
+/// The chain and opened key of the current upload of `name` in `environment`, for an
+/// application in `namespace`; `None` when there is none or it is a Secret reference. The
+/// owners are read with the key and checked once more, so owners changed since the caller's
+/// plan was loaded still hold.
+async fn tls_material(
+    db: &Database,
+    secret_key: &SecretKey,
+    environment: &EnvironmentName,
+    name: &K8sSubdomain,
+    namespace: &str,
 ) -> Result<Option<TlsMaterial>, CertificateError> {
     let row = sqlx::query(&format!(
-        "SELECT c.id AS id, c.chain_pem AS chain_pem, c.sealed_key AS sealed_key, c.fingerprint_sha256 AS fingerprint \
-         {FROM} WHERE e.name = $1 AND c.name = $2 AND c.superseded_at IS NULL"
+        "SELECT c.id AS id, c.chain_pem AS chain_pem, c.sealed_key AS sealed_key, c.fingerprint_sha256 AS fingerprint, \
+         c.owners AS owners {FROM} WHERE e.name = $1 AND c.name = $2 AND c.superseded_at IS NULL"
     ))
-    .bind(environment)
-    .bind(name)
+    .bind(environment.as_str())
+    .bind(name.as_str())
     .fetch_optional(db.pool())
     .await
     .map_err(DbError::from)?;
     let Some(row) = row else { return Ok(None) };
+    let owners: CertificateOwners = match row.try_get::<Option<String>, _>("owners").map_err(DbError::from)? {
+        Some(owners) => serde_json::from_str(&owners).map_err(corrupt("certificate owners"))?,
+        None => CertificateOwners::default(),
+    };
+    if !owners.admit(namespace) {
+        return Err(DbError::from(Denied::new(
+            "certificate_not_allowed",
+            format!(
+                "certificate {name} in {environment} belongs to namespaces {} and not to {namespace}; ask a network admin to add {namespace} to its owners",
+                owners.describe()
+            ),
+        ))
+        .into());
+    }
     let (Some(chain_pem), Some(sealed), Some(fingerprint)) = (
         row.try_get::<Option<String>, _>("chain_pem").map_err(DbError::from)?,
         row.try_get::<Option<Vec<u8>>, _>("sealed_key").map_err(DbError::from)?,
@@ -603,9 +778,79 @@ pub async fn tls_material(
         return Ok(None);
     };
     let id: i64 = row.try_get("id").map_err(DbError::from)?;
-    let key = secret_key.open(&sealed, &associated_data(id, environment, name, &fingerprint))?;
+    let key = secret_key.open(&sealed, &associated_data(id, environment.as_str(), name.as_str(), &fingerprint))?;
     let key_pem = Zeroizing::new(String::from_utf8(key.to_vec()).map_err(|_| SealError::Open)?);
     Ok(Some(TlsMaterial { chain_pem, key_pem }))
+}
+
+/// The upgrade to certificates with owners: each current certificate stored before owners
+/// existed (its `owners` NULL) is granted to exactly the namespaces of the applications that
+/// use it now — each in the namespace its environment places it in — and to nothing else;
+/// earlier versions get no owners. One `certificate.owners_granted` audit entry per
+/// certificate, as `actor`, and a warning in the log, so a network admin can review what was
+/// granted. Runs at every start; does nothing once no row is left without owners.
+pub async fn grant_owners_to_users(db: &Database, actor: &str) -> Result<usize, DbError> {
+    let unowned = format!("SELECT {COLUMNS} {FROM} WHERE c.owners IS NULL ORDER BY c.id");
+    if sqlx::query(&unowned).fetch_optional(db.pool()).await?.is_none() {
+        return Ok(0);
+    }
+    // Read again under the plan's lock: another replica starting at the same time may have
+    // granted them already.
+    let mut tx = db.pool().begin().await?;
+    plan::lock(&mut tx).await?;
+    let legacy: Vec<Stored> =
+        sqlx::query(&unowned).fetch_all(&mut *tx).await?.iter().map(Stored::from_row).collect::<Result<_, _>>()?;
+    let plan = plan::load(&mut tx).await?;
+    let mut granted = 0;
+    for stored in &legacy {
+        let owners = if stored.superseded_at.is_some() {
+            CertificateOwners::default()
+        } else {
+            CertificateOwners::new(
+                plan.applications
+                    .iter()
+                    .filter(|app| {
+                        app.environments.get(&stored.environment).and_then(|entry| entry.certificate.as_ref()) == Some(&stored.name)
+                    })
+                    .filter_map(|app| NamespacePattern::parse(plan.namespace_in(app, &stored.environment).as_str()).ok()),
+            )
+        };
+        sqlx::query("UPDATE certificates SET owners = $1 WHERE id = $2").bind(owners_json(&owners)?).bind(stored.id).execute(&mut *tx).await?;
+        if stored.superseded_at.is_none() {
+            tracing::warn!(
+                certificate = %stored.object(),
+                owners = %owners.describe(),
+                "certificates now have owners: this certificate, uploaded before, was granted to the namespaces of the applications using it; review them on its page"
+            );
+            audit::record(
+                &mut tx,
+                actor,
+                "certificate.owners_granted",
+                &stored.object(),
+                Some(&serde_json::json!({"id": stored.id, "owners": null})),
+                Some(&serde_json::json!({
+                    "id": stored.id,
+                    "owners": owners,
+                    "reason": "uploaded before certificates had owners: granted to the namespaces of the applications using it then",
+                })),
+            )
+            .await?;
+            granted += 1;
+        }
+    }
+    tx.commit().await?;
+    Ok(granted)
+}
+
+impl From<CertificateError> for super::cluster::submissions::SubmitError {
+    /// A refusal keeps its type (403, or the GH-CERT-SAN findings); a key that does not open
+    /// is the server's problem.
+    fn from(error: CertificateError) -> Self {
+        match error {
+            CertificateError::Db(error) => Self::Db(error),
+            other => Self::Certificate(other.to_string()),
+        }
+    }
 }
 
 /// Refuses a secret key other than the one the stored keys were sealed with.

@@ -3,11 +3,17 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::{
     applications,
+    auth::Principal,
     certificates::{self, CertificateError, SecretKey, issue::DemoCa},
     db::{Database, DbError},
     environments, pools,
 };
-use crate::domain::{CertificateUpload, K8sSubdomain, Plan, certificates::CertificateSource, seed_plan};
+use crate::domain::{
+    CertificateUpload, K8sSubdomain, Plan,
+    access::NamespacePattern,
+    certificates::{CertificateOwners, CertificateSource},
+    seed_plan,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DemoError {
@@ -63,22 +69,23 @@ pub async fn seed(db: &Database, secret_key: &SecretKey) -> Result<usize, DemoEr
 
 /// Each environment gets its own key pair and a certificate for every hostname its
 /// applications serve with that certificate name, issued now by a demo CA whose key is
-/// forgotten afterwards: distinct per environment, so the demo's checklist stays clean.
+/// forgotten afterwards: distinct per environment, so the demo's checklist stays clean. Each
+/// belongs to the namespaces those applications go to there.
 async fn seed_certificates(db: &Database, secret_key: &SecretKey, plan: &Plan) -> Result<usize, DemoError> {
-    let mut wanted: BTreeMap<(String, K8sSubdomain), BTreeSet<String>> = BTreeMap::new();
+    type Wanted = (BTreeSet<String>, BTreeSet<NamespacePattern>);
+    let mut wanted: BTreeMap<(String, K8sSubdomain), Wanted> = BTreeMap::new();
     for application in &plan.applications {
         for (environment, entry) in &application.environments {
             if let Some(name) = &entry.certificate {
-                wanted
-                    .entry((environment.to_string(), name.clone()))
-                    .or_default()
-                    .extend(entry.hostnames.iter().map(ToString::to_string));
+                let (hostnames, namespaces) = wanted.entry((environment.to_string(), name.clone())).or_default();
+                hostnames.extend(entry.hostnames.iter().map(ToString::to_string));
+                namespaces.extend(NamespacePattern::parse(plan.namespace_in(application, environment).as_str()).ok());
             }
         }
     }
     let mut ca: Option<DemoCa> = None;
     let mut created = 0;
-    for ((environment, name), hostnames) in wanted {
+    for ((environment, name), (hostnames, namespaces)) in wanted {
         if certificates::exists(db, &environment, name.as_str()).await? {
             continue;
         }
@@ -92,8 +99,9 @@ async fn seed_certificates(db: &Database, secret_key: &SecretKey, plan: &Plan) -
         let upload = CertificateUpload {
             name,
             source: CertificateSource::Pem { certificate_pem: issued.chain_pem, private_key_pem: issued.key_pem },
+            owners: Some(CertificateOwners::new(namespaces)),
         };
-        match certificates::upload(db, secret_key, DEMO_ACTOR, &environment, &upload).await {
+        match certificates::upload(db, secret_key, &Principal::system(DEMO_ACTOR), &environment, &upload).await {
             Ok(_) => created += 1,
             // Another replica stored it first.
             Err(CertificateError::Db(error)) if error.is_unique_violation() => {}

@@ -1,16 +1,27 @@
 //! Certificates as the plan sees them: the upload form (a PEM chain and its key, or a
-//! reference to a `kubernetes.io/tls` Secret), the status shown on the inventory, and which
-//! hostnames a certificate covers. Parsing the PEM and everything about keys happens on the
-//! server (`backend::certificates`); nothing here ever prints a private key.
+//! reference to a `kubernetes.io/tls` Secret), the status shown on the inventory, which
+//! hostnames a certificate covers, and who may use it. Parsing the PEM and everything about
+//! keys happens on the server (`backend::certificates`); nothing here ever prints a private key.
+//!
+//! # Owners
+//!
+//! A certificate belongs to namespaces: its [`CertificateOwners`] are namespace names
+//! (`team-x`) and prefixes (`team-x-*`), and an application may terminate TLS with it only
+//! where the environment places the application in one of them
+//! ([`Plan::namespace_in`](super::model::Plan::namespace_in)). The owners are checked against
+//! that namespace, not against who is asking: a network admin cannot hand team A's key to
+//! team B's namespace by saving B's application either. [`not_allowed`] says where an
+//! application breaks the rule, on the field a form shows it beside.
 
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use super::access::NamespacePattern;
 use super::checklist::EXPIRY_WARNING_SECONDS;
-use super::error::{Collector, FieldErrors};
-use super::model::CertificateInfo;
-use super::names::{Hostname, K8sName, K8sSubdomain};
+use super::error::{Collector, FieldError, FieldErrors};
+use super::model::{Application, CertificateInfo, Plan};
+use super::names::{EnvironmentName, Hostname, K8sName, K8sSubdomain};
 
 /// The most a certificate chain or a key file may hold: 1 MiB.
 pub const MAX_PEM_BYTES: usize = 1024 * 1024;
@@ -72,7 +83,9 @@ pub struct SecretReferenceInput {
 
 /// A certificate as sent to `POST /api/v1/environments/{env}/certificates` or typed into
 /// the upload form: `{"name", "certificate_pem", "private_key_pem"}` or
-/// `{"name", "secret_ref": {"namespace", "name"}}`.
+/// `{"name", "secret_ref": {"namespace", "name"}}`, each with `"owners": ["team-x", "team-y-*"]`
+/// — the namespaces that may use it. Without `owners` a replacement keeps the owners of the
+/// certificate it replaces, and a new certificate has none (no application may use it yet).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct CertificateUploadInput {
@@ -80,6 +93,7 @@ pub struct CertificateUploadInput {
     pub certificate_pem: Option<String>,
     pub private_key_pem: Option<PrivateKeyPem>,
     pub secret_ref: Option<SecretReferenceInput>,
+    pub owners: Option<Vec<String>>,
 }
 
 /// What an upload carries once its fields make sense on their own. Whether the PEM holds
@@ -94,6 +108,8 @@ pub enum CertificateSource {
 pub struct CertificateUpload {
     pub name: K8sSubdomain,
     pub source: CertificateSource,
+    /// `None`: not said — a replacement keeps the owners it had, a new certificate has none.
+    pub owners: Option<CertificateOwners>,
 }
 
 fn too_large(c: &mut Collector, field: &str, what: &str, bytes: usize) {
@@ -112,6 +128,7 @@ impl CertificateUpload {
     pub fn parse(input: CertificateUploadInput) -> Result<Self, FieldErrors> {
         let mut c = Collector::default();
         let name = c.take("name", K8sSubdomain::parse(&input.name));
+        let owners = input.owners.as_deref().map(|items| CertificateOwners::collect(&mut c, "owners", items));
         let certificate = input.certificate_pem.filter(|pem| !pem.trim().is_empty());
         let key = input.private_key_pem.filter(|pem| !pem.is_blank());
         let source = match (certificate, key, input.secret_ref) {
@@ -162,10 +179,136 @@ impl CertificateUpload {
             return Err(c.finish());
         }
         match (name, source) {
-            (Some(name), Some(source)) => Ok(Self { name, source }),
+            (Some(name), Some(source)) => Ok(Self { name, source, owners }),
             _ => Err(c.finish()),
         }
     }
+}
+
+// =============================================================================================
+// Owners
+
+/// The namespaces that may use a certificate: names (`team-x`) and prefixes (`team-x-*`),
+/// sorted, each once. Empty: no application may use it (yet).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct CertificateOwners(Vec<NamespacePattern>);
+
+/// `PUT /api/v1/certificates/{id}/owners`: `{"owners": ["team-x", "team-y-*"]}` (an empty
+/// list takes the certificate away from every namespace).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OwnersInput {
+    pub owners: Vec<String>,
+}
+
+impl CertificateOwners {
+    pub fn new(patterns: impl IntoIterator<Item = NamespacePattern>) -> Self {
+        let mut patterns: Vec<NamespacePattern> = patterns.into_iter().collect();
+        patterns.sort();
+        patterns.dedup();
+        Self(patterns)
+    }
+
+    /// Parses a list as a person or a script writes it; blank items are skipped, every bad
+    /// one is reported on `field[i]`.
+    pub fn parse(field: &str, items: &[String]) -> Result<Self, FieldErrors> {
+        let mut c = Collector::default();
+        let owners = Self::collect(&mut c, field, items);
+        if c.is_empty() { Ok(owners) } else { Err(c.finish()) }
+    }
+
+    /// Splits a text field (`team-a, team-b-*` or one per line) into items for [`Self::parse`].
+    pub fn split(text: &str) -> Vec<String> {
+        text.split([',', ' ', '\n', '\t', '\r']).map(str::trim).filter(|item| !item.is_empty()).map(str::to_owned).collect()
+    }
+
+    fn collect(c: &mut Collector, field: &str, items: &[String]) -> Self {
+        let mut patterns = Vec::new();
+        for (i, item) in items.iter().enumerate().filter(|(_, item)| !item.trim().is_empty()) {
+            match NamespacePattern::parse(item) {
+                Ok(pattern) => patterns.push(pattern),
+                Err(error) => c.push(format!("{field}[{i}]"), "invalid_namespace_pattern", error.to_string()),
+            }
+        }
+        Self::new(patterns)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &NamespacePattern> {
+        self.0.iter()
+    }
+
+    /// Whether an application placed in `namespace` may use the certificate.
+    pub fn admit(&self, namespace: &str) -> bool {
+        self.0.iter().any(|pattern| pattern.matches(namespace))
+    }
+
+    /// Whether some namespace is both an owner and matched by one of `patterns` (an app
+    /// team's scopes): what decides whether the team sees the certificate at all.
+    pub fn overlap<'a>(&self, patterns: impl IntoIterator<Item = &'a NamespacePattern>) -> bool {
+        patterns.into_iter().any(|scope| self.0.iter().any(|owner| owner.overlaps(scope)))
+    }
+
+    /// As the pages and messages say it: `team-a, team-b-*`, or `no namespace`.
+    pub fn describe(&self) -> String {
+        if self.0.is_empty() { "no namespace".to_owned() } else { self.to_string() }
+    }
+}
+
+impl fmt::Display for CertificateOwners {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let items: Vec<String> = self.0.iter().map(ToString::to_string).collect();
+        f.write_str(&items.join(", "))
+    }
+}
+
+/// The field an application's certificate choice in `environment` is on.
+pub fn certificate_field(environment: &EnvironmentName) -> String {
+    format!("environments.{environment}.certificate")
+}
+
+/// Where `application` names, in `environment`, a certificate of the plan that its namespace
+/// there may not use: the refusal, on `environments.<env>.certificate`, naming the certificate,
+/// its owners and what to do. `None` when it names none, names one the plan does not hold
+/// (GH-CERT-MISSING says so), or may use it.
+pub fn not_allowed_in(plan: &Plan, application: &Application, environment: &EnvironmentName) -> Option<FieldError> {
+    let name = application.environments.get(environment)?.certificate.as_ref()?;
+    let certificate = plan.certificates.iter().flatten().find(|c| &c.environment == environment && &c.name == name)?;
+    let namespace = plan.namespace_in(application, environment);
+    if certificate.owners.admit(namespace.as_str()) {
+        return None;
+    }
+    let whose = if certificate.owners.is_empty() {
+        "has no owners yet, so no namespace may use it".to_owned()
+    } else {
+        format!("belongs to namespaces {}", certificate.owners)
+    };
+    Some(FieldError::new(
+        certificate_field(environment),
+        "certificate_not_allowed",
+        format!(
+            "certificate {name} in {environment} {whose}, and application {} goes to namespace {namespace} there; choose a certificate of {namespace}, or ask a network admin to add {namespace} to the owners of {name} on its certificate page",
+            application.name
+        ),
+    ))
+}
+
+/// Every environment where `application` names a certificate its namespace may not use
+/// ([`not_allowed_in`]), in the application's environment order.
+pub fn not_allowed(plan: &Plan, application: &Application) -> Vec<FieldError> {
+    application.environments.keys().filter_map(|environment| not_allowed_in(plan, application, environment)).collect()
+}
+
+/// The certificates of `environment` an application placed in `namespace` may choose.
+pub fn usable_in<'a>(plan: &'a Plan, environment: &'a str, namespace: &'a str) -> impl Iterator<Item = &'a CertificateInfo> + 'a {
+    plan.certificates
+        .iter()
+        .flatten()
+        .filter(move |c| c.environment.as_str() == environment && c.owners.admit(namespace))
 }
 
 /// What one certificate of a chain says about itself, as the server parsed it. Public
@@ -283,6 +426,9 @@ pub struct CertificateUse {
     /// Hostnames of the Gateway the certificate does not cover.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub uncovered: Vec<String>,
+    /// Whether the Gateway's namespace is among the certificate's owners; one that is not
+    /// gets neither the bundle nor a submission until the owners or the application change.
+    pub allowed: bool,
 }
 
 /// A certificate as `/api/v1/certificates` and the inventory show it: metadata, status and
@@ -296,6 +442,8 @@ pub struct CertificateView {
     pub source: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_ref: Option<SecretReference>,
+    /// The namespaces whose applications may use it (names and `prefix-*`); empty: none.
+    pub owners: CertificateOwners,
     /// The leaf's fields; absent while a Secret reference is pending.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subject: Option<String>,
@@ -472,6 +620,7 @@ mod tests {
             fingerprint_sha256: "f".into(),
             public_key_fingerprint: "k".into(),
             secret_ref: None,
+            owners: CertificateOwners::default(),
         }
     }
 
@@ -544,6 +693,64 @@ mod tests {
         assert!(serde_json::from_value::<CertificateUploadInput>(json!({"name": "x", "key": "y"})).is_err());
     }
 
+    fn owners(items: &[&str]) -> CertificateOwners {
+        CertificateOwners::parse("owners", &items.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>()).unwrap()
+    }
+
+    #[test]
+    fn owners_are_namespaces_and_prefixes_sorted_once_and_bad_items_are_named() {
+        let parsed = owners(&["team-x-*", " cd-service ", "", "team-x-*"]);
+        assert_eq!(parsed.to_string(), "cd-service, team-x-*");
+        assert_eq!(serde_json::to_value(&parsed).unwrap(), json!(["cd-service", "team-x-*"]));
+        assert!(parsed.admit("cd-service") && parsed.admit("team-x-dev") && !parsed.admit("team-x") && !parsed.admit("cd-service-dev"));
+        let team = |text: &str| crate::domain::access::Scopes::parse(text).unwrap();
+        assert!(parsed.overlap(team("namespace:team-*").namespaces()), "a wider scope overlaps");
+        assert!(parsed.overlap(team("namespace:team-x-prod").namespaces()));
+        assert!(!parsed.overlap(team("namespace:team-y, namespace:cd-service-*").namespaces()));
+        assert_eq!(CertificateOwners::default().describe(), "no namespace");
+        assert_eq!(CertificateOwners::split("a, b-*\nc"), ["a", "b-*", "c"]);
+
+        let items = vec!["ok".to_owned(), "Team_X".to_owned(), "-x".to_owned()];
+        let errors = CertificateOwners::parse("owners", &items).unwrap_err();
+        let fields: Vec<(&str, &str)> = errors.iter().map(|e| (e.field.as_str(), e.code.as_str())).collect();
+        assert_eq!(fields, [("owners[1]", "invalid_namespace_pattern"), ("owners[2]", "invalid_namespace_pattern")]);
+        let upload = CertificateUpload::parse(
+            serde_json::from_value(json!({"name": "api-tls", "secret_ref": {"namespace": "a", "name": "b"}, "owners": ["x*", "Y"]})).unwrap(),
+        );
+        assert_eq!(upload.unwrap_err().get("owners[1]").unwrap().code, "invalid_namespace_pattern");
+        let said = json!({"name": "api-tls", "secret_ref": {"namespace": "a", "name": "b"}, "owners": []});
+        assert_eq!(CertificateUpload::parse(serde_json::from_value(said).unwrap()).unwrap().owners, Some(CertificateOwners::default()));
+        let unsaid = json!({"name": "api-tls", "secret_ref": {"namespace": "a", "name": "b"}});
+        assert_eq!(CertificateUpload::parse(serde_json::from_value(unsaid).unwrap()).unwrap().owners, None);
+    }
+
+    #[test]
+    fn an_application_may_name_only_a_certificate_its_namespace_there_owns() {
+        let mut plan = crate::domain::seed_plan();
+        let mut dev = info(&["api-dev.mdhlabs.com"], 0, i64::MAX);
+        dev.owners = owners(&["cd-service"]);
+        plan.certificates = Some(vec![dev]);
+        let api = plan.applications[0].clone();
+        // dev puts api in cd-service-dev: an owner of cd-service only does not cover it.
+        let refused = not_allowed(&plan, &api);
+        assert_eq!(refused.len(), 1, "prod's certificate is not uploaded: GH-CERT-MISSING's business, not this");
+        assert_eq!((refused[0].field.as_str(), refused[0].code.as_str()), ("environments.dev.certificate", "certificate_not_allowed"));
+        let message = &refused[0].message;
+        for part in ["api-tls", "belongs to namespaces cd-service", "namespace cd-service-dev", "add cd-service-dev to the owners"] {
+            assert!(message.contains(part), "{part:?} in {message}");
+        }
+        assert_eq!(usable_in(&plan, "dev", "cd-service-dev").count(), 0);
+
+        plan.certificates.as_mut().unwrap()[0].owners = owners(&["cd-service*"]);
+        assert!(not_allowed(&plan, &api).is_empty(), "a prefix covers cd-service-dev");
+        assert_eq!(usable_in(&plan, "dev", "cd-service-dev").count(), 1);
+        assert_eq!(usable_in(&plan, "prod", "cd-service-dev").count(), 0, "another environment's certificate is not offered");
+
+        plan.certificates.as_mut().unwrap()[0].owners = CertificateOwners::default();
+        let nobody = not_allowed_in(&plan, &api, &EnvironmentName::parse("dev").unwrap()).unwrap();
+        assert!(nobody.message.contains("has no owners yet"), "{}", nobody.message);
+    }
+
     #[test]
     fn the_debug_form_of_an_upload_never_shows_the_key() {
         let input = CertificateUploadInput {
@@ -551,6 +758,7 @@ mod tests {
             certificate_pem: None,
             private_key_pem: Some(PrivateKeyPem::new("-----BEGIN PRIVATE KEY-----\nc2VjcmV0\n".into())),
             secret_ref: None,
+            owners: None,
         };
         let shown = format!("{input:?}");
         assert!(!shown.contains("c2VjcmV0") && !shown.contains("BEGIN"), "{shown}");

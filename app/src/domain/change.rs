@@ -49,6 +49,7 @@ mod tests {
             fingerprint_sha256: fingerprint.to_owned(),
             public_key_fingerprint: format!("key-{fingerprint}"),
             secret_ref: None,
+            owners: Default::default(),
         };
         let before = Plan { certificates: Some(Vec::new()), ..seed_plan() };
         // Both applications' certificates missing, then a dev one for the wrong name that has

@@ -1465,6 +1465,7 @@ mod tests {
             fingerprint_sha256: fingerprint.to_owned(),
             public_key_fingerprint: key.to_owned(),
             secret_ref: None,
+            owners: Default::default(),
         }
     }
 

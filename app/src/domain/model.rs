@@ -1259,6 +1259,9 @@ pub struct CertificateInfo {
     /// key are unknown.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_ref: Option<super::certificates::SecretReference>,
+    /// The namespaces whose applications may use it ([`super::certificates::not_allowed`]).
+    #[serde(default, skip_serializing_if = "super::certificates::CertificateOwners::is_empty")]
+    pub owners: super::certificates::CertificateOwners,
 }
 
 impl CertificateInfo {

@@ -177,6 +177,7 @@ pub fn synthetic_plan(environments: usize, ranges: usize, applications: usize, n
                 fingerprint_sha256: format!("cert-{k}-{i}"),
                 public_key_fingerprint: format!("key-{k}-{i}"),
                 secret_ref: None,
+                owners: Default::default(),
             });
             let config = BTreeMap::from([(ConfigKey::parse("ENVIRONMENT").expect(VALID), env.to_string())]);
             envs.insert(

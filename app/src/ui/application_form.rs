@@ -23,8 +23,8 @@ use crate::{
         load_plan,
     },
     domain::{
-        AppEnvironmentInput, Application, ApplicationInput, FieldError, Finding, K8sName, NumberInput, Plan, Severity,
-        change::new_errors, check_application, checklist::rule,
+        AppEnvironmentInput, Application, ApplicationInput, CertificateInfo, EnvironmentName, FieldError, Finding, K8sName,
+        NamespaceTemplate, NumberInput, Plan, Severity, certificates, change::new_errors, check_application, checklist::rule,
     },
 };
 
@@ -278,7 +278,10 @@ fn ApplicationForm(snapshot: PlanSnapshot, initial: Option<Application>) -> impl
             errors.push(FieldError::new("environments", "required", "deploy to at least one environment"));
         }
         match (Application::try_from(input), errors.is_empty()) {
-            (Ok(application), true) => Ok(application),
+            (Ok(application), true) => {
+                let refused = before.with_value(|plan| certificates::not_allowed(plan, &application));
+                if refused.is_empty() { Ok(application) } else { Err(refused) }
+            }
             (Ok(_), false) => Err(errors),
             (Err(parse), _) => {
                 errors.extend(parse.into_vec());
@@ -350,13 +353,8 @@ fn ApplicationForm(snapshot: PlanSnapshot, initial: Option<Application>) -> impl
         .get_value()
         .into_iter()
         .map(|e| {
-            let certificates: Vec<(String, String)> = before.with_value(|plan| {
-                plan.certificates
-                    .iter()
-                    .flatten()
-                    .filter(|c| c.environment.as_str() == e.environment)
-                    .map(|c| (c.name.to_string(), if c.sans.is_empty() { c.name.to_string() } else { format!("{} — {}", c.name, c.sans.join(", ")) }))
-                    .collect()
+            let certificates: Vec<CertificateInfo> = before.with_value(|plan| {
+                plan.certificates.iter().flatten().filter(|c| c.environment.as_str() == e.environment).cloned().collect()
             });
             let pools = before.with_value(|plan| {
                 plan.pools
@@ -373,13 +371,22 @@ fn ApplicationForm(snapshot: PlanSnapshot, initial: Option<Application>) -> impl
                     .map(|env| (env.name.clone(), env.cluster_name().to_owned(), env.namespace_template.clone()))
             });
             let namespace = fields.namespace;
-            let placement = Signal::derive(move || {
-                let Some((environment, cluster, template)) = &target else { return String::new() };
-                let resolved = K8sName::parse(&namespace.get()).ok().and_then(|n| template.resolve(&n, environment).ok());
-                let namespace = resolved.map_or_else(|| template.to_string(), |n| n.to_string());
-                format!("Goes to cluster {cluster}, namespace {namespace}.")
+            let target = StoredValue::new(target);
+            // The namespace this environment puts the application in, as typed so far.
+            let namespace_there = Signal::derive(move || {
+                let resolve = |(environment, _, template): &(EnvironmentName, String, NamespaceTemplate)| {
+                    K8sName::parse(&namespace.get()).ok().and_then(|n| template.resolve(&n, environment).ok()).map(|n| n.to_string())
+                };
+                target.with_value(|target| target.as_ref().and_then(resolve))
             });
-            view! { <EnvironmentSection fields=e certificates pools placement error_list=error_list /> }
+            let placement = Signal::derive(move || {
+                target.with_value(|target| {
+                    let Some((_, cluster, template)) = target else { return String::new() };
+                    let namespace = namespace_there.get().unwrap_or_else(|| template.to_string());
+                    format!("Goes to cluster {cluster}, namespace {namespace}.")
+                })
+            });
+            view! { <EnvironmentSection fields=e certificates namespace_there pools placement error_list=error_list /> }
         })
         .collect_view();
 
@@ -491,7 +498,10 @@ fn ApplicationForm(snapshot: PlanSnapshot, initial: Option<Application>) -> impl
 #[component]
 fn EnvironmentSection<F, V>(
     fields: EnvironmentFields,
-    certificates: Vec<(String, String)>,
+    /// The environment's certificates; the choice lists those its owners give `namespace_there`.
+    certificates: Vec<CertificateInfo>,
+    /// The namespace the environment puts the application in, once the namespace parses.
+    namespace_there: Signal<Option<String>>,
     pools: String,
     /// The cluster and the namespace the environment puts the application in.
     placement: Signal<String>,
@@ -510,11 +520,25 @@ where
     let deployed = fields.deployed;
     let vip_choice = fields.vip_choice;
     let certificate = fields.certificate;
-    let current = certificate.get_untracked();
-    let mut options = certificates;
-    if !current.is_empty() && !options.iter().any(|(name, _)| *name == current) {
-        options.push((current.clone(), format!("{current} — not uploaded yet")));
-    }
+    // Only the certificates this application's namespace there may use; the chosen one too
+    // when it is not among them, saying why (the error beside the field says what to do).
+    let options = Memo::new(move |_| {
+        let namespace = namespace_there.get();
+        let mut options: Vec<(String, String)> = certificates
+            .iter()
+            .filter(|c| namespace.as_deref().is_some_and(|namespace| c.owners.admit(namespace)))
+            .map(|c| (c.name.to_string(), if c.sans.is_empty() { c.name.to_string() } else { format!("{} — {}", c.name, c.sans.join(", ")) }))
+            .collect();
+        let chosen = certificate.get();
+        if !chosen.is_empty() && !options.iter().any(|(name, _)| *name == chosen) {
+            let why = match certificates.iter().find(|c| c.name.as_str() == chosen) {
+                Some(c) => format!("not for namespace {} (owners: {})", namespace.as_deref().unwrap_or("?"), c.owners.describe()),
+                None => "not uploaded yet".to_owned(),
+            };
+            options.push((chosen.clone(), format!("{chosen} — {why}")));
+        }
+        options
+    });
     let pools = if pools.is_empty() { "this environment has no VIP pool yet".to_owned() } else { pools };
     let auto_label = format!("Next free address, assigned by LB-IPAM from {pools}");
     let legend = format!("Environment {}", fields.environment);
@@ -554,9 +578,12 @@ where
                     <label for=for_certificate.clone()>"Certificate"</label>
                     <select id=certificate_id.clone() prop:value=move || certificate.get() on:change=move |ev| certificate.set(event_target_value(&ev))>
                         <option value="">"— none —"</option>
-                        {options.clone().into_iter().map(|(name, label)| view! { <option value=name>{label}</option> }).collect_view()}
+                        {move || options.get().into_iter().map(|(name, label)| {
+                            let selected = certificate.get_untracked() == name;
+                            view! { <option value=name selected=selected>{label}</option> }
+                        }).collect_view()}
                     </select>
-                    <p class="field__help">"The TLS certificate this environment's Gateway terminates with; upload new ones on the Certificates page."</p>
+                    <p class="field__help">"The TLS certificate this environment's Gateway terminates with. Listed: the environment's certificates whose owners include the namespace it puts the application in; a network admin uploads them, and adds owners, on the Certificates page."</p>
                     {error_list(field("certificate"))}
                 </div>
                 <div class="field">

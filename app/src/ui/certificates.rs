@@ -1,10 +1,10 @@
-//! Certificates: the inventory (status, expiry timeline, uses, sort and filter from the query
-//! string so it works without JavaScript), the upload form, and one page per certificate with
-//! its chain and history.
+//! Certificates: the inventory (status, expiry timeline, owners, uses, sort and filter from the
+//! query string so it works without JavaScript), the upload form, and one page per certificate
+//! with its owners, chain and history.
 //!
 //! Everything that only shows data is rendered to HTML on the server ([`fragments`], not
-//! compiled into the WASM bundle) and placed in the page as it is; only the upload form and
-//! the delete button hydrate.
+//! compiled into the WASM bundle) and placed in the page as it is; only the upload form, the
+//! owners' form and the delete button hydrate.
 #[cfg(feature = "ssr")]
 pub mod fragments;
 
@@ -21,10 +21,11 @@ use super::{
 };
 use crate::api::{
     AppError,
-    certificates::{delete_certificate, get_certificate, list_certificates, upload_certificate},
+    certificates::{delete_certificate, get_certificate, list_certificates, set_certificate_owners, upload_certificate},
 };
 use crate::domain::{
-    CertificateUploadInput, FieldError, InventoryQuery, PrivateKeyPem, certificates::SecretReferenceInput,
+    CertificateUploadInput, FieldError, InventoryQuery, PrivateKeyPem,
+    certificates::{CertificateOwners, SecretReferenceInput},
 };
 
 #[component]
@@ -91,6 +92,17 @@ fn messages(errors: &[FieldError], field: &str) -> Vec<String> {
     errors.iter().filter(|e| e.field == field).map(|e| e.message.clone()).collect()
 }
 
+/// The messages about the owners' list and its items (`owners[2]`).
+fn owner_messages(errors: &[FieldError]) -> Vec<String> {
+    errors.iter().filter(|e| e.field == "owners" || e.field.starts_with("owners[")).map(|e| e.message.clone()).collect()
+}
+
+/// The owners as typed: `None` when nothing was typed (a replacement keeps its owners).
+fn typed_owners(text: &str) -> Option<Vec<String>> {
+    let items = CertificateOwners::split(text);
+    (!items.is_empty()).then_some(items)
+}
+
 /// The messages of one field, from the last answer of the server.
 #[component]
 fn FieldMessages(field: &'static str, errors: Memo<Vec<FieldError>>) -> impl IntoView {
@@ -154,12 +166,14 @@ fn UploadForm(environments: Vec<String>, preselected: Option<String>) -> impl In
     let private_key_pem = RwSignal::new(String::new());
     let secret_namespace = RwSignal::new(String::new());
     let secret_name = RwSignal::new(String::new());
+    let owners = RwSignal::new(String::new());
     let file_problem = RwSignal::new(None::<String>);
     let upload = Action::new(move |_: &()| {
         let input = if by_reference.get_untracked() {
             CertificateUploadInput {
                 name: name.get_untracked(),
                 secret_ref: Some(SecretReferenceInput { namespace: secret_namespace.get_untracked(), name: secret_name.get_untracked() }),
+                owners: typed_owners(&owners.get_untracked()),
                 ..CertificateUploadInput::default()
             }
         } else {
@@ -168,6 +182,7 @@ fn UploadForm(environments: Vec<String>, preselected: Option<String>) -> impl In
                 certificate_pem: Some(certificate_pem.get_untracked()),
                 private_key_pem: Some(PrivateKeyPem::new(private_key_pem.get_untracked())),
                 secret_ref: None,
+                owners: typed_owners(&owners.get_untracked()),
             }
         };
         let environment = environment.get_untracked();
@@ -198,6 +213,13 @@ fn UploadForm(environments: Vec<String>, preselected: Option<String>) -> impl In
                         </select>
                     </div>
                     <InputField id="upload-name" label="Name (the Secret the Gateway refers to)" field="name" value=name errors placeholder="api-tls" />
+                </div>
+                <div class="field">
+                    <label for="upload-owners">"Owners: the namespaces that may use it"</label>
+                    <input id="upload-owners" bind:value=owners placeholder="cd-service, team-x-*" autocomplete="off"
+                        aria-invalid=move || !owner_messages(&errors.get()).is_empty() />
+                    {move || owner_messages(&errors.get()).into_iter().map(|message| view! { <p class="field__error" data-field="owners">{message}</p> }).collect_view()}
+                    <p class="field__help">"Namespace names, or prefixes ending in * (team-x-* is every namespace starting with team-x-), separated by commas. Only applications that this environment places in one of them may name the certificate; their bundles and submissions carry its key. Left empty, a replacement keeps the owners of the certificate it replaces, and a new certificate has none until you add them on its page."</p>
                 </div>
                 <fieldset class="source">
                     <legend>"Source"</legend>
@@ -258,6 +280,7 @@ pub fn CertificatePage() -> impl IntoView {
                         view! {
                             <PageHeader title=page.title />
                             <div class="certificate" inner_html=page.html></div>
+                            {(page.is_current && page.may_change_owners).then(|| view! { <OwnersForm id owners=page.owners.clone() /> })}
                             <DeleteButton id label=delete_label />
                         }.into_any()
                     }
@@ -266,6 +289,45 @@ pub fn CertificatePage() -> impl IntoView {
                 }
             })}
         </Suspense>
+    }
+}
+
+/// Who may use the certificate, for network admins to change (recorded in the audit log).
+#[component]
+fn OwnersForm(id: i64, owners: String) -> impl IntoView {
+    let text = RwSignal::new(owners);
+    let save = Action::new(move |_: &()| {
+        let owners = text.get_untracked();
+        async move { set_certificate_owners(id, owners).await }
+    });
+    let errors = Memo::new(move |_| match save.value().get() {
+        Some(Err(AppError::Fields(errors))) => errors,
+        _ => Vec::new(),
+    });
+    Effect::new(move |_| {
+        if let Some(Ok(stored)) = save.value().get() {
+            text.set(stored);
+        }
+    });
+    view! {
+        <section class="owners" aria-labelledby="owners-title">
+            <h2 id="owners-title">"Change who may use it"</h2>
+            <form class="form owners-form" on:submit=move |ev| { ev.prevent_default(); save.dispatch(()); }>
+                <div class="field">
+                    <label for="certificate-owners">"Owners: namespaces, or prefixes ending in *"</label>
+                    <input id="certificate-owners" bind:value=text placeholder="cd-service, team-x-*" autocomplete="off"
+                        aria-invalid=move || !owner_messages(&errors.get()).is_empty() />
+                    {move || owner_messages(&errors.get()).into_iter().map(|message| view! { <p class="field__error" data-field="owners">{message}</p> }).collect_view()}
+                    <p class="field__help">"Applications whose namespace is no longer an owner keep naming the certificate, but get neither a bundle nor a submission with it until they choose another one. Empty: no namespace may use it."</p>
+                </div>
+                <button type="submit" class="button" data-testid="save-owners" disabled=move || save.pending().get()>"Save owners"</button>
+            </form>
+            {move || match save.value().get() {
+                Some(Ok(_)) => view! { <p class="notice" role="status" data-testid="owners-saved">"Owners saved. Reload the page to see who uses it now."</p> }.into_any(),
+                Some(Err(AppError::Fields(_))) | None => ().into_any(),
+                Some(Err(error)) => view! { <ErrorNotice error /> }.into_any(),
+            }}
+        </section>
     }
 }
 

@@ -257,6 +257,7 @@ fn rebuild(facts: &Facts, reference: Option<&Plan>) -> (Plan, HashMap<String, Kn
                 fingerprint_sha256: details.fingerprint_sha256.clone(),
                 public_key_fingerprint: details.public_key_sha256.clone(),
                 secret_ref: None,
+                owners: Default::default(),
             });
         }
         plan.certificates = Some(certificates);

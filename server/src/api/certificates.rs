@@ -1,5 +1,7 @@
 //! `/api/v1/certificates` and `/api/v1/environments/{env}/certificates`. A private key is
 //! accepted on upload and returned by no route: every response is a `CertificateView`.
+//! App teams see only the certificates whose owners overlap their scopes (the backend
+//! decides); `PUT /api/v1/certificates/{id}/owners` changes who may use one.
 use std::collections::HashMap;
 
 use app::{
@@ -7,7 +9,10 @@ use app::{
         certificates::{self as repo, CertificateError, Uploaded},
         db::DbError,
     },
-    domain::{CertificateUpload, CertificateUploadInput, CertificateView, FieldErrors, Finding, InventoryQuery},
+    domain::{
+        CertificateUpload, CertificateUploadInput, CertificateView, FieldErrors, Finding, InventoryQuery,
+        certificates::{CertificateOwners, OwnersInput},
+    },
 };
 use axum::{
     Json,
@@ -46,6 +51,18 @@ fn field_errors(errors: &FieldErrors) -> ApiError {
     if errors.iter().any(|e| e.code == "file_too_large") { error.with_status(StatusCode::PAYLOAD_TOO_LARGE) } else { error }
 }
 
+/// A refusal of the key keeps its answer (403 `certificate_not_allowed`, 422 with GH-CERT-SAN);
+/// a key that does not open is the server's problem.
+impl From<CertificateError> for ApiError {
+    fn from(error: CertificateError) -> ApiError {
+        match error {
+            CertificateError::Upload(error) => ApiError::unprocessable(&FieldErrors::from(vec![error.to_field_error()])),
+            CertificateError::Db(error) => error.into(),
+            CertificateError::Seal(error) => ApiError::internal(&error),
+        }
+    }
+}
+
 fn upload_error(error: CertificateError, environment: &str) -> ApiError {
     match error {
         CertificateError::Upload(error) => ApiError::unprocessable(&FieldErrors::from(vec![error.to_field_error()])),
@@ -63,14 +80,16 @@ fn query(pairs: &HashMap<String, String>) -> InventoryQuery {
 /// `GET /api/v1/certificates`: the current certificate of every environment and name.
 pub async fn list(
     State(state): State<AppState>,
+    Caller(caller): Caller,
     Query(pairs): Query<HashMap<String, String>>,
 ) -> Result<Json<Vec<CertificateView>>, ApiError> {
-    Ok(Json(repo::list(&state.db, &query(&pairs)).await?))
+    Ok(Json(repo::list(&state.db, &caller, &query(&pairs)).await?))
 }
 
 /// `GET /api/v1/environments/{env}/certificates`
 pub async fn list_environment(
     State(state): State<AppState>,
+    Caller(caller): Caller,
     Path(environment): Path<String>,
     Query(pairs): Query<HashMap<String, String>>,
 ) -> Result<Json<Vec<CertificateView>>, ApiError> {
@@ -78,7 +97,7 @@ pub async fn list_environment(
         return Err(environment_not_found(&environment));
     }
     let query = InventoryQuery { environment: Some(environment), ..query(&pairs) };
-    Ok(Json(repo::list(&state.db, &query).await?))
+    Ok(Json(repo::list(&state.db, &caller, &query).await?))
 }
 
 /// The stored certificate and what the upload adds to the checklist (warnings, and errors
@@ -116,7 +135,7 @@ pub async fn upload(
     })?;
     let upload = CertificateUpload::parse(input).map_err(|errors| field_errors(&errors))?;
     let Uploaded { certificate, findings } =
-        repo::upload(&state.db, &state.secret_key, &caller.actor(), &environment, &upload)
+        repo::upload(&state.db, &state.secret_key, &caller, &environment, &upload)
             .await
             .map_err(|error| upload_error(error, &environment))?;
     let location = format!("/api/v1/certificates/{}", certificate.id);
@@ -128,9 +147,31 @@ pub async fn upload(
 }
 
 /// `GET /api/v1/certificates/{id}`: with its chain and the other versions of its name.
-pub async fn get(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<CertificateView>, ApiError> {
+pub async fn get(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(id): Path<String>,
+) -> Result<Json<CertificateView>, ApiError> {
     let id = certificate_id(&id)?;
-    repo::get(&state.db, id).await?.map(Json).ok_or_else(|| not_found(id))
+    repo::get(&state.db, &caller, id).await?.map(Json).ok_or_else(|| not_found(id))
+}
+
+/// `PUT /api/v1/certificates/{id}/owners` `{"owners": ["team-x", "team-y-*"]}`: who may use
+/// the certificate; answers it as `GET` does. 409 for an earlier version.
+pub async fn set_owners(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(id): Path<String>,
+    ApiJson(input): ApiJson<OwnersInput>,
+) -> Result<Json<CertificateView>, ApiError> {
+    let id = certificate_id(&id)?;
+    let owners = CertificateOwners::parse("owners", &input.owners).map_err(|errors| ApiError::unprocessable(&errors))?;
+    let certificate = repo::set_owners(&state.db, &caller, id, &owners).await.map_err(|error| match error {
+        DbError::NotFound(_) => not_found(id),
+        DbError::Conflict(message) => ApiError::conflict("earlier_version", message),
+        other => other.into(),
+    })?;
+    Ok(Json(certificate))
 }
 
 /// `DELETE /api/v1/certificates/{id}`: the current version takes its history (and every key
@@ -138,7 +179,7 @@ pub async fn get(State(state): State<AppState>, Path(id): Path<String>) -> Resul
 pub async fn delete(State(state): State<AppState>,
     Caller(caller): Caller, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
     let id = certificate_id(&id)?;
-    repo::delete(&state.db, &caller.actor(), id).await.map_err(|error| match error {
+    repo::delete(&state.db, &caller, id).await.map_err(|error| match error {
         DbError::NotFound(_) => not_found(id),
         DbError::Conflict(message) => ApiError::conflict("certificate_in_use", message),
         other => other.into(),

@@ -77,6 +77,7 @@ pub fn routes() -> Routes {
         .get("/certificates", VIEWER, certificates::list)
         .get("/certificates/{id}", VIEWER, certificates::get)
         .delete("/certificates/{id}", NETWORK_ADMIN, certificates::delete)
+        .put("/certificates/{id}/owners", NETWORK_ADMIN, certificates::set_owners)
         .get("/applications", VIEWER, applications::list)
         .post("/applications", APP_TEAM, applications::create)
         .get("/applications/{app}", VIEWER, applications::get)

@@ -96,6 +96,7 @@ async fn roles_see_what_they_may(kind: DbKind) {
     assert_eq!(rule(Method::POST, "/api/v1/environments"), Access::NETWORK_ADMIN);
     assert_eq!(rule(Method::GET, "/api/v1/applications/{app}/bundle.yaml"), Access::APP_TEAM);
     assert_eq!(rule(Method::POST, "/api/v1/applications"), Access::APP_TEAM);
+    assert_eq!(rule(Method::PUT, "/api/v1/certificates/{id}/owners"), Access::NETWORK_ADMIN);
     assert_eq!(rule(Method::GET, "/users"), Access::ADMIN);
     assert_eq!(rule(Method::GET, "/audit"), Access::NETWORK_ADMIN);
     assert_eq!(rule(Method::POST, "/api/v1/applications/{app}/environments/{env}/adopt"), Access::NETWORK_ADMIN);

@@ -474,10 +474,11 @@ async fn delete_refuses_while_in_use_and_takes_history_along(kind: DbKind) {
 
 async fn a_secret_reference_is_pending_until_a_cluster_is_connected(kind: DbKind) {
     let app = TestApp::spawn_demo(kind).await;
-    let reference = json!({"name": "wildcard-tls", "secret_ref": {"namespace": "certificates", "name": "wildcard-tls"}});
+    let reference = json!({"name": "wildcard-tls", "secret_ref": {"namespace": "certificates", "name": "wildcard-tls"}, "owners": ["cd-service-*"]});
     let (status, stored) = app.post_json("/api/v1/environments/dev/certificates", &reference).await;
     assert_eq!(status, 201, "{stored}");
     assert_eq!(stored["source"], "secret");
+    assert_eq!(stored["owners"], json!(["cd-service-*"]));
     assert_eq!(stored["status"], "pending");
     assert_eq!(stored["status_detail"], "pending: resolved once a cluster is connected");
     assert_eq!(stored["secret_ref"], json!({"namespace": "certificates", "name": "wildcard-tls"}));

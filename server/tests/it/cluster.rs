@@ -722,6 +722,11 @@ async fn environments_go_to_their_own_clusters(kind: DbKind) {
 
     place(&app, "dev", "east").await;
     place(&app, "prod", "west").await;
+    // Without its template dev puts api in cd-service, which must own dev's certificate too.
+    let (_, certificates) = app.get_json("/api/v1/environments/dev/certificates").await;
+    let dev_tls = certificates[0]["id"].as_i64().expect("dev's certificate");
+    let owners = json!({"owners": ["cd-service", "cd-service-dev"]});
+    assert_eq!(app.send_json(reqwest::Method::PUT, &format!("/api/v1/certificates/{dev_tls}/owners"), &owners).await.0, 200);
     let (_, checklist) = app.get_json("/api/v1/applications/api/checklist").await;
     assert!(checklist["passed"].as_array().is_some_and(|p| p.contains(&json!("GH-ENV-NAMESPACE"))), "{checklist}");
 

@@ -11,13 +11,14 @@ use crate::{
     on_both_databases,
 };
 
-/// The demo's dev pool is 192.168.101.192/28; its certificate `api-tls` covers api-dev.mdhlabs.com.
+/// The demo's dev pool is 192.168.101.192/28. The shop's certificate is not uploaded yet (a
+/// readiness finding: it blocks submitting, not saving).
 fn shop(dev_hostname: &str, dev_vip: &str) -> Value {
     json!({
         "name": "shop", "namespace": "shop", "image": "registry.example/shop:2.0.1",
         "replicas": "2", "port": "8080", "readiness_path": "/ready", "liveness_path": "/live",
         "environments": {"dev": {"hostnames": [dev_hostname], "paths": ["/"], "config": {"MODE": "dev"},
-                                  "certificate": "api-tls", "vip": dev_vip}}
+                                  "certificate": "shop-tls", "vip": dev_vip}}
     })
 }
 
@@ -57,6 +58,16 @@ async fn app_team_saves_through_the_form_within_its_scopes(kind: DbKind) {
     theirs["namespace"] = json!("cd-service");
     let (_, body) = save(&client, &app, theirs, true).await;
     assert!(body["Forbidden"].as_str().is_some_and(|m| m.contains("outside your scopes")), "{body}");
+
+    // Another team's certificate (the demo's api-tls belongs to cd-service-dev): refused on
+    // its field, naming the certificate and its owners.
+    let mut borrowed = shop("shop-dev.mdhlabs.com", "auto");
+    borrowed["environments"]["dev"]["certificate"] = json!("api-tls");
+    let (_, body) = save(&client, &app, borrowed, true).await;
+    let refusal = &body["Fields"][0];
+    assert_eq!((refusal["field"].as_str(), refusal["code"].as_str()), (Some("environments.dev.certificate"), Some("certificate_not_allowed")), "{body}");
+    assert!(refusal["message"].as_str().is_some_and(|m| m.contains("api-tls") && m.contains("cd-service-dev")), "{body}");
+    assert_eq!(app.get_json("/api/v1/applications/shop").await.0, 404, "nothing was saved");
 
     // Fixed: saved, with the team's name in the audit log.
     let (status, body) = save(&client, &app, shop("shop-dev.mdhlabs.com", "192.168.101.200"), true).await;

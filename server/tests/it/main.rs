@@ -6,6 +6,7 @@ mod allocations;
 mod auth;
 mod auth_hardening;
 mod binary;
+mod certificate_owners;
 mod certificates;
 mod cluster;
 mod csv;

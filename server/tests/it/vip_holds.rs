@@ -68,7 +68,7 @@ async fn add_shop(app: &TestApp) {
     let (status, body) = app
         .post_json(
             "/api/v1/environments/dev/certificates",
-            &json!({"name": "shop-tls", "certificate_pem": certificate, "private_key_pem": key.pem(Encoding::Pkcs8)}),
+            &json!({"name": "shop-tls", "certificate_pem": certificate, "private_key_pem": key.pem(Encoding::Pkcs8), "owners": ["shop-dev"]}),
         )
         .await;
     assert_eq!(status, 201, "{body}");

@@ -238,7 +238,7 @@ impl Submitter {
     /// The objects of one application in one environment, in apply order: its bundle with the
     /// TLS Secret, and the environment's pools and announcement policies before the Gateway.
     async fn objects(&self, plan: &Plan, application: &str, environment: &str) -> Result<Vec<Value>, SubmitError> {
-        let tls = self.tls_material(plan, application, environment).await?;
+        let tls = certificates::tls_for(&self.db, &self.secret_key, plan, application, environment).await?;
         let tls_pem = tls.as_ref().map(|tls| TlsPem { chain_pem: &tls.chain_pem, key_pem: &tls.key_pem });
         let mut objects = manifests::application_bundle_with_tls(plan, application, environment, tls_pem)?.into_objects();
         objects.extend(manifests::environment_cilium(plan, environment)?.into_objects());
@@ -357,23 +357,9 @@ impl Submitter {
         self.allowed(caller, &plan, application, environment)?;
         let held = allocations::auto_vips(&mut *self.db.pool().acquire().await.map_err(DbError::from)?).await?;
         let plan = allocations::with_auto_vips(&plan, &held);
-        let tls = self.tls_material(&plan, application, environment).await?;
+        let tls = certificates::tls_for(&self.db, &self.secret_key, &plan, application, environment).await?;
         let tls_pem = tls.as_ref().map(|tls| TlsPem { chain_pem: &tls.chain_pem, key_pem: &tls.key_pem });
         Ok(manifests::application_bundle_with_tls(&plan, application, environment, tls_pem)?)
-    }
-
-    /// The chain and key of the certificate the application names in the environment.
-    async fn tls_material(&self, plan: &Plan, application: &str, environment: &str) -> Result<Option<certificates::TlsMaterial>, SubmitError> {
-        let certificate = plan
-            .application(application)
-            .and_then(|app| app.environments.iter().find(|(env, _)| env.as_str() == environment))
-            .and_then(|(_, entry)| entry.certificate.clone());
-        match certificate {
-            Some(name) => certificates::tls_material(&self.db, &self.secret_key, environment, name.as_str())
-                .await
-                .map_err(|error| SubmitError::Certificate(error.to_string())),
-            None => Ok(None),
-        }
     }
 
     /// Checks the plan, records the submission and — unless the environment is protected —
@@ -387,6 +373,7 @@ impl Submitter {
         if !findings.is_empty() {
             return Err(SubmitError::Checklist(findings));
         }
+        certificates::require_usable(&plan, application, environment)?;
         let cluster = self.cluster_of(&plan, environment)?;
         // A dry run changes nothing, the plan's allocations included.
         let vip = if dry_run { Vip::Preview } else { Vip::Hold(actor) };

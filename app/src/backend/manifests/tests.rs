@@ -931,6 +931,7 @@ fn a_secret_in_another_namespace_gets_a_reference_grant() {
             fingerprint_sha256: String::new(),
             public_key_fingerprint: String::new(),
             secret_ref: Some(SecretReference { namespace: parse(json!(namespace)), name: parse(json!("wildcard-tls")) }),
+            owners: Default::default(),
         }]);
         ok(application_bundle(&plan, "api", "dev"))
     };

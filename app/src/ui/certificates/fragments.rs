@@ -5,7 +5,10 @@
 use leptos::prelude::*;
 
 use super::super::layout::EmptyState;
-use crate::domain::{CertificateStatus, CertificateView, InventoryQuery, certificates::InventorySort};
+use crate::domain::{
+    CertificateStatus, CertificateView, InventoryQuery,
+    certificates::{CertificateOwners, InventorySort},
+};
 
 /// The inventory below the page header: filters, then the timeline and the table (or why
 /// there is nothing to show).
@@ -235,6 +238,7 @@ fn CertificateTable(certificates: Vec<CertificateView>) -> impl IntoView {
                         <th scope="col">"Names (SANs)"</th>
                         <th scope="col">"Expires"</th>
                         <th scope="col">"Key"</th>
+                        <th scope="col">"Owners"</th>
                         <th scope="col">"Used by"</th>
                     </tr>
                 </thead>
@@ -254,6 +258,7 @@ fn CertificateTable(certificates: Vec<CertificateView>) -> impl IntoView {
                                 <td><ul class="plain">{c.sans.iter().map(|san| view! { <li><code>{san.clone()}</code></li> }).collect_view()}</ul></td>
                                 <td>{expires}</td>
                                 <td>{c.key_type.clone().unwrap_or_else(|| "—".to_owned())}</td>
+                                <td data-testid="owners"><Owners owners=c.owners.clone() /></td>
                                 <td><Uses certificate=c /></td>
                             </tr>
                         }
@@ -264,6 +269,15 @@ fn CertificateTable(certificates: Vec<CertificateView>) -> impl IntoView {
     }
 }
 
+/// The namespaces that may use a certificate, or that none may yet.
+#[component]
+fn Owners(owners: CertificateOwners) -> impl IntoView {
+    if owners.is_empty() {
+        return view! { <span class="muted">"no namespace yet"</span> }.into_any();
+    }
+    view! { <ul class="plain">{owners.iter().map(|owner| view! { <li><code>{owner.to_string()}</code></li> }).collect_view()}</ul> }.into_any()
+}
+
 #[component]
 fn Uses(certificate: CertificateView) -> impl IntoView {
     if certificate.used_by.is_empty() {
@@ -272,7 +286,10 @@ fn Uses(certificate: CertificateView) -> impl IntoView {
     view! {
         <ul class="plain">
             {certificate.used_by.into_iter().map(|u| view! {
-                <li>"application "<strong>{u.application}</strong>", Gateway "<code>{u.gateway}</code></li>
+                <li>
+                    "application "<strong>{u.application}</strong>", Gateway "<code>{u.gateway}</code>
+                    {(!u.allowed).then(|| view! { <span class="field__error">" — its namespace is not an owner"</span> })}
+                </li>
             }).collect_view()}
         </ul>
     }
@@ -314,6 +331,11 @@ fn CertificateFacts(certificate: CertificateView) -> impl IntoView {
             {fact("Valid until", certificate.not_after.clone())}
             {fact("Key", certificate.key_type.clone().map(|k| format!("{k} ({} bits)", certificate.key_bits.unwrap_or_default())))}
             {fact("SHA-256 fingerprint", certificate.fingerprint_sha256.as_deref().map(grouped))}
+            <dt>"Owners"</dt>
+            <dd data-testid="certificate-owners">
+                <Owners owners=certificate.owners.clone() />
+                <p class="muted small">"Only applications placed in these namespaces may use it."</p>
+            </dd>
             <dt>"Source"</dt><dd>{source}</dd>
             <dt>"Uploaded"</dt><dd>{format!("{} by {}", certificate.uploaded_at, certificate.uploaded_by)}</dd>
             {fact("Replaced", certificate.superseded_at.clone())}
@@ -329,6 +351,7 @@ fn CertificateFacts(certificate: CertificateView) -> impl IntoView {
                             "Application "<strong>{u.application}</strong>", Gateway "<code>{u.gateway}</code>
                             ", serving "{u.hostnames.join(", ")}
                             {(!u.uncovered.is_empty()).then(|| view! { <span class="field__error">{format!(" — not covered: {}", u.uncovered.join(", "))}</span> })}
+                            {(!u.allowed).then(|| view! { <span class="field__error">" — its namespace is not an owner: no bundle or submission with this certificate"</span> })}
                         </li>
                     }).collect_view()}
                 </ul>
