@@ -231,6 +231,11 @@ impl SimCluster {
         self.shared.requests.lock().unwrap_or_else(std::sync::PoisonError::into_inner).iter().cloned().collect()
     }
 
+    /// The namespace (empty when cluster-scoped) and name of every object of `kind` stored now.
+    pub fn names(&self, kind: &str) -> Vec<(String, String)> {
+        self.shared.store().all(kind).into_iter().map(|(key, _)| (key.namespace.clone(), key.name.clone())).collect()
+    }
+
     /// Every write asked for so far (dry runs left out), in arrival order.
     pub fn writes(&self) -> Vec<Write> {
         self.shared.writes.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()

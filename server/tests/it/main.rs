@@ -24,5 +24,6 @@ mod tls;
 mod topology;
 mod vip_holds;
 mod replicas;
+mod jobs;
 mod shared_sign_in;
 mod openapi;
