@@ -300,9 +300,92 @@ async fn two_hundred_submissions_at_two_replicas_each_run_exactly_once(kind: DbK
     eprintln!("{SUBMISSIONS} submissions at two replicas ({kind:?}): all ready in {elapsed:?}; jobs per replica {by_holder:?}");
 }
 
+/// A TCP gate in front of the simulated cluster: closed, it drops every connection (the
+/// cluster is unreachable); open, it passes them through.
+async fn gate(sim: &SimCluster) -> (String, Arc<std::sync::atomic::AtomicBool>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a port");
+    let url = format!("http://{}", listener.local_addr().expect("an address"));
+    let open = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (upstream, is_open) = (sim.url().trim_start_matches("http://").to_owned(), open.clone());
+    tokio::spawn(async move {
+        while let Ok((mut inbound, _)) = listener.accept().await {
+            if !is_open.load(std::sync::atomic::Ordering::SeqCst) {
+                continue; // dropped: the connection is reset
+            }
+            let upstream = upstream.clone();
+            tokio::spawn(async move {
+                if let Ok(mut outbound) = tokio::net::TcpStream::connect(&upstream).await {
+                    let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                }
+            });
+        }
+    });
+    (url, open)
+}
+
+async fn a_job_that_failed_on_an_unreachable_cluster_is_retried_by_its_requester_or_a_network_admin(kind: DbKind) {
+    use app::domain::access::Role;
+
+    let sim = simulated(CiliumBehaviour::default(), None).await;
+    let (url, open) = gate(&sim).await;
+    let kubeconfig = sim.kubeconfig(None).replace(&sim.url(), &url);
+    let (app, _dir) = crate::cluster::portal_with(kind, &kubeconfig, |_| {}).await;
+    let scopes = "namespace:cd-service, namespace:cd-service-*";
+    let (requester, colleague) = (app.client_as(Role::AppTeam, scopes).await, app.client_as(Role::AppTeam, scopes).await);
+    let viewer = app.client_as(Role::Viewer, "").await;
+
+    let submitted = requester.post(app.at("/api/v1/applications/api/submissions")).json(&json!({"environment": "dev"})).send().await.unwrap();
+    assert_eq!(submitted.status(), 202);
+    let id = submitted.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
+    let again = requester.post(app.at("/api/v1/applications/api/submissions")).json(&json!({"environment": "dev"})).send().await.unwrap();
+    let second = again.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
+    assert_eq!(crate::cluster::settled(&app, second).await["failure_code"], "cluster_unreachable");
+    let failed = crate::cluster::settled(&app, id).await;
+    assert_eq!(failed["status"], "failed", "{failed:#}");
+    assert_eq!(failed["failure_code"], "cluster_unreachable");
+    assert_eq!(failed["retryable"], true);
+
+    let retry = |client: &reqwest::Client| client.post(app.at(&format!("/api/v1/submissions/{id}/retry"))).send();
+    assert_eq!(retry(&viewer).await.unwrap().status(), 403, "a viewer changes nothing");
+    let refused = retry(&colleague).await.unwrap();
+    assert_eq!(refused.status(), 403, "another app-team member is neither the requester nor a network admin");
+    let body: Value = refused.json().await.unwrap();
+    assert!(body["error"]["message"].as_str().unwrap().contains("retry another person's submission"), "{body}");
+
+    // The cluster is back: the requester retries, and it runs from where it failed.
+    open.store(true, std::sync::atomic::Ordering::SeqCst);
+    let retried = retry(&requester).await.unwrap();
+    assert_eq!(retried.status(), 202);
+    let done = crate::cluster::settled(&app, id).await;
+    assert_eq!(done["status"], "ready", "{done:#}");
+    assert_eq!(done["attempts"], 2);
+    assert_eq!(done["bundle"], failed["bundle"], "the same bundle");
+    let (_, audit) = app.get_json(&format!("/api/v1/audit?action=submission.retry&object=submission/{id}")).await;
+    assert_eq!(audit.as_array().unwrap().len(), 1, "{audit:#}");
+
+    // A ready submission is not retried; a failure a retry cannot cure is not either.
+    let again = retry(&requester).await.unwrap();
+    assert_eq!(again.status(), 409);
+    sim.set_access(gatehouse::simcluster::Access { forbidden: vec![("patch".into(), "deployments".into())], ..Default::default() });
+    let (_, body) = app.post_json("/api/v1/applications/api/submissions", &json!({"environment": "dev"})).await;
+    let refused_id = body["id"].as_i64().unwrap();
+    let failed = crate::cluster::settled(&app, refused_id).await;
+    assert_eq!((failed["failure_code"].as_str(), failed["retryable"].as_bool()), (Some("forbidden"), Some(false)), "{failed:#}");
+    let (status, body) = app.post_json(&format!("/api/v1/submissions/{refused_id}/retry"), &json!({})).await;
+    assert_eq!(status, 409, "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains("failed with forbidden, which running it again cannot cure"), "{body}");
+
+    // A network admin retries anyone's.
+    sim.set_access(gatehouse::simcluster::Access::default());
+    let admin = app.client_as(Role::NetworkAdmin, "").await;
+    assert_eq!(admin.post(app.at(&format!("/api/v1/submissions/{second}/retry"))).send().await.unwrap().status(), 202);
+    assert_eq!(crate::cluster::settled(&app, second).await["status"], "ready");
+}
+
 on_both_databases!(
     a_portal_killed_mid_apply_and_mid_teardown_resumes_both_on_its_next_start,
     the_other_replica_finishes_a_job_whose_holder_was_killed_within_the_lease,
     sigterm_mid_job_exits_within_the_grace_period_and_the_other_replica_resumes_at_once,
     two_hundred_submissions_at_two_replicas_each_run_exactly_once,
+    a_job_that_failed_on_an_unreachable_cluster_is_retried_by_its_requester_or_a_network_admin,
 );
