@@ -75,7 +75,6 @@ pub fn router(state: AppState) -> Router {
         .0
         // Static files and the "page not found" page: open to anyone.
         .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(context, shell))
-        .layer(middleware::from_fn(render_again_if_stalled))
         // Inside authentication: how much of a body is read depends on who sends it.
         .layer(middleware::from_fn(limit_request_body))
         .layer(middleware::from_fn(no_store))
@@ -136,11 +135,22 @@ fn leptos_context(state: &AppState) -> impl Fn() + Clone + Send + Sync + 'static
     }
 }
 
+/// The pages' routes, generated once per process. Generating them sets Leptos' process-wide
+/// `SuppressResourceLoad` flag (leptos-rs/leptos #4773): a resource that a render on another
+/// thread polls first while it is set never loads, and that render waits forever. Production
+/// builds one router; the tests start many portals in one process, and each used to generate
+/// the list twice (the router and `route_rules`) while the others rendered pages. Once, before
+/// any router exists, nothing renders meanwhile.
+fn page_listings() -> &'static [leptos_axum::AxumRouteListing] {
+    static LISTINGS: std::sync::OnceLock<Vec<leptos_axum::AxumRouteListing>> = std::sync::OnceLock::new();
+    LISTINGS.get_or_init(|| generate_route_list(App))
+}
+
 /// The Leptos pages, each behind its rule from `app::page_rule`.
 fn leptos_pages(state: &AppState, context: impl Fn() + Clone + Send + Sync + 'static) -> Routes {
     let options = state.leptos_options.clone();
     let app = move || shell(options.clone());
-    generate_route_list(App).into_iter().fold(Routes::new("", Surface::Page), |routes, listing| {
+    page_listings().iter().fold(Routes::new("", Surface::Page), |routes, listing| {
         let path = listing.path().to_owned();
         let access = app::app::page_rule(&path);
         if access == Access::Unlisted {
@@ -196,38 +206,6 @@ fn server_functions(context: impl Fn() + Clone + Send + Sync + 'static) -> Route
 /// This request's CSP nonce: the page's scripts carry it, the page's policy admits it.
 #[derive(Clone)]
 struct PageNonce(Arc<str>);
-
-/// How long a page may render before it is taken for stalled and rendered again.
-const PAGE_STALL: std::time::Duration = std::time::Duration::from_secs(8);
-
-/// Renders a page again when its render stalls. Leptos' server rendering on a multi-threaded
-/// runtime now and then loses the wake-up of a `<Suspense>` whose resources have all
-/// resolved (leptos-rs/leptos #4851, #4578): the render then waits until the request times
-/// out, with nothing left to do. A page request is a read, so a second render is safe; it
-/// gets through as the first one would have. Other requests are left alone.
-async fn render_again_if_stalled(request: Request, next: Next) -> Response {
-    render_again_after(PAGE_STALL, request, next).await
-}
-
-async fn render_again_after(stall: std::time::Duration, request: Request, next: Next) -> Response {
-    let path = request.uri().path();
-    let is_page_read = request.method() == axum::http::Method::GET
-        && !path.starts_with("/api/")
-        && !path.starts_with("/pkg/")
-        && !path.starts_with("/metrics");
-    if !is_page_read {
-        return next.run(request).await;
-    }
-    let (parts, _) = request.into_parts();
-    for attempt in 1..=2 {
-        let again = Request::from_parts(parts.clone(), axum::body::Body::empty());
-        match tokio::time::timeout(stall, next.clone().run(again)).await {
-            Ok(response) => return response,
-            Err(_) => tracing::warn!(path = %parts.uri.path(), attempt, "a page render stalled; rendering it again"),
-        }
-    }
-    next.run(Request::from_parts(parts, axum::body::Body::empty())).await
-}
 
 /// Gives every request a fresh nonce and every HTML response the page policy that admits
 /// it. Set here, by the HTTP layer, rather than while the page renders, so no rendering path
@@ -316,57 +294,5 @@ async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
                 Json(serde_json::json!({"status": "unavailable", "reason": "the database does not answer"})),
             )
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use std::sync::{
-        Arc,
-        atomic::{AtomicUsize, Ordering},
-    };
-
-    use axum::{Router, body::Body, http::Request, middleware, routing::get};
-    use tower::ServiceExt;
-
-    use super::render_again_after;
-
-    /// A page whose first render never finishes, as a stalled Leptos render does.
-    fn stalling_once(renders: Arc<AtomicUsize>) -> Router {
-        let page = move || {
-            let renders = renders.clone();
-            async move {
-                if renders.fetch_add(1, Ordering::SeqCst) == 0 {
-                    std::future::pending::<()>().await;
-                }
-                "the page"
-            }
-        };
-        Router::new().route("/pools", get(page.clone())).route("/api/v1/pools", get(page)).layer(middleware::from_fn(|request, next| {
-            render_again_after(std::time::Duration::from_millis(50), request, next)
-        }))
-    }
-
-    #[tokio::test]
-    async fn a_stalled_page_render_is_rendered_again() {
-        let renders = Arc::new(AtomicUsize::new(0));
-        let response = stalling_once(renders.clone())
-            .oneshot(Request::get("/pools").body(Body::empty()).unwrap())
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 200);
-        assert_eq!(renders.load(Ordering::SeqCst), 2);
-    }
-
-    #[tokio::test]
-    async fn other_requests_are_left_alone() {
-        let renders = Arc::new(AtomicUsize::new(0));
-        let answered = tokio::time::timeout(
-            std::time::Duration::from_millis(500),
-            stalling_once(renders.clone()).oneshot(Request::get("/api/v1/pools").body(Body::empty()).unwrap()),
-        )
-        .await;
-        assert!(answered.is_err(), "an API request is never sent twice");
-        assert_eq!(renders.load(Ordering::SeqCst), 1);
     }
 }

@@ -10,7 +10,7 @@ use std::{
 
 use rustls::{
     ServerConfig,
-    pki_types::{CertificateDer, PrivateKeyDer},
+    pki_types::{CertificateDer, PrivateKeyDer, pem::PemObject},
 };
 use tokio::{net::TcpListener, net::TcpStream, sync::mpsc};
 use tokio_rustls::{TlsAcceptor, server::TlsStream};
@@ -25,6 +25,8 @@ pub enum TlsError {
     NoCertificate { path: PathBuf },
     #[error("{path} holds no PEM private key (PKCS#8, PKCS#1 or SEC1 expected; encrypted keys are not supported)")]
     NoKey { path: PathBuf },
+    #[error("{path} is not readable PEM: {message}")]
+    Pem { path: PathBuf, message: String },
     #[error("the certificate and key were rejected: {0}")]
     Rustls(#[from] rustls::Error),
 }
@@ -48,16 +50,18 @@ fn read(path: &Path) -> Result<Vec<u8>, TlsError> {
 impl TlsAcceptorConfig {
     pub fn load(cert_path: &Path, key_path: &Path) -> Result<TlsAcceptorConfig, TlsError> {
         let cert_pem = read(cert_path)?;
-        let certs: Vec<CertificateDer<'static>> = rustls_pemfile::certs(&mut cert_pem.as_slice())
+        let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&cert_pem)
             .collect::<Result<_, _>>()
-            .map_err(|source| TlsError::Read { path: cert_path.to_owned(), source })?;
+            .map_err(|error| TlsError::Pem { path: cert_path.to_owned(), message: error.to_string() })?;
         if certs.is_empty() {
             return Err(TlsError::NoCertificate { path: cert_path.to_owned() });
         }
         let key_pem = read(key_path)?;
-        let key: PrivateKeyDer<'static> = rustls_pemfile::private_key(&mut key_pem.as_slice())
-            .map_err(|source| TlsError::Read { path: key_path.to_owned(), source })?
-            .ok_or_else(|| TlsError::NoKey { path: key_path.to_owned() })?;
+        let key: PrivateKeyDer<'static> = match PrivateKeyDer::from_pem_slice(&key_pem) {
+            Ok(key) => key,
+            Err(rustls::pki_types::pem::Error::NoItemsFound) => return Err(TlsError::NoKey { path: key_path.to_owned() }),
+            Err(error) => return Err(TlsError::Pem { path: key_path.to_owned(), message: error.to_string() }),
+        };
         let mut config =
             ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
                 .with_safe_default_protocol_versions()?

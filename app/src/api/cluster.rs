@@ -114,12 +114,12 @@ pub async fn list_application_targets() -> Result<Vec<ApplicationTargets>, AppEr
     let caller = crate::backend::auth::current()?;
     let db = crate::backend::db::use_database()?;
     let plan = plan::load_from(&db).await?;
-    let now = plan::now_unix();
+    let full = crate::domain::check_plan(&plan, plan::now_unix());
     let may_adopt = use_context::<crate::backend::auth::Principal>()
         .is_some_and(|caller| caller.role >= crate::domain::access::Role::NetworkAdmin);
     let mut applications = Vec::new();
     for application in plan.applications.iter().filter(|application| caller.may_read_application(&plan, application)) {
-        let errors: Vec<String> = crate::domain::check_application(&plan, application.name.as_str(), now)
+        let errors: Vec<String> = crate::domain::application_report(&plan, &full, application.name.as_str())
             .findings
             .into_iter()
             .filter(|f| f.severity == crate::domain::Severity::Error)

@@ -117,17 +117,17 @@ pub async fn checklist_overview() -> Result<ChecklistSummary, AppError> {
     use crate::backend::plan;
     let db = crate::backend::db::use_database()?;
     let plan = plan::load_from(&db).await?;
-    let now = plan::now_unix();
+    let full = crate::domain::check_plan(&plan, plan::now_unix());
     let applications = plan
         .applications
         .iter()
         .map(|application| {
             let name = application.name.to_string();
-            let report = crate::domain::check_application(&plan, &name, now);
+            let report = crate::domain::application_report(&plan, &full, &name);
             (name, report)
         })
         .collect();
-    Ok(ChecklistSummary { applications, plan: crate::domain::check_plan(&plan, now) })
+    Ok(ChecklistSummary { applications, plan: full })
 }
 
 /// The stored plan and the server's clock, for checks that run in the browser.

@@ -831,12 +831,13 @@ fn is_foreign_key_violation(error: &sqlx::Error) -> bool {
     matches!(error, sqlx::Error::Database(e) if e.is_foreign_key_violation())
 }
 
-/// A number below `bound` (at least 1), good enough for jitter.
+/// A number below `bound` (at least 1), for jitter.
 fn random_below(bound: usize) -> usize {
-    use std::hash::{BuildHasher, Hasher};
-    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    hasher.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos()));
-    (hasher.finish() % bound.max(1) as u64) as usize
+    use ring::rand::SecureRandom;
+    let mut bytes = [0u8; 8];
+    // Without a random source every writer retries in step; jitter is then only the backoff.
+    let _ = ring::rand::SystemRandom::new().fill(&mut bytes);
+    (u64::from_le_bytes(bytes) % bound.max(1) as u64) as usize
 }
 
 async fn jitter(round: u32) {

@@ -8,7 +8,7 @@ use super::{
     plan,
     policy::Tenancy,
 };
-use crate::domain::{Application, Plan, access::Role};
+use crate::domain::{Application, Plan};
 
 fn object(name: &str) -> String {
     format!("application/{name}")
@@ -31,15 +31,49 @@ pub async fn list(db: &Database) -> Result<Vec<Application>, DbError> {
         .collect()
 }
 
-/// The applications the caller may read: an app team's, inside its scopes; every one for
-/// the other roles.
-pub async fn list_for(db: &Database, caller: &Principal) -> Result<Vec<Application>, DbError> {
-    let applications = list(db).await?;
-    if caller.role != Role::AppTeam {
-        return Ok(applications);
+/// Which applications a page of the list holds: after the name `after`, at most `limit`,
+/// optionally only those in a namespace or deployed to an environment.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ApplicationQuery {
+    pub limit: usize,
+    pub after: Option<String>,
+    pub namespace: Option<String>,
+    pub environment: Option<String>,
+}
+
+/// A page of applications, by name, and the name to continue after when there are more.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApplicationPage {
+    pub items: Vec<Application>,
+    pub next: Option<String>,
+}
+
+/// One page of the applications the caller may read. Reads rows by name from `after` only
+/// until the page is full, and the environments (for where each application is placed) —
+/// never the whole plan.
+pub async fn page_for(db: &Database, caller: &Principal, query: &ApplicationQuery) -> Result<ApplicationPage, DbError> {
+    use futures_util::TryStreamExt;
+    let limit = query.limit.max(1);
+    let placements = Plan { environments: plan::load_environments(db).await?, ..Plan::default() };
+    let mut rows = sqlx::query("SELECT name, spec FROM applications WHERE name > $1 ORDER BY name")
+        .bind(query.after.clone().unwrap_or_default())
+        .fetch(db.pool());
+    let mut items = Vec::new();
+    while let Some(row) = rows.try_next().await? {
+        let application = plan::parse_application(&row.try_get::<String, _>("spec")?)?;
+        let wanted = query.namespace.as_ref().is_none_or(|namespace| application.namespace.as_str() == namespace)
+            && query.environment.as_ref().is_none_or(|environment| application.environments.keys().any(|e| e.as_str() == environment))
+            && caller.may_read_application(&placements, &application);
+        if !wanted {
+            continue;
+        }
+        if items.len() == limit {
+            let next = items.last().map(|last: &Application| last.name.to_string());
+            return Ok(ApplicationPage { items, next });
+        }
+        items.push(application);
     }
-    let plan = plan::load_from(db).await?;
-    Ok(applications.into_iter().filter(|application| caller.may_read_application(&plan, application)).collect())
+    Ok(ApplicationPage { items, next: None })
 }
 
 /// One application, if the caller may read it; an app team gets `NotFound` for another

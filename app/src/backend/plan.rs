@@ -41,13 +41,23 @@ pub(crate) const POOL_COLUMNS: &str =
 
 /// Everything the checklist looks at. The stored certificates are the whole list: a
 /// certificate an application names that is not stored is missing (GH-CERT-MISSING).
-pub async fn load(conn: &mut AnyConnection) -> Result<Plan, DbError> {
-    let environments = sqlx::query("SELECT spec FROM environments ORDER BY name")
+/// Every environment, by name: all a request needs to know where applications are placed.
+pub async fn load_environments(db: &super::db::Database) -> Result<Vec<crate::domain::Environment>, DbError> {
+    let mut connection = db.pool().acquire().await?;
+    environments(&mut connection).await
+}
+
+async fn environments(conn: &mut AnyConnection) -> Result<Vec<crate::domain::Environment>, DbError> {
+    sqlx::query("SELECT spec FROM environments ORDER BY name")
         .fetch_all(&mut *conn)
         .await?
         .iter()
         .map(|row| parse_environment(&row.try_get::<String, _>("spec")?))
-        .collect::<Result<Vec<_>, _>>()?;
+        .collect()
+}
+
+pub async fn load(conn: &mut AnyConnection) -> Result<Plan, DbError> {
+    let environments = environments(&mut *conn).await?;
     let pools = sqlx::query(&format!(
         "SELECT {POOL_COLUMNS} FROM pools p JOIN environments e ON e.id = p.environment_id ORDER BY e.name, p.name"
     ))

@@ -550,10 +550,19 @@ pub fn check_plan(plan: &Plan, now_unix: i64) -> Report {
 /// pools or certificates (an overlap of the environment's pod CIDR concerns every
 /// application in it). An unknown application gets an empty report.
 pub fn check_application(plan: &Plan, app_name: &str, now_unix: i64) -> Report {
+    if plan.application(app_name).is_none() {
+        return Report::default();
+    }
+    application_report(plan, &check_plan(plan, now_unix), app_name)
+}
+
+/// One application's part of a whole-plan report: what [`check_application`] answers, from
+/// a report already made. Pages that show every application check the plan once and take
+/// each application's part, rather than checking the whole plan once per application.
+pub fn application_report(plan: &Plan, full: &Report, app_name: &str) -> Report {
     let Some(app) = plan.application(app_name) else {
         return Report::default();
     };
-    let full = check_plan(plan, now_unix);
     let app_object = app_obj(&app.name);
     let mut related: BTreeSet<String> = BTreeSet::new();
     for env in app.environments.keys() {
@@ -571,7 +580,7 @@ pub fn check_application(plan: &Plan, app_name: &str, now_unix: i64) -> Report {
         !names_application
             && f.objects.iter().any(|o| related.contains(o) || cert_prefixes.iter().any(|p| o.starts_with(p.as_str())))
     };
-    let findings = full.findings.into_iter().filter(|f| concerns(f)).collect();
+    let findings = full.findings.iter().filter(|f| concerns(f)).cloned().collect();
     let skipped: Vec<&str> = full.skipped.iter().filter_map(|s| rule_info(s).map(|r| r.id)).collect();
     report(findings, &skipped)
 }
@@ -1554,6 +1563,17 @@ mod tests {
         let back: Report = serde_json::from_value(json).unwrap();
         assert_eq!(back.errors, 1);
         assert!(serde_json::to_value(check_plan(&seed_plan(), NOW)).unwrap()["skipped"].is_array());
+    }
+
+    #[test]
+    fn each_applications_part_of_one_whole_plan_report_is_its_own_check() {
+        for plan in [seed_plan(), synthetic_plan(4, 3, 30, NOW)] {
+            let full = check_plan(&plan, NOW);
+            for application in &plan.applications {
+                let name = application.name.as_str();
+                assert_eq!(application_report(&plan, &full, name), check_application(&plan, name, NOW), "{name}");
+            }
+        }
     }
 
     #[test]

@@ -25,8 +25,61 @@ fn parse(input: ApplicationInput) -> Result<Application, ApiError> {
     Application::parse(input).map_err(|errors| ApiError::unprocessable(&errors))
 }
 
-pub async fn list(State(state): State<AppState>, Caller(caller): Caller) -> Result<Json<Vec<Application>>, ApiError> {
-    Ok(Json(repo::list_for(&state.db, &caller).await?))
+/// `GET /api/v1/applications?limit=&after=&namespace=&environment=`'s query.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    limit: Option<String>,
+    after: Option<String>,
+    namespace: Option<String>,
+    environment: Option<String>,
+}
+
+/// How many applications a page holds unless `limit` says otherwise, and at most.
+pub const PAGE_SIZE: usize = 100;
+pub const MAX_PAGE_SIZE: usize = 1000;
+
+/// `GET /api/v1/applications`: a page of the applications the caller may read, by name, as
+/// a JSON array; when there are more, a `Link: <…>; rel="next"` header names the next page.
+pub async fn list(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    axum::extract::Query(query): axum::extract::Query<ListQuery>,
+) -> Result<Response, ApiError> {
+    let limit = match query.limit.as_deref() {
+        None | Some("") => PAGE_SIZE,
+        Some(text) => text.parse::<usize>().ok().filter(|n| (1..=MAX_PAGE_SIZE).contains(n)).ok_or_else(|| {
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_limit",
+                format!("limit {text:?} is not a page size; give a whole number from 1 to {MAX_PAGE_SIZE}"),
+            )
+            .with_field("limit")
+        })?,
+    };
+    let nonempty = |value: Option<String>| value.filter(|value| !value.is_empty());
+    let request = repo::ApplicationQuery {
+        limit,
+        after: nonempty(query.after),
+        namespace: nonempty(query.namespace),
+        environment: nonempty(query.environment),
+    };
+    let page = repo::page_for(&state.db, &caller, &request).await?;
+    let mut response = Json(&page.items).into_response();
+    if let Some(next) = page.next {
+        let mut link = form_urlencoded::Serializer::new(String::new());
+        link.append_pair("limit", &limit.to_string()).append_pair("after", &next);
+        if let Some(namespace) = &request.namespace {
+            link.append_pair("namespace", namespace);
+        }
+        if let Some(environment) = &request.environment {
+            link.append_pair("environment", environment);
+        }
+        if let Ok(value) = HeaderValue::from_str(&format!("</api/v1/applications?{}>; rel=\"next\"", link.finish())) {
+            response.headers_mut().insert(header::LINK, value);
+        }
+    }
+    Ok(response)
 }
 
 pub async fn get(State(state): State<AppState>, Caller(caller): Caller, Path(name): Path<String>) -> Result<Json<Application>, ApiError> {

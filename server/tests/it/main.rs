@@ -26,4 +26,5 @@ mod vip_holds;
 mod replicas;
 mod jobs;
 mod shared_sign_in;
+mod stall;
 mod openapi;

@@ -265,7 +265,49 @@ async fn every_route_about_an_application_keeps_other_teams_out(kind: DbKind) {
     assert!(wrong.is_empty(), "{} answers reach across teams:\n{}", wrong.len(), wrong.join("\n"));
 }
 
+
+/// `GET /api/v1/applications` pages by name with a `Link` to the next page, filters by
+/// namespace and environment, and pages only what the caller may read.
+async fn the_applications_list_pages_and_filters(kind: DbKind) {
+    let app = portal(FreshDatabase::new(kind).await).await;
+    for (name, namespace) in [("a1", "team-x"), ("a2", "team-y"), ("a3", "team-x"), ("a4", "team-x"), ("a5", "team-y")] {
+        let body = json!({"name": name, "namespace": namespace, "image": "registry.example/a:1", "replicas": 1, "port": 8080, "environments": {}});
+        let (code, answer) = app.post_json("/api/v1/applications", &body).await;
+        assert_eq!(code, 201, "{answer}");
+    }
+    let names = |page: &Value| page.as_array().unwrap().iter().map(|a| a["name"].as_str().unwrap().to_owned()).collect::<Vec<_>>();
+    let mut seen = Vec::new();
+    let mut next = Some("/api/v1/applications?limit=2".to_owned());
+    while let Some(path) = next.take() {
+        let response = app.get(&path).await;
+        assert_eq!(response.status(), 200);
+        next = response.headers().get("link").map(|link| {
+            let link = link.to_str().unwrap();
+            assert!(link.ends_with("; rel=\"next\""), "{link}");
+            link.trim_start_matches('<').split('>').next().unwrap().to_owned()
+        });
+        let page: Value = response.json().await.unwrap();
+        assert!(page.as_array().unwrap().len() <= 2);
+        seen.extend(names(&page));
+    }
+    assert_eq!(seen, ["a1", "a2", "a3", "a4", "a5", "api"], "every application once, by name");
+
+    let (_, team_x) = app.get_json("/api/v1/applications?namespace=team-x").await;
+    assert_eq!(names(&team_x), ["a1", "a3", "a4"]);
+    let (_, in_prod) = app.get_json("/api/v1/applications?environment=prod").await;
+    assert_eq!(names(&in_prod), ["api"]);
+    let (code, body) = app.get_json("/api/v1/applications?limit=0").await;
+    assert_eq!((code, body["error"]["code"].as_str(), body["error"]["field"].as_str()), (422, Some("invalid_limit"), Some("limit")));
+
+    let team = app.client_as(Role::AppTeam, "namespace:team-y").await;
+    let (_, page) = status(&team, &app, reqwest::Method::GET, "/api/v1/applications?limit=1", None).await;
+    assert_eq!(names(&page), ["a2"]);
+    let (_, page) = status(&team, &app, reqwest::Method::GET, "/api/v1/applications?limit=1&after=a2", None).await;
+    assert_eq!(names(&page), ["a5"]);
+}
+
 on_both_databases!(
+    the_applications_list_pages_and_filters,
     every_route_about_an_application_keeps_other_teams_out,
     an_app_team_reaches_only_applications_in_its_namespaces,
     every_placement_must_be_inside_the_scopes,
