@@ -146,7 +146,7 @@ pub async fn connect(
         }));
     }
     let submitter =
-        Submitter { clusters, db: db.clone(), secret_key, timeout: config.apply_timeout(), tenancy: Arc::new(config.tenancy()) };
+        Submitter { clusters, db: db.clone(), secret_key, timeout: config.apply_timeout(), tenancy: Arc::new(config.tenancy()), jobs: Default::default() };
     Ok(ClusterState { submitter, label_fix: LabelFixSwitch(Arc::new(switch)), simulated, election })
 }
 

@@ -162,6 +162,22 @@ pub struct Config {
     #[arg(long, env = "GATEHOUSE_APPLY_TIMEOUT", default_value_t = 120)]
     pub apply_timeout_secs: u64,
 
+    /// Seconds a job's claim lives without a heartbeat: a submission or teardown whose holder
+    /// has not renewed its claim for this long (its process died) is taken over by another
+    /// replica, or by this one after a restart. The holder renews every fifth of it.
+    #[arg(long, env = "GATEHOUSE_JOB_LEASE_SECS", default_value_t = 15)]
+    pub job_lease_secs: u64,
+
+    /// Submissions and teardowns this replica runs at once.
+    #[arg(long, env = "GATEHOUSE_JOB_WORKERS", default_value_t = 16)]
+    pub job_workers: usize,
+
+    /// Seconds a SIGTERM gives running jobs to finish their current object and release their
+    /// claims, and open connections to close, before the process exits anyway. Keep it below
+    /// the Deployment's terminationGracePeriodSeconds.
+    #[arg(long, env = "GATEHOUSE_SHUTDOWN_GRACE_SECS", default_value_t = 20)]
+    pub shutdown_grace_secs: u64,
+
     /// The simulated cluster behaves as Cilium before 1.15, which does not copy a Gateway's
     /// spec.infrastructure.labels to its Service: only the label fix's reconciler helps then.
     #[arg(long, env = "GATEHOUSE_SIMULATED_CILIUM_LEGACY")]
@@ -394,6 +410,18 @@ impl Config {
         Tenancy::new(&own, &self.reserved_namespaces)
     }
 
+    pub fn job_settings(&self) -> app::backend::cluster::jobs::JobSettings {
+        app::backend::cluster::jobs::JobSettings::new(
+            app::backend::cluster::leader::identity(),
+            Duration::from_secs(self.job_lease_secs.max(1)),
+            self.job_workers,
+        )
+    }
+
+    pub fn shutdown_grace(&self) -> Duration {
+        Duration::from_secs(self.shutdown_grace_secs)
+    }
+
     pub fn apply_timeout(&self) -> Duration {
         Duration::from_secs(self.apply_timeout_secs.max(1))
     }
@@ -444,6 +472,9 @@ impl Config {
             clusters: Vec::new(),
             simulated_clusters: Vec::new(),
             apply_timeout_secs: 30,
+            job_lease_secs: 15,
+            job_workers: 16,
+            shutdown_grace_secs: 20,
             simulated_cilium_legacy: false,
             lease_name: "gatehouse-leader".to_owned(),
             lease_namespace: None,

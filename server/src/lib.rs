@@ -111,6 +111,9 @@ pub struct Gatehouse {
     state: AppState,
     listener: TcpListener,
     tls: Option<tls::TlsAcceptorConfig>,
+    jobs: app::backend::cluster::jobs::JobSettings,
+    /// How long a stop waits for jobs and connections before exiting anyway.
+    grace: std::time::Duration,
 }
 
 impl Gatehouse {
@@ -150,7 +153,7 @@ impl Gatehouse {
         let metrics = metrics::Metrics::new();
         let clusters = cluster::connect(&config, &db, secret_key.clone(), metrics.clone()).await?;
         let state = AppState::new(db, secret_key, demo_user, oidc, clusters, metrics, &config);
-        Ok(Gatehouse { state, listener, tls })
+        Ok(Gatehouse { state, listener, tls, jobs: config.job_settings(), grace: config.shutdown_grace() })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -171,19 +174,48 @@ impl Gatehouse {
         format!("{scheme}://{}", self.local_addr())
     }
 
-    /// Serves until `shutdown` completes, then lets requests in flight finish.
+    /// Serves and runs this replica's job workers until `shutdown` completes. Then it stops
+    /// claiming jobs, lets running jobs finish their current object and release their claims,
+    /// and lets requests in flight finish — all within the grace period (`--shutdown-grace-secs`),
+    /// after which connections still open and jobs still running are dropped: a dropped job's
+    /// claim runs out with its lease and another replica resumes it.
     pub async fn serve(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), StartError> {
         let db = self.state.db.clone();
         let election = self.state.clusters.election.clone();
+        let (stop, stopping) = tokio::sync::watch::channel(false);
+        let mut workers =
+            tokio::spawn(app::backend::cluster::jobs::pool(self.state.clusters.submitter.clone(), self.jobs, stopping.clone()));
+        let shutdown = async move {
+            shutdown.await;
+            let _ = stop.send(true);
+        };
         // The client's address reaches handlers (sign-in limits per address).
         let app = router(self.state).into_make_service_with_connect_info::<access::ClientAddr>();
-        let served = match self.tls {
-            None => axum::serve(self.listener, app).with_graceful_shutdown(shutdown).await,
-            Some(tls) => {
-                let listener = tls::TlsListener::new(self.listener, tls);
-                axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+        let server = async move {
+            match self.tls {
+                None => axum::serve(self.listener, app).with_graceful_shutdown(shutdown).await,
+                Some(tls) => {
+                    let listener = tls::TlsListener::new(self.listener, tls);
+                    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+                }
             }
         };
+        let grace = self.grace;
+        let deadline = async {
+            let mut stopping = stopping.clone();
+            let _ = stopping.wait_for(|stopping| *stopping).await;
+            tokio::time::sleep(grace).await;
+        };
+        let (served, workers_done) = tokio::select! {
+            outcome = async { tokio::join!(server, &mut workers) } => (outcome.0, outcome.1.is_ok()),
+            () = deadline => {
+                tracing::warn!(grace_secs = grace.as_secs(), "stopping: connections or jobs still busy after the grace period are dropped");
+                (Ok(()), false)
+            }
+        };
+        if !workers_done {
+            workers.abort();
+        }
         if let Some(election) = election {
             election.release().await;
         }

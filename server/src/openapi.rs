@@ -73,6 +73,7 @@ pub fn summary(method: &Method, path: &str) -> Option<&'static str> {
         ("GET", "/applications/{app}/preview") => "What a submission would change in the cluster, object by object",
         ("GET", "/submissions/{id}") => "One submission with its objects' states",
         ("POST", "/submissions/{id}/approve") => "Approve a submission someone else requested",
+        ("POST", "/submissions/{id}/retry") => "Run a failed submission or teardown again, from its first object not confirmed (its requester or a network admin)",
         ("POST", "/submissions/{id}/reject") => "Reject a submission awaiting approval, with a reason; nothing is applied",
         ("GET", "/approvals") => "The submissions awaiting approval, oldest first",
         ("GET", "/drift") => "Pools and VIPs that differ between the plan and the cluster, both ways",
@@ -118,7 +119,7 @@ fn error_response(description: &str) -> Value {
 fn operation(rule: &RouteRule, path: &str) -> Value {
     let method = rule.method.as_str().to_lowercase();
     let success = match rule.method {
-        Method::POST if path.ends_with("/submissions") || path.ends_with("/approve") => "202",
+        Method::POST if path.ends_with("/submissions") || path.ends_with("/approve") || path.ends_with("/retry") => "202",
         Method::POST if path.ends_with("/adopt") => "200",
         Method::POST => "201",
         Method::DELETE if path.starts_with("/applications/{app}/environments/") => "202",

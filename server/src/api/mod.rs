@@ -106,6 +106,8 @@ pub fn routes() -> Routes {
             NETWORK_ADMIN,
             submissions::reject,
         )
+        // The requester or a network admin: the service checks which.
+        .post("/submissions/{id}/retry", APP_TEAM, submissions::retry)
         .get("/approvals", NETWORK_ADMIN, submissions::approvals)
         .get("/clusters", VIEWER, submissions::clusters)
         .get("/vips", VIEWER, submissions::vip_status)

@@ -98,6 +98,18 @@ pub async fn approve(
     Ok((StatusCode::ACCEPTED, Json(Accepted { id })))
 }
 
+/// `POST /api/v1/submissions/{id}/retry` → 202 `{"id"}`: a failed job runs again from the
+/// first object not confirmed (its requester or a network admin).
+pub async fn retry(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(id): Path<String>,
+) -> Result<(StatusCode, Json<Accepted>), ApiError> {
+    let id = parse_id(&id)?;
+    state.clusters.submitter.retry(&caller, id).await?;
+    Ok((StatusCode::ACCEPTED, Json(Accepted { id })))
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Rejection {

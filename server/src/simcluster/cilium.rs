@@ -30,11 +30,19 @@ pub struct CiliumBehaviour {
     /// write, faster than any real cluster: a client then never needs to watch them, so the
     /// RBAC test sets a delay to make Gatehouse wait the way it must on a real cluster.
     pub ready_after: std::time::Duration,
+    /// How long every write (create, update, patch, delete; not a dry run) takes before the
+    /// API server answers it: a test slows a submission down with it to stop Gatehouse in
+    /// the middle of one.
+    pub write_delay: std::time::Duration,
 }
 
 impl Default for CiliumBehaviour {
     fn default() -> Self {
-        CiliumBehaviour { copies_infrastructure_labels: true, ready_after: std::time::Duration::ZERO }
+        CiliumBehaviour {
+            copies_infrastructure_labels: true,
+            ready_after: std::time::Duration::ZERO,
+            write_delay: std::time::Duration::ZERO,
+        }
     }
 }
 

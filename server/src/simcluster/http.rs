@@ -287,6 +287,23 @@ async fn serve(
         }
     }
     let dry_run = param(params, "dryRun") == Some("All");
+    if matches!(verb, "create" | "update" | "patch" | "delete") && !dry_run && !target.status {
+        let written = super::Write {
+            verb: if verb == "patch" && applies { "apply".to_owned() } else { verb.to_owned() },
+            kind: kind.kind.to_owned(),
+            namespace: target.namespace.map(str::to_owned),
+            name: target.name.map(str::to_owned).or_else(|| {
+                parse_body(headers, &body).ok().and_then(|o| o.pointer("/metadata/name").and_then(Value::as_str).map(str::to_owned))
+            }).unwrap_or_default(),
+            manager: param(params, "fieldManager").unwrap_or_default().to_owned(),
+        };
+        shared.writes.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(written);
+        let delay = shared.behaviour().write_delay;
+        if !delay.is_zero() {
+            // The simulated API server is slow to answer, as a loaded one is.
+            tokio::time::sleep(delay).await;
+        }
+    }
     let result = match (verb, target.name) {
         ("watch", _) => return watch(shared, &target, params),
         ("list", None) => Ok((StatusCode::OK, list(shared, &target, params))),

@@ -76,8 +76,21 @@ pub struct ApiRequest {
     pub namespace: Option<String>,
 }
 
+/// One write the cluster was asked for (not a dry run), in arrival order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Write {
+    /// `apply` (server-side apply), `patch`, `create`, `update` or `delete`.
+    pub verb: String,
+    pub kind: String,
+    pub namespace: Option<String>,
+    pub name: String,
+    /// The field manager named; empty for a delete.
+    pub manager: String,
+}
+
 pub(crate) struct Shared {
     store: Mutex<Store>,
+    writes: Mutex<Vec<Write>>,
     access: Mutex<Access>,
     behaviour: Mutex<CiliumBehaviour>,
     requests: Mutex<std::collections::BTreeSet<ApiRequest>>,
@@ -130,6 +143,7 @@ impl SimCluster {
         let addr = listener.local_addr()?;
         let shared = Arc::new(Shared {
             store: Mutex::new(Store::new(registry)),
+            writes: Mutex::new(Vec::new()),
             access: Mutex::new(Access::default()),
             behaviour: Mutex::new(CiliumBehaviour::default()),
             requests: Mutex::new(std::collections::BTreeSet::new()),
@@ -215,6 +229,16 @@ impl SimCluster {
     /// Every kind of request answered so far (verb, resource, namespace), each once.
     pub fn requests(&self) -> Vec<ApiRequest> {
         self.shared.requests.lock().unwrap_or_else(std::sync::PoisonError::into_inner).iter().cloned().collect()
+    }
+
+    /// The namespace (empty when cluster-scoped) and name of every object of `kind` stored now.
+    pub fn names(&self, kind: &str) -> Vec<(String, String)> {
+        self.shared.store().all(kind).into_iter().map(|(key, _)| (key.namespace.clone(), key.name.clone())).collect()
+    }
+
+    /// Every write asked for so far (dry runs left out), in arrival order.
+    pub fn writes(&self) -> Vec<Write> {
+        self.shared.writes.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
     }
 
     /// The message of every request refused with 403 so far, in order.

@@ -101,6 +101,8 @@ async fn roles_see_what_they_may(kind: DbKind) {
     assert_eq!(rule(Method::GET, "/audit"), Access::NETWORK_ADMIN);
     assert_eq!(rule(Method::POST, "/api/v1/applications/{app}/environments/{env}/adopt"), Access::NETWORK_ADMIN);
     assert_eq!(rule(Method::GET, "/sign-in"), Access::Public);
+    // The requester or a network admin: the service decides which (jobs.rs tests both).
+    assert_eq!(rule(Method::POST, "/api/v1/submissions/{id}/retry"), Access::APP_TEAM);
 
     // A viewer reads the plan but no key material and changes nothing.
     let viewer = app.client_as(Role::Viewer, "").await;
@@ -110,6 +112,8 @@ async fn roles_see_what_they_may(kind: DbKind) {
     let body: Value = bundle.json().await.unwrap();
     assert_eq!(body["error"]["code"], "forbidden");
     assert!(body["error"]["message"].as_str().unwrap().contains("your role (viewer) does not allow this"), "{body}");
+    let retry = viewer.post(app.at("/api/v1/submissions/1/retry")).send().await.unwrap();
+    assert_eq!(retry.status(), 403, "a viewer retries nothing");
     let page = viewer.get(app.at("/environments/new")).send().await.unwrap();
     assert_eq!(page.status(), 403);
     assert!(page.text().await.unwrap().contains("Ask an admin for another role"), "a friendly 403 page");

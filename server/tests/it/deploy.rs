@@ -437,7 +437,7 @@ async fn full_run(app: crate::harness::TestApp, sim: &gatehouse::simcluster::Sim
 /// (`ready_after`), so that Gatehouse finds them not ready yet when it first looks and waits
 /// for them with watches; legacy Cilium, so the label fix labels.
 async fn slow_cluster(ready_after: std::time::Duration) -> std::sync::Arc<gatehouse::simcluster::SimCluster> {
-    let behaviour = gatehouse::simcluster::CiliumBehaviour { copies_infrastructure_labels: false, ready_after };
+    let behaviour = gatehouse::simcluster::CiliumBehaviour { copies_infrastructure_labels: false, ready_after, ..Default::default() };
     crate::cluster::simulated(behaviour, None).await
 }
 

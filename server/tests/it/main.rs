@@ -25,6 +25,7 @@ mod tls;
 mod topology;
 mod vip_holds;
 mod replicas;
+mod jobs;
 mod shared_sign_in;
 mod stall;
 mod openapi;

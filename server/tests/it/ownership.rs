@@ -268,6 +268,7 @@ async fn the_adopt_service_refuses_an_app_team_whatever_calls_it(kind: DbKind) {
         secret_key: Arc::new(SecretKey::generate().expect("a key")),
         timeout: std::time::Duration::from_secs(1),
         tenancy: Default::default(),
+        jobs: Default::default(),
     };
     let app_team = Principal {
         user_id: 7,

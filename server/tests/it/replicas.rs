@@ -23,11 +23,11 @@ use crate::{
 
 const LEASE: &str = "gatehouse-leader";
 
-/// One `gatehouse` process; killed when dropped.
-struct Replica {
-    child: Child,
-    url: String,
-    http: reqwest::Client,
+/// One `gatehouse` process; killed (SIGKILL) when dropped.
+pub(crate) struct Replica {
+    pub(crate) child: Child,
+    pub(crate) url: String,
+    pub(crate) http: reqwest::Client,
 }
 
 impl Drop for Replica {
@@ -41,8 +41,14 @@ impl Replica {
     /// Starts the binary with the demo plan (visitors are the demo network admin) and waits
     /// for its "listening" line; its later log lines are drained so it never blocks on them.
     async fn start(database_url: &str, kubeconfig: &std::path::Path) -> Replica {
+        Replica::start_with(database_url, kubeconfig, &[]).await
+    }
+
+    /// `start` with more flags.
+    pub(crate) async fn start_with(database_url: &str, kubeconfig: &std::path::Path, flags: &[&str]) -> Replica {
         let mut child = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
             .args(["--listen", "127.0.0.1:0", "--log-format", "json", "--demo", "--apply-timeout-secs", "20"])
+            .args(flags)
             .arg("--kubeconfig")
             .arg(kubeconfig)
             .env("DATABASE_URL", database_url)
@@ -77,7 +83,7 @@ impl Replica {
         Replica { child, url, http: reqwest::Client::new() }
     }
 
-    fn pid(&self) -> u32 {
+    pub(crate) fn pid(&self) -> u32 {
         self.child.id()
     }
 

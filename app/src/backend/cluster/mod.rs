@@ -6,6 +6,7 @@ pub mod drift;
 pub mod failure;
 pub mod fields;
 pub mod import;
+pub mod jobs;
 pub mod label_fix;
 pub mod leader;
 pub mod live;

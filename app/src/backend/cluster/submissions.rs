@@ -17,7 +17,11 @@ use serde::Serialize;
 use serde_json::Value;
 use sqlx::Row;
 
-use super::{Cluster, Clusters, FIELD_MANAGER, UnknownCluster, failure, label_fix, vips};
+use super::{
+    Cluster, Clusters, FIELD_MANAGER, UnknownCluster, failure,
+    jobs::{self, Outcome},
+    label_fix, vips,
+};
 use crate::{
     backend::{
         allocations, audit,
@@ -95,6 +99,17 @@ pub struct Submission {
     pub objects: Vec<SubmissionObject>,
     /// The YAML applied, Secret data left out.
     pub bundle: String,
+    /// How many times a worker has claimed the job (more than one: resumed or retried).
+    pub attempts: i64,
+    /// The replica that holds (or last held) the job's claim.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub claimed_by: Option<String>,
+    /// Why it failed, as a code (`cluster_unreachable`, `not_ready`, …), when it did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failure_code: Option<String>,
+    /// Whether `POST /api/v1/submissions/{id}/retry` may run it again: it failed for a
+    /// cause a retry can cure.
+    pub retryable: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -145,6 +160,8 @@ pub struct Submitter {
     pub timeout: Duration,
     /// The namespaces no application may go to.
     pub tenancy: Arc<crate::backend::policy::Tenancy>,
+    /// Wakes this replica's job workers when a job becomes runnable (`jobs`).
+    pub jobs: jobs::Wake,
 }
 
 impl std::fmt::Debug for Submitter {
@@ -391,7 +408,7 @@ impl Submitter {
         };
         let id = self.record("apply", actor, application, environment, &cluster, dry_run, status, &message, &objects).await?;
         if !awaiting {
-            self.spawn_apply(cluster, id, objects, dry_run);
+            self.jobs.job_ready();
         }
         Ok(id)
     }
@@ -458,11 +475,8 @@ impl Submitter {
         }
         audit::record(&mut tx, actor, "submission.approve", &format!("submission/{id}"), None, None).await?;
         tx.commit().await.map_err(DbError::from)?;
-        if submission.operation == "teardown" {
-            self.spawn_teardown(cluster, id, objects, actor.to_owned());
-        } else {
-            self.spawn_apply(cluster, id, objects, false);
-        }
+        // The job applies the objects recorded with the request, which give this bundle.
+        self.jobs.job_ready();
         Ok(())
     }
 
@@ -528,6 +542,101 @@ impl Submitter {
         Ok(())
     }
 
+    /// Runs a failed job again — the same recorded objects, from the first one not confirmed —
+    /// when it failed for a cause a retry can cure ([`RETRYABLE`]). Its requester or a
+    /// network admin may retry it, under the approval rules it was run under: the plan must
+    /// still give the recorded (and, in a protected environment, approved) bundle; a
+    /// submission to an environment protected now that nobody approved waits for approval.
+    pub async fn retry(&self, caller: &Principal, id: i64) -> Result<(), SubmitError> {
+        let actor = caller.actor();
+        let actor = actor.as_str();
+        let submission = get_for(&self.db, caller, id).await?.ok_or_else(|| not_found(id))?;
+        if Principal::person_of(&submission.requested_by) != Principal::person_of(actor) {
+            caller.require(Role::NetworkAdmin, "retry another person's submission")?;
+        }
+        if submission.status != status::FAILED {
+            return Err(SubmitError::Conflict(format!(
+                "submission {id} is {}; only a failed submission can be retried",
+                submission.status
+            )));
+        }
+        if !submission.retryable {
+            let code = submission.failure_code.as_deref().unwrap_or("a refusal");
+            return Err(SubmitError::Conflict(format!(
+                "submission {id} failed with {code}, which running it again cannot cure; fix what its message names and submit again"
+            )));
+        }
+        let plan = plan::load_from(&self.db).await?;
+        let (application, environment) = (submission.application.as_str(), submission.environment.as_str());
+        self.allowed(caller, &plan, application, environment)?;
+        let cluster = self.cluster_of(&plan, environment)?;
+        if cluster.name != submission.cluster {
+            return Err(SubmitError::Conflict(format!(
+                "environment {environment} went to cluster {} when submission {id} was requested and goes to cluster {} now; submit again",
+                submission.cluster, cluster.name
+            )));
+        }
+        // The job applies its recorded objects; the plan must still give that bundle, so a
+        // retry never applies what the plan no longer says, nor anything not approved.
+        let objects = match submission.operation.as_str() {
+            "teardown" => self.teardown_objects(&plan, application, environment)?,
+            _ => {
+                let vip = if submission.dry_run { Vip::Preview } else { Vip::Hold(&submission.requested_by) };
+                let plan = self.with_vip(&plan, application, environment, &cluster, vip).await?;
+                self.objects(&plan, application, environment).await?
+            }
+        };
+        if recorded_bundle(&objects) != submission.bundle {
+            return Err(SubmitError::Conflict(format!(
+                "the plan changed since submission {id} was requested, so its bundle is no longer the plan's; submit again"
+            )));
+        }
+        let protected = plan.environments.iter().any(|e| e.name.as_str() == environment && e.protected);
+        let (next, message) = if protected && !submission.dry_run && submission.approved_by.is_none() {
+            (
+                status::AWAITING_APPROVAL,
+                format!("retried by {actor}; environment {environment} is protected now: someone other than {} must approve it", submission.requested_by),
+            )
+        } else if submission.operation == "teardown" {
+            (status::TEARING_DOWN, format!("retried by {actor}"))
+        } else {
+            (status::APPLYING, format!("retried by {actor}"))
+        };
+        let mut tx = self.db.pool().begin().await.map_err(DbError::from)?;
+        let updated = sqlx::query(
+            "UPDATE submissions SET status = $1, message = $2, updated_at = $3, failure_code = NULL, claimed_by = NULL, heartbeat_ms = NULL \
+             WHERE id = $4 AND status = $5",
+        )
+        .bind(next)
+        .bind(&message)
+        .bind(now_text())
+        .bind(id)
+        .bind(status::FAILED)
+        .execute(&mut *tx)
+        .await
+        .map_err(DbError::from)?;
+        if updated.rows_affected() != 1 {
+            return Err(SubmitError::Conflict(format!("submission {id} was retried or changed meanwhile")));
+        }
+        // What failed or was skipped is written again; what was confirmed stays confirmed.
+        sqlx::query("UPDATE submission_objects SET state = $1, message = $2, updated_at = $3 WHERE submission_id = $4 AND state IN ($5, $6)")
+            .bind(state::PENDING)
+            .bind(&message)
+            .bind(now_text())
+            .bind(id)
+            .bind(state::FAILED)
+            .bind(state::SKIPPED)
+            .execute(&mut *tx)
+            .await
+            .map_err(DbError::from)?;
+        let before = serde_json::json!({"status": status::FAILED, "failure_code": submission.failure_code, "message": submission.message});
+        let after = serde_json::json!({"status": next, "attempts_before": submission.attempts});
+        audit::record(&mut tx, actor, "submission.retry", &format!("submission/{id}"), Some(&before), Some(&after)).await?;
+        tx.commit().await.map_err(DbError::from)?;
+        self.jobs.job_ready();
+        Ok(())
+    }
+
     /// What a teardown deletes, in reverse apply order: the application's objects (not the
     /// environment's pools and policies, which other applications share), its Namespace only
     /// when nothing else of the plan goes to that namespace of that cluster.
@@ -575,7 +684,7 @@ impl Submitter {
         };
         let id = self.record("teardown", actor, application, environment, &cluster, false, status, &message, &objects).await?;
         if !protected {
-            self.spawn_teardown(cluster, id, objects, actor.to_owned());
+            self.jobs.job_ready();
         }
         Ok(id)
     }
@@ -594,10 +703,12 @@ impl Submitter {
         objects: &[Value],
     ) -> Result<i64, DbError> {
         let now = now_text();
+        // What the job writes, Secrets sealed: a resumed job applies exactly this.
+        let stored = jobs::seal_objects(&self.secret_key, objects)?;
         let mut tx = self.db.pool().begin().await?;
         let row = sqlx::query(
             "INSERT INTO submissions (application, environment, cluster, operation, dry_run, status, message, bundle, \
-             requested_by, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) RETURNING id",
+             requested_by, created_at, updated_at, job_objects) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11) RETURNING id",
         )
         .bind(application)
         .bind(environment)
@@ -609,6 +720,7 @@ impl Submitter {
         .bind(recorded_bundle(objects))
         .bind(actor)
         .bind(&now)
+        .bind(stored)
         .fetch_one(&mut *tx)
         .await?;
         let id: i64 = row.try_get("id")?;
@@ -622,51 +734,144 @@ impl Submitter {
         Ok(id)
     }
 
+    /// Records an object's progress; inside a job only while the job still holds its claim.
     async fn set_object(&self, id: i64, position: usize, state: &str, message: &str, answer: Option<&str>) {
-        let result = sqlx::query(
+        let fence = if jobs::claim().is_some() { " AND EXISTS (SELECT 1 FROM submissions WHERE id = $5 AND claim = $7)" } else { "" };
+        let query = format!(
             "UPDATE submission_objects SET state = $1, message = $2, answer = COALESCE($3, answer), updated_at = $4 \
-             WHERE submission_id = $5 AND position = $6",
-        )
-        .bind(state)
-        .bind(message)
-        .bind(answer)
-        .bind(now_text())
-        .bind(id)
-        .bind(i64::try_from(position).unwrap_or(i64::MAX))
-        .execute(self.db.pool())
-        .await;
+             WHERE submission_id = $5 AND position = $6{fence}"
+        );
+        let mut query = sqlx::query(&query)
+            .bind(state)
+            .bind(message)
+            .bind(answer)
+            .bind(now_text())
+            .bind(id)
+            .bind(i64::try_from(position).unwrap_or(i64::MAX));
+        if let Some(claim) = jobs::claim() {
+            query = query.bind(claim);
+        }
+        let result = query.execute(self.db.pool()).await;
         if let Err(error) = result {
             tracing::error!(%error, id, position, "recording an object's progress failed");
         }
     }
 
     async fn add_object(&self, id: i64, position: usize, object: &SubmissionObject) {
+        if let Some(claim) = jobs::claim()
+            && claim != self.current_claim_of(id).await
+        {
+            return;
+        }
         if let Err(error) = insert_object(self.db.pool(), id, position, object, &now_text()).await {
             tracing::error!(%error, id, position, "recording an object failed");
         }
     }
 
     async fn finish(&self, id: i64, status: &str, message: &str) {
-        let result = sqlx::query("UPDATE submissions SET status = $1, message = $2, updated_at = $3 WHERE id = $4")
-            .bind(status)
-            .bind(message)
-            .bind(now_text())
-            .bind(id)
-            .execute(self.db.pool())
-            .await;
-        if let Err(error) = result {
-            tracing::error!(%error, id, "recording a submission's outcome failed");
+        self.finish_with(id, status, None, message).await;
+    }
+
+    /// Records a failure and its code (which says whether a retry may cure it).
+    async fn fail(&self, id: i64, code: &str, message: &str) {
+        self.finish_with(id, status::FAILED, Some(code), message).await;
+    }
+
+    /// Records the outcome; inside a job only while the job still holds its claim.
+    async fn finish_with(&self, id: i64, status: &str, code: Option<&str>, message: &str) {
+        let fence = if jobs::claim().is_some() { " AND claim = $6" } else { "" };
+        let query =
+            format!("UPDATE submissions SET status = $1, message = $2, updated_at = $3, failure_code = $5 WHERE id = $4{fence}");
+        let mut query = sqlx::query(&query).bind(status).bind(message).bind(now_text()).bind(id).bind(code);
+        if let Some(claim) = jobs::claim() {
+            query = query.bind(claim);
+        }
+        match query.execute(self.db.pool()).await {
+            Ok(done) if done.rows_affected() == 0 => tracing::warn!(id, status, "a job that lost its claim did not record its outcome"),
+            Ok(_) => {}
+            Err(error) => tracing::error!(%error, id, "recording a submission's outcome failed"),
         }
     }
 
-    fn spawn_apply(&self, cluster: Cluster, id: i64, objects: Vec<Value>, dry_run: bool) {
-        let submitter = self.clone();
-        tokio::spawn(async move { submitter.apply(&cluster, id, objects, dry_run).await });
+    /// The claim number the row carries now (0 when it cannot be read).
+    async fn current_claim_of(&self, id: i64) -> i64 {
+        sqlx::query("SELECT claim FROM submissions WHERE id = $1")
+            .bind(id)
+            .fetch_optional(self.db.pool())
+            .await
+            .ok()
+            .flatten()
+            .and_then(|row| row.try_get::<i64, _>("claim").ok())
+            .unwrap_or(0)
     }
 
-    fn spawn_teardown(&self, cluster: Cluster, id: i64, objects: Vec<Value>, actor: String) {
-        let submitter = self.clone();
-        tokio::spawn(async move { submitter.delete(&cluster, id, objects, &actor).await });
+    /// Per position, whether a run before this one confirmed the object in one of `done`.
+    async fn confirmed(&self, id: i64, total: usize, done: &[&str]) -> Vec<bool> {
+        let rows = sqlx::query("SELECT position, state FROM submission_objects WHERE submission_id = $1")
+            .bind(id)
+            .fetch_all(self.db.pool())
+            .await
+            .unwrap_or_default();
+        let mut confirmed = vec![false; total];
+        for row in rows {
+            let (Ok(position), Ok(state)) = (row.try_get::<i64, _>("position"), row.try_get::<String, _>("state")) else { continue };
+            if let Some(slot) = usize::try_from(position).ok().and_then(|position| confirmed.get_mut(position)) {
+                *slot = done.contains(&state.as_str());
+            }
+        }
+        confirmed
+    }
+
+    /// Runs the job of submission `id` (a worker holds its claim): the objects recorded with
+    /// it, never a bundle other than the recorded one, from the first object not confirmed.
+    pub(super) async fn run_job(&self, id: i64) -> Outcome {
+        let submission = match get(&self.db, id).await {
+            Ok(Some(submission)) => submission,
+            Ok(None) => return Outcome::Finished,
+            Err(error) => {
+                tracing::error!(%error, id, "reading a job failed");
+                return Outcome::Stopped;
+            }
+        };
+        let Some(cluster) = self.clusters.by_name(&submission.cluster).cloned() else {
+            self.fail(id, "cluster_not_configured", &format!(
+                "cluster {} is not configured in this Gatehouse (--kubeconfig, --in-cluster or --cluster {}=…); configure it and retry the submission",
+                submission.cluster, submission.cluster
+            )).await;
+            return Outcome::Finished;
+        };
+        let stored = sqlx::query("SELECT job_objects FROM submissions WHERE id = $1")
+            .bind(id)
+            .fetch_one(self.db.pool())
+            .await
+            .and_then(|row| row.try_get::<Option<String>, _>("job_objects"));
+        let objects = match stored {
+            Ok(Some(stored)) => match jobs::open_objects(&self.secret_key, &stored) {
+                Ok(objects) => objects,
+                Err(why) => {
+                    self.fail(id, "job_unreadable", &format!("{why}; submit again")).await;
+                    return Outcome::Finished;
+                }
+            },
+            Ok(None) => {
+                self.fail(id, "interrupted", "this submission was interrupted before Gatehouse recorded jobs durably, so it cannot be resumed; submit again").await;
+                return Outcome::Finished;
+            }
+            Err(error) => {
+                tracing::error!(%error, id, "reading a job's objects failed");
+                return Outcome::Stopped;
+            }
+        };
+        if recorded_bundle(&objects) != submission.bundle {
+            self.fail(id, "bundle_mismatch", "the stored objects do not give the bundle that was recorded and approved, so nothing more is applied; submit again").await;
+            return Outcome::Finished;
+        }
+        if submission.operation == "teardown" {
+            let actor = submission.approved_by.as_deref().unwrap_or(&submission.requested_by).to_owned();
+            self.delete(&cluster, id, objects, &actor).await
+        } else {
+            self.apply(&cluster, id, objects, submission.dry_run).await
+        }
     }
 
     async fn skip_rest(&self, id: i64, from: usize, total: usize, reason: &str) {
@@ -675,10 +880,18 @@ impl Submitter {
         }
     }
 
-    /// Server-side apply of every object in order; stops at the first refusal.
-    pub async fn apply(&self, cluster: &Cluster, id: i64, objects: Vec<Value>, dry_run: bool) {
+    /// Server-side apply of every object in order; stops at the first refusal. A resumed job
+    /// starts at the first object an earlier run did not confirm; a stopping replica stops
+    /// between objects.
+    pub async fn apply(&self, cluster: &Cluster, id: i64, objects: Vec<Value>, dry_run: bool) -> Outcome {
         // Nothing is written while one of the objects exists and is not Gatehouse's.
-        let Some(survey) = self.survey(cluster, id, &objects).await else { return };
+        let Some(survey) = self.survey(cluster, id, &objects).await else { return Outcome::Finished };
+        // A dry run writes nothing, so it simply runs again.
+        let confirmed = if dry_run {
+            vec![false; objects.len()]
+        } else {
+            self.confirmed(id, objects.len(), &[state::APPLIED, state::WAITING, state::READY]).await
+        };
         let mut applied = Vec::new();
         // A dry run cannot create the Namespace, and an API server checks namespaced objects
         // only in a Namespace that exists: those are left out and say so.
@@ -686,6 +899,13 @@ impl Submitter {
         for (position, object) in objects.iter().enumerate() {
             let target = identity(object);
             let label = describe(&target.kind, target.namespace.as_deref(), &target.name);
+            if confirmed[position] {
+                applied.push(label);
+                continue;
+            }
+            if jobs::stopping() {
+                return Outcome::Stopped;
+            }
             if dry_run && target.namespace.as_ref().is_some_and(|ns| new_namespaces.contains(ns)) {
                 let namespace = target.namespace.as_deref().unwrap_or_default();
                 let message = format!(
@@ -726,17 +946,17 @@ impl Submitter {
                     self.set_object(id, position, state::FAILED, &message, Some(&failure::answer(&error, &failure))).await;
                     self.skip_rest(id, position + 1, objects.len(), &format!("not applied: {label} failed before it")).await;
                     let done = if applied.is_empty() { "nothing was applied".to_owned() } else { format!("applied before it: {}", applied.join(", ")) };
-                    self.finish(id, status::FAILED, &format!("{label}: {} ({}); {done}. {}", failure.message, failure.code, failure.hint))
+                    self.fail(id, failure.code, &format!("{label}: {} ({}); {done}. {}", failure.message, failure.code, failure.hint))
                         .await;
-                    return;
+                    return Outcome::Finished;
                 }
             }
         }
         if dry_run {
             self.finish(id, status::VALIDATED, "every object checked passed a server-side dry run; nothing was changed").await;
-            return;
+            return Outcome::Finished;
         }
-        self.wait(cluster, id, &objects).await;
+        self.wait(cluster, id, &objects).await
     }
 
     async fn namespace_exists(cluster: &Cluster, name: &str) -> bool {
@@ -747,8 +967,18 @@ impl Submitter {
 
     /// Waits for the Deployment to be available, the Gateway to be Programmed with an address,
     /// the VIP to be assigned and the HTTPRoute to be accepted; reports what is not ready.
-    async fn wait(&self, cluster: &Cluster, id: i64, objects: &[Value]) {
+    async fn wait(&self, cluster: &Cluster, id: i64, objects: &[Value]) -> Outcome {
         let deadline = tokio::time::Instant::now() + self.timeout;
+        // The rows of generated objects an earlier run added are added again below.
+        let total = i64::try_from(objects.len()).unwrap_or(i64::MAX);
+        if let Err(error) = sqlx::query("DELETE FROM submission_objects WHERE submission_id = $1 AND position >= $2")
+            .bind(id)
+            .bind(total)
+            .execute(self.db.pool())
+            .await
+        {
+            tracing::error!(%error, id, "clearing a resumed job's generated rows failed");
+        }
         let mut waits = Vec::new();
         for (position, object) in objects.iter().enumerate() {
             let target = identity(object);
@@ -790,15 +1020,20 @@ impl Submitter {
                 Err(message) => self.set_object(id, position, state::FAILED, message, None).await,
             }
             outcome.err().map(|message| format!("{}: {message}", describe(&target.kind, target.namespace.as_deref(), &target.name)))
-        }))
-        .await;
+        }));
+        // Waiting writes nothing: a stopping replica leaves it to the next holder at once.
+        let outcomes = tokio::select! {
+            outcomes = outcomes => outcomes,
+            () = jobs::stopped() => return Outcome::Stopped,
+        };
         let not_ready: Vec<String> = outcomes.into_iter().flatten().collect();
         if not_ready.is_empty() {
             self.finish(id, status::READY, "every object is ready").await;
         } else {
-            self.finish(id, status::FAILED, &format!("not ready after {} s: {}", self.timeout.as_secs(), not_ready.join("; ")))
+            self.fail(id, "not_ready", &format!("not ready after {} s: {}", self.timeout.as_secs(), not_ready.join("; ")))
                 .await;
         }
+        Outcome::Finished
     }
 
     async fn wait_for(cluster: &Cluster, target: &SubmissionObject, readiness: Readiness, deadline: tokio::time::Instant) -> Result<String, String> {
@@ -828,7 +1063,7 @@ impl Submitter {
     /// Deletes every object in order that is Gatehouse's to delete (already gone counts as
     /// deleted; anything else is kept and says why — see `ownership`), then releases the
     /// application's VIPs in the environment's pools.
-    pub async fn delete(&self, cluster: &Cluster, id: i64, objects: Vec<Value>, actor: &str) {
+    pub async fn delete(&self, cluster: &Cluster, id: i64, objects: Vec<Value>, actor: &str) -> Outcome {
         // The application's namespace: its Deployment's, which every bundle has.
         let app_namespace = objects
             .iter()
@@ -838,9 +1073,23 @@ impl Submitter {
             .map(str::to_owned);
         let mut deleted = Vec::new();
         let mut kept = Vec::new();
+        // A resumed teardown starts at the first object an earlier run did not settle.
+        let settled = self.confirmed(id, objects.len(), &[state::DELETED]).await;
+        let left = self.confirmed(id, objects.len(), &[state::KEPT]).await;
         for (position, object) in objects.iter().enumerate() {
             let target = identity(object);
             let label = describe(&target.kind, target.namespace.as_deref(), &target.name);
+            if settled[position] {
+                deleted.push(label);
+                continue;
+            }
+            if left[position] {
+                kept.push(label);
+                continue;
+            }
+            if jobs::stopping() {
+                return Outcome::Stopped;
+            }
             let result = match self.verdict(cluster, &target, app_namespace.as_deref()).await {
                 Verdict::Keep(message) => {
                     self.set_object(id, position, state::KEPT, &message, None).await;
@@ -877,9 +1126,9 @@ impl Submitter {
                     let message = format!("{} — {}", failure.message, failure.hint);
                     self.set_object(id, position, state::FAILED, &message, Some(&failure::answer(&error, &failure))).await;
                     self.skip_rest(id, position + 1, objects.len(), &format!("not deleted: {label} failed before it")).await;
-                    self.finish(id, status::FAILED, &format!("{label}: {} ({}); deleted before it: {}. {}", failure.message, failure.code,
+                    self.fail(id, failure.code, &format!("{label}: {} ({}); deleted before it: {}. {}", failure.message, failure.code,
                         if deleted.is_empty() { "nothing".to_owned() } else { deleted.join(", ") }, failure.hint)).await;
-                    return;
+                    return Outcome::Finished;
                 }
             }
         }
@@ -891,6 +1140,7 @@ impl Submitter {
             format!("; left {} in place that Gatehouse did not create or may not delete: {}", kept.len(), kept.join(", "))
         };
         self.finish(id, status::TORN_DOWN, &format!("deleted {} object(s){kept}; {released}", deleted.len())).await;
+        Outcome::Finished
     }
 
     async fn release_vips(&self, id: i64, actor: &str) -> Vec<String> {
@@ -1023,7 +1273,12 @@ fn not_found(id: i64) -> SubmitError {
 }
 
 const SUBMISSION_COLUMNS: &str = "id, application, environment, cluster, operation, dry_run, status, message, bundle, \
-    requested_by, approved_by, created_at, updated_at";
+    requested_by, approved_by, created_at, updated_at, attempts, claimed_by, failure_code";
+
+/// The failure codes a retry may cure: the cluster could not be reached or answered with a
+/// server error, an object changed while it was written, it was not ready in time, or the
+/// job was interrupted before jobs were durable.
+pub const RETRYABLE: &[&str] = &["cluster_unreachable", "api_error", "conflict", "not_ready", "cluster_not_configured"];
 
 fn submission_from(row: &sqlx::any::AnyRow) -> Result<Submission, DbError> {
     Ok(Submission {
@@ -1041,6 +1296,15 @@ fn submission_from(row: &sqlx::any::AnyRow) -> Result<Submission, DbError> {
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
         objects: Vec::new(),
+        attempts: row.try_get("attempts")?,
+        claimed_by: row.try_get("claimed_by")?,
+        retryable: false,
+        failure_code: row.try_get("failure_code")?,
+    })
+    .map(|mut submission: Submission| {
+        submission.retryable = submission.status == status::FAILED
+            && submission.failure_code.as_deref().is_some_and(|code| RETRYABLE.contains(&code));
+        submission
     })
 }
 
