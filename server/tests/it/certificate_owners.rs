@@ -94,7 +94,8 @@ async fn an_app_team_never_obtains_another_teams_private_key(kind: DbKind) {
     let fixture = Fixture::start(kind).await;
     let app = &fixture.app;
     let team_x = app.client_as(Role::AppTeam, "namespace:team-x").await;
-    let cd_service = app.client_as(Role::AppTeam, "namespace:cd-service").await;
+    // The demo's api goes to cd-service-dev in dev: the team's scopes cover every placement.
+    let cd_service = app.client_as(Role::AppTeam, "namespace:cd-service, namespace:cd-service-*").await;
     let evil = prod_application("evil", "team-x", "evil.mdhlabs.com", "api-tls");
 
     // The attack, as the issue writes it: save, then read the bundle.

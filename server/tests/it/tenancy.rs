@@ -49,6 +49,7 @@ async fn certificate_for(app: &TestApp, namespace: &str) {
         "name": format!("{namespace}-tls"),
         "certificate_pem": self_signed(&[host.as_str()], &key, Validity::YEAR),
         "private_key_pem": key.pem(Encoding::Pkcs8),
+        "owners": [namespace, format!("{namespace}-*")],
     });
     let (code, answer) = app.post_json("/api/v1/environments/dev/certificates", &body).await;
     assert_eq!(code, 201, "{answer}");
