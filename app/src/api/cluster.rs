@@ -25,6 +25,8 @@ pub struct SubmissionProgress {
     pub approved_by: Option<String>,
     pub created_at: String,
     pub objects: Vec<ObjectProgress>,
+    /// Failed for a cause running it again can cure (the cluster was unreachable, …).
+    pub retryable: bool,
 }
 
 impl SubmissionProgress {
@@ -68,6 +70,7 @@ fn progress(submission: crate::backend::cluster::submissions::Submission) -> Sub
         requested_by: submission.requested_by,
         approved_by: submission.approved_by,
         created_at: submission.created_at,
+        retryable: submission.retryable,
         objects: submission
             .objects
             .into_iter()
@@ -161,6 +164,15 @@ pub async fn submit_to_cluster(application: String, environment: String, dry_run
 pub async fn tear_down(application: String, environment: String) -> Result<i64, AppError> {
     let caller = crate::backend::auth::current()?;
     Ok(submitter()?.teardown(&caller, &application, &environment).await?)
+}
+
+/// Runs a failed submission again, its recorded objects, under the approval rules it was run
+/// under (its requester or a network admin; the service checks).
+#[server]
+pub async fn retry_submission(id: i64) -> Result<i64, AppError> {
+    let caller = crate::backend::auth::current()?;
+    submitter()?.retry(&caller, id).await?;
+    Ok(id)
 }
 
 /// An object of a submission a network admin asks Gatehouse to adopt.

@@ -67,6 +67,7 @@ pub fn server_fn_rule(path: &str) -> crate::domain::access::Access {
         (cluster::ListApplicationTargets::PATH, Access::VIEWER),
         (cluster::SubmitToCluster::PATH, Access::APP_TEAM),
         (cluster::TearDown::PATH, Access::APP_TEAM),
+        (cluster::RetrySubmission::PATH, Access::APP_TEAM),
         (cluster::AdoptObjects::PATH, Access::NETWORK_ADMIN),
         (cluster::GetSubmissionProgress::PATH, Access::VIEWER),
         (cluster::ClusterStatus::PATH, Access::VIEWER),

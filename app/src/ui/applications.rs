@@ -11,7 +11,7 @@ use super::{
 };
 use crate::api::cluster::{
     AdoptTarget, ApplicationTargets, SubmissionProgress, TargetView, adopt_objects, list_application_targets, get_submission_progress,
-    submit_to_cluster, tear_down,
+    retry_submission, submit_to_cluster, tear_down,
 };
 
 #[component]
@@ -104,6 +104,8 @@ pub(crate) fn TargetPanel(application: String, target: TargetView) -> impl IntoV
     };
     Effect::new(move |_| started(submit.value().get()));
     Effect::new(move |_| started(teardown.value().get()));
+    let retry = Action::new(move |id: &i64| retry_submission(*id));
+    Effect::new(move |_| started(retry.value().get()));
 
     // Network admins let Gatehouse take over an object it did not create; the next
     // submission then applies Gatehouse's version of it.
@@ -123,7 +125,9 @@ pub(crate) fn TargetPanel(application: String, target: TargetView) -> impl IntoV
     });
     let on_adopt = target.may_adopt.then(|| Callback::new(move |object: AdoptTarget| { adopt.dispatch(object); }));
 
-    let busy = move || current.get().is_some_and(|p| p.is_running()) || submit.pending().get() || teardown.pending().get();
+    let busy = move || {
+        current.get().is_some_and(|p| p.is_running()) || submit.pending().get() || teardown.pending().get() || retry.pending().get()
+    };
     let preview = format!("/applications/{application}/preview?environment={environment}");
     let bundle = format!("/api/v1/applications/{application}/bundle.yaml?environment={environment}");
     let title = format!("{environment}{}", if target.protected { " (protected: a submission waits for approval)" } else { "" });
@@ -160,6 +164,16 @@ pub(crate) fn TargetPanel(application: String, target: TargetView) -> impl IntoV
             </Show>
             {move || problem.get().map(|message| view! { <p class="notice notice--error" role="alert">{message}</p> })}
             {move || adopted.get().map(|message| view! { <p class="notice" role="status" data-testid="adopted">{message}</p> })}
+            {move || current.get().filter(|p| p.status == "failed" && p.retryable).map(|p| {
+                let id = p.id;
+                view! {
+                    <p class="actions">
+                        <button type="button" class="button" data-testid="retry-submission" disabled=busy
+                            on:click=move |_| { retry.dispatch(id); }>{format!("Retry submission {id}")}</button>
+                        <span class="muted">" It failed for a cause that may have passed; a retry applies the same objects."</span>
+                    </p>
+                }
+            })}
             {move || current.get().map(|progress| view! { <Progress progress on_adopt /> })}
         </div>
     }
