@@ -191,8 +191,8 @@ impl<S: Send + Sync> FromRequestParts<S> for MaybeCaller {
 #[derive(Debug, Clone, Copy)]
 pub struct ClientAddr(pub SocketAddr);
 
-impl Connected<IncomingStream<'_, tokio::net::TcpListener>> for ClientAddr {
-    fn connect_info(stream: IncomingStream<'_, tokio::net::TcpListener>) -> ClientAddr {
+impl Connected<IncomingStream<'_, crate::PlainListener>> for ClientAddr {
+    fn connect_info(stream: IncomingStream<'_, crate::PlainListener>) -> ClientAddr {
         ClientAddr(*stream.remote_addr())
     }
 }

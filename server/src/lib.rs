@@ -193,7 +193,7 @@ impl Gatehouse {
         let app = router(self.state).into_make_service_with_connect_info::<access::ClientAddr>();
         let server = async move {
             match self.tls {
-                None => axum::serve(self.listener, app).with_graceful_shutdown(shutdown).await,
+                None => axum::serve(PlainListener(self.listener), app).with_graceful_shutdown(shutdown).await,
                 Some(tls) => {
                     let listener = tls::TlsListener::new(self.listener, tls);
                     axum::serve(listener, app).with_graceful_shutdown(shutdown).await
@@ -221,6 +221,27 @@ impl Gatehouse {
         }
         db.close().await;
         served.map_err(StartError::Serve)
+    }
+}
+
+/// The plain-HTTP listener: every accepted connection without Nagle's delay, so small
+/// responses (JSON, a page's head) go out at once.
+pub struct PlainListener(tokio::net::TcpListener);
+
+impl axum::serve::Listener for PlainListener {
+    type Io = tokio::net::TcpStream;
+    type Addr = std::net::SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        let (stream, peer) = axum::serve::Listener::accept(&mut self.0).await;
+        if let Err(error) = stream.set_nodelay(true) {
+            tracing::debug!(%error, "TCP_NODELAY could not be set");
+        }
+        (stream, peer)
+    }
+
+    fn local_addr(&self) -> std::io::Result<Self::Addr> {
+        self.0.local_addr()
     }
 }
 

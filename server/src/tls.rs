@@ -92,6 +92,8 @@ impl TlsListener {
                         continue;
                     }
                 };
+                // Small responses (JSON, a page's head) go out at once, not after Nagle's delay.
+                let _ = stream.set_nodelay(true);
                 let acceptor = tls.acceptor.clone();
                 let handshakes = sender.clone();
                 tokio::spawn(async move {
