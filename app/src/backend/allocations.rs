@@ -800,15 +800,6 @@ async fn lower_cursor(conn: &mut AnyConnection, pool_id: i64, key: &str) -> Resu
 // =============================================================================================
 // Writing
 
-/// A write transaction whose first step takes the write lock on SQLite (so a busy database
-/// is waited for, up to the busy timeout, instead of failing on a read-to-write upgrade).
-async fn begin_write(db: &Database) -> Result<Transaction<'static, Any>, sqlx::Error> {
-    match db.backend() {
-        Backend::Sqlite => db.pool().begin_with("BEGIN IMMEDIATE").await,
-        Backend::Postgres => db.pool().begin().await,
-    }
-}
-
 /// A failure that a fresh attempt may not meet again.
 fn is_transient(backend: Backend, error: &AllocationError) -> bool {
     let AllocationError::Db(DbError::Sqlx(sqlx::Error::Database(error))) = error else {
@@ -821,14 +812,6 @@ fn is_transient(backend: Backend, error: &AllocationError) -> bool {
         // SQLITE_BUSY and SQLITE_LOCKED, with their extended codes
         Backend::Sqlite => code.parse::<i32>().is_ok_and(|code| matches!(code & 0xff, 5 | 6)),
     }
-}
-
-fn is_unique_violation(error: &sqlx::Error) -> bool {
-    matches!(error, sqlx::Error::Database(e) if e.is_unique_violation())
-}
-
-fn is_foreign_key_violation(error: &sqlx::Error) -> bool {
-    matches!(error, sqlx::Error::Database(e) if e.is_foreign_key_violation())
 }
 
 /// A number below `bound` (at least 1), for jitter.
@@ -1200,17 +1183,17 @@ async fn claim_round(db: &Database, pool_id: i64, templates: &[Holding], open: &
     let Some(&lowest) = found.free.first() else {
         return Ok(Round { claimed: Vec::new(), exhausted: Some(exhausted_info(db, &read.pool).await?) });
     };
-    let mut tx = begin_write(db).await?;
+    let mut tx = db.begin_write().await?;
     if read.cursor_is_stale(found.skipped) {
         advance_cursor(&mut tx, backend, &read, lowest).await?;
     }
     let requests: Vec<&Holding> = open.iter().map(|&index| &templates[index]).collect();
     let statement = claim_statement(backend, &read, &requests, &found.free);
-    let rows = match statement.query().fetch_all(&mut *tx).await {
+    let rows = match statement.query().fetch_all(&mut *tx).await.map_err(DbError::from) {
         Ok(rows) => rows,
         // Committed by someone else after this statement's snapshot: search again.
-        Err(error) if is_unique_violation(&error) => return Ok(Round { claimed: Vec::new(), exhausted: None }),
-        Err(error) if is_foreign_key_violation(&error) => return Err(AllocationError::PoolNotFound(pool_id)),
+        Err(error) if error.is_unique_violation() => return Ok(Round { claimed: Vec::new(), exhausted: None }),
+        Err(error) if error.is_foreign_key_violation() => return Err(AllocationError::PoolNotFound(pool_id)),
         Err(error) => return Err(error.into()),
     };
     let mut keys = rows
@@ -1245,7 +1228,7 @@ async fn take(db: &Database, holding: &Holding) -> Result<Holding, AllocationErr
         if !read.pool.contains(&holding.address) {
             return Err(outside_pool("address", holding.address, &read.pool));
         }
-        let mut tx = begin_write(db).await?;
+        let mut tx = db.begin_write().await?;
         let inserted = sqlx::query(&format!(
             "INSERT INTO addresses ({INSERT_COLUMNS}) SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9 \
              WHERE EXISTS (SELECT 1 FROM pools p WHERE p.id = $3 AND p.blocks = $10)"
@@ -1261,13 +1244,14 @@ async fn take(db: &Database, holding: &Holding) -> Result<Holding, AllocationErr
         .bind(&holding.since)
         .bind(&read.blocks_text)
         .execute(&mut *tx)
-        .await;
+        .await
+        .map_err(DbError::from);
         match inserted {
             Ok(result) if result.rows_affected() == 1 => {}
             // The pool changed since it was read: check the address against it again.
             Ok(_) => return Ok(None),
-            Err(error) if is_unique_violation(&error) => return Ok(Some(false)),
-            Err(error) if is_foreign_key_violation(&error) => return Err(AllocationError::PoolNotFound(holding.pool)),
+            Err(error) if error.is_unique_violation() => return Ok(Some(false)),
+            Err(error) if error.is_foreign_key_violation() => return Err(AllocationError::PoolNotFound(holding.pool)),
             Err(error) => return Err(error.into()),
         }
         record_taken(&mut tx, std::slice::from_ref(holding)).await?;
@@ -1367,7 +1351,7 @@ pub async fn reserve(
         if let Some(gap) = first_outside(&read.pool, request.start, request.stop) {
             return Err(outside_pool("stop", gap, &read.pool));
         }
-        let mut tx = begin_write(db).await?;
+        let mut tx = db.begin_write().await?;
         let unchanged = sqlx::query("SELECT id FROM pools WHERE id = $1 AND blocks = $2")
             .bind(pool_id)
             .bind(&read.blocks_text)
@@ -1379,8 +1363,8 @@ pub async fn reserve(
         for chunk in holdings.chunks(BATCH) {
             match insert_holdings(&mut tx, chunk).await {
                 Ok(()) => {}
-                Err(error) if is_unique_violation(&error) => return Ok(Some(false)),
-                Err(error) if is_foreign_key_violation(&error) => return Err(AllocationError::PoolNotFound(pool_id)),
+                Err(error) if error.is_unique_violation() => return Ok(Some(false)),
+                Err(error) if error.is_foreign_key_violation() => return Err(AllocationError::PoolNotFound(pool_id)),
                 Err(error) => return Err(error.into()),
             }
         }
@@ -1436,7 +1420,7 @@ fn first_outside(pool: &VipPool, start: IpAddr, stop: IpAddr) -> Option<IpAddr> 
 }
 
 /// Rows for many addresses at once.
-pub(crate) async fn insert_holdings(conn: &mut AnyConnection, holdings: &[Holding]) -> Result<(), sqlx::Error> {
+pub(crate) async fn insert_holdings(conn: &mut AnyConnection, holdings: &[Holding]) -> Result<(), DbError> {
     if holdings.is_empty() {
         return Ok(());
     }
@@ -1586,7 +1570,7 @@ async fn remove(
     reason: Option<&str>,
 ) -> Result<Vec<Holding>, AllocationError> {
     with_retries(db, |_| async move {
-        let mut tx = begin_write(db).await?;
+        let mut tx = db.begin_write().await?;
         let rows = sqlx::query(&format!(
             "DELETE FROM addresses WHERE address_key >= $1 AND address_key <= $2 AND state = $3 \
              RETURNING {HOLDING_COLUMNS}"
@@ -1657,7 +1641,7 @@ pub(crate) async fn clear_pool_for_delete(
 /// Whether a failed pool deletion was refused because an address still refers to the pool
 /// (an allocation that committed after the check).
 pub fn is_pool_in_use(error: &DbError) -> bool {
-    matches!(error, DbError::Sqlx(error) if is_foreign_key_violation(error))
+    error.is_foreign_key_violation()
 }
 
 // =============================================================================================
@@ -2271,7 +2255,7 @@ pub async fn hold_auto_vip(
     let pools = &pools;
     let owner = &owner;
     with_retries(db, |_| async move {
-        let mut tx = begin_write(db).await?;
+        let mut tx = db.begin_write().await?;
         if db.backend() == Backend::Postgres {
             sqlx::query("SELECT pg_advisory_xact_lock($1, $2)")
                 .bind(AUTO_VIP_LOCK_CLASS)
@@ -2334,7 +2318,7 @@ pub async fn hold_auto_vip(
         match insert_holdings(&mut tx, std::slice::from_ref(&holding)).await {
             Ok(()) => {}
             // Claimed meanwhile by another writer: read again.
-            Err(error) if is_unique_violation(&error) => return Ok(None),
+            Err(error) if error.is_unique_violation() => return Ok(None),
             Err(error) => return Err(error.into()),
         }
         record_taken(&mut tx, std::slice::from_ref(&holding)).await?;

@@ -916,15 +916,6 @@ fn names_whole(text: &str, needle: &str) -> bool {
 // =============================================================================================
 // Database
 
-/// A write transaction whose first step takes SQLite's write lock (so a busy database is
-/// waited for instead of failing on a read-to-write upgrade).
-async fn begin_write(db: &Database) -> Result<Transaction<'static, Any>, sqlx::Error> {
-    match db.backend() {
-        Backend::Sqlite => db.pool().begin_with("BEGIN IMMEDIATE").await,
-        Backend::Postgres => db.pool().begin().await,
-    }
-}
-
 fn placeholders(from: usize, count: usize) -> String {
     (from..from + count).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
 }
@@ -962,10 +953,6 @@ async fn held_addresses(conn: &mut AnyConnection, addresses: &[IpAddr]) -> Resul
         }
     }
     Ok(held)
-}
-
-fn is_unique_violation(error: &sqlx::Error) -> bool {
-    matches!(error, sqlx::Error::Database(e) if e.is_unique_violation())
 }
 
 enum ApplyError {
@@ -1063,9 +1050,9 @@ async fn apply(
                 .bind(holding.by.clone())
                 .bind(holding.since.clone());
         }
-        match query.execute(&mut **tx).await {
+        match query.execute(&mut **tx).await.map_err(DbError::from) {
             Ok(_) => {}
-            Err(error) if is_unique_violation(&error) => return Err(ApplyError::Taken),
+            Err(error) if error.is_unique_violation() => return Err(ApplyError::Taken),
             Err(error) => return Err(error.into()),
         }
 
@@ -1117,7 +1104,7 @@ pub async fn import(db: &Database, caller: &crate::backend::auth::Principal, bod
         })
         .collect();
 
-    let mut tx = begin_write(db).await?;
+    let mut tx = db.begin_write().await?;
     plan::lock(&mut tx).await?;
     let before = plan::load(&mut tx).await?;
     let held = held_addresses(&mut tx, &addresses).await?;

@@ -6,7 +6,7 @@
 use std::{path::Path, str::FromStr, time::Duration};
 
 use sqlx::{
-    AnyPool, Connection, Executor,
+    Any, AnyPool, Connection, Executor, Transaction,
     any::AnyPoolOptions,
     postgres::PgConnection,
     sqlite::{SqliteConnectOptions, SqliteConnection, SqliteJournalMode},
@@ -92,6 +92,12 @@ impl DbError {
     pub fn is_unique_violation(&self) -> bool {
         matches!(self, DbError::Sqlx(sqlx::Error::Database(e)) if e.is_unique_violation())
     }
+
+    /// Whether a write failed on a foreign key (the row it refers to is gone, or a row still
+    /// refers to the one deleted).
+    pub fn is_foreign_key_violation(&self) -> bool {
+        matches!(self, DbError::Sqlx(sqlx::Error::Database(e)) if e.is_foreign_key_violation())
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -145,6 +151,16 @@ impl Database {
 
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// A write transaction whose first step takes the write lock on SQLite (so a busy
+    /// database is waited for, up to the busy timeout, instead of failing on a read-to-write
+    /// upgrade). On PostgreSQL writers run in parallel and meet on row locks and keys.
+    pub async fn begin_write(&self) -> Result<Transaction<'static, Any>, sqlx::Error> {
+        match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            Backend::Postgres => self.pool.begin().await,
+        }
     }
 
     /// Answers when the database does: used by `/readyz`.

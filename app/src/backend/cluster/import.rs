@@ -162,7 +162,7 @@ pub async fn apply(db: &Database, clusters: &super::Clusters, caller: &crate::ba
         holdings.push(holding);
     }
     plan::refuse_new_errors(&before, &after, plan::now_unix())?;
-    allocations::insert_holdings(&mut tx, &holdings).await.map_err(DbError::from)?;
+    allocations::insert_holdings(&mut tx, &holdings).await?;
     allocations::record_taken(&mut tx, &holdings).await?;
     let summary = serde_json::to_value(&import).unwrap_or(serde_json::Value::Null);
     audit::record(&mut tx, actor, "plan.import", "cluster", None, Some(&summary)).await?;
