@@ -1360,13 +1360,11 @@ pub async fn reserve(
         if unchanged.is_none() {
             return Ok(None);
         }
-        for chunk in holdings.chunks(BATCH) {
-            match insert_holdings(&mut tx, chunk).await {
-                Ok(()) => {}
-                Err(error) if error.is_unique_violation() => return Ok(Some(false)),
-                Err(error) if error.is_foreign_key_violation() => return Err(AllocationError::PoolNotFound(pool_id)),
-                Err(error) => return Err(error.into()),
-            }
+        match insert_holdings(&mut tx, holdings).await {
+            Ok(()) => {}
+            Err(error) if error.is_unique_violation() => return Ok(Some(false)),
+            Err(error) if error.is_foreign_key_violation() => return Err(AllocationError::PoolNotFound(pool_id)),
+            Err(error) => return Err(error.into()),
         }
         record_taken(&mut tx, holdings).await?;
         tx.commit().await?;
@@ -1419,11 +1417,15 @@ fn first_outside(pool: &VipPool, start: IpAddr, stop: IpAddr) -> Option<IpAddr> 
     IpAddr::from_u128(family, next)
 }
 
-/// Rows for many addresses at once.
+/// Rows for many addresses, [`BATCH`] rows per statement.
 pub(crate) async fn insert_holdings(conn: &mut AnyConnection, holdings: &[Holding]) -> Result<(), DbError> {
-    if holdings.is_empty() {
-        return Ok(());
+    for chunk in holdings.chunks(BATCH) {
+        insert_holdings_batch(conn, chunk).await?;
     }
+    Ok(())
+}
+
+async fn insert_holdings_batch(conn: &mut AnyConnection, holdings: &[Holding]) -> Result<(), DbError> {
     let mut s = Statement::default();
     let rows: Vec<String> = holdings
         .iter()

@@ -30,11 +30,12 @@ use sqlx::{Any, AnyConnection, Row, Transaction};
 
 use super::{
     allocations::{
-        AddressState, AllocationInput, AllocationRequest, Holding, ReservationInput, ReservationRequest, address_key,
+        self, AddressState, AllocationInput, AllocationRequest, Holding, ReservationInput, ReservationRequest,
+        address_key,
     },
-    audit,
     db::{Backend, Database, DbError, now_text},
     plan::{self, POOL_COLUMNS},
+    pools,
 };
 use crate::domain::{
     Allocation, EnvironmentName, ErrorCode, FieldErrors, Finding, IpAddr, K8sName, Plan, PoolBlock, PoolBlockInput,
@@ -961,20 +962,15 @@ enum ApplyError {
     Failed(ImportError),
 }
 
-impl From<sqlx::Error> for ApplyError {
-    fn from(error: sqlx::Error) -> Self {
-        Self::Failed(error.into())
-    }
-}
-
 impl From<DbError> for ApplyError {
     fn from(error: DbError) -> Self {
         Self::Failed(error.into())
     }
 }
 
-/// Writes the checked import inside `tx`: the pools, then the addresses (in address order,
-/// as a range reservation takes them), each with its audit entry.
+/// Writes the checked import inside `tx` through the repositories the API uses: the pools
+/// ([`pools::insert`], with their audit entries), then the addresses in address order (as a
+/// range reservation takes them) and their audit entries.
 async fn apply(
     tx: &mut Transaction<'_, Any>,
     actor: &str,
@@ -984,30 +980,7 @@ async fn apply(
     let mut summary = ImportSummary { unchanged: checked.unchanged, ..ImportSummary::default() };
     let mut stored_ids = Vec::with_capacity(checked.pools.len());
     for new in &checked.pools {
-        let pool = &new.pool;
-        let environment_id: i64 = sqlx::query("SELECT id FROM environments WHERE name = $1")
-            .bind(pool.environment.as_str())
-            .fetch_one(&mut **tx)
-            .await?
-            .try_get("id")?;
-        let blocks = serde_json::to_string(&pool.blocks).map_err(|source| DbError::Corrupt {
-            what: "pool blocks".to_owned(),
-            source,
-        })?;
-        let row = sqlx::query(
-            "INSERT INTO pools (environment_id, name, blocks, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $4) RETURNING id",
-        )
-        .bind(environment_id)
-        .bind(pool.name.as_str())
-        .bind(blocks)
-        .bind(&now)
-        .fetch_one(&mut **tx)
-        .await?;
-        let stored = VipPool { id: Some(row.try_get("id")?), ..pool.clone() };
-        let object = format!("pool/{}/{}", stored.environment, stored.name);
-        let after = serde_json::to_value(&stored).unwrap_or(serde_json::Value::Null);
-        audit::record(tx, actor, "pool.create", &object, None, Some(&after)).await?;
+        let stored = pools::insert(tx, actor, &new.pool).await?;
         stored_ids.push(stored.id.unwrap_or_default());
         summary.created_pools += 1;
     }
@@ -1030,58 +1003,16 @@ async fn apply(
         })
         .collect();
     holdings.sort_by_key(|h| h.address);
-    for chunk in holdings.chunks(BATCH) {
-        let values: Vec<String> = (0..chunk.len()).map(|i| format!("({})", placeholders(i * 9 + 1, 9))).collect();
-        let sql = format!(
-            "INSERT INTO addresses (address_key, address, pool_id, state, owner, application, reason, actor, since) \
-             VALUES {}",
-            values.join(", ")
-        );
-        let mut query = sqlx::query(&sql);
-        for holding in chunk {
-            query = query
-                .bind(address_key(holding.address))
-                .bind(holding.address.to_string())
-                .bind(holding.pool)
-                .bind(holding.state.as_str())
-                .bind(holding.owner.clone())
-                .bind(holding.application.as_ref().map(|a| a.as_str().to_owned()))
-                .bind(holding.reason.clone())
-                .bind(holding.by.clone())
-                .bind(holding.since.clone());
-        }
-        match query.execute(&mut **tx).await.map_err(DbError::from) {
-            Ok(_) => {}
-            Err(error) if error.is_unique_violation() => return Err(ApplyError::Taken),
-            Err(error) => return Err(error.into()),
-        }
-
-        let values: Vec<String> = (0..chunk.len()).map(|i| format!("({})", placeholders(i * 6 + 1, 6))).collect();
-        let sql = format!(
-            "INSERT INTO audit_log (at, actor, action, object, before_json, after_json) VALUES {}",
-            values.join(", ")
-        );
-        let mut query = sqlx::query(&sql);
-        for holding in chunk {
-            let action = match holding.state {
-                AddressState::Reserved => "address.reserve",
-                _ => "address.allocate",
-            };
-            let after = serde_json::to_value(holding).unwrap_or(serde_json::Value::Null).to_string();
-            query = query
-                .bind(now.clone())
-                .bind(actor.to_owned())
-                .bind(action)
-                .bind(format!("address/{}", holding.address))
-                .bind(None::<String>)
-                .bind(Some(after));
-        }
-        query.execute(&mut **tx).await?;
-        for holding in chunk {
-            match holding.state {
-                AddressState::Reserved => summary.reservations += 1,
-                _ => summary.allocations += 1,
-            }
+    match allocations::insert_holdings(tx, &holdings).await {
+        Ok(()) => {}
+        Err(error) if error.is_unique_violation() => return Err(ApplyError::Taken),
+        Err(error) => return Err(error.into()),
+    }
+    allocations::record_taken(tx, &holdings).await?;
+    for holding in &holdings {
+        match holding.state {
+            AddressState::Reserved => summary.reservations += 1,
+            _ => summary.allocations += 1,
         }
     }
     Ok(summary)
