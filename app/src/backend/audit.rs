@@ -177,15 +177,15 @@ pub async fn search(db: &Database, filter: &AuditFilter) -> Result<Vec<AuditEntr
 }
 
 /// Entries as CSV (RFC 4180, CRLF): id, at, actor, action, object, before, after.
-pub fn to_csv(entries: &[AuditEntry]) -> String {
-    let mut out = String::new();
-    super::csv::push_record(&mut out, &["id", "at", "actor", "action", "object", "before", "after"]);
+pub fn to_csv(entries: &[AuditEntry]) -> Result<String, DbError> {
+    let mut out = super::csv::Writer::new();
+    out.record(&["id", "at", "actor", "action", "object", "before", "after"])?;
     for entry in entries {
         let json = |value: &Option<serde_json::Value>| value.as_ref().map(serde_json::Value::to_string).unwrap_or_default();
         let (id, before, after) = (entry.id.to_string(), json(&entry.before), json(&entry.after));
-        super::csv::push_record(&mut out, &[&id, &entry.at, &entry.actor, &entry.action, &entry.object, &before, &after]);
+        out.record(&[&id, &entry.at, &entry.actor, &entry.action, &entry.object, &before, &after])?;
     }
-    out
+    out.finish()
 }
 
 #[cfg(test)]
@@ -221,7 +221,7 @@ mod tests {
             after: Some(serde_json::json!({"name": "dev"})),
         };
         assert_eq!(
-            to_csv(&[entry]),
+            to_csv(&[entry]).unwrap(),
             "id,at,actor,action,object,before,after\r\n1,2026-11-25T18:00:00Z,ana,environment.create,environment/dev,,\"{\"\"name\"\":\"\"dev\"\"}\"\r\n"
         );
     }

@@ -102,5 +102,5 @@ pub async fn audit_csv(State(state): State<AppState>, Query(filter): Query<Audit
         (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
         (header::CONTENT_DISPOSITION, "attachment; filename=\"gatehouse-audit.csv\""),
     ];
-    Ok((headers, audit::to_csv(&entries)).into_response())
+    Ok((headers, audit::to_csv(&entries)?).into_response())
 }

@@ -1,6 +1,7 @@
 //! The CSV text: records with the line each starts on, the header that maps them onto
 //! [`COLUMNS`], and the writer of the exports, with the formula neutralisation both ways.
 use super::{COLUMNS, LineError, Malformed, REQUIRED_COLUMNS, malformed};
+use crate::backend::db::DbError;
 
 /// One record and the line it starts on.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -9,151 +10,100 @@ pub(super) struct Record {
     pub(super) fields: Vec<String>,
 }
 
-/// Whether the reader stands at the end of a field: a comma, a line end (LF or CRLF) or the
-/// end of the text.
-pub(super) fn at_field_end(chars: &std::iter::Peekable<std::str::Chars<'_>>) -> bool {
-    let mut ahead = chars.clone();
-    match ahead.next() {
-        None | Some(',' | '\n') => true,
-        Some('\r') => ahead.next() == Some('\n'),
-        Some(_) => false,
+/// Read after the file: a record of its own, unless a quoted field of the file is never
+/// closed and takes it in. The reader accepts such a field at the end of its input, so this
+/// is how an unclosed quote is told from a last field that is quoted properly.
+const END: &str = "\nend";
+
+/// Splits RFC 4180 text into records (with the `csv` crate). Lines may end with CRLF or LF;
+/// a CRLF inside a quoted field is read as LF; blank lines are skipped. The reader is lenient
+/// about quotes inside a field: a quote in an unquoted field is kept, and text after a
+/// closing quote is joined to the field.
+pub(super) fn read_records(text: &str) -> Result<Vec<Record>, Malformed> {
+    let input = format!("{text}{END}");
+    let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(input.as_bytes());
+    let mut records = Vec::new();
+    let mut record = csv::StringRecord::new();
+    loop {
+        match reader.read_record(&mut record) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(error) => {
+                let line = error.position().map(|position| start_of(&input, position).1);
+                return Err(malformed(line, "unreadable", format!("the file cannot be read as CSV: {error}")));
+            }
+        }
+        let Some(position) = record.position() else { continue };
+        let (start, line) = start_of(&input, position);
+        if start == text.len() + 1 {
+            return Ok(records);
+        }
+        let fields: Vec<String> = record.iter().map(|field| unneutralised(field.replace("\r\n", "\n"))).collect();
+        if !(fields.len() == 1 && fields[0].trim().is_empty()) {
+            records.push(Record { line, fields });
+        }
     }
+    let line = records.last().map(|record| record.line);
+    let at = line.map_or_else(String::new, |line| format!(" on line {line}"));
+    Err(malformed(
+        line,
+        "unclosed_quote",
+        format!("a quoted field of the record{at} is never closed; end it with \""),
+    ))
 }
 
-/// Splits RFC 4180 text into records. Lines may end with CRLF or LF (a CRLF inside a quoted
-/// field is read as LF); blank lines are skipped.
-pub(super) fn read_records(text: &str) -> Result<Vec<Record>, Malformed> {
-    let mut records = Vec::new();
-    let mut chars = text.chars().peekable();
-    let mut line = 1;
-    while chars.peek().is_some() {
-        let start = line;
-        let mut fields = Vec::new();
-        let mut quoted = false;
-        loop {
-            let mut field = String::new();
-            if chars.peek() == Some(&'"') {
-                chars.next();
-                quoted = true;
-                let opened = line;
-                loop {
-                    match chars.next() {
-                        None => {
-                            return Err(malformed(
-                                Some(opened),
-                                "unclosed_quote",
-                                format!(
-                                    "the quoted field that starts on line {opened} is never closed; end it with \""
-                                ),
-                            ));
-                        }
-                        Some('"') if chars.peek() == Some(&'"') => {
-                            chars.next();
-                            field.push('"');
-                        }
-                        Some('"') => break,
-                        Some('\r') if chars.peek() == Some(&'\n') => {
-                            chars.next();
-                            field.push('\n');
-                            line += 1;
-                        }
-                        Some('\n') => {
-                            field.push('\n');
-                            line += 1;
-                        }
-                        Some(ch) => field.push(ch),
-                    }
-                }
-                if !at_field_end(&chars) {
-                    return Err(malformed(
-                        Some(line),
-                        "text_after_quote",
-                        format!(
-                            "line {line} has text after the closing quote of a field; put the whole field in quotes \
-                             and write a quote inside it as \"\""
-                        ),
-                    ));
-                }
-            } else {
-                while !at_field_end(&chars) {
-                    match chars.next() {
-                        Some('"') => {
-                            return Err(malformed(
-                                Some(line),
-                                "stray_quote",
-                                format!(
-                                    "line {line} has a quote inside an unquoted field; put the whole field in quotes \
-                                     and write a quote inside it as \"\""
-                                ),
-                            ));
-                        }
-                        Some(ch) => field.push(ch),
-                        None => break,
-                    }
-                }
-            }
-            fields.push(unneutralised(field));
-            match chars.next() {
-                Some(',') => {}
-                Some('\r') => {
-                    chars.next();
-                    line += 1;
-                    break;
-                }
-                Some('\n') => {
-                    line += 1;
-                    break;
-                }
-                _ => break,
-            }
-        }
-        let blank = !quoted && fields.len() == 1 && fields[0].trim().is_empty();
-        if !blank {
-            records.push(Record { line: start, fields });
-        }
-    }
-    Ok(records)
+/// The byte and line where a record starts. The reader's position is where it stood when it
+/// began the record, which is before the line ends it skipped on the way (the LF of a CRLF,
+/// blank lines).
+fn start_of(input: &str, position: &csv::Position) -> (usize, usize) {
+    let from = usize::try_from(position.byte()).unwrap_or(usize::MAX).min(input.len());
+    let skipped = &input.as_bytes()[from..];
+    let skipped = &skipped[..skipped.iter().take_while(|&&b| b == b'\r' || b == b'\n').count()];
+    let newlines = skipped.iter().filter(|&&b| b == b'\n').count();
+    let line = usize::try_from(position.line()).unwrap_or(usize::MAX).saturating_add(newlines);
+    (from + skipped.len(), line)
 }
 
 /// Characters that make a spreadsheet read a cell as a formula (or, for tab and CR, shift it
 /// into one); a cell starting with one is written with a leading `'`, which spreadsheets
 /// show as text. The reader drops that `'` again, so an exported file imports unchanged.
-pub(super) const FORMULA_STARTS: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
+const FORMULA_STARTS: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
 
-pub(super) fn neutralised(field: &str) -> std::borrow::Cow<'_, str> {
+fn neutralised(field: &str) -> std::borrow::Cow<'_, str> {
     if field.starts_with(FORMULA_STARTS) { format!("'{field}").into() } else { field.into() }
 }
 
-pub(super) fn unneutralised(field: String) -> String {
+fn unneutralised(field: String) -> String {
     match field.strip_prefix('\'') {
         Some(rest) if rest.starts_with(FORMULA_STARTS) => rest.to_owned(),
         _ => field,
     }
 }
 
-pub(super) fn push_field(out: &mut String, field: &str) {
-    let field = &*neutralised(field);
-    if field.contains([',', '"', '\r', '\n']) {
-        out.push('"');
-        out.push_str(&field.replace('"', "\"\""));
-        out.push('"');
-    } else {
-        out.push_str(field);
+/// Writes RFC 4180 text (with the `csv` crate): records end with CRLF, a field is quoted when
+/// it holds a comma, a quote or a line end, and every cell is neutralised.
+pub(crate) struct Writer(csv::Writer<Vec<u8>>);
+
+impl Writer {
+    pub(crate) fn new() -> Writer {
+        Writer(csv::WriterBuilder::new().terminator(csv::Terminator::CRLF).from_writer(Vec::new()))
+    }
+
+    pub(crate) fn record(&mut self, fields: &[&str]) -> Result<(), DbError> {
+        self.0.write_record(fields.iter().map(|field| neutralised(field)).map(|field| field.into_owned())).map_err(unwritten)
+    }
+
+    /// The text written.
+    pub(crate) fn finish(self) -> Result<String, DbError> {
+        let bytes = self.0.into_inner().map_err(|error| unwritten(error.into_error()))?;
+        String::from_utf8(bytes).map_err(unwritten)
     }
 }
 
-pub(crate) fn push_record(out: &mut String, fields: &[&str]) {
-    for (i, field) in fields.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        push_field(out, field);
-    }
-    out.push_str("\r\n");
+/// Writing into memory does not fail; should it, the export is a logged 500.
+fn unwritten(error: impl std::fmt::Display) -> DbError {
+    DbError::Internal(format!("writing CSV: {error}"))
 }
-
-// =============================================================================================
-// Reading a file into lines
 
 /// A data line with its values by column ([`COLUMNS`] order; absent columns are empty).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -238,10 +188,18 @@ pub(super) fn read_file(body: &[u8]) -> Result<(Vec<Values>, Vec<LineError>), Ma
 #[expect(clippy::unwrap_used, reason = "in tests a failed parse is a failed test")]
 mod tests {
     use super::*;
-    use crate::backend::csv::{BLOCK, POOL};
+    use crate::backend::csv::{BLOCK, POOL, REASON};
 
     fn fields(text: &str) -> Vec<(usize, Vec<String>)> {
         read_records(text).unwrap().into_iter().map(|r| (r.line, r.fields)).collect()
+    }
+
+    fn written(records: &[&[&str]]) -> String {
+        let mut out = Writer::new();
+        for record in records {
+            out.record(record).unwrap();
+        }
+        out.finish().unwrap()
     }
 
     #[test]
@@ -256,16 +214,43 @@ mod tests {
             ]
         );
         assert_eq!(fields("a,b"), vec![(1, vec!["a".into(), "b".into()])]);
-        assert_eq!(read_records("a,\"open\n").unwrap_err().code, "unclosed_quote");
-        assert_eq!(read_records("a,\"x\"y\n").unwrap_err().code, "text_after_quote");
-        assert_eq!(read_records("a\nb,x\"y\n").unwrap_err().line, Some(2));
+        assert_eq!(fields("\n\r\n  \n\"a\",b\n"), vec![(4, vec!["a".into(), "b".into()])]);
+        // Lenient about quotes inside a field, as the `csv` crate reads them.
+        assert_eq!(fields("\"x\"y,b\"c\n"), vec![(1, vec!["xy".into(), "b\"c".into()])]);
+    }
+
+    #[test]
+    fn a_quoted_field_never_closed_is_reported_on_its_records_line() {
+        let cases = [("a,\"open\n", 1), ("a\r\nb,\"open\r\nmore,lines\r\n", 2), ("a\n\"", 2), ("a\n\n\"x\"\"\n", 3)];
+        for (text, line) in cases {
+            let error = read_records(text).unwrap_err();
+            assert_eq!((error.code, error.line), ("unclosed_quote", Some(line)), "{text:?}");
+        }
+        // Closed at the very end of the file, with or without a line end after it.
+        assert_eq!(fields("a,\"closed\""), vec![(1, vec!["a".into(), "closed".into()])]);
+        assert_eq!(fields("a,\"closed\"\r\n"), vec![(1, vec!["a".into(), "closed".into()])]);
+    }
+
+    #[test]
+    fn a_record_is_numbered_by_the_line_it_starts_on() {
+        // The third record's quoted field holds a comma and a line end: it starts on line 3,
+        // the record after it on line 5 (record number 4).
+        let text = "kind,reason\r\npool,\r\nreservation,\"uplink,\r\nsecond line\"\r\nreservation,x,extra\r\n";
+        assert_eq!(
+            fields(text).iter().map(|(line, fields)| (*line, fields.len())).collect::<Vec<_>>(),
+            vec![(1, 2), (2, 2), (3, 2), (5, 3)]
+        );
+        assert_eq!(fields(text)[2].1[1], "uplink,\nsecond line");
+        let text = format!("{}\r\nreservation,dev,dev-vips,,192.168.101.200,,,\"a, b\r\nc\"\r\nx\r\n", COLUMNS.join(","));
+        let (lines, errors) = read_file(text.as_bytes()).unwrap();
+        assert_eq!((lines.len(), lines[0].line, lines[0].get(REASON)), (1, 2, "a, b\nc"));
+        assert_eq!((errors[0].line, errors[0].code.as_str()), (4, "wrong_field_count"));
     }
 
     #[test]
     fn written_fields_read_back() {
         let values = ["plain", "with, comma", "with \"quotes\"", "two\nlines", ""];
-        let mut out = String::new();
-        push_record(&mut out, &values);
+        let out = written(&[&values]);
         assert_eq!(out, "plain,\"with, comma\",\"with \"\"quotes\"\"\",\"two\nlines\",\r\n");
         assert_eq!(fields(&out), vec![(1, values.iter().map(|v| (*v).to_owned()).collect())]);
     }
@@ -273,13 +258,18 @@ mod tests {
     #[test]
     fn cells_a_spreadsheet_would_run_are_written_as_text_and_read_back() {
         let values = ["=1+2", "+1", "-2", "@SUM(A1)", "\tx", "a=b", "'plain"];
-        let mut out = String::new();
-        push_record(&mut out, &values);
+        let out = written(&[&values]);
         assert_eq!(out, "'=1+2,'+1,'-2,'@SUM(A1),'\tx,a=b,'plain\r\n");
         assert_eq!(fields(&out), vec![(1, values.iter().map(|v| (*v).to_owned()).collect())]);
-        let mut carriage_return = String::new();
-        push_field(&mut carriage_return, "\rx");
-        assert_eq!(carriage_return, "\"'\rx\"");
+        assert_eq!(written(&[&["\rx", "=HYPERLINK(\"x\", \"y\")"]]), "\"'\rx\",\"'=HYPERLINK(\"\"x\"\", \"\"y\"\")\"\r\n");
+        let round_trip = written(&[&["kind", "reason"], &["reservation", "-1, \"quoted\"\nand more"]]);
+        assert_eq!(
+            fields(&round_trip),
+            vec![
+                (1, vec!["kind".into(), "reason".into()]),
+                (2, vec!["reservation".into(), "-1, \"quoted\"\nand more".into()]),
+            ]
+        );
     }
 
     #[test]

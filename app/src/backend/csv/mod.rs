@@ -35,7 +35,7 @@ use std::collections::HashMap;
 use serde::Serialize;
 use sqlx::Row;
 
-pub(crate) use codec::push_record;
+pub(crate) use codec::Writer;
 
 use super::{
     db::{Backend, Database, DbError},
@@ -262,20 +262,18 @@ pub async fn export(db: &Database) -> Result<String, DbError> {
     // collation.
     pools.sort_by(|a, b| (a.environment.as_str(), a.name.as_str()).cmp(&(b.environment.as_str(), b.name.as_str())));
 
-    let mut out = String::new();
-    push_record(&mut out, &COLUMNS);
+    let mut out = Writer::new();
+    out.record(&COLUMNS)?;
     for pool in &pools {
         let (environment, name) = (pool.environment.as_str(), pool.name.as_str());
         for block in &pool.blocks {
-            push_record(&mut out, &["pool", environment, name, &block.to_string(), "", "", "", ""]);
+            out.record(&["pool", environment, name, &block.to_string(), "", "", "", ""])?;
         }
         let Some(addresses) = pool.id.and_then(|id| held.get_mut(&id)) else { continue };
         addresses.sort_by_key(|h| h.address);
         for h in addresses.iter() {
             let kind = if h.state == "reserved" { "reservation" } else { "allocation" };
-            push_record(
-                &mut out,
-                &[
+            out.record(&[
                     kind,
                     environment,
                     name,
@@ -283,10 +281,9 @@ pub async fn export(db: &Database) -> Result<String, DbError> {
                     &h.address.to_string(),
                     h.owner.as_deref().unwrap_or_default(),
                     h.application.as_deref().unwrap_or_default(),
-                    h.reason.as_deref().unwrap_or_default(),
-                ],
-            );
+                h.reason.as_deref().unwrap_or_default(),
+            ])?;
         }
     }
-    Ok(out)
+    out.finish()
 }
