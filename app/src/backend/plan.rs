@@ -39,6 +39,28 @@ pub(crate) fn parse_pool(id: i64, environment: &str, name: &str, blocks: &str) -
 pub(crate) const POOL_COLUMNS: &str =
     "p.id AS id, e.name AS environment, p.name AS name, p.blocks AS blocks";
 
+/// The pool of a row selected with [`POOL_COLUMNS`].
+pub(crate) fn pool_from_row(row: &sqlx::any::AnyRow) -> Result<VipPool, DbError> {
+    parse_pool(
+        row.try_get("id")?,
+        &row.try_get::<String, _>("environment")?,
+        &row.try_get::<String, _>("name")?,
+        &row.try_get::<String, _>("blocks")?,
+    )
+}
+
+/// Every pool, by environment and name.
+pub(crate) async fn load_pools(conn: &mut AnyConnection) -> Result<Vec<VipPool>, DbError> {
+    sqlx::query(&format!(
+        "SELECT {POOL_COLUMNS} FROM pools p JOIN environments e ON e.id = p.environment_id ORDER BY e.name, p.name"
+    ))
+    .fetch_all(&mut *conn)
+    .await?
+    .iter()
+    .map(pool_from_row)
+    .collect()
+}
+
 /// Everything the checklist looks at. The stored certificates are the whole list: a
 /// certificate an application names that is not stored is missing (GH-CERT-MISSING).
 /// Every environment, by name: all a request needs to know where applications are placed.
@@ -58,21 +80,7 @@ async fn environments(conn: &mut AnyConnection) -> Result<Vec<crate::domain::Env
 
 pub async fn load(conn: &mut AnyConnection) -> Result<Plan, DbError> {
     let environments = environments(&mut *conn).await?;
-    let pools = sqlx::query(&format!(
-        "SELECT {POOL_COLUMNS} FROM pools p JOIN environments e ON e.id = p.environment_id ORDER BY e.name, p.name"
-    ))
-    .fetch_all(&mut *conn)
-    .await?
-    .iter()
-    .map(|row| {
-        parse_pool(
-            row.try_get("id")?,
-            &row.try_get::<String, _>("environment")?,
-            &row.try_get::<String, _>("name")?,
-            &row.try_get::<String, _>("blocks")?,
-        )
-    })
-    .collect::<Result<Vec<_>, _>>()?;
+    let pools = load_pools(&mut *conn).await?;
     let applications = sqlx::query("SELECT spec FROM applications ORDER BY name")
         .fetch_all(&mut *conn)
         .await?

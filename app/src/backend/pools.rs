@@ -25,15 +25,6 @@ fn not_found(id: i64) -> DbError {
     DbError::NotFound(format!("there is no pool with id {id}"))
 }
 
-fn row_to_pool(row: &sqlx::any::AnyRow) -> Result<VipPool, DbError> {
-    plan::parse_pool(
-        row.try_get("id")?,
-        &row.try_get::<String, _>("environment")?,
-        &row.try_get::<String, _>("name")?,
-        &row.try_get::<String, _>("blocks")?,
-    )
-}
-
 /// Pools of one environment (or all), by environment and name.
 pub async fn list(db: &Database, environment: Option<&str>) -> Result<Vec<VipPool>, DbError> {
     let base = format!("SELECT {POOL_COLUMNS} FROM pools p JOIN environments e ON e.id = p.environment_id");
@@ -46,7 +37,7 @@ pub async fn list(db: &Database, environment: Option<&str>) -> Result<Vec<VipPoo
         }
         None => sqlx::query(&format!("{base} ORDER BY e.name, p.name")).fetch_all(db.pool()).await?,
     };
-    rows.iter().map(row_to_pool).collect()
+    rows.iter().map(plan::pool_from_row).collect()
 }
 
 pub async fn get(db: &Database, id: i64) -> Result<Option<VipPool>, DbError> {
@@ -56,7 +47,7 @@ pub async fn get(db: &Database, id: i64) -> Result<Option<VipPool>, DbError> {
     .bind(id)
     .fetch_optional(db.pool())
     .await?;
-    row.as_ref().map(row_to_pool).transpose()
+    row.as_ref().map(plan::pool_from_row).transpose()
 }
 
 /// Stores a new pool and returns it with its id.

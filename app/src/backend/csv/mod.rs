@@ -39,7 +39,7 @@ pub(crate) use codec::Writer;
 
 use super::{
     db::{Backend, Database, DbError},
-    plan::{self, POOL_COLUMNS},
+    plan,
 };
 use crate::domain::{ErrorCode, IpAddr};
 use apply::{ApplyError, held_addresses};
@@ -52,6 +52,7 @@ pub const COLUMNS: [&str; 8] = ["kind", "environment", "pool", "block", "address
 const REQUIRED_COLUMNS: [&str; 3] = ["kind", "environment", "pool"];
 /// The largest body an import takes.
 pub const MAX_BODY: usize = 1024 * 1024;
+
 const KIND: usize = 0;
 const ENVIRONMENT: usize = 1;
 const POOL: usize = 2;
@@ -223,21 +224,7 @@ pub async fn export(db: &Database) -> Result<String, DbError> {
         Backend::Sqlite => db.pool().begin().await?,
         Backend::Postgres => db.pool().begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY").await?,
     };
-    let mut pools = sqlx::query(&format!(
-        "SELECT {POOL_COLUMNS} FROM pools p JOIN environments e ON e.id = p.environment_id"
-    ))
-    .fetch_all(&mut *tx)
-    .await?
-    .iter()
-    .map(|row| {
-        plan::parse_pool(
-            row.try_get("id")?,
-            &row.try_get::<String, _>("environment")?,
-            &row.try_get::<String, _>("name")?,
-            &row.try_get::<String, _>("blocks")?,
-        )
-    })
-    .collect::<Result<Vec<_>, _>>()?;
+    let mut pools = plan::load_pools(&mut tx).await?;
     let rows = sqlx::query("SELECT address, pool_id, state, owner, application, reason FROM addresses")
         .fetch_all(&mut *tx)
         .await?;
@@ -258,7 +245,7 @@ pub async fn export(db: &Database) -> Result<String, DbError> {
             reason: row.try_get("reason")?,
         });
     }
-    // Sorted here rather than by SQL, so both databases give the same order whatever their
+    // Sorted here too (not only by SQL), so both databases give the same order whatever their
     // collation.
     pools.sort_by(|a, b| (a.environment.as_str(), a.name.as_str()).cmp(&(b.environment.as_str(), b.name.as_str())));
 
