@@ -189,6 +189,7 @@ pub fn to_csv(entries: &[AuditEntry]) -> Result<String, DbError> {
 }
 
 #[cfg(test)]
+#[expect(clippy::unwrap_used, reason = "in tests a failed parse is a failed test")]
 mod tests {
     use super::*;
 
