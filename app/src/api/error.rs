@@ -18,10 +18,10 @@ pub enum AppError {
     #[error("{0}")]
     Forbidden(String),
     /// Fields that do not parse, each with its path and how to fix it.
-    #[error("{} field(s) need fixing", .0.len())]
+    #[error("{} {} fixing", crate::domain::counted(.0.len(), "field"), if .0.len() == 1 { "needs" } else { "need" })]
     Fields(Vec<crate::domain::FieldError>),
     /// Error-level checklist findings the change would add; nothing was saved.
-    #[error("the change breaks {} checklist rule(s)", .0.len())]
+    #[error("the change breaks {}", crate::domain::counted(.0.len(), "checklist rule"))]
     Rejected(Vec<crate::domain::Finding>),
     /// The database was too busy to answer in time; nothing was changed.
     #[error("{0}")]

@@ -80,7 +80,8 @@ pub enum CertificateError {
 #[derive(Debug, thiserror::Error)]
 pub enum KeyCheckError {
     #[error(
-        "the database holds {count} private key(s) sealed under secret key {stored}, but this server's secret key is {current}: start it with the same GATEHOUSE_SECRET_KEY or key file as before (ids are public fingerprints of the keys, not the keys)"
+        "the database holds {} sealed under secret key {stored}, but this server's secret key is {current}: start it with the same GATEHOUSE_SECRET_KEY or key file as before (ids are public fingerprints of the keys, not the keys)",
+        crate::domain::counted(usize::try_from(*.count).unwrap_or(0), "private key")
     )]
     WrongSecretKey { count: i64, stored: String, current: String },
     #[error(transparent)]

@@ -44,7 +44,7 @@ pub enum DbError {
     #[error("{0}")]
     Invalid(FieldErrors),
     /// The change would break error-level checklist rules; nothing was written.
-    #[error("the change breaks {} checklist rule(s)", .0.len())]
+    #[error("the change breaks {}", crate::domain::counted(.0.len(), "checklist rule"))]
     Rejected(Vec<crate::domain::Finding>),
     #[error(
         "DATABASE_URL must start with sqlite: (for example sqlite://data/gatehouse.db) or postgres://"

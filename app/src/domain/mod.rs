@@ -20,6 +20,7 @@ pub mod names;
 pub mod net;
 pub mod placement;
 pub mod seed;
+pub mod text;
 
 pub use certificates::{
     CertificateDetails, CertificateStatus, CertificateUpload, CertificateUploadInput, CertificateView, InventoryQuery,
@@ -34,3 +35,4 @@ pub use net::{
 };
 pub use placement::{NamespaceTemplate, NamespaceTemplateError};
 pub use seed::seed_plan;
+pub use text::counted;

@@ -74,7 +74,7 @@ pub fn scene(design: &Design<'_>, findings: &[Finding], id: &str) -> Scene {
         mine.iter().filter(|f| f.severity == Severity::Warning).count(),
     );
     let summary = format!(
-        "Application {} in environment {env_name}: Gateway {} on VIP {} from {}, hostnames {}, certificate {}, ConfigMap {}, pods from {}; {errors} error(s) and {warnings} warning(s) on the checklist.",
+        "Application {} in environment {env_name}: Gateway {} on VIP {} from {}, hostnames {}, certificate {}, ConfigMap {}, pods from {}; {} and {} on the checklist.",
         app.app.name,
         app.gateway,
         app.vip.text(),
@@ -82,7 +82,9 @@ pub fn scene(design: &Design<'_>, findings: &[Finding], id: &str) -> Scene {
         join(&app.hostnames()),
         app.certificate().unwrap_or_else(|| "none".to_owned()),
         app.config_map,
-        design.pod_cidrs()
+        design.pod_cidrs(),
+        crate::domain::counted(errors, "error"),
+        crate::domain::counted(warnings, "warning")
     );
     let mut scene = Scene::new(id, title.clone(), summary);
     scene.width = WIDTH;

@@ -175,13 +175,14 @@ pub fn scene(application: &str, live: &LiveEnvironment, id: &str) -> Scene {
     let summary = match &live.failure {
         Some(failure) => format!("The cluster {} could not be read: {failure}", live.cluster),
         None => format!(
-            "Read from cluster {} (namespace {}) at {}: {} node(s), {pods} pod(s), {} Gateway(s), {} Service(s); {}.",
+            "Read from cluster {} (namespace {}) at {}: {}, {}, {}, {}; {}.",
             live.cluster,
             live.namespace,
             live.read_at,
-            live.nodes.len(),
-            live.gateways.len(),
-            live.services.len(),
+            crate::domain::counted(live.nodes.len(), "node"),
+            crate::domain::counted(pods, "pod"),
+            crate::domain::counted(live.gateways.len(), "Gateway"),
+            crate::domain::counted(live.services.len(), "Service"),
             if dark.is_empty() {
                 "every assigned VIP is announced".to_owned()
             } else {

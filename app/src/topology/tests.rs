@@ -584,7 +584,7 @@ mod live {
             node.lines
         );
         assert!(
-            many.summary.contains("3 node(s), 42 pod(s)"),
+            many.summary.contains("3 nodes, 42 pods"),
             "{}",
             many.summary
         );

@@ -188,7 +188,8 @@ fn Progress(progress: SubmissionProgress, on_adopt: Option<Callback<AdoptTarget>
         "Submission {}{}: {}",
         progress.id,
         if progress.operation == "teardown" { " (teardown)" } else if progress.dry_run { " (dry run)" } else { "" },
-        progress.status
+        // `torn_down`, `awaiting_approval`: the stored status, in words.
+        progress.status.replace('_', " ")
     );
     let who = match &progress.approved_by {
         Some(approver) => format!("requested by {} at {}, approved by {approver}", progress.requested_by, progress.created_at),

@@ -209,7 +209,7 @@ fn ImportSection(on_imported: impl Fn() + Copy + Send + Sync + 'static) -> impl 
             {move || match import.value().get() {
                 Some(Ok(Ok(done))) => Some(view! {
                     <p class="notice notice--ok" role="status" data-testid="imported">
-                        {format!("Imported {} pool(s) and {} VIP(s).", done.pools.len(), done.addresses.len())}
+                        {format!("Imported {} and {}.", crate::domain::counted(done.pools.len(), "pool"), crate::domain::counted(done.addresses.len(), "VIP"))}
                     </p>
                 }.into_any()),
                 Some(Ok(Err(failure))) => Some(view! { <p class="notice notice--error" role="alert">{failure}</p> }.into_any()),

@@ -585,7 +585,7 @@ async fn live_view_shows_pods_and_whether_each_vip_is_announced(kind: DbKind) {
     }
     // Every replica is a pod on a node, with an address from that node's pod CIDR.
     assert!(
-        html.contains("3 node(s), 3 pod(s), 1 Gateway(s)"),
+        html.contains("3 nodes, 3 pods, 1 Gateway,"),
         "the summary counts them"
     );
     for (node, ip) in [

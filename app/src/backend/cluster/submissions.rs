@@ -119,7 +119,7 @@ pub enum SubmitError {
     #[error(transparent)]
     Bundle(#[from] BundleError),
     /// Error-level checklist findings block the submission.
-    #[error("the checklist finds {} error(s)", .0.len())]
+    #[error("the checklist finds {}", crate::domain::counted(.0.len(), "error"))]
     Checklist(Vec<Finding>),
     #[error("{0}")]
     Conflict(String),
@@ -1139,7 +1139,7 @@ impl Submitter {
         } else {
             format!("; left {} in place that Gatehouse did not create or may not delete: {}", kept.len(), kept.join(", "))
         };
-        self.finish(id, status::TORN_DOWN, &format!("deleted {} object(s){kept}; {released}", deleted.len())).await;
+        self.finish(id, status::TORN_DOWN, &format!("deleted {}{kept}; {released}", crate::domain::counted(deleted.len(), "object"))).await;
         Outcome::Finished
     }
 

@@ -167,9 +167,9 @@ pub(super) fn read_file(body: &[u8]) -> Result<(Vec<Values>, Vec<LineError>), Ma
                 None,
                 "wrong_field_count",
                 format!(
-                    "line {} has {} field(s) but the header has {}; quote a value that contains a comma",
+                    "line {} has {} but the header has {}; quote a value that contains a comma",
                     record.line,
-                    record.fields.len(),
+                    crate::domain::counted(record.fields.len(), "field"),
                     positions.len()
                 ),
             ));

@@ -110,7 +110,7 @@ pub enum ImportError {
     #[error("{0}")]
     Malformed(Malformed),
     /// Lines that break a rule; nothing was changed.
-    #[error("{} problem(s) in the file; nothing was imported", .0.len())]
+    #[error("{} in the file; nothing was imported", crate::domain::counted(.0.len(), "problem"))]
     Invalid(Vec<LineError>),
     /// Addresses of the file that another request took while the import ran; nothing was
     /// changed. Empty when the addresses were free again by the time they were looked up.

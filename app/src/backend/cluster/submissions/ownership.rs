@@ -203,7 +203,7 @@ impl Submitter {
                 names.join(", ")
             )
         };
-        let reason = format!("not applied: {} object(s) of this submission exist that Gatehouse did not create", refused.len());
+        let reason = format!("not applied: {} of this submission {} that Gatehouse did not create", crate::domain::counted(refused.len(), "object"), if refused.len() == 1 { "exists" } else { "exist" });
         for position in 0..objects.len() {
             match refused.iter().find(|(refused, _, _)| *refused == position) {
                 Some((_, sentence, live)) => {
