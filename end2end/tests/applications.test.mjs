@@ -3,7 +3,7 @@
 // offers and switches the Gateway label fix.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { portalForSuite, waitForHydration } from '../support/portal.mjs';
+import { ADMIN_PASSWORD, portalForSuite, waitForHydration } from '../support/portal.mjs';
 
 describe('Applications', () => {
   const suite = portalForSuite();
@@ -36,9 +36,32 @@ describe('Applications', () => {
     const cluster = page.locator('section[data-cluster=default]');
     assert.match(await cluster.textContent(), /Cluster default.*simulated.*Environments: dev, prod\./s);
     assert.equal(await page.locator('.capabilities li[data-present=false]').count(), 0);
+    // Turning it off darkens every Gateway VIP: it asks first, and Cancel changes nothing.
     await page.getByRole('button', { name: 'Turn the fix off' }).click();
+    const confirm = page.getByRole('alertdialog', { name: 'Turn the Gateway label fix off?' });
+    assert.match(await confirm.textContent(), /every Gateway VIP stops being announced/);
+    await confirm.getByRole('button', { name: 'Cancel' }).click();
+    await confirm.waitFor({ state: 'detached' });
+    assert.equal(await page.getByTestId('label-fix-banner').count(), 0);
+    await page.getByRole('button', { name: 'Turn the fix off' }).click();
+    await confirm.getByRole('button', { name: 'Yes, turn it off' }).click();
     await page.getByText('The fix is off').waitFor();
+    // Every page says so while it is off.
+    await page.getByTestId('label-fix-banner').waitFor();
+    const elsewhere = await suite.browser.newPage();
+    await elsewhere.goto(`${suite.portal.url}/pools`);
+    assert.match(await elsewhere.getByTestId('label-fix-banner').textContent(), /Gateway label fix is off/);
+    await elsewhere.close();
     await page.getByRole('button', { name: 'Turn the fix on' }).click();
     await page.getByText('The fix is on.').waitFor();
+    await page.getByTestId('label-fix-banner').waitFor({ state: 'detached' });
+    const basic = `Basic ${Buffer.from(`admin:${ADMIN_PASSWORD}`).toString('base64')}`;
+    const minted = await fetch(`${suite.portal.url}/api/v1/tokens`, {
+      method: 'POST', headers: { authorization: basic, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'e2e' }),
+    });
+    const { token } = await minted.json();
+    const audit = await fetch(`${suite.portal.url}/api/v1/audit?action=label_fix.switch`, { headers: { authorization: `Bearer ${token}` } });
+    assert.equal(audit.status, 200, await audit.clone().text());
+    assert.equal((await audit.json()).length, 2, 'both switches are audited');
   });
 });

@@ -17,16 +17,17 @@ pub struct SignedIn {
     pub role: crate::domain::access::Role,
     /// Signed in by `--demo` rather than by a password.
     pub demo: bool,
+    /// The Gateway label fix is switched off: every page says so.
+    pub label_fix_off: bool,
 }
 
 #[server]
 pub async fn signed_in_as() -> Result<Option<SignedIn>, AppError> {
     use crate::backend::auth::{Principal, Via};
-    Ok(use_context::<Principal>().map(|principal| SignedIn {
-        demo: principal.via == Via::Demo,
-        name: principal.name,
-        role: principal.role,
-    }))
+    let Some(principal) = use_context::<Principal>() else { return Ok(None) };
+    let db = crate::backend::db::use_database()?;
+    let label_fix_off = !crate::backend::cluster::label_fix::enabled(&db).await?;
+    Ok(Some(SignedIn { demo: principal.via == Via::Demo, name: principal.name, role: principal.role, label_fix_off }))
 }
 
 /// The access rule of every server function, by its URL. The server guards each one with

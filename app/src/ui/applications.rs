@@ -157,9 +157,11 @@ pub(crate) fn TargetPanel(application: String, target: TargetView) -> impl IntoV
             <Show when=move || confirming.get()>
                 <div class="notice notice--warn confirm" role="alertdialog">
                     <p>{confirm_text.clone()}</p>
-                    <button type="button" class="button button--danger"
-                        on:click=move |_| { confirming.set(false); teardown.dispatch(()); }>"Yes, tear down"</button>
-                    <button type="button" class="button" on:click=move |_| confirming.set(false)>"Cancel"</button>
+                    <div class="actions">
+                        <button type="button" class="button button--danger"
+                            on:click=move |_| { confirming.set(false); teardown.dispatch(()); }>"Yes, tear down"</button>
+                        <button type="button" class="button" on:click=move |_| confirming.set(false)>"Cancel"</button>
+                    </div>
                 </div>
             </Show>
             {move || problem.get().map(|message| view! { <p class="notice notice--error" role="alert">{message}</p> })}

@@ -67,10 +67,14 @@ fn ClusterCard(cluster: ClusterView) -> impl IntoView {
 #[component]
 fn LabelFixCard(on: bool) -> impl IntoView {
     let label_fix = RwSignal::new(on);
+    let confirming = RwSignal::new(false);
     let switch = Action::new(move |on: &bool| switch_label_fix(*on));
     Effect::new(move |_| {
         if let Some(Ok(on)) = switch.value().get() {
             label_fix.set(on);
+            if let Some(super::layout::SignedInNow(banners)) = use_context() {
+                banners.refetch();
+            }
         }
     });
     view! {
@@ -81,10 +85,25 @@ fn LabelFixCard(on: bool) -> impl IntoView {
                 <a href="/vips">"labelled, assigned, announced"</a> " (" <a href="/api/v1/vips">"JSON"</a> ")."
             </p>
             <p class="label-fix-state">{move || if label_fix.get() { "The fix is on." } else { "The fix is off: Gateway VIPs are not announced." }}</p>
-            <button type="button" class="button" disabled=move || switch.pending().get()
-                on:click=move |_| { switch.dispatch(!label_fix.get_untracked()); }>
+            <button type="button" class="button" disabled=move || switch.pending().get() || confirming.get()
+                on:click=move |_| {
+                    // Turning it on restores announcements; turning it off darkens VIPs, so it asks first.
+                    if label_fix.get_untracked() { confirming.set(true) } else { switch.dispatch(true); }
+                }>
                 {move || if label_fix.get() { "Turn the fix off" } else { "Turn the fix on" }}
             </button>
+            <Show when=move || confirming.get()>
+                <div class="notice notice--warn confirm" role="alertdialog" aria-label="Turn the Gateway label fix off?">
+                    <p>
+                        "Turn the fix off? On every cluster the reconciler takes the advertisement label off each generated cilium-gateway-… Service, and new submissions leave spec.infrastructure.labels out of their Gateways: the L2 announcement policies and BGP advertisements stop selecting those Services, so every Gateway VIP stops being announced and clients lose them. Every page shows a banner until the fix is on again; the switch is in the audit log."
+                    </p>
+                    <div class="actions">
+                        <button type="button" class="button button--danger"
+                            on:click=move |_| { confirming.set(false); switch.dispatch(false); }>"Yes, turn it off"</button>
+                        <button type="button" class="button" on:click=move |_| confirming.set(false)>"Cancel"</button>
+                    </div>
+                </div>
+            </Show>
         </section>
     }
 }

@@ -15,9 +15,15 @@ pub const SECTIONS: &[(&str, &str)] = &[
     ("/clusters", "Clusters"),
 ];
 
+/// Who is signed in and what every page must say (the banners); a page that changes what
+/// the banners say asks for it again.
+#[derive(Clone, Copy)]
+pub struct SignedInNow(pub Resource<Result<Option<crate::api::SignedIn>, crate::api::AppError>>);
+
 #[component]
 pub fn Frame(children: Children) -> impl IntoView {
     let signed_in = Resource::new(|| (), |_| crate::api::signed_in_as());
+    provide_context(SignedInNow(signed_in));
     let who = move || signed_in.get().and_then(Result::ok).flatten();
     view! {
         <a class="skip-link" href="#main">"Skip to content"</a>
@@ -32,6 +38,18 @@ pub fn Frame(children: Children) -> impl IntoView {
                                 <strong>{who.name}</strong>
                                 {format!(" ({}) without a password. Everyone visiting this demo shares that account. ", who.role.label())}
                                 <a href="/sign-in" rel="external">"Sign in as yourself"</a>
+                            </p>
+                        }
+                    })
+            }}
+            {move || {
+                who()
+                    .filter(|who| who.label_fix_off)
+                    .map(|_| {
+                        view! {
+                            <p class="demo-banner label-fix-banner" role="status" data-testid="label-fix-banner">
+                                "The Gateway label fix is off: generated cilium-gateway-… Services lose their advertisement label, so Gateway VIPs are not announced by ARP or BGP. "
+                                <a href="/clusters">"Turn it on on the Clusters page"</a>
                             </p>
                         }
                     })
