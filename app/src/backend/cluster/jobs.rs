@@ -84,6 +84,8 @@ impl Wake {
 struct Current {
     claim: i64,
     stop: watch::Receiver<bool>,
+    /// Told when a fenced write finds the claim gone: the job stops before its next write.
+    lost: Arc<Notify>,
 }
 
 tokio::task_local! {
@@ -93,6 +95,11 @@ tokio::task_local! {
 /// The claim number of the job this task runs, `None` outside a job.
 pub(super) fn claim() -> Option<i64> {
     CURRENT.try_with(|current| current.claim).ok()
+}
+
+/// A fenced write of this task's job changed nothing: another replica holds the claim.
+pub(super) fn claim_lost() {
+    let _ = CURRENT.try_with(|current| current.lost.notify_one());
 }
 
 /// Whether this replica is stopping: the job finishes its current object and gives up.
@@ -140,10 +147,14 @@ pub(super) fn seal_objects(key: &SecretKey, objects: &[Value]) -> Result<String,
         if object.get("kind").and_then(Value::as_str) == Some("Secret")
             && let Some(fields) = object.as_object_mut()
         {
-            let secret: serde_json::Map<String, Value> =
-                ["data", "stringData"].into_iter().filter_map(|field| fields.remove(field).map(|value| (field.to_owned(), value))).collect();
+            let secret: serde_json::Map<String, Value> = ["data", "stringData"]
+                .into_iter()
+                .filter_map(|field| fields.remove(field).map(|value| (field.to_owned(), value)))
+                .collect();
             let plain = zeroize::Zeroizing::new(serde_json::to_vec(&secret).unwrap_or_default());
-            let sealed = key.seal(&plain, SEAL_CONTEXT).map_err(|_| DbError::Internal("the secret key could not seal a Secret of the job".to_owned()))?;
+            let sealed = key
+                .seal(&plain, SEAL_CONTEXT)
+                .map_err(|_| DbError::Internal("the secret key could not seal a Secret of the job".to_owned()))?;
             fields.insert(SEALED.to_owned(), Value::String(base64::engine::general_purpose::STANDARD.encode(sealed)));
         }
         stored.push(object);
@@ -182,6 +193,8 @@ pub(super) fn open_objects(key: &SecretKey, stored: &str) -> Result<Vec<Value>, 
 pub struct Claimed {
     pub id: i64,
     pub claim: i64,
+    /// Just before the claim was written: the lease counts from here.
+    pub at: Instant,
     /// The holder it was taken from, when it had one: `(holder, heartbeat age in ms)`,
     /// the age `None` when the holder released it.
     pub previous: Option<(String, Option<i64>)>,
@@ -192,6 +205,7 @@ pub async fn claim_runnable(db: &Database, settings: &JobSettings, room: usize) 
     let now = now_ms(db.backend());
     let lease = i64::try_from(settings.lease.as_millis()).unwrap_or(i64::MAX);
     let room = i64::try_from(room).unwrap_or(i64::MAX);
+    let at = Instant::now();
     let claimable = format!(
         "status IN ('{}', '{}') AND (claimed_by IS NULL OR heartbeat_ms IS NULL OR heartbeat_ms < {now} - $2)",
         status::APPLYING,
@@ -218,7 +232,7 @@ pub async fn claim_runnable(db: &Database, settings: &JobSettings, room: usize) 
             .fetch_all(db.pool())
             .await?;
             rows.iter()
-                .map(|row| Ok(Claimed { id: row.try_get("id")?, claim: row.try_get("claim")?, previous: previous(row)? }))
+                .map(|row| Ok(Claimed { id: row.try_get("id")?, claim: row.try_get("claim")?, at, previous: previous(row)? }))
                 .collect()
         }
         Backend::Sqlite => {
@@ -246,7 +260,7 @@ pub async fn claim_runnable(db: &Database, settings: &JobSettings, room: usize) 
                 .fetch_optional(db.pool())
                 .await?;
                 if let Some(won) = won {
-                    claimed.push(Claimed { id, claim: won.try_get("claim")?, previous: previous(row)? });
+                    claimed.push(Claimed { id, claim: won.try_get("claim")?, at, previous: previous(row)? });
                 }
             }
             Ok(claimed)
@@ -255,29 +269,38 @@ pub async fn claim_runnable(db: &Database, settings: &JobSettings, room: usize) 
 }
 
 /// Renews the claim until it is lost; returns why it was lost.
-async fn heartbeat(db: &Database, settings: &JobSettings, id: i64, claim: i64) -> String {
+/// The lease counts from `claimed` (just before the claim was written), and a renewal that
+/// hangs (a locked SQLite, an exhausted pool) is given up in time: the holder stops before
+/// the lease can run out under it, so the next holder never overlaps this one.
+async fn heartbeat(db: &Database, settings: &JobSettings, id: i64, claim: i64, claimed: Instant) -> String {
     let now = now_ms(db.backend());
-    let mut renewed = Instant::now();
+    let mut renewed = claimed;
+    // The last moment a holder may still write: a beat before the lease runs out.
+    let margin = settings.lease.saturating_sub(settings.heartbeat());
+    let renew = format!(
+        "UPDATE submissions SET heartbeat_ms = {now} WHERE id = $1 AND claim = $2 AND claimed_by = $3 AND heartbeat_ms IS NOT NULL"
+    );
+    let mut next = claimed + settings.heartbeat();
     loop {
-        tokio::time::sleep(settings.heartbeat()).await;
+        tokio::time::sleep_until(next).await;
         let sent = Instant::now();
-        let result = sqlx::query(&format!(
-            "UPDATE submissions SET heartbeat_ms = {now} WHERE id = $1 AND claim = $2 AND claimed_by = $3 AND heartbeat_ms IS NOT NULL"
-        ))
-        .bind(id)
-        .bind(claim)
-        .bind(&settings.identity)
-        .execute(db.pool())
-        .await;
-        match result {
-            Ok(done) if done.rows_affected() == 1 => renewed = sent,
-            Ok(_) => return "another replica took the claim over".to_owned(),
-            Err(error) => {
+        let renewal = sqlx::query(&renew).bind(id).bind(claim).bind(&settings.identity).execute(db.pool());
+        match tokio::time::timeout_at(renewed + margin, renewal).await {
+            Ok(Ok(done)) if done.rows_affected() == 1 => {
+                renewed = sent;
+                next = sent + settings.heartbeat();
+            }
+            Ok(Ok(_)) => return "another replica took the claim over".to_owned(),
+            Ok(Err(error)) => {
                 tracing::warn!(%error, id, "renewing a job's claim failed");
-                // Stop before the lease runs out, so the next holder never overlaps this one.
-                if renewed.elapsed() + settings.heartbeat() >= settings.lease {
-                    return format!("the claim could not be renewed for {} s", renewed.elapsed().as_secs());
+                if renewed.elapsed() + settings.heartbeat() >= margin {
+                    return format!("the claim could not be renewed for {:.1} s", renewed.elapsed().as_secs_f64());
                 }
+                // Sooner than a beat: the lease is running out.
+                next = Instant::now() + settings.heartbeat() / 4;
+            }
+            Err(_) => {
+                return format!("renewing the claim took longer than the lease allows ({:.1} s)", renewed.elapsed().as_secs_f64());
             }
         }
     }
@@ -285,7 +308,9 @@ async fn heartbeat(db: &Database, settings: &JobSettings, id: i64, claim: i64) -
 
 /// Records that this replica took a job over from another holder.
 async fn record_resume(db: &Database, settings: &JobSettings, job: &Claimed) -> Result<(), DbError> {
-    let Some((previous, age)) = &job.previous else { return Ok(()) };
+    let Some((previous, age)) = &job.previous else {
+        return Ok(());
+    };
     let why = match age {
         Some(age) => format!(
             "the heartbeat of {previous} was {:.1} s old, past the {} s lease (its process stopped or lost the database)",
@@ -335,16 +360,24 @@ async fn release(db: &Database, settings: &JobSettings, id: i64, claim: i64) -> 
 /// Runs one claimed job to its end, or until the claim is lost or the replica stops.
 async fn run(submitter: Submitter, settings: JobSettings, job: Claimed, stop: watch::Receiver<bool>) {
     let db = submitter.db.clone();
-    if let Err(error) = record_resume(&db, &settings, &job).await {
-        tracing::error!(%error, id = job.id, "recording a job's resumption failed");
-    }
-    let current = Current { claim: job.claim, stop };
+    let claim_gone = Arc::new(Notify::new());
+    let current = Current { claim: job.claim, stop, lost: claim_gone.clone() };
+    // The heartbeat runs from the claim on, while the resumption is recorded too.
     let outcome = CURRENT
         .scope(current, async {
             tokio::select! {
-                outcome = submitter.run_job(job.id) => Some(outcome),
-                lost = heartbeat(&db, &settings, job.id, job.claim) => {
+                outcome = async {
+                    if let Err(error) = record_resume(&db, &settings, &job).await {
+                        tracing::error!(%error, id = job.id, "recording a job's resumption failed");
+                    }
+                    submitter.run_job(job.id).await
+                } => Some(outcome),
+                lost = heartbeat(&db, &settings, job.id, job.claim, job.at) => {
                     tracing::warn!(id = job.id, "stopped a job: {lost}");
+                    None
+                }
+                () = claim_gone.notified() => {
+                    tracing::warn!(id = job.id, "stopped a job: another replica holds its claim now");
                     None
                 }
             }
@@ -353,7 +386,9 @@ async fn run(submitter: Submitter, settings: JobSettings, job: Claimed, stop: wa
     if outcome == Some(Outcome::Stopped) {
         match release(&db, &settings, job.id, job.claim).await {
             Ok(()) => tracing::info!(id = job.id, "released a job's claim at shutdown"),
-            Err(error) => tracing::error!(%error, id = job.id, "releasing a job's claim failed; another replica takes it when the lease runs out"),
+            Err(error) => {
+                tracing::error!(%error, id = job.id, "releasing a job's claim failed; another replica takes it when the lease runs out")
+            }
         }
     }
 }

@@ -751,9 +751,11 @@ impl Submitter {
         if let Some(claim) = jobs::claim() {
             query = query.bind(claim);
         }
-        let result = query.execute(self.db.pool()).await;
-        if let Err(error) = result {
-            tracing::error!(%error, id, position, "recording an object's progress failed");
+        match query.execute(self.db.pool()).await {
+            // The fence held nothing: another replica holds the job now; stop writing at once.
+            Ok(done) if done.rows_affected() == 0 && jobs::claim().is_some() => jobs::claim_lost(),
+            Ok(_) => {}
+            Err(error) => tracing::error!(%error, id, position, "recording an object's progress failed"),
         }
     }
 
@@ -971,12 +973,14 @@ impl Submitter {
         let deadline = tokio::time::Instant::now() + self.timeout;
         // The rows of generated objects an earlier run added are added again below.
         let total = i64::try_from(objects.len()).unwrap_or(i64::MAX);
-        if let Err(error) = sqlx::query("DELETE FROM submission_objects WHERE submission_id = $1 AND position >= $2")
-            .bind(id)
-            .bind(total)
-            .execute(self.db.pool())
-            .await
-        {
+        // Fenced like every progress write: a holder that lost its claim clears nothing.
+        let fence = if jobs::claim().is_some() { " AND EXISTS (SELECT 1 FROM submissions WHERE id = $1 AND claim = $3)" } else { "" };
+        let query = format!("DELETE FROM submission_objects WHERE submission_id = $1 AND position >= $2{fence}");
+        let mut query = sqlx::query(&query).bind(id).bind(total);
+        if let Some(claim) = jobs::claim() {
+            query = query.bind(claim);
+        }
+        if let Err(error) = query.execute(self.db.pool()).await {
             tracing::error!(%error, id, "clearing a resumed job's generated rows failed");
         }
         let mut waits = Vec::new();
