@@ -70,6 +70,8 @@ pub struct PreviewItem {
     pub unchanged: usize,
     pub fields: Vec<FieldDiff>,
     pub note: Option<String>,
+    /// What is left to the API server at apply time (not a problem).
+    pub info: Option<String>,
 }
 
 /// Each object's YAML and its field-level diff against the live cluster, from a
@@ -103,6 +105,7 @@ impl From<crate::backend::cluster::submissions::PreviewObject> for PreviewItem {
                 .map(|f| FieldDiff { field: f.field.clone(), change: f.change.to_owned(), live: f.live.as_ref().map(text), desired: text(&f.desired) })
                 .collect(),
             note: object.note,
+            info: object.info,
         }
     }
 }

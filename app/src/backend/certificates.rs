@@ -469,6 +469,7 @@ async fn shared_with_other_environments(
                     format!("environment/{other_env}"),
                 ],
                 diagram: Cow::Borrowed(rule::TLS_DISTINCT.diagram),
+                field: None,
             })
         })
         .collect()

@@ -42,6 +42,14 @@ pub async fn get(db: &Database, name: &str) -> Result<Option<Environment>, DbErr
         .transpose()
 }
 
+/// GH-ENV-NAMESPACE where the clash is made: an environment whose namespace template (or
+/// cluster) puts an existing application where another environment already does is refused
+/// when it is saved, not later on the application's form.
+fn refuse_namespace_clashes(after: &crate::domain::Plan, environment: &Environment) -> Result<(), DbError> {
+    let clashes = crate::domain::namespace_clashes(after, environment);
+    if clashes.is_empty() { Ok(()) } else { Err(DbError::Rejected(clashes)) }
+}
+
 /// Creates an environment; answers it as stored. One the model takes for production by its
 /// name (`prod`, `production`, `prd`) is created protected whatever the input says, so its
 /// submissions wait for a second person until an admin decides otherwise.
@@ -62,6 +70,7 @@ pub async fn create(db: &Database, caller: &crate::backend::auth::Principal, env
     }
     let mut after = before.clone();
     after.environments.push(environment.clone());
+    refuse_namespace_clashes(&after, environment)?;
     plan::refuse_new_errors(&before, &after, plan::now_unix())?;
 
     let spec = to_json(environment);
@@ -108,6 +117,9 @@ pub async fn update(db: &Database, caller: &Principal, environment: &Environment
         if stored.name == environment.name {
             *stored = environment.clone();
         }
+    }
+    if environment.namespace_template != previous.namespace_template || environment.cluster != previous.cluster {
+        refuse_namespace_clashes(&after, environment)?;
     }
     plan::refuse_new_errors(&before, &after, plan::now_unix())?;
 

@@ -51,6 +51,10 @@ pub struct Finding {
     /// `vip/192.168.101.240`.
     pub objects: Vec<String>,
     pub diagram: Cow<'static, str>,
+    /// The field of the object being saved that the fix is in, when a save is refused over
+    /// one (`namespace_template`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<Cow<'static, str>>,
 }
 
 /// The checklist's answer: `{"errors", "warnings", "findings", "passed"}`, plus `skipped`
@@ -417,6 +421,7 @@ fn finding(rule: &RuleInfo, message: String, hint: String, objects: Vec<String>)
         hint,
         objects: unique,
         diagram: Cow::Borrowed(rule.diagram),
+        field: None,
     }
 }
 
@@ -1024,6 +1029,7 @@ fn check_namespaces(ctx: &Ctx<'_>, app: &Application, out: &mut Vec<Finding>) {
         }
     }
     for ((cluster, namespace), envs) in placed.into_iter().filter(|(_, envs)| envs.len() > 1) {
+        let to_change = least_protected(ctx, &envs);
         let mut objects = vec![app_obj(&app.name)];
         objects.extend(envs.iter().map(|e| env_obj(e)));
         out.push(finding(
@@ -1035,11 +1041,66 @@ fn check_namespaces(ctx: &Ctx<'_>, app: &Application, out: &mut Vec<Finding>) {
             ),
             format!(
                 "map {} to a cluster of its own, or give it a namespace template such as {{namespace}}-{}",
-                envs[0], envs[0]
+                to_change, to_change
             ),
             objects,
         ));
     }
+}
+
+/// Of environments that clash, the one whose placement a fix should change: the last that is
+/// not production (protected or named so), else the last.
+fn least_protected<'e>(ctx: &Ctx<'_>, envs: &[&'e EnvironmentName]) -> &'e EnvironmentName {
+    let production = |name: &EnvironmentName| ctx.environment(name).is_some_and(Environment::is_production);
+    let last = envs.last().copied();
+    envs.iter().rev().copied().find(|name| !production(name)).or(last).expect("a clash has two environments")
+}
+
+/// GH-ENV-NAMESPACE, asked when `environment` is saved into `plan` (created or changed):
+/// an application of another environment on the same cluster that `environment`'s namespace
+/// template would put in the namespace it already has there. The applications' own checks
+/// catch a clash only once one is in both environments; this catches it where it is made.
+/// The fix named is always `environment`'s, the one being saved, never the other's.
+pub fn namespace_clashes(plan: &Plan, environment: &Environment) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let others = plan.environments.iter().filter(|other| other.name != environment.name && other.cluster_name() == environment.cluster_name());
+    for other in others {
+        let clashing: Vec<(&K8sName, K8sName)> = plan
+            .applications
+            .iter()
+            .filter(|app| app.environments.contains_key(&other.name) || app.environments.contains_key(&environment.name))
+            .filter_map(|app| match (environment.namespace_of(app), other.namespace_of(app)) {
+                (Ok(here), Ok(there)) if here == there => Some((&app.name, here)),
+                _ => None,
+            })
+            .collect();
+        if clashing.is_empty() {
+            continue;
+        }
+        let (name, template) = (&environment.name, &environment.namespace_template);
+        let same = if template.same_for_every_namespace(name, &other.namespace_template, &other.name) {
+            format!(" (the same placement as environment {}'s template {})", other.name, other.namespace_template)
+        } else {
+            String::new()
+        };
+        let placements = join(clashing.iter().map(|(app, namespace)| format!("application {app} in namespace {namespace}")));
+        let mut objects = vec![env_obj(name), env_obj(&other.name)];
+        objects.extend(clashing.iter().map(|(app, _)| app_obj(app)));
+        let mut found = finding(
+            &rule::ENV_NAMESPACE,
+            format!(
+                "environment {name}'s namespace template {template} puts {placements} of cluster {}, where environment {} puts it too{same}; \
+                 the two environments would share its Deployment, Service and ConfigMap",
+                environment.cluster_name(),
+                other.name,
+            ),
+            format!("give environment {name} a namespace template of its own, such as {{namespace}}-{name}, or map it to another cluster"),
+            objects,
+        );
+        found.field = Some(Cow::Borrowed("namespace_template"));
+        out.push(found);
+    }
+    out
 }
 
 fn check_config_distinct(app: &Application, out: &mut Vec<Finding>) {
@@ -1640,6 +1701,73 @@ mod tests {
             NamespaceTemplate::parse(&format!("{{namespace}}-{}", "d".repeat(55))).unwrap();
         let found = fires(&plan, &rule::ENV_NAMESPACE);
         assert!(found[0].message.contains("limit is 63"), "{}", found[0].message);
+    }
+
+    /// A copy of dev named `name` on the same cluster, with the plain `{namespace}` template
+    /// (prod's): added to the plan and answered.
+    fn copy_of_dev_with_prods_template(plan: &mut Plan, name: &str) -> Environment {
+        let mut copy = environment(plan, "dev").clone();
+        copy.name = env(name);
+        copy.namespace_template = NamespaceTemplate::default();
+        plan.environments.push(copy.clone());
+        copy
+    }
+
+    #[test]
+    fn env_namespace_fix_changes_the_environment_that_is_not_production() {
+        // prod and qa clash; prod sorts first, but the fix is qa's.
+        let mut plan = good();
+        copy_of_dev_with_prods_template(&mut plan, "qa");
+        let dev = api_in(&mut plan, "dev").clone();
+        plan.applications[0].environments.insert(env("qa"), dev);
+        let found = fires(&plan, &rule::ENV_NAMESPACE);
+        assert!(found[0].message.contains("environments prod, qa put application api"), "{}", found[0].message);
+        assert_eq!(found[0].hint, "map qa to a cluster of its own, or give it a namespace template such as {namespace}-qa");
+    }
+
+    #[test]
+    fn an_environment_saved_onto_anothers_placement_is_refused_with_its_own_fix() {
+        let mut plan = good();
+        let staging = copy_of_dev_with_prods_template(&mut plan, "staging");
+        let found = namespace_clashes(&plan, &staging);
+        assert_eq!(found.len(), 1, "{found:#?}");
+        assert_eq!(found[0].rule, rule::ENV_NAMESPACE.id);
+        assert_eq!(found[0].field.as_deref(), Some("namespace_template"));
+        assert_eq!(
+            found[0].message,
+            "environment staging's namespace template {namespace} puts application api in namespace cd-service of cluster default, \
+             where environment prod puts it too (the same placement as environment prod's template {namespace}); \
+             the two environments would share its Deployment, Service and ConfigMap"
+        );
+        assert_eq!(
+            found[0].hint,
+            "give environment staging a namespace template of its own, such as {namespace}-staging, or map it to another cluster"
+        );
+        assert_eq!(found[0].objects, ["environment/staging", "environment/prod", "application/api"]);
+
+        // A template of its own, or a cluster of its own: no clash.
+        let own = |plan: &mut Plan, change: &dyn Fn(&mut Environment)| {
+            let staging = plan.environments.iter_mut().find(|e| e.name.as_str() == "staging").unwrap();
+            change(staging);
+            staging.clone()
+        };
+        let templated = own(&mut plan, &|e| e.namespace_template = NamespaceTemplate::parse("{namespace}-staging").unwrap());
+        assert!(namespace_clashes(&plan, &templated).is_empty());
+        let elsewhere = own(&mut plan, &|e| {
+            e.namespace_template = NamespaceTemplate::default();
+            e.cluster = Some(K8sName::parse("east").unwrap());
+        });
+        assert!(namespace_clashes(&plan, &elsewhere).is_empty());
+
+        // A different template that still lands the application on prod's namespace says so
+        // without calling it the same template.
+        let mut plan = good();
+        environment(&mut plan, "dev").namespace_template = NamespaceTemplate::parse("cd-service").unwrap();
+        let dev = environment(&mut plan, "dev").clone();
+        let found = namespace_clashes(&plan, &dev);
+        assert_eq!(found.len(), 1, "{found:#?}");
+        assert!(found[0].message.contains("where environment prod puts it too;"), "{}", found[0].message);
+        assert!(found[0].hint.starts_with("give environment dev "), "{}", found[0].hint);
     }
 
     #[test]

@@ -26,7 +26,7 @@ pub use certificates::{
     CertificateDetails, CertificateStatus, CertificateUpload, CertificateUploadInput, CertificateView, InventoryQuery,
     PrivateKeyPem, SecretReference,
 };
-pub use checklist::{Finding, Report, RuleInfo, Severity, application_report, check_application, check_plan, rules};
+pub use checklist::{Finding, Report, RuleInfo, Severity, application_report, check_application, check_plan, namespace_clashes, rules};
 pub use error::{ErrorCode, FieldError, FieldErrors};
 pub use model::*;
 pub use names::*;

@@ -71,6 +71,15 @@ impl NamespaceTemplate {
         self.0.replace(NAMESPACE_PLACEHOLDER, namespace).replace(ENVIRONMENT_PLACEHOLDER, environment)
     }
 
+    /// Whether this template in `environment` gives every application the same namespace as
+    /// `other` does in `other_environment` (the same text, placeholders and all once the
+    /// environments are filled in).
+    pub fn same_for_every_namespace(&self, environment: &EnvironmentName, other: &Self, other_environment: &EnvironmentName) -> bool {
+        // The application's namespace stands in as a character no name can hold, so equal
+        // fillings mean equal for every namespace.
+        self.fill("\u{0}", environment.as_str()) == other.fill("\u{0}", other_environment.as_str())
+    }
+
     /// The namespace an application with `namespace` gets in `environment`; an error when the
     /// result is too long for a namespace name.
     pub fn resolve(&self, namespace: &K8sName, environment: &EnvironmentName) -> Result<K8sName, K8sNameError> {

@@ -95,6 +95,7 @@ pub(crate) fn PreviewObjects(objects: Vec<PreviewItem>) -> impl IntoView {
                     <h2>{title}</h2>
                     <p class="muted">{counts}</p>
                     {object.note.map(|note| view! { <p class="notice notice--warn" role="status">{note}</p> })}
+                    {object.info.map(|info| view! { <p class="notice" role="status">{info}</p> })}
                     <details open=has_changes>
                         <summary>"Fields against the live object"</summary>
                         <div class="table-wrap">

@@ -119,7 +119,7 @@ impl ApiError {
             .map(|finding| ErrorDetail {
                 code: "checklist_violation".to_owned(),
                 message: format!("{} {}", finding.message, finding.hint),
-                field: None,
+                field: finding.field.as_ref().map(|field| field.to_string()),
                 rule: Some(finding.rule.to_string()),
             })
             .collect();

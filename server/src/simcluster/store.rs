@@ -98,8 +98,14 @@ impl StatusError {
         StatusError { code, reason, message, details }
     }
 
+    /// `details` of a Status about one object; `group` is left out for the core group, as the
+    /// API server's `omitempty` does.
     fn named(kind: &Kind, name: &str) -> Value {
-        json!({"name": name, "group": kind.group, "kind": kind.plural})
+        if kind.group.is_empty() {
+            json!({"name": name, "kind": kind.plural})
+        } else {
+            json!({"name": name, "group": kind.group, "kind": kind.plural})
+        }
     }
 
     pub fn not_found(kind: &Kind, name: &str) -> StatusError {

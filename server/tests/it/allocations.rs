@@ -28,7 +28,8 @@ async fn lab_pool(app: &TestApp, pool: &str) -> i64 {
         "pod_cidrs": ["10.31.0.0/16"], "service_cidr": "10.32.0.0/16",
         "advertisement": {"mode": "arp", "label": {"key": "gatehouse.io/advertise", "value": "lab"},
                           "arp": {"interfaces": ["^eth[0-9]+$"]}},
-        "protected": false
+        "protected": false,
+        "namespace_template": "{namespace}-lab"
     });
     let (status, body) = app.post_json("/api/v1/environments", &environment).await;
     assert_eq!(status, 201, "{body}");

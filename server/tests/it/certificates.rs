@@ -461,7 +461,8 @@ async fn delete_refuses_while_in_use_and_takes_history_along(kind: DbKind) {
 
     // An environment whose only remaining use is a certificate says so.
     let staging = json!({"name": "staging", "node_subnets": ["192.168.120.0/24"], "pod_cidrs": ["10.120.0.0/16"],
-        "service_cidr": "10.121.0.0/16", "advertisement": {"mode": "arp", "label": {"key": "gatehouse.io/advertise", "value": "staging"}}});
+        "service_cidr": "10.121.0.0/16", "advertisement": {"mode": "arp", "label": {"key": "gatehouse.io/advertise", "value": "staging"}},
+        "namespace_template": "{namespace}-staging"});
     let (status, created) = app.post_json("/api/v1/environments", &staging).await;
     assert_eq!(status, 201, "{created}");
     let (_, certificate, key) = pair(&["staging.mdhlabs.com"], Validity::YEAR);

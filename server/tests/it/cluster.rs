@@ -8,7 +8,7 @@ use std::{
 
 use gatehouse::{
     ClusterSpec, Config,
-    simcluster::{Access, CiliumBehaviour, SimCluster},
+    simcluster::{Access, Admission, CiliumBehaviour, SimCluster},
 };
 use k8s_openapi::api::{apps::v1::Deployment, core::v1::Service};
 use kube::{
@@ -231,6 +231,57 @@ async fn preview_diffs_against_the_cluster(kind: DbKind) {
     assert_eq!(replicas, json!({"field": ".spec.replicas", "change": "changed", "live": 5, "desired": 3}));
     let (status, _) = app.get_json("/api/v1/applications/api/preview").await;
     assert_eq!(status, 400);
+}
+
+/// A first preview: the application's Namespace is new, and a dry run creates nothing, so
+/// the API server answers a dry run inside it 404 — as the simulated cluster does. The
+/// objects inside are shown as added and left to the apply, with no refusal; a refusal the
+/// cluster really makes (here an admission policy's) is still reported.
+async fn a_first_preview_accounts_for_the_namespace_it_creates(kind: DbKind) {
+    let fixture = Fixture::start(kind).await;
+    let app = &fixture.app;
+    let url = format!("{}/api/v1/namespaces/{DEV_NAMESPACE}/configmaps?dryRun=All", fixture.sim.url());
+    let probe = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "probe"}});
+    let answer = reqwest::Client::new().post(&url).json(&probe).send().await.expect("the simulated cluster answers");
+    assert_eq!(answer.status(), 404);
+    let status: Value = answer.json().await.expect("a Status");
+    assert_eq!(
+        (&status["kind"], &status["reason"], &status["code"], &status["message"], &status["details"]),
+        (&json!("Status"), &json!("NotFound"), &json!(404), &json!(format!("namespaces \"{DEV_NAMESPACE}\" not found")), &json!({"name": DEV_NAMESPACE, "kind": "namespaces"})),
+        "{status:#}"
+    );
+
+    let (status, preview) = app.get_json("/api/v1/applications/api/preview?environment=dev").await;
+    assert_eq!(status, 200, "{preview}");
+    let objects = preview.as_array().expect("a list of objects");
+    let namespace = objects.iter().find(|o| o["kind"] == "Namespace").expect("the Namespace");
+    assert_eq!((&namespace["name"], &namespace["live"], namespace.get("note")), (&json!(DEV_NAMESPACE), &json!(false), None), "{namespace:#}");
+    let inside: Vec<&Value> = objects.iter().filter(|o| o["namespace"] == DEV_NAMESPACE).collect();
+    assert!(inside.len() >= 5, "{preview:#}");
+    for object in inside {
+        assert_eq!(object.get("note"), None, "no refusal: {object:#}");
+        assert_eq!(
+            object["info"],
+            json!(format!("new: its namespace {DEV_NAMESPACE} is created by this submission; the server checks it when it is applied"))
+        );
+        let fields = object["fields"].as_array().map_or(0, Vec::len);
+        assert!(fields > 0 && object["added"] == fields && object["changed"] == 0 && object["unchanged"] == 0, "{object:#}");
+    }
+
+    let policy = [
+        json!({"apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingAdmissionPolicy", "metadata": {"name": "approved-namespaces"},
+               "spec": {"matchConstraints": {"resourceRules": [{"apiGroups": [""], "apiVersions": ["v1"], "resources": ["namespaces"], "operations": ["CREATE"]}]},
+                        "validations": [{"expression": "object.metadata.name == 'approved'", "message": "ask for a namespace first", "reason": "Forbidden"}]}}),
+        json!({"apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingAdmissionPolicyBinding", "metadata": {"name": "approved-namespaces"},
+               "spec": {"policyName": "approved-namespaces", "validationActions": ["Deny"]}}),
+    ];
+    let admission = Admission::from_objects(&policy).expect("the policy loads");
+    fixture.sim.set_access(Access { admission: Some(admission), ..Access::default() });
+    let (status, preview) = app.get_json("/api/v1/applications/api/preview?environment=dev").await;
+    assert_eq!(status, 200, "{preview}");
+    let namespace = preview.as_array().and_then(|o| o.iter().find(|o| o["kind"] == "Namespace")).expect("the Namespace");
+    let note = namespace["note"].as_str().unwrap_or_default();
+    assert!(note.starts_with("the dry run was refused") && note.contains("ask for a namespace first"), "{namespace:#}");
 }
 
 async fn checklist_errors_block_a_submission(kind: DbKind) {
@@ -845,6 +896,7 @@ async fn one_dead_cluster_does_not_hide_the_others(kind: DbKind) {
 }
 
 on_both_databases!(
+    a_first_preview_accounts_for_the_namespace_it_creates,
     one_dead_cluster_does_not_hide_the_others,
     without_a_configured_cluster_nothing_is_simulated,
     environments_go_to_their_own_clusters,

@@ -1,3 +1,4 @@
+use leptos::server_fn::ServerFn;
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -205,7 +206,65 @@ async fn data_survives_a_restart_and_demo_seeding_is_idempotent(kind: DbKind) {
     assert_eq!(list.as_array().map(Vec::len), Some(2), "seeding twice adds nothing: {list}");
 }
 
+/// GH-ENV-NAMESPACE is caught where the clash is made: an environment whose namespace
+/// template puts an existing application where another environment of its cluster already
+/// does is refused when it is created or changed (through /api/v1 and the form's server
+/// function alike), naming the other environment and fixing the one being saved.
+async fn a_namespace_clash_is_refused_when_the_environment_is_saved(kind: DbKind) {
+    let app = TestApp::spawn_demo(kind).await;
+    let staging = json!({"name": "staging", "node_subnets": ["192.168.120.0/24"], "pod_cidrs": ["10.120.0.0/16"],
+        "service_cidr": "10.121.0.0/16", "advertisement": {"mode": "arp", "label": {"key": "gatehouse.io/advertise", "value": "staging"}}});
+    let clash = "environment staging's namespace template {namespace} puts application api in namespace cd-service of cluster default, \
+                 where environment prod puts it too (the same placement as environment prod's template {namespace}); \
+                 the two environments would share its Deployment, Service and ConfigMap \
+                 give environment staging a namespace template of its own, such as {namespace}-staging, or map it to another cluster";
+    let (status, body) = app.post_json("/api/v1/environments", &staging).await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(
+        (&body["error"]["rule"], &body["error"]["field"], &body["error"]["message"]),
+        (&json!("GH-ENV-NAMESPACE"), &json!("namespace_template"), &json!(clash)),
+        "{body}"
+    );
+
+    let response = app
+        .client
+        .post(app.at(app::api::SaveEnvironment::PATH))
+        .header("accept", "application/json")
+        .json(&json!({"input": staging, "create": true}))
+        .send()
+        .await
+        .expect("the server function answers");
+    assert_eq!(response.status(), 422);
+    let body: Value = response.json().await.unwrap_or(Value::Null);
+    let finding = &body["Rejected"][0];
+    assert_eq!((&finding["rule"], &finding["field"]), (&json!("GH-ENV-NAMESPACE"), &json!("namespace_template")), "{body}");
+    assert!(finding["hint"].as_str().is_some_and(|h| h.starts_with("give environment staging ")), "{body}");
+
+    let mut own = staging.clone();
+    own["namespace_template"] = json!("{namespace}-staging");
+    let (status, body) = app.post_json("/api/v1/environments", &own).await;
+    assert_eq!(status, 201, "{body}");
+
+    // Changing a template onto another environment's placement: the fix is still the one saved.
+    own["namespace_template"] = json!("{namespace}-dev");
+    let (status, body) = app.send_json(Method::PUT, "/api/v1/environments/staging", &own).await;
+    assert_eq!((status, &body["error"]["field"]), (422, &json!("namespace_template")), "{body}");
+    let message = body["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("where environment dev puts it too (the same placement as environment dev's template {namespace}-dev)")
+            && message.contains("give environment staging "),
+        "{message}"
+    );
+    let (_, mut dev) = app.get_json("/api/v1/environments/dev").await;
+    dev["namespace_template"] = json!("");
+    let (status, body) = app.send_json(Method::PUT, "/api/v1/environments/dev", &dev).await;
+    assert_eq!(status, 422, "{body}");
+    let message = body["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("where environment prod puts it too") && !message.contains("give environment prod"), "{message}");
+}
+
 crate::on_both_databases!(
+    a_namespace_clash_is_refused_when_the_environment_is_saved,
     create_read_update_delete,
     malformed_cidr_is_422_naming_the_field,
     bad_bodies_get_clear_errors,

@@ -6,7 +6,7 @@
 //! (`ownership`).
 mod ownership;
 
-use std::{sync::Arc, time::Duration};
+use std::{collections::BTreeSet, sync::Arc, time::Duration};
 
 use futures_util::future::join_all;
 use kube::{
@@ -961,6 +961,18 @@ impl Submitter {
         self.wait(cluster, id, &objects).await
     }
 
+    /// The Namespaces of the bundle the cluster does not have yet. A dry run does not create
+    /// one, so the API server answers `namespaces "x" not found` for every object inside it.
+    async fn new_namespaces(cluster: &Cluster, objects: &[Value]) -> BTreeSet<String> {
+        let mut new = BTreeSet::new();
+        for target in objects.iter().map(identity).filter(|t| t.kind == "Namespace") {
+            if !Self::namespace_exists(cluster, &target.name).await {
+                new.insert(target.name);
+            }
+        }
+        new
+    }
+
     async fn namespace_exists(cluster: &Cluster, name: &str) -> bool {
         let namespaces: kube::Api<k8s_openapi::api::core::v1::Namespace> = kube::Api::all(cluster.client.clone());
         // When the question fails, the dry run of the Namespace itself reports why.
@@ -1441,6 +1453,11 @@ pub struct PreviewObject {
     /// Why the server-side dry run did not run or failed, when it did not.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// What the preview left to the API server at apply time, and why: an object in a
+    /// namespace this submission creates cannot be dry-run (a dry run creates nothing, so
+    /// the API server answers 404 for the namespace), and is not a problem.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub info: Option<String>,
 }
 
 const HIDDEN: &str = "(hidden)";
@@ -1467,10 +1484,19 @@ impl Submitter {
         let cluster = self.cluster_of(&plan, environment)?;
         let plan = self.with_vip(&plan, application, environment, &cluster, Vip::Preview).await?;
         let objects = self.objects(&plan, application, environment).await?;
+        let new_namespaces = Self::new_namespaces(&cluster, &objects).await;
         let mut preview = Vec::new();
         for object in &objects {
             let target = identity(object);
             let label = describe(&target.kind, target.namespace.as_deref(), &target.name);
+            if let Some(namespace) = target.namespace.as_ref().filter(|ns| new_namespaces.contains(*ns)) {
+                let info = format!(
+                    "new: its namespace {namespace} is created by this submission; the server checks it when it is applied"
+                );
+                let live = Live { exists: false, value: None };
+                preview.push(preview_object(target, object, live, object, None, Some(info)));
+                continue;
+            }
             let outcome = async {
                 let (resource, capabilities) = cluster.resource(&target.api_version, &target.kind).await?;
                 let api = cluster.api(&resource, &capabilities, target.namespace.as_deref());
@@ -1494,37 +1520,58 @@ impl Submitter {
                 Some(live) if !is_managed(live) => Some(ownership::refusal(&target, live, application, environment)),
                 _ => note,
             };
-            let mut fields = Vec::new();
-            for path in super::fields::leaves(object) {
-                let desired = super::fields::get(&result, &path).or_else(|| super::fields::get(object, &path)).cloned().unwrap_or(Value::Null);
-                let before = live_value.as_ref().and_then(|live| super::fields::get(live, &path)).cloned();
-                let change = match &before {
-                    None => "added",
-                    Some(before) if *before == desired => "unchanged",
-                    Some(_) => "changed",
-                };
-                let secret = target.kind == "Secret" && path.first().is_some_and(|p| p == "data");
-                let hide = |value: Value| if secret { Value::String(HIDDEN.to_owned()) } else { value };
-                fields.push(FieldChange { field: super::fields::display(&path), change, live: before.map(hide), desired: hide(desired) });
-            }
-            let count = |kind: &str| fields.iter().filter(|f| f.change == kind).count();
-            let mut yaml = Bundle::new();
-            let _ = yaml.push(&hide_secret(object));
-            preview.push(PreviewObject {
-                api_version: target.api_version,
-                kind: target.kind,
-                namespace: target.namespace,
-                name: target.name,
-                live: live.is_some(),
-                yaml: yaml.to_yaml().trim_start_matches("---\n").to_owned(),
-                added: count("added"),
-                changed: count("changed"),
-                unchanged: count("unchanged"),
-                fields,
-                note,
-            });
+            let live = Live { exists: live.is_some(), value: live_value.as_ref() };
+            preview.push(preview_object(target, object, live, &result, note, None));
         }
         Ok(preview)
+    }
+}
+
+/// The live object of a preview: whether it exists, and as JSON.
+struct Live<'a> {
+    exists: bool,
+    value: Option<&'a Value>,
+}
+
+/// One object of a preview: each field of `object` as `result` (the dry run's answer, or the
+/// object itself) would leave it, against the live object.
+fn preview_object(
+    target: SubmissionObject,
+    object: &Value,
+    live: Live<'_>,
+    result: &Value,
+    note: Option<String>,
+    info: Option<String>,
+) -> PreviewObject {
+    let mut fields = Vec::new();
+    for path in super::fields::leaves(object) {
+        let desired = super::fields::get(result, &path).or_else(|| super::fields::get(object, &path)).cloned().unwrap_or(Value::Null);
+        let before = live.value.and_then(|live| super::fields::get(live, &path)).cloned();
+        let change = match &before {
+            None => "added",
+            Some(before) if *before == desired => "unchanged",
+            Some(_) => "changed",
+        };
+        let secret = target.kind == "Secret" && path.first().is_some_and(|p| p == "data");
+        let hide = |value: Value| if secret { Value::String(HIDDEN.to_owned()) } else { value };
+        fields.push(FieldChange { field: super::fields::display(&path), change, live: before.map(hide), desired: hide(desired) });
+    }
+    let count = |kind: &str| fields.iter().filter(|f| f.change == kind).count();
+    let mut yaml = Bundle::new();
+    let _ = yaml.push(&hide_secret(object));
+    PreviewObject {
+        api_version: target.api_version,
+        kind: target.kind,
+        namespace: target.namespace,
+        name: target.name,
+        live: live.exists,
+        yaml: yaml.to_yaml().trim_start_matches("---\n").to_owned(),
+        added: count("added"),
+        changed: count("changed"),
+        unchanged: count("unchanged"),
+        fields,
+        note,
+        info,
     }
 }
 
