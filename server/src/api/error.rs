@@ -118,7 +118,11 @@ impl ApiError {
             .iter()
             .map(|finding| ErrorDetail {
                 code: "checklist_violation".to_owned(),
-                message: format!("{} {}", finding.message, finding.hint),
+                message: if finding.hint.is_empty() {
+                    finding.message.clone()
+                } else {
+                    format!("{}. Fix: {}", finding.message.trim_end_matches('.'), finding.hint)
+                },
                 field: finding.field.as_ref().map(|field| field.to_string()),
                 rule: Some(finding.rule.to_string()),
             })

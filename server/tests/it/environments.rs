@@ -216,8 +216,8 @@ async fn a_namespace_clash_is_refused_when_the_environment_is_saved(kind: DbKind
         "service_cidr": "10.121.0.0/16", "advertisement": {"mode": "arp", "label": {"key": "gatehouse.io/advertise", "value": "staging"}}});
     let clash = "environment staging's namespace template {namespace} puts application api in namespace cd-service of cluster default, \
                  where environment prod puts it too (the same placement as environment prod's template {namespace}); \
-                 the two environments would share its Deployment, Service and ConfigMap \
-                 give environment staging a namespace template of its own, such as {namespace}-staging, or map it to another cluster";
+                 the two environments would share its Deployment, Service and ConfigMap. \
+                 Fix: give environment staging a namespace template of its own, such as {namespace}-staging, or map it to another cluster";
     let (status, body) = app.post_json("/api/v1/environments", &staging).await;
     assert_eq!(status, 422, "{body}");
     assert_eq!(
