@@ -28,7 +28,13 @@ describe('the environment editor', () => {
     assert.ok(await save.isDisabled(), 'Save stays disabled while an error-level rule fails');
 
     await page.fill('#env-pod-cidrs', '10.30.0.0/16');
-    await page.locator('[data-testid=checklist-clear]').waitFor();
+    await finding.waitFor({ state: 'detached' });
+    // Still on the default cluster with the plain template: it would put the demo's api where
+    // prod does, and the fix named is this environment's.
+    const clash = page.locator('[data-testid=live-checklist] [data-rule=GH-ENV-NAMESPACE]');
+    await clash.waitFor();
+    assert.match(await clash.textContent(), /Fix: give environment staging/);
+    assert.ok(await save.isDisabled());
 
     // Where its applications go: a cluster by name and a namespace template, parsed as typed.
     await page.fill('#env-cluster', 'staging-east');

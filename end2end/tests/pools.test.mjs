@@ -16,6 +16,13 @@ describe('IP pools', () => {
     await page.fill('#env-node-addresses', '192.168.50.11\n192.168.50.12');
     await page.fill('#env-pod-cidrs', '10.50.0.0/16');
     await page.fill('#env-service-cidr', '10.150.0.0/16');
+    // On the default cluster, the plain {namespace} template puts the demo's api where prod does:
+    // the form says so before Save, with the fix for this environment, not prod's.
+    const clash = page.locator('.finding[data-rule=GH-ENV-NAMESPACE]');
+    await clash.waitFor();
+    assert.match(await clash.textContent(), /environment lab's namespace template.*where environment prod puts it too.*Fix: give environment lab/s);
+    assert.ok(await page.locator('[data-testid=save-environment]').isDisabled(), 'Save waits while the placement clashes');
+    await page.fill('#env-namespace-template', '{namespace}-lab');
     await page.locator('[data-testid=checklist-clear]').waitFor();
     await page.click('[data-testid=save-environment]');
     await page.waitForURL(`${suite.portal.url}/environments/lab`);

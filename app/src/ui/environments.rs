@@ -16,7 +16,7 @@ use crate::{
     api::{AppError, PlanSnapshot, delete_environment, get_environment, list_environments, load_plan, save_environment},
     domain::{
         AdvertisementInput, ArpInput, BgpInput, BgpPeerInput, Environment, EnvironmentInput, FieldError, Finding,
-        LabelInput, NumberInput, Platform, RouterInput, Severity, change::new_findings,
+        LabelInput, NumberInput, Platform, RouterInput, Severity, change::new_findings, namespace_clashes,
     },
 };
 
@@ -400,6 +400,7 @@ pub(crate) fn messages_for(errors: &[FieldError], field: &str) -> Vec<String> {
 fn EnvironmentForm(initial: Option<Environment>) -> impl IntoView {
     let creating = initial.is_none();
     let original_name = initial.as_ref().map(|environment| environment.name.to_string());
+    let initial_placement = initial.as_ref().map(|environment| (environment.namespace_template.clone(), environment.cluster.clone()));
     let fields = Fields::new(initial.as_ref());
     let plan = Resource::new(|| (), |_| load_plan());
 
@@ -414,8 +415,16 @@ fn EnvironmentForm(initial: Option<Environment>) -> impl IntoView {
         let environment = parsed.get().ok()?;
         let mut after = before.clone();
         after.environments.retain(|stored| Some(stored.name.to_string()) != original_name && stored.name != environment.name);
+        // The server refuses a new placement that lands on another environment's (GH-ENV-NAMESPACE);
+        // say so here, beside the field, before Save.
+        let placed_anew = initial_placement
+            .as_ref()
+            .is_none_or(|(template, cluster)| *template != environment.namespace_template || *cluster != environment.cluster);
+        let clashes = if placed_anew { namespace_clashes(&after, &environment) } else { Vec::new() };
         after.environments.push(environment);
-        Some(new_findings(&before, &after, now_unix))
+        let mut found = new_findings(&before, &after, now_unix);
+        found.extend(clashes);
+        Some(found)
     });
     let blocking = move || {
         !field_errors.read().is_empty()
