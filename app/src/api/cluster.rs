@@ -120,6 +120,7 @@ pub async fn list_application_targets() -> Result<Vec<ApplicationTargets>, AppEr
     let full = crate::domain::check_plan(&plan, plan::now_unix());
     let may_adopt = use_context::<crate::backend::auth::Principal>()
         .is_some_and(|caller| caller.role >= crate::domain::access::Role::NetworkAdmin);
+    let mut latest = submissions::latest_per_target(&db).await?;
     let mut applications = Vec::new();
     for application in plan.applications.iter().filter(|application| caller.may_read_application(&plan, application)) {
         let errors: Vec<String> = crate::domain::application_report(&plan, &full, application.name.as_str())
@@ -128,13 +129,9 @@ pub async fn list_application_targets() -> Result<Vec<ApplicationTargets>, AppEr
             .filter(|f| f.severity == crate::domain::Severity::Error)
             .map(|f| format!("{}: {} {}", f.rule, f.message, f.hint))
             .collect();
-        let history = submissions::list(&db, application.name.as_str()).await?;
         let mut targets = Vec::new();
         for environment in application.environments.keys() {
-            let latest = match history.iter().find(|s| s.environment == environment.as_str()) {
-                Some(summary) => submissions::get(&db, summary.id).await?.map(progress),
-                None => None,
-            };
+            let latest = latest.remove(&(application.name.to_string(), environment.to_string())).map(progress);
             targets.push(TargetView {
                 environment: environment.to_string(),
                 cluster: plan.environment(environment).map_or(crate::domain::DEFAULT_CLUSTER, |e| e.cluster_name()).to_owned(),

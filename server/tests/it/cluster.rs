@@ -141,6 +141,33 @@ pub(crate) const GATEWAY_SERVICE: &str = "cilium-gateway-api-dev";
 /// The seed's dev environment puts `api` (namespace cd-service) in `{namespace}-dev`.
 pub(crate) const DEV_NAMESPACE: &str = "cd-service-dev";
 
+/// The applications page shows each environment's latest submission with its objects: after a
+/// dry run and then a submission to dev, dev shows the submission; prod, never submitted, none.
+async fn the_applications_page_shows_each_targets_latest_submission(kind: DbKind) {
+    use leptos::server_fn::ServerFn;
+    let fixture = Fixture::start(kind).await;
+    let app = &fixture.app;
+    let dry = settled(app, submit(app, "dev", true).await).await;
+    let real = settled(app, submit(app, "dev", false).await).await;
+    assert_eq!(real["status"], "ready", "{real:#}");
+    let response = app
+        .client
+        .post(app.at(app::api::cluster::ListApplicationTargets::PATH))
+        .header("accept", "application/json")
+        .json(&json!({}))
+        .send()
+        .await
+        .expect("the server function answers");
+    assert_eq!(response.status(), 200);
+    let listed: Value = response.json().await.expect("JSON");
+    let api = listed.as_array().and_then(|apps| apps.iter().find(|a| a["name"] == "api")).expect("api is listed");
+    let target = |environment: &str| api["targets"].as_array().and_then(|t| t.iter().find(|t| t["environment"] == environment)).cloned();
+    let dev = target("dev").expect("dev");
+    assert_eq!(dev["latest"]["id"], real["id"], "the newest of dev's submissions, not the dry run {}: {dev:#}", dry["id"]);
+    assert_eq!(dev["latest"]["objects"].as_array().map(Vec::len), real["objects"].as_array().map(Vec::len), "with its objects");
+    assert!(target("prod").is_some_and(|prod| prod["latest"].is_null()), "prod was never submitted: {api:#}");
+}
+
 async fn seed_example_reaches_ready(kind: DbKind) {
     let fixture = Fixture::start(kind).await;
     let app = &fixture.app;
@@ -896,6 +923,7 @@ async fn one_dead_cluster_does_not_hide_the_others(kind: DbKind) {
 }
 
 on_both_databases!(
+    the_applications_page_shows_each_targets_latest_submission,
     a_first_preview_accounts_for_the_namespace_it_creates,
     one_dead_cluster_does_not_hide_the_others,
     without_a_configured_cluster_nothing_is_simulated,

@@ -6,7 +6,11 @@
 //! (`ownership`).
 mod ownership;
 
-use std::{collections::BTreeSet, sync::Arc, time::Duration};
+use std::{
+    collections::{BTreeSet, HashMap},
+    sync::Arc,
+    time::Duration,
+};
 
 use futures_util::future::join_all;
 use kube::{
@@ -1368,21 +1372,48 @@ pub async fn get(db: &Database, id: i64) -> Result<Option<Submission>, DbError> 
     .bind(id)
     .fetch_all(db.pool())
     .await?;
-    submission.objects = rows
-        .iter()
-        .map(|row| {
-            Ok(SubmissionObject {
-                api_version: row.try_get("api_version")?,
-                kind: row.try_get("kind")?,
-                namespace: row.try_get("namespace")?,
-                name: row.try_get("name")?,
-                state: row.try_get("state")?,
-                message: row.try_get("message")?,
-                answer: row.try_get("answer")?,
-            })
-        })
-        .collect::<Result<_, DbError>>()?;
+    submission.objects = rows.iter().map(object_from).collect::<Result<_, DbError>>()?;
     Ok(Some(submission))
+}
+
+fn object_from(row: &sqlx::any::AnyRow) -> Result<SubmissionObject, DbError> {
+    Ok(SubmissionObject {
+        api_version: row.try_get("api_version")?,
+        kind: row.try_get("kind")?,
+        namespace: row.try_get("namespace")?,
+        name: row.try_get("name")?,
+        state: row.try_get("state")?,
+        message: row.try_get("message")?,
+        answer: row.try_get("answer")?,
+    })
+}
+
+/// The latest submission of every application and environment, with its objects, keyed by
+/// `(application, environment)`: two queries for the applications page, however many
+/// applications it lists (not two per application and environment).
+pub async fn latest_per_target(db: &Database) -> Result<HashMap<(String, String), Submission>, DbError> {
+    const LATEST: &str = "SELECT MAX(id) FROM submissions GROUP BY application, environment";
+    let rows = sqlx::query(&format!("SELECT {SUBMISSION_COLUMNS} FROM submissions WHERE id IN ({LATEST})"))
+        .fetch_all(db.pool())
+        .await?;
+    let mut by_id: HashMap<i64, Submission> = HashMap::with_capacity(rows.len());
+    for row in &rows {
+        let submission = submission_from(row)?;
+        by_id.insert(submission.id, submission);
+    }
+    let objects = sqlx::query(&format!(
+        "SELECT submission_id, api_version, kind, namespace, name, state, message, answer FROM submission_objects \
+         WHERE submission_id IN ({LATEST}) ORDER BY submission_id, position"
+    ))
+    .fetch_all(db.pool())
+    .await?;
+    for row in &objects {
+        let id: i64 = row.try_get("submission_id")?;
+        if let Some(submission) = by_id.get_mut(&id) {
+            submission.objects.push(object_from(row)?);
+        }
+    }
+    Ok(by_id.into_values().map(|submission| ((submission.application.clone(), submission.environment.clone()), submission)).collect())
 }
 
 /// The submissions waiting for a network admin's approval, oldest first, without their
