@@ -21,10 +21,10 @@ use leptos::{
 };
 use leptos_axum::generate_route_list;
 use leptos_router::SsrMode;
-use tower::ServiceBuilder;
+use tower::{Layer as _, ServiceBuilder};
 use tower_http::{
     compression::CompressionLayer,
-    set_header::SetResponseHeaderLayer,
+    set_header::{SetResponseHeader, SetResponseHeaderLayer},
     timeout::TimeoutLayer,
     trace::TraceLayer,
 };
@@ -73,7 +73,10 @@ pub fn router(state: AppState) -> Router {
 
     routes(&state)
         .0
-        // Static files and the "page not found" page: open to anyone.
+        // The site's build output: open to anyone, served from the files cargo-leptos wrote
+        // (`.br` and `.gz` beside them after `--precompress`, so nothing is compressed per request).
+        .nest_service(&format!("/{}", state.leptos_options.site_pkg_dir), site_files(&state.leptos_options))
+        // Other static files and the "page not found" page: open to anyone.
         .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(context, shell))
         // Inside authentication: how much of a body is read depends on who sends it.
         .layer(middleware::from_fn(limit_request_body))
@@ -109,6 +112,18 @@ pub fn router(state: AppState) -> Router {
                 .layer(middleware::from_fn(page_security_policy)),
         )
         .with_state(state)
+}
+
+/// The site's `pkg` directory: the precompressed `.br` or `.gz` of a file when the browser
+/// accepts it and the build wrote one, else the file (compressed on the way out). The names
+/// are not content-hashed, so browsers revalidate (`no-cache`, answered 304 while unchanged)
+/// rather than keep a file forever. A file that is not there is a 404.
+fn site_files(
+    options: &leptos::prelude::LeptosOptions,
+) -> SetResponseHeader<tower_http::services::ServeDir, HeaderValue> {
+    let pkg = std::path::Path::new(options.site_root.as_ref()).join(options.site_pkg_dir.as_ref());
+    let files = tower_http::services::ServeDir::new(pkg).precompressed_br().precompressed_gzip();
+    SetResponseHeaderLayer::if_not_present(header::CACHE_CONTROL, HeaderValue::from_static("no-cache")).layer(files)
 }
 
 /// What pages and server functions find in their Leptos context: the database, the secret

@@ -1,4 +1,4 @@
-use crate::harness::{DbKind, TestApp};
+use crate::harness::{DbKind, FreshDatabase, TestApp};
 
 const NAVIGATION: &[&str] = &["/", "/topology", "/pools", "/certificates", "/applications", "/checklist"];
 
@@ -69,9 +69,45 @@ async fn the_theme_cookie_is_rendered_on_the_server(kind: DbKind) {
     assert!(!html.contains("data-theme=\""), "no choice: the OS decides");
 }
 
+/// The site's files: the `.br` or `.gz` a release build (`--precompress`) wrote beside a file
+/// when the browser takes it, so nothing is compressed per request; the file itself otherwise.
+/// Open to anyone, and revalidated rather than kept forever (the names carry no hash).
+async fn the_sites_files_are_served_precompressed_and_revalidated(kind: DbKind) {
+    let site = tempfile::tempdir().expect("a temporary site");
+    let pkg = site.path().join("pkg");
+    std::fs::create_dir_all(&pkg).expect("pkg");
+    let css = "body { color: black }\n".repeat(200);
+    std::fs::write(pkg.join("gatehouse.css"), &css).expect("the file");
+    std::fs::write(pkg.join("gatehouse.css.br"), "the brotli bytes the build wrote").expect("its .br");
+    std::fs::write(pkg.join("gatehouse.css.gz"), "the gzip bytes the build wrote").expect("its .gz");
+    let root = site.path().to_path_buf();
+    let app = TestApp::spawn_with(FreshDatabase::new(kind).await, move |config| config.site_root = root).await;
+    let anyone = app.anonymous();
+    let get = |encoding: &'static str| anyone.get(app.at("/pkg/gatehouse.css")).header("accept-encoding", encoding).send();
+    for (encoding, expected_encoding, body) in [
+        ("br, gzip", Some("br"), "the brotli bytes the build wrote".to_owned()),
+        ("gzip", Some("gzip"), "the gzip bytes the build wrote".to_owned()),
+        ("identity", None, css.clone()),
+    ] {
+        let response = get(encoding).await.expect("answers");
+        assert_eq!(response.status(), 200, "{encoding}");
+        let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        assert_eq!(header("content-encoding").as_deref(), expected_encoding, "{encoding}");
+        assert_eq!(header("cache-control").as_deref(), Some("no-cache"), "{encoding}");
+        assert!(header("content-type").is_some_and(|t| t.starts_with("text/css")), "{encoding}");
+        assert_eq!(response.text().await.expect("a body"), body, "{encoding}");
+    }
+    let first = get("identity").await.expect("answers");
+    let modified = first.headers()["last-modified"].clone();
+    let again = anyone.get(app.at("/pkg/gatehouse.css")).header("if-modified-since", modified).send().await.expect("answers");
+    assert_eq!(again.status(), 304, "unchanged: nothing sent again");
+    assert_eq!(anyone.get(app.at("/pkg/missing.js")).send().await.expect("answers").status(), 404);
+}
+
 crate::on_both_databases!(
     pages_render_on_the_server_with_a_nonce_policy,
     every_section_answers_and_unknown_pages_are_404,
     responses_are_compressed,
+    the_sites_files_are_served_precompressed_and_revalidated,
     the_theme_cookie_is_rendered_on_the_server,
 );
