@@ -219,6 +219,21 @@ pub fn scene(application: &str, live: &LiveEnvironment, id: &str) -> Scene {
         scene.height = y + h + 24;
         return scene;
     }
+    if live.gateways.is_empty() && live.services.is_empty() && pods == 0 {
+        // Nothing of the application runs there: say so, rather than draw bare nodes.
+        let h = scene.paragraph(
+            "not-deployed",
+            super::geometry::pt(LEFT, y),
+            WIDTH - 2 * LEFT,
+            &format!(
+                "Nothing of {application} runs in namespace {} on cluster {} yet: no Gateway, Service or pod. Submit it to {} from the Applications page; this view then draws what the cluster runs — the Gateway and its VIP, the Services, the pods on their nodes — and whether each VIP is announced.",
+                live.namespace, live.cluster, live.environment
+            ),
+            14,
+            false,
+        );
+        y += h + 12;
+    }
     let cluster_zone = zone(
         &mut scene,
         "cluster",

@@ -605,4 +605,34 @@ mod live {
         assert!(drawn.elements.is_empty());
         assert!(svg::render(&drawn).contains("connection refused"));
     }
+
+    #[test]
+    fn an_application_never_submitted_is_said_to_run_nowhere_yet() {
+        let mut empty = environment(0, true);
+        empty.gateways.clear();
+        empty.services.clear();
+        for node in &mut empty.nodes {
+            node.pods.clear();
+        }
+        // The drawn text, its wrapped lines joined again.
+        let svg = svg::render(&scene("api", &empty, "live-prod"));
+        let mut text = String::new();
+        let mut in_tag = false;
+        for c in svg.chars() {
+            match c {
+                '<' => in_tag = true,
+                '>' => {
+                    in_tag = false;
+                    text.push(' ');
+                }
+                c if !in_tag => text.push(c),
+                _ => {}
+            }
+        }
+        let drawn = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(drawn.contains("Nothing of api runs in namespace cd-service on cluster prod-cluster yet"), "{drawn}");
+        assert!(drawn.contains("Submit it to prod from the Applications page"), "{drawn}");
+        let deployed = svg::render(&scene("api", &environment(2, true), "live-prod"));
+        assert!(!deployed.contains("Nothing of api runs"));
+    }
 }
