@@ -18,7 +18,7 @@ use crate::ui::{
     layout::Frame,
     plan::{ConflictsPage, OutputsPage},
     application_form::{EditApplicationPage, NewApplicationPage},
-    applications::ApplicationsPage,
+    applications::{ApplicationPage, ApplicationsPage},
     clusters::{ClustersPage, VipsPage},
     preview::ApplicationPreviewPage,
     pages::{
@@ -78,6 +78,7 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("approvals") view={Lazy::<ApprovalsRoute>::new()} ssr=SsrMode::Async />
                     <Route path=(StaticSegment("approvals"), ParamSegment("id")) view={Lazy::<ApprovalRoute>::new()} ssr=SsrMode::Async />
                     <Route path=(StaticSegment("applications"), StaticSegment("new")) view={Lazy::<NewApplicationRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=(StaticSegment("applications"), ParamSegment("name")) view={Lazy::<ApplicationRoute>::new()} ssr=SsrMode::Async />
                     <Route path=(StaticSegment("applications"), ParamSegment("name"), StaticSegment("edit")) view={Lazy::<EditApplicationRoute>::new()} ssr=SsrMode::Async />
                     <Route path=(StaticSegment("applications"), ParamSegment("name"), StaticSegment("preview")) view={Lazy::<ApplicationPreviewRoute>::new()} ssr=SsrMode::Async />
                     <Route path=StaticSegment("clusters") view={Lazy::<ClustersRoute>::new()} ssr=SsrMode::Async />
@@ -120,6 +121,7 @@ pub fn page_rule(path: &str) -> crate::domain::access::Access {
         ("/approvals", Access::NETWORK_ADMIN),
         ("/approvals/{id}", Access::NETWORK_ADMIN),
         ("/applications/new", Access::APP_TEAM),
+        ("/applications/{name}", Access::VIEWER),
         ("/applications/{name}/edit", Access::APP_TEAM),
         ("/applications/{name}/preview", Access::APP_TEAM),
         ("/clusters", Access::VIEWER),
@@ -182,6 +184,7 @@ lazy_pages! {
     ApprovalsRoute => ApprovalsPage,
     ApprovalRoute => ApprovalPage,
     NewApplicationRoute => NewApplicationPage,
+    ApplicationRoute => ApplicationPage,
     EditApplicationRoute => EditApplicationPage,
     ApplicationPreviewRoute => ApplicationPreviewPage,
     ClustersRoute => ClustersPage,

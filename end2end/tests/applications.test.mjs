@@ -28,6 +28,40 @@ describe('Applications', () => {
     assert.deepEqual([...new Set(after)], ['deleted']);
   });
 
+  test('the list links to an application\'s page, which shows every environment and submits from it', async () => {
+    const page = await suite.browser.newPage({ viewport: { width: 1280, height: 1100 } });
+    await page.goto(`${suite.portal.url}/applications`);
+    await waitForHydration(page);
+    await page.locator('[data-application=api] h2').getByRole('link', { name: 'api', exact: true }).click();
+    await page.waitForURL(`${suite.portal.url}/applications/api`);
+    await page.getByRole('heading', { name: 'Application api' }).waitFor();
+    await waitForHydration(page);
+    for (const environment of ['dev', 'prod']) {
+      const card = page.locator(`[data-glance=${environment}]`);
+      assert.match(await card.textContent(), new RegExp(`Environment ${environment}.*Goes to.*cluster .* · namespace .*VIP`, 's'));
+    }
+    const dev = page.locator('[data-glance=dev] [data-environment=dev]');
+    await dev.getByRole('button', { name: 'Submit to dev' }).click();
+    await dev.locator('.progress[data-status=ready]').waitFor({ timeout: 30000 });
+    const states = await dev.locator('tbody tr').evaluateAll((rows) => rows.map((row) => row.dataset.state));
+    assert.deepEqual([...new Set(states)], ['ready']);
+    await page.screenshot({ path: new URL('../artifacts/application.png', import.meta.url).pathname, fullPage: true });
+    await page.close();
+
+    // Opened directly on a phone: it hydrates with no console error and does not scroll sideways.
+    const phone = await suite.browser.newPage({ viewport: { width: 375, height: 812 } });
+    const problems = [];
+    phone.on('console', (message) => { if (message.type() === 'error') problems.push(message.text()); });
+    phone.on('pageerror', (error) => problems.push(String(error)));
+    const response = await phone.goto(`${suite.portal.url}/applications/api`);
+    assert.equal(response.status(), 200);
+    await waitForHydration(phone);
+    const overflow = await phone.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert.ok(overflow <= 0, `no horizontal scrolling at 375 px (overflow ${overflow}px)`);
+    assert.deepEqual(problems, []);
+    await phone.close();
+  });
+
   test('the Clusters page lists the capabilities and switches the label fix', async () => {
     const page = await suite.browser.newPage();
     await page.goto(`${suite.portal.url}/clusters`);

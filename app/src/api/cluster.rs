@@ -113,42 +113,136 @@ impl From<crate::backend::cluster::submissions::SubmitError> for AppError {
 /// latest submission there.
 #[server]
 pub async fn list_application_targets() -> Result<Vec<ApplicationTargets>, AppError> {
-    use crate::backend::{cluster::submissions, plan};
     let caller = crate::backend::auth::current()?;
     let db = crate::backend::db::use_database()?;
-    let plan = plan::load_from(&db).await?;
-    let full = crate::domain::check_plan(&plan, plan::now_unix());
-    let may_adopt = use_context::<crate::backend::auth::Principal>()
-        .is_some_and(|caller| caller.role >= crate::domain::access::Role::NetworkAdmin);
-    let mut latest = submissions::latest_per_target(&db).await?;
+    let plan = crate::backend::plan::load_from(&db).await?;
+    let full = crate::domain::check_plan(&plan, crate::backend::plan::now_unix());
+    let mut latest = crate::backend::cluster::submissions::latest_per_target(&db, None).await?;
     let mut applications = Vec::new();
     for application in plan.applications.iter().filter(|application| caller.may_read_application(&plan, application)) {
-        let errors: Vec<String> = crate::domain::application_report(&plan, &full, application.name.as_str())
-            .findings
-            .into_iter()
-            .filter(|f| f.severity == crate::domain::Severity::Error)
-            .map(|f| format!("{}: {} {}", f.rule, f.message, f.hint))
-            .collect();
-        let mut targets = Vec::new();
-        for environment in application.environments.keys() {
-            let latest = latest.remove(&(application.name.to_string(), environment.to_string())).map(progress);
-            targets.push(TargetView {
-                environment: environment.to_string(),
-                cluster: plan.environment(environment).map_or(crate::domain::DEFAULT_CLUSTER, |e| e.cluster_name()).to_owned(),
-                namespace: plan.namespace_in(application, environment).to_string(),
-                protected: plan.environments.iter().any(|e| e.name == *environment && e.protected),
-                errors: errors.clone(),
-                latest,
-                may_adopt,
-            });
-        }
         applications.push(ApplicationTargets {
             name: application.name.to_string(),
             namespace: application.namespace.to_string(),
-            targets,
+            targets: targets_of(&caller, &plan, &full, application, &mut latest),
         });
     }
     Ok(applications)
+}
+
+/// Each environment `application` is deployed to, its blocking findings and its latest
+/// submission there. The caller has been checked to read `application`.
+#[cfg(feature = "ssr")]
+fn targets_of(
+    caller: &crate::backend::auth::Principal,
+    plan: &crate::domain::Plan,
+    full: &crate::domain::Report,
+    application: &crate::domain::Application,
+    latest: &mut std::collections::HashMap<(String, String), crate::backend::cluster::submissions::Submission>,
+) -> Vec<TargetView> {
+    let may_adopt = caller.role >= crate::domain::access::Role::NetworkAdmin;
+    let errors: Vec<String> = crate::domain::application_report(plan, full, application.name.as_str())
+        .findings
+        .into_iter()
+        .filter(|f| f.severity == crate::domain::Severity::Error)
+        .map(|f| format!("{}: {} {}", f.rule, f.message, f.hint))
+        .collect();
+    let mut targets = Vec::new();
+    for environment in application.environments.keys() {
+        let latest = latest.remove(&(application.name.to_string(), environment.to_string())).map(progress);
+        targets.push(TargetView {
+            environment: environment.to_string(),
+            cluster: plan.environment(environment).map_or(crate::domain::DEFAULT_CLUSTER, |e| e.cluster_name()).to_owned(),
+            namespace: plan.namespace_in(application, environment).to_string(),
+            protected: plan.environments.iter().any(|e| e.name == *environment && e.protected),
+            errors: errors.clone(),
+            latest,
+            may_adopt,
+        });
+    }
+    targets
+}
+
+/// One environment of an application's page: where it goes, how it is reached, and what the
+/// checklist finds there.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EnvironmentGlance {
+    pub target: TargetView,
+    pub hostnames: Vec<String>,
+    pub paths: Vec<String>,
+    /// The address the application asks for, or `None` for `auto`.
+    pub fixed_vip: Option<String>,
+    /// The address the plan holds for it in this environment, if any.
+    pub held: Option<String>,
+    pub certificate: Option<String>,
+    /// Checklist findings about the application in this environment (or about it as a
+    /// whole), as `rule: message hint`.
+    pub errors: Vec<String>,
+    pub warnings: Vec<String>,
+}
+
+/// One application at a glance (its page).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ApplicationGlance {
+    pub application: crate::domain::Application,
+    pub environments: Vec<EnvironmentGlance>,
+}
+
+/// One application the caller may read, with each environment's placement, VIP, findings
+/// and latest submission; `NotFound` when there is none of that name for the caller.
+#[server]
+pub async fn get_application_glance(name: String) -> Result<ApplicationGlance, AppError> {
+    use crate::domain::Severity;
+    let caller = crate::backend::auth::current()?;
+    let db = crate::backend::db::use_database()?;
+    // The service answers NotFound for an unknown application and one outside the caller's scopes.
+    let application = crate::backend::applications::get_for(&db, &caller, &name).await?;
+    let plan = crate::backend::plan::load_from(&db).await?;
+    let full = crate::domain::check_plan(&plan, crate::backend::plan::now_unix());
+    let report = crate::domain::application_report(&plan, &full, application.name.as_str());
+    let mut latest = crate::backend::cluster::submissions::latest_per_target(&db, Some(application.name.as_str())).await?;
+    let targets = targets_of(&caller, &plan, &full, &application, &mut latest);
+    // A finding belongs to an environment when it names it, its pools or its certificates;
+    // one naming none of the application's environments concerns every one of them.
+    let objects_of = |environment: &crate::domain::EnvironmentName| -> Vec<String> {
+        let mut objects = vec![format!("environment/{environment}")];
+        objects.extend(plan.pools_of(environment).map(|pool| format!("pool/{}", pool.name)));
+        objects
+    };
+    let concerns = |finding: &crate::domain::Finding, environment: &crate::domain::EnvironmentName| {
+        finding.objects.iter().any(|object| {
+            objects_of(environment).contains(object) || object.starts_with(&format!("certificate/{environment}/"))
+        })
+    };
+    let environments = application
+        .environments
+        .iter()
+        .zip(targets)
+        .map(|((environment, settings), target)| {
+            let findings: Vec<&crate::domain::Finding> = report
+                .findings
+                .iter()
+                .filter(|f| concerns(f, environment) || !application.environments.keys().any(|e| concerns(f, e)))
+                .collect();
+            let lines = |severity: Severity| {
+                findings.iter().filter(|f| f.severity == severity).map(|f| format!("{}: {} {}", f.rule, f.message, f.hint)).collect()
+            };
+            EnvironmentGlance {
+                hostnames: settings.hostnames.iter().map(ToString::to_string).collect(),
+                paths: settings.paths.iter().map(ToString::to_string).collect(),
+                fixed_vip: settings.vip.address().map(|address| address.to_string()),
+                held: plan
+                    .allocations
+                    .iter()
+                    .find(|a| a.environment == *environment && a.application.as_ref() == Some(&application.name))
+                    .map(|a| a.address.to_string()),
+                certificate: settings.certificate.as_ref().map(ToString::to_string),
+                errors: lines(Severity::Error),
+                warnings: lines(Severity::Warning),
+                target,
+            }
+        })
+        .collect();
+    Ok(ApplicationGlance { application, environments })
 }
 
 #[server]

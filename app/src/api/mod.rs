@@ -66,6 +66,7 @@ pub fn server_fn_rule(path: &str) -> crate::domain::access::Access {
         (pools::AddressHistory::PATH, Access::VIEWER),
         (topology::LoadTopology::PATH, Access::VIEWER),
         (cluster::ListApplicationTargets::PATH, Access::VIEWER),
+        (cluster::GetApplicationGlance::PATH, Access::VIEWER),
         (cluster::SubmitToCluster::PATH, Access::APP_TEAM),
         (cluster::TearDown::PATH, Access::APP_TEAM),
         (cluster::RetrySubmission::PATH, Access::APP_TEAM),

@@ -4,14 +4,18 @@
 use std::time::Duration;
 
 use leptos::prelude::*;
+use leptos_router::hooks::use_params_map;
 
 use super::{
     layout::{EmptyState, PageHeader},
-    pages::ErrorNotice,
+    pages::{ErrorNotice, NotFound},
 };
-use crate::api::cluster::{
-    AdoptTarget, ApplicationTargets, SubmissionProgress, TargetView, adopt_objects, list_application_targets, get_submission_progress,
-    retry_submission, submit_to_cluster, tear_down,
+use crate::api::{
+    AppError,
+    cluster::{
+        AdoptTarget, ApplicationGlance, ApplicationTargets, EnvironmentGlance, SubmissionProgress, TargetView, adopt_objects,
+        get_application_glance, get_submission_progress, list_application_targets, retry_submission, submit_to_cluster, tear_down,
+    },
 };
 
 #[component]
@@ -43,17 +47,148 @@ pub fn ApplicationsPage() -> impl IntoView {
 #[component]
 fn ApplicationCard(application: ApplicationTargets) -> impl IntoView {
     let name = application.name.clone();
-    let heading = format!("{} (namespace {})", application.name, application.namespace);
+    let page = format!("/applications/{}", application.name);
+    let namespace = format!("namespace {}", application.namespace);
     let edit = format!("/applications/{}/edit", application.name);
     view! {
         <section class="card submission-card" data-application=name.clone()>
-            <h2>{heading}</h2>
+            <h2><a href=page>{application.name.clone()}</a> <span class="muted">{namespace}</span></h2>
             <p><a class="button" href=edit>"Edit"</a></p>
             {application
                 .targets
                 .into_iter()
                 .map(|target| view! { <TargetPanel application=name.clone() target /> })
                 .collect_view()}
+        </section>
+    }
+}
+
+/// `/applications/{name}`: one application at a glance — what it runs, where each environment
+/// puts it, how it is reached, what the checklist finds there, and the submission panel per
+/// environment. An application the caller may not read is not found, like one that is not there.
+#[component]
+pub fn ApplicationPage() -> impl IntoView {
+    let params = use_params_map();
+    let glance = Resource::new_blocking(move || params.read().get("name").unwrap_or_default(), get_application_glance);
+    view! {
+        <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match glance.await {
+                    Ok(glance) => view! { <ApplicationGlanceView glance /> }.into_any(),
+                    Err(AppError::NotFound(_)) => view! { <NotFound /> }.into_any(),
+                    Err(error) => view! { <ErrorNotice error /> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn ApplicationGlanceView(glance: ApplicationGlance) -> impl IntoView {
+    let application = glance.application;
+    let name = application.name.to_string();
+    let probe = |path: &Option<crate::domain::HttpPath>| path.as_ref().map_or_else(|| "none".to_owned(), |p| format!("HTTP GET {p}"));
+    let (readiness, liveness) = (probe(&application.readiness_path), probe(&application.liveness_path));
+    let edit = format!("/applications/{name}/edit");
+    let topology = format!("/topology/applications/{name}");
+    let environments = glance.environments;
+    // The preview and the bundle are per environment: the first one's preview (it switches
+    // between them), every one's bundle.
+    let preview = environments.first().map(|e| {
+        let href = format!("/applications/{name}/preview?environment={}", e.target.environment);
+        view! { <a class="button" href=href>"Preview and diff"</a> }
+    });
+    let bundles = environments
+        .iter()
+        .map(|e| {
+            let environment = e.target.environment.clone();
+            let href = format!("/api/v1/applications/{name}/bundle.yaml?environment={environment}");
+            view! { <a class="button" href=href>{format!("Bundle for {environment} (YAML)")}</a> }
+        })
+        .collect_view();
+    let form = edit.clone();
+    let environment_names = if environments.is_empty() {
+        "none yet".to_owned()
+    } else {
+        environments.iter().map(|e| e.target.environment.clone()).collect::<Vec<_>>().join(", ")
+    };
+    view! {
+        <PageHeader
+            title=format!("Application {name}")
+            lead="What it runs, where each environment puts it and how it is reached, what the checklist finds, and its submissions."
+        />
+        <p class="actions">
+            <a class="button button--primary" href=edit>"Edit"</a>
+            {preview}
+            <a class="button" href=topology>"Topology"</a>
+            {bundles}
+            <a class="button" href="/applications">"All applications"</a>
+        </p>
+        <section class="card" data-testid="application-summary">
+            <h2>"Workload"</h2>
+            <dl class="facts">
+                <dt>"Namespace"</dt><dd>{application.namespace.to_string()}</dd>
+                <dt>"Image"</dt><dd><code>{application.image.to_string()}</code></dd>
+                <dt>"Replicas"</dt><dd>{application.replicas}</dd>
+                <dt>"Port"</dt><dd>{application.port.to_string()}</dd>
+                <dt>"Readiness probe"</dt><dd>{readiness}</dd>
+                <dt>"Liveness probe"</dt><dd>{liveness}</dd>
+                <dt>"Environments"</dt><dd>{environment_names}</dd>
+            </dl>
+        </section>
+        {environments.is_empty().then(|| view! {
+            <EmptyState title="Not deployed to any environment">
+                <p>"Add an environment on " <a href=form>"the form"</a> " to submit it somewhere."</p>
+            </EmptyState>
+        })}
+        {environments
+            .into_iter()
+            .map(|environment| view! { <EnvironmentCard application=name.clone() environment /> })
+            .collect_view()}
+    }
+}
+
+/// One environment of an application's page: where it goes, how it is reached, its findings,
+/// then the submission panel shared with the Applications list.
+#[component]
+fn EnvironmentCard(application: String, environment: EnvironmentGlance) -> impl IntoView {
+    let EnvironmentGlance { target, hostnames, paths, fixed_vip, held, certificate, errors, warnings } = environment;
+    let where_to = format!("cluster {} · namespace {}", target.cluster, target.namespace);
+    let join = |list: Vec<String>, none: &str| if list.is_empty() { none.to_owned() } else { list.join(", ") };
+    let hostnames = join(hostnames, "none");
+    let paths = join(paths, "/ (every path)");
+    let vip = match (fixed_vip, held) {
+        (Some(fixed), _) => format!("fixed: {fixed}"),
+        (None, Some(held)) => format!("auto: holds {held}"),
+        (None, None) => "auto: no address held yet (LB-IPAM assigns the next free one on submission)".to_owned(),
+    };
+    let certificate = certificate.unwrap_or_else(|| "none (plain HTTP)".to_owned());
+    let clean = errors.is_empty() && warnings.is_empty();
+    let (glance, owner) = (target.environment.clone(), application.clone());
+    view! {
+        <section class="card submission-card" data-application=owner data-glance=glance>
+            <h2>{format!("Environment {}", target.environment)}</h2>
+            <dl class="facts">
+                <dt>"Goes to"</dt><dd>{where_to}</dd>
+                <dt>"Hostnames"</dt><dd>{hostnames}</dd>
+                <dt>"Paths"</dt><dd>{paths}</dd>
+                <dt>"VIP"</dt><dd>{vip}</dd>
+                <dt>"Certificate"</dt><dd>{certificate}</dd>
+            </dl>
+            {clean.then(|| view! { <p class="muted" data-testid="findings-clean">"The checklist finds nothing here."</p> })}
+            {(!errors.is_empty()).then(|| view! {
+                <div class="notice notice--error" data-testid="findings-errors">
+                    <p><strong>"Errors"</strong></p>
+                    <ul>{errors.into_iter().map(|e| view! { <li>{e}</li> }).collect_view()}</ul>
+                </div>
+            })}
+            {(!warnings.is_empty()).then(|| view! {
+                <div class="notice notice--warn" data-testid="findings-warnings">
+                    <p><strong>"Warnings"</strong></p>
+                    <ul>{warnings.into_iter().map(|w| view! { <li>{w}</li> }).collect_view()}</ul>
+                </div>
+            })}
+            <TargetPanel application target />
         </section>
     }
 }

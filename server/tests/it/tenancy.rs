@@ -231,6 +231,7 @@ async fn every_route_about_an_application_keeps_other_teams_out(kind: DbKind) {
     let dev = [("application", "api"), ("environment", "dev")];
     let calls: Vec<(&str, Vec<(&str, &str)>)> = vec![
         (forms::GetApplication::PATH, vec![("name", "api")]),
+        (cluster::GetApplicationGlance::PATH, vec![("name", "api")]),
         (forms::PreviewApplication::PATH, dev.to_vec()),
         (cluster::SubmitToCluster::PATH, vec![("application", "api"), ("environment", "dev"), ("dry_run", "true")]),
         (cluster::TearDown::PATH, dev.to_vec()),
@@ -243,7 +244,7 @@ async fn every_route_about_an_application_keeps_other_teams_out(kind: DbKind) {
         if !(status == 403 || status == 404) || text.contains(&image) {
             wrong.push(format!("server function {path} from outside: {status} {text}"));
         }
-        if path == forms::GetApplication::PATH {
+        if path == forms::GetApplication::PATH || path == cluster::GetApplicationGlance::PATH {
             let status = inside.post(app.at(path)).form(&form).send().await.expect("answers").status();
             if !status.is_success() {
                 wrong.push(format!("server function {path} from inside: {status}"));
@@ -307,7 +308,49 @@ async fn the_applications_list_pages_and_filters(kind: DbKind) {
     assert_eq!(names(&page), ["a5"]);
 }
 
+/// `/applications/{name}` shows one application — its workload and each environment — to
+/// those who may read it, and is not found (the portal's 404 page) for an unknown name and for
+/// a team whose namespaces do not hold it.
+async fn an_application_page_shows_it_to_those_who_may_read_it(kind: DbKind) {
+    let app = portal(FreshDatabase::new(kind).await).await;
+    let (_, api) = app.get_json("/api/v1/applications/api").await;
+    let image = api["image"].as_str().expect("the image").to_owned();
+
+    let response = app.get("/applications/api").await;
+    let code = response.status();
+    let html = response.text().await.unwrap();
+    assert_eq!(code, 200, "{html}");
+    assert!(html.contains("Application api"), "the heading names it");
+    assert!(html.contains(&image), "the image is on the page");
+    for environment in ["dev", "prod"] {
+        assert!(html.contains(&format!("data-glance=\"{environment}\"")), "{environment} has its card");
+        assert!(html.contains(&format!("Environment {environment}")), "{environment} is named");
+        assert!(html.contains(&format!("data-environment=\"{environment}\"")), "{environment} has its submission panel");
+    }
+    assert!(html.contains("href=\"/applications/api/edit\""), "it links to the form");
+    assert!(html.contains("href=\"/topology/applications/api\""), "it links to its topology");
+
+    let listed = app.get("/applications").await.text().await.unwrap();
+    assert!(listed.contains("href=\"/applications/api\""), "the list links to the page");
+
+    let response = app.get("/applications/nope").await;
+    assert_eq!(response.status(), 404);
+    assert!(response.text().await.unwrap().contains("Page not found"));
+
+    let outside = app.client_as(Role::AppTeam, "namespace:team-x, namespace:team-x-*").await;
+    let response = outside.get(app.at("/applications/api")).send().await.expect("the page answers");
+    assert_eq!(response.status(), 404);
+    let html = response.text().await.unwrap();
+    assert!(html.contains("Page not found") && !html.contains(&image), "nothing of it shows");
+
+    let inside = app.client_as(Role::AppTeam, CD_SERVICE).await;
+    let response = inside.get(app.at("/applications/api")).send().await.expect("the page answers");
+    assert_eq!(response.status(), 200);
+    assert!(response.text().await.unwrap().contains("Application api"));
+}
+
 on_both_databases!(
+    an_application_page_shows_it_to_those_who_may_read_it,
     the_applications_list_pages_and_filters,
     every_route_about_an_application_keeps_other_teams_out,
     an_app_team_reaches_only_applications_in_its_namespaces,

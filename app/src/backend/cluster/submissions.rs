@@ -1388,25 +1388,31 @@ fn object_from(row: &sqlx::any::AnyRow) -> Result<SubmissionObject, DbError> {
     })
 }
 
-/// The latest submission of every application and environment, with its objects, keyed by
-/// `(application, environment)`: two queries for the applications page, however many
-/// applications it lists (not two per application and environment).
-pub async fn latest_per_target(db: &Database) -> Result<HashMap<(String, String), Submission>, DbError> {
-    const LATEST: &str = "SELECT MAX(id) FROM submissions GROUP BY application, environment";
-    let rows = sqlx::query(&format!("SELECT {SUBMISSION_COLUMNS} FROM submissions WHERE id IN ({LATEST})"))
-        .fetch_all(db.pool())
-        .await?;
+/// The latest submission of every application (or of `only` that one) and environment, with
+/// its objects, keyed by `(application, environment)`: two queries for the applications page,
+/// however many applications it lists (not two per application and environment).
+pub async fn latest_per_target(db: &Database, only: Option<&str>) -> Result<HashMap<(String, String), Submission>, DbError> {
+    let latest = match only {
+        Some(_) => "SELECT MAX(id) FROM submissions WHERE application = $1 GROUP BY environment",
+        None => "SELECT MAX(id) FROM submissions GROUP BY application, environment",
+    };
+    let rows_sql = format!("SELECT {SUBMISSION_COLUMNS} FROM submissions WHERE id IN ({latest})");
+    let objects_sql = format!(
+        "SELECT submission_id, api_version, kind, namespace, name, state, message, answer FROM submission_objects \
+         WHERE submission_id IN ({latest}) ORDER BY submission_id, position"
+    );
+    let (mut rows, mut objects) = (sqlx::query(&rows_sql), sqlx::query(&objects_sql));
+    if let Some(application) = only {
+        rows = rows.bind(application);
+        objects = objects.bind(application);
+    }
+    let rows = rows.fetch_all(db.pool()).await?;
     let mut by_id: HashMap<i64, Submission> = HashMap::with_capacity(rows.len());
     for row in &rows {
         let submission = submission_from(row)?;
         by_id.insert(submission.id, submission);
     }
-    let objects = sqlx::query(&format!(
-        "SELECT submission_id, api_version, kind, namespace, name, state, message, answer FROM submission_objects \
-         WHERE submission_id IN ({LATEST}) ORDER BY submission_id, position"
-    ))
-    .fetch_all(db.pool())
-    .await?;
+    let objects = objects.fetch_all(db.pool()).await?;
     for row in &objects {
         let id: i64 = row.try_get("submission_id")?;
         if let Some(submission) = by_id.get_mut(&id) {
