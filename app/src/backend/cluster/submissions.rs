@@ -440,26 +440,7 @@ impl Submitter {
             .into());
         }
         let plan = plan::load_from(&self.db).await?;
-        let (application, environment) = (submission.application.as_str(), submission.environment.as_str());
-        let cluster = self.cluster_of(&plan, environment)?;
-        if cluster.name != submission.cluster {
-            return Err(SubmitError::Conflict(format!(
-                "environment {environment} went to cluster {} when submission {id} was requested and goes to cluster {} now; submit again",
-                submission.cluster, cluster.name
-            )));
-        }
-        let objects = match submission.operation.as_str() {
-            "teardown" => self.teardown_objects(&plan, application, environment)?,
-            _ => {
-                let plan = self.with_vip(&plan, application, environment, &cluster, Vip::Hold(actor)).await?;
-                self.objects(&plan, application, environment).await?
-            }
-        };
-        if recorded_bundle(&objects) != submission.bundle {
-            return Err(SubmitError::Conflict(format!(
-                "the plan changed since submission {id} was requested, so its bundle is not the one to approve; submit again"
-            )));
-        }
+        self.require_recorded_bundle(&plan, &submission, Vip::Hold(actor), "is not the one to approve").await?;
         let next = if submission.operation == "teardown" { status::TEARING_DOWN } else { status::APPLYING };
         let mut tx = self.db.pool().begin().await.map_err(DbError::from)?;
         let updated = sqlx::query(
@@ -571,30 +552,12 @@ impl Submitter {
             )));
         }
         let plan = plan::load_from(&self.db).await?;
-        let (application, environment) = (submission.application.as_str(), submission.environment.as_str());
-        self.allowed(caller, &plan, application, environment)?;
-        let cluster = self.cluster_of(&plan, environment)?;
-        if cluster.name != submission.cluster {
-            return Err(SubmitError::Conflict(format!(
-                "environment {environment} went to cluster {} when submission {id} was requested and goes to cluster {} now; submit again",
-                submission.cluster, cluster.name
-            )));
-        }
+        let environment = submission.environment.as_str();
+        self.allowed(caller, &plan, &submission.application, environment)?;
         // The job applies its recorded objects; the plan must still give that bundle, so a
         // retry never applies what the plan no longer says, nor anything not approved.
-        let objects = match submission.operation.as_str() {
-            "teardown" => self.teardown_objects(&plan, application, environment)?,
-            _ => {
-                let vip = if submission.dry_run { Vip::Preview } else { Vip::Hold(&submission.requested_by) };
-                let plan = self.with_vip(&plan, application, environment, &cluster, vip).await?;
-                self.objects(&plan, application, environment).await?
-            }
-        };
-        if recorded_bundle(&objects) != submission.bundle {
-            return Err(SubmitError::Conflict(format!(
-                "the plan changed since submission {id} was requested, so its bundle is no longer the plan's; submit again"
-            )));
-        }
+        let vip = if submission.dry_run { Vip::Preview } else { Vip::Hold(&submission.requested_by) };
+        self.require_recorded_bundle(&plan, &submission, vip, "is no longer the plan's").await?;
         let protected = plan.environments.iter().any(|e| e.name.as_str() == environment && e.protected);
         let (next, message) = if protected && !submission.dry_run && submission.approved_by.is_none() {
             (
@@ -638,6 +601,33 @@ impl Submitter {
         audit::record(&mut tx, actor, "submission.retry", &format!("submission/{id}"), Some(&before), Some(&after)).await?;
         tx.commit().await.map_err(DbError::from)?;
         self.jobs.job_ready();
+        Ok(())
+    }
+
+    /// Refuses to go on with a recorded submission (an approval, a retry) unless its
+    /// environment still goes to the cluster it was requested for and `plan` still gives the
+    /// bundle that was recorded; `mismatch` ends the sentence when it does not.
+    async fn require_recorded_bundle(&self, plan: &Plan, submission: &Submission, vip: Vip<'_>, mismatch: &str) -> Result<(), SubmitError> {
+        let (id, application, environment) = (submission.id, submission.application.as_str(), submission.environment.as_str());
+        let cluster = self.cluster_of(plan, environment)?;
+        if cluster.name != submission.cluster {
+            return Err(SubmitError::Conflict(format!(
+                "environment {environment} went to cluster {} when submission {id} was requested and goes to cluster {} now; submit again",
+                submission.cluster, cluster.name
+            )));
+        }
+        let objects = match submission.operation.as_str() {
+            "teardown" => self.teardown_objects(plan, application, environment)?,
+            _ => {
+                let plan = self.with_vip(plan, application, environment, &cluster, vip).await?;
+                self.objects(&plan, application, environment).await?
+            }
+        };
+        if recorded_bundle(&objects) != submission.bundle {
+            return Err(SubmitError::Conflict(format!(
+                "the plan changed since submission {id} was requested, so its bundle {mismatch}; submit again"
+            )));
+        }
         Ok(())
     }
 
@@ -1388,13 +1378,17 @@ fn object_from(row: &sqlx::any::AnyRow) -> Result<SubmissionObject, DbError> {
     })
 }
 
-/// The latest submission of every application (or of `only` that one) and environment, with
+/// The latest submission of every application (or of those in `only`) and environment, with
 /// its objects, keyed by `(application, environment)`: two queries for the applications page,
 /// however many applications it lists (not two per application and environment).
-pub async fn latest_per_target(db: &Database, only: Option<&str>) -> Result<HashMap<(String, String), Submission>, DbError> {
+pub async fn latest_per_target(db: &Database, only: Option<&[&str]>) -> Result<HashMap<(String, String), Submission>, DbError> {
     let latest = match only {
-        Some(_) => "SELECT MAX(id) FROM submissions WHERE application = $1 GROUP BY environment",
-        None => "SELECT MAX(id) FROM submissions GROUP BY application, environment",
+        Some([]) => return Ok(HashMap::new()),
+        Some(applications) => {
+            let placeholders: Vec<String> = (1..=applications.len()).map(|n| format!("${n}")).collect();
+            format!("SELECT MAX(id) FROM submissions WHERE application IN ({}) GROUP BY application, environment", placeholders.join(", "))
+        }
+        None => "SELECT MAX(id) FROM submissions GROUP BY application, environment".to_owned(),
     };
     let rows_sql = format!("SELECT {SUBMISSION_COLUMNS} FROM submissions WHERE id IN ({latest})");
     let objects_sql = format!(
@@ -1402,9 +1396,9 @@ pub async fn latest_per_target(db: &Database, only: Option<&str>) -> Result<Hash
          WHERE submission_id IN ({latest}) ORDER BY submission_id, position"
     );
     let (mut rows, mut objects) = (sqlx::query(&rows_sql), sqlx::query(&objects_sql));
-    if let Some(application) = only {
-        rows = rows.bind(application);
-        objects = objects.bind(application);
+    for application in only.unwrap_or_default() {
+        rows = rows.bind(*application);
+        objects = objects.bind(*application);
     }
     let rows = rows.fetch_all(db.pool()).await?;
     let mut by_id: HashMap<i64, Submission> = HashMap::with_capacity(rows.len());
