@@ -117,9 +117,14 @@ pub async fn list_application_targets() -> Result<Vec<ApplicationTargets>, AppEr
     let db = crate::backend::db::use_database()?;
     let plan = crate::backend::plan::load_from(&db).await?;
     let full = crate::domain::check_plan(&plan, crate::backend::plan::now_unix());
-    let mut latest = crate::backend::cluster::submissions::latest_per_target(&db, None).await?;
+    let readable: Vec<&crate::domain::Application> =
+        plan.applications.iter().filter(|application| caller.may_read_application(&plan, application)).collect();
+    // A team that reads a few applications of many loads only theirs.
+    let names: Vec<&str> = readable.iter().map(|application| application.name.as_str()).collect();
+    let only = (readable.len() < plan.applications.len()).then_some(names.as_slice());
+    let mut latest = crate::backend::cluster::submissions::latest_per_target(&db, only).await?;
     let mut applications = Vec::new();
-    for application in plan.applications.iter().filter(|application| caller.may_read_application(&plan, application)) {
+    for application in readable {
         applications.push(ApplicationTargets {
             name: application.name.to_string(),
             namespace: application.namespace.to_string(),
@@ -144,7 +149,7 @@ fn targets_of(
         .findings
         .into_iter()
         .filter(|f| f.severity == crate::domain::Severity::Error)
-        .map(|f| format!("{}: {} {}", f.rule, f.message, f.hint))
+        .map(|f| format!("{}: {}", f.rule, f.sentence()))
         .collect();
     let mut targets = Vec::new();
     for environment in application.environments.keys() {
@@ -175,7 +180,7 @@ pub struct EnvironmentGlance {
     pub held: Option<String>,
     pub certificate: Option<String>,
     /// Checklist findings about the application in this environment (or about it as a
-    /// whole), as `rule: message hint`.
+    /// whole), as `rule: message. Fix: hint`.
     pub errors: Vec<String>,
     pub warnings: Vec<String>,
 }
@@ -199,7 +204,7 @@ pub async fn get_application_glance(name: String) -> Result<ApplicationGlance, A
     let plan = crate::backend::plan::load_from(&db).await?;
     let full = crate::domain::check_plan(&plan, crate::backend::plan::now_unix());
     let report = crate::domain::application_report(&plan, &full, application.name.as_str());
-    let mut latest = crate::backend::cluster::submissions::latest_per_target(&db, Some(application.name.as_str())).await?;
+    let mut latest = crate::backend::cluster::submissions::latest_per_target(&db, Some(&[application.name.as_str()])).await?;
     let targets = targets_of(&caller, &plan, &full, &application, &mut latest);
     // A finding belongs to an environment when it names it, its pools or its certificates;
     // one naming none of the application's environments concerns every one of them.
@@ -224,7 +229,7 @@ pub async fn get_application_glance(name: String) -> Result<ApplicationGlance, A
                 .filter(|f| concerns(f, environment) || !application.environments.keys().any(|e| concerns(f, e)))
                 .collect();
             let lines = |severity: Severity| {
-                findings.iter().filter(|f| f.severity == severity).map(|f| format!("{}: {} {}", f.rule, f.message, f.hint)).collect()
+                findings.iter().filter(|f| f.severity == severity).map(|f| format!("{}: {}", f.rule, f.sentence())).collect()
             };
             EnvironmentGlance {
                 hostnames: settings.hostnames.iter().map(ToString::to_string).collect(),

@@ -57,6 +57,17 @@ pub struct Finding {
     pub field: Option<Cow<'static, str>>,
 }
 
+impl Finding {
+    /// The finding as one sentence for a message: `<what is wrong>. Fix: <how>`.
+    pub fn sentence(&self) -> String {
+        if self.hint.is_empty() {
+            self.message.clone()
+        } else {
+            format!("{}. Fix: {}", self.message.trim_end_matches('.'), self.hint)
+        }
+    }
+}
+
 /// The checklist's answer: `{"errors", "warnings", "findings", "passed"}`, plus `skipped`
 /// (rules that could not run, e.g. certificate rules while certificates are unknown) when
 /// there are any.

@@ -118,11 +118,7 @@ impl ApiError {
             .iter()
             .map(|finding| ErrorDetail {
                 code: "checklist_violation".to_owned(),
-                message: if finding.hint.is_empty() {
-                    finding.message.clone()
-                } else {
-                    format!("{}. Fix: {}", finding.message.trim_end_matches('.'), finding.hint)
-                },
+                message: finding.sentence(),
                 field: finding.field.as_ref().map(|field| field.to_string()),
                 rule: Some(finding.rule.to_string()),
             })

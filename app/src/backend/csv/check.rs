@@ -498,7 +498,7 @@ fn finding_lines(finding: &Finding, checked: &Checked) -> Vec<LineError> {
         line,
         column: Some(column),
         code: "checklist_violation".to_owned(),
-        message: format!("{} {}", finding.message, finding.hint),
+        message: finding.sentence(),
         rule: Some(finding.rule.to_string()),
     };
     let mut found: Vec<LineError> = checked
