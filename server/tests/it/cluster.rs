@@ -150,22 +150,41 @@ async fn the_applications_page_shows_each_targets_latest_submission(kind: DbKind
     let dry = settled(app, submit(app, "dev", true).await).await;
     let real = settled(app, submit(app, "dev", false).await).await;
     assert_eq!(real["status"], "ready", "{real:#}");
-    let response = app
-        .client
-        .post(app.at(app::api::cluster::ListApplicationTargets::PATH))
-        .header("accept", "application/json")
-        .json(&json!({}))
-        .send()
-        .await
-        .expect("the server function answers");
-    assert_eq!(response.status(), 200);
-    let listed: Value = response.json().await.expect("JSON");
-    let api = listed.as_array().and_then(|apps| apps.iter().find(|a| a["name"] == "api")).expect("api is listed");
-    let target = |environment: &str| api["targets"].as_array().and_then(|t| t.iter().find(|t| t["environment"] == environment)).cloned();
-    let dev = target("dev").expect("dev");
-    assert_eq!(dev["latest"]["id"], real["id"], "the newest of dev's submissions, not the dry run {}: {dev:#}", dry["id"]);
-    assert_eq!(dev["latest"]["objects"].as_array().map(Vec::len), real["objects"].as_array().map(Vec::len), "with its objects");
-    assert!(target("prod").is_some_and(|prod| prod["latest"].is_null()), "prod was never submitted: {api:#}");
+    // A second team's application, so that a team reads some applications of the plan, not all.
+    crate::tenancy::certificate_for(app, "shop").await;
+    let (status, body) = app
+        .post_json(
+            "/api/v1/applications",
+            &json!({"name": "shop", "namespace": "shop", "image": "registry.example/shop:1.0.0", "replicas": 1, "port": 8080,
+                    "environments": {"dev": {"hostnames": ["shop.dev.example"], "paths": ["/"], "certificate": "shop-tls"}}}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let listed = |client: reqwest::Client| async move {
+        let response = client
+            .post(app.at(app::api::cluster::ListApplicationTargets::PATH))
+            .header("accept", "application/json")
+            .json(&json!({}))
+            .send()
+            .await
+            .expect("the server function answers");
+        assert_eq!(response.status(), 200);
+        response.json::<Value>().await.expect("JSON")
+    };
+    let api_team = app.client_as(app::domain::access::Role::AppTeam, "namespace:cd-service, namespace:cd-service-*").await;
+    let shop_team = app.client_as(app::domain::access::Role::AppTeam, "namespace:shop, namespace:shop-*").await;
+    for (who, listed) in [("an admin", listed(app.client.clone()).await), ("api's team", listed(api_team).await)] {
+        let api = listed.as_array().and_then(|apps| apps.iter().find(|a| a["name"] == "api")).expect("api is listed");
+        let target = |environment: &str| api["targets"].as_array().and_then(|t| t.iter().find(|t| t["environment"] == environment)).cloned();
+        let dev = target("dev").expect("dev");
+        assert_eq!(dev["latest"]["id"], real["id"], "{who}: the newest of dev's submissions, not the dry run {}: {dev:#}", dry["id"]);
+        assert_eq!(dev["latest"]["objects"].as_array().map(Vec::len), real["objects"].as_array().map(Vec::len), "{who}: with its objects");
+        assert!(target("prod").is_some_and(|prod| prod["latest"].is_null()), "{who}: prod was never submitted: {api:#}");
+    }
+    let shops = listed(shop_team).await;
+    let names: Vec<&str> = shops.as_array().into_iter().flatten().filter_map(|a| a["name"].as_str()).collect();
+    assert_eq!(names, ["shop"], "{shops:#}");
+    assert!(shops[0]["targets"][0]["latest"].is_null(), "shop was never submitted: {shops:#}");
 }
 
 async fn seed_example_reaches_ready(kind: DbKind) {

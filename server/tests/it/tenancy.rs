@@ -41,7 +41,7 @@ fn shop(namespace: &str) -> Value {
 }
 
 /// A network admin uploads dev's certificate for `shop(namespace)`.
-async fn certificate_for(app: &TestApp, namespace: &str) {
+pub(crate) async fn certificate_for(app: &TestApp, namespace: &str) {
     use app::backend::certificates::testing::{Encoding, TestKey, Validity, self_signed};
     let key = TestKey::p256();
     let host = format!("{namespace}.dev.example");
