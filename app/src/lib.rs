@@ -4,14 +4,15 @@
 
 pub mod api;
 pub mod app;
-pub mod domain;
-pub mod topology;
 pub mod ui;
 
+/// The services, under the name the app has always used (server side only).
 #[cfg(feature = "ssr")]
-pub mod backend;
+pub use backend;
 
 pub use app::{App, shell};
+/// The pure domain crate, and its topology layouts, under the names the app has always used.
+pub use domain::{self, topology};
 
 /// The WASM entry point: attaches the client-side reactive system to the
 /// server-rendered HTML.

@@ -15,7 +15,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use app::backend::db::Database;
+use backend::db::Database;
 use gatehouse::{Config, Gatehouse};
 use serde_json::json;
 use sqlx::{Connection, Executor, PgConnection, Row};
@@ -59,8 +59,8 @@ where
 async fn raw_insert_rate(url: &str, clients: usize, total: usize) -> (f64, Duration) {
     let db = Database::connect(url).await.expect("the database connects");
     let identity = match db.backend() {
-        app::backend::db::Backend::Sqlite => "INTEGER PRIMARY KEY AUTOINCREMENT",
-        app::backend::db::Backend::Postgres => "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY",
+        backend::db::Backend::Sqlite => "INTEGER PRIMARY KEY AUTOINCREMENT",
+        backend::db::Backend::Postgres => "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY",
     };
     let create = format!(
         "CREATE TABLE bench_raw (id {identity}, address_key TEXT NOT NULL UNIQUE, address TEXT NOT NULL, \
@@ -84,7 +84,7 @@ async fn raw_insert_rate(url: &str, clients: usize, total: usize) -> (f64, Durat
             .bind(format!("10.64.{}.{}", i / 256, i % 256))
             .bind(1_i64)
             .bind(format!("client-{client}"))
-            .bind(app::backend::db::now_text())
+            .bind(backend::db::now_text())
             .execute(&pool)
             .await
             .expect("the raw INSERT succeeds");

@@ -33,14 +33,12 @@ use std::{
     time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
 
-use app::backend::{
+use backend::{
     cluster::jobs::JobSettings,
     db::{Backend, Database},
 };
-use gatehouse::{
-    Config, Gatehouse,
-    simcluster::{CiliumBehaviour, SimCluster},
-};
+use gatehouse::{Config, Gatehouse};
+use simcluster::{CiliumBehaviour, SimCluster};
 use serde_json::{Value, json};
 use sqlx::{Connection, Executor, PgConnection, Row};
 
@@ -251,7 +249,7 @@ impl Replica {
             .env("DATABASE_URL", database_url)
             .env(
                 "GATEHOUSE_SECRET_KEY",
-                app::backend::certificates::SecretKey::derived_text_for_tests(database_url),
+                backend::certificates::SecretKey::derived_text_for_tests(database_url),
             )
             .env("RUST_LOG", "info")
             .stdout(Stdio::piped())

@@ -8,10 +8,8 @@
 //! the median, 95th percentile and worst time of each, polling every millisecond.
 use std::time::{Duration, Instant};
 
-use gatehouse::{
-    Config, Gatehouse,
-    simcluster::{CiliumBehaviour, SimCluster},
-};
+use gatehouse::{Config, Gatehouse};
+use simcluster::{CiliumBehaviour, SimCluster};
 use k8s_openapi::api::core::v1::Service;
 use kube::api::{Api, DeleteParams};
 use serde_json::{Value, json};

@@ -1,7 +1,7 @@
 //! Prints a fresh ECDSA P-256 key and a self-signed certificate for the hostnames given on
 //! the command line, as JSON `{"certificate_pem", "private_key_pem"}`, for the end-to-end
 //! tests: they upload real certificates made at test time, as the integration tests do.
-use app::backend::certificates::testing::{Encoding, TestKey, Validity, self_signed};
+use backend::certificates::testing::{Encoding, TestKey, Validity, self_signed};
 
 fn main() {
     let hosts: Vec<String> = std::env::args().skip(1).collect();

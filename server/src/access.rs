@@ -4,15 +4,8 @@
 //! a route without one, and pages or server functions that have no rule answer 403.
 use std::net::SocketAddr;
 
-use app::{
-    backend::auth::{
-        Principal, Via,
-        limiter::{Locked, SignInLimiter, now_millis},
-        sessions::{self, Timeouts},
-        tokens, users,
-    },
-    domain::access::{Access, Decision},
-};
+use backend::auth::{Principal, Via, limiter::{Locked, SignInLimiter, now_millis}, sessions::{self, Timeouts}, tokens, users};
+use domain::access::{Access, Decision};
 use axum::{
     Router,
     extract::{ConnectInfo, FromRequestParts, Request, State, connect_info::Connected},
@@ -49,9 +42,9 @@ pub struct AuthSettings {
     /// `--public-url`'s origin: the one `Origin` a browser's write may carry.
     pub public_origin: Option<String>,
     /// How long API tokens live.
-    pub token_lifetimes: app::backend::auth::tokens::Lifetimes,
+    pub token_lifetimes: backend::auth::tokens::Lifetimes,
     /// Proxies whose `X-Forwarded-For` names the client (`--trusted-proxies`).
-    pub trusted_proxies: Vec<app::domain::Cidr>,
+    pub trusted_proxies: Vec<domain::Cidr>,
     /// OpenID Connect sign-in, when configured.
     pub oidc: Option<crate::oidc::OidcSettings>,
 }
@@ -139,7 +132,7 @@ async fn guard_route(State(guard): State<Guard>, request: Request, next: Next) -
         Decision::SignIn => match guard.surface {
             Surface::Page => {
                 let wanted = request.uri().path_and_query().map_or("/", |path| path.as_str());
-                Redirect::to(&format!("/sign-in?return={}", app::backend::audit::query_escape(wanted))).into_response()
+                Redirect::to(&format!("/sign-in?return={}", backend::audit::query_escape(wanted))).into_response()
             }
             Surface::Api | Surface::ServerFn => ApiError::new(
                 StatusCode::UNAUTHORIZED,
@@ -211,9 +204,9 @@ pub fn client_address(settings: &AuthSettings, extensions: &Extensions, headers:
     Some(forwarded_client(&settings.trusted_proxies, peer, headers))
 }
 
-fn forwarded_client(trusted: &[app::domain::Cidr], peer: std::net::IpAddr, headers: &HeaderMap) -> std::net::IpAddr {
+fn forwarded_client(trusted: &[domain::Cidr], peer: std::net::IpAddr, headers: &HeaderMap) -> std::net::IpAddr {
     let is_trusted = |address: std::net::IpAddr| {
-        let address = app::domain::IpAddr::from(address.to_canonical());
+        let address = domain::IpAddr::from(address.to_canonical());
         trusted.iter().any(|network| network.contains(&address))
     };
     let mut client = peer;
@@ -290,7 +283,7 @@ fn basic(headers: &HeaderMap) -> Option<(String, String)> {
 pub enum SignInRefused {
     Locked(Locked),
     Wrong,
-    Failed(app::backend::db::DbError),
+    Failed(backend::db::DbError),
 }
 
 impl SignInRefused {
@@ -354,7 +347,7 @@ pub async fn check_password(
 /// silent anonymous request.
 pub async fn authenticate(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     let headers = request.headers();
-    let now = app::backend::auth::now_unix();
+    let now = backend::auth::now_unix();
     let caller = if let Some((name, password)) = basic(headers) {
         // HTTP basic credentials only make an API token (POST /api/v1/tokens), under the
         // same sign-in limits as the form.
@@ -443,7 +436,7 @@ mod tests {
 
     #[test]
     fn the_client_is_the_right_most_hop_that_is_not_a_trusted_proxy() {
-        let trusted = [app::domain::Cidr::parse("10.0.0.0/8").unwrap()];
+        let trusted = [domain::Cidr::parse("10.0.0.0/8").unwrap()];
         let mut headers = HeaderMap::new();
         headers.append("x-forwarded-for", HeaderValue::from_static("203.0.113.9, 198.51.100.4"));
         headers.append("x-forwarded-for", HeaderValue::from_static("10.1.2.3"));

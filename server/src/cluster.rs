@@ -3,7 +3,7 @@
 //! from kubeconfigs or simulated — and the label fix's reconciler on each.
 use std::{path::Path, sync::Arc};
 
-use app::backend::{
+use backend::{
     certificates::SecretKey,
     cluster::{
         Cluster, Clusters, ConnectError,
@@ -14,14 +14,18 @@ use app::backend::{
     db::Database,
     schema::{SchemaLoadError, SchemaRegistry},
 };
-use app::domain::DEFAULT_CLUSTER;
+use domain::DEFAULT_CLUSTER;
 use tokio::sync::watch;
 
-use crate::{
-    Config,
-    metrics::Metrics,
-    simcluster::{CiliumBehaviour, SimCluster},
-};
+use crate::{Config, metrics::Metrics};
+
+/// A simulated cluster this portal started (`--demo`, `--simulated-cluster`).
+#[cfg(feature = "demo")]
+pub type Simulated = Arc<simcluster::SimCluster>;
+/// Built without the `demo` feature, there are none.
+#[cfg(not(feature = "demo"))]
+#[derive(Debug, Clone)]
+pub enum Simulated {}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClusterError {
@@ -32,7 +36,9 @@ pub enum ClusterError {
     #[error("the simulated cluster could not start: {0}")]
     Simulated(#[source] std::io::Error),
     #[error(transparent)]
-    Database(#[from] app::backend::db::DbError),
+    Database(#[from] backend::db::DbError),
+    #[error("this gatehouse was built without the simulated cluster (cargo feature `demo`): --demo and --simulated-cluster need it; connect a real cluster with --kubeconfig, --cluster or --in-cluster")]
+    NoSimulator,
     #[error("--cluster {0} is given twice; give each cluster one name")]
     DuplicateCluster(String),
 }
@@ -45,7 +51,7 @@ pub struct ClusterState {
     pub label_fix: LabelFixSwitch,
     /// The simulated clusters: the default one when no real one is configured, and those
     /// of --simulated-cluster.
-    pub simulated: Vec<Arc<SimCluster>>,
+    pub simulated: Vec<Simulated>,
     /// Whether this replica holds the Lease and runs the reconcilers; `None` when no cluster
     /// is configured at all.
     pub election: Option<Arc<Election>>,
@@ -151,10 +157,17 @@ pub async fn connect(
 }
 
 /// Starts a simulated Cilium cluster in process and a client of it named `name`.
-async fn start_simulated(config: &Config, name: &str) -> Result<(Cluster, Arc<SimCluster>), ClusterError> {
+#[cfg(feature = "demo")]
+async fn start_simulated(config: &Config, name: &str) -> Result<(Cluster, Simulated), ClusterError> {
+    use simcluster::{CiliumBehaviour, SimCluster};
     let simulated = SimCluster::start_seeded(schemas(&config.schemas_dir).await?).await.map_err(ClusterError::Simulated)?;
     simulated.set_behaviour(CiliumBehaviour { copies_infrastructure_labels: !config.simulated_cilium_legacy, ..CiliumBehaviour::default() });
     let cluster = Cluster::from_kubeconfig_text(&simulated.kubeconfig(None), None, name, "simulated").await?;
     tracing::info!(cluster = %name, api_server = %simulated.url(), "using a simulated Cilium cluster");
     Ok((cluster, Arc::new(simulated)))
+}
+
+#[cfg(not(feature = "demo"))]
+async fn start_simulated(_: &Config, _: &str) -> Result<(Cluster, Simulated), ClusterError> {
+    Err(ClusterError::NoSimulator)
 }

@@ -1,7 +1,8 @@
 //! Command-line flags, each with an environment-variable twin.
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
-use app::{backend::policy::Tenancy, domain::access::NamespacePattern};
+use backend::policy::Tenancy;
+use domain::access::NamespacePattern;
 use clap::{Parser, ValueEnum};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -102,7 +103,7 @@ pub struct Config {
     /// comma-separated. The client is the right-most address in the header that is not one of
     /// them; without this flag the header is ignored and the connection's address counts.
     #[arg(long, env = "GATEHOUSE_TRUSTED_PROXIES", value_delimiter = ',', value_parser = parse_trusted_proxy)]
-    pub trusted_proxies: Vec<app::domain::Cidr>,
+    pub trusted_proxies: Vec<domain::Cidr>,
 
     /// OpenID Connect sign-in: the provider's issuer URL (its discovery document is read
     /// from ISSUER/.well-known/openid-configuration). Needs --oidc-client-id and
@@ -224,8 +225,8 @@ pub struct ClusterSpec {
 
 /// A cluster's name: a DNS label other than `default`.
 fn parse_cluster_name(name: &str) -> Result<String, String> {
-    let name = app::domain::K8sName::parse(name).map_err(|error| format!("the cluster name: {error}"))?;
-    if name.as_str() == app::domain::DEFAULT_CLUSTER {
+    let name = domain::K8sName::parse(name).map_err(|error| format!("the cluster name: {error}"))?;
+    if name.as_str() == domain::DEFAULT_CLUSTER {
         return Err(
             "`default` names the cluster of --kubeconfig, --in-cluster or the simulated one; give this cluster another name".to_owned()
         );
@@ -304,15 +305,15 @@ fn parse_namespace_pattern(text: &str) -> Result<NamespacePattern, String> {
     NamespacePattern::parse(text).map_err(|error| error.to_string())
 }
 
-fn parse_trusted_proxy(text: &str) -> Result<app::domain::Cidr, String> {
+fn parse_trusted_proxy(text: &str) -> Result<domain::Cidr, String> {
     let text = text.trim();
     if !text.contains('/')
         && let Ok(address) = text.parse::<std::net::IpAddr>()
     {
         let bits = if address.is_ipv4() { 32 } else { 128 };
-        return app::domain::Cidr::containing(address.into(), bits).ok_or_else(|| format!("`{text}` is not an address"));
+        return domain::Cidr::containing(address.into(), bits).ok_or_else(|| format!("`{text}` is not an address"));
     }
-    app::domain::Cidr::parse(text).map_err(|error| format!("a trusted proxy is a network like 10.0.0.0/8 or one address: {error}"))
+    domain::Cidr::parse(text).map_err(|error| format!("a trusted proxy is a network like 10.0.0.0/8 or one address: {error}"))
 }
 
 /// A secret as given in the environment; `Debug` never shows it.
@@ -377,24 +378,24 @@ impl Config {
         .map(Some)
     }
 
-    pub fn session_timeouts(&self) -> app::backend::auth::sessions::Timeouts {
-        app::backend::auth::sessions::Timeouts { idle: self.session_idle_secs, absolute: self.session_max_secs }
+    pub fn session_timeouts(&self) -> backend::auth::sessions::Timeouts {
+        backend::auth::sessions::Timeouts { idle: self.session_idle_secs, absolute: self.session_max_secs }
     }
 
-    pub fn sign_in_limits(&self) -> app::backend::auth::limiter::Limits {
+    pub fn sign_in_limits(&self) -> backend::auth::limiter::Limits {
         let lockout = Duration::from_secs(self.sign_in_lockout_secs);
-        app::backend::auth::limiter::Limits { attempts: self.sign_in_attempts, window: lockout, lockout }
+        backend::auth::limiter::Limits { attempts: self.sign_in_attempts, window: lockout, lockout }
     }
 
     /// The tokens' lifetimes, or why `--token-days` cannot be the default.
-    pub fn token_lifetimes(&self) -> Result<app::backend::auth::tokens::Lifetimes, String> {
+    pub fn token_lifetimes(&self) -> Result<backend::auth::tokens::Lifetimes, String> {
         if self.token_days > self.token_max_days {
             return Err(format!(
                 "--token-days ({}) is above --token-max-days ({}); a token's default lifetime cannot be longer than the longest allowed",
                 self.token_days, self.token_max_days
             ));
         }
-        Ok(app::backend::auth::tokens::Lifetimes { default_days: self.token_days, max_days: self.token_max_days })
+        Ok(backend::auth::tokens::Lifetimes { default_days: self.token_days, max_days: self.token_max_days })
     }
 
     /// The namespaces no application may go to.
@@ -410,9 +411,9 @@ impl Config {
         Tenancy::new(&own, &self.reserved_namespaces)
     }
 
-    pub fn job_settings(&self) -> app::backend::cluster::jobs::JobSettings {
-        app::backend::cluster::jobs::JobSettings::new(
-            app::backend::cluster::leader::identity(),
+    pub fn job_settings(&self) -> backend::cluster::jobs::JobSettings {
+        backend::cluster::jobs::JobSettings::new(
+            backend::cluster::leader::identity(),
             Duration::from_secs(self.job_lease_secs.max(1)),
             self.job_workers,
         )
@@ -432,7 +433,7 @@ impl Config {
         if let Some(path) = &self.secret_key_file {
             return path.clone();
         }
-        app::backend::db::sqlite_file(&self.database_url)
+        backend::db::sqlite_file(&self.database_url)
             .and_then(|file| file.parent().map(|dir| dir.join("secret.key")))
             .unwrap_or_else(|| PathBuf::from("data/secret.key"))
     }
@@ -483,7 +484,7 @@ impl Config {
             schemas_dir: PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared")),
             // One key per test database, the same for every server started on it, and no
             // key file beside a PostgreSQL test.
-            secret_key: Some(SecretText(app::backend::certificates::SecretKey::derived_text_for_tests(&database_url))),
+            secret_key: Some(SecretText(backend::certificates::SecretKey::derived_text_for_tests(&database_url))),
         }
     }
 }

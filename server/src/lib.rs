@@ -10,14 +10,13 @@ pub mod oidc;
 pub mod openapi;
 pub mod pages;
 pub mod router;
-pub mod simcluster;
 pub mod state;
 pub mod telemetry;
 pub mod tls;
 
 use std::{future::Future, net::SocketAddr, sync::Arc};
 
-use app::backend::{
+use backend::{
     auth::{Principal, Via},
     certificates::{SecretKey, load_or_create},
     db::{Database, DbError},
@@ -41,15 +40,15 @@ pub enum StartError {
     #[error("serving: {0}")]
     Serve(std::io::Error),
     #[error("secret key: {0}")]
-    SecretKey(#[from] app::backend::certificates::SecretKeyError),
+    SecretKey(#[from] backend::certificates::SecretKeyError),
     #[error("secret key: {0}")]
-    WrongSecretKey(#[from] app::backend::certificates::KeyCheckError),
+    WrongSecretKey(#[from] backend::certificates::KeyCheckError),
     #[error("OpenID Connect: {0}")]
     Oidc(#[from] oidc::OidcConfigError),
     #[error("cluster: {0}")]
     Cluster(#[from] cluster::ClusterError),
     #[error("demo data: {0}")]
-    Demo(#[from] app::backend::demo::DemoError),
+    Demo(#[from] backend::demo::DemoError),
     #[error("{0}")]
     DemoSignIn(String),
     #[error("{0}")]
@@ -59,7 +58,7 @@ pub enum StartError {
 /// The secret key that seals certificates' private keys, from GATEHOUSE_SECRET_KEY or the
 /// key file (created on first run). The log says where it came from, never what it is.
 fn secret_key(config: &Config) -> Result<SecretKey, StartError> {
-    use app::backend::certificates::KeyOrigin;
+    use backend::certificates::KeyOrigin;
     let path = config.secret_key_path();
     let (key, origin) = load_or_create(config.secret_key.as_ref().map(|s| s.0.as_str()), &path)?;
     match origin {
@@ -82,7 +81,7 @@ fn secret_key(config: &Config) -> Result<SecretKey, StartError> {
 /// The first admin (when there is none), and with `--demo` and the demo sign-in the demo
 /// user every visitor without a session becomes.
 async fn accounts(db: &Database, config: &Config) -> Result<Option<Principal>, StartError> {
-    use app::backend::auth::users;
+    use backend::auth::users;
     let password = config.admin_password.as_ref().map(|secret| secret.0.as_str());
     if let Some(generated) = users::ensure_admin(db, password).await? {
         // Printed once, on the first start; the database keeps only its hash.
@@ -111,7 +110,7 @@ pub struct Gatehouse {
     state: AppState,
     listener: TcpListener,
     tls: Option<tls::TlsAcceptorConfig>,
-    jobs: app::backend::cluster::jobs::JobSettings,
+    jobs: backend::cluster::jobs::JobSettings,
     /// How long a stop waits for jobs and connections before exiting anyway.
     grace: std::time::Duration,
 }
@@ -127,22 +126,22 @@ impl Gatehouse {
             _ => None,
         };
         // A database URL that cannot work is reported before a key file is created for it.
-        app::backend::db::Backend::from_url(&config.database_url)?;
+        backend::db::Backend::from_url(&config.database_url)?;
         let secret_key = Arc::new(secret_key(&config)?);
         let db = Database::connect(&config.database_url).await?;
-        app::backend::certificates::check_secret_key(&db, &secret_key).await?;
-        app::backend::certificates::grant_owners_to_users(&db, "gatehouse (certificate owners upgrade)").await?;
-        app::backend::applications::hold_all_fixed_vips(&db, "gatehouse").await?;
-        let migrated = app::backend::auth::users::migrate_scopes(&db).await?;
+        backend::certificates::check_secret_key(&db, &secret_key).await?;
+        backend::certificates::grant_owners_to_users(&db, "gatehouse (certificate owners upgrade)").await?;
+        backend::applications::hold_all_fixed_vips(&db, "gatehouse").await?;
+        let migrated = backend::auth::users::migrate_scopes(&db).await?;
         if migrated > 0 {
             tracing::info!(users = migrated, "scopes stored before scopes named namespaces now say namespace: (see the upgrade notes)");
         }
         if config.demo {
-            let created = app::backend::demo::seed(&db, &secret_key).await?;
+            let created = backend::demo::seed(&db, &secret_key).await?;
             tracing::info!(created, "demo data seeded");
         }
         let demo_user = accounts(&db, &config).await?;
-        let dated = app::backend::auth::tokens::expire_unlimited(&db, token_lifetimes).await?;
+        let dated = backend::auth::tokens::expire_unlimited(&db, token_lifetimes).await?;
         if dated > 0 {
             tracing::info!(tokens = dated, days = token_lifetimes.max_days, "API tokens made before tokens expired now expire after --token-max-days");
         }
@@ -184,7 +183,7 @@ impl Gatehouse {
         let election = self.state.clusters.election.clone();
         let (stop, stopping) = tokio::sync::watch::channel(false);
         let mut workers =
-            tokio::spawn(app::backend::cluster::jobs::pool(self.state.clusters.submitter.clone(), self.jobs, stopping.clone()));
+            tokio::spawn(backend::cluster::jobs::pool(self.state.clusters.submitter.clone(), self.jobs, stopping.clone()));
         let shutdown = async move {
             shutdown.await;
             let _ = stop.send(true);

@@ -4,7 +4,7 @@
 
 use std::{io::Write as _, path::PathBuf, process::ExitCode};
 
-use app::domain::{Application, Environment, Plan, VipPool};
+use domain::{Application, Environment, Plan, VipPool};
 use clap::{Args, ValueEnum};
 use kube::{
     Client,

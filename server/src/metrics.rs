@@ -8,18 +8,14 @@ use std::{
     time::{Duration, Instant},
 };
 
-use app::{
-    backend::{
-        allocations, certificates,
-        cluster::{
-            label_fix::{self, Outcome},
-            submissions,
-        },
-        db::{Database, DbError},
-        pools,
-    },
-    domain::certificates::InventoryQuery,
+use backend::{
+    allocations,
+    certificates,
+    cluster::{label_fix::{self, Outcome}, submissions},
+    db::{Database, DbError},
+    pools,
 };
+use domain::certificates::InventoryQuery;
 use axum::{
     extract::{MatchedPath, Request, State},
     http::{StatusCode, header},
@@ -181,7 +177,7 @@ impl Metrics {
         registry.register("pool_utilization_ratio", "Share of each VIP pool's addresses allocated or reserved", utilization);
 
         let days = Family::<CertificateLabels, Gauge>::default();
-        for certificate in certificates::list(db, &app::backend::auth::Principal::system("metrics"), &InventoryQuery::default()).await? {
+        for certificate in certificates::list(db, &backend::auth::Principal::system("metrics"), &InventoryQuery::default()).await? {
             if let Some(left) = certificate.days_left {
                 days.get_or_create(&CertificateLabels { environment: certificate.environment, name: certificate.name }).set(left);
             }

@@ -3,14 +3,8 @@
 //! the provider's groups mapped to a role. Users signed in this way have no password here.
 use std::time::Duration;
 
-use app::{
-    backend::auth::{
-        limiter::now_millis,
-        pending::{self, Pending},
-        random_secret, sessions, users,
-    },
-    domain::access::{Access, Role},
-};
+use backend::auth::{limiter::now_millis, pending::{self, Pending}, random_secret, sessions, users};
+use domain::access::{Access, Role};
 use axum::{
     extract::{Query, State},
     http::{HeaderMap, StatusCode, header},
@@ -62,7 +56,7 @@ pub enum OidcConfigError {
     #[error("--oidc-roles: {0:?} is not GROUP=ROLE (for example netops=network_admin)")]
     Mapping(String),
     #[error("--oidc-roles: {0}")]
-    Role(#[from] app::domain::access::UnknownRole),
+    Role(#[from] domain::access::UnknownRole),
     #[error("--oidc-issuer needs --oidc-client-id and GATEHOUSE_OIDC_CLIENT_SECRET")]
     Incomplete,
     #[error("OpenID Connect HTTP client: {0}")]
@@ -162,7 +156,7 @@ struct StartQuery {
     return_to: Option<String>,
 }
 
-fn refuse(caller: Option<&app::backend::auth::Principal>, status: StatusCode, message: &str) -> Response {
+fn refuse(caller: Option<&backend::auth::Principal>, status: StatusCode, message: &str) -> Response {
     let mut response = pages::forbidden(caller, message);
     *response.status_mut() = status;
     response
@@ -270,7 +264,7 @@ async fn callback(
 
 async fn completed(
     state: &AppState,
-    caller: Option<&app::backend::auth::Principal>,
+    caller: Option<&backend::auth::Principal>,
     headers: &HeaderMap,
     query: CallbackQuery,
 ) -> Response {
@@ -302,7 +296,7 @@ async fn completed(
             return refuse(caller, StatusCode::FORBIDDEN, &message);
         }
     };
-    let id = match sessions::start(&state.db, user.id, app::backend::auth::now_unix()).await {
+    let id = match sessions::start(&state.db, user.id, backend::auth::now_unix()).await {
         Ok(id) => id,
         Err(error) => return crate::api::ApiError::internal(&error).into_response(),
     };
@@ -345,7 +339,7 @@ async fn verified_user(state: &AppState, oidc: &OidcSettings, pending: &Pending,
         .json()
         .await
         .map_err(|error| format!("the OpenID provider's keys are malformed ({error})"))?;
-    let mut claims = verify_id_token(&answer.id_token, &keys, oidc, &pending.nonce, app::backend::auth::now_unix())?;
+    let mut claims = verify_id_token(&answer.id_token, &keys, oidc, &pending.nonce, backend::auth::now_unix())?;
     if claims.get(&oidc.groups_claim).is_none()
         && let (Some(userinfo), Some(access_token)) = (&discovery.userinfo_endpoint, &answer.access_token)
     {
@@ -379,7 +373,7 @@ async fn verified_user(state: &AppState, oidc: &OidcSettings, pending: &Pending,
     })?;
     let identity = users::ExternalIdentity { issuer: &oidc.issuer, subject };
     users::ensure_external(&state.db, identity, &name, role).await.map_err(|error| match error {
-        app::backend::db::DbError::Conflict(message) => message,
+        backend::db::DbError::Conflict(message) => message,
         other => {
             tracing::error!(error = %other, "OpenID Connect sign-in: the user could not be stored");
             "the user could not be stored; the server log has the details".to_owned()

@@ -7,7 +7,7 @@
 //! [`Routes`]: crate::access::Routes
 use std::sync::OnceLock;
 
-use app::domain::access::Access;
+use domain::access::Access;
 use axum::{Json, http::Method};
 use serde_json::{Map, Value, json};
 

@@ -1,13 +1,9 @@
 //! One router for the whole portal: pages, /api/v1, health, static files.
 use std::sync::Arc;
 
-use app::{
-    App,
-    backend::auth::Principal,
-    domain::access::Access,
-    backend::http::{DEFAULT_POLICY, page_policy},
-    shell,
-};
+use app::{App, shell};
+use backend::{auth::Principal, http::{DEFAULT_POLICY, page_policy}};
+use domain::access::Access;
 use axum::{
     Json, Router,
     extract::{Request, State},

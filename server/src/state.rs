@@ -1,6 +1,6 @@
 use std::{sync::Arc, time::Duration};
 
-use app::backend::{
+use backend::{
     auth::{Principal, limiter::SignInLimiter},
     certificates::SecretKey,
     db::Database,

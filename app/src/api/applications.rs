@@ -9,8 +9,8 @@ use crate::domain::{Application, ApplicationInput};
 /// One stored application the caller may read; `NotFound` when there is none of that name.
 #[server]
 pub async fn get_application(name: String) -> Result<Application, AppError> {
-    let caller = crate::backend::auth::current()?;
-    let db = crate::backend::db::use_database()?;
+    let caller = crate::api::context::current()?;
+    let db = crate::api::context::use_database()?;
     Ok(crate::backend::applications::get_for(&db, &caller, &name).await?)
 }
 
@@ -30,8 +30,8 @@ pub async fn save_application(input: ApplicationInput, create: bool) -> Result<S
     use crate::{backend::applications, domain::FieldError};
     let application = Application::try_from(input).map_err(|errors| AppError::Fields(errors.into_vec()))?;
     let name = application.name.to_string();
-    let caller = crate::backend::auth::current()?;
-    let db = crate::backend::db::use_database()?;
+    let caller = crate::api::context::current()?;
+    let db = crate::api::context::use_database()?;
     let tenancy = use_tenancy()?;
     let saved = if create {
         applications::create(&db, &tenancy, &caller, &application).await
@@ -78,7 +78,7 @@ pub struct PreviewItem {
 /// server-side-apply dry run (`GET /api/v1/applications/{app}/preview` for the page).
 #[server]
 pub async fn preview_application(application: String, environment: String) -> Result<Vec<PreviewItem>, AppError> {
-    let caller = crate::backend::auth::current()?;
+    let caller = crate::api::context::current()?;
     let submitter = use_context::<crate::backend::cluster::submissions::Submitter>().ok_or(AppError::Internal)?;
     Ok(submitter.preview(&caller, &application, &environment).await?.into_iter().map(PreviewItem::from).collect())
 }

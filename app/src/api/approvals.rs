@@ -54,8 +54,8 @@ fn summary(
 /// The submissions waiting for approval, oldest first.
 #[server]
 pub async fn list_approvals() -> Result<Vec<ApprovalSummary>, AppError> {
-    let caller = crate::backend::auth::current()?;
-    let db = crate::backend::db::use_database()?;
+    let caller = crate::api::context::current()?;
+    let db = crate::api::context::use_database()?;
     let waiting = crate::backend::cluster::submissions::awaiting_approval(&db).await?;
     Ok(waiting
         .iter()
@@ -67,8 +67,8 @@ pub async fn list_approvals() -> Result<Vec<ApprovalSummary>, AppError> {
 #[server]
 pub async fn get_approval(id: i64) -> Result<ApprovalDetail, AppError> {
     use crate::backend::cluster::submissions::{self, Submitter, status};
-    let caller = crate::backend::auth::current()?;
-    let db = crate::backend::db::use_database()?;
+    let caller = crate::api::context::current()?;
+    let db = crate::api::context::use_database()?;
     let submission = submissions::get(&db, id)
         .await?
         .ok_or_else(|| AppError::NotFound(format!("there is no submission {id}")))?;
@@ -109,7 +109,7 @@ pub async fn get_approval(id: i64) -> Result<ApprovalDetail, AppError> {
 
 #[server]
 pub async fn approve_submission(id: i64) -> Result<(), AppError> {
-    let caller = crate::backend::auth::current()?;
+    let caller = crate::api::context::current()?;
     let submitter = use_context::<crate::backend::cluster::submissions::Submitter>()
         .ok_or(AppError::Internal)?;
     Ok(submitter.approve(&caller, id).await?)
@@ -117,7 +117,7 @@ pub async fn approve_submission(id: i64) -> Result<(), AppError> {
 
 #[server]
 pub async fn reject_submission(id: i64, reason: String) -> Result<(), AppError> {
-    let caller = crate::backend::auth::current()?;
+    let caller = crate::api::context::current()?;
     let submitter = use_context::<crate::backend::cluster::submissions::Submitter>()
         .ok_or(AppError::Internal)?;
     Ok(submitter.reject(&caller, id, &reason).await?)

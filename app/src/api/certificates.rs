@@ -63,8 +63,8 @@ impl From<crate::backend::certificates::CertificateError> for AppError {
 #[server(input = leptos::server_fn::codec::Json)]
 pub async fn list_certificates(query: InventoryQuery) -> Result<InventoryPage, AppError> {
     use crate::backend::{certificates, environments, plan};
-    let db = crate::backend::db::use_database()?;
-    let caller = crate::backend::auth::current()?;
+    let db = crate::api::context::use_database()?;
+    let caller = crate::api::context::current()?;
     let all = certificates::list(&db, &caller, &InventoryQuery { sort: query.sort, ..InventoryQuery::default() }).await?;
     let total = all.len();
     let certificates = query.apply(all);
@@ -76,8 +76,8 @@ pub async fn list_certificates(query: InventoryQuery) -> Result<InventoryPage, A
 /// One version with its chain and history.
 #[server]
 pub async fn get_certificate(id: i64) -> Result<CertificatePage, AppError> {
-    let db = crate::backend::db::use_database()?;
-    let caller = crate::backend::auth::current()?;
+    let db = crate::api::context::use_database()?;
+    let caller = crate::api::context::current()?;
     let certificate = crate::backend::certificates::get(&db, &caller, id)
         .await?
         .ok_or_else(|| AppError::NotFound(format!("there is no certificate with id {id}")))?;
@@ -95,18 +95,18 @@ pub async fn get_certificate(id: i64) -> Result<CertificatePage, AppError> {
 #[server(input = leptos::server_fn::codec::Json)]
 pub async fn upload_certificate(environment: String, input: CertificateUploadInput) -> Result<UploadedView, AppError> {
     use crate::backend::certificates;
-    let db = crate::backend::db::use_database()?;
+    let db = crate::api::context::use_database()?;
     let secret_key = use_secret_key()?;
     let upload =
         crate::domain::CertificateUpload::parse(input).map_err(|errors| AppError::Fields(errors.into_vec()))?;
-    let uploaded = certificates::upload(&db, &secret_key, &crate::backend::auth::current()?, &environment, &upload).await?;
+    let uploaded = certificates::upload(&db, &secret_key, &crate::api::context::current()?, &environment, &upload).await?;
     Ok(UploadedView { id: uploaded.certificate.id, findings: uploaded.findings })
 }
 
 #[server]
 pub async fn delete_certificate(id: i64) -> Result<(), AppError> {
-    let db = crate::backend::db::use_database()?;
-    Ok(crate::backend::certificates::delete(&db, &crate::backend::auth::current()?, id).await?)
+    let db = crate::api::context::use_database()?;
+    Ok(crate::backend::certificates::delete(&db, &crate::api::context::current()?, id).await?)
 }
 
 /// Changes who may use the certificate `id`: `owners` as typed (`team-a, team-b-*`, or one
@@ -114,9 +114,9 @@ pub async fn delete_certificate(id: i64) -> Result<(), AppError> {
 #[server]
 pub async fn set_certificate_owners(id: i64, owners: String) -> Result<String, AppError> {
     use crate::domain::certificates::CertificateOwners;
-    let db = crate::backend::db::use_database()?;
+    let db = crate::api::context::use_database()?;
     let owners = CertificateOwners::parse("owners", &CertificateOwners::split(&owners))
         .map_err(|errors| AppError::Fields(errors.into_vec()))?;
-    let stored = crate::backend::certificates::set_owners(&db, &crate::backend::auth::current()?, id, &owners).await?;
+    let stored = crate::backend::certificates::set_owners(&db, &crate::api::context::current()?, id, &owners).await?;
     Ok(stored.owners.to_string())
 }

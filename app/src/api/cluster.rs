@@ -4,6 +4,7 @@ use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::AppError;
+pub use views::cluster::{AddressDrift, Drift, Import, ImportedAddress, ImportedPool, PoolDrift};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ObjectProgress {
@@ -113,8 +114,8 @@ impl From<crate::backend::cluster::submissions::SubmitError> for AppError {
 /// latest submission there.
 #[server]
 pub async fn list_application_targets() -> Result<Vec<ApplicationTargets>, AppError> {
-    let caller = crate::backend::auth::current()?;
-    let db = crate::backend::db::use_database()?;
+    let caller = crate::api::context::current()?;
+    let db = crate::api::context::use_database()?;
     let plan = crate::backend::plan::load_from(&db).await?;
     let full = crate::domain::check_plan(&plan, crate::backend::plan::now_unix());
     let readable: Vec<&crate::domain::Application> =
@@ -197,8 +198,8 @@ pub struct ApplicationGlance {
 #[server]
 pub async fn get_application_glance(name: String) -> Result<ApplicationGlance, AppError> {
     use crate::domain::Severity;
-    let caller = crate::backend::auth::current()?;
-    let db = crate::backend::db::use_database()?;
+    let caller = crate::api::context::current()?;
+    let db = crate::api::context::use_database()?;
     // The service answers NotFound for an unknown application and one outside the caller's scopes.
     let application = crate::backend::applications::get_for(&db, &caller, &name).await?;
     let plan = crate::backend::plan::load_from(&db).await?;
@@ -252,13 +253,13 @@ pub async fn get_application_glance(name: String) -> Result<ApplicationGlance, A
 
 #[server]
 pub async fn submit_to_cluster(application: String, environment: String, dry_run: bool) -> Result<i64, AppError> {
-    let caller = crate::backend::auth::current()?;
+    let caller = crate::api::context::current()?;
     Ok(submitter()?.submit(&caller, &application, &environment, dry_run).await?)
 }
 
 #[server]
 pub async fn tear_down(application: String, environment: String) -> Result<i64, AppError> {
-    let caller = crate::backend::auth::current()?;
+    let caller = crate::api::context::current()?;
     Ok(submitter()?.teardown(&caller, &application, &environment).await?)
 }
 
@@ -266,7 +267,7 @@ pub async fn tear_down(application: String, environment: String) -> Result<i64, 
 /// under (its requester or a network admin; the service checks).
 #[server]
 pub async fn retry_submission(id: i64) -> Result<i64, AppError> {
-    let caller = crate::backend::auth::current()?;
+    let caller = crate::api::context::current()?;
     submitter()?.retry(&caller, id).await?;
     Ok(id)
 }
@@ -284,7 +285,7 @@ pub struct AdoptTarget {
 #[server]
 pub async fn adopt_objects(application: String, environment: String, objects: Vec<AdoptTarget>) -> Result<Vec<String>, AppError> {
     use crate::backend::cluster::submissions::{AdoptError, ObjectRef};
-    let caller = crate::backend::auth::current()?;
+    let caller = crate::api::context::current()?;
     let names: Vec<ObjectRef> =
         objects.into_iter().map(|o| ObjectRef { kind: o.kind, name: o.name, namespace: o.namespace }).collect();
     match submitter()?.adopt(&caller, &application, &environment, &names).await {
@@ -299,8 +300,8 @@ pub async fn adopt_objects(application: String, environment: String, objects: Ve
 
 #[server]
 pub async fn get_submission_progress(id: i64) -> Result<SubmissionProgress, AppError> {
-    let caller = crate::backend::auth::current()?;
-    let db = crate::backend::db::use_database()?;
+    let caller = crate::api::context::current()?;
+    let db = crate::api::context::use_database()?;
     crate::backend::cluster::submissions::get_for(&db, &caller, id)
         .await?
         .map(progress)
@@ -338,7 +339,7 @@ pub struct ClustersView {
 #[server]
 pub async fn cluster_status() -> Result<ClustersView, AppError> {
     use crate::backend::cluster::{label_fix, overview};
-    let db = crate::backend::db::use_database()?;
+    let db = crate::api::context::use_database()?;
     let plan = crate::backend::plan::load_from(&db).await?;
     let clusters = overview(&submitter()?.clusters, &plan)
         .await
@@ -363,9 +364,9 @@ pub async fn cluster_status() -> Result<ClustersView, AppError> {
 #[server]
 pub async fn switch_label_fix(enabled: bool) -> Result<bool, AppError> {
     use crate::backend::cluster::label_fix::{LabelFixSwitch, set_enabled};
-    let db = crate::backend::db::use_database()?;
+    let db = crate::api::context::use_database()?;
     let switch = use_context::<LabelFixSwitch>().ok_or(AppError::Internal)?;
-    set_enabled(&db, &switch.0, &crate::backend::auth::current()?, enabled).await?;
+    set_enabled(&db, &switch.0, &crate::api::context::current()?, enabled).await?;
     Ok(enabled)
 }
 
@@ -396,7 +397,7 @@ pub struct VipReport {
 #[server]
 pub async fn vip_statuses() -> Result<VipReport, AppError> {
     use crate::backend::cluster::{label_fix, vips};
-    let db = crate::backend::db::use_database()?;
+    let db = crate::api::context::use_database()?;
     let plan = crate::backend::plan::load_from(&db).await?;
     let label_fix = label_fix::enabled(&db).await?;
     let (statuses, unreadable) = vips::statuses(&submitter()?.clusters, &plan).await;
@@ -422,107 +423,19 @@ pub async fn vip_statuses() -> Result<VipReport, AppError> {
     })
 }
 
-/// One pool, by name, that differs between the plan and the cluster.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PoolDrift {
-    pub name: String,
-    /// `cluster_only`, `plan_only` or `different`.
-    pub drift: String,
-    /// The plan's environment, or for a pool only the cluster has, the environment whose
-    /// advertisement label its `serviceSelector` selects.
-    pub environment: Option<String>,
-    pub plan_blocks: Vec<String>,
-    pub cluster_blocks: Vec<String>,
-    pub message: String,
-}
-
-/// One VIP that differs between the plan and the cluster.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AddressDrift {
-    pub address: String,
-    /// `cluster_only` (the plan does not hold it), `conflict` (the plan holds it for someone
-    /// other than the Service the cluster assigned it to), `plan_only` or `different` (an
-    /// application's Gateway's Service has another address than the plan's).
-    pub drift: String,
-    /// `namespace/name` of the LoadBalancer Service holding it in the cluster: the cluster's
-    /// holder.
-    pub service: Option<String>,
-    /// Who holds or asks for it in the plan: `application/api in prod`, or an allocation's owner.
-    pub plan_owner: Option<String>,
-    /// The application the plan holds it for, when it is one.
-    #[serde(default)]
-    pub plan_application: Option<String>,
-    /// The environment of the plan's holder.
-    #[serde(default)]
-    pub plan_environment: Option<String>,
-    /// `namespace/name` of the Service that should hold it by the plan (the plan's holder's
-    /// Gateway's generated Service, or the Service an imported allocation came from); none
-    /// when the plan holds it for an owner that is not a Service.
-    #[serde(default)]
-    pub plan_service: Option<String>,
-    pub message: String,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Drift {
-    pub pools: Vec<PoolDrift>,
-    pub addresses: Vec<AddressDrift>,
-    /// Each cluster that could not be read, in a sentence: the drift above is the other
-    /// clusters'.
-    #[serde(default)]
-    pub unreadable: Vec<String>,
-}
-
 /// The drift between the plan and the cluster, or why the cluster could not be read.
 #[server]
 pub async fn cluster_drift() -> Result<Result<Drift, String>, AppError> {
-    let db = crate::backend::db::use_database()?;
+    let db = crate::api::context::use_database()?;
     let plan = crate::backend::plan::load_from(&db).await?;
     Ok(crate::backend::cluster::drift::drift(&submitter()?.clusters, &plan).await.map_err(|failure| failure.to_string()))
 }
 
-/// A CiliumLoadBalancerIPPool of the cluster that an import adds to the plan.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ImportedPool {
-    pub name: String,
-    pub environment: String,
-    pub blocks: Vec<String>,
-}
-
-/// A VIP LB-IPAM assigned that an import records as an allocation.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ImportedAddress {
-    pub address: String,
-    pub pool: String,
-    pub environment: String,
-    /// The Service holding it, `namespace/name`: the allocation's owner.
-    pub owner: String,
-    /// The Gatehouse application whose Gateway's Service it is.
-    pub application: Option<String>,
-}
-
-/// What an import adds to the plan (previewed, then applied in one transaction), and what it
-/// leaves out and why.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Import {
-    pub pools: Vec<ImportedPool>,
-    pub addresses: Vec<ImportedAddress>,
-    pub left_out: Vec<String>,
-    /// Each cluster that could not be read, in a sentence: nothing of it is imported.
-    #[serde(default)]
-    pub unreadable: Vec<String>,
-}
-
-impl Import {
-    pub fn is_empty(&self) -> bool {
-        self.pools.is_empty() && self.addresses.is_empty()
-    }
-}
 
 /// What importing from the cluster would add to the plan.
 #[server]
 pub async fn import_preview() -> Result<Result<Import, String>, AppError> {
-    let db = crate::backend::db::use_database()?;
+    let db = crate::api::context::use_database()?;
     let plan = crate::backend::plan::load_from(&db).await?;
     Ok(crate::backend::cluster::import::preview(&submitter()?.clusters, &plan).await.map_err(|failure| failure.to_string()))
 }
@@ -531,8 +444,8 @@ pub async fn import_preview() -> Result<Result<Import, String>, AppError> {
 #[server]
 pub async fn import_from_cluster() -> Result<Result<Import, String>, AppError> {
     use crate::backend::cluster::import::{ImportError, apply};
-    let db = crate::backend::db::use_database()?;
-    match apply(&db, &submitter()?.clusters, &crate::backend::auth::current()?).await {
+    let db = crate::api::context::use_database()?;
+    match apply(&db, &submitter()?.clusters, &crate::api::context::current()?).await {
         Ok(import) => Ok(Ok(import)),
         Err(ImportError::Cluster(failure)) => Ok(Err(failure.to_string())),
         Err(ImportError::Db(error)) => Err(error.into()),

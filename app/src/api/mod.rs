@@ -4,6 +4,8 @@ pub mod approvals;
 pub mod applications;
 pub mod certificates;
 pub mod cluster;
+#[cfg(feature = "ssr")]
+pub mod context;
 mod error;
 pub mod pools;
 pub mod topology;
@@ -25,7 +27,7 @@ pub struct SignedIn {
 pub async fn signed_in_as() -> Result<Option<SignedIn>, AppError> {
     use crate::backend::auth::{Principal, Via};
     let Some(principal) = use_context::<Principal>() else { return Ok(None) };
-    let db = crate::backend::db::use_database()?;
+    let db = crate::api::context::use_database()?;
     let label_fix_off = !crate::backend::cluster::label_fix::enabled(&db).await?;
     Ok(Some(SignedIn { demo: principal.via == Via::Demo, name: principal.name, role: principal.role, label_fix_off }))
 }
@@ -96,14 +98,14 @@ use crate::domain::{Environment, EnvironmentInput, Plan};
 /// Every stored environment, by name.
 #[server]
 pub async fn list_environments() -> Result<Vec<Environment>, AppError> {
-    let db = crate::backend::db::use_database()?;
+    let db = crate::api::context::use_database()?;
     Ok(crate::backend::environments::list(&db).await?)
 }
 
 /// One environment; `NotFound` when there is none of that name.
 #[server]
 pub async fn get_environment(name: String) -> Result<Environment, AppError> {
-    let db = crate::backend::db::use_database()?;
+    let db = crate::api::context::use_database()?;
     crate::backend::environments::get(&db, &name)
         .await?
         .ok_or_else(|| AppError::NotFound(format!("there is no environment named {name:?}")))
@@ -119,7 +121,7 @@ pub struct ChecklistSummary {
 #[server]
 pub async fn checklist_overview() -> Result<ChecklistSummary, AppError> {
     use crate::backend::plan;
-    let db = crate::backend::db::use_database()?;
+    let db = crate::api::context::use_database()?;
     let plan = plan::load_from(&db).await?;
     let full = crate::domain::check_plan(&plan, plan::now_unix());
     let applications = plan
@@ -144,8 +146,8 @@ pub struct PlanSnapshot {
 #[server]
 pub async fn load_plan() -> Result<PlanSnapshot, AppError> {
     use crate::backend::plan;
-    let caller = crate::backend::auth::current()?;
-    let db = crate::backend::db::use_database()?;
+    let caller = crate::api::context::current()?;
+    let db = crate::api::context::use_database()?;
     let plan = caller.redact_other_teams(plan::load_from(&db).await?);
     Ok(PlanSnapshot { plan, now_unix: plan::now_unix() })
 }
@@ -154,20 +156,20 @@ pub async fn load_plan() -> Result<PlanSnapshot, AppError> {
 #[server(input = leptos::server_fn::codec::Json)]
 pub async fn save_environment(input: EnvironmentInput, create: bool) -> Result<String, AppError> {
     use crate::backend::environments;
-    let db = crate::backend::db::use_database()?;
+    let db = crate::api::context::use_database()?;
     let environment = Environment::try_from(input).map_err(|errors| AppError::Fields(errors.into_vec()))?;
     if create {
-        environments::create(&db, &crate::backend::auth::current()?, &environment).await?;
+        environments::create(&db, &crate::api::context::current()?, &environment).await?;
     } else {
-        environments::update(&db, &crate::backend::auth::current()?, &environment).await?;
+        environments::update(&db, &crate::api::context::current()?, &environment).await?;
     }
     Ok(environment.name.to_string())
 }
 
 #[server]
 pub async fn delete_environment(name: String) -> Result<(), AppError> {
-    let db = crate::backend::db::use_database()?;
-    Ok(crate::backend::environments::delete(&db, &crate::backend::auth::current()?, &name).await?)
+    let db = crate::api::context::use_database()?;
+    Ok(crate::backend::environments::delete(&db, &crate::api::context::current()?, &name).await?)
 }
 
 /// One generated text, or why it cannot be generated for this environment.
@@ -185,7 +187,7 @@ pub struct EnvironmentOutputs {
 #[server]
 pub async fn generate_outputs() -> Result<Vec<EnvironmentOutputs>, AppError> {
     use crate::backend::{manifests, plan};
-    let db = crate::backend::db::use_database()?;
+    let db = crate::api::context::use_database()?;
     let plan = plan::load_from(&db).await?;
     Ok(plan
         .environments
@@ -205,7 +207,7 @@ pub async fn generate_outputs() -> Result<Vec<EnvironmentOutputs>, AppError> {
 #[server]
 pub async fn plan_findings() -> Result<crate::domain::Report, AppError> {
     use crate::backend::plan;
-    let db = crate::backend::db::use_database()?;
+    let db = crate::api::context::use_database()?;
     let plan = plan::load_from(&db).await?;
     Ok(crate::domain::check_plan(&plan, plan::now_unix()))
 }

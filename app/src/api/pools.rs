@@ -57,7 +57,7 @@ pub(crate) fn allocation_error(error: crate::backend::allocations::AllocationErr
 #[server]
 pub async fn list_pools() -> Result<Vec<PoolSummary>, AppError> {
     use crate::backend::{allocations, pools};
-    let db = crate::backend::db::use_database()?;
+    let db = crate::api::context::use_database()?;
     let usage = allocations::usage_by_pool(&db).await?;
     Ok(pools::list(&db, None)
         .await?
@@ -91,15 +91,15 @@ fn parse_pool(environment: String, name: String, blocks: Vec<String>) -> Result<
 
 #[server(input = leptos::server_fn::codec::Json)]
 pub async fn create_pool(environment: String, name: String, blocks: Vec<String>) -> Result<i64, AppError> {
-    let db = crate::backend::db::use_database()?;
+    let db = crate::api::context::use_database()?;
     let pool = parse_pool(environment, name, blocks)?;
-    let stored = crate::backend::pools::create(&db, &crate::backend::auth::current()?, &pool).await?;
+    let stored = crate::backend::pools::create(&db, &crate::api::context::current()?, &pool).await?;
     Ok(stored.id.unwrap_or_default())
 }
 
 #[server]
 pub async fn get_pool(id: i64) -> Result<VipPool, AppError> {
-    let db = crate::backend::db::use_database()?;
+    let db = crate::api::context::use_database()?;
     crate::backend::pools::get(&db, id)
         .await?
         .ok_or_else(|| AppError::NotFound(format!("there is no pool with id {id}")))
@@ -108,24 +108,24 @@ pub async fn get_pool(id: i64) -> Result<VipPool, AppError> {
 /// Renames a pool or changes its blocks; checked against the whole plan like a new pool.
 #[server(input = leptos::server_fn::codec::Json)]
 pub async fn update_pool(id: i64, name: String, blocks: Vec<String>) -> Result<(), AppError> {
-    let db = crate::backend::db::use_database()?;
+    let db = crate::api::context::use_database()?;
     let current = crate::backend::pools::get(&db, id)
         .await?
         .ok_or_else(|| AppError::NotFound(format!("there is no pool with id {id}")))?;
     let pool = parse_pool(current.environment.to_string(), name, blocks)?;
-    crate::backend::pools::update(&db, &crate::backend::auth::current()?, id, &pool).await?;
+    crate::backend::pools::update(&db, &crate::api::context::current()?, id, &pool).await?;
     Ok(())
 }
 
 #[server]
 pub async fn delete_pool(id: i64) -> Result<(), AppError> {
-    let db = crate::backend::db::use_database()?;
-    Ok(crate::backend::pools::delete(&db, &crate::backend::auth::current()?, id).await?)
+    let db = crate::api::context::use_database()?;
+    Ok(crate::backend::pools::delete(&db, &crate::api::context::current()?, id).await?)
 }
 
 #[server]
 pub async fn pool_map(id: i64) -> Result<AddressMapView, AppError> {
-    let db = crate::backend::db::use_database()?;
+    let db = crate::api::context::use_database()?;
     let map = crate::backend::allocations::address_map(&db, id).await.map_err(allocation_error)?;
     // The same JSON the API answers at /api/v1/pools/{id}/addresses.
     serde_json::to_value(&map)
@@ -146,7 +146,7 @@ pub async fn allocate_address(
     reason: Option<String>,
 ) -> Result<String, AppError> {
     use crate::backend::allocations::{self, AllocationInput, AllocationRequest};
-    let db = crate::backend::db::use_database()?;
+    let db = crate::api::context::use_database()?;
     let blank = |value: Option<String>| value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
     let input = AllocationInput {
         address: blank(address),
@@ -155,7 +155,7 @@ pub async fn allocate_address(
         reason: blank(reason),
     };
     let request = AllocationRequest::try_from(input).map_err(|errors| AppError::Fields(errors.into_vec()))?;
-    let holding = allocations::allocate(&db, &crate::backend::auth::current()?, pool, &request)
+    let holding = allocations::allocate(&db, &crate::api::context::current()?, pool, &request)
         .await
         .map_err(allocation_error)?;
     Ok(holding.address.to_string())
@@ -164,14 +164,14 @@ pub async fn allocate_address(
 #[server(input = leptos::server_fn::codec::Json)]
 pub async fn reserve_addresses(pool: i64, start: String, stop: Option<String>, reason: String) -> Result<(), AppError> {
     use crate::backend::allocations::{self, ReservationInput, ReservationRequest};
-    let db = crate::backend::db::use_database()?;
+    let db = crate::api::context::use_database()?;
     let input = ReservationInput {
         start: Some(start),
         stop: stop.filter(|stop| !stop.trim().is_empty()),
         reason: Some(reason),
     };
     let request = ReservationRequest::try_from(input).map_err(|errors| AppError::Fields(errors.into_vec()))?;
-    allocations::reserve(&db, &crate::backend::auth::current()?, pool, &request).await.map_err(allocation_error)?;
+    allocations::reserve(&db, &crate::api::context::current()?, pool, &request).await.map_err(allocation_error)?;
     Ok(())
 }
 
@@ -179,12 +179,12 @@ pub async fn reserve_addresses(pool: i64, start: String, stop: Option<String>, r
 #[server]
 pub async fn release_address(address: String, reserved: bool) -> Result<(), AppError> {
     use crate::{backend::allocations, domain::IpAddr};
-    let db = crate::backend::db::use_database()?;
+    let db = crate::api::context::use_database()?;
     let address = IpAddr::parse(&address).map_err(|error| AppError::Invalid(error.to_string()))?;
     if reserved {
-        allocations::unreserve(&db, &crate::backend::auth::current()?, address, None, None).await.map_err(allocation_error)?;
+        allocations::unreserve(&db, &crate::api::context::current()?, address, None, None).await.map_err(allocation_error)?;
     } else {
-        allocations::release(&db, &crate::backend::auth::current()?, address, None).await.map_err(allocation_error)?;
+        allocations::release(&db, &crate::api::context::current()?, address, None).await.map_err(allocation_error)?;
     }
     Ok(())
 }
@@ -199,8 +199,8 @@ pub enum CsvImportOutcome {
 #[server(input = leptos::server_fn::codec::Json)]
 pub async fn import_pools_csv(text: String) -> Result<CsvImportOutcome, AppError> {
     use crate::backend::csv::{self, ImportError};
-    let db = crate::backend::db::use_database()?;
-    match csv::import(&db, &crate::backend::auth::current()?, text.as_bytes()).await {
+    let db = crate::api::context::use_database()?;
+    match csv::import(&db, &crate::api::context::current()?, text.as_bytes()).await {
         Ok(summary) => Ok(CsvImportOutcome::Imported {
             created_pools: summary.created_pools,
             allocations: summary.allocations,
@@ -234,7 +234,7 @@ pub struct AddressEventView {
 #[server]
 pub async fn address_history(address: String) -> Result<Vec<AddressEventView>, AppError> {
     use crate::{backend::allocations, domain::IpAddr};
-    let db = crate::backend::db::use_database()?;
+    let db = crate::api::context::use_database()?;
     let address = IpAddr::parse(&address).map_err(|error| AppError::Invalid(error.to_string()))?;
     Ok(allocations::history(&db, address)
         .await?

@@ -16,7 +16,7 @@ pub async fn load_topology(
 ) -> Result<TopologyScreen, AppError> {
     use crate::backend::plan;
     use crate::topology::{Query, View, page};
-    let db = crate::backend::db::use_database()?;
+    let db = crate::api::context::use_database()?;
     let view = View::parse(&view).map_err(to_app_error)?;
     let plan = plan::load_from(&db).await?;
     let mut query = Query {

@@ -1,7 +1,7 @@
 //! The rules `gatehouse lint` reports: every rule of Gatehouse's checklist
-//! (`app::domain::checklist`), then the rules only manifests and a cluster can break.
+//! (`domain::checklist`), then the rules only manifests and a cluster can break.
 
-use app::domain::checklist::{self, RuleInfo};
+use domain::checklist::{self, RuleInfo};
 
 /// How bad a finding is. `Info` findings never fail a run unless `--severity info` is given.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]

@@ -4,8 +4,8 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use app::domain::checklist::{self, rule as ck};
-use app::domain::{
+use domain::checklist::{self, rule as ck};
+use domain::{
     Advertisement, AdvertisementMode, AppEnvironment, Application, ArpSettings, Asn, BgpPeer, BgpSettings, CertificateInfo,
     Cidr, Environment, EnvironmentName, Hostname, HttpPath, ImageRef, K8sName, K8sSubdomain, Label,
     LabelKey, LabelValue, NamespaceTemplate, Plan, Platform, Port, VipPool, VipRequest, is_production_name,
@@ -210,7 +210,7 @@ fn rebuild(facts: &Facts, reference: Option<&Plan>) -> (Plan, HashMap<String, Kn
         let Some(e) = app_environment(&mut apps, &defined, &d.app, &d.env, &d.namespace) else { continue };
         for cm in &config {
             for (k, v) in &cm.data {
-                if let Ok(key) = app::domain::ConfigKey::parse(k) {
+                if let Ok(key) = domain::ConfigKey::parse(k) {
                     e.config.insert(key, v.clone());
                 }
             }

@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use app::domain::{Cidr, IpAddr, PoolBlock};
+use domain::{Cidr, IpAddr, PoolBlock};
 use base64::Engine as _;
 
 use crate::load::{InputError, Object, SourceFile};
@@ -185,7 +185,7 @@ pub struct TlsSecret {
     pub name: String,
     pub env: String,
     /// The certificate's details, or why it cannot be used (never key material).
-    pub parsed: Result<app::domain::CertificateDetails, String>,
+    pub parsed: Result<domain::CertificateDetails, String>,
     pub loc: Loc,
     pub key_loc: Loc,
 }
@@ -597,10 +597,10 @@ fn tls_secret(o: &Object, env: String) -> TlsSecret {
         (None, _) => Err("tls.crt is missing or not base64 of PEM text".to_owned()),
         (Some(_), None) => Err("tls.key is missing or not base64 of PEM text".to_owned()),
         (Some(certificate), Some(key)) => {
-            let key = app::domain::PrivateKeyPem::new(key);
-            match app::backend::certificates::parse_upload(&certificate, &key) {
+            let key = domain::PrivateKeyPem::new(key);
+            match backend::certificates::parse_upload(&certificate, &key) {
                 Ok(upload) => Ok(upload.leaf().clone()),
-                Err(app::backend::certificates::UploadError::KeyMismatch { .. }) => {
+                Err(backend::certificates::UploadError::KeyMismatch { .. }) => {
                     Err("tls.key does not match the certificate in tls.crt".to_owned())
                 }
                 Err(error) => Err(error.to_string()),

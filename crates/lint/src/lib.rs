@@ -11,7 +11,7 @@
 //!    `--environment-label` label, the Namespace's label, the namespace, or the pools' and
 //!    policies' selectors), pools, announcement policies, BGP resources, Gateways,
 //!    HTTPRoutes, Services, Deployments, ConfigMaps and TLS Secrets.
-//! 3. [`check`] rebuilds a [`app::domain::Plan`] from the facts and runs Gatehouse's own
+//! 3. [`check`] rebuilds a [`domain::Plan`] from the facts and runs Gatehouse's own
 //!    checklist over it, keeping the rules the objects can decide, then the rules only
 //!    manifests can break, and — against a plan — the drift from it.
 //! 4. [`report`] writes the findings as text, JSON or SARIF.
@@ -39,7 +39,7 @@ pub struct Options<'a> {
     /// The inputs are a whole cluster, so a Secret missing from them does not exist.
     pub complete: bool,
     /// Lint against this plan: its environments' facts, and drift from it.
-    pub plan: Option<&'a app::domain::Plan>,
+    pub plan: Option<&'a domain::Plan>,
 }
 
 /// The result of a run: the inputs' names (findings refer to them by index) and the findings.

@@ -1,5 +1,5 @@
 //! `/api/v1/me`, `/api/v1/tokens`, `/api/v1/users` and `/api/v1/audit`.
-use app::backend::{
+use backend::{
     audit::{self, AuditEntry, AuditFilter},
     auth::{
         Via,

@@ -1,13 +1,8 @@
 //! VIP allocations and reservations: `/api/v1/pools/{id}/allocations`, `…/reservations`,
 //! `…/addresses`, `/api/v1/allocations/{address}`, `/api/v1/reservations/{address}` and
 //! `/api/v1/addresses/{address}[/history]`.
-use app::{
-    backend::allocations::{
-        self as repo, AddressState, AllocationError, AllocationInput, AllocationRequest, Holding, ReservationInput,
-        ReservationRequest,
-    },
-    domain::{FieldError, FieldErrors, IpAddr},
-};
+use backend::allocations::{self as repo, AddressState, AllocationError, AllocationInput, AllocationRequest, Holding, ReservationInput, ReservationRequest};
+use domain::{FieldError, FieldErrors, IpAddr};
 use axum::{
     Json,
     extract::{Path, Query, State},
@@ -75,7 +70,7 @@ pub async fn reserve(
 }
 
 async fn holdings_of(state: &AppState, id: i64, wanted: AddressState) -> Result<Json<Vec<Holding>>, ApiError> {
-    if app::backend::pools::get(&state.db, id).await?.is_none() {
+    if backend::pools::get(&state.db, id).await?.is_none() {
         return Err(pool_not_found(id));
     }
     let holdings = repo::list(&state.db, id).await?;
@@ -163,7 +158,7 @@ async fn address_state(state: &AppState, address: IpAddr) -> Result<serde_json::
     if let Some(holding) = repo::get(&state.db, address).await? {
         return Ok(serde_json::to_value(holding).unwrap_or_default());
     }
-    let pools = app::backend::pools::list(&state.db, None).await?;
+    let pools = backend::pools::list(&state.db, None).await?;
     let pool = pools.iter().find(|pool| pool.contains(&address)).and_then(|pool| pool.id);
     Ok(serde_json::json!({"address": address, "pool": pool, "state": AddressState::Free}))
 }

@@ -1,8 +1,6 @@
 //! `/api/v1/applications`, their checklist, and the whole plan's conflicts.
-use app::{
-    backend::{applications as repo, db::DbError, plan},
-    domain::{Application, ApplicationInput, FieldError, FieldErrors, Finding, Report, check_application, check_plan},
-};
+use backend::{applications as repo, db::DbError, plan};
+use domain::{Application, ApplicationInput, FieldError, FieldErrors, Finding, Report, check_application, check_plan};
 use axum::{
     Json,
     extract::{Path, State},

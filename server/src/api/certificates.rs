@@ -4,15 +4,15 @@
 //! decides); `PUT /api/v1/certificates/{id}/owners` changes who may use one.
 use std::collections::HashMap;
 
-use app::{
-    backend::{
-        certificates::{self as repo, CertificateError, Uploaded},
-        db::DbError,
-    },
-    domain::{
-        CertificateUpload, CertificateUploadInput, CertificateView, FieldErrors, Finding, InventoryQuery,
-        certificates::{CertificateOwners, OwnersInput},
-    },
+use backend::{certificates::{self as repo, CertificateError, Uploaded}, db::DbError};
+use domain::{
+    CertificateUpload,
+    CertificateUploadInput,
+    CertificateView,
+    FieldErrors,
+    Finding,
+    InventoryQuery,
+    certificates::{CertificateOwners, OwnersInput},
 };
 use axum::{
     Json,
@@ -93,7 +93,7 @@ pub async fn list_environment(
     Path(environment): Path<String>,
     Query(pairs): Query<HashMap<String, String>>,
 ) -> Result<Json<Vec<CertificateView>>, ApiError> {
-    if app::backend::environments::get(&state.db, &environment).await?.is_none() {
+    if backend::environments::get(&state.db, &environment).await?.is_none() {
         return Err(environment_not_found(&environment));
     }
     let query = InventoryQuery { environment: Some(environment), ..query(&pairs) };

@@ -1,6 +1,6 @@
 //! `GET|POST /api/v1/pools.csv`: the VIP pools, allocations and reservations as CSV — an
-//! export, and an all-or-nothing import of the same format (see `app::backend::csv`).
-use app::backend::csv::{self as repo, ImportError, LineError, MAX_BODY};
+//! export, and an all-or-nothing import of the same format (see `backend::csv`).
+use backend::csv::{self as repo, ImportError, LineError, MAX_BODY};
 use axum::{
     Json,
     body::Bytes,

@@ -1,8 +1,6 @@
 //! `/api/v1/environments`: the first resource, end to end.
-use app::{
-    backend::environments as repo,
-    domain::{Environment, EnvironmentInput, FieldError, FieldErrors},
-};
+use backend::environments as repo;
+use domain::{Environment, EnvironmentInput, FieldError, FieldErrors};
 use axum::{
     Json,
     extract::{Path, State},
@@ -39,7 +37,7 @@ pub async fn create(
 ) -> Result<Response, ApiError> {
     let environment = parse(input)?;
     let environment = repo::create(&state.db, &caller, &environment).await.map_err(|error| match error {
-        app::backend::db::DbError::Conflict(message) => {
+        backend::db::DbError::Conflict(message) => {
             ApiError::conflict("environment_exists", message).with_field("name")
         }
         other => other.into(),
@@ -70,7 +68,7 @@ pub async fn update(
         )])));
     }
     repo::update(&state.db, &caller, &environment).await.map_err(|error| match error {
-        app::backend::db::DbError::NotFound(_) => not_found(&name),
+        backend::db::DbError::NotFound(_) => not_found(&name),
         other => other.into(),
     })?;
     Ok(Json(environment))
@@ -79,7 +77,7 @@ pub async fn update(
 pub async fn delete(State(state): State<AppState>,
     Caller(caller): Caller, Path(name): Path<String>) -> Result<StatusCode, ApiError> {
     repo::delete(&state.db, &caller, &name).await.map_err(|error| match error {
-        app::backend::db::DbError::NotFound(_) => not_found(&name),
+        backend::db::DbError::NotFound(_) => not_found(&name),
         other => other.into(),
     })?;
     Ok(StatusCode::NO_CONTENT)

@@ -1,10 +1,8 @@
 //! The API's error policy: a user-facing error has the right status and a body
 //! `{"error": {"code", "message", "field"?, "rule"?}, "errors": [...]?}` that says what to fix.
 //! Anything unexpected is logged and becomes a 500 with no internal detail.
-use app::{
-    backend::db::DbError,
-    domain::{FieldErrors, Finding},
-};
+use backend::db::DbError;
+use domain::{FieldErrors, Finding};
 use axum::{
     Json,
     http::StatusCode,
@@ -184,8 +182,8 @@ impl From<DbError> for ApiError {
     }
 }
 
-impl From<app::backend::policy::Denied> for ApiError {
-    fn from(denied: app::backend::policy::Denied) -> ApiError {
+impl From<backend::policy::Denied> for ApiError {
+    fn from(denied: backend::policy::Denied) -> ApiError {
         let error = ApiError::new(StatusCode::FORBIDDEN, denied.code, denied.message);
         match denied.field {
             Some(field) => error.with_field(field),

@@ -29,7 +29,7 @@ use crate::{
 /// every role; a bundle with TLS Secrets needs the app-team role (and the application in
 /// the caller's scopes); changes to the plan need a network admin; users need an admin.
 pub fn routes() -> Routes {
-    use app::domain::access::Access;
+    use domain::access::Access;
     const VIEWER: Access = Access::VIEWER;
     const APP_TEAM: Access = Access::APP_TEAM;
     const NETWORK_ADMIN: Access = Access::NETWORK_ADMIN;

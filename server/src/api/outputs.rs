@@ -1,6 +1,6 @@
 //! Generated outputs: application bundles, each environment's Cilium objects, the external
 //! router's FRR configuration, the Cilium Helm values, and the whole plan as one bundle.
-use app::backend::{
+use backend::{
     allocations,
     manifests::{self, BundleError},
     plan,
@@ -19,9 +19,9 @@ use crate::{access::Caller, state::AppState};
 /// the Gateway asks LB-IPAM for. One not held yet stays `auto` (a Gateway without
 /// `spec.addresses`): only a submission holds an address, so a downloaded bundle never asks
 /// for one the plan could give to someone else.
-async fn plan_with_held_vips(state: &AppState) -> Result<app::domain::Plan, ApiError> {
+async fn plan_with_held_vips(state: &AppState) -> Result<domain::Plan, ApiError> {
     let plan = plan::load_from(&state.db).await?;
-    let mut conn = state.db.pool().acquire().await.map_err(app::backend::db::DbError::from)?;
+    let mut conn = state.db.pool().acquire().await.map_err(backend::db::DbError::from)?;
     let held = allocations::auto_vips(&mut conn).await?;
     Ok(allocations::with_auto_vips(&plan, &held))
 }

@@ -1,12 +1,6 @@
 //! `/api/v1/environments/{env}/pools` and `/api/v1/pools/{id}`.
-use app::{
-    backend::{
-        allocations::{self, Usage},
-        db::DbError,
-        pools as repo,
-    },
-    domain::{FieldError, FieldErrors, VipPool, VipPoolInput},
-};
+use backend::{allocations::{self, Usage}, db::DbError, pools as repo};
+use domain::{FieldError, FieldErrors, VipPool, VipPoolInput};
 use axum::{
     Json,
     extract::{Path, State},
@@ -69,7 +63,7 @@ fn parse(mut input: VipPoolInput, environment: &str) -> Result<VipPool, ApiError
 }
 
 pub async fn list(State(state): State<AppState>, Path(env): Path<String>) -> Result<Json<Vec<PoolView>>, ApiError> {
-    if app::backend::environments::get(&state.db, &env).await?.is_none() {
+    if backend::environments::get(&state.db, &env).await?.is_none() {
         return Err(environment_not_found(&env));
     }
     let pools = repo::list(&state.db, Some(&env)).await?;

@@ -1,7 +1,7 @@
 //! Submissions to the cluster (`/api/v1/applications/{app}/submissions`,
 //! `/api/v1/submissions/{id}`, teardown), the cluster's capabilities, the VIPs' status and the
 //! Gateway label fix's switch.
-use app::backend::cluster::{
+use backend::cluster::{
     Capabilities, drift, overview,
     failure::Failure,
     import,
@@ -195,7 +195,7 @@ pub async fn adopt(
 /// `GET /api/v1/clusters`: every cluster, the environments that go to it, its version and
 /// what Gatehouse needs from it; then any cluster an environment names that is not configured.
 pub async fn clusters(State(state): State<AppState>) -> Result<Json<Vec<Capabilities>>, ApiError> {
-    let plan = app::backend::plan::load_from(&state.db).await?;
+    let plan = backend::plan::load_from(&state.db).await?;
     Ok(Json(overview(state.clusters.clusters(), &plan).await))
 }
 
@@ -225,7 +225,7 @@ pub async fn label_fix_put(
 /// Scripts read this as one list of every cluster's VIPs, so a cluster that cannot be read
 /// still answers 502 here; `GET /api/v1/vips/report` answers the others' VIPs beside it.
 pub async fn vip_status(State(state): State<AppState>) -> Result<Json<Vec<vips::VipStatus>>, ApiError> {
-    let plan = app::backend::plan::load_from(&state.db).await?;
+    let plan = backend::plan::load_from(&state.db).await?;
     let (statuses, failures) = vips::statuses(state.clusters.clusters(), &plan).await;
     match failures.into_iter().next() {
         Some(failure) => Err(unreadable(failure)),
@@ -244,7 +244,7 @@ pub struct VipStatusReport {
 /// `GET /api/v1/vips/report`: the VIPs of every cluster that answered, and why each other one
 /// could not be read — one dead cluster does not hide the others.
 pub async fn vip_status_report(State(state): State<AppState>) -> Result<Json<VipStatusReport>, ApiError> {
-    let plan = app::backend::plan::load_from(&state.db).await?;
+    let plan = backend::plan::load_from(&state.db).await?;
     let (vips, failures) = vips::statuses(state.clusters.clusters(), &plan).await;
     Ok(Json(VipStatusReport { vips, unreadable: failures.iter().map(ToString::to_string).collect() }))
 }
@@ -256,7 +256,7 @@ fn unreadable(failure: Failure) -> ApiError {
 
 /// `GET /api/v1/import`: what importing from the cluster would add to the plan.
 pub async fn import_preview(State(state): State<AppState>) -> Result<Json<import::Import>, ApiError> {
-    let plan = app::backend::plan::load_from(&state.db).await?;
+    let plan = backend::plan::load_from(&state.db).await?;
     Ok(Json(import::preview(state.clusters.clusters(), &plan).await.map_err(unreadable)?))
 }
 
@@ -272,7 +272,7 @@ pub async fn import(State(state): State<AppState>, Caller(caller): Caller) -> Re
 
 /// `GET /api/v1/drift`: the plan's pools and VIPs against the cluster's, both ways.
 pub async fn drift(State(state): State<AppState>) -> Result<Json<drift::Drift>, ApiError> {
-    let plan = app::backend::plan::load_from(&state.db).await?;
+    let plan = backend::plan::load_from(&state.db).await?;
     Ok(Json(drift::drift(state.clusters.clusters(), &plan).await.map_err(unreadable)?))
 }
 

@@ -1,10 +1,8 @@
 //! `GET /api/v1/topology/{view}.svg` (and `.png`): the diagrams, as the pages show them,
 //! for `hardware`, `cilium`, `compare`, `applications/{app}`, `live/{app}` and `walk/{arp|bgp}`, with
 //! `?environment=`, `?application=`, and for walks `?step=` and `?caveat=`.
-use app::{
-    backend::{plan, png},
-    topology::{self, Query as ViewQuery, TopologyError, View},
-};
+use backend::{plan, png};
+use domain::topology::{self, Query as ViewQuery, TopologyError, View};
 use axum::{
     extract::{Path, Query, State},
     http::{HeaderValue, StatusCode, header},
@@ -51,7 +49,7 @@ async fn answer(
     mut query: ViewQuery,
 ) -> Result<Response, ApiError> {
     let plan = plan::load_from(&state.db).await?;
-    app::backend::cluster::live::read_for_view(state.clusters.clusters(), &plan, &view, &mut query)
+    backend::cluster::live::read_for_view(state.clusters.clusters(), &plan, &view, &mut query)
         .await;
     let scene =
         topology::export(&plan, plan::now_unix(), &view, &query).map_err(|e| view_error(&e))?;

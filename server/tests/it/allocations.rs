@@ -172,8 +172,8 @@ async fn next_free_is_the_lowest_and_comes_back_after_release(kind: DbKind) {
     assert_eq!(free, json!({"address": "192.168.101.199", "pool": dev, "state": "free"}));
 
     // The audit log has the same entries, under address/<ip>.
-    let db = app::backend::db::Database::connect(&app.database.url).await.unwrap();
-    let entries = app::backend::audit::list(&db, Some("address/192.168.101.193")).await.unwrap();
+    let db = backend::db::Database::connect(&app.database.url).await.unwrap();
+    let entries = backend::audit::list(&db, Some("address/192.168.101.193")).await.unwrap();
     let actions: Vec<&str> = entries.iter().map(|e| e.action.as_str()).collect();
     assert_eq!(actions, ["address.allocate", "address.release", "address.allocate"]);
     db.close().await;
@@ -453,7 +453,7 @@ async fn concurrent_allocations_never_share_an_address(kind: DbKind) {
     assert!(all.iter().all(|a| a.starts_with("10.30.") && a.parse::<std::net::Ipv4Addr>().is_ok_and(|ip| (64..128).contains(&ip.octets()[2]))));
 
     // The database agrees, and so do the pool's counts.
-    let db = app::backend::db::Database::connect(&first.database.url).await.unwrap();
+    let db = backend::db::Database::connect(&first.database.url).await.unwrap();
     let row = sqlx::query(
         "SELECT COUNT(*) AS n, COUNT(DISTINCT address_key) AS d FROM addresses WHERE pool_id = $1 AND state = 'allocated'",
     )
@@ -497,7 +497,7 @@ async fn an_applications_fixed_vip_is_held_and_passed_over(kind: DbKind) {
         (Some("api"), Some("allocated")),
         "{held}"
     );
-    assert_eq!(held["reason"], app::backend::allocations::FIXED_VIP_REASON);
+    assert_eq!(held["reason"], backend::allocations::FIXED_VIP_REASON);
     assert_eq!(next_free(&app, prod, "team-a").await, "192.168.101.241");
 
     // The plan stays free of errors: api's own row is not a second owner.

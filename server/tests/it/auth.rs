@@ -1,6 +1,6 @@
 //! Sign-in, sessions, roles on every route, API tokens, cross-site refusals and the
 //! append-only audit log.
-use app::domain::access::{Access, Decision, Role};
+use domain::access::{Access, Decision, Role};
 use gatehouse::access::Surface;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -227,7 +227,7 @@ async fn sign_in_starts_a_new_session_and_sign_out_ends_it(kind: DbKind) {
 async fn sessions_expire_when_idle_and_after_their_absolute_limit(kind: DbKind) {
     let app = TestApp::spawn(kind).await;
     let user = app.user(Role::NetworkAdmin, "").await;
-    let id_of = |cookie: &str| app::backend::auth::secret_hash(cookie.trim_start_matches("gatehouse-session="));
+    let id_of = |cookie: &str| backend::auth::secret_hash(cookie.trim_start_matches("gatehouse-session="));
     let age = |column: &'static str, seconds: i64, cookie: String| {
         let db = app.db.clone();
         let id_hash = id_of(&cookie);

@@ -1,9 +1,7 @@
 //! The sign-in and session hardening of issue 17: the demo cannot leak into a real start,
 //! lockouts cannot be dodged, and the two-person rule cannot be switched off by one person.
-use app::{
-    backend::auth::users::{self, DEMO_USER},
-    domain::access::Role,
-};
+use backend::auth::users::{self, DEMO_USER};
+use domain::access::Role;
 use gatehouse::{
     Config, Gatehouse,
     config::{PublicUrl, SecretText},
@@ -93,7 +91,7 @@ async fn forwarded_addresses_count_only_behind_trusted_proxies(kind: DbKind) {
     // One failure locks an account; an address is allowed four.
     let behind_proxy = TestApp::spawn_with(FreshDatabase::new(kind).await, |config| {
         config.sign_in_attempts = 1;
-        config.trusted_proxies = vec![app::domain::Cidr::parse("127.0.0.0/8").unwrap()];
+        config.trusted_proxies = vec![domain::Cidr::parse("127.0.0.0/8").unwrap()];
     })
     .await;
     for account in ["a1", "a2", "a3", "a4"] {
@@ -294,7 +292,7 @@ async fn the_public_url_drives_cookies_hsts_and_the_origin_check(kind: DbKind) {
 /// An OpenID Connect callback completes only in the browser that started the sign-in: the
 /// `state` alone (a link planted in a victim's browser) finds nothing.
 async fn an_oidc_callback_needs_the_browser_that_started_it(kind: DbKind) {
-    use app::backend::auth::pending::{self, Pending};
+    use backend::auth::pending::{self, Pending};
     let app = TestApp::spawn_with(FreshDatabase::new(kind).await, |config| {
         // Nothing listens there: a callback that passes the state check fails at the provider.
         config.oidc_issuer = Some("http://127.0.0.1:9".to_owned());
@@ -303,7 +301,7 @@ async fn an_oidc_callback_needs_the_browser_that_started_it(kind: DbKind) {
     })
     .await;
     let pending = Pending { verifier: "v".into(), nonce: "n".into(), return_to: "/".into(), redirect_uri: format!("{}/sign-in/oidc/callback", app.url) };
-    let now = app::backend::auth::limiter::now_millis();
+    let now = backend::auth::limiter::now_millis();
     pending::store(&app.db, "the-state.the-binding", &pending, now, 600_000).await.unwrap();
     let callback = |cookie: Option<&str>| {
         let request = app.anonymous().get(app.at("/sign-in/oidc/callback?state=the-state&code=c"));

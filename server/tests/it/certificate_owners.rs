@@ -4,10 +4,8 @@
 //! where GH-CERT-SAN blocks too. Over real HTTP, on both databases, against the simulated
 //! cluster; and a property test over random teams, certificates and applications.
 #![expect(clippy::unwrap_used, reason = "in tests a failure is a failed test")]
-use app::{
-    backend::certificates::testing::{Encoding, TestKey, Validity, self_signed},
-    domain::access::Role,
-};
+use backend::certificates::testing::{Encoding, TestKey, Validity, self_signed};
+use domain::access::Role;
 use base64::Engine as _;
 use k8s_openapi::api::core::v1::Secret;
 use kube::Api;

@@ -2,7 +2,7 @@
 //! history, GH-TLS-DISTINCT, every bad input with nothing stored, keys never in plaintext at
 //! rest nor in any response, and the TLS Secret in the bundle, validated against the schemas.
 #![expect(clippy::unwrap_used, reason = "in tests a failure is a failed test")]
-use app::backend::certificates::testing::{self, Encoding, KeyKind, TestCa, TestKey, Validity, self_signed};
+use backend::certificates::testing::{self, Encoding, KeyKind, TestCa, TestKey, Validity, self_signed};
 use base64::Engine as _;
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -55,7 +55,7 @@ fn leak(haystack: &[u8], key: &TestKey) -> Option<String> {
 
 async fn count(app: &TestApp, table: &str) -> i64 {
     use sqlx::Row;
-    let db = app::backend::db::Database::connect(&app.database.url).await.unwrap();
+    let db = backend::db::Database::connect(&app.database.url).await.unwrap();
     let row = sqlx::query(&format!("SELECT COUNT(*) AS n FROM {table}")).fetch_one(db.pool()).await.unwrap();
     let n = row.try_get("n").unwrap();
     db.close().await;
@@ -119,8 +119,8 @@ async fn upload_read_back_and_replace_with_history(kind: DbKind) {
     assert_eq!(status, 404);
 
     // Both writes are in the audit log, without key material.
-    let db = app::backend::db::Database::connect(&app.database.url).await.unwrap();
-    let entries = app::backend::audit::list(&db, Some("certificate/dev/ledger-tls")).await.unwrap();
+    let db = backend::db::Database::connect(&app.database.url).await.unwrap();
+    let entries = backend::audit::list(&db, Some("certificate/dev/ledger-tls")).await.unwrap();
     let actions: Vec<&str> = entries.iter().map(|e| e.action.as_str()).collect();
     assert_eq!(actions, ["certificate.upload", "certificate.replace"]);
     for entry in &entries {
@@ -302,7 +302,7 @@ async fn keys_are_never_stored_in_plaintext(kind: DbKind) {
     // Every byte the database holds.
     let contents: Vec<u8> = match kind {
         DbKind::Sqlite => {
-            let file = app::backend::db::sqlite_file(&app.database.url).unwrap();
+            let file = backend::db::sqlite_file(&app.database.url).unwrap();
             let mut bytes = std::fs::read(&file).unwrap();
             for suffix in ["-wal", "-shm"] {
                 if let Ok(more) = std::fs::read(format!("{}{suffix}", file.display())) {
@@ -379,7 +379,7 @@ async fn no_response_ever_carries_a_key(kind: DbKind) {
 /// Gateway's `kubernetes.io/tls` Secret, matching the certificate, valid against the schema.
 async fn the_bundle_carries_the_tls_secret_for_the_gateway(kind: DbKind) {
     let app = TestApp::spawn_demo(kind).await;
-    let registry = app::backend::schema::SchemaRegistry::load(
+    let registry = backend::schema::SchemaRegistry::load(
         std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/crds")),
         std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/kubernetes-schemas")),
     )
@@ -403,7 +403,7 @@ async fn the_bundle_carries_the_tls_secret_for_the_gateway(kind: DbKind) {
                 .unwrap()
         };
         let (chain, key) = (decode("tls.crt"), decode("tls.key"));
-        let parsed = app::backend::certificates::parse_upload(&chain, &app::domain::PrivateKeyPem::new(key))
+        let parsed = backend::certificates::parse_upload(&chain, &domain::PrivateKeyPem::new(key))
             .expect("the Secret's key belongs to its certificate");
         let host = if environment == "dev" { "api-dev.mdhlabs.com" } else { "api.mdhlabs.com" };
         assert_eq!(parsed.leaf().sans, [host]);
@@ -537,7 +537,7 @@ async fn the_secret_key_must_be_the_one_that_sealed_the_keys(kind: DbKind) {
 async fn a_sealed_key_moved_to_another_row_does_not_open(kind: DbKind) {
     use sqlx::Row;
     let app = TestApp::spawn_demo(kind).await;
-    let db = app::backend::db::Database::connect(&app.database.url).await.unwrap();
+    let db = backend::db::Database::connect(&app.database.url).await.unwrap();
     let rows = sqlx::query("SELECT id, sealed_key FROM certificates ORDER BY id").fetch_all(db.pool()).await.unwrap();
     let (dev_id, prod_id): (i64, i64) = (rows[0].try_get("id").unwrap(), rows[1].try_get("id").unwrap());
     let dev_sealed: Vec<u8> = rows[0].try_get("sealed_key").unwrap();
@@ -559,7 +559,7 @@ async fn a_sealed_key_moved_to_another_row_does_not_open(kind: DbKind) {
 /// private on first run and used again after a restart.
 async fn the_key_file_is_created_beside_the_database_and_reused() {
     let database = FreshDatabase::new(DbKind::Sqlite).await;
-    let db_file = app::backend::db::sqlite_file(&database.url).unwrap();
+    let db_file = backend::db::sqlite_file(&database.url).unwrap();
     let key_file = db_file.parent().unwrap().join("secret.key");
     let app = TestApp::spawn_with(database, |config| {
         config.secret_key = None;

@@ -6,10 +6,8 @@ use std::{
     time::{Duration, Instant},
 };
 
-use gatehouse::{
-    ClusterSpec, Config,
-    simcluster::{Access, Admission, CiliumBehaviour, SimCluster},
-};
+use gatehouse::{ClusterSpec, Config};
+use simcluster::{Access, Admission, CiliumBehaviour, SimCluster};
 use k8s_openapi::api::{apps::v1::Deployment, core::v1::Service};
 use kube::{
     Api, Client,
@@ -171,8 +169,8 @@ async fn the_applications_page_shows_each_targets_latest_submission(kind: DbKind
         assert_eq!(response.status(), 200);
         response.json::<Value>().await.expect("JSON")
     };
-    let api_team = app.client_as(app::domain::access::Role::AppTeam, "namespace:cd-service, namespace:cd-service-*").await;
-    let shop_team = app.client_as(app::domain::access::Role::AppTeam, "namespace:shop, namespace:shop-*").await;
+    let api_team = app.client_as(domain::access::Role::AppTeam, "namespace:cd-service, namespace:cd-service-*").await;
+    let shop_team = app.client_as(domain::access::Role::AppTeam, "namespace:shop, namespace:shop-*").await;
     for (who, listed) in [("an admin", listed(app.client.clone()).await), ("api's team", listed(api_team).await)] {
         let api = listed.as_array().and_then(|apps| apps.iter().find(|a| a["name"] == "api")).expect("api is listed");
         let target = |environment: &str| api["targets"].as_array().and_then(|t| t.iter().find(|t| t["environment"] == environment)).cloned();
@@ -552,10 +550,10 @@ async fn approvals_need_someone_else(kind: DbKind) {
 
     // A viewer may not approve; another network admin may.
     let approve = format!("/api/v1/submissions/{id}/approve");
-    let viewer = app.client_as(app::domain::access::Role::Viewer, "").await;
+    let viewer = app.client_as(domain::access::Role::Viewer, "").await;
     let response = viewer.post(app.at(&approve)).json(&json!({})).send().await.expect("the request");
     assert_eq!(response.status(), 403, "viewers do not approve");
-    let network_admin = app.client_as(app::domain::access::Role::NetworkAdmin, "").await;
+    let network_admin = app.client_as(domain::access::Role::NetworkAdmin, "").await;
     let response = network_admin.post(app.at(&approve)).json(&json!({})).send().await.expect("the request");
     assert_eq!(response.status(), 202, "another person approves");
     let done = settled(app, id).await;
@@ -598,7 +596,7 @@ async fn a_rejected_submission_applies_nothing(kind: DbKind) {
     let (status, body) = app.post_json(&reject, &json!({"reason": "  "})).await;
     assert_eq!(status, 422, "{body}");
     assert_eq!(body["error"]["field"], "reason");
-    let viewer = app.client_as(app::domain::access::Role::Viewer, "").await;
+    let viewer = app.client_as(domain::access::Role::Viewer, "").await;
     let response = viewer
         .post(app.at(&reject))
         .json(&json!({"reason": "no"}))
@@ -631,7 +629,7 @@ async fn a_rejected_submission_applies_nothing(kind: DbKind) {
     let (status, body) = app.post_json(&reject, &json!({"reason": "again"})).await;
     assert_eq!(status, 409, "{body}");
     let network_admin = app
-        .client_as(app::domain::access::Role::NetworkAdmin, "")
+        .client_as(domain::access::Role::NetworkAdmin, "")
         .await;
     let response = network_admin
         .post(app.at(&format!("/api/v1/submissions/{id}/approve")))

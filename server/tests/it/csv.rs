@@ -233,7 +233,7 @@ async fn an_overlapping_pool_line_names_the_rule(kind: DbKind) {
 async fn a_failure_midway_rolls_everything_back(kind: DbKind) {
     let app = TestApp::spawn_demo(kind).await;
     let before = export(&app).await;
-    let db = app::backend::db::Database::connect(&app.database.url).await.expect("the test connects");
+    let db = backend::db::Database::connect(&app.database.url).await.expect("the test connects");
     let statements: &[&str] = match kind {
         DbKind::Sqlite => &["CREATE TRIGGER fail_midway BEFORE INSERT ON addresses \
                              WHEN NEW.address = '192.168.101.170' BEGIN SELECT RAISE(ABORT, 'injected'); END"],

@@ -13,9 +13,9 @@ use serde_json::Value;
 
 use crate::harness::repo_root;
 
-fn schemas() -> app::backend::schema::SchemaRegistry {
+fn schemas() -> backend::schema::SchemaRegistry {
     let shared = repo_root().join("../shared");
-    app::backend::schema::SchemaRegistry::load(&shared.join("crds"), &shared.join("kubernetes-schemas"))
+    backend::schema::SchemaRegistry::load(&shared.join("crds"), &shared.join("kubernetes-schemas"))
         .expect("the schemas in ../shared load")
 }
 
@@ -201,7 +201,7 @@ fn the_admission_policy_binds_gatehouses_service_account_and_fails_closed() {
             assert_eq!(validation["reason"], "Forbidden", "answered 403, as a refusal: {validation}");
             assert!(validation["message"].as_str().is_some_and(|m| !m.is_empty()), "{validation}");
         }
-        gatehouse::simcluster::Admission::from_objects(&objects).expect("the simulated cluster evaluates the policy");
+        simcluster::Admission::from_objects(&objects).expect("the simulated cluster evaluates the policy");
     }
 }
 
@@ -395,7 +395,7 @@ fn grants(role: &Value) -> BTreeSet<(String, String, String)> {
 /// too; protected, so another network admin approves), previews, the VIP and cluster pages,
 /// the live topology view, the label fix labelling and switched off and on, a teardown, and
 /// the leader Lease taken, renewed and released at shutdown.
-async fn full_run(app: crate::harness::TestApp, sim: &gatehouse::simcluster::SimCluster) {
+async fn full_run(app: crate::harness::TestApp, sim: &simcluster::SimCluster) {
     use std::time::Duration;
 
     use serde_json::json;
@@ -405,7 +405,7 @@ async fn full_run(app: crate::harness::TestApp, sim: &gatehouse::simcluster::Sim
     let dev = settled(&app, submit(&app, "dev", false).await).await;
     assert_eq!(dev["status"], "ready", "{dev:#}");
     let prod = submit(&app, "prod", false).await;
-    let approver = app.client_as(app::domain::access::Role::NetworkAdmin, "").await;
+    let approver = app.client_as(domain::access::Role::NetworkAdmin, "").await;
     let approved = approver.post(app.at(&format!("/api/v1/submissions/{prod}/approve"))).json(&json!({})).send().await.expect("answers");
     assert_eq!(approved.status(), 202);
     let prod = settled(&app, prod).await;
@@ -436,8 +436,8 @@ async fn full_run(app: crate::harness::TestApp, sim: &gatehouse::simcluster::Sim
 /// A simulated cluster as slow as a real one to roll a Deployment out and program a Gateway
 /// (`ready_after`), so that Gatehouse finds them not ready yet when it first looks and waits
 /// for them with watches; legacy Cilium, so the label fix labels.
-async fn slow_cluster(ready_after: std::time::Duration) -> std::sync::Arc<gatehouse::simcluster::SimCluster> {
-    let behaviour = gatehouse::simcluster::CiliumBehaviour { copies_infrastructure_labels: false, ready_after, ..Default::default() };
+async fn slow_cluster(ready_after: std::time::Duration) -> std::sync::Arc<simcluster::SimCluster> {
+    let behaviour = simcluster::CiliumBehaviour { copies_infrastructure_labels: false, ready_after, ..Default::default() };
     crate::cluster::simulated(behaviour, None).await
 }
 
@@ -496,7 +496,7 @@ async fn rbac_grants_what_gatehouse_uses() {
 /// leader election in Gatehouse's own namespace — passes without one refused request.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_whole_run_passes_under_the_rendered_rbac() {
-    use gatehouse::simcluster::{Access, Admission, Identity, Rbac};
+    use simcluster::{Access, Admission, Identity, Rbac};
     use k8s_openapi::api::{coordination::v1::Lease, core::v1::Namespace};
 
     let sim = slow_cluster(ROLLOUT).await;
@@ -529,7 +529,7 @@ async fn a_whole_run_passes_under_the_rendered_rbac() {
 /// to add, not a dump of the client's error type.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_missing_watch_grant_is_named_with_the_rule_to_add() {
-    use gatehouse::simcluster::{Access, Identity, Rbac};
+    use simcluster::{Access, Identity, Rbac};
 
     // Never ready within the submission's 5 s: Gatehouse must watch, and is refused.
     let sim = slow_cluster(std::time::Duration::from_secs(3600)).await;
@@ -571,7 +571,7 @@ async fn a_missing_watch_grant_is_named_with_the_rule_to_add() {
 /// works, and the next submission takes the object over.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_admission_policy_keeps_gatehouse_to_what_it_made() {
-    use gatehouse::simcluster::{Access, Admission, CiliumBehaviour, Identity, Rbac};
+    use simcluster::{Access, Admission, CiliumBehaviour, Identity, Rbac};
     use k8s_openapi::api::{
         apps::v1::Deployment,
         core::v1::{ConfigMap, Namespace, Service},
@@ -651,7 +651,7 @@ async fn the_admission_policy_keeps_gatehouse_to_what_it_made() {
     sim.set_access(as_gatehouse.clone());
     let refused = settled(&app, submit(&app, "dev", false).await).await;
     assert_eq!(refused["status"], "failed", "{refused:#}");
-    let network_admin = app.client_as(app::domain::access::Role::NetworkAdmin, "").await;
+    let network_admin = app.client_as(domain::access::Role::NetworkAdmin, "").await;
     let adopt = || {
         network_admin
             .post(app.at("/api/v1/applications/api/environments/dev/adopt"))

@@ -1,7 +1,7 @@
 //! The drift report (`GET /api/v1/drift` and the VIPs page) against the simulated cluster,
 //! read through the real kube client: both ways, before and after a submission, and with a
 //! pool and a LoadBalancer Service made in the cluster behind the plan's back.
-use app::domain::access::Role;
+use domain::access::Role;
 use kube::{
     Api,
     api::{DeleteParams, DynamicObject, Patch, PatchParams},
@@ -136,7 +136,7 @@ async fn import_takes_the_clusters_pools_and_vips_into_the_plan(kind: DbKind) {
     assert!(rows(&drift, "pools", "name").iter().chain(rows(&drift, "addresses", "address").iter()).all(|(_, d)| *d != "cluster_only"), "{drift:#}");
     let (_, again) = app.post_json("/api/v1/import", &json!({})).await;
     assert_eq!(again, json!({"pools": [], "addresses": [], "left_out": [], "unreadable": []}));
-    let entries = app::backend::audit::list(&app.db, Some("cluster")).await.expect("the audit log");
+    let entries = backend::audit::list(&app.db, Some("cluster")).await.expect("the audit log");
     assert_eq!(entries.iter().filter(|e| e.action == "plan.import").count(), 1);
 }
 

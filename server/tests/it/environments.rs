@@ -55,8 +55,8 @@ async fn create_read_update_delete(kind: DbKind) {
     assert_eq!(body["error"]["code"], "environment_not_found");
 
     // Every change is in the audit log, with the object before and after.
-    let db = app::backend::db::Database::connect(&app.database.url).await.unwrap();
-    let entries = app::backend::audit::list(&db, Some("environment/dev")).await.unwrap();
+    let db = backend::db::Database::connect(&app.database.url).await.unwrap();
+    let entries = backend::audit::list(&db, Some("environment/dev")).await.unwrap();
     let actions: Vec<&str> = entries.iter().map(|e| e.action.as_str()).collect();
     assert_eq!(actions, ["environment.create", "environment.update", "environment.delete"]);
     assert_eq!(entries[1].before.as_ref().unwrap()["pod_cidrs"], json!(["10.10.0.0/16"]));

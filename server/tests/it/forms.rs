@@ -1,7 +1,7 @@
 //! The application form's server functions and pages, the preview page and the VIP status
 //! page: an app team saves through the same validation, plan guard and audit as
 //! `/api/v1/applications`, within its scopes; the pages render from the simulated cluster.
-use app::domain::access::Role;
+use domain::access::Role;
 use leptos::server_fn::ServerFn;
 use serde_json::{Value, json};
 
@@ -81,7 +81,7 @@ async fn app_team_saves_through_the_form_within_its_scopes(kind: DbKind) {
     // Edited: the next free VIP instead.
     let (status, _) = save(&client, &app, shop("shop-dev.mdhlabs.com", "auto"), false).await;
     assert_eq!(status, 200);
-    let entries = app::backend::audit::list(&app.db, Some("application/shop")).await.expect("the audit log");
+    let entries = backend::audit::list(&app.db, Some("application/shop")).await.expect("the audit log");
     let actions: Vec<(&str, bool)> = entries.iter().map(|e| (e.action.as_str(), e.actor.contains("app-team"))).collect();
     assert!(actions.contains(&("application.create", true)) && actions.contains(&("application.update", true)), "{actions:?}");
 

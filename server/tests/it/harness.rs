@@ -4,16 +4,8 @@ use std::{
     sync::atomic::{AtomicBool, AtomicUsize, Ordering},
 };
 
-use app::{
-    backend::{
-        auth::{
-            Principal, Via, tokens,
-            users::{self, NewUser, User},
-        },
-        db::Database,
-    },
-    domain::access::Role,
-};
+use backend::{auth::{Principal, Via, tokens, users::{self, NewUser, User}}, db::Database};
+use domain::access::Role;
 use gatehouse::{Config, Gatehouse, access::RouteRule, config::SecretText};
 use sqlx::{Connection, Executor, PgConnection};
 use tokio::sync::oneshot;
@@ -242,7 +234,7 @@ impl TestApp {
         let name = format!("{}-{}", role.as_str().replace('_', "-"), USERS.fetch_add(1, Ordering::SeqCst));
         let password = format!("password of {name}");
         let input = NewUser { name: name.clone(), password: password.clone(), role: role.as_str().to_owned(), scopes: scopes.to_owned() };
-        let user = users::create(&self.db, &app::backend::auth::Principal::system("tests"), &input).await.expect("create a test user");
+        let user = users::create(&self.db, &backend::auth::Principal::system("tests"), &input).await.expect("create a test user");
         TestUser { name, password, user }
     }
 

@@ -10,7 +10,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use gatehouse::simcluster::{CiliumBehaviour, SimCluster};
+use simcluster::{CiliumBehaviour, SimCluster};
 use serde_json::{Value, json};
 
 use crate::{
@@ -324,7 +324,7 @@ async fn gate(sim: &SimCluster) -> (String, Arc<std::sync::atomic::AtomicBool>) 
 }
 
 async fn a_job_that_failed_on_an_unreachable_cluster_is_retried_by_its_requester_or_a_network_admin(kind: DbKind) {
-    use app::domain::access::Role;
+    use domain::access::Role;
 
     let sim = simulated(CiliumBehaviour::default(), None).await;
     let (url, open) = gate(&sim).await;
@@ -366,7 +366,7 @@ async fn a_job_that_failed_on_an_unreachable_cluster_is_retried_by_its_requester
     // A ready submission is not retried; a failure a retry cannot cure is not either.
     let again = retry(&requester).await.unwrap();
     assert_eq!(again.status(), 409);
-    sim.set_access(gatehouse::simcluster::Access { forbidden: vec![("patch".into(), "deployments".into())], ..Default::default() });
+    sim.set_access(simcluster::Access { forbidden: vec![("patch".into(), "deployments".into())], ..Default::default() });
     let (_, body) = app.post_json("/api/v1/applications/api/submissions", &json!({"environment": "dev"})).await;
     let refused_id = body["id"].as_i64().unwrap();
     let failed = crate::cluster::settled(&app, refused_id).await;
@@ -376,7 +376,7 @@ async fn a_job_that_failed_on_an_unreachable_cluster_is_retried_by_its_requester
     assert!(body["error"]["message"].as_str().unwrap().contains("failed with forbidden, which running it again cannot cure"), "{body}");
 
     // A network admin retries anyone's.
-    sim.set_access(gatehouse::simcluster::Access::default());
+    sim.set_access(simcluster::Access::default());
     let admin = app.client_as(Role::NetworkAdmin, "").await;
     assert_eq!(admin.post(app.at(&format!("/api/v1/submissions/{second}/retry"))).send().await.unwrap().status(), 202);
     assert_eq!(crate::cluster::settled(&app, second).await["status"], "ready");

@@ -8,12 +8,12 @@ use std::{
     time::Duration,
 };
 
-use app::backend::{
+use backend::{
     certificates::issue::DemoCa,
     manifests::{self, TlsPem},
 };
 use base64::Engine as _;
-use gatehouse::simcluster::CiliumBehaviour;
+use simcluster::CiliumBehaviour;
 use serde_json::{Value, json};
 
 use crate::cluster::{DEV_NAMESPACE, Fixture, GATEWAY_SERVICE, eventually, settled, submit};
@@ -80,7 +80,7 @@ fn assert_valid_sarif(validator: &jsonschema::Validator, sarif: &Value) {
 
 /// Two distinct demo certificates (dev's and prod's), as the portal's `--demo` issues them.
 fn demo_bundle_with_certificates() -> String {
-    let plan = app::domain::seed_plan();
+    let plan = domain::seed_plan();
     let mut yaml = String::new();
     for env in &plan.environments {
         yaml.push_str(&manifests::environment_cilium(&plan, env.name.as_str()).expect("cilium objects").to_yaml());
@@ -97,7 +97,7 @@ fn demo_bundle_with_certificates() -> String {
 #[test]
 fn the_demo_plans_bundles_and_cilium_outputs_lint_clean() {
     let dir = tempfile::tempdir().unwrap();
-    let plan = app::domain::seed_plan();
+    let plan = domain::seed_plan();
     std::fs::write(dir.path().join("plan.yaml"), manifests::plan_bundle(&plan).expect("the plan bundle").to_yaml()).unwrap();
     std::fs::create_dir(dir.path().join("with-tls")).unwrap();
     std::fs::write(dir.path().join("with-tls/bundle.yml"), demo_bundle_with_certificates()).unwrap();
@@ -166,9 +166,9 @@ fn each_seeded_mistake_is_found_at_its_line_and_column_in_every_format() {
         assert_eq!(run.code, 1, "{name}: {}{}", run.stdout, run.stderr);
         let located: Vec<&str> = run.stdout.lines().filter(|l| !l.starts_with(' ') && l.contains('[')).collect();
         assert_eq!(located.len(), 1, "{name}: exactly one finding:\n{}", run.stdout);
-        let severity = app::domain::checklist::rule_info(rule).map_or("warning", |r| match r.severity {
-            app::domain::Severity::Error => "error",
-            app::domain::Severity::Warning => "warning",
+        let severity = domain::checklist::rule_info(rule).map_or("warning", |r| match r.severity {
+            domain::Severity::Error => "error",
+            domain::Severity::Warning => "warning",
         });
         let expected = format!("{path}:{line}:{column}: {severity}[{rule}] ");
         assert!(located[0].starts_with(&expected), "{name}: expected `{expected}…`, got\n{}", run.stdout);
@@ -208,7 +208,7 @@ fn the_sarif_rules_carry_the_checklists_training_texts() {
     let sarif = json_of(&run);
     assert_valid_sarif(&sarif_validator(), &sarif);
     let rules = sarif["runs"][0]["tool"]["driver"]["rules"].as_array().expect("rules");
-    for info in app::domain::checklist::rules() {
+    for info in domain::checklist::rules() {
         let rule = rules.iter().find(|r| r["id"] == info.id).unwrap_or_else(|| panic!("{} is listed", info.id));
         assert_eq!(rule["help"]["text"], info.training);
         assert_eq!(rule["shortDescription"]["text"], info.title);
@@ -341,7 +341,7 @@ async fn a_live_cluster_lints_clean_until_the_label_fix_is_switched_off() {
 async fn manifests_are_linted_against_a_portals_plan() {
     let portal = TestApp::spawn_demo(DbKind::Sqlite).await;
     let dir = tempfile::tempdir().unwrap();
-    let bundle = manifests::plan_bundle(&app::domain::seed_plan()).unwrap().to_yaml();
+    let bundle = manifests::plan_bundle(&domain::seed_plan()).unwrap().to_yaml();
     let clean = dir.path().join("clean.yaml");
     std::fs::write(&clean, &bundle).unwrap();
     let drifted = dir.path().join("drifted.yaml");

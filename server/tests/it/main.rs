@@ -3,6 +3,7 @@
 mod harness;
 
 mod allocations;
+mod architecture;
 mod auth;
 mod auth_hardening;
 mod binary;

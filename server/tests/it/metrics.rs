@@ -94,7 +94,7 @@ async fn requests_pools_and_certificates_are_exposed(kind: DbKind) {
 /// label back and that is counted too.
 async fn label_fix_actions_latency_and_leader_are_exposed(kind: DbKind) {
     use crate::cluster::{DEV_NAMESPACE, Fixture, GATEWAY_SERVICE, eventually, settled, submit};
-    let fixture = Fixture::with(kind, gatehouse::simcluster::CiliumBehaviour { copies_infrastructure_labels: false, ..Default::default() }, None).await;
+    let fixture = Fixture::with(kind, simcluster::CiliumBehaviour { copies_infrastructure_labels: false, ..Default::default() }, None).await;
     let app = &fixture.app;
     let first = scrape(app).await;
     assert_eq!(first["gatehouse_leader{lease=\"gatehouse-leader\"}"], 1.0, "the only replica leads");

@@ -3,7 +3,7 @@
 //! rule as the security requirement.
 use std::collections::BTreeSet;
 
-use app::domain::access::Access;
+use domain::access::Access;
 use gatehouse::access::Surface;
 use serde_json::Value;
 

@@ -5,7 +5,7 @@
 //! one of them is refused with a sentence that says what to do and changes nothing; a network
 //! admin's adopt (audited) lets the next apply take it over. Real HTTP to the portal, the real
 //! kube client to the simulated cluster, both databases.
-use app::domain::access::Role;
+use domain::access::Role;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Service};
 use kube::{
     Api, Client,
@@ -250,7 +250,7 @@ async fn an_apply_onto_someone_elses_object_is_refused_until_a_network_admin_ado
 async fn the_adopt_service_refuses_an_app_team_whatever_calls_it(kind: DbKind) {
     use std::sync::Arc;
 
-    use app::backend::{
+    use backend::{
         auth::{Principal, Via},
         certificates::SecretKey,
         cluster::{
@@ -285,7 +285,7 @@ async fn the_adopt_service_refuses_an_app_team_whatever_calls_it(kind: DbKind) {
         }
         other => panic!("expected a refusal, got {other:?}"),
     }
-    let entries = app::backend::audit::list(&db, None).await.expect("the audit log");
+    let entries = backend::audit::list(&db, None).await.expect("the audit log");
     assert!(entries.iter().all(|entry| entry.action != "cluster.adopt"), "nothing recorded");
 }
 

@@ -187,8 +187,8 @@ async fn conflicts_and_outputs_pages_render_from_the_plan(kind: DbKind) {
     let html = app.get("/pools/conflicts").await.text().await.unwrap();
     assert!(html.contains("Errors (0)"), "the demo plan is clean");
     // A second environment reusing dev's pod range shows up as a conflict.
-    let db = app::backend::db::Database::connect(&app.database.url).await.unwrap();
-    let plan = app::backend::plan::load_from(&db).await.unwrap();
+    let db = backend::db::Database::connect(&app.database.url).await.unwrap();
+    let plan = backend::plan::load_from(&db).await.unwrap();
     let mut staging = plan.environments[0].clone();
     staging.name = "staging".parse().unwrap();
     // Stored directly, as an older Gatehouse or a hand edit might have: the page must still tell.
@@ -231,11 +231,11 @@ async fn a_locked_sqlite_database_is_busy_not_a_fault() {
     let mut held = holder.begin().await.unwrap();
     sqlx::query("INSERT INTO t VALUES (1)").execute(&mut *held).await.unwrap();
     let error = sqlx::query("INSERT INTO t VALUES (2)").execute(&mut writer).await.unwrap_err();
-    let error = app::backend::db::DbError::Sqlx(error);
+    let error = backend::db::DbError::Sqlx(error);
     assert!(error.is_busy(), "{error}");
     let answer = axum::response::IntoResponse::into_response(gatehouse::api::ApiError::from(error));
     assert_eq!(answer.status(), 503);
     assert_eq!(answer.headers()["retry-after"], "1");
     held.rollback().await.unwrap();
-    assert!(!app::backend::db::DbError::NotFound("x".into()).is_busy());
+    assert!(!backend::db::DbError::NotFound("x".into()).is_busy());
 }

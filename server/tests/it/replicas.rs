@@ -10,7 +10,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use gatehouse::simcluster::CiliumBehaviour;
+use simcluster::CiliumBehaviour;
 use k8s_openapi::api::{coordination::v1::Lease, core::v1::Service};
 use kube::{Api, api::DeleteParams};
 use serde_json::{Value, json};
@@ -52,7 +52,7 @@ impl Replica {
             .arg("--kubeconfig")
             .arg(kubeconfig)
             .env("DATABASE_URL", database_url)
-            .env("GATEHOUSE_SECRET_KEY", app::backend::certificates::SecretKey::derived_text_for_tests(database_url))
+            .env("GATEHOUSE_SECRET_KEY", backend::certificates::SecretKey::derived_text_for_tests(database_url))
             .env("RUST_LOG", "info")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -163,7 +163,7 @@ async fn one_leader_and_a_takeover_within_15_seconds(kind: DbKind) {
     assert_eq!(holder(&leases).await, Some(holding.clone()));
 
     // The leader labels the generated Service of a submission made through the follower.
-    let labelled = |sim: &gatehouse::simcluster::SimCluster| {
+    let labelled = |sim: &simcluster::SimCluster| {
         sim.vip(crate::cluster::DEV_NAMESPACE, GATEWAY_SERVICE)
             .is_some_and(|vip| vip.labels.get("gatehouse.io/advertise").map(String::as_str) == Some("dev"))
     };
@@ -213,7 +213,7 @@ on_both_databases!(one_leader_and_a_takeover_within_15_seconds);
 /// its next look, long before the term would run out.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn racing_candidates_elect_exactly_one_and_a_release_hands_over() {
-    use app::backend::cluster::leader::{Election, LeaseSettings};
+    use backend::cluster::leader::{Election, LeaseSettings};
 
     let sim = simulated(CiliumBehaviour::default(), None).await;
     let client = kube_client(&sim.kubeconfig(None)).await;

@@ -2,14 +2,14 @@
 //! OpenID Connect sign-ins under way.
 use std::{net::IpAddr, time::Duration};
 
-use app::backend::{
+use backend::{
     auth::{
         limiter::{Limits, Locked, SignInLimiter},
         pending::{self, Pending},
     },
     db::Database,
 };
-use app::domain::access::Role;
+use domain::access::Role;
 use serde_json::json;
 
 use crate::{

@@ -9,7 +9,7 @@ use crate::{
     harness::{DbKind, FreshDatabase, TestApp},
     on_both_databases,
 };
-use app::domain::access::Role;
+use domain::access::Role;
 
 const CD_SERVICE: &str = "namespace:cd-service, namespace:cd-service-*";
 
@@ -17,7 +17,7 @@ async fn portal(database: FreshDatabase) -> TestApp {
     TestApp::spawn_with(database, |config| {
         config.demo = true;
         config.demo_sign_in = false;
-        config.reserved_namespaces = vec![app::domain::access::NamespacePattern::parse("legacy-*").unwrap()];
+        config.reserved_namespaces = vec![domain::access::NamespacePattern::parse("legacy-*").unwrap()];
     })
     .await
 }
@@ -42,7 +42,7 @@ fn shop(namespace: &str) -> Value {
 
 /// A network admin uploads dev's certificate for `shop(namespace)`.
 pub(crate) async fn certificate_for(app: &TestApp, namespace: &str) {
-    use app::backend::certificates::testing::{Encoding, TestKey, Validity, self_signed};
+    use backend::certificates::testing::{Encoding, TestKey, Validity, self_signed};
     let key = TestKey::p256();
     let host = format!("{namespace}.dev.example");
     let body = json!({

@@ -4,7 +4,7 @@
 //! databases — and the drift report names an address the two disagree on.
 use std::collections::BTreeMap;
 
-use app::backend::{
+use backend::{
     allocations::AUTO_VIP_REASON,
     certificates::testing::{Encoding, TestKey, Validity, self_signed},
 };

@@ -1,0 +1,166 @@
+//! FRR configuration for the external router that peers with the environment's nodes.
+//!
+//! The router listens for the nodes (`bgp listen range` over the node subnets) instead of
+//! naming each node, so adding a node needs no router change. It accepts only host routes
+//! (/32, /128) inside the environment's VIP pools and spreads traffic over all nodes
+//! (`maximum-paths`: one path per node, so a dual-stack node counts once per family). It
+//! always names its `bgp router-id`: FRR would otherwise take an IPv4 address of the router,
+//! or 0.0.0.0 on a router without one, which the nodes refuse.
+
+use std::fmt::Write as _;
+
+use super::cover::cover_range;
+use super::{BundleError, bgp_settings, find_environment};
+use domain::{Asn, BgpPeer, Cidr, Environment, IpAddr, IpFamily, Plan, PoolBlock};
+
+const PEER_GROUP: &str = "CILIUM";
+/// FRR's usual build limit (MULTIPATH_NUM).
+const MAX_PATHS: usize = 64;
+
+/// The accepted VIP prefixes of one address family and the names that filter them.
+struct Filter {
+    family: IpFamily,
+    prefixes: Vec<Cidr>,
+}
+
+impl Filter {
+    fn prefix_list(&self) -> &'static str {
+        match self.family {
+            IpFamily::Ipv4 => "CILIUM-VIPS",
+            IpFamily::Ipv6 => "CILIUM-VIPS6",
+        }
+    }
+
+    fn route_map(&self) -> &'static str {
+        match self.family {
+            IpFamily::Ipv4 => "CILIUM-IN",
+            IpFamily::Ipv6 => "CILIUM-IN6",
+        }
+    }
+
+    fn afi(&self) -> &'static str {
+        match self.family {
+            IpFamily::Ipv4 => "ipv4",
+            IpFamily::Ipv6 => "ipv6",
+        }
+    }
+
+    fn ip(&self) -> &'static str {
+        match self.family {
+            IpFamily::Ipv4 => "ip",
+            IpFamily::Ipv6 => "ipv6",
+        }
+    }
+}
+
+/// The FRR configuration of the environment's BGP peers: one section per peer (normally one
+/// router). Errors for an environment without BGP, without peers or without VIP pools.
+pub fn frr_config(plan: &Plan, environment: &str) -> Result<String, BundleError> {
+    let env = find_environment(plan, environment)?;
+    if !env.advertisement.mode.uses_bgp() {
+        return Err(BundleError::FrrNeedsBgp { environment: env.name.to_string() });
+    }
+    let bgp = bgp_settings(env)?;
+    if bgp.peers.is_empty() {
+        return Err(BundleError::NoBgpPeers { environment: env.name.to_string() });
+    }
+    let blocks: Vec<&PoolBlock> = plan.pools_of(&env.name).flat_map(|pool| &pool.blocks).collect();
+    if blocks.is_empty() {
+        return Err(BundleError::NoVipPools { environment: env.name.to_string() });
+    }
+    // IPv4 always: without VIPs of its own, the family is denied by the route map.
+    let mut filters = vec![Filter { family: IpFamily::Ipv4, prefixes: vip_prefixes(&blocks, IpFamily::Ipv4) }];
+    let ipv6 = vip_prefixes(&blocks, IpFamily::Ipv6);
+    if !ipv6.is_empty() {
+        filters.push(Filter { family: IpFamily::Ipv6, prefixes: ipv6 });
+    }
+    let sections = bgp
+        .peers
+        .iter()
+        .map(|peer| {
+            let router_id = peer.router_id().ok_or_else(|| BundleError::NoRouterId {
+                environment: env.name.to_string(),
+                peer: peer.name.to_string(),
+                address: peer.address.to_string(),
+            })?;
+            Ok(router(env, bgp.local_asn, peer, router_id, &filters))
+        })
+        .collect::<Result<Vec<String>, BundleError>>()?;
+    Ok(sections.join("!\n"))
+}
+
+/// The pool blocks of one family as prefixes: CIDRs as they are, ranges as their minimal cover.
+fn vip_prefixes(blocks: &[&PoolBlock], family: IpFamily) -> Vec<Cidr> {
+    blocks
+        .iter()
+        .filter(|block| block.family() == family)
+        .flat_map(|block| match block {
+            PoolBlock::Cidr(cidr) => vec![*cidr],
+            PoolBlock::Range(range) => cover_range(range),
+        })
+        .collect()
+}
+
+/// How many nodes reach the router over `family`: the nodes with an address of that family
+/// (a dual-stack node has one of each, and is one path per family, not two). Without node
+/// addresses of that family the routes still come over every node's session.
+fn nodes(env: &Environment, family: IpFamily) -> usize {
+    let count = |family: IpFamily| env.node_addresses.iter().filter(|a| a.family() == family).count();
+    let of_family = count(family);
+    let nodes = if of_family > 0 { of_family } else { count(IpFamily::Ipv4).max(count(IpFamily::Ipv6)) };
+    nodes.clamp(1, MAX_PATHS)
+}
+
+fn router(env: &Environment, local_asn: Asn, peer: &BgpPeer, router_id: IpAddr, filters: &[Filter]) -> String {
+    let node_count = nodes(env, IpFamily::Ipv4).max(nodes(env, IpFamily::Ipv6));
+    // Equal ASNs make the session iBGP, whose multipath is configured separately.
+    let multipath = if peer.asn == local_asn { "maximum-paths ibgp" } else { "maximum-paths" };
+    let mut out = String::new();
+    let w = &mut out;
+    let _ = writeln!(w, "! FRR configuration for router `{}` ({}, AS {}), generated by Gatehouse.", peer.name, peer.address, peer.asn);
+    let _ = writeln!(w, "! BGP peer of environment `{}`: Cilium on its nodes is AS {local_asn}.", env.name);
+    let _ = writeln!(w, "! Accepts only host routes inside the environment's VIP pools, over all {}.", domain::counted(node_count, "node"));
+    let _ = writeln!(w, "! Caveat: FRR on a VM may not forward traffic into the cluster although traffic from the");
+    let _ = writeln!(w, "! router itself works: enable IP forwarding (net.ipv4.ip_forward=1, net.ipv6.conf.all.forwarding=1)");
+    let _ = writeln!(w, "! and let routed traffic through the hypervisor's anti-spoofing / port security.");
+    let _ = writeln!(w, "!");
+    let _ = writeln!(w, "router bgp {}", peer.asn);
+    let _ = writeln!(w, " bgp router-id {router_id}");
+    let _ = writeln!(w, " neighbor {PEER_GROUP} peer-group");
+    let _ = writeln!(w, " neighbor {PEER_GROUP} remote-as {local_asn}");
+    for subnet in &env.node_subnets {
+        let _ = writeln!(w, " bgp listen range {subnet} peer-group {PEER_GROUP}");
+    }
+    for filter in filters {
+        let _ = writeln!(w, " !");
+        let _ = writeln!(w, " address-family {} unicast", filter.afi());
+        let _ = writeln!(w, "  neighbor {PEER_GROUP} activate");
+        let _ = writeln!(w, "  neighbor {PEER_GROUP} route-map {} in", filter.route_map());
+        let _ = writeln!(w, "  {multipath} {}", nodes(env, filter.family));
+        let _ = writeln!(w, " exit-address-family");
+    }
+    let _ = writeln!(w, "exit");
+    for filter in filters {
+        let _ = writeln!(w, "!");
+        for (i, prefix) in filter.prefixes.iter().enumerate() {
+            let _ = writeln!(w, "{} prefix-list {} seq {} permit {}", filter.ip(), filter.prefix_list(), 10 * (i + 1), host_routes(prefix));
+        }
+        if !filter.prefixes.is_empty() {
+            let _ = writeln!(w, "!");
+            let _ = writeln!(w, "route-map {} permit 10", filter.route_map());
+            let _ = writeln!(w, " match {} address prefix-list {}", filter.ip(), filter.prefix_list());
+            let _ = writeln!(w, "exit");
+            let _ = writeln!(w, "!");
+        }
+        let _ = writeln!(w, "route-map {} deny 100", filter.route_map());
+        let _ = writeln!(w, "exit");
+    }
+    out
+}
+
+/// `<prefix> ge 32 le 32`: any host route inside the prefix. FRR refuses `ge` equal to the
+/// prefix length, so a single host is matched exactly instead.
+fn host_routes(prefix: &Cidr) -> String {
+    let host = prefix.family().bits();
+    if prefix.prefix_len() == host { prefix.to_string() } else { format!("{prefix} ge {host} le {host}") }
+}
