@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use leptos::prelude::*;
+use super::table::TableWrap;
 use leptos_router::hooks::use_params_map;
 
 use super::{
@@ -268,6 +269,7 @@ pub(crate) fn TargetPanel(application: String, target: TargetView) -> impl IntoV
     let title = format!("{environment}{}", if target.protected { " (protected: a submission waits for approval)" } else { "" });
     let submit_label = format!("Submit to {environment}");
     let confirm_text = format!("Delete every object of {application} in {environment} from the cluster and release its VIPs?");
+    let confirm_label = format!("Tear down {application} in {environment}?");
     let errors = target.errors.clone();
     view! {
         <div class="submission" data-environment=environment.clone()>
@@ -290,7 +292,7 @@ pub(crate) fn TargetPanel(application: String, target: TargetView) -> impl IntoV
                     on:click=move |_| confirming.set(true)>"Tear down"</button>
             </div>
             <Show when=move || confirming.get()>
-                <div class="notice notice--warn confirm" role="alertdialog">
+                <div class="notice notice--warn confirm" role="alertdialog" aria-label=confirm_label.clone()>
                     <p>{confirm_text.clone()}</p>
                     <div class="actions">
                         <button type="button" class="button button--danger"
@@ -336,7 +338,7 @@ fn Progress(progress: SubmissionProgress, on_adopt: Option<Callback<AdoptTarget>
         <div class="progress" data-status=progress.status.clone()>
             <p><strong class="submission-status">{heading}</strong> " — " {progress.message.clone()}</p>
             <p class="muted">{who}</p>
-            <table class="table">
+            <TableWrap label=format!("Objects of submission {}", progress.id) plain=true><table class="table">
                 <thead><tr><th>"Object"</th><th>"State"</th><th>"Message"</th></tr></thead>
                 <tbody>
                     {progress.objects.into_iter().map(|object| {
@@ -361,7 +363,7 @@ fn Progress(progress: SubmissionProgress, on_adopt: Option<Callback<AdoptTarget>
                         }
                     }).collect_view()}
                 </tbody>
-            </table>
+            </table></TableWrap>
         </div>
     }
 }

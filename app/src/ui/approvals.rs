@@ -2,6 +2,7 @@
 //! their requester. The approver reads the bundle and what it changes in the cluster before
 //! approving or rejecting it.
 use leptos::prelude::*;
+use super::table::TableWrap;
 use leptos_router::hooks::use_params_map;
 
 use super::{
@@ -53,7 +54,7 @@ pub fn ApprovalsPage() -> impl IntoView {
 #[component]
 fn ApprovalTable(list: Vec<ApprovalSummary>) -> impl IntoView {
     view! {
-        <div class="table-wrap"><table class="data-table" data-testid="approvals">
+        <TableWrap label="Submissions waiting for approval"><table class="data-table" data-testid="approvals">
             <caption class="visually-hidden">"Submissions waiting for approval"</caption>
             <thead>
                 <tr><th scope="col">"Submission"</th><th scope="col">"Change"</th><th scope="col">"Requested by"</th><th scope="col">"Since"</th><th scope="col"></th></tr>
@@ -74,7 +75,7 @@ fn ApprovalTable(list: Vec<ApprovalSummary>) -> impl IntoView {
                     }
                 }).collect_view()}
             </tbody>
-        </table></div>
+        </table></TableWrap>
     }
 }
 

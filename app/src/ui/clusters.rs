@@ -2,6 +2,7 @@
 //! and what Gatehouse needs from it (each missing piece with how to install it); then the
 //! Gateway label fix's switch.
 use leptos::prelude::*;
+use super::table::TableWrap;
 
 use super::{layout::PageHeader, pages::ErrorNotice};
 use crate::api::cluster::{
@@ -275,7 +276,7 @@ fn DriftTables(drift: Drift) -> impl IntoView {
     view! {
         {(!drift.pools.is_empty()).then(|| view! {
             <h3>"Pools"</h3>
-            <table class="data-table" data-testid="pool-drift">
+            <TableWrap label="Pools that differ"><table class="data-table" data-testid="pool-drift">
                 <thead><tr><th scope="col">"Pool"</th><th scope="col">"Drift"</th><th scope="col">"Plan"</th><th scope="col">"Cluster"</th><th scope="col">"What to do"</th></tr></thead>
                 <tbody>
                     {drift.pools.into_iter().map(|pool| {
@@ -291,11 +292,11 @@ fn DriftTables(drift: Drift) -> impl IntoView {
                         </tr>
                     }}).collect_view()}
                 </tbody>
-            </table>
+            </table></TableWrap>
         })}
         {(!drift.addresses.is_empty()).then(|| view! {
             <h3>"VIPs"</h3>
-            <table class="data-table" data-testid="address-drift">
+            <TableWrap label="VIPs that differ"><table class="data-table" data-testid="address-drift">
                 <thead><tr><th scope="col">"VIP"</th><th scope="col">"Drift"</th><th scope="col">"Plan"</th><th scope="col">"Cluster"</th><th scope="col">"What to do"</th></tr></thead>
                 <tbody>
                     {drift.addresses.into_iter().map(|address| {
@@ -314,7 +315,7 @@ fn DriftTables(drift: Drift) -> impl IntoView {
                         </tr>
                     }}).collect_view()}
                 </tbody>
-            </table>
+            </table></TableWrap>
         })}
     }.into_any()
 }
@@ -329,7 +330,7 @@ fn VipTable(vips: Vec<VipRow>) -> impl IntoView {
         view! { <span class=class>{if ok { yes } else { no.to_owned() }}</span> }
     };
     view! {
-        <div class="table-wrap">
+        <TableWrap label="LoadBalancer Services and their VIPs">
             <table class="data-table" data-testid="vips-table">
                 <thead>
                     <tr>
@@ -364,6 +365,6 @@ fn VipTable(vips: Vec<VipRow>) -> impl IntoView {
                     }).collect_view()}
                 </tbody>
             </table>
-        </div>
+        </TableWrap>
     }.into_any()
 }

@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 
 use leptos::prelude::*;
+use super::table::TableWrap;
 use leptos_router::{
     components::A,
     hooks::{use_navigate, use_params_map},
@@ -46,7 +47,7 @@ pub fn EnvironmentsPage() -> impl IntoView {
 #[component]
 pub fn EnvironmentTable(environments: Vec<Environment>) -> impl IntoView {
     view! {
-        <div class="table-wrap">
+        <TableWrap label="Environments">
             <table class="data-table" data-testid="environments-table">
                 <caption class="visually-hidden">"Environments and their address plan"</caption>
                 <thead>
@@ -81,7 +82,7 @@ pub fn EnvironmentTable(environments: Vec<Environment>) -> impl IntoView {
                         .collect_view()}
                 </tbody>
             </table>
-        </div>
+        </TableWrap>
     }
 }
 

@@ -10,6 +10,7 @@ pub mod pages;
 pub mod plan;
 pub mod pools;
 pub mod preview;
+pub mod table;
 pub mod theme;
 pub mod topology;
 #[cfg(feature = "ssr")]

@@ -1,5 +1,6 @@
 //! The portal's pages.
 use leptos::prelude::*;
+use super::table::TableWrap;
 use leptos_router::components::A;
 
 use super::layout::{EmptyState, PageHeader};
@@ -160,7 +161,7 @@ fn RuleCatalogue() -> impl IntoView {
     view! {
         <section aria-labelledby="rules-title" class="rule-catalogue">
             <h2 id="rules-title">"The rules"</h2>
-            <div class="table-wrap">
+            <TableWrap label="The rules">
                 <table class="data-table">
                     <thead>
                         <tr>
@@ -179,7 +180,7 @@ fn RuleCatalogue() -> impl IntoView {
                         }).collect_view()}
                     </tbody>
                 </table>
-            </div>
+            </TableWrap>
         </section>
     }
 }

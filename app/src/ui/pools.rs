@@ -1,6 +1,7 @@
 //! VIP pools: use per pool, the address map coloured by state, allocation, reservation and
 //! release.
 use leptos::prelude::*;
+use super::table::TableWrap;
 use leptos_router::{
     components::A,
     hooks::{use_navigate, use_params_map},
@@ -126,6 +127,7 @@ fn EnvironmentPools(environment: String, pools: Vec<PoolSummary>) -> impl IntoVi
     let test_id = heading.clone();
     let environment_href = format!("/environments/{environment}");
     let environment_name = environment.clone();
+    let table_label = format!("VIP pools of {environment}");
     view! {
         <section class="pool-group" aria-labelledby=labelled_by data-testid=test_id>
             <h2 id=heading>"Environment " <A href=environment_href>{environment_name}</A></h2>
@@ -133,7 +135,7 @@ fn EnvironmentPools(environment: String, pools: Vec<PoolSummary>) -> impl IntoVi
                 view! { <p class="muted">"No VIP pools in this environment yet."</p> }.into_any()
             } else {
                 view! {
-                    <div class="table-wrap">
+                    <TableWrap label=table_label>
                         <table class="data-table">
                             <thead>
                                 <tr>
@@ -165,7 +167,7 @@ fn EnvironmentPools(environment: String, pools: Vec<PoolSummary>) -> impl IntoVi
                                 }).collect_view()}
                             </tbody>
                         </table>
-                    </div>
+                    </TableWrap>
                 }.into_any()
             }}
             <NewPoolForm environment />

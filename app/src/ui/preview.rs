@@ -2,6 +2,7 @@
 //! against the live cluster (added, changed, unchanged) from a server-side-apply dry run,
 //! with the submit panel below it.
 use leptos::prelude::*;
+use super::table::TableWrap;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
 use super::{
@@ -98,7 +99,7 @@ pub(crate) fn PreviewObjects(objects: Vec<PreviewItem>) -> impl IntoView {
                     {object.info.map(|info| view! { <p class="notice" role="status">{info}</p> })}
                     <details open=has_changes>
                         <summary>"Fields against the live object"</summary>
-                        <div class="table-wrap">
+                        <TableWrap label="Fields against the live object">
                             <table class="data-table preview-fields">
                                 <thead><tr><th scope="col">"Field"</th><th scope="col">"Change"</th><th scope="col">"Live"</th><th scope="col">"Desired"</th></tr></thead>
                                 <tbody>
@@ -115,7 +116,7 @@ pub(crate) fn PreviewObjects(objects: Vec<PreviewItem>) -> impl IntoView {
                                     }).collect_view()}
                                 </tbody>
                             </table>
-                        </div>
+                        </TableWrap>
                     </details>
                     <details>
                         <summary>"YAML"</summary>

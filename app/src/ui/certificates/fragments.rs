@@ -5,6 +5,7 @@
 use leptos::prelude::*;
 
 use super::super::layout::EmptyState;
+use super::super::table::TableWrap;
 use crate::domain::{
     CertificateStatus, CertificateView, InventoryQuery,
     certificates::{CertificateOwners, InventorySort},
@@ -200,7 +201,7 @@ fn Timeline(timeline: TimelineView) -> impl IntoView {
     view! {
         <figure class="timeline" data-testid="expiry-timeline">
             <figcaption>"Expiry timeline"</figcaption>
-            <svg viewBox=format!("0 0 {full} {height}") role="img" aria-label="Validity of each certificate against the calendar, with today and the 30-day warning marked">
+            <svg viewBox=format!("0 0 {full} {height}") role="group" aria-label="Validity of each certificate against the calendar, with today and the 30-day warning marked">
                 {timeline.ticks.into_iter().map(|tick| view! {
                     <line class="timeline__tick" x1=at(tick.x) x2=at(tick.x) y1="16" y2=format!("{height}") />
                     <text class="timeline__tick-label" x=at(tick.x) y="12">{tick.label}</text>
@@ -228,7 +229,7 @@ fn Timeline(timeline: TimelineView) -> impl IntoView {
 #[component]
 fn CertificateTable(certificates: Vec<CertificateView>) -> impl IntoView {
     view! {
-        <div class="table-wrap">
+        <TableWrap label="Certificates">
             <table class="data-table certificates" data-testid="certificates">
                 <thead>
                     <tr>
@@ -265,7 +266,7 @@ fn CertificateTable(certificates: Vec<CertificateView>) -> impl IntoView {
                     }).collect_view()}
                 </tbody>
             </table>
-        </div>
+        </TableWrap>
     }
 }
 
@@ -374,7 +375,7 @@ fn CertificateFacts(certificate: CertificateView) -> impl IntoView {
             view! { <p class="muted">"No other versions."</p> }.into_any()
         } else {
             view! {
-                <table class="data-table" data-testid="certificate-history">
+                <TableWrap label="History"><table class="data-table" data-testid="certificate-history">
                     <thead><tr><th scope="col">"Uploaded"</th><th scope="col">"Status"</th><th scope="col">"Valid until"</th><th scope="col">"Fingerprint"</th></tr></thead>
                     <tbody>
                         {history.into_iter().map(|version| {
@@ -388,7 +389,7 @@ fn CertificateFacts(certificate: CertificateView) -> impl IntoView {
                             </tr>
                         }}).collect_view()}
                     </tbody>
-                </table>
+                </table></TableWrap>
             }.into_any()
         }}
     }
