@@ -12,6 +12,7 @@ use leptos_router::{
 };
 
 use crate::ui::{
+    account::{AccountPage, AuditPage, SignInPage, UsersPage},
     approvals::{ApprovalPage, ApprovalsPage},
     certificates::{CertificatePage, CertificatesPage},
     environments::{EditEnvironmentPage, EnvironmentPage, EnvironmentsPage, NewEnvironmentPage},
@@ -36,15 +37,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
         <!DOCTYPE html>
         <html lang="en" data-theme=theme.map(Theme::as_str)>
             <head>
-                <meta charset="utf-8" />
-                <meta name="viewport" content="width=device-width, initial-scale=1" />
-                <meta name="color-scheme" content="light dark" />
-                <meta
-                    name="description"
-                    content="Gatehouse plans, checks and submits Cilium load balancing and TLS termination for Kubernetes."
-                />
-                <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
-                <link rel="stylesheet" href="/pkg/gatehouse.css" />
+                <DocumentHead />
                 <HydrationScripts options />
                 <MetaTags />
             </head>
@@ -53,6 +46,48 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
             </body>
         </html>
     }
+}
+
+/// What every document's head carries: character set, viewport, colour schemes, the icon
+/// and the stylesheet.
+#[component]
+fn DocumentHead() -> impl IntoView {
+    view! {
+        <meta charset="utf-8" />
+        <meta name="viewport" content="width=device-width, initial-scale=1" />
+        <meta name="color-scheme" content="light dark" />
+        <meta
+            name="description"
+            content="Gatehouse plans, checks and submits Cilium load balancing and TLS termination for Kubernetes."
+        />
+        <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
+        <link rel="stylesheet" href="/pkg/gatehouse.css" />
+    }
+}
+
+/// A whole document rendered once on the server, without the hydration script: a form's
+/// answer or the 403 page (see [`crate::ui::account`]). `body` is the page inside
+/// [`crate::ui::layout::StaticFrame`].
+#[cfg(feature = "ssr")]
+pub fn static_document(theme: Option<Theme>, title: &str, body: impl FnOnce() -> AnyView) -> String {
+    let owner = Owner::new();
+    let html = owner.with(|| {
+        provide_meta_context();
+        let title = format!("{title} · Gatehouse");
+        view! {
+            <!DOCTYPE html>
+            <html lang="en" data-theme=theme.map(Theme::as_str)>
+                <head>
+                    <DocumentHead />
+                    <title>{title}</title>
+                </head>
+                <body>{body()}</body>
+            </html>
+        }
+        .to_html()
+    });
+    drop(owner);
+    html
 }
 
 #[component]
@@ -83,6 +118,10 @@ pub fn App() -> impl IntoView {
                     <Route path=(StaticSegment("applications"), ParamSegment("name"), StaticSegment("preview")) view={Lazy::<ApplicationPreviewRoute>::new()} ssr=SsrMode::Async />
                     <Route path=StaticSegment("clusters") view={Lazy::<ClustersRoute>::new()} ssr=SsrMode::Async />
                     <Route path=StaticSegment("vips") view={Lazy::<VipsRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=StaticSegment("sign-in") view={Lazy::<SignInRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=StaticSegment("account") view={Lazy::<AccountRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=StaticSegment("users") view={Lazy::<UsersRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=StaticSegment("audit") view={Lazy::<AuditRoute>::new()} ssr=SsrMode::Async />
                     <Route path=StaticSegment("checklist") view={Lazy::<ChecklistRoute>::new()} ssr=SsrMode::Async />
                     <Route path=StaticSegment("environments") view={Lazy::<EnvironmentsRoute>::new()} ssr=SsrMode::Async />
                     <Route path=(StaticSegment("environments"), StaticSegment("new")) view={Lazy::<NewEnvironmentRoute>::new()} />
@@ -127,6 +166,10 @@ pub fn page_rule(path: &str) -> crate::domain::access::Access {
         ("/clusters", Access::VIEWER),
         ("/vips", Access::VIEWER),
         ("/checklist", Access::VIEWER),
+        ("/sign-in", Access::Public),
+        ("/account", Access::VIEWER),
+        ("/users", Access::ADMIN),
+        ("/audit", Access::NETWORK_ADMIN),
         ("/environments", Access::VIEWER),
         ("/environments/new", Access::NETWORK_ADMIN),
         ("/environments/{name}", Access::VIEWER),
@@ -190,6 +233,10 @@ lazy_pages! {
     ClustersRoute => ClustersPage,
     VipsRoute => VipsPage,
     ChecklistRoute => ChecklistPage,
+    SignInRoute => SignInPage,
+    AccountRoute => AccountPage,
+    UsersRoute => UsersPage,
+    AuditRoute => AuditPage,
     EnvironmentsRoute => EnvironmentsPage,
     NewEnvironmentRoute => NewEnvironmentPage,
     EnvironmentRoute => EnvironmentPage,

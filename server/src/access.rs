@@ -145,7 +145,7 @@ async fn guard_route(State(guard): State<Guard>, request: Request, next: Next) -
             let role = caller.map_or("", |caller| caller.role.label());
             let message = format!("your role ({role}) does not allow this; it is open to {}", guard.access.describe());
             match guard.surface {
-                Surface::Page => pages::forbidden(caller, &message),
+                Surface::Page => pages::forbidden(caller, request.headers(), &message),
                 Surface::Api | Surface::ServerFn => {
                     ApiError::new(StatusCode::FORBIDDEN, "forbidden", message).into_response()
                 }
@@ -393,7 +393,7 @@ pub async fn authenticate(State(state): State<AppState>, mut request: Request, n
         if request.uri().path().starts_with("/api/") {
             return ApiError::new(StatusCode::FORBIDDEN, "cross_site_request", message).into_response();
         }
-        return pages::forbidden(caller.as_ref(), &message);
+        return pages::forbidden(caller.as_ref(), request.headers(), &message);
     }
     if let Some(caller) = caller {
         request.extensions_mut().insert(caller);

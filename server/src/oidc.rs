@@ -156,8 +156,8 @@ struct StartQuery {
     return_to: Option<String>,
 }
 
-fn refuse(caller: Option<&backend::auth::Principal>, status: StatusCode, message: &str) -> Response {
-    let mut response = pages::forbidden(caller, message);
+fn refuse(caller: Option<&backend::auth::Principal>, headers: &HeaderMap, status: StatusCode, message: &str) -> Response {
+    let mut response = pages::forbidden(caller, headers, message);
     *response.status_mut() = status;
     response
 }
@@ -169,11 +169,11 @@ async fn start(
     Query(query): Query<StartQuery>,
 ) -> Response {
     let Some(oidc) = &state.auth.oidc else {
-        return refuse(caller.as_ref(), StatusCode::NOT_FOUND, "OpenID Connect sign-in is not configured (--oidc-issuer)");
+        return refuse(caller.as_ref(), &headers, StatusCode::NOT_FOUND, "OpenID Connect sign-in is not configured (--oidc-issuer)");
     };
     let discovery = match discover(oidc).await {
         Ok(discovery) => discovery,
-        Err(message) => return refuse(caller.as_ref(), StatusCode::BAD_GATEWAY, &message),
+        Err(message) => return refuse(caller.as_ref(), &headers, StatusCode::BAD_GATEWAY, &message),
     };
     let state_id = random_secret();
     // The state is bound to this browser: the callback needs the cookie as well, so a
@@ -199,7 +199,7 @@ async fn start(
         ],
     );
     let Ok(url) = url else {
-        return refuse(caller.as_ref(), StatusCode::BAD_GATEWAY, "the provider's authorization endpoint is not a URL");
+        return refuse(caller.as_ref(), &headers, StatusCode::BAD_GATEWAY, "the provider's authorization endpoint is not a URL");
     };
     if let Err(error) = pending::store(&state.db, &bound_state(&state_id, &binding), &pending, now_millis(), pending_for_ms()).await {
         return crate::api::ApiError::internal(&error).into_response();
@@ -269,11 +269,11 @@ async fn completed(
     query: CallbackQuery,
 ) -> Response {
     let Some(oidc) = &state.auth.oidc else {
-        return refuse(caller, StatusCode::NOT_FOUND, "OpenID Connect sign-in is not configured (--oidc-issuer)");
+        return refuse(caller, headers, StatusCode::NOT_FOUND, "OpenID Connect sign-in is not configured (--oidc-issuer)");
     };
     if let Some(error) = &query.error {
         let detail = query.error_description.as_deref().unwrap_or("");
-        return refuse(caller, StatusCode::UNAUTHORIZED, &format!("the OpenID provider refused the sign-in: {error} {detail}"));
+        return refuse(caller, headers, StatusCode::UNAUTHORIZED, &format!("the OpenID provider refused the sign-in: {error} {detail}"));
     }
     let pending = match (&query.state, binding_cookie(state, headers)) {
         (Some(id), Some(binding)) => match pending::take(&state.db, &bound_state(id, binding), now_millis(), pending_for_ms()).await {
@@ -285,6 +285,7 @@ async fn completed(
     let (Some(pending), Some(code)) = (pending, query.code) else {
         return refuse(
             caller,
+            headers,
             StatusCode::BAD_REQUEST,
             "this sign-in link is unknown, too old (10 minutes) or was started in another browser; start again from the sign-in page",
         );
@@ -293,7 +294,7 @@ async fn completed(
         Ok(user) => user,
         Err(message) => {
             tracing::warn!(reason = %message, "OpenID Connect sign-in refused");
-            return refuse(caller, StatusCode::FORBIDDEN, &message);
+            return refuse(caller, headers, StatusCode::FORBIDDEN, &message);
         }
     };
     let id = match sessions::start(&state.db, user.id, backend::auth::now_unix()).await {

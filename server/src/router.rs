@@ -123,13 +123,18 @@ fn site_files(
 }
 
 /// What pages and server functions find in their Leptos context: the database, the secret
-/// key, the signed-in caller and the page's CSP nonce.
+/// key, the sign-in options, the API tokens' lifetimes, the signed-in caller and the page's
+/// CSP nonce.
 fn leptos_context(state: &AppState) -> impl Fn() + Clone + Send + Sync + 'static {
     let db = state.db.clone();
     let secret_key = state.secret_key.clone();
     let submitter = state.clusters.submitter.clone();
     let label_fix = state.clusters.label_fix.clone();
+    let token_lifetimes = state.auth.token_lifetimes;
+    let sign_in = app::api::account::SignInOptions { oidc: state.auth.oidc.is_some() };
     move || {
+        provide_context(token_lifetimes);
+        provide_context(sign_in);
         provide_context(db.clone());
         provide_context(secret_key.clone());
         provide_context(submitter.tenancy.clone());

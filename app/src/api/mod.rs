@@ -1,5 +1,6 @@
 //! Server functions: thin wrappers that call the backend and map its errors.
 //! The same operations are served as JSON under /api/v1 by the server crate.
+pub mod account;
 pub mod approvals;
 pub mod applications;
 pub mod certificates;
@@ -42,6 +43,10 @@ pub fn server_fn_rule(path: &str) -> crate::domain::access::Access {
     use crate::domain::access::Access;
     let rules = [
         (SignedInAs::PATH, Access::Public),
+        (account::GetSignInOptions::PATH, Access::Public),
+        (account::GetAccount::PATH, Access::VIEWER),
+        (account::ListUsers::PATH, Access::ADMIN),
+        (account::SearchAudit::PATH, Access::NETWORK_ADMIN),
         (ListEnvironments::PATH, Access::VIEWER),
         (GetEnvironment::PATH, Access::VIEWER),
         (ChecklistOverview::PATH, Access::VIEWER),

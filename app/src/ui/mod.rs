@@ -1,4 +1,5 @@
 //! Pages and components; the topology diagrams are drawn on the server (crate::topology).
+pub mod account;
 pub mod application_form;
 pub mod applications;
 pub mod approvals;

@@ -10,7 +10,7 @@ use crate::{
 };
 
 /// Sets the HTTP status of the page being rendered on the server; nothing in the browser.
-fn set_status(status: u16) {
+pub(crate) fn set_status(status: u16) {
     #[cfg(feature = "ssr")]
     if let (Some(response), Ok(code)) = (
         use_context::<leptos_axum::ResponseOptions>(),

@@ -21,9 +21,11 @@ pub fn screen(page: TopologyPage) -> TopologyScreen {
     let svg_href = page.export_href("svg");
     let png_href = page.export_href("png");
     let has_export = !page.export.is_empty();
-    let TopologyPage { view, title, lead, environment, environments, panels, walk, sections, .. } = page;
+    let TopologyPage { view, title, lead, environment, application, applications, environments, panels, walk, sections, .. } = page;
+    // The per-application views open on the application in view, else on the first one.
+    let application = application.or_else(|| applications.into_iter().next());
     let head = view! {
-        <Nav current=view.clone() environment=environment />
+        <Nav current=view.clone() environment=environment application />
         <div class="topo-toolbar">
             {(!environments.is_empty()).then(|| view! {
                 <span class="label" id="topo-env-label">"Environment"</span>
@@ -97,9 +99,21 @@ pub fn screen(page: TopologyPage) -> TopologyScreen {
     TopologyScreen { title, lead, head, body, walk: controls }
 }
 
+/// The per-application views of the area: (path prefix below /topology, label).
+const APPLICATION_VIEWS: &[(&str, &str)] = &[("applications", "Dev beside prod"), ("live", "Live")];
+
 #[component]
-fn Nav(current: String, environment: Option<String>) -> impl IntoView {
+fn Nav(current: String, environment: Option<String>, application: Option<String>) -> impl IntoView {
     let suffix = environment.map(|e| format!("?environment={e}")).unwrap_or_default();
+    let per_application = application.map(|app| {
+        APPLICATION_VIEWS
+            .iter()
+            .map(|(prefix, label)| {
+                let here = current.strip_prefix(prefix).is_some_and(|rest| rest.starts_with('/')).then_some("page");
+                view! { <a href=format!("/topology/{prefix}/{app}") aria-current=here>{*label}</a> }
+            })
+            .collect_view()
+    });
     view! {
         <nav class="sub-nav" aria-label="Topology">
             {VIEWS
@@ -114,6 +128,7 @@ fn Nav(current: String, environment: Option<String>) -> impl IntoView {
                     view! { <a href=href aria-current=here>{*label}</a> }
                 })
                 .collect_view()}
+            {per_application}
         </nav>
     }
 }

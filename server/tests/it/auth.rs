@@ -103,6 +103,13 @@ async fn roles_see_what_they_may(kind: DbKind) {
     assert_eq!(rule(Method::GET, "/sign-in"), Access::Public);
     // The requester or a network admin: the service decides which (jobs.rs tests both).
     assert_eq!(rule(Method::POST, "/api/v1/submissions/{id}/retry"), Access::APP_TEAM);
+    // The header links each section only for the roles its page lets in.
+    for (href, _) in app::ui::layout::SECTIONS {
+        assert_eq!(rule(Method::GET, href), Access::VIEWER, "{href} is linked for everyone signed in");
+    }
+    for (href, _, access) in app::ui::layout::RESTRICTED_SECTIONS {
+        assert_eq!(rule(Method::GET, href), *access, "{href} is linked for the roles its rule lets in");
+    }
 
     // A viewer reads the plan but no key material and changes nothing.
     let viewer = app.client_as(Role::Viewer, "").await;

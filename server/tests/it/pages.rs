@@ -1,6 +1,8 @@
-use crate::harness::{DbKind, FreshDatabase, TestApp};
+use domain::access::Role;
 
-const NAVIGATION: &[&str] = &["/", "/topology", "/pools", "/certificates", "/applications", "/checklist"];
+use crate::harness::{ADMIN_PASSWORD, DbKind, FreshDatabase, TestApp};
+
+const NAVIGATION: &[&str] = &["/", "/topology", "/environments", "/pools", "/certificates", "/applications", "/checklist"];
 
 async fn pages_render_on_the_server_with_a_nonce_policy(kind: DbKind) {
     let app = TestApp::spawn_demo(kind).await;
@@ -104,7 +106,98 @@ async fn the_sites_files_are_served_precompressed_and_revalidated(kind: DbKind) 
     assert_eq!(anyone.get(app.at("/pkg/missing.js")).send().await.expect("answers").status(), 404);
 }
 
+/// Markup must come back as text: no raw `<script>` from the text (in text and in
+/// attributes alike, `<` is escaped).
+fn assert_escaped(page: &str, html: &str) {
+    assert!(!html.contains("<script>alert"), "{page}: the markup came back raw:\n{html}");
+    assert!(html.contains("&lt;script&gt;alert("), "{page}: the text is shown, escaped:\n{html}");
+}
+
+/// What a user types — a token's name, a scope, and so the audit log's entries — comes back
+/// escaped on the account, users and audit pages: on the pages a `GET` renders (and the data
+/// they carry for hydration) and on the answers to their forms.
+async fn text_a_user_typed_comes_back_escaped(kind: DbKind) {
+    let app = TestApp::spawn(kind).await;
+    let hostile = r#"<script>alert("x")</script>' onmouseover="alert(1)"#;
+    let admin = app.sign_in("admin", ADMIN_PASSWORD).await.expect("the admin signs in");
+    let browser = app.client_with_session(&admin);
+
+    // The account page's token form answers with the page, the token shown once.
+    let created = browser.post(app.at("/account/tokens")).form(&[("name", hostile), ("role", "viewer")]).send().await.unwrap();
+    assert_eq!(created.status(), 201);
+    let html = created.text().await.unwrap();
+    assert_escaped("POST /account/tokens", &html);
+    assert!(html.contains("data-testid=\"new-token\">ghp_"), "{html}");
+    let html = browser.get(app.at("/account")).send().await.unwrap().text().await.unwrap();
+    assert_escaped("GET /account", &html);
+    assert!(!html.contains("data-testid=\"new-token\""), "the token is shown only once");
+
+    // The users page: a refused scope names what was typed, beside the field, and keeps it.
+    let refused = browser
+        .post(app.at("/users"))
+        .form(&[("name", "eve"), ("password", "a long enough passphrase"), ("role", "app_team"), ("scopes", hostile)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 422);
+    let html = refused.text().await.unwrap();
+    assert_escaped("POST /users", &html);
+    assert!(html.contains("<li data-field=\"scopes\">Scopes: "), "the field, why and how to fix it: {html}");
+    assert!(html.contains("value=\"eve\""), "what was typed stays: {html}");
+    assert!(html.contains("value=\"&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;' onmouseover=&quot;alert(1)\""), "quotes never close the attribute: {html}");
+    let user = app.user(Role::AppTeam, "namespace:cd-service").await;
+    let refused = browser.post(app.at(&format!("/users/{}", user.name))).form(&[("role", "app_team"), ("scopes", hostile)]).send().await.unwrap();
+    assert_eq!(refused.status(), 422);
+    let html = refused.text().await.unwrap();
+    assert_escaped("POST /users/{name}", &html);
+    assert!(html.contains("data-testid=\"row-error\""), "the row says what to fix: {html}");
+
+    // The audit log shows the token's entry, on the page and on a filtered page.
+    for path in ["/audit", "/audit?action=token.create&object=token%2F"] {
+        let response = browser.get(app.at(path)).send().await.unwrap();
+        assert_eq!(response.status(), 200, "{path}");
+        let html = response.text().await.unwrap();
+        assert_escaped(path, &html);
+    }
+    let response = browser.get(app.at("/audit?actor=%3Cscript%3Ealert(%22x%22)&from=tomorrow")).send().await.unwrap();
+    assert_eq!(response.status(), 422, "a malformed bound is a clear refusal, not a 500");
+    let html = response.text().await.unwrap();
+    assert_escaped("/audit?actor=…", &html);
+    assert!(html.contains("<li data-field=\"from\">From: "), "{html}");
+}
+
+/// The account pages sit in the portal's frame: logo, theme toggle, footer, and the
+/// navigation a role may use.
+async fn the_account_pages_share_the_portals_frame(kind: DbKind) {
+    let app = TestApp::spawn(kind).await;
+    let admin = app.sign_in("admin", ADMIN_PASSWORD).await.expect("the admin signs in");
+    let browser = app.client_with_session(&admin);
+    for path in ["/account", "/users", "/audit"] {
+        let html = browser.get(app.at(path)).send().await.unwrap().text().await.unwrap();
+        for part in ["class=\"brand__mark\"", "data-testid=\"theme-toggle\"", "class=\"site-footer\"", "href=\"/environments\"", "href=\"/approvals\"", "href=\"/users\"", "href=\"/audit\""] {
+            assert!(html.contains(part), "{path} has {part}");
+        }
+    }
+    let sign_in = app.anonymous().get(app.at("/sign-in")).send().await.unwrap().text().await.unwrap();
+    assert!(sign_in.contains("class=\"site-footer\"") && sign_in.contains("id=\"password\""), "{sign_in}");
+
+    let viewer = app.user(Role::Viewer, "").await;
+    let session = app.sign_in(&viewer.name, &viewer.password).await.expect("the viewer signs in");
+    let viewer = app.client_with_session(&session);
+    let html = viewer.get(app.at("/account")).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("href=\"/environments\""), "{html}");
+    for admin_only in ["href=\"/approvals\"", "href=\"/users\"", "href=\"/audit\""] {
+        assert!(!html.contains(admin_only), "a viewer is not shown {admin_only}");
+    }
+    let forbidden = viewer.get(app.at("/users")).send().await.unwrap();
+    assert_eq!(forbidden.status(), 403);
+    let html = forbidden.text().await.unwrap();
+    assert!(html.contains("class=\"brand__mark\"") && html.contains("class=\"site-footer\"") && html.contains("Ask an admin for another role"), "{html}");
+}
+
 crate::on_both_databases!(
+    text_a_user_typed_comes_back_escaped,
+    the_account_pages_share_the_portals_frame,
     pages_render_on_the_server_with_a_nonce_policy,
     every_section_answers_and_unknown_pages_are_404,
     responses_are_compressed,
