@@ -59,27 +59,6 @@ const pages = [
   ['users', '/users', { as: 'admin' }],
 ];
 
-// Violations known to come from files this change may not edit, each matched exactly by page,
-// rule and element; anything else is a failure.
-const known = [
-  // server/src/pages.rs, audit_page(): the audit table's `<div class="table-wrap">` scrolls
-  // sideways (the before/after JSON) but cannot take the keyboard focus. The fix is the
-  // markup's: tabindex="0" role="region" aria-label="Audit entries" (app/src/ui/table.rs
-  // `TableWrap` once the page is a Leptos one). That file is being rewritten elsewhere.
-  { page: 'audit', rule: 'scrollable-region-focusable', target: '.table-wrap' },
-];
-
-// Known: the account pages drawn by server/src/pages.rs (`frame()`) do not read the theme
-// cookie: their <html> has no data-theme, so they follow the OS preference only (a visitor who
-// chose dark on a light OS gets them light). Being rewritten into Leptos, whose shell reads
-// it. Until then these pages are checked in the theme the OS asks for (the context's
-// colorScheme is the same as the cookie), and only their data-theme check is skipped.
-const themeCookieIgnored = new Set(['account', 'audit', 'sign-in', 'users']);
-
-function isKnown(name, rule, target) {
-  return known.some((k) => k.page === name && k.rule === rule && k.target === target);
-}
-
 // The elements sticking out past the right edge of the viewport, for the failure message.
 function overflowing() {
   const width = window.innerWidth;
@@ -179,9 +158,7 @@ describe('layout and accessibility of every page', () => {
             const expected = (problem) => options.console?.test(problem);
             const response = await page.goto(`${suite.portal.url}${path}`);
             assert.equal(response.status(), options.status ?? 200, path);
-            if (!themeCookieIgnored.has(name)) {
-              assert.equal(await page.evaluate(() => document.documentElement.dataset.theme), theme, 'the theme cookie is honoured');
-            }
+            assert.equal(await page.evaluate(() => document.documentElement.dataset.theme), theme, 'the theme cookie is honoured');
             assert.equal(await page.evaluate(() => getComputedStyle(document.documentElement).colorScheme), theme);
             // Leptos pages hydrate (their WASM may log errors then); the server's own pages
             // have no script.
@@ -215,7 +192,6 @@ describe('layout and accessibility of every page', () => {
             });
             for (const violation of violations) {
               for (const node of violation.nodes) {
-                if (isKnown(name, violation.rule, node.target)) continue;
                 failures.push(`axe ${violation.rule} (${violation.impact}, ${violation.help}): ${node.target} — ${node.summary}`);
               }
             }

@@ -13,6 +13,7 @@ use leptos_router::hooks::use_query_map;
 use super::{
     layout::PageHeader,
     pages::{ErrorNotice, set_status},
+    table::TableWrap,
 };
 use crate::{
     api::{
@@ -238,7 +239,7 @@ pub fn AccountView(data: AccountData, outcome: Option<Outcome>) -> impl IntoView
 #[component]
 fn TokenTable(tokens: Vec<TokenRow>) -> impl IntoView {
     view! {
-        <div class="table-wrap">
+        <TableWrap label="API tokens">
             <table class="data-table" data-testid="tokens">
                 <thead>
                     <tr>
@@ -277,7 +278,7 @@ fn TokenTable(tokens: Vec<TokenRow>) -> impl IntoView {
                         .collect_view()}
                 </tbody>
             </table>
-        </div>
+        </TableWrap>
     }
 }
 
@@ -336,7 +337,7 @@ pub fn UsersView(users: Vec<UserRow>, failed: Option<(UsersForm, Outcome)>) -> i
     view! {
         <PageHeader title="Users" lead="Who may sign in, with which role; app teams change only the applications their scopes name." />
         <OutcomeNotice outcome=outcome.clone() />
-        <div class="table-wrap">
+        <TableWrap label="Users">
             <table class="data-table" data-testid="users">
                 <thead>
                     <tr>
@@ -346,7 +347,7 @@ pub fn UsersView(users: Vec<UserRow>, failed: Option<(UsersForm, Outcome)>) -> i
                 </thead>
                 <tbody>{rows}</tbody>
             </table>
-        </div>
+        </TableWrap>
         <h2>"New user"</h2>
         <form class="form" method="post" action="/users">
             <div class="field--pair">
@@ -480,7 +481,7 @@ pub fn AuditView(query: AuditQuery, result: Result<AuditData, AppError>) -> impl
             other => view! { <p class="notice notice--error" role="alert">{other.to_string()}</p> }.into_any(),
         })}
         <p class="muted">{format!("{count} {}, newest first.", if count == 1 { "entry" } else { "entries" })}</p>
-        <div class="table-wrap">
+        <TableWrap label="Audit entries">
             <table class="data-table" data-testid="audit">
                 <thead>
                     <tr>
@@ -508,7 +509,7 @@ pub fn AuditView(query: AuditQuery, result: Result<AuditData, AppError>) -> impl
                         .collect_view()}
                 </tbody>
             </table>
-        </div>
+        </TableWrap>
     }
 }
 
