@@ -47,7 +47,8 @@ describe('Approvals', () => {
     // A rejection needs a reason; then approve.
     await approver.getByTestId('reject').click();
     await approver.getByText('say why the submission is rejected').waitFor();
-    assert.equal(await approver.getByTestId('approval-status').textContent(), 'awaiting_approval');
+    assert.equal(await approver.getByTestId('approval-status').textContent(), 'awaiting approval');
+    assert.equal(await approver.getByTestId('approval-status').getAttribute('data-status'), 'awaiting_approval');
     await approver.getByTestId('approve').click();
     await approver.getByTestId('decision').waitFor();
     assert.match(await approver.getByTestId('decision').textContent(), /approved/);

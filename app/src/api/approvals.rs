@@ -11,8 +11,7 @@ pub struct ApprovalSummary {
     pub id: i64,
     pub application: String,
     pub environment: String,
-    /// `apply` or `teardown`.
-    pub operation: String,
+    pub operation: super::cluster::Operation,
     pub requested_by: String,
     pub created_at: String,
     /// Requested by the caller, who therefore cannot approve it.
@@ -22,7 +21,7 @@ pub struct ApprovalSummary {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ApprovalDetail {
     pub summary: ApprovalSummary,
-    pub status: String,
+    pub status: super::cluster::SubmissionStatus,
     pub message: String,
     /// The multi-document YAML that was requested (Secret data left out).
     pub bundle: String,
@@ -44,7 +43,7 @@ fn summary(
         id: submission.id,
         application: submission.application.clone(),
         environment: submission.environment.clone(),
-        operation: submission.operation.clone(),
+        operation: submission.operation,
         requested_by: submission.requested_by.clone(),
         created_at: submission.created_at.clone(),
         own: Principal::person_of(&submission.requested_by) == caller.name,
@@ -66,15 +65,15 @@ pub async fn list_approvals() -> Result<Vec<ApprovalSummary>, AppError> {
 /// A submission with its bundle and, while it waits, the diff an approval would apply.
 #[server]
 pub async fn get_approval(id: i64) -> Result<ApprovalDetail, AppError> {
-    use crate::backend::cluster::submissions::{self, Submitter, status};
+    use crate::backend::cluster::submissions::{self, Operation, SubmissionStatus, Submitter};
     let caller = crate::api::context::current()?;
     let db = crate::api::context::use_database()?;
     let submission = submissions::get(&db, id)
         .await?
         .ok_or_else(|| AppError::NotFound(format!("there is no submission {id}")))?;
-    let waiting = submission.status == status::AWAITING_APPROVAL;
+    let waiting = submission.status == SubmissionStatus::AwaitingApproval;
     let (mut diff, mut deletes, mut diff_failure) = (Vec::new(), Vec::new(), None);
-    if submission.operation == "teardown" {
+    if submission.operation == Operation::Teardown {
         deletes = submission
             .objects
             .iter()
@@ -98,7 +97,7 @@ pub async fn get_approval(id: i64) -> Result<ApprovalDetail, AppError> {
     }
     Ok(ApprovalDetail {
         summary: summary(&submission, &caller),
-        status: submission.status.clone(),
+        status: submission.status,
         message: submission.message.clone(),
         bundle: submission.bundle,
         diff,

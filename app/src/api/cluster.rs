@@ -5,22 +5,23 @@ use serde::{Deserialize, Serialize};
 
 use super::AppError;
 pub use views::cluster::{AddressDrift, Drift, Import, ImportedAddress, ImportedPool, PoolDrift};
+pub use views::submissions::{ObjectState, Operation, SubmissionStatus};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ObjectProgress {
     pub kind: String,
     pub namespace: Option<String>,
     pub name: String,
-    pub state: String,
+    pub state: ObjectState,
     pub message: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SubmissionProgress {
     pub id: i64,
-    pub operation: String,
+    pub operation: Operation,
     pub dry_run: bool,
-    pub status: String,
+    pub status: SubmissionStatus,
     pub message: String,
     pub requested_by: String,
     pub approved_by: Option<String>,
@@ -33,7 +34,7 @@ pub struct SubmissionProgress {
 impl SubmissionProgress {
     /// Still moving: the page keeps asking.
     pub fn is_running(&self) -> bool {
-        self.status == "applying" || self.status == "tearing_down"
+        self.status.is_running()
     }
 }
 

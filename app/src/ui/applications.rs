@@ -4,17 +4,18 @@
 use std::time::Duration;
 
 use leptos::prelude::*;
-use super::table::TableWrap;
 use leptos_router::hooks::use_params_map;
 
 use super::{
     layout::{EmptyState, PageHeader},
     pages::{ErrorNotice, NotFound},
+    table::TableWrap,
 };
 use crate::api::{
     AppError,
     cluster::{
-        AdoptTarget, ApplicationGlance, ApplicationTargets, EnvironmentGlance, SubmissionProgress, TargetView, adopt_objects,
+        AdoptTarget, ApplicationGlance, ApplicationTargets, EnvironmentGlance, ObjectState, Operation, SubmissionProgress, SubmissionStatus, TargetView,
+        adopt_objects,
         get_application_glance, get_submission_progress, list_application_targets, retry_submission, submit_to_cluster, tear_down,
     },
 };
@@ -303,7 +304,7 @@ pub(crate) fn TargetPanel(application: String, target: TargetView) -> impl IntoV
             </Show>
             {move || problem.get().map(|message| view! { <p class="notice notice--error" role="alert">{message}</p> })}
             {move || adopted.get().map(|message| view! { <p class="notice" role="status" data-testid="adopted">{message}</p> })}
-            {move || current.get().filter(|p| p.status == "failed" && p.retryable).map(|p| {
+            {move || current.get().filter(|p| p.status == SubmissionStatus::Failed && p.retryable).map(|p| {
                 let id = p.id;
                 view! {
                     <p class="actions">
@@ -322,20 +323,19 @@ pub(crate) fn TargetPanel(application: String, target: TargetView) -> impl IntoV
 /// create (`unmanaged`) gets an Adopt button when `on_adopt` is given (network admins).
 #[component]
 fn Progress(progress: SubmissionProgress, on_adopt: Option<Callback<AdoptTarget>>) -> impl IntoView {
-    let adoptable = progress.operation != "teardown";
+    let adoptable = progress.operation != Operation::Teardown;
     let heading = format!(
         "Submission {}{}: {}",
         progress.id,
-        if progress.operation == "teardown" { " (teardown)" } else if progress.dry_run { " (dry run)" } else { "" },
-        // `torn_down`, `awaiting_approval`: the stored status, in words.
-        progress.status.replace('_', " ")
+        if !adoptable { " (teardown)" } else if progress.dry_run { " (dry run)" } else { "" },
+        progress.status.in_words()
     );
     let who = match &progress.approved_by {
         Some(approver) => format!("requested by {} at {}, approved by {approver}", progress.requested_by, progress.created_at),
         None => format!("requested by {} at {}", progress.requested_by, progress.created_at),
     };
     view! {
-        <div class="progress" data-status=progress.status.clone()>
+        <div class="progress" data-status=progress.status.as_str()>
             <p><strong class="submission-status">{heading}</strong> " — " {progress.message.clone()}</p>
             <p class="muted">{who}</p>
             <TableWrap label=format!("Objects of submission {}", progress.id) plain=true><table class="table">
@@ -347,7 +347,7 @@ fn Progress(progress: SubmissionProgress, on_adopt: Option<Callback<AdoptTarget>
                             None => format!("{} {}", object.kind, object.name),
                         };
                         let badge = format!("badge state state--{}", object.state);
-                        let adopt = on_adopt.filter(|_| adoptable && object.state == "unmanaged").map(|on_adopt| {
+                        let adopt = on_adopt.filter(|_| adoptable && object.state == ObjectState::Unmanaged).map(|on_adopt| {
                             let target = AdoptTarget { kind: object.kind.clone(), namespace: object.namespace.clone(), name: object.name.clone() };
                             view! {
                                 <button type="button" class="button" data-testid="adopt-button"
@@ -355,9 +355,9 @@ fn Progress(progress: SubmissionProgress, on_adopt: Option<Callback<AdoptTarget>
                             }
                         });
                         view! {
-                            <tr data-state=object.state.clone()>
+                            <tr data-state=object.state.as_str()>
                                 <td>{name}</td>
-                                <td><span class=badge>{object.state.clone()}</span></td>
+                                <td><span class=badge>{object.state.as_str()}</span></td>
                                 <td>{object.message} {adopt}</td>
                             </tr>
                         }

@@ -16,10 +16,11 @@ use crate::api::{
         ApprovalDetail, ApprovalSummary, approve_submission, get_approval,
         list_approvals, reject_submission,
     },
+    cluster::{Operation, SubmissionStatus},
 };
 
 fn operation_label(summary: &ApprovalSummary) -> String {
-    let verb = if summary.operation == "teardown" {
+    let verb = if summary.operation == Operation::Teardown {
         "Tear down"
     } else {
         "Apply"
@@ -116,7 +117,7 @@ pub fn ApprovalPage() -> impl IntoView {
 fn Approval(detail: ApprovalDetail) -> impl IntoView {
     let summary = detail.summary.clone();
     let id = summary.id;
-    let waiting = detail.status == "awaiting_approval";
+    let waiting = detail.status == SubmissionStatus::AwaitingApproval;
     let title = format!("Submission {id}: {}", operation_label(&summary));
     let outcome = RwSignal::new(None::<Result<&'static str, String>>);
     let approve = Action::new(move |_: &()| approve_submission(id));
@@ -147,7 +148,7 @@ fn Approval(detail: ApprovalDetail) -> impl IntoView {
         <PageHeader title=title />
         <p><a href="/approvals">"All approvals"</a></p>
         <dl class="facts">
-            <dt>"Status"</dt><dd data-testid="approval-status">{detail.status.clone()}</dd>
+            <dt>"Status"</dt><dd data-testid="approval-status" data-status=detail.status.as_str()>{detail.status.in_words()}</dd>
             <dt>"Requested by"</dt><dd>{summary.requested_by.clone()}</dd>
             <dt>"Requested at"</dt><dd><time datetime=summary.created_at.clone()>{summary.created_at.clone()}</time></dd>
             <dt>"Message"</dt><dd>{detail.message.clone()}</dd>

@@ -38,7 +38,7 @@ use tokio::{
     time::Instant,
 };
 
-use super::submissions::{Submitter, status};
+use super::submissions::{SubmissionStatus, Submitter};
 use crate::{
     audit,
     certificates::SecretKey,
@@ -208,8 +208,8 @@ pub async fn claim_runnable(db: &Database, settings: &JobSettings, room: usize) 
     let at = Instant::now();
     let claimable = format!(
         "status IN ('{}', '{}') AND (claimed_by IS NULL OR heartbeat_ms IS NULL OR heartbeat_ms < {now} - $2)",
-        status::APPLYING,
-        status::TEARING_DOWN
+        SubmissionStatus::Applying,
+        SubmissionStatus::TearingDown
     );
     let previous = |row: &sqlx::any::AnyRow| -> Result<Option<(String, Option<i64>)>, DbError> {
         let holder: Option<String> = row.try_get("previous")?;

@@ -5,13 +5,13 @@ impl Submitter {
     #[expect(clippy::too_many_arguments, reason = "the columns of one row")]
     pub(super) async fn record(
         &self,
-        operation: &str,
+        operation: Operation,
         actor: &str,
         application: &str,
         environment: &str,
         cluster: &Cluster,
         dry_run: bool,
-        status: &str,
+        status: SubmissionStatus,
         message: &str,
         objects: &[Value],
     ) -> Result<i64, DbError> {
@@ -26,9 +26,9 @@ impl Submitter {
         .bind(application)
         .bind(environment)
         .bind(&cluster.name)
-        .bind(operation)
+        .bind(operation.as_str())
         .bind(i64::from(dry_run))
-        .bind(status)
+        .bind(status.as_str())
         .bind(message)
         .bind(recorded_bundle(objects))
         .bind(actor)
@@ -48,14 +48,14 @@ impl Submitter {
     }
 
     /// Records an object's progress; inside a job only while the job still holds its claim.
-    pub(super) async fn set_object(&self, id: i64, position: usize, state: &str, message: &str, answer: Option<&str>) {
+    pub(super) async fn set_object(&self, id: i64, position: usize, state: ObjectState, message: &str, answer: Option<&str>) {
         let fence = if jobs::claim().is_some() { " AND EXISTS (SELECT 1 FROM submissions WHERE id = $5 AND claim = $7)" } else { "" };
         let query = format!(
             "UPDATE submission_objects SET state = $1, message = $2, answer = COALESCE($3, answer), updated_at = $4 \
              WHERE submission_id = $5 AND position = $6{fence}"
         );
         let mut query = sqlx::query(&query)
-            .bind(state)
+            .bind(state.as_str())
             .bind(message)
             .bind(answer)
             .bind(now_text())
@@ -83,26 +83,26 @@ impl Submitter {
         }
     }
 
-    pub(super) async fn finish(&self, id: i64, status: &str, message: &str) {
+    pub(super) async fn finish(&self, id: i64, status: SubmissionStatus, message: &str) {
         self.finish_with(id, status, None, message).await;
     }
 
     /// Records a failure and its code (which says whether a retry may cure it).
     pub(super) async fn fail(&self, id: i64, code: &str, message: &str) {
-        self.finish_with(id, status::FAILED, Some(code), message).await;
+        self.finish_with(id, SubmissionStatus::Failed, Some(code), message).await;
     }
 
     /// Records the outcome; inside a job only while the job still holds its claim.
-    pub(super) async fn finish_with(&self, id: i64, status: &str, code: Option<&str>, message: &str) {
+    pub(super) async fn finish_with(&self, id: i64, status: SubmissionStatus, code: Option<&str>, message: &str) {
         let fence = if jobs::claim().is_some() { " AND claim = $6" } else { "" };
         let query =
             format!("UPDATE submissions SET status = $1, message = $2, updated_at = $3, failure_code = $5 WHERE id = $4{fence}");
-        let mut query = sqlx::query(&query).bind(status).bind(message).bind(now_text()).bind(id).bind(code);
+        let mut query = sqlx::query(&query).bind(status.as_str()).bind(message).bind(now_text()).bind(id).bind(code);
         if let Some(claim) = jobs::claim() {
             query = query.bind(claim);
         }
         match query.execute(self.db.pool()).await {
-            Ok(done) if done.rows_affected() == 0 => tracing::warn!(id, status, "a job that lost its claim did not record its outcome"),
+            Ok(done) if done.rows_affected() == 0 => tracing::warn!(id, %status, "a job that lost its claim did not record its outcome"),
             Ok(_) => {}
             Err(error) => tracing::error!(%error, id, "recording a submission's outcome failed"),
         }
@@ -121,7 +121,7 @@ impl Submitter {
     }
 
     /// Per position, whether a run before this one confirmed the object in one of `done`.
-    pub(super) async fn confirmed(&self, id: i64, total: usize, done: &[&str]) -> Vec<bool> {
+    pub(super) async fn confirmed(&self, id: i64, total: usize, done: &[ObjectState]) -> Vec<bool> {
         let rows = sqlx::query("SELECT position, state FROM submission_objects WHERE submission_id = $1")
             .bind(id)
             .fetch_all(self.db.pool())
@@ -131,7 +131,7 @@ impl Submitter {
         for row in rows {
             let (Ok(position), Ok(state)) = (row.try_get::<i64, _>("position"), row.try_get::<String, _>("state")) else { continue };
             if let Some(slot) = usize::try_from(position).ok().and_then(|position| confirmed.get_mut(position)) {
-                *slot = done.contains(&state.as_str());
+                *slot = ObjectState::parse(&state).is_some_and(|state| done.contains(&state));
             }
         }
         confirmed
@@ -181,7 +181,7 @@ impl Submitter {
             self.fail(id, "bundle_mismatch", "the stored objects do not give the bundle that was recorded and approved, so nothing more is applied; submit again").await;
             return Outcome::Finished;
         }
-        if submission.operation == "teardown" {
+        if submission.operation == Operation::Teardown {
             let actor = submission.approved_by.as_deref().unwrap_or(&submission.requested_by).to_owned();
             self.delete(&cluster, id, objects, &actor).await
         } else {
@@ -191,7 +191,7 @@ impl Submitter {
 
     pub(super) async fn skip_rest(&self, id: i64, from: usize, total: usize, reason: &str) {
         for position in from..total {
-            self.set_object(id, position, state::SKIPPED, reason, None).await;
+            self.set_object(id, position, ObjectState::Skipped, reason, None).await;
         }
     }
 
@@ -205,7 +205,7 @@ impl Submitter {
         let confirmed = if dry_run {
             vec![false; objects.len()]
         } else {
-            self.confirmed(id, objects.len(), &[state::APPLIED, state::WAITING, state::READY]).await
+            self.confirmed(id, objects.len(), &[ObjectState::Applied, ObjectState::Waiting, ObjectState::Ready]).await
         };
         let mut applied = Vec::new();
         // A dry run cannot create the Namespace, and an API server checks namespaced objects
@@ -226,7 +226,7 @@ impl Submitter {
                 let message = format!(
                     "not checked: namespace {namespace} does not exist yet and a server-side dry run needs it; it is created when the bundle is submitted"
                 );
-                self.set_object(id, position, state::SKIPPED, &message, None).await;
+                self.set_object(id, position, ObjectState::Skipped, &message, None).await;
                 continue;
             }
             if dry_run && target.kind == "Namespace" && !Self::namespace_exists(cluster, &target.name).await {
@@ -252,13 +252,13 @@ impl Submitter {
                     } else {
                         ("applied".to_owned(), format!("applied: resourceVersion {version}"))
                     };
-                    self.set_object(id, position, state::APPLIED, &message, Some(&answer)).await;
+                    self.set_object(id, position, ObjectState::Applied, &message, Some(&answer)).await;
                     applied.push(label);
                 }
                 Err(error) => {
                     let failure = failure::explain(&error, &label);
                     let message = format!("{} — {}", failure.message, failure.hint);
-                    self.set_object(id, position, state::FAILED, &message, Some(&failure::answer(&error, &failure))).await;
+                    self.set_object(id, position, ObjectState::Failed, &message, Some(&failure::answer(&error, &failure))).await;
                     self.skip_rest(id, position + 1, objects.len(), &format!("not applied: {label} failed before it")).await;
                     let done = if applied.is_empty() { "nothing was applied".to_owned() } else { format!("applied before it: {}", applied.join(", ")) };
                     self.fail(id, failure.code, &format!("{label}: {} ({}); {done}. {}", failure.message, failure.code, failure.hint))
@@ -268,7 +268,7 @@ impl Submitter {
             }
         }
         if dry_run {
-            self.finish(id, status::VALIDATED, "every object checked passed a server-side dry run; nothing was changed").await;
+            self.finish(id, SubmissionStatus::Validated, "every object checked passed a server-side dry run; nothing was changed").await;
             return Outcome::Finished;
         }
         self.wait(cluster, id, &objects).await
@@ -322,10 +322,10 @@ impl Submitter {
             let namespace = target.namespace.clone();
             match condition {
                 Some(readiness) => {
-                    self.set_object(id, position, state::WAITING, readiness.waiting(), None).await;
+                    self.set_object(id, position, ObjectState::Waiting, readiness.waiting(), None).await;
                     waits.push((position, target, readiness));
                 }
-                None => self.set_object(id, position, state::READY, "applied; nothing to wait for", None).await,
+                None => self.set_object(id, position, ObjectState::Ready, "applied; nothing to wait for", None).await,
             }
             if is_gateway {
                 let service = SubmissionObject {
@@ -333,7 +333,7 @@ impl Submitter {
                     kind: "Service".to_owned(),
                     namespace,
                     name: vips::generated_service_name(&gateway_name),
-                    state: state::WAITING.to_owned(),
+                    state: ObjectState::Waiting,
                     message: format!("created by Cilium for Gateway {gateway_name}; waiting for LB-IPAM to assign the VIP"),
                     answer: None,
                 };
@@ -345,8 +345,8 @@ impl Submitter {
         let outcomes = join_all(waits.into_iter().map(|(position, target, readiness)| async move {
             let outcome = Self::wait_for(cluster, &target, readiness, deadline).await;
             match &outcome {
-                Ok(message) => self.set_object(id, position, state::READY, message, None).await,
-                Err(message) => self.set_object(id, position, state::FAILED, message, None).await,
+                Ok(message) => self.set_object(id, position, ObjectState::Ready, message, None).await,
+                Err(message) => self.set_object(id, position, ObjectState::Failed, message, None).await,
             }
             outcome.err().map(|message| format!("{}: {message}", describe(&target.kind, target.namespace.as_deref(), &target.name)))
         }));
@@ -357,7 +357,7 @@ impl Submitter {
         };
         let not_ready: Vec<String> = outcomes.into_iter().flatten().collect();
         if not_ready.is_empty() {
-            self.finish(id, status::READY, "every object is ready").await;
+            self.finish(id, SubmissionStatus::Ready, "every object is ready").await;
         } else {
             self.fail(id, "not_ready", &format!("not ready after {} s: {}", self.timeout.as_secs(), not_ready.join("; ")))
                 .await;
@@ -403,8 +403,8 @@ impl Submitter {
         let mut deleted = Vec::new();
         let mut kept = Vec::new();
         // A resumed teardown starts at the first object an earlier run did not settle.
-        let settled = self.confirmed(id, objects.len(), &[state::DELETED]).await;
-        let left = self.confirmed(id, objects.len(), &[state::KEPT]).await;
+        let settled = self.confirmed(id, objects.len(), &[ObjectState::Deleted]).await;
+        let left = self.confirmed(id, objects.len(), &[ObjectState::Kept]).await;
         for (position, object) in objects.iter().enumerate() {
             let target = identity(object);
             let label = describe(&target.kind, target.namespace.as_deref(), &target.name);
@@ -421,12 +421,12 @@ impl Submitter {
             }
             let result = match self.verdict(cluster, &target, app_namespace.as_deref()).await {
                 Verdict::Keep(message) => {
-                    self.set_object(id, position, state::KEPT, &message, None).await;
+                    self.set_object(id, position, ObjectState::Kept, &message, None).await;
                     kept.push(label);
                     continue;
                 }
                 Verdict::Gone(answer) => {
-                    self.set_object(id, position, state::DELETED, "was already gone", Some(&answer)).await;
+                    self.set_object(id, position, ObjectState::Deleted, "was already gone", Some(&answer)).await;
                     continue;
                 }
                 Verdict::Failed(error) => Err(error),
@@ -441,19 +441,19 @@ impl Submitter {
             };
             match result {
                 Ok(_) => {
-                    self.set_object(id, position, state::DELETED, "deleted", Some("deleted")).await;
+                    self.set_object(id, position, ObjectState::Deleted, "deleted", Some("deleted")).await;
                     if target.kind == "Namespace" {
                         self.forget_namespace(&cluster.name, &target.name).await;
                     }
                     deleted.push(label);
                 }
                 Err(kube::Error::Api(status)) if status.code == 404 => {
-                    self.set_object(id, position, state::DELETED, "was already gone", Some(&status.message)).await;
+                    self.set_object(id, position, ObjectState::Deleted, "was already gone", Some(&status.message)).await;
                 }
                 Err(error) => {
                     let failure = failure::explain(&error, &label);
                     let message = format!("{} — {}", failure.message, failure.hint);
-                    self.set_object(id, position, state::FAILED, &message, Some(&failure::answer(&error, &failure))).await;
+                    self.set_object(id, position, ObjectState::Failed, &message, Some(&failure::answer(&error, &failure))).await;
                     self.skip_rest(id, position + 1, objects.len(), &format!("not deleted: {label} failed before it")).await;
                     self.fail(id, failure.code, &format!("{label}: {} ({}); deleted before it: {}. {}", failure.message, failure.code,
                         if deleted.is_empty() { "nothing".to_owned() } else { deleted.join(", ") }, failure.hint)).await;
@@ -468,7 +468,7 @@ impl Submitter {
         } else {
             format!("; left {} in place that Gatehouse did not create or may not delete: {}", kept.len(), kept.join(", "))
         };
-        self.finish(id, status::TORN_DOWN, &format!("deleted {}{kept}; {released}", domain::counted(deleted.len(), "object"))).await;
+        self.finish(id, SubmissionStatus::TornDown, &format!("deleted {}{kept}; {released}", domain::counted(deleted.len(), "object"))).await;
         Outcome::Finished
     }
 

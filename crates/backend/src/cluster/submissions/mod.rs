@@ -38,36 +38,7 @@ use domain::{Finding, Plan, Severity, VipRequest, access::Role, check_applicatio
 use ownership::Verdict;
 pub use ownership::{AdoptError, Adopted, ObjectRef, is_managed};
 
-/// Where a submission stands.
-pub mod status {
-    pub const AWAITING_APPROVAL: &str = "awaiting_approval";
-    pub const APPLYING: &str = "applying";
-    pub const READY: &str = "ready";
-    pub const FAILED: &str = "failed";
-    /// A dry run that every object passed; nothing changed in the cluster.
-    pub const VALIDATED: &str = "validated";
-    pub const TEARING_DOWN: &str = "tearing_down";
-    pub const TORN_DOWN: &str = "torn_down";
-    /// A network admin declined it; nothing was applied.
-    pub const REJECTED: &str = "rejected";
-}
-
-/// Where one object stands.
-pub mod state {
-    pub const PENDING: &str = "pending";
-    pub const APPLIED: &str = "applied";
-    pub const WAITING: &str = "waiting";
-    pub const READY: &str = "ready";
-    pub const FAILED: &str = "failed";
-    pub const DELETED: &str = "deleted";
-    /// Not applied because an earlier object failed.
-    pub const SKIPPED: &str = "skipped";
-    /// Exists in the cluster and Gatehouse did not create it: the submission applied nothing
-    /// (see `ownership`).
-    pub const UNMANAGED: &str = "unmanaged";
-    /// Left in the cluster by a teardown: not Gatehouse's to delete (see `ownership`).
-    pub const KEPT: &str = "kept";
-}
+pub use views::submissions::{ObjectState, Operation, SubmissionStatus};
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SubmissionObject {
@@ -76,7 +47,7 @@ pub struct SubmissionObject {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub namespace: Option<String>,
     pub name: String,
-    pub state: String,
+    pub state: ObjectState,
     pub message: String,
     /// The API server's answer.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -89,10 +60,9 @@ pub struct Submission {
     pub application: String,
     pub environment: String,
     pub cluster: String,
-    /// `apply` or `teardown`.
-    pub operation: String,
+    pub operation: Operation,
     pub dry_run: bool,
-    pub status: String,
+    pub status: SubmissionStatus,
     pub message: String,
     pub requested_by: String,
     pub approved_by: Option<String>,
@@ -208,7 +178,7 @@ fn identity(object: &Value) -> SubmissionObject {
         kind: text(object, "/kind").to_owned(),
         namespace,
         name: text(object, "/metadata/name").to_owned(),
-        state: state::PENDING.to_owned(),
+        state: ObjectState::Pending,
         message: String::new(),
         answer: None,
     }

@@ -35,7 +35,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sqlx::Row;
 
-use super::{SubmissionObject, SubmitError, Submitter, Vip, describe, get, identity, state, status, text};
+use super::{ObjectState, SubmissionObject, SubmissionStatus, SubmitError, Submitter, Vip, describe, get, identity, text};
 use crate::{
     audit,
     auth::Principal,
@@ -210,12 +210,12 @@ impl Submitter {
                         live.pointer("/metadata/labels").map_or_else(|| "none".to_owned(), Value::to_string),
                         managers(live).join(", ")
                     );
-                    self.set_object(id, position, state::UNMANAGED, sentence, Some(&answer)).await;
+                    self.set_object(id, position, ObjectState::Unmanaged, sentence, Some(&answer)).await;
                 }
-                None => self.set_object(id, position, state::SKIPPED, &reason, None).await,
+                None => self.set_object(id, position, ObjectState::Skipped, &reason, None).await,
             }
         }
-        self.finish(id, status::FAILED, &message).await;
+        self.finish(id, SubmissionStatus::Failed, &message).await;
         None
     }
 

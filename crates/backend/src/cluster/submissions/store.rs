@@ -13,15 +13,22 @@ pub(super) const SUBMISSION_COLUMNS: &str = "id, application, environment, clust
 /// job was interrupted before jobs were durable.
 pub const RETRYABLE: &[&str] = &["cluster_unreachable", "api_error", "conflict", "not_ready", "cluster_not_configured"];
 
+/// A stored name (a status, a state, an operation) as its value; one this version does not
+/// know means the database was written by another one.
+fn stored<T>(row: &sqlx::any::AnyRow, column: &str, parse: fn(&str) -> Option<T>) -> Result<T, DbError> {
+    let text: String = row.try_get(column)?;
+    parse(&text).ok_or_else(|| DbError::Internal(format!("a submission's stored {column} {text:?} is not one this version of Gatehouse knows")))
+}
+
 pub(super) fn submission_from(row: &sqlx::any::AnyRow) -> Result<Submission, DbError> {
     Ok(Submission {
         id: row.try_get("id")?,
         application: row.try_get("application")?,
         environment: row.try_get("environment")?,
         cluster: row.try_get("cluster")?,
-        operation: row.try_get("operation")?,
+        operation: stored(row, "operation", Operation::parse)?,
         dry_run: row.try_get::<i64, _>("dry_run")? != 0,
-        status: row.try_get("status")?,
+        status: stored(row, "status", SubmissionStatus::parse)?,
         message: row.try_get("message")?,
         bundle: row.try_get("bundle")?,
         requested_by: row.try_get("requested_by")?,
@@ -35,7 +42,7 @@ pub(super) fn submission_from(row: &sqlx::any::AnyRow) -> Result<Submission, DbE
         failure_code: row.try_get("failure_code")?,
     })
     .map(|mut submission: Submission| {
-        submission.retryable = submission.status == status::FAILED
+        submission.retryable = submission.status == SubmissionStatus::Failed
             && submission.failure_code.as_deref().is_some_and(|code| RETRYABLE.contains(&code));
         submission
     })
@@ -95,7 +102,7 @@ pub(super) fn object_from(row: &sqlx::any::AnyRow) -> Result<SubmissionObject, D
         kind: row.try_get("kind")?,
         namespace: row.try_get("namespace")?,
         name: row.try_get("name")?,
-        state: row.try_get("state")?,
+        state: stored(row, "state", ObjectState::parse)?,
         message: row.try_get("message")?,
         answer: row.try_get("answer")?,
     })
@@ -142,7 +149,7 @@ pub async fn latest_per_target(db: &Database, only: Option<&[&str]>) -> Result<H
 /// The submissions waiting for a network admin's approval, oldest first, without their
 /// objects and bundles.
 pub async fn awaiting_approval(db: &Database) -> Result<Vec<Submission>, DbError> {
-    summaries(db, "status = $1 ORDER BY id", status::AWAITING_APPROVAL).await
+    summaries(db, "status = $1 ORDER BY id", SubmissionStatus::AwaitingApproval.as_str()).await
 }
 
 /// The submissions `condition` (with one `$1`, bound to `value`) picks, without their objects
@@ -194,7 +201,7 @@ pub(super) async fn insert_object<'e>(
     .bind(&object.kind)
     .bind(&object.namespace)
     .bind(&object.name)
-    .bind(&object.state)
+    .bind(object.state.as_str())
     .bind(&object.message)
     .bind(now)
     .execute(executor)

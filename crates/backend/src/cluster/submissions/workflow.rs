@@ -150,13 +150,13 @@ impl Submitter {
         let awaiting = protected && !dry_run;
         let (status, message) = if awaiting {
             (
-                status::AWAITING_APPROVAL,
+                SubmissionStatus::AwaitingApproval,
                 format!("environment {environment} is protected: someone other than {actor} must approve (POST /api/v1/submissions/{{id}}/approve)"),
             )
         } else {
-            (status::APPLYING, "applying".to_owned())
+            (SubmissionStatus::Applying, "applying".to_owned())
         };
-        let id = self.record("apply", actor, application, environment, &cluster, dry_run, status, &message, &objects).await?;
+        let id = self.record(Operation::Apply, actor, application, environment, &cluster, dry_run, status, &message, &objects).await?;
         if !awaiting {
             self.jobs.job_ready();
         }
@@ -172,7 +172,7 @@ impl Submitter {
         let actor = caller.actor();
         let actor = actor.as_str();
         let submission = get(&self.db, id).await?.ok_or_else(|| not_found(id))?;
-        if submission.status != status::AWAITING_APPROVAL {
+        if submission.status != SubmissionStatus::AwaitingApproval {
             return Err(SubmitError::Conflict(format!(
                 "submission {id} is {}; only a submission awaiting approval can be approved",
                 submission.status
@@ -187,17 +187,17 @@ impl Submitter {
         }
         let plan = plan::load_from(&self.db).await?;
         self.require_recorded_bundle(&plan, &submission, Vip::Hold(actor), "is not the one to approve").await?;
-        let next = if submission.operation == "teardown" { status::TEARING_DOWN } else { status::APPLYING };
+        let next = if submission.operation == Operation::Teardown { SubmissionStatus::TearingDown } else { SubmissionStatus::Applying };
         let mut tx = self.db.pool().begin().await.map_err(DbError::from)?;
         let updated = sqlx::query(
             "UPDATE submissions SET status = $1, approved_by = $2, message = $3, updated_at = $4 WHERE id = $5 AND status = $6",
         )
-        .bind(next)
+        .bind(next.as_str())
         .bind(actor)
         .bind(format!("approved by {actor}"))
         .bind(now_text())
         .bind(id)
-        .bind(status::AWAITING_APPROVAL)
+        .bind(SubmissionStatus::AwaitingApproval.as_str())
         .execute(&mut *tx)
         .await
         .map_err(DbError::from)?;
@@ -235,11 +235,11 @@ impl Submitter {
         let updated = sqlx::query(
             "UPDATE submissions SET status = $1, message = $2, updated_at = $3 WHERE id = $4 AND status = $5",
         )
-        .bind(status::REJECTED)
+        .bind(SubmissionStatus::Rejected.as_str())
         .bind(&message)
         .bind(now_text())
         .bind(id)
-        .bind(status::AWAITING_APPROVAL)
+        .bind(SubmissionStatus::AwaitingApproval.as_str())
         .execute(&mut *tx)
         .await
         .map_err(DbError::from)?;
@@ -253,13 +253,13 @@ impl Submitter {
         sqlx::query(
             "UPDATE submission_objects SET state = $1, updated_at = $2 WHERE submission_id = $3",
         )
-        .bind(state::SKIPPED)
+        .bind(ObjectState::Skipped.as_str())
         .bind(now_text())
         .bind(id)
         .execute(&mut *tx)
         .await
         .map_err(DbError::from)?;
-        let after = serde_json::json!({"status": status::REJECTED, "reason": reason});
+        let after = serde_json::json!({"status": SubmissionStatus::Rejected, "reason": reason});
         audit::record(
             &mut tx,
             actor,
@@ -285,7 +285,7 @@ impl Submitter {
         if Principal::person_of(&submission.requested_by) != Principal::person_of(actor) {
             caller.require(Role::NetworkAdmin, "retry another person's submission")?;
         }
-        if submission.status != status::FAILED {
+        if submission.status != SubmissionStatus::Failed {
             return Err(SubmitError::Conflict(format!(
                 "submission {id} is {}; only a failed submission can be retried",
                 submission.status
@@ -307,24 +307,24 @@ impl Submitter {
         let protected = plan.environments.iter().any(|e| e.name.as_str() == environment && e.protected);
         let (next, message) = if protected && !submission.dry_run && submission.approved_by.is_none() {
             (
-                status::AWAITING_APPROVAL,
+                SubmissionStatus::AwaitingApproval,
                 format!("retried by {actor}; environment {environment} is protected now: someone other than {} must approve it", submission.requested_by),
             )
-        } else if submission.operation == "teardown" {
-            (status::TEARING_DOWN, format!("retried by {actor}"))
+        } else if submission.operation == Operation::Teardown {
+            (SubmissionStatus::TearingDown, format!("retried by {actor}"))
         } else {
-            (status::APPLYING, format!("retried by {actor}"))
+            (SubmissionStatus::Applying, format!("retried by {actor}"))
         };
         let mut tx = self.db.pool().begin().await.map_err(DbError::from)?;
         let updated = sqlx::query(
             "UPDATE submissions SET status = $1, message = $2, updated_at = $3, failure_code = NULL, claimed_by = NULL, heartbeat_ms = NULL \
              WHERE id = $4 AND status = $5",
         )
-        .bind(next)
+        .bind(next.as_str())
         .bind(&message)
         .bind(now_text())
         .bind(id)
-        .bind(status::FAILED)
+        .bind(SubmissionStatus::Failed.as_str())
         .execute(&mut *tx)
         .await
         .map_err(DbError::from)?;
@@ -333,16 +333,16 @@ impl Submitter {
         }
         // What failed or was skipped is written again; what was confirmed stays confirmed.
         sqlx::query("UPDATE submission_objects SET state = $1, message = $2, updated_at = $3 WHERE submission_id = $4 AND state IN ($5, $6)")
-            .bind(state::PENDING)
+            .bind(ObjectState::Pending.as_str())
             .bind(&message)
             .bind(now_text())
             .bind(id)
-            .bind(state::FAILED)
-            .bind(state::SKIPPED)
+            .bind(ObjectState::Failed.as_str())
+            .bind(ObjectState::Skipped.as_str())
             .execute(&mut *tx)
             .await
             .map_err(DbError::from)?;
-        let before = serde_json::json!({"status": status::FAILED, "failure_code": submission.failure_code, "message": submission.message});
+        let before = serde_json::json!({"status": SubmissionStatus::Failed, "failure_code": submission.failure_code, "message": submission.message});
         let after = serde_json::json!({"status": next, "attempts_before": submission.attempts});
         audit::record(&mut tx, actor, "submission.retry", &format!("submission/{id}"), Some(&before), Some(&after)).await?;
         tx.commit().await.map_err(DbError::from)?;
@@ -418,11 +418,11 @@ impl Submitter {
         let objects = self.teardown_objects(&plan, application, environment)?;
         let protected = plan.environments.iter().any(|e| e.name.as_str() == environment && e.protected);
         let (status, message) = if protected {
-            (status::AWAITING_APPROVAL, format!("environment {environment} is protected: someone other than {actor} must approve the teardown"))
+            (SubmissionStatus::AwaitingApproval, format!("environment {environment} is protected: someone other than {actor} must approve the teardown"))
         } else {
-            (status::TEARING_DOWN, "deleting in reverse order".to_owned())
+            (SubmissionStatus::TearingDown, "deleting in reverse order".to_owned())
         };
-        let id = self.record("teardown", actor, application, environment, &cluster, false, status, &message, &objects).await?;
+        let id = self.record(Operation::Teardown, actor, application, environment, &cluster, false, status, &message, &objects).await?;
         if !protected {
             self.jobs.job_ready();
         }
