@@ -3,3 +3,4 @@
 //! (pages and server functions) and the server (/api/v1), so each shape is written once.
 
 pub mod cluster;
+pub mod verification;
