@@ -184,6 +184,15 @@ pub struct Config {
     #[arg(long, env = "GATEHOUSE_SIMULATED_CILIUM_LEGACY")]
     pub simulated_cilium_legacy: bool,
 
+    /// Verify every submitted application environment this often (seconds); off when unset.
+    #[arg(long = "verify-interval", env = "GATEHOUSE_VERIFY_INTERVAL", value_name = "SECONDS")]
+    pub verify_interval_secs: Option<u64>,
+
+    /// How the verifier dials VIPs; tests set it to the simulated cluster's data path. By
+    /// default: the simulated cluster's when one was started, else the network's.
+    #[arg(skip)]
+    pub verify_dialer: Option<backend::verify::SharedDialer>,
+
     /// The coordination.k8s.io Lease the replicas elect the one running the reconcilers with.
     #[arg(long, env = "GATEHOUSE_LEASE_NAME", default_value = "gatehouse-leader")]
     pub lease_name: String,
@@ -477,6 +486,8 @@ impl Config {
             job_workers: 16,
             shutdown_grace_secs: 20,
             simulated_cilium_legacy: false,
+            verify_interval_secs: None,
+            verify_dialer: None,
             lease_name: "gatehouse-leader".to_owned(),
             lease_namespace: None,
             own_namespace: None,

@@ -13,6 +13,7 @@ pub mod router;
 pub mod state;
 pub mod telemetry;
 pub mod tls;
+pub mod verification;
 
 use std::{future::Future, net::SocketAddr, sync::Arc};
 
@@ -152,6 +153,7 @@ impl Gatehouse {
         let metrics = metrics::Metrics::new();
         let clusters = cluster::connect(&config, &db, secret_key.clone(), metrics.clone()).await?;
         let state = AppState::new(db, secret_key, demo_user, oidc, clusters, metrics, &config);
+        verification::spawn_periodic(&state, config.verify_interval_secs);
         Ok(Gatehouse { state, listener, tls, jobs: config.job_settings(), grace: config.shutdown_grace() })
     }
 

@@ -233,7 +233,13 @@ pub async fn scrape(State(state): State<AppState>) -> Response {
     let (lease, leading) =
         state.clusters.election.as_ref().map(|election| (election.settings.name.as_str(), election.is_leader())).unwrap_or_default();
     match state.metrics.render(&state.db, lease, leading).await {
-        Ok(text) => ([(header::CONTENT_TYPE, CONTENT_TYPE)], text).into_response(),
+        Ok(mut text) => {
+            // The verification gauges come from the verifications table, ahead of `# EOF`.
+            let verification = crate::verification::metrics_text(&state).await;
+            let at = text.rfind("# EOF").unwrap_or(text.len());
+            text.insert_str(at, &verification);
+            ([(header::CONTENT_TYPE, CONTENT_TYPE)], text).into_response()
+        }
         Err(error) => {
             tracing::warn!(%error, "metrics: could not read the plan");
             (StatusCode::SERVICE_UNAVAILABLE, "the plan could not be read from the database\n").into_response()

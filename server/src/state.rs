@@ -24,6 +24,8 @@ pub struct AppState {
     /// Sessions, sign-in limits and the demo sign-in.
     pub auth: Arc<AuthSettings>,
     pub clusters: ClusterState,
+    /// How the verifier reaches VIPs (`crate::verification::dialer`).
+    pub verify_dialer: backend::verify::SharedDialer,
 }
 
 impl AppState {
@@ -59,6 +61,7 @@ impl AppState {
                 token_lifetimes: config.token_lifetimes().unwrap_or_default(),
                 oidc,
             }),
+            verify_dialer: crate::verification::dialer(config, &clusters),
             clusters,
         }
     }

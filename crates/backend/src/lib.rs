@@ -16,3 +16,4 @@ pub mod pools;
 pub mod applications;
 pub mod allocations;
 pub mod schema;
+pub mod verify;

@@ -10,6 +10,7 @@
 mod admission;
 mod cel;
 mod cilium;
+mod datapath;
 mod http;
 mod rbac;
 mod store;
@@ -96,6 +97,8 @@ pub(crate) struct Shared {
     requests: Mutex<std::collections::BTreeSet<ApiRequest>>,
     /// The 403 Status messages sent, in order.
     refusals: Mutex<Vec<String>>,
+    /// The VIPs served on loopback (`datapath`).
+    datapath: datapath::Datapath,
 }
 
 impl Shared {
@@ -148,7 +151,9 @@ impl SimCluster {
             behaviour: Mutex::new(CiliumBehaviour::default()),
             requests: Mutex::new(std::collections::BTreeSet::new()),
             refusals: Mutex::new(Vec::new()),
+            datapath: datapath::Datapath::default(),
         });
+        datapath::follow(Arc::downgrade(&shared));
         let (stop, stopped) = oneshot::channel::<()>();
         let app = http::router(shared.clone());
         tokio::spawn(async move {
@@ -277,5 +282,17 @@ impl SimCluster {
     /// One Service's VIP state.
     pub fn vip(&self, namespace: &str, service: &str) -> Option<VipState> {
         self.vips().into_iter().find(|v| v.namespace == namespace && v.service == service)
+    }
+
+    /// The data path: every VIP that is assigned to a Gateway's generated Service and
+    /// announced, mapped to the loopback address that serves it (TLS by the Gateway's
+    /// listeners, HTTP by its HTTPRoutes). A VIP missing here refuses connections.
+    pub fn datapath(&self) -> std::collections::BTreeMap<String, SocketAddr> {
+        datapath::sync(&self.shared)
+    }
+
+    /// Makes the built-in backend answer `status` under the path prefix (`None`: as usual).
+    pub fn set_backend_status(&self, prefix: &str, status: Option<u16>) {
+        self.shared.datapath.set_status(prefix, status);
     }
 }

@@ -4,3 +4,4 @@
 
 pub mod cluster;
 pub mod submissions;
+pub mod verification;

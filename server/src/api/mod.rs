@@ -12,6 +12,7 @@ mod path;
 mod pools;
 mod submissions;
 mod topology;
+mod verifications;
 
 pub use accounts::audit_csv;
 pub use error::{ApiError, ErrorDetail};
@@ -115,6 +116,10 @@ pub fn routes() -> Routes {
         .get("/drift", VIEWER, submissions::drift)
         .get("/import", VIEWER, submissions::import_preview)
         .post("/import", NETWORK_ADMIN, submissions::import)
+        .get("/applications/{app}/environments/{env}/verifications", VIEWER, verifications::list)
+        .post("/applications/{app}/environments/{env}/verifications", APP_TEAM, verifications::verify)
+        .post("/applications/{app}/environments/{env}/verifications/reports", APP_TEAM, verifications::report)
+        .get("/applications/{app}/environments/{env}/verifications/plan", VIEWER, verifications::plan)
         .get("/label-fix", VIEWER, submissions::label_fix_get)
         .put("/label-fix", NETWORK_ADMIN, submissions::label_fix_put)
         .get("/topology/{file}", VIEWER, |s, p, q| {

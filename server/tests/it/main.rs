@@ -30,3 +30,4 @@ mod jobs;
 mod shared_sign_in;
 mod stall;
 mod openapi;
+mod verify;
