@@ -4,7 +4,7 @@
 //! a route without one, and pages or server functions that have no rule answer 403.
 use std::net::SocketAddr;
 
-use backend::auth::{Principal, Via, limiter::{Locked, SignInLimiter, now_millis}, sessions::{self, Timeouts}, tokens, users};
+use backend::auth::{Principal, Via, limiter::{Locked, SignInLimiter}, sessions::{self, Timeouts}, tokens, users};
 use domain::access::{Access, Decision};
 use axum::{
     Router,
@@ -325,7 +325,7 @@ pub async fn check_password(
     address: Option<std::net::IpAddr>,
 ) -> Result<users::User, SignInRefused> {
     let (limiter, db) = (&state.auth.limiter, &state.db);
-    let now = now_millis();
+    let now = state.clock.now_millis();
     limiter.check(db, name, address, now).await.map_err(SignInRefused::Failed)?.map_err(SignInRefused::Locked)?;
     match users::authenticate(db, name, password).await {
         Ok(Some(user)) => {
@@ -333,7 +333,7 @@ pub async fn check_password(
             Ok(user)
         }
         Ok(None) => {
-            limiter.failed(db, name, address, now_millis()).await.map_err(SignInRefused::Failed)?;
+            limiter.failed(db, name, address, state.clock.now_millis()).await.map_err(SignInRefused::Failed)?;
             tracing::info!(name, "failed sign-in");
             Err(SignInRefused::Wrong)
         }
@@ -347,7 +347,7 @@ pub async fn check_password(
 /// silent anonymous request.
 pub async fn authenticate(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     let headers = request.headers();
-    let now = backend::auth::now_unix();
+    let now = state.clock.now_unix();
     let caller = if let Some((name, password)) = basic(headers) {
         // HTTP basic credentials only make an API token (POST /api/v1/tokens), under the
         // same sign-in limits as the form.

@@ -193,6 +193,11 @@ pub struct Config {
     #[arg(skip)]
     pub verify_dialer: Option<backend::verify::SharedDialer>,
 
+    /// The clock sessions, sign-in limits and OpenID Connect read; tests move one by hand.
+    /// By default the system's.
+    #[arg(skip)]
+    pub clock: Option<backend::clock::SharedClock>,
+
     /// The coordination.k8s.io Lease the replicas elect the one running the reconcilers with.
     #[arg(long, env = "GATEHOUSE_LEASE_NAME", default_value = "gatehouse-leader")]
     pub lease_name: String,
@@ -488,6 +493,7 @@ impl Config {
             simulated_cilium_legacy: false,
             verify_interval_secs: None,
             verify_dialer: None,
+            clock: None,
             lease_name: "gatehouse-leader".to_owned(),
             lease_namespace: None,
             own_namespace: None,

@@ -3,7 +3,7 @@
 //! the provider's groups mapped to a role. Users signed in this way have no password here.
 use std::time::Duration;
 
-use backend::auth::{limiter::now_millis, pending::{self, Pending}, random_secret, sessions, users};
+use backend::auth::{pending::{self, Pending}, random_secret, sessions, users};
 use domain::access::{Access, Role};
 use axum::{
     extract::{Query, State},
@@ -201,7 +201,7 @@ async fn start(
     let Ok(url) = url else {
         return refuse(caller.as_ref(), &headers, StatusCode::BAD_GATEWAY, "the provider's authorization endpoint is not a URL");
     };
-    if let Err(error) = pending::store(&state.db, &bound_state(&state_id, &binding), &pending, now_millis(), pending_for_ms()).await {
+    if let Err(error) = pending::store(&state.db, &bound_state(&state_id, &binding), &pending, state.clock.now_millis(), pending_for_ms()).await {
         return crate::api::ApiError::internal(&error).into_response();
     }
     let mut response = Redirect::to(url.as_str()).into_response();
@@ -276,7 +276,7 @@ async fn completed(
         return refuse(caller, headers, StatusCode::UNAUTHORIZED, &format!("the OpenID provider refused the sign-in: {error} {detail}"));
     }
     let pending = match (&query.state, binding_cookie(state, headers)) {
-        (Some(id), Some(binding)) => match pending::take(&state.db, &bound_state(id, binding), now_millis(), pending_for_ms()).await {
+        (Some(id), Some(binding)) => match pending::take(&state.db, &bound_state(id, binding), state.clock.now_millis(), pending_for_ms()).await {
             Ok(pending) => pending,
             Err(error) => return crate::api::ApiError::internal(&error).into_response(),
         },
@@ -297,7 +297,7 @@ async fn completed(
             return refuse(caller, headers, StatusCode::FORBIDDEN, &message);
         }
     };
-    let id = match sessions::start(&state.db, user.id, backend::auth::now_unix()).await {
+    let id = match sessions::start(&state.db, user.id, state.clock.now_unix()).await {
         Ok(id) => id,
         Err(error) => return crate::api::ApiError::internal(&error).into_response(),
     };
@@ -340,7 +340,7 @@ async fn verified_user(state: &AppState, oidc: &OidcSettings, pending: &Pending,
         .json()
         .await
         .map_err(|error| format!("the OpenID provider's keys are malformed ({error})"))?;
-    let mut claims = verify_id_token(&answer.id_token, &keys, oidc, &pending.nonce, backend::auth::now_unix())?;
+    let mut claims = verify_id_token(&answer.id_token, &keys, oidc, &pending.nonce, state.clock.now_unix())?;
     if claims.get(&oidc.groups_claim).is_none()
         && let (Some(userinfo), Some(access_token)) = (&discovery.userinfo_endpoint, &answer.access_token)
     {

@@ -166,7 +166,7 @@ async fn sign_in(
     {
         return ApiError::internal(&error).into_response();
     }
-    let id = match sessions::start(&state.db, user.id, backend::auth::now_unix()).await {
+    let id = match sessions::start(&state.db, user.id, state.clock.now_unix()).await {
         Ok(id) => id,
         Err(error) => return ApiError::internal(&error).into_response(),
     };

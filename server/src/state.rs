@@ -26,6 +26,8 @@ pub struct AppState {
     pub clusters: ClusterState,
     /// How the verifier reaches VIPs (`crate::verification::dialer`).
     pub verify_dialer: backend::verify::SharedDialer,
+    /// What the request path reads the time from (`Config::clock`).
+    pub clock: backend::clock::SharedClock,
 }
 
 impl AppState {
@@ -62,6 +64,7 @@ impl AppState {
                 oidc,
             }),
             verify_dialer: crate::verification::dialer(config, &clusters),
+            clock: config.clock.clone().unwrap_or_else(|| std::sync::Arc::new(backend::clock::SystemClock)),
             clusters,
         }
     }

@@ -2,6 +2,7 @@
 pub mod audit;
 pub mod auth;
 pub mod certificates;
+pub mod clock;
 pub mod cluster;
 pub mod csv;
 pub mod db;

@@ -1,5 +1,8 @@
 //! Sign-in, sessions, roles on every route, API tokens, cross-site refusals and the
 //! append-only audit log.
+use std::sync::Arc;
+
+use backend::clock::{ManualClock, SharedClock};
 use domain::access::{Access, Decision, Role};
 use gatehouse::access::Surface;
 use reqwest::{Method, StatusCode};
@@ -270,9 +273,12 @@ async fn sessions_expire_when_idle_and_after_their_absolute_limit(kind: DbKind) 
 /// A wrong password is refused with a clear message; too many lock the account (and say
 /// for how long) until the lockout ends.
 async fn wrong_passwords_lock_the_account_until_the_lockout_ends(kind: DbKind) {
+    let clock = Arc::new(ManualClock::starting_now());
+    let shared: SharedClock = clock.clone();
     let app = TestApp::spawn_with(FreshDatabase::new(kind).await, |config| {
         config.sign_in_attempts = 3;
         config.sign_in_lockout_secs = 2;
+        config.clock = Some(shared);
     })
     .await;
     let user = app.user(Role::Viewer, "").await;
@@ -293,7 +299,9 @@ async fn wrong_passwords_lock_the_account_until_the_lockout_ends(kind: DbKind) {
     // Another account is not locked.
     assert!(app.sign_in("admin", ADMIN_PASSWORD).await.is_ok());
 
-    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    clock.advance(std::time::Duration::from_millis(1900));
+    assert_eq!(app.sign_in(&user.name, &user.password).await.unwrap_err().status(), 429, "still locked just before its end");
+    clock.advance(std::time::Duration::from_millis(200));
     assert!(app.sign_in(&user.name, &user.password).await.is_ok(), "the lockout has ended");
 }
 

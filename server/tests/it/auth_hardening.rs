@@ -301,7 +301,7 @@ async fn an_oidc_callback_needs_the_browser_that_started_it(kind: DbKind) {
     })
     .await;
     let pending = Pending { verifier: "v".into(), nonce: "n".into(), return_to: "/".into(), redirect_uri: format!("{}/sign-in/oidc/callback", app.url) };
-    let now = backend::auth::limiter::now_millis();
+    let now = backend::clock::Clock::now_millis(&backend::clock::SystemClock);
     pending::store(&app.db, "the-state.the-binding", &pending, now, 600_000).await.unwrap();
     let callback = |cookie: Option<&str>| {
         let request = app.anonymous().get(app.at("/sign-in/oidc/callback?state=the-state&code=c"));

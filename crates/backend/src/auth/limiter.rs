@@ -164,14 +164,6 @@ impl SignInLimiter {
     }
 }
 
-/// The wall clock in Unix milliseconds, the limiter's `now` (replicas share it).
-pub fn now_millis() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(millis)
-        .unwrap_or(0)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
