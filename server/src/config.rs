@@ -14,12 +14,13 @@ pub enum LogFormat {
 #[derive(Debug, Clone, clap::Subcommand)]
 pub enum Command {
     Lint(crate::lint::LintArgs),
+    Verify(crate::verify_cli::VerifyArgs),
 }
 
 #[derive(Debug, Clone, Parser)]
 #[command(name = "gatehouse", version, about = "Plan, check and submit Cilium load balancing and TLS termination for Kubernetes")]
 pub struct Config {
-    /// `gatehouse lint …`; without a command the portal starts.
+    /// `gatehouse lint …` or `gatehouse verify …`; without a command the portal starts.
     #[command(subcommand)]
     pub command: Option<Command>,
 

@@ -5,6 +5,7 @@ pub mod api;
 pub mod cluster;
 pub mod config;
 pub mod lint;
+pub mod verify_cli;
 pub mod metrics;
 pub mod oidc;
 pub mod openapi;

@@ -4,8 +4,10 @@ use gatehouse::{Config, run, telemetry};
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let mut config = Config::parse();
-    if let Some(gatehouse::config::Command::Lint(args)) = config.command.take() {
-        return gatehouse::lint::run(args).await;
+    match config.command.take() {
+        Some(gatehouse::config::Command::Lint(args)) => return gatehouse::lint::run(args).await,
+        Some(gatehouse::config::Command::Verify(args)) => return gatehouse::verify_cli::run(args).await,
+        None => {}
     }
     telemetry::init(config.log_format);
     match run(config).await {

@@ -130,6 +130,7 @@ fn leptos_context(state: &AppState) -> impl Fn() + Clone + Send + Sync + 'static
     let secret_key = state.secret_key.clone();
     let submitter = state.clusters.submitter.clone();
     let label_fix = state.clusters.label_fix.clone();
+    let verify_dialer = state.verify_dialer.clone();
     let token_lifetimes = state.auth.token_lifetimes;
     let sign_in = app::api::account::SignInOptions { oidc: state.auth.oidc.is_some() };
     move || {
@@ -140,6 +141,7 @@ fn leptos_context(state: &AppState) -> impl Fn() + Clone + Send + Sync + 'static
         provide_context(submitter.tenancy.clone());
         provide_context(submitter.clone());
         provide_context(label_fix.clone());
+        provide_context(verify_dialer.clone());
         let parts = use_context::<Parts>();
         if let Some(caller) = parts.as_ref().and_then(|parts| parts.extensions.get::<Principal>()) {
             provide_context(caller.clone());

@@ -10,6 +10,7 @@ pub mod context;
 mod error;
 pub mod pools;
 pub mod topology;
+pub mod verification;
 
 pub use error::AppError;
 
@@ -77,6 +78,8 @@ pub fn server_fn_rule(path: &str) -> crate::domain::access::Access {
         (cluster::SubmitToCluster::PATH, Access::APP_TEAM),
         (cluster::TearDown::PATH, Access::APP_TEAM),
         (cluster::RetrySubmission::PATH, Access::APP_TEAM),
+        (verification::GetVerifications::PATH, Access::VIEWER),
+        (verification::VerifyEnvironment::PATH, Access::APP_TEAM),
         (cluster::AdoptObjects::PATH, Access::NETWORK_ADMIN),
         (cluster::GetSubmissionProgress::PATH, Access::VIEWER),
         (cluster::ClusterStatus::PATH, Access::VIEWER),

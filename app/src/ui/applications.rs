@@ -10,6 +10,7 @@ use super::{
     layout::{EmptyState, PageHeader},
     pages::{ErrorNotice, NotFound},
     table::TableWrap,
+    verification::VerificationPanel,
 };
 use crate::api::{
     AppError,
@@ -190,6 +191,7 @@ fn EnvironmentCard(application: String, environment: EnvironmentGlance) -> impl 
                     <ul>{warnings.into_iter().map(|w| view! { <li>{w}</li> }).collect_view()}</ul>
                 </div>
             })}
+            <VerificationPanel application=application.clone() environment=target.environment.clone() />
             <TargetPanel application target />
         </section>
     }

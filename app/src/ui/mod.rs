@@ -16,3 +16,4 @@ pub mod theme;
 pub mod topology;
 #[cfg(feature = "ssr")]
 pub mod topology_html;
+pub mod verification;

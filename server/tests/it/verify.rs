@@ -200,6 +200,60 @@ async fn label_fix_off_fails_with_the_caveat_and_on_again_passes(kind: DbKind) {
     assert_eq!(verify(app).await["outcome"], "pass");
 }
 
+/// Runs `gatehouse verify` as its own process, as on a client machine, with the token in the
+/// environment; the exit code and standard output.
+async fn verify_command(app: &TestApp, token: Option<&str>, args: &[&str]) -> (Option<i32>, String, String) {
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_gatehouse"));
+    command.args(["verify", "api", "dev", "--portal", &app.url]).args(args).env_remove("GATEHOUSE_TOKEN");
+    if let Some(token) = token {
+        command.env("GATEHOUSE_TOKEN", token);
+    }
+    let output = command.output().await.expect("gatehouse verify runs");
+    (output.status.code(), String::from_utf8_lossy(&output.stdout).into_owned(), String::from_utf8_lossy(&output.stderr).into_owned())
+}
+
+/// `gatehouse verify` from outside: the plan from the portal's API, the hostname dialled where
+/// `--resolve` says (the simulated cluster's data path stands in for the VIP on the network),
+/// JSON out, exit code 0; `--report` is recorded and shown beside the portal's own run. A VIP
+/// that refuses connections fails (exit 1) with the cause; no token is a usage error (exit 3).
+async fn the_verify_command_checks_from_outside_and_reports_back(kind: DbKind) {
+    let fixture = deployed(kind).await;
+    let vip = fixture.sim.vip(DEV_NAMESPACE, GATEWAY_SERVICE).and_then(|vip| vip.address).expect("the Gateway has its VIP");
+    let served = fixture.sim.datapath()[&vip];
+    let resolve = format!("{DEV_HOST}={}:{}", served.ip(), served.port());
+    let token = fixture.app.admin_token.clone();
+
+    let (code, stdout, stderr) = verify_command(&fixture.app, Some(&token), &["--resolve", &resolve, "--format", "json", "--report"]).await;
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    let run: Value = serde_json::from_str(&stdout).expect("JSON on standard output");
+    assert_eq!(run["outcome"], "pass", "{run:#}");
+    for name in ["tls", "http"] {
+        assert_eq!(check(&run, name)["outcome"], "pass", "{name}: {run:#}");
+        assert_eq!(check(&run, name)["hostname"], DEV_HOST);
+    }
+    assert!(run["reporter"].as_str().is_some_and(|r| r.ends_with("(127.0.0.1)")), "{run:#}");
+    let reported = run["reported"].as_i64().expect("the report's id");
+
+    let (status, shown) = fixture.app.get_json(VERIFY).await;
+    assert_eq!(status, 200, "{shown:#}");
+    let client = &shown["latest_from_client"];
+    assert_eq!((client["id"].as_i64(), client["source"].as_str()), (Some(reported), Some("client")), "{shown:#}");
+    assert_eq!(client["reporter"], run["reporter"]);
+
+    // Text for people; a VIP that refuses the connection fails with why.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("a port").local_addr().expect("its address").port();
+    let (code, stdout, _) = verify_command(&fixture.app, Some(&token), &["--resolve", &format!("{DEV_HOST}=127.0.0.1:{closed}")]).await;
+    assert_eq!(code, Some(1), "{stdout}");
+    assert!(stdout.starts_with("api in dev, checked from ") && stdout.contains("FAIL    tls   api-dev.mdhlabs.com") && stdout.contains("why: "), "{stdout}");
+
+    let (code, _, stderr) = verify_command(&fixture.app, None, &["--resolve", &resolve]).await;
+    assert_eq!(code, Some(3));
+    assert!(stderr.contains("set GATEHOUSE_TOKEN to an API token"), "{stderr}");
+    let (code, _, stderr) = verify_command(&fixture.app, Some("not-a-token"), &["--resolve", &resolve]).await;
+    assert_eq!(code, Some(3));
+    assert!(stderr.contains("answered 401"), "{stderr}");
+}
+
 on_both_databases!(
     the_right_certificate_passes_every_check_and_is_kept,
     another_environments_certificate_fails_naming_both_fingerprints,
@@ -207,4 +261,5 @@ on_both_databases!(
     a_missing_sni_route_fails_the_handshake,
     a_path_answering_503_fails_the_http_check,
     label_fix_off_fails_with_the_caveat_and_on_again_passes,
+    the_verify_command_checks_from_outside_and_reports_back,
 );
