@@ -206,6 +206,7 @@ async fn every_route_about_an_application_keeps_other_teams_out(kind: DbKind) {
             (&reqwest::Method::PUT, _) => api.clone(),
             (_, path) if path.ends_with("/reject") => json!({"reason": "no"}),
             (_, path) if path.ends_with("/approve") => json!({}),
+            (_, path) if path.ends_with("/verifications/reports") => json!({"reporter": "client (192.0.2.1)", "checks": []}),
             _ => json!({"environment": "dev", "dry_run": true}),
         };
         let call = |client: &Client| {
