@@ -53,28 +53,34 @@ pub enum Vip {
     Requested { address: IpAddr, pool: Option<String> },
     /// `auto`, already allocated to the application.
     Allocated { address: IpAddr, pool: Option<String> },
-    /// `auto`, not allocated yet: LB-IPAM takes the next free address of the pools.
-    NextFree { pools: Vec<String> },
+    /// `auto`, not allocated yet: the submission holds the lowest free address of the pools
+    /// (`next`, as the plan stands now; `None` when every address is taken) and the Gateway
+    /// asks LB-IPAM for exactly that one.
+    NextFree { pools: Vec<String>, next: Option<IpAddr> },
 }
 
 impl Vip {
     pub fn address(&self) -> Option<IpAddr> {
         match self {
             Vip::Requested { address, .. } | Vip::Allocated { address, .. } => Some(*address),
-            Vip::NextFree { .. } => None,
+            Vip::NextFree { next, .. } => *next,
         }
     }
 
-    /// `192.168.101.240`, or `the next free VIP` when it is not known yet.
+    /// `192.168.101.240`; for an `auto` VIP not held yet, the address a submission would hold
+    /// now; `no free VIP` when the pools are full.
     pub fn text(&self) -> String {
-        self.address().map_or_else(|| "the next free VIP".to_owned(), |a| a.to_string())
+        self.address().map_or_else(|| "no free VIP".to_owned(), |a| a.to_string())
     }
 
-    /// `VIP 192.168.101.240 from pool prod-vips`, or `VIP: next free in pool dev-vips`.
+    /// `VIP 192.168.101.240 from pool prod-vips`, or `VIP 192.168.101.192: next free in pool
+    /// dev-vips`.
     pub fn line(&self) -> String {
-        match self.address() {
-            Some(address) => format!("VIP {address} from {}", self.source()),
-            None => format!("VIP: next free in {}", self.source()),
+        match (self, self.address()) {
+            (Vip::NextFree { .. }, Some(address)) => format!("VIP {address}: next free in {}", self.source()),
+            (Vip::NextFree { .. }, None) => format!("VIP: none free in {}", self.source()),
+            (_, Some(address)) => format!("VIP {address} from {}", self.source()),
+            (_, None) => format!("VIP from {}", self.source()),
         }
     }
 
@@ -83,8 +89,8 @@ impl Vip {
         match self {
             Vip::Requested { pool: Some(pool), .. } | Vip::Allocated { pool: Some(pool), .. } => format!("pool {pool}"),
             Vip::Requested { pool: None, .. } | Vip::Allocated { pool: None, .. } => "no pool of the environment".to_owned(),
-            Vip::NextFree { pools } if pools.is_empty() => "no pool yet".to_owned(),
-            Vip::NextFree { pools } => format!("pool {}", pools.join(", ")),
+            Vip::NextFree { pools, .. } if pools.is_empty() => "no pool yet".to_owned(),
+            Vip::NextFree { pools, .. } => format!("pool {}", pools.join(", ")),
         }
     }
 }
@@ -249,10 +255,23 @@ fn vip(plan: &Plan, env: &Environment, app: &Application, settings: &AppEnvironm
             .iter()
             .find(|a| a.environment == env.name && a.application.as_ref() == Some(&app.name))
             .map_or_else(
-                || Vip::NextFree { pools: pools.iter().map(|p| p.name.to_string()).collect() },
+                || Vip::NextFree { pools: pools.iter().map(|p| p.name.to_string()).collect(), next: next_free(plan, pools) },
                 |a| Vip::Allocated { address: a.address, pool: pool_of(&a.address) },
             ),
     }
+}
+
+/// The lowest address of the pools (blocks in address order, IPv4 first) that no allocation
+/// of the plan holds: what a submission of an `auto` application would hold now.
+fn next_free(plan: &Plan, pools: &[&VipPool]) -> Option<IpAddr> {
+    let taken: std::collections::BTreeSet<IpAddr> = plan.allocations.iter().map(|a| a.address).collect();
+    let mut blocks: Vec<&PoolBlock> = pools.iter().flat_map(|p| p.blocks.iter()).collect();
+    blocks.sort_by_key(|b| (b.family(), b.first_u128()));
+    blocks.into_iter().find_map(|block| {
+        (block.first_u128()..=block.last_u128())
+            .filter_map(|value| IpAddr::from_u128(block.family(), value))
+            .find(|address| !taken.contains(address))
+    })
 }
 
 fn hops(env: &Environment) -> Vec<Hop> {

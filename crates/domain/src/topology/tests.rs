@@ -147,8 +147,10 @@ fn the_cilium_view_follows_the_advertisement_mode() {
     let dev = draw(&plan, "cilium", &[("environment", "dev")]);
     let dev_svg = text(&dev);
     assert!(dev.element("cilium-l2-policy").is_some() && dev.element("cilium-bgp-advertisement").is_none());
-    assert!(dev_svg.contains("ARP: who has 192.168.101.192/28") || dev_svg.contains("ARP: who has the next free VIP"), "dev's VIP is the next free one");
-    assert!(dev_svg.contains("VIP: next free in pool dev-vips"));
+    // Not submitted yet: the address a submission would hold now, the lowest free one.
+    assert!(dev_svg.contains("ARP: who has 192.168.101.192?"), "dev's VIP is the next free one: {dev_svg}");
+    assert!(dev_svg.contains("VIP 192.168.101.192: next free in pool dev-vips"), "{dev_svg}");
+    assert!(!dev_svg.contains("next free VIP"), "no sentence names a VIP without its address");
     let prod = draw(&plan, "cilium", &[]);
     let prod_svg = text(&prod);
     assert!(prod.element("cilium-l2-policy").is_some() && prod.element("cilium-bgp-advertisement").is_some());
@@ -634,5 +636,60 @@ mod live {
         assert!(drawn.contains("Submit it to prod from the Applications page"), "{drawn}");
         let deployed = svg::render(&scene("api", &environment(2, true), "live-prod"));
         assert!(!deployed.contains("Nothing of api runs"));
+    }
+}
+
+/// The IPv4 addresses and prefixes a sentence names (`192.168.101.11`, `10.10.0.0/16`).
+fn addresses_in(sentence: &str) -> Vec<IpAddr> {
+    sentence
+        .split(|c: char| !(c.is_ascii_digit() || c == '.' || c == '/'))
+        .map(|token| token.trim_end_matches('.').split('/').next().unwrap_or(""))
+        .filter(|token| token.matches('.').count() == 3)
+        .filter_map(|token| IpAddr::parse(token).ok())
+        .collect()
+}
+
+/// A training aid never says what its own plan contradicts: every sentence of every packet
+/// walk (ARP and BGP, with and without each caveat) names only addresses of the environment it
+/// was drawn for — its node subnets, pod and Service ranges, pools, client networks, routers
+/// and peers — and names the VIP by the address the plan gives it, for the seed plan and for
+/// a generated one.
+#[test]
+fn every_walk_sentence_names_only_the_plans_addresses() {
+    use super::walk::{Caveat, WalkKind, steps};
+    for plan in [seed_plan(), crate::seed::synthetic_plan(4, 16, 8, NOW)] {
+        let mut walked = 0;
+        for app in &plan.applications {
+            for env in plan.environments.iter().filter(|e| app.environments.contains_key(&e.name)) {
+                let design = Design::new(&plan, env, Some(app));
+                let vip = design.app.as_ref().and_then(|a| a.vip.address());
+                let pools = design.pools.clone();
+                let peers: Vec<IpAddr> = env.advertisement.bgp.iter().flat_map(|b| b.peers.iter().map(|p| p.address)).collect();
+                let of_the_plan = |address: &IpAddr| {
+                    env.node_subnets.iter().chain(&env.pod_cidrs).chain(&env.client_networks).chain(std::iter::once(&env.service_cidr)).any(|c| c.contains(address))
+                        || pools.iter().any(|p| p.contains(address))
+                        || env.routers.iter().any(|r| r.address == *address)
+                        || design.hops.iter().any(|h| h.address == Some(*address))
+                        || peers.contains(address)
+                        || vip == Some(*address)
+                };
+                for kind in [WalkKind::Arp, WalkKind::Bgp] {
+                    for caveat in [None, Some(Caveat::GatewayLabel), Some(Caveat::FrrVm)] {
+                        for step in steps(&design, kind, caveat, true) {
+                            walked += 1;
+                            assert!(!step.sentence.contains("next free VIP"), "{}: {}", env.name, step.sentence);
+                            for address in addresses_in(&step.sentence) {
+                                assert!(of_the_plan(&address), "{} in {}: {address} is not the plan's: {}", app.name, env.name, step.sentence);
+                            }
+                        }
+                    }
+                }
+                if let Some(vip) = vip {
+                    let first = steps(&design, WalkKind::Arp, None, false);
+                    assert!(first.first().is_some_and(|s| s.sentence.contains(&vip.to_string())), "the walk names the VIP {vip}: {first:?}");
+                }
+            }
+        }
+        assert!(walked > 0, "some walk was checked");
     }
 }
