@@ -52,6 +52,9 @@ pub struct TargetView {
     /// The caller may adopt objects Gatehouse did not create (network admins and admins).
     #[serde(default)]
     pub may_adopt: bool,
+    /// The outcome of the latest verification (from the portal or a client), if any.
+    #[serde(default)]
+    pub verified: Option<views::verification::Outcome>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -125,12 +128,13 @@ pub async fn list_application_targets() -> Result<Vec<ApplicationTargets>, AppEr
     let names: Vec<&str> = readable.iter().map(|application| application.name.as_str()).collect();
     let only = (readable.len() < plan.applications.len()).then_some(names.as_slice());
     let mut latest = crate::backend::cluster::submissions::latest_per_target(&db, only).await?;
+    let verified = crate::backend::verify::store::latest_outcomes(&db, only).await?;
     let mut applications = Vec::new();
     for application in readable {
         applications.push(ApplicationTargets {
             name: application.name.to_string(),
             namespace: application.namespace.to_string(),
-            targets: targets_of(&caller, &plan, &full, application, &mut latest),
+            targets: targets_of(&caller, &plan, &full, application, &mut latest, &verified),
         });
     }
     Ok(applications)
@@ -145,6 +149,7 @@ fn targets_of(
     full: &crate::domain::Report,
     application: &crate::domain::Application,
     latest: &mut std::collections::HashMap<(String, String), crate::backend::cluster::submissions::Submission>,
+    verified: &std::collections::HashMap<(String, String), views::verification::Outcome>,
 ) -> Vec<TargetView> {
     let may_adopt = caller.role >= crate::domain::access::Role::NetworkAdmin;
     let errors: Vec<String> = crate::domain::application_report(plan, full, application.name.as_str())
@@ -155,7 +160,8 @@ fn targets_of(
         .collect();
     let mut targets = Vec::new();
     for environment in application.environments.keys() {
-        let latest = latest.remove(&(application.name.to_string(), environment.to_string())).map(progress);
+        let key = (application.name.to_string(), environment.to_string());
+        let latest = latest.remove(&key).map(progress);
         targets.push(TargetView {
             environment: environment.to_string(),
             cluster: plan.environment(environment).map_or(crate::domain::DEFAULT_CLUSTER, |e| e.cluster_name()).to_owned(),
@@ -164,6 +170,7 @@ fn targets_of(
             errors: errors.clone(),
             latest,
             may_adopt,
+            verified: verified.get(&key).copied(),
         });
     }
     targets
@@ -206,8 +213,10 @@ pub async fn get_application_glance(name: String) -> Result<ApplicationGlance, A
     let plan = crate::backend::plan::load_from(&db).await?;
     let full = crate::domain::check_plan(&plan, crate::backend::plan::now_unix());
     let report = crate::domain::application_report(&plan, &full, application.name.as_str());
-    let mut latest = crate::backend::cluster::submissions::latest_per_target(&db, Some(&[application.name.as_str()])).await?;
-    let targets = targets_of(&caller, &plan, &full, &application, &mut latest);
+    let only = [application.name.as_str()];
+    let mut latest = crate::backend::cluster::submissions::latest_per_target(&db, Some(&only)).await?;
+    let verified = crate::backend::verify::store::latest_outcomes(&db, Some(&only)).await?;
+    let targets = targets_of(&caller, &plan, &full, &application, &mut latest, &verified);
     // A finding belongs to an environment when it names it, its pools or its certificates;
     // one naming none of the application's environments concerns every one of them.
     let objects_of = |environment: &crate::domain::EnvironmentName| -> Vec<String> {

@@ -14,6 +14,7 @@ use super::{
 };
 use crate::api::{
     AppError,
+    verification::Outcome,
     cluster::{
         AdoptTarget, ApplicationGlance, ApplicationTargets, EnvironmentGlance, ObjectState, Operation, SubmissionProgress, SubmissionStatus, TargetView,
         adopt_objects,
@@ -197,9 +198,33 @@ fn EnvironmentCard(application: String, environment: EnvironmentGlance) -> impl 
     }
 }
 
+/// Where a target stands in one phrase, as Argo CD shows sync and health: the latest
+/// submission's result and, when there is one, the latest verification's; and the chip's tone.
+fn target_status(latest: Option<&SubmissionProgress>, verified: Option<Outcome>) -> (String, &'static str) {
+    let (submission, tone) = match latest.map(|p| (p.status, p.dry_run)) {
+        None => ("not submitted", "none"),
+        Some((SubmissionStatus::Ready, _)) => ("synced", "ok"),
+        Some((SubmissionStatus::Validated, _)) => ("dry run passed, not applied", "none"),
+        Some((SubmissionStatus::Applying, _)) => ("progressing", "warn"),
+        Some((SubmissionStatus::TearingDown, _)) => ("deleting", "warn"),
+        Some((SubmissionStatus::AwaitingApproval, _)) => ("awaiting approval", "warn"),
+        Some((SubmissionStatus::Failed, _)) => ("failed", "error"),
+        Some((SubmissionStatus::Rejected, _)) => ("rejected", "warn"),
+        Some((SubmissionStatus::TornDown, _)) => ("torn down", "none"),
+    };
+    let live = latest.is_some_and(|p| p.status == SubmissionStatus::Ready);
+    match verified.filter(|_| live) {
+        Some(Outcome::Pass) => (format!("{submission} · verified"), tone),
+        Some(Outcome::Fail) => (format!("{submission} · verification failed"), "error"),
+        Some(Outcome::Unknown) => (format!("{submission} · verification unsure"), "warn"),
+        None => (submission.to_owned(), tone),
+    }
+}
+
 #[component]
 pub(crate) fn TargetPanel(application: String, target: TargetView) -> impl IntoView {
     let environment = target.environment.clone();
+    let verified = target.verified;
     let blocked = !target.errors.is_empty();
     let current = RwSignal::new(target.latest.clone());
     let problem = RwSignal::new(None::<String>);
@@ -276,7 +301,10 @@ pub(crate) fn TargetPanel(application: String, target: TargetView) -> impl IntoV
     let errors = target.errors.clone();
     view! {
         <div class="submission" data-environment=environment.clone()>
-            <h3>{title}</h3>
+            <h3>{title} " " {move || {
+                let (status, tone) = target_status(current.get().as_ref(), verified);
+                view! { <span class=format!("status-chip status-chip--{tone}") data-testid="target-status">{status}</span> }
+            }}</h3>
             <p class="muted">{format!("Cluster {} · namespace {}", target.cluster, target.namespace)}</p>
             {(!errors.is_empty()).then(|| view! {
                 <div class="notice notice--error" role="alert">

@@ -1,5 +1,5 @@
 //! The verifications table: every run kept, newest first.
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use sqlx::Row;
 use views::verification::{CheckResult, Outcome, Verification, Verifications};
@@ -114,6 +114,30 @@ pub async fn latest_all(db: &Database) -> Result<(Vec<(Verification, CheckResult
         last.insert((row.try_get("application")?, row.try_get("environment")?), row.try_get("at")?);
     }
     Ok((checks, last))
+}
+
+/// The outcome of the latest run (either source) of each application environment, for the
+/// applications list: one row per target, `only` these applications when given.
+pub async fn latest_outcomes(db: &Database, only: Option<&[&str]>) -> Result<HashMap<(String, String), Outcome>, DbError> {
+    let (filter, names) = match only {
+        Some(names) if names.is_empty() => return Ok(HashMap::new()),
+        Some(names) => (format!(" AND v.application IN ({})", (1..=names.len()).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")), names),
+        None => (String::new(), &[][..]),
+    };
+    let query = format!(
+        "SELECT application, environment, outcome FROM verifications v WHERE id = (SELECT MAX(id) FROM verifications w \
+         WHERE w.application = v.application AND w.environment = v.environment){filter}"
+    );
+    let mut query = sqlx::query(&query);
+    for name in names {
+        query = query.bind(*name);
+    }
+    let mut latest = HashMap::new();
+    for row in query.fetch_all(db.pool()).await? {
+        let outcome = outcome_of(&row.try_get::<String, _>("outcome")?);
+        latest.insert((row.try_get("application")?, row.try_get("environment")?), outcome);
+    }
+    Ok(latest)
 }
 
 /// The current uploaded chain (PEM) of a certificate.
