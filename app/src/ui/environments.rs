@@ -3,14 +3,13 @@
 use std::collections::BTreeMap;
 
 use leptos::prelude::*;
-use super::table::TableWrap;
 use leptos_router::{
     components::A,
     hooks::{use_navigate, use_params_map},
 };
 
 use super::{
-    layout::PageHeader,
+    layout::{DataTable, PageHeader},
     pages::{ErrorNotice, NotFound, joined, mode_label},
 };
 use crate::{
@@ -47,42 +46,27 @@ pub fn EnvironmentsPage() -> impl IntoView {
 #[component]
 pub fn EnvironmentTable(environments: Vec<Environment>) -> impl IntoView {
     view! {
-        <TableWrap label="Environments">
-            <table class="data-table" data-testid="environments-table">
-                <caption class="visually-hidden">"Environments and their address plan"</caption>
-                <thead>
-                    <tr>
-                        <th scope="col">"Environment"</th>
-                        <th scope="col">"Node subnets"</th>
-                        <th scope="col">"Pod CIDRs"</th>
-                        <th scope="col">"Service CIDR"</th>
-                        <th scope="col">"Advertisement"</th>
-                        <th scope="col">"Cluster · namespace"</th>
-                    </tr>
-                </thead>
-                <tbody>
-                    {environments
-                        .into_iter()
-                        .map(|environment| {
-                            let name = environment.name.to_string();
-                            view! {
-                                <tr>
-                                    <th scope="row">
-                                        <A href=format!("/environments/{name}")>{name.clone()}</A>
-                                        {environment.protected.then(|| view! { <span class="badge badge--warn">"protected"</span> })}
-                                    </th>
-                                    <td>{joined(&environment.node_subnets)}</td>
-                                    <td>{joined(&environment.pod_cidrs)}</td>
-                                    <td>{environment.service_cidr.to_string()}</td>
-                                    <td>{mode_label(environment.advertisement.mode)}</td>
-                                    <td>{format!("{} · {}", environment.cluster_name(), environment.namespace_template)}</td>
-                                </tr>
-                            }
-                        })
-                        .collect_view()}
-                </tbody>
-            </table>
-        </TableWrap>
+        <DataTable label="Environments" test_id="environments-table" caption="Environments and their address plan" columns=&["Environment", "Node subnets", "Pod CIDRs", "Service CIDR", "Advertisement", "Cluster · namespace"]>
+            {environments
+                .into_iter()
+                .map(|environment| {
+                    let name = environment.name.to_string();
+                    view! {
+                        <tr>
+                            <th scope="row">
+                                <A href=format!("/environments/{name}")>{name.clone()}</A>
+                                {environment.protected.then(|| view! { <span class="badge badge--warn">"protected"</span> })}
+                            </th>
+                            <td>{joined(&environment.node_subnets)}</td>
+                            <td>{joined(&environment.pod_cidrs)}</td>
+                            <td>{environment.service_cidr.to_string()}</td>
+                            <td>{mode_label(environment.advertisement.mode)}</td>
+                            <td>{format!("{} · {}", environment.cluster_name(), environment.namespace_template)}</td>
+                        </tr>
+                    }
+                })
+                .collect_view()}
+        </DataTable>
     }
 }
 
