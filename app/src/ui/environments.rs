@@ -381,6 +381,83 @@ pub(crate) fn messages_for(errors: &[FieldError], field: &str) -> Vec<String> {
         .collect()
 }
 
+/// The field errors the server answered a save with (empty after any other answer).
+pub(crate) fn server_field_errors<I, T>(save: Action<I, Result<T, AppError>>) -> Memo<Vec<FieldError>>
+where
+    I: Send + Sync + 'static,
+    T: Clone + Send + Sync + 'static,
+{
+    Memo::new(move |_| match save.value().get() {
+        Some(Err(AppError::Fields(errors))) => errors,
+        _ => Vec::new(),
+    })
+}
+
+/// The messages under one field: the browser's parse first, then the server's, once each.
+pub(crate) fn field_messages(field_errors: &[FieldError], server_errors: &[FieldError], field: &str) -> Vec<String> {
+    let mut messages = messages_for(field_errors, field);
+    messages.extend(messages_for(server_errors, field));
+    messages.dedup();
+    messages
+}
+
+/// The foot of a plan form: Save (disabled while `blocked` or saving), Cancel back to
+/// `cancel`, and what the save answered — the findings that refused it, a pointer to the
+/// fields' messages, or the error.
+#[component]
+pub(crate) fn SaveActions<I, T>(
+    save: Action<I, Result<T, AppError>>,
+    #[prop(into)] blocked: Signal<bool>,
+    test_id: &'static str,
+    label: &'static str,
+    cancel: &'static str,
+) -> impl IntoView
+where
+    I: Send + Sync + 'static,
+    T: Clone + Send + Sync + 'static,
+{
+    view! {
+        <div class="actions">
+            <button type="submit" class="button button--primary" data-testid=test_id
+                disabled=move || blocked.get() || save.pending().get()>
+                {move || if save.pending().get() { "Saving…" } else { label }}
+            </button>
+            <A href=cancel>"Cancel"</A>
+        </div>
+        {move || match save.value().get() {
+            Some(Err(AppError::Rejected(findings))) => Some(view! { <RejectedNotice findings /> }.into_any()),
+            Some(Err(AppError::Fields(_))) => Some(view! {
+                <p class="notice notice--error" role="alert">"Some fields need fixing; see the messages above."</p>
+            }.into_any()),
+            Some(Err(error)) => Some(view! { <ErrorNotice error /> }.into_any()),
+            _ => None,
+        }}
+    }
+}
+
+/// The checklist beside a plan form: how many fields to fix while any fails to parse,
+/// otherwise what `checklist` shows for the change as it stands.
+#[component]
+pub(crate) fn LiveChecklist<F>(title: &'static str, #[prop(into)] field_errors: Signal<Vec<FieldError>>, checklist: F) -> impl IntoView
+where
+    F: Fn() -> AnyView + Send + Sync + 'static,
+{
+    view! {
+        <aside class="live-checklist" aria-live="polite" aria-labelledby="live-checklist-title" data-testid="live-checklist">
+            <h2 id="live-checklist-title">{title}</h2>
+            {move || {
+                let count = field_errors.read().len();
+                if count > 0 {
+                    return view! {
+                        <p class="muted">{format!("{count} field{} to fix before the plan can be checked.", if count == 1 { "" } else { "s" })}</p>
+                    }.into_any();
+                }
+                checklist()
+            }}
+        </aside>
+    }
+}
+
 #[component]
 fn EnvironmentForm(initial: Option<Environment>) -> impl IntoView {
     let creating = initial.is_none();
@@ -420,10 +497,7 @@ fn EnvironmentForm(initial: Option<Environment>) -> impl IntoView {
         let input = input.clone();
         async move { save_environment(input, creating).await }
     });
-    let server_errors = Memo::new(move |_| match save.value().get() {
-        Some(Err(AppError::Fields(errors))) => errors,
-        _ => Vec::new(),
-    });
+    let server_errors = server_field_errors(save);
     let navigate = use_navigate();
     Effect::new(move |_| {
         if let Some(Ok(name)) = save.value().get() {
@@ -433,10 +507,7 @@ fn EnvironmentForm(initial: Option<Environment>) -> impl IntoView {
 
     let error_list = move |field: &'static str| {
         move || {
-            let mut messages = messages_for(&field_errors.read(), field);
-            messages.extend(messages_for(&server_errors.read(), field));
-            messages.dedup();
-            messages
+            field_messages(&field_errors.read(), &server_errors.read(), field)
                 .into_iter()
                 .map(|message| view! { <p class="field__error">{message}</p> })
                 .collect_view()
@@ -572,40 +643,15 @@ fn EnvironmentForm(initial: Option<Environment>) -> impl IntoView {
                         </div>
                     </Show>
                 </fieldset>
-                <div class="actions">
-                    <button type="submit" class="button button--primary" data-testid="save-environment"
-                        disabled=move || blocking() || save.pending().get()>
-                        {move || if save.pending().get() { "Saving…" } else { "Save environment" }}
-                    </button>
-                    <A href="/environments">"Cancel"</A>
-                </div>
-                {move || match save.value().get() {
-                    Some(Err(AppError::Rejected(findings))) => Some(view! { <RejectedNotice findings /> }.into_any()),
-                    Some(Err(AppError::Fields(_))) => Some(view! {
-                        <p class="notice notice--error" role="alert">"Some fields need fixing; see the messages above."</p>
-                    }.into_any()),
-                    Some(Err(error)) => Some(view! { <ErrorNotice error /> }.into_any()),
-                    _ => None,
-                }}
+                <SaveActions save blocked=Signal::derive(blocking) test_id="save-environment" label="Save environment" cancel="/environments" />
             </form>
-            <aside class="live-checklist" aria-live="polite" aria-labelledby="live-checklist-title" data-testid="live-checklist">
-                <h2 id="live-checklist-title">"Checklist for this change"</h2>
-                {move || {
-                    let errors = field_errors.get();
-                    if !errors.is_empty() {
-                        return view! {
-                            <p class="muted">{format!("{} field{} to fix before the plan can be checked.", errors.len(), if errors.len() == 1 { "" } else { "s" })}</p>
-                        }.into_any();
-                    }
-                    match findings.get() {
-                        None => view! { <p class="muted">"Loading the stored plan…"</p> }.into_any(),
-                        Some(list) if list.is_empty() => view! {
-                            <p class="all-clear" data-testid="checklist-clear">"No new findings: this change keeps the plan clean."</p>
-                        }.into_any(),
-                        Some(list) => view! { <FindingItems findings=list /> }.into_any(),
-                    }
-                }}
-            </aside>
+            <LiveChecklist title="Checklist for this change" field_errors checklist=move || match findings.get() {
+                None => view! { <p class="muted">"Loading the stored plan…"</p> }.into_any(),
+                Some(list) if list.is_empty() => view! {
+                    <p class="all-clear" data-testid="checklist-clear">"No new findings: this change keeps the plan clean."</p>
+                }.into_any(),
+                Some(list) => view! { <FindingItems findings=list /> }.into_any(),
+            } />
         </div>
     }
 }
