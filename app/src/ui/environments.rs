@@ -458,6 +458,18 @@ where
     }
 }
 
+/// One list of addresses or names in the environment form: a labelled textarea (one entry a
+/// line), its help, and the messages for its `field`.
+#[derive(Clone, Copy)]
+struct ListField {
+    id: &'static str,
+    label: &'static str,
+    rows: &'static str,
+    field: &'static str,
+    placeholder: &'static str,
+    help: Option<&'static str>,
+}
+
 #[component]
 fn EnvironmentForm(initial: Option<Environment>) -> impl IntoView {
     let creating = initial.is_none();
@@ -517,6 +529,17 @@ fn EnvironmentForm(initial: Option<Environment>) -> impl IntoView {
         move || (!messages_for(&field_errors.read(), field).is_empty()).then_some("true")
     };
     let mode = fields.mode;
+    let list_field = move |value: RwSignal<String>, list: ListField| {
+        let ListField { id, label, rows, field, placeholder, help } = list;
+        view! {
+            <div class="field">
+                <label for=id>{label}</label>
+                <textarea id=id rows=rows bind:value=value aria-invalid=invalid(field) placeholder=placeholder></textarea>
+                {help.map(|help| view! { <p class="field__help">{help}</p> })}
+                {error_list(field)}
+            </div>
+        }
+    };
 
     view! {
         <div class="editor">
@@ -563,40 +586,31 @@ fn EnvironmentForm(initial: Option<Environment>) -> impl IntoView {
                 </fieldset>
                 <fieldset>
                     <legend>"Addresses"</legend>
-                    <div class="field">
-                        <label for="env-node-subnets">"Node subnets"</label>
-                        <textarea id="env-node-subnets" rows="2" bind:value=fields.node_subnets aria-invalid=invalid("node_subnets") placeholder="192.168.101.0/24"></textarea>
-                        <p class="field__help">"One CIDR per line: the subnets the nodes' interfaces are on."</p>
-                        {error_list("node_subnets")}
-                    </div>
-                    <div class="field">
-                        <label for="env-node-addresses">"Node addresses"</label>
-                        <textarea id="env-node-addresses" rows="3" bind:value=fields.node_addresses aria-invalid=invalid("node_addresses") placeholder="192.168.101.11"></textarea>
-                        {error_list("node_addresses")}
-                    </div>
-                    <div class="field">
-                        <label for="env-pod-cidrs">"Pod CIDRs"</label>
-                        <textarea id="env-pod-cidrs" rows="2" bind:value=fields.pod_cidrs aria-invalid=invalid("pod_cidrs") placeholder="10.30.0.0/16"></textarea>
-                        <p class="field__help">"Distinct from every other environment's pod CIDRs."</p>
-                        {error_list("pod_cidrs")}
-                    </div>
+                    {list_field(fields.node_subnets, ListField {
+                        id: "env-node-subnets", label: "Node subnets", rows: "2", field: "node_subnets", placeholder: "192.168.101.0/24",
+                        help: Some("One CIDR per line: the subnets the nodes' interfaces are on."),
+                    })}
+                    {list_field(fields.node_addresses, ListField {
+                        id: "env-node-addresses", label: "Node addresses", rows: "3", field: "node_addresses", placeholder: "192.168.101.11",
+                        help: None,
+                    })}
+                    {list_field(fields.pod_cidrs, ListField {
+                        id: "env-pod-cidrs", label: "Pod CIDRs", rows: "2", field: "pod_cidrs", placeholder: "10.30.0.0/16",
+                        help: Some("Distinct from every other environment's pod CIDRs."),
+                    })}
                     <div class="field">
                         <label for="env-service-cidr">"Service CIDR"</label>
                         <input id="env-service-cidr" bind:value=fields.service_cidr aria-invalid=invalid("service_cidr") placeholder="10.98.0.0/16" />
                         {error_list("service_cidr")}
                     </div>
-                    <div class="field">
-                        <label for="env-clients">"Client networks"</label>
-                        <textarea id="env-clients" rows="2" bind:value=fields.client_networks aria-invalid=invalid("client_networks") placeholder="192.168.99.0/24"></textarea>
-                        <p class="field__help">"Where the clients are; drawn in the topology diagrams."</p>
-                        {error_list("client_networks")}
-                    </div>
-                    <div class="field">
-                        <label for="env-routers">"Routers"</label>
-                        <textarea id="env-routers" rows="2" bind:value=fields.routers aria-invalid=invalid("routers") placeholder="edge 192.168.99.1\ncore 192.168.101.1"></textarea>
-                        <p class="field__help">"One per line: name and address, from the clients to the node subnet; the last is the node subnet's gateway. Drawn in the topology diagrams."</p>
-                        {error_list("routers")}
-                    </div>
+                    {list_field(fields.client_networks, ListField {
+                        id: "env-clients", label: "Client networks", rows: "2", field: "client_networks", placeholder: "192.168.99.0/24",
+                        help: Some("Where the clients are; drawn in the topology diagrams."),
+                    })}
+                    {list_field(fields.routers, ListField {
+                        id: "env-routers", label: "Routers", rows: "2", field: "routers", placeholder: "edge 192.168.99.1\ncore 192.168.101.1",
+                        help: Some("One per line: name and address, from the clients to the node subnet; the last is the node subnet's gateway. Drawn in the topology diagrams."),
+                    })}
                 </fieldset>
                 <fieldset>
                     <legend>"VIP advertisement"</legend>
