@@ -70,13 +70,15 @@ pub fn EnvironmentTable(environments: Vec<Environment>) -> impl IntoView {
     }
 }
 
+/// The environment the URL's `name` names, loaded before the page is sent.
+fn environment_in_url() -> Resource<Result<Environment, AppError>> {
+    let params = use_params_map();
+    Resource::new_blocking(move || params.read().get("name").unwrap_or_default(), get_environment)
+}
+
 #[component]
 pub fn EnvironmentPage() -> impl IntoView {
-    let params = use_params_map();
-    let environment = Resource::new_blocking(
-        move || params.read().get("name").unwrap_or_default(),
-        get_environment,
-    );
+    let environment = environment_in_url();
     view! {
         <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
@@ -204,11 +206,7 @@ pub fn NewEnvironmentPage() -> impl IntoView {
 
 #[component]
 pub fn EditEnvironmentPage() -> impl IntoView {
-    let params = use_params_map();
-    let environment = Resource::new_blocking(
-        move || params.read().get("name").unwrap_or_default(),
-        get_environment,
-    );
+    let environment = environment_in_url();
     view! {
         <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {

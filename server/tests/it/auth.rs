@@ -481,7 +481,7 @@ async fn secrets_are_never_stored_in_the_clear(kind: DbKind) {
     let user = app.user(Role::AppTeam, "namespace:cd-service").await;
     let session = app.sign_in(&user.name, &user.password).await.unwrap();
     let session_id = session.trim_start_matches("gatehouse-session=").to_owned();
-    let token = basic_auth_token(&app.anonymous(), &app.url, &user.name, &user.password).await;
+    let token = basic_auth_token(&app.anonymous(), &app.url, &user.name, &user.password, "ci").await;
     let secrets = [user.password.as_str(), ADMIN_PASSWORD, session_id.as_str(), token.as_str(), &app.admin_token];
 
     let mut stored = String::new();
@@ -578,7 +578,7 @@ fn secrets_never_reach_the_log() {
         assert_eq!(wrong.status(), 401);
         let signed_in = client.post(format!("{url}/sign-in")).header("origin", &url).form(&[("name", "admin"), ("password", admin_password)]).send().await.unwrap();
         let session = session_cookie(&signed_in).expect("signed in");
-        let token = basic_auth_token(&client, &url, "admin", admin_password).await;
+        let token = basic_auth_token(&client, &url, "admin", admin_password, "ci").await;
         let me = client.get(format!("{url}/api/v1/me")).bearer_auth(&token).send().await.unwrap();
         assert_eq!(me.status(), 200);
         let me = client.get(format!("{url}/api/v1/me")).header("cookie", &session).send().await.unwrap();

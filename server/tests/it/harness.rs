@@ -343,20 +343,20 @@ pub async fn api_token(db: &Database, user: &User, name: &str) -> String {
     tokens::create(db, &owner, name, None, None, tokens::Lifetimes::default()).await.expect("create an API token").token
 }
 
-/// A new API token named `ci` made through `POST {base}/api/v1/tokens` with the user's name
-/// and password (Basic auth).
-pub async fn basic_auth_token(client: &reqwest::Client, base: &str, name: &str, password: &str) -> String {
+/// A new API token named `token` made through `POST {base}/api/v1/tokens` with the user's
+/// name and password (Basic auth).
+pub async fn basic_auth_token(client: &reqwest::Client, base: &str, name: &str, password: &str, token: &str) -> String {
     let created: serde_json::Value = client
         .post(format!("{base}/api/v1/tokens"))
         .basic_auth(name, Some(password))
-        .json(&serde_json::json!({"name": "ci"}))
+        .json(&serde_json::json!({"name": token}))
         .send()
         .await
         .unwrap()
         .json()
         .await
         .unwrap();
-    created["token"].as_str().unwrap().to_owned()
+    created["token"].as_str().unwrap_or_else(|| panic!("{created}")).to_owned()
 }
 
 /// The `gatehouse-session=…` pair a response sets (`__Host-gatehouse-session=…` over
