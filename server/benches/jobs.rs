@@ -23,9 +23,8 @@
 //! Only loopback: the portals listen on 127.0.0.1, the cluster too.
 use std::{
     collections::BTreeMap,
-    io::{BufRead, BufReader},
     path::Path,
-    process::{Child, Command, Stdio},
+    process::Child,
     sync::{
         Arc,
         atomic::{AtomicUsize, Ordering},
@@ -41,6 +40,11 @@ use gatehouse::{Config, Gatehouse};
 use simcluster::{CiliumBehaviour, SimCluster};
 use serde_json::{Value, json};
 use sqlx::{Connection, Executor, PgConnection, Row};
+
+mod support {
+    pub mod replica;
+}
+use support::replica::spawn_replica;
 
 /// The takeover's lease: short, so that a round takes seconds.
 const LEASE_SECS: u64 = 3;
@@ -233,50 +237,8 @@ impl Replica {
     /// thread drains so the process never blocks on them).
     async fn start(database_url: &str, kubeconfig: &Path) -> Replica {
         let lease = LEASE_SECS.to_string();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
-            .args([
-                "--listen",
-                "127.0.0.1:0",
-                "--log-format",
-                "json",
-                "--demo",
-                "--apply-timeout-secs",
-                "20",
-            ])
-            .args(["--job-lease-secs", &lease])
-            .arg("--kubeconfig")
-            .arg(kubeconfig)
-            .env("DATABASE_URL", database_url)
-            .env(
-                "GATEHOUSE_SECRET_KEY",
-                backend::certificates::SecretKey::derived_text_for_tests(database_url),
-            )
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("the binary starts");
-        let stdout = child.stdout.take().expect("stdout is piped");
-        let (found, url) = tokio::sync::oneshot::channel::<String>();
-        std::thread::spawn(move || {
-            let mut found = Some(found);
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                let entry: Value = serde_json::from_str(&line).unwrap_or(Value::Null);
-                if let Some(url) = entry["url"].as_str()
-                    && let Some(found) = found.take()
-                {
-                    let _ = found.send(url.to_owned());
-                }
-            }
-        });
-        match tokio::time::timeout(Duration::from_secs(60), url).await {
-            Ok(Ok(url)) => Replica { child, url },
-            failed => {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!("the replica did not say where it listens within a minute: {failed:?}");
-            }
-        }
+        let (child, url) = spawn_replica(database_url, kubeconfig, &["--job-lease-secs", &lease]).await;
+        Replica { child, url }
     }
 
     /// Whether this process holds the claim (`claimed_by` is `<host>-<pid>-<random>`).

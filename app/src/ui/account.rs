@@ -11,9 +11,8 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
 use super::{
-    layout::PageHeader,
+    layout::{DataTable, PageHeader},
     pages::{ErrorNotice, set_status},
-    table::TableWrap,
 };
 use crate::{
     api::{
@@ -239,46 +238,32 @@ pub fn AccountView(data: AccountData, outcome: Option<Outcome>) -> impl IntoView
 #[component]
 fn TokenTable(tokens: Vec<TokenRow>) -> impl IntoView {
     view! {
-        <TableWrap label="API tokens">
-            <table class="data-table" data-testid="tokens">
-                <thead>
-                    <tr>
-                        <th scope="col">"Name"</th>
-                        <th scope="col">"Role"</th>
-                        <th scope="col">"Created"</th>
-                        <th scope="col">"Expires"</th>
-                        <th scope="col">"Last used"</th>
-                        <th scope="col"><span class="visually-hidden">"Revoke"</span></th>
-                    </tr>
-                </thead>
-                <tbody>
-                    {tokens
-                        .into_iter()
-                        .map(|token| {
-                            let action = match token.revoked_at {
-                                Some(at) => view! { {format!("revoked {at}")} }.into_any(),
-                                None => view! {
-                                    <form class="inline-form" method="post" action=format!("/account/tokens/{}/revoke", token.id)>
-                                        <button class="button button--danger" type="submit">"Revoke"</button>
-                                    </form>
-                                }
-                                .into_any(),
-                            };
-                            view! {
-                                <tr>
-                                    <td>{token.name}</td>
-                                    <td>{token.role.label()}</td>
-                                    <td>{token.created_at}</td>
-                                    <td>{token.expires_at.unwrap_or_else(|| "when Gatehouse next starts".to_owned())}</td>
-                                    <td>{token.last_used_at.unwrap_or_else(|| "never".to_owned())}</td>
-                                    <td>{action}</td>
-                                </tr>
-                            }
-                        })
-                        .collect_view()}
-                </tbody>
-            </table>
-        </TableWrap>
+        <DataTable label="API tokens" test_id="tokens" action_column="Revoke" columns=&["Name", "Role", "Created", "Expires", "Last used"]>
+            {tokens
+                .into_iter()
+                .map(|token| {
+                    let action = match token.revoked_at {
+                        Some(at) => view! { {format!("revoked {at}")} }.into_any(),
+                        None => view! {
+                            <form class="inline-form" method="post" action=format!("/account/tokens/{}/revoke", token.id)>
+                                <button class="button button--danger" type="submit">"Revoke"</button>
+                            </form>
+                        }
+                        .into_any(),
+                    };
+                    view! {
+                        <tr>
+                            <td>{token.name}</td>
+                            <td>{token.role.label()}</td>
+                            <td>{token.created_at}</td>
+                            <td>{token.expires_at.unwrap_or_else(|| "when Gatehouse next starts".to_owned())}</td>
+                            <td>{token.last_used_at.unwrap_or_else(|| "never".to_owned())}</td>
+                            <td>{action}</td>
+                        </tr>
+                    }
+                })
+                .collect_view()}
+        </DataTable>
     }
 }
 
@@ -337,17 +322,9 @@ pub fn UsersView(users: Vec<UserRow>, failed: Option<(UsersForm, Outcome)>) -> i
     view! {
         <PageHeader title="Users" lead="Who may sign in, with which role; app teams change only the applications their scopes name." />
         <OutcomeNotice outcome=outcome.clone() />
-        <TableWrap label="Users">
-            <table class="data-table" data-testid="users">
-                <thead>
-                    <tr>
-                        <th scope="col">"User"</th>
-                        <th scope="col">"Role, scopes (app teams: namespace:NAME or application:NAME), disabled, password reset"</th>
-                    </tr>
-                </thead>
-                <tbody>{rows}</tbody>
-            </table>
-        </TableWrap>
+        <DataTable label="Users" test_id="users" columns=&["User", "Role, scopes (app teams: namespace:NAME or application:NAME), disabled, password reset"]>
+            {rows}
+        </DataTable>
         <h2>"New user"</h2>
         <form class="form" method="post" action="/users">
             <div class="field--pair">
@@ -481,35 +458,21 @@ pub fn AuditView(query: AuditQuery, result: Result<AuditData, AppError>) -> impl
             other => view! { <p class="notice notice--error" role="alert">{other.to_string()}</p> }.into_any(),
         })}
         <p class="muted">{format!("{count} {}, newest first.", if count == 1 { "entry" } else { "entries" })}</p>
-        <TableWrap label="Audit entries">
-            <table class="data-table" data-testid="audit">
-                <thead>
+        <DataTable label="Audit entries" test_id="audit" columns=&["When", "Who", "Action", "Object", "Before", "After"]>
+            {entries
+                .into_iter()
+                .map(|entry| view! {
                     <tr>
-                        <th scope="col">"When"</th>
-                        <th scope="col">"Who"</th>
-                        <th scope="col">"Action"</th>
-                        <th scope="col">"Object"</th>
-                        <th scope="col">"Before"</th>
-                        <th scope="col">"After"</th>
+                        <td>{entry.at}</td>
+                        <td>{entry.actor}</td>
+                        <td>{entry.action}</td>
+                        <td>{entry.object}</td>
+                        <td><code>{entry.before}</code></td>
+                        <td><code>{entry.after}</code></td>
                     </tr>
-                </thead>
-                <tbody>
-                    {entries
-                        .into_iter()
-                        .map(|entry| view! {
-                            <tr>
-                                <td>{entry.at}</td>
-                                <td>{entry.actor}</td>
-                                <td>{entry.action}</td>
-                                <td>{entry.object}</td>
-                                <td><code>{entry.before}</code></td>
-                                <td><code>{entry.after}</code></td>
-                            </tr>
-                        })
-                        .collect_view()}
-                </tbody>
-            </table>
-        </TableWrap>
+                })
+                .collect_view()}
+        </DataTable>
     }
 }
 

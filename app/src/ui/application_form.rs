@@ -6,13 +6,10 @@
 use std::collections::BTreeMap;
 
 use leptos::prelude::*;
-use leptos_router::{
-    components::A,
-    hooks::{use_navigate, use_params_map},
-};
+use leptos_router::hooks::{use_navigate, use_params_map};
 
 use super::{
-    environments::{FindingItems, RejectedNotice, entries, messages_for},
+    environments::{FindingItems, LiveChecklist, SaveActions, entries, field_messages, server_field_errors},
     layout::PageHeader,
     pages::{ErrorNotice, NotFound},
 };
@@ -309,10 +306,7 @@ fn ApplicationForm(snapshot: PlanSnapshot, initial: Option<Application>) -> impl
         let input = input.clone();
         async move { save_application(input, creating).await }
     });
-    let server_errors = Memo::new(move |_| match save.value().get() {
-        Some(Err(AppError::Fields(errors))) => errors,
-        _ => Vec::new(),
-    });
+    let server_errors = server_field_errors(save);
     let navigate = use_navigate();
     Effect::new(move |_| {
         if let Some(Ok(name)) = save.value().get() {
@@ -325,12 +319,7 @@ fn ApplicationForm(snapshot: PlanSnapshot, initial: Option<Application>) -> impl
         }
     });
 
-    let messages = move |field: &str| {
-        let mut messages = messages_for(&field_errors.read(), field);
-        messages.extend(messages_for(&server_errors.read(), field));
-        messages.dedup();
-        messages
-    };
+    let messages = move |field: &str| field_messages(&field_errors.read(), &server_errors.read(), field);
     let error_list = move |field: String| {
         move || {
             let errors = messages(&field).into_iter().map(|message| view! { <p class="field__error">{message}</p> });
@@ -449,48 +438,23 @@ fn ApplicationForm(snapshot: PlanSnapshot, initial: Option<Application>) -> impl
                 </fieldset>
                 {environment_sections}
                 {error_list("environments".to_owned())}
-                <div class="actions">
-                    <button type="submit" class="button button--primary" data-testid="save-application"
-                        disabled=move || blocking() || save.pending().get()>
-                        {move || if save.pending().get() { "Saving…" } else { "Save and preview" }}
-                    </button>
-                    <A href="/applications">"Cancel"</A>
-                </div>
-                {move || match save.value().get() {
-                    Some(Err(AppError::Rejected(findings))) => Some(view! { <RejectedNotice findings /> }.into_any()),
-                    Some(Err(AppError::Fields(_))) => Some(view! {
-                        <p class="notice notice--error" role="alert">"Some fields need fixing; see the messages above."</p>
-                    }.into_any()),
-                    Some(Err(error)) => Some(view! { <ErrorNotice error /> }.into_any()),
-                    _ => None,
-                }}
+                <SaveActions save blocked=Signal::derive(blocking) test_id="save-application" label="Save and preview" cancel="/applications" />
             </form>
-            <aside class="live-checklist" aria-live="polite" aria-labelledby="live-checklist-title" data-testid="live-checklist">
-                <h2 id="live-checklist-title">"Checklist for this application"</h2>
-                {move || {
-                    let errors = field_errors.get();
-                    if !errors.is_empty() {
-                        return view! {
-                            <p class="muted">{format!("{} field{} to fix before the plan can be checked.", errors.len(), if errors.len() == 1 { "" } else { "s" })}</p>
-                        }.into_any();
-                    }
-                    match checked.get() {
-                        None => view! { <p class="muted">"Checking…"</p> }.into_any(),
-                        Some(c) if c.findings.is_empty() => view! {
-                            <p class="all-clear" data-testid="checklist-clear">"Every rule passes: this application may be saved and submitted."</p>
-                        }.into_any(),
-                        Some(c) => {
-                            let readiness = c.findings.iter().any(|f| f.severity == Severity::Error && !c.refused.contains(f));
-                            view! {
-                                {readiness.then(|| view! {
-                                    <p class="muted">"Errors about a certificate's readiness let you save, but block submitting until the certificate is uploaded or renewed."</p>
-                                })}
-                                <FindingItems findings=c.findings />
-                            }.into_any()
-                        }
-                    }
-                }}
-            </aside>
+            <LiveChecklist title="Checklist for this application" field_errors checklist=move || match checked.get() {
+                None => view! { <p class="muted">"Checking…"</p> }.into_any(),
+                Some(c) if c.findings.is_empty() => view! {
+                    <p class="all-clear" data-testid="checklist-clear">"Every rule passes: this application may be saved and submitted."</p>
+                }.into_any(),
+                Some(c) => {
+                    let readiness = c.findings.iter().any(|f| f.severity == Severity::Error && !c.refused.contains(f));
+                    view! {
+                        {readiness.then(|| view! {
+                            <p class="muted">"Errors about a certificate's readiness let you save, but block submitting until the certificate is uploaded or renewed."</p>
+                        })}
+                        <FindingItems findings=c.findings />
+                    }.into_any()
+                }
+            } />
         </div>
     }
 }

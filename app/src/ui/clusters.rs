@@ -2,9 +2,11 @@
 //! and what Gatehouse needs from it (each missing piece with how to install it); then the
 //! Gateway label fix's switch.
 use leptos::prelude::*;
-use super::table::TableWrap;
 
-use super::{layout::PageHeader, pages::ErrorNotice};
+use super::{
+    layout::{DataTable, PageHeader},
+    pages::ErrorNotice,
+};
 use crate::api::cluster::{
     ClusterView, ClustersView, Drift, Import, VipRow, cluster_drift, cluster_status, import_from_cluster, import_preview, switch_label_fix,
     vip_statuses,
@@ -276,46 +278,40 @@ fn DriftTables(drift: Drift) -> impl IntoView {
     view! {
         {(!drift.pools.is_empty()).then(|| view! {
             <h3>"Pools"</h3>
-            <TableWrap label="Pools that differ"><table class="data-table" data-testid="pool-drift">
-                <thead><tr><th scope="col">"Pool"</th><th scope="col">"Drift"</th><th scope="col">"Plan"</th><th scope="col">"Cluster"</th><th scope="col">"What to do"</th></tr></thead>
-                <tbody>
-                    {drift.pools.into_iter().map(|pool| {
-                        let (row, kind, label) = (pool.name.clone(), pool.drift.clone(), drift_label(&pool.drift));
-                        let name = match &pool.environment { Some(e) => format!("{} ({e})", pool.name), None => pool.name.clone() };
-                        view! {
-                        <tr data-pool=row data-drift=kind>
-                            <th scope="row">{name}</th>
-                            <td><span class="badge badge--warn">{label}</span></td>
-                            <td>{pool.plan_blocks.join(", ")}</td>
-                            <td>{pool.cluster_blocks.join(", ")}</td>
-                            <td>{pool.message}</td>
-                        </tr>
-                    }}).collect_view()}
-                </tbody>
-            </table></TableWrap>
+            <DataTable label="Pools that differ" test_id="pool-drift" columns=&["Pool", "Drift", "Plan", "Cluster", "What to do"]>
+                {drift.pools.into_iter().map(|pool| {
+                    let (row, kind, label) = (pool.name.clone(), pool.drift.clone(), drift_label(&pool.drift));
+                    let name = match &pool.environment { Some(e) => format!("{} ({e})", pool.name), None => pool.name.clone() };
+                    view! {
+                    <tr data-pool=row data-drift=kind>
+                        <th scope="row">{name}</th>
+                        <td><span class="badge badge--warn">{label}</span></td>
+                        <td>{pool.plan_blocks.join(", ")}</td>
+                        <td>{pool.cluster_blocks.join(", ")}</td>
+                        <td>{pool.message}</td>
+                    </tr>
+                }}).collect_view()}
+            </DataTable>
         })}
         {(!drift.addresses.is_empty()).then(|| view! {
             <h3>"VIPs"</h3>
-            <TableWrap label="VIPs that differ"><table class="data-table" data-testid="address-drift">
-                <thead><tr><th scope="col">"VIP"</th><th scope="col">"Drift"</th><th scope="col">"Plan"</th><th scope="col">"Cluster"</th><th scope="col">"What to do"</th></tr></thead>
-                <tbody>
-                    {drift.addresses.into_iter().map(|address| {
-                        let (row, kind, label) = (address.address.clone(), address.drift.clone(), drift_label(&address.drift));
-                        view! {
-                        <tr data-address=row data-drift=kind>
-                            <th scope="row"><code>{address.address}</code></th>
-                            <td><span class="badge badge--warn">{label}</span></td>
-                            <td>{match (address.plan_owner, address.plan_service) {
-                                (Some(owner), Some(service)) => format!("{owner} (Service {service})"),
-                                (Some(owner), None) => owner,
-                                (None, _) => "—".to_owned(),
-                            }}</td>
-                            <td>{address.service.unwrap_or_else(|| "—".to_owned())}</td>
-                            <td>{address.message}</td>
-                        </tr>
-                    }}).collect_view()}
-                </tbody>
-            </table></TableWrap>
+            <DataTable label="VIPs that differ" test_id="address-drift" columns=&["VIP", "Drift", "Plan", "Cluster", "What to do"]>
+                {drift.addresses.into_iter().map(|address| {
+                    let (row, kind, label) = (address.address.clone(), address.drift.clone(), drift_label(&address.drift));
+                    view! {
+                    <tr data-address=row data-drift=kind>
+                        <th scope="row"><code>{address.address}</code></th>
+                        <td><span class="badge badge--warn">{label}</span></td>
+                        <td>{match (address.plan_owner, address.plan_service) {
+                            (Some(owner), Some(service)) => format!("{owner} (Service {service})"),
+                            (Some(owner), None) => owner,
+                            (None, _) => "—".to_owned(),
+                        }}</td>
+                        <td>{address.service.unwrap_or_else(|| "—".to_owned())}</td>
+                        <td>{address.message}</td>
+                    </tr>
+                }}).collect_view()}
+            </DataTable>
         })}
     }.into_any()
 }
@@ -330,41 +326,26 @@ fn VipTable(vips: Vec<VipRow>) -> impl IntoView {
         view! { <span class=class>{if ok { yes } else { no.to_owned() }}</span> }
     };
     view! {
-        <TableWrap label="LoadBalancer Services and their VIPs">
-            <table class="data-table" data-testid="vips-table">
-                <thead>
-                    <tr>
-                        <th scope="col">"Cluster"</th>
-                        <th scope="col">"Service"</th>
-                        <th scope="col">"VIP"</th>
-                        <th scope="col">"Labelled"</th>
-                        <th scope="col">"Assigned"</th>
-                        <th scope="col">"Selected by"</th>
-                        <th scope="col">"Announced"</th>
+        <DataTable label="LoadBalancer Services and their VIPs" test_id="vips-table" columns=&["Cluster", "Service", "VIP", "Labelled", "Assigned", "Selected by", "Announced"]>
+            {vips.into_iter().map(|vip| {
+                let service = format!("{}/{}", vip.namespace, vip.service);
+                let row = service.clone();
+                let gateway = vip.gateway.map(|gateway| format!("generated for Gateway {gateway}"));
+                let mut selected: Vec<String> = vip.l2_policies.iter().map(|p| format!("L2 policy {p}")).collect();
+                selected.extend(vip.bgp_advertisements.iter().map(|a| format!("BGP advertisement {a}")));
+                let selected_by = if selected.is_empty() { "none".to_owned() } else { selected.join(", ") };
+                view! {
+                    <tr data-service=row data-announced=vip.announced.to_string()>
+                        <td>{vip.cluster}</td>
+                        <th scope="row">{service}{gateway.map(|g| view! { <br /> <span class="muted">{g}</span> })}</th>
+                        <td><code>{vip.address.clone().unwrap_or_else(|| "—".to_owned())}</code></td>
+                        <td data-labelled=vip.labelled.to_string()>{yes_no(vip.labelled, vip.advertisement_labels.join(", "), "no advertisement label")}</td>
+                        <td>{yes_no(vip.assigned, "assigned".to_owned(), "pending")}</td>
+                        <td>{selected_by}</td>
+                        <td>{yes_no(vip.announced, "announced".to_owned(), "not announced")}</td>
                     </tr>
-                </thead>
-                <tbody>
-                    {vips.into_iter().map(|vip| {
-                        let service = format!("{}/{}", vip.namespace, vip.service);
-                        let row = service.clone();
-                        let gateway = vip.gateway.map(|gateway| format!("generated for Gateway {gateway}"));
-                        let mut selected: Vec<String> = vip.l2_policies.iter().map(|p| format!("L2 policy {p}")).collect();
-                        selected.extend(vip.bgp_advertisements.iter().map(|a| format!("BGP advertisement {a}")));
-                        let selected_by = if selected.is_empty() { "none".to_owned() } else { selected.join(", ") };
-                        view! {
-                            <tr data-service=row data-announced=vip.announced.to_string()>
-                                <td>{vip.cluster}</td>
-                                <th scope="row">{service}{gateway.map(|g| view! { <br /> <span class="muted">{g}</span> })}</th>
-                                <td><code>{vip.address.clone().unwrap_or_else(|| "—".to_owned())}</code></td>
-                                <td data-labelled=vip.labelled.to_string()>{yes_no(vip.labelled, vip.advertisement_labels.join(", "), "no advertisement label")}</td>
-                                <td>{yes_no(vip.assigned, "assigned".to_owned(), "pending")}</td>
-                                <td>{selected_by}</td>
-                                <td>{yes_no(vip.announced, "announced".to_owned(), "not announced")}</td>
-                            </tr>
-                        }
-                    }).collect_view()}
-                </tbody>
-            </table>
-        </TableWrap>
+                }
+            }).collect_view()}
+        </DataTable>
     }.into_any()
 }

@@ -3,14 +3,13 @@
 use std::collections::BTreeMap;
 
 use leptos::prelude::*;
-use super::table::TableWrap;
 use leptos_router::{
     components::A,
     hooks::{use_navigate, use_params_map},
 };
 
 use super::{
-    layout::PageHeader,
+    layout::{DataTable, PageHeader},
     pages::{ErrorNotice, NotFound, joined, mode_label},
 };
 use crate::{
@@ -47,52 +46,39 @@ pub fn EnvironmentsPage() -> impl IntoView {
 #[component]
 pub fn EnvironmentTable(environments: Vec<Environment>) -> impl IntoView {
     view! {
-        <TableWrap label="Environments">
-            <table class="data-table" data-testid="environments-table">
-                <caption class="visually-hidden">"Environments and their address plan"</caption>
-                <thead>
-                    <tr>
-                        <th scope="col">"Environment"</th>
-                        <th scope="col">"Node subnets"</th>
-                        <th scope="col">"Pod CIDRs"</th>
-                        <th scope="col">"Service CIDR"</th>
-                        <th scope="col">"Advertisement"</th>
-                        <th scope="col">"Cluster · namespace"</th>
-                    </tr>
-                </thead>
-                <tbody>
-                    {environments
-                        .into_iter()
-                        .map(|environment| {
-                            let name = environment.name.to_string();
-                            view! {
-                                <tr>
-                                    <th scope="row">
-                                        <A href=format!("/environments/{name}")>{name.clone()}</A>
-                                        {environment.protected.then(|| view! { <span class="badge badge--warn">"protected"</span> })}
-                                    </th>
-                                    <td>{joined(&environment.node_subnets)}</td>
-                                    <td>{joined(&environment.pod_cidrs)}</td>
-                                    <td>{environment.service_cidr.to_string()}</td>
-                                    <td>{mode_label(environment.advertisement.mode)}</td>
-                                    <td>{format!("{} · {}", environment.cluster_name(), environment.namespace_template)}</td>
-                                </tr>
-                            }
-                        })
-                        .collect_view()}
-                </tbody>
-            </table>
-        </TableWrap>
+        <DataTable label="Environments" test_id="environments-table" caption="Environments and their address plan" columns=&["Environment", "Node subnets", "Pod CIDRs", "Service CIDR", "Advertisement", "Cluster · namespace"]>
+            {environments
+                .into_iter()
+                .map(|environment| {
+                    let name = environment.name.to_string();
+                    view! {
+                        <tr>
+                            <th scope="row">
+                                <A href=format!("/environments/{name}")>{name.clone()}</A>
+                                {environment.protected.then(|| view! { <span class="badge badge--warn">"protected"</span> })}
+                            </th>
+                            <td>{joined(&environment.node_subnets)}</td>
+                            <td>{joined(&environment.pod_cidrs)}</td>
+                            <td>{environment.service_cidr.to_string()}</td>
+                            <td>{mode_label(environment.advertisement.mode)}</td>
+                            <td>{format!("{} · {}", environment.cluster_name(), environment.namespace_template)}</td>
+                        </tr>
+                    }
+                })
+                .collect_view()}
+        </DataTable>
     }
+}
+
+/// The environment the URL's `name` names, loaded before the page is sent.
+fn environment_in_url() -> Resource<Result<Environment, AppError>> {
+    let params = use_params_map();
+    Resource::new_blocking(move || params.read().get("name").unwrap_or_default(), get_environment)
 }
 
 #[component]
 pub fn EnvironmentPage() -> impl IntoView {
-    let params = use_params_map();
-    let environment = Resource::new_blocking(
-        move || params.read().get("name").unwrap_or_default(),
-        get_environment,
-    );
+    let environment = environment_in_url();
     view! {
         <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
@@ -220,11 +206,7 @@ pub fn NewEnvironmentPage() -> impl IntoView {
 
 #[component]
 pub fn EditEnvironmentPage() -> impl IntoView {
-    let params = use_params_map();
-    let environment = Resource::new_blocking(
-        move || params.read().get("name").unwrap_or_default(),
-        get_environment,
-    );
+    let environment = environment_in_url();
     view! {
         <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
@@ -397,6 +379,95 @@ pub(crate) fn messages_for(errors: &[FieldError], field: &str) -> Vec<String> {
         .collect()
 }
 
+/// The field errors the server answered a save with (empty after any other answer).
+pub(crate) fn server_field_errors<I, T>(save: Action<I, Result<T, AppError>>) -> Memo<Vec<FieldError>>
+where
+    I: Send + Sync + 'static,
+    T: Clone + Send + Sync + 'static,
+{
+    Memo::new(move |_| match save.value().get() {
+        Some(Err(AppError::Fields(errors))) => errors,
+        _ => Vec::new(),
+    })
+}
+
+/// The messages under one field: the browser's parse first, then the server's, once each.
+pub(crate) fn field_messages(field_errors: &[FieldError], server_errors: &[FieldError], field: &str) -> Vec<String> {
+    let mut messages = messages_for(field_errors, field);
+    messages.extend(messages_for(server_errors, field));
+    messages.dedup();
+    messages
+}
+
+/// The foot of a plan form: Save (disabled while `blocked` or saving), Cancel back to
+/// `cancel`, and what the save answered — the findings that refused it, a pointer to the
+/// fields' messages, or the error.
+#[component]
+pub(crate) fn SaveActions<I, T>(
+    save: Action<I, Result<T, AppError>>,
+    #[prop(into)] blocked: Signal<bool>,
+    test_id: &'static str,
+    label: &'static str,
+    cancel: &'static str,
+) -> impl IntoView
+where
+    I: Send + Sync + 'static,
+    T: Clone + Send + Sync + 'static,
+{
+    view! {
+        <div class="actions">
+            <button type="submit" class="button button--primary" data-testid=test_id
+                disabled=move || blocked.get() || save.pending().get()>
+                {move || if save.pending().get() { "Saving…" } else { label }}
+            </button>
+            <A href=cancel>"Cancel"</A>
+        </div>
+        {move || match save.value().get() {
+            Some(Err(AppError::Rejected(findings))) => Some(view! { <RejectedNotice findings /> }.into_any()),
+            Some(Err(AppError::Fields(_))) => Some(view! {
+                <p class="notice notice--error" role="alert">"Some fields need fixing; see the messages above."</p>
+            }.into_any()),
+            Some(Err(error)) => Some(view! { <ErrorNotice error /> }.into_any()),
+            _ => None,
+        }}
+    }
+}
+
+/// The checklist beside a plan form: how many fields to fix while any fails to parse,
+/// otherwise what `checklist` shows for the change as it stands.
+#[component]
+pub(crate) fn LiveChecklist<F>(title: &'static str, #[prop(into)] field_errors: Signal<Vec<FieldError>>, checklist: F) -> impl IntoView
+where
+    F: Fn() -> AnyView + Send + Sync + 'static,
+{
+    view! {
+        <aside class="live-checklist" aria-live="polite" aria-labelledby="live-checklist-title" data-testid="live-checklist">
+            <h2 id="live-checklist-title">{title}</h2>
+            {move || {
+                let count = field_errors.read().len();
+                if count > 0 {
+                    return view! {
+                        <p class="muted">{format!("{count} field{} to fix before the plan can be checked.", if count == 1 { "" } else { "s" })}</p>
+                    }.into_any();
+                }
+                checklist()
+            }}
+        </aside>
+    }
+}
+
+/// One list of addresses or names in the environment form: a labelled textarea (one entry a
+/// line), its help, and the messages for its `field`.
+#[derive(Clone, Copy)]
+struct ListField {
+    id: &'static str,
+    label: &'static str,
+    rows: &'static str,
+    field: &'static str,
+    placeholder: &'static str,
+    help: Option<&'static str>,
+}
+
 #[component]
 fn EnvironmentForm(initial: Option<Environment>) -> impl IntoView {
     let creating = initial.is_none();
@@ -436,10 +507,7 @@ fn EnvironmentForm(initial: Option<Environment>) -> impl IntoView {
         let input = input.clone();
         async move { save_environment(input, creating).await }
     });
-    let server_errors = Memo::new(move |_| match save.value().get() {
-        Some(Err(AppError::Fields(errors))) => errors,
-        _ => Vec::new(),
-    });
+    let server_errors = server_field_errors(save);
     let navigate = use_navigate();
     Effect::new(move |_| {
         if let Some(Ok(name)) = save.value().get() {
@@ -449,10 +517,7 @@ fn EnvironmentForm(initial: Option<Environment>) -> impl IntoView {
 
     let error_list = move |field: &'static str| {
         move || {
-            let mut messages = messages_for(&field_errors.read(), field);
-            messages.extend(messages_for(&server_errors.read(), field));
-            messages.dedup();
-            messages
+            field_messages(&field_errors.read(), &server_errors.read(), field)
                 .into_iter()
                 .map(|message| view! { <p class="field__error">{message}</p> })
                 .collect_view()
@@ -462,6 +527,17 @@ fn EnvironmentForm(initial: Option<Environment>) -> impl IntoView {
         move || (!messages_for(&field_errors.read(), field).is_empty()).then_some("true")
     };
     let mode = fields.mode;
+    let list_field = move |value: RwSignal<String>, list: ListField| {
+        let ListField { id, label, rows, field, placeholder, help } = list;
+        view! {
+            <div class="field">
+                <label for=id>{label}</label>
+                <textarea id=id rows=rows bind:value=value aria-invalid=invalid(field) placeholder=placeholder></textarea>
+                {help.map(|help| view! { <p class="field__help">{help}</p> })}
+                {error_list(field)}
+            </div>
+        }
+    };
 
     view! {
         <div class="editor">
@@ -508,40 +584,31 @@ fn EnvironmentForm(initial: Option<Environment>) -> impl IntoView {
                 </fieldset>
                 <fieldset>
                     <legend>"Addresses"</legend>
-                    <div class="field">
-                        <label for="env-node-subnets">"Node subnets"</label>
-                        <textarea id="env-node-subnets" rows="2" bind:value=fields.node_subnets aria-invalid=invalid("node_subnets") placeholder="192.168.101.0/24"></textarea>
-                        <p class="field__help">"One CIDR per line: the subnets the nodes' interfaces are on."</p>
-                        {error_list("node_subnets")}
-                    </div>
-                    <div class="field">
-                        <label for="env-node-addresses">"Node addresses"</label>
-                        <textarea id="env-node-addresses" rows="3" bind:value=fields.node_addresses aria-invalid=invalid("node_addresses") placeholder="192.168.101.11"></textarea>
-                        {error_list("node_addresses")}
-                    </div>
-                    <div class="field">
-                        <label for="env-pod-cidrs">"Pod CIDRs"</label>
-                        <textarea id="env-pod-cidrs" rows="2" bind:value=fields.pod_cidrs aria-invalid=invalid("pod_cidrs") placeholder="10.30.0.0/16"></textarea>
-                        <p class="field__help">"Distinct from every other environment's pod CIDRs."</p>
-                        {error_list("pod_cidrs")}
-                    </div>
+                    {list_field(fields.node_subnets, ListField {
+                        id: "env-node-subnets", label: "Node subnets", rows: "2", field: "node_subnets", placeholder: "192.168.101.0/24",
+                        help: Some("One CIDR per line: the subnets the nodes' interfaces are on."),
+                    })}
+                    {list_field(fields.node_addresses, ListField {
+                        id: "env-node-addresses", label: "Node addresses", rows: "3", field: "node_addresses", placeholder: "192.168.101.11",
+                        help: None,
+                    })}
+                    {list_field(fields.pod_cidrs, ListField {
+                        id: "env-pod-cidrs", label: "Pod CIDRs", rows: "2", field: "pod_cidrs", placeholder: "10.30.0.0/16",
+                        help: Some("Distinct from every other environment's pod CIDRs."),
+                    })}
                     <div class="field">
                         <label for="env-service-cidr">"Service CIDR"</label>
                         <input id="env-service-cidr" bind:value=fields.service_cidr aria-invalid=invalid("service_cidr") placeholder="10.98.0.0/16" />
                         {error_list("service_cidr")}
                     </div>
-                    <div class="field">
-                        <label for="env-clients">"Client networks"</label>
-                        <textarea id="env-clients" rows="2" bind:value=fields.client_networks aria-invalid=invalid("client_networks") placeholder="192.168.99.0/24"></textarea>
-                        <p class="field__help">"Where the clients are; drawn in the topology diagrams."</p>
-                        {error_list("client_networks")}
-                    </div>
-                    <div class="field">
-                        <label for="env-routers">"Routers"</label>
-                        <textarea id="env-routers" rows="2" bind:value=fields.routers aria-invalid=invalid("routers") placeholder="edge 192.168.99.1\ncore 192.168.101.1"></textarea>
-                        <p class="field__help">"One per line: name and address, from the clients to the node subnet; the last is the node subnet's gateway. Drawn in the topology diagrams."</p>
-                        {error_list("routers")}
-                    </div>
+                    {list_field(fields.client_networks, ListField {
+                        id: "env-clients", label: "Client networks", rows: "2", field: "client_networks", placeholder: "192.168.99.0/24",
+                        help: Some("Where the clients are; drawn in the topology diagrams."),
+                    })}
+                    {list_field(fields.routers, ListField {
+                        id: "env-routers", label: "Routers", rows: "2", field: "routers", placeholder: "edge 192.168.99.1\ncore 192.168.101.1",
+                        help: Some("One per line: name and address, from the clients to the node subnet; the last is the node subnet's gateway. Drawn in the topology diagrams."),
+                    })}
                 </fieldset>
                 <fieldset>
                     <legend>"VIP advertisement"</legend>
@@ -588,40 +655,15 @@ fn EnvironmentForm(initial: Option<Environment>) -> impl IntoView {
                         </div>
                     </Show>
                 </fieldset>
-                <div class="actions">
-                    <button type="submit" class="button button--primary" data-testid="save-environment"
-                        disabled=move || blocking() || save.pending().get()>
-                        {move || if save.pending().get() { "Saving…" } else { "Save environment" }}
-                    </button>
-                    <A href="/environments">"Cancel"</A>
-                </div>
-                {move || match save.value().get() {
-                    Some(Err(AppError::Rejected(findings))) => Some(view! { <RejectedNotice findings /> }.into_any()),
-                    Some(Err(AppError::Fields(_))) => Some(view! {
-                        <p class="notice notice--error" role="alert">"Some fields need fixing; see the messages above."</p>
-                    }.into_any()),
-                    Some(Err(error)) => Some(view! { <ErrorNotice error /> }.into_any()),
-                    _ => None,
-                }}
+                <SaveActions save blocked=Signal::derive(blocking) test_id="save-environment" label="Save environment" cancel="/environments" />
             </form>
-            <aside class="live-checklist" aria-live="polite" aria-labelledby="live-checklist-title" data-testid="live-checklist">
-                <h2 id="live-checklist-title">"Checklist for this change"</h2>
-                {move || {
-                    let errors = field_errors.get();
-                    if !errors.is_empty() {
-                        return view! {
-                            <p class="muted">{format!("{} field{} to fix before the plan can be checked.", errors.len(), if errors.len() == 1 { "" } else { "s" })}</p>
-                        }.into_any();
-                    }
-                    match findings.get() {
-                        None => view! { <p class="muted">"Loading the stored plan…"</p> }.into_any(),
-                        Some(list) if list.is_empty() => view! {
-                            <p class="all-clear" data-testid="checklist-clear">"No new findings: this change keeps the plan clean."</p>
-                        }.into_any(),
-                        Some(list) => view! { <FindingItems findings=list /> }.into_any(),
-                    }
-                }}
-            </aside>
+            <LiveChecklist title="Checklist for this change" field_errors checklist=move || match findings.get() {
+                None => view! { <p class="muted">"Loading the stored plan…"</p> }.into_any(),
+                Some(list) if list.is_empty() => view! {
+                    <p class="all-clear" data-testid="checklist-clear">"No new findings: this change keeps the plan clean."</p>
+                }.into_any(),
+                Some(list) => view! { <FindingItems findings=list /> }.into_any(),
+            } />
         </div>
     }
 }

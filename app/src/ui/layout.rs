@@ -5,7 +5,7 @@
 use leptos::prelude::*;
 use leptos_router::components::A;
 
-use super::theme::ThemeToggle;
+use super::{table::TableWrap, theme::ThemeToggle};
 use crate::{
     api::SignedIn,
     domain::access::{Access, Decision, Role},
@@ -196,5 +196,35 @@ pub fn EmptyState(#[prop(into)] title: String, children: Children) -> impl IntoV
             <h2 id="empty-state-title">{title}</h2>
             {children()}
         </section>
+    }
+}
+
+/// A data table in its scrolling region ([`TableWrap`] named `label`): a heading per column,
+/// then the rows the children make. `class` adds to `data-table`; `caption` is read by screen
+/// readers only; `action_column` names a last column of row actions, for screen readers only.
+#[component]
+pub fn DataTable(
+    #[prop(into)] label: String,
+    columns: &'static [&'static str],
+    #[prop(optional)] test_id: Option<&'static str>,
+    #[prop(optional)] class: Option<&'static str>,
+    #[prop(optional)] caption: Option<&'static str>,
+    #[prop(optional)] action_column: Option<&'static str>,
+    children: Children,
+) -> impl IntoView {
+    let class = class.map_or_else(|| "data-table".to_owned(), |class| format!("data-table {class}"));
+    view! {
+        <TableWrap label>
+            <table class=class data-testid=test_id>
+                {caption.map(|caption| view! { <caption class="visually-hidden">{caption}</caption> })}
+                <thead>
+                    <tr>
+                        {columns.iter().map(|column| view! { <th scope="col">{*column}</th> }).collect_view()}
+                        {action_column.map(|name| view! { <th scope="col"><span class="visually-hidden">{name}</span></th> })}
+                    </tr>
+                </thead>
+                <tbody>{children()}</tbody>
+            </table>
+        </TableWrap>
     }
 }

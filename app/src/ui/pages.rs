@@ -1,9 +1,8 @@
 //! The portal's pages.
 use leptos::prelude::*;
-use super::table::TableWrap;
 use leptos_router::components::A;
 
-use super::layout::{EmptyState, PageHeader};
+use super::layout::{DataTable, EmptyState, PageHeader};
 use crate::{
     api::{AppError, ChecklistSummary, checklist_overview, list_environments},
     domain::{AdvertisementMode, Finding, Severity, rules},
@@ -161,26 +160,15 @@ fn RuleCatalogue() -> impl IntoView {
     view! {
         <section aria-labelledby="rules-title" class="rule-catalogue">
             <h2 id="rules-title">"The rules"</h2>
-            <TableWrap label="The rules">
-                <table class="data-table">
-                    <thead>
-                        <tr>
-                            <th scope="col">"Rule"</th>
-                            <th scope="col">"Severity"</th>
-                            <th scope="col">"What it checks, and why"</th>
-                        </tr>
-                    </thead>
-                    <tbody>
-                        {rules().iter().map(|rule| view! {
-                            <tr id=rule.id>
-                                <th scope="row"><code>{rule.id}</code></th>
-                                <td>{match rule.severity { Severity::Error => "error", Severity::Warning => "warning" }}</td>
-                                <td><strong>{rule.title}</strong><br />{rule.training}</td>
-                            </tr>
-                        }).collect_view()}
-                    </tbody>
-                </table>
-            </TableWrap>
+            <DataTable label="The rules" columns=&["Rule", "Severity", "What it checks, and why"]>
+                {rules().iter().map(|rule| view! {
+                    <tr id=rule.id>
+                        <th scope="row"><code>{rule.id}</code></th>
+                        <td>{match rule.severity { Severity::Error => "error", Severity::Warning => "warning" }}</td>
+                        <td><strong>{rule.title}</strong><br />{rule.training}</td>
+                    </tr>
+                }).collect_view()}
+            </DataTable>
         </section>
     }
 }

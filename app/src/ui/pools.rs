@@ -1,7 +1,6 @@
 //! VIP pools: use per pool, the address map coloured by state, allocation, reservation and
 //! release.
 use leptos::prelude::*;
-use super::table::TableWrap;
 use leptos_router::{
     components::A,
     hooks::{use_navigate, use_params_map},
@@ -9,7 +8,7 @@ use leptos_router::{
 
 use super::{
     environments::{RejectedNotice, entries, messages_for},
-    layout::PageHeader,
+    layout::{DataTable, PageHeader},
     pages::{ErrorNotice, NotFound},
     plan::PlanNav,
 };
@@ -135,39 +134,24 @@ fn EnvironmentPools(environment: String, pools: Vec<PoolSummary>) -> impl IntoVi
                 view! { <p class="muted">"No VIP pools in this environment yet."</p> }.into_any()
             } else {
                 view! {
-                    <TableWrap label=table_label>
-                        <table class="data-table">
-                            <thead>
+                    <DataTable label=table_label columns=&["Pool", "Blocks", "Size", "Allocated", "Reserved", "Free", "Use"]>
+                        {pools.into_iter().map(|summary| {
+                            let id = summary.pool.id.unwrap_or_default();
+                            let size = summary.pool.size();
+                            let blocks = summary.pool.blocks.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
+                            view! {
                                 <tr>
-                                    <th scope="col">"Pool"</th>
-                                    <th scope="col">"Blocks"</th>
-                                    <th scope="col">"Size"</th>
-                                    <th scope="col">"Allocated"</th>
-                                    <th scope="col">"Reserved"</th>
-                                    <th scope="col">"Free"</th>
-                                    <th scope="col">"Use"</th>
+                                    <th scope="row"><A href=format!("/pools/{id}")>{summary.pool.name.to_string()}</A></th>
+                                    <td><code>{blocks}</code></td>
+                                    <td>{size.to_string()}</td>
+                                    <td>{summary.allocated.to_string()}</td>
+                                    <td>{summary.reserved.to_string()}</td>
+                                    <td>{summary.free.to_string()}</td>
+                                    <td class="utilization-cell"><UtilizationBar allocated=summary.allocated reserved=summary.reserved size /></td>
                                 </tr>
-                            </thead>
-                            <tbody>
-                                {pools.into_iter().map(|summary| {
-                                    let id = summary.pool.id.unwrap_or_default();
-                                    let size = summary.pool.size();
-                                    let blocks = summary.pool.blocks.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
-                                    view! {
-                                        <tr>
-                                            <th scope="row"><A href=format!("/pools/{id}")>{summary.pool.name.to_string()}</A></th>
-                                            <td><code>{blocks}</code></td>
-                                            <td>{size.to_string()}</td>
-                                            <td>{summary.allocated.to_string()}</td>
-                                            <td>{summary.reserved.to_string()}</td>
-                                            <td>{summary.free.to_string()}</td>
-                                            <td class="utilization-cell"><UtilizationBar allocated=summary.allocated reserved=summary.reserved size /></td>
-                                        </tr>
-                                    }
-                                }).collect_view()}
-                            </tbody>
-                        </table>
-                    </TableWrap>
+                            }
+                        }).collect_view()}
+                    </DataTable>
                 }.into_any()
             }}
             <NewPoolForm environment />

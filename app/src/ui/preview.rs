@@ -2,12 +2,11 @@
 //! against the live cluster (added, changed, unchanged) from a server-side-apply dry run,
 //! with the submit panel below it.
 use leptos::prelude::*;
-use super::table::TableWrap;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
 use super::{
     applications::TargetPanel,
-    layout::PageHeader,
+    layout::{DataTable, PageHeader},
     pages::{ErrorNotice, NotFound},
 };
 use crate::api::{
@@ -99,24 +98,19 @@ pub(crate) fn PreviewObjects(objects: Vec<PreviewItem>) -> impl IntoView {
                     {object.info.map(|info| view! { <p class="notice" role="status">{info}</p> })}
                     <details open=has_changes>
                         <summary>"Fields against the live object"</summary>
-                        <TableWrap label="Fields against the live object">
-                            <table class="data-table preview-fields">
-                                <thead><tr><th scope="col">"Field"</th><th scope="col">"Change"</th><th scope="col">"Live"</th><th scope="col">"Desired"</th></tr></thead>
-                                <tbody>
-                                    {object.fields.into_iter().map(|field| {
-                                        let badge = format!("badge change change--{}", field.change);
-                                        view! {
-                                            <tr data-change=field.change.clone()>
-                                                <td><code>{field.field}</code></td>
-                                                <td><span class=badge>{field.change.clone()}</span></td>
-                                                <td><code>{field.live.unwrap_or_else(|| "—".to_owned())}</code></td>
-                                                <td><code>{field.desired}</code></td>
-                                            </tr>
-                                        }
-                                    }).collect_view()}
-                                </tbody>
-                            </table>
-                        </TableWrap>
+                        <DataTable label="Fields against the live object" class="preview-fields" columns=&["Field", "Change", "Live", "Desired"]>
+                            {object.fields.into_iter().map(|field| {
+                                let badge = format!("badge change change--{}", field.change);
+                                view! {
+                                    <tr data-change=field.change.clone()>
+                                        <td><code>{field.field}</code></td>
+                                        <td><span class=badge>{field.change.clone()}</span></td>
+                                        <td><code>{field.live.unwrap_or_else(|| "—".to_owned())}</code></td>
+                                        <td><code>{field.desired}</code></td>
+                                    </tr>
+                                }
+                            }).collect_view()}
+                        </DataTable>
                     </details>
                     <details>
                         <summary>"YAML"</summary>

@@ -22,6 +22,29 @@ fn not_found(name: &str) -> DbError {
     DbError::NotFound(format!("there is no application named {name:?}"))
 }
 
+/// The stored application named `name`, if the caller may see it (one it may not is not found).
+fn readable(caller: &Principal, plan: &Plan, name: &str) -> Result<Application, DbError> {
+    plan.application(name).filter(|stored| caller.may_read_application(plan, stored)).cloned().ok_or_else(|| not_found(name))
+}
+
+/// The end of every write: the application's fixed VIPs held as `plan` now stands (given back
+/// when `application` is gone), the audit entry from `previous` to `application`, the commit.
+async fn hold_audit_commit(
+    mut tx: sqlx::Transaction<'_, sqlx::Any>,
+    plan: &Plan,
+    actor: &str,
+    name: &str,
+    action: &str,
+    previous: Option<&Application>,
+    application: Option<&Application>,
+) -> Result<(), DbError> {
+    allocations::hold_fixed_vips(&mut tx, plan, actor, name, application).await?;
+    let (before, after) = (previous.map(to_json), application.map(to_json));
+    audit::record(&mut tx, actor, action, &object(name), before.as_ref(), after.as_ref()).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
 pub async fn list(db: &Database) -> Result<Vec<Application>, DbError> {
     sqlx::query("SELECT spec FROM applications ORDER BY name")
         .fetch_all(db.pool())
@@ -79,11 +102,7 @@ pub async fn page_for(db: &Database, caller: &Principal, query: &ApplicationQuer
 /// One application, if the caller may read it; an app team gets `NotFound` for another
 /// team's, as if it were not there.
 pub async fn get_for(db: &Database, caller: &Principal, name: &str) -> Result<Application, DbError> {
-    let plan = plan::load_from(db).await?;
-    plan.application(name)
-        .filter(|application| caller.may_read_application(&plan, application))
-        .cloned()
-        .ok_or_else(|| not_found(name))
+    readable(caller, &plan::load_from(db).await?, name)
 }
 
 /// The caller may change the stored application and, after the change, the new one.
@@ -157,18 +176,7 @@ pub async fn create(db: &Database, tenancy: &Tenancy, caller: &Principal, applic
     .bind(now_text())
     .execute(&mut *tx)
     .await?;
-    allocations::hold_fixed_vips(&mut tx, &after, actor, &name, Some(application)).await?;
-    audit::record(
-        &mut tx,
-        actor,
-        "application.create",
-        &object(&name),
-        None,
-        Some(&spec),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(())
+    hold_audit_commit(tx, &after, actor, &name, "application.create", None, Some(application)).await
 }
 
 pub async fn update(db: &Database, tenancy: &Tenancy, caller: &Principal, application: &Application) -> Result<(), DbError> {
@@ -177,11 +185,7 @@ pub async fn update(db: &Database, tenancy: &Tenancy, caller: &Principal, applic
     let mut tx = db.pool().begin().await?;
     plan::lock(&mut tx).await?;
     let before = plan::load(&mut tx).await?;
-    let previous = before
-        .application(&name)
-        .filter(|previous| caller.may_read_application(&before, previous))
-        .cloned()
-        .ok_or_else(|| not_found(&name))?;
+    let previous = readable(caller, &before, &name)?;
     unknown_environments(&before, application)?;
     may_change(caller, tenancy, &before, Some(&previous), Some(application))?;
     let mut after = before.clone();
@@ -199,18 +203,7 @@ pub async fn update(db: &Database, tenancy: &Tenancy, caller: &Principal, applic
         .bind(&name)
         .execute(&mut *tx)
         .await?;
-    allocations::hold_fixed_vips(&mut tx, &after, actor, &name, Some(application)).await?;
-    audit::record(
-        &mut tx,
-        actor,
-        "application.update",
-        &object(&name),
-        Some(&to_json(&previous)),
-        Some(&spec),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(())
+    hold_audit_commit(tx, &after, actor, &name, "application.update", Some(&previous), Some(application)).await
 }
 
 pub async fn delete(db: &Database, caller: &Principal, name: &str) -> Result<(), DbError> {
@@ -218,28 +211,13 @@ pub async fn delete(db: &Database, caller: &Principal, name: &str) -> Result<(),
     let mut tx = db.pool().begin().await?;
     plan::lock(&mut tx).await?;
     let before = plan::load(&mut tx).await?;
-    let previous = before
-        .application(name)
-        .filter(|previous| caller.may_read_application(&before, previous))
-        .cloned()
-        .ok_or_else(|| not_found(name))?;
+    let previous = readable(caller, &before, name)?;
     may_change(caller, &Tenancy::default(), &before, Some(&previous), None)?;
     sqlx::query("DELETE FROM applications WHERE name = $1")
         .bind(name)
         .execute(&mut *tx)
         .await?;
-    allocations::hold_fixed_vips(&mut tx, &before, actor, name, None).await?;
-    audit::record(
-        &mut tx,
-        actor,
-        "application.delete",
-        &object(name),
-        Some(&to_json(&previous)),
-        None,
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(())
+    hold_audit_commit(tx, &before, actor, name, "application.delete", Some(&previous), None).await
 }
 
 /// Holds the fixed VIPs of every application (see [`allocations::hold_fixed_vips`]): at start,

@@ -11,7 +11,7 @@ use std::{
 use axum::{
     Json, Router,
     body::{Body, Bytes},
-    extract::{Path, Query, State},
+    extract::{MatchedPath, Path, Query, State},
     http::{HeaderMap, Method, StatusCode, header},
     response::{IntoResponse, Response},
     routing::{any, get},
@@ -39,8 +39,8 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/version", get(version))
         .route("/api", get(core_versions))
         .route("/apis", get(groups))
-        .route("/api/{*rest}", any(core))
-        .route("/apis/{*rest}", any(grouped))
+        .route("/api/{*rest}", any(resource))
+        .route("/apis/{*rest}", any(resource))
         .with_state(shared)
 }
 
@@ -118,8 +118,11 @@ impl StatusError {
 
 type Params = Vec<(String, String)>;
 
-async fn core(
+/// A resource path: `/api/{version}/…` for the core group, `/apis/{group}/{version}/…` for
+/// the others (which of the two routes matched says which).
+async fn resource(
     State(shared): State<Arc<Shared>>,
+    matched: MatchedPath,
     Path(rest): Path<String>,
     method: Method,
     Query(params): Query<Params>,
@@ -127,23 +130,10 @@ async fn core(
     body: Bytes,
 ) -> Response {
     let segments: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
-    match segments.split_first() {
-        Some((version, rest)) => serve(&shared, "", version, rest, method, &params, &headers, body).await,
-        None => StatusError::not_found_path().into_response(),
-    }
-}
-
-async fn grouped(
-    State(shared): State<Arc<Shared>>,
-    Path(rest): Path<String>,
-    method: Method,
-    Query(params): Query<Params>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let segments: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
-    match segments.as_slice() {
-        [group, version, rest @ ..] => serve(&shared, group, version, rest, method, &params, &headers, body).await,
+    let grouped = matched.as_str().starts_with("/apis/");
+    match (grouped, segments.as_slice()) {
+        (false, [version, rest @ ..]) => serve(&shared, "", version, rest, method, &params, &headers, body).await,
+        (true, [group, version, rest @ ..]) => serve(&shared, group, version, rest, method, &params, &headers, body).await,
         _ => StatusError::not_found_path().into_response(),
     }
 }

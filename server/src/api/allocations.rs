@@ -2,16 +2,16 @@
 //! `…/addresses`, `/api/v1/allocations/{address}`, `/api/v1/reservations/{address}` and
 //! `/api/v1/addresses/{address}[/history]`.
 use backend::allocations::{self as repo, AddressState, AllocationError, AllocationInput, AllocationRequest, Holding, ReservationInput, ReservationRequest};
-use domain::{FieldError, FieldErrors, IpAddr};
+use domain::IpAddr;
 use axum::{
     Json,
     extract::{Path, Query, State},
-    http::{HeaderValue, StatusCode, header},
-    response::{IntoResponse, Response},
+    http::StatusCode,
+    response::Response,
 };
 use serde::Deserialize;
 
-use super::{ApiError, ApiJson, ApiPath, pools::pool_not_found};
+use super::{ApiError, ApiJson, ApiPath, created, pools::pool_not_found};
 use crate::{access::Caller, state::AppState};
 
 impl From<AllocationError> for ApiError {
@@ -35,13 +35,6 @@ fn parse_address(text: &str, field: &str) -> Result<IpAddr, ApiError> {
     IpAddr::parse(text).map_err(|error| ApiError::bad_request("invalid_ip", error.to_string()).with_field(field))
 }
 
-fn created(body: impl serde::Serialize, location: &str) -> Response {
-    let mut response = (StatusCode::CREATED, Json(body)).into_response();
-    if let Ok(location) = HeaderValue::from_str(location) {
-        response.headers_mut().insert(header::LOCATION, location);
-    }
-    response
-}
 
 /// `POST /api/v1/pools/{id}/allocations`: a given address, or the pool's lowest free one.
 pub async fn allocate(
@@ -115,11 +108,11 @@ fn parse_reason(reason: Option<&str>) -> Result<Option<String>, ApiError> {
     let reason = reason.map(str::trim).filter(|r| !r.is_empty());
     match reason {
         Some(reason) if reason.chars().count() > repo::MAX_REASON_LEN || reason.chars().any(char::is_control) => {
-            Err(ApiError::unprocessable(&FieldErrors::from(vec![FieldError::new(
+            Err(ApiError::invalid_field(
                 "reason",
                 "invalid_text",
                 format!("`reason` must be plain text of at most {} characters", repo::MAX_REASON_LEN),
-            )])))
+            ))
         }
         other => Ok(other.map(str::to_owned)),
     }

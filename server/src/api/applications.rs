@@ -1,6 +1,6 @@
 //! `/api/v1/applications`, their checklist, and the whole plan's conflicts.
 use backend::{applications as repo, db::DbError, plan};
-use domain::{Application, ApplicationInput, FieldError, FieldErrors, Finding, Report, check_application, check_plan};
+use domain::{Application, ApplicationInput, Finding, Report, check_application, check_plan};
 use axum::{
     Json,
     extract::{Path, State},
@@ -9,7 +9,7 @@ use axum::{
 };
 use serde::Serialize;
 
-use super::{ApiError, ApiJson};
+use super::{ApiError, ApiJson, created};
 use crate::{access::Caller, state::AppState};
 
 fn not_found(name: &str) -> ApiError {
@@ -98,11 +98,7 @@ pub async fn create(
         other => other.into(),
     })?;
     let location = format!("/api/v1/applications/{}", application.name);
-    let mut response = (StatusCode::CREATED, Json(&application)).into_response();
-    if let Ok(location) = HeaderValue::from_str(&location) {
-        response.headers_mut().insert(header::LOCATION, location);
-    }
-    Ok(response)
+    Ok(created(&application, &location))
 }
 
 pub async fn update(
@@ -113,14 +109,14 @@ pub async fn update(
 ) -> Result<Json<Application>, ApiError> {
     let application = parse(input)?;
     if application.name.as_str() != name {
-        return Err(ApiError::unprocessable(&FieldErrors::from(vec![FieldError::new(
+        return Err(ApiError::invalid_field(
             "name",
             "name_mismatch",
             format!(
                 "the body names {:?} but the URL names {name:?}; create the application under its new name and delete this one",
                 application.name.as_str()
             ),
-        )])));
+        ));
     }
     repo::update(&state.db, &state.clusters.submitter.tenancy, &caller, &application).await.map_err(|error| match error {
         DbError::NotFound(_) => not_found(&name),

@@ -17,12 +17,12 @@ use domain::{
 use axum::{
     Json,
     extract::{FromRequest, Path, Query, Request, State},
-    http::{HeaderValue, StatusCode, header},
-    response::{IntoResponse, Response},
+    http::StatusCode,
+    response::Response,
 };
 use serde::Serialize;
 
-use super::{ApiError, ApiJson};
+use super::{ApiError, ApiJson, created};
 use crate::{access::Caller, state::AppState};
 
 /// Two files of at most 1 MiB each, as JSON strings (newlines escaped), with room to spare.
@@ -139,11 +139,7 @@ pub async fn upload(
             .await
             .map_err(|error| upload_error(error, &environment))?;
     let location = format!("/api/v1/certificates/{}", certificate.id);
-    let mut response = (StatusCode::CREATED, Json(UploadResponse { certificate, findings })).into_response();
-    if let Ok(location) = HeaderValue::from_str(&location) {
-        response.headers_mut().insert(header::LOCATION, location);
-    }
-    Ok(response)
+    Ok(created(UploadResponse { certificate, findings }, &location))
 }
 
 /// `GET /api/v1/certificates/{id}`: with its chain and the other versions of its name.

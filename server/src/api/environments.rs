@@ -1,14 +1,14 @@
 //! `/api/v1/environments`: the first resource, end to end.
 use backend::environments as repo;
-use domain::{Environment, EnvironmentInput, FieldError, FieldErrors};
+use domain::{Environment, EnvironmentInput};
 use axum::{
     Json,
     extract::{Path, State},
-    http::{HeaderValue, StatusCode, header},
-    response::{IntoResponse, Response},
+    http::StatusCode,
+    response::Response,
 };
 
-use super::{ApiError, ApiJson};
+use super::{ApiError, ApiJson, created};
 use crate::{access::Caller, state::AppState};
 
 fn not_found(name: &str) -> ApiError {
@@ -43,11 +43,7 @@ pub async fn create(
         other => other.into(),
     })?;
     let location = format!("/api/v1/environments/{}", environment.name);
-    let mut response = (StatusCode::CREATED, Json(&environment)).into_response();
-    if let Ok(location) = HeaderValue::from_str(&location) {
-        response.headers_mut().insert(header::LOCATION, location);
-    }
-    Ok(response)
+    Ok(created(&environment, &location))
 }
 
 pub async fn update(
@@ -58,14 +54,14 @@ pub async fn update(
 ) -> Result<Json<Environment>, ApiError> {
     let environment = parse(input)?;
     if environment.name.as_str() != name {
-        return Err(ApiError::unprocessable(&FieldErrors::from(vec![FieldError::new(
+        return Err(ApiError::invalid_field(
             "name",
             "name_mismatch",
             format!(
                 "the body names {:?} but the URL names {name:?}; an environment cannot be renamed — create the new one and delete this one",
                 environment.name.as_str()
             ),
-        )])));
+        ));
     }
     repo::update(&state.db, &caller, &environment).await.map_err(|error| match error {
         backend::db::DbError::NotFound(_) => not_found(&name),

@@ -109,6 +109,11 @@ impl ApiError {
         ApiError { status: StatusCode::UNPROCESSABLE_ENTITY, error: Box::new(first), errors: details, retry_after: None }
     }
 
+    /// One value that parses as JSON but breaks a rule: 422 naming its field.
+    pub fn invalid_field(field: &str, code: &str, message: impl Into<String>) -> ApiError {
+        ApiError::unprocessable(&FieldErrors::from(vec![domain::FieldError::new(field, code, message)]))
+    }
+
     /// A change refused because it would break error-level checklist rules: 409 when it
     /// collides with another object (an overlap, a duplicate), 422 otherwise.
     pub fn rejected(findings: &[Finding]) -> ApiError {

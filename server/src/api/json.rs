@@ -1,15 +1,26 @@
 //! A JSON body extractor whose rejections follow the API's error policy and name the field
 //! that could not be read.
 use axum::{
+    Json,
     body::Bytes,
     extract::{FromRequest, Request},
-    http::header,
+    http::{HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
 };
-use serde::de::DeserializeOwned;
+use serde::{Serialize, de::DeserializeOwned};
 
 use super::ApiError;
 
 pub struct ApiJson<T>(pub T);
+
+/// 201 Created with the new object as JSON and its address in `Location`.
+pub fn created(body: impl Serialize, location: &str) -> Response {
+    let mut response = (StatusCode::CREATED, Json(body)).into_response();
+    if let Ok(location) = HeaderValue::from_str(location) {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    response
+}
 
 impl<S, T> FromRequest<S> for ApiJson<T>
 where

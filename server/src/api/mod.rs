@@ -16,7 +16,7 @@ mod verifications;
 
 pub use accounts::audit_csv;
 pub use error::{ApiError, ErrorDetail};
-pub use json::ApiJson;
+pub use json::{ApiJson, created};
 pub use path::ApiPath;
 
 use axum::{Router, extract::DefaultBodyLimit, http::Method, routing::post};

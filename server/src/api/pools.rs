@@ -1,15 +1,15 @@
 //! `/api/v1/environments/{env}/pools` and `/api/v1/pools/{id}`.
 use backend::{allocations::{self, Usage}, db::DbError, pools as repo};
-use domain::{FieldError, FieldErrors, VipPool, VipPoolInput};
+use domain::{VipPool, VipPoolInput};
 use axum::{
     Json,
     extract::{Path, State},
-    http::{HeaderValue, StatusCode, header},
-    response::{IntoResponse, Response},
+    http::StatusCode,
+    response::Response,
 };
 use serde::Serialize;
 
-use super::{ApiError, ApiJson, ApiPath};
+use super::{ApiError, ApiJson, ApiPath, created};
 use crate::{access::Caller, state::AppState};
 
 /// A pool as the API shows it: the stored pool and how its addresses are used.
@@ -52,11 +52,11 @@ fn environment_not_found(name: &str) -> ApiError {
 /// The environment comes from the URL; a body that names another one is refused.
 fn parse(mut input: VipPoolInput, environment: &str) -> Result<VipPool, ApiError> {
     if !input.environment.is_empty() && input.environment != environment {
-        return Err(ApiError::unprocessable(&FieldErrors::from(vec![FieldError::new(
+        return Err(ApiError::invalid_field(
             "environment",
             "environment_mismatch",
             format!("the body names environment {:?} but the URL names {environment:?}", input.environment),
-        )])));
+        ));
     }
     input.environment = environment.to_owned();
     VipPool::parse(input).map_err(|errors| ApiError::unprocessable(&errors))
@@ -92,11 +92,7 @@ pub async fn create(
         other => other.into(),
     })?;
     let location = format!("/api/v1/pools/{}", stored.id.unwrap_or_default());
-    let mut response = (StatusCode::CREATED, Json(PoolView::load(&state, stored).await?)).into_response();
-    if let Ok(location) = HeaderValue::from_str(&location) {
-        response.headers_mut().insert(header::LOCATION, location);
-    }
-    Ok(response)
+    Ok(created(PoolView::load(&state, stored).await?, &location))
 }
 
 pub async fn get(State(state): State<AppState>, ApiPath(id): ApiPath<i64>) -> Result<Json<PoolView>, ApiError> {

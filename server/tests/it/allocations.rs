@@ -9,16 +9,6 @@ use serde_json::{Value, json};
 
 use crate::harness::{DbKind, TestApp};
 
-/// The id of the demo plan's pool named `name`.
-async fn pool_id(app: &TestApp, environment: &str, name: &str) -> i64 {
-    let (status, pools) = app.get_json(&format!("/api/v1/environments/{environment}/pools")).await;
-    assert_eq!(status, 200, "{pools}");
-    pools
-        .as_array()
-        .and_then(|pools| pools.iter().find(|p| p["name"] == name))
-        .and_then(|p| p["id"].as_i64())
-        .unwrap_or_else(|| panic!("pool {name} in {pools}"))
-}
 
 /// An environment `lab` whose node subnet holds `pool` (so ARP can announce it), and the pool.
 async fn lab_pool(app: &TestApp, pool: &str) -> i64 {
@@ -72,7 +62,7 @@ async fn counts(app: &TestApp, pool: i64) -> (u64, u64, u64) {
 
 async fn next_free_is_the_lowest_and_comes_back_after_release(kind: DbKind) {
     let app = TestApp::spawn_demo(kind).await;
-    let dev = pool_id(&app, "dev", "dev-vips").await;
+    let dev = app.pool_id("dev", "dev-vips").await;
 
     let response = app
         .client
@@ -181,7 +171,7 @@ async fn next_free_is_the_lowest_and_comes_back_after_release(kind: DbKind) {
 
 async fn reservations_of_an_address_and_a_range(kind: DbKind) {
     let app = TestApp::spawn_demo(kind).await;
-    let dev = pool_id(&app, "dev", "dev-vips").await;
+    let dev = app.pool_id("dev", "dev-vips").await;
     let reservations = format!("/api/v1/pools/{dev}/reservations");
 
     let (status, body) = app.post_json(&reservations, &json!({"start": "192.168.101.192", "reason": "router"})).await;
@@ -251,7 +241,7 @@ async fn reservations_of_an_address_and_a_range(kind: DbKind) {
 
 async fn an_exhausted_pool_names_the_next_pool_with_room(kind: DbKind) {
     let app = TestApp::spawn_demo(kind).await;
-    let dev = pool_id(&app, "dev", "dev-vips").await;
+    let dev = app.pool_id("dev", "dev-vips").await;
     let (status, more) = app
         .post_json(
             "/api/v1/environments/dev/pools",
@@ -291,7 +281,7 @@ async fn an_exhausted_pool_names_the_next_pool_with_room(kind: DbKind) {
 
 async fn the_address_map_lists_every_address_and_folds_large_pools(kind: DbKind) {
     let app = TestApp::spawn_demo(kind).await;
-    let dev = pool_id(&app, "dev", "dev-vips").await;
+    let dev = app.pool_id("dev", "dev-vips").await;
     next_free(&app, dev, "team-a").await;
     let (status, _) = app
         .post_json(&format!("/api/v1/pools/{dev}/reservations"), &json!({"start": "192.168.101.194", "reason": "router"}))
@@ -356,7 +346,7 @@ async fn the_address_map_lists_every_address_and_folds_large_pools(kind: DbKind)
 
 async fn a_pool_with_allocations_cannot_be_deleted(kind: DbKind) {
     let app = TestApp::spawn_demo(kind).await;
-    let dev = pool_id(&app, "dev", "dev-vips").await;
+    let dev = app.pool_id("dev", "dev-vips").await;
     next_free(&app, dev, "team-a").await;
     let (status, body) = delete(&app, &format!("/api/v1/pools/{dev}")).await;
     assert_eq!(status, 409, "{body}");
@@ -381,7 +371,7 @@ async fn a_pool_with_allocations_cannot_be_deleted(kind: DbKind) {
 /// `plan::load` includes the allocations, so the checklist sees a VIP claimed twice.
 async fn the_checklist_sees_allocations(kind: DbKind) {
     let app = TestApp::spawn_demo(kind).await;
-    let prod = pool_id(&app, "prod", "prod-vips").await;
+    let prod = app.pool_id("prod", "prod-vips").await;
     let (status, body) = allocate(
         &app,
         prod,
@@ -488,7 +478,7 @@ async fn concurrent_allocations_never_share_an_address(kind: DbKind) {
 /// the row follows the application when its VIP changes or it is deleted.
 async fn an_applications_fixed_vip_is_held_and_passed_over(kind: DbKind) {
     let app = TestApp::spawn_demo(kind).await;
-    let prod = pool_id(&app, "prod", "prod-vips").await;
+    let prod = app.pool_id("prod", "prod-vips").await;
     // The demo's api asks for 192.168.101.240 in prod, the pool's lowest address.
     let (status, held) = app.get_json("/api/v1/allocations/192.168.101.240").await;
     assert_eq!(status, 200, "{held}");

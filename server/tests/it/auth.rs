@@ -8,7 +8,7 @@ use gatehouse::access::Surface;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::harness::{ADMIN_PASSWORD, DbKind, FreshDatabase, TestApp, session_cookie};
+use crate::harness::{ADMIN_PASSWORD, DbKind, FreshDatabase, TestApp, basic_auth_token, session_cookie};
 
 /// The demo plan, with everyone asked to sign in.
 async fn portal_without_demo_sign_in(kind: DbKind) -> TestApp {
@@ -489,18 +489,7 @@ async fn secrets_are_never_stored_in_the_clear(kind: DbKind) {
     let user = app.user(Role::AppTeam, "namespace:cd-service").await;
     let session = app.sign_in(&user.name, &user.password).await.unwrap();
     let session_id = session.trim_start_matches("gatehouse-session=").to_owned();
-    let created: Value = app
-        .anonymous()
-        .post(app.at("/api/v1/tokens"))
-        .basic_auth(&user.name, Some(&user.password))
-        .json(&json!({"name": "ci"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = created["token"].as_str().unwrap().to_owned();
+    let token = basic_auth_token(&app.anonymous(), &app.url, &user.name, &user.password, "ci").await;
     let secrets = [user.password.as_str(), ADMIN_PASSWORD, session_id.as_str(), token.as_str(), &app.admin_token];
 
     let mut stored = String::new();
@@ -597,17 +586,7 @@ fn secrets_never_reach_the_log() {
         assert_eq!(wrong.status(), 401);
         let signed_in = client.post(format!("{url}/sign-in")).header("origin", &url).form(&[("name", "admin"), ("password", admin_password)]).send().await.unwrap();
         let session = session_cookie(&signed_in).expect("signed in");
-        let created: Value = client
-            .post(format!("{url}/api/v1/tokens"))
-            .basic_auth("admin", Some(admin_password))
-            .json(&json!({"name": "ci"}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let token = created["token"].as_str().unwrap().to_owned();
+        let token = basic_auth_token(&client, &url, "admin", admin_password, "ci").await;
         let me = client.get(format!("{url}/api/v1/me")).bearer_auth(&token).send().await.unwrap();
         assert_eq!(me.status(), 200);
         let me = client.get(format!("{url}/api/v1/me")).header("cookie", &session).send().await.unwrap();

@@ -9,7 +9,7 @@ use gatehouse::{
 use serde_json::{Value, json};
 
 use crate::{
-    harness::{ADMIN_PASSWORD, DbKind, FreshDatabase, TestApp, api_token, site_root},
+    harness::{ADMIN_PASSWORD, DbKind, FreshDatabase, TestApp, api_token, basic_auth_token, site_root},
     on_both_databases,
 };
 
@@ -244,18 +244,8 @@ async fn tokens_expire_and_end_with_a_changed_user(kind: DbKind) {
     assert_eq!(me(&token).await.unwrap().status(), 401);
 
     for change in [json!({"role": "viewer"}), json!({"scopes": "namespace:cd-service", "role": "app_team"}), json!({"password": "a brand new passphrase"})] {
-        let fresh: Value = app
-            .anonymous()
-            .post(app.at("/api/v1/tokens"))
-            .basic_auth(&user.name, Some(&user.password))
-            .json(&json!({"name": format!("t{}", change.to_string().len())}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let fresh = fresh["token"].as_str().unwrap_or_else(|| panic!("{fresh}")).to_owned();
+        let name = format!("t{}", change.to_string().len());
+        let fresh = basic_auth_token(&app.anonymous(), &app.url, &user.name, &user.password, &name).await;
         assert_eq!(me(&fresh).await.unwrap().status(), 200);
         let (status, body) = app.send_json(reqwest::Method::PUT, &format!("/api/v1/users/{}", user.name), &change).await;
         assert_eq!(status, 200, "{body}");

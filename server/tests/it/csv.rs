@@ -7,15 +7,6 @@ use crate::harness::{DbKind, TestApp};
 
 const HEADER: &str = "kind,environment,pool,block,address,owner,application,reason\r\n";
 
-async fn pool_id(app: &TestApp, environment: &str, name: &str) -> i64 {
-    let (status, pools) = app.get_json(&format!("/api/v1/environments/{environment}/pools")).await;
-    assert_eq!(status, 200, "{pools}");
-    pools
-        .as_array()
-        .and_then(|pools| pools.iter().find(|p| p["name"] == name))
-        .and_then(|p| p["id"].as_i64())
-        .unwrap_or_else(|| panic!("pool {name} in {pools}"))
-}
 
 async fn export(app: &TestApp) -> String {
     let response = app.get("/api/v1/pools.csv").await;
@@ -58,8 +49,8 @@ fn fields(body: &Value) -> Vec<String> {
 /// quoting.
 async fn demo_with_holdings(kind: DbKind) -> TestApp {
     let app = TestApp::spawn_demo(kind).await;
-    let dev = pool_id(&app, "dev", "dev-vips").await;
-    let prod = pool_id(&app, "prod", "prod-vips").await;
+    let dev = app.pool_id("dev", "dev-vips").await;
+    let prod = app.pool_id("prod", "prod-vips").await;
     let (status, body) = app
         .post_json(
             &format!("/api/v1/pools/{dev}/allocations"),

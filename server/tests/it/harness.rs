@@ -310,6 +310,17 @@ impl TestApp {
     pub async fn post_json(&self, path: &str, body: &serde_json::Value) -> (u16, serde_json::Value) {
         self.send_json(reqwest::Method::POST, path, body).await
     }
+
+    /// The id of the pool named `name` in `environment`.
+    pub async fn pool_id(&self, environment: &str, name: &str) -> i64 {
+        let (status, pools) = self.get_json(&format!("/api/v1/environments/{environment}/pools")).await;
+        assert_eq!(status, 200, "{pools}");
+        pools
+            .as_array()
+            .and_then(|pools| pools.iter().find(|p| p["name"] == name))
+            .and_then(|p| p["id"].as_i64())
+            .unwrap_or_else(|| panic!("pool {name} in {pools}"))
+    }
 }
 
 static USERS: AtomicUsize = AtomicUsize::new(1);
@@ -330,6 +341,22 @@ pub async fn api_token(db: &Database, user: &User, name: &str) -> String {
         via: Via::Password,
     };
     tokens::create(db, &owner, name, None, None, tokens::Lifetimes::default()).await.expect("create an API token").token
+}
+
+/// A new API token named `token` made through `POST {base}/api/v1/tokens` with the user's
+/// name and password (Basic auth).
+pub async fn basic_auth_token(client: &reqwest::Client, base: &str, name: &str, password: &str, token: &str) -> String {
+    let created: serde_json::Value = client
+        .post(format!("{base}/api/v1/tokens"))
+        .basic_auth(name, Some(password))
+        .json(&serde_json::json!({"name": token}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    created["token"].as_str().unwrap_or_else(|| panic!("{created}")).to_owned()
 }
 
 /// The `gatehouse-session=…` pair a response sets (`__Host-gatehouse-session=…` over

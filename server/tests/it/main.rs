@@ -1,6 +1,9 @@
 //! Integration tests: the real server on 127.0.0.1 port 0, real HTTP, a fresh database per
 //! test — every database test runs on SQLite and on PostgreSQL.
 mod harness;
+/// Starting a `gatehouse` process, shared with the jobs bench.
+#[path = "../../benches/support/replica.rs"]
+mod replica_process;
 
 mod allocations;
 mod architecture;

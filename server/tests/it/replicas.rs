@@ -5,8 +5,7 @@
 //! A replica stopped gracefully releases the Lease.
 use std::{
     collections::HashMap,
-    io::{BufRead, BufReader},
-    process::{Child, Command, Stdio},
+    process::{Child, Command},
     time::{Duration, Instant},
 };
 
@@ -19,6 +18,7 @@ use crate::{
     cluster::{GATEWAY_SERVICE, eventually, kube_client, simulated},
     harness::{DbKind, FreshDatabase},
     on_both_databases,
+    replica_process::spawn_replica,
 };
 
 const LEASE: &str = "gatehouse-leader";
@@ -46,40 +46,7 @@ impl Replica {
 
     /// `start` with more flags.
     pub(crate) async fn start_with(database_url: &str, kubeconfig: &std::path::Path, flags: &[&str]) -> Replica {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
-            .args(["--listen", "127.0.0.1:0", "--log-format", "json", "--demo", "--apply-timeout-secs", "20"])
-            .args(flags)
-            .arg("--kubeconfig")
-            .arg(kubeconfig)
-            .env("DATABASE_URL", database_url)
-            .env("GATEHOUSE_SECRET_KEY", backend::certificates::SecretKey::derived_text_for_tests(database_url))
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("the binary starts");
-        let stdout = child.stdout.take().expect("stdout is piped");
-        let (found, url) = tokio::sync::oneshot::channel::<String>();
-        std::thread::spawn(move || {
-            let mut found = Some(found);
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                let entry: Value = serde_json::from_str(&line).unwrap_or(Value::Null);
-                if let Some(url) = entry["url"].as_str()
-                    && let Some(found) = found.take()
-                {
-                    let _ = found.send(url.to_owned());
-                }
-            }
-        });
-        let url = match tokio::time::timeout(Duration::from_secs(60), url).await {
-            Ok(Ok(url)) => url,
-            failed => {
-                // No process left behind by a failed start.
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!("the replica did not say where it listens within a minute: {failed:?}");
-            }
-        };
+        let (child, url) = spawn_replica(database_url, kubeconfig, flags).await;
         Replica { child, url, http: reqwest::Client::new() }
     }
 

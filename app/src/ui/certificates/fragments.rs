@@ -4,8 +4,7 @@
 //! HTML and hydrates only what reacts (the upload form, the delete button).
 use leptos::prelude::*;
 
-use super::super::layout::EmptyState;
-use super::super::table::TableWrap;
+use super::super::layout::{DataTable, EmptyState};
 use crate::domain::{
     CertificateStatus, CertificateView, InventoryQuery,
     certificates::{CertificateOwners, InventorySort},
@@ -229,44 +228,28 @@ fn Timeline(timeline: TimelineView) -> impl IntoView {
 #[component]
 fn CertificateTable(certificates: Vec<CertificateView>) -> impl IntoView {
     view! {
-        <TableWrap label="Certificates">
-            <table class="data-table certificates" data-testid="certificates">
-                <thead>
-                    <tr>
-                        <th scope="col">"Environment"</th>
-                        <th scope="col">"Certificate"</th>
-                        <th scope="col">"Status"</th>
-                        <th scope="col">"Names (SANs)"</th>
-                        <th scope="col">"Expires"</th>
-                        <th scope="col">"Key"</th>
-                        <th scope="col">"Owners"</th>
-                        <th scope="col">"Used by"</th>
+        <DataTable label="Certificates" test_id="certificates" class="certificates" columns=&["Environment", "Certificate", "Status", "Names (SANs)", "Expires", "Key", "Owners", "Used by"]>
+            {certificates.into_iter().map(|c| {
+                let row_id = format!("certificate-{}-{}", c.environment, c.name);
+                let (href, name) = (format!("/certificates/{}", c.id), c.name.clone());
+                let expires = match c.days_left {
+                    Some(days) => format!("{} ({days} days)", day(&c.not_after)),
+                    None => "—".to_owned(),
+                };
+                view! {
+                    <tr data-testid=row_id>
+                        <td>{c.environment.clone()}</td>
+                        <th scope="row"><a href=href>{name}</a></th>
+                        <td><StatusBadge status=c.status /><br /><span class="muted small">{c.status_detail.clone()}</span></td>
+                        <td><ul class="plain">{c.sans.iter().map(|san| view! { <li><code>{san.clone()}</code></li> }).collect_view()}</ul></td>
+                        <td>{expires}</td>
+                        <td>{c.key_type.clone().unwrap_or_else(|| "—".to_owned())}</td>
+                        <td data-testid="owners"><Owners owners=c.owners.clone() /></td>
+                        <td><Uses certificate=c /></td>
                     </tr>
-                </thead>
-                <tbody>
-                    {certificates.into_iter().map(|c| {
-                        let row_id = format!("certificate-{}-{}", c.environment, c.name);
-                        let (href, name) = (format!("/certificates/{}", c.id), c.name.clone());
-                        let expires = match c.days_left {
-                            Some(days) => format!("{} ({days} days)", day(&c.not_after)),
-                            None => "—".to_owned(),
-                        };
-                        view! {
-                            <tr data-testid=row_id>
-                                <td>{c.environment.clone()}</td>
-                                <th scope="row"><a href=href>{name}</a></th>
-                                <td><StatusBadge status=c.status /><br /><span class="muted small">{c.status_detail.clone()}</span></td>
-                                <td><ul class="plain">{c.sans.iter().map(|san| view! { <li><code>{san.clone()}</code></li> }).collect_view()}</ul></td>
-                                <td>{expires}</td>
-                                <td>{c.key_type.clone().unwrap_or_else(|| "—".to_owned())}</td>
-                                <td data-testid="owners"><Owners owners=c.owners.clone() /></td>
-                                <td><Uses certificate=c /></td>
-                            </tr>
-                        }
-                    }).collect_view()}
-                </tbody>
-            </table>
-        </TableWrap>
+                }
+            }).collect_view()}
+        </DataTable>
     }
 }
 
@@ -375,21 +358,18 @@ fn CertificateFacts(certificate: CertificateView) -> impl IntoView {
             view! { <p class="muted">"No other versions."</p> }.into_any()
         } else {
             view! {
-                <TableWrap label="History"><table class="data-table" data-testid="certificate-history">
-                    <thead><tr><th scope="col">"Uploaded"</th><th scope="col">"Status"</th><th scope="col">"Valid until"</th><th scope="col">"Fingerprint"</th></tr></thead>
-                    <tbody>
-                        {history.into_iter().map(|version| {
-                            let (href, uploaded) = (format!("/certificates/{}", version.id), version.uploaded_at.clone());
-                            view! {
-                            <tr>
-                                <th scope="row"><a href=href>{uploaded}</a></th>
-                                <td><StatusBadge status=version.status /></td>
-                                <td>{day(&version.not_after)}</td>
-                                <td><code>{version.fingerprint_sha256.clone().map(|f| f[..16].to_owned()).unwrap_or_default()}</code></td>
-                            </tr>
-                        }}).collect_view()}
-                    </tbody>
-                </table></TableWrap>
+                <DataTable label="History" test_id="certificate-history" columns=&["Uploaded", "Status", "Valid until", "Fingerprint"]>
+                    {history.into_iter().map(|version| {
+                        let (href, uploaded) = (format!("/certificates/{}", version.id), version.uploaded_at.clone());
+                        view! {
+                        <tr>
+                            <th scope="row"><a href=href>{uploaded}</a></th>
+                            <td><StatusBadge status=version.status /></td>
+                            <td>{day(&version.not_after)}</td>
+                            <td><code>{version.fingerprint_sha256.clone().map(|f| f[..16].to_owned()).unwrap_or_default()}</code></td>
+                        </tr>
+                    }}).collect_view()}
+                </DataTable>
             }.into_any()
         }}
     }

@@ -1,0 +1,50 @@
+//! Starting a real `gatehouse` process, shared by the replica tests (`tests/it/replicas.rs`)
+//! and the jobs bench: the demo plan on the given database and cluster, JSON logs on stdout.
+use std::{
+    io::{BufRead, BufReader},
+    path::Path,
+    process::{Child, Command, Stdio},
+    time::Duration,
+};
+
+use serde_json::Value;
+
+/// Starts the binary with `--demo` and `flags`, and waits for its "listening" line for the
+/// URL; its later log lines are drained by a thread so it never blocks on them. A process
+/// that does not say where it listens within a minute is killed, and the caller panics.
+pub async fn spawn_replica(database_url: &str, kubeconfig: &Path, flags: &[&str]) -> (Child, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .args(["--listen", "127.0.0.1:0", "--log-format", "json", "--demo", "--apply-timeout-secs", "20"])
+        .args(flags)
+        .arg("--kubeconfig")
+        .arg(kubeconfig)
+        .env("DATABASE_URL", database_url)
+        .env("GATEHOUSE_SECRET_KEY", backend::certificates::SecretKey::derived_text_for_tests(database_url))
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("the binary starts");
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let (found, url) = tokio::sync::oneshot::channel::<String>();
+    std::thread::spawn(move || {
+        let mut found = Some(found);
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let entry: Value = serde_json::from_str(&line).unwrap_or(Value::Null);
+            if let Some(url) = entry["url"].as_str()
+                && let Some(found) = found.take()
+            {
+                let _ = found.send(url.to_owned());
+            }
+        }
+    });
+    match tokio::time::timeout(Duration::from_secs(60), url).await {
+        Ok(Ok(url)) => (child, url),
+        failed => {
+            // No process left behind by a failed start.
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the replica did not say where it listens within a minute: {failed:?}");
+        }
+    }
+}
