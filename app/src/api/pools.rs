@@ -15,33 +15,9 @@ pub struct PoolSummary {
     pub free: u128,
 }
 
-/// One address, or a run of addresses in the same state (pools larger than a /22 are folded).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct MapEntryView {
-    pub address: Option<String>,
-    pub start: Option<String>,
-    pub stop: Option<String>,
-    pub count: Option<u128>,
-    pub state: String,
-    pub owner: Option<String>,
-    pub application: Option<String>,
-    pub since: Option<String>,
-    pub reason: Option<String>,
-    pub by: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct AddressMapView {
-    pub pool: i64,
-    pub name: String,
-    pub environment: String,
-    pub size: u128,
-    pub allocated: u128,
-    pub reserved: u128,
-    pub free: u128,
-    pub folded: bool,
-    pub addresses: Vec<MapEntryView>,
-}
+/// A pool's address map: one entry per address, or runs of one state in pools larger than a
+/// /22 (the backend's type, the same JSON as /api/v1/pools/{id}/addresses).
+pub use views::pools::{AddressMap, AddressState, MapEntry};
 
 #[cfg(feature = "ssr")]
 pub(crate) fn allocation_error(error: crate::backend::allocations::AllocationError) -> AppError {
@@ -124,16 +100,9 @@ pub async fn delete_pool(id: i64) -> Result<(), AppError> {
 }
 
 #[server]
-pub async fn pool_map(id: i64) -> Result<AddressMapView, AppError> {
+pub async fn pool_map(id: i64) -> Result<AddressMap, AppError> {
     let db = crate::api::context::use_database()?;
-    let map = crate::backend::allocations::address_map(&db, id).await.map_err(allocation_error)?;
-    // The same JSON the API answers at /api/v1/pools/{id}/addresses.
-    serde_json::to_value(&map)
-        .and_then(serde_json::from_value)
-        .map_err(|error| {
-            tracing::error!(%error, "address map did not convert");
-            AppError::Internal
-        })
+    crate::backend::allocations::address_map(&db, id).await.map_err(allocation_error)
 }
 
 /// Allocates the next free address (no `address`) or the given one; answers the address.

@@ -16,7 +16,7 @@ use crate::{
     api::{
         AppError, list_environments,
         pools::{
-            AddressMapView, CsvImportOutcome, MapEntryView, PoolSummary, allocate_address, create_pool, delete_pool,
+            AddressMap, AddressState, CsvImportOutcome, MapEntry, PoolSummary, allocate_address, create_pool, delete_pool,
             address_history, get_pool, import_pools_csv, update_pool, list_pools, pool_map, release_address, reserve_addresses,
         },
     },
@@ -239,9 +239,9 @@ pub fn PoolPage() -> impl IntoView {
     }
 }
 
-fn entry_label(entry: &MapEntryView) -> String {
+fn entry_label(entry: &MapEntry) -> String {
     let what = match (&entry.address, &entry.start, &entry.stop) {
-        (Some(address), _, _) => address.clone(),
+        (Some(address), _, _) => address.to_string(),
         (None, Some(start), Some(stop)) => format!("{start} – {stop} ({} addresses)", entry.count.unwrap_or_default()),
         _ => "addresses".to_owned(),
     };
@@ -262,7 +262,7 @@ fn entry_label(entry: &MapEntryView) -> String {
 }
 
 #[component]
-fn PoolDetail(map: AddressMapView) -> impl IntoView {
+fn PoolDetail(map: AddressMap) -> impl IntoView {
     let pool_id = map.pool;
     let title = format!("Pool {} ({})", map.name, map.environment);
     // The map as last loaded; reloaded in place after each change so the page keeps its state.
@@ -276,7 +276,7 @@ fn PoolDetail(map: AddressMapView) -> impl IntoView {
     let refresh = move || {
         reload.dispatch(());
     };
-    let selected = RwSignal::new(None::<MapEntryView>);
+    let selected = RwSignal::new(None::<MapEntry>);
 
     let owner = RwSignal::new(String::new());
     let address = RwSignal::new(String::new());
@@ -363,9 +363,9 @@ fn PoolDetail(map: AddressMapView) -> impl IntoView {
                             {map.addresses.into_iter().map(|entry| {
                                 let label = entry_label(&entry);
                                 let class = format!("address address--{}", entry.state);
-                                let text = entry.address.clone().map(|a| a.rsplit(['.', ':']).next().unwrap_or_default().to_owned())
+                                let text = entry.address.map(|a| a.to_string().rsplit(['.', ':']).next().unwrap_or_default().to_owned())
                                     .unwrap_or_else(|| format!("{}×", entry.count.unwrap_or_default()));
-                                let data_address = entry.address.clone().or_else(|| entry.start.clone()).unwrap_or_default();
+                                let data_address = entry.address.or(entry.start).map(|a| a.to_string()).unwrap_or_default();
                                 let pick = entry.clone();
                                 let focus = entry.clone();
                                 let title = label.clone();
@@ -388,8 +388,8 @@ fn PoolDetail(map: AddressMapView) -> impl IntoView {
                 {move || match selected.get() {
                     None => view! { <p class="muted">"Select an address to see who holds it."</p> }.into_any(),
                     Some(entry) => {
-                        let releasable = entry.address.clone().filter(|_| entry.state != "free");
-                        let reserved = entry.state == "reserved";
+                        let releasable = entry.address.map(|a| a.to_string()).filter(|_| entry.state != AddressState::Free);
+                        let reserved = entry.state == AddressState::Reserved;
                         view! {
                             <p>{entry_label(&entry)}</p>
                             {entry.by.clone().map(|by| view! { <p class="muted">{format!("Set by {by}")}</p> })}
@@ -399,7 +399,7 @@ fn PoolDetail(map: AddressMapView) -> impl IntoView {
                                     {if reserved { "Lift reservation" } else { "Release" }}
                                 </button>
                             })}
-                            {entry.address.clone().map(|address| view! { <AddressHistory address /> })}
+                            {entry.address.map(|address| view! { <AddressHistory address=address.to_string() /> })}
                         }.into_any()
                     }
                 }}

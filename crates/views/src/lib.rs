@@ -3,5 +3,6 @@
 //! (pages and server functions) and the server (/api/v1), so each shape is written once.
 
 pub mod cluster;
+pub mod pools;
 pub mod submissions;
 pub mod verification;

@@ -1,23 +1,7 @@
 //! What an address holds, a pool's usage, and why a request is refused.
 use super::*;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum AddressState {
-    Free,
-    Allocated,
-    Reserved,
-}
-
-impl AddressState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Free => "free",
-            Self::Allocated => "allocated",
-            Self::Reserved => "reserved",
-        }
-    }
-}
+pub use views::pools::AddressState;
 
 /// An allocated or reserved address: who holds it, for what, since when, set by whom.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -1,48 +1,21 @@
 //! A pool's address map, folded into runs of one state for large pools.
 use super::*;
 
-/// One address, or (in a folded map) a run of addresses in the same state. Holder fields are
-/// given when every address of the entry shares them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct MapEntry {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub address: Option<IpAddr>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub start: Option<IpAddr>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub stop: Option<IpAddr>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub count: Option<u128>,
-    pub state: AddressState,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub owner: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub application: Option<K8sName>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub since: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub by: Option<String>,
+pub use views::pools::{AddressMap, MapEntry};
+
+/// How the map is built from free runs and holdings (the wire type itself carries no logic).
+pub(super) trait BuildEntry: Sized {
+    fn free(family: IpFamily, first: u128, last: u128, folded: bool) -> Vec<MapEntry>;
+    fn held(holding: Holding) -> MapEntry;
+    /// The entry as a run (a folded map has runs only).
+    fn into_run(self) -> MapEntry;
+    /// Adds `next`, the address after the end of this run, keeping only the holder fields
+    /// they share.
+    fn absorb(&mut self, next: &MapEntry);
 }
 
-/// Every address of a pool with its state: one entry per address up to
-/// [`MAP_UNFOLDED_MAX`] addresses, runs of equal state beyond.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct AddressMap {
-    pub pool: i64,
-    pub name: String,
-    pub environment: String,
-    pub size: u128,
-    pub allocated: u128,
-    pub reserved: u128,
-    pub free: u128,
-    pub folded: bool,
-    pub addresses: Vec<MapEntry>,
-}
-
-impl MapEntry {
-    pub(super) fn free(family: IpFamily, first: u128, last: u128, folded: bool) -> Vec<MapEntry> {
+impl BuildEntry for MapEntry {
+    fn free(family: IpFamily, first: u128, last: u128, folded: bool) -> Vec<MapEntry> {
         let entry = |address: Option<IpAddr>, start, stop, count| MapEntry {
             address,
             start,
@@ -63,7 +36,7 @@ impl MapEntry {
         }
     }
 
-    pub(super) fn held(holding: Holding) -> MapEntry {
+    fn held(holding: Holding) -> MapEntry {
         MapEntry {
             address: Some(holding.address),
             start: None,
@@ -78,8 +51,7 @@ impl MapEntry {
         }
     }
 
-    /// The entry as a run (a folded map has runs only).
-    pub(super) fn into_run(mut self) -> MapEntry {
+    fn into_run(mut self) -> MapEntry {
         if let Some(address) = self.address.take() {
             self.start = Some(address);
             self.stop = Some(address);
@@ -88,9 +60,7 @@ impl MapEntry {
         self
     }
 
-    /// Adds `next`, the address after the end of this run, keeping only the holder fields
-    /// they share.
-    pub(super) fn absorb(&mut self, next: &MapEntry) {
+    fn absorb(&mut self, next: &MapEntry) {
         self.stop = next.stop.or(next.address);
         self.count = self.count.map(|n| n + 1);
         fn keep<T: PartialEq>(mine: &mut Option<T>, theirs: &Option<T>) {
