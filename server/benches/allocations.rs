@@ -18,7 +18,12 @@ use std::{
 use backend::db::Database;
 use gatehouse::{Config, Gatehouse};
 use serde_json::json;
-use sqlx::{Connection, Executor, PgConnection, Row};
+use sqlx::Row;
+
+mod support {
+    pub mod postgres;
+}
+use support::postgres::{drop_postgres, fresh_postgres};
 
 fn setting(name: &str, default: usize) -> usize {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).filter(|v| *v > 0).unwrap_or(default)
@@ -156,31 +161,6 @@ async fn api_rate(url: &str, clients: usize, total: usize) -> (f64, Duration) {
     assert_eq!((n, d), (total as i64, total as i64), "allocations stored and distinct");
     db.close().await;
     result
-}
-
-async fn fresh_postgres(admin_url: &str) -> (String, String) {
-    let name = format!(
-        "gh_bench_{}_{}",
-        std::process::id(),
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos())
-    );
-    let mut admin = PgConnection::connect(admin_url).await.expect("connect to PostgreSQL");
-    admin.execute(format!("CREATE DATABASE {name}").as_str()).await.expect("create the bench database");
-    admin.close().await.ok();
-    let (base, query) = admin_url.split_once('?').map_or((admin_url, None), |(b, q)| (b, Some(q)));
-    let base = base.rsplit_once('/').map_or(base, |(b, _)| b);
-    let url = match query {
-        Some(query) => format!("{base}/{name}?{query}"),
-        None => format!("{base}/{name}"),
-    };
-    (url, name)
-}
-
-async fn drop_postgres(admin_url: &str, name: &str) {
-    if let Ok(mut admin) = PgConnection::connect(admin_url).await {
-        let _ = admin.execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str()).await;
-        admin.close().await.ok();
-    }
 }
 
 fn report(backend: &str, clients: usize, total: usize, api: (f64, Duration), raw: (f64, Duration)) {

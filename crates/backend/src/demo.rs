@@ -39,7 +39,14 @@ fn already_there(result: Result<(), DbError>) -> Result<bool, DbError> {
 /// Stores what the demo plan has and the database lacks; never overwrites a change a user
 /// made to a demo object. Returns how many objects it created.
 pub async fn seed(db: &Database, secret_key: &SecretKey) -> Result<usize, DemoError> {
-    let plan = seed_plan();
+    store(db, secret_key, &seed_plan()).await
+}
+
+/// Stores what `plan` has and the database lacks through the services every user goes
+/// through (each save checked against the plan), with certificates issued for its hostnames;
+/// the plan's own allocations and certificate records are not copied. The demo and the
+/// scale benchmark's organisation-sized plan are stored this way.
+pub async fn store(db: &Database, secret_key: &SecretKey, plan: &Plan) -> Result<usize, DemoError> {
     let mut created = 0;
     for environment in &plan.environments {
         if environments::get(db, environment.name.as_str()).await?.is_none()
@@ -56,7 +63,7 @@ pub async fn seed(db: &Database, secret_key: &SecretKey) -> Result<usize, DemoEr
             created += 1;
         }
     }
-    created += seed_certificates(db, secret_key, &plan).await?;
+    created += seed_certificates(db, secret_key, plan).await?;
     for application in &plan.applications {
         if applications::get(db, application.name.as_str()).await?.is_none()
             && already_there(applications::create(db, &Default::default(), &crate::auth::Principal::system(DEMO_ACTOR), application).await)?

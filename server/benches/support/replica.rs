@@ -1,5 +1,5 @@
 //! Starting a real `gatehouse` process, shared by the replica tests (`tests/it/replicas.rs`)
-//! and the jobs bench: the demo plan on the given database and cluster, JSON logs on stdout.
+//! and the benches: on the given database, JSON logs on stdout.
 use std::{
     io::{BufRead, BufReader},
     path::Path,
@@ -13,11 +13,16 @@ use serde_json::Value;
 /// URL; its later log lines are drained by a thread so it never blocks on them. A process
 /// that does not say where it listens within a minute is killed, and the caller panics.
 pub async fn spawn_replica(database_url: &str, kubeconfig: &Path, flags: &[&str]) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
-        .args(["--listen", "127.0.0.1:0", "--log-format", "json", "--demo", "--apply-timeout-secs", "20"])
-        .args(flags)
-        .arg("--kubeconfig")
-        .arg(kubeconfig)
+    let mut command = Command::new(env!("CARGO_BIN_EXE_gatehouse"));
+    command.args(["--demo", "--apply-timeout-secs", "20"]).args(flags).arg("--kubeconfig").arg(kubeconfig);
+    spawn_portal(command, database_url).await
+}
+
+/// Starts `command` (the binary and its flags) on `database_url`, listening on a loopback
+/// port, with JSON logs; answers the process and its URL.
+pub async fn spawn_portal(mut command: Command, database_url: &str) -> (Child, String) {
+    let mut child = command
+        .args(["--listen", "127.0.0.1:0", "--log-format", "json"])
         .env("DATABASE_URL", database_url)
         .env("GATEHOUSE_SECRET_KEY", backend::certificates::SecretKey::derived_text_for_tests(database_url))
         .env("RUST_LOG", "info")
