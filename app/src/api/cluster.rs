@@ -120,8 +120,7 @@ impl From<crate::backend::cluster::submissions::SubmitError> for AppError {
 pub async fn list_application_targets() -> Result<Vec<ApplicationTargets>, AppError> {
     let caller = crate::api::context::current()?;
     let db = crate::api::context::use_database()?;
-    let plan = crate::backend::plan::load_from(&db).await?;
-    let full = crate::domain::check_plan(&plan, crate::backend::plan::now_unix());
+    let (plan, full) = crate::backend::plan::checked(&db).await?;
     let readable: Vec<&crate::domain::Application> =
         plan.applications.iter().filter(|application| caller.may_read_application(&plan, application)).collect();
     // A team that reads a few applications of many loads only theirs.
@@ -210,8 +209,7 @@ pub async fn get_application_glance(name: String) -> Result<ApplicationGlance, A
     let db = crate::api::context::use_database()?;
     // The service answers NotFound for an unknown application and one outside the caller's scopes.
     let application = crate::backend::applications::get_for(&db, &caller, &name).await?;
-    let plan = crate::backend::plan::load_from(&db).await?;
-    let full = crate::domain::check_plan(&plan, crate::backend::plan::now_unix());
+    let (plan, full) = crate::backend::plan::checked(&db).await?;
     let report = crate::domain::application_report(&plan, &full, application.name.as_str());
     let only = [application.name.as_str()];
     let mut latest = crate::backend::cluster::submissions::latest_per_target(&db, Some(&only)).await?;

@@ -130,8 +130,7 @@ pub struct ChecklistSummary {
 pub async fn checklist_overview() -> Result<ChecklistSummary, AppError> {
     use crate::backend::plan;
     let db = crate::api::context::use_database()?;
-    let plan = plan::load_from(&db).await?;
-    let full = crate::domain::check_plan(&plan, plan::now_unix());
+    let (plan, full) = plan::checked(&db).await?;
     let applications = plan
         .applications
         .iter()
@@ -141,7 +140,7 @@ pub async fn checklist_overview() -> Result<ChecklistSummary, AppError> {
             (name, report)
         })
         .collect();
-    Ok(ChecklistSummary { applications, plan: full })
+    Ok(ChecklistSummary { applications, plan: std::sync::Arc::unwrap_or_clone(full) })
 }
 
 /// The stored plan and the server's clock, for checks that run in the browser.
@@ -156,7 +155,7 @@ pub async fn load_plan() -> Result<PlanSnapshot, AppError> {
     use crate::backend::plan;
     let caller = crate::api::context::current()?;
     let db = crate::api::context::use_database()?;
-    let plan = caller.redact_other_teams(plan::load_from(&db).await?);
+    let plan = caller.redact_other_teams(std::sync::Arc::unwrap_or_clone(plan::load_from(&db).await?));
     Ok(PlanSnapshot { plan, now_unix: plan::now_unix() })
 }
 
@@ -216,6 +215,5 @@ pub async fn generate_outputs() -> Result<Vec<EnvironmentOutputs>, AppError> {
 pub async fn plan_findings() -> Result<crate::domain::Report, AppError> {
     use crate::backend::plan;
     let db = crate::api::context::use_database()?;
-    let plan = plan::load_from(&db).await?;
-    Ok(crate::domain::check_plan(&plan, plan::now_unix()))
+    Ok(std::sync::Arc::unwrap_or_clone(plan::checked(&db).await?.1))
 }

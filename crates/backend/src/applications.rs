@@ -102,7 +102,7 @@ pub async fn page_for(db: &Database, caller: &Principal, query: &ApplicationQuer
 /// One application, if the caller may read it; an app team gets `NotFound` for another
 /// team's, as if it were not there.
 pub async fn get_for(db: &Database, caller: &Principal, name: &str) -> Result<Application, DbError> {
-    readable(caller, &plan::load_from(db).await?, name)
+    readable(caller, &*plan::load_from(db).await?, name)
 }
 
 /// The caller may change the stored application and, after the change, the new one.

@@ -36,7 +36,7 @@ pub mod testing;
 #[cfg(test)]
 mod tests;
 
-use std::borrow::Cow;
+use std::{borrow::Cow, collections::HashMap};
 
 use serde::de::DeserializeOwned;
 use sqlx::{Any, AnyConnection, Row, Transaction};
@@ -273,8 +273,9 @@ fn days(count: i64) -> String {
 }
 
 /// The applications (and their Gateways) whose environment entry names this certificate.
-fn uses(plan: &Plan, certificate: &CertificateInfo) -> Vec<CertificateUse> {
-    plan.applications
+/// The applications among `applications` that serve `certificate`, and how.
+fn uses(plan: &Plan, applications: &[&Application], certificate: &CertificateInfo) -> Vec<CertificateUse> {
+    applications
         .iter()
         .filter_map(|app| {
             let entry = app.environments.get(&certificate.environment)?;
@@ -315,14 +316,33 @@ fn status_detail(status: CertificateStatus, info: &CertificateInfo, used_by: &[C
 }
 
 fn view(stored: &Stored, plan: &Plan, now: i64) -> CertificateView {
+    let applications: Vec<&Application> = plan.applications.iter().collect();
+    view_among(stored, plan, &applications, now)
+}
+
+/// Which applications name each environment's certificate names: looked up once per list, so
+/// listing every certificate is not a scan of every application per certificate.
+fn users_by_certificate(plan: &Plan) -> HashMap<(&str, &str), Vec<&Application>> {
+    let mut users: HashMap<(&str, &str), Vec<&Application>> = HashMap::new();
+    for application in &plan.applications {
+        for (environment, entry) in &application.environments {
+            if let Some(name) = &entry.certificate {
+                users.entry((environment.as_str(), name.as_str())).or_default().push(application);
+            }
+        }
+    }
+    users
+}
+
+/// [`view`], where `applications` holds at least every application that names the certificate.
+fn view_among(stored: &Stored, plan: &Plan, applications: &[&Application], now: i64) -> CertificateView {
     let info = stored.info();
     let leaf = stored.leaf();
     let (status, used_by) = if stored.superseded_at.is_some() {
         (CertificateStatus::Superseded, Vec::new())
     } else {
-        let used_by = uses(plan, &info);
-        let served = plan
-            .applications
+        let used_by = uses(plan, applications, &info);
+        let served = applications
             .iter()
             .filter_map(|app| app.environments.get(&info.environment))
             .filter(|entry| entry.certificate.as_ref() == Some(&info.name))
@@ -386,13 +406,17 @@ fn visible(caller: &Principal, owners: &CertificateOwners) -> bool {
 /// its order.
 pub async fn list(db: &Database, caller: &Principal, query: &InventoryQuery) -> Result<Vec<CertificateView>, DbError> {
     let mut conn = db.pool().acquire().await?;
-    let plan = plan::load(&mut conn).await?;
+    let plan = plan::load_from(db).await?;
+    let users = users_by_certificate(&plan);
     let now = plan::now_unix();
     let views = current(&mut conn)
         .await?
         .iter()
         .filter(|stored| visible(caller, &stored.owners()))
-        .map(|stored| view(stored, &plan, now))
+        .map(|stored| {
+            let applications = users.get(&(stored.environment.as_str(), stored.name.as_str())).map_or(&[][..], Vec::as_slice);
+            view_among(stored, &plan, applications, now)
+        })
         .collect();
     Ok(query.apply(views))
 }
@@ -402,7 +426,7 @@ pub async fn list(db: &Database, caller: &Principal, query: &InventoryQuery) -> 
 pub async fn get(db: &Database, caller: &Principal, id: i64) -> Result<Option<CertificateView>, DbError> {
     let mut conn = db.pool().acquire().await?;
     let Some(stored) = find(&mut conn, id).await?.filter(|stored| visible(caller, &stored.owners())) else { return Ok(None) };
-    let plan = plan::load(&mut conn).await?;
+    let plan = plan::load_from(db).await?;
     let now = plan::now_unix();
     let all = versions(&mut conn, stored.environment.as_str(), stored.name.as_str()).await?;
     let current_id = all.iter().find(|v| v.superseded_at.is_none()).map(|v| v.id);
@@ -613,7 +637,7 @@ pub async fn delete(db: &Database, caller: &Principal, id: i64) -> Result<(), Db
     let stored = find(&mut tx, id).await?.ok_or_else(|| not_found(id))?;
     let before = plan::load(&mut tx).await?;
     if stored.superseded_at.is_none() {
-        let users: Vec<String> = uses(&before, &stored.info()).into_iter().map(|u| u.application).collect();
+        let users: Vec<String> = uses(&before, &before.applications.iter().collect::<Vec<_>>(), &stored.info()).into_iter().map(|u| u.application).collect();
         if !users.is_empty() {
             return Err(DbError::Conflict(format!(
                 "certificate {} in {} is used by application {}; give those applications another certificate first",

@@ -104,6 +104,7 @@ impl DbError {
 pub struct Database {
     pool: AnyPool,
     backend: Backend,
+    plans: std::sync::Arc<super::plan::Plans>,
 }
 
 impl Database {
@@ -142,11 +143,16 @@ impl Database {
             })
             .connect(&url)
             .await?;
-        Ok(Database { pool, backend })
+        Ok(Database { pool, backend, plans: Default::default() })
     }
 
     pub fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    /// The latest snapshot of the stored plan, shared by this database's users.
+    pub(crate) fn plans(&self) -> &super::plan::Plans {
+        &self.plans
     }
 
     pub fn backend(&self) -> Backend {

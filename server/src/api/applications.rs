@@ -1,6 +1,6 @@
 //! `/api/v1/applications`, their checklist, and the whole plan's conflicts.
 use backend::{applications as repo, db::DbError, plan};
-use domain::{Application, ApplicationInput, Finding, Report, check_application, check_plan};
+use domain::{Application, ApplicationInput, Finding, Report, application_report};
 use axum::{
     Json,
     extract::{Path, State},
@@ -138,11 +138,11 @@ pub async fn delete(
 }
 
 pub async fn checklist(State(state): State<AppState>, Caller(caller): Caller, Path(name): Path<String>) -> Result<Json<Report>, ApiError> {
-    let plan = plan::load_from(&state.db).await?;
+    let (plan, full) = plan::checked(&state.db).await?;
     if !plan.application(&name).is_some_and(|application| caller.may_read_application(&plan, application)) {
         return Err(not_found(&name));
     }
-    Ok(Json(check_application(&plan, &name, plan::now_unix())))
+    Ok(Json(application_report(&plan, &full, &name)))
 }
 
 #[derive(Serialize)]
@@ -151,6 +151,6 @@ pub struct Conflicts {
 }
 
 pub async fn conflicts(State(state): State<AppState>) -> Result<Json<Conflicts>, ApiError> {
-    let plan = plan::load_from(&state.db).await?;
-    Ok(Json(Conflicts { findings: check_plan(&plan, plan::now_unix()).findings }))
+    let (_, report) = plan::checked(&state.db).await?;
+    Ok(Json(Conflicts { findings: report.findings.clone() }))
 }

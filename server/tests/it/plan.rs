@@ -2,7 +2,7 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::harness::{DbKind, TestApp};
+use crate::harness::{DbKind, FreshDatabase, TestApp};
 
 async fn pools_are_stored_and_overlaps_are_refused(kind: DbKind) {
     let app = TestApp::spawn_demo(kind).await;
@@ -191,13 +191,16 @@ async fn conflicts_and_outputs_pages_render_from_the_plan(kind: DbKind) {
     let plan = backend::plan::load_from(&db).await.unwrap();
     let mut staging = plan.environments[0].clone();
     staging.name = "staging".parse().unwrap();
-    // Stored directly, as an older Gatehouse or a hand edit might have: the page must still tell.
+    // Stored directly, as an older Gatehouse or a hand edit might have: the page must still
+    // tell. A hand edit bumps the plan revision, as the README's Operations section says, so
+    // that running portals load the plan again.
     sqlx::query("INSERT INTO environments (name, spec, created_at, updated_at) VALUES ($1, $2, 'x', 'x')")
         .bind("staging")
         .bind(serde_json::to_string(&staging).unwrap())
         .execute(db.pool())
         .await
         .unwrap();
+    sqlx::query("UPDATE plan_revision SET revision = revision + 1").execute(db.pool()).await.unwrap();
     let html = app.get("/pools/conflicts").await.text().await.unwrap();
     assert!(html.contains("GH-POD-CIDR-DISTINCT"), "{html}");
     assert!(!html.contains("Errors (0)"));
@@ -209,7 +212,52 @@ async fn conflicts_and_outputs_pages_render_from_the_plan(kind: DbKind) {
     assert!(html.contains("href=\"/api/v1/environments/dev/cilium.yaml\""));
 }
 
+/// The plan every request reads is one shared snapshot, loaded again only when the stored
+/// plan changed — by a save, an allocation or release (which do not bump the plan revision),
+/// or another replica on the same database — and its report is checked once per change.
+async fn the_shared_plan_snapshot_follows_every_change(kind: DbKind) {
+    use std::sync::Arc;
+
+    use backend::{allocations, applications, auth::Principal, db::Database, plan};
+
+    let database = FreshDatabase::new(kind).await;
+    let db = Database::connect(&database.url).await.expect("the database connects");
+    let key = backend::certificates::SecretKey::parse(&backend::certificates::SecretKey::derived_text_for_tests(&database.url), "the test")
+        .expect("a secret key");
+    backend::demo::seed(&db, &key).await.expect("the demo is stored");
+    let admin = Principal::system("snapshot-test");
+
+    let first = plan::load_from(&db).await.unwrap();
+    assert!(Arc::ptr_eq(&first, &plan::load_from(&db).await.unwrap()), "an unchanged plan is shared, not loaded again");
+    let (_, report) = plan::checked(&db).await.unwrap();
+    assert!(Arc::ptr_eq(&report, &plan::checked(&db).await.unwrap().1), "an unchanged plan is checked once");
+
+    let dev_pool = first.pools.iter().find(|pool| pool.environment.as_str() == "dev").and_then(|pool| pool.id).unwrap();
+    let request = allocations::AllocationRequest { address: None, owner: "team-a".to_owned(), application: None, reason: None };
+    let held = allocations::allocate(&db, &admin, dev_pool, &request).await.unwrap();
+    let after_allocation = plan::load_from(&db).await.unwrap();
+    assert_eq!(after_allocation.allocations.len(), first.allocations.len() + 1, "an allocation is seen at once");
+    assert!(after_allocation.allocations.iter().any(|a| a.address == held.address));
+
+    allocations::release(&db, &admin, held.address, None).await.unwrap();
+    let after_release = plan::load_from(&db).await.unwrap();
+    assert_eq!(after_release.allocations.len(), first.allocations.len(), "a release is seen at once");
+
+    // Another replica's save, through its own connection pool.
+    let other = Database::connect(&database.url).await.expect("a second replica connects");
+    let mut api = applications::get(&other, "api").await.unwrap().unwrap();
+    api.replicas += 1;
+    applications::update(&other, &Default::default(), &admin, &api).await.unwrap();
+    let after_update = plan::load_from(&db).await.unwrap();
+    assert_eq!(after_update.application("api").unwrap().replicas, api.replicas, "another replica's save is seen at once");
+    let (checked_plan, checked_report) = plan::checked(&db).await.unwrap();
+    assert!(Arc::ptr_eq(&checked_plan, &after_update) && !Arc::ptr_eq(&checked_report, &report), "a changed plan is checked again");
+    other.close().await;
+    db.close().await;
+}
+
 crate::on_both_databases!(
+    the_shared_plan_snapshot_follows_every_change,
     conflicts_and_outputs_pages_render_from_the_plan,
     pools_are_stored_and_overlaps_are_refused,
     applications_are_stored_with_their_checklist,

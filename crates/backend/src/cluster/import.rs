@@ -125,7 +125,7 @@ pub async fn preview(clusters: &super::Clusters, plan: &Plan) -> Result<Import, 
 pub async fn apply(db: &Database, clusters: &super::Clusters, caller: &crate::auth::Principal) -> Result<Import, ImportError> {
     caller.require(domain::access::Role::NetworkAdmin, "import from the cluster").map_err(DbError::from)?;
     let actor = &caller.actor();
-    let (reads, unreadable) = super::drift::answered(super::drift::read(clusters, &plan::load_from(db).await?).await)
+    let (reads, unreadable) = super::drift::answered(super::drift::read(clusters, &*plan::load_from(db).await?).await)
         .map_err(ImportError::Cluster)?;
 
     let mut tx = db.pool().begin().await.map_err(DbError::from)?;
