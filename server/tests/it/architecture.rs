@@ -11,10 +11,12 @@ use serde_json::Value;
 const WORKSPACE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
 
 /// `cargo metadata` of the workspace, resolved (so transitive dependencies can be followed).
+/// Not `--offline`: on a fresh machine the build has fetched only this platform's crates, and
+/// metadata reads the manifests of every platform's (crates.io is reachable where tests run).
 fn metadata() -> Value {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     let output = Command::new(cargo)
-        .args(["metadata", "--format-version", "1", "--offline", "--manifest-path"])
+        .args(["metadata", "--format-version", "1", "--manifest-path"])
         .arg(Path::new(WORKSPACE).join("Cargo.toml"))
         .output()
         .expect("cargo metadata runs");
