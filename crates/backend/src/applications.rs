@@ -154,8 +154,7 @@ pub async fn create(db: &Database, tenancy: &Tenancy, caller: &Principal, applic
     let name = application.name.to_string();
     let actor = &caller.actor();
     let mut tx = db.pool().begin().await?;
-    plan::lock(&mut tx).await?;
-    let before = plan::load(&mut tx).await?;
+    let before = plan::lock_and_load(&mut tx, db).await?;
     unknown_environments(&before, application)?;
     may_change(caller, tenancy, &before, None, Some(application))?;
     if before.application(&name).is_some() {
@@ -163,7 +162,7 @@ pub async fn create(db: &Database, tenancy: &Tenancy, caller: &Principal, applic
             "an application named {name:?} already exists; edit it with PUT /api/v1/applications/{name}"
         )));
     }
-    let mut after = before.clone();
+    let mut after = Plan::clone(&before);
     after.applications.push(application.clone());
     super::certificates::refuse_not_allowed(&after, application)?;
     plan::refuse_new_errors(&before, &after, plan::now_unix())?;
@@ -183,12 +182,11 @@ pub async fn update(db: &Database, tenancy: &Tenancy, caller: &Principal, applic
     let name = application.name.to_string();
     let actor = &caller.actor();
     let mut tx = db.pool().begin().await?;
-    plan::lock(&mut tx).await?;
-    let before = plan::load(&mut tx).await?;
+    let before = plan::lock_and_load(&mut tx, db).await?;
     let previous = readable(caller, &before, &name)?;
     unknown_environments(&before, application)?;
     may_change(caller, tenancy, &before, Some(&previous), Some(application))?;
-    let mut after = before.clone();
+    let mut after = Plan::clone(&before);
     for stored in &mut after.applications {
         if stored.name == application.name {
             *stored = application.clone();

@@ -522,8 +522,7 @@ pub async fn upload(
     let chain: &[CertificateDetails] = parsed.as_ref().map_or(&[], |p| p.chain.as_slice());
 
     let mut tx = db.pool().begin().await.map_err(DbError::from)?;
-    plan::lock(&mut tx).await?;
-    let before = plan::load(&mut tx).await?;
+    let before = plan::lock_and_load(&mut tx, db).await?;
     let env = before
         .environments
         .iter()
@@ -553,7 +552,7 @@ pub async fn upload(
         superseded_at: None,
         owners: Some(owners.clone()),
     };
-    let mut after = before.clone();
+    let mut after = Plan::clone(&before);
     let certificates = after.certificates.get_or_insert_with(Vec::new);
     certificates.retain(|c| !(c.environment == env && c.name == upload.name));
     certificates.push(stored.info());

@@ -9,7 +9,7 @@ use super::{
     db::{Database, DbError, now_text},
     plan,
 };
-use domain::{Environment, access::Role, is_production_name};
+use domain::{Environment, Plan, access::Role, is_production_name};
 
 fn object(name: &str) -> String {
     format!("environment/{name}")
@@ -61,14 +61,13 @@ pub async fn create(db: &Database, caller: &crate::auth::Principal, environment:
     let environment = &environment;
     let name = environment.name.to_string();
     let mut tx = db.pool().begin().await?;
-    plan::lock(&mut tx).await?;
-    let before = plan::load(&mut tx).await?;
+    let before = plan::lock_and_load(&mut tx, db).await?;
     if before.environment(&environment.name).is_some() {
         return Err(DbError::Conflict(format!(
             "an environment named {name:?} already exists; choose another name or edit it with PUT /api/v1/environments/{name}"
         )));
     }
-    let mut after = before.clone();
+    let mut after = Plan::clone(&before);
     after.environments.push(environment.clone());
     refuse_namespace_clashes(&after, environment)?;
     plan::refuse_new_errors(&before, &after, plan::now_unix())?;
@@ -96,8 +95,7 @@ pub async fn update(db: &Database, caller: &Principal, environment: &Environment
     let actor = caller.actor();
     let actor = actor.as_str();
     let mut tx = db.pool().begin().await?;
-    plan::lock(&mut tx).await?;
-    let before = plan::load(&mut tx).await?;
+    let before = plan::lock_and_load(&mut tx, db).await?;
     let previous = before.environment(&environment.name).cloned().ok_or_else(|| not_found(&name))?;
     let lowers_protection = previous.protected && !environment.protected;
     if lowers_protection && caller.role != Role::Admin {
@@ -112,7 +110,7 @@ pub async fn update(db: &Database, caller: &Principal, environment: &Environment
         .on("protected")
         .into());
     }
-    let mut after = before.clone();
+    let mut after = Plan::clone(&before);
     for stored in &mut after.environments {
         if stored.name == environment.name {
             *stored = environment.clone();

@@ -103,22 +103,39 @@ pub async fn load_from(db: &super::db::Database) -> Result<Arc<Plan>, DbError> {
 /// The stored plan and its checklist report, checked once per change of the plan (and again
 /// after a minute, as certificates come near their expiry), not once per request.
 pub async fn checked(db: &super::db::Database) -> Result<(Arc<Plan>, Arc<Report>), DbError> {
-    let now = now_unix();
     let snapshot = db.plans().current(db).await?;
-    if let Some((at, report)) = snapshot.report()
-        && now - at < REPORT_MAX_AGE_SECS
-    {
-        return Ok((snapshot.plan.clone(), report.clone()));
+    let report = db.plans().report_of(&snapshot, now_unix()).await;
+    Ok((snapshot.plan, report))
+}
+
+/// The plan a write changes, as stored when the write took the plan lock, and its report.
+pub struct Locked {
+    plan: Arc<Plan>,
+    report: Arc<Report>,
+}
+
+impl std::ops::Deref for Locked {
+    type Target = Plan;
+
+    fn deref(&self) -> &Plan {
+        &self.plan
     }
-    let plan = snapshot.plan.clone();
-    // A whole-plan check takes milliseconds to tens of them at organisation size: off the
-    // threads that serve requests.
-    let report = match tokio::task::spawn_blocking(move || domain::check_plan(&plan, now)).await {
-        Ok(report) => Arc::new(report),
-        Err(failed) => std::panic::resume_unwind(failed.into_panic()),
+}
+
+/// Takes the plan lock ([`lock`]) and answers the plan as stored with its report: the shared
+/// snapshot and its report when nothing changed since they were made (the revision before
+/// this write's, the same addresses), read inside the transaction and checked otherwise. A
+/// save after a page load so checks only the plan as it would be, and loads nothing.
+pub async fn lock_and_load(tx: &mut Transaction<'_, Any>, db: &super::db::Database) -> Result<Locked, DbError> {
+    lock(tx).await?;
+    let now = stamp(tx).await?;
+    let unchanged = Stamp { revision: now.revision - 1, ..now };
+    let snapshot = match db.plans().latest_at(unchanged).await {
+        Some(snapshot) => snapshot,
+        None => Snapshot { stamp: now, plan: Arc::new(load(tx).await?), report: None },
     };
-    db.plans().remember_report(snapshot.stamp, now, report.clone()).await;
-    Ok((snapshot.plan.clone(), report))
+    let report = db.plans().report_of(&snapshot, now_unix()).await;
+    Ok(Locked { plan: snapshot.plan, report })
 }
 
 const REPORT_MAX_AGE_SECS: i64 = 60;
@@ -147,18 +164,36 @@ async fn stamp(conn: &mut AnyConnection) -> Result<Stamp, DbError> {
     Ok(Stamp { revision: row.try_get("revision")?, held: row.try_get("held")?, highest: row.try_get("highest")?, sum: row.try_get("sum")? })
 }
 
+/// The stamp and the plan read in one transaction that sees one state of the database
+/// (SQLite's read transaction; REPEATABLE READ on PostgreSQL), so the plan is exactly the
+/// plan of its stamp.
+async fn load_consistent(db: &super::db::Database, conn: &mut AnyConnection) -> Result<Snapshot, DbError> {
+    use sqlx::Connection as _;
+    let mut tx = conn.begin().await?;
+    if db.backend() == super::db::Backend::Postgres {
+        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ").execute(&mut *tx).await?;
+    }
+    let stamp = stamp(&mut tx).await?;
+    let plan = Arc::new(load(&mut tx).await?);
+    tx.commit().await?;
+    Ok(Snapshot { stamp, plan, report: None })
+}
+
+/// Checks `plan` off the threads that serve requests: a whole-plan check takes milliseconds
+/// to tens of them at organisation size.
+async fn check(plan: Arc<Plan>, now: i64) -> Arc<Report> {
+    match tokio::task::spawn_blocking(move || domain::check_plan(&plan, now)).await {
+        Ok(report) => Arc::new(report),
+        Err(failed) => std::panic::resume_unwind(failed.into_panic()),
+    }
+}
+
 /// One loaded plan and, once asked for, its report with the time it was checked at.
 #[derive(Clone)]
-pub struct Snapshot {
+struct Snapshot {
     stamp: Stamp,
     plan: Arc<Plan>,
     report: Option<(i64, Arc<Report>)>,
-}
-
-impl Snapshot {
-    fn report(&self) -> Option<&(i64, Arc<Report>)> {
-        self.report.as_ref()
-    }
 }
 
 /// The latest plan snapshot of a database, kept by its [`super::db::Database`].
@@ -174,8 +209,7 @@ impl std::fmt::Debug for Plans {
 }
 
 impl Plans {
-    /// The snapshot of the plan as stored now. The stamp is read before the plan, so a plan
-    /// that changes in between is at worst newer than its stamp and loaded again next time.
+    /// The snapshot of the plan as stored now.
     async fn current(&self, db: &super::db::Database) -> Result<Snapshot, DbError> {
         let mut connection = db.pool().acquire().await?;
         let now = stamp(&mut connection).await?;
@@ -186,9 +220,27 @@ impl Plans {
         {
             return Ok(snapshot.clone());
         }
-        let snapshot = Snapshot { stamp: now, plan: Arc::new(load(&mut connection).await?), report: None };
+        let snapshot = load_consistent(db, &mut connection).await?;
         *latest = Some(snapshot.clone());
         Ok(snapshot)
+    }
+
+    /// The latest snapshot, if it is of `stamp`.
+    async fn latest_at(&self, stamp: Stamp) -> Option<Snapshot> {
+        self.latest.lock().await.as_ref().filter(|snapshot| snapshot.stamp == stamp).cloned()
+    }
+
+    /// The report of `snapshot` checked at most a minute before `now`: its own, or made now
+    /// and kept with it when it is still the latest.
+    async fn report_of(&self, snapshot: &Snapshot, now: i64) -> Arc<Report> {
+        if let Some((at, report)) = &snapshot.report
+            && now - at < REPORT_MAX_AGE_SECS
+        {
+            return report.clone();
+        }
+        let report = check(snapshot.plan.clone(), now).await;
+        self.remember_report(snapshot.stamp, now, report.clone()).await;
+        report
     }
 
     async fn remember_report(&self, stamp: Stamp, at: i64, report: Arc<Report>) {
@@ -202,8 +254,8 @@ impl Plans {
 
 /// Refuses a change that would add an error-level finding to the plan. Findings the plan
 /// already had are not held against this change.
-pub fn refuse_new_errors(before: &Plan, after: &Plan, now_unix: i64) -> Result<(), DbError> {
-    let new_errors = domain::change::new_errors(before, after, now_unix);
+pub fn refuse_new_errors(before: &Locked, after: &Plan, now_unix: i64) -> Result<(), DbError> {
+    let new_errors = domain::change::new_errors_since(&before.report, after, now_unix);
     if new_errors.is_empty() { Ok(()) } else { Err(DbError::Rejected(new_errors)) }
 }
 

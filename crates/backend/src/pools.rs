@@ -7,7 +7,7 @@ use super::{
     db::{Database, DbError, now_text},
     plan::{self, POOL_COLUMNS},
 };
-use domain::VipPool;
+use domain::{Plan, VipPool};
 
 fn object(pool: &VipPool) -> String {
     format!("pool/{}/{}", pool.environment, pool.name)
@@ -55,8 +55,7 @@ pub async fn create(db: &Database, caller: &crate::auth::Principal, pool: &VipPo
     caller.require(domain::access::Role::NetworkAdmin, "create VIP pools").map_err(DbError::from)?;
     let actor = &caller.actor();
     let mut tx = db.pool().begin().await?;
-    plan::lock(&mut tx).await?;
-    let before = plan::load(&mut tx).await?;
+    let before = plan::lock_and_load(&mut tx, db).await?;
     if before.environment(&pool.environment).is_none() {
         return Err(DbError::NotFound(format!("there is no environment named {:?}", pool.environment.as_str())));
     }
@@ -66,7 +65,7 @@ pub async fn create(db: &Database, caller: &crate::auth::Principal, pool: &VipPo
             pool.environment, pool.name.as_str()
         )));
     }
-    let mut after = before.clone();
+    let mut after = Plan::clone(&before);
     after.pools.push(VipPool { id: Some(-1), ..pool.clone() });
     plan::refuse_new_errors(&before, &after, plan::now_unix())?;
     let stored = insert(&mut tx, actor, pool).await?;
@@ -104,8 +103,7 @@ pub async fn update(db: &Database, caller: &crate::auth::Principal, id: i64, poo
     caller.require(domain::access::Role::NetworkAdmin, "change VIP pools").map_err(DbError::from)?;
     let actor = &caller.actor();
     let mut tx = db.pool().begin().await?;
-    plan::lock(&mut tx).await?;
-    let before = plan::load(&mut tx).await?;
+    let before = plan::lock_and_load(&mut tx, db).await?;
     let previous = before.pools.iter().find(|p| p.id == Some(id)).cloned().ok_or_else(|| not_found(id))?;
     if previous.environment != pool.environment {
         return Err(DbError::Invalid(domain::FieldErrors::from(vec![domain::FieldError::new(
@@ -124,7 +122,7 @@ pub async fn update(db: &Database, caller: &crate::auth::Principal, id: i64, poo
         )));
     }
     let stored = VipPool { id: Some(id), ..pool.clone() };
-    let mut after = before.clone();
+    let mut after = Plan::clone(&before);
     for candidate in &mut after.pools {
         if candidate.id == Some(id) {
             *candidate = stored.clone();

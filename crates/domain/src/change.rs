@@ -1,19 +1,23 @@
 //! What a change to the plan would add to the checklist: the same answer in the browser (as
 //! a form is filled) and on the server (where the change is refused if it adds errors).
-use super::{Finding, Plan, Severity, check_plan};
+use std::collections::HashSet;
+
+use super::{Finding, Plan, Report, Severity, check_plan};
 
 /// Findings of `after` that `before` does not have. A plan's existing problems are not
 /// held against a change that does not cause them.
 pub fn new_findings(before: &Plan, after: &Plan, now_unix: i64) -> Vec<Finding> {
-    let existing = check_plan(before, now_unix).findings;
+    new_findings_since(&check_plan(before, now_unix), after, now_unix)
+}
+
+/// [`new_findings`], from the report of the plan before the change.
+pub fn new_findings_since(before: &Report, after: &Plan, now_unix: i64) -> Vec<Finding> {
+    let existing: HashSet<(&str, &[String])> =
+        before.findings.iter().map(|old| (old.rule.as_ref(), old.objects.as_slice())).collect();
     check_plan(after, now_unix)
         .findings
         .into_iter()
-        .filter(|finding| {
-            !existing
-                .iter()
-                .any(|old| old.rule == finding.rule && old.objects == finding.objects)
-        })
+        .filter(|finding| !existing.contains(&(finding.rule.as_ref(), finding.objects.as_slice())))
         .collect()
 }
 
@@ -21,7 +25,12 @@ pub fn new_findings(before: &Plan, after: &Plan, now_unix: i64) -> Vec<Finding> 
 /// readiness (missing, not covering a hostname, not valid now) blocks a submission, not a
 /// save: see [`super::checklist::blocks_saving`].
 pub fn new_errors(before: &Plan, after: &Plan, now_unix: i64) -> Vec<Finding> {
-    new_findings(before, after, now_unix)
+    new_errors_since(&check_plan(before, now_unix), after, now_unix)
+}
+
+/// [`new_errors`], from the report of the plan before the change.
+pub fn new_errors_since(before: &Report, after: &Plan, now_unix: i64) -> Vec<Finding> {
+    new_findings_since(before, after, now_unix)
         .into_iter()
         .filter(|finding| finding.severity == Severity::Error && super::checklist::blocks_saving(&finding.rule))
         .collect()

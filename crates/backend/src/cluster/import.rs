@@ -129,14 +129,13 @@ pub async fn apply(db: &Database, clusters: &super::Clusters, caller: &crate::au
         .map_err(ImportError::Cluster)?;
 
     let mut tx = db.pool().begin().await.map_err(DbError::from)?;
-    plan::lock(&mut tx).await?;
-    let before = plan::load(&mut tx).await?;
+    let before = plan::lock_and_load(&mut tx, db).await?;
     // Compared with the plan as it is under the lock.
     let import = Import { unreadable, ..importable(&before, &compare_clusters(&before, &reads)) };
     if import.is_empty() {
         return Ok(import);
     }
-    let mut after = before.clone();
+    let mut after = Plan::clone(&before);
     // `importable` parsed every name and block already.
     for pool in &import.pools {
         let (Ok(environment), Ok(name)) = (EnvironmentName::parse(&pool.environment), K8sName::parse(&pool.name)) else { continue };
