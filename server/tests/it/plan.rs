@@ -252,6 +252,19 @@ async fn the_shared_plan_snapshot_follows_every_change(kind: DbKind) {
     assert_eq!(after_update.application("api").unwrap().replicas, api.replicas, "another replica's save is seen at once");
     let (checked_plan, checked_report) = plan::checked(&db).await.unwrap();
     assert!(Arc::ptr_eq(&checked_plan, &after_update) && !Arc::ptr_eq(&checked_report, &report), "a changed plan is checked again");
+
+    // A save right after a read starts from the shared snapshot and its report, and is still
+    // refused when it adds an error: a pool overlapping prod's.
+    let mut clash = first.pools.iter().find(|pool| pool.environment.as_str() == "dev").unwrap().clone();
+    clash.id = None;
+    clash.name = "dev-clash".parse().unwrap();
+    clash.blocks = vec![serde_json::from_value(json!({"cidr": "192.168.101.240/29"})).unwrap()];
+    let refused = backend::pools::create(&db, &admin, &clash).await;
+    assert!(matches!(refused, Err(backend::db::DbError::Rejected(_))), "{refused:?}");
+    clash.name = "dev-extra".parse().unwrap();
+    clash.blocks = vec![serde_json::from_value(json!({"start": "192.168.101.100", "stop": "192.168.101.109"})).unwrap()];
+    backend::pools::create(&db, &admin, &clash).await.expect("a clean pool is stored");
+    assert!(plan::load_from(&db).await.unwrap().pools.iter().any(|pool| pool.name.as_str() == "dev-extra"));
     other.close().await;
     db.close().await;
 }
