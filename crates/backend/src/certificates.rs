@@ -405,8 +405,10 @@ fn visible(caller: &Principal, owners: &CertificateOwners) -> bool {
 /// The current certificates `caller` may see ([`visible`]) that pass the query's filters, in
 /// its order.
 pub async fn list(db: &Database, caller: &Principal, query: &InventoryQuery) -> Result<Vec<CertificateView>, DbError> {
-    let mut conn = db.pool().acquire().await?;
+    // The shared plan first: it takes a connection of its own, and holding one while waiting
+    // for another starves the pool under load.
     let plan = plan::load_from(db).await?;
+    let mut conn = db.pool().acquire().await?;
     let users = users_by_certificate(&plan);
     let now = plan::now_unix();
     let views = current(&mut conn)
@@ -424,9 +426,9 @@ pub async fn list(db: &Database, caller: &Principal, query: &InventoryQuery) -> 
 /// One version with its chain and the other versions of its name; `None` when there is none
 /// or `caller` may not see it (an app team outside its owners).
 pub async fn get(db: &Database, caller: &Principal, id: i64) -> Result<Option<CertificateView>, DbError> {
+    let plan = plan::load_from(db).await?;
     let mut conn = db.pool().acquire().await?;
     let Some(stored) = find(&mut conn, id).await?.filter(|stored| visible(caller, &stored.owners())) else { return Ok(None) };
-    let plan = plan::load_from(db).await?;
     let now = plan::now_unix();
     let all = versions(&mut conn, stored.environment.as_str(), stored.name.as_str()).await?;
     let current_id = all.iter().find(|v| v.superseded_at.is_none()).map(|v| v.id);

@@ -269,7 +269,29 @@ async fn the_shared_plan_snapshot_follows_every_change(kind: DbKind) {
     db.close().await;
 }
 
+/// Many readers at once, more than the database pool has connections: every one answered.
+/// (A reader that held a connection while the shared plan waited for another starved the
+/// pool: the certificate list answered 503 after the pool's timeout under 16 clients.)
+async fn readers_of_the_shared_plan_never_starve_the_pool(kind: DbKind) {
+    let app = TestApp::spawn_demo(kind).await;
+    // A change, so that the first readers all find the snapshot stale at once.
+    let (status, _) = app.post_json("/api/v1/pools/1/allocations", &json!({"owner": "team-a"})).await;
+    assert!(status == 201 || status == 404, "{status}");
+    let paths = ["/api/v1/certificates", "/api/v1/conflicts", "/api/v1/applications/api/checklist", "/certificates", "/checklist"];
+    let requests = (0..40).map(|i| {
+        let (client, url) = (app.new_client(), app.at(paths[i % paths.len()]));
+        async move {
+            let response = client.get(&url).timeout(std::time::Duration::from_secs(60)).send().await.expect("an answer");
+            (url, response.status().as_u16())
+        }
+    });
+    for (url, status) in futures_util::future::join_all(requests).await {
+        assert_eq!(status, 200, "GET {url}");
+    }
+}
+
 crate::on_both_databases!(
+    readers_of_the_shared_plan_never_starve_the_pool,
     the_shared_plan_snapshot_follows_every_change,
     conflicts_and_outputs_pages_render_from_the_plan,
     pools_are_stored_and_overlaps_are_refused,
